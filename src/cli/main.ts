@@ -1,0 +1,96 @@
+// Composes config → provision → gateway for the chosen command. The only place that picks the
+// listener adapter and the upstream client.
+
+import { loadConfigFile } from "../config/load.ts";
+import { ConfigError, PorticoError, formatIssue } from "../errors.ts";
+import { startGateway } from "../gateway.ts";
+import { startNodeListener } from "../listeners/node/listener.ts";
+import { provision } from "../provision/provision.ts";
+import { createUpstreamClient } from "../upstream/client.ts";
+import { VERSION, runtimeName } from "../version.ts";
+import { USAGE, UsageError, parseArgs } from "./args.ts";
+import { log } from "./log.ts";
+
+export async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`portico: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+  switch (args.command) {
+    case "help":
+      process.stdout.write(USAGE);
+      return 0;
+    case "version":
+      process.stdout.write(`portico ${VERSION} (${runtimeName()})\n`);
+      return 0;
+    case "validate":
+      return validate(args.configFiles[0]!);
+    case "run":
+      return run(args.configFiles[0]!);
+  }
+}
+
+async function load(file: string) {
+  const config = await loadConfigFile(file);
+  const provisioned = await provision(config);
+  for (const w of provisioned.warnings) log.warn(w);
+  return provisioned.plan;
+}
+
+async function validate(file: string): Promise<number> {
+  try {
+    const plan = await load(file);
+    process.stdout.write(`${file}: ok (${plan.listeners.length} listeners, ${plan.credentials.length} credentials)\n`);
+    return 0;
+  } catch (err) {
+    return reportFatal(err);
+  }
+}
+
+async function run(file: string): Promise<number> {
+  let gateway;
+  try {
+    const plan = await load(file);
+    gateway = await startGateway(plan, {
+      startListener: startNodeListener,
+      client: createUpstreamClient(),
+      onError: (err) => log.error(err.message),
+    });
+    for (const l of plan.listeners) {
+      const port = gateway.listeners.find((r) => r.name === l.name)?.port ?? l.port;
+      const what = l.kind === "https" ? l.servers.map((s) => `${s.hosts.join(",")} (${s.mode})`).join(", ") : l.httpsRedirectPort !== undefined ? "redirect to https" : "http";
+      log.info(`listener ${l.name} on ${l.address}:${port} ${l.kind.toUpperCase()}: ${what}`);
+    }
+    log.info(`portico ${VERSION} (${runtimeName()}) serving ${file}`);
+  } catch (err) {
+    return reportFatal(err);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info(`${signal}: shutting down`);
+      resolve();
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+  await gateway.close();
+  return 0;
+}
+
+function reportFatal(err: unknown): number {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`portico: invalid configuration:\n${err.issues.map((i) => `  ${formatIssue(i)}`).join("\n")}\n`);
+    return 1;
+  }
+  if (err instanceof PorticoError) {
+    process.stderr.write(`portico: ${err.message}\n`);
+    return 1;
+  }
+  throw err;
+}

@@ -1,0 +1,283 @@
+// The shape of routes.yaml as written, before defaults and cross-references (see load.ts).
+// Every schema carries its own "expected ..." text so that messages say what to write
+// instead of valibot's generic "Invalid type".
+
+import * as v from "valibot";
+import { isIP } from "node:net";
+import { parseDuration } from "./duration.ts";
+import { didYouMean } from "./suggest.ts";
+
+type Message = (issue: v.BaseIssue<unknown>) => string;
+type AddIssue = (path: readonly string[], message: string) => void;
+
+/** What each schema expects, in words; lets a missing required field say what to write. */
+const expectations = new WeakMap<object, string>();
+
+function expecting<S extends object>(what: string, schema: S): S {
+  expectations.set(schema, what);
+  return schema;
+}
+
+/** How a YAML value reads in a message: `"abc"`, `8080`, `a list`, `an empty value`. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "an empty value";
+  if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (Array.isArray(value)) return value.length === 0 ? "an empty list" : "a list";
+  if (typeof value === "object") return "a mapping";
+  return String(value);
+}
+
+const got =
+  (what: string): Message =>
+  (issue) =>
+    `expected ${what}, got ${describeValue(issue.input)}`;
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A custom check over the whole value; `add` reports at a path relative to it. */
+function rule<T>(check: (value: Record<string, unknown>, add: AddIssue) => void): v.RawCheckAction<T> {
+  return v.rawCheck<T>(({ dataset, addIssue }) => {
+    const value = dataset.value;
+    if (!isMapping(value)) return;
+    check(value, (path, message) => {
+      const items = path.map((key) => ({ type: "object" as const, origin: "value" as const, input: value, key, value: value[key] }));
+      addIssue(items.length > 0 ? { message, path: items as [v.ObjectPathItem, ...v.ObjectPathItem[]] } : { message });
+    });
+  });
+}
+
+/** A YAML mapping with exactly these keys: unknown keys are errors, with a spelling hint. */
+function mapping<const E extends v.ObjectEntries>(what: string, entries: E) {
+  const known = Object.keys(entries);
+  const missing: Message = (issue) => {
+    const key = String(issue.path?.[0]?.key);
+    const wanted = expectations.get(entries[key] as object);
+    return wanted ? `required field is missing; expected ${wanted}` : "required field is missing";
+  };
+  return expecting(
+    what,
+    v.pipe(
+      v.custom<Record<string, unknown>>(isMapping, got(what)),
+      v.looseObject(entries, missing),
+      rule((value, add) => {
+        for (const key of Object.keys(value)) {
+          if (known.includes(key)) continue;
+          const hint = didYouMean(key, known) || `; expected one of: ${known.join(", ")}`;
+          add([key], `unknown field ${JSON.stringify(key)}${hint}`);
+        }
+      }),
+    ),
+  );
+}
+
+/** A YAML mapping from free-form names to values of one kind. */
+function namedMap<S extends v.GenericSchema>(what: string, item: S) {
+  return expecting(what, v.pipe(v.custom<Record<string, unknown>>(isMapping, got(what)), v.record(v.string(), item)));
+}
+
+function list<S extends v.GenericSchema>(what: string, item: S, min = 0) {
+  return expecting(what, v.pipe(v.array(item, got(what)), v.minLength(min, got(what))));
+}
+
+function text(what: string, min = 0) {
+  return expecting(what, v.pipe(v.string(got(what)), v.minLength(min, got(what))));
+}
+
+function integer(what: string, min: number, max: number) {
+  const m = got(what);
+  return expecting(what, v.pipe(v.number(m), v.integer(m), v.minValue(min, m), v.maxValue(max, m)));
+}
+
+function oneOf<const T extends readonly string[]>(options: T) {
+  const what = options.join(" or ");
+  const message: Message = (issue) =>
+    got(what)(issue) + (typeof issue.input === "string" ? didYouMean(issue.input, options) : "");
+  return expecting(what, v.picklist(options, message));
+}
+
+/** A string that `problem` accepts (returns undefined for); otherwise its message. */
+function checked(what: string, problem: (value: string) => string | undefined) {
+  return expecting(
+    what,
+    v.pipe(
+      v.string(got(what)),
+      v.check((value) => problem(value) === undefined, (issue) => problem(issue.input as string) ?? got(what)(issue)),
+    ),
+  );
+}
+
+const HOST = 'a host name, "*.suffix" or "*"';
+const HOST_LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/i;
+
+/** Why `host` is not a host pattern (a name, `*.suffix` or `*`), or undefined when it is one. */
+export function hostProblem(host: string): string | undefined {
+  const invalid = `invalid host ${JSON.stringify(host)}`;
+  if (/\s/.test(host)) return `${invalid}: spaces are not allowed`;
+  if (host.includes("://")) return `${invalid}: write the host name alone, without a scheme`;
+  if (host.includes("/")) return `${invalid}: write the host name alone, without a path`;
+  if (host.includes(":")) return `${invalid}: write the host name alone, without a port`;
+  if (host === "*") return undefined;
+  const name = host.startsWith("*.") ? host.slice(2) : host;
+  if (name.includes("*")) {
+    return `${invalid}: a wildcard is only allowed as the whole first label, as in "*.example.com"`;
+  }
+  const labels = name.split(".");
+  if (name.length > 253 || !labels.every((label) => HOST_LABEL.test(label))) {
+    return `${invalid}: expected ${HOST}`;
+  }
+  return undefined;
+}
+
+function urlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "not a URL";
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return "not http or https";
+  if (url.hostname === "") return "no host";
+  // Services name where to connect; paths belong to routes, and a base path would be dropped.
+  if (url.pathname !== "/" || value.includes("?") || value.includes("#")) return "has a path or query";
+  return undefined;
+}
+
+// setTimeout fires at once, with only a warning, for delays it cannot represent.
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+const DURATION = "a duration like 15s or 250ms";
+
+const duration = checked(DURATION, (value) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) return `expected ${DURATION}, got ${describeValue(value)}`;
+  if (ms > MAX_TIMEOUT_MS) return `expected a duration of at most 596h, got ${describeValue(value)}`;
+  return undefined;
+});
+
+const SERVICE_URL = "an http:// or https:// URL with a host and no path or query, such as http://127.0.0.1:9080";
+const serviceUrl = checked(SERVICE_URL, (value) =>
+  urlProblem(value) ? `expected ${SERVICE_URL}, got ${describeValue(value)}` : undefined,
+);
+
+const REGEX = "a JavaScript regular expression";
+const regex = checked(REGEX, (value) => {
+  try {
+    new RegExp(value);
+    return undefined;
+  } catch (error) {
+    return `expected ${REGEX}, got ${describeValue(value)} (${(error as Error).message})`;
+  }
+});
+
+const ADDRESS = "an IP address such as 0.0.0.0 or 127.0.0.1";
+const address = checked(ADDRESS, (value) =>
+  isIP(value) === 0 ? `expected ${ADDRESS}, got ${describeValue(value)}` : undefined,
+);
+
+// Node rejects header values with control characters when the response is written.
+const HEADER_VALUE = 'a header value (printable characters; "" removes the header)';
+const headerValue = checked(HEADER_VALUE, (value) =>
+  /^[\t\x20-\x7e\x80-\xff]*$/.test(value) ? undefined : `expected ${HEADER_VALUE}, got ${describeValue(value)}`,
+);
+
+const host = checked(HOST, hostProblem);
+const hosts = list(`a non-empty list of host names ("name", "*.suffix" or "*")`, host, 1);
+
+const TlsSchema = mapping("a mapping with mode and credential", {
+  mode: v.optional(oneOf(["SIMPLE", "MUTUAL"] as const)),
+  credential: text("the name of an entry in credentials", 1),
+});
+
+const ServerSchema = mapping("a mapping with hosts and tls", { hosts, tls: TlsSchema });
+
+const ListenerSchema = v.pipe(
+  mapping("a mapping with port and protocol", {
+    name: v.optional(text("a non-empty listener name", 1)),
+    port: integer("an integer 1..65535", 1, 65535),
+    address: v.optional(address),
+    protocol: oneOf(["HTTP", "HTTPS"] as const),
+    hosts: v.optional(hosts),
+    httpsRedirect: v.optional(expecting("true or false", v.boolean(got("true or false")))),
+    servers: v.optional(list("a non-empty list of servers, each with hosts and tls", ServerSchema, 1)),
+  }),
+  rule((listener, add) => {
+    if (listener.protocol === "HTTPS") {
+      if (!("servers" in listener)) {
+        add(["servers"], "required for an HTTPS listener; expected a non-empty list of servers, each with hosts and tls");
+      }
+      if ("hosts" in listener) add(["hosts"], "only allowed on HTTP listeners; an HTTPS listener lists hosts under servers");
+      if ("httpsRedirect" in listener) add(["httpsRedirect"], "only allowed on HTTP listeners");
+    } else if (listener.protocol === "HTTP" && "servers" in listener) {
+      add(["servers"], "only allowed on HTTPS listeners; an HTTP listener lists its hosts under hosts");
+    }
+  }),
+);
+
+const path = text("a file path", 1);
+const CredentialFilesSchema = mapping("a folder path or a mapping with cert, key and optional ca", {
+  cert: path,
+  key: path,
+  ca: v.optional(path),
+});
+const CredentialSchema = v.lazy((input) =>
+  typeof input === "string" ? text("a folder holding tls.crt and tls.key", 1) : CredentialFilesSchema,
+);
+
+const UriMatchSchema = v.pipe(
+  mapping("a mapping with one of exact, prefix or regex", {
+    exact: v.optional(text("a path")),
+    prefix: v.optional(text("a path prefix")),
+    regex: v.optional(regex),
+  }),
+  rule((uri, add) => {
+    const kinds = ["exact", "prefix", "regex"].filter((kind) => kind in uri);
+    if (kinds.length === 1) return;
+    const found = kinds.length === 0 ? "none" : kinds.join(" and ");
+    add([], `expected exactly one of exact, prefix or regex, got ${found}`);
+  }),
+);
+
+const DestinationSchema = mapping("a mapping with destination and optional weight", {
+  destination: text("the name of an entry in services", 1),
+  weight: v.optional(integer("an integer >= 0", 0, Number.MAX_SAFE_INTEGER)),
+});
+
+const HttpRouteSchema = v.pipe(
+  mapping("a mapping with route or directResponse", {
+    name: v.optional(text("a route name", 1)),
+    match: v.optional(list("a list of match conditions", mapping("a mapping with uri", { uri: v.optional(UriMatchSchema) }))),
+    route: v.optional(list("a non-empty list of destinations", DestinationSchema, 1)),
+    directResponse: v.optional(
+      mapping("a mapping with status and optional body and contentType", {
+        status: integer("an HTTP status code 100..599", 100, 599),
+        body: v.optional(text("a string")),
+        contentType: v.optional(headerValue),
+      }),
+    ),
+    timeout: v.optional(duration),
+  }),
+  rule((route, add) => {
+    const both = "route" in route && "directResponse" in route;
+    if (both) add([], "expected exactly one of route or directResponse, got both");
+    else if (!("route" in route) && !("directResponse" in route)) add([], "expected one of route or directResponse");
+  }),
+);
+
+const VirtualHostSchema = mapping("a mapping with hosts and http", {
+  hosts,
+  http: list("a non-empty list of HTTP routes", HttpRouteSchema, 1),
+});
+
+export const ConfigSchema = mapping("a mapping with listeners, services and routes", {
+  settings: v.optional(mapping("a mapping with timeout and serverHeader", { timeout: v.optional(duration), serverHeader: v.optional(headerValue) })),
+  listeners: list("a non-empty list of listeners", ListenerSchema, 1),
+  credentials: v.optional(namedMap("a mapping of credential names to folders or files", CredentialSchema)),
+  services: v.optional(namedMap("a mapping of service names to URLs", serviceUrl)),
+  routes: v.optional(list("a list of route entries, each with hosts and http", VirtualHostSchema)),
+});
+
+export type RawConfig = v.InferOutput<typeof ConfigSchema>;
+export type RawListener = RawConfig["listeners"][number];
+export type RawVirtualHost = NonNullable<RawConfig["routes"]>[number];

@@ -1,0 +1,42 @@
+// Named errors, each with the cause that led to it. Status-code mapping for request-time errors
+// lives in one place: src/http/error-status.ts.
+
+export class PorticoError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** One problem found in the configuration, located in its file. */
+export interface ConfigIssue {
+  file: string;
+  /** 1-based; 0 when the position is unknown. */
+  line: number;
+  /** Field path such as `listeners[0].servers[1].tls.mode`; empty for the whole document. */
+  path: string;
+  message: string;
+}
+
+export function formatIssue(issue: ConfigIssue): string {
+  const where = issue.line > 0 ? `${issue.file}:${issue.line}` : issue.file;
+  return issue.path ? `${where}: ${issue.path}: ${issue.message}` : `${where}: ${issue.message}`;
+}
+
+/** The configuration cannot be used; `issues` lists every problem found, not just the first. */
+export class ConfigError extends PorticoError {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[], options?: { cause?: unknown }) {
+    super(issues.map(formatIssue).join("\n"), options);
+    this.issues = issues;
+  }
+}
+
+/** A listener could not be started (port in use, permission denied, ...). */
+export class ListenError extends PorticoError {}
+
+/** The upstream refused, reset or could not be reached. Mapped to 503. */
+export class UpstreamUnavailableError extends PorticoError {}
+
+/** The upstream did not answer within the route timeout. Mapped to 504. */
+export class UpstreamTimeoutError extends PorticoError {}

@@ -1,0 +1,52 @@
+// Starts one listener per configured port from a provisioned Plan, wiring each to its Hono app.
+// The only module that knows both the HTTP core and a listener adapter (besides the CLI).
+
+import { createListenerApp, type ListenerRef } from "./http/app.ts";
+import type { ListenerSpec, RunningListener, StartListener, TlsListenerSpec } from "./listeners/types.ts";
+import type { HttpsListenerPlan, Plan } from "./provision/plan.ts";
+import type { UpstreamClient } from "./upstream/client.ts";
+
+export interface Gateway {
+  listeners: RunningListener[];
+  close(): Promise<void>;
+}
+
+export async function startGateway(
+  plan: Plan,
+  deps: { startListener: StartListener; client: UpstreamClient; onError?: (err: Error) => void },
+): Promise<Gateway> {
+  const started: RunningListener[] = [];
+  try {
+    for (const l of plan.listeners) {
+      const ref: ListenerRef = { current: l, serverHeader: plan.serverHeader };
+      const app = createListenerApp(ref, deps.client);
+      const spec: ListenerSpec = {
+        name: l.name,
+        address: l.address,
+        port: l.port,
+        tls: l.kind === "https" ? tlsSpec(l) : undefined,
+        handler: (req, conn) => app.fetch(req, conn),
+        onError: deps.onError,
+      };
+      started.push(await deps.startListener(spec));
+    }
+  } catch (err) {
+    await Promise.all(started.map((s) => s.close()));
+    throw err;
+  }
+  return { listeners: started, close: async () => void (await Promise.all(started.map((s) => s.close()))) };
+}
+
+function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {
+  return {
+    policies: l.servers.map((s) => ({
+      certPem: s.credential.certPem,
+      keyPem: s.credential.keyPem,
+      caPem: s.mode === "MUTUAL" ? s.credential.caPem : undefined,
+      requireClientCert: s.mode === "MUTUAL",
+    })),
+    // No SNI matches only a server that lists "*", as in Istio; anything else is refused.
+    selectPolicy: (name) => l.serverByHost.match(name ?? "")?.index,
+    minVersion: "TLSv1.2",
+  };
+}

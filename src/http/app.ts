@@ -1,0 +1,109 @@
+// The HTTP side of one listener, as a Hono app: virtual host → route (first match wins) →
+// redirect | direct response | proxy. Reads only the provisioned Plan.
+
+import { Hono } from "hono";
+import type { ConnectionInfo } from "../listeners/types.ts";
+import type { HttpsListenerPlan, ListenerPlan, RoutePlan } from "../provision/plan.ts";
+import type { UpstreamClient } from "../upstream/client.ts";
+import { hostOnly } from "../util/host-table.ts";
+import { errorResponse } from "./error-status.ts";
+import { forward } from "./proxy.ts";
+import { xfccFor } from "./xfcc.ts";
+
+export interface ListenerRef {
+  /** Swapped whole on reload; requests in flight keep the plan they started with. */
+  current: ListenerPlan;
+  serverHeader: string;
+}
+
+export function createListenerApp(ref: ListenerRef, client: UpstreamClient): Hono<{ Bindings: ConnectionInfo }> {
+  const app = new Hono<{ Bindings: ConnectionInfo }>();
+  app.all("*", async (c) => {
+    try {
+      return await handle(ref, c.req.raw, c.env, client);
+    } catch (err) {
+      return errorResponse(err, ref.serverHeader);
+    }
+  });
+  return app;
+}
+
+async function handle(ref: ListenerRef, req: Request, conn: ConnectionInfo, client: UpstreamClient): Promise<Response> {
+  const listener = ref.current;
+  const serverHeader = ref.serverHeader;
+  const { authority, pathAndQuery } = splitUrl(req.url);
+  const scheme = listener.kind;
+  const host = hostOnly(authority);
+
+  if (!listener.hosts.match(host)) return empty(404, serverHeader);
+  if (listener.kind === "https" && listener.anyMutual && misdirected(listener, host, conn)) return empty(421, serverHeader);
+  if (listener.kind === "http" && listener.httpsRedirectPort !== undefined) {
+    const port = listener.httpsRedirectPort === 443 ? "" : `:${listener.httpsRedirectPort}`;
+    return empty(301, serverHeader, { location: `https://${host}${port}${pathAndQuery}` });
+  }
+
+  const vhost = listener.vhosts.match(host);
+  if (!vhost) return empty(404, serverHeader);
+  const q = pathAndQuery.indexOf("?");
+  const path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
+  const route = firstMatch(vhost.routes, path);
+  if (!route) return empty(404, serverHeader);
+
+  const action = route.action;
+  if (action.kind === "direct") {
+    const headers: Record<string, string> = { "content-type": action.contentType };
+    if (serverHeader) headers.server = serverHeader;
+    return new Response(action.body, { status: action.status, headers });
+  }
+  const peer = conn.tls?.peer;
+  return forward(
+    action,
+    {
+      req,
+      scheme,
+      authority,
+      pathAndQuery,
+      remoteAddress: conn.remoteAddress,
+      xfcc: peer ? xfccFor(peer) : undefined,
+      serverHeader,
+    },
+    client,
+  );
+}
+
+/**
+ * With client auth on a port, the Host must select the same TLS server as the SNI did, or a
+ * client could pass a SIMPLE host's handshake and then ask a MUTUAL host (Caddy and Envoy
+ * answer 421 Misdirected Request, RFC 9110 §15.5.20).
+ */
+function misdirected(listener: HttpsListenerPlan, host: string, conn: ConnectionInfo): boolean {
+  const byHost = listener.serverByHost.match(host);
+  const bySni = conn.tls ? listener.servers.find((s) => s.index === conn.tls!.serverIndex) : undefined;
+  if (byHost === bySni) return false;
+  return byHost?.mode === "MUTUAL" || bySni?.mode === "MUTUAL";
+}
+
+function firstMatch(routes: RoutePlan[], path: string): RoutePlan | undefined {
+  for (const r of routes) if (r.matches === null || r.matches(path)) return r;
+  return undefined;
+}
+
+function empty(status: number, serverHeader: string, extra?: Record<string, string>): Response {
+  // An explicit length keeps HTTP/1.1 from switching to chunked encoding for an empty body.
+  const headers: Record<string, string> = { ...extra, "content-length": "0" };
+  if (serverHeader) headers.server = serverHeader;
+  return new Response(null, { status, headers });
+}
+
+/** Splits "scheme://authority/path?query" without building a URL object on the hot path. */
+export function splitUrl(url: string): { scheme: string; authority: string; pathAndQuery: string } {
+  const schemeEnd = url.indexOf("://");
+  const authStart = schemeEnd + 3;
+  let pathStart = url.indexOf("/", authStart);
+  if (pathStart < 0) pathStart = url.length;
+  return {
+    scheme: url.slice(0, schemeEnd),
+    authority: url.slice(authStart, pathStart),
+    pathAndQuery: pathStart === url.length ? "/" : url.slice(pathStart),
+  };
+}

@@ -1,0 +1,46 @@
+// Connection facts for the handler, computed once per TLS connection and kept on the socket.
+// For h2 requests `incoming.socket` is Node's proxy of the session socket; property reads and
+// writes pass through it to the real TLSSocket, so a symbol property works for h1 and h2 alike.
+
+import type { TLSSocket } from "node:tls";
+import type { ConnectionInfo, PeerCertificate } from "../types.ts";
+
+const kConn = Symbol.for("portico.connection-info");
+
+type Tagged = { [kConn]?: ConnectionInfo };
+
+export function plainConnectionInfo(socket: { remoteAddress?: string } & Tagged): ConnectionInfo {
+  return (socket[kConn] ??= { remoteAddress: normalizeAddress(socket.remoteAddress) });
+}
+
+export function tlsConnectionInfo(socket: TLSSocket & Tagged, serverIndex: number, wantPeer: boolean): ConnectionInfo {
+  let info = socket[kConn];
+  if (info === undefined) {
+    info = {
+      remoteAddress: normalizeAddress(socket.remoteAddress),
+      tls: {
+        serverName: typeof socket.servername === "string" ? socket.servername.toLowerCase() : "",
+        serverIndex,
+        alpn: socket.alpnProtocol || "http/1.1",
+        peer: wantPeer ? peerCertificate(socket) : undefined,
+      },
+    };
+    socket[kConn] = info;
+  }
+  return info;
+}
+
+function peerCertificate(socket: TLSSocket): PeerCertificate | undefined {
+  // Only authorized peers reach a handler on a policy that requires a certificate; the check is
+  // repeated here so that a runtime bug can never turn into an unverified identity upstream.
+  if (!socket.authorized) return undefined;
+  const cert = socket.getPeerCertificate(false);
+  if (!cert || !cert.raw) return undefined;
+  return { der: new Uint8Array(cert.raw), sha256: cert.fingerprint256.replaceAll(":", "").toLowerCase() };
+}
+
+/** "::ffff:127.0.0.1" → "127.0.0.1", so X-Forwarded-For carries the address people expect. */
+function normalizeAddress(addr: string | undefined): string {
+  if (!addr) return "";
+  return addr.startsWith("::ffff:") && addr.includes(".") ? addr.slice(7) : addr;
+}

@@ -1,0 +1,149 @@
+// The node:* listener adapter. It runs unchanged on Bun, Deno and Node (RUNTIMES.md: node:net +
+// node:http2 secure servers are the one combination that honours per-host client auth and shows
+// the peer certificate to the handler on all three).
+
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import type { TLSSocket } from "node:tls";
+import { getRequestListener } from "@hono/node-server";
+import { ListenError } from "../../errors.ts";
+import type { ConnectionInfo, ListenerSpec, StartListener, TlsPolicy } from "../types.ts";
+import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
+import { dispatchBySni } from "./sni-dispatch.ts";
+
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Idle keep-alive connections are closed after this long, as Envoy's idle_timeout does. */
+const IDLE_TIMEOUT_MS = 300_000;
+
+type Incoming = { socket: Socket & { remoteAddress?: string } };
+
+/** On shutdown, requests in flight get this long to finish before connections are cut. */
+const DRAIN_MS = 2_000;
+
+export const startNodeListener: StartListener = async (spec) => {
+  const tracker = new ConnectionTracker();
+  const front = spec.tls ? tlsFrontServer(spec, tracker) : plainServer(spec, tracker);
+  front.on("connection", (socket: Socket) => tracker.add(socket));
+  const port = await listen(front, spec);
+  return {
+    name: spec.name,
+    port,
+    close: async () => {
+      front.close();
+      await tracker.drain(DRAIN_MS);
+    },
+  };
+};
+
+/** Knows every socket and every request in flight, so shutdown can drain, then cut. */
+class ConnectionTracker {
+  private readonly sockets = new Set<Socket>();
+  active = 0;
+  private idle: (() => void) | undefined;
+
+  add(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+  }
+  begin(): void {
+    this.active++;
+  }
+  end(): void {
+    if (--this.active === 0) this.idle?.();
+  }
+  async drain(ms: number): Promise<void> {
+    if (this.active > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        this.idle = () => (clearTimeout(timer), resolve());
+      });
+    }
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+}
+
+function plainServer(spec: ListenerSpec, tracker: ConnectionTracker): NetServer {
+  const listener = bridge(spec, tracker, (incoming) => plainConnectionInfo(incoming.socket));
+  const server = createHttpServer({ keepAliveTimeout: IDLE_TIMEOUT_MS, requestTimeout: 60_000 }, listener);
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    // Envoy answers a request it cannot parse with 400 and one too big with 431, then closes.
+    if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  });
+  return server;
+}
+
+function tlsFrontServer(spec: ListenerSpec, tracker: ConnectionTracker): NetServer {
+  const tls = spec.tls!;
+  const secure = tls.policies.map((policy, index) => secureServer(spec, tracker, policy, index));
+  const front = createNetServer({ noDelay: true });
+  const targets = secure.map((s) => ({ emit: (socket: Socket) => s.emit("connection", socket) }));
+  front.on("connection", (socket) => {
+    dispatchBySni(socket, (name) => {
+      const i = tls.selectPolicy(name);
+      return i === undefined ? undefined : targets[i];
+    });
+  });
+  return front;
+}
+
+function secureServer(spec: ListenerSpec, tracker: ConnectionTracker, policy: TlsPolicy, index: number): Http2SecureServer {
+  const listener = bridge(spec, tracker, (incoming) =>
+    tlsConnectionInfo(incoming.socket as unknown as TLSSocket, index, policy.requireClientCert),
+  );
+  const server = createSecureServer(
+    {
+      key: policy.keyPem,
+      cert: policy.certPem,
+      ca: policy.caPem,
+      requestCert: policy.requireClientCert,
+      rejectUnauthorized: policy.requireClientCert,
+      allowHTTP1: true,
+      ALPNProtocols: ["h2", "http/1.1"],
+      minVersion: spec.tls!.minVersion,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    },
+    listener,
+  );
+  server.setTimeout(IDLE_TIMEOUT_MS);
+  // Failed handshakes (no client certificate, untrusted CA, garbage) are the client's problem:
+  // the connection is closed and nothing else is affected.
+  server.on("tlsClientError", (_err, socket) => socket.destroy());
+  server.on("sessionError", () => {});
+  return server;
+}
+
+function bridge(spec: ListenerSpec, tracker: ConnectionTracker, connInfo: (incoming: Incoming) => ConnectionInfo) {
+  const onRequest = getRequestListener((req, env) => spec.handler(req, connInfo((env as { incoming: Incoming }).incoming)), {
+    // Keep the runtime's own Request/Response: the upstream client passes them to fetch.
+    overrideGlobalObjects: false,
+    errorHandler: (err) => {
+      spec.onError?.(err as Error);
+      return new Response(null, { status: 500 });
+    },
+  });
+  return (incoming: IncomingMessage | Http2ServerRequest, outgoing: ServerResponse | Http2ServerResponse) => {
+    tracker.begin();
+    outgoing.once("close", () => tracker.end());
+    return onRequest(incoming, outgoing);
+  };
+}
+
+function listen(server: NetServer, spec: ListenerSpec): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const hint = err.code === "EADDRINUSE" ? "the port is in use" : err.code === "EACCES" ? "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : err.message;
+      reject(new ListenError(`listener "${spec.name}" cannot listen on ${spec.address}:${spec.port}: ${hint}`, { cause: err }));
+    };
+    server.once("error", onError);
+    server.listen({ host: spec.address, port: spec.port, backlog: 4096 }, () => {
+      server.removeListener("error", onError);
+      server.on("error", (err) => spec.onError?.(err));
+      const addr = server.address();
+      resolve(typeof addr === "object" && addr ? addr.port : spec.port);
+    });
+  });
+}

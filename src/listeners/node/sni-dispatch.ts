@@ -1,0 +1,48 @@
+// Reads the ClientHello off a raw TCP socket and hands the socket, bytes intact, to the TLS
+// server of the policy its SNI selects. One TLS server per policy is what lets a MUTUAL host
+// and a SIMPLE host share a port exactly: only the MUTUAL server ever asks for a certificate.
+// `pause()` before `unshift()` matters: without it Bun and Deno lose the ClientHello (RUNTIMES.md).
+
+import type { Socket } from "node:net";
+import { MAX_CLIENT_HELLO, parseClientHello } from "../../tls/client-hello.ts";
+
+/** A client that has not finished its ClientHello by then is dropped. */
+export const CLIENT_HELLO_TIMEOUT_MS = 10_000;
+
+export type SniDecision = (serverName: string | undefined) => { emit(socket: Socket): void } | undefined;
+
+export function dispatchBySni(socket: Socket, decide: SniDecision): void {
+  let buffered: Buffer | undefined;
+  const onError = () => socket.destroy();
+  const onTimeout = () => socket.destroy();
+  const onData = (chunk: Buffer) => {
+    buffered = buffered === undefined ? chunk : Buffer.concat([buffered, chunk]);
+    const hello = parseClientHello(buffered);
+    if (hello.kind === "incomplete") {
+      if (buffered.length > MAX_CLIENT_HELLO) socket.destroy();
+      return;
+    }
+    socket.removeListener("data", onData);
+    socket.removeListener("error", onError);
+    socket.removeListener("timeout", onTimeout);
+    socket.setTimeout(0);
+    if (hello.kind === "invalid") {
+      socket.destroy();
+      return;
+    }
+    const target = decide(hello.serverName);
+    if (target === undefined) {
+      // Istio/Envoy end the handshake for a name no server lists; so do we (curl sees exit 35).
+      socket.destroy();
+      return;
+    }
+    socket.pause();
+    socket.unshift(buffered);
+    target.emit(socket);
+  };
+  socket.setNoDelay(true);
+  socket.setTimeout(CLIENT_HELLO_TIMEOUT_MS);
+  socket.on("timeout", onTimeout);
+  socket.on("error", onError);
+  socket.on("data", onData);
+}

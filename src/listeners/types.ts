@@ -1,0 +1,67 @@
+// The contract between the core (which knows routes) and listener adapters (which know sockets).
+// Adapters never import the router: they get a handler and connection policies.
+
+/** The client certificate a TLS handshake verified, as the handler needs it. */
+export interface PeerCertificate {
+  /** DER bytes of the leaf certificate. */
+  der: Uint8Array<ArrayBuffer>;
+  /** Lower-case hex SHA-256 of `der`. */
+  sha256: string;
+}
+
+/** Facts about the connection a request arrived on; one object per connection. */
+export interface ConnectionInfo {
+  remoteAddress: string;
+  /** Present on TLS listeners. */
+  tls?: {
+    /** The SNI the handshake was selected by (lower-case). */
+    serverName: string;
+    /** Index of the TLS server entry (policy) that terminated the connection. */
+    serverIndex: number;
+    /** "h2" or "http/1.1". */
+    alpn: string;
+    /** Verified client certificate, when the policy asked for one. */
+    peer: PeerCertificate | undefined;
+  };
+}
+
+export type RequestHandler = (req: Request, conn: ConnectionInfo) => Response | Promise<Response>;
+
+/** One TLS server entry: a certificate and a client-auth policy for some host names. */
+export interface TlsPolicy {
+  certPem: string;
+  keyPem: string;
+  /** Trust anchors for client certificates; required when `requireClientCert`. */
+  caPem?: string;
+  requireClientCert: boolean;
+}
+
+export interface TlsListenerSpec {
+  policies: TlsPolicy[];
+  /**
+   * Picks the policy for a ClientHello's SNI (undefined when the client sent none). Returning
+   * undefined refuses the handshake, as Istio does for a name no server lists.
+   */
+  selectPolicy(serverName: string | undefined): number | undefined;
+  minVersion: "TLSv1.2" | "TLSv1.3";
+}
+
+export interface ListenerSpec {
+  name: string;
+  address: string;
+  port: number;
+  /** Absent for plain HTTP. */
+  tls?: TlsListenerSpec;
+  handler: RequestHandler;
+  /** Called for connection-level problems worth logging (never for ordinary disconnects). */
+  onError?: (err: Error) => void;
+}
+
+export interface RunningListener {
+  readonly name: string;
+  /** The port actually bound (useful with port 0). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export type StartListener = (spec: ListenerSpec) => Promise<RunningListener>;

@@ -1,0 +1,165 @@
+// Config (plain data) → Plan (runtime objects). Does the file I/O and x509 parsing, compiles
+// matchers and indexes hosts, and reports every problem at once as a ConfigError.
+
+import type { Config, HttpRouteConfig, ListenerConfig, UriMatch, VirtualHostConfig } from "../config/model.ts";
+import { ConfigError, type ConfigIssue } from "../errors.ts";
+import { HostTable } from "../util/host-table.ts";
+import { certificateCovers, provisionCredential } from "./credentials.ts";
+import type {
+  CredentialPlan,
+  HttpsListenerPlan,
+  ListenerPlan,
+  Plan,
+  RoutePlan,
+  TlsServerPlan,
+  VirtualHostPlan,
+} from "./plan.ts";
+
+export interface Provisioned {
+  plan: Plan;
+  /** Things worth telling the operator that do not stop startup. */
+  warnings: string[];
+}
+
+export async function provision(config: Config): Promise<Provisioned> {
+  const issues: ConfigIssue[] = [];
+  const warnings: string[] = [];
+
+  const credentials = new Map<string, CredentialPlan>();
+  const used = usedCredentials(config);
+  const results = await Promise.all([...config.credentials.values()].filter((c) => used.has(c.name)).map(provisionCredential));
+  for (const r of results) {
+    if (r.ok) credentials.set(r.plan.name, r.plan);
+    else issues.push(...r.issues);
+  }
+
+  const vhosts = config.routes.map((vh) => compileVirtualHost(vh, config));
+  const listeners: ListenerPlan[] = [];
+  for (const l of config.listeners) {
+    const plan = compileListener(l, config, credentials, vhosts, issues, warnings);
+    if (plan) listeners.push(plan);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return { plan: { listeners, credentials: [...credentials.values()], serverHeader: config.settings.serverHeader }, warnings };
+}
+
+function usedCredentials(config: Config): Set<string> {
+  const names = new Set<string>();
+  for (const l of config.listeners) if (l.protocol === "HTTPS") for (const s of l.servers) names.add(s.credential);
+  return names;
+}
+
+function compileListener(
+  l: ListenerConfig,
+  config: Config,
+  credentials: Map<string, CredentialPlan>,
+  vhosts: VirtualHostPlan[],
+  issues: ConfigIssue[],
+  warnings: string[],
+): ListenerPlan | undefined {
+  const hosts = new HostTable<true>();
+  const table = new HostTable<VirtualHostPlan>();
+  for (const vh of vhosts) for (const h of vh.hosts) table.add(h, vh);
+
+  if (l.protocol === "HTTP") {
+    for (const h of l.hosts) hosts.add(h, true);
+    return {
+      kind: "http",
+      name: l.name,
+      address: l.address,
+      port: l.port,
+      hosts,
+      vhosts: table,
+      httpsRedirectPort: l.httpsRedirect ? redirectPort(l.hosts, config) : undefined,
+    };
+  }
+
+  const servers: TlsServerPlan[] = [];
+  const serverByHost = new HostTable<TlsServerPlan>();
+  l.servers.forEach((s) => {
+    const credential = credentials.get(s.credential);
+    if (!credential) return; // its own issue was reported when the credential failed
+    if (s.mode === "MUTUAL" && credential.caPem === undefined) {
+      issues.push({
+        ...at(s.source),
+        message: `mode MUTUAL needs a CA to verify client certificates, but credential "${s.credential}" has none (add ca.crt to ${dirOf(credential.certFile)}, or \`ca:\` to the credential)`,
+      });
+      return;
+    }
+    const plan: TlsServerPlan = { index: servers.length, hosts: s.hosts, mode: s.mode, credential };
+    servers.push(plan);
+    for (const h of s.hosts) {
+      hosts.add(h, true);
+      serverByHost.add(h, plan);
+      if (!h.includes("*") && !certificateCovers(credential.certPem, h)) {
+        warnings.push(`${s.source.file}:${s.source.line}: ${s.source.path}: certificate of "${credential.name}" (${credential.leaf.subject}) does not cover host "${h}"; clients that verify the name will refuse it`);
+      }
+    }
+  });
+  const plan: HttpsListenerPlan = {
+    kind: "https",
+    name: l.name,
+    address: l.address,
+    port: l.port,
+    hosts,
+    vhosts: table,
+    servers,
+    serverByHost,
+    anyMutual: servers.some((s) => s.mode === "MUTUAL"),
+  };
+  return plan;
+}
+
+/** The HTTPS port that serves these hosts, so a redirect lands where TLS is actually served. */
+function redirectPort(hosts: string[], config: Config): number {
+  for (const l of config.listeners) {
+    if (l.protocol !== "HTTPS") continue;
+    const served = new HostTable<true>();
+    for (const s of l.servers) for (const h of s.hosts) served.add(h, true);
+    if (hosts.some((h) => h === "*" || served.match(h.replace(/^\*\./, "x.")))) return l.port;
+  }
+  return 443;
+}
+
+function compileVirtualHost(vh: VirtualHostConfig, config: Config): VirtualHostPlan {
+  return { hosts: vh.hosts, routes: vh.http.map((r, i) => compileRoute(r, i, vh, config)) };
+}
+
+function compileRoute(r: HttpRouteConfig, i: number, vh: VirtualHostConfig, config: Config): RoutePlan {
+  const name = r.name ?? `${vh.hosts[0]}#${i}`;
+  const matchers = r.match.map((m) => (m.uri ? uriMatcher(m.uri) : () => true));
+  const matches = matchers.length === 0 ? null : matchers.length === 1 ? matchers[0]! : (p: string) => matchers.some((f) => f(p));
+  if (r.directResponse) {
+    const d = r.directResponse;
+    return { name, matches, action: { kind: "direct", status: d.status, body: d.body ?? "", contentType: d.contentType ?? "text/plain; charset=utf-8" } };
+  }
+  // The loader has already checked that every destination names a known service.
+  const upstreams = r.destinations.map((d) => ({ service: d.service, origin: new URL(config.services.get(d.service)!.url).origin, weight: d.weight }));
+  return {
+    name,
+    matches,
+    action: { kind: "proxy", upstreams, totalWeight: upstreams.reduce((a, u) => a + u.weight, 0), timeoutMs: r.timeoutMs },
+  };
+}
+
+/** Istio's StringMatch on the path: exact, prefix, or RE2-style full-match regex. */
+export function uriMatcher(m: UriMatch): (path: string) => boolean {
+  switch (m.kind) {
+    case "exact":
+      return (p) => p === m.value;
+    case "prefix":
+      return (p) => p.startsWith(m.value);
+    case "regex": {
+      const re = new RegExp(`^(?:${m.value})$`);
+      return (p) => re.test(p);
+    }
+  }
+}
+
+function at(s: { file: string; line: number; path: string }) {
+  return { file: s.file, line: s.line, path: s.path };
+}
+
+function dirOf(file: string): string {
+  return file.replace(/\/[^/]*$/, "");
+}

@@ -1,0 +1,77 @@
+// Starts Portico as a real child process on a given config and stops it again.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dir, "../..");
+export const BOOK = join(ROOT, "test/fixtures/istio-in-action-ch4");
+const BUN = join(ROOT, "node_modules/.bin/bun");
+
+export interface PorticoProcess {
+  proc: ChildProcess;
+  /** Everything written to stdout and stderr so far. */
+  output(): string;
+  stop(): Promise<number | null>;
+}
+
+export function writeConfig(yaml: string, name = "routes.yaml"): string {
+  const dir = mkdtempSync(join(tmpdir(), "portico-test-"));
+  const file = join(dir, name);
+  writeFileSync(file, yaml);
+  return file;
+}
+
+/** Command line that runs Portico's CLI with the given arguments. */
+export function porticoCommand(args: string[]): string[] {
+  return [BUN, join(ROOT, "src/main.ts"), ...args];
+}
+
+/** Runs `portico <args>` to completion (for validate, version, ...). */
+export function runPortico(args: string[], timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const [cmd, ...rest] = porticoCommand(args);
+  return new Promise((resolvePromise, reject) => {
+    const p = spawn(cmd!, rest, { stdio: ["ignore", "pipe", "pipe"], cwd: ROOT });
+    let stdout = "";
+    let stderr = "";
+    const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+    p.stdout.on("data", (d) => (stdout += d));
+    p.stderr.on("data", (d) => (stderr += d));
+    p.on("error", reject);
+    p.on("close", (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Starts `portico run -c file` and resolves once it logs that it is serving. */
+export async function startPortico(configFile: string, opts: { timeoutMs?: number; cwd?: string } = {}): Promise<PorticoProcess> {
+  const [cmd, ...rest] = porticoCommand(["run", "-c", configFile]);
+  const proc = spawn(cmd!, rest, { stdio: ["ignore", "pipe", "pipe"], cwd: opts.cwd ?? ROOT });
+  let out = "";
+  proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  const handle: PorticoProcess = {
+    proc,
+    output: () => out,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 5_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  while (!/ serving /.test(out)) {
+    if (proc.exitCode !== null) throw new Error(`portico exited with ${proc.exitCode} before serving:\n${out}`);
+    if (Date.now() > deadline) {
+      await handle.stop();
+      throw new Error(`portico did not start in time:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return handle;
+}

@@ -1,0 +1,289 @@
+// Proxy behaviour over real sockets: TLS policies sharing a port, error mapping, streaming,
+// clients that misbehave. Portico runs as a child process; upstreams are real servers.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { connect as netConnect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { WEBAPP_BODY, startDemoUpstreams, type DemoUpstreams } from "../../scripts/demo-upstreams.ts";
+import { HOST_CATALOG, HOST_WEBAPP, book } from "../helpers/book.ts";
+import { curl } from "../helpers/curl.ts";
+import { freePorts, sleep } from "../helpers/net.ts";
+import { startPortico, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
+
+/** An upstream that counts requests still open, to see that aborted clients free them. */
+class CountingUpstream {
+  open = 0;
+  server!: Server;
+  port = 0;
+  async start() {
+    this.server = createServer((req: IncomingMessage, res) => {
+      this.open++;
+      res.on("close", () => this.open--);
+      if (req.url?.startsWith("/hang")) return; // never answers
+      res.end("ok");
+    });
+    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+  async stop() {
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+/** Per-run certificates in the key formats the book does not use: EC (SEC1, PKCS#8), RSA PKCS#8. */
+function makeCert(dir: string, name: string, host: string, keyArgs: string[], pkcs8: boolean) {
+  const key = join(dir, `${name}.key`);
+  const crt = join(dir, `${name}.crt`);
+  const gen = spawnSync("openssl", ["req", "-x509", ...keyArgs, "-nodes", "-subj", `/CN=${host}`, "-addext", `subjectAltName=DNS:${host}`, "-keyout", key, "-out", crt, "-days", "2"]);
+  if (gen.status !== 0) throw new Error(String(gen.stderr));
+  if (!pkcs8) {
+    // Convert to the traditional format ("BEGIN EC PRIVATE KEY" / "BEGIN RSA PRIVATE KEY").
+    const conv = spawnSync("openssl", keyArgs.includes("ec") ? ["ec", "-in", key, "-out", key] : ["rsa", "-traditional", "-in", key, "-out", key]);
+    if (conv.status !== 0) throw new Error(String(conv.stderr));
+  }
+  return { key, crt };
+}
+
+let upstreams: DemoUpstreams;
+let counting: CountingUpstream;
+let p: PorticoProcess;
+let https: number, http: number, closedPort: number;
+const certDir = mkdtempSync(join(tmpdir(), "portico-certs-"));
+const ec = makeCert(certDir, "ec", "ec.example.test", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], false);
+const ec8 = makeCert(certDir, "ec8", "ec8.example.test", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"], true);
+const rsa8 = makeCert(certDir, "rsa8", "rsa8.example.test", ["-newkey", "rsa:2048"], true);
+
+beforeAll(async () => {
+  upstreams = await startDemoUpstreams();
+  counting = new CountingUpstream();
+  await counting.start();
+  [https, http, closedPort] = await freePorts(3);
+  const yaml = `
+listeners:
+  - { name: http, address: 127.0.0.1, port: ${http}, protocol: HTTP }
+  - name: https
+    address: 127.0.0.1
+    port: ${https}
+    protocol: HTTPS
+    servers:
+      - hosts: [${HOST_WEBAPP}]
+        tls: { mode: SIMPLE, credential: webapp }
+      - hosts: ["*.istioinaction.io"]
+        tls: { mode: SIMPLE, credential: catalog }
+      - hosts: [mtls.istioinaction.io]
+        tls: { mode: MUTUAL, credential: webapp-mtls }
+      - hosts: [ec.example.test]
+        tls: { credential: ec }
+      - hosts: [ec8.example.test]
+        tls: { credential: ec8 }
+      - hosts: [rsa8.example.test]
+        tls: { credential: rsa8 }
+credentials:
+  webapp: { cert: ${book.webappCert}, key: ${book.webappKey} }
+  webapp-mtls: { cert: ${book.webappCert}, key: ${book.webappKey}, ca: ${book.webappCaChain} }
+  catalog: { cert: ${book.catalogCert}, key: ${book.catalogKey} }
+  ec: { cert: ${ec.crt}, key: ${ec.key} }
+  ec8: { cert: ${ec8.crt}, key: ${ec8.key} }
+  rsa8: { cert: ${rsa8.crt}, key: ${rsa8.key} }
+services:
+  webapp: http://127.0.0.1:${upstreams.webappPort}
+  counting: http://127.0.0.1:${counting.port}
+  down: http://127.0.0.1:${closedPort}
+routes:
+  - hosts: ["*"]
+    http:
+      - match: [{ uri: { prefix: /down } }]
+        route: [{ destination: down }]
+      - match: [{ uri: { prefix: /slow } }]
+        timeout: 300ms
+        route: [{ destination: webapp }]
+      - match: [{ uri: { prefix: /hang } }, { uri: { exact: /counted } }]
+        route: [{ destination: counting }]
+      - match: [{ uri: { regex: "/direct/[a-z]+" } }]
+        directResponse: { status: 418, body: "short and stout\\n", contentType: text/plain }
+      - route: [{ destination: webapp }]
+`;
+  p = await startPortico(writeConfig(yaml));
+});
+afterAll(async () => {
+  await p?.stop();
+  await counting?.stop();
+  await upstreams?.close();
+});
+
+const resolveTo = (host: string) => ["--resolve", `${host}:${https}:127.0.0.1`];
+const tlsUrl = (host: string, path: string) => `https://${host}:${https}${path}`;
+
+describe("TLS policies on one port", () => {
+  test("a SIMPLE host is never asked for a client certificate", async () => {
+    const r = await curl(["-v", tlsUrl(HOST_WEBAPP, "/api/catalog"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP)]);
+    expect(r.status).toBe(200);
+    expect(r.stderr).not.toContain("Request CERT");
+  });
+
+  test("the MUTUAL host on the same port refuses a client without a certificate", async () => {
+    const r = await curl(["-v", "-k", tlsUrl("mtls.istioinaction.io", "/api/catalog"), ...resolveTo("mtls.istioinaction.io")]);
+    expect(r.stderr).toContain("Request CERT");
+    expect(r.status).toBe(0);
+    expect(r.exitCode).not.toBe(0);
+  });
+
+  test("the MUTUAL host serves a client with a valid certificate", async () => {
+    const r = await curl(["-k", tlsUrl("mtls.istioinaction.io", "/api/catalog"), ...resolveTo("mtls.istioinaction.io"), "--cert", book.webappClientCert, "--key", book.webappClientKey]);
+    expect(r.status).toBe(200);
+    expect(r.body).toBe(WEBAPP_BODY);
+  });
+
+  test("421 when a SIMPLE handshake asks for the MUTUAL host", async () => {
+    const r = await curl([tlsUrl(HOST_WEBAPP, "/api/catalog"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP), "-H", "Host: mtls.istioinaction.io"]);
+    expect(r.status).toBe(421);
+  });
+
+  test("421 when a MUTUAL handshake asks for another host", async () => {
+    const r = await curl(["-k", tlsUrl("mtls.istioinaction.io", "/api/catalog"), ...resolveTo("mtls.istioinaction.io"), "--cert", book.webappClientCert, "--key", book.webappClientKey, "-H", `Host: ${HOST_WEBAPP}`]);
+    expect(r.status).toBe(421);
+  });
+
+  test("SIMPLE to SIMPLE with a different Host is allowed (no client auth involved)", async () => {
+    const r = await curl([tlsUrl(HOST_WEBAPP, "/api/catalog"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP), "-H", `Host: ${HOST_CATALOG}`]);
+    expect(r.status).toBe(200);
+  });
+
+  test("exact SNI beats the wildcard; other names get the wildcard's certificate", async () => {
+    const exact = await curl(["-v", "-k", tlsUrl(HOST_WEBAPP, "/api/catalog"), ...resolveTo(HOST_WEBAPP)]);
+    expect(exact.stderr).toContain("CN=webapp.istioinaction.io");
+    const wild = await curl(["-v", "-k", tlsUrl("shop.istioinaction.io", "/api/catalog"), ...resolveTo("shop.istioinaction.io")]);
+    expect(wild.stderr).toContain("CN=catalog.istioinaction.io");
+    expect(wild.status).toBe(200);
+  });
+
+  test("EC (SEC1 and PKCS#8, P-256 and P-384) and RSA PKCS#8 keys all serve", async () => {
+    for (const [host, crt] of [["ec.example.test", ec.crt], ["ec8.example.test", ec8.crt], ["rsa8.example.test", rsa8.crt]] as const) {
+      const r = await curl([tlsUrl(host, "/api/catalog"), "--cacert", crt, ...resolveTo(host)]);
+      expect(r.status).toBe(200);
+      expect(r.httpVersion).toBe("2");
+    }
+  });
+
+  test("plain HTTP sent to the TLS port is dropped, and the port keeps serving", async () => {
+    const r = await curl([`http://127.0.0.1:${https}/`]);
+    expect(r.status).toBe(0);
+    const ok = await curl([tlsUrl(HOST_WEBAPP, "/api/catalog"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP)]);
+    expect(ok.status).toBe(200);
+  });
+
+  test("a client that connects and stalls does not hold up others", async () => {
+    const stalled = netConnect(https, "127.0.0.1");
+    const half = netConnect(https, "127.0.0.1", () => half.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]))); // half a ClientHello
+    await sleep(50);
+    const r = await curl([tlsUrl(HOST_WEBAPP, "/api/catalog"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP)]);
+    expect(r.status).toBe(200);
+    stalled.destroy();
+    half.destroy();
+  });
+
+  test("a handshake with an absurd SNI is refused without harm", async () => {
+    const sock = tlsConnect({ host: "127.0.0.1", port: https, servername: "x".repeat(250) + ".test", rejectUnauthorized: false });
+    const outcome = await new Promise<string>((resolve) => {
+      sock.once("secureConnect", () => resolve("connected"));
+      sock.once("error", () => resolve("refused"));
+      sock.once("close", () => resolve("refused"));
+    });
+    sock.destroy();
+    expect(outcome).toBe("refused");
+  });
+});
+
+describe("errors map to status codes", () => {
+  test("503 with a reason when the upstream refuses", async () => {
+    const r = await curl([`http://127.0.0.1:${http}/down`]);
+    expect(r.status).toBe(503);
+    expect(r.body).toContain("connection refused");
+    expect(r.headers.get("server")).toBe("portico");
+  });
+
+  test("504 when the upstream is slower than the route timeout", async () => {
+    const r = await curl([`http://127.0.0.1:${http}/slow?ms=3000`]);
+    expect(r.status).toBe(504);
+    expect(r.body).toBe("upstream request timeout");
+  });
+
+  test("a direct response", async () => {
+    const r = await curl([`http://127.0.0.1:${http}/direct/teapot`]);
+    expect(r.status).toBe(418);
+    expect(r.body).toBe("short and stout\n");
+    expect(r.headers.get("content-type")).toBe("text/plain");
+  });
+
+  test("regex matches are full matches", async () => {
+    const r = await curl([`http://127.0.0.1:${http}/direct/teapot/more`]);
+    expect(r.status).toBe(404); // falls through to webapp, which has no such path
+    expect(r.body).toBe("webapp: not found\n");
+  });
+
+  test("400 for a request line that cannot be parsed, and the listener goes on", async () => {
+    const reply = await rawExchange(http, "GARBAGE\r\n\r\n");
+    expect(reply).toStartWith("HTTP/1.1 400 ");
+    expect((await curl([`http://127.0.0.1:${http}/api/catalog`])).status).toBe(200);
+  });
+
+  test("431 for headers that are too large", async () => {
+    const reply = await rawExchange(http, `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`);
+    expect(reply).toStartWith("HTTP/1.1 431 ");
+  });
+});
+
+describe("streaming and clients that go away", () => {
+  test("a 3 MiB upload streams to the upstream and back, over h2 and HTTP/1.1", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "portico-body-"));
+    const file = join(dir, "body.bin");
+    const data = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+    await Bun.write(file, data);
+    for (const v of ["--http2", "--http1.1"]) {
+      const out = join(dir, `out${v}.bin`);
+      const r = await curl([v, tlsUrl(HOST_WEBAPP, "/upload"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP), "--data-binary", `@${file}`, "-H", "content-type: application/octet-stream", "-o", out]);
+      expect(r.status).toBe(200);
+      expect(Buffer.compare(readFileSync(out), data)).toBe(0);
+    }
+  });
+
+  test("a client that disconnects mid-request frees the upstream request, and Portico keeps serving", async () => {
+    const before = counting.open;
+    const r = await curl([`http://127.0.0.1:${http}/hang`], { timeoutMs: 300 });
+    expect(r.exitCode).toBe(28); // curl gave up
+    const deadline = Date.now() + 3_000;
+    while (counting.open > before && Date.now() < deadline) await sleep(20);
+    expect(counting.open).toBe(before);
+    expect((await curl([`http://127.0.0.1:${http}/counted`])).body).toBe("ok");
+  });
+
+  test("the same over h2: a reset stream frees the upstream request", async () => {
+    const before = counting.open;
+    const r = await curl([tlsUrl(HOST_WEBAPP, "/hang"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP)], { timeoutMs: 300 });
+    expect(r.exitCode).toBe(28);
+    const deadline = Date.now() + 3_000;
+    while (counting.open > before && Date.now() < deadline) await sleep(20);
+    expect(counting.open).toBe(before);
+  });
+});
+
+/** Sends raw bytes on a plain TCP connection and returns what came back before close (≤ 3 s). */
+function rawExchange(port: number, payload: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = netConnect(port, "127.0.0.1", () => s.write(payload));
+    let got = "";
+    const timer = setTimeout(() => s.destroy(), 3_000);
+    s.on("data", (d) => (got += d));
+    s.on("error", () => {});
+    s.on("close", () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
+  });
+}

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { book } from "../helpers/book.ts";
 import { curl } from "../helpers/curl.ts";
-import { freePorts } from "../helpers/net.ts";
+import { freePorts, sleep } from "../helpers/net.ts";
+import { startDemoUpstreams } from "../../scripts/demo-upstreams.ts";
 import { ROOT, runPortico, startPortico, writeConfig } from "../helpers/portico.ts";
 
 function httpsConfig(port: number, credentials: string, mode = "SIMPLE"): string {
@@ -98,20 +99,31 @@ describe("portico run", () => {
   });
 
   test("SIGTERM lets a request in flight finish, then exits 0", async () => {
+    const upstreams = await startDemoUpstreams();
     const [port] = await freePorts(1);
     const file = writeConfig(`listeners:
   - { name: web, address: 127.0.0.1, port: ${port}, protocol: HTTP }
+services:
+  webapp: http://127.0.0.1:${upstreams.webappPort}
 routes:
   - hosts: ["*"]
     http:
-      - directResponse: { status: 200, body: "up" }
+      - route: [{ destination: webapp }]
 `);
-    const p = await startPortico(file);
-    expect((await curl([`http://127.0.0.1:${port}/`])).body).toBe("up");
-    const code = await p.stop();
-    expect(code).toBe(0);
-    expect(p.output()).toContain("SIGTERM: shutting down");
-    expect((await curl([`http://127.0.0.1:${port}/`])).exitCode).toBe(7); // nothing listens any more
+    try {
+      const p = await startPortico(file);
+      const inFlight = curl([`http://127.0.0.1:${port}/slow?ms=600`]);
+      await sleep(200);
+      const code = await p.stop();
+      const r = await inFlight;
+      expect(r.status).toBe(200);
+      expect(r.body).toBe("slow\n");
+      expect(code).toBe(0);
+      expect(p.output()).toContain("SIGTERM: shutting down");
+      expect((await curl([`http://127.0.0.1:${port}/`])).exitCode).toBe(7); // nothing listens any more
+    } finally {
+      await upstreams.close();
+    }
   });
 });
 

@@ -4,7 +4,7 @@
 import { createListenerApp, type ListenerRef } from "./http/app.ts";
 import type { ListenerSpec, RunningListener, StartListener, TlsListenerSpec } from "./listeners/types.ts";
 import type { HttpsListenerPlan, Plan } from "./provision/plan.ts";
-import type { UpstreamClient } from "./upstream/client.ts";
+import type { UpstreamClients } from "./upstream/clients.ts";
 
 export interface Gateway {
   listeners: RunningListener[];
@@ -13,13 +13,13 @@ export interface Gateway {
 
 export async function startGateway(
   plan: Plan,
-  deps: { startListener: StartListener; client: UpstreamClient; onError?: (err: Error) => void },
+  deps: { startListener: StartListener; clients: UpstreamClients; onError?: (err: Error) => void },
 ): Promise<Gateway> {
   const started: RunningListener[] = [];
   try {
     for (const l of plan.listeners) {
       const ref: ListenerRef = { current: l, serverHeader: plan.serverHeader };
-      const app = createListenerApp(ref, deps.client);
+      const app = createListenerApp(ref, deps.clients);
       const spec: ListenerSpec = {
         name: l.name,
         address: l.address,

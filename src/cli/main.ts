@@ -7,6 +7,7 @@ import { startGateway } from "../gateway.ts";
 import { startNodeListener } from "../listeners/node/listener.ts";
 import { provision } from "../provision/provision.ts";
 import { createUpstreamClient } from "../upstream/client.ts";
+import { UpstreamClients } from "../upstream/clients.ts";
 import { VERSION, runtimeName } from "../version.ts";
 import { USAGE, UsageError, parseArgs } from "./args.ts";
 import { log } from "./log.ts";
@@ -59,7 +60,7 @@ async function run(file: string): Promise<number> {
     const plan = await load(file);
     gateway = await startGateway(plan, {
       startListener: startNodeListener,
-      client: createUpstreamClient(),
+      clients: new UpstreamClients((tls) => createUpstreamClient(tls)),
       onError: (err) => log.error(err.message),
     });
     for (const l of plan.listeners) {

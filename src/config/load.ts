@@ -89,7 +89,7 @@ export function parseConfig(text: string, file: string): Config {
     serverHeader: rawSettings?.serverHeader ?? DEFAULT_SERVER_HEADER,
   };
   const credentials = bad.has("credentials") ? undefined : buildCredentials(section("credentials") ?? {}, baseDir, ctx);
-  const services = bad.has("services") ? undefined : buildServices(section("services") ?? {}, ctx);
+  const services = bad.has("services") ? undefined : buildServices(section("services") ?? {}, baseDir, ctx);
   const listeners = buildListeners(section("listeners") ?? [], credentials, ctx);
   const routes = buildRoutes(section("routes") ?? [], services, settings.timeoutMs, ctx);
 
@@ -165,11 +165,21 @@ function buildCredentials(raw: Record<string, RawCredential>, baseDir: string, c
   return credentials;
 }
 
-function buildServices(raw: Record<string, string>, ctx: Context) {
+function buildServices(raw: RawConfig["services"] & object, baseDir: string, ctx: Context) {
   const services = new Map<string, ServiceConfig>();
-  for (const [name, url] of Object.entries(raw)) {
+  for (const [name, value] of Object.entries(raw)) {
+    const url = typeof value === "string" ? value : value.url;
+    const tls = typeof value === "string" || !value.tls ? undefined : value.tls;
     // The origin drops a trailing "/" and default port, so upstream code can append paths as is.
-    services.set(name, { name, url: new URL(url).origin, source: ctx.source(["services", name]) });
+    const service: ServiceConfig = { name, url: new URL(url).origin, source: ctx.source(["services", name]) };
+    if (tls) {
+      service.tls = {
+        ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),
+        ...(tls.cert === undefined ? {} : { cert: resolve(baseDir, tls.cert), key: resolve(baseDir, tls.key!) }),
+        ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }),
+      };
+    }
+    services.set(name, service);
   }
   return services;
 }

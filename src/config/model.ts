@@ -59,7 +59,10 @@ export interface CredentialConfig {
 
 export interface ServiceConfig {
   name: string;
+  /** Origin only: scheme, host and port. */
   url: string;
+  /** For https:// services: files resolved against the config's folder. */
+  tls?: { ca?: string; cert?: string; key?: string; serverName?: string };
   source: Source;
 }
 

@@ -225,6 +225,23 @@ const CredentialSchema = v.lazy((input) =>
   typeof input === "string" ? text("a folder holding tls.crt and tls.key", 1) : CredentialFilesSchema,
 );
 
+// An HTTPS upstream with its own trust anchors and, for mutual TLS, a client certificate.
+const ServiceTlsSchema = mapping("a mapping with optional ca, cert, key and serverName", {
+  ca: v.optional(path),
+  cert: v.optional(path),
+  key: v.optional(path),
+  serverName: v.optional(text("a host name sent as SNI and checked against the upstream's certificate", 1)),
+});
+const ServiceObjectSchema = v.pipe(
+  mapping("a URL, or a mapping with url and optional tls", { url: serviceUrl, tls: v.optional(ServiceTlsSchema) }),
+  rule((service, add) => {
+    const tls = service.tls as Record<string, unknown> | undefined;
+    if (tls && ("cert" in tls) !== ("key" in tls)) add(["tls"], "cert and key go together: set both or neither");
+    if (tls && typeof service.url === "string" && service.url.startsWith("http:")) add(["tls"], "only allowed with an https:// url");
+  }),
+);
+const ServiceSchema = v.lazy((input) => (typeof input === "string" ? serviceUrl : ServiceObjectSchema));
+
 const UriMatchSchema = v.pipe(
   mapping("a mapping with one of exact, prefix or regex", {
     exact: v.optional(text("a path")),
@@ -274,7 +291,7 @@ export const ConfigSchema = mapping("a mapping with listeners, services and rout
   settings: v.optional(mapping("a mapping with timeout and serverHeader", { timeout: v.optional(duration), serverHeader: v.optional(headerValue) })),
   listeners: list("a non-empty list of listeners", ListenerSchema, 1),
   credentials: v.optional(namedMap("a mapping of credential names to folders or files", CredentialSchema)),
-  services: v.optional(namedMap("a mapping of service names to URLs", serviceUrl)),
+  services: v.optional(namedMap("a mapping of service names to URLs", ServiceSchema)),
   routes: v.optional(list("a list of route entries, each with hosts and http", VirtualHostSchema)),
 });
 

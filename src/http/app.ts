@@ -4,7 +4,7 @@
 import { Hono } from "hono";
 import type { ConnectionInfo } from "../listeners/types.ts";
 import type { HttpsListenerPlan, ListenerPlan, RoutePlan } from "../provision/plan.ts";
-import type { UpstreamClient } from "../upstream/client.ts";
+import type { UpstreamClients } from "../upstream/clients.ts";
 import { hostOnly } from "../util/host-table.ts";
 import { errorResponse } from "./error-status.ts";
 import { forward } from "./proxy.ts";
@@ -16,11 +16,11 @@ export interface ListenerRef {
   serverHeader: string;
 }
 
-export function createListenerApp(ref: ListenerRef, client: UpstreamClient): Hono<{ Bindings: ConnectionInfo }> {
+export function createListenerApp(ref: ListenerRef, clients: UpstreamClients): Hono<{ Bindings: ConnectionInfo }> {
   const app = new Hono<{ Bindings: ConnectionInfo }>();
   app.all("*", async (c) => {
     try {
-      return await handle(ref, c.req.raw, c.env, client);
+      return await handle(ref, c.req.raw, c.env, clients);
     } catch (err) {
       return errorResponse(err, ref.serverHeader);
     }
@@ -28,7 +28,7 @@ export function createListenerApp(ref: ListenerRef, client: UpstreamClient): Hon
   return app;
 }
 
-async function handle(ref: ListenerRef, req: Request, conn: ConnectionInfo, client: UpstreamClient): Promise<Response> {
+async function handle(ref: ListenerRef, req: Request, conn: ConnectionInfo, clients: UpstreamClients): Promise<Response> {
   const listener = ref.current;
   const serverHeader = ref.serverHeader;
   const { authority, pathAndQuery } = splitUrl(req.url);
@@ -67,7 +67,7 @@ async function handle(ref: ListenerRef, req: Request, conn: ConnectionInfo, clie
       xfcc: peer ? xfccFor(peer) : undefined,
       serverHeader,
     },
-    client,
+    clients,
   );
 }
 

@@ -3,7 +3,7 @@
 
 import { UpstreamTimeoutError, UpstreamUnavailableError } from "../errors.ts";
 import type { ProxyAction, Upstream } from "../provision/plan.ts";
-import type { UpstreamClient } from "../upstream/client.ts";
+import type { UpstreamClients } from "../upstream/clients.ts";
 import { HOP_BY_HOP, connectionListed } from "./hop-by-hop.ts";
 
 export interface ForwardRequest {
@@ -20,11 +20,15 @@ export interface ForwardRequest {
   serverHeader: string;
 }
 
-/** Client-set headers that only the proxy may set (Envoy sanitizes XFCC by default). */
-const SANITIZED = new Set(["x-forwarded-client-cert"]);
+/**
+ * Client-set headers that do not travel: XFCC only the proxy may set (Envoy sanitizes it by
+ * default); `expect` is answered here (the server sends 100 Continue), as Envoy does.
+ */
+const SANITIZED = new Set(["x-forwarded-client-cert", "expect"]);
 
-export async function forward(action: ProxyAction, f: ForwardRequest, client: UpstreamClient): Promise<Response> {
+export async function forward(action: ProxyAction, f: ForwardRequest, clients: UpstreamClients): Promise<Response> {
   const upstream = pick(action);
+  const client = clients.for(upstream);
   const headers = requestHeaders(f);
   const { req } = f;
   const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
@@ -111,9 +115,12 @@ function responseHeaders(res: Response, elapsedMs: number, serverHeader: string)
 }
 
 function failureReason(err: unknown): string {
-  const e = err as { code?: string; cause?: { code?: string }; message?: string };
-  const code = e?.code ?? e?.cause?.code;
-  if (code === "ConnectionRefused" || code === "ECONNREFUSED") return "connection failure, connection refused";
-  if (code === "ECONNRESET" || code === "ConnectionClosed") return "connection termination";
-  return `connection failure, ${code ?? e?.message ?? "unknown error"}`;
+  // Each runtime words it differently: Bun sets code "ConnectionRefused", Node "ECONNREFUSED"
+  // (on the cause), Deno only says "Connection refused (os error 111)" in the message.
+  const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string };
+  const code = e?.code ?? e?.cause?.code ?? "";
+  const text = `${code} ${e?.message ?? ""} ${e?.cause?.message ?? ""}`;
+  if (/refused/i.test(text)) return "connection failure, connection refused";
+  if (/reset|ConnectionClosed|closed/i.test(text)) return "connection termination";
+  return `connection failure, ${code || e?.message || "unknown error"}`;
 }

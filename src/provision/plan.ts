@@ -1,6 +1,7 @@
 // The provisioned, immutable runtime form of the configuration: certificates read and parsed,
 // matchers compiled, lookups indexed. The request path reads only these objects.
 
+import type { UpstreamTls } from "../upstream/types.ts";
 import type { HostTable } from "../util/host-table.ts";
 
 export interface CertificateSummary {
@@ -47,6 +48,8 @@ export interface Upstream {
   /** `scheme://host:port` without trailing slash; the request path is appended as is. */
   origin: string;
   weight: number;
+  /** TLS settings for an https:// service; one client (pool) per service is built from it. */
+  tls?: UpstreamTls;
 }
 
 export interface ProxyAction {

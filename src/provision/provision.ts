@@ -3,6 +3,8 @@
 
 import type { Config, HttpRouteConfig, ListenerConfig, UriMatch, VirtualHostConfig } from "../config/model.ts";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
+import { readFile } from "node:fs/promises";
+import type { UpstreamTls } from "../upstream/types.ts";
 import { HostTable } from "../util/host-table.ts";
 import { certificateCovers, provisionCredential } from "./credentials.ts";
 import type {
@@ -33,7 +35,8 @@ export async function provision(config: Config): Promise<Provisioned> {
     else issues.push(...r.issues);
   }
 
-  const vhosts = config.routes.map((vh) => compileVirtualHost(vh, config));
+  const serviceTls = await provisionServiceTls(config, issues);
+  const vhosts = config.routes.map((vh) => compileVirtualHost(vh, config, serviceTls));
   const listeners: ListenerPlan[] = [];
   for (const l of config.listeners) {
     const plan = compileListener(l, config, credentials, vhosts, issues, warnings);
@@ -121,11 +124,31 @@ function redirectPort(hosts: string[], config: Config): number {
   return 443;
 }
 
-function compileVirtualHost(vh: VirtualHostConfig, config: Config): VirtualHostPlan {
-  return { hosts: vh.hosts, routes: vh.http.map((r, i) => compileRoute(r, i, vh, config)) };
+/** Reads the PEM files of services with `tls`, once per service. */
+async function provisionServiceTls(config: Config, issues: ConfigIssue[]): Promise<Map<string, UpstreamTls>> {
+  const out = new Map<string, UpstreamTls>();
+  for (const s of config.services.values()) {
+    if (!s.tls) continue;
+    const read = async (file: string | undefined, what: string) => {
+      if (file === undefined) return undefined;
+      try {
+        return await readFile(file, "utf8");
+      } catch (err) {
+        issues.push({ ...at(s.source), message: `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+        return undefined;
+      }
+    };
+    const [ca, cert, key] = await Promise.all([read(s.tls.ca, "CA bundle"), read(s.tls.cert, "client certificate"), read(s.tls.key, "client key")]);
+    out.set(s.name, { ca, cert, key, serverName: s.tls.serverName });
+  }
+  return out;
 }
 
-function compileRoute(r: HttpRouteConfig, i: number, vh: VirtualHostConfig, config: Config): RoutePlan {
+function compileVirtualHost(vh: VirtualHostConfig, config: Config, serviceTls: Map<string, UpstreamTls>): VirtualHostPlan {
+  return { hosts: vh.hosts, routes: vh.http.map((r, i) => compileRoute(r, i, vh, config, serviceTls)) };
+}
+
+function compileRoute(r: HttpRouteConfig, i: number, vh: VirtualHostConfig, config: Config, serviceTls: Map<string, UpstreamTls>): RoutePlan {
   const name = r.name ?? `${vh.hosts[0]}#${i}`;
   const matchers = r.match.map((m) => (m.uri ? uriMatcher(m.uri) : () => true));
   const matches = matchers.length === 0 ? null : matchers.length === 1 ? matchers[0]! : (p: string) => matchers.some((f) => f(p));
@@ -134,7 +157,12 @@ function compileRoute(r: HttpRouteConfig, i: number, vh: VirtualHostConfig, conf
     return { name, matches, action: { kind: "direct", status: d.status, body: d.body ?? "", contentType: d.contentType ?? "text/plain; charset=utf-8" } };
   }
   // The loader has already checked that every destination names a known service.
-  const upstreams = r.destinations.map((d) => ({ service: d.service, origin: new URL(config.services.get(d.service)!.url).origin, weight: d.weight }));
+  const upstreams = r.destinations.map((d) => ({
+    service: d.service,
+    origin: config.services.get(d.service)!.url,
+    weight: d.weight,
+    tls: serviceTls.get(d.service),
+  }));
   return {
     name,
     matches,

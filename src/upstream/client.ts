@@ -1,28 +1,18 @@
-// One factory for the upstream HTTP client of the runtime we are on. Bun's and Deno's fetch
-// keep connections alive and stream both ways; Node's global fetch is ten times slower as a
-// proxy client (RUNTIMES.md), so Node will get node:http with a keep-alive Agent (issue 3).
+// One factory for the upstream HTTP client of the runtime we are on.
+import { currentRuntime, type RuntimeName } from "../util/runtime.ts";
+import { createBunFetchClient, createDenoFetchClient } from "./fetch-client.ts";
+import { createNodeClient } from "./node-client.ts";
+import type { UpstreamClient, UpstreamTls } from "./types.ts";
 
-export interface UpstreamRequest {
-  url: string;
-  method: string;
-  headers: Headers;
-  body: ReadableStream<Uint8Array> | null;
-  signal: AbortSignal;
-}
+export type { UpstreamClient, UpstreamRequest, UpstreamTls } from "./types.ts";
 
-export type UpstreamClient = (req: UpstreamRequest) => Promise<Response>;
-
-export function createUpstreamClient(): UpstreamClient {
-  return (r) =>
-    fetch(r.url, {
-      method: r.method,
-      headers: r.headers,
-      body: r.body,
-      signal: r.signal,
-      // A proxy passes redirects and encodings through untouched.
-      redirect: "manual",
-      // @ts-expect-error Bun-specific: without it Bun inflates gzip bodies and drops content-encoding.
-      decompress: false,
-      duplex: "half",
-    });
+export function createUpstreamClient(tls?: UpstreamTls, runtime: RuntimeName = currentRuntime()): UpstreamClient {
+  switch (runtime) {
+    case "bun":
+      return createBunFetchClient(tls);
+    case "deno":
+      return createDenoFetchClient(tls);
+    case "node":
+      return createNodeClient(tls);
+  }
 }

@@ -7,7 +7,7 @@ import { book } from "../helpers/book.ts";
 import { curl } from "../helpers/curl.ts";
 import { freePorts, sleep } from "../helpers/net.ts";
 import { startDemoUpstreams } from "../../scripts/demo-upstreams.ts";
-import { ROOT, runPortico, startPortico, writeConfig } from "../helpers/portico.ts";
+import { ROOT, RUNTIME, runPortico, startPortico, writeConfig } from "../helpers/portico.ts";
 
 function httpsConfig(port: number, credentials: string, mode = "SIMPLE"): string {
   return `listeners:
@@ -130,7 +130,7 @@ routes:
 describe("portico version and help", () => {
   test("version names the runtime", async () => {
     const r = await runPortico(["version"]);
-    expect(r.stdout).toMatch(/^portico \d+\.\d+\.\d+ \(bun \d+\.\d+\.\d+\)\n$/);
+    expect(r.stdout).toMatch(new RegExp(`^portico \\d+\\.\\d+\\.\\d+ \\(${RUNTIME} \\d+\\.\\d+\\.\\d+\\)\\n$`));
   });
 
   test("--help prints usage; an unknown option exits 2", async () => {

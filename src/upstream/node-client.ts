@@ -1,0 +1,52 @@
+// Upstream client on node:http(s) with a keep-alive Agent. Node's global fetch (undici) is ten
+// times slower as a proxy client and rejects `expect` (RUNTIMES.md), so Node gets this one.
+
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { Readable } from "node:stream";
+import type { UpstreamClient, UpstreamTls } from "./types.ts";
+
+const NULL_BODY = new Set([101, 204, 205, 304]);
+
+export function createNodeClient(tls: UpstreamTls | undefined): UpstreamClient {
+  const agentOptions = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: Infinity, scheduling: "lifo" as const };
+  const httpAgent = new HttpAgent(agentOptions);
+  const httpsAgent = new HttpsAgent({ ...agentOptions, ca: tls?.ca, cert: tls?.cert, key: tls?.key, servername: tls?.serverName });
+
+  return (r) =>
+    new Promise<Response>((resolve, reject) => {
+      const url = new URL(r.url);
+      const secure = url.protocol === "https:";
+      const headers: OutgoingHttpHeaders = {};
+      for (const [name, value] of r.headers) headers[name] = value;
+      const req = (secure ? httpsRequest : httpRequest)(
+        {
+          protocol: url.protocol,
+          hostname: url.hostname.replace(/^\[|\]$/g, ""),
+          port: url.port,
+          path: url.pathname + url.search,
+          method: r.method,
+          headers,
+          agent: secure ? httpsAgent : httpAgent,
+          signal: r.signal,
+          // The name to verify follows SNI; without an override it is the URL's host.
+          ...(secure && tls?.serverName ? { servername: tls.serverName } : {}),
+        },
+        (res) => resolve(toResponse(res, r.method)),
+      );
+      req.on("error", reject);
+      if (r.body) Readable.fromWeb(r.body as unknown as import("node:stream/web").ReadableStream).pipe(req);
+      else req.end();
+    });
+}
+
+function toResponse(res: IncomingMessage, method: string): Response {
+  const headers = new Headers();
+  const raw = res.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  const status = res.statusCode ?? 502;
+  const empty = method === "HEAD" || NULL_BODY.has(status);
+  if (empty) res.resume();
+  const body = empty ? null : (Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>);
+  return new Response(body, { status, statusText: res.statusMessage, headers });
+}

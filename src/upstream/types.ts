@@ -1,0 +1,22 @@
+// The upstream client contract: a Web-standard exchange, whatever the runtime does inside.
+
+export interface UpstreamRequest {
+  url: string;
+  method: string;
+  headers: Headers;
+  body: ReadableStream<Uint8Array> | null;
+  signal: AbortSignal;
+}
+
+export type UpstreamClient = (req: UpstreamRequest) => Promise<Response>;
+
+/** TLS towards an https:// upstream: PEM text, already read from disk. */
+export interface UpstreamTls {
+  /** Trust anchors replacing the system store. */
+  ca?: string;
+  /** Client certificate and key, for upstreams that require mutual TLS. */
+  cert?: string;
+  key?: string;
+  /** SNI and name to verify, when it differs from the URL's host. */
+  serverName?: string;
+}

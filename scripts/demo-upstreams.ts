@@ -6,9 +6,12 @@
 // catalog GET /items       → the same items pretty-printed (502 bytes) with Express's headers
 // both    GET /echo        → the request as the upstream saw it (method, url, headers), as JSON
 //         GET /slow?ms=N   → answers after N ms (timeouts)
-//         POST /upload     → streams the request body back, with its byte count in a trailer-free header
+//         POST /upload     → streams the request body back
+//         GET /gzip        → a gzip-encoded body (content-encoding must pass through)
+//         GET /headers     → two set-cookie headers and hop-by-hop headers the proxy must drop
 
 import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
 export const CATALOG_ITEMS = [
@@ -44,6 +47,13 @@ function common(req: IncomingMessage, res: ServerResponse): boolean {
   if (url.pathname === "/upload" && req.method === "POST") {
     res.writeHead(200, { "content-type": req.headers["content-type"] ?? "application/octet-stream" });
     req.pipe(res);
+    return true;
+  }
+  if (url.pathname === "/gzip") {
+    // A compressed body must reach the client byte for byte, with its content-encoding.
+    const body = gzipSync(Buffer.from("compressed hello\n".repeat(100)));
+    res.writeHead(200, { "content-type": "text/plain", "content-encoding": "gzip", "content-length": body.length });
+    res.end(body);
     return true;
   }
   if (url.pathname === "/headers") {

@@ -1,6 +1,6 @@
-// One factory for the upstream HTTP client of the runtime we are on.
+// One factory for the upstream HTTP client of the runtime we are on (see RUNTIMES.md).
 import { currentRuntime, type RuntimeName } from "../util/runtime.ts";
-import { createBunFetchClient, createDenoFetchClient } from "./fetch-client.ts";
+import { createBunFetchClient } from "./fetch-client.ts";
 import { createNodeClient } from "./node-client.ts";
 import type { UpstreamClient, UpstreamTls } from "./types.ts";
 
@@ -10,8 +10,9 @@ export function createUpstreamClient(tls?: UpstreamTls, runtime: RuntimeName = c
   switch (runtime) {
     case "bun":
       return createBunFetchClient(tls);
+    // Deno's and Node's fetch both inflate compressed bodies with no way to turn it off, and
+    // undici refuses `expect`: node:http with a keep-alive Agent forwards bytes as they come.
     case "deno":
-      return createDenoFetchClient(tls);
     case "node":
       return createNodeClient(tls);
   }

@@ -1,9 +1,8 @@
-// Upstream client on the runtime's own fetch (Bun, Deno): pooled keep-alive connections and
-// streaming bodies both ways, measured as the fastest client on those runtimes (RUNTIMES.md).
+// Upstream client on Bun's own fetch: pooled keep-alive connections, streaming bodies both ways,
+// and `decompress: false`, which a transparent proxy needs. Deno's fetch has no such switch (it
+// inflates gzip bodies but keeps content-encoding: denoland/deno#12291), so Deno uses node:http.
 
 import type { UpstreamClient, UpstreamTls } from "./types.ts";
-
-type DenoLike = { createHttpClient(o: { caCerts?: string[]; cert?: string; key?: string }): unknown };
 
 export function createBunFetchClient(tls: UpstreamTls | undefined): UpstreamClient {
   const tlsOptions = tls && { ca: tls.ca, cert: tls.cert, key: tls.key, serverName: tls.serverName };
@@ -19,24 +18,6 @@ export function createBunFetchClient(tls: UpstreamTls | undefined): UpstreamClie
       // content-encoding as the upstream sent them; `tls` sets trust anchors and client certs.
       decompress: false,
       tls: tlsOptions,
-      duplex: "half",
-    });
-}
-
-export function createDenoFetchClient(tls: UpstreamTls | undefined): UpstreamClient {
-  const Deno = (globalThis as unknown as { Deno: DenoLike }).Deno;
-  // Deno.HttpClient holds the connection pool; one per service with its own TLS settings.
-  // Deno cannot override the verified name (no serverName option); see the README table.
-  const client = tls ? Deno.createHttpClient({ caCerts: tls.ca ? [tls.ca] : undefined, cert: tls.cert, key: tls.key }) : undefined;
-  return (r) =>
-    fetch(r.url, {
-      method: r.method,
-      headers: r.headers,
-      body: r.body,
-      signal: r.signal,
-      redirect: "manual",
-      // @ts-expect-error Deno-specific: `client` selects the pool with the TLS settings.
-      client,
       duplex: "half",
     });
 }

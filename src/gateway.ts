@@ -8,14 +8,22 @@ import type { UpstreamClients } from "./upstream/clients.ts";
 
 export interface Gateway {
   listeners: RunningListener[];
+  /** Which adapter serves a listener ("bun-serve", "node-http2", ...). */
+  adapterOf(listener: RunningListener): string;
   close(): Promise<void>;
 }
 
 export async function startGateway(
   plan: Plan,
-  deps: { startListener: StartListener; clients: UpstreamClients; onError?: (err: Error) => void },
+  deps: {
+    /** Chooses the adapter for each listener (see listeners/select.ts). */
+    adapterFor: (spec: ListenerSpec) => { name: string; start: StartListener };
+    clients: UpstreamClients;
+    onError?: (err: Error) => void;
+  },
 ): Promise<Gateway> {
   const started: RunningListener[] = [];
+  const adapters = new Map<RunningListener, string>();
   try {
     for (const l of plan.listeners) {
       const ref: ListenerRef = { current: l, serverHeader: plan.serverHeader };
@@ -28,18 +36,26 @@ export async function startGateway(
         handler: (req, conn) => app.fetch(req, conn),
         onError: deps.onError,
       };
-      started.push(await deps.startListener(spec));
+      const adapter = deps.adapterFor(spec);
+      const running = await adapter.start(spec);
+      started.push(running);
+      adapters.set(running, adapter.name);
     }
   } catch (err) {
     await Promise.all(started.map((s) => s.close()));
     throw err;
   }
-  return { listeners: started, close: async () => void (await Promise.all(started.map((s) => s.close()))) };
+  return {
+    listeners: started,
+    adapterOf: (l) => adapters.get(l) ?? "",
+    close: async () => void (await Promise.all(started.map((s) => s.close()))),
+  };
 }
 
 function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {
   return {
     policies: l.servers.map((s) => ({
+      hosts: s.hosts,
       certPem: s.credential.certPem,
       keyPem: s.credential.keyPem,
       caPem: s.mode === "MUTUAL" ? s.credential.caPem : undefined,
@@ -47,6 +63,7 @@ function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {
     })),
     // No SNI matches only a server that lists "*", as in Istio; anything else is refused.
     selectPolicy: (name) => l.serverByHost.match(name ?? "")?.index,
+    defaultPolicy: l.servers.find((s) => s.hosts.includes("*"))?.index,
     minVersion: "TLSv1.2",
   };
 }

@@ -4,12 +4,13 @@
 import { loadConfigFile } from "../config/load.ts";
 import { ConfigError, PorticoError, formatIssue } from "../errors.ts";
 import { startGateway } from "../gateway.ts";
-import { startNodeListener } from "../listeners/node/listener.ts";
+import { selectAdapter } from "../listeners/select.ts";
 import { provision } from "../provision/provision.ts";
 import { createUpstreamClient } from "../upstream/client.ts";
 import { UpstreamClients } from "../upstream/clients.ts";
+import { currentRuntime } from "../util/runtime.ts";
 import { VERSION, runtimeName } from "../version.ts";
-import { USAGE, UsageError, parseArgs } from "./args.ts";
+import { USAGE, UsageError, parseArgs, type ParsedArgs } from "./args.ts";
 import { log } from "./log.ts";
 
 export async function main(argv: string[]): Promise<number> {
@@ -33,7 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     case "validate":
       return validate(args.configFiles[0]!);
     case "run":
-      return run(args.configFiles[0]!);
+      return run(args.configFiles[0]!, args);
   }
 }
 
@@ -54,19 +55,20 @@ async function validate(file: string): Promise<number> {
   }
 }
 
-async function run(file: string): Promise<number> {
+async function run(file: string, args: ParsedArgs): Promise<number> {
   let gateway;
   try {
     const plan = await load(file);
     gateway = await startGateway(plan, {
-      startListener: startNodeListener,
+      adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),
       clients: new UpstreamClients((tls) => createUpstreamClient(tls)),
       onError: (err) => log.error(err.message),
     });
     for (const l of plan.listeners) {
-      const port = gateway.listeners.find((r) => r.name === l.name)?.port ?? l.port;
+      const running = gateway.listeners.find((r) => r.name === l.name);
+      const port = running?.port ?? l.port;
       const what = l.kind === "https" ? l.servers.map((s) => `${s.hosts.join(",")} (${s.mode})`).join(", ") : l.httpsRedirectPort !== undefined ? "redirect to https" : "http";
-      log.info(`listener ${l.name} on ${l.address}:${port} ${l.kind.toUpperCase()}: ${what}`);
+      log.info(`listener ${l.name} on ${l.address}:${port} ${l.kind.toUpperCase()} [${running ? gateway.adapterOf(running) : "?"}]: ${what}`);
     }
     log.info(`portico ${VERSION} (${runtimeName()}) serving ${file}`);
   } catch (err) {

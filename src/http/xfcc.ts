@@ -32,8 +32,9 @@ function buildXfcc(peer: PeerCertificate): string {
 }
 
 /**
- * The subject as OpenSSL's XN_FLAG_RFC2253 prints it, which is what Envoy uses: last RDN
- * first, attributes joined by commas (RFC 4514 §2.1).
+ * The subject as OpenSSL's XN_FLAG_RFC2253 prints it, which is what Envoy uses: every entry in
+ * reverse order (inside a multi-valued RDN too), RDNs joined by "," and their parts by "+"
+ * (RFC 4514 §2.1).
  */
 export function rfc2253(cert: X509Certificate): string {
   const rdns = cert.subjectName.toJSON();
@@ -43,6 +44,7 @@ export function rfc2253(cert: X509Certificate): string {
     .map((rdn) =>
       Object.entries(rdn)
         .flatMap(([type, values]) => values.map((v) => `${type}=${escapeDnValue(v)}`))
+        .reverse()
         .join("+"),
     )
     .join(",");
@@ -52,6 +54,7 @@ function escapeDnValue(v: string): string {
   return v.replace(/([,+"\\<>;])/g, "\\$1").replace(/^([ #])/, "\\$1").replace(/ $/, "\\ ");
 }
 
+/** Envoy wraps the subject in quotes as is (conn_manager_utility.cc), escaping nothing. */
 function quote(v: string): string {
-  return `"${v.replace(/(["\\])/g, "\\$1")}"`;
+  return `"${v}"`;
 }

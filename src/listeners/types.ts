@@ -29,6 +29,8 @@ export type RequestHandler = (req: Request, conn: ConnectionInfo) => Response | 
 
 /** One TLS server entry: a certificate and a client-auth policy for some host names. */
 export interface TlsPolicy {
+  /** Host names this policy serves: exact names, "*.suffix" or "*". */
+  hosts: string[];
   certPem: string;
   keyPem: string;
   /** Trust anchors for client certificates; required when `requireClientCert`. */
@@ -43,6 +45,11 @@ export interface TlsListenerSpec {
    * undefined refuses the handshake, as Istio does for a name no server lists.
    */
   selectPolicy(serverName: string | undefined): number | undefined;
+  /**
+   * The policy for a ClientHello without SNI or with a name no policy lists (a server whose
+   * hosts include "*"); undefined when such handshakes must be refused.
+   */
+  defaultPolicy: number | undefined;
   minVersion: "TLSv1.2" | "TLSv1.3";
 }
 

@@ -79,7 +79,9 @@ function readClientHello(hs: Uint8Array): ClientHelloResult {
   let serverName: string | undefined;
   let alpn: string[] = [];
   if (r.remaining() === 0) return { kind: "hello", serverName, alpn }; // no extensions at all
-  const extEnd = r.pos + r.u16();
+  // Read the length before adding: `r.pos + r.u16()` would add the position from before the read.
+  const extLen = r.u16();
+  const extEnd = r.pos + extLen;
   while (!r.failed && r.pos + 4 <= extEnd) {
     const type = r.u16();
     const len = r.u16();
@@ -93,7 +95,8 @@ function readClientHello(hs: Uint8Array): ClientHelloResult {
 }
 
 function readServerName(r: Reader): string | undefined {
-  const listEnd = r.pos + r.u16();
+  const listLen = r.u16();
+  const listEnd = r.pos + listLen;
   while (!r.failed && r.pos + 3 <= listEnd) {
     const type = r.u8();
     const len = r.u16();
@@ -114,10 +117,11 @@ function readServerName(r: Reader): string | undefined {
 
 function readAlpn(r: Reader): string[] {
   const out: string[] = [];
-  const listEnd = r.pos + r.u16();
+  const listLen = r.u16();
+  const listEnd = r.pos + listLen;
   while (!r.failed && r.pos < listEnd) {
     const len = r.u8();
-    if (r.pos + len > r.buf.length) break;
+    if (r.failed || len === 0 || r.pos + len > r.buf.length) break;
     out.push(String.fromCharCode(...r.buf.subarray(r.pos, r.pos + len)));
     r.skip(len);
   }

@@ -28,13 +28,24 @@ export function createNodeClient(tls: UpstreamTls | undefined): UpstreamClient {
           method: r.method,
           headers,
           agent: secure ? httpsAgent : httpAgent,
-          signal: r.signal,
           // The name to verify follows SNI; without an override it is the URL's host.
           ...(secure && tls?.serverName ? { servername: tls.serverName } : {}),
         },
         (res) => resolve(toResponse(res, r.method)),
       );
       req.on("error", reject);
+      // Aborting by hand, and settling at once: on Deno, a request that reuses a keep-alive
+      // socket neither honours `signal` nor errors on destroy(), so the route timeout would wait
+      // for the upstream. Destroying the socket too frees the upstream request everywhere.
+      const onAbort = () => {
+        const reason = r.signal.reason instanceof Error ? r.signal.reason : new Error("aborted");
+        reject(reason);
+        req.socket?.destroy();
+        req.destroy(reason);
+      };
+      if (r.signal.aborted) return onAbort();
+      r.signal.addEventListener("abort", onAbort, { once: true });
+      req.once("close", () => r.signal.removeEventListener("abort", onAbort));
       if (r.body) Readable.fromWeb(r.body as unknown as import("node:stream/web").ReadableStream).pipe(req);
       else req.end();
     });

@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { TLSSocket } from "node:tls";
 import { getRequestListener } from "@hono/node-server";
-import { ListenError } from "../../errors.ts";
+import { listenError } from "../listen-error.ts";
 import type { ConnectionInfo, ListenerSpec, StartListener, TlsPolicy } from "../types.ts";
 import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
 import { dispatchBySni } from "./sni-dispatch.ts";
@@ -134,10 +134,7 @@ function bridge(spec: ListenerSpec, tracker: ConnectionTracker, connInfo: (incom
 
 function listen(server: NetServer, spec: ListenerSpec): Promise<number> {
   return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      const hint = err.code === "EADDRINUSE" ? "the port is in use" : err.code === "EACCES" ? "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)" : err.message;
-      reject(new ListenError(`listener "${spec.name}" cannot listen on ${spec.address}:${spec.port}: ${hint}`, { cause: err }));
-    };
+    const onError = (err: NodeJS.ErrnoException) => reject(listenError(spec, err));
     server.once("error", onError);
     server.listen({ host: spec.address, port: spec.port, backlog: 4096 }, () => {
       server.removeListener("error", onError);

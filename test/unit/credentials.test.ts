@@ -1,0 +1,195 @@
+import "reflect-metadata";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { execFileSync } from "node:child_process";
+import { X509Certificate as NodeX509 } from "node:crypto";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { CredentialConfig } from "../../src/config/model.ts";
+import { provisionCredential } from "../../src/provision/credentials.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+const BOOK = join(ROOT, "test/fixtures/istio-in-action-ch4");
+const webappCert = join(BOOK, "certs/3_application/certs/webapp.istioinaction.io.cert.pem");
+const webappKey = join(BOOK, "certs/3_application/private/webapp.istioinaction.io.key.pem");
+const webappCaChain = join(BOOK, "certs/2_intermediate/certs/ca-chain.cert.pem");
+const catalogKey = join(BOOK, "certs2/3_application/private/catalog.istioinaction.io.key.pem");
+
+const SOURCE = { file: "/etc/portico/routes.yaml", line: 12, path: "credentials.test" };
+
+function cred(files: { cert: string; key: string; ca?: string }, caOptional = false): CredentialConfig {
+  return { name: "test", ...files, caOptional, source: SOURCE };
+}
+
+/** The single issue message of a failed provisioning. */
+async function issuesOf(c: CredentialConfig): Promise<string[]> {
+  const r = await provisionCredential(c);
+  if (r.ok) throw new Error("expected provisioning to fail");
+  for (const issue of r.issues) expect({ file: issue.file, line: issue.line, path: issue.path }).toEqual(SOURCE);
+  return r.issues.map((i) => i.message);
+}
+
+function sha256Of(certFile: string): string {
+  return new NodeX509(readFileSync(certFile)).fingerprint256.replaceAll(":", "").toLowerCase();
+}
+
+let dir: string;
+const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+
+/** Writes key `name`.key (already there) into a self-signed cert `name`.crt with a DNS SAN. */
+function selfSign(name: string): string {
+  const crt = join(dir, `${name}.crt`);
+  openssl("req", "-x509", "-key", join(dir, `${name}.key`), "-subj", `/CN=${name}.test`, "-addext", `subjectAltName=DNS:${name}.test`, "-days", "1", "-out", crt);
+  return crt;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "portico-cred-"));
+  // EC P-256 in SEC1 ("EC PRIVATE KEY") and the same key as PKCS#8 ("PRIVATE KEY").
+  openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", join(dir, "ec-sec1.key"));
+  openssl("pkcs8", "-topk8", "-nocrypt", "-in", join(dir, "ec-sec1.key"), "-out", join(dir, "ec-pkcs8.key"));
+  // RSA in PKCS#8 (genpkey's default output).
+  openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", join(dir, "rsa-pkcs8.key"));
+  openssl("pkey", "-in", join(dir, "rsa-pkcs8.key"), "-traditional", "-out", join(dir, "rsa-pkcs1.key"));
+  // An encrypted key, which provisioning cannot use.
+  openssl("pkey", "-in", join(dir, "ec-sec1.key"), "-aes256", "-passout", "pass:secret", "-out", join(dir, "ec-encrypted.key"));
+  for (const n of ["ec-sec1", "rsa-pkcs8"]) selfSign(n);
+}, 30_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("provisionCredential: good credentials", () => {
+  test("the book's webapp certificate and its PKCS#1 RSA key", async () => {
+    expect(readFileSync(webappKey, "utf8")).toStartWith("-----BEGIN RSA PRIVATE KEY-----");
+    const r = await provisionCredential(cred({ cert: webappCert, key: webappKey }));
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    const p = r.plan;
+    expect(p.name).toBe("test");
+    expect(p.certFile).toBe(webappCert);
+    expect(p.keyFile).toBe(webappKey);
+    expect(p.caFile).toBeUndefined();
+    expect(p.caPem).toBeUndefined();
+    expect(p.certPem).toBe(readFileSync(webappCert, "utf8"));
+    expect(p.keyPem).toBe(readFileSync(webappKey, "utf8"));
+    expect(p.leaf.subject).toBe("C=US, ST=Denial, L=Springfield, O=Dis, CN=webapp.istioinaction.io");
+    expect(p.leaf.dnsNames).toEqual([]);
+    expect(p.leaf.sha256).toBe(sha256Of(webappCert));
+    expect(p.leaf.notAfter.getTime()).toBe(new Date(new NodeX509(readFileSync(webappCert)).validTo).getTime());
+  });
+
+  test("with a CA bundle", async () => {
+    const r = await provisionCredential(cred({ cert: webappCert, key: webappKey, ca: webappCaChain }));
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    expect(r.plan.caFile).toBe(webappCaChain);
+    expect(r.plan.caPem).toBe(readFileSync(webappCaChain, "utf8"));
+  });
+
+  test.each([
+    ["EC key in SEC1", "ec-sec1", "ec-sec1.key", "-----BEGIN EC PRIVATE KEY-----"],
+    ["EC key in PKCS#8", "ec-sec1", "ec-pkcs8.key", "-----BEGIN PRIVATE KEY-----"],
+    ["RSA key in PKCS#8", "rsa-pkcs8", "rsa-pkcs8.key", "-----BEGIN PRIVATE KEY-----"],
+    ["RSA key in PKCS#1", "rsa-pkcs8", "rsa-pkcs1.key", "-----BEGIN RSA PRIVATE KEY-----"],
+  ])("%s", async (_label, certName, keyName, header) => {
+    const cert = join(dir, `${certName}.crt`);
+    const key = join(dir, keyName);
+    expect(readFileSync(key, "utf8")).toStartWith(header);
+    const r = await provisionCredential(cred({ cert, key }));
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    expect(r.plan.leaf.subject).toBe(`CN=${certName}.test`);
+    expect(r.plan.leaf.dnsNames).toEqual([`${certName}.test`]);
+    expect(r.plan.leaf.sha256).toBe(sha256Of(cert));
+  });
+
+  test("folder form with caOptional and no ca.crt: ok, no CA", async () => {
+    const folder = join(dir, "folder-no-ca");
+    mkdirSync(folder);
+    copyFileSync(webappCert, join(folder, "tls.crt"));
+    copyFileSync(webappKey, join(folder, "tls.key"));
+    const c = cred({ cert: join(folder, "tls.crt"), key: join(folder, "tls.key"), ca: join(folder, "ca.crt") }, true);
+    const r = await provisionCredential(c);
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    expect(r.plan.caPem).toBeUndefined();
+    expect(r.plan.caFile).toBeUndefined();
+  });
+
+  test("folder form with caOptional and a ca.crt: the CA is read", async () => {
+    const folder = join(ROOT, "certs/webapp-credential-mtls");
+    const c = cred({ cert: join(folder, "tls.crt"), key: join(folder, "tls.key"), ca: join(folder, "ca.crt") }, true);
+    const r = await provisionCredential(c);
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    expect(r.plan.caFile).toBe(join(folder, "ca.crt"));
+    expect(r.plan.caPem).toBe(readFileSync(join(folder, "ca.crt"), "utf8"));
+  });
+});
+
+describe("provisionCredential: problems are reported with the file named", () => {
+  test("a key that belongs to another certificate", async () => {
+    expect(await issuesOf(cred({ cert: webappCert, key: catalogKey }))).toEqual([
+      `private key ${catalogKey} does not match certificate ${webappCert} (their public keys differ)`,
+    ]);
+  });
+
+  test("an EC key against an RSA certificate", async () => {
+    const key = join(dir, "ec-sec1.key");
+    const [message] = await issuesOf(cred({ cert: webappCert, key }));
+    expect(message).toContain("does not match");
+  });
+
+  test("a missing certificate file", async () => {
+    const missing = join(dir, "nope.crt");
+    expect(await issuesOf(cred({ cert: missing, key: webappKey }))).toEqual([`cannot read certificate ${missing}: no such file`]);
+  });
+
+  test("missing certificate and key: both reported", async () => {
+    const c = join(dir, "nope.crt");
+    const k = join(dir, "nope.key");
+    expect(await issuesOf(cred({ cert: c, key: k }))).toEqual([
+      `cannot read certificate ${c}: no such file`,
+      `cannot read private key ${k}: no such file`,
+    ]);
+  });
+
+  test("a missing CA bundle when the CA is required", async () => {
+    const ca = join(dir, "nope-ca.crt");
+    expect(await issuesOf(cred({ cert: webappCert, key: webappKey, ca }))).toEqual([`cannot read CA bundle ${ca}: no such file`]);
+  });
+
+  test("a folder where a file is expected", async () => {
+    expect(await issuesOf(cred({ cert: webappCert, key: dir }))).toEqual([`cannot read private key ${dir}: is a folder, expected a file`]);
+  });
+
+  test("a certificate file without PEM certificate", async () => {
+    const f = join(dir, "not-pem.crt");
+    writeFileSync(f, "hello\n");
+    expect(await issuesOf(cred({ cert: f, key: webappKey }))).toEqual([
+      `${f}: no PEM certificate found (expected "-----BEGIN CERTIFICATE-----")`,
+    ]);
+  });
+
+  test("a PEM certificate block with a broken body", async () => {
+    const f = join(dir, "broken.crt");
+    writeFileSync(f, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    const [message] = await issuesOf(cred({ cert: f, key: webappKey }));
+    expect(message).toStartWith(`${f}: cannot parse certificate: `);
+  });
+
+  test("a key given where the certificate belongs reads as no certificate", async () => {
+    expect(await issuesOf(cred({ cert: webappKey, key: webappKey }))).toEqual([
+      `${webappKey}: no PEM certificate found (expected "-----BEGIN CERTIFICATE-----")`,
+    ]);
+  });
+
+  test("an encrypted private key", async () => {
+    const key = join(dir, "ec-encrypted.key");
+    const [message] = await issuesOf(cred({ cert: join(dir, "ec-sec1.crt"), key }));
+    expect(message).toStartWith(`${key}: cannot read private key (expected PEM, PKCS#1, PKCS#8 or SEC1, unencrypted): `);
+  });
+
+  test("a CA bundle without a certificate", async () => {
+    const ca = join(dir, "empty-ca.crt");
+    writeFileSync(ca, "# nothing here\n");
+    expect(await issuesOf(cred({ cert: webappCert, key: webappKey, ca }))).toEqual([`${ca}: no PEM certificate found in the CA bundle`]);
+  });
+});

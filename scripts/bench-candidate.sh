@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# peerbench candidate launcher for Portico:
+#
+#   ../shared/bench/bench.sh --candidate "portico=$PWD/scripts/bench-candidate.sh"
+#
+# Follows the "Candidate contract" of ../shared/bench/README.md: runs in $RUNDIR with env PORT,
+# MTLS_PORT, HTTP_PORT, UPSTREAM, CERT (leaf+CA chain), KEY, CA, SERVER_NAME; renders
+# $RUNDIR/routes.yaml and execs Portico in the foreground (bench.sh stops it with SIGTERM).
+set -euo pipefail
+: "${RUNDIR:?}" "${PORT:?}" "${MTLS_PORT:?}" "${HTTP_PORT:?}" "${UPSTREAM:?}" "${CERT:?}" "${KEY:?}" "${CA:?}" "${SERVER_NAME:?}"
+
+REPO="$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)"
+BUN="$REPO/node_modules/.bin/bun"
+[[ -x "$BUN" ]] || { echo "bench-candidate: $BUN not found (run npm install in $REPO)" >&2; exit 1; }
+
+# The $PORT listener is listed first: the HTTP listener redirects to the first HTTPS listener
+# that serves the host, and bench.sh expects 301 -> https://$SERVER_NAME:$PORT$uri.
+cat > "$RUNDIR/routes.yaml" <<YAML
+# rendered by $REPO/scripts/bench-candidate.sh
+listeners:
+  - name: https
+    address: 127.0.0.1
+    port: $PORT
+    protocol: HTTPS
+    servers:
+      - hosts: [$SERVER_NAME]
+        tls: { mode: SIMPLE, credential: bench }
+  - name: https-mtls
+    address: 127.0.0.1
+    port: $MTLS_PORT
+    protocol: HTTPS
+    servers:
+      - hosts: [$SERVER_NAME]
+        tls: { mode: MUTUAL, credential: bench-mtls }
+  - name: http
+    address: 127.0.0.1
+    port: $HTTP_PORT
+    protocol: HTTP
+    hosts: [$SERVER_NAME]
+    httpsRedirect: true
+
+credentials:
+  bench: { cert: "$CERT", key: "$KEY" }
+  bench-mtls: { cert: "$CERT", key: "$KEY", ca: "$CA" }
+
+services:
+  upstream: http://$UPSTREAM
+
+routes:
+  - hosts: [$SERVER_NAME]
+    http:
+      - route: [{ destination: upstream }]
+YAML
+
+exec "$BUN" "$REPO/src/main.ts" run -c "$RUNDIR/routes.yaml"

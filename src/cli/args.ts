@@ -7,7 +7,7 @@ export interface ParsedArgs {
   adapter: string;
 }
 
-const ADAPTER_NAMES = ["auto", "bun-serve", "node-http2"];
+const ADAPTER_NAMES = ["auto", "bun-serve", "bun-sni", "node-http2"];
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -24,7 +24,7 @@ Usage:
 Options:
   -c, --config FILE   configuration file (default ./routes.yaml)
   --adapter NAME      listener implementation: auto (default: the fastest one of this runtime
-                      that honours the listener), bun-serve or node-http2; a
+                      that honours the listener), bun-serve, bun-sni or node-http2; a
                       listener the named adapter cannot serve exactly stops startup
 
 Signals: SIGINT or SIGTERM stop accepting, let requests in flight finish (2 s at most), exit 0.

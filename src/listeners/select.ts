@@ -6,6 +6,7 @@
 import { PorticoError } from "../errors.ts";
 import type { RuntimeName } from "../util/runtime.ts";
 import { startBunListener } from "./bun/listener.ts";
+import { startBunSniListener } from "./bun/sni-listener.ts";
 import { NEED_WORDS, needsOf, type ListenerNeeds } from "./needs.ts";
 import { startNodeListener } from "./node/listener.ts";
 import type { ListenerSpec, StartListener } from "./types.ts";
@@ -21,6 +22,8 @@ export interface Adapter {
 /** Fastest first. */
 export const ADAPTERS: Adapter[] = [
   { name: "bun-serve", runtimes: ["bun"], cannot: ["strictSni", "wildcardSni", "clientAuth", "peerCertificate"], start: startBunListener },
+  // SIMPLE policies on Bun.serve behind the SNI front, MUTUAL ones on node:http2: honours all.
+  { name: "bun-sni", runtimes: ["bun"], cannot: [], start: startBunSniListener },
   { name: "node-http2", runtimes: ["bun", "deno", "node"], cannot: [], start: startNodeListener },
 ];
 

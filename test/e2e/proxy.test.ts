@@ -139,6 +139,20 @@ describe("TLS policies on one port", () => {
     expect(r.body).toBe(WEBAPP_BODY);
   });
 
+  test("the upstream learns the client's address and scheme over h2 and HTTP/1.1", async () => {
+    for (const v of ["--http2", "--http1.1"]) {
+      const r = await curl([v, tlsUrl(HOST_WEBAPP, "/echo"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP), "-H", "x-forwarded-for: 203.0.113.7", "-H", "x-request-id: abc-123"]);
+      expect(r.status).toBe(200);
+      const h = JSON.parse(r.body).headers;
+      expect(h["x-forwarded-for"]).toBe("203.0.113.7, 127.0.0.1");
+      expect(h["x-forwarded-proto"]).toBe("https");
+      expect(h["x-forwarded-host"]).toBe(`${HOST_WEBAPP}:${https}`);
+      expect(h["x-request-id"]).toBe("abc-123");
+      expect(h.host).toBe(`${HOST_WEBAPP}:${https}`);
+      expect(h["x-forwarded-client-cert"]).toBeUndefined();
+    }
+  });
+
   test("421 when a SIMPLE handshake asks for the MUTUAL host", async () => {
     const r = await curl([tlsUrl(HOST_WEBAPP, "/api/catalog"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP), "-H", "Host: mtls.istioinaction.io"]);
     expect(r.status).toBe(421);

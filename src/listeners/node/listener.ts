@@ -10,7 +10,7 @@ import { getRequestListener } from "@hono/node-server";
 import { listenError } from "../listen-error.ts";
 import type { ConnectionInfo, ListenerSpec, StartListener, TlsPolicy } from "../types.ts";
 import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
-import { dispatchBySni } from "./sni-dispatch.ts";
+import { dispatchBySni, type SniTarget } from "./sni-dispatch.ts";
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Idle keep-alive connections are closed after this long, as Envoy's idle_timeout does. */
@@ -37,7 +37,7 @@ export const startNodeListener: StartListener = async (spec) => {
 };
 
 /** Knows every socket and every request in flight, so shutdown can drain, then cut. */
-class ConnectionTracker {
+export class ConnectionTracker {
   private readonly sockets = new Set<Socket>();
   active = 0;
   private idle: (() => void) | undefined;
@@ -77,10 +77,20 @@ function plainServer(spec: ListenerSpec, tracker: ConnectionTracker): NetServer 
 }
 
 function tlsFrontServer(spec: ListenerSpec, tracker: ConnectionTracker): NetServer {
+  const targets = spec.tls!.policies.map((policy, index) => http2Target(spec, tracker, policy, index));
+  return sniFrontServer(spec, targets);
+}
+
+/** Hands a connection to the node:http2 secure server of one policy, in process. */
+export function http2Target(spec: ListenerSpec, tracker: ConnectionTracker, policy: TlsPolicy, index: number): SniTarget {
+  const server = secureServer(spec, tracker, policy, index);
+  return { emit: (socket) => server.emit("connection", socket) };
+}
+
+/** A plain TCP server that reads each ClientHello and passes the connection to its policy's target. */
+export function sniFrontServer(spec: ListenerSpec, targets: SniTarget[]): NetServer {
   const tls = spec.tls!;
-  const secure = tls.policies.map((policy, index) => secureServer(spec, tracker, policy, index));
   const front = createNetServer({ noDelay: true });
-  const targets = secure.map((s) => ({ emit: (socket: Socket) => s.emit("connection", socket) }));
   front.on("connection", (socket) => {
     dispatchBySni(socket, (name) => {
       const i = tls.selectPolicy(name);
@@ -127,12 +137,18 @@ function bridge(spec: ListenerSpec, tracker: ConnectionTracker, connInfo: (incom
   });
   return (incoming: IncomingMessage | Http2ServerRequest, outgoing: ServerResponse | Http2ServerResponse) => {
     tracker.begin();
-    outgoing.once("close", () => tracker.end());
+    // Bun's node:http2 does not always emit "close" on a finished response; either event ends it.
+    let done = false;
+    const end = () => {
+      if (!done) (done = true), tracker.end();
+    };
+    outgoing.once("finish", end);
+    outgoing.once("close", end);
     return onRequest(incoming, outgoing);
   };
 }
 
-function listen(server: NetServer, spec: ListenerSpec): Promise<number> {
+export function listen(server: NetServer, spec: ListenerSpec): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(listenError(spec, err));
     server.once("error", onError);

@@ -9,7 +9,12 @@ import { MAX_CLIENT_HELLO, parseClientHello } from "../../tls/client-hello.ts";
 /** A client that has not finished its ClientHello by then is dropped. */
 export const CLIENT_HELLO_TIMEOUT_MS = 10_000;
 
-export type SniDecision = (serverName: string | undefined) => { emit(socket: Socket): void } | undefined;
+/** Where a connection goes once its SNI is known; the ClientHello is back in the socket, unread. */
+export interface SniTarget {
+  emit(socket: Socket, serverName: string | undefined): void;
+}
+
+export type SniDecision = (serverName: string | undefined) => SniTarget | undefined;
 
 export function dispatchBySni(socket: Socket, decide: SniDecision): void {
   let buffered: Buffer | undefined;
@@ -38,7 +43,7 @@ export function dispatchBySni(socket: Socket, decide: SniDecision): void {
     }
     socket.pause();
     socket.unshift(buffered);
-    target.emit(socket);
+    target.emit(socket, hello.serverName);
   };
   socket.setNoDelay(true);
   socket.setTimeout(CLIENT_HELLO_TIMEOUT_MS);

@@ -1,0 +1,108 @@
+// Bun's fastest exact TLS path: the node:net front reads each ClientHello (so an unknown SNI is
+// refused, as Istio does), then pipes SIMPLE connections to a Bun.serve TLS server of that
+// policy on a loopback port, and hands MUTUAL ones to node:http2 in process (Bun.serve cannot
+// show the client certificate, which x-forwarded-client-cert needs: oven-sh/bun#14097).
+// Measured here against node:http2 alone: about 1.7x the requests per second (README).
+
+import { connect, type Socket } from "node:net";
+import { listenError } from "../listen-error.ts";
+import { ConnectionTracker, http2Target, listen, sniFrontServer } from "../node/listener.ts";
+import type { SniTarget } from "../node/sni-dispatch.ts";
+import type { ConnectionInfo, ListenerSpec, StartListener, TlsPolicy } from "../types.ts";
+
+const DRAIN_MS = 2_000;
+
+interface BunServer {
+  port: number;
+  requestIP(req: Request): { address: string; port: number } | null;
+  stop(closeActiveConnections?: boolean): Promise<void>;
+}
+interface BunLike {
+  serve(options: Record<string, unknown>): BunServer;
+}
+
+/** What the front knew about a piped connection, keyed by the pipe's local port. */
+type PipeFacts = Map<number, { remoteAddress: string; serverName: string }>;
+
+export const startBunSniListener: StartListener = async (spec) => {
+  const tls = spec.tls!;
+  const tracker = new ConnectionTracker();
+  const facts: PipeFacts = new Map();
+  const inner: BunServer[] = [];
+  const targets = tls.policies.map((policy, index): SniTarget => {
+    if (policy.requireClientCert) return http2Target(spec, tracker, policy, index);
+    const server = innerServer(spec, policy, index, facts);
+    inner.push(server);
+    return { emit: (socket, serverName) => pipe(socket, server.port, serverName ?? "", facts) };
+  });
+  const front = sniFrontServer(spec, targets);
+  front.on("connection", (socket: Socket) => tracker.add(socket));
+  const port = await listen(front, spec);
+  return {
+    name: spec.name,
+    port,
+    close: async () => {
+      front.close();
+      await Promise.race([Promise.all(inner.map((s) => s.stop(false))), new Promise((r) => setTimeout(r, DRAIN_MS))]);
+      await Promise.all([...inner.map((s) => s.stop(true)), tracker.drain(DRAIN_MS)]);
+    },
+  };
+};
+
+function innerServer(spec: ListenerSpec, policy: TlsPolicy, index: number, facts: PipeFacts): BunServer {
+  const Bun = (globalThis as unknown as { Bun: BunLike }).Bun;
+  try {
+    return Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert: policy.certPem, key: policy.keyPem, lowMemoryMode: false },
+      http2: true,
+      idleTimeout: 255,
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+      fetch(req: Request, srv: BunServer) {
+        const ip = srv.requestIP(req);
+        const f = ip ? facts.get(ip.port) : undefined;
+        // Only connections the front piped here are served: anything else bypassed SNI checks.
+        if (!f) return new Response(null, { status: 421 });
+        const conn: ConnectionInfo = {
+          remoteAddress: f.remoteAddress,
+          tls: { serverName: f.serverName, serverIndex: index, alpn: "", peer: undefined },
+        };
+        return spec.handler(req, conn);
+      },
+      error(err: Error) {
+        spec.onError?.(err);
+        return new Response(null, { status: 500 });
+      },
+    });
+  } catch (err) {
+    throw listenError({ ...spec, address: "127.0.0.1", port: 0 }, err);
+  }
+}
+
+function pipe(socket: Socket, port: number, serverName: string, facts: PipeFacts): void {
+  const remoteAddress = normalize(socket.remoteAddress);
+  const up = connect({ host: "127.0.0.1", port, noDelay: true });
+  let localPort = 0;
+  up.once("connect", () => {
+    localPort = up.localPort ?? 0;
+    facts.set(localPort, { remoteAddress, serverName });
+    // The ClientHello was unshifted back into `socket`, so it flows first.
+    socket.pipe(up);
+    up.pipe(socket);
+  });
+  const teardown = () => {
+    if (localPort) facts.delete(localPort);
+    socket.destroy();
+    up.destroy();
+  };
+  up.once("close", teardown);
+  socket.once("close", teardown);
+  up.on("error", teardown);
+  socket.on("error", teardown);
+}
+
+function normalize(addr: string | undefined): string {
+  if (!addr) return "";
+  return addr.startsWith("::ffff:") && addr.includes(".") ? addr.slice(7) : addr;
+}

@@ -83,7 +83,10 @@ async function run(file: string, args: ParsedArgs): Promise<number> {
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
   await gateway.close();
-  return 0;
+  log.info("stopped");
+  // Pooled keep-alive connections to upstreams would hold the event loop open for a while;
+  // everything worth finishing has finished.
+  process.exit(0);
 }
 
 function reportFatal(err: unknown): number {

@@ -2,6 +2,7 @@
 // Bun for HTTP/1.1). It cannot refuse an unknown SNI (it falls back to the first certificate),
 // verify client certificates per host, or show the peer certificate (oven-sh/bun#14097,
 // #37196), so select.ts only hands it listeners that need none of that.
+import { within } from "../../util/deadline.ts";
 import { listenError } from "../listen-error.ts";
 import type { ConnectionInfo, ListenerSpec, StartListener, TlsListenerSpec } from "../types.ts";
 
@@ -45,8 +46,7 @@ export const startBunListener: StartListener = async (spec) => {
     name: spec.name,
     port: server.port,
     close: async () => {
-      const graceful = server.stop(false);
-      await Promise.race([graceful, new Promise((r) => setTimeout(r, DRAIN_MS))]);
+      await within(server.stop(false), DRAIN_MS);
       await server.stop(true);
     },
   };

@@ -5,6 +5,7 @@
 // Measured here against node:http2 alone: about 1.7x the requests per second (README).
 
 import { connect, type Socket } from "node:net";
+import { within } from "../../util/deadline.ts";
 import { listenError } from "../listen-error.ts";
 import { ConnectionTracker, http2Target, listen, sniFrontServer } from "../node/listener.ts";
 import type { SniTarget } from "../node/sni-dispatch.ts";
@@ -43,7 +44,7 @@ export const startBunSniListener: StartListener = async (spec) => {
     port,
     close: async () => {
       front.close();
-      await Promise.race([Promise.all(inner.map((s) => s.stop(false))), new Promise((r) => setTimeout(r, DRAIN_MS))]);
+      await within(Promise.all(inner.map((s) => s.stop(false))), DRAIN_MS);
       await Promise.all([...inner.map((s) => s.stop(true)), tracker.drain(DRAIN_MS)]);
     },
   };

@@ -7,6 +7,7 @@ import { Readable } from "node:stream";
 import type { UpstreamClient, UpstreamTls } from "./types.ts";
 
 const NULL_BODY = new Set([101, 204, 205, 304]);
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 
 export function createNodeClient(tls: UpstreamTls | undefined): UpstreamClient {
   const agentOptions = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: Infinity, scheduling: "lifo" as const };
@@ -34,11 +35,18 @@ export function createNodeClient(tls: UpstreamTls | undefined): UpstreamClient {
         (res) => resolve(toResponse(res, r.method)),
       );
       req.on("error", reject);
+      // For the same reason, a request that is not idempotent is never replayed by Deno: the
+      // upstream may have acted on it. (Node and Bun never replay.)
+      if (!IDEMPOTENT.has(r.method)) req.once("socket", () => (req.reusedSocket = false));
       // Aborting by hand, and settling at once: on Deno, a request that reuses a keep-alive
       // socket neither honours `signal` nor errors on destroy(), so the route timeout would wait
       // for the upstream. Destroying the socket too frees the upstream request everywhere.
       const onAbort = () => {
         const reason = r.signal.reason instanceof Error ? r.signal.reason : new Error("aborted");
+        // Deno's node:http re-sends a request whose reused keep-alive socket closes before a
+        // response (maybeRetryRequest, denoland/deno#36786), even one destroyed on purpose;
+        // this opts out. It is informational only on Node and Bun.
+        req.reusedSocket = false;
         reject(reason);
         req.socket?.destroy();
         req.destroy(reason);

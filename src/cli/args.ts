@@ -5,6 +5,14 @@ export interface ParsedArgs {
   configFiles: string[];
   /** "auto" (fastest that honours the listener) or an adapter name to insist on. */
   adapter: string;
+  /** --service name=url */
+  services: Map<string, string>;
+  /** --port 443=8443 */
+  portMap: Map<number, number>;
+  /** --bind ADDR, for listeners made from Istio Gateways. */
+  bindAddress: string;
+  /** --credentials DIR (repeatable). */
+  credentialDirs: string[];
 }
 
 const ADAPTER_NAMES = ["auto", "bun-serve", "bun-sni", "node-http2"];
@@ -22,7 +30,13 @@ Usage:
   portico --help                     this text
 
 Options:
-  -c, --config FILE   configuration file (default ./routes.yaml)
+  -c, --config PATH   a routes.yaml, an Istio YAML file (Gateway, VirtualService, Secret) or a
+                      folder of them; repeat to combine (default ./routes.yaml)
+  --service NAME=URL  where a VirtualService destination host lives (http://127.0.0.1:9080)
+  --port FROM=TO      bind port TO where a Gateway says FROM (--port 443=8443)
+  --bind ADDR         address for listeners made from Gateways (default 0.0.0.0)
+  --credentials DIR   folders DIR/<credentialName>/ with tls.crt, tls.key [, ca.crt] for
+                      credentialName (default ./certs when it exists)
   --adapter NAME      listener implementation: auto (default: the fastest one of this runtime
                       that honours the listener), bun-serve, bun-sni or node-http2; a
                       listener the named adapter cannot serve exactly stops startup
@@ -33,6 +47,16 @@ Signals: SIGINT or SIGTERM stop accepting, let requests in flight finish (2 s at
 export function parseArgs(argv: string[]): ParsedArgs {
   const configFiles: string[] = [];
   let adapter = "auto";
+  const services = new Map<string, string>();
+  const portMap = new Map<number, number>();
+  let bindAddress = "0.0.0.0";
+  const credentialDirs: string[] = [];
+  const value = (a: string, i: number): [string, number] => {
+    if (/^--[a-z-]+=/.test(a)) return [a.slice(a.indexOf("=") + 1), i];
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith("-")) throw new UsageError(`${a} needs a value`);
+    return [v, i + 1];
+  };
   let command: ParsedArgs["command"] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -43,7 +67,26 @@ export function parseArgs(argv: string[]): ParsedArgs {
       if (v === undefined || v.startsWith("-")) throw new UsageError(`${a} needs a file name`);
       configFiles.push(v);
     } else if (a.startsWith("--config=")) configFiles.push(a.slice("--config=".length));
-    else if (a === "--adapter" || a.startsWith("--adapter=")) {
+    else if (a === "--service" || a.startsWith("--service=")) {
+      let v;
+      [v, i] = value(a, i);
+      const eq = v.indexOf("=");
+      const url = v.slice(eq + 1);
+      if (eq <= 0 || !/^https?:\/\/[^/]/.test(url)) throw new UsageError(`--service expects NAME=URL such as webapp=http://127.0.0.1:9080, got "${v}"`);
+      services.set(v.slice(0, eq), url);
+    } else if (a === "--port" || a.startsWith("--port=")) {
+      let v;
+      [v, i] = value(a, i);
+      const m = /^(\d{1,5})=(\d{1,5})$/.exec(v);
+      if (!m || Number(m[1]) > 65535 || Number(m[2]) > 65535) throw new UsageError(`--port expects FROM=TO such as 443=8443, got "${v}"`);
+      portMap.set(Number(m[1]), Number(m[2]));
+    } else if (a === "--bind" || a.startsWith("--bind=")) {
+      [bindAddress, i] = value(a, i);
+    } else if (a === "--credentials" || a.startsWith("--credentials=")) {
+      let v;
+      [v, i] = value(a, i);
+      credentialDirs.push(v);
+    } else if (a === "--adapter" || a.startsWith("--adapter=")) {
       const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : argv[++i];
       if (!v || !ADAPTER_NAMES.includes(v)) throw new UsageError(`--adapter must be one of ${ADAPTER_NAMES.join(", ")}`);
       adapter = v;
@@ -52,6 +95,13 @@ export function parseArgs(argv: string[]): ParsedArgs {
     else if (command === undefined && (a === "run" || a === "validate" || a === "version")) command = a;
     else throw new UsageError(`unexpected argument "${a}"`);
   }
-  if (configFiles.length > 1) throw new UsageError("only one -c file is supported for now");
-  return { command: command ?? "help", configFiles: configFiles.length ? configFiles : ["routes.yaml"], adapter };
+  return {
+    command: command ?? "help",
+    configFiles: configFiles.length ? configFiles : ["routes.yaml"],
+    adapter,
+    services,
+    portMap,
+    bindAddress,
+    credentialDirs,
+  };
 }

@@ -1,7 +1,8 @@
 // Composes config → provision → gateway for the chosen command. The only place that picks the
 // listener adapter and the upstream client.
 
-import { loadConfigFile } from "../config/load.ts";
+import { existsSync } from "node:fs";
+import { loadSources } from "../config/sources.ts";
 import { ConfigError, PorticoError, formatIssue } from "../errors.ts";
 import { startGateway } from "../gateway.ts";
 import { selectAdapter } from "../listeners/select.ts";
@@ -32,22 +33,30 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`portico ${VERSION} (${runtimeName()})\n`);
       return 0;
     case "validate":
-      return validate(args.configFiles[0]!);
+      return validate(args);
     case "run":
-      return run(args.configFiles[0]!, args);
+      return run(args);
   }
 }
 
-async function load(file: string) {
-  const config = await loadConfigFile(file);
+async function load(args: ParsedArgs) {
+  const credentialDirs = args.credentialDirs.length ? args.credentialDirs : existsSync("certs") ? ["certs"] : [];
+  const config = await loadSources(args.configFiles, {
+    services: args.services,
+    portMap: args.portMap,
+    bindAddress: args.bindAddress,
+    credentialDirs,
+    notice: (m) => log.info(m),
+  });
   const provisioned = await provision(config);
   for (const w of provisioned.warnings) log.warn(w);
   return provisioned.plan;
 }
 
-async function validate(file: string): Promise<number> {
+async function validate(args: ParsedArgs): Promise<number> {
+  const file = args.configFiles.join(", ");
   try {
-    const plan = await load(file);
+    const plan = await load(args);
     process.stdout.write(`${file}: ok (${plan.listeners.length} listeners, ${plan.credentials.length} credentials)\n`);
     return 0;
   } catch (err) {
@@ -55,10 +64,11 @@ async function validate(file: string): Promise<number> {
   }
 }
 
-async function run(file: string, args: ParsedArgs): Promise<number> {
+async function run(args: ParsedArgs): Promise<number> {
+  const file = args.configFiles.join(", ");
   let gateway;
   try {
-    const plan = await load(file);
+    const plan = await load(args);
     gateway = await startGateway(plan, {
       adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),
       clients: new UpstreamClients((tls) => createUpstreamClient(tls)),

@@ -52,6 +52,11 @@ function osReason(error: unknown): string {
 export function parseConfig(text: string, file: string): Config {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  return configFromDocument(doc, lineCounter, file);
+}
+
+/** The native config in one parsed YAML document (one of several in a file, see sources.ts). */
+export function configFromDocument(doc: Document, lineCounter: LineCounter, file: string): Config {
   const whole = (line: number, message: string): ConfigIssue => ({ file, line, path: "", message });
 
   if (doc.errors.length > 0) {
@@ -97,7 +102,7 @@ export function parseConfig(text: string, file: string): Config {
   return { files: [file], listeners, credentials: credentials!, services: services!, routes, settings };
 }
 
-function yamlMessage(error: YAMLError): string {
+export function yamlMessage(error: YAMLError): string {
   if (error.code === "MULTIPLE_DOCS") return "invalid YAML: expected one document, found several separated by ---";
   const hint = error.code === "BAD_ALIAS" ? '; quote "*" when it means a wildcard host' : "";
   return `invalid YAML: ${error.message}${hint}`;
@@ -116,7 +121,7 @@ function unresolvedAliasLine(doc: Document, lineCounter: LineCounter): number {
 }
 
 /** Collects issues and locates paths in the YAML source. */
-class Context {
+export class Context {
   readonly issues: ConfigIssue[] = [];
   private readonly seen = new Set<string>();
 

@@ -54,6 +54,11 @@ export interface CredentialConfig {
    * the optional `ca.crt` key of a Kubernetes TLS secret. Provisioning checks the disk.
    */
   caOptional: boolean;
+  /**
+   * PEM text given inline (a Kubernetes Secret document): used instead of reading the file of
+   * the same role. The file fields then hold a description of where the text came from.
+   */
+  inline?: { cert?: string; key?: string; ca?: string };
   source: Source;
 }
 
@@ -101,6 +106,11 @@ export interface HttpRouteConfig {
 
 export interface VirtualHostConfig {
   hosts: string[];
+  /**
+   * Names of the listeners these routes attach to; undefined attaches them to every listener
+   * (native routes.yaml). An Istio VirtualService attaches only through its `gateways`.
+   */
+  listeners?: string[];
   http: HttpRouteConfig[];
   source: Source;
 }

@@ -14,10 +14,11 @@ export async function provisionCredential(c: CredentialConfig): Promise<Credenti
   const issues: ConfigIssue[] = [];
   const fail = (message: string) => issues.push({ file: c.source.file, line: c.source.line, path: c.source.path, message });
 
-  const certPem = await readText(c.cert, "certificate", fail);
-  const keyPem = await readText(c.key, "private key", fail);
-  let caPem: string | undefined;
-  if (c.ca) caPem = c.caOptional ? await readOptional(c.ca, fail) : await readText(c.ca, "CA bundle", fail);
+  const inline = c.inline ?? {};
+  const certPem = inline.cert ?? (await readText(c.cert, "certificate", fail));
+  const keyPem = inline.key ?? (await readText(c.key, "private key", fail));
+  let caPem: string | undefined = inline.ca;
+  if (caPem === undefined && c.ca) caPem = c.caOptional ? await readOptional(c.ca, fail) : await readText(c.ca, "CA bundle", fail);
   if (certPem === undefined || keyPem === undefined || issues.length > 0) return { ok: false, issues };
 
   const blocks = pemBlocks(certPem, "CERTIFICATE");

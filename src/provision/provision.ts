@@ -62,7 +62,10 @@ function compileListener(
 ): ListenerPlan | undefined {
   const hosts = new HostTable<true>();
   const table = new HostTable<VirtualHostPlan>();
-  for (const vh of vhosts) for (const h of vh.hosts) table.add(h, vh);
+  vhosts.forEach((vh, i) => {
+    const bound = config.routes[i]!.listeners;
+    if (bound === undefined || bound.includes(l.name)) for (const h of vh.hosts) table.add(h, vh);
+  });
 
   if (l.protocol === "HTTP") {
     for (const h of l.hosts) hosts.add(h, true);

@@ -153,7 +153,7 @@ function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions, n
       config.credentials.set(name, { name, cert: join(folder, "tls.crt"), key: join(folder, "tls.key"), ...(ca ? { ca } : {}), caOptional: false, source });
       return name;
     }
-    const where = dirs.length ? `a folder ${dirs.map((d) => join(d, name)).join(" or ")} with tls.crt and tls.key` : "a credential folder (--credentials DIR)";
+    const where = dirs.length ? `folder ${dirs.map((d) => join(d, name)).join(" or ")} with tls.crt and tls.key` : "credential folder (give one with --credentials DIR)";
     doc.ctx.report(at, `credentialName "${name}" names no Secret document, no credentials entry and no ${where}`);
     return undefined;
   };

@@ -68,8 +68,13 @@ export function runPortico(args: string[], timeoutMs = 15_000): Promise<{ code: 
 }
 
 /** Starts `portico run -c file` and resolves once it logs that it is serving. */
-export async function startPortico(configFile: string, opts: { timeoutMs?: number; cwd?: string } = {}): Promise<PorticoProcess> {
-  const [cmd, ...rest] = porticoCommand(["run", "-c", configFile]);
+export function startPortico(configFile: string, opts: { timeoutMs?: number; cwd?: string } = {}): Promise<PorticoProcess> {
+  return startPorticoWith(["run", "-c", configFile], opts);
+}
+
+/** Starts `portico <args>` (a run command) and resolves once it logs that it is serving. */
+export async function startPorticoWith(args: string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<PorticoProcess> {
+  const [cmd, ...rest] = porticoCommand(args);
   const proc = spawn(cmd!, rest, { stdio: ["ignore", "pipe", "pipe"], cwd: opts.cwd ?? ROOT });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));

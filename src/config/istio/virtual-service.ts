@@ -41,7 +41,7 @@ export function translateVirtualService(doc: IstioDoc, opts: VirtualServiceOptio
     else listeners.push(...bound);
   });
   if (listeners.length === 0) {
-    opts.notice(`${doc.ctx.file}: VirtualService ${doc.name} is bound to no Gateway (gateways: ${gatewayNames.join(", ")}); ignored`);
+    if (gatewayNames.every((g) => g === "mesh" || g.endsWith("/mesh"))) opts.notice(`${doc.ctx.file}: VirtualService ${doc.name} is bound to no Gateway (gateways: ${gatewayNames.join(", ")}); ignored`);
     return undefined;
   }
 

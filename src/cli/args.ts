@@ -13,6 +13,12 @@ export interface ParsedArgs {
   bindAddress: string;
   /** --credentials DIR (repeatable). */
   credentialDirs: string[];
+  /** --admin ADDR:PORT or "off" (undefined: the default, 127.0.0.1:15000). */
+  admin: string | undefined;
+  /** --allow-expired: start with expired or not-yet-valid certificates, with a warning. */
+  allowExpired: boolean;
+  /** --warn-days N: warn about certificates expiring within N days. */
+  warnDays: number;
 }
 
 const ADAPTER_NAMES = ["auto", "bun-serve", "bun-sni", "node-http2"];
@@ -37,6 +43,9 @@ Options:
   --bind ADDR         address for listeners made from Gateways (default 0.0.0.0)
   --credentials DIR   folders DIR/<credentialName>/ with tls.crt, tls.key [, ca.crt] for
                       credentialName (default ./certs when it exists)
+  --admin ADDR:PORT   admin listener (/healthz, /certs); default 127.0.0.1:15000; "off"
+  --allow-expired     start even with expired or not-yet-valid certificates (warns)
+  --warn-days N       warn about certificates that expire within N days (default 30)
   --adapter NAME      listener implementation: auto (default: the fastest one of this runtime
                       that honours the listener), bun-serve, bun-sni or node-http2; a
                       listener the named adapter cannot serve exactly stops startup
@@ -51,6 +60,9 @@ export function parseArgs(argv: string[]): ParsedArgs {
   const portMap = new Map<number, number>();
   let bindAddress = "0.0.0.0";
   const credentialDirs: string[] = [];
+  let admin: string | undefined;
+  let allowExpired = false;
+  let warnDays = 30;
   const value = (a: string, i: number): [string, number] => {
     if (/^--[a-z-]+=/.test(a)) return [a.slice(a.indexOf("=") + 1), i];
     const v = argv[i + 1];
@@ -86,6 +98,16 @@ export function parseArgs(argv: string[]): ParsedArgs {
       let v;
       [v, i] = value(a, i);
       credentialDirs.push(v);
+    } else if (a === "--admin" || a.startsWith("--admin=")) {
+      [admin, i] = value(a, i);
+      if (!/^(off|(\[[0-9a-fA-F:.]+\]|[0-9.]*):\d{1,5})$/.test(admin)) throw new UsageError(`--admin expects ADDR:PORT (127.0.0.1:15000) or off, got "${admin}"`);
+    } else if (a === "--allow-expired") {
+      allowExpired = true;
+    } else if (a === "--warn-days" || a.startsWith("--warn-days=")) {
+      let v;
+      [v, i] = value(a, i);
+      if (!/^\d{1,5}$/.test(v)) throw new UsageError(`--warn-days expects a number of days, got "${v}"`);
+      warnDays = Number(v);
     } else if (a === "--adapter" || a.startsWith("--adapter=")) {
       const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : argv[++i];
       if (!v || !ADAPTER_NAMES.includes(v)) throw new UsageError(`--adapter must be one of ${ADAPTER_NAMES.join(", ")}`);
@@ -103,5 +125,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
     portMap,
     bindAddress,
     credentialDirs,
+    admin,
+    allowExpired,
+    warnDays,
   };
 }

@@ -4,8 +4,10 @@
 import { existsSync } from "node:fs";
 import { loadSources } from "../config/sources.ts";
 import { ConfigError, PorticoError, formatIssue } from "../errors.ts";
-import { startGateway } from "../gateway.ts";
+import { startGateway, type Gateway } from "../gateway.ts";
+import { parseAdminAddress, startAdmin } from "../admin/start.ts";
 import { selectAdapter } from "../listeners/select.ts";
+import type { Plan } from "../provision/plan.ts";
 import { provision } from "../provision/provision.ts";
 import { createUpstreamClient } from "../upstream/client.ts";
 import { UpstreamClients } from "../upstream/clients.ts";
@@ -48,7 +50,7 @@ async function load(args: ParsedArgs) {
     credentialDirs,
     notice: (m) => log.info(m),
   });
-  const provisioned = await provision(config);
+  const provisioned = await provision(config, { allowExpired: args.allowExpired, warnDays: args.warnDays });
   for (const w of provisioned.warnings) log.warn(w);
   return provisioned.plan;
 }
@@ -80,8 +82,11 @@ async function run(args: ParsedArgs): Promise<number> {
       const what = l.kind === "https" ? l.servers.map((s) => `${s.hosts.join(",")} (${s.mode})`).join(", ") : l.httpsRedirectPort !== undefined ? "redirect to https" : "http";
       log.info(`listener ${l.name} on ${l.address}:${port} ${l.kind.toUpperCase()} [${running ? gateway.adapterOf(running) : "?"}]: ${what}`);
     }
+    await startAdminListener(args, plan, gateway);
     log.info(`portico ${VERSION} (${runtimeName()}) serving ${file}`);
   } catch (err) {
+    // Listeners already started must not keep the process alive after a fatal error.
+    await gateway?.close();
     return reportFatal(err);
   }
   await new Promise<void>((resolve) => {
@@ -109,4 +114,23 @@ function reportFatal(err: unknown): number {
     return 1;
   }
   throw err;
+}
+
+const DEFAULT_ADMIN = "127.0.0.1:15000";
+
+/**
+ * The admin listener is a convenience: when its default port is taken (another Portico on the
+ * machine), traffic is served anyway and the log says so. A port given explicitly must work.
+ */
+async function startAdminListener(args: ParsedArgs, plan: Plan, gateway: Gateway): Promise<void> {
+  const where = parseAdminAddress(args.admin ?? DEFAULT_ADMIN);
+  if (where === "off" || where === undefined) return;
+  try {
+    const admin = await startAdmin(() => plan, where, (spec) => selectAdapter(spec, currentRuntime(), "auto"));
+    gateway.listeners.push(admin);
+    log.info(`admin on http://${where.address.includes(":") ? `[${where.address}]` : where.address}:${admin.port} (/healthz, /certs)`);
+  } catch (err) {
+    if (args.admin !== undefined) throw err;
+    log.warn(`admin listener not started: ${(err as Error).message}; use --admin ADDR:PORT or --admin off`);
+  }
 }

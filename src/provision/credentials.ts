@@ -6,6 +6,7 @@ import { createPrivateKey, createPublicKey, X509Certificate as NodeX509 } from "
 import { X509Certificate, SubjectAlternativeNameExtension } from "@peculiar/x509";
 import type { CredentialConfig } from "../config/model.ts";
 import type { ConfigIssue } from "../errors.ts";
+import { checkChain } from "./chain.ts";
 import type { CertificateSummary, CredentialPlan } from "./plan.ts";
 
 export type CredentialResult = { ok: true; plan: CredentialPlan } | { ok: false; issues: ConfigIssue[] };
@@ -51,6 +52,17 @@ export async function provisionCredential(c: CredentialConfig): Promise<Credenti
     return { ok: false, issues };
   }
 
+  let chainCerts: X509Certificate[];
+  let caCerts: X509Certificate[];
+  try {
+    chainCerts = blocks.map((b) => new X509Certificate(b));
+    caCerts = caPem === undefined ? [] : pemBlocks(caPem, "CERTIFICATE").map((b) => new X509Certificate(b));
+  } catch (err) {
+    fail(`cannot parse a certificate of ${c.cert}${c.ca ? ` or ${c.ca}` : ""}: ${(err as Error).message}`);
+    return { ok: false, issues };
+  }
+  const chain = await Promise.all(chainCerts.map(summarize));
+  const check = await checkChain(chainCerts);
   return {
     ok: true,
     plan: {
@@ -61,7 +73,11 @@ export async function provisionCredential(c: CredentialConfig): Promise<Credenti
       certPem,
       keyPem,
       caPem,
-      leaf: await summarize(leaf),
+      leaf: chain[0]!,
+      chain,
+      chainProblems: check.problems,
+      anchoredAt: check.anchoredAt,
+      clientCa: await Promise.all(caCerts.map(summarize)),
     },
   };
 }

@@ -24,6 +24,14 @@ export interface CredentialPlan {
   keyPem: string;
   caPem?: string;
   leaf: CertificateSummary;
+  /** Every certificate of the certificate file, leaf first. */
+  chain: CertificateSummary[];
+  /** Empty when each link of `chain` is issued and signed by the next. */
+  chainProblems: string[];
+  /** The issuer of the last certificate in `chain`: what clients must already trust. */
+  anchoredAt: string;
+  /** Trust anchors for client certificates (ca.crt), when there are any. */
+  clientCa: CertificateSummary[];
 }
 
 export type TlsMode = "SIMPLE" | "MUTUAL";

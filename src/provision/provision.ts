@@ -23,7 +23,16 @@ export interface Provisioned {
   warnings: string[];
 }
 
-export async function provision(config: Config): Promise<Provisioned> {
+export interface ProvisionOptions {
+  /** The clock, for tests; certificates are judged valid or expired against it. */
+  now?: Date;
+  /** Start with certificates that are expired or not yet valid (a warning instead of an error). */
+  allowExpired?: boolean;
+  /** Warn about certificates that expire within this many days (default 30). */
+  warnDays?: number;
+}
+
+export async function provision(config: Config, opts: ProvisionOptions = {}): Promise<Provisioned> {
   const issues: ConfigIssue[] = [];
   const warnings: string[] = [];
 
@@ -31,7 +40,10 @@ export async function provision(config: Config): Promise<Provisioned> {
   const used = usedCredentials(config);
   const results = await Promise.all([...config.credentials.values()].filter((c) => used.has(c.name)).map(provisionCredential));
   for (const r of results) {
-    if (r.ok) credentials.set(r.plan.name, r.plan);
+    if (r.ok) {
+      credentials.set(r.plan.name, r.plan);
+      judgeCredential(r.plan, config.credentials.get(r.plan.name)!.source, opts, issues, warnings);
+    }
     else issues.push(...r.issues);
   }
 
@@ -193,4 +205,25 @@ function at(s: { file: string; line: number; path: string }) {
 
 function dirOf(file: string): string {
   return file.replace(/\/[^/]*$/, "");
+}
+
+const DAY_MS = 86_400_000;
+
+/** Validity and chain order, told at startup rather than by the first client that gives up. */
+function judgeCredential(c: CredentialPlan, source: { file: string; line: number; path: string }, opts: ProvisionOptions, issues: ConfigIssue[], warnings: string[]): void {
+  const now = opts.now ?? new Date();
+  const where = `${source.file}:${source.line}: ${source.path}`;
+  const stop = (message: string) => {
+    if (opts.allowExpired) warnings.push(`${where}: ${message} (starting anyway: --allow-expired)`);
+    else issues.push({ ...source, message: `${message}; renew it, or start with --allow-expired` });
+  };
+  for (const cert of c.chain) {
+    if (now < cert.notBefore) stop(`certificate ${cert.subject} in ${c.certFile} is not valid before ${cert.notBefore.toISOString()}`);
+    else if (now > cert.notAfter) stop(`certificate ${cert.subject} in ${c.certFile} expired on ${cert.notAfter.toISOString()}`);
+    else {
+      const days = Math.floor((cert.notAfter.getTime() - now.getTime()) / DAY_MS);
+      if (days < (opts.warnDays ?? 30)) warnings.push(`${where}: certificate ${cert.subject} in ${c.certFile} expires in ${days} days (${cert.notAfter.toISOString()})`);
+    }
+  }
+  for (const p of c.chainProblems) issues.push({ ...source, message: `${c.certFile}: ${p}` });
 }

@@ -1,34 +1,83 @@
-// x-forwarded-client-cert in Envoy's format (Envoy docs: "x-forwarded-client-cert",
-// config/http/http_conn_man/headers): `Hash=<sha256 hex>;Subject="<RFC 2253 DN>";URI=<uri SAN>;DNS=<dns SAN>`,
-// keys separated by `;`, several URI/DNS keys allowed, values with `,;=` quoted.
-// Istio's gateway forwards Hash, Subject, URI and DNS (SANITIZE_SET), which is what this builds.
+// x-forwarded-client-cert in Envoy's format and with Envoy's forwarding modes (Envoy docs:
+// config/http/http_conn_man/headers "x-forwarded-client-cert", and HttpConnectionManager
+// forward_client_cert_details / set_current_client_cert_details). Elements are separated by
+// ",", keys inside one element by ";", in Envoy's order: By, Hash, Cert, Chain, Subject, URI, DNS.
 
 import { X509Certificate, SubjectAlternativeNameExtension } from "@peculiar/x509";
 import type { PeerCertificate } from "../listeners/types.ts";
 
-const cache = new WeakMap<PeerCertificate, string>();
+export type XfccMode = "sanitize" | "forward-only" | "append-forward" | "sanitize-set" | "always-forward-only";
+export type XfccDetail = "subject" | "uri" | "dns" | "cert" | "chain";
 
-export function xfccFor(peer: PeerCertificate): string {
-  let value = cache.get(peer);
-  if (value === undefined) {
-    value = buildXfcc(peer);
-    cache.set(peer, value);
+export interface XfccPolicy {
+  mode: XfccMode;
+  /** What to say about the client certificate besides its hash (Envoy's set_current_client_cert_details). */
+  details: ReadonlySet<XfccDetail>;
+  /** URI SANs of our own certificate, sent as By= (Envoy sends them when there are any). */
+  by: readonly string[];
+}
+
+/** Istio's gateway default: replace whatever the client sent with Hash, Subject, URI and DNS. */
+export const DEFAULT_XFCC: XfccPolicy = { mode: "sanitize-set", details: new Set(["subject", "uri", "dns"]), by: [] };
+
+/**
+ * The header value to send upstream, or undefined to send none. `incoming` is what the client
+ * sent; `peer` the verified client certificate (mutual TLS), if any.
+ */
+export function xfccValue(incoming: string | null, peer: PeerCertificate | undefined, policy: XfccPolicy): string | undefined {
+  switch (policy.mode) {
+    case "sanitize":
+      return undefined;
+    case "always-forward-only":
+      return incoming ?? undefined;
+    case "forward-only":
+      return peer ? (incoming ?? undefined) : undefined;
+    case "append-forward":
+      if (!peer) return undefined;
+      return incoming ? `${incoming},${element(peer, policy)}` : element(peer, policy);
+    case "sanitize-set":
+      return peer ? element(peer, policy) : undefined;
   }
+}
+
+const cache = new WeakMap<PeerCertificate, { policy: XfccPolicy; value: string }>();
+
+/** Computed once per connection (and policy): the certificate does not change mid-connection. */
+function element(peer: PeerCertificate, policy: XfccPolicy): string {
+  const hit = cache.get(peer);
+  if (hit?.policy === policy) return hit.value;
+  const value = buildElement(peer, policy);
+  cache.set(peer, { policy, value });
   return value;
 }
 
-function buildXfcc(peer: PeerCertificate): string {
+/** The element with Istio's default details (kept for callers that need just that). */
+export function xfccFor(peer: PeerCertificate): string {
+  return element(peer, DEFAULT_XFCC);
+}
+
+function buildElement(peer: PeerCertificate, policy: XfccPolicy): string {
   const cert = new X509Certificate(peer.der);
-  const parts = [`Hash=${peer.sha256}`, `Subject=${quote(rfc2253(cert))}`];
-  const san = cert.getExtension(SubjectAlternativeNameExtension);
-  const names = san?.names.items ?? [];
-  const uris = names.filter((n) => n.type === "url").map((n) => n.value);
-  const dns = names.filter((n) => n.type === "dns").map((n) => n.value);
-  // Envoy always writes the URI key when Subject/URI are requested, empty if there is none.
-  if (uris.length === 0) parts.push("URI=");
-  for (const u of uris) parts.push(`URI=${u}`);
-  for (const d of dns) parts.push(`DNS=${d}`);
+  const parts = policy.by.map((u) => `By=${u}`);
+  parts.push(`Hash=${peer.sha256}`);
+  const d = policy.details;
+  if (d.has("cert")) parts.push(`Cert="${encodeURIComponent(pem(peer.der))}"`);
+  if (d.has("chain")) parts.push(`Chain="${encodeURIComponent((peer.chain ?? [peer.der]).map(pem).join(""))}"`);
+  if (d.has("subject")) parts.push(`Subject=${quote(rfc2253(cert))}`);
+  const names = cert.getExtension(SubjectAlternativeNameExtension)?.names.items ?? [];
+  if (d.has("uri")) {
+    const uris = names.filter((n) => n.type === "url").map((n) => n.value);
+    // Envoy always writes the URI key when it is asked for, empty if there is none.
+    if (uris.length === 0) parts.push("URI=");
+    for (const u of uris) parts.push(`URI=${u}`);
+  }
+  if (d.has("dns")) for (const n of names.filter((n) => n.type === "dns")) parts.push(`DNS=${n.value}`);
   return parts.join(";");
+}
+
+function pem(der: Uint8Array): string {
+  const b64 = Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "");
+  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 
 /**

@@ -7,6 +7,8 @@ export interface PeerCertificate {
   der: Uint8Array<ArrayBuffer>;
   /** Lower-case hex SHA-256 of `der`. */
   sha256: string;
+  /** The chain the client sent, leaf first (DER), when the adapter can see it. */
+  chain?: Uint8Array<ArrayBuffer>[];
 }
 
 /** Facts about the connection a request arrived on; one object per connection. */

@@ -34,9 +34,14 @@ function peerCertificate(socket: TLSSocket): PeerCertificate | undefined {
   // Only authorized peers reach a handler on a policy that requires a certificate; the check is
   // repeated here so that a runtime bug can never turn into an unverified identity upstream.
   if (!socket.authorized) return undefined;
-  const cert = socket.getPeerCertificate(false);
+  const cert = socket.getPeerCertificate(true);
   if (!cert || !cert.raw) return undefined;
-  return { der: new Uint8Array(cert.raw), sha256: cert.fingerprint256.replaceAll(":", "").toLowerCase() };
+  const chain: Uint8Array<ArrayBuffer>[] = [];
+  // issuerCertificate links the chain; the root points to itself.
+  for (let c: typeof cert | undefined = cert; c?.raw && chain.length < 10; c = c.issuerCertificate === c ? undefined : c.issuerCertificate) {
+    chain.push(new Uint8Array(c.raw));
+  }
+  return { der: new Uint8Array(cert.raw), sha256: cert.fingerprint256.replaceAll(":", "").toLowerCase(), chain };
 }
 
 /** "::ffff:127.0.0.1" → "127.0.0.1", so X-Forwarded-For carries the address people expect. */

@@ -7,6 +7,7 @@
 import { connect, type Socket } from "node:net";
 import { within } from "../../util/deadline.ts";
 import { listenError } from "../listen-error.ts";
+import { normalizeAddress } from "../node/connection-info.ts";
 import { ConnectionTracker, http2Target, listen, sniFrontServer } from "../node/listener.ts";
 import type { SniTarget } from "../node/sni-dispatch.ts";
 import type { ConnectionInfo, ListenerSpec, StartListener, TlsPolicy } from "../types.ts";
@@ -82,7 +83,7 @@ function innerServer(spec: ListenerSpec, policy: TlsPolicy, index: number, facts
 }
 
 function pipe(socket: Socket, port: number, serverName: string, facts: PipeFacts): void {
-  const remoteAddress = normalize(socket.remoteAddress);
+  const remoteAddress = normalizeAddress(socket.remoteAddress);
   const up = connect({ host: "127.0.0.1", port, noDelay: true });
   let localPort = 0;
   up.once("connect", () => {
@@ -101,9 +102,4 @@ function pipe(socket: Socket, port: number, serverName: string, facts: PipeFacts
   socket.once("close", teardown);
   up.on("error", teardown);
   socket.on("error", teardown);
-}
-
-function normalize(addr: string | undefined): string {
-  if (!addr) return "";
-  return addr.startsWith("::ffff:") && addr.includes(".") ? addr.slice(7) : addr;
 }

@@ -45,7 +45,7 @@ function peerCertificate(socket: TLSSocket): PeerCertificate | undefined {
 }
 
 /** "::ffff:127.0.0.1" → "127.0.0.1", so X-Forwarded-For carries the address people expect. */
-function normalizeAddress(addr: string | undefined): string {
+export function normalizeAddress(addr: string | undefined): string {
   if (!addr) return "";
   return addr.startsWith("::ffff:") && addr.includes(".") ? addr.slice(7) : addr;
 }

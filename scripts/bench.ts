@@ -1,19 +1,31 @@
-// `npm run bench`: Portico beside a direct upstream on loopback, two cores.
+// `npm run bench`: Portico under each runtime beside a direct upstream on loopback, two cores.
 //
 //   CPU 0: Portico (HTTPS listener, webapp SIMPLE; HTTPS mTLS listener, webapp MUTUAL)
 //   CPU 1: upstream (nginx if installed, else the bun demo webapp) and the load generators
 //
+// Runtimes, one after the other, each with fresh ports (BENCH_RUNTIMES=bun,deno,node,binary limits the set):
+//   bun     node_modules/.bin/bun src/main.ts run -c CFG
+//   deno    node_modules/.bin/deno run -A src/main.ts run -c CFG   (deno.json: nodeModulesDir manual)
+//   node    node DIST run -c CFG, DIST = `bun build --target=node --format=esm src/main.ts` into the scratch dir
+//   binary  dist/portico-linux-x64 run -c CFG   (only when that file exists, or asked for by name)
+//
 // Measures, like ../shared/bench/bench.sh does:
-//   H1  wrk -t1 -c50 -d${DURATION}s --latency   (direct: plain HTTP; portico: HTTP/1.1 over TLS)
-//   H2  h2load -t1 -c10 -m10 -D ${DURATION} --warm-up-time=1   (direct: h2c, nginx only; portico: h2 over TLS)
+//   H1       wrk -t1 -c50 -d${DURATION}s --latency   (direct: plain HTTP; portico: HTTP/1.1 over TLS)
+//   H2       h2load -t1 -c10 -m10 -D ${DURATION} --warm-up-time=1   (direct: h2c, nginx only; portico: h2 over TLS)
+//   mTLS H2  the same h2load against the MUTUAL listener, with a client certificate injected by
+//            ../shared/bench/tools/tlsshim.c (LD_PRELOAD; built with gcc into the scratch dir; n/a if it can't be)
+//   idle RSS VmRSS of the runtime process (the one that owns the listening socket) 1 s after Portico
+//            logged "serving", before any request
+//   adapter  the listener adapter Portico logged for each listener ("[bun-sni]", "[node-http2]", ...)
 // Load generators run in a private mount namespace whose /etc/hosts maps webapp.istioinaction.io
 // to 127.0.0.1 (wrk has no --resolve), so SNI and Host carry the real name.
 //
-// Env: DURATION (seconds, default 10), WARMUP (seconds, default 2), BENCH_UPSTREAM=bun to skip nginx.
+// Env: DURATION (seconds, default 10), WARMUP (seconds, default 2), BENCH_UPSTREAM=bun to skip nginx,
+// BENCH_RUNTIMES (comma-separated subset of bun,deno,node,binary; default all available).
 // Output: a Markdown table on stdout, also written to .bench/results-<stamp>.md.
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -28,6 +40,11 @@ const WARMUP = positiveInt("WARMUP", 2);
 const PROXY_CPU = "0";
 const LOADGEN_CPU = "1";
 const BUN = process.versions.bun ? process.execPath : join(REPO, "node_modules/.bin/bun");
+const DENO = join(REPO, "node_modules/.bin/deno");
+const BINARY = join(REPO, "dist/portico-linux-x64");
+const TLSSHIM_SRC = resolve(REPO, "../shared/bench/tools/tlsshim.c");
+const CLIENT_CERT = join(CERTS, "clients/webapp-client.crt");
+const CLIENT_KEY = join(CERTS, "clients/webapp-client.key");
 
 function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -293,10 +310,19 @@ interface H1Result {
   rps?: number;
   p99ms?: number;
   errors: number;
+  /** What the errors were, e.g. "read 12, non-2xx 3". */
+  errorKinds?: string;
 }
 interface H2Result {
   rps?: number;
   errors: number;
+  errorKinds?: string;
+}
+
+/** "name n" for every non-zero count. */
+function kinds(counts: [string, number][]): string | undefined {
+  const parts = counts.filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
+  return parts.length ? parts.join(", ") : undefined;
 }
 
 function loadgen(hostsFile: string, cmd: string[]): string[] {
@@ -315,16 +341,24 @@ function parseWrk(out: string): H1Result {
   const p99 = /^\s+99(?:\.0+)?%\s+([\d.]+\w+)/m.exec(out);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  const errors = (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0);
-  return { rps: rps ? Number(rps[1]) : undefined, p99ms: p99 ? toMs(p99[1]!) : undefined, errors };
+  const counts: [string, number][] = [
+    ...(sock ? (["connect", "read", "write", "timeout"] as const).map((k, i): [string, number] => [k, Number(sock[i + 1])]) : []),
+    ["non-2xx", non2xx ? Number(non2xx[1]) : 0],
+  ];
+  const errors = counts.reduce((a, [, n]) => a + n, 0);
+  return { rps: rps ? Number(rps[1]) : undefined, p99ms: p99 ? toMs(p99[1]!) : undefined, errors, errorKinds: kinds(counts) };
 }
 
 function parseH2load(out: string): H2Result {
   const rps = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
   const req = /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
   const codes = /status codes: \d+ 2xx, \d+ 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
-  const sum = (m: RegExpExecArray | null) => (m ? m.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps: rps ? Number(rps[1]) : undefined, errors: sum(req) + sum(codes) };
+  const counts: [string, number][] = [
+    ...(req ? (["failed", "errored", "timeout"] as const).map((k, i): [string, number] => [k, Number(req[i + 1])]) : []),
+    ...(codes ? (["4xx", "5xx"] as const).map((k, i): [string, number] => [k, Number(codes[i + 1])]) : []),
+  ];
+  const errors = counts.reduce((a, [, n]) => a + n, 0);
+  return { rps: rps ? Number(rps[1]) : undefined, errors, errorKinds: kinds(counts) };
 }
 
 async function wrk(label: string, hostsFile: string, url: string, rawDir: string): Promise<H1Result> {
@@ -334,19 +368,31 @@ async function wrk(label: string, hostsFile: string, url: string, rawDir: string
   writeFileSync(join(rawDir, `${label}.txt`), out);
   const r = parseWrk(out);
   if (r.rps === undefined) log(`${label}: could not parse wrk output:\n${out}`);
-  else log(`${label}: ${r.rps} req/s, p99 ${r.p99ms} ms, errors ${r.errors}`);
+  else log(`${label}: ${r.rps} req/s, p99 ${r.p99ms} ms, errors ${r.errors}${r.errorKinds ? ` (${r.errorKinds})` : ""}`);
   return r;
 }
 
-async function h2load(label: string, hostsFile: string, url: string, rawDir: string): Promise<H2Result> {
-  const cmd = loadgen(hostsFile, ["h2load", "-t1", "-c10", "-m10", "-D", String(DURATION), "--warm-up-time=1", url]);
-  log(`${label}: h2load -t1 -c10 -m10 -D ${DURATION} --warm-up-time=1 ${url}`);
+async function h2load(label: string, hostsFile: string, url: string, rawDir: string, envPrefix: string[] = []): Promise<H2Result> {
+  const cmd = loadgen(hostsFile, [...envPrefix, "h2load", "-t1", "-c10", "-m10", "-D", String(DURATION), "--warm-up-time=1", url]);
+  log(`${label}: ${envPrefix.length ? "(client cert via tlsshim) " : ""}h2load -t1 -c10 -m10 -D ${DURATION} --warm-up-time=1 ${url}`);
   const { out } = await run(label, cmd, (DURATION + 30) * 1000);
   writeFileSync(join(rawDir, `${label}.txt`), out);
   const r = parseH2load(out);
   if (r.rps === undefined) log(`${label}: could not parse h2load output:\n${out}`);
-  else log(`${label}: ${r.rps} req/s, errors ${r.errors}`);
+  else log(`${label}: ${r.rps} req/s, errors ${r.errors}${r.errorKinds ? ` (${r.errorKinds})` : ""}`);
   return r;
+}
+
+/** `env` prefix that makes h2load present the test client certificate (tlsshim.c). */
+function clientCertEnv(shim: string): string[] {
+  return ["env", `LD_PRELOAD=${shim}`, `PB_CLIENT_CERT=${CLIENT_CERT}`, `PB_CLIENT_KEY=${CLIENT_KEY}`];
+}
+
+/** Number of requests that succeeded in a short h2load run (`-n`), to check a setup before measuring. */
+async function h2Probe(label: string, hostsFile: string, url: string, envPrefix: string[]): Promise<number> {
+  const { out } = await run(label, loadgen(hostsFile, [...envPrefix, "h2load", "-n20", "-c1", "-m1", url]), 30_000);
+  const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded/.exec(out);
+  return m ? Number(m[1]) : 0;
 }
 
 async function warmUp(hostsFile: string, url: string, h2: boolean): Promise<void> {
@@ -355,29 +401,281 @@ async function warmUp(hostsFile: string, url: string, h2: boolean): Promise<void
   if (h2) await run("warm-up h2", loadgen(hostsFile, ["h2load", "-t1", "-c10", "-m10", "-D", "1", url]), 30_000);
 }
 
+// ---------- runtimes ----------
+
+interface Runtime {
+  name: string;
+  /** The command that runs Portico with the routes file (taskset is prepended). */
+  cmd: (routes: string) => string[];
+  env?: Record<string, string>;
+}
+
+const RUNTIME_NAMES = ["bun", "deno", "node", "binary"] as const;
+
+/** BENCH_RUNTIMES, validated; by default every runtime, the binary only when it exists. */
+function selectedRuntimes(): string[] {
+  const raw = process.env.BENCH_RUNTIMES;
+  if (raw === undefined || raw.trim() === "") {
+    return RUNTIME_NAMES.filter((n) => n !== "binary" || existsSync(BINARY));
+  }
+  const names = [...new Set(raw.split(",").map((n) => n.trim()).filter(Boolean))];
+  const unknown = names.filter((n) => !(RUNTIME_NAMES as readonly string[]).includes(n));
+  if (unknown.length || !names.length) fail(`BENCH_RUNTIMES must be a comma-separated subset of ${RUNTIME_NAMES.join(",")}, got "${raw}"`);
+  if (names.includes("binary") && !existsSync(BINARY)) fail(`BENCH_RUNTIMES asks for binary, but ${BINARY} does not exist (npm run build)`);
+  return names;
+}
+
+/** Bundles src/main.ts for Node into `dir`; returns the bundle path. */
+async function buildNodeBundle(dir: string): Promise<string> {
+  const out = join(dir, "portico.mjs");
+  const cmd = [BUN, "build", "--target=node", "--format=esm", join(REPO, "src/main.ts"), "--outfile", out];
+  log(`building the Node bundle: ${cmd.join(" ")}`);
+  const r = await run("bun build (node)", cmd, 120_000);
+  if (r.code !== 0 || !existsSync(out)) fail(`bun build --target=node failed (exit ${r.code}):\n${r.out}`);
+  return out;
+}
+
+/** Builds tlsshim.so into `dir`; undefined (mTLS column n/a) when it cannot be built. */
+async function buildShim(dir: string): Promise<{ shim?: string; why?: string }> {
+  if (!existsSync(TLSSHIM_SRC)) return { why: `${TLSSHIM_SRC} not found` };
+  if (!have("gcc")) return { why: "gcc not found (apt-get install -y gcc libssl-dev)" };
+  const out = join(dir, "tlsshim.so");
+  const cmd = ["gcc", "-O2", "-shared", "-fPIC", "-o", out, TLSSHIM_SRC, "-ldl", "-lssl", "-lcrypto"];
+  log(`building the client-certificate shim: ${cmd.join(" ")}`);
+  const r = await run("gcc tlsshim", cmd, 120_000);
+  if (r.code !== 0 || !existsSync(out)) {
+    log(`could not build tlsshim.so (apt-get install -y gcc libssl-dev):\n${r.out}`);
+    return { why: "tlsshim.so could not be built (needs gcc + libssl-dev)" };
+  }
+  return { shim: out };
+}
+
+// ---------- the runtime process: the one that owns the listening socket ----------
+
+/** Inodes of sockets listening on 127.0.0.1/any `port` (from /proc/net/tcp{,6}). */
+function listeningInodes(port: number): Set<string> {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  const inodes = new Set<string>();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[1]!.endsWith(`:${hexPort}`) && f[3] === "0A") inodes.add(f[9]!);
+    }
+  }
+  return inodes;
+}
+
+/** Processes whose process group is `pgid`. */
+function groupMembers(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // state ppid pgrp ...
+      if (Number(fields[2]) === pgid) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** The PID in the child's process group that holds the listening socket on `port`. */
+function runtimePid(child: Started, port: number): { pid: number; exe: string } | undefined {
+  const pgid = child.proc.pid;
+  if (pgid === undefined) return undefined;
+  const inodes = listeningInodes(port);
+  for (const pid of groupMembers(pgid)) {
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      let target = "";
+      try {
+        target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const m = /^socket:\[(\d+)\]$/.exec(target);
+      if (m && inodes.has(m[1]!)) {
+        let exe = "?";
+        try {
+          exe = readlinkSync(`/proc/${pid}/exe`);
+        } catch {
+          // keep "?"
+        }
+        return { pid, exe };
+      }
+    }
+  }
+  return undefined;
+}
+
+function vmRssMiB(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------- one runtime ----------
+
+interface RuntimeResult {
+  name: string;
+  version?: string;
+  /** Adapter per listener name, from Portico's startup log. */
+  adapters: Record<string, string>;
+  rssMiB?: number;
+  h1?: H1Result;
+  h2?: H2Result;
+  mtls?: H2Result;
+  notes: string[];
+}
+
+interface BenchContext {
+  dir: string;
+  rawDir: string;
+  hostsFile: string;
+  upstream: Upstream;
+  shim?: string;
+  shimWhy?: string;
+}
+
+async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResult> {
+  const result: RuntimeResult = { name: rt.name, adapters: {}, notes: [] };
+  const rtDir = join(ctx.dir, rt.name);
+  mkdirSync(rtDir, { recursive: true });
+  const [httpsPort, mtlsPort] = await freePorts(2);
+  const routes = writeRoutes(rtDir, httpsPort!, mtlsPort!, ctx.upstream.origin);
+  const porticoLog = join(rtDir, "portico.log");
+  const readLog = () => {
+    try {
+      return readFileSync(porticoLog, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  const showLog = () => process.stderr.write(`--- Portico ${rt.name} log (${porticoLog}) ---\n${readLog()}---\n`);
+  log(`== ${rt.name}: https :${httpsPort}, mTLS :${mtlsPort} (CPU ${PROXY_CPU})`);
+  const portico = startBg(`portico ${rt.name}`, ["taskset", "-c", PROXY_CPU, ...rt.cmd(routes)], porticoLog, rt.env);
+  try {
+    await waitFor(`Portico (${rt.name}) to log "serving"`, 60, portico, () => / serving /.test(readLog()));
+    const text = readLog();
+    for (const m of text.matchAll(/listener (\S+) on \S+ \w+ \[([^\]]*)\]/g)) result.adapters[m[1]!] = m[2]!;
+    result.version = /portico \S+ \(([^)]+)\) serving/.exec(text)?.[1];
+    log(`${rt.name}: ${result.version ?? "?"}, adapters ${JSON.stringify(result.adapters)}`);
+
+    // Idle RSS: the process that owns the listening socket (not a wrapper), 1 s after startup.
+    let owner: { pid: number; exe: string } | undefined;
+    for (let i = 0; i < 20 && !(owner = runtimePid(portico, httpsPort!)); i++) await sleep(100);
+    if (owner) {
+      await sleep(1000);
+      result.rssMiB = vmRssMiB(owner.pid);
+      log(`${rt.name}: runtime process pid ${owner.pid} (${owner.exe}${owner.pid === portico.proc.pid ? "" : `, spawned pid ${portico.proc.pid}`}), VmRSS ${fmt(result.rssMiB, 1)} MiB`);
+    } else {
+      result.notes.push("no process owning the listening socket was found, so no RSS");
+    }
+
+    const main = porticoCurl(httpsPort!);
+    if (main.code !== "200" || main.body !== WEBAPP_BODY) {
+      fail(`GET https://${HOST}:${httpsPort}${PATH} through Portico (${rt.name}): status ${main.code}, ${Buffer.byteLength(main.body)} bytes (want 200, ${Buffer.byteLength(WEBAPP_BODY)} bytes) ${main.error}`);
+    }
+    const mtls = porticoCurl(mtlsPort!, ["--cert", CLIENT_CERT, "--key", CLIENT_KEY]);
+    if (mtls.code !== "200" || mtls.body !== WEBAPP_BODY) {
+      fail(`GET with a client cert on the mTLS listener :${mtlsPort} (${rt.name}): status ${mtls.code}, ${Buffer.byteLength(mtls.body)} bytes ${mtls.error}`);
+    }
+    log(`${rt.name}: answers 200 with ${Buffer.byteLength(WEBAPP_BODY)} bytes on :${httpsPort} and, with a client cert, on :${mtlsPort}`);
+
+    const url = `https://${HOST}:${httpsPort}${PATH}`;
+    await warmUp(ctx.hostsFile, url, true);
+    result.h1 = await wrk(`${rt.name}-h1`, ctx.hostsFile, url, ctx.rawDir);
+    result.h2 = await h2load(`${rt.name}-h2`, ctx.hostsFile, url, ctx.rawDir);
+
+    if (ctx.shim) {
+      const mtlsUrl = `https://${HOST}:${mtlsPort}${PATH}`;
+      const certEnv = clientCertEnv(ctx.shim);
+      const withCert = await h2Probe(`${rt.name}-mtls-probe`, ctx.hostsFile, mtlsUrl, certEnv);
+      const withoutCert = await h2Probe(`${rt.name}-mtls-probe-nocert`, ctx.hostsFile, mtlsUrl, []);
+      if (withoutCert > 0) result.notes.push(`the mTLS listener served ${withoutCert}/20 h2 requests without a client certificate`);
+      if (withCert !== 20) {
+        result.notes.push(`h2load with the client certificate: ${withCert}/20 requests succeeded in the probe, mTLS H2 not measured`);
+      } else {
+        await run("warm-up mtls h2", loadgen(ctx.hostsFile, [...certEnv, "h2load", "-t1", "-c10", "-m10", "-D", "1", mtlsUrl]), 30_000);
+        result.mtls = await h2load(`${rt.name}-mtls-h2`, ctx.hostsFile, mtlsUrl, ctx.rawDir, certEnv);
+      }
+    }
+    if (!alive(portico)) fail(`Portico (${rt.name}) exited during the measurement`);
+  } catch (err) {
+    if (stopping || !(err instanceof BenchError)) throw err;
+    showLog();
+    log(`${rt.name}: ${err.message}`);
+    result.notes.push(err.message.split("\n")[0]!);
+  } finally {
+    await stop(portico);
+  }
+  return result;
+}
+
 // ---------- report ----------
 
 function fmt(n: number | undefined, digits: number): string {
   return n === undefined ? "n/a" : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-function table(rows: { name: string; h1: H1Result; h2?: H2Result }[], upstream: Upstream, stamp: string): string {
+function table(
+  direct: { h1: H1Result; h2?: H2Result },
+  results: RuntimeResult[],
+  upstream: Upstream,
+  stamp: string,
+  shimWhy: string | undefined,
+): string {
+  const adapters = (r: RuntimeResult) => {
+    const https = r.adapters["https"];
+    const mtls = r.adapters["https-mtls"];
+    if (!https && !mtls) return "n/a";
+    return `${https ?? "?"} / ${mtls ?? "?"}`;
+  };
   const lines = [
     `### Portico bench ${stamp} (${DURATION}s per test, warm-up ${WARMUP}s; Portico on CPU ${PROXY_CPU}, ${upstream.kind} upstream + load generator on CPU ${LOADGEN_CPU})`,
     "",
-    "| target | H1 req/s | H1 p99 ms | H2 req/s |",
-    "|---|---:|---:|---:|",
-    ...rows.map((r) => `| ${r.name} | ${fmt(r.h1.rps, 0)} | ${fmt(r.h1.p99ms, 2)} | ${r.h2 ? fmt(r.h2.rps, 0) : "n/a"} |`),
+    "| target | version | adapter (https / mTLS) | H1 req/s | H1 p99 ms | H2 req/s | mTLS H2 req/s | idle RSS MiB |",
+    "|---|---|---|---:|---:|---:|---:|---:|",
+    `| direct (${upstream.kind}) | - | - | ${fmt(direct.h1.rps, 0)} | ${fmt(direct.h1.p99ms, 2)} | ${direct.h2 ? fmt(direct.h2.rps, 0) : "n/a"} | n/a | n/a |`,
+    ...results.map(
+      (r) =>
+        `| portico ${r.name} | ${r.version ?? "n/a"} | ${adapters(r)} | ${fmt(r.h1?.rps, 0)} | ${fmt(r.h1?.p99ms, 2)} | ${fmt(r.h2?.rps, 0)} | ${fmt(r.mtls?.rps, 0)} | ${fmt(r.rssMiB, 1)} |`,
+    ),
     "",
     "H1 = `wrk -t1 -c50 --latency` keep-alive (direct: plain HTTP; portico: HTTP/1.1 over TLS); " +
-      "H2 = `h2load -t1 -c10 -m10 --warm-up-time=1` (direct: h2c; portico: h2 over TLS).",
+      "H2 = `h2load -t1 -c10 -m10 --warm-up-time=1` (direct: h2c; portico: h2 over TLS); " +
+      "mTLS H2 = the same h2load against the MUTUAL listener with a client certificate (tlsshim.c); " +
+      "idle RSS = VmRSS of the runtime process 1 s after startup, before any request. " +
+      "Runtimes run one after the other on a shared machine: compare within a run, not across runs.",
   ];
   if (upstream.kind === "bun") lines.push("The bun demo upstream speaks HTTP/1.1 only, so there is no direct H2 figure.");
-  const errors = rows.flatMap((r) => [
-    r.h1.errors ? `${r.name} H1: ${r.h1.errors} errors` : "",
-    r.h2?.errors ? `${r.name} H2: ${r.h2.errors} errors` : "",
-  ]).filter(Boolean);
+  if (shimWhy) lines.push("", `mTLS H2 is n/a: ${shimWhy}.`);
+  const err = (what: string, r: { errors: number; errorKinds?: string } | undefined) =>
+    r?.errors ? `${what}: ${r.errors} errors (${r.errorKinds ?? "?"})` : "";
+  const errors = [
+    err("direct H1", direct.h1),
+    err("direct H2", direct.h2),
+    ...results.flatMap((r) => [err(`${r.name} H1`, r.h1), err(`${r.name} H2`, r.h2), err(`${r.name} mTLS H2`, r.mtls)]),
+  ].filter(Boolean);
   if (errors.length) lines.push("", `**Errors:** ${errors.join("; ")}`);
+  const notes = results.flatMap((r) => r.notes.map((n) => `${r.name}: ${n}`));
+  if (notes.length) lines.push("", `**Notes:** ${notes.join("; ")}`);
   return lines.join("\n") + "\n";
 }
 
@@ -387,17 +685,49 @@ async function main(): Promise<void> {
   for (const bin of ["wrk", "h2load", "curl", "taskset", "unshare"]) {
     if (!have(bin)) fail(`missing ${bin} (apt-get install -y nginx wrk nghttp2-client curl util-linux)`);
   }
-  if (!existsSync(BUN)) fail(`bun not found at ${BUN}`);
+  const names = selectedRuntimes();
+  if (names.includes("bun") || names.includes("node")) {
+    if (!existsSync(BUN)) fail(`bun not found at ${BUN} (npm install)`);
+  }
+  if (names.includes("deno") && !existsSync(DENO)) fail(`deno not found at ${DENO} (npm install)`);
+  if (names.includes("node") && !have("node")) fail("node not found on PATH");
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
   const dir = mkdtempSync(join(tmpdir(), "portico-bench-"));
   scratch = dir;
   const rawDir = join(dir, "raw");
   mkdirSync(rawDir);
-  log(`scratch dir ${dir}`);
+  log(`scratch dir ${dir}; runtimes ${names.join(", ")}`);
   const hostsFile = join(dir, "hosts");
   writeFileSync(hostsFile, `127.0.0.1 localhost\n127.0.0.1 ${HOST}\n`);
   if (spawnSync("unshare", ["-m", "bash", "-c", 'mount --bind "$0" /etc/hosts', hostsFile]).status !== 0) {
     fail("`unshare -m` + `mount --bind` failed; the load generators need it (run as root)");
+  }
+
+  // Build what the runtimes need before anything is measured.
+  const { shim, why: shimWhy } = await buildShim(dir);
+  if (!shim) log(`mTLS H2 will be n/a: ${shimWhy}`);
+  const runtimes: Runtime[] = [];
+  const early: RuntimeResult[] = []; // runtimes that could not even be prepared
+  for (const name of names) {
+    if (name === "bun") runtimes.push({ name, cmd: (cfg) => [BUN, join(REPO, "src/main.ts"), "run", "-c", cfg] });
+    if (name === "deno") {
+      runtimes.push({
+        name,
+        cmd: (cfg) => [DENO, "run", "-A", join(REPO, "src/main.ts"), "run", "-c", cfg],
+        env: { DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1" },
+      });
+    }
+    if (name === "node") {
+      try {
+        const bundle = await buildNodeBundle(join(dir, "node-dist"));
+        runtimes.push({ name, cmd: (cfg) => ["node", bundle, "run", "-c", cfg] });
+      } catch (err) {
+        if (stopping || !(err instanceof BenchError)) throw err;
+        log(`node: ${err.message}`);
+        early.push({ name, adapters: {}, notes: ["the Node bundle could not be built"] });
+      }
+    }
+    if (name === "binary") runtimes.push({ name, cmd: (cfg) => [BINARY, "run", "-c", cfg] });
   }
 
   // Upstream
@@ -408,59 +738,34 @@ async function main(): Promise<void> {
   });
   log(`${upstream.kind} upstream answers on ${upstream.origin}${upstream.h2c ? ` (h2c ${upstream.h2c})` : ""}`);
 
-  // Portico
-  const [httpsPort, mtlsPort] = await freePorts(2);
-  const routes = writeRoutes(dir, httpsPort!, mtlsPort!, upstream.origin);
-  const porticoLog = join(dir, "portico.log");
-  const portico = startBg("portico", ["taskset", "-c", PROXY_CPU, BUN, join(REPO, "src/main.ts"), "run", "-c", routes], porticoLog);
-  const showLog = () => process.stderr.write(`--- Portico log (${porticoLog}) ---\n${readFileSync(porticoLog, "utf8")}---\n`);
-  try {
-    await waitFor(`Portico to answer on :${httpsPort}`, 20, portico, () => porticoCurl(httpsPort!).code !== "000");
-    const main = porticoCurl(httpsPort!);
-    if (main.code !== "200" || main.body !== WEBAPP_BODY) {
-      fail(`GET https://${HOST}:${httpsPort}${PATH} through Portico: status ${main.code}, ${Buffer.byteLength(main.body)} bytes (want 200, ${Buffer.byteLength(WEBAPP_BODY)} bytes) ${main.error}`);
-    }
-    const mtls = porticoCurl(mtlsPort!, ["--cert", join(CERTS, "clients/webapp-client.crt"), "--key", join(CERTS, "clients/webapp-client.key")]);
-    if (mtls.code !== "200" || mtls.body !== WEBAPP_BODY) {
-      fail(`GET with a client cert on the mTLS listener :${mtlsPort}: status ${mtls.code}, ${Buffer.byteLength(mtls.body)} bytes ${mtls.error}`);
-    }
-  } catch (err) {
-    showLog();
-    throw err;
-  }
-  log(`Portico answers 200 with ${Buffer.byteLength(WEBAPP_BODY)} bytes on :${httpsPort} (mTLS :${mtlsPort})`);
-
   // Direct
   await warmUp(hostsFile, upstream.h1, false);
   const directH1 = await wrk("direct-h1", hostsFile, upstream.h1, rawDir);
   const directH2 = upstream.h2c ? await h2load("direct-h2", hostsFile, upstream.h2c, rawDir) : undefined;
 
-  // Portico
-  const url = `https://${HOST}:${httpsPort}${PATH}`;
-  await warmUp(hostsFile, url, true);
-  const porticoH1 = await wrk("portico-h1", hostsFile, url, rawDir);
-  const porticoH2 = await h2load("portico-h2", hostsFile, url, rawDir);
-  if (!alive(portico)) {
-    showLog();
-    fail("Portico exited during the measurement");
+  // Portico, one runtime at a time
+  const ctx: BenchContext = { dir, rawDir, hostsFile, upstream, shim, shimWhy };
+  const results: RuntimeResult[] = [];
+  for (const rt of runtimes) {
+    if (!alive(upstream.child)) fail("the upstream exited during the measurement");
+    results.push(await benchRuntime(rt, ctx));
   }
+  results.push(...early);
+  results.sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
 
   await stopAll();
-  const md = table(
-    [
-      { name: "direct", h1: directH1, h2: directH2 },
-      { name: "portico", h1: porticoH1, h2: porticoH2 },
-    ],
-    upstream,
-    stamp,
-  );
+  const md = table({ h1: directH1, h2: directH2 }, results, upstream, stamp, shimWhy);
   process.stdout.write(`\n${md}`);
   const outDir = join(REPO, ".bench");
   mkdirSync(outDir, { recursive: true });
   const outFile = join(outDir, `results-${stamp}.md`);
   writeFileSync(outFile, md);
   log(`wrote ${outFile}`);
-  rmSync(dir, { recursive: true, force: true });
+  if (results.some((r) => r.notes.length && !r.h1)) {
+    log(`a runtime failed; its log is kept in the scratch dir ${dir}`);
+  } else {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 for (const sig of ["SIGINT", "SIGTERM"] as const) {

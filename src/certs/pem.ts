@@ -1,0 +1,76 @@
+// PEM and DER framing: which blocks a file holds, decoded to bytes. Nothing here knows what a
+// certificate means; describe.ts and private-key.ts do.
+
+export interface PemBlock {
+  /** The word(s) after BEGIN: "CERTIFICATE", "PRIVATE KEY", "RSA PRIVATE KEY", ... */
+  label: string;
+  der: Uint8Array;
+  /** RFC 1421 headers before the base64, such as `Proc-Type: 4,ENCRYPTED` of an encrypted key. */
+  headers?: Record<string, string>;
+}
+
+const PEM_RE = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+
+/** Every PEM block in `text`, in order. Headers such as `Proc-Type:` (encrypted keys) are kept out of the base64. */
+export function pemBlocks(text: string): PemBlock[] {
+  const out: PemBlock[] = [];
+  for (const m of text.matchAll(PEM_RE)) {
+    const lines = m[2]!.split(/\r?\n/);
+    const headers: Record<string, string> = {};
+    for (const line of lines) {
+      const colon = line.indexOf(":");
+      if (colon > 0) headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
+    }
+    const body = lines.filter((line) => !line.includes(":")).join("");
+    out.push({ label: m[1]!, der: base64ToBytes(body), ...(Object.keys(headers).length ? { headers } : {}) });
+  }
+  return out;
+}
+
+export function isPem(bytes: Uint8Array): boolean {
+  return new TextDecoder().decode(bytes.subarray(0, Math.min(bytes.length, 64 * 1024))).includes("-----BEGIN ");
+}
+
+/** A DER SEQUENCE that spans exactly the whole buffer: the shape of a DER certificate or key file. */
+export function looksLikeDer(bytes: Uint8Array): boolean {
+  if (bytes.length < 2 || bytes[0] !== 0x30) return false;
+  const first = bytes[1]!;
+  if (first < 0x80) return first + 2 === bytes.length;
+  const n = first & 0x7f;
+  if (n === 0 || n > 4 || bytes.length < 2 + n) return false;
+  let len = 0;
+  for (let i = 0; i < n; i++) len = len * 256 + bytes[2 + i]!;
+  return 2 + n + len === bytes.length;
+}
+
+export function toPem(label: string, der: Uint8Array | ArrayBuffer): string {
+  const b64 = bytesToBase64(der instanceof Uint8Array ? der : new Uint8Array(der));
+  const lines = b64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`;
+}
+
+export function base64ToBytes(b64: string): Uint8Array {
+  const clean = b64.replace(/\s+/g, "");
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) throw new Error("invalid base64");
+  const bin = atob(clean);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+export function bytesToBase64(bytes: Uint8Array): string {
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
+}
+
+/** A fresh ArrayBuffer holding exactly these bytes (a Uint8Array may view a larger buffer). */
+export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.slice().buffer as ArrayBuffer;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

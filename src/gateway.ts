@@ -4,6 +4,7 @@
 import { createListenerApp, type ListenerRef } from "./http/app.ts";
 import type { ListenerSpec, RunningListener, StartListener, TlsListenerSpec } from "./listeners/types.ts";
 import type { HttpsListenerPlan, Plan } from "./provision/plan.ts";
+import { streamListenerSpec } from "./tcp/route.ts";
 import type { UpstreamClients } from "./upstream/clients.ts";
 
 export interface Gateway {
@@ -41,6 +42,13 @@ export async function startGateway(
       started.push(running);
       adapters.set(running, adapter.name);
     }
+    for (const l of plan.streamListeners) {
+      const spec: ListenerSpec = { name: l.name, address: l.address, port: l.port, stream: streamListenerSpec(l), handler: notHttp, onError: deps.onError };
+      const adapter = deps.adapterFor(spec);
+      const running = await adapter.start(spec);
+      started.push(running);
+      adapters.set(running, adapter.name);
+    }
   } catch (err) {
     await Promise.all(started.map((s) => s.close()));
     throw err;
@@ -52,14 +60,25 @@ export async function startGateway(
   };
 }
 
+/** TCP and TLS-passthrough listeners carry no HTTP; their adapter never calls the handler. */
+function notHttp(): Response {
+  return new Response(null, { status: 500 });
+}
+
 function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {
   return {
     policies: l.servers.map((s) => ({
       hosts: s.hosts,
       certPem: s.credential.certPem,
       keyPem: s.credential.keyPem,
-      caPem: s.mode === "MUTUAL" ? s.credential.caPem : undefined,
+      caPem: s.mode === "SIMPLE" ? undefined : s.credential.caPem,
       requireClientCert: s.mode === "MUTUAL",
+      requestClientCert: s.mode === "OPTIONAL_MUTUAL",
+      // A SIMPLE server never asks for a certificate, so there is nothing to check.
+      checkClientCert: s.mode === "SIMPLE" ? undefined : s.clientCertCheck,
+      minVersion: s.minVersion,
+      maxVersion: s.maxVersion,
+      ciphers: s.ciphers,
     })),
     // No SNI matches only a server that lists "*", as in Istio; anything else is refused.
     selectPolicy: (name) => l.serverByHost.match(name ?? "")?.index,

@@ -32,6 +32,9 @@ export const USAGE = `portico — an edge proxy that does what an Istio ingress 
 Usage:
   portico run [-c routes.yaml]       start serving (default config: ./routes.yaml)
   portico validate [-c routes.yaml]  check the configuration and certificates, then exit
+  portico certs inspect PATH...      read certificates, keys, chains, Secrets (--json, --ca)
+  portico certs inspect --connect HOST:PORT   what a server presents
+  portico certs gen ca|server|client ...      development CA and credential folders
   portico version                    print the version and the runtime
   portico --help                     this text
 

@@ -14,9 +14,12 @@ import { UpstreamClients } from "../upstream/clients.ts";
 import { currentRuntime } from "../util/runtime.ts";
 import { VERSION, runtimeName } from "../version.ts";
 import { USAGE, UsageError, parseArgs, type ParsedArgs } from "./args.ts";
+import { certsCommand } from "./certs-command.ts";
 import { log } from "./log.ts";
 
 export async function main(argv: string[]): Promise<number> {
+  // `certs` has its own sub-commands and options (src/cli/certs-command.ts).
+  if (argv[0] === "certs") return certsCommand(argv.slice(1));
   let args;
   try {
     args = parseArgs(argv);
@@ -59,7 +62,7 @@ async function validate(args: ParsedArgs): Promise<number> {
   const file = args.configFiles.join(", ");
   try {
     const plan = await load(args);
-    process.stdout.write(`${file}: ok (${plan.listeners.length} listeners, ${plan.credentials.length} credentials)\n`);
+    process.stdout.write(`${file}: ok (${plan.listeners.length + plan.streamListeners.length} listeners, ${plan.credentials.length} credentials)\n`);
     return 0;
   } catch (err) {
     return reportFatal(err);
@@ -81,6 +84,12 @@ async function run(args: ParsedArgs): Promise<number> {
       const port = running?.port ?? l.port;
       const what = l.kind === "https" ? l.servers.map((s) => `${s.hosts.join(",")} (${s.mode})`).join(", ") : l.httpsRedirectPort !== undefined ? "redirect to https" : "http";
       log.info(`listener ${l.name} on ${l.address}:${port} ${l.kind.toUpperCase()} [${running ? gateway.adapterOf(running) : "?"}]: ${what}`);
+    }
+    for (const l of plan.streamListeners) {
+      const running = gateway.listeners.find((r) => r.name === l.name);
+      const port = running?.port ?? l.port;
+      const what = l.kind === "tcp" ? (l.route?.upstreams.map((u) => `${u.service} ${u.host}:${u.port}`).join(", ") ?? "no route") : "passthrough by SNI";
+      log.info(`listener ${l.name} on ${l.address}:${port} ${l.kind === "tcp" ? "TCP" : "TLS"} [${running ? gateway.adapterOf(running) : "?"}]: ${what}`);
     }
     await startAdminListener(args, plan, gateway);
     log.info(`portico ${VERSION} (${runtimeName()}) serving ${file}`);

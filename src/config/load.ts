@@ -16,13 +16,17 @@ import type {
   ListenerConfig,
   ServiceConfig,
   Source,
+  TlsMode,
   TlsServerConfig,
   UriMatch,
   VirtualHostConfig,
 } from "./model.ts";
 import { ConfigSchema, type RawConfig, type RawListener, type RawVirtualHost } from "./schema.ts";
 import { unknownName } from "./suggest.ts";
+import { buildPassthroughServers, buildTcpRoutes, buildTlsRoutes, checkL4Routes } from "./tcp-route.ts";
+import { serverTls } from "./tls-settings.ts";
 import { formatPath, locateLine, type FieldPath } from "./yaml-locate.ts";
+import { buildHttpRoute } from "./http-route.ts";
 
 /** Envoy's default route timeout. */
 const DEFAULT_TIMEOUT_MS = 15_000;
@@ -95,8 +99,9 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
   };
   const credentials = bad.has("credentials") ? undefined : buildCredentials(section("credentials") ?? {}, baseDir, ctx);
   const services = bad.has("services") ? undefined : buildServices(section("services") ?? {}, baseDir, ctx);
-  const listeners = buildListeners(section("listeners") ?? [], credentials, ctx);
+  const listeners = buildListeners(section("listeners") ?? [], credentials, ctx, baseDir);
   const routes = buildRoutes(section("routes") ?? [], services, settings.timeoutMs, ctx);
+  checkL4Routes(routes, services, ctx);
 
   if (ctx.issues.length > 0) throw ctx.error();
   return { files: [file], listeners, credentials: credentials!, services: services!, routes, settings };
@@ -176,7 +181,10 @@ function buildServices(raw: RawConfig["services"] & object, baseDir: string, ctx
     const url = typeof value === "string" ? value : value.url;
     const tls = typeof value === "string" || !value.tls ? undefined : value.tls;
     // The origin drops a trailing "/" and default port, so upstream code can append paths as is.
-    const service: ServiceConfig = { name, url: new URL(url).origin, source: ctx.source(["services", name]) };
+    // A tcp:// URL has no origin ("null"): keep scheme, host and port as written.
+    const parsed = new URL(url);
+    const origin = parsed.protocol === "tcp:" ? `tcp://${parsed.host}` : parsed.origin;
+    const service: ServiceConfig = { name, url: origin, source: ctx.source(["services", name]) };
     if (tls) {
       service.tls = {
         ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),
@@ -193,6 +201,7 @@ function buildListeners(
   raw: RawListener[],
   credentials: Map<string, CredentialConfig> | undefined,
   ctx: Context,
+  baseDir: string,
 ): ListenerConfig[] {
   const built: ListenerConfig[] = [];
   raw.forEach((listener, i) => {
@@ -222,8 +231,12 @@ function buildListeners(
     if (listener.protocol === "HTTP") {
       const hosts = (listener.hosts ?? ["*"]).map((host) => host.toLowerCase());
       built.push({ protocol: "HTTP", ...common, hosts, httpsRedirect: listener.httpsRedirect ?? false });
+    } else if (listener.protocol === "TCP") {
+      built.push({ protocol: "TCP", ...common, hosts: (listener.hosts ?? ["*"]).map((host) => host.toLowerCase()) });
+    } else if (listener.protocol === "TLS") {
+      built.push({ protocol: "TLS", ...common, servers: buildPassthroughServers(listener.servers ?? [], i, listener.port, ctx) });
     } else {
-      const servers = buildServers(listener, i, credentials, ctx);
+      const servers = buildServers(listener, i, credentials, ctx, baseDir);
       built.push({ protocol: "HTTPS", ...common, servers });
     }
   });
@@ -235,6 +248,7 @@ function buildServers(
   index: number,
   credentials: Map<string, CredentialConfig> | undefined,
   ctx: Context,
+  baseDir: string,
 ): TlsServerConfig[] {
   const servedBy = new Map<string, string>();
   return (listener.servers ?? []).map((server, j) => {
@@ -249,19 +263,22 @@ function buildServers(
       }
       return lower;
     });
-    const mode = server.tls.mode ?? "SIMPLE";
-    const credentialName = server.tls.credential;
+    // PASSTHROUGH on an HTTPS listener was reported by the schema (tls-settings.ts).
+    const mode = (server.tls.mode ?? "SIMPLE") as TlsMode;
+    const tls = serverTls(server.tls, at, baseDir, credentials, (path) => ctx.source(path));
+    const credentialName = tls.credential;
     const credential = credentials?.get(credentialName);
-    if (credentials && !credential) {
+    if (credentials && !credential && !tls.fileForm) {
       const message = unknownName("credential", "credentials", credentialName, [...credentials.keys()]);
       ctx.report([...at, "tls", "credential"], message);
     }
-    // The folder form may hold a ca.crt; only provisioning can look.
-    if (mode === "MUTUAL" && credential && !credential.caOptional && !credential.ca) {
-      const message = `mode MUTUAL needs a CA to verify client certificates: add \`ca\` to credential "${credentialName}"`;
+    // The folder form may hold a ca.crt; only provisioning can look. (The file form's
+    // caCertificates was checked by the schema.)
+    if (mode !== "SIMPLE" && credential && !credential.caOptional && !credential.ca && !tls.fileForm) {
+      const message = `mode ${mode} needs a CA to verify client certificates: add \`ca\` to credential "${credentialName}"`;
       ctx.report([...at, "tls", "mode"], message);
     }
-    return { hosts, mode, credential: credentialName, source: ctx.source(at) };
+    return { hosts, mode, credential: credentialName, ...tls.settings, source: ctx.source(at) };
   });
 }
 
@@ -275,46 +292,21 @@ function buildRoutes(
   return raw.map((entry, i) => {
     const hosts = entry.hosts.map((host, k) => {
       const lower = host.toLowerCase();
-      const previous = routedBy.get(lower);
+      // Only HTTP routes are chosen by host; tcp and tls routes by port and SNI (tcp-route.ts).
+      const previous = entry.http ? routedBy.get(lower) : undefined;
       if (previous !== undefined) ctx.report(["routes", i, "hosts", k], `host "${lower}" already has routes at routes[${previous}]`);
-      else routedBy.set(lower, i);
+      else if (entry.http) routedBy.set(lower, i);
       return lower;
     });
-    const http = entry.http.map((route, j) => buildHttpRoute(route, ["routes", i, "http", j], services, defaultTimeoutMs, ctx));
-    return { hosts, http, source: ctx.source(["routes", i]) };
+    const http = (entry.http ?? []).map((route, j) => buildHttpRoute(route, ["routes", i, "http", j], services, defaultTimeoutMs, ctx));
+    const built: VirtualHostConfig = { hosts, http, source: ctx.source(["routes", i]) };
+    if (entry.tcp) built.tcp = buildTcpRoutes(entry.tcp, i, services, ctx, buildDestinations);
+    if (entry.tls) built.tls = buildTlsRoutes(entry.tls, i, hosts, services, ctx, buildDestinations);
+    return built;
   });
 }
 
-type RawHttpRoute = RawVirtualHost["http"][number];
-
-function buildHttpRoute(
-  route: RawHttpRoute,
-  at: FieldPath,
-  services: Map<string, ServiceConfig> | undefined,
-  defaultTimeoutMs: number,
-  ctx: Context,
-): HttpRouteConfig {
-  const match = (route.match ?? []).map((entry) => (entry.uri ? { uri: uriMatch(entry.uri) } : {}));
-  const destinations = buildDestinations(route.route ?? [], [...at, "route"], services, ctx);
-  const built: HttpRouteConfig = {
-    match,
-    destinations,
-    timeoutMs: route.timeout === undefined ? defaultTimeoutMs : parseDuration(route.timeout)!,
-    source: ctx.source(at),
-  };
-  if (route.name !== undefined) built.name = route.name;
-  if (route.directResponse) {
-    const { status, body, contentType } = route.directResponse;
-    built.directResponse = { status, ...(body === undefined ? {} : { body }), ...(contentType === undefined ? {} : { contentType }) };
-  }
-  return built;
-}
-
-function uriMatch(uri: { exact?: string; prefix?: string; regex?: string }): UriMatch {
-  if (uri.exact !== undefined) return { kind: "exact", value: uri.exact };
-  if (uri.prefix !== undefined) return { kind: "prefix", value: uri.prefix };
-  return { kind: "regex", value: uri.regex! };
-}
+// HTTP routes are built by http-route.ts's buildHttpRoute (shared with the Istio loader).
 
 function buildDestinations(
   raw: { destination: string; weight?: number }[],

@@ -11,13 +11,32 @@ export interface Source {
   path: string;
 }
 
-export type TlsMode = "SIMPLE" | "MUTUAL";
+export type TlsMode = "SIMPLE" | "MUTUAL" | "OPTIONAL_MUTUAL";
+
+/** Istio's TLSProtocol values that Portico serves (TLS 1.0 and 1.1 are refused: RFC 8996). */
+export type TlsProtocolVersion = "TLSV1_2" | "TLSV1_3";
 
 export interface TlsServerConfig {
   hosts: string[];
   mode: TlsMode;
-  /** Name of an entry in `credentials`. */
+  /**
+   * Name of an entry in `credentials`. The file form (`serverCertificate`, `privateKey`,
+   * `caCertificates`) becomes a credential named `<file>:listeners[i].servers[j].tls`.
+   */
   credential: string;
+  // Istio's ServerTLSSettings beyond mode and credential (tls-settings.ts); all optional.
+  /** A verified client certificate must carry one of these SANs (DNS, URI, email or IP), exactly. */
+  subjectAltNames?: string[];
+  /** Base64 SHA-256 of the client certificate's SubjectPublicKeyInfo; any one may match. */
+  verifyCertificateSpki?: string[];
+  /** Lower-case hex SHA-256 of the client certificate (DER), colons removed; any one may match. */
+  verifyCertificateHash?: string[];
+  /** Absolute path of a PEM (or DER) CRL file; a client certificate it lists is refused. */
+  caCrl?: string;
+  minProtocolVersion?: TlsProtocolVersion;
+  maxProtocolVersion?: TlsProtocolVersion;
+  /** OpenSSL names of TLS 1.2 cipher suites (TLS 1.3 suites are not configurable). */
+  cipherSuites?: string[];
   source: Source;
 }
 
@@ -40,7 +59,35 @@ export interface HttpsListenerConfig {
   source: Source;
 }
 
-export type ListenerConfig = HttpListenerConfig | HttpsListenerConfig;
+/** Istio `protocol: TCP`: bytes forwarded to the destination of the first matching `tcp` route. */
+export interface TcpListenerConfig {
+  protocol: "TCP";
+  name: string;
+  address: string;
+  port: number;
+  /** The Gateway server's hosts; TCP has no name to match, so they only document intent ("*"). */
+  hosts: string[];
+  source: Source;
+}
+
+/** A Gateway server with `tls: { mode: PASSTHROUGH }`: these SNI names are accepted, not terminated. */
+export interface TlsPassthroughServerConfig {
+  hosts: string[];
+  mode: "PASSTHROUGH";
+  source: Source;
+}
+
+/** Istio `protocol: TLS` with PASSTHROUGH servers: the ClientHello's SNI picks a `tls` route. */
+export interface TlsPassthroughListenerConfig {
+  protocol: "TLS";
+  name: string;
+  address: string;
+  port: number;
+  servers: TlsPassthroughServerConfig[];
+  source: Source;
+}
+
+export type ListenerConfig = HttpListenerConfig | HttpsListenerConfig | TcpListenerConfig | TlsPassthroughListenerConfig;
 
 export interface CredentialConfig {
   name: string;
@@ -64,45 +111,17 @@ export interface CredentialConfig {
 
 export interface ServiceConfig {
   name: string;
-  /** Origin only: scheme, host and port. */
+  /** Origin only: scheme, host and port. `tcp://host:port` serves tcp/tls routes only. */
   url: string;
   /** For https:// services: files resolved against the config's folder. */
   tls?: { ca?: string; cert?: string; key?: string; serverName?: string };
   source: Source;
 }
 
-export type UriMatch =
-  | { kind: "exact"; value: string }
-  | { kind: "prefix"; value: string }
-  | { kind: "regex"; value: string };
-
-export interface HttpMatchConfig {
-  uri?: UriMatch;
-}
-
-export interface DestinationConfig {
-  /** Name of an entry in `services`. */
-  service: string;
-  weight: number;
-  source: Source;
-}
-
-export interface DirectResponseConfig {
-  status: number;
-  body?: string;
-  contentType?: string;
-}
-
-export interface HttpRouteConfig {
-  name?: string;
-  /** Any one of these matches (OR); an empty list matches every request. */
-  match: HttpMatchConfig[];
-  destinations: DestinationConfig[];
-  directResponse?: DirectResponseConfig;
-  /** Milliseconds; the whole upstream exchange up to response headers. */
-  timeoutMs: number;
-  source: Source;
-}
+// HTTP routes (Istio's HTTPRoute: match, route, redirect, rewrite, headers, retries, fault,
+// mirror, corsPolicy, ...) live in route-model.ts; built by config/http-route.ts.
+import type { DestinationConfig, HttpRouteConfig } from "./route-model.ts";
+export type * from "./route-model.ts";
 
 export interface VirtualHostConfig {
   hosts: string[];
@@ -112,6 +131,36 @@ export interface VirtualHostConfig {
    */
   listeners?: string[];
   http: HttpRouteConfig[];
+  /** Istio TCPRoute: first match wins; absent or empty when the entry has none. */
+  tcp?: TcpRouteConfig[];
+  /** Istio TLSRoute (SNI passthrough): chosen by SNI, exact beats wildcard; for one name the first route wins. */
+  tls?: TlsRouteConfig[];
+  source: Source;
+}
+
+/** Istio L4MatchAttributes, the part Portico honours: the listener's port. */
+export interface L4MatchConfig {
+  /** Absent: any port of the listeners the entry attaches to. */
+  port?: number;
+}
+
+/** Istio TLSMatchAttributes: SNI names (exact, "*.suffix" or "*") and optionally the port. */
+export interface TlsMatchConfig extends L4MatchConfig {
+  sniHosts: string[];
+}
+
+export interface TcpRouteConfig {
+  /** Any one of these matches (OR); an empty list matches every connection. */
+  match: L4MatchConfig[];
+  /** Weighted; only a service's host and port are used (`tcp://host:port`, or any URL). */
+  destinations: DestinationConfig[];
+  source: Source;
+}
+
+export interface TlsRouteConfig {
+  /** Any one of these matches (OR); Istio requires at least one, each with sniHosts. */
+  match: TlsMatchConfig[];
+  destinations: DestinationConfig[];
   source: Source;
 }
 

@@ -6,9 +6,11 @@ import * as v from "valibot";
 import { isIP } from "node:net";
 import { parseDuration } from "./duration.ts";
 import { didYouMean } from "./suggest.ts";
+import { HttpRouteSchema } from "./http-route.ts";
+import { TLS_PROTOCOLS, certHashProblem, cipherProblem, serverTlsIssues, spkiProblem } from "./tls-settings.ts";
 
 type Message = (issue: v.BaseIssue<unknown>) => string;
-type AddIssue = (path: readonly string[], message: string) => void;
+type AddIssue = (path: readonly (string | number)[], message: string) => void;
 
 /** What each schema expects, in words; lets a missing required field say what to write. */
 const expectations = new WeakMap<object, string>();
@@ -138,10 +140,12 @@ function urlProblem(value: string): string | undefined {
   } catch {
     return "not a URL";
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return "not http or https";
+  if (url.protocol !== "http:" && url.protocol !== "https:" && url.protocol !== "tcp:") return "not http, https or tcp";
   if (url.hostname === "") return "no host";
   // Services name where to connect; paths belong to routes, and a base path would be dropped.
-  if (url.pathname !== "/" || value.includes("?") || value.includes("#")) return "has a path or query";
+  // (A tcp:// URL has no special path: "" rather than "/".)
+  if ((url.pathname !== "/" && url.pathname !== "") || value.includes("?") || value.includes("#")) return "has a path or query";
+  if (url.protocol === "tcp:" && url.port === "") return "a tcp:// URL needs a port";
   return undefined;
 }
 
@@ -156,10 +160,12 @@ const duration = checked(DURATION, (value) => {
   return undefined;
 });
 
-const SERVICE_URL = "an http:// or https:// URL with a host and no path or query, such as http://127.0.0.1:9080";
-const serviceUrl = checked(SERVICE_URL, (value) =>
-  urlProblem(value) ? `expected ${SERVICE_URL}, got ${describeValue(value)}` : undefined,
-);
+const SERVICE_URL = "an http://, https:// or tcp:// URL with a host and no path or query, such as http://127.0.0.1:9080";
+const serviceUrl = checked(SERVICE_URL, (value) => {
+  const problem = urlProblem(value);
+  if (problem === undefined) return undefined;
+  return `expected ${SERVICE_URL}, got ${describeValue(value)}${problem.startsWith("a tcp") ? ` (${problem})` : ""}`;
+});
 
 const REGEX = "a JavaScript regular expression";
 const regex = checked(REGEX, (value) => {
@@ -185,9 +191,21 @@ const headerValue = checked(HEADER_VALUE, (value) =>
 const host = checked(HOST, hostProblem);
 const hosts = list(`a non-empty list of host names ("name", "*.suffix" or "*")`, host, 1);
 
+// Istio's ServerTLSSettings (https://istio.io/latest/docs/reference/config/networking/gateway/#ServerTLSSettings);
+// which fields go with which mode and protocol is checked in tls-settings.ts.
 const TlsSchema = mapping("a mapping with mode and credential", {
-  mode: v.optional(oneOf(["SIMPLE", "MUTUAL"] as const)),
-  credential: text("the name of an entry in credentials", 1),
+  mode: v.optional(oneOf(["SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL", "PASSTHROUGH"] as const)),
+  credential: v.optional(text("the name of an entry in credentials", 1)),
+  serverCertificate: v.optional(text("a file path", 1)),
+  privateKey: v.optional(text("a file path", 1)),
+  caCertificates: v.optional(text("a file path", 1)),
+  caCrl: v.optional(text("a file path", 1)),
+  subjectAltNames: v.optional(list("a non-empty list of subject alternative names", text("a name", 1), 1)),
+  verifyCertificateSpki: v.optional(list("a non-empty list of base64 SHA-256 SPKI hashes", checked("a base64 SHA-256 hash (44 characters)", spkiProblem), 1)),
+  verifyCertificateHash: v.optional(list("a non-empty list of hex SHA-256 certificate hashes", checked("a hex SHA-256 hash", certHashProblem), 1)),
+  minProtocolVersion: v.optional(oneOf(TLS_PROTOCOLS)),
+  maxProtocolVersion: v.optional(oneOf(TLS_PROTOCOLS)),
+  cipherSuites: v.optional(list("a non-empty list of OpenSSL cipher suite names", checked("an OpenSSL cipher suite name", cipherProblem), 1)),
 });
 
 const ServerSchema = mapping("a mapping with hosts and tls", { hosts, tls: TlsSchema });
@@ -197,21 +215,24 @@ const ListenerSchema = v.pipe(
     name: v.optional(text("a non-empty listener name", 1)),
     port: integer("an integer 1..65535", 1, 65535),
     address: v.optional(address),
-    protocol: oneOf(["HTTP", "HTTPS"] as const),
+    protocol: oneOf(["HTTP", "HTTPS", "TCP", "TLS"] as const),
     hosts: v.optional(hosts),
     httpsRedirect: v.optional(expecting("true or false", v.boolean(got("true or false")))),
     servers: v.optional(list("a non-empty list of servers, each with hosts and tls", ServerSchema, 1)),
   }),
   rule((listener, add) => {
-    if (listener.protocol === "HTTPS") {
+    if (listener.protocol === "HTTPS" || listener.protocol === "TLS") {
+      const p = listener.protocol === "TLS" ? "a TLS" : "an HTTPS";
       if (!("servers" in listener)) {
-        add(["servers"], "required for an HTTPS listener; expected a non-empty list of servers, each with hosts and tls");
+        add(["servers"], `required for ${p} listener; expected a non-empty list of servers, each with hosts and tls`);
       }
-      if ("hosts" in listener) add(["hosts"], "only allowed on HTTP listeners; an HTTPS listener lists hosts under servers");
+      if ("hosts" in listener) add(["hosts"], `only allowed on HTTP and TCP listeners; ${p} listener lists hosts under servers`);
       if ("httpsRedirect" in listener) add(["httpsRedirect"], "only allowed on HTTP listeners");
-    } else if (listener.protocol === "HTTP" && "servers" in listener) {
-      add(["servers"], "only allowed on HTTPS listeners; an HTTP listener lists its hosts under hosts");
+    } else if ((listener.protocol === "HTTP" || listener.protocol === "TCP") && "servers" in listener) {
+      add(["servers"], `only allowed on HTTPS and TLS listeners; ${listener.protocol === "TCP" ? "a TCP" : "an HTTP"} listener lists its hosts under hosts`);
     }
+    if (listener.protocol === "TCP" && "httpsRedirect" in listener) add(["httpsRedirect"], "only allowed on HTTP listeners");
+    if (Array.isArray(listener.servers)) serverTlsIssues(String(listener.protocol), listener.servers, add);
   }),
 );
 
@@ -237,55 +258,48 @@ const ServiceObjectSchema = v.pipe(
   rule((service, add) => {
     const tls = service.tls as Record<string, unknown> | undefined;
     if (tls && ("cert" in tls) !== ("key" in tls)) add(["tls"], "cert and key go together: set both or neither");
-    if (tls && typeof service.url === "string" && service.url.startsWith("http:")) add(["tls"], "only allowed with an https:// url");
+    if (tls && typeof service.url === "string" && !service.url.startsWith("https:")) add(["tls"], "only allowed with an https:// url");
   }),
 );
 const ServiceSchema = v.lazy((input) => (typeof input === "string" ? serviceUrl : ServiceObjectSchema));
-
-const UriMatchSchema = v.pipe(
-  mapping("a mapping with one of exact, prefix or regex", {
-    exact: v.optional(text("a path")),
-    prefix: v.optional(text("a path prefix")),
-    regex: v.optional(regex),
-  }),
-  rule((uri, add) => {
-    const kinds = ["exact", "prefix", "regex"].filter((kind) => kind in uri);
-    if (kinds.length === 1) return;
-    const found = kinds.length === 0 ? "none" : kinds.join(" and ");
-    add([], `expected exactly one of exact, prefix or regex, got ${found}`);
-  }),
-);
 
 const DestinationSchema = mapping("a mapping with destination and optional weight", {
   destination: text("the name of an entry in services", 1),
   weight: v.optional(integer("an integer >= 0", 0, Number.MAX_SAFE_INTEGER)),
 });
 
-const HttpRouteSchema = v.pipe(
-  mapping("a mapping with route or directResponse", {
-    name: v.optional(text("a route name", 1)),
-    match: v.optional(list("a list of match conditions", mapping("a mapping with uri", { uri: v.optional(UriMatchSchema) }))),
-    route: v.optional(list("a non-empty list of destinations", DestinationSchema, 1)),
-    directResponse: v.optional(
-      mapping("a mapping with status and optional body and contentType", {
-        status: integer("an HTTP status code 100..599", 100, 599),
-        body: v.optional(text("a string")),
-        contentType: v.optional(headerValue),
-      }),
-    ),
-    timeout: v.optional(duration),
+// HTTP routes (Istio's HTTPRoute): HttpRouteSchema comes from http-route.ts, shared with the
+// Istio VirtualService loader.
+
+// Istio's TCPRoute and TLSRoute; of the L4 match attributes, port (and sniHosts) are honoured.
+const l4Port = integer("an integer 1..65535", 1, 65535);
+const TcpRouteSchema = mapping("a mapping with match and route", {
+  match: v.optional(list("a list of match conditions", mapping("a mapping with port", { port: v.optional(l4Port) }))),
+  route: list("a non-empty list of destinations", DestinationSchema, 1),
+});
+const TlsRouteSchema = mapping("a mapping with match and route", {
+  match: list(
+    "a non-empty list of match conditions, each with sniHosts",
+    mapping("a mapping with sniHosts and optional port", {
+      sniHosts: list('a non-empty list of SNI names ("name", "*.suffix" or "*")', host, 1),
+      port: v.optional(l4Port),
+    }),
+    1,
+  ),
+  route: list("a non-empty list of destinations", DestinationSchema, 1),
+});
+
+const VirtualHostSchema = v.pipe(
+  mapping("a mapping with hosts and http", {
+    hosts,
+    http: v.optional(list("a non-empty list of HTTP routes", HttpRouteSchema, 1)),
+    tcp: v.optional(list("a non-empty list of TCP routes", TcpRouteSchema, 1)),
+    tls: v.optional(list("a non-empty list of TLS routes", TlsRouteSchema, 1)),
   }),
-  rule((route, add) => {
-    const both = "route" in route && "directResponse" in route;
-    if (both) add([], "expected exactly one of route or directResponse, got both");
-    else if (!("route" in route) && !("directResponse" in route)) add([], "expected one of route or directResponse");
+  rule((entry, add) => {
+    if (!("http" in entry) && !("tcp" in entry) && !("tls" in entry)) add(["http"], "required field is missing; expected a non-empty list of HTTP routes (or tcp, or tls routes)");
   }),
 );
-
-const VirtualHostSchema = mapping("a mapping with hosts and http", {
-  hosts,
-  http: list("a non-empty list of HTTP routes", HttpRouteSchema, 1),
-});
 
 export const ConfigSchema = mapping("a mapping with listeners, services and routes", {
   settings: v.optional(mapping("a mapping with timeout and serverHeader", { timeout: v.optional(duration), serverHeader: v.optional(headerValue) })),

@@ -3,12 +3,12 @@
 
 import { Hono } from "hono";
 import type { ConnectionInfo } from "../listeners/types.ts";
-import type { HttpsListenerPlan, ListenerPlan, RoutePlan } from "../provision/plan.ts";
+import type { HttpsListenerPlan, ListenerPlan, MatchInput } from "../provision/plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 import { hostOnly } from "../util/host-table.ts";
 import { errorResponse } from "./error-status.ts";
-import { forward } from "./proxy.ts";
-import { xfccFor } from "./xfcc.ts";
+import { empty } from "./responses.ts";
+import { serveRoute } from "./serve-route.ts";
 
 export interface ListenerRef {
   /** Swapped whole on reload; requests in flight keep the plan they started with. */
@@ -45,30 +45,22 @@ async function handle(ref: ListenerRef, req: Request, conn: ConnectionInfo, clie
   const vhost = listener.vhosts.match(host);
   if (!vhost) return empty(404, serverHeader);
   const q = pathAndQuery.indexOf("?");
-  const path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
-  const route = firstMatch(vhost.routes, path);
-  if (!route) return empty(404, serverHeader);
-
-  const action = route.action;
-  if (action.kind === "direct") {
-    const headers: Record<string, string> = { "content-type": action.contentType };
-    if (serverHeader) headers.server = serverHeader;
-    return new Response(action.body, { status: action.status, headers });
+  const m: MatchInput = {
+    path: q < 0 ? pathAndQuery : pathAndQuery.slice(0, q),
+    pathAndQuery,
+    req,
+    scheme,
+    authority,
+    port: listener.port,
+    query: undefined,
+  };
+  // First match wins, as in Istio; `entry` tells a rewrite which match entry it was.
+  for (const route of vhost.routes) {
+    if (route.match === null) return serveRoute(route, -1, m, conn, serverHeader, clients);
+    const entry = route.match(m);
+    if (entry >= 0) return serveRoute(route, entry, m, conn, serverHeader, clients);
   }
-  const peer = conn.tls?.peer;
-  return forward(
-    action,
-    {
-      req,
-      scheme,
-      authority,
-      pathAndQuery,
-      remoteAddress: conn.remoteAddress,
-      xfcc: peer ? xfccFor(peer) : undefined,
-      serverHeader,
-    },
-    clients,
-  );
+  return empty(404, serverHeader);
 }
 
 /**
@@ -81,18 +73,6 @@ function misdirected(listener: HttpsListenerPlan, host: string, conn: Connection
   const bySni = conn.tls ? listener.servers.find((s) => s.index === conn.tls!.serverIndex) : undefined;
   if (byHost === bySni) return false;
   return byHost?.mode === "MUTUAL" || bySni?.mode === "MUTUAL";
-}
-
-function firstMatch(routes: RoutePlan[], path: string): RoutePlan | undefined {
-  for (const r of routes) if (r.matches === null || r.matches(path)) return r;
-  return undefined;
-}
-
-function empty(status: number, serverHeader: string, extra?: Record<string, string>): Response {
-  // An explicit length keeps HTTP/1.1 from switching to chunked encoding for an empty body.
-  const headers: Record<string, string> = { ...extra, "content-length": "0" };
-  if (serverHeader) headers.server = serverHeader;
-  return new Response(null, { status, headers });
 }
 
 /** Splits "scheme://authority/path?query" without building a URL object on the hot path. */

@@ -2,9 +2,13 @@
 // ingress adds (DESIGN.md "Behaviour contracts").
 
 import { UpstreamTimeoutError, UpstreamUnavailableError } from "../errors.ts";
-import type { ProxyAction, Upstream } from "../provision/plan.ts";
+import type { ProxyAction, RetryPlan, Upstream } from "../provision/plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
+import type { UpstreamClient } from "../upstream/types.ts";
+import { applyHeaderOps } from "./header-ops.ts";
 import { HOP_BY_HOP, connectionListed } from "./hop-by-hop.ts";
+import { shadow } from "./mirror.ts";
+import { backoffMs, classifyFailure, retriableFailure, retriableResponse, type TryFailure } from "./retry.ts";
 
 export interface ForwardRequest {
   req: Request;
@@ -12,7 +16,7 @@ export interface ForwardRequest {
   scheme: string;
   /** Host[:port] as the client sent it. */
   authority: string;
-  /** Path and query, as sent. */
+  /** Path and query to send: as sent, or as the route rewrote it. */
   pathAndQuery: string;
   remoteAddress: string;
   /** Envoy-format client certificate details, for mutual TLS connections. */
@@ -29,40 +33,140 @@ const SANITIZED = new Set(["x-forwarded-client-cert", "expect"]);
 export async function forward(action: ProxyAction, f: ForwardRequest, clients: UpstreamClients): Promise<Response> {
   const upstream = pick(action);
   const client = clients.for(upstream);
-  const headers = requestHeaders(f);
+  const headers = requestHeaders(f, action.authority);
+  // Destination-level operations first, then the route's (Envoy applies the enclosing level last).
+  if (upstream.requestOps) applyHeaderOps(headers, upstream.requestOps);
+  if (action.requestOps) applyHeaderOps(headers, action.requestOps);
   const { req } = f;
   const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
+  const url = upstream.origin + f.pathAndQuery;
 
+  let done: Exchanged;
+  if (action.retry === undefined && action.mirrors === undefined) {
+    const a = await attempt(client, url, req.method, headers, hasBody ? req.body : null, req.signal, action.timeoutMs, upstream.service);
+    if (a.failure !== undefined) throw failureError(a, upstream.service, action.timeoutMs);
+    done = a;
+  } else {
+    // Retries and mirrors send the body more than once, so it is read first, up to a limit;
+    // a bigger or unsized body streams once, without retries or mirrors (Envoy likewise gives
+    // up retrying and shadowing a request that overflows its buffer).
+    const body = hasBody ? await replayable(req) : null;
+    if (action.mirrors && body !== undefined) shadow(action.mirrors, req.method, f.pathAndQuery, headers, body, action.timeoutMs, clients);
+    if (action.retry && body !== undefined) {
+      done = await withRetries(action, action.retry, upstream, client, url, req, headers, body);
+    } else {
+      const stream = body === undefined ? req.body : bodyStream(body);
+      const a = await attempt(client, url, req.method, headers, stream, req.signal, action.timeoutMs, upstream.service);
+      if (a.failure !== undefined) throw failureError(a, upstream.service, action.timeoutMs);
+      done = a;
+    }
+  }
+  const { res, elapsed } = done;
+  const out = responseHeaders(res, elapsed, f.serverHeader);
+  if (upstream.responseOps) applyHeaderOps(out, upstream.responseOps);
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
+}
+
+type Exchanged = { res: Response; elapsed: number; failure?: undefined };
+type Failed = { failure: TryFailure; error: unknown };
+
+/** One exchange with the upstream, bounded by `timeoutMs` (0: none) up to response headers. */
+async function attempt(
+  client: UpstreamClient,
+  url: string,
+  method: string,
+  headers: Headers,
+  body: ReadableStream<Uint8Array> | null,
+  clientSignal: AbortSignal,
+  timeoutMs: number,
+  service: string,
+): Promise<Exchanged | Failed> {
   const controller = new AbortController();
-  const clientSignal = req.signal;
   const onClientAbort = () => controller.abort(clientSignal.reason);
   clientSignal.addEventListener("abort", onClientAbort, { once: true });
   let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new UpstreamTimeoutError(`no response from ${upstream.service} within ${action.timeoutMs} ms`));
-  }, action.timeoutMs);
-
+  const timer =
+    timeoutMs > 0
+      ? setTimeout(() => {
+          timedOut = true;
+          controller.abort(new UpstreamTimeoutError(`no response from ${service} within ${timeoutMs} ms`));
+        }, timeoutMs)
+      : undefined;
   const started = performance.now();
-  let res: Response;
   try {
-    res = await client({
-      url: upstream.origin + f.pathAndQuery,
-      method: req.method,
-      headers,
-      body: hasBody ? req.body : null,
-      signal: controller.signal,
-    });
-  } catch (err) {
-    if (timedOut) throw new UpstreamTimeoutError(`no response from ${upstream.service} within ${action.timeoutMs} ms`, { cause: err });
-    throw new UpstreamUnavailableError(failureReason(err), { cause: err });
+    const res = await client({ url, method, headers, body, signal: controller.signal });
+    return { res, elapsed: Math.round(performance.now() - started) };
+  } catch (error) {
+    return { failure: timedOut ? "timeout" : classifyFailure(error), error };
   } finally {
     // The route timeout covers the wait for response headers; the body then streams freely.
     clearTimeout(timer);
     clientSignal.removeEventListener("abort", onClientAbort);
   }
-  const elapsed = Math.round(performance.now() - started);
-  return new Response(res.body, { status: res.status, statusText: res.statusText, headers: responseHeaders(res, elapsed, f.serverHeader) });
+}
+
+function failureError(a: Failed, service: string, timeoutMs: number): Error {
+  if (a.failure === "timeout") return new UpstreamTimeoutError(`no response from ${service} within ${timeoutMs} ms`, { cause: a.error });
+  return new UpstreamUnavailableError(failureReason(a.error), { cause: a.error });
+}
+
+/**
+ * Tries until a response is not retriable, the attempts are used up, or the route timeout (which
+ * covers every try, as Envoy's global timeout does) runs out. A per-try timeout counts as a 504.
+ */
+async function withRetries(
+  action: ProxyAction,
+  retry: RetryPlan,
+  upstream: Upstream,
+  client: UpstreamClient,
+  url: string,
+  req: Request,
+  headers: Headers,
+  body: Uint8Array<ArrayBuffer> | null,
+): Promise<Exchanged> {
+  const deadline = action.timeoutMs > 0 ? performance.now() + action.timeoutMs : Infinity;
+  const perTry = retry.perTryTimeoutMs > 0 ? retry.perTryTimeoutMs : Infinity;
+  for (let n = 0; ; n++) {
+    const remaining = deadline - performance.now();
+    const limit = Math.min(perTry, remaining);
+    const tryMs = limit === Infinity ? 0 : Math.max(1, Math.ceil(limit));
+    const a = await attempt(client, url, req.method, headers, bodyStream(body), req.signal, tryMs, upstream.service);
+    const more = n < retry.attempts && !req.signal.aborted;
+    if (a.failure === undefined) {
+      if (!more || !retriableResponse(retry, a.res)) return a;
+      discard(a.res);
+    } else {
+      const routeTimeout = a.failure === "timeout" && perTry >= remaining;
+      if (routeTimeout) throw failureError(a, upstream.service, action.timeoutMs);
+      if (!more || !retriableFailure(retry, a.failure)) throw failureError(a, upstream.service, tryMs);
+    }
+    const wait = Math.min(backoffMs(n), deadline - performance.now());
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+/**
+ * The request body as bytes when it can be sent again: a Content-Length of at most
+ * REPLAY_LIMIT. Undefined when it must stream (too big, or no length given).
+ */
+async function replayable(req: Request): Promise<Uint8Array<ArrayBuffer> | null | undefined> {
+  const length = req.headers.get("content-length");
+  if (length === null || !/^\d+$/.test(length) || Number(length) > REPLAY_LIMIT) return undefined;
+  if (length === "0") return null;
+  return new Uint8Array(await req.arrayBuffer());
+}
+
+/** Envoy's default per-connection buffer limit, which also bounds what it buffers to retry or shadow. */
+export const REPLAY_LIMIT = 1024 * 1024;
+
+function bodyStream(body: Uint8Array<ArrayBuffer> | null): ReadableStream<Uint8Array> | null {
+  // A Blob holds its own copy, so every send reads the same bytes.
+  return body === null ? null : new Blob([body]).stream();
+}
+
+/** Frees the connection of a response nobody will read. */
+export function discard(res: Response): void {
+  res.body?.cancel().catch(() => {});
 }
 
 function pick(action: ProxyAction): Upstream {
@@ -76,7 +180,7 @@ function pick(action: ProxyAction): Upstream {
   return list[list.length - 1]!;
 }
 
-function requestHeaders(f: ForwardRequest): Headers {
+function requestHeaders(f: ForwardRequest, authority: string | undefined): Headers {
   const src = f.req.headers;
   const listed = connectionListed(src.get("connection"));
   const out = new Headers();
@@ -88,8 +192,9 @@ function requestHeaders(f: ForwardRequest): Headers {
     }
     out.append(name, value);
   }
-  // Over h2 the authority arrives as a pseudo-header; upstreams get it as Host (Envoy keeps it).
-  out.set("host", f.authority);
+  // Over h2 the authority arrives as a pseudo-header; upstreams get it as Host (Envoy keeps it),
+  // unless the route rewrites it (rewrite.authority; x-forwarded-host keeps the original).
+  out.set("host", authority ?? f.authority);
   const xff = src.get("x-forwarded-for");
   if (f.remoteAddress) out.set("x-forwarded-for", xff ? `${xff}, ${f.remoteAddress}` : f.remoteAddress);
   out.set("x-forwarded-proto", f.scheme);

@@ -12,6 +12,10 @@ export interface ListenerNeeds {
   clientAuth: boolean;
   /** The handler must see the client certificate (for x-forwarded-client-cert). */
   peerCertificate: boolean;
+  /** Some server limits the TLS protocol versions (min/maxProtocolVersion). */
+  tlsVersions: boolean;
+  /** Some server limits the TLS 1.2 cipher suites (cipherSuites). */
+  cipherSuites: boolean;
 }
 
 export const NEED_WORDS: Record<keyof ListenerNeeds, string> = {
@@ -20,17 +24,22 @@ export const NEED_WORDS: Record<keyof ListenerNeeds, string> = {
   wildcardSni: "wildcard server names",
   clientAuth: "client certificates on some hosts",
   peerCertificate: "the client certificate in the request handler",
+  tlsVersions: "TLS protocol versions per server",
+  cipherSuites: "TLS 1.2 cipher suites per server (cipherSuites)",
 };
 
 export function needsOf(spec: ListenerSpec): ListenerNeeds {
   const tls = spec.tls;
-  if (!tls) return { tls: false, strictSni: false, wildcardSni: false, clientAuth: false, peerCertificate: false };
-  const clientAuth = tls.policies.some((p) => p.requireClientCert);
+  if (!tls) return { tls: false, strictSni: false, wildcardSni: false, clientAuth: false, peerCertificate: false, tlsVersions: false, cipherSuites: false };
+  // OPTIONAL_MUTUAL and the checks beyond the chain (SAN, SPKI, hash, CRL) need what MUTUAL needs.
+  const clientAuth = tls.policies.some((p) => p.requireClientCert || p.requestClientCert || p.checkClientCert !== undefined);
   return {
     tls: true,
     strictSni: tls.defaultPolicy === undefined,
     wildcardSni: tls.policies.some((p) => p.hosts.some((h) => h.startsWith("*."))),
     clientAuth,
     peerCertificate: clientAuth,
+    tlsVersions: tls.policies.some((p) => p.minVersion !== undefined || p.maxVersion !== undefined),
+    cipherSuites: tls.policies.some((p) => p.ciphers !== undefined),
   };
 }

@@ -35,9 +35,21 @@ export interface TlsPolicy {
   hosts: string[];
   certPem: string;
   keyPem: string;
-  /** Trust anchors for client certificates; required when `requireClientCert`. */
+  /** Trust anchors for client certificates; required when `requireClientCert` or `requestClientCert`. */
   caPem?: string;
   requireClientCert: boolean;
+  /** OPTIONAL_MUTUAL: ask for a client certificate and verify one that is sent, but admit clients without. */
+  requestClientCert?: boolean;
+  /**
+   * Checks a client certificate (DER) that passed chain verification (SAN, SPKI, hash, CRL); a
+   * reason means the connection is closed before any request on it is handled.
+   */
+  checkClientCert?: (der: Uint8Array<ArrayBuffer>) => string | undefined;
+  /** Protocol range for this policy (default: the listener's minVersion to TLS 1.3). */
+  minVersion?: "TLSv1.2" | "TLSv1.3";
+  maxVersion?: "TLSv1.2" | "TLSv1.3";
+  /** OpenSSL cipher list for TLS 1.2 ("A:B"); TLS 1.3 suites stay the library's defaults. */
+  ciphers?: string;
 }
 
 export interface TlsListenerSpec {
@@ -55,12 +67,28 @@ export interface TlsListenerSpec {
   minVersion: "TLSv1.2" | "TLSv1.3";
 }
 
+/** Where a forwarded TCP connection goes. */
+export interface StreamBackend {
+  host: string;
+  port: number;
+}
+
+/** A TCP listener that forwards bytes (plain TCP, or TLS passthrough chosen by SNI). */
+export interface StreamListenerSpec {
+  /** Read the ClientHello's SNI before choosing a backend (TLS passthrough); the bytes stay intact. */
+  sni: boolean;
+  /** The backend for a connection (`serverName`: the SNI when `sni`); undefined closes it. */
+  backend(serverName: string | undefined): StreamBackend | undefined;
+}
+
 export interface ListenerSpec {
   name: string;
   address: string;
   port: number;
   /** Absent for plain HTTP. */
   tls?: TlsListenerSpec;
+  /** Present for TCP and TLS-passthrough listeners, which have no HTTP inside: `handler` is never called. */
+  stream?: StreamListenerSpec;
   handler: RequestHandler;
   /** Called for connection-level problems worth logging (never for ordinary disconnects). */
   onError?: (err: Error) => void;

@@ -34,7 +34,7 @@ export interface CredentialPlan {
   clientCa: CertificateSummary[];
 }
 
-export type TlsMode = "SIMPLE" | "MUTUAL";
+export type TlsMode = "SIMPLE" | "MUTUAL" | "OPTIONAL_MUTUAL";
 
 export interface TlsServerPlan {
   /** Position among the listener's servers; stable identity for the adapter. */
@@ -42,39 +42,21 @@ export interface TlsServerPlan {
   hosts: string[];
   mode: TlsMode;
   credential: CredentialPlan;
+  /**
+   * Istio's subjectAltNames / verifyCertificateSpki / verifyCertificateHash / caCrl, compiled:
+   * given a client certificate (DER) that chains to the CA, why it is refused, or undefined.
+   */
+  clientCertCheck?: (der: Uint8Array<ArrayBuffer>) => string | undefined;
+  /** min/maxProtocolVersion in node:tls terms; absent: TLS 1.2 to 1.3. */
+  minVersion?: "TLSv1.2" | "TLSv1.3";
+  maxVersion?: "TLSv1.2" | "TLSv1.3";
+  /** cipherSuites as an OpenSSL cipher list ("A:B"); TLS 1.2 only. */
+  ciphers?: string;
 }
 
-export interface DirectAction {
-  kind: "direct";
-  status: number;
-  body: string;
-  contentType: string;
-}
-
-export interface Upstream {
-  service: string;
-  /** `scheme://host:port` without trailing slash; the request path is appended as is. */
-  origin: string;
-  weight: number;
-  /** TLS settings for an https:// service; one client (pool) per service is built from it. */
-  tls?: UpstreamTls;
-}
-
-export interface ProxyAction {
-  kind: "proxy";
-  upstreams: Upstream[];
-  totalWeight: number;
-  timeoutMs: number;
-}
-
-export type RouteAction = DirectAction | ProxyAction;
-
-export interface RoutePlan {
-  name: string;
-  /** Tests the path (no query); null means "matches everything". */
-  matches: ((path: string) => boolean) | null;
-  action: RouteAction;
-}
+// HTTP routes (RoutePlan, its actions, Upstream, matchers): route-plan.ts.
+import type { RoutePlan } from "./route-plan.ts";
+export type * from "./route-plan.ts";
 
 export interface VirtualHostPlan {
   hosts: string[];
@@ -107,8 +89,50 @@ export interface HttpsListenerPlan extends ListenerPlanBase {
 
 export type ListenerPlan = HttpListenerPlan | HttpsListenerPlan;
 
+/** A tcp/tls route's destination: only the service's host and port matter. */
+export interface StreamUpstream {
+  service: string;
+  /** Host name or IP address (IPv6 without brackets). */
+  host: string;
+  port: number;
+  weight: number;
+}
+
+export interface StreamRoutePlan {
+  /** `routes[i].tcp[j]` / `routes[i].tls[j]`, for logs. */
+  name: string;
+  upstreams: StreamUpstream[];
+  totalWeight: number;
+}
+
+/** `protocol: TCP`: every connection goes to the first tcp route that matches the port. */
+export interface TcpListenerPlan {
+  kind: "tcp";
+  name: string;
+  address: string;
+  port: number;
+  /** Undefined when no route matches: connections are closed. */
+  route: StreamRoutePlan | undefined;
+}
+
+/** `protocol: TLS` with PASSTHROUGH servers: the ClientHello's SNI picks a tls route. */
+export interface TlsPassthroughListenerPlan {
+  kind: "tls-passthrough";
+  name: string;
+  address: string;
+  port: number;
+  /** SNI names the Gateway servers accept (exact, "*.suffix", "*"); others are refused. */
+  hosts: HostTable<true>;
+  /** sniHosts of the tls routes for this port: exact beats the longest wildcard beats "*", as Envoy's filter chains. */
+  routeBySni: HostTable<StreamRoutePlan>;
+}
+
+export type StreamListenerPlan = TcpListenerPlan | TlsPassthroughListenerPlan;
+
 export interface Plan {
   listeners: ListenerPlan[];
+  /** TCP and TLS-passthrough listeners (no HTTP inside). */
+  streamListeners: StreamListenerPlan[];
   credentials: CredentialPlan[];
   /** Empty string: send no `server` header. */
   serverHeader: string;

@@ -1,12 +1,15 @@
 // Config (plain data) → Plan (runtime objects). Does the file I/O and x509 parsing, compiles
 // matchers and indexes hosts, and reports every problem at once as a ConfigError.
 
-import type { Config, HttpRouteConfig, ListenerConfig, UriMatch, VirtualHostConfig } from "../config/model.ts";
+import type { Config, HttpRouteConfig, ListenerConfig, TlsServerConfig, UriMatch, VirtualHostConfig } from "../config/model.ts";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import { readFile } from "node:fs/promises";
 import type { UpstreamTls } from "../upstream/types.ts";
 import { HostTable } from "../util/host-table.ts";
 import { certificateCovers, provisionCredential } from "./credentials.ts";
+import { compileRoute } from "./compile-route.ts";
+import { compileStreamListeners } from "./tcp.ts";
+import { provisionServerTls, type ServerTlsExtras } from "./tls-settings.ts";
 import type {
   CredentialPlan,
   HttpsListenerPlan,
@@ -49,13 +52,16 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
 
   const serviceTls = await provisionServiceTls(config, issues);
   const vhosts = config.routes.map((vh) => compileVirtualHost(vh, config, serviceTls));
+  const tlsExtras = await provisionServerTls(config, credentials, issues, warnings);
   const listeners: ListenerPlan[] = [];
   for (const l of config.listeners) {
-    const plan = compileListener(l, config, credentials, vhosts, issues, warnings);
+    if (l.protocol === "TCP" || l.protocol === "TLS") continue; // streamListeners (tcp.ts)
+    const plan = compileListener(l, config, credentials, vhosts, issues, warnings, tlsExtras);
     if (plan) listeners.push(plan);
   }
+  const streamListeners = compileStreamListeners(config, issues, warnings);
   if (issues.length > 0) throw new ConfigError(issues);
-  return { plan: { listeners, credentials: [...credentials.values()], serverHeader: config.settings.serverHeader }, warnings };
+  return { plan: { listeners, streamListeners, credentials: [...credentials.values()], serverHeader: config.settings.serverHeader }, warnings };
 }
 
 function usedCredentials(config: Config): Set<string> {
@@ -71,6 +77,7 @@ function compileListener(
   vhosts: VirtualHostPlan[],
   issues: ConfigIssue[],
   warnings: string[],
+  tlsExtras: Map<TlsServerConfig, ServerTlsExtras>,
 ): ListenerPlan | undefined {
   const hosts = new HostTable<true>();
   const table = new HostTable<VirtualHostPlan>();
@@ -92,19 +99,20 @@ function compileListener(
     };
   }
 
+  if (l.protocol !== "HTTPS") return undefined; // TCP and TLS: provision/tcp.ts
   const servers: TlsServerPlan[] = [];
   const serverByHost = new HostTable<TlsServerPlan>();
   l.servers.forEach((s) => {
     const credential = credentials.get(s.credential);
     if (!credential) return; // its own issue was reported when the credential failed
-    if (s.mode === "MUTUAL" && credential.caPem === undefined) {
+    if (s.mode !== "SIMPLE" && credential.caPem === undefined) {
       issues.push({
         ...at(s.source),
-        message: `mode MUTUAL needs a CA to verify client certificates, but credential "${s.credential}" has none (add ca.crt to ${dirOf(credential.certFile)}, or \`ca:\` to the credential)`,
+        message: `mode ${s.mode} needs a CA to verify client certificates, but credential "${s.credential}" has none (add ca.crt to ${dirOf(credential.certFile)}, or \`ca:\` to the credential)`,
       });
       return;
     }
-    const plan: TlsServerPlan = { index: servers.length, hosts: s.hosts, mode: s.mode, credential };
+    const plan: TlsServerPlan = { index: servers.length, hosts: s.hosts, mode: s.mode, credential, ...tlsExtras.get(s) };
     servers.push(plan);
     for (const h of s.hosts) {
       hosts.add(h, true);
@@ -163,41 +171,7 @@ function compileVirtualHost(vh: VirtualHostConfig, config: Config, serviceTls: M
   return { hosts: vh.hosts, routes: vh.http.map((r, i) => compileRoute(r, i, vh, config, serviceTls)) };
 }
 
-function compileRoute(r: HttpRouteConfig, i: number, vh: VirtualHostConfig, config: Config, serviceTls: Map<string, UpstreamTls>): RoutePlan {
-  const name = r.name ?? `${vh.hosts[0]}#${i}`;
-  const matchers = r.match.map((m) => (m.uri ? uriMatcher(m.uri) : () => true));
-  const matches = matchers.length === 0 ? null : matchers.length === 1 ? matchers[0]! : (p: string) => matchers.some((f) => f(p));
-  if (r.directResponse) {
-    const d = r.directResponse;
-    return { name, matches, action: { kind: "direct", status: d.status, body: d.body ?? "", contentType: d.contentType ?? "text/plain; charset=utf-8" } };
-  }
-  // The loader has already checked that every destination names a known service.
-  const upstreams = r.destinations.map((d) => ({
-    service: d.service,
-    origin: config.services.get(d.service)!.url,
-    weight: d.weight,
-    tls: serviceTls.get(d.service),
-  }));
-  return {
-    name,
-    matches,
-    action: { kind: "proxy", upstreams, totalWeight: upstreams.reduce((a, u) => a + u.weight, 0), timeoutMs: r.timeoutMs },
-  };
-}
-
-/** Istio's StringMatch on the path: exact, prefix, or RE2-style full-match regex. */
-export function uriMatcher(m: UriMatch): (path: string) => boolean {
-  switch (m.kind) {
-    case "exact":
-      return (p) => p === m.value;
-    case "prefix":
-      return (p) => p.startsWith(m.value);
-    case "regex": {
-      const re = new RegExp(`^(?:${m.value})$`);
-      return (p) => re.test(p);
-    }
-  }
-}
+// compileRoute (matchers, rewrites, retries, CORS, ... for one HTTP route): compile-route.ts.
 
 function at(s: { file: string; line: number; path: string }) {
   return { file: s.file, line: s.line, path: s.path };

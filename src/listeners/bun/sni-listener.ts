@@ -9,6 +9,7 @@ import { within } from "../../util/deadline.ts";
 import { listenError } from "../listen-error.ts";
 import { normalizeAddress } from "../node/connection-info.ts";
 import { ConnectionTracker, http2Target, listen, sniFrontServer } from "../node/listener.ts";
+import { needsGuard } from "../node/client-cert-guard.ts";
 import type { SniTarget } from "../node/sni-dispatch.ts";
 import type { ConnectionInfo, ListenerSpec, StartListener, TlsPolicy } from "../types.ts";
 
@@ -32,7 +33,7 @@ export const startBunSniListener: StartListener = async (spec) => {
   const facts: PipeFacts = new Map();
   const inner: BunServer[] = [];
   const targets = tls.policies.map((policy, index): SniTarget => {
-    if (policy.requireClientCert) return http2Target(spec, tracker, policy, index);
+    if (needsHttp2(policy)) return http2Target(spec, tracker, policy, index);
     const server = innerServer(spec, policy, index, facts);
     inner.push(server);
     return { emit: (socket, serverName) => pipe(socket, server.port, serverName ?? "", facts) };
@@ -50,6 +51,15 @@ export const startBunSniListener: StartListener = async (spec) => {
     },
   };
 };
+
+/**
+ * Client certificates (MUTUAL, OPTIONAL_MUTUAL, SAN/SPKI/hash/CRL checks) and per-server TLS
+ * versions or cipher suites go to node:http2, which honours them all; Bun.serve is kept for the
+ * plain SIMPLE policies it serves exactly.
+ */
+function needsHttp2(policy: TlsPolicy): boolean {
+  return policy.requireClientCert || needsGuard(policy) || policy.minVersion !== undefined || policy.maxVersion !== undefined || policy.ciphers !== undefined;
+}
 
 function innerServer(spec: ListenerSpec, policy: TlsPolicy, index: number, facts: PipeFacts): BunServer {
   const Bun = (globalThis as unknown as { Bun: BunLike }).Bun;

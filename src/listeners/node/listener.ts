@@ -9,6 +9,7 @@ import type { TLSSocket } from "node:tls";
 import { getRequestListener } from "@hono/node-server";
 import { listenError } from "../listen-error.ts";
 import type { ConnectionInfo, ListenerSpec, StartListener, TlsPolicy } from "../types.ts";
+import { guardClientCert, needsGuard, refusal } from "./client-cert-guard.ts";
 import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
 import { dispatchBySni, type SniTarget } from "./sni-dispatch.ts";
 
@@ -101,23 +102,31 @@ export function sniFrontServer(spec: ListenerSpec, targets: SniTarget[]): NetSer
 }
 
 function secureServer(spec: ListenerSpec, tracker: ConnectionTracker, policy: TlsPolicy, index: number): Http2SecureServer {
-  const listener = bridge(spec, tracker, (incoming) =>
-    tlsConnectionInfo(incoming.socket as unknown as TLSSocket, index, policy.requireClientCert),
+  const askCert = policy.requireClientCert || policy.requestClientCert === true;
+  const listener = bridge(
+    spec,
+    tracker,
+    (incoming) => tlsConnectionInfo(incoming.socket as unknown as TLSSocket, index, askCert),
+    needsGuard(policy) ? (incoming) => refusal(incoming.socket as unknown as TLSSocket, policy) === undefined : undefined,
   );
   const server = createSecureServer(
     {
       key: policy.keyPem,
       cert: policy.certPem,
       ca: policy.caPem,
-      requestCert: policy.requireClientCert,
+      requestCert: askCert,
+      // OPTIONAL_MUTUAL: an untrusted certificate is refused by the guard, a missing one admitted.
       rejectUnauthorized: policy.requireClientCert,
       allowHTTP1: true,
       ALPNProtocols: ["h2", "http/1.1"],
-      minVersion: spec.tls!.minVersion,
+      minVersion: policy.minVersion ?? spec.tls!.minVersion,
+      ...(policy.maxVersion ? { maxVersion: policy.maxVersion } : {}),
+      ...(policy.ciphers ? { ciphers: policy.ciphers } : {}),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
     },
     listener,
   );
+  guardClientCert(server, policy);
   server.setTimeout(IDLE_TIMEOUT_MS);
   // Failed handshakes (no client certificate, untrusted CA, garbage) are the client's problem:
   // the connection is closed and nothing else is affected.
@@ -126,7 +135,13 @@ function secureServer(spec: ListenerSpec, tracker: ConnectionTracker, policy: Tl
   return server;
 }
 
-function bridge(spec: ListenerSpec, tracker: ConnectionTracker, connInfo: (incoming: Incoming) => ConnectionInfo) {
+function bridge(
+  spec: ListenerSpec,
+  tracker: ConnectionTracker,
+  connInfo: (incoming: Incoming) => ConnectionInfo,
+  /** False: the connection must not be served (client-cert-guard.ts); it is destroyed. */
+  admit?: (incoming: Incoming) => boolean,
+) {
   const onRequest = getRequestListener((req, env) => spec.handler(req, connInfo((env as { incoming: Incoming }).incoming)), {
     // Keep the runtime's own Request/Response: the upstream client passes them to fetch.
     overrideGlobalObjects: false,
@@ -136,6 +151,7 @@ function bridge(spec: ListenerSpec, tracker: ConnectionTracker, connInfo: (incom
     },
   });
   return (incoming: IncomingMessage | Http2ServerRequest, outgoing: ServerResponse | Http2ServerResponse) => {
+    if (admit && !admit(incoming as unknown as Incoming)) return void incoming.socket.destroy();
     tracker.begin();
     // Bun's node:http2 does not always emit "close" on a finished response; either event ends it.
     let done = false;

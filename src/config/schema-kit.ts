@@ -1,0 +1,176 @@
+// Building blocks for valibot schemas whose messages say what to write, with the same wording as
+// schema.ts. A module of its own so that schemas used by several loaders (http-route.ts, the
+// Istio loader) need not import schema.ts, which imports them: no import cycle.
+//
+// schema.ts still has private copies of the generic helpers; they can import these instead once
+// the concurrent edits to that file have landed (same behaviour, same messages).
+
+import * as v from "valibot";
+import { parseDuration } from "./duration.ts";
+import { didYouMean } from "./suggest.ts";
+
+export type Message = (issue: v.BaseIssue<unknown>) => string;
+export type AddIssue = (path: readonly string[], message: string) => void;
+
+/** What each schema expects, in words; lets a missing required field say what to write. */
+const expectations = new WeakMap<object, string>();
+
+export function expecting<S extends object>(what: string, schema: S): S {
+  expectations.set(schema, what);
+  return schema;
+}
+
+/** How a YAML value reads in a message: `"abc"`, `8080`, `a list`, `an empty value`. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "an empty value";
+  if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (Array.isArray(value)) return value.length === 0 ? "an empty list" : "a list";
+  if (typeof value === "object") return "a mapping";
+  return String(value);
+}
+
+export const got =
+  (what: string): Message =>
+  (issue) =>
+    `expected ${what}, got ${describeValue(issue.input)}`;
+
+export function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A custom check over the whole mapping; `add` reports at a path relative to it. */
+export function rule<T>(check: (value: Record<string, unknown>, add: AddIssue) => void): v.RawCheckAction<T> {
+  return v.rawCheck<T>(({ dataset, addIssue }) => {
+    const value = dataset.value;
+    if (!isMapping(value)) return;
+    check(value, (path, message) => {
+      const items = path.map((key) => ({ type: "object" as const, origin: "value" as const, input: value, key, value: value[key] }));
+      addIssue(items.length > 0 ? { message, path: items as [v.ObjectPathItem, ...v.ObjectPathItem[]] } : { message });
+    });
+  });
+}
+
+/** `field "delegate" is not supported by Portico: <reason>`: the one wording for Istio fields we refuse. */
+export function unsupportedField(name: string, reason: string): string {
+  return `field ${JSON.stringify(name)} is not supported by Portico: ${reason}`;
+}
+
+/**
+ * A YAML mapping with exactly these keys: unknown keys are errors, with a spelling hint. Keys in
+ * `unsupported` are real Istio fields that Portico does not implement: they are reported with
+ * the reason, never silently dropped.
+ */
+export function mapping<const E extends v.ObjectEntries>(what: string, entries: E, unsupported: Record<string, string> = {}) {
+  const known = Object.keys(entries);
+  const missing: Message = (issue) => {
+    const key = String(issue.path?.[0]?.key);
+    const wanted = expectations.get(entries[key] as object);
+    return wanted ? `required field is missing; expected ${wanted}` : "required field is missing";
+  };
+  return expecting(
+    what,
+    v.pipe(
+      v.custom<Record<string, unknown>>(isMapping, got(what)),
+      v.looseObject(entries, missing),
+      rule((value, add) => {
+        for (const key of Object.keys(value)) {
+          if (known.includes(key)) continue;
+          const reason = unsupported[key];
+          if (reason !== undefined) {
+            add([key], unsupportedField(key, reason));
+            continue;
+          }
+          const hint = didYouMean(key, known) || `; expected one of: ${known.join(", ")}`;
+          add([key], `unknown field ${JSON.stringify(key)}${hint}`);
+        }
+      }),
+    ),
+  );
+}
+
+/** A YAML mapping from free-form names to values of one kind. */
+export function namedMap<S extends v.GenericSchema>(what: string, item: S) {
+  return expecting(what, v.pipe(v.custom<Record<string, unknown>>(isMapping, got(what)), v.record(v.string(), item)));
+}
+
+export function list<S extends v.GenericSchema>(what: string, item: S, min = 0) {
+  return expecting(what, v.pipe(v.array(item, got(what)), v.minLength(min, got(what))));
+}
+
+export function text(what: string, min = 0) {
+  return expecting(what, v.pipe(v.string(got(what)), v.minLength(min, got(what))));
+}
+
+export function integer(what: string, min: number, max: number) {
+  const m = got(what);
+  return expecting(what, v.pipe(v.number(m), v.integer(m), v.minValue(min, m), v.maxValue(max, m)));
+}
+
+/** Any number from `min` to `max` (fractions allowed), such as Istio's Percent.value. */
+export function numberIn(what: string, min: number, max: number) {
+  const m = got(what);
+  return expecting(what, v.pipe(v.number(m), v.finite(m), v.minValue(min, m), v.maxValue(max, m)));
+}
+
+export function boolean() {
+  return expecting("true or false", v.boolean(got("true or false")));
+}
+
+export function oneOf<const T extends readonly string[]>(options: T) {
+  const what = options.join(" or ");
+  const message: Message = (issue) =>
+    got(what)(issue) + (typeof issue.input === "string" ? didYouMean(issue.input, options) : "");
+  return expecting(what, v.picklist(options, message));
+}
+
+/** A string that `problem` accepts (returns undefined for); otherwise its message. */
+export function checked(what: string, problem: (value: string) => string | undefined) {
+  return expecting(
+    what,
+    v.pipe(
+      v.string(got(what)),
+      v.check((value) => problem(value) === undefined, (issue) => problem(issue.input as string) ?? got(what)(issue)),
+    ),
+  );
+}
+
+// setTimeout fires at once, with only a warning, for delays it cannot represent.
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+const DURATION = "a duration like 15s or 250ms";
+
+export const duration = checked(DURATION, (value) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) return `expected ${DURATION}, got ${describeValue(value)}`;
+  if (ms > MAX_TIMEOUT_MS) return `expected a duration of at most 596h, got ${describeValue(value)}`;
+  return undefined;
+});
+
+/** A duration of at least 1ms, as Istio requires for perTryTimeout and fixedDelay. */
+export const positiveDuration = checked(DURATION, (value) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) return `expected ${DURATION}, got ${describeValue(value)}`;
+  if (ms < 1) return `expected a duration of at least 1ms, got ${describeValue(value)}`;
+  if (ms > MAX_TIMEOUT_MS) return `expected a duration of at most 596h, got ${describeValue(value)}`;
+  return undefined;
+});
+
+// Node rejects header values with control characters when the message is written.
+const HEADER_VALUE = 'a header value (printable characters; "" removes the header)';
+export function headerValueProblem(value: string): string | undefined {
+  return /^[\t\x20-\x7e\x80-\xff]*$/.test(value) ? undefined : `expected ${HEADER_VALUE}, got ${describeValue(value)}`;
+}
+export const headerValue = checked(HEADER_VALUE, headerValueProblem);
+
+/**
+ * A header value as Istio's examples write it (`set: { test: true }` is a YAML boolean): a
+ * string, number or boolean, turned into text.
+ */
+export const headerValueScalar = expecting(
+  HEADER_VALUE,
+  v.pipe(
+    v.union([v.string(), v.number(), v.boolean()], got(HEADER_VALUE)),
+    v.transform((value) => String(value)),
+    v.check((value) => headerValueProblem(value) === undefined, (issue) => headerValueProblem(String(issue.input)) ?? got(HEADER_VALUE)(issue)),
+  ),
+);

@@ -1,0 +1,56 @@
+// Istio's mirror / mirrors (Envoy's request_mirror_policies): a copy of the request goes to
+// another service, fire and forget; its response is read and dropped, and never delays or
+// changes the client's. As in Envoy (shadow_writer_impl.cc, shadowAppendedHost), the copy's
+// Host gets "-shadow" appended to its name, before any port.
+// https://istio.io/latest/docs/reference/config/networking/virtual-service/#HTTPRoute (mirror)
+
+import type { MirrorPlan } from "../provision/route-plan.ts";
+import type { UpstreamClients } from "../upstream/clients.ts";
+
+/** `webapp.example:8080` → `webapp.example-shadow:8080`. */
+export function shadowHost(host: string): string {
+  const bracket = host.startsWith("[") ? host.indexOf("]:") : -2;
+  const portStart = bracket === -2 ? host.lastIndexOf(":") : bracket < 0 ? -1 : bracket + 1;
+  return portStart < 0 ? `${host}-shadow` : `${host.slice(0, portStart)}-shadow${host.slice(portStart)}`;
+}
+
+/**
+ * Sends the copies. `headers` are the ones sent to the route's destination; `body` the request
+ * body read whole (null when there is none). The route timeout bounds each copy.
+ */
+export function shadow(
+  mirrors: MirrorPlan[],
+  method: string,
+  pathAndQuery: string,
+  headers: Headers,
+  body: Uint8Array<ArrayBuffer> | null,
+  timeoutMs: number,
+  clients: UpstreamClients,
+): void {
+  for (const m of mirrors) {
+    if (m.percentage < 100 && Math.random() * 100 >= m.percentage) continue;
+    const h = new Headers(headers);
+    const host = h.get("host");
+    if (host) h.set("host", shadowHost(host));
+    const controller = new AbortController();
+    const timer = timeoutMs > 0 ? setTimeout(() => controller.abort(), timeoutMs) : undefined;
+    const send = clients.for(m.upstream)({
+      url: m.upstream.origin + pathAndQuery,
+      method,
+      headers: h,
+      body: body === null ? null : new Blob([body]).stream(),
+      signal: controller.signal,
+    });
+    send
+      .then(drain)
+      .catch(() => {}) // a mirror's failure is nobody's business but its own
+      .finally(() => clearTimeout(timer));
+  }
+}
+
+/** Reads a body to its end, so the connection can be reused. */
+async function drain(res: Response): Promise<void> {
+  const reader = res.body?.getReader();
+  if (!reader) return;
+  while (!(await reader.read()).done);
+}

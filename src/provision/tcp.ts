@@ -1,0 +1,140 @@
+// Config → plans for TCP and TLS-passthrough listeners: binds each listener to the tcp / tls
+// routes that can reach it, and reports routes that reach no listener. Runs for routes.yaml and
+// Istio documents alike (the loader checks only what one file can show).
+
+import type { Config, DestinationConfig, Source, TcpListenerConfig, TlsPassthroughListenerConfig, VirtualHostConfig } from "../config/model.ts";
+import { covers } from "../config/tcp-route.ts";
+import type { ConfigIssue } from "../errors.ts";
+import { HostTable } from "../util/host-table.ts";
+import type { StreamListenerPlan, StreamRoutePlan, StreamUpstream, TcpListenerPlan, TlsPassthroughListenerPlan } from "./plan.ts";
+
+export function compileStreamListeners(config: Config, issues: ConfigIssue[], warnings: string[]): StreamListenerPlan[] {
+  const out: StreamListenerPlan[] = [];
+  for (const l of config.listeners) {
+    if (l.protocol === "TCP") out.push(tcpListener(l, config, warnings));
+    else if (l.protocol === "TLS") out.push(passthroughListener(l, config, issues, warnings));
+  }
+  checkRoutesReachListeners(config, issues);
+  warnAboutServiceTls(config, warnings);
+  return out;
+}
+
+function bound(entry: VirtualHostConfig, listener: { name: string }): boolean {
+  return entry.listeners === undefined || entry.listeners.includes(listener.name);
+}
+
+function tcpListener(l: TcpListenerConfig, config: Config, warnings: string[]): TcpListenerPlan {
+  let route: StreamRoutePlan | undefined;
+  config.routes.forEach((entry, i) => {
+    if (!bound(entry, l)) return;
+    (entry.tcp ?? []).forEach((r, j) => {
+      if (r.match.length > 0 && !r.match.some((m) => m.port === undefined || m.port === l.port)) return;
+      const name = `routes[${i}].tcp[${j}]`;
+      if (route) warnings.push(`${where(r.source)}: never chosen on listener "${l.name}": ${route.name} already takes every connection on port ${l.port}`);
+      else route = streamRoute(name, r.destinations, config);
+    });
+  });
+  if (!route) warnings.push(`${where(l.source)}: TCP listener "${l.name}" has no tcp route for port ${l.port}; its connections will be closed`);
+  return { kind: "tcp", name: l.name, address: l.address, port: l.port, route };
+}
+
+function passthroughListener(l: TlsPassthroughListenerConfig, config: Config, issues: ConfigIssue[], warnings: string[]): TlsPassthroughListenerPlan {
+  const hosts = new HostTable<true>();
+  for (const s of l.servers) for (const h of s.hosts) hosts.add(h, true);
+  const routeBySni = new HostTable<StreamRoutePlan>();
+  config.routes.forEach((entry, i) => {
+    if (!bound(entry, l)) return;
+    (entry.tls ?? []).forEach((r, j) => {
+      const route = streamRoute(`routes[${i}].tls[${j}]`, r.destinations, config);
+      r.match.forEach((m, k) => {
+        if (m.port !== undefined && m.port !== l.port) return;
+        m.sniHosts.forEach((sni, n) => {
+          if (!l.servers.some((s) => s.hosts.some((h) => overlap(h, sni)))) {
+            // Only a route that names this port must be served here; a port-less one may be meant for another TLS listener.
+            if (m.port !== undefined) {
+              issues.push({ ...at(r.source, `.match[${k}].sniHosts[${n}]`), message: `"${sni}" is routed on port ${l.port}, but no PASSTHROUGH server of listener "${l.name}" lists it; add it to a server's hosts` });
+            }
+            return;
+          }
+          // The first route for a name wins (the loader reports duplicates it can see).
+          routeBySni.add(sni, route);
+        });
+      });
+    });
+  });
+  const routed = routedNames(l, config);
+  for (const s of l.servers) {
+    for (const h of s.hosts) {
+      if (!routed.some((sni) => overlap(h, sni))) warnings.push(`${where(s.source)}: no tls route for SNI "${h}" on port ${l.port}; such connections will be closed`);
+    }
+  }
+  return { kind: "tls-passthrough", name: l.name, address: l.address, port: l.port, hosts, routeBySni };
+}
+
+/** Two host patterns share a name ("*.a.com" and "b.a.com", "*" and anything). */
+function overlap(a: string, b: string): boolean {
+  return covers(a, b) || covers(b, a);
+}
+
+function routedNames(l: TlsPassthroughListenerConfig, config: Config): string[] {
+  return config.routes.flatMap((entry) =>
+    bound(entry, l) ? (entry.tls ?? []).flatMap((r) => r.match.flatMap((m) => (m.port === undefined || m.port === l.port ? m.sniHosts : []))) : [],
+  );
+}
+
+/** A tcp or tls route that names a port needs a listener of its kind there; one without a port, any. */
+function checkRoutesReachListeners(config: Config, issues: ConfigIssue[]): void {
+  config.routes.forEach((entry) => {
+    const kinds = [
+      { routes: entry.tcp ?? [], protocol: "TCP", word: "tcp" },
+      { routes: entry.tls ?? [], protocol: "TLS", word: "tls" },
+    ] as const;
+    for (const { routes, protocol, word } of kinds) {
+      const listeners = config.listeners.filter((l) => l.protocol === protocol && bound(entry, l));
+      for (const r of routes) {
+        if (listeners.length === 0) {
+          const which = entry.listeners === undefined ? "" : ` among the listeners this entry attaches to (${entry.listeners.join(", ")})`;
+          issues.push({ ...at(r.source), message: `${word} routes need a listener with protocol: ${protocol}${which}; there is none` });
+          continue;
+        }
+        r.match.forEach((m, k) => {
+          if (m.port !== undefined && !listeners.some((l) => l.port === m.port)) {
+            const ports = listeners.map((l) => l.port).join(", ");
+            issues.push({ ...at(r.source, `.match[${k}].port`), message: `no ${protocol} listener on port ${m.port} (${protocol} listeners: ${ports}); add a listener with protocol: ${protocol} and port: ${m.port}, or fix the port` });
+          }
+        });
+      }
+    }
+  });
+}
+
+function warnAboutServiceTls(config: Config, warnings: string[]): void {
+  const used = new Set<string>();
+  for (const entry of config.routes) for (const r of [...(entry.tcp ?? []), ...(entry.tls ?? [])]) for (const d of r.destinations) used.add(d.service);
+  for (const name of used) {
+    const s = config.services.get(name);
+    if (s?.tls) warnings.push(`${where(s.source)}: the tls settings of service "${name}" do not apply to tcp and tls routes, which forward bytes as they are`);
+  }
+}
+
+function streamRoute(name: string, destinations: DestinationConfig[], config: Config): StreamRoutePlan {
+  // The loader has already checked that every destination names a known service.
+  const upstreams: StreamUpstream[] = destinations.map((d) => ({ service: d.service, ...hostPort(config.services.get(d.service)!.url), weight: d.weight }));
+  return { name, upstreams, totalWeight: upstreams.reduce((sum, u) => sum + u.weight, 0) };
+}
+
+/** Host and port of a service URL: tcp://h:p, or http(s) with their default ports. */
+export function hostPort(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  const port = u.port !== "" ? Number(u.port) : u.protocol === "https:" ? 443 : 80;
+  const host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
+  return { host, port };
+}
+
+function where(s: Source): string {
+  return `${s.file}:${s.line}: ${s.path}`;
+}
+
+function at(s: Source, suffix = "") {
+  return { file: s.file, line: s.line, path: `${s.path}${suffix}` };
+}

@@ -1,0 +1,48 @@
+// Which backend a TCP or TLS-passthrough connection goes to. Pure: reads the provisioned plan
+// only; the listener adapter (listeners/node/tcp-listener.ts) does the sockets.
+
+import type { StreamBackend, StreamListenerSpec } from "../listeners/types.ts";
+import type { StreamListenerPlan, StreamRoutePlan, StreamUpstream, TcpListenerPlan, TlsPassthroughListenerPlan } from "../provision/plan.ts";
+
+/** A weighted random choice, as Envoy's weighted clusters; undefined when every weight is 0. */
+export function pickUpstream(route: StreamRoutePlan, random: () => number = Math.random): StreamUpstream | undefined {
+  const { upstreams, totalWeight } = route;
+  if (upstreams.length === 1) return upstreams[0]!.weight > 0 ? upstreams[0] : undefined;
+  if (totalWeight <= 0) return undefined;
+  let ticket = random() * totalWeight;
+  for (const u of upstreams) {
+    if (u.weight <= 0) continue;
+    if (ticket < u.weight) return u;
+    ticket -= u.weight;
+  }
+  // Floating-point leftovers land on the last upstream that has a weight.
+  return upstreams.findLast((u) => u.weight > 0);
+}
+
+/** The route of a plain TCP listener (every connection alike). */
+export function tcpRoute(plan: TcpListenerPlan): StreamRoutePlan | undefined {
+  return plan.route;
+}
+
+/**
+ * The route for a ClientHello's SNI on a passthrough listener: the name must be one a Gateway
+ * server lists, and a tls route must match it (exact beats the longest wildcard beats "*").
+ * A ClientHello without SNI matches only "*". Undefined: refuse the connection.
+ */
+export function passthroughRoute(plan: TlsPassthroughListenerPlan, serverName: string | undefined): StreamRoutePlan | undefined {
+  const name = serverName?.toLowerCase() ?? "";
+  if (!plan.hosts.match(name)) return undefined;
+  return plan.routeBySni.match(name);
+}
+
+/** What the TCP listener adapter needs: whether to read the SNI, and where each connection goes. */
+export function streamListenerSpec(plan: StreamListenerPlan): StreamListenerSpec {
+  if (plan.kind === "tcp") {
+    return { sni: false, backend: () => pickFrom(tcpRoute(plan)) };
+  }
+  return { sni: true, backend: (serverName) => pickFrom(passthroughRoute(plan, serverName)) };
+}
+
+function pickFrom(route: StreamRoutePlan | undefined): StreamBackend | undefined {
+  return route === undefined ? undefined : pickUpstream(route);
+}

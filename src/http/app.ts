@@ -72,7 +72,8 @@ function misdirected(listener: HttpsListenerPlan, host: string, conn: Connection
   const byHost = listener.serverByHost.match(host);
   const bySni = conn.tls ? listener.servers.find((s) => s.index === conn.tls!.serverIndex) : undefined;
   if (byHost === bySni) return false;
-  return byHost?.mode === "MUTUAL" || bySni?.mode === "MUTUAL";
+  // OPTIONAL_MUTUAL asks for a certificate too: its verified identity must not reach another host.
+  return (byHost !== undefined && byHost.mode !== "SIMPLE") || (bySni !== undefined && bySni.mode !== "SIMPLE");
 }
 
 /** Splits "scheme://authority/path?query" without building a URL object on the hot path. */

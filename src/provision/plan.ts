@@ -83,7 +83,7 @@ export interface HttpsListenerPlan extends ListenerPlanBase {
   servers: TlsServerPlan[];
   /** SNI (or Host) → server entry, exact beats wildcard beats `*`. */
   serverByHost: HostTable<TlsServerPlan>;
-  /** True when some server requires client certificates: Host must then agree with SNI. */
+  /** True when some server asks for client certificates (MUTUAL or OPTIONAL_MUTUAL): Host must then agree with SNI. */
   anyMutual: boolean;
 }
 

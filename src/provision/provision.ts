@@ -131,7 +131,7 @@ function compileListener(
     vhosts: table,
     servers,
     serverByHost,
-    anyMutual: servers.some((s) => s.mode === "MUTUAL"),
+    anyMutual: servers.some((s) => s.mode !== "SIMPLE"),
   };
   return plan;
 }

@@ -133,6 +133,11 @@ describe("OPTIONAL_MUTUAL", () => {
     const r = await curl([...url("optional.tls.test"), "-H", "Host: san.tls.test"]);
     expect(r.status).toBe(421);
   });
+
+  test("a verified OPTIONAL_MUTUAL identity cannot be carried to a SIMPLE host on the same port: 421", async () => {
+    const r = await curl([...url("optional.tls.test"), ...withCert(clientA), "-H", "Host: simple.tls.test"]);
+    expect(r.status).toBe(421);
+  });
 });
 
 describe("checks beyond the chain", () => {

@@ -21,7 +21,7 @@ export interface ParsedArgs {
   warnDays: number;
 }
 
-const ADAPTER_NAMES = ["auto", "bun-serve", "bun-sni", "node-http2"];
+const ADAPTER_NAMES = ["auto", "bun-serve", "bun-sni", "node-http2-pipe", "node-http2"];
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -50,7 +50,8 @@ Options:
   --allow-expired     start even with expired or not-yet-valid certificates (warns)
   --warn-days N       warn about certificates that expire within N days (default 30)
   --adapter NAME      listener implementation: auto (default: the fastest one of this runtime
-                      that honours the listener), bun-serve, bun-sni or node-http2; a
+                      that honours the listener), bun-serve, bun-sni, node-http2-pipe or
+                      node-http2; a
                       listener the named adapter cannot serve exactly stops startup
 
 Signals: SIGINT or SIGTERM stop accepting, let requests in flight finish (2 s at most), exit 0.

@@ -8,7 +8,7 @@ import type { RuntimeName } from "../util/runtime.ts";
 import { startBunListener } from "./bun/listener.ts";
 import { startBunSniListener } from "./bun/sni-listener.ts";
 import { NEED_WORDS, needsOf, type ListenerNeeds } from "./needs.ts";
-import { startNodeListener } from "./node/listener.ts";
+import { startNodeListener, startNodePipeListener } from "./node/listener.ts";
 import { startTcpListener } from "./node/tcp-listener.ts";
 import type { ListenerSpec, StartListener } from "./types.ts";
 
@@ -29,6 +29,8 @@ export const ADAPTERS: Adapter[] = [
   // checks and TLS version/cipher limits on node:http2 (sni-listener.ts): honours all.
   { name: "bun-sni", runtimes: ["bun"], cannot: [], start: startBunSniListener },
   // Deno's node:tls is built on rustls, which ignores `ciphers` (checked with curl --ciphers).
+  // Deno: node:http2 servers on loopback ports behind the SNI front (see startNodePipeListener).
+  { name: "node-http2-pipe", runtimes: ["deno"], cannot: ["cipherSuites"], start: startNodePipeListener },
   { name: "node-http2", runtimes: ["bun", "deno", "node"], cannot: [], cannotOn: { deno: ["cipherSuites"] }, start: startNodeListener },
 ];
 

@@ -4,10 +4,10 @@
 // show the client certificate, which x-forwarded-client-cert needs: oven-sh/bun#14097).
 // Measured here against node:http2 alone: about 1.7x the requests per second (README).
 
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { within } from "../../util/deadline.ts";
 import { listenError } from "../listen-error.ts";
-import { normalizeAddress } from "../node/connection-info.ts";
+import { pipeToLoopback, type PipeFacts } from "../node/loopback-pipe.ts";
 import { ConnectionTracker, http2Target, listen, sniFrontServer } from "../node/listener.ts";
 import { needsGuard } from "../node/client-cert-guard.ts";
 import type { SniTarget } from "../node/sni-dispatch.ts";
@@ -24,8 +24,6 @@ interface BunLike {
   serve(options: Record<string, unknown>): BunServer;
 }
 
-/** What the front knew about a piped connection, keyed by the pipe's local port. */
-type PipeFacts = Map<number, { remoteAddress: string; serverName: string }>;
 
 export const startBunSniListener: StartListener = async (spec) => {
   const tls = spec.tls!;
@@ -36,7 +34,7 @@ export const startBunSniListener: StartListener = async (spec) => {
     if (needsHttp2(policy)) return http2Target(spec, tracker, policy, index);
     const server = innerServer(spec, policy, index, facts);
     inner.push(server);
-    return { emit: (socket, serverName) => pipe(socket, server.port, serverName ?? "", facts) };
+    return { emit: (socket, serverName) => pipeToLoopback(socket, server.port, serverName ?? "", facts) };
   });
   const front = sniFrontServer(spec, targets);
   front.on("connection", (socket: Socket) => tracker.add(socket));
@@ -90,26 +88,4 @@ function innerServer(spec: ListenerSpec, policy: TlsPolicy, index: number, facts
   } catch (err) {
     throw listenError({ ...spec, address: "127.0.0.1", port: 0 }, err);
   }
-}
-
-function pipe(socket: Socket, port: number, serverName: string, facts: PipeFacts): void {
-  const remoteAddress = normalizeAddress(socket.remoteAddress);
-  const up = connect({ host: "127.0.0.1", port, noDelay: true });
-  let localPort = 0;
-  up.once("connect", () => {
-    localPort = up.localPort ?? 0;
-    facts.set(localPort, { remoteAddress, serverName });
-    // The ClientHello was unshifted back into `socket`, so it flows first.
-    socket.pipe(up);
-    up.pipe(socket);
-  });
-  const teardown = () => {
-    if (localPort) facts.delete(localPort);
-    socket.destroy();
-    up.destroy();
-  };
-  up.once("close", teardown);
-  socket.once("close", teardown);
-  up.on("error", teardown);
-  socket.on("error", teardown);
 }

@@ -13,11 +13,12 @@ export function plainConnectionInfo(socket: { remoteAddress?: string } & Tagged)
   return (socket[kConn] ??= { remoteAddress: normalizeAddress(socket.remoteAddress) });
 }
 
-export function tlsConnectionInfo(socket: TLSSocket & Tagged, serverIndex: number, wantPeer: boolean): ConnectionInfo {
+/** `remoteAddress` overrides the socket's own peer, for connections piped over loopback. */
+export function tlsConnectionInfo(socket: TLSSocket & Tagged, serverIndex: number, wantPeer: boolean, remoteAddress?: (socket: TLSSocket) => string | undefined): ConnectionInfo {
   let info = socket[kConn];
   if (info === undefined) {
     info = {
-      remoteAddress: normalizeAddress(socket.remoteAddress),
+      remoteAddress: remoteAddress?.(socket) ?? normalizeAddress(socket.remoteAddress),
       tls: {
         serverName: typeof socket.servername === "string" ? socket.servername.toLowerCase() : "",
         serverIndex,

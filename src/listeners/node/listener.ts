@@ -11,6 +11,7 @@ import { listenError } from "../listen-error.ts";
 import type { ConnectionInfo, ListenerSpec, StartListener, TlsPolicy } from "../types.ts";
 import { guardClientCert, needsGuard, refusal } from "./client-cert-guard.ts";
 import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
+import { pipeToLoopback, type PipeFacts } from "./loopback-pipe.ts";
 import { dispatchBySni, type SniTarget } from "./sni-dispatch.ts";
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -88,6 +89,39 @@ export function http2Target(spec: ListenerSpec, tracker: ConnectionTracker, poli
   return { emit: (socket) => server.emit("connection", socket) };
 }
 
+/**
+ * node-http2-pipe, for Deno: the same servers, each listening on a loopback port, the front
+ * piping connections to them. Deno's node:http2 (and node:https) close an HTTP/1.1 connection
+ * handed over with emit("connection") after its first response, so every request paid a new
+ * handshake (1.4k req/s instead of ~8k); a listening server keeps the connection alive.
+ */
+export const startNodePipeListener: StartListener = async (spec) => {
+  if (!spec.tls) return startNodeListener(spec); // plain HTTP keeps its connections alive as is
+  const tracker = new ConnectionTracker();
+  const facts: PipeFacts = new Map();
+  const inner: Http2SecureServer[] = [];
+  const targets: SniTarget[] = [];
+  const piped = (socket: TLSSocket) => facts.get(socket.remotePort ?? 0)?.remoteAddress;
+  for (const [index, policy] of spec.tls!.policies.entries()) {
+    const server = secureServer(spec, tracker, policy, index, piped);
+    inner.push(server);
+    const port = await listen(server as unknown as NetServer, { ...spec, name: `${spec.name} (inner)`, address: "127.0.0.1", port: 0 });
+    targets.push({ emit: (socket, serverName) => pipeToLoopback(socket, port, serverName ?? "", facts) });
+  }
+  const front = sniFrontServer(spec, targets);
+  front.on("connection", (socket: Socket) => tracker.add(socket));
+  const port = await listen(front, spec);
+  return {
+    name: spec.name,
+    port,
+    close: async () => {
+      front.close();
+      for (const s of inner) s.close();
+      await tracker.drain(DRAIN_MS);
+    },
+  };
+};
+
 /** A plain TCP server that reads each ClientHello and passes the connection to its policy's target. */
 export function sniFrontServer(spec: ListenerSpec, targets: SniTarget[]): NetServer {
   const tls = spec.tls!;
@@ -101,12 +135,18 @@ export function sniFrontServer(spec: ListenerSpec, targets: SniTarget[]): NetSer
   return front;
 }
 
-function secureServer(spec: ListenerSpec, tracker: ConnectionTracker, policy: TlsPolicy, index: number): Http2SecureServer {
+function secureServer(
+  spec: ListenerSpec,
+  tracker: ConnectionTracker,
+  policy: TlsPolicy,
+  index: number,
+  remoteAddress?: (socket: TLSSocket) => string | undefined,
+): Http2SecureServer {
   const askCert = policy.requireClientCert || policy.requestClientCert === true;
   const listener = bridge(
     spec,
     tracker,
-    (incoming) => tlsConnectionInfo(incoming.socket as unknown as TLSSocket, index, askCert),
+    (incoming) => tlsConnectionInfo(incoming.socket as unknown as TLSSocket, index, askCert, remoteAddress),
     needsGuard(policy) ? (incoming) => refusal(incoming.socket as unknown as TLSSocket, policy) === undefined : undefined,
   );
   const server = createSecureServer(

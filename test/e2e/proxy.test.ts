@@ -153,6 +153,15 @@ describe("TLS policies on one port", () => {
     }
   });
 
+  test("HTTP/1.1 over TLS keeps the connection alive between requests", async () => {
+    const u = tlsUrl(HOST_WEBAPP, "/api/catalog");
+    const r = await curl(["-v", "--http1.1", u, u, "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP)]);
+    expect(r.stderr).toContain("Re-using existing connection");
+    expect(r.stderr).not.toContain("Connection died");
+    // Two answers (curl writes its -w summary after each transfer).
+    expect(r.body.split(WEBAPP_BODY).length - 1).toBe(2);
+  });
+
   test("421 when a SIMPLE handshake asks for the MUTUAL host", async () => {
     const r = await curl([tlsUrl(HOST_WEBAPP, "/api/catalog"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP), "-H", "Host: mtls.istioinaction.io"]);
     expect(r.status).toBe(421);

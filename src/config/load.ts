@@ -9,6 +9,7 @@ import { LineCounter, parseDocument, visit, type Document, type YAMLError } from
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import { parseDuration } from "./duration.ts";
 import type {
+  ClientCertForwarding,
   Config,
   CredentialConfig,
   DestinationConfig,
@@ -228,16 +229,27 @@ function buildListeners(
       );
     }
     const common = { name, address, port: listener.port, source: ctx.source(at) };
+    // Unset: Istio's gateway defaults (provisioning applies them): replace any incoming XFCC
+    // with Hash, Subject, URI and DNS.
+    const set = listener.forwardClientCertDetails ?? listener.setCurrentClientCertDetails ?? listener.clientCertHeaders;
+    const clientCerts: ClientCertForwarding | undefined =
+      set === undefined
+        ? undefined
+        : {
+            mode: listener.forwardClientCertDetails ?? "SANITIZE_SET",
+            details: listener.setCurrentClientCertDetails ?? ["Subject", "URI", "DNS"],
+            headers: listener.clientCertHeaders ?? false,
+          };
     if (listener.protocol === "HTTP") {
       const hosts = (listener.hosts ?? ["*"]).map((host) => host.toLowerCase());
-      built.push({ protocol: "HTTP", ...common, hosts, httpsRedirect: listener.httpsRedirect ?? false });
+      built.push({ protocol: "HTTP", ...common, hosts, httpsRedirect: listener.httpsRedirect ?? false, ...(clientCerts ? { clientCerts } : {}) });
     } else if (listener.protocol === "TCP") {
       built.push({ protocol: "TCP", ...common, hosts: (listener.hosts ?? ["*"]).map((host) => host.toLowerCase()) });
     } else if (listener.protocol === "TLS") {
       built.push({ protocol: "TLS", ...common, servers: buildPassthroughServers(listener.servers ?? [], i, listener.port, ctx) });
     } else {
       const servers = buildServers(listener, i, credentials, ctx, baseDir);
-      built.push({ protocol: "HTTPS", ...common, servers });
+      built.push({ protocol: "HTTPS", ...common, servers, ...(clientCerts ? { clientCerts } : {}) });
     }
   });
   return built;

@@ -40,6 +40,18 @@ export interface TlsServerConfig {
   source: Source;
 }
 
+/**
+ * What reaches upstreams about client certificates (Istio's gatewayTopology
+ * forwardClientCertDetails; Envoy's forward_client_cert_details and
+ * set_current_client_cert_details).
+ */
+export interface ClientCertForwarding {
+  mode: "SANITIZE" | "FORWARD_ONLY" | "APPEND_FORWARD" | "SANITIZE_SET" | "ALWAYS_FORWARD_ONLY";
+  details: ("Subject" | "URI" | "DNS" | "Cert" | "Chain")[];
+  /** Also x-client-cert-subject, -sans, -sha256 for upstreams that want plain headers. */
+  headers: boolean;
+}
+
 export interface HttpListenerConfig {
   protocol: "HTTP";
   name: string;
@@ -47,6 +59,7 @@ export interface HttpListenerConfig {
   port: number;
   hosts: string[];
   httpsRedirect: boolean;
+  clientCerts?: ClientCertForwarding;
   source: Source;
 }
 
@@ -56,6 +69,7 @@ export interface HttpsListenerConfig {
   address: string;
   port: number;
   servers: TlsServerConfig[];
+  clientCerts?: ClientCertForwarding;
   source: Source;
 }
 

@@ -219,6 +219,9 @@ const ListenerSchema = v.pipe(
     hosts: v.optional(hosts),
     httpsRedirect: v.optional(expecting("true or false", v.boolean(got("true or false")))),
     servers: v.optional(list("a non-empty list of servers, each with hosts and tls", ServerSchema, 1)),
+    forwardClientCertDetails: v.optional(oneOf(["SANITIZE", "FORWARD_ONLY", "APPEND_FORWARD", "SANITIZE_SET", "ALWAYS_FORWARD_ONLY"] as const)),
+    setCurrentClientCertDetails: v.optional(list("a list of Subject, URI, DNS, Cert, Chain", oneOf(["Subject", "URI", "DNS", "Cert", "Chain"] as const))),
+    clientCertHeaders: v.optional(expecting("true or false", v.boolean(got("true or false")))),
   }),
   rule((listener, add) => {
     if (listener.protocol === "HTTPS" || listener.protocol === "TLS") {
@@ -232,6 +235,11 @@ const ListenerSchema = v.pipe(
       add(["servers"], `only allowed on HTTPS and TLS listeners; ${listener.protocol === "TCP" ? "a TCP" : "an HTTP"} listener lists its hosts under hosts`);
     }
     if (listener.protocol === "TCP" && "httpsRedirect" in listener) add(["httpsRedirect"], "only allowed on HTTP listeners");
+    if (listener.protocol === "TCP" || listener.protocol === "TLS") {
+      for (const k of ["forwardClientCertDetails", "setCurrentClientCertDetails", "clientCertHeaders"]) {
+        if (k in listener) add([k], "only allowed on HTTP and HTTPS listeners: it sets request headers");
+      }
+    }
     if (Array.isArray(listener.servers)) serverTlsIssues(String(listener.protocol), listener.servers, add);
   }),
 );

@@ -53,6 +53,8 @@ async function handle(ref: ListenerRef, req: Request, conn: ConnectionInfo, clie
     authority,
     port: listener.port,
     query: undefined,
+    // A TLS server's own policy carries By= for its certificate.
+    clientCerts: (conn.tls && listener.kind === "https" ? listener.servers[conn.tls.serverIndex]?.clientCerts : undefined) ?? listener.clientCerts,
   };
   // First match wins, as in Istio; `entry` tells a rewrite which match entry it was.
   for (const route of vhost.routes) {

@@ -9,6 +9,7 @@ import { applyHeaderOps } from "./header-ops.ts";
 import { HOP_BY_HOP, connectionListed } from "./hop-by-hop.ts";
 import { shadow } from "./mirror.ts";
 import { backoffMs, classifyFailure, retriableFailure, retriableResponse, type TryFailure } from "./retry.ts";
+import { CLIENT_CERT_HEADERS } from "./xfcc.ts";
 
 export interface ForwardRequest {
   req: Request;
@@ -21,6 +22,8 @@ export interface ForwardRequest {
   remoteAddress: string;
   /** Envoy-format client certificate details, for mutual TLS connections. */
   xfcc: string | undefined;
+  /** x-client-cert-* headers, when the listener asks for them and the client sent a certificate. */
+  certHeaders?: readonly (readonly [string, string])[];
   serverHeader: string;
 }
 
@@ -28,7 +31,7 @@ export interface ForwardRequest {
  * Client-set headers that do not travel: XFCC only the proxy may set (Envoy sanitizes it by
  * default); `expect` is answered here (the server sends 100 Continue), as Envoy does.
  */
-const SANITIZED = new Set(["x-forwarded-client-cert", "expect"]);
+const SANITIZED = new Set(["x-forwarded-client-cert", "expect", ...CLIENT_CERT_HEADERS]);
 
 export async function forward(action: ProxyAction, f: ForwardRequest, clients: UpstreamClients): Promise<Response> {
   const upstream = pick(action);
@@ -201,6 +204,7 @@ function requestHeaders(f: ForwardRequest, authority: string | undefined): Heade
   out.set("x-forwarded-host", f.authority);
   if (!out.has("x-request-id")) out.set("x-request-id", crypto.randomUUID());
   if (f.xfcc !== undefined) out.set("x-forwarded-client-cert", f.xfcc);
+  if (f.certHeaders) for (const [name, value] of f.certHeaders) out.set(name, value);
   return out;
 }
 

@@ -11,7 +11,7 @@ import { errorResponse } from "./error-status.ts";
 import { applyHeaderOps } from "./header-ops.ts";
 import { forward } from "./proxy.ts";
 import { empty } from "./responses.ts";
-import { xfccFor } from "./xfcc.ts";
+import { clientCertHeaders, xfccValue } from "./xfcc.ts";
 
 /** `entry`: the index of the match entry that chose the route, -1 when it has no match list. */
 export function serveRoute(
@@ -88,7 +88,8 @@ function act(
           authority: m.authority,
           pathAndQuery: action.rewritePath ? action.rewritePath(m, entry) : m.pathAndQuery,
           remoteAddress: conn.remoteAddress,
-          xfcc: peer ? xfccFor(peer) : undefined,
+          xfcc: xfccValue(m.req.headers.get("x-forwarded-client-cert"), peer, m.clientCerts.xfcc),
+          certHeaders: peer && m.clientCerts.headers ? clientCertHeaders(peer) : undefined,
           serverHeader,
         },
         clients,

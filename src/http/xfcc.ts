@@ -56,6 +56,27 @@ export function xfccFor(peer: PeerCertificate): string {
   return element(peer, DEFAULT_XFCC);
 }
 
+/** Plain headers for upstreams that do not parse XFCC; a client's own are always removed. */
+export const CLIENT_CERT_HEADERS = ["x-client-cert-subject", "x-client-cert-sans", "x-client-cert-sha256"] as const;
+
+const plainCache = new WeakMap<PeerCertificate, [string, string][]>();
+
+export function clientCertHeaders(peer: PeerCertificate): [string, string][] {
+  let headers = plainCache.get(peer);
+  if (!headers) {
+    const cert = new X509Certificate(peer.der);
+    const names = cert.getExtension(SubjectAlternativeNameExtension)?.names.items ?? [];
+    const sans = names.filter((n) => n.type === "dns" || n.type === "url" || n.type === "ip" || n.type === "email").map((n) => `${n.type === "url" ? "URI" : n.type.toUpperCase()}:${n.value}`);
+    headers = [
+      ["x-client-cert-subject", rfc2253(cert)],
+      ["x-client-cert-sans", sans.join(",")],
+      ["x-client-cert-sha256", peer.sha256],
+    ];
+    plainCache.set(peer, headers);
+  }
+  return headers;
+}
+
 function buildElement(peer: PeerCertificate, policy: XfccPolicy): string {
   const cert = new X509Certificate(peer.der);
   const parts = policy.by.map((u) => `By=${u}`);

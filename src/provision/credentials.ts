@@ -85,8 +85,9 @@ export async function provisionCredential(c: CredentialConfig): Promise<Credenti
 export async function summarize(cert: X509Certificate): Promise<CertificateSummary> {
   const san = cert.getExtension(SubjectAlternativeNameExtension);
   const dnsNames = san ? san.names.items.filter((n) => n.type === "dns").map((n) => n.value) : [];
+  const uriNames = san ? san.names.items.filter((n) => n.type === "url").map((n) => n.value) : [];
   const sha256 = Buffer.from(await cert.getThumbprint("SHA-256")).toString("hex");
-  return { subject: cert.subject, issuer: cert.issuer, notBefore: cert.notBefore, notAfter: cert.notAfter, sha256, dnsNames };
+  return { subject: cert.subject, issuer: cert.issuer, notBefore: cert.notBefore, notAfter: cert.notAfter, sha256, dnsNames, uriNames };
 }
 
 /** Whether the certificate is valid for `host` (SAN DNS names, or the CN when there is no SAN). */

@@ -2,6 +2,7 @@
 // matchers compiled, lookups indexed. The request path reads only these objects.
 
 import type { UpstreamTls } from "../upstream/types.ts";
+import type { XfccPolicy } from "../http/xfcc.ts";
 import type { HostTable } from "../util/host-table.ts";
 
 export interface CertificateSummary {
@@ -12,6 +13,8 @@ export interface CertificateSummary {
   /** Lower-case hex SHA-256 of the DER certificate. */
   sha256: string;
   dnsNames: string[];
+  /** URI SANs (SPIFFE IDs and the like). */
+  uriNames: string[];
 }
 
 export interface CredentialPlan {
@@ -52,6 +55,8 @@ export interface TlsServerPlan {
   maxVersion?: "TLSv1.2" | "TLSv1.3";
   /** cipherSuites as an OpenSSL cipher list ("A:B"); TLS 1.2 only. */
   ciphers?: string;
+  /** The listener's policy with By= set to this server certificate's URI SANs. */
+  clientCerts: ClientCertPolicy;
 }
 
 // HTTP routes (RoutePlan, its actions, Upstream, matchers): route-plan.ts.
@@ -70,6 +75,14 @@ interface ListenerPlanBase {
   /** Host names this listener accepts requests for (the Gateway server's `hosts`). */
   hosts: HostTable<true>;
   vhosts: HostTable<VirtualHostPlan>;
+  /** What upstreams learn about client certificates (x-forwarded-client-cert and friends). */
+  clientCerts: ClientCertPolicy;
+}
+
+export interface ClientCertPolicy {
+  xfcc: XfccPolicy;
+  /** Also send x-client-cert-subject, -sans and -sha256. */
+  headers: boolean;
 }
 
 export interface HttpListenerPlan extends ListenerPlanBase {

@@ -417,7 +417,7 @@ describe("rewrite: HTTPRewrite", () => {
     // while node:http (Deno, Node) sends it as is.
     const vhost = plan.listeners.find((l) => l.name === "http")!.vhosts.match("rewrite.example")!;
     const route = vhost.routes[2]!;
-    const m = { path: "/slashless/a", pathAndQuery: "/slashless/a?x", req: new Request("http://x/"), scheme: "http" as const, authority: "x", port: 8080 };
+    const m = { path: "/slashless/a", pathAndQuery: "/slashless/a?x", req: new Request("http://x/"), scheme: "http" as const, authority: "x", port: 8080, clientCerts: plan.listeners[0]!.clientCerts };
     expect(route.action.kind === "proxy" && route.action.rewritePath!(m, route.match!(m))).toBe("//a?x");
   });
 

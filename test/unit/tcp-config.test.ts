@@ -670,6 +670,6 @@ describe("adapter selection", () => {
     expect(() => selectAdapter(spec(policy({ ciphers: "AES128-GCM-SHA256" })), "deno")).toThrow(
       'listener "l" needs TLS 1.2 cipher suites per server (cipherSuites), which no adapter on deno can honour; use bun-sni (bun) or node-http2 (bun, node)',
     );
-    expect(selectAdapter(spec(policy({ minVersion: "TLSv1.3", requestClientCert: true })), "deno").name).toBe("node-http2");
+    expect(selectAdapter(spec(policy({ minVersion: "TLSv1.3", requestClientCert: true })), "deno").name).toBe("node-http2-pipe");
   });
 });

@@ -41,7 +41,8 @@ Usage:
 Options:
   -c, --config PATH   a routes.yaml, an Istio YAML file (Gateway, VirtualService, Secret) or a
                       folder of them; repeat to combine (default ./routes.yaml)
-  --service NAME=URL  where a VirtualService destination host lives (http://127.0.0.1:9080)
+  --service NAME=URL  where a VirtualService destination host lives (http://127.0.0.1:9080,
+                      or tcp://127.0.0.1:2701 for tcp and tls routes)
   --port FROM=TO      bind port TO where a Gateway says FROM (--port 443=8443)
   --bind ADDR         address for listeners made from Gateways (default 0.0.0.0)
   --credentials DIR   folders DIR/<credentialName>/ with tls.crt, tls.key [, ca.crt] for
@@ -88,7 +89,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
       [v, i] = value(a, i);
       const eq = v.indexOf("=");
       const url = v.slice(eq + 1);
-      if (eq <= 0 || !/^https?:\/\/[^/]/.test(url)) throw new UsageError(`--service expects NAME=URL such as webapp=http://127.0.0.1:9080, got "${v}"`);
+      if (eq <= 0 || !/^(https?|tcp):\/\/[^/]/.test(url)) throw new UsageError(`--service expects NAME=URL such as webapp=http://127.0.0.1:9080 or echo=tcp://127.0.0.1:2701, got "${v}"`);
       services.set(v.slice(0, eq), url);
     } else if (a === "--port" || a.startsWith("--port=")) {
       let v;

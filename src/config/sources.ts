@@ -9,8 +9,10 @@ import { ConfigError, type ConfigIssue } from "../errors.ts";
 import { credentialFromSecrets, readSecret, type SecretMaterial } from "./istio/secret.ts";
 import { translateGateway } from "./istio/gateway.ts";
 import { translateVirtualService } from "./istio/virtual-service.ts";
-import type { IstioDoc } from "./istio/document.ts";
+import { translatedReporter, type IstioDoc } from "./istio/document.ts";
 import { istioHttpRoute } from "./istio/http-route.ts";
+import { istioTcpRoutes, istioTlsRoutes } from "./istio/l4-route.ts";
+import { checkL4Routes } from "./tcp-route.ts";
 import { Context, configFromDocument, yamlMessage } from "./load.ts";
 import type { Config, CredentialConfig, ListenerConfig, ServiceConfig, VirtualHostConfig } from "./model.ts";
 import { formatPath } from "./yaml-locate.ts";
@@ -84,10 +86,21 @@ export async function loadSources(paths: string[], opts: SourceOptions = {}): Pr
 
   const config = mergeNatives(natives, files, issues);
   for (const [name, url] of opts.services ?? []) {
-    config.services.set(name, { name, url: new URL(url).origin, source: { file: "--service", line: 0, path: name } });
+    const source = { file: "--service", line: 0, path: name };
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      issues.push({ ...source, message: `${url}: not a URL` });
+      continue;
+    }
+    // As routes.yaml's services: a tcp:// URL has no origin ("null"), so scheme, host and port are kept.
+    if (parsed.protocol === "tcp:" && parsed.port === "") issues.push({ ...source, message: `${url}: a tcp:// URL needs a port` });
+    config.services.set(name, { name, url: parsed.protocol === "tcp:" ? `tcp://${parsed.host}` : parsed.origin, source });
   }
   translateIstio(docs, config, opts, notice);
-  for (const d of docs) issues.push(...d.ctx.issues);
+  // Each document's issues top to bottom, like routes.yaml's.
+  for (const d of docs) issues.push(...d.ctx.issues.toSorted((a, b) => a.line - b.line));
   checkPorts(config.listeners, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   return config;
@@ -158,33 +171,58 @@ function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions, n
     return undefined;
   };
 
+  const portMap = opts.portMap ?? new Map<number, number>();
   const gateways = new Map<string, string[]>();
   for (const d of docs.filter((d) => d.kind === "Gateway")) {
     if (gateways.has(d.name)) {
       d.ctx.report(["metadata", "name"], `a Gateway named "${d.name}" was already loaded`);
       continue;
     }
-    const g = translateGateway(d, { portMap: opts.portMap ?? new Map(), address: opts.bindAddress ?? "0.0.0.0", credential });
+    const g = translateGateway(d, { portMap, address: opts.bindAddress ?? "0.0.0.0", credential });
     config.listeners.push(...g.listeners);
+    for (const c of g.credentials) config.credentials.set(c.name, c);
     gateways.set(d.name, g.listeners.map((l) => l.name));
   }
   const routes: VirtualHostConfig[] = [];
+  const routeDocs: IstioDoc[] = [];
+  const l4 = { config, portMap };
   for (const d of docs.filter((d) => d.kind === "VirtualService")) {
     const vh = translateVirtualService(d, {
       gateways,
       notice,
-      httpRoute: (raw, at, doc) => istioHttpRoute(raw, at, doc, config),
+      httpRoute: (raw, at, doc) => istioHttpRoute(raw, at, doc, config, portMap),
+      tcpRoutes: (raw, doc) => istioTcpRoutes(raw, doc, l4),
+      tlsRoutes: (raw, hosts, doc) => istioTlsRoutes(raw, hosts, doc, l4),
     });
     if (!vh) continue;
     checkHostOverlap(vh, routes, d);
     routes.push(vh);
+    routeDocs.push(d);
+  }
+  // routes.yaml's checks across entries (an SNI name routed twice on a port, an HTTP route to a
+  // tcp:// service), with routes[i] being the i-th VirtualService.
+  if (routes.length > 0) {
+    const reporter = translatedReporter(
+      (path) => (path[0] === "routes" && typeof path[1] === "number" ? { doc: routeDocs[path[1]]!, path: ["spec", ...path.slice(2)] } : undefined),
+      routeDocs[0]!, // unused: every path is a routes[i] one
+      // "already routed by routes[1].tls[0]": say which file and line.
+      (message) =>
+        message.replace(/routes\[(\d+)\]\.(tcp|tls|http)\[(\d+)\]/g, (whole, i: string, kind: "tcp" | "tls" | "http", j: string) => {
+          const s = routes[Number(i)]?.[kind]?.[Number(j)]?.source;
+          return s ? `${s.file}:${s.line} (${s.path})` : whole;
+        }),
+    );
+    checkL4Routes(routes, config.services, reporter);
   }
   config.routes.push(...routes);
 }
 
 /** Istio merges VirtualServices that share a host on one Gateway; Portico asks for one. */
 function checkHostOverlap(vh: VirtualHostConfig, earlier: VirtualHostConfig[], doc: IstioDoc): void {
+  // Only HTTP routes are chosen by host; tcp and tls routes by port and SNI (as in routes.yaml).
+  if (vh.http.length === 0) return;
   for (const other of earlier) {
+    if (other.http.length === 0) continue;
     const shared = vh.hosts.find((h) => other.hosts.includes(h));
     const sameListener = vh.listeners?.some((l) => other.listeners?.includes(l));
     if (shared && sameListener) {

@@ -1,8 +1,13 @@
 // Istio Gateway → listeners. Servers on one port become one listener (Istio builds one Envoy
-// listener per port too); `credentialName` is resolved by the caller (sources.ts).
+// listener per port too): HTTP (also HTTP2 and GRPC), HTTPS (TLS terminated, server-tls.ts), TCP
+// (bytes to the VirtualServices' tcp routes) or TLS with PASSTHROUGH (by SNI to their tls
+// routes). `credentialName` is resolved by the caller (sources.ts).
 // Field reference: https://istio.io/latest/docs/reference/config/networking/gateway/
-import type { ListenerConfig, TlsServerConfig } from "../model.ts";
-import { extraKeys, type IstioDoc } from "./document.ts";
+import type { CredentialConfig, ListenerConfig, TlsServerConfig } from "../model.ts";
+import { buildPassthroughServers } from "../tcp-route.ts";
+import { formatPath } from "../yaml-locate.ts";
+import { extraKeys, translatedReporter, type IstioDoc } from "./document.ts";
+import { passthroughServerOk, terminatedServer } from "./server-tls.ts";
 
 export interface GatewayOptions {
   /** Port numbers as written in the YAML → the port Portico binds (`--port 443=8443`). */
@@ -16,23 +21,11 @@ export interface GatewayOptions {
 export interface TranslatedGateway {
   name: string;
   listeners: ListenerConfig[];
+  /** Made from the file form of a server's tls (serverCertificate, privateKey, caCertificates). */
+  credentials: CredentialConfig[];
 }
 
 const SERVER_FIELDS = ["port", "hosts", "tls", "name", "bind", "defaultEndpoint"];
-const TLS_FIELDS = ["httpsRedirect", "mode", "credentialName"];
-const UNSUPPORTED_TLS: Record<string, string> = {
-  serverCertificate: "file-path certificates are not supported yet; use credentialName",
-  privateKey: "file-path certificates are not supported yet; use credentialName",
-  caCertificates: "file-path certificates are not supported yet; use credentialName",
-  subjectAltNames: "client SAN checks are not supported yet",
-  verifyCertificateSpki: "SPKI pinning is not supported yet",
-  verifyCertificateHash: "certificate pinning is not supported yet",
-  minProtocolVersion: "protocol version limits are not supported yet (TLS 1.2 is the minimum)",
-  maxProtocolVersion: "protocol version limits are not supported yet",
-  cipherSuites: "cipher suite selection is not supported yet",
-  caCrl: "certificate revocation lists are not supported yet",
-  credentialNames: "several credentials per server are not supported",
-};
 
 export function translateGateway(doc: IstioDoc, opts: GatewayOptions): TranslatedGateway {
   const spec = (doc.raw.spec ?? {}) as { servers?: unknown; selector?: unknown };
@@ -59,13 +52,15 @@ export function translateGateway(doc: IstioDoc, opts: GatewayOptions): Translate
     }
     const group = byPort.get(port.number) ?? { protocol, entries: [] };
     if (group.protocol !== protocol) {
-      return doc.ctx.report([...at, "port", "protocol"], `port ${port.number} already serves ${group.protocol}; one port serves one protocol`);
+      const mixed = [group.protocol, protocol].sort().join(",") === "HTTPS,TLS" ? " (Portico cannot terminate some names and pass others through on one port)" : "";
+      return doc.ctx.report([...at, "port", "protocol"], `port ${port.number} already serves ${group.protocol}; one port serves one protocol${mixed}`);
     }
     group.entries.push({ server, index: i });
     byPort.set(port.number, group);
   });
 
   const listeners: ListenerConfig[] = [];
+  const credentials: CredentialConfig[] = [];
   for (const [yamlPort, group] of byPort) {
     const port = opts.portMap.get(yamlPort) ?? yamlPort;
     const first = group.entries[0]!;
@@ -79,46 +74,48 @@ export function translateGateway(doc: IstioDoc, opts: GatewayOptions): Translate
         hosts.push(...hostsOf(server, doc, index));
         const tls = (server.tls ?? {}) as Record<string, unknown>;
         for (const k of extraKeys(tls, ["httpsRedirect"])) doc.ctx.report(["spec", "servers", index, "tls", k], `only httpsRedirect applies to an ${group.protocol} server`);
+        if (tls.httpsRedirect !== undefined && typeof tls.httpsRedirect !== "boolean") doc.ctx.report(["spec", "servers", index, "tls", "httpsRedirect"], "expected true or false");
         redirects.add(tls.httpsRedirect === true);
       }
       if (redirects.size > 1) doc.ctx.report(["spec", "servers", first.index, "tls", "httpsRedirect"], `servers on port ${yamlPort} disagree on httpsRedirect; Portico needs one setting per port`);
       listeners.push({ protocol: "HTTP", ...common, hosts, httpsRedirect: redirects.has(true) });
     } else if (group.protocol === "HTTPS") {
       const tlsServers: TlsServerConfig[] = [];
+      const servedBy = new Map<string, number>();
       for (const { server, index } of group.entries) {
-        const built = tlsServer(server, index, doc, opts);
+        const hosts = hostsOf(server, doc, index);
+        hosts.forEach((h, k) => {
+          const previous = servedBy.get(h);
+          if (previous !== undefined) doc.ctx.report(["spec", "servers", index, "hosts", k], `host "${h}" is already served on port ${yamlPort} by spec.servers[${previous}]`);
+          else servedBy.set(h, index);
+        });
+        const built = terminatedServer(server, hosts, index, doc, { credential: opts.credential, addCredential: (c) => credentials.push(c) });
         if (built) tlsServers.push(built);
       }
       listeners.push({ protocol: "HTTPS", ...common, servers: tlsServers });
+    } else if (group.protocol === "TCP") {
+      const hosts: string[] = [];
+      for (const { server, index } of group.entries) {
+        hosts.push(...hostsOf(server, doc, index));
+        if (server.tls !== undefined) {
+          doc.ctx.report(["spec", "servers", index, "tls"], "does not apply to a TCP server, which forwards bytes as they come; to route TLS by SNI without terminating it, use protocol TLS with tls.mode PASSTHROUGH");
+        }
+      }
+      listeners.push({ protocol: "TCP", ...common, hosts });
     } else {
-      doc.ctx.report(["spec", "servers", first.index, "port", "protocol"], `protocol ${group.protocol} is not supported yet`);
+      // TLS: routes.yaml's builder, so a name is passed through once per port there and here.
+      const ok = group.entries.filter(({ server, index }) => passthroughServerOk(server, index, doc));
+      const raw = ok.map(({ server, index }) => ({ hosts: hostsOf(server, doc, index) }));
+      const istioPath = (j: number) => ["spec", "servers", ok[j]!.index];
+      const reporter = translatedReporter(
+        (path) => (path[0] === "listeners" && path[2] === "servers" ? { doc, path: [...istioPath(Number(path[3])), ...path.slice(4)] } : undefined),
+        doc,
+        (message) => message.replace(/listeners\[0\]\.servers\[(\d+)\]/g, (_, j: string) => formatPath(istioPath(Number(j)))),
+      );
+      listeners.push({ protocol: "TLS", ...common, servers: buildPassthroughServers(raw, 0, yamlPort, reporter) });
     }
   }
-  return { name: doc.name, listeners };
-}
-
-function tlsServer(server: Record<string, unknown>, index: number, doc: IstioDoc, opts: GatewayOptions): TlsServerConfig | undefined {
-  const at = ["spec", "servers", index, "tls"];
-  const tls = server.tls as Record<string, unknown> | undefined;
-  if (!tls) {
-    doc.ctx.report(at, "an HTTPS server needs tls with mode and credentialName");
-    return undefined;
-  }
-  for (const k of extraKeys(tls, TLS_FIELDS)) {
-    doc.ctx.report([...at, k], UNSUPPORTED_TLS[k] ? `not supported by Portico: ${UNSUPPORTED_TLS[k]}` : `unknown field "${k}" in Gateway tls`);
-  }
-  const mode = tls.mode ?? "SIMPLE";
-  if (mode !== "SIMPLE" && mode !== "MUTUAL") {
-    doc.ctx.report([...at, "mode"], `mode ${String(mode)} is not supported yet on HTTPS servers (SIMPLE, MUTUAL)`);
-    return undefined;
-  }
-  if (typeof tls.credentialName !== "string") {
-    doc.ctx.report([...at, "credentialName"], "expected the name of a Secret document or of a credential folder");
-    return undefined;
-  }
-  const credential = opts.credential(tls.credentialName, doc, [...at, "credentialName"]);
-  if (credential === undefined) return undefined;
-  return { hosts: hostsOf(server, doc, index), mode, credential, source: doc.ctx.source(["spec", "servers", index]) };
+  return { name: doc.name, listeners, credentials };
 }
 
 // Istio hosts may carry a namespace ("ns/host", or "*" then "/host"); there are no namespaces here.

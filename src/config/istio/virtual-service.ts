@@ -3,7 +3,7 @@
 // the hosts both list; the listener's host filter and the route table together give exactly
 // that intersection at request time.
 // Field reference: https://istio.io/latest/docs/reference/config/networking/virtual-service/
-import type { HttpRouteConfig, VirtualHostConfig } from "../model.ts";
+import type { HttpRouteConfig, TcpRouteConfig, TlsRouteConfig, VirtualHostConfig } from "../model.ts";
 import type { FieldPath } from "../yaml-locate.ts";
 import { extraKeys, type IstioDoc } from "./document.ts";
 
@@ -12,6 +12,9 @@ export interface VirtualServiceOptions {
   gateways: Map<string, string[]>;
   /** Builds one HTTP route (shared with routes.yaml, so both accept the same fields). */
   httpRoute: (raw: unknown, at: FieldPath, doc: IstioDoc) => HttpRouteConfig | undefined;
+  /** Builds `spec.tcp` and `spec.tls` (l4-route.ts, on routes.yaml's builders). */
+  tcpRoutes: (raw: unknown, doc: IstioDoc) => TcpRouteConfig[] | undefined;
+  tlsRoutes: (raw: unknown, hosts: string[], doc: IstioDoc) => TlsRouteConfig[] | undefined;
   notice: (message: string) => void;
 }
 
@@ -52,15 +55,20 @@ export function translateVirtualService(doc: IstioDoc, opts: VirtualServiceOptio
     const built = opts.httpRoute(r, ["spec", "http", j], doc);
     if (built) http.push(built);
   });
-  for (const k of ["tcp", "tls"] as const) {
-    if (spec[k] !== undefined) doc.ctx.report(["spec", k], `${k} routes are not supported yet`);
+  const lower = hosts.map((h) => h.toLowerCase());
+  const built: VirtualHostConfig = { hosts: lower, listeners, http, source: doc.ctx.source(["spec"]) };
+  // A tls route's listeners are the Gateways' TLS (PASSTHROUGH) ones, a tcp route's their TCP
+  // ones: provisioning binds each route to the listeners of its kind among `listeners`.
+  if (spec.tcp !== undefined) {
+    const tcp = opts.tcpRoutes(spec.tcp, doc);
+    if (tcp) built.tcp = tcp;
   }
-  return {
-    hosts: hosts.map((h) => h.toLowerCase()),
-    listeners,
-    http,
-    source: doc.ctx.source(["spec"]),
-  };
+  if (spec.tls !== undefined) {
+    const tls = opts.tlsRoutes(spec.tls, lower, doc);
+    if (tls) built.tls = tls;
+  }
+  if (spec.http === undefined && spec.tcp === undefined && spec.tls === undefined) doc.ctx.report(["spec"], "expected http, tcp or tls routes");
+  return built;
 }
 
 function stringList(v: unknown): string[] | undefined {

@@ -10,7 +10,7 @@ import { parseDuration } from "./duration.ts";
 import { didYouMean } from "./suggest.ts";
 
 export type Message = (issue: v.BaseIssue<unknown>) => string;
-export type AddIssue = (path: readonly string[], message: string) => void;
+export type AddIssue = (path: readonly (string | number)[], message: string) => void;
 
 /** What each schema expects, in words; lets a missing required field say what to write. */
 const expectations = new WeakMap<object, string>();

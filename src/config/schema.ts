@@ -4,112 +4,23 @@
 
 import * as v from "valibot";
 import { isIP } from "node:net";
-import { parseDuration } from "./duration.ts";
-import { didYouMean } from "./suggest.ts";
+import {
+  checked,
+  describeValue,
+  duration,
+  expecting,
+  got,
+  headerValue,
+  integer,
+  list,
+  mapping,
+  namedMap,
+  oneOf,
+  rule,
+  text,
+} from "./schema-kit.ts";
 import { HttpRouteSchema } from "./http-route.ts";
 import { TLS_PROTOCOLS, certHashProblem, cipherProblem, serverTlsIssues, spkiProblem } from "./tls-settings.ts";
-
-type Message = (issue: v.BaseIssue<unknown>) => string;
-type AddIssue = (path: readonly (string | number)[], message: string) => void;
-
-/** What each schema expects, in words; lets a missing required field say what to write. */
-const expectations = new WeakMap<object, string>();
-
-function expecting<S extends object>(what: string, schema: S): S {
-  expectations.set(schema, what);
-  return schema;
-}
-
-/** How a YAML value reads in a message: `"abc"`, `8080`, `a list`, `an empty value`. */
-export function describeValue(value: unknown): string {
-  if (value === undefined) return "nothing";
-  if (value === null) return "an empty value";
-  if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
-  if (Array.isArray(value)) return value.length === 0 ? "an empty list" : "a list";
-  if (typeof value === "object") return "a mapping";
-  return String(value);
-}
-
-const got =
-  (what: string): Message =>
-  (issue) =>
-    `expected ${what}, got ${describeValue(issue.input)}`;
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** A custom check over the whole value; `add` reports at a path relative to it. */
-function rule<T>(check: (value: Record<string, unknown>, add: AddIssue) => void): v.RawCheckAction<T> {
-  return v.rawCheck<T>(({ dataset, addIssue }) => {
-    const value = dataset.value;
-    if (!isMapping(value)) return;
-    check(value, (path, message) => {
-      const items = path.map((key) => ({ type: "object" as const, origin: "value" as const, input: value, key, value: value[key] }));
-      addIssue(items.length > 0 ? { message, path: items as [v.ObjectPathItem, ...v.ObjectPathItem[]] } : { message });
-    });
-  });
-}
-
-/** A YAML mapping with exactly these keys: unknown keys are errors, with a spelling hint. */
-function mapping<const E extends v.ObjectEntries>(what: string, entries: E) {
-  const known = Object.keys(entries);
-  const missing: Message = (issue) => {
-    const key = String(issue.path?.[0]?.key);
-    const wanted = expectations.get(entries[key] as object);
-    return wanted ? `required field is missing; expected ${wanted}` : "required field is missing";
-  };
-  return expecting(
-    what,
-    v.pipe(
-      v.custom<Record<string, unknown>>(isMapping, got(what)),
-      v.looseObject(entries, missing),
-      rule((value, add) => {
-        for (const key of Object.keys(value)) {
-          if (known.includes(key)) continue;
-          const hint = didYouMean(key, known) || `; expected one of: ${known.join(", ")}`;
-          add([key], `unknown field ${JSON.stringify(key)}${hint}`);
-        }
-      }),
-    ),
-  );
-}
-
-/** A YAML mapping from free-form names to values of one kind. */
-function namedMap<S extends v.GenericSchema>(what: string, item: S) {
-  return expecting(what, v.pipe(v.custom<Record<string, unknown>>(isMapping, got(what)), v.record(v.string(), item)));
-}
-
-function list<S extends v.GenericSchema>(what: string, item: S, min = 0) {
-  return expecting(what, v.pipe(v.array(item, got(what)), v.minLength(min, got(what))));
-}
-
-function text(what: string, min = 0) {
-  return expecting(what, v.pipe(v.string(got(what)), v.minLength(min, got(what))));
-}
-
-function integer(what: string, min: number, max: number) {
-  const m = got(what);
-  return expecting(what, v.pipe(v.number(m), v.integer(m), v.minValue(min, m), v.maxValue(max, m)));
-}
-
-function oneOf<const T extends readonly string[]>(options: T) {
-  const what = options.join(" or ");
-  const message: Message = (issue) =>
-    got(what)(issue) + (typeof issue.input === "string" ? didYouMean(issue.input, options) : "");
-  return expecting(what, v.picklist(options, message));
-}
-
-/** A string that `problem` accepts (returns undefined for); otherwise its message. */
-function checked(what: string, problem: (value: string) => string | undefined) {
-  return expecting(
-    what,
-    v.pipe(
-      v.string(got(what)),
-      v.check((value) => problem(value) === undefined, (issue) => problem(issue.input as string) ?? got(what)(issue)),
-    ),
-  );
-}
 
 const HOST = 'a host name, "*.suffix" or "*"';
 const HOST_LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/i;
@@ -149,17 +60,6 @@ function urlProblem(value: string): string | undefined {
   return undefined;
 }
 
-// setTimeout fires at once, with only a warning, for delays it cannot represent.
-export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-const DURATION = "a duration like 15s or 250ms";
-
-const duration = checked(DURATION, (value) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) return `expected ${DURATION}, got ${describeValue(value)}`;
-  if (ms > MAX_TIMEOUT_MS) return `expected a duration of at most 596h, got ${describeValue(value)}`;
-  return undefined;
-});
-
 const SERVICE_URL = "an http://, https:// or tcp:// URL with a host and no path or query, such as http://127.0.0.1:9080";
 const serviceUrl = checked(SERVICE_URL, (value) => {
   const problem = urlProblem(value);
@@ -167,25 +67,9 @@ const serviceUrl = checked(SERVICE_URL, (value) => {
   return `expected ${SERVICE_URL}, got ${describeValue(value)}${problem.startsWith("a tcp") ? ` (${problem})` : ""}`;
 });
 
-const REGEX = "a JavaScript regular expression";
-const regex = checked(REGEX, (value) => {
-  try {
-    new RegExp(value);
-    return undefined;
-  } catch (error) {
-    return `expected ${REGEX}, got ${describeValue(value)} (${(error as Error).message})`;
-  }
-});
-
 const ADDRESS = "an IP address such as 0.0.0.0 or 127.0.0.1";
 const address = checked(ADDRESS, (value) =>
   isIP(value) === 0 ? `expected ${ADDRESS}, got ${describeValue(value)}` : undefined,
-);
-
-// Node rejects header values with control characters when the response is written.
-const HEADER_VALUE = 'a header value (printable characters; "" removes the header)';
-const headerValue = checked(HEADER_VALUE, (value) =>
-  /^[\t\x20-\x7e\x80-\xff]*$/.test(value) ? undefined : `expected ${HEADER_VALUE}, got ${describeValue(value)}`,
 );
 
 const host = checked(HOST, hostProblem);
@@ -320,3 +204,5 @@ export const ConfigSchema = mapping("a mapping with listeners, services and rout
 export type RawConfig = v.InferOutput<typeof ConfigSchema>;
 export type RawListener = RawConfig["listeners"][number];
 export type RawVirtualHost = NonNullable<RawConfig["routes"]>[number];
+
+export { describeValue, MAX_TIMEOUT_MS } from "./schema-kit.ts";

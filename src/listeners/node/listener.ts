@@ -104,6 +104,9 @@ export const startNodePipeListener: StartListener = async (spec) => {
   const piped = (socket: TLSSocket) => facts.get(socket.remotePort ?? 0)?.remoteAddress;
   for (const [index, policy] of spec.tls!.policies.entries()) {
     const server = secureServer(spec, tracker, policy, index, piped);
+    // Without this, Nagle's algorithm meets the client's delayed ACK on every HTTP/1.1
+    // response: ~40 ms each, 1.1k req/s for 50 connections (measured with npm run bench).
+    server.on("connection", (socket: Socket) => socket.setNoDelay(true));
     inner.push(server);
     const port = await listen(server as unknown as NetServer, { ...spec, name: `${spec.name} (inner)`, address: "127.0.0.1", port: 0 });
     targets.push({ emit: (socket, serverName) => pipeToLoopback(socket, port, serverName ?? "", facts) });

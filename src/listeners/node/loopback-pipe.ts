@@ -25,13 +25,34 @@ export function pipeToLoopback(socket: Socket, port: number, serverName: string,
     socket.pipe(up);
     up.pipe(socket);
   });
-  const teardown = () => {
+  const forget = () => {
     if (localPort) facts.delete(localPort);
+  };
+  const teardown = () => {
+    forget();
     socket.destroy();
     up.destroy();
   };
-  up.once("close", teardown);
+  // The inner server closed or reset (say after "Connection: close"): end the client's side
+  // once what was piped is written, rather than destroying it with data still queued. (Bun.serve
+  // itself resets such connections: wrk counts a read error per request against Bun.serve
+  // alone, measured here; that reset is not passed on as one.)
+  up.on("error", () => {});
+  up.once("close", () => {
+    forget();
+    if (socket.destroyed) return;
+    // What the client still sends (its close_notify) has nowhere to go: drop it rather than
+    // write into a closed socket, which would reset the connection.
+    socket.unpipe(up);
+    socket.removeListener("error", teardown);
+    socket.on("error", () => socket.destroy());
+    socket.resume();
+    socket.end();
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+  });
   socket.once("close", teardown);
-  up.on("error", teardown);
   socket.on("error", teardown);
 }
+
+/** How long a client gets to close its side after the inner server closed. */
+const CLOSE_GRACE_MS = 5_000;

@@ -132,14 +132,16 @@ const DEFAULT_ADMIN = "127.0.0.1:15000";
  * machine), traffic is served anyway and the log says so. A port given explicitly must work.
  */
 async function startAdminListener(args: ParsedArgs, plan: Plan, gateway: Gateway): Promise<void> {
-  const where = parseAdminAddress(args.admin ?? DEFAULT_ADMIN);
+  // --admin beats routes.yaml's settings.admin, which beats the default.
+  const given = args.admin ?? plan.admin;
+  const where = parseAdminAddress(given ?? DEFAULT_ADMIN);
   if (where === "off" || where === undefined) return;
   try {
     const admin = await startAdmin(() => plan, where, (spec) => selectAdapter(spec, currentRuntime(), "auto"));
     gateway.listeners.push(admin);
     log.info(`admin on http://${where.address.includes(":") ? `[${where.address}]` : where.address}:${admin.port} (/healthz, /certs)`);
   } catch (err) {
-    if (args.admin !== undefined) throw err;
+    if (given !== undefined) throw err;
     log.warn(`admin listener not started: ${(err as Error).message}; use --admin ADDR:PORT or --admin off`);
   }
 }

@@ -97,6 +97,7 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
   const settings = {
     timeoutMs: parseDuration(rawSettings?.timeout ?? "") ?? DEFAULT_TIMEOUT_MS,
     serverHeader: rawSettings?.serverHeader ?? DEFAULT_SERVER_HEADER,
+    ...(rawSettings?.admin === undefined ? {} : { admin: rawSettings.admin }),
   };
   const credentials = bad.has("credentials") ? undefined : buildCredentials(section("credentials") ?? {}, baseDir, ctx);
   const services = bad.has("services") ? undefined : buildServices(section("services") ?? {}, baseDir, ctx);

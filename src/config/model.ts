@@ -190,5 +190,7 @@ export interface Config {
     timeoutMs: number;
     /** Value of the `server` response header; empty string removes it. */
     serverHeader: string;
+    /** Admin listener, "ADDR:PORT" or "off"; undefined: the default (127.0.0.1:15000). */
+    admin?: string;
   };
 }

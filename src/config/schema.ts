@@ -22,6 +22,7 @@ import {
 import { HttpRouteSchema } from "./http-route.ts";
 import { TLS_PROTOCOLS, certHashProblem, cipherProblem, serverTlsIssues, spkiProblem } from "./tls-settings.ts";
 
+const ADMIN = 'the admin listener address, ADDR:PORT such as 127.0.0.1:15000, or "off"';
 const HOST = 'a host name, "*.suffix" or "*"';
 const HOST_LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/i;
 
@@ -194,7 +195,13 @@ const VirtualHostSchema = v.pipe(
 );
 
 export const ConfigSchema = mapping("a mapping with listeners, services and routes", {
-  settings: v.optional(mapping("a mapping with timeout and serverHeader", { timeout: v.optional(duration), serverHeader: v.optional(headerValue) })),
+  settings: v.optional(
+    mapping("a mapping with timeout, serverHeader and admin", {
+      timeout: v.optional(duration),
+      serverHeader: v.optional(headerValue),
+      admin: v.optional(checked(ADMIN, (value) => (/^(off|(\[[0-9a-fA-F:.]+\]|[0-9.]*):\d{1,5})$/.test(value) ? undefined : `expected ${ADMIN}, got ${describeValue(value)}`))),
+    }),
+  ),
   listeners: list("a non-empty list of listeners", ListenerSchema, 1),
   credentials: v.optional(namedMap("a mapping of credential names to folders or files", CredentialSchema)),
   services: v.optional(namedMap("a mapping of service names to URLs", ServiceSchema)),

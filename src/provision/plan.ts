@@ -149,4 +149,6 @@ export interface Plan {
   credentials: CredentialPlan[];
   /** Empty string: send no `server` header. */
   serverHeader: string;
+  /** settings.admin: "ADDR:PORT" or "off"; undefined for the default. */
+  admin?: string;
 }

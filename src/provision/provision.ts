@@ -63,7 +63,9 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
   }
   const streamListeners = compileStreamListeners(config, issues, warnings);
   if (issues.length > 0) throw new ConfigError(issues);
-  return { plan: { listeners, streamListeners, credentials: [...credentials.values()], serverHeader: config.settings.serverHeader }, warnings };
+  const plan: Plan = { listeners, streamListeners, credentials: [...credentials.values()], serverHeader: config.settings.serverHeader };
+  if (config.settings.admin !== undefined) plan.admin = config.settings.admin;
+  return { plan, warnings };
 }
 
 function usedCredentials(config: Config): Set<string> {

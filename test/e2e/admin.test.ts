@@ -127,3 +127,30 @@ routes:
     }
   });
 });
+
+describe("admin address in routes.yaml", () => {
+  test("settings.admin sets it; --admin still wins", async () => {
+    const [port, a, b] = await freePorts(3);
+    const file = writeConfig(`settings:\n  admin: 127.0.0.1:${a}\nlisteners:\n  - { name: web, address: 127.0.0.1, port: ${port}, protocol: HTTP }\n`);
+    const p = await startPorticoWith(["run", "-c", file]);
+    try {
+      expect((await curl([`http://127.0.0.1:${a}/healthz`])).body).toBe("ok\n");
+    } finally {
+      await p.stop();
+    }
+    const q = await startPorticoWith(["run", "-c", file, "--admin", `127.0.0.1:${b}`]);
+    try {
+      expect(q.output()).toContain(`admin on http://127.0.0.1:${b}`);
+      expect((await curl([`http://127.0.0.1:${a}/healthz`])).exitCode).toBe(7);
+    } finally {
+      await q.stop();
+    }
+  });
+
+  test("a malformed settings.admin is an error with its line", async () => {
+    const file = writeConfig(`settings:\n  admin: localhost\nlisteners:\n  - { port: 8080, protocol: HTTP }\n`);
+    const r = await runPortico(["validate", "-c", file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${file}:2: settings.admin: expected the admin listener address, ADDR:PORT such as 127.0.0.1:15000, or "off", got "localhost"`);
+  });
+});

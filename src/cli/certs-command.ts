@@ -268,7 +268,9 @@ async function gen(argv: string[], io: CertsIo): Promise<number> {
   const caDir = args.flags.get("--ca");
   if (!caDir) throw new UsageError(`gen ${what} needs --ca DIR (a folder with ca.crt and ca.key, e.g. from portico certs gen ca)`);
   if (args.positional.length === 0) throw new UsageError(what === "server" ? "gen server needs at least one HOST" : "gen client needs a NAME");
-  const [caCert, caKey] = await Promise.all([readText(join(caDir, "ca.crt")), readText(join(caDir, "ca.key"))]);
+  // One after the other, so a missing CA folder is always reported by its certificate first.
+  const caCert = await readText(join(caDir, "ca.crt"));
+  const caKey = await readText(join(caDir, "ca.key"));
   const ca = await loadSigningCa(caCert, caKey, `--ca ${caDir}`);
   await refuseOverwrite(out, ["tls.crt", "tls.key", "ca.crt"], force);
   const leaf = await generateLeaf({ ca, usage: what, names: args.positional, days, notBefore, kind });

@@ -20,6 +20,15 @@ if (existsSync("test/binary")) runs.push({ name: "binary", args: ["test", "test/
 let passed = 0;
 let failed = 0;
 const summary: string[] = [];
+
+// The type check counts as one test: the code the tests run must also be the code that compiles.
+{
+  process.stderr.write("\n=== typecheck: tsc --noEmit\n");
+  const tsc = spawnSync(process.execPath, ["node_modules/typescript/bin/tsc", "--noEmit", "-p", "."], { stdio: ["ignore", "inherit", "inherit"], timeout: 300_000 });
+  if (tsc.status === 0) passed++;
+  else failed++;
+  summary.push(`typecheck    ${tsc.status === 0 ? "1 passed, 0 failed" : `0 passed, 1 failed (exit ${tsc.status ?? tsc.signal})`}`);
+}
 for (const run of runs) {
   process.stderr.write(`\n=== ${run.name}: bun ${run.args.join(" ")}\n`);
   const r = spawnSync(bun, run.args, { env: { ...process.env, ...run.env }, stdio: ["ignore", "inherit", "pipe"], encoding: "utf8", timeout: 900_000 });

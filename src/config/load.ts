@@ -13,13 +13,11 @@ import type {
   Config,
   CredentialConfig,
   DestinationConfig,
-  HttpRouteConfig,
   ListenerConfig,
   ServiceConfig,
   Source,
   TlsMode,
   TlsServerConfig,
-  UriMatch,
   VirtualHostConfig,
 } from "./model.ts";
 import { ConfigSchema, type RawConfig, type RawListener, type RawVirtualHost } from "./schema.ts";

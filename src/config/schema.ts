@@ -20,7 +20,7 @@ import {
   text,
 } from "./schema-kit.ts";
 import { HttpRouteSchema } from "./http-route.ts";
-import { TLS_PROTOCOLS, certHashProblem, cipherProblem, serverTlsIssues, spkiProblem } from "./tls-settings.ts";
+import { serverTlsIssues, sharedServerTlsFields } from "./tls-settings.ts";
 
 const ADMIN = 'the admin listener address, ADDR:PORT such as 127.0.0.1:15000, or "off"';
 const HOST = 'a host name, "*.suffix" or "*"';
@@ -81,16 +81,7 @@ const hosts = list(`a non-empty list of host names ("name", "*.suffix" or "*")`,
 const TlsSchema = mapping("a mapping with mode and credential", {
   mode: v.optional(oneOf(["SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL", "PASSTHROUGH"] as const)),
   credential: v.optional(text("the name of an entry in credentials", 1)),
-  serverCertificate: v.optional(text("a file path", 1)),
-  privateKey: v.optional(text("a file path", 1)),
-  caCertificates: v.optional(text("a file path", 1)),
-  caCrl: v.optional(text("a file path", 1)),
-  subjectAltNames: v.optional(list("a non-empty list of subject alternative names", text("a name", 1), 1)),
-  verifyCertificateSpki: v.optional(list("a non-empty list of base64 SHA-256 SPKI hashes", checked("a base64 SHA-256 hash (44 characters)", spkiProblem), 1)),
-  verifyCertificateHash: v.optional(list("a non-empty list of hex SHA-256 certificate hashes", checked("a hex SHA-256 hash", certHashProblem), 1)),
-  minProtocolVersion: v.optional(oneOf(TLS_PROTOCOLS)),
-  maxProtocolVersion: v.optional(oneOf(TLS_PROTOCOLS)),
-  cipherSuites: v.optional(list("a non-empty list of OpenSSL cipher suite names", checked("an OpenSSL cipher suite name", cipherProblem), 1)),
+  ...sharedServerTlsFields(),
 });
 
 const ServerSchema = mapping("a mapping with hosts and tls", { hosts, tls: TlsSchema });

@@ -4,7 +4,9 @@
 // Reference: https://istio.io/latest/docs/reference/config/networking/gateway/#ServerTLSSettings
 
 import { resolve } from "node:path";
+import * as v from "valibot";
 import type { CredentialConfig, Source, TlsProtocolVersion, TlsServerConfig } from "./model.ts";
+import { checked, list, oneOf, text } from "./schema-kit.ts";
 import type { FieldPath } from "./yaml-locate.ts";
 
 type AddIssue = (path: readonly (string | number)[], message: string) => void;
@@ -12,6 +14,25 @@ type AddIssue = (path: readonly (string | number)[], message: string) => void;
 /** Istio's TLSProtocol names; only TLSV1_2 and TLSV1_3 are served (see versionProblem). */
 export const TLS_PROTOCOLS = ["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"] as const;
 export type TlsProtocolName = (typeof TLS_PROTOCOLS)[number];
+
+/**
+ * The ServerTLSSettings fields routes.yaml and Istio Gateways share (each adds how the
+ * certificate is named: `credential` or `credentialName`), so both accept exactly the same.
+ */
+export function sharedServerTlsFields() {
+  return {
+    serverCertificate: v.optional(text("a file path", 1)),
+    privateKey: v.optional(text("a file path", 1)),
+    caCertificates: v.optional(text("a file path", 1)),
+    caCrl: v.optional(text("a file path", 1)),
+    subjectAltNames: v.optional(list("a non-empty list of subject alternative names", text("a name", 1), 1)),
+    verifyCertificateSpki: v.optional(list("a non-empty list of base64 SHA-256 SPKI hashes", checked("a base64 SHA-256 hash (44 characters)", spkiProblem), 1)),
+    verifyCertificateHash: v.optional(list("a non-empty list of hex SHA-256 certificate hashes", checked("a hex SHA-256 hash", certHashProblem), 1)),
+    minProtocolVersion: v.optional(oneOf(TLS_PROTOCOLS)),
+    maxProtocolVersion: v.optional(oneOf(TLS_PROTOCOLS)),
+    cipherSuites: v.optional(list("a non-empty list of OpenSSL cipher suite names", checked("an OpenSSL cipher suite name", cipherProblem), 1)),
+  };
+}
 
 /** Fields that only make sense when the server asks for a client certificate. */
 const CLIENT_CERT_FIELDS = ["subjectAltNames", "verifyCertificateSpki", "verifyCertificateHash", "caCrl"] as const;

@@ -1,7 +1,6 @@
 // The provisioned, immutable runtime form of the configuration: certificates read and parsed,
 // matchers compiled, lookups indexed. The request path reads only these objects.
 
-import type { UpstreamTls } from "../upstream/types.ts";
 import type { XfccPolicy } from "../http/xfcc.ts";
 import type { HostTable } from "../util/host-table.ts";
 

@@ -1,7 +1,7 @@
 // Config (plain data) → Plan (runtime objects). Does the file I/O and x509 parsing, compiles
 // matchers and indexes hosts, and reports every problem at once as a ConfigError.
 
-import type { ClientCertForwarding, Config, HttpRouteConfig, ListenerConfig, TlsServerConfig, UriMatch, VirtualHostConfig } from "../config/model.ts";
+import type { ClientCertForwarding, Config, ListenerConfig, TlsServerConfig, VirtualHostConfig } from "../config/model.ts";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import { readFile } from "node:fs/promises";
 import { DEFAULT_XFCC, type XfccDetail, type XfccMode } from "../http/xfcc.ts";
@@ -17,7 +17,6 @@ import type {
   HttpsListenerPlan,
   ListenerPlan,
   Plan,
-  RoutePlan,
   TlsServerPlan,
   VirtualHostPlan,
 } from "./plan.ts";

@@ -22,7 +22,6 @@ const leaf = join(BOOK, "certs/3_application/certs/webapp.istioinaction.io.cert.
 const leafKey = join(BOOK, "certs/3_application/private/webapp.istioinaction.io.key.pem");
 const caChain = join(BOOK, "certs/2_intermediate/certs/ca-chain.cert.pem");
 const intermediate = join(BOOK, "certs/2_intermediate/certs/intermediate.cert.pem");
-const intermediateKey = join(BOOK, "certs/2_intermediate/private/intermediate.key.pem");
 const root = join(BOOK, "certs/1_root/certs/ca.cert.pem");
 const catalogKey = join(BOOK, "certs2/3_application/private/catalog.istioinaction.io.key.pem");
 const catalogCaChain = join(BOOK, "certs2/2_intermediate/certs/ca-chain.cert.pem");

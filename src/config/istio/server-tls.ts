@@ -9,8 +9,8 @@
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import type { CredentialConfig, TlsMode, TlsServerConfig } from "../model.ts";
-import { boolean, checked, list, mapping, oneOf, text } from "../schema-kit.ts";
-import { TLS_PROTOCOLS, certHashProblem, cipherProblem, serverTls, serverTlsIssues, spkiProblem, type RawServerTls } from "../tls-settings.ts";
+import { boolean, mapping, oneOf, text } from "../schema-kit.ts";
+import { serverTls, serverTlsIssues, sharedServerTlsFields, type RawServerTls } from "../tls-settings.ts";
 import type { FieldPath } from "../yaml-locate.ts";
 import { validate, type IstioDoc } from "./document.ts";
 
@@ -32,16 +32,7 @@ export const ServerTlsSchema = mapping(
     httpsRedirect: v.optional(boolean()),
     mode: v.optional(oneOf(MODES)),
     credentialName: v.optional(text("the name of a Secret document or of a credential folder", 1)),
-    serverCertificate: v.optional(text("a file path", 1)),
-    privateKey: v.optional(text("a file path", 1)),
-    caCertificates: v.optional(text("a file path", 1)),
-    caCrl: v.optional(text("a file path", 1)),
-    subjectAltNames: v.optional(list("a non-empty list of subject alternative names", text("a name", 1), 1)),
-    verifyCertificateSpki: v.optional(list("a non-empty list of base64 SHA-256 SPKI hashes", checked("a base64 SHA-256 hash (44 characters)", spkiProblem), 1)),
-    verifyCertificateHash: v.optional(list("a non-empty list of hex SHA-256 certificate hashes", checked("a hex SHA-256 hash", certHashProblem), 1)),
-    minProtocolVersion: v.optional(oneOf(TLS_PROTOCOLS)),
-    maxProtocolVersion: v.optional(oneOf(TLS_PROTOCOLS)),
-    cipherSuites: v.optional(list("a non-empty list of OpenSSL cipher suite names", checked("an OpenSSL cipher suite name", cipherProblem), 1)),
+    ...sharedServerTlsFields(),
   },
   {
     credentialNames: "several certificates per server (RSA and ECDSA, say) are not supported; give one with credentialName",

@@ -4,7 +4,7 @@
 // #37196), so select.ts only hands it listeners that need none of that.
 import { within } from "../../util/deadline.ts";
 import { listenError } from "../listen-error.ts";
-import type { ConnectionInfo, ListenerSpec, StartListener, TlsListenerSpec } from "../types.ts";
+import type { ConnectionInfo, StartListener, TlsListenerSpec } from "../types.ts";
 
 /** Requests in flight get this long on shutdown before connections are cut. */
 const DRAIN_MS = 2_000;

@@ -1,63 +1,142 @@
-// Starts one listener per configured port from a provisioned Plan, wiring each to its Hono app.
-// The only module that knows both the HTTP core and a listener adapter (besides the CLI).
+// Starts one listener per configured port from a provisioned Plan, wiring each to its Hono app,
+// and applies a new Plan on reload. The only module that knows both the HTTP core and a
+// listener adapter (besides the CLI).
 
 import { createListenerApp, type ListenerRef } from "./http/app.ts";
 import type { ListenerSpec, RunningListener, StartListener, TlsListenerSpec } from "./listeners/types.ts";
-import type { HttpsListenerPlan, Plan } from "./provision/plan.ts";
+import type { HttpsListenerPlan, ListenerPlan, Plan, StreamListenerPlan } from "./provision/plan.ts";
 import { streamListenerSpec } from "./tcp/route.ts";
 import type { UpstreamClients } from "./upstream/clients.ts";
 
+export interface GatewayDeps {
+  /** Chooses the adapter for each listener (see listeners/select.ts). */
+  adapterFor: (spec: ListenerSpec) => { name: string; start: StartListener };
+  clients: UpstreamClients;
+  onError?: (err: Error) => void;
+}
+
+/** What a reload did, listener by listener. */
+export interface ApplyReport {
+  /** Same sockets, new routes: nothing interrupted. */
+  updated: string[];
+  /** Ports, addresses or TLS settings changed: stopped (in-flight requests drained) and started again. */
+  restarted: string[];
+  started: string[];
+  stopped: string[];
+  /** Listeners that could not start, with the reason; the others are serving. */
+  failed: { name: string; error: Error }[];
+}
+
 export interface Gateway {
+  /** Running listeners, in plan order; changes on reload. */
   listeners: RunningListener[];
   /** Which adapter serves a listener ("bun-serve", "node-http2", ...). */
   adapterOf(listener: RunningListener): string;
+  /** Applies a new plan: routes change in place, listeners whose sockets change restart. */
+  apply(plan: Plan): Promise<ApplyReport>;
   close(): Promise<void>;
 }
 
-export async function startGateway(
-  plan: Plan,
-  deps: {
-    /** Chooses the adapter for each listener (see listeners/select.ts). */
-    adapterFor: (spec: ListenerSpec) => { name: string; start: StartListener };
-    clients: UpstreamClients;
-    onError?: (err: Error) => void;
-  },
-): Promise<Gateway> {
-  const started: RunningListener[] = [];
+interface Entry {
+  /** Equal keys: the listener's sockets and TLS would be set up identically. */
+  key: string;
+  /** HTTP(S) listeners: swapped to the new plan on reload. */
+  ref?: ListenerRef;
+  running: RunningListener;
+  adapter: string;
+}
+
+export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gateway> {
+  const entries = new Map<string, Entry>();
+  const listeners: RunningListener[] = [];
   const adapters = new Map<RunningListener, string>();
-  try {
-    for (const l of plan.listeners) {
-      const ref: ListenerRef = { current: l, serverHeader: plan.serverHeader };
+
+  const start = async (l: ListenerPlan | StreamListenerPlan, serverHeader: string): Promise<Entry> => {
+    let spec: ListenerSpec;
+    let ref: ListenerRef | undefined;
+    if (l.kind === "http" || l.kind === "https") {
+      ref = { current: l, serverHeader };
       const app = createListenerApp(ref, deps.clients);
-      const spec: ListenerSpec = {
-        name: l.name,
-        address: l.address,
-        port: l.port,
-        tls: l.kind === "https" ? tlsSpec(l) : undefined,
-        handler: (req, conn) => app.fetch(req, conn),
-        onError: deps.onError,
-      };
-      const adapter = deps.adapterFor(spec);
-      const running = await adapter.start(spec);
-      started.push(running);
-      adapters.set(running, adapter.name);
+      spec = { name: l.name, address: l.address, port: l.port, tls: l.kind === "https" ? tlsSpec(l) : undefined, handler: (req, conn) => app.fetch(req, conn), onError: deps.onError };
+    } else {
+      spec = { name: l.name, address: l.address, port: l.port, stream: streamListenerSpec(l), handler: notHttp, onError: deps.onError };
     }
-    for (const l of plan.streamListeners) {
-      const spec: ListenerSpec = { name: l.name, address: l.address, port: l.port, stream: streamListenerSpec(l), handler: notHttp, onError: deps.onError };
-      const adapter = deps.adapterFor(spec);
-      const running = await adapter.start(spec);
-      started.push(running);
-      adapters.set(running, adapter.name);
+    const adapter = deps.adapterFor(spec);
+    const running = await adapter.start(spec);
+    adapters.set(running, adapter.name);
+    return { key: keyOf(l), ref, running, adapter: adapter.name };
+  };
+  const all = (p: Plan) => [...p.listeners, ...p.streamListeners];
+
+  try {
+    for (const l of all(plan)) {
+      const entry = await start(l, plan.serverHeader);
+      entries.set(l.name, entry);
+      listeners.push(entry.running);
     }
   } catch (err) {
-    await Promise.all(started.map((s) => s.close()));
+    await Promise.all(listeners.map((s) => s.close()));
     throw err;
   }
-  return {
-    listeners: started,
-    adapterOf: (l) => adapters.get(l) ?? "",
-    close: async () => void (await Promise.all(started.map((s) => s.close()))),
+
+  const apply = async (next: Plan): Promise<ApplyReport> => {
+    const report: ApplyReport = { updated: [], restarted: [], started: [], stopped: [], failed: [] };
+    const wanted = new Set(all(next).map((l) => l.name));
+    // Stop what goes away first, so a port can move from one listener to another.
+    for (const [name, old] of entries) {
+      if (wanted.has(name)) continue;
+      await old.running.close();
+      entries.delete(name);
+      report.stopped.push(name);
+    }
+    for (const l of all(next)) {
+      const old = entries.get(l.name);
+      if (old && old.key === keyOf(l)) {
+        if (old.ref && (l.kind === "http" || l.kind === "https")) {
+          old.ref.current = l;
+          old.ref.serverHeader = next.serverHeader;
+        }
+        report.updated.push(l.name);
+        continue;
+      }
+      if (old) await old.running.close();
+      try {
+        entries.set(l.name, await start(l, next.serverHeader));
+        (old ? report.restarted : report.started).push(l.name);
+      } catch (error) {
+        entries.delete(l.name);
+        report.failed.push({ name: l.name, error: error as Error });
+      }
+    }
+    listeners.splice(0, listeners.length, ...[...entries.values()].map((e) => e.running));
+    return report;
   };
+
+  return {
+    listeners,
+    adapterOf: (l) => adapters.get(l) ?? "",
+    apply,
+    close: async () => void (await Promise.all(listeners.map((s) => s.close()))),
+  };
+}
+
+let uniq = 0;
+
+/**
+ * Everything that decides how a listener's sockets are set up. Routes are not in it for
+ * HTTP(S) listeners (they are swapped in place); for TCP and passthrough listeners the routes
+ * are part of the adapter's spec, so they are. A compiled client-certificate check cannot be
+ * compared, so a listener with one always restarts: conservative, never stale.
+ */
+function keyOf(l: ListenerPlan | StreamListenerPlan): string {
+  const base = `${l.kind}|${l.address}|${l.port}`;
+  if (l.kind === "http") return base;
+  const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
+  if (l.kind === "https") {
+    const spec = tlsSpec(l);
+    return `${base}|${JSON.stringify(spec.policies, replacer)}|${spec.defaultPolicy}|${JSON.stringify(l.serverByHost)}`;
+  }
+  return `${base}|${JSON.stringify(l, replacer)}`;
 }
 
 /** TCP and TLS-passthrough listeners carry no HTTP; their adapter never calls the handler. */

@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { loadSources } from "../config/sources.ts";
 import { ConfigError, PorticoError, formatIssue } from "../errors.ts";
 import { startGateway, type Gateway } from "../gateway.ts";
+import type { RunningListener } from "../listeners/types.ts";
 import { parseAdminAddress, startAdmin } from "../admin/start.ts";
 import { selectAdapter } from "../listeners/select.ts";
 import type { Plan } from "../provision/plan.ts";
@@ -71,33 +72,48 @@ async function validate(args: ParsedArgs): Promise<number> {
 
 async function run(args: ParsedArgs): Promise<number> {
   const file = args.configFiles.join(", ");
-  let gateway;
+  let gateway: Gateway | undefined;
+  let admin: RunningListener | undefined;
+  let current: Plan;
   try {
-    const plan = await load(args);
-    gateway = await startGateway(plan, {
+    current = await load(args);
+    gateway = await startGateway(current, {
       adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),
       clients: new UpstreamClients((tls) => createUpstreamClient(tls)),
       onError: (err) => log.error(err.message),
     });
-    for (const l of plan.listeners) {
-      const running = gateway.listeners.find((r) => r.name === l.name);
-      const port = running?.port ?? l.port;
-      const what = l.kind === "https" ? l.servers.map((s) => `${s.hosts.join(",")} (${s.mode})`).join(", ") : l.httpsRedirectPort !== undefined ? "redirect to https" : "http";
-      log.info(`listener ${l.name} on ${l.address}:${port} ${l.kind.toUpperCase()} [${running ? gateway.adapterOf(running) : "?"}]: ${what}`);
-    }
-    for (const l of plan.streamListeners) {
-      const running = gateway.listeners.find((r) => r.name === l.name);
-      const port = running?.port ?? l.port;
-      const what = l.kind === "tcp" ? (l.route?.upstreams.map((u) => `${u.service} ${u.host}:${u.port}`).join(", ") ?? "no route") : "passthrough by SNI";
-      log.info(`listener ${l.name} on ${l.address}:${port} ${l.kind === "tcp" ? "TCP" : "TLS"} [${running ? gateway.adapterOf(running) : "?"}]: ${what}`);
-    }
-    await startAdminListener(args, plan, gateway);
+    logListeners(current, gateway);
+    admin = await startAdminListener(args, () => current, current.admin);
     log.info(`portico ${VERSION} (${runtimeName()}) serving ${file}`);
   } catch (err) {
     // Listeners already started must not keep the process alive after a fatal error.
     await gateway?.close();
     return reportFatal(err);
   }
+
+  // SIGHUP reloads: the same files and flags, read again. A config that does not load changes
+  // nothing; one that does is applied listener by listener (Gateway.apply).
+  let reloading = Promise.resolve();
+  const reload = async () => {
+    log.info(`SIGHUP: reloading ${file}`);
+    let next: Plan;
+    try {
+      next = await load(args);
+    } catch (err) {
+      const detail = err instanceof ConfigError ? err.issues.map((i) => formatIssue(i)).join("; ") : (err as Error).message;
+      log.error(`reload refused, still serving the previous configuration: ${detail}`);
+      return;
+    }
+    const report = await gateway!.apply(next);
+    current = next;
+    logListeners(next, gateway!, new Set([...report.started, ...report.restarted]));
+    for (const f of report.failed) log.error(`listener ${f.name} could not start: ${f.error.message}`);
+    log.info(`reloaded: ${report.updated.length} updated in place, ${report.restarted.length} restarted, ${report.started.length} started, ${report.stopped.length} stopped, ${report.failed.length} failed`);
+  };
+  process.on("SIGHUP", () => {
+    reloading = reloading.then(reload);
+  });
+
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info(`${signal}: shutting down`);
@@ -106,11 +122,29 @@ async function run(args: ParsedArgs): Promise<number> {
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
-  await gateway.close();
+  await reloading;
+  await Promise.all([gateway.close(), admin?.close()]);
   log.info("stopped");
   // Pooled keep-alive connections to upstreams would hold the event loop open for a while;
   // everything worth finishing has finished.
   process.exit(0);
+}
+
+/** One line per listener (only those in `only`, when given). */
+function logListeners(plan: Plan, gateway: Gateway, only?: Set<string>): void {
+  for (const l of [...plan.listeners, ...plan.streamListeners]) {
+    if (only && !only.has(l.name)) continue;
+    const running = gateway.listeners.find((r) => r.name === l.name);
+    const port = running?.port ?? l.port;
+    const adapter = running ? gateway.adapterOf(running) : "?";
+    let what: string;
+    if (l.kind === "https") what = l.servers.map((s) => `${s.hosts.join(",")} (${s.mode})`).join(", ");
+    else if (l.kind === "http") what = l.httpsRedirectPort !== undefined ? "redirect to https" : "http";
+    else if (l.kind === "tcp") what = l.route?.upstreams.map((u) => `${u.service} ${u.host}:${u.port}`).join(", ") ?? "no route";
+    else what = "passthrough by SNI";
+    const kind = l.kind === "tls-passthrough" ? "TLS" : l.kind.toUpperCase();
+    log.info(`listener ${l.name} on ${l.address}:${port} ${kind} [${adapter}]: ${what}`);
+  }
 }
 
 function reportFatal(err: unknown): number {
@@ -130,18 +164,20 @@ const DEFAULT_ADMIN = "127.0.0.1:15000";
 /**
  * The admin listener is a convenience: when its default port is taken (another Portico on the
  * machine), traffic is served anyway and the log says so. A port given explicitly must work.
+ * It is started once; a reload does not move it.
  */
-async function startAdminListener(args: ParsedArgs, plan: Plan, gateway: Gateway): Promise<void> {
+async function startAdminListener(args: ParsedArgs, plan: () => Plan, configured: string | undefined): Promise<RunningListener | undefined> {
   // --admin beats routes.yaml's settings.admin, which beats the default.
-  const given = args.admin ?? plan.admin;
+  const given = args.admin ?? configured;
   const where = parseAdminAddress(given ?? DEFAULT_ADMIN);
-  if (where === "off" || where === undefined) return;
+  if (where === "off" || where === undefined) return undefined;
   try {
-    const admin = await startAdmin(() => plan, where, (spec) => selectAdapter(spec, currentRuntime(), "auto"));
-    gateway.listeners.push(admin);
+    const admin = await startAdmin(plan, where, (spec) => selectAdapter(spec, currentRuntime(), "auto"));
     log.info(`admin on http://${where.address.includes(":") ? `[${where.address}]` : where.address}:${admin.port} (/healthz, /certs)`);
+    return admin;
   } catch (err) {
     if (given !== undefined) throw err;
     log.warn(`admin listener not started: ${(err as Error).message}; use --admin ADDR:PORT or --admin off`);
+    return undefined;
   }
 }

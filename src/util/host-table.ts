@@ -38,6 +38,11 @@ export class HostTable<T> {
     return this.any;
   }
 
+  /** For comparing two tables (a reload keeps a listener whose tables did not change). */
+  toJSON(): unknown {
+    return { exact: [...this.exact], wildcards: this.wildcards, any: this.any };
+  }
+
   get size(): number {
     return this.exact.size + this.wildcards.length + (this.any === undefined ? 0 : 1);
   }

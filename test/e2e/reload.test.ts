@@ -1,0 +1,101 @@
+// SIGHUP reloads the configuration: routes change in place without dropping connections,
+// listeners whose ports or TLS change restart, and a broken file changes nothing.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { HOST_CATALOG, HOST_WEBAPP, book } from "../helpers/book.ts";
+import { curl } from "../helpers/curl.ts";
+import { freePorts, sleep } from "../helpers/net.ts";
+import { startPortico, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
+
+let p: PorticoProcess;
+let file: string;
+let http: number, https: number, moved: number;
+
+function config(body: string, httpPort: number, tlsHost: "webapp" | "catalog"): string {
+  const host = tlsHost === "webapp" ? HOST_WEBAPP : HOST_CATALOG;
+  const [cert, key] = tlsHost === "webapp" ? [book.webappCert, book.webappKey] : [book.catalogCert, book.catalogKey];
+  return `listeners:
+  - { name: web, address: 127.0.0.1, port: ${httpPort}, protocol: HTTP }
+  - name: tls
+    address: 127.0.0.1
+    port: ${https}
+    protocol: HTTPS
+    servers:
+      - hosts: [${host}]
+        tls: { credential: c }
+credentials:
+  c: { cert: ${cert}, key: ${key} }
+routes:
+  - hosts: ["*"]
+    http:
+      - directResponse: { status: 200, body: "${body}" }
+`;
+}
+
+/** Sends SIGHUP and waits (bounded) for the n-th reload to be logged. */
+async function reload(n: number): Promise<string> {
+  p.proc.kill("SIGHUP");
+  const deadline = Date.now() + 10_000;
+  const done = () => (p.output().match(/reloaded: |reload refused/g) ?? []).length >= n;
+  while (!done() && Date.now() < deadline) await sleep(20);
+  expect(done()).toBe(true);
+  return p.output();
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+function get(port: number): Promise<{ body: string; localPort: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: "/", agent }, (res) => {
+      const localPort = res.socket.localPort ?? 0;
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ body, localPort }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+beforeAll(async () => {
+  [http, https, moved] = await freePorts(3);
+  file = writeConfig(config("one", http!, "webapp"));
+  p = await startPortico(file);
+});
+afterAll(async () => {
+  agent.destroy();
+  await p?.stop();
+});
+
+describe("SIGHUP", () => {
+  test("new routes apply in place: the same keep-alive connection gets the new answer", async () => {
+    const before = await get(http);
+    expect(before.body).toBe("one");
+    writeFileSync(file, config("two", http, "webapp"));
+    const log = await reload(1);
+    expect(log).toContain("reloaded: 2 updated in place, 0 restarted, 0 started, 0 stopped, 0 failed");
+    const after = await get(http);
+    expect(after.body).toBe("two");
+    expect(after.localPort).toBe(before.localPort);
+  });
+
+  test("a broken file changes nothing, and says why", async () => {
+    writeFileSync(file, "listeners:\n  - port: nope\n");
+    const log = await reload(2);
+    expect(log).toContain("reload refused, still serving the previous configuration:");
+    expect(log).toContain("listeners[0].port");
+    expect((await get(http)).body).toBe("two");
+  });
+
+  test("a listener whose port changes moves; one whose certificate changes restarts", async () => {
+    writeFileSync(file, config("three", moved, "catalog"));
+    const log = await reload(3);
+    expect(log).toContain("reloaded: 0 updated in place, 2 restarted, 0 started, 0 stopped, 0 failed");
+    expect((await curl([`http://127.0.0.1:${moved}/`])).body).toBe("three");
+    expect((await curl([`http://127.0.0.1:${http}/`])).exitCode).toBe(7);
+    const tls = await curl(["-v", `https://${HOST_CATALOG}:${https}/`, "--cacert", book.catalogCaChain, "--resolve", `${HOST_CATALOG}:${https}:127.0.0.1`]);
+    expect(tls.status).toBe(200);
+    expect(tls.stderr).toContain("CN=catalog.istioinaction.io");
+    expect((await curl(["-k", `https://${HOST_WEBAPP}:${https}/`, "--resolve", `${HOST_WEBAPP}:${https}:127.0.0.1`])).exitCode).toBe(35);
+  });
+});

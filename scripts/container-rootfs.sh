@@ -63,8 +63,9 @@ chmod 1777 "$ROOTFS/tmp"
 # curl, not something the gateway needs). Credentials in routes.yaml are relative to its folder.
 cp routes.yaml "$ROOTFS/etc/portico/routes.yaml"
 mkdir -p "$ROOTFS/etc/portico/certs"
+# certs/generated (a set made by `portico certs gen`, with its CAs' keys) stays out too.
 for f in certs/*; do
-  [ "$(basename "$f")" = clients ] && continue
+  case "$(basename "$f")" in clients | generated) continue ;; esac
   cp -R "$f" "$ROOTFS/etc/portico/certs/"
 done
 # COPY makes everything root-owned: the image's user (65534) must be able to read it all.

@@ -4,11 +4,10 @@
 // show the client certificate, which x-forwarded-client-cert needs: oven-sh/bun#14097).
 // Measured here against node:http2 alone: about 1.7x the requests per second (README).
 
-import type { Socket } from "node:net";
 import { within } from "../../util/deadline.ts";
 import { listenError } from "../listen-error.ts";
 import { pipeToLoopback, type PipeFacts } from "../node/loopback-pipe.ts";
-import { ConnectionTracker, http2Target, listen, sniFrontServer } from "../node/listener.ts";
+import { ConnectionTracker, http2Target, serveFront, sniFrontServer } from "../node/listener.ts";
 import { needsGuard } from "../node/client-cert-guard.ts";
 import type { SniTarget } from "../node/sni-dispatch.ts";
 import type { ConnectionInfo, ListenerSpec, StartListener, TlsPolicy } from "../types.ts";
@@ -36,18 +35,10 @@ export const startBunSniListener: StartListener = async (spec) => {
     inner.push(server);
     return { emit: (socket, serverName) => pipeToLoopback(socket, server.port, serverName ?? "", facts) };
   });
-  const front = sniFrontServer(spec, targets);
-  front.on("connection", (socket: Socket) => tracker.add(socket));
-  const port = await listen(front, spec);
-  return {
-    name: spec.name,
-    port,
-    close: async () => {
-      front.close();
-      await within(Promise.all(inner.map((s) => s.stop(false))), DRAIN_MS);
-      await Promise.all([...inner.map((s) => s.stop(true)), tracker.drain(DRAIN_MS)]);
-    },
-  };
+  return serveFront(spec, sniFrontServer(spec, targets), tracker, async () => {
+    await within(Promise.all(inner.map((s) => s.stop(false))), DRAIN_MS);
+    await Promise.all(inner.map((s) => s.stop(true)));
+  });
 };
 
 /**

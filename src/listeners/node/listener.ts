@@ -8,7 +8,7 @@ import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, ty
 import type { TLSSocket } from "node:tls";
 import { getRequestListener } from "@hono/node-server";
 import { listenError } from "../listen-error.ts";
-import type { ConnectionInfo, ListenerSpec, StartListener, TlsPolicy } from "../types.ts";
+import type { ConnectionInfo, ListenerSpec, RunningListener, StartListener, TlsPolicy } from "../types.ts";
 import { guardClientCert, needsGuard, refusal } from "./client-cert-guard.ts";
 import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
 import { pipeToLoopback, type PipeFacts } from "./loopback-pipe.ts";
@@ -25,7 +25,19 @@ const DRAIN_MS = 2_000;
 
 export const startNodeListener: StartListener = async (spec) => {
   const tracker = new ConnectionTracker();
-  const front = spec.tls ? tlsFrontServer(spec, tracker) : plainServer(spec, tracker);
+  return serveFront(spec, spec.tls ? tlsFrontServer(spec, tracker) : plainServer(spec, tracker), tracker);
+};
+
+/**
+ * Listens with `front`, tracking its connections. Closing stops accepting, lets `closeInner`
+ * wind down servers behind the front, then drains what is in flight and cuts the rest.
+ */
+export async function serveFront(
+  spec: ListenerSpec,
+  front: NetServer,
+  tracker: ConnectionTracker,
+  closeInner: () => Promise<unknown> = async () => {},
+): Promise<RunningListener> {
   front.on("connection", (socket: Socket) => tracker.add(socket));
   const port = await listen(front, spec);
   return {
@@ -33,10 +45,11 @@ export const startNodeListener: StartListener = async (spec) => {
     port,
     close: async () => {
       front.close();
+      await closeInner();
       await tracker.drain(DRAIN_MS);
     },
   };
-};
+}
 
 /** Knows every socket and every request in flight, so shutdown can drain, then cut. */
 export class ConnectionTracker {
@@ -111,18 +124,9 @@ export const startNodePipeListener: StartListener = async (spec) => {
     const port = await listen(server as unknown as NetServer, { ...spec, name: `${spec.name} (inner)`, address: "127.0.0.1", port: 0 });
     targets.push({ emit: (socket, serverName) => pipeToLoopback(socket, port, serverName ?? "", facts) });
   }
-  const front = sniFrontServer(spec, targets);
-  front.on("connection", (socket: Socket) => tracker.add(socket));
-  const port = await listen(front, spec);
-  return {
-    name: spec.name,
-    port,
-    close: async () => {
-      front.close();
-      for (const s of inner) s.close();
-      await tracker.drain(DRAIN_MS);
-    },
-  };
+  return serveFront(spec, sniFrontServer(spec, targets), tracker, async () => {
+    for (const s of inner) s.close();
+  });
 };
 
 /** A plain TCP server that reads each ClientHello and passes the connection to its policy's target. */

@@ -15,7 +15,6 @@ import { istioTcpRoutes, istioTlsRoutes } from "./istio/l4-route.ts";
 import { checkL4Routes } from "./tcp-route.ts";
 import { Context, configFromDocument, yamlMessage } from "./load.ts";
 import type { Config, CredentialConfig, ListenerConfig, ServiceConfig, VirtualHostConfig } from "./model.ts";
-import { formatPath } from "./yaml-locate.ts";
 
 export interface SourceOptions {
   /** `--service name=url`: where Istio destination hosts live. */
@@ -248,4 +247,3 @@ function checkPorts(listeners: ListenerConfig[], issues: ConfigIssue[]): void {
   }
 }
 
-export { formatPath };

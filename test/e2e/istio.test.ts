@@ -3,7 +3,8 @@
 // stand-ins (--service), ports are remapped to free ones (--port), credentials come from
 // Secret documents or from credential folders named like the book's secrets (certs/).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CATALOG_BODY, WEBAPP_BODY, startDemoUpstreams, type DemoUpstreams } from "../../scripts/demo-upstreams.ts";
 import { HOST_CATALOG, HOST_WEBAPP, book } from "../helpers/book.ts";
@@ -42,6 +43,24 @@ describe("coolstore-gw.yaml + coolstore-vs.yaml (HTTP only)", () => {
   });
   test("a host the Gateway does not list → 404", async () => {
     expect((await curl(["-H", "Host: other.example", `http://127.0.0.1:${http}/api/catalog`])).status).toBe(404);
+  });
+});
+
+describe("a folder of Istio files (-c dir/)", () => {
+  test("every .yaml in it is read: the book's TLS gateway and its VirtualService serve step 1.3", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "portico-istio-dir-"));
+    copyFileSync(fx("coolstore-gw-tls.yaml"), join(dir, "coolstore-gw-tls.yaml"));
+    copyFileSync(fx("coolstore-vs.yaml"), join(dir, "coolstore-vs.yaml"));
+    writeFileSync(join(dir, "notes.txt"), "not YAML, not read");
+    const [http, https] = await freePorts(2);
+    const p = await run([dir], { 80: http!, 443: https! });
+    try {
+      const r = await curl([`https://${HOST_WEBAPP}:${https}/api/catalog`, "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP, https!)]);
+      expect(r.status).toBe(200);
+      expect(r.body).toBe(WEBAPP_BODY);
+    } finally {
+      await p.stop();
+    }
   });
 });
 

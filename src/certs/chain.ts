@@ -2,6 +2,7 @@
 // next, issuers that are CAs, everything within its validity period, and, when a CA file is
 // given, a top that is that CA or is issued by it. Signatures are checked with Web Crypto.
 
+import type { X509Certificate } from "@peculiar/x509";
 import type { CertificateInfo } from "./describe.ts";
 import { bytesEqual } from "./pem.ts";
 
@@ -104,9 +105,14 @@ function validityProblems(c: LabeledCertificate, now: Date): string[] {
   return [];
 }
 
-export async function signedBy(child: CertificateInfo, parent: CertificateInfo): Promise<boolean> {
+export function signedBy(child: CertificateInfo, parent: CertificateInfo): Promise<boolean> {
+  return signatureVerifies(child.x509, parent.x509);
+}
+
+/** Whether `parent`'s key verifies `child`'s signature (startup checks use it too). */
+export async function signatureVerifies(child: X509Certificate, parent: X509Certificate): Promise<boolean> {
   try {
-    return await child.x509.verify({ publicKey: parent.x509.publicKey, signatureOnly: true });
+    return await child.verify({ publicKey: parent.publicKey, signatureOnly: true });
   } catch {
     // An algorithm Web Crypto does not support, or keys of different types.
     return false;

@@ -4,6 +4,7 @@
 // ",", keys inside one element by ";", in Envoy's order: By, Hash, Cert, Chain, Subject, URI, DNS.
 
 import { X509Certificate, SubjectAlternativeNameExtension } from "@peculiar/x509";
+import { toPem } from "../certs/pem.ts";
 import type { PeerCertificate } from "../listeners/types.ts";
 
 export type XfccMode = "sanitize" | "forward-only" | "append-forward" | "sanitize-set" | "always-forward-only";
@@ -96,10 +97,7 @@ function buildElement(peer: PeerCertificate, policy: XfccPolicy): string {
   return parts.join(";");
 }
 
-function pem(der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "");
-  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
-}
+const pem = (der: Uint8Array) => toPem("CERTIFICATE", der);
 
 /**
  * The subject as OpenSSL's XN_FLAG_RFC2253 prints it, which is what Envoy uses: every entry in

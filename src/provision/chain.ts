@@ -1,7 +1,8 @@
 // What a credential's certificate file says about its chain: each link's issuer is the next
 // certificate's subject and its signature verifies with that certificate's key (RFC 8446
 // §4.4.2: the sender's certificate first, each following one certifying the one before).
-import { X509Certificate } from "@peculiar/x509";
+import type { X509Certificate } from "@peculiar/x509";
+import { signatureVerifies } from "../certs/chain.ts";
 
 export interface ChainCheck {
   /** Empty when every link verifies. */
@@ -24,29 +25,8 @@ export async function checkChain(certs: X509Certificate[]): Promise<ChainCheck> 
       );
       continue;
     }
-    if (!(await verifies(cert, next))) problems.push(`certificate ${i + 1} (${cert.subject}) is not signed by certificate ${i + 2}'s key`);
+    if (!(await signatureVerifies(cert, next))) problems.push(`certificate ${i + 1} (${cert.subject}) is not signed by certificate ${i + 2}'s key`);
   }
   const last = certs[certs.length - 1]!;
   return { problems, anchoredAt: last.issuer };
-}
-
-/** Whether `cert` chains to one of `anchors` (directly, or through the other anchors given). */
-export async function chainsTo(cert: X509Certificate, anchors: X509Certificate[]): Promise<boolean> {
-  let current = cert;
-  for (let hops = 0; hops <= anchors.length; hops++) {
-    const issuer = anchors.find((a) => a.subject === current.issuer);
-    if (!issuer || !(await verifies(current, issuer))) return false;
-    if (issuer.subject === issuer.issuer) return true;
-    if (issuer === current) return true;
-    current = issuer;
-  }
-  return true;
-}
-
-async function verifies(cert: X509Certificate, issuer: X509Certificate): Promise<boolean> {
-  try {
-    return await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true });
-  } catch {
-    return false;
-  }
 }

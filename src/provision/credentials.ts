@@ -6,6 +6,7 @@ import { createPrivateKey, createPublicKey, X509Certificate as NodeX509 } from "
 import { X509Certificate, SubjectAlternativeNameExtension } from "@peculiar/x509";
 import type { CredentialConfig } from "../config/model.ts";
 import type { ConfigIssue } from "../errors.ts";
+import { bytesEqual } from "../certs/pem.ts";
 import { checkChain } from "./chain.ts";
 import type { CertificateSummary, CredentialPlan } from "./plan.ts";
 
@@ -126,8 +127,3 @@ function describeFsError(err: unknown): string {
   return e.code ?? e.message;
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}

@@ -8,7 +8,7 @@ import { X509Certificate, X509Crl } from "@peculiar/x509";
 import type { Config, TlsServerConfig } from "../config/model.ts";
 import type { ConfigIssue } from "../errors.ts";
 import { compileClientCertCheck, serialKey } from "../tls/client-cert-check.ts";
-import { pemBlocks } from "./credentials.ts";
+import { pemBlocks, toArrayBuffer } from "../certs/pem.ts";
 import type { CredentialPlan, TlsServerPlan } from "./plan.ts";
 
 export type ServerTlsExtras = Pick<TlsServerPlan, "clientCertCheck" | "minVersion" | "maxVersion" | "ciphers">;
@@ -83,17 +83,25 @@ async function readCrl(file: string, credential: CredentialPlan, fail: (m: strin
     return undefined;
   }
   const text = bytes.toString("latin1");
-  const blocks: (string | Uint8Array)[] = text.includes("-----BEGIN") ? pemBlocks(text, "X509 CRL") : [new Uint8Array(bytes)];
+  let blocks: Uint8Array[];
+  try {
+    blocks = text.includes("-----BEGIN") ? pemBlocks(text).filter((b) => b.label === "X509 CRL").map((b) => b.der) : [new Uint8Array(bytes)];
+  } catch (err) {
+    fail(`${file}: not a readable CRL (expected PEM "-----BEGIN X509 CRL-----" or DER): ${(err as Error).message}`);
+    return undefined;
+  }
   if (blocks.length === 0) {
     fail(`${file}: no CRL found (expected "-----BEGIN X509 CRL-----" or DER)`);
     return undefined;
   }
-  const cas = pemBlocks(credential.caPem ?? "", "CERTIFICATE").map((pem) => new X509Certificate(pem));
+  const cas = pemBlocks(credential.caPem ?? "")
+    .filter((b) => b.label === "CERTIFICATE")
+    .map((b) => new X509Certificate(toArrayBuffer(b.der)));
   const revoked = new Map<string, Set<string>>();
   for (const block of blocks) {
     let crl: X509Crl;
     try {
-      crl = new X509Crl(block as string);
+      crl = new X509Crl(toArrayBuffer(block));
     } catch (err) {
       fail(`${file}: not a readable CRL (expected PEM "-----BEGIN X509 CRL-----" or DER): ${(err as Error).message}`);
       return undefined;

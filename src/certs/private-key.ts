@@ -9,7 +9,7 @@ import { PrivateKeyInfo, PrivateKey } from "@peculiar/asn1-pkcs8";
 import { ECParameters, ECPrivateKey, id_ecPublicKey } from "@peculiar/asn1-ecc";
 import { id_rsaEncryption } from "@peculiar/asn1-rsa";
 import { CURVES } from "./openssl-text.ts";
-import { base64ToBytes, bytesEqual, looksLikeDer, toArrayBuffer, type PemBlock } from "./pem.ts";
+import { base64ToBytes, bytesEqual, looksLikeDer, pemBlocks, toArrayBuffer, type PemBlock } from "./pem.ts";
 import { PorticoError } from "../errors.ts";
 
 export type KeyFormat = "PKCS#8" | "PKCS#1" | "SEC1";
@@ -56,6 +56,16 @@ export async function readPrivateKey(block: PemBlock): Promise<PrivateKeyDetails
     default:
       throw new KeyError(`"${block.label}" is not a private key`);
   }
+}
+
+/**
+ * The first private key in PEM text, read: a key file may also hold EC PARAMETERS (as
+ * `openssl ecparam -genkey` writes it) or the certificate.
+ */
+export async function readPrivateKeyPem(pem: string): Promise<PrivateKeyDetails> {
+  const block = pemBlocks(pem).find((b) => PRIVATE_KEY_LABELS.includes(b.label));
+  if (!block) throw new KeyError('no private key found (expected "-----BEGIN PRIVATE KEY-----" or an RSA or EC one)');
+  return readPrivateKey(block);
 }
 
 /** A DER file that may be a key in any of the three encodings; undefined when it is none. */

@@ -161,7 +161,7 @@ async function inspect(args: Parsed, io: CertsIo): Promise<number> {
           certs,
           {
             ...target,
-            servername: servername ?? (isIpLiteral(target.host) ? undefined : target.host),
+            servername: peer.servername,
             protocol: peer.protocol,
             alpn: peer.alpn,
             cipher: peer.cipher,
@@ -210,10 +210,6 @@ function parseHostPort(v: string): { host: string; port: number } {
   const port = Number(m?.[3] ?? 443);
   if (!m || port < 1 || port > 65535) throw new UsageError(`--connect expects HOST:PORT such as example.com:443 or [::1]:8443, got "${v}"`);
   return { host: m[1] ?? m[2]!, port };
-}
-
-function isIpLiteral(host: string): boolean {
-  return /^[0-9.]+$/.test(host) || host.includes(":");
 }
 
 // ---------------------------------------------------------------------------------------- gen

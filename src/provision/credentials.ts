@@ -8,8 +8,8 @@ import type { CredentialConfig } from "../config/model.ts";
 import { cannotRead, type ConfigIssue } from "../errors.ts";
 import { chainOrderProblems } from "../certs/chain.ts";
 import { certificateCoversHost, describeCertificate, readCertificate, type CertificateInfo } from "../certs/describe.ts";
-import { pemBlocks } from "../certs/pem.ts";
-import { KeyError, PRIVATE_KEY_LABELS, keyMatchesSpki, readPrivateKey, type PrivateKeyDetails } from "../certs/private-key.ts";
+import { pemDer } from "../certs/pem.ts";
+import { keyMatchesSpki, readPrivateKeyPem, type PrivateKeyDetails } from "../certs/private-key.ts";
 import type { CertificateSummary, CredentialPlan } from "./plan.ts";
 
 export type CredentialResult = { ok: true; plan: CredentialPlan } | { ok: false; issues: ConfigIssue[] };
@@ -28,7 +28,7 @@ export async function provisionCredential(c: CredentialConfig): Promise<Credenti
   let blocks: Uint8Array[];
   let leaf: CertificateInfo;
   try {
-    blocks = certificateBlocks(certPem);
+    blocks = pemDer(certPem, "CERTIFICATE");
     if (blocks.length === 0) {
       fail(`${c.cert}: no PEM certificate found (expected "-----BEGIN CERTIFICATE-----")`);
       return { ok: false, issues };
@@ -41,7 +41,7 @@ export async function provisionCredential(c: CredentialConfig): Promise<Credenti
 
   let key: PrivateKeyDetails;
   try {
-    key = await readPrivateKey(privateKeyBlock(keyPem));
+    key = await readPrivateKeyPem(keyPem);
   } catch (err) {
     fail(`${c.key}: cannot read private key (expected PEM, PKCS#1, PKCS#8 or SEC1, unencrypted): ${(err as Error).message}`);
     return { ok: false, issues };
@@ -54,7 +54,7 @@ export async function provisionCredential(c: CredentialConfig): Promise<Credenti
   let chain: CertificateInfo[];
   let caCerts: CertificateInfo[];
   try {
-    const caBlocks = caPem === undefined ? [] : certificateBlocks(caPem);
+    const caBlocks = caPem === undefined ? [] : pemDer(caPem, "CERTIFICATE");
     if (caPem !== undefined && caBlocks.length === 0) {
       fail(`${c.ca}: no PEM certificate found in the CA bundle`);
       return { ok: false, issues };
@@ -90,21 +90,7 @@ export async function provisionCredential(c: CredentialConfig): Promise<Credenti
  * when there is no SAN; see certificateCoversHost). `certPem` is a provisioned credential's.
  */
 export function certificateCovers(certPem: string, host: string): boolean {
-  return certificateCoversHost(readCertificate(certificateBlocks(certPem)[0]!), host);
-}
-
-/** The DER of every CERTIFICATE block; throws when a block's base64 is broken. */
-function certificateBlocks(pem: string): Uint8Array[] {
-  return pemBlocks(pem)
-    .filter((b) => b.label === "CERTIFICATE")
-    .map((b) => b.der);
-}
-
-/** The first private key block: a key file may also hold EC PARAMETERS or a certificate. */
-function privateKeyBlock(pem: string) {
-  const block = pemBlocks(pem).find((b) => PRIVATE_KEY_LABELS.includes(b.label));
-  if (!block) throw new KeyError('no private key found (expected "-----BEGIN PRIVATE KEY-----" or an RSA or EC one)');
-  return block;
+  return certificateCoversHost(readCertificate(pemDer(certPem, "CERTIFICATE")[0]!), host);
 }
 
 /** Startup messages and the admin API print names as the parsed certificate does: `CN=a, O=b`. */

@@ -8,7 +8,7 @@ import { X509Certificate, X509Crl } from "@peculiar/x509";
 import type { Config, TlsServerConfig } from "../config/model.ts";
 import type { ConfigIssue } from "../errors.ts";
 import { compileClientCertCheck, serialKey } from "../tls/client-cert-check.ts";
-import { pemBlocks, toArrayBuffer } from "../certs/pem.ts";
+import { pemDer, toArrayBuffer } from "../certs/pem.ts";
 import type { CredentialPlan, TlsServerPlan } from "./plan.ts";
 
 export type ServerTlsExtras = Pick<TlsServerPlan, "clientCertCheck" | "minVersion" | "maxVersion" | "ciphers">;
@@ -85,7 +85,7 @@ async function readCrl(file: string, credential: CredentialPlan, fail: (m: strin
   const text = bytes.toString("latin1");
   let blocks: Uint8Array[];
   try {
-    blocks = text.includes("-----BEGIN") ? pemBlocks(text).filter((b) => b.label === "X509 CRL").map((b) => b.der) : [new Uint8Array(bytes)];
+    blocks = text.includes("-----BEGIN") ? pemDer(text, "X509 CRL") : [new Uint8Array(bytes)];
   } catch (err) {
     fail(`${file}: not a readable CRL (expected PEM "-----BEGIN X509 CRL-----" or DER): ${(err as Error).message}`);
     return undefined;
@@ -94,9 +94,7 @@ async function readCrl(file: string, credential: CredentialPlan, fail: (m: strin
     fail(`${file}: no CRL found (expected "-----BEGIN X509 CRL-----" or DER)`);
     return undefined;
   }
-  const cas = pemBlocks(credential.caPem ?? "")
-    .filter((b) => b.label === "CERTIFICATE")
-    .map((b) => new X509Certificate(toArrayBuffer(b.der)));
+  const cas = pemDer(credential.caPem ?? "", "CERTIFICATE").map((der) => new X509Certificate(toArrayBuffer(der)));
   const revoked = new Map<string, Set<string>>();
   for (const block of blocks) {
     let crl: X509Crl;

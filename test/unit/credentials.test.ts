@@ -53,7 +53,9 @@ beforeAll(() => {
   openssl("pkey", "-in", join(dir, "rsa-pkcs8.key"), "-traditional", "-out", join(dir, "rsa-pkcs1.key"));
   // An encrypted key, which provisioning cannot use.
   openssl("pkey", "-in", join(dir, "ec-sec1.key"), "-aes256", "-passout", "pass:secret", "-out", join(dir, "ec-encrypted.key"));
-  for (const n of ["ec-sec1", "rsa-pkcs8"]) selfSign(n);
+  // RSA-PSS (id-RSASSA-PSS), which Web Crypto imports only as rsaEncryption.
+  openssl("genpkey", "-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048", "-out", join(dir, "rsa-pss.key"));
+  for (const n of ["ec-sec1", "rsa-pkcs8", "rsa-pss"]) selfSign(n);
 }, 30_000);
 
 afterAll(() => {
@@ -91,6 +93,7 @@ describe("provisionCredential: good credentials", () => {
     ["EC key in PKCS#8", "ec-sec1", "ec-pkcs8.key", "-----BEGIN PRIVATE KEY-----"],
     ["RSA key in PKCS#8", "rsa-pkcs8", "rsa-pkcs8.key", "-----BEGIN PRIVATE KEY-----"],
     ["RSA key in PKCS#1", "rsa-pkcs8", "rsa-pkcs1.key", "-----BEGIN RSA PRIVATE KEY-----"],
+    ["RSA-PSS key in PKCS#8", "rsa-pss", "rsa-pss.key", "-----BEGIN PRIVATE KEY-----"],
   ])("%s", async (_label, certName, keyName, header) => {
     const cert = join(dir, `${certName}.crt`);
     const key = join(dir, keyName);
@@ -129,6 +132,11 @@ describe("provisionCredential: problems are reported with the file named", () =>
     expect(await issuesOf(cred({ cert: webappCert, key: catalogKey }))).toEqual([
       `private key ${catalogKey} does not match certificate ${webappCert} (their public keys differ)`,
     ]);
+  });
+
+  test("an RSA-PSS key against another RSA certificate", async () => {
+    const key = join(dir, "rsa-pss.key");
+    expect(await issuesOf(cred({ cert: webappCert, key }))).toEqual([`private key ${key} does not match certificate ${webappCert} (their public keys differ)`]);
   });
 
   test("an EC key against an RSA certificate", async () => {

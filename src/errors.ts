@@ -47,7 +47,7 @@ export function readFailureReason(err: unknown): string {
   return e.code ?? (err instanceof Error ? err.message : String(err));
 }
 
-/** `cannot read <what> <file>: <reason>`, such as "cannot read certificate tls.crt: no such file or folder". */
+/** `cannot read <what> <file>: <reason>`: "cannot read certificate tls.crt: no such file or folder". */
 export function cannotRead(file: string, err: unknown, what?: string): string {
   return `cannot read ${what ? `${what} ` : ""}${file}: ${readFailureReason(err)}`;
 }

@@ -128,17 +128,18 @@ export async function chainOrderProblems(chain: CertificateInfo[]): Promise<stri
   for (let i = 0; i + 1 < chain.length; i++) {
     const cert = chain[i]!;
     const next = chain[i + 1]!;
-    const subject = cert.x509.subject;
+    const which = `certificate ${i + 1} (${cert.x509.subject})`;
     if (cert.issuerKey !== next.subjectKey) {
       const j = chain.findIndex((c) => c.subjectKey === cert.issuerKey);
       problems.push(
         j >= 0
-          ? `out of order: certificate ${i + 1} (${subject}) is issued by certificate ${j + 1}, not by the one after it; list the leaf first, then each issuer`
-          : `certificate ${i + 1} (${subject}) is issued by ${cert.x509.issuer}, but certificate ${i + 2} is ${next.x509.subject}`,
+          ? `out of order: ${which} is issued by certificate ${j + 1}, not by the one after it; ` +
+              "list the leaf first, then each issuer"
+          : `${which} is issued by ${cert.x509.issuer}, but certificate ${i + 2} is ${next.x509.subject}`,
       );
       continue;
     }
-    if (!(await signedBy(cert, next))) problems.push(`certificate ${i + 1} (${subject}) is not signed by certificate ${i + 2}'s key`);
+    if (!(await signedBy(cert, next))) problems.push(`${which} is not signed by certificate ${i + 2}'s key`);
   }
   return problems;
 }

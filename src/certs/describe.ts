@@ -191,7 +191,10 @@ export function nameKey(name: Name): string {
  * (a `*.` wildcard covers one label) for a name, or the CN when there is no DNS name at all,
  * as OpenSSL's X509_check_host does.
  */
-export function certificateCoversHost(cert: Pick<CertificateInfo, "subjectAltNames" | "commonNames">, host: string): boolean {
+export function certificateCoversHost(
+  cert: Pick<CertificateInfo, "subjectAltNames" | "commonNames">,
+  host: string,
+): boolean {
   const h = host.toLowerCase().replace(/\.$/, "");
   const isIp = /^[0-9.]+$/.test(h) || h.includes(":");
   if (isIp) {

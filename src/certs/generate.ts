@@ -21,7 +21,12 @@ import {
 } from "@peculiar/x509";
 import { describeCertificate } from "./describe.ts";
 import { pemDer, toPem } from "./pem.ts";
-import { importSigningKey, keyMatchesSpki, readPrivateKeyPem, type PrivateKeyDetails } from "./private-key.ts";
+import {
+  importSigningKey,
+  keyMatchesSpki,
+  readPrivateKeyPem,
+  type PrivateKeyDetails,
+} from "./private-key.ts";
 import { PorticoError } from "../errors.ts";
 
 export type KeyKind = "ec" | "rsa";

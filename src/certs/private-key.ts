@@ -64,7 +64,9 @@ export async function readPrivateKey(block: PemBlock): Promise<PrivateKeyDetails
  */
 export async function readPrivateKeyPem(pem: string): Promise<PrivateKeyDetails> {
   const block = pemBlocks(pem).find((b) => PRIVATE_KEY_LABELS.includes(b.label));
-  if (!block) throw new KeyError('no private key found (expected "-----BEGIN PRIVATE KEY-----" or an RSA or EC one)');
+  if (!block) {
+    throw new KeyError('no private key found (expected "-----BEGIN PRIVATE KEY-----" or an RSA or EC one)');
+  }
   return readPrivateKey(block);
 }
 

@@ -26,6 +26,7 @@ export interface ParsedArgs {
 }
 
 const ADAPTER_NAMES = ["auto", "bun-serve", "bun-sni", "node-http2-pipe", "node-http2"];
+const ADAPTER_CHOICE = `must be one of ${ADAPTER_NAMES.join(", ")}`;
 
 export const USAGE = `portico — an edge proxy that does what an Istio ingress gateway does
 
@@ -58,7 +59,7 @@ Options:
 Signals: SIGINT or SIGTERM stop accepting, let requests in flight finish (2 s at most), exit 0.
 `;
 
-/** Every option of `portico run` and `validate`; each may be repeated (lists collect, the last value wins). */
+/** The options of `portico run` and `validate`; any may be repeated (lists collect, else the last wins). */
 const FLAGS: Record<string, FlagSpec> = {
   "--help": { aliases: ["-h"], repeatable: true },
   "--version": { aliases: ["-v"], repeatable: true },
@@ -70,7 +71,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "--admin": { value: true, repeatable: true },
   "--allow-expired": { repeatable: true },
   "--warn-days": { value: true, repeatable: true },
-  "--adapter": { value: true, repeatable: true, missing: `must be one of ${ADAPTER_NAMES.join(", ")}` },
+  "--adapter": { value: true, repeatable: true, missing: ADAPTER_CHOICE },
 };
 
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -107,13 +108,18 @@ export function parseArgs(argv: string[]): ParsedArgs {
       case "--service": {
         const eq = v.indexOf("=");
         const url = v.slice(eq + 1);
-        if (eq <= 0 || !/^(https?|tcp):\/\/[^/]/.test(url)) throw new UsageError(`--service expects NAME=URL such as webapp=http://127.0.0.1:9080 or echo=tcp://127.0.0.1:2701, got "${v}"`);
+        if (eq <= 0 || !/^(https?|tcp):\/\/[^/]/.test(url)) {
+          const examples = "webapp=http://127.0.0.1:9080 or echo=tcp://127.0.0.1:2701";
+          throw new UsageError(`--service expects NAME=URL such as ${examples}, got "${v}"`);
+        }
         services.set(v.slice(0, eq), url);
         break;
       }
       case "--port": {
         const m = /^(\d{1,5})=(\d{1,5})$/.exec(v);
-        if (!m || Number(m[1]) > 65535 || Number(m[2]) > 65535) throw new UsageError(`--port expects FROM=TO such as 443=8443, got "${v}"`);
+        if (!m || Number(m[1]) > 65535 || Number(m[2]) > 65535) {
+          throw new UsageError(`--port expects FROM=TO such as 443=8443, got "${v}"`);
+        }
         portMap.set(Number(m[1]), Number(m[2]));
         break;
       }
@@ -124,7 +130,9 @@ export function parseArgs(argv: string[]): ParsedArgs {
         credentialDirs.push(v);
         break;
       case "--admin":
-        if (!/^(off|(\[[0-9a-fA-F:.]+\]|[0-9.]*):\d{1,5})$/.test(v)) throw new UsageError(`--admin expects ADDR:PORT (127.0.0.1:15000) or off, got "${v}"`);
+        if (!/^(off|(\[[0-9a-fA-F:.]+\]|[0-9.]*):\d{1,5})$/.test(v)) {
+          throw new UsageError(`--admin expects ADDR:PORT (127.0.0.1:15000) or off, got "${v}"`);
+        }
         admin = v;
         break;
       case "--allow-expired":
@@ -135,7 +143,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
         warnDays = Number(v);
         break;
       case "--adapter":
-        if (!ADAPTER_NAMES.includes(v)) throw new UsageError(`--adapter must be one of ${ADAPTER_NAMES.join(", ")}`);
+        if (!ADAPTER_NAMES.includes(v)) throw new UsageError(`--adapter ${ADAPTER_CHOICE}`);
         adapter = v;
         break;
     }

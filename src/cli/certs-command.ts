@@ -177,7 +177,9 @@ async function inspect(args: Parsed, io: CertsIo): Promise<number> {
       return 1;
     }
   } else {
-    for (const path of args.positional) for (const src of await readSource(path)) reports.push(await inspectSource(src, { now, ca }));
+    for (const path of args.positional) {
+      for (const src of await readSource(path)) reports.push(await inspectSource(src, { now, ca }));
+    }
   }
 
   if (json) io.out(`${JSON.stringify(reports.map(reportJson), null, 2)}\n`);

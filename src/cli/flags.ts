@@ -26,7 +26,9 @@ export type Arg = { flag: string; spelled: string; value: string } | { positiona
  */
 export function parseFlags(argv: string[], specs: Record<string, FlagSpec>): Arg[] {
   const bySpelling = new Map<string, string>();
-  for (const [name, spec] of Object.entries(specs)) for (const s of [name, ...(spec.aliases ?? [])]) bySpelling.set(s, name);
+  for (const [name, spec] of Object.entries(specs)) {
+    for (const s of [name, ...(spec.aliases ?? [])]) bySpelling.set(s, name);
+  }
   const out: Arg[] = [];
   const seen = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
@@ -52,7 +54,9 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>): Arg
     } else if (eq > 0) value = a.slice(eq + 1);
     else {
       const next = argv[i + 1];
-      if (next === undefined || /^-[A-Za-z-]/.test(next)) throw new UsageError(`${spelled} ${spec.missing ?? "needs a value"}`);
+      if (next === undefined || /^-[A-Za-z-]/.test(next)) {
+        throw new UsageError(`${spelled} ${spec.missing ?? "needs a value"}`);
+      }
       value = next;
       i++;
     }
@@ -61,7 +65,7 @@ export function parseFlags(argv: string[], specs: Record<string, FlagSpec>): Arg
   return out;
 }
 
-/** The flags (the last value of each) and the positional arguments, for callers to whom order does not matter. */
+/** The flags (the last value of each) and the positional arguments, when their order does not matter. */
 export function flagsAndPositionals(args: Arg[]): { flags: Map<string, string>; positional: string[] } {
   const flags = new Map<string, string>();
   const positional: string[] = [];

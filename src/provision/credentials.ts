@@ -7,7 +7,12 @@ import { readFile } from "node:fs/promises";
 import type { CredentialConfig } from "../config/model.ts";
 import { cannotRead, type ConfigIssue } from "../errors.ts";
 import { chainOrderProblems } from "../certs/chain.ts";
-import { certificateCoversHost, describeCertificate, readCertificate, type CertificateInfo } from "../certs/describe.ts";
+import {
+  certificateCoversHost,
+  describeCertificate,
+  readCertificate,
+  type CertificateInfo,
+} from "../certs/describe.ts";
 import { pemDer } from "../certs/pem.ts";
 import { keyMatchesSpki, readPrivateKeyPem, type PrivateKeyDetails } from "../certs/private-key.ts";
 import type { CertificateSummary, CredentialPlan } from "./plan.ts";
@@ -95,7 +100,8 @@ export function certificateCovers(certPem: string, host: string): boolean {
 
 /** Startup messages and the admin API print names as the parsed certificate does: `CN=a, O=b`. */
 function summarize(cert: CertificateInfo): CertificateSummary {
-  const names = (prefix: string) => cert.subjectAltNames.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
+  const names = (prefix: string) =>
+    cert.subjectAltNames.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
   return {
     subject: cert.x509.subject,
     issuer: cert.x509.issuer,

@@ -32,6 +32,26 @@ export class ConfigError extends PorticoError {
   }
 }
 
+/** The command line is wrong; the CLI prints the message with its usage and exits 2. */
+export class UsageError extends PorticoError {}
+
+/**
+ * Why a file or folder could not be read, in the words every "cannot read" message uses
+ * (`cannotRead`, and a ConfigIssue whose `file` already names the file).
+ */
+export function readFailureReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === "ENOENT") return "no such file or folder";
+  if (e.code === "EACCES") return "permission denied";
+  if (e.code === "EISDIR") return "is a folder, expected a file";
+  return e.code ?? (err instanceof Error ? err.message : String(err));
+}
+
+/** `cannot read <what> <file>: <reason>`: "cannot read certificate tls.crt: no such file or folder". */
+export function cannotRead(file: string, err: unknown, what?: string): string {
+  return `cannot read ${what ? `${what} ` : ""}${file}: ${readFailureReason(err)}`;
+}
+
 /** A listener could not be started (port in use, permission denied, ...). */
 export class ListenError extends PorticoError {}
 

@@ -1,8 +1,9 @@
 // Whether a chain of certificates holds together: each one issued (name and signature) by the
 // next, issuers that are CAs, everything within its validity period, and, when a CA file is
-// given, a top that is that CA or is issued by it. Signatures are checked with Web Crypto.
+// given, a top that is that CA or is issued by it (checkChain, for `portico certs inspect`);
+// and the smaller question startup asks of a credential's certificate file (chainOrderProblems).
+// Signatures are checked with Web Crypto.
 
-import type { X509Certificate } from "@peculiar/x509";
 import type { CertificateInfo } from "./describe.ts";
 import { bytesEqual } from "./pem.ts";
 
@@ -105,16 +106,40 @@ function validityProblems(c: LabeledCertificate, now: Date): string[] {
   return [];
 }
 
-export function signedBy(child: CertificateInfo, parent: CertificateInfo): Promise<boolean> {
-  return signatureVerifies(child.x509, parent.x509);
-}
-
-/** Whether `parent`'s key verifies `child`'s signature (startup checks use it too). */
-export async function signatureVerifies(child: X509Certificate, parent: X509Certificate): Promise<boolean> {
+/** Whether `parent`'s key verifies `child`'s signature (Web Crypto). */
+export async function signedBy(child: CertificateInfo, parent: CertificateInfo): Promise<boolean> {
   try {
-    return await child.verify({ publicKey: parent.publicKey, signatureOnly: true });
+    return await child.x509.verify({ publicKey: parent.x509.publicKey, signatureOnly: true });
   } catch {
     // An algorithm Web Crypto does not support, or keys of different types.
     return false;
   }
+}
+
+/**
+ * What startup asks of a server's certificate file: each certificate issued (name and
+ * signature) by the one after it, the order RFC 8446 §4.4.2 requires (the server's own
+ * certificate first). Unlike checkChain it judges neither validity (startup has its own rules,
+ * --allow-expired and --warn-days) nor CA constraints, so a chain clients accept never stops
+ * startup. Names are those of the parsed certificate (`CN=a, O=b`), as startup messages print them.
+ */
+export async function chainOrderProblems(chain: CertificateInfo[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (let i = 0; i + 1 < chain.length; i++) {
+    const cert = chain[i]!;
+    const next = chain[i + 1]!;
+    const which = `certificate ${i + 1} (${cert.x509.subject})`;
+    if (cert.issuerKey !== next.subjectKey) {
+      const j = chain.findIndex((c) => c.subjectKey === cert.issuerKey);
+      problems.push(
+        j >= 0
+          ? `out of order: ${which} is issued by certificate ${j + 1}, not by the one after it; ` +
+              "list the leaf first, then each issuer"
+          : `${which} is issued by ${cert.x509.issuer}, but certificate ${i + 2} is ${next.x509.subject}`,
+      );
+      continue;
+    }
+    if (!(await signedBy(cert, next))) problems.push(`${which} is not signed by certificate ${i + 2}'s key`);
+  }
+  return problems;
 }

@@ -7,6 +7,8 @@ import { isIP } from "node:net";
 import { PorticoError } from "../errors.ts";
 
 export interface PeerChain {
+  /** The SNI sent: the one asked for, else the host unless it is an IP address. */
+  servername?: string;
   /** DER of each certificate, leaf first. */
   certs: Uint8Array[];
   protocol?: string;
@@ -34,6 +36,7 @@ export function fetchPeerChain(opts: { host: string; port: number; servername?: 
       const peer = socket.getPeerCertificate(true);
       const cipher = socket.getCipher();
       const result: PeerChain = {
+        servername,
         certs: chainOf(peer),
         protocol: socket.getProtocol() ?? undefined,
         alpn: typeof socket.alpnProtocol === "string" ? socket.alpnProtocol : undefined,

@@ -65,6 +65,17 @@ export interface CertificateInfo {
 export class CertificateParseError extends PorticoError {}
 
 export async function describeCertificate(der: Uint8Array): Promise<CertificateInfo> {
+  const facts = readCertificate(der);
+  const digest = (hash: string) => crypto.subtle.digest(hash, toArrayBuffer(der));
+  const [sha1, sha256] = await Promise.all([digest("SHA-1"), digest("SHA-256")]);
+  return { ...facts, fingerprints: { sha1: colonHex(sha1), sha256: colonHex(sha256) } };
+}
+
+/**
+ * Everything describeCertificate tells but the fingerprints, without awaiting (hashing with
+ * Web Crypto is asynchronous), for callers that judge a certificate synchronously.
+ */
+export function readCertificate(der: Uint8Array): Omit<CertificateInfo, "fingerprints"> {
   let asn: Certificate;
   let x509: X509Certificate;
   try {
@@ -79,9 +90,8 @@ export async function describeCertificate(der: Uint8Array): Promise<CertificateI
     new Uint8Array(e.extnValue.buffer, e.extnValue.byteOffset, e.extnValue.byteLength);
 
   const spki = new Uint8Array(AsnConvert.serialize(tbs.subjectPublicKeyInfo));
-  const [sha1, sha256] = await Promise.all([crypto.subtle.digest("SHA-1", toArrayBuffer(der)), crypto.subtle.digest("SHA-256", toArrayBuffer(der))]);
 
-  const info: CertificateInfo = {
+  const info: Omit<CertificateInfo, "fingerprints"> = {
     subject: onelineName(tbs.subject),
     issuer: onelineName(tbs.issuer),
     serialNumber: opensslSerial(new Uint8Array(tbs.serialNumber)),
@@ -91,7 +101,6 @@ export async function describeCertificate(der: Uint8Array): Promise<CertificateI
     subjectAltNames: [],
     publicKey: describePublicKey(tbs.subjectPublicKeyInfo),
     signatureAlgorithm: algorithmName(asn.signatureAlgorithm.algorithm),
-    fingerprints: { sha1: colonHex(sha1), sha256: colonHex(sha256) },
     selfIssued: nameKey(tbs.subject) === nameKey(tbs.issuer),
     der,
     spki,
@@ -182,7 +191,10 @@ export function nameKey(name: Name): string {
  * (a `*.` wildcard covers one label) for a name, or the CN when there is no DNS name at all,
  * as OpenSSL's X509_check_host does.
  */
-export function certificateCoversHost(cert: CertificateInfo, host: string): boolean {
+export function certificateCoversHost(
+  cert: Pick<CertificateInfo, "subjectAltNames" | "commonNames">,
+  host: string,
+): boolean {
   const h = host.toLowerCase().replace(/\.$/, "");
   const isIp = /^[0-9.]+$/.test(h) || h.includes(":");
   if (isIp) {

@@ -20,8 +20,13 @@ import {
   type JsonNameParams,
 } from "@peculiar/x509";
 import { describeCertificate } from "./describe.ts";
-import { pemBlocks, toPem } from "./pem.ts";
-import { importSigningKey, keyMatchesSpki, readPrivateKey, type PrivateKeyDetails } from "./private-key.ts";
+import { pemDer, toPem } from "./pem.ts";
+import {
+  importSigningKey,
+  keyMatchesSpki,
+  readPrivateKeyPem,
+  type PrivateKeyDetails,
+} from "./private-key.ts";
 import { PorticoError } from "../errors.ts";
 
 export type KeyKind = "ec" | "rsa";
@@ -114,15 +119,13 @@ export async function generateLeaf(opts: Validity & { ca: SigningCa; usage: "ser
 
 /** Reads a CA from the text of ca.crt and ca.key, refusing a key that is not the certificate's. */
 export async function loadSigningCa(certPem: string, keyPem: string, where = "the CA"): Promise<SigningCa> {
-  const certBlock = pemBlocks(certPem).find((b) => b.label === "CERTIFICATE");
-  if (!certBlock) throw new GenerateError(`${where}: no certificate in ca.crt`);
-  const keyBlock = pemBlocks(keyPem).find((b) => b.label.endsWith("PRIVATE KEY"));
-  if (!keyBlock) throw new GenerateError(`${where}: no private key in ca.key`);
-  const info = await describeCertificate(certBlock.der);
+  const [certDer] = pemDer(certPem, "CERTIFICATE");
+  if (!certDer) throw new GenerateError(`${where}: no certificate in ca.crt`);
+  const info = await describeCertificate(certDer);
   if (!info.basicConstraints?.ca) throw new GenerateError(`${where}: ca.crt is not a CA certificate (${info.subject} has ${info.basicConstraints ? "CA:FALSE" : "no basic constraints"})`);
   let keyDetails: PrivateKeyDetails;
   try {
-    keyDetails = await readPrivateKey(keyBlock);
+    keyDetails = await readPrivateKeyPem(keyPem);
   } catch (err) {
     throw new GenerateError(`${where}: ca.key: ${(err as Error).message}`);
   }

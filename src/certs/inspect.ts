@@ -1,10 +1,10 @@
-// Judges what load.ts read: labels every certificate, checks the chain (and the CA file when one
+// Judges what read-source.ts read: labels every certificate, checks the chain (and the CA file when one
 // is given), whether the private key belongs to the certificate, and what a credential's ca.crt
 // is. The result is a plain report that render.ts prints as text or JSON.
 
 import { checkChain, signedBy, type ChainCheck, type LabeledCertificate } from "./chain.ts";
 import { certificateCoversHost, type CertificateInfo } from "./describe.ts";
-import type { LoadedPart, LoadedSource, SourceKind } from "./load.ts";
+import type { LoadedPart, LoadedSource, SourceKind } from "./read-source.ts";
 import { keyMatchesSpki, type PrivateKeyDetails } from "./private-key.ts";
 
 export interface CertificateEntry extends LabeledCertificate {

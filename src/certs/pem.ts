@@ -11,7 +11,10 @@ export interface PemBlock {
 
 const PEM_RE = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 
-/** Every PEM block in `text`, in order. Headers such as `Proc-Type:` (encrypted keys) are kept out of the base64. */
+/**
+ * Every PEM block in `text`, in order. Headers such as `Proc-Type:` (encrypted keys) are kept
+ * out of the base64. Throws when a block's base64 is broken.
+ */
 export function pemBlocks(text: string): PemBlock[] {
   const out: PemBlock[] = [];
   for (const m of text.matchAll(PEM_RE)) {
@@ -25,6 +28,13 @@ export function pemBlocks(text: string): PemBlock[] {
     out.push({ label: m[1]!, der: base64ToBytes(body), ...(Object.keys(headers).length ? { headers } : {}) });
   }
   return out;
+}
+
+/** The DER of every block labelled `label` ("CERTIFICATE", "X509 CRL"), in order. */
+export function pemDer(text: string, label: string): Uint8Array[] {
+  return pemBlocks(text)
+    .filter((b) => b.label === label)
+    .map((b) => b.der);
 }
 
 export function isPem(bytes: Uint8Array): boolean {

@@ -4,12 +4,12 @@
 // Web Crypto only: the same on Bun, Deno and Node, and in the compiled binary.
 
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
+import { AlgorithmIdentifier, SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
 import { PrivateKeyInfo, PrivateKey } from "@peculiar/asn1-pkcs8";
 import { ECParameters, ECPrivateKey, id_ecPublicKey } from "@peculiar/asn1-ecc";
-import { id_rsaEncryption } from "@peculiar/asn1-rsa";
+import { RSAPublicKey, id_RSASSA_PSS, id_rsaEncryption } from "@peculiar/asn1-rsa";
 import { CURVES } from "./openssl-text.ts";
-import { base64ToBytes, bytesEqual, looksLikeDer, toArrayBuffer, type PemBlock } from "./pem.ts";
+import { base64ToBytes, bytesEqual, looksLikeDer, pemBlocks, toArrayBuffer, type PemBlock } from "./pem.ts";
 import { PorticoError } from "../errors.ts";
 
 export type KeyFormat = "PKCS#8" | "PKCS#1" | "SEC1";
@@ -56,6 +56,18 @@ export async function readPrivateKey(block: PemBlock): Promise<PrivateKeyDetails
     default:
       throw new KeyError(`"${block.label}" is not a private key`);
   }
+}
+
+/**
+ * The first private key in PEM text, read: a key file may also hold EC PARAMETERS (as
+ * `openssl ecparam -genkey` writes it) or the certificate.
+ */
+export async function readPrivateKeyPem(pem: string): Promise<PrivateKeyDetails> {
+  const block = pemBlocks(pem).find((b) => PRIVATE_KEY_LABELS.includes(b.label));
+  if (!block) {
+    throw new KeyError('no private key found (expected "-----BEGIN PRIVATE KEY-----" or an RSA or EC one)');
+  }
+  return readPrivateKey(block);
 }
 
 /** A DER file that may be a key in any of the three encodings; undefined when it is none. */
@@ -114,6 +126,12 @@ async function fromPkcs8(pkcs8: Uint8Array, format: KeyFormat): Promise<PrivateK
   if (oid === id_rsaEncryption) {
     importParams = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as RsaHashedImportParams;
     type = "RSA";
+  } else if (oid === id_RSASSA_PSS) {
+    // Web Crypto imports RSA keys only under rsaEncryption (W3C WebCrypto, RSA-PSS "import
+    // key"); the key inside is the same RSAPrivateKey.
+    pkcs8 = wrapPkcs1(new Uint8Array(info.privateKey.buffer));
+    importParams = { name: "RSA-PSS", hash: "SHA-256" } as RsaHashedImportParams;
+    type = "RSA-PSS";
   } else if (oid === id_ecPublicKey) {
     const params = info.privateKeyAlgorithm.parameters;
     const curveOid = params ? AsnConvert.parse(params, ECParameters).namedCurve : undefined;
@@ -140,9 +158,9 @@ async function fromPkcs8(pkcs8: Uint8Array, format: KeyFormat): Promise<PrivateK
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", publicKey));
 
   let bits: number | undefined;
-  if (type === "RSA") bits = bitLength(base64ToBytes(b64urlToB64(jwk.n!)));
+  if (type.startsWith("RSA")) bits = bitLength(base64ToBytes(b64urlToB64(jwk.n!)));
   else if (curve) bits = CURVES[Object.keys(CURVES).find((k) => CURVES[k]!.name === curve)!]!.bits;
-  const text = type === "RSA" ? `RSA ${bits}` : type === "EC" ? `EC ${curve}` : type;
+  const text = type.startsWith("RSA") ? `${type} ${bits}` : type === "EC" ? `EC ${curve}` : type;
   return { format, type, bits, curve, text, pkcs8, spki, importParams };
 }
 
@@ -158,6 +176,11 @@ export function importSigningKey(key: PrivateKeyDetails): Promise<CryptoKey> {
  */
 export async function keyMatchesSpki(key: PrivateKeyDetails, certSpki: Uint8Array): Promise<boolean> {
   if (bytesEqual(key.spki, certSpki)) return true;
+  // RSA keys compare by their numbers: an RSA-PSS certificate names its key id-RSASSA-PSS,
+  // which Web Crypto does not import.
+  const mine = rsaNumbers(key.spki);
+  const theirs = rsaNumbers(certSpki);
+  if (mine && theirs) return bytesEqual(mine.n, theirs.n) && bytesEqual(mine.e, theirs.e);
   try {
     const mine = await crypto.subtle.exportKey("jwk", await crypto.subtle.importKey("spki", toArrayBuffer(key.spki), key.importParams, true, ["verify"]));
     const theirs = await crypto.subtle.exportKey("jwk", await crypto.subtle.importKey("spki", toArrayBuffer(certSpki), key.importParams, true, ["verify"]));
@@ -165,6 +188,18 @@ export async function keyMatchesSpki(key: PrivateKeyDetails, certSpki: Uint8Arra
   } catch {
     // The certificate's key is of another type or curve.
     return false;
+  }
+}
+
+function rsaNumbers(spki: Uint8Array): { n: Uint8Array; e: Uint8Array } | undefined {
+  try {
+    const info = AsnConvert.parse(spki, SubjectPublicKeyInfo);
+    const oid = info.algorithm.algorithm;
+    if (oid !== id_rsaEncryption && oid !== id_RSASSA_PSS) return undefined;
+    const key = AsnConvert.parse(info.subjectPublicKey, RSAPublicKey);
+    return { n: new Uint8Array(key.modulus), e: new Uint8Array(key.publicExponent) };
+  } catch {
+    return undefined;
   }
 }
 

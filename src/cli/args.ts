@@ -1,4 +1,8 @@
-// Command-line parsing: small on purpose (no dependency), strict about unknown flags.
+// The command line of `portico run` and `validate` (flags.ts splits it; this gives each option
+// its meaning). `portico certs` has its own options: certs-command.ts.
+
+import { UsageError } from "../errors.ts";
+import { parseFlags, type FlagSpec } from "./flags.ts";
 
 export interface ParsedArgs {
   command: "run" | "validate" | "version" | "help";
@@ -22,10 +26,7 @@ export interface ParsedArgs {
 }
 
 const ADAPTER_NAMES = ["auto", "bun-serve", "bun-sni", "node-http2-pipe", "node-http2"];
-
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+const ADAPTER_CHOICE = `must be one of ${ADAPTER_NAMES.join(", ")}`;
 
 export const USAGE = `portico — an edge proxy that does what an Istio ingress gateway does
 
@@ -58,6 +59,21 @@ Options:
 Signals: SIGINT or SIGTERM stop accepting, let requests in flight finish (2 s at most), exit 0.
 `;
 
+/** The options of `portico run` and `validate`; any may be repeated (lists collect, else the last wins). */
+const FLAGS: Record<string, FlagSpec> = {
+  "--help": { aliases: ["-h"], repeatable: true },
+  "--version": { aliases: ["-v"], repeatable: true },
+  "--config": { value: true, aliases: ["-c"], repeatable: true, missing: "needs a file name" },
+  "--service": { value: true, repeatable: true },
+  "--port": { value: true, repeatable: true },
+  "--bind": { value: true, repeatable: true },
+  "--credentials": { value: true, repeatable: true },
+  "--admin": { value: true, repeatable: true },
+  "--allow-expired": { repeatable: true },
+  "--warn-days": { value: true, repeatable: true },
+  "--adapter": { value: true, repeatable: true, missing: ADAPTER_CHOICE },
+};
+
 export function parseArgs(argv: string[]): ParsedArgs {
   const configFiles: string[] = [];
   let adapter = "auto";
@@ -68,59 +84,69 @@ export function parseArgs(argv: string[]): ParsedArgs {
   let admin: string | undefined;
   let allowExpired = false;
   let warnDays = 30;
-  const value = (a: string, i: number): [string, number] => {
-    if (/^--[a-z-]+=/.test(a)) return [a.slice(a.indexOf("=") + 1), i];
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith("-")) throw new UsageError(`${a} needs a value`);
-    return [v, i + 1];
-  };
   let command: ParsedArgs["command"] | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "-h" || a === "--help" || a === "help") command = "help";
-    else if (a === "-v" || a === "--version") command = "version";
-    else if (a === "-c" || a === "--config") {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith("-")) throw new UsageError(`${a} needs a file name`);
-      configFiles.push(v);
-    } else if (a.startsWith("--config=")) configFiles.push(a.slice("--config=".length));
-    else if (a === "--service" || a.startsWith("--service=")) {
-      let v;
-      [v, i] = value(a, i);
-      const eq = v.indexOf("=");
-      const url = v.slice(eq + 1);
-      if (eq <= 0 || !/^(https?|tcp):\/\/[^/]/.test(url)) throw new UsageError(`--service expects NAME=URL such as webapp=http://127.0.0.1:9080 or echo=tcp://127.0.0.1:2701, got "${v}"`);
-      services.set(v.slice(0, eq), url);
-    } else if (a === "--port" || a.startsWith("--port=")) {
-      let v;
-      [v, i] = value(a, i);
-      const m = /^(\d{1,5})=(\d{1,5})$/.exec(v);
-      if (!m || Number(m[1]) > 65535 || Number(m[2]) > 65535) throw new UsageError(`--port expects FROM=TO such as 443=8443, got "${v}"`);
-      portMap.set(Number(m[1]), Number(m[2]));
-    } else if (a === "--bind" || a.startsWith("--bind=")) {
-      [bindAddress, i] = value(a, i);
-    } else if (a === "--credentials" || a.startsWith("--credentials=")) {
-      let v;
-      [v, i] = value(a, i);
-      credentialDirs.push(v);
-    } else if (a === "--admin" || a.startsWith("--admin=")) {
-      [admin, i] = value(a, i);
-      if (!/^(off|(\[[0-9a-fA-F:.]+\]|[0-9.]*):\d{1,5})$/.test(admin)) throw new UsageError(`--admin expects ADDR:PORT (127.0.0.1:15000) or off, got "${admin}"`);
-    } else if (a === "--allow-expired") {
-      allowExpired = true;
-    } else if (a === "--warn-days" || a.startsWith("--warn-days=")) {
-      let v;
-      [v, i] = value(a, i);
-      if (!/^\d{1,5}$/.test(v)) throw new UsageError(`--warn-days expects a number of days, got "${v}"`);
-      warnDays = Number(v);
-    } else if (a === "--adapter" || a.startsWith("--adapter=")) {
-      const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : argv[++i];
-      if (!v || !ADAPTER_NAMES.includes(v)) throw new UsageError(`--adapter must be one of ${ADAPTER_NAMES.join(", ")}`);
-      adapter = v;
+  // In order: a flag such as --help sets the command as a word would, so which comes first matters.
+  for (const arg of parseFlags(argv, FLAGS)) {
+    if ("positional" in arg) {
+      const a = arg.positional;
+      if (a === "help") command = "help";
+      else if (command === undefined && (a === "run" || a === "validate" || a === "version")) command = a;
+      else throw new UsageError(`unexpected argument "${a}"`);
+      continue;
     }
-    else if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
-    else if (command === undefined && (a === "run" || a === "validate" || a === "version")) command = a;
-    else throw new UsageError(`unexpected argument "${a}"`);
+    const v = arg.value;
+    switch (arg.flag) {
+      case "--help":
+        command = "help";
+        break;
+      case "--version":
+        command = "version";
+        break;
+      case "--config":
+        configFiles.push(v);
+        break;
+      case "--service": {
+        const eq = v.indexOf("=");
+        const url = v.slice(eq + 1);
+        if (eq <= 0 || !/^(https?|tcp):\/\/[^/]/.test(url)) {
+          const examples = "webapp=http://127.0.0.1:9080 or echo=tcp://127.0.0.1:2701";
+          throw new UsageError(`--service expects NAME=URL such as ${examples}, got "${v}"`);
+        }
+        services.set(v.slice(0, eq), url);
+        break;
+      }
+      case "--port": {
+        const m = /^(\d{1,5})=(\d{1,5})$/.exec(v);
+        if (!m || Number(m[1]) > 65535 || Number(m[2]) > 65535) {
+          throw new UsageError(`--port expects FROM=TO such as 443=8443, got "${v}"`);
+        }
+        portMap.set(Number(m[1]), Number(m[2]));
+        break;
+      }
+      case "--bind":
+        bindAddress = v;
+        break;
+      case "--credentials":
+        credentialDirs.push(v);
+        break;
+      case "--admin":
+        if (!/^(off|(\[[0-9a-fA-F:.]+\]|[0-9.]*):\d{1,5})$/.test(v)) {
+          throw new UsageError(`--admin expects ADDR:PORT (127.0.0.1:15000) or off, got "${v}"`);
+        }
+        admin = v;
+        break;
+      case "--allow-expired":
+        allowExpired = true;
+        break;
+      case "--warn-days":
+        if (!/^\d{1,5}$/.test(v)) throw new UsageError(`--warn-days expects a number of days, got "${v}"`);
+        warnDays = Number(v);
+        break;
+      case "--adapter":
+        if (!ADAPTER_NAMES.includes(v)) throw new UsageError(`--adapter ${ADAPTER_CHOICE}`);
+        adapter = v;
+        break;
+    }
   }
   return {
     command: command ?? "help",

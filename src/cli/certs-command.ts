@@ -10,9 +10,11 @@ import { ConnectError, fetchPeerChain } from "../certs/connect.ts";
 import { describeCertificate } from "../certs/describe.ts";
 import { DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS, GenerateError, generateCa, generateLeaf, loadSigningCa, type KeyKind } from "../certs/generate.ts";
 import { inspectServer, inspectSource, type InspectReport } from "../certs/inspect.ts";
-import { decodePart, loadSource } from "../certs/load.ts";
+import { decodePart, readSource } from "../certs/read-source.ts";
 import { opensslTime } from "../certs/openssl-text.ts";
 import { renderText, reportJson } from "../certs/render.ts";
+import { UsageError, cannotRead } from "../errors.ts";
+import { flagsAndPositionals, parseFlags, type FlagSpec } from "./flags.ts";
 
 export const CERTS_USAGE = `portico certs — inspect and generate TLS certificates (no openssl needed)
 
@@ -68,8 +70,6 @@ export interface CertsIo {
 
 const defaultIo: CertsIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
-class UsageError extends Error {}
-
 /** `argv` is what follows "certs" on the command line. Returns the exit status. */
 export async function certsCommand(argv: string[], io: CertsIo = defaultIo): Promise<number> {
   try {
@@ -104,45 +104,27 @@ export async function certsCommand(argv: string[], io: CertsIo = defaultIo): Pro
 
 // ---------------------------------------------------------------------------------- arguments
 
-interface Parsed {
-  flags: Map<string, string>;
-  positional: string[];
-}
+type Parsed = ReturnType<typeof flagsAndPositionals>;
 
-/** Flag name → whether it takes a value. */
-type FlagSpec = Record<string, boolean>;
-const INSPECT_FLAGS: FlagSpec = { "--ca": true, "--cacert": true, "--connect": true, "--servername": true, "--json": false };
-const GEN_FLAGS: FlagSpec = { "--out": true, "--ca": true, "--name": true, "--days": true, "--not-before": true, "--rsa": false, "--force": false };
+const INSPECT_FLAGS: Record<string, FlagSpec> = {
+  "--ca": { value: true },
+  "--cacert": { value: true },
+  "--connect": { value: true },
+  "--servername": { value: true },
+  "--json": {},
+};
+const GEN_FLAGS: Record<string, FlagSpec> = {
+  "--out": { value: true },
+  "--ca": { value: true },
+  "--name": { value: true },
+  "--days": { value: true },
+  "--not-before": { value: true },
+  "--rsa": {},
+  "--force": {},
+};
 
-function parse(argv: string[], spec: FlagSpec): Parsed {
-  const flags = new Map<string, string>();
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--") {
-      positional.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!a.startsWith("--") || a === "-") {
-      if (a.startsWith("-") && a !== "-") throw new UsageError(`unknown option ${a}`);
-      positional.push(a);
-      continue;
-    }
-    const eq = a.indexOf("=");
-    const name = eq > 0 ? a.slice(0, eq) : a;
-    if (!(name in spec)) throw new UsageError(`unknown option ${name}`);
-    if (flags.has(name)) throw new UsageError(`${name} given twice`);
-    if (!spec[name]) {
-      if (eq > 0) throw new UsageError(`${name} takes no value`);
-      flags.set(name, "");
-    } else if (eq > 0) flags.set(name, a.slice(eq + 1));
-    else {
-      const v = argv[++i];
-      if (v === undefined || (v.startsWith("--") && v.length > 2)) throw new UsageError(`${name} needs a value`);
-      flags.set(name, v);
-    }
-  }
-  return { flags, positional };
+function parse(argv: string[], specs: Record<string, FlagSpec>): Parsed {
+  return flagsAndPositionals(parseFlags(argv, specs));
 }
 
 // ------------------------------------------------------------------------------------ inspect
@@ -179,7 +161,7 @@ async function inspect(args: Parsed, io: CertsIo): Promise<number> {
           certs,
           {
             ...target,
-            servername: servername ?? (isIpLiteral(target.host) ? undefined : target.host),
+            servername: peer.servername,
             protocol: peer.protocol,
             alpn: peer.alpn,
             cipher: peer.cipher,
@@ -195,7 +177,9 @@ async function inspect(args: Parsed, io: CertsIo): Promise<number> {
       return 1;
     }
   } else {
-    for (const path of args.positional) for (const src of await loadSource(path)) reports.push(await inspectSource(src, { now, ca }));
+    for (const path of args.positional) {
+      for (const src of await readSource(path)) reports.push(await inspectSource(src, { now, ca }));
+    }
   }
 
   if (json) io.out(`${JSON.stringify(reports.map(reportJson), null, 2)}\n`);
@@ -208,14 +192,14 @@ async function loadCaFile(path: string): Promise<{ file: string; certs: LabeledC
   let file = path;
   try {
     if ((await stat(path)).isDirectory()) file = join(path, "ca.crt");
-  } catch {
-    return { error: `cannot read --ca ${path}: no such file or folder` };
+  } catch (err) {
+    return { error: cannotRead(path, err, "--ca") };
   }
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(file));
   } catch (err) {
-    return { error: `cannot read --ca ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+    return { error: cannotRead(file, err, "--ca") };
   }
   const part = await decodePart(file, bytes);
   if (part.errors.length > 0) return { error: `--ca ${part.errors.join("; ")}` };
@@ -228,10 +212,6 @@ function parseHostPort(v: string): { host: string; port: number } {
   const port = Number(m?.[3] ?? 443);
   if (!m || port < 1 || port > 65535) throw new UsageError(`--connect expects HOST:PORT such as example.com:443 or [::1]:8443, got "${v}"`);
   return { host: m[1] ?? m[2]!, port };
-}
-
-function isIpLiteral(host: string): boolean {
-  return /^[0-9.]+$/.test(host) || host.includes(":");
 }
 
 // ---------------------------------------------------------------------------------------- gen
@@ -289,8 +269,7 @@ async function readText(file: string): Promise<string> {
   try {
     return await readFile(file, "utf8");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new GenerateError(`cannot read ${file}: ${code === "ENOENT" ? "no such file" : (code ?? (err as Error).message)}`);
+    throw new GenerateError(cannotRead(file, err), { cause: err });
   }
 }
 

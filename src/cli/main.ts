@@ -3,7 +3,7 @@
 
 import { existsSync } from "node:fs";
 import { loadSources } from "../config/sources.ts";
-import { ConfigError, PorticoError, formatIssue } from "../errors.ts";
+import { ConfigError, PorticoError, UsageError, formatIssue } from "../errors.ts";
 import { startGateway, type Gateway } from "../gateway.ts";
 import type { RunningListener } from "../listeners/types.ts";
 import { parseAdminAddress, startAdmin } from "../admin/start.ts";
@@ -14,7 +14,7 @@ import { createUpstreamClient } from "../upstream/client.ts";
 import { UpstreamClients } from "../upstream/clients.ts";
 import { currentRuntime } from "../util/runtime.ts";
 import { VERSION, runtimeName } from "../version.ts";
-import { USAGE, UsageError, parseArgs, type ParsedArgs } from "./args.ts";
+import { USAGE, parseArgs, type ParsedArgs } from "./args.ts";
 import { certsCommand } from "./certs-command.ts";
 import { log } from "./log.ts";
 

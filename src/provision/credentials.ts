@@ -1,13 +1,20 @@
 // Reads a credential's files and proves they belong together, so that a wrong key or a missing
-// file stops Portico at startup with the file named, never at the first handshake.
+// file stops Portico at startup with the file named, never at the first handshake. The reading
+// and judging are those of `portico certs` (src/certs/): pure TypeScript and Web Crypto, the
+// same on Bun, Deno and Node.
 
 import { readFile } from "node:fs/promises";
-import { createPrivateKey, createPublicKey, X509Certificate as NodeX509 } from "node:crypto";
-import { X509Certificate, SubjectAlternativeNameExtension } from "@peculiar/x509";
 import type { CredentialConfig } from "../config/model.ts";
-import type { ConfigIssue } from "../errors.ts";
-import { bytesEqual } from "../certs/pem.ts";
-import { checkChain } from "./chain.ts";
+import { cannotRead, type ConfigIssue } from "../errors.ts";
+import { chainOrderProblems } from "../certs/chain.ts";
+import {
+  certificateCoversHost,
+  describeCertificate,
+  readCertificate,
+  type CertificateInfo,
+} from "../certs/describe.ts";
+import { pemDer } from "../certs/pem.ts";
+import { keyMatchesSpki, readPrivateKeyPem, type PrivateKeyDetails } from "../certs/private-key.ts";
 import type { CertificateSummary, CredentialPlan } from "./plan.ts";
 
 export type CredentialResult = { ok: true; plan: CredentialPlan } | { ok: false; issues: ConfigIssue[] };
@@ -23,47 +30,47 @@ export async function provisionCredential(c: CredentialConfig): Promise<Credenti
   if (caPem === undefined && c.ca) caPem = c.caOptional ? await readOptional(c.ca, fail) : await readText(c.ca, "CA bundle", fail);
   if (certPem === undefined || keyPem === undefined || issues.length > 0) return { ok: false, issues };
 
-  const blocks = pemBlocks(certPem, "CERTIFICATE");
-  if (blocks.length === 0) {
-    fail(`${c.cert}: no PEM certificate found (expected "-----BEGIN CERTIFICATE-----")`);
-    return { ok: false, issues };
-  }
-  let leaf: X509Certificate;
+  let blocks: Uint8Array[];
+  let leaf: CertificateInfo;
   try {
-    leaf = new X509Certificate(blocks[0]!);
+    blocks = pemDer(certPem, "CERTIFICATE");
+    if (blocks.length === 0) {
+      fail(`${c.cert}: no PEM certificate found (expected "-----BEGIN CERTIFICATE-----")`);
+      return { ok: false, issues };
+    }
+    leaf = await describeCertificate(blocks[0]!);
   } catch (err) {
     fail(`${c.cert}: cannot parse certificate: ${(err as Error).message}`);
     return { ok: false, issues };
   }
 
-  let keySpki: Uint8Array;
+  let key: PrivateKeyDetails;
   try {
-    // node:crypto reads PKCS#1, PKCS#8 and SEC1 keys alike, on Bun, Deno and Node.
-    keySpki = new Uint8Array(createPublicKey(createPrivateKey(keyPem)).export({ type: "spki", format: "der" }));
+    key = await readPrivateKeyPem(keyPem);
   } catch (err) {
     fail(`${c.key}: cannot read private key (expected PEM, PKCS#1, PKCS#8 or SEC1, unencrypted): ${(err as Error).message}`);
     return { ok: false, issues };
   }
-  if (!bytesEqual(keySpki, new Uint8Array(leaf.publicKey.rawData))) {
+  if (!(await keyMatchesSpki(key, leaf.spki))) {
     fail(`private key ${c.key} does not match certificate ${c.cert} (their public keys differ)`);
     return { ok: false, issues };
   }
-  if (caPem !== undefined && pemBlocks(caPem, "CERTIFICATE").length === 0) {
-    fail(`${c.ca}: no PEM certificate found in the CA bundle`);
-    return { ok: false, issues };
-  }
 
-  let chainCerts: X509Certificate[];
-  let caCerts: X509Certificate[];
+  let chain: CertificateInfo[];
+  let caCerts: CertificateInfo[];
   try {
-    chainCerts = blocks.map((b) => new X509Certificate(b));
-    caCerts = caPem === undefined ? [] : pemBlocks(caPem, "CERTIFICATE").map((b) => new X509Certificate(b));
+    const caBlocks = caPem === undefined ? [] : pemDer(caPem, "CERTIFICATE");
+    if (caPem !== undefined && caBlocks.length === 0) {
+      fail(`${c.ca}: no PEM certificate found in the CA bundle`);
+      return { ok: false, issues };
+    }
+    chain = [leaf, ...(await Promise.all(blocks.slice(1).map(describeCertificate)))];
+    caCerts = await Promise.all(caBlocks.map(describeCertificate));
   } catch (err) {
     fail(`cannot parse a certificate of ${c.cert}${c.ca ? ` or ${c.ca}` : ""}: ${(err as Error).message}`);
     return { ok: false, issues };
   }
-  const chain = await Promise.all(chainCerts.map(summarize));
-  const check = await checkChain(chainCerts);
+  const summaries = chain.map(summarize);
   return {
     ok: true,
     plan: {
@@ -74,56 +81,53 @@ export async function provisionCredential(c: CredentialConfig): Promise<Credenti
       certPem,
       keyPem,
       caPem,
-      leaf: chain[0]!,
-      chain,
-      chainProblems: check.problems,
-      anchoredAt: check.anchoredAt,
-      clientCa: await Promise.all(caCerts.map(summarize)),
+      leaf: summaries[0]!,
+      chain: summaries,
+      chainProblems: await chainOrderProblems(chain),
+      anchoredAt: chain[chain.length - 1]!.x509.issuer,
+      clientCa: caCerts.map(summarize),
     },
   };
 }
 
-export async function summarize(cert: X509Certificate): Promise<CertificateSummary> {
-  const san = cert.getExtension(SubjectAlternativeNameExtension);
-  const dnsNames = san ? san.names.items.filter((n) => n.type === "dns").map((n) => n.value) : [];
-  const uriNames = san ? san.names.items.filter((n) => n.type === "url").map((n) => n.value) : [];
-  const sha256 = Buffer.from(await cert.getThumbprint("SHA-256")).toString("hex");
-  return { subject: cert.subject, issuer: cert.issuer, notBefore: cert.notBefore, notAfter: cert.notAfter, sha256, dnsNames, uriNames };
-}
-
-/** Whether the certificate is valid for `host` (SAN DNS names, or the CN when there is no SAN). */
+/**
+ * Whether the certificate is valid for `host`, as a client checks it (SAN DNS names, or the CN
+ * when there is no SAN; see certificateCoversHost). `certPem` is a provisioned credential's.
+ */
 export function certificateCovers(certPem: string, host: string): boolean {
-  return new NodeX509(certPem).checkHost(host) !== undefined;
+  return certificateCoversHost(readCertificate(pemDer(certPem, "CERTIFICATE")[0]!), host);
 }
 
-export function pemBlocks(text: string, label: string): string[] {
-  const re = new RegExp(`-----BEGIN ${label}-----[\\s\\S]+?-----END ${label}-----`, "g");
-  return text.match(re) ?? [];
+/** Startup messages and the admin API print names as the parsed certificate does: `CN=a, O=b`. */
+function summarize(cert: CertificateInfo): CertificateSummary {
+  const names = (prefix: string) =>
+    cert.subjectAltNames.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
+  return {
+    subject: cert.x509.subject,
+    issuer: cert.x509.issuer,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    sha256: cert.fingerprints.sha256.replaceAll(":", "").toLowerCase(),
+    dnsNames: names("DNS:"),
+    uriNames: names("URI:"),
+  };
 }
 
 async function readText(file: string, what: string, fail: (m: string) => void): Promise<string | undefined> {
   try {
     return await readFile(file, "utf8");
   } catch (err) {
-    fail(`cannot read ${what} ${file}: ${describeFsError(err)}`);
+    fail(cannotRead(file, err, what));
     return undefined;
   }
 }
 
+/** A folder's ca.crt may be absent; any other failure to read it is still reported. */
 async function readOptional(file: string, fail: (m: string) => void): Promise<string | undefined> {
   try {
     return await readFile(file, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") fail(`cannot read CA bundle ${file}: ${describeFsError(err)}`);
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") fail(cannotRead(file, err, "CA bundle"));
     return undefined;
   }
 }
-
-function describeFsError(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e.code === "ENOENT") return "no such file";
-  if (e.code === "EACCES") return "permission denied";
-  if (e.code === "EISDIR") return "is a folder, expected a file";
-  return e.code ?? e.message;
-}
-

@@ -6,9 +6,9 @@ import { readFile } from "node:fs/promises";
 import { getCiphers } from "node:tls";
 import { X509Certificate, X509Crl } from "@peculiar/x509";
 import type { Config, TlsServerConfig } from "../config/model.ts";
-import type { ConfigIssue } from "../errors.ts";
+import { cannotRead, type ConfigIssue } from "../errors.ts";
 import { compileClientCertCheck, serialKey } from "../tls/client-cert-check.ts";
-import { pemBlocks } from "./credentials.ts";
+import { pemDer, toArrayBuffer } from "../certs/pem.ts";
 import type { CredentialPlan, TlsServerPlan } from "./plan.ts";
 
 export type ServerTlsExtras = Pick<TlsServerPlan, "clientCertCheck" | "minVersion" | "maxVersion" | "ciphers">;
@@ -78,24 +78,31 @@ async function readCrl(file: string, credential: CredentialPlan, fail: (m: strin
   try {
     bytes = await readFile(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    fail(`cannot read CRL ${file}: ${code === "ENOENT" ? "no such file" : (code ?? (err as Error).message)}`);
+    fail(cannotRead(file, err, "CRL"));
     return undefined;
   }
   const text = bytes.toString("latin1");
-  const blocks: (string | Uint8Array)[] = text.includes("-----BEGIN") ? pemBlocks(text, "X509 CRL") : [new Uint8Array(bytes)];
+  const unreadable = (err: unknown) =>
+    fail(`${file}: not a readable CRL (expected PEM "-----BEGIN X509 CRL-----" or DER): ${(err as Error).message}`);
+  let blocks: Uint8Array[];
+  try {
+    blocks = text.includes("-----BEGIN") ? pemDer(text, "X509 CRL") : [new Uint8Array(bytes)];
+  } catch (err) {
+    unreadable(err);
+    return undefined;
+  }
   if (blocks.length === 0) {
     fail(`${file}: no CRL found (expected "-----BEGIN X509 CRL-----" or DER)`);
     return undefined;
   }
-  const cas = pemBlocks(credential.caPem ?? "", "CERTIFICATE").map((pem) => new X509Certificate(pem));
+  const cas = pemDer(credential.caPem ?? "", "CERTIFICATE").map((d) => new X509Certificate(toArrayBuffer(d)));
   const revoked = new Map<string, Set<string>>();
   for (const block of blocks) {
     let crl: X509Crl;
     try {
-      crl = new X509Crl(block as string);
+      crl = new X509Crl(toArrayBuffer(block));
     } catch (err) {
-      fail(`${file}: not a readable CRL (expected PEM "-----BEGIN X509 CRL-----" or DER): ${(err as Error).message}`);
+      unreadable(err);
       return undefined;
     }
     const issuers = cas.filter((ca) => ca.subject === crl.issuer);

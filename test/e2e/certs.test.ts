@@ -25,7 +25,7 @@ const rsaServer = join(dir, "rsa-server");
 const client = join(dir, "client");
 const stranger = join(dir, "stranger");
 
-/** `portico certs <args>` in a process of the runtime under test (until main.ts routes `certs`, through certsCommand directly). */
+/** `portico certs <args>` in a process of the runtime under test, entered at certsCommand. */
 let nodeBundle: string | undefined;
 function certsCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   // The arguments: Deno.args under deno eval; bun -e puts them right after argv[0].

@@ -11,7 +11,7 @@ import { certsCommand } from "../../src/cli/certs-command.ts";
 import { describeCertificate, type CertificateInfo } from "../../src/certs/describe.ts";
 import { generateCa, generateLeaf, loadSigningCa } from "../../src/certs/generate.ts";
 import { inspectSource, type InspectReport } from "../../src/certs/inspect.ts";
-import { loadSource } from "../../src/certs/load.ts";
+import { readSource } from "../../src/certs/read-source.ts";
 import { opensslTime } from "../../src/certs/openssl-text.ts";
 import { pemBlocks } from "../../src/certs/pem.ts";
 import { basicConstraintsText } from "../../src/certs/render.ts";
@@ -43,7 +43,7 @@ async function cli(args: string[], now?: Date) {
 }
 
 async function inspect(path: string, ca?: string): Promise<InspectReport> {
-  const [src] = await loadSource(path);
+  const [src] = await readSource(path);
   const caOpt = ca ? { file: ca, certs: await Promise.all(pemBlocks(readFileSync(ca, "utf8")).map(async (b, i) => ({ label: `ca [${i + 1}]`, cert: await describeCertificate(b.der) }))) } : undefined;
   return inspectSource(src!, { now: new Date(), ca: caOpt });
 }

@@ -6,7 +6,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { CredentialConfig } from "../../src/config/model.ts";
-import { provisionCredential } from "../../src/provision/credentials.ts";
+import { certificateCovers, provisionCredential } from "../../src/provision/credentials.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const BOOK = join(ROOT, "test/fixtures/istio-in-action-ch4");
@@ -53,7 +53,9 @@ beforeAll(() => {
   openssl("pkey", "-in", join(dir, "rsa-pkcs8.key"), "-traditional", "-out", join(dir, "rsa-pkcs1.key"));
   // An encrypted key, which provisioning cannot use.
   openssl("pkey", "-in", join(dir, "ec-sec1.key"), "-aes256", "-passout", "pass:secret", "-out", join(dir, "ec-encrypted.key"));
-  for (const n of ["ec-sec1", "rsa-pkcs8"]) selfSign(n);
+  // RSA-PSS (id-RSASSA-PSS), which Web Crypto imports only as rsaEncryption.
+  openssl("genpkey", "-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048", "-out", join(dir, "rsa-pss.key"));
+  for (const n of ["ec-sec1", "rsa-pkcs8", "rsa-pss"]) selfSign(n);
 }, 30_000);
 
 afterAll(() => {
@@ -91,6 +93,7 @@ describe("provisionCredential: good credentials", () => {
     ["EC key in PKCS#8", "ec-sec1", "ec-pkcs8.key", "-----BEGIN PRIVATE KEY-----"],
     ["RSA key in PKCS#8", "rsa-pkcs8", "rsa-pkcs8.key", "-----BEGIN PRIVATE KEY-----"],
     ["RSA key in PKCS#1", "rsa-pkcs8", "rsa-pkcs1.key", "-----BEGIN RSA PRIVATE KEY-----"],
+    ["RSA-PSS key in PKCS#8", "rsa-pss", "rsa-pss.key", "-----BEGIN PRIVATE KEY-----"],
   ])("%s", async (_label, certName, keyName, header) => {
     const cert = join(dir, `${certName}.crt`);
     const key = join(dir, keyName);
@@ -131,6 +134,11 @@ describe("provisionCredential: problems are reported with the file named", () =>
     ]);
   });
 
+  test("an RSA-PSS key against another RSA certificate", async () => {
+    const key = join(dir, "rsa-pss.key");
+    expect(await issuesOf(cred({ cert: webappCert, key }))).toEqual([`private key ${key} does not match certificate ${webappCert} (their public keys differ)`]);
+  });
+
   test("an EC key against an RSA certificate", async () => {
     const key = join(dir, "ec-sec1.key");
     const [message] = await issuesOf(cred({ cert: webappCert, key }));
@@ -139,21 +147,21 @@ describe("provisionCredential: problems are reported with the file named", () =>
 
   test("a missing certificate file", async () => {
     const missing = join(dir, "nope.crt");
-    expect(await issuesOf(cred({ cert: missing, key: webappKey }))).toEqual([`cannot read certificate ${missing}: no such file`]);
+    expect(await issuesOf(cred({ cert: missing, key: webappKey }))).toEqual([`cannot read certificate ${missing}: no such file or folder`]);
   });
 
   test("missing certificate and key: both reported", async () => {
     const c = join(dir, "nope.crt");
     const k = join(dir, "nope.key");
     expect(await issuesOf(cred({ cert: c, key: k }))).toEqual([
-      `cannot read certificate ${c}: no such file`,
-      `cannot read private key ${k}: no such file`,
+      `cannot read certificate ${c}: no such file or folder`,
+      `cannot read private key ${k}: no such file or folder`,
     ]);
   });
 
   test("a missing CA bundle when the CA is required", async () => {
     const ca = join(dir, "nope-ca.crt");
-    expect(await issuesOf(cred({ cert: webappCert, key: webappKey, ca }))).toEqual([`cannot read CA bundle ${ca}: no such file`]);
+    expect(await issuesOf(cred({ cert: webappCert, key: webappKey, ca }))).toEqual([`cannot read CA bundle ${ca}: no such file or folder`]);
   });
 
   test("a folder where a file is expected", async () => {
@@ -191,5 +199,33 @@ describe("provisionCredential: problems are reported with the file named", () =>
     const ca = join(dir, "empty-ca.crt");
     writeFileSync(ca, "# nothing here\n");
     expect(await issuesOf(cred({ cert: webappCert, key: webappKey, ca }))).toEqual([`${ca}: no PEM certificate found in the CA bundle`]);
+  });
+});
+
+describe("provisionCredential: the key file", () => {
+  test("a key file with other blocks before the key (openssl ecparam -genkey)", async () => {
+    const key = join(dir, "ec-with-params.key");
+    const params = execFileSync("openssl", ["ecparam", "-name", "prime256v1"]).toString();
+    writeFileSync(key, params + readFileSync(join(dir, "ec-sec1.key"), "utf8"));
+    const r = await provisionCredential(cred({ cert: join(dir, "ec-sec1.crt"), key }));
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  });
+
+  test("a key file without a private key", async () => {
+    expect(await issuesOf(cred({ cert: webappCert, key: webappCert }))).toEqual([
+      `${webappCert}: cannot read private key (expected PEM, PKCS#1, PKCS#8 or SEC1, unencrypted): no private key found (expected "-----BEGIN PRIVATE KEY-----" or an RSA or EC one)`,
+    ]);
+  });
+});
+
+describe("certificateCovers", () => {
+  test("the CN when there is no SAN; SAN DNS names otherwise", () => {
+    const webapp = readFileSync(webappCert, "utf8");
+    expect(certificateCovers(webapp, "webapp.istioinaction.io")).toBe(true);
+    expect(certificateCovers(webapp, "WEBAPP.istioinaction.io")).toBe(true);
+    expect(certificateCovers(webapp, "catalog.istioinaction.io")).toBe(false);
+    const san = readFileSync(join(dir, "ec-sec1.crt"), "utf8");
+    expect(certificateCovers(san, "ec-sec1.test")).toBe(true);
+    expect(certificateCovers(san, "x.ec-sec1.test")).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 // Startup judgement of credentials: validity against a given clock, expiry warnings, chain order.
 import "reflect-metadata";
 import { describe, expect, test } from "bun:test";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -13,13 +14,13 @@ const leaf = join(BOOK, "certs/3_application/certs/webapp.istioinaction.io.cert.
 const key = join(BOOK, "certs/3_application/private/webapp.istioinaction.io.key.pem");
 const intermediate = join(BOOK, "certs/2_intermediate/certs/intermediate.cert.pem");
 
-function config(cert: string) {
+function config(cert: string, host = "webapp.istioinaction.io") {
   const file = join(mkdtempSync(join(tmpdir(), "portico-validity-")), "routes.yaml");
   const text = `listeners:
   - port: 8443
     protocol: HTTPS
     servers:
-      - hosts: [webapp.istioinaction.io]
+      - hosts: [${host}]
         tls: { credential: webapp }
 credentials:
   webapp: { cert: ${cert}, key: ${key} }
@@ -85,5 +86,44 @@ describe("chain order", () => {
     writeFileSync(file, readFileSync(leaf, "utf8") + readFileSync(join(BOOK, "certs/1_root/certs/ca.cert.pem"), "utf8") + readFileSync(intermediate, "utf8"));
     const issues = await issuesOf(provision(config(file).cfg, { now: new Date("2026-11-25T00:00:00Z") }));
     expect(issues.join("\n")).toContain("out of order: certificate 1 (C=US, ST=Denial, L=Springfield, O=Dis, CN=webapp.istioinaction.io) is issued by certificate 3, not by the one after it; list the leaf first, then each issuer");
+  });
+
+  test("a certificate after the leaf that did not issue it", async () => {
+    const file = join(dir, "stranger.pem");
+    const catalogIntermediate = join(BOOK, "certs2/2_intermediate/certs/intermediate.cert.pem");
+    writeFileSync(file, readFileSync(leaf, "utf8") + readFileSync(catalogIntermediate, "utf8"));
+    const issues = await issuesOf(provision(config(file).cfg, { now: new Date("2026-11-25T00:00:00Z") }));
+    expect(issues).toEqual([
+      `8: credentials.webapp: ${file}: certificate 1 (C=US, ST=Denial, L=Springfield, O=Dis, CN=webapp.istioinaction.io) is issued by C=US, ST=Denial, O=Dis, CN=webapp.istioinaction.io, but certificate 2 is C=US, ST=Denial, O=Dis, CN=catalog.istioinaction.io`,
+    ]);
+  });
+
+  test("an issuer with the right name but another key", async () => {
+    const file = join(dir, "impostor.pem");
+    const impostor = join(dir, "impostor-ca.pem");
+    const subj = "/C=US/ST=Denial/O=Dis/CN=webapp.istioinaction.io";
+    const args = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "impostor.key")];
+    execFileSync("openssl", [...args, "-subj", subj, "-days", "1", "-out", impostor], { stdio: "ignore" });
+    writeFileSync(file, readFileSync(leaf, "utf8") + readFileSync(impostor, "utf8"));
+    const issues = await issuesOf(provision(config(file).cfg, { now: new Date() }));
+    expect(issues).toEqual([
+      `8: credentials.webapp: ${file}: certificate 1 (C=US, ST=Denial, L=Springfield, O=Dis, CN=webapp.istioinaction.io) is not signed by certificate 2's key`,
+    ]);
+  });
+});
+
+describe("host coverage", () => {
+  const now = new Date("2026-11-25T00:00:00Z");
+  test("a host the certificate's name covers: no warning", async () => {
+    expect((await provision(config(leaf).cfg, { now })).warnings).toEqual([]);
+  });
+
+  test("a host the certificate does not cover: a warning, not an error", async () => {
+    const { warnings } = await provision(config(leaf, "other.example.com").cfg, { now });
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'certificate of "webapp" (C=US, ST=Denial, L=Springfield, O=Dis, CN=webapp.istioinaction.io) does not cover host "other.example.com"; clients that verify the name will refuse it',
+      ),
+    ]);
   });
 });

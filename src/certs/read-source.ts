@@ -9,6 +9,7 @@ import { parseAllDocuments } from "yaml";
 import { describeCertificate, type CertificateInfo } from "./describe.ts";
 import { base64ToBytes, isPem, looksLikeDer, pemBlocks } from "./pem.ts";
 import { PRIVATE_KEY_LABELS, readDerPrivateKey, readPrivateKey, type PrivateKeyDetails } from "./private-key.ts";
+import { cannotRead } from "../errors.ts";
 
 /** One file, or one entry of a Secret's data. */
 export interface LoadedPart {
@@ -37,19 +38,19 @@ export interface LoadedSource {
   errors: string[];
 }
 
-export async function loadSource(path: string): Promise<LoadedSource[]> {
+export async function readSource(path: string): Promise<LoadedSource[]> {
   let isDir: boolean;
   try {
     isDir = (await stat(path)).isDirectory();
   } catch (err) {
-    return [{ source: path, kind: "file", errors: [`cannot read ${path}: ${fsReason(err)}`] }];
+    return [{ source: path, kind: "file", errors: [cannotRead(path, err)] }];
   }
   if (isDir) return [await loadFolder(path)];
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(path));
   } catch (err) {
-    return [{ source: path, kind: "file", errors: [`cannot read ${path}: ${fsReason(err)}`] }];
+    return [{ source: path, kind: "file", errors: [cannotRead(path, err)] }];
   }
   const text = new TextDecoder().decode(bytes.subarray(0, 64 * 1024));
   if (/^\s*kind:\s*["']?Secret["']?\s*$/m.test(text)) return loadSecretYaml(path, new TextDecoder().decode(bytes));
@@ -78,7 +79,7 @@ async function loadFolder(dir: string): Promise<LoadedSource> {
       bytes = new Uint8Array(await readFile(join(dir, name)));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      return { name, certs: [], keys: [], errors: [`cannot read ${join(dir, name)}: ${fsReason(err)}`], notes: [] };
+      return { name, certs: [], keys: [], errors: [cannotRead(join(dir, name), err)], notes: [] };
     }
     return decodePart(name, bytes);
   };
@@ -196,11 +197,4 @@ export async function decodePart(name: string, bytes: Uint8Array): Promise<Loade
     } else part.notes.push(`${name}: skipped a ${block.label} block`);
   }
   return part;
-}
-
-function fsReason(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e.code === "ENOENT") return "no such file or folder";
-  if (e.code === "EACCES") return "permission denied";
-  return e.code ?? e.message;
 }

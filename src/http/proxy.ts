@@ -1,5 +1,5 @@
 // Forwards one request to an upstream and streams the answer back, with the headers an Envoy
-// ingress adds (DESIGN.md "Behaviour contracts").
+// ingress adds (docs/architecture.md, the data path of a request).
 
 import { UpstreamTimeoutError, UpstreamUnavailableError } from "../errors.ts";
 import type { ProxyAction, RetryPlan, Upstream } from "../provision/plan.ts";

@@ -1,8 +1,13 @@
 // The provisioned, immutable runtime form of the configuration: certificates read and parsed,
 // matchers compiled, lookups indexed. The request path reads only these objects.
 
-import type { XfccPolicy } from "../http/xfcc.ts";
 import type { HostTable } from "../util/host-table.ts";
+import type { CertForwardingPlan } from "./cert-forwarding.ts";
+import type { RoutePlan } from "./route-plan.ts";
+
+// The HTTP route types (RoutePlan, its actions, Upstream, MatchInput) are in route-plan.ts and
+// re-exported here, so the Plan can be imported from one module.
+export type * from "./route-plan.ts";
 
 export interface CertificateSummary {
   subject: string;
@@ -55,12 +60,8 @@ export interface TlsServerPlan {
   /** cipherSuites as an OpenSSL cipher list ("A:B"); TLS 1.2 only. */
   ciphers?: string;
   /** The listener's policy with By= set to this server certificate's URI SANs. */
-  clientCerts: ClientCertPolicy;
+  clientCerts: CertForwardingPlan;
 }
-
-// HTTP routes (RoutePlan, its actions, Upstream, matchers): route-plan.ts.
-import type { RoutePlan } from "./route-plan.ts";
-export type * from "./route-plan.ts";
 
 export interface VirtualHostPlan {
   hosts: string[];
@@ -75,13 +76,7 @@ interface ListenerPlanBase {
   hosts: HostTable<true>;
   vhosts: HostTable<VirtualHostPlan>;
   /** What upstreams learn about client certificates (x-forwarded-client-cert and friends). */
-  clientCerts: ClientCertPolicy;
-}
-
-export interface ClientCertPolicy {
-  xfcc: XfccPolicy;
-  /** Also send x-client-cert-subject, -sans and -sha256. */
-  headers: boolean;
+  clientCerts: CertForwardingPlan;
 }
 
 export interface HttpListenerPlan extends ListenerPlanBase {

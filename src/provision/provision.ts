@@ -1,18 +1,17 @@
 // Config (plain data) → Plan (runtime objects). Does the file I/O and x509 parsing, compiles
 // matchers and indexes hosts, and reports every problem at once as a ConfigError.
 
-import type { ClientCertForwarding, Config, ListenerConfig, TlsServerConfig, VirtualHostConfig } from "../config/model.ts";
+import type { Config, ListenerConfig, TlsServerConfig, VirtualHostConfig } from "../config/model.ts";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import { readFile } from "node:fs/promises";
-import { DEFAULT_XFCC, type XfccDetail, type XfccMode } from "../http/xfcc.ts";
 import type { UpstreamTls } from "../upstream/types.ts";
 import { HostTable } from "../util/host-table.ts";
+import { compileCertForwarding } from "./cert-forwarding.ts";
 import { certificateCovers, provisionCredential } from "./credentials.ts";
 import { compileRoute } from "./compile-route.ts";
 import { compileStreamListeners } from "./tcp.ts";
 import { provisionServerTls, type ServerTlsExtras } from "./tls-settings.ts";
 import type {
-  ClientCertPolicy,
   CredentialPlan,
   HttpsListenerPlan,
   ListenerPlan,
@@ -99,7 +98,7 @@ function compileListener(
       hosts,
       vhosts: table,
       httpsRedirectPort: l.httpsRedirect ? redirectPort(l.hosts, config) : undefined,
-      clientCerts: clientCertPolicy(l.clientCerts, []),
+      clientCerts: compileCertForwarding(l.clientCerts, []),
     };
   }
 
@@ -116,7 +115,7 @@ function compileListener(
       });
       return;
     }
-    const clientCerts = clientCertPolicy(l.clientCerts, credential.leaf.uriNames);
+    const clientCerts = compileCertForwarding(l.clientCerts, credential.leaf.uriNames);
     const plan: TlsServerPlan = { index: servers.length, hosts: s.hosts, mode: s.mode, credential, clientCerts, ...tlsExtras.get(s) };
     servers.push(plan);
     for (const h of s.hosts) {
@@ -137,24 +136,9 @@ function compileListener(
     servers,
     serverByHost,
     anyMutual: servers.some((s) => s.mode !== "SIMPLE"),
-    clientCerts: clientCertPolicy(l.clientCerts, []),
+    clientCerts: compileCertForwarding(l.clientCerts, []),
   };
   return plan;
-}
-
-const XFCC_MODES: Record<ClientCertForwarding["mode"], XfccMode> = {
-  SANITIZE: "sanitize",
-  FORWARD_ONLY: "forward-only",
-  APPEND_FORWARD: "append-forward",
-  SANITIZE_SET: "sanitize-set",
-  ALWAYS_FORWARD_ONLY: "always-forward-only",
-};
-
-/** `by`: our certificate's URI SANs, which Envoy sends as By= when it has any. */
-function clientCertPolicy(c: ClientCertForwarding | undefined, by: string[]): ClientCertPolicy {
-  if (!c) return { xfcc: DEFAULT_XFCC, headers: false };
-  const details = new Set(c.details.map((d) => d.toLowerCase() as XfccDetail));
-  return { xfcc: { mode: XFCC_MODES[c.mode], details, by }, headers: c.headers };
 }
 
 /** The HTTPS port that serves these hosts, so a redirect lands where TLS is actually served. */

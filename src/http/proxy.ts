@@ -9,6 +9,7 @@ import { applyHeaderOps } from "./header-ops.ts";
 import { HOP_BY_HOP, connectionListed } from "./hop-by-hop.ts";
 import { shadow } from "./mirror.ts";
 import { backoffMs, classifyFailure, retriableFailure, retriableResponse, type TryFailure } from "./retry.ts";
+import { pickWeighted } from "../util/weighted.ts";
 import { CLIENT_CERT_HEADERS } from "./xfcc.ts";
 
 export interface ForwardRequest {
@@ -34,7 +35,9 @@ export interface ForwardRequest {
 const SANITIZED = new Set(["x-forwarded-client-cert", "expect", ...CLIENT_CERT_HEADERS]);
 
 export async function forward(action: ProxyAction, f: ForwardRequest, clients: UpstreamClients): Promise<Response> {
-  const upstream = pick(action);
+  const upstream = pickWeighted(action);
+  // The loader refuses routes whose weights are all 0; only a hand-built plan gets here.
+  if (upstream === undefined) throw new UpstreamUnavailableError("no destination has a weight above 0");
   const client = clients.for(upstream);
   const headers = requestHeaders(f, action.authority);
   // Destination-level operations first, then the route's (Envoy applies the enclosing level last).
@@ -170,17 +173,6 @@ function bodyStream(body: Uint8Array<ArrayBuffer> | null): ReadableStream<Uint8A
 /** Frees the connection of a response nobody will read. */
 export function discard(res: Response): void {
   res.body?.cancel().catch(() => {});
-}
-
-function pick(action: ProxyAction): Upstream {
-  const list = action.upstreams;
-  if (list.length === 1) return list[0]!;
-  let r = Math.random() * action.totalWeight;
-  for (const u of list) {
-    r -= u.weight;
-    if (r < 0) return u;
-  }
-  return list[list.length - 1]!;
 }
 
 function requestHeaders(f: ForwardRequest, authority: string | undefined): Headers {

@@ -4,7 +4,12 @@
 
 import type { ClientCertForwarding } from "../config/model.ts";
 
-export type XfccMode = "sanitize" | "forward-only" | "append-forward" | "sanitize-set" | "always-forward-only";
+export type XfccMode =
+  | "sanitize"
+  | "forward-only"
+  | "append-forward"
+  | "sanitize-set"
+  | "always-forward-only";
 export type XfccDetail = "subject" | "uri" | "dns" | "cert" | "chain";
 
 export interface XfccPolicy {
@@ -22,7 +27,11 @@ export interface CertForwardingPlan {
 }
 
 /** Istio's gateway default: replace whatever the client sent with Hash, Subject, URI and DNS. */
-export const DEFAULT_XFCC: XfccPolicy = { mode: "sanitize-set", details: new Set(["subject", "uri", "dns"]), by: [] };
+export const DEFAULT_XFCC: XfccPolicy = {
+  mode: "sanitize-set",
+  details: new Set(["subject", "uri", "dns"]),
+  by: [],
+};
 
 const XFCC_MODES: Record<ClientCertForwarding["mode"], XfccMode> = {
   SANITIZE: "sanitize",

@@ -9,6 +9,7 @@ import { applyHeaderOps } from "./header-ops.ts";
 import { HOP_BY_HOP, connectionListed } from "./hop-by-hop.ts";
 import { shadow } from "./mirror.ts";
 import { backoffMs, classifyFailure, retriableFailure, retriableResponse, type TryFailure } from "./retry.ts";
+import { classifyError } from "../util/runtime-error.ts";
 import { pickWeighted } from "../util/weighted.ts";
 import { CLIENT_CERT_HEADERS } from "./xfcc.ts";
 
@@ -215,13 +216,16 @@ function responseHeaders(res: Response, elapsedMs: number, serverHeader: string)
   return out;
 }
 
+/** Envoy's reset reason for the 503 body ("connection failure", "connection termination"). */
 function failureReason(err: unknown): string {
-  // Each runtime words it differently: Bun sets code "ConnectionRefused", Node "ECONNREFUSED"
-  // (on the cause), Deno only says "Connection refused (os error 111)" in the message.
-  const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string };
-  const code = e?.code ?? e?.cause?.code ?? "";
-  const text = `${code} ${e?.message ?? ""} ${e?.cause?.message ?? ""}`;
-  if (/refused/i.test(text)) return "connection failure, connection refused";
-  if (/reset|ConnectionClosed|closed/i.test(text)) return "connection termination";
-  return `connection failure, ${code || e?.message || "unknown error"}`;
+  const { kind, code, message } = classifyError(err);
+  switch (kind) {
+    case "refused-stream":
+    case "connection-refused":
+      return "connection failure, connection refused";
+    case "connection-closed":
+      return "connection termination";
+    default:
+      return `connection failure, ${code || message || "unknown error"}`;
+  }
 }

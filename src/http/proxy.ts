@@ -8,9 +8,10 @@ import type { UpstreamClient } from "../upstream/types.ts";
 import { applyHeaderOps } from "./header-ops.ts";
 import { HOP_BY_HOP, connectionListed } from "./hop-by-hop.ts";
 import { shadow } from "./mirror.ts";
+import { bodyStream, replayable } from "./replay.ts";
 import { backoffMs, classifyFailure, retriableFailure, retriableResponse, type TryFailure } from "./retry.ts";
 import { classifyError } from "../util/runtime-error.ts";
-import { pickWeighted } from "../util/weighted.ts";
+import { pickWeighted } from "../util/random.ts";
 import { CLIENT_CERT_HEADERS } from "./xfcc.ts";
 
 export interface ForwardRequest {
@@ -152,27 +153,8 @@ async function withRetries(
   }
 }
 
-/**
- * The request body as bytes when it can be sent again: a Content-Length of at most
- * REPLAY_LIMIT. Undefined when it must stream (too big, or no length given).
- */
-async function replayable(req: Request): Promise<Uint8Array<ArrayBuffer> | null | undefined> {
-  const length = req.headers.get("content-length");
-  if (length === null || !/^\d+$/.test(length) || Number(length) > REPLAY_LIMIT) return undefined;
-  if (length === "0") return null;
-  return new Uint8Array(await req.arrayBuffer());
-}
-
-/** Envoy's default per-connection buffer limit, which also bounds what it buffers to retry or shadow. */
-export const REPLAY_LIMIT = 1024 * 1024;
-
-function bodyStream(body: Uint8Array<ArrayBuffer> | null): ReadableStream<Uint8Array> | null {
-  // A Blob holds its own copy, so every send reads the same bytes.
-  return body === null ? null : new Blob([body]).stream();
-}
-
 /** Frees the connection of a response nobody will read. */
-export function discard(res: Response): void {
+function discard(res: Response): void {
   res.body?.cancel().catch(() => {});
 }
 

@@ -108,6 +108,8 @@ export interface FaultPlan {
   /** 0..100; 0 when there is no delay. */
   delayPercentage: number;
   abortStatus: number;
+  /** null for statuses that have no body (204, 205, 304). */
+  abortBody: string | null;
   /** 0..100; 0 when there is no abort. */
   abortPercentage: number;
 }

@@ -3,7 +3,7 @@
 
 import type { StreamBackend, StreamListenerSpec } from "../listeners/types.ts";
 import type { StreamListenerPlan, StreamRoutePlan, TcpListenerPlan, TlsPassthroughListenerPlan } from "../provision/plan.ts";
-import { pickWeighted } from "../util/weighted.ts";
+import { pickWeighted } from "../util/random.ts";
 
 /** The route of a plain TCP listener (every connection alike). */
 export function tcpRoute(plan: TcpListenerPlan): StreamRoutePlan | undefined {

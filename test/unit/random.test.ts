@@ -1,6 +1,7 @@
-// The one weighted choice, shared by HTTP routes (ProxyAction) and TCP/TLS routes (StreamRoutePlan).
+// The one weighted choice, shared by HTTP routes (ProxyAction) and TCP/TLS routes (StreamRoutePlan),
+// and the percentage roll of faults and mirrors.
 import { describe, expect, test } from "bun:test";
-import { pickWeighted } from "../../src/util/weighted.ts";
+import { chance, pickWeighted } from "../../src/util/random.ts";
 
 const choice = (...weights: number[]) => ({
   upstreams: weights.map((weight, i) => ({ service: `s${i}`, weight })),
@@ -45,5 +46,20 @@ describe("pickWeighted", () => {
     for (let i = 0; i < 4000; i++) if (pickWeighted(c)?.service === "s1") s1++;
     expect(s1 / 4000).toBeGreaterThan(0.7);
     expect(s1 / 4000).toBeLessThan(0.8);
+  });
+});
+
+describe("chance", () => {
+  test("0 never, 100 (or more) always, otherwise about that share", () => {
+    const share = (p: number) => {
+      let n = 0;
+      for (let i = 0; i < 4000; i++) if (chance(p)) n++;
+      return n / 4000;
+    };
+    expect(share(0)).toBe(0);
+    expect(share(100)).toBe(1);
+    expect(share(150)).toBe(1);
+    expect(share(25)).toBeGreaterThan(0.2);
+    expect(share(25)).toBeLessThan(0.3);
   });
 });

@@ -1,4 +1,5 @@
-// The one weighted random choice, for HTTP destinations and TCP/TLS destinations alike.
+// Random choices: the one weighted choice, for HTTP destinations and TCP/TLS destinations alike,
+// and the percentage roll of fault injection and mirroring.
 
 /** A list of weighted destinations with its precomputed weight sum (a ProxyAction, a StreamRoutePlan). */
 export interface WeightedChoice<T extends { weight: number }> {
@@ -29,4 +30,9 @@ export function pickWeighted<T extends { weight: number }>(
   }
   // Floating-point leftovers land on the last entry that has a weight.
   return upstreams.findLast((u) => u.weight > 0);
+}
+
+/** True for `percentage` out of 100 calls (Istio's Percent: 100 or more is always). */
+export function chance(percentage: number): boolean {
+  return percentage >= 100 || Math.random() * 100 < percentage;
 }

@@ -68,10 +68,15 @@ export interface VirtualHostPlan {
   routes: RoutePlan[];
 }
 
-interface ListenerPlanBase {
+/** What every listener plan has: its name, and the address and port it listens on. */
+export interface ListenerBase {
   name: string;
   address: string;
   port: number;
+}
+
+/** What HTTP and HTTPS listener plans share. */
+export interface HttpListenerBase extends ListenerBase {
   /** Host names this listener accepts requests for (the Gateway server's `hosts`). */
   hosts: HostTable<true>;
   vhosts: HostTable<VirtualHostPlan>;
@@ -79,13 +84,13 @@ interface ListenerPlanBase {
   clientCerts: CertForwardingPlan;
 }
 
-export interface HttpListenerPlan extends ListenerPlanBase {
+export interface HttpListenerPlan extends HttpListenerBase {
   kind: "http";
   /** When set, every accepted request is answered with a 301 to https on this port. */
   httpsRedirectPort: number | undefined;
 }
 
-export interface HttpsListenerPlan extends ListenerPlanBase {
+export interface HttpsListenerPlan extends HttpListenerBase {
   kind: "https";
   servers: TlsServerPlan[];
   /** SNI (or Host) → server entry, exact beats wildcard beats `*`. */
@@ -113,21 +118,15 @@ export interface StreamRoutePlan {
 }
 
 /** `protocol: TCP`: every connection goes to the first tcp route that matches the port. */
-export interface TcpListenerPlan {
+export interface TcpListenerPlan extends ListenerBase {
   kind: "tcp";
-  name: string;
-  address: string;
-  port: number;
   /** Undefined when no route matches: connections are closed. */
   route: StreamRoutePlan | undefined;
 }
 
 /** `protocol: TLS` with PASSTHROUGH servers: the ClientHello's SNI picks a tls route. */
-export interface TlsPassthroughListenerPlan {
+export interface TlsPassthroughListenerPlan extends ListenerBase {
   kind: "tls-passthrough";
-  name: string;
-  address: string;
-  port: number;
   /** SNI names the Gateway servers accept (exact, "*.suffix", "*"); others are refused. */
   hosts: HostTable<true>;
   /** sniHosts of the tls routes for this port: exact beats the longest wildcard beats "*", as Envoy's filter chains. */

@@ -49,25 +49,22 @@ export async function forward(action: ProxyAction, f: ForwardRequest, clients: U
   const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
   const url = upstream.origin + f.pathAndQuery;
 
+  // Retries and mirrors send the body more than once, so it is read first, up to a limit;
+  // a bigger or unsized body streams once (undefined), without retries or mirrors (Envoy
+  // likewise gives up retrying and shadowing a request that overflows its buffer).
+  const replay = action.retry !== undefined || action.mirrors !== undefined;
+  const body = !hasBody ? null : replay ? await replayable(req) : undefined;
+  if (action.mirrors && body !== undefined) {
+    shadow(action.mirrors, req.method, f.pathAndQuery, headers, body, action.timeoutMs, clients);
+  }
   let done: Exchanged;
-  if (action.retry === undefined && action.mirrors === undefined) {
-    const a = await attempt(client, url, req.method, headers, hasBody ? req.body : null, req.signal, action.timeoutMs, upstream.service);
+  if (action.retry && body !== undefined) {
+    done = await withRetries(action, action.retry, upstream, client, url, req, headers, body);
+  } else {
+    const stream = body === undefined ? req.body : bodyStream(body);
+    const a = await attempt(client, url, req.method, headers, stream, req.signal, action.timeoutMs, upstream.service);
     if (a.failure !== undefined) throw failureError(a, upstream.service, action.timeoutMs);
     done = a;
-  } else {
-    // Retries and mirrors send the body more than once, so it is read first, up to a limit;
-    // a bigger or unsized body streams once, without retries or mirrors (Envoy likewise gives
-    // up retrying and shadowing a request that overflows its buffer).
-    const body = hasBody ? await replayable(req) : null;
-    if (action.mirrors && body !== undefined) shadow(action.mirrors, req.method, f.pathAndQuery, headers, body, action.timeoutMs, clients);
-    if (action.retry && body !== undefined) {
-      done = await withRetries(action, action.retry, upstream, client, url, req, headers, body);
-    } else {
-      const stream = body === undefined ? req.body : bodyStream(body);
-      const a = await attempt(client, url, req.method, headers, stream, req.signal, action.timeoutMs, upstream.service);
-      if (a.failure !== undefined) throw failureError(a, upstream.service, action.timeoutMs);
-      done = a;
-    }
   }
   const { res, elapsed } = done;
   const out = responseHeaders(res, elapsed, f.serverHeader);

@@ -97,7 +97,7 @@ export function stringTest(m: StringMatch, ignoreCase = false): (s: string) => b
   }
 }
 
-/** A header or query parameter: absent (null) fails every match except... none; `{}` is presence. */
+/** A header or query parameter: an absent one (null) never matches; `{}` matches any present value. */
 function presenceTest(m: PresenceMatch): (s: string | null) => boolean {
   if (m.kind === "present") return (s) => s !== null;
   const t = stringTest(m);

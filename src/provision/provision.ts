@@ -32,9 +32,11 @@ export interface ProvisionOptions {
   now?: Date;
   /** Start with certificates that are expired or not yet valid (a warning instead of an error). */
   allowExpired?: boolean;
-  /** Warn about certificates that expire within this many days (default 30). */
+  /** Warn about certificates that expire within this many days (default DEFAULT_WARN_DAYS). */
   warnDays?: number;
 }
+
+export const DEFAULT_WARN_DAYS = 30;
 
 export async function provision(config: Config, opts: ProvisionOptions = {}): Promise<Provisioned> {
   const issues: ConfigIssue[] = [];
@@ -170,8 +172,6 @@ function compileVirtualHost(vh: VirtualHostConfig, config: Config, serviceTls: M
   return { hosts: vh.hosts, routes: vh.http.map((r, i) => compileRoute(r, i, vh, config, serviceTls)) };
 }
 
-// compileRoute (matchers, rewrites, retries, CORS, ... for one HTTP route): compile-route.ts.
-
 function dirOf(file: string): string {
   return file.replace(/\/[^/]*$/, "");
 }
@@ -197,7 +197,7 @@ function judgeCredential(
     else if (now > cert.notAfter) stop(`${it} expired on ${cert.notAfter.toISOString()}`);
     else {
       const days = Math.floor((cert.notAfter.getTime() - now.getTime()) / DAY_MS);
-      if (days < (opts.warnDays ?? 30)) {
+      if (days < (opts.warnDays ?? DEFAULT_WARN_DAYS)) {
         warnings.push(warningAt(source, `${it} expires in ${days} days (${cert.notAfter.toISOString()})`));
       }
     }

@@ -94,7 +94,7 @@ async function attempt(
     timeoutMs > 0
       ? setTimeout(() => {
           timedOut = true;
-          controller.abort(new UpstreamTimeoutError(`no response from ${service} within ${timeoutMs} ms`));
+          controller.abort(timeoutError(service, timeoutMs));
         }, timeoutMs)
       : undefined;
   const started = performance.now();
@@ -111,8 +111,13 @@ async function attempt(
 }
 
 function failureError(a: Failed, service: string, timeoutMs: number): Error {
-  if (a.failure === "timeout") return new UpstreamTimeoutError(`no response from ${service} within ${timeoutMs} ms`, { cause: a.error });
+  if (a.failure === "timeout") return timeoutError(service, timeoutMs, a.error);
   return new UpstreamUnavailableError(failureReason(a.error), { cause: a.error });
+}
+
+function timeoutError(service: string, timeoutMs: number, cause?: unknown): UpstreamTimeoutError {
+  const message = `no response from ${service} within ${timeoutMs} ms`;
+  return new UpstreamTimeoutError(message, cause === undefined ? undefined : { cause });
 }
 
 /**

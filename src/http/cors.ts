@@ -4,6 +4,7 @@
 // https://istio.io/latest/docs/reference/config/networking/virtual-service/#CorsPolicy
 
 import type { CorsPlan } from "../provision/route-plan.ts";
+import { empty } from "./responses.ts";
 
 /** OPTIONS with an Origin and a non-empty Access-Control-Request-Method. */
 export function isPreflight(req: Request): boolean {
@@ -12,7 +13,7 @@ export function isPreflight(req: Request): boolean {
 
 /** The 200 answer to a preflight; `origin` is null when it is not allowed (unmatchedPreflights: IGNORE). */
 export function preflightResponse(cors: CorsPlan, req: Request, origin: string | null, serverHeader: string): Response {
-  const h: Record<string, string> = { "content-length": "0" };
+  const h: Record<string, string> = {};
   if (origin !== null) h["access-control-allow-origin"] = origin;
   if (cors.allowCredentials) h["access-control-allow-credentials"] = "true";
   // "*" echoes what the browser asks for, as Envoy does.
@@ -21,8 +22,7 @@ export function preflightResponse(cors: CorsPlan, req: Request, origin: string |
   const headers = cors.allowHeaders === "*" ? (req.headers.get("access-control-request-headers") ?? "") : cors.allowHeaders;
   if (headers) h["access-control-allow-headers"] = headers;
   if (cors.maxAge) h["access-control-max-age"] = cors.maxAge;
-  if (serverHeader) h.server = serverHeader;
-  return new Response(null, { status: 200, headers: h });
+  return empty(200, serverHeader, h);
 }
 
 /** For the response to a request whose Origin is allowed. */

@@ -6,12 +6,14 @@
 
 import type { MirrorPlan } from "../provision/route-plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
+import { portStart } from "../util/host-table.ts";
+import { chance } from "../util/random.ts";
+import { bodyStream } from "./replay.ts";
 
 /** `webapp.example:8080` → `webapp.example-shadow:8080`. */
 export function shadowHost(host: string): string {
-  const bracket = host.startsWith("[") ? host.indexOf("]:") : -2;
-  const portStart = bracket === -2 ? host.lastIndexOf(":") : bracket < 0 ? -1 : bracket + 1;
-  return portStart < 0 ? `${host}-shadow` : `${host.slice(0, portStart)}-shadow${host.slice(portStart)}`;
+  const port = portStart(host);
+  return port < 0 ? `${host}-shadow` : `${host.slice(0, port)}-shadow${host.slice(port)}`;
 }
 
 /**
@@ -28,7 +30,7 @@ export function shadow(
   clients: UpstreamClients,
 ): void {
   for (const m of mirrors) {
-    if (m.percentage < 100 && Math.random() * 100 >= m.percentage) continue;
+    if (!chance(m.percentage)) continue;
     const h = new Headers(headers);
     const host = h.get("host");
     if (host) h.set("host", shadowHost(host));
@@ -38,7 +40,7 @@ export function shadow(
       url: m.upstream.origin + pathAndQuery,
       method,
       headers: h,
-      body: body === null ? null : new Blob([body]).stream(),
+      body: bodyStream(body),
       signal: controller.signal,
     });
     send

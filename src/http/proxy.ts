@@ -1,5 +1,5 @@
 // Forwards one request to an upstream and streams the answer back, with the headers an Envoy
-// ingress adds (DESIGN.md "Behaviour contracts").
+// ingress adds (docs/architecture.md, the data path of a request).
 
 import { UpstreamTimeoutError, UpstreamUnavailableError } from "../errors.ts";
 import type { ProxyAction, RetryPlan, Upstream } from "../provision/plan.ts";
@@ -8,7 +8,10 @@ import type { UpstreamClient } from "../upstream/types.ts";
 import { applyHeaderOps } from "./header-ops.ts";
 import { HOP_BY_HOP, connectionListed } from "./hop-by-hop.ts";
 import { shadow } from "./mirror.ts";
+import { bodyStream, replayable } from "./replay.ts";
 import { backoffMs, classifyFailure, retriableFailure, retriableResponse, type TryFailure } from "./retry.ts";
+import { classifyError } from "../util/runtime-error.ts";
+import { pickWeighted } from "../util/random.ts";
 import { CLIENT_CERT_HEADERS } from "./xfcc.ts";
 
 export interface ForwardRequest {
@@ -34,7 +37,9 @@ export interface ForwardRequest {
 const SANITIZED = new Set(["x-forwarded-client-cert", "expect", ...CLIENT_CERT_HEADERS]);
 
 export async function forward(action: ProxyAction, f: ForwardRequest, clients: UpstreamClients): Promise<Response> {
-  const upstream = pick(action);
+  const upstream = pickWeighted(action);
+  // The loader refuses routes whose weights are all 0; only a hand-built plan gets here.
+  if (upstream === undefined) throw new UpstreamUnavailableError("no destination has a weight above 0");
   const client = clients.for(upstream);
   const headers = requestHeaders(f, action.authority);
   // Destination-level operations first, then the route's (Envoy applies the enclosing level last).
@@ -44,25 +49,22 @@ export async function forward(action: ProxyAction, f: ForwardRequest, clients: U
   const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
   const url = upstream.origin + f.pathAndQuery;
 
+  // Retries and mirrors send the body more than once, so it is read first, up to a limit;
+  // a bigger or unsized body streams once (undefined), without retries or mirrors (Envoy
+  // likewise gives up retrying and shadowing a request that overflows its buffer).
+  const replay = action.retry !== undefined || action.mirrors !== undefined;
+  const body = !hasBody ? null : replay ? await replayable(req) : undefined;
+  if (action.mirrors && body !== undefined) {
+    shadow(action.mirrors, req.method, f.pathAndQuery, headers, body, action.timeoutMs, clients);
+  }
   let done: Exchanged;
-  if (action.retry === undefined && action.mirrors === undefined) {
-    const a = await attempt(client, url, req.method, headers, hasBody ? req.body : null, req.signal, action.timeoutMs, upstream.service);
+  if (action.retry && body !== undefined) {
+    done = await withRetries(action, action.retry, upstream, client, url, req, headers, body);
+  } else {
+    const stream = body === undefined ? req.body : bodyStream(body);
+    const a = await attempt(client, url, req.method, headers, stream, req.signal, action.timeoutMs, upstream.service);
     if (a.failure !== undefined) throw failureError(a, upstream.service, action.timeoutMs);
     done = a;
-  } else {
-    // Retries and mirrors send the body more than once, so it is read first, up to a limit;
-    // a bigger or unsized body streams once, without retries or mirrors (Envoy likewise gives
-    // up retrying and shadowing a request that overflows its buffer).
-    const body = hasBody ? await replayable(req) : null;
-    if (action.mirrors && body !== undefined) shadow(action.mirrors, req.method, f.pathAndQuery, headers, body, action.timeoutMs, clients);
-    if (action.retry && body !== undefined) {
-      done = await withRetries(action, action.retry, upstream, client, url, req, headers, body);
-    } else {
-      const stream = body === undefined ? req.body : bodyStream(body);
-      const a = await attempt(client, url, req.method, headers, stream, req.signal, action.timeoutMs, upstream.service);
-      if (a.failure !== undefined) throw failureError(a, upstream.service, action.timeoutMs);
-      done = a;
-    }
   }
   const { res, elapsed } = done;
   const out = responseHeaders(res, elapsed, f.serverHeader);
@@ -92,7 +94,7 @@ async function attempt(
     timeoutMs > 0
       ? setTimeout(() => {
           timedOut = true;
-          controller.abort(new UpstreamTimeoutError(`no response from ${service} within ${timeoutMs} ms`));
+          controller.abort(timeoutError(service, timeoutMs));
         }, timeoutMs)
       : undefined;
   const started = performance.now();
@@ -109,8 +111,13 @@ async function attempt(
 }
 
 function failureError(a: Failed, service: string, timeoutMs: number): Error {
-  if (a.failure === "timeout") return new UpstreamTimeoutError(`no response from ${service} within ${timeoutMs} ms`, { cause: a.error });
+  if (a.failure === "timeout") return timeoutError(service, timeoutMs, a.error);
   return new UpstreamUnavailableError(failureReason(a.error), { cause: a.error });
+}
+
+function timeoutError(service: string, timeoutMs: number, cause?: unknown): UpstreamTimeoutError {
+  const message = `no response from ${service} within ${timeoutMs} ms`;
+  return new UpstreamTimeoutError(message, cause === undefined ? undefined : { cause });
 }
 
 /**
@@ -148,39 +155,9 @@ async function withRetries(
   }
 }
 
-/**
- * The request body as bytes when it can be sent again: a Content-Length of at most
- * REPLAY_LIMIT. Undefined when it must stream (too big, or no length given).
- */
-async function replayable(req: Request): Promise<Uint8Array<ArrayBuffer> | null | undefined> {
-  const length = req.headers.get("content-length");
-  if (length === null || !/^\d+$/.test(length) || Number(length) > REPLAY_LIMIT) return undefined;
-  if (length === "0") return null;
-  return new Uint8Array(await req.arrayBuffer());
-}
-
-/** Envoy's default per-connection buffer limit, which also bounds what it buffers to retry or shadow. */
-export const REPLAY_LIMIT = 1024 * 1024;
-
-function bodyStream(body: Uint8Array<ArrayBuffer> | null): ReadableStream<Uint8Array> | null {
-  // A Blob holds its own copy, so every send reads the same bytes.
-  return body === null ? null : new Blob([body]).stream();
-}
-
 /** Frees the connection of a response nobody will read. */
-export function discard(res: Response): void {
+function discard(res: Response): void {
   res.body?.cancel().catch(() => {});
-}
-
-function pick(action: ProxyAction): Upstream {
-  const list = action.upstreams;
-  if (list.length === 1) return list[0]!;
-  let r = Math.random() * action.totalWeight;
-  for (const u of list) {
-    r -= u.weight;
-    if (r < 0) return u;
-  }
-  return list[list.length - 1]!;
 }
 
 function requestHeaders(f: ForwardRequest, authority: string | undefined): Headers {
@@ -223,13 +200,16 @@ function responseHeaders(res: Response, elapsedMs: number, serverHeader: string)
   return out;
 }
 
+/** Envoy's reset reason for the 503 body ("connection failure", "connection termination"). */
 function failureReason(err: unknown): string {
-  // Each runtime words it differently: Bun sets code "ConnectionRefused", Node "ECONNREFUSED"
-  // (on the cause), Deno only says "Connection refused (os error 111)" in the message.
-  const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string };
-  const code = e?.code ?? e?.cause?.code ?? "";
-  const text = `${code} ${e?.message ?? ""} ${e?.cause?.message ?? ""}`;
-  if (/refused/i.test(text)) return "connection failure, connection refused";
-  if (/reset|ConnectionClosed|closed/i.test(text)) return "connection termination";
-  return `connection failure, ${code || e?.message || "unknown error"}`;
+  const { kind, code, message } = classifyError(err);
+  switch (kind) {
+    case "refused-stream":
+    case "connection-refused":
+      return "connection failure, connection refused";
+    case "connection-closed":
+      return "connection termination";
+    default:
+      return `connection failure, ${code || message || "unknown error"}`;
+  }
 }

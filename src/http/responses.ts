@@ -1,8 +1,21 @@
-// Responses the proxy writes itself, with no body.
+// Responses Portico writes itself (not the upstream's): each carries the configured `server`
+// header, and none when settings.serverHeader is "".
+
+export function ownResponse(
+  status: number,
+  body: BodyInit | null,
+  serverHeader: string,
+  headers: Record<string, string>,
+): Response {
+  if (serverHeader) headers.server = serverHeader;
+  return new Response(body, { status, headers });
+}
 
 export function empty(status: number, serverHeader: string, extra?: Record<string, string>): Response {
   // An explicit length keeps HTTP/1.1 from switching to chunked encoding for an empty body.
-  const headers: Record<string, string> = { ...extra, "content-length": "0" };
-  if (serverHeader) headers.server = serverHeader;
-  return new Response(null, { status, headers });
+  return ownResponse(status, null, serverHeader, { ...extra, "content-length": "0" });
+}
+
+export function plainText(status: number, body: string | null, serverHeader: string): Response {
+  return ownResponse(status, body, serverHeader, { "content-type": "text/plain" });
 }

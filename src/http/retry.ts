@@ -3,6 +3,7 @@
 // https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/router_filter#x-envoy-retry-on
 
 import type { RetryPlan } from "../provision/route-plan.ts";
+import { classifyError } from "../util/runtime-error.ts";
 
 /** How a try failed without a response. */
 export type TryFailure = "timeout" | "connect" | "reset" | "refused-stream";
@@ -37,13 +38,17 @@ export function retriableFailure(p: RetryPlan, failure: TryFailure): boolean {
   }
 }
 
-/** What a failed exchange was, from each runtime's wording (see proxy.ts failureReason). */
+/** What a failed exchange was, in Envoy's retry terms. */
 export function classifyFailure(err: unknown): TryFailure {
-  const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string };
-  const text = `${e?.code ?? ""} ${e?.cause?.code ?? ""} ${e?.message ?? ""} ${e?.cause?.message ?? ""}`;
-  if (/REFUSED_STREAM/i.test(text)) return "refused-stream";
-  if (/refused|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|FailedToOpenSocket|ConnectionRefused|Unable to connect/i.test(text)) return "connect";
-  return "reset";
+  switch (classifyError(err).kind) {
+    case "refused-stream":
+      return "refused-stream";
+    case "connection-refused":
+    case "unreachable":
+      return "connect";
+    default:
+      return "reset";
+  }
 }
 
 const BASE_MS = 25;

@@ -6,11 +6,12 @@
 import type { ConnectionInfo } from "../listeners/types.ts";
 import type { FaultPlan, MatchInput, RouteAction, RoutePlan } from "../provision/route-plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
+import { chance } from "../util/random.ts";
 import { addCorsHeaders, isPreflight, preflightResponse } from "./cors.ts";
 import { errorResponse } from "./error-status.ts";
 import { applyHeaderOps } from "./header-ops.ts";
 import { forward } from "./proxy.ts";
-import { empty } from "./responses.ts";
+import { empty, ownResponse, plainText } from "./responses.ts";
 import { clientCertHeaders, xfccValue } from "./xfcc.ts";
 
 /** `entry`: the index of the match entry that chose the route, -1 when it has no match list. */
@@ -25,33 +26,32 @@ export function serveRoute(
   if (route.cors === undefined && route.fault === undefined && route.responseOps === undefined) {
     return act(route.action, entry, m, conn, serverHeader, clients);
   }
-  return serveWithPolicies(route, entry, m, conn, serverHeader, clients);
+  return withPolicies(route, m.req, serverHeader, () => act(route.action, entry, m, conn, serverHeader, clients));
 }
 
-async function serveWithPolicies(
+/** The route's CORS, fault and response header policies around `run`, the route's action. */
+async function withPolicies(
   route: RoutePlan,
-  entry: number,
-  m: MatchInput,
-  conn: ConnectionInfo,
+  req: Request,
   serverHeader: string,
-  clients: UpstreamClients,
+  run: () => Response | Promise<Response>,
 ): Promise<Response> {
   const cors = route.cors;
   let origin: string | null = null;
   if (cors) {
-    const requestOrigin = m.req.headers.get("origin");
+    const requestOrigin = req.headers.get("origin");
     if (requestOrigin) {
       const allowed = cors.allowOrigin(requestOrigin);
       if (allowed) origin = requestOrigin;
-      if (isPreflight(m.req) && (allowed || !cors.forwardUnmatchedPreflights)) {
-        return preflightResponse(cors, m.req, origin, serverHeader);
+      if (isPreflight(req) && (allowed || !cors.forwardUnmatchedPreflights)) {
+        return preflightResponse(cors, req, origin, serverHeader);
       }
     }
   }
   let res = route.fault ? await injectFault(route.fault, serverHeader) : undefined;
   if (res === undefined) {
     try {
-      res = await act(route.action, entry, m, conn, serverHeader, clients);
+      res = await run();
     } catch (err) {
       // Envoy's router applies the route's response headers to its own error replies too.
       res = errorResponse(err, serverHeader);
@@ -71,11 +71,8 @@ function act(
   clients: UpstreamClients,
 ): Response | Promise<Response> {
   switch (action.kind) {
-    case "direct": {
-      const headers: Record<string, string> = { "content-type": action.contentType };
-      if (serverHeader) headers.server = serverHeader;
-      return new Response(action.body, { status: action.status, headers });
-    }
+    case "direct":
+      return ownResponse(action.status, action.body, serverHeader, { "content-type": action.contentType });
     case "redirect":
       return empty(action.status, serverHeader, { location: action.location(m) });
     case "proxy": {
@@ -98,20 +95,13 @@ function act(
   }
 }
 
-const roll = (percentage: number) => percentage >= 100 || Math.random() * 100 < percentage;
-
 /**
  * Envoy's fault filter: the delay first, then the abort, each for its share of requests (Istio:
  * "If left unspecified, all requests will be delayed / aborted"). The delay does not count
  * against the route timeout, which starts when the request is forwarded.
  */
 async function injectFault(f: FaultPlan, serverHeader: string): Promise<Response | undefined> {
-  if (f.delayPercentage > 0 && roll(f.delayPercentage)) await new Promise((r) => setTimeout(r, f.delayMs));
-  if (f.abortPercentage > 0 && roll(f.abortPercentage)) {
-    const headers: Record<string, string> = { "content-type": "text/plain" };
-    if (serverHeader) headers.server = serverHeader;
-    const body = f.abortStatus === 204 || f.abortStatus === 205 || f.abortStatus === 304 ? null : "fault filter abort";
-    return new Response(body, { status: f.abortStatus, headers });
-  }
+  if (f.delayPercentage > 0 && chance(f.delayPercentage)) await new Promise((r) => setTimeout(r, f.delayMs));
+  if (f.abortPercentage > 0 && chance(f.abortPercentage)) return plainText(f.abortStatus, f.abortBody, serverHeader);
   return undefined;
 }

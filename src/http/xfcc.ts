@@ -6,20 +6,7 @@
 import { X509Certificate, SubjectAlternativeNameExtension } from "@peculiar/x509";
 import { toPem } from "../certs/pem.ts";
 import type { PeerCertificate } from "../listeners/types.ts";
-
-export type XfccMode = "sanitize" | "forward-only" | "append-forward" | "sanitize-set" | "always-forward-only";
-export type XfccDetail = "subject" | "uri" | "dns" | "cert" | "chain";
-
-export interface XfccPolicy {
-  mode: XfccMode;
-  /** What to say about the client certificate besides its hash (Envoy's set_current_client_cert_details). */
-  details: ReadonlySet<XfccDetail>;
-  /** URI SANs of our own certificate, sent as By= (Envoy sends them when there are any). */
-  by: readonly string[];
-}
-
-/** Istio's gateway default: replace whatever the client sent with Hash, Subject, URI and DNS. */
-export const DEFAULT_XFCC: XfccPolicy = { mode: "sanitize-set", details: new Set(["subject", "uri", "dns"]), by: [] };
+import type { XfccPolicy } from "../provision/cert-forwarding.ts";
 
 /**
  * The header value to send upstream, or undefined to send none. `incoming` is what the client
@@ -50,11 +37,6 @@ function element(peer: PeerCertificate, policy: XfccPolicy): string {
   const value = buildElement(peer, policy);
   cache.set(peer, { policy, value });
   return value;
-}
-
-/** The element with Istio's default details (kept for callers that need just that). */
-export function xfccFor(peer: PeerCertificate): string {
-  return element(peer, DEFAULT_XFCC);
 }
 
 /** Plain headers for upstreams that do not parse XFCC; a client's own are always removed. */

@@ -20,6 +20,7 @@ import type {
 import { NULL_BODY_STATUS } from "../config/http-route.ts";
 import { captureGroups, compileRe2, compileSubstitution } from "../config/re2.ts";
 import type { UpstreamTls } from "../upstream/types.ts";
+import { portStart } from "../util/host-table.ts";
 import type { CorsPlan, FaultPlan, HeaderOps, MatchInput, RetryPlan, RouteAction, RouteMatcher, RoutePlan, Upstream } from "./route-plan.ts";
 
 const DEFAULT_CONTENT_TYPE = "text/plain; charset=utf-8";
@@ -96,7 +97,7 @@ export function stringTest(m: StringMatch, ignoreCase = false): (s: string) => b
   }
 }
 
-/** A header or query parameter: absent (null) fails every match except... none; `{}` is presence. */
+/** A header or query parameter: an absent one (null) never matches; `{}` matches any present value. */
 function presenceTest(m: PresenceMatch): (s: string | null) => boolean {
   if (m.kind === "present") return (s) => s !== null;
   const t = stringTest(m);
@@ -217,12 +218,11 @@ function redirectLocation(r: RedirectConfig): (m: MatchInput) => string {
  * one is set, or when the scheme changes and the port was the old scheme's default.
  */
 function requestHost(host: string, newScheme: string, oldScheme: string, dropPort: boolean): string {
-  const bracket = host.startsWith("[") ? host.indexOf("]:") : -2;
-  const portStart = bracket === -2 ? host.lastIndexOf(":") : bracket < 0 ? -1 : bracket + 1;
-  if (portStart < 0) return host;
-  const port = host.slice(portStart);
+  const at = portStart(host);
+  if (at < 0) return host;
+  const port = host.slice(at);
   const defaultOfOld = (oldScheme === "https" && port === ":443") || (oldScheme === "http" && port === ":80");
-  return dropPort || (newScheme !== oldScheme && defaultOfOld) ? host.slice(0, portStart) : host;
+  return dropPort || (newScheme !== oldScheme && defaultOfOld) ? host.slice(0, at) : host;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,6 +284,7 @@ function compileFault(f: FaultConfig | undefined): FaultPlan | undefined {
     delayMs: f.delay?.fixedDelayMs ?? 0,
     delayPercentage: f.delay?.percentage ?? 0,
     abortStatus: f.abort?.httpStatus ?? 0,
+    abortBody: f.abort && NULL_BODY_STATUS.has(f.abort.httpStatus) ? null : "fault filter abort",
     abortPercentage: f.abort?.percentage ?? 0,
   };
 }

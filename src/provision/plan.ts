@@ -1,8 +1,13 @@
 // The provisioned, immutable runtime form of the configuration: certificates read and parsed,
 // matchers compiled, lookups indexed. The request path reads only these objects.
 
-import type { XfccPolicy } from "../http/xfcc.ts";
 import type { HostTable } from "../util/host-table.ts";
+import type { CertForwardingPlan } from "./cert-forwarding.ts";
+import type { RoutePlan } from "./route-plan.ts";
+
+// The HTTP route types (RoutePlan, its actions, Upstream, MatchInput) are in route-plan.ts and
+// re-exported here, so the Plan can be imported from one module.
+export type * from "./route-plan.ts";
 
 export interface CertificateSummary {
   subject: string;
@@ -55,42 +60,37 @@ export interface TlsServerPlan {
   /** cipherSuites as an OpenSSL cipher list ("A:B"); TLS 1.2 only. */
   ciphers?: string;
   /** The listener's policy with By= set to this server certificate's URI SANs. */
-  clientCerts: ClientCertPolicy;
+  clientCerts: CertForwardingPlan;
 }
-
-// HTTP routes (RoutePlan, its actions, Upstream, matchers): route-plan.ts.
-import type { RoutePlan } from "./route-plan.ts";
-export type * from "./route-plan.ts";
 
 export interface VirtualHostPlan {
   hosts: string[];
   routes: RoutePlan[];
 }
 
-interface ListenerPlanBase {
+/** What every listener plan has: its name, and the address and port it listens on. */
+export interface ListenerBase {
   name: string;
   address: string;
   port: number;
+}
+
+/** What HTTP and HTTPS listener plans share. */
+export interface HttpListenerBase extends ListenerBase {
   /** Host names this listener accepts requests for (the Gateway server's `hosts`). */
   hosts: HostTable<true>;
   vhosts: HostTable<VirtualHostPlan>;
   /** What upstreams learn about client certificates (x-forwarded-client-cert and friends). */
-  clientCerts: ClientCertPolicy;
+  clientCerts: CertForwardingPlan;
 }
 
-export interface ClientCertPolicy {
-  xfcc: XfccPolicy;
-  /** Also send x-client-cert-subject, -sans and -sha256. */
-  headers: boolean;
-}
-
-export interface HttpListenerPlan extends ListenerPlanBase {
+export interface HttpListenerPlan extends HttpListenerBase {
   kind: "http";
   /** When set, every accepted request is answered with a 301 to https on this port. */
   httpsRedirectPort: number | undefined;
 }
 
-export interface HttpsListenerPlan extends ListenerPlanBase {
+export interface HttpsListenerPlan extends HttpListenerBase {
   kind: "https";
   servers: TlsServerPlan[];
   /** SNI (or Host) → server entry, exact beats wildcard beats `*`. */
@@ -118,21 +118,15 @@ export interface StreamRoutePlan {
 }
 
 /** `protocol: TCP`: every connection goes to the first tcp route that matches the port. */
-export interface TcpListenerPlan {
+export interface TcpListenerPlan extends ListenerBase {
   kind: "tcp";
-  name: string;
-  address: string;
-  port: number;
   /** Undefined when no route matches: connections are closed. */
   route: StreamRoutePlan | undefined;
 }
 
 /** `protocol: TLS` with PASSTHROUGH servers: the ClientHello's SNI picks a tls route. */
-export interface TlsPassthroughListenerPlan {
+export interface TlsPassthroughListenerPlan extends ListenerBase {
   kind: "tls-passthrough";
-  name: string;
-  address: string;
-  port: number;
   /** SNI names the Gateway servers accept (exact, "*.suffix", "*"); others are refused. */
   hosts: HostTable<true>;
   /** sniHosts of the tls routes for this port: exact beats the longest wildcard beats "*", as Envoy's filter chains. */

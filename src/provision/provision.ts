@@ -1,20 +1,20 @@
 // Config (plain data) → Plan (runtime objects). Does the file I/O and x509 parsing, compiles
 // matchers and indexes hosts, and reports every problem at once as a ConfigError.
 
-import type { ClientCertForwarding, Config, ListenerConfig, TlsServerConfig, VirtualHostConfig } from "../config/model.ts";
+import type { Config, ListenerConfig, Source, TlsServerConfig, VirtualHostConfig } from "../config/model.ts";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import { readFile } from "node:fs/promises";
-import { DEFAULT_XFCC, type XfccDetail, type XfccMode } from "../http/xfcc.ts";
 import type { UpstreamTls } from "../upstream/types.ts";
 import { HostTable } from "../util/host-table.ts";
+import { compileCertForwarding } from "./cert-forwarding.ts";
 import { certificateCovers, provisionCredential } from "./credentials.ts";
 import { compileRoute } from "./compile-route.ts";
+import { issueAt, warningAt } from "./issues.ts";
 import { compileStreamListeners } from "./tcp.ts";
 import { provisionServerTls, type ServerTlsExtras } from "./tls-settings.ts";
 import type {
-  ClientCertPolicy,
   CredentialPlan,
-  HttpsListenerPlan,
+  HttpListenerBase,
   ListenerPlan,
   Plan,
   TlsServerPlan,
@@ -32,9 +32,11 @@ export interface ProvisionOptions {
   now?: Date;
   /** Start with certificates that are expired or not yet valid (a warning instead of an error). */
   allowExpired?: boolean;
-  /** Warn about certificates that expire within this many days (default 30). */
+  /** Warn about certificates that expire within this many days (default DEFAULT_WARN_DAYS). */
   warnDays?: number;
 }
+
+export const DEFAULT_WARN_DAYS = 30;
 
 export async function provision(config: Config, opts: ProvisionOptions = {}): Promise<Provisioned> {
   const issues: ConfigIssue[] = [];
@@ -82,79 +84,56 @@ function compileListener(
   warnings: string[],
   tlsExtras: Map<TlsServerConfig, ServerTlsExtras>,
 ): ListenerPlan | undefined {
+  if (l.protocol !== "HTTP" && l.protocol !== "HTTPS") return undefined; // TCP and TLS: provision/tcp.ts
   const hosts = new HostTable<true>();
   const table = new HostTable<VirtualHostPlan>();
   vhosts.forEach((vh, i) => {
     const bound = config.routes[i]!.listeners;
     if (bound === undefined || bound.includes(l.name)) for (const h of vh.hosts) table.add(h, vh);
   });
+  const common: HttpListenerBase = {
+    name: l.name,
+    address: l.address,
+    port: l.port,
+    hosts,
+    vhosts: table,
+    clientCerts: compileCertForwarding(l.clientCerts, []),
+  };
 
   if (l.protocol === "HTTP") {
     for (const h of l.hosts) hosts.add(h, true);
-    return {
-      kind: "http",
-      name: l.name,
-      address: l.address,
-      port: l.port,
-      hosts,
-      vhosts: table,
-      httpsRedirectPort: l.httpsRedirect ? redirectPort(l.hosts, config) : undefined,
-      clientCerts: clientCertPolicy(l.clientCerts, []),
-    };
+    const httpsRedirectPort = l.httpsRedirect ? redirectPort(l.hosts, config) : undefined;
+    return { kind: "http", ...common, httpsRedirectPort };
   }
 
-  if (l.protocol !== "HTTPS") return undefined; // TCP and TLS: provision/tcp.ts
   const servers: TlsServerPlan[] = [];
   const serverByHost = new HostTable<TlsServerPlan>();
   l.servers.forEach((s) => {
     const credential = credentials.get(s.credential);
     if (!credential) return; // its own issue was reported when the credential failed
     if (s.mode !== "SIMPLE" && credential.caPem === undefined) {
-      issues.push({
-        ...at(s.source),
-        message: `mode ${s.mode} needs a CA to verify client certificates, but credential "${s.credential}" has none (add ca.crt to ${dirOf(credential.certFile)}, or \`ca:\` to the credential)`,
-      });
+      const fix = `add ca.crt to ${dirOf(credential.certFile)}, or \`ca:\` to the credential`;
+      const problem =
+        `mode ${s.mode} needs a CA to verify client certificates, ` +
+        `but credential "${s.credential}" has none`;
+      issues.push(issueAt(s.source, `${problem} (${fix})`));
       return;
     }
-    const clientCerts = clientCertPolicy(l.clientCerts, credential.leaf.uriNames);
+    const clientCerts = compileCertForwarding(l.clientCerts, credential.leaf.uriNames);
     const plan: TlsServerPlan = { index: servers.length, hosts: s.hosts, mode: s.mode, credential, clientCerts, ...tlsExtras.get(s) };
     servers.push(plan);
     for (const h of s.hosts) {
       hosts.add(h, true);
       serverByHost.add(h, plan);
       if (!h.includes("*") && !certificateCovers(credential.certPem, h)) {
-        warnings.push(`${s.source.file}:${s.source.line}: ${s.source.path}: certificate of "${credential.name}" (${credential.leaf.subject}) does not cover host "${h}"; clients that verify the name will refuse it`);
+        const cert = `certificate of "${credential.name}" (${credential.leaf.subject})`;
+        const message = `${cert} does not cover host "${h}"; clients that verify the name will refuse it`;
+        warnings.push(warningAt(s.source, message));
       }
     }
   });
-  const plan: HttpsListenerPlan = {
-    kind: "https",
-    name: l.name,
-    address: l.address,
-    port: l.port,
-    hosts,
-    vhosts: table,
-    servers,
-    serverByHost,
-    anyMutual: servers.some((s) => s.mode !== "SIMPLE"),
-    clientCerts: clientCertPolicy(l.clientCerts, []),
-  };
-  return plan;
-}
-
-const XFCC_MODES: Record<ClientCertForwarding["mode"], XfccMode> = {
-  SANITIZE: "sanitize",
-  FORWARD_ONLY: "forward-only",
-  APPEND_FORWARD: "append-forward",
-  SANITIZE_SET: "sanitize-set",
-  ALWAYS_FORWARD_ONLY: "always-forward-only",
-};
-
-/** `by`: our certificate's URI SANs, which Envoy sends as By= when it has any. */
-function clientCertPolicy(c: ClientCertForwarding | undefined, by: string[]): ClientCertPolicy {
-  if (!c) return { xfcc: DEFAULT_XFCC, headers: false };
-  const details = new Set(c.details.map((d) => d.toLowerCase() as XfccDetail));
-  return { xfcc: { mode: XFCC_MODES[c.mode], details, by }, headers: c.headers };
+  const anyMutual = servers.some((s) => s.mode !== "SIMPLE");
+  return { kind: "https", ...common, servers, serverByHost, anyMutual };
 }
 
 /** The HTTPS port that serves these hosts, so a redirect lands where TLS is actually served. */
@@ -178,7 +157,8 @@ async function provisionServiceTls(config: Config, issues: ConfigIssue[]): Promi
       try {
         return await readFile(file, "utf8");
       } catch (err) {
-        issues.push({ ...at(s.source), message: `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+        const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        issues.push(issueAt(s.source, `cannot read ${what} ${file}: ${reason}`));
         return undefined;
       }
     };
@@ -192,12 +172,6 @@ function compileVirtualHost(vh: VirtualHostConfig, config: Config, serviceTls: M
   return { hosts: vh.hosts, routes: vh.http.map((r, i) => compileRoute(r, i, vh, config, serviceTls)) };
 }
 
-// compileRoute (matchers, rewrites, retries, CORS, ... for one HTTP route): compile-route.ts.
-
-function at(s: { file: string; line: number; path: string }) {
-  return { file: s.file, line: s.line, path: s.path };
-}
-
 function dirOf(file: string): string {
   return file.replace(/\/[^/]*$/, "");
 }
@@ -205,20 +179,28 @@ function dirOf(file: string): string {
 const DAY_MS = 86_400_000;
 
 /** Validity and chain order, told at startup rather than by the first client that gives up. */
-function judgeCredential(c: CredentialPlan, source: { file: string; line: number; path: string }, opts: ProvisionOptions, issues: ConfigIssue[], warnings: string[]): void {
+function judgeCredential(
+  c: CredentialPlan,
+  source: Source,
+  opts: ProvisionOptions,
+  issues: ConfigIssue[],
+  warnings: string[],
+): void {
   const now = opts.now ?? new Date();
-  const where = `${source.file}:${source.line}: ${source.path}`;
   const stop = (message: string) => {
-    if (opts.allowExpired) warnings.push(`${where}: ${message} (starting anyway: --allow-expired)`);
-    else issues.push({ ...source, message: `${message}; renew it, or start with --allow-expired` });
+    if (opts.allowExpired) warnings.push(warningAt(source, `${message} (starting anyway: --allow-expired)`));
+    else issues.push(issueAt(source, `${message}; renew it, or start with --allow-expired`));
   };
   for (const cert of c.chain) {
-    if (now < cert.notBefore) stop(`certificate ${cert.subject} in ${c.certFile} is not valid before ${cert.notBefore.toISOString()}`);
-    else if (now > cert.notAfter) stop(`certificate ${cert.subject} in ${c.certFile} expired on ${cert.notAfter.toISOString()}`);
+    const it = `certificate ${cert.subject} in ${c.certFile}`;
+    if (now < cert.notBefore) stop(`${it} is not valid before ${cert.notBefore.toISOString()}`);
+    else if (now > cert.notAfter) stop(`${it} expired on ${cert.notAfter.toISOString()}`);
     else {
       const days = Math.floor((cert.notAfter.getTime() - now.getTime()) / DAY_MS);
-      if (days < (opts.warnDays ?? 30)) warnings.push(`${where}: certificate ${cert.subject} in ${c.certFile} expires in ${days} days (${cert.notAfter.toISOString()})`);
+      if (days < (opts.warnDays ?? DEFAULT_WARN_DAYS)) {
+        warnings.push(warningAt(source, `${it} expires in ${days} days (${cert.notAfter.toISOString()})`));
+      }
     }
   }
-  for (const p of c.chainProblems) issues.push({ ...source, message: `${c.certFile}: ${p}` });
+  for (const p of c.chainProblems) issues.push(issueAt(source, `${c.certFile}: ${p}`));
 }

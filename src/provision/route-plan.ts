@@ -4,7 +4,7 @@
 // so the request path pays only for what a route uses.
 
 import type { UpstreamTls } from "../upstream/types.ts";
-import type { ClientCertPolicy } from "./plan.ts";
+import type { CertForwardingPlan } from "./cert-forwarding.ts";
 
 /** What matchers may look at; one object per request, built once a virtual host is found. */
 export interface MatchInput {
@@ -22,7 +22,7 @@ export interface MatchInput {
   /** The query, parsed on first use by a queryParams condition. */
   query?: URLSearchParams;
   /** What upstreams may learn of the client certificate on this listener (and TLS server). */
-  clientCerts: ClientCertPolicy;
+  clientCerts: CertForwardingPlan;
 }
 
 /** Index of the first match entry the request satisfies, or -1. */
@@ -108,6 +108,8 @@ export interface FaultPlan {
   /** 0..100; 0 when there is no delay. */
   delayPercentage: number;
   abortStatus: number;
+  /** null for statuses that have no body (204, 205, 304). */
+  abortBody: string | null;
   /** 0..100; 0 when there is no abort. */
   abortPercentage: number;
 }

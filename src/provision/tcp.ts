@@ -2,10 +2,17 @@
 // routes that can reach it, and reports routes that reach no listener. Runs for routes.yaml and
 // Istio documents alike (the loader checks only what one file can show).
 
-import type { Config, DestinationConfig, Source, TcpListenerConfig, TlsPassthroughListenerConfig, VirtualHostConfig } from "../config/model.ts";
+import type {
+  Config,
+  DestinationConfig,
+  TcpListenerConfig,
+  TlsPassthroughListenerConfig,
+  VirtualHostConfig,
+} from "../config/model.ts";
 import { covers } from "../config/tcp-route.ts";
 import type { ConfigIssue } from "../errors.ts";
 import { HostTable } from "../util/host-table.ts";
+import { issueAt, warningAt } from "./issues.ts";
 import type { StreamListenerPlan, StreamRoutePlan, StreamUpstream, TcpListenerPlan, TlsPassthroughListenerPlan } from "./plan.ts";
 
 export function compileStreamListeners(config: Config, issues: ConfigIssue[], warnings: string[]): StreamListenerPlan[] {
@@ -30,11 +37,19 @@ function tcpListener(l: TcpListenerConfig, config: Config, warnings: string[]): 
     (entry.tcp ?? []).forEach((r, j) => {
       if (r.match.length > 0 && !r.match.some((m) => m.port === undefined || m.port === l.port)) return;
       const name = `routes[${i}].tcp[${j}]`;
-      if (route) warnings.push(`${where(r.source)}: never chosen on listener "${l.name}": ${route.name} already takes every connection on port ${l.port}`);
-      else route = streamRoute(name, r.destinations, config);
+      if (!route) {
+        route = streamRoute(name, r.destinations, config);
+        return;
+      }
+      const taken = `${route.name} already takes every connection on port ${l.port}`;
+      warnings.push(warningAt(r.source, `never chosen on listener "${l.name}": ${taken}`));
     });
   });
-  if (!route) warnings.push(`${where(l.source)}: TCP listener "${l.name}" has no tcp route for port ${l.port}; its connections will be closed`);
+  if (!route) {
+    const message =
+      `TCP listener "${l.name}" has no tcp route for port ${l.port}; ` + "its connections will be closed";
+    warnings.push(warningAt(l.source, message));
+  }
   return { kind: "tcp", name: l.name, address: l.address, port: l.port, route };
 }
 
@@ -52,7 +67,10 @@ function passthroughListener(l: TlsPassthroughListenerConfig, config: Config, is
           if (!l.servers.some((s) => s.hosts.some((h) => overlap(h, sni)))) {
             // Only a route that names this port must be served here; a port-less one may be meant for another TLS listener.
             if (m.port !== undefined) {
-              issues.push({ ...at(r.source, `.match[${k}].sniHosts[${n}]`), message: `"${sni}" is routed on port ${l.port}, but no PASSTHROUGH server of listener "${l.name}" lists it; add it to a server's hosts` });
+              const message =
+                `"${sni}" is routed on port ${l.port}, but no PASSTHROUGH server of listener "${l.name}" ` +
+                "lists it; add it to a server's hosts";
+              issues.push(issueAt(r.source, message, `.match[${k}].sniHosts[${n}]`));
             }
             return;
           }
@@ -65,7 +83,9 @@ function passthroughListener(l: TlsPassthroughListenerConfig, config: Config, is
   const routed = routedNames(l, config);
   for (const s of l.servers) {
     for (const h of s.hosts) {
-      if (!routed.some((sni) => overlap(h, sni))) warnings.push(`${where(s.source)}: no tls route for SNI "${h}" on port ${l.port}; such connections will be closed`);
+      if (routed.some((sni) => overlap(h, sni))) continue;
+      const message = `no tls route for SNI "${h}" on port ${l.port}; such connections will be closed`;
+      warnings.push(warningAt(s.source, message));
     }
   }
   return { kind: "tls-passthrough", name: l.name, address: l.address, port: l.port, hosts, routeBySni };
@@ -94,13 +114,17 @@ function checkRoutesReachListeners(config: Config, issues: ConfigIssue[]): void 
       for (const r of routes) {
         if (listeners.length === 0) {
           const which = entry.listeners === undefined ? "" : ` among the listeners this entry attaches to (${entry.listeners.join(", ")})`;
-          issues.push({ ...at(r.source), message: `${word} routes need a listener with protocol: ${protocol}${which}; there is none` });
+          const message = `${word} routes need a listener with protocol: ${protocol}${which}; there is none`;
+          issues.push(issueAt(r.source, message));
           continue;
         }
         r.match.forEach((m, k) => {
           if (m.port !== undefined && !listeners.some((l) => l.port === m.port)) {
             const ports = listeners.map((l) => l.port).join(", ");
-            issues.push({ ...at(r.source, `.match[${k}].port`), message: `no ${protocol} listener on port ${m.port} (${protocol} listeners: ${ports}); add a listener with protocol: ${protocol} and port: ${m.port}, or fix the port` });
+            const fix = `add a listener with protocol: ${protocol} and port: ${m.port}, or fix the port`;
+            const others = `${protocol} listeners: ${ports}`;
+            const message = `no ${protocol} listener on port ${m.port} (${others}); ${fix}`;
+            issues.push(issueAt(r.source, message, `.match[${k}].port`));
           }
         });
       }
@@ -113,7 +137,11 @@ function warnAboutServiceTls(config: Config, warnings: string[]): void {
   for (const entry of config.routes) for (const r of [...(entry.tcp ?? []), ...(entry.tls ?? [])]) for (const d of r.destinations) used.add(d.service);
   for (const name of used) {
     const s = config.services.get(name);
-    if (s?.tls) warnings.push(`${where(s.source)}: the tls settings of service "${name}" do not apply to tcp and tls routes, which forward bytes as they are`);
+    if (!s?.tls) continue;
+    const message =
+      `the tls settings of service "${name}" do not apply to tcp and tls routes, ` +
+      "which forward bytes as they are";
+    warnings.push(warningAt(s.source, message));
   }
 }
 
@@ -129,12 +157,4 @@ export function hostPort(url: string): { host: string; port: number } {
   const port = u.port !== "" ? Number(u.port) : u.protocol === "https:" ? 443 : 80;
   const host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
   return { host, port };
-}
-
-function where(s: Source): string {
-  return `${s.file}:${s.line}: ${s.path}`;
-}
-
-function at(s: Source, suffix = "") {
-  return { file: s.file, line: s.line, path: `${s.path}${suffix}` };
 }

@@ -9,6 +9,7 @@ import type { Config, TlsServerConfig } from "../config/model.ts";
 import { cannotRead, type ConfigIssue } from "../errors.ts";
 import { compileClientCertCheck, serialKey } from "../tls/client-cert-check.ts";
 import { pemDer, toArrayBuffer } from "../certs/pem.ts";
+import { issueAt, warningAt } from "./issues.ts";
 import type { CredentialPlan, TlsServerPlan } from "./plan.ts";
 
 export type ServerTlsExtras = Pick<TlsServerPlan, "clientCertCheck" | "minVersion" | "maxVersion" | "ciphers">;
@@ -36,7 +37,7 @@ export async function provisionServerTls(
 }
 
 async function serverExtras(s: TlsServerConfig, credential: CredentialPlan, issues: ConfigIssue[], warnings: string[]): Promise<ServerTlsExtras | undefined> {
-  const fail = (field: string, message: string) => issues.push({ file: s.source.file, line: s.source.line, path: `${s.source.path}.tls.${field}`, message });
+  const fail = (field: string, message: string) => issues.push(issueAt(s.source, message, `.tls.${field}`));
   const before = issues.length;
   const extras: ServerTlsExtras = {};
   // routes.yaml's schema says so too; this catches models built from Istio documents.
@@ -57,7 +58,10 @@ async function serverExtras(s: TlsServerConfig, credential: CredentialPlan, issu
     extras.ciphers = s.cipherSuites.join(":");
   }
   let revoked: Map<string, Set<string>> | undefined;
-  if (s.caCrl !== undefined) revoked = await readCrl(s.caCrl, credential, (m) => fail("caCrl", m), (m) => warnings.push(`${s.source.file}:${s.source.line}: ${s.source.path}.tls.caCrl: ${m}`));
+  if (s.caCrl !== undefined) {
+    const warn = (m: string) => warnings.push(warningAt(s.source, m, ".tls.caCrl"));
+    revoked = await readCrl(s.caCrl, credential, (m) => fail("caCrl", m), warn);
+  }
   if (issues.length > before) return undefined;
   const check = compileClientCertCheck({
     subjectAltNames: s.subjectAltNames,

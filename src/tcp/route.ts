@@ -2,22 +2,8 @@
 // only; the listener adapter (listeners/node/tcp-listener.ts) does the sockets.
 
 import type { StreamBackend, StreamListenerSpec } from "../listeners/types.ts";
-import type { StreamListenerPlan, StreamRoutePlan, StreamUpstream, TcpListenerPlan, TlsPassthroughListenerPlan } from "../provision/plan.ts";
-
-/** A weighted random choice, as Envoy's weighted clusters; undefined when every weight is 0. */
-export function pickUpstream(route: StreamRoutePlan, random: () => number = Math.random): StreamUpstream | undefined {
-  const { upstreams, totalWeight } = route;
-  if (upstreams.length === 1) return upstreams[0]!.weight > 0 ? upstreams[0] : undefined;
-  if (totalWeight <= 0) return undefined;
-  let ticket = random() * totalWeight;
-  for (const u of upstreams) {
-    if (u.weight <= 0) continue;
-    if (ticket < u.weight) return u;
-    ticket -= u.weight;
-  }
-  // Floating-point leftovers land on the last upstream that has a weight.
-  return upstreams.findLast((u) => u.weight > 0);
-}
+import type { StreamListenerPlan, StreamRoutePlan, TcpListenerPlan, TlsPassthroughListenerPlan } from "../provision/plan.ts";
+import { pickWeighted } from "../util/random.ts";
 
 /** The route of a plain TCP listener (every connection alike). */
 export function tcpRoute(plan: TcpListenerPlan): StreamRoutePlan | undefined {
@@ -44,5 +30,5 @@ export function streamListenerSpec(plan: StreamListenerPlan): StreamListenerSpec
 }
 
 function pickFrom(route: StreamRoutePlan | undefined): StreamBackend | undefined {
-  return route === undefined ? undefined : pickUpstream(route);
+  return route === undefined ? undefined : pickWeighted(route);
 }

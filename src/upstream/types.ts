@@ -20,3 +20,12 @@ export interface UpstreamTls {
   /** SNI and name to verify, when it differs from the URL's host. */
   serverName?: string;
 }
+
+/**
+ * What chooses a client: services without TLS settings share one pool, each service with them
+ * gets its own. The Plan's Upstream is one; the upstream layer itself knows nothing of the Plan.
+ */
+export interface UpstreamTarget {
+  service: string;
+  tls?: UpstreamTls;
+}

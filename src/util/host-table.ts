@@ -65,3 +65,10 @@ export function hostOnly(authority: string): string {
   // Avoid allocating when the host is already lower-case (the common case).
   return /[A-Z]/.test(host) ? host.toLowerCase() : host;
 }
+
+/** Where the ":port" of a Host / :authority value starts ("[::1]:8080" → 5), or -1 without a port. */
+export function portStart(authority: string): number {
+  if (!authority.startsWith("[")) return authority.lastIndexOf(":");
+  const close = authority.indexOf("]:");
+  return close < 0 ? -1 : close + 1;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { HostTable, hostOnly } from "../../src/util/host-table.ts";
+import { HostTable, hostOnly, portStart } from "../../src/util/host-table.ts";
 
 describe("HostTable precedence", () => {
   const table = new HostTable<string>();
@@ -119,5 +119,18 @@ describe("hostOnly", () => {
     expect(t.match(hostOnly("Catalog.IstioInAction.io:8443"))).toBe("book");
     expect(t.match(hostOnly("[::1]:8443"))).toBe("v6");
     expect(t.match(hostOnly("istioinaction.io."))).toBeUndefined();
+  });
+});
+
+describe("portStart", () => {
+  test.each([
+    ["example.com:8080", 11],
+    ["example.com", -1],
+    ["[::1]:8080", 5],
+    ["[::1]", -1],
+    ["[::1", -1],
+    ["", -1],
+  ])("%p → %p", (authority, at) => {
+    expect(portStart(authority)).toBe(at);
   });
 });

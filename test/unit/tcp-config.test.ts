@@ -12,7 +12,8 @@ import { selectAdapter } from "../../src/listeners/select.ts";
 import type { ListenerSpec, TlsPolicy } from "../../src/listeners/types.ts";
 import type { StreamRoutePlan, TcpListenerPlan, TlsPassthroughListenerPlan } from "../../src/provision/plan.ts";
 import { provision } from "../../src/provision/provision.ts";
-import { passthroughRoute, pickUpstream, streamListenerSpec } from "../../src/tcp/route.ts";
+import { passthroughRoute, streamListenerSpec } from "../../src/tcp/route.ts";
+import { pickWeighted as pickUpstream } from "../../src/util/random.ts";
 import { compileClientCertCheck, serialKey } from "../../src/tls/client-cert-check.ts";
 import { certHash, rogueClient, spkiHash, TestPki, type Pem } from "../helpers/pki.ts";
 

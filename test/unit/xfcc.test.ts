@@ -6,8 +6,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { X509Certificate } from "@peculiar/x509";
-import { rfc2253, xfccFor } from "../../src/http/xfcc.ts";
+import { rfc2253, xfccValue } from "../../src/http/xfcc.ts";
 import type { PeerCertificate } from "../../src/listeners/types.ts";
+import { DEFAULT_XFCC } from "../../src/provision/cert-forwarding.ts";
+
+/** The element Istio's default policy sends for a mutual-TLS client that sent no XFCC itself. */
+const xfccFor = (peer: PeerCertificate) => xfccValue(null, peer, DEFAULT_XFCC);
 
 const ROOT = resolve(import.meta.dir, "../..");
 const BOOK_CLIENT_CERT = join(ROOT, "test/fixtures/istio-in-action-ch4/certs/4_client/certs/webapp.istioinaction.io.cert.pem");
@@ -38,7 +42,7 @@ function opensslRfc2253(certFile: string): string {
   return out.trim().replace(/^subject=/, "");
 }
 
-describe("xfccFor", () => {
+describe("the default XFCC element", () => {
   test("the book's client certificate: Hash, Subject in RFC 2253 order, empty URI", () => {
     const pem = readFileSync(BOOK_CLIENT_CERT, "utf8");
     const peer = peerFromPem(pem);

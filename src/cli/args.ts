@@ -2,6 +2,7 @@
 // its meaning). `portico certs` has its own options: certs-command.ts.
 
 import { UsageError } from "../errors.ts";
+import { DEFAULT_WARN_DAYS } from "../provision/provision.ts";
 import { parseFlags, type FlagSpec } from "./flags.ts";
 
 export interface ParsedArgs {
@@ -50,7 +51,7 @@ Options:
                       credentialName (default ./certs when it exists)
   --admin ADDR:PORT   admin listener (/healthz, /certs); default 127.0.0.1:15000; "off"
   --allow-expired     start even with expired or not-yet-valid certificates (warns)
-  --warn-days N       warn about certificates that expire within N days (default 30)
+  --warn-days N       warn about certificates that expire within N days (default ${DEFAULT_WARN_DAYS})
   --adapter NAME      listener implementation: auto (default: the fastest one of this runtime
                       that honours the listener), bun-serve, bun-sni, node-http2-pipe or
                       node-http2; a
@@ -83,7 +84,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
   const credentialDirs: string[] = [];
   let admin: string | undefined;
   let allowExpired = false;
-  let warnDays = 30;
+  let warnDays = DEFAULT_WARN_DAYS;
   let command: ParsedArgs["command"] | undefined;
   // In order: a flag such as --help sets the command as a word would, so which comes first matters.
   for (const arg of parseFlags(argv, FLAGS)) {

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseConfig } from "../../src/config/load.ts";
+import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { selectAdapter } from "../../src/listeners/select.ts";
 import type { ListenerSpec, TlsPolicy } from "../../src/listeners/types.ts";
@@ -302,7 +302,7 @@ describe("errors: TCP and TLS passthrough", () => {
     ).toEqual([
       'routes.yaml:6: routes[0].tls[0].match[0].sniHosts[2]: "a.test" is not among this entry\'s hosts (*.a.test); add it to hosts or fix the name',
       'routes.yaml:7: routes[0].tls[0].route[0].destination: unknown service "onee"; did you mean "one"?',
-      'routes.yaml:8: routes[0].tls[1].match[0].sniHosts[0]: SNI host "x.a.test" on port 31400 is already routed by routes[0].tls[0]; only the first route could ever be chosen',
+      'routes.yaml:8: routes[0].tls[1].match[0].sniHosts[0]: SNI host "x.a.test" on port 31400 is already routed by routes.yaml:6 (routes[0].tls[0]); only the first route could ever be chosen',
     ]);
   });
 

@@ -1,0 +1,16 @@
+// Two listeners may not bind the same port on overlapping addresses: checked within routes.yaml
+// and again across every source, with one rule and one message.
+
+import type { ListenerConfig } from "./model.ts";
+import { placeOf } from "./report.ts";
+
+/** Addresses that bind every interface, so they clash with any other address on the port. */
+const ANY_ADDRESS = new Set(["0.0.0.0", "::"]);
+
+/** Why `listener` cannot bind beside `earlier`, or undefined. */
+export function portClash(listener: { address: string; port: number }, earlier: ListenerConfig[]): string | undefined {
+  const { address, port } = listener;
+  const other = earlier.find((o) => o.port === port && (o.address === address || ANY_ADDRESS.has(o.address) || ANY_ADDRESS.has(address)));
+  if (!other) return undefined;
+  return `port ${port} on ${address} is already used by listener "${other.name}" on ${other.address} at ${placeOf(other.source)}`;
+}

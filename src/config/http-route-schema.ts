@@ -53,25 +53,18 @@ function exactlyOneKind<T>(presence: boolean) {
   });
 }
 
-/** Istio's StringMatch, for uri, scheme, method, authority and CORS origins. */
-const StringMatchSchema = v.pipe(
-  mapping("a mapping with one of exact, prefix or regex", {
-    exact: v.optional(text("a string")),
-    prefix: v.optional(text("a string")),
-    regex: v.optional(re2Regex),
-  }),
-  exactlyOneKind(false),
-);
+/** Istio's StringMatch; with `presence`, `{}` also means "present with any value" (headers). */
+function stringMatchSchema(regex: typeof re2Regex, presence: boolean) {
+  const what = `a mapping with one of exact, prefix or regex${presence ? ", or {} for any value" : ""}`;
+  return v.pipe(
+    mapping(what, { exact: v.optional(text("a string")), prefix: v.optional(text("a string")), regex: v.optional(regex) }),
+    exactlyOneKind(presence),
+  );
+}
 
-/** A header condition: a StringMatch, or `{}` for "present with any value". */
-const HeaderMatchSchema = v.pipe(
-  mapping("a mapping with one of exact, prefix or regex, or {} for any value", {
-    exact: v.optional(text("a string")),
-    prefix: v.optional(text("a string")),
-    regex: v.optional(headerRegex),
-  }),
-  exactlyOneKind(true),
-);
+/** For uri, scheme, method, authority and CORS origins. */
+const StringMatchSchema = stringMatchSchema(re2Regex, false);
+const HeaderMatchSchema = stringMatchSchema(headerRegex, true);
 
 // https://istio.io/latest/docs/reference/config/networking/virtual-service/#HTTPMatchRequest
 // queryParams: "prefix matching is currently not supported".

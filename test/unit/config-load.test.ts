@@ -596,7 +596,7 @@ describe("parseConfig: errors name file, line and field", () => {
       caught = error;
     }
     expect(caught).toBeInstanceOf(ConfigError);
-    expect((caught as ConfigError).issues).toEqual([
+    expect((caught as ConfigError).issues as object[]).toEqual([
       {
         file: "routes.yaml",
         line: 1,

@@ -69,20 +69,29 @@ function reporter(doc: IstioDoc, index: number) {
   return r;
 }
 
-/** An HTTPS server's `tls`: SIMPLE, MUTUAL or OPTIONAL_MUTUAL with a certificate and the optional settings. */
-export function terminatedServer(server: Record<string, unknown>, hosts: string[], index: number, doc: IstioDoc, opts: ServerTlsOptions): TlsServerConfig | undefined {
-  const r = reporter(doc, index);
+/**
+ * The server's `tls`, checked against the schema and refused for Istio's mesh-only modes;
+ * undefined when it was reported (`missing`: what to say when there is no `tls`).
+ */
+function meshFreeTls(server: Record<string, unknown>, r: ReturnType<typeof reporter>, doc: IstioDoc, missing: string): IstioServerTls | undefined {
   if (server.tls === undefined) {
-    r.report(r.tlsAt, "an HTTPS server needs tls with mode and credentialName (or serverCertificate and privateKey)");
+    r.report(r.tlsAt, missing);
     return undefined;
   }
   const tls = validate(ServerTlsSchema, server.tls, r.tlsAt, doc.ctx);
-  if (!tls) return undefined;
-  const mode = tls.mode ?? "SIMPLE";
-  if (MESH_MODES[mode]) {
-    r.report([...r.tlsAt, "mode"], `not supported by Portico: ${MESH_MODES[mode]}`);
+  if (tls?.mode !== undefined && MESH_MODES[tls.mode]) {
+    r.report([...r.tlsAt, "mode"], `not supported by Portico: ${MESH_MODES[tls.mode]}`);
     return undefined;
   }
+  return tls;
+}
+
+/** An HTTPS server's `tls`: SIMPLE, MUTUAL or OPTIONAL_MUTUAL with a certificate and the optional settings. */
+export function terminatedServer(server: Record<string, unknown>, hosts: string[], index: number, doc: IstioDoc, opts: ServerTlsOptions): TlsServerConfig | undefined {
+  const r = reporter(doc, index);
+  const tls = meshFreeTls(server, r, doc, "an HTTPS server needs tls with mode and credentialName (or serverCertificate and privateKey)");
+  if (!tls) return undefined;
+  const mode = tls.mode ?? "SIMPLE";
 
   // Where the certificate comes from: Istio's own field, so Istio's own words.
   const { httpsRedirect: _ignored, credentialName, ...settings } = tls;
@@ -122,17 +131,9 @@ export function terminatedServer(server: Record<string, unknown>, hosts: string[
  */
 export function passthroughServerOk(server: Record<string, unknown>, index: number, doc: IstioDoc): boolean {
   const r = reporter(doc, index);
-  if (server.tls === undefined) {
-    r.report(r.tlsAt, "a TLS server needs tls with mode: PASSTHROUGH (the backend terminates TLS with its own certificate)");
-    return false;
-  }
-  const tls = validate(ServerTlsSchema, server.tls, r.tlsAt, doc.ctx);
+  const tls = meshFreeTls(server, r, doc, "a TLS server needs tls with mode: PASSTHROUGH (the backend terminates TLS with its own certificate)");
   if (!tls) return false;
   const mode = tls.mode;
-  if (mode !== undefined && MESH_MODES[mode]) {
-    r.report([...r.tlsAt, "mode"], `not supported by Portico: ${MESH_MODES[mode]}`);
-    return false;
-  }
   if (mode === undefined) {
     r.report([...r.tlsAt, "mode"], "required field is missing; expected PASSTHROUGH: the backend terminates TLS with its own certificate");
     return false;

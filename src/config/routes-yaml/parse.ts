@@ -35,7 +35,7 @@ export function parseConfig(text: string, file: string): Config {
   return configFromDocument(doc, lineCounter, file);
 }
 
-/** The native config in one parsed YAML document (one of several in a file, see sources.ts). */
+/** The native config in one parsed YAML document (one of several in a file, see sources/compose.ts). */
 export function configFromDocument(doc: Document, lineCounter: LineCounter, file: string): Config {
   const whole = (line: number, message: string) => fileIssue(file, line, message);
 

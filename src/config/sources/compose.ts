@@ -70,7 +70,12 @@ export function composeConfig(files: string[], texts: SourceText[], opts: Source
         for (const e of doc.errors) issues.push(fileIssue(file, lineCounter.linePos(e.pos[0]).line, yamlMessage(e)));
         continue;
       }
-      const raw = doc.toJS() as unknown;
+      let raw: unknown;
+      try {
+        raw = doc.toJS();
+      } catch {
+        raw = {}; // an alias without its anchor: routes.yaml's parser reports it with its line
+      }
       if (raw === null || raw === undefined) continue;
       const kind = typeof raw === "object" && !Array.isArray(raw) ? (raw as { kind?: unknown }).kind : undefined;
       if (kind === undefined) {

@@ -8,7 +8,12 @@ import { join, resolve } from "node:path";
 import { getSystemErrorMap } from "node:util";
 import type { Config } from "../config/model.ts";
 import { fileIssue, type Issue } from "../config/report.ts";
-import { composeConfig, type CredentialFiles, type SourceOptions, type SourceText } from "../config/sources/compose.ts";
+import {
+  composeConfig,
+  type CredentialFiles,
+  type SourceOptions,
+  type SourceText,
+} from "../config/sources/compose.ts";
 
 export interface ConfigFileOptions extends Omit<SourceOptions, "credentialFolders"> {
   /** `--credentials DIR`: folders `DIR/<credentialName>/{tls.crt,tls.key[,ca.crt]}`. */
@@ -29,7 +34,8 @@ export async function loadSources(paths: string[], opts: ConfigFileOptions = {})
     }
   }
   const dirs = (credentialDirs ?? []).map((d) => resolve(d));
-  return composeConfig(files, texts, { ...rest, credentialFolders: { dirs, find: (name) => findCredential(dirs, name) } }, issues);
+  const credentialFolders = { dirs, find: (name: string) => findCredential(dirs, name) };
+  return composeConfig(files, texts, { ...rest, credentialFolders }, issues);
 }
 
 async function expand(paths: string[], issues: Issue[]): Promise<string[]> {
@@ -56,13 +62,17 @@ function cannotRead(file: string, error: unknown): Issue {
   return fileIssue(file, 0, `cannot read: ${reason}`);
 }
 
-/** The first `DIR/<name>` with a tls.crt; the CA from its ca.crt or Istio's `<name>-cacert` folder beside it. */
+/**
+ * The first `DIR/<name>` with a tls.crt; the CA from its ca.crt or from Istio's `<name>-cacert`
+ * folder beside it.
+ */
 function findCredential(dirs: string[], name: string): CredentialFiles | undefined {
   for (const dir of dirs) {
     const folder = join(dir, name);
     if (!existsSync(join(folder, "tls.crt"))) continue;
     const caFolder = join(dir, `${name}-cacert`);
-    const ca = [join(folder, "ca.crt"), join(caFolder, "ca.crt"), join(caFolder, "cacert")].find((f) => existsSync(f));
+    const cas = [join(folder, "ca.crt"), join(caFolder, "ca.crt"), join(caFolder, "cacert")];
+    const ca = cas.find((f) => existsSync(f));
     return { cert: join(folder, "tls.crt"), key: join(folder, "tls.key"), ...(ca ? { ca } : {}) };
   }
   return undefined;

@@ -8,9 +8,14 @@ import { placeOf } from "./report.ts";
 const ANY_ADDRESS = new Set(["0.0.0.0", "::"]);
 
 /** Why `listener` cannot bind beside `earlier`, or undefined. */
-export function portClash(listener: { address: string; port: number }, earlier: ListenerConfig[]): string | undefined {
+export function portClash(
+  listener: { address: string; port: number },
+  earlier: ListenerConfig[],
+): string | undefined {
   const { address, port } = listener;
-  const other = earlier.find((o) => o.port === port && (o.address === address || ANY_ADDRESS.has(o.address) || ANY_ADDRESS.has(address)));
+  const overlaps = (other: string) => other === address || ANY_ADDRESS.has(other) || ANY_ADDRESS.has(address);
+  const other = earlier.find((o) => o.port === port && overlaps(o.address));
   if (!other) return undefined;
-  return `port ${port} on ${address} is already used by listener "${other.name}" on ${other.address} at ${placeOf(other.source)}`;
+  const by = `listener "${other.name}" on ${other.address} at ${placeOf(other.source)}`;
+  return `port ${port} on ${address} is already used by ${by}`;
 }

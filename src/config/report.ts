@@ -81,7 +81,9 @@ export function fileIssue(file: string, line: number, message: string, severity:
 
 /** The YAML parser's own errors, with a hint where the usual mistake is known. */
 export function yamlMessage(error: YAMLError): string {
-  if (error.code === "MULTIPLE_DOCS") return "invalid YAML: expected one document, found several separated by ---";
+  if (error.code === "MULTIPLE_DOCS") {
+    return "invalid YAML: expected one document, found several separated by ---";
+  }
   const hint = error.code === "BAD_ALIAS" ? '; quote "*" when it means a wildcard host' : "";
   return `invalid YAML: ${error.message}${hint}`;
 }

@@ -17,10 +17,17 @@ export type AddIssue = (path: FieldPath, message: string) => void;
  * Checks `value`, found at `at`, against a schema; every issue is reported at `at` plus its own
  * path. Undefined when there was any.
  */
-export function validate<S extends v.GenericSchema>(schema: S, value: unknown, at: FieldPath, reporter: Reporter): v.InferOutput<S> | undefined {
+export function validate<S extends v.GenericSchema>(
+  schema: S,
+  value: unknown,
+  at: FieldPath,
+  reporter: Reporter,
+): v.InferOutput<S> | undefined {
   const result = v.safeParse(schema, value);
   if (result.success) return result.output;
-  for (const issue of result.issues) reporter.report([...at, ...(issue.path ?? []).map((item) => item.key as string | number)], issue.message);
+  for (const issue of result.issues) {
+    reporter.report([...at, ...(issue.path ?? []).map((item) => item.key as string | number)], issue.message);
+  }
   return undefined;
 }
 

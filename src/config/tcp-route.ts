@@ -7,7 +7,12 @@
 import * as v from "valibot";
 import { buildDestinations, type ServiceLookup } from "./http-route-build.ts";
 import { Destination, weight } from "./http-route-schema.ts";
-import type { TcpRouteConfig, TlsPassthroughServerConfig, TlsRouteConfig, VirtualHostConfig } from "./model.ts";
+import type {
+  TcpRouteConfig,
+  TlsPassthroughServerConfig,
+  TlsRouteConfig,
+  VirtualHostConfig,
+} from "./model.ts";
 import { placeOf, type Reporter } from "./report.ts";
 import { host, list, mapping, port } from "./schema-kit.ts";
 import { formatPath, type FieldPath } from "./yaml-locate.ts";
@@ -17,15 +22,20 @@ import { formatPath, type FieldPath } from "./yaml-locate.ts";
  * reason (Istio documents name fields that mean nothing in routes.yaml).
  */
 export function l4RouteSchemas(unsupportedMatch: Record<string, string> = {}) {
-  const destination = mapping("a mapping with destination and optional weight", { destination: Destination, weight: v.optional(weight) });
+  const destination = mapping("a mapping with destination and optional weight", {
+    destination: Destination,
+    weight: v.optional(weight),
+  });
   const route = list("a non-empty list of destinations", destination, 1);
+  const tcpMatch = mapping("a mapping with port", { port: v.optional(port) }, unsupportedMatch);
   const tcp = mapping("a mapping with match and route", {
-    match: v.optional(list("a list of match conditions", mapping("a mapping with port", { port: v.optional(port) }, unsupportedMatch))),
+    match: v.optional(list("a list of match conditions", tcpMatch)),
     route,
   });
+  const sniHosts = list('a non-empty list of SNI names ("name", "*.suffix" or "*")', host, 1);
   const tlsMatch = mapping(
     "a mapping with sniHosts and optional port",
-    { sniHosts: list('a non-empty list of SNI names ("name", "*.suffix" or "*")', host, 1), port: v.optional(port) },
+    { sniHosts, port: v.optional(port) },
     unsupportedMatch,
   );
   const tls = mapping("a mapping with match and route", {
@@ -39,7 +49,7 @@ const schemas = l4RouteSchemas();
 export type RawTcpRoute = v.InferOutput<typeof schemas.tcp>;
 export type RawTlsRoute = v.InferOutput<typeof schemas.tls>;
 
-/** The PASSTHROUGH servers of a TLS listener, each with where it was written; a host may be listed once per port. */
+/** The PASSTHROUGH servers of a TLS listener, each with its path; a host may be listed once per port. */
 export function buildPassthroughServers(
   servers: { hosts: string[]; at: FieldPath }[],
   port: number,
@@ -50,8 +60,8 @@ export function buildPassthroughServers(
     const lowered = hosts.map((h, k) => {
       const lower = h.toLowerCase();
       const previous = servedBy.get(lower);
-      if (previous) ctx.report([...at, "hosts", k], `SNI host "${lower}" is already passed through on port ${port} by ${previous}`);
-      else servedBy.set(lower, formatPath(at));
+      if (!previous) servedBy.set(lower, formatPath(at));
+      else ctx.report([...at, "hosts", k], `SNI host "${lower}" is already passed through on port ${port} by ${previous}`);
       return lower;
     });
     return { hosts: lowered, mode: "PASSTHROUGH", source: ctx.source(at) };
@@ -85,7 +95,8 @@ export function buildTlsRoute(
       const lower = sni.toLowerCase();
       // Istio's rule: every sniHost must be one of the VirtualService's hosts (or under one).
       if (!hosts.names.some((h) => covers(h, lower))) {
-        const message = `"${lower}" is not among ${hosts.owner} hosts (${hosts.names.join(", ")}); add it to hosts or fix the name`;
+        const among = `${hosts.owner} hosts (${hosts.names.join(", ")})`;
+        const message = `"${lower}" is not among ${among}; add it to hosts or fix the name`;
         ctx.report([...at, "match", k, "sniHosts", n], message);
       }
       return lower;
@@ -96,7 +107,7 @@ export function buildTlsRoute(
   return { match, destinations, source: ctx.source(at) };
 }
 
-/** Whether host pattern `outer` covers `inner`: "*" covers all, "*.a.com" covers "b.a.com" and "*.b.a.com". */
+/** Whether host pattern `outer` covers `inner`: "*" covers all; "*.a.com" covers "b.a.com" and "*.b.a.com". */
 export function covers(outer: string, inner: string): boolean {
   if (outer === "*" || outer === inner) return true;
   if (!outer.startsWith("*.")) return false;
@@ -123,9 +134,9 @@ export function checkL4Routes(entries: PlacedEntry[], services: ServiceLookup["s
     entry.http.forEach((route, j) => {
       route.destinations.forEach((d, k) => {
         const service = services?.get(d.service);
-        if (service?.url.startsWith("tcp:")) {
-          ctx.report([...at, "http", j, "route", k, "destination"], `service "${d.service}" is ${service.url}, which only tcp and tls routes can use; an HTTP route needs an http:// or https:// service`);
-        }
+        if (!service?.url.startsWith("tcp:")) return;
+        const why = "which only tcp and tls routes can use; an HTTP route needs an http:// or https:// service";
+        ctx.report([...at, "http", j, "route", k, "destination"], `service "${d.service}" is ${service.url}, ${why}`);
       });
     });
   }
@@ -135,10 +146,16 @@ export function checkL4Routes(entries: PlacedEntry[], services: ServiceLookup["s
       route.match.forEach((m, k) => {
         m.sniHosts.forEach((sni, n) => {
           const port = m.port === undefined ? "*" : String(m.port);
-          const clash = routedBy.get(`${port}|${sni}`) ?? (port === "*" ? [...routedBy].find(([key]) => key.endsWith(`|${sni}`))?.[1] : routedBy.get(`*|${sni}`));
-          const where = `SNI host "${sni}"${m.port === undefined ? "" : ` on port ${m.port}`}`;
-          if (clash) ctx.report([...at, "tls", j, "match", k, "sniHosts", n], `${where} is already routed by ${clash}; only the first route could ever be chosen`);
-          else routedBy.set(`${port}|${sni}`, placeOf(route.source));
+          // A route for every port clashes with one for any port, and the other way round.
+          const anyPort = () => [...routedBy].find(([key]) => key.endsWith(`|${sni}`))?.[1];
+          const clash = routedBy.get(`${port}|${sni}`) ?? (port === "*" ? anyPort() : routedBy.get(`*|${sni}`));
+          if (!clash) {
+            routedBy.set(`${port}|${sni}`, placeOf(route.source));
+            return;
+          }
+          const what = `SNI host "${sni}"${m.port === undefined ? "" : ` on port ${m.port}`}`;
+          const message = `${what} is already routed by ${clash}; only the first route could ever be chosen`;
+          ctx.report([...at, "tls", j, "match", k, "sniHosts", n], message);
         });
       });
     });

@@ -54,7 +54,12 @@ const KINDS_IGNORED_NOTE = "only Gateway, VirtualService and Secret are read";
  * One Config from every file's text. `files`: every file given, in order (also those that could
  * not be read); `earlier`: problems the caller already found (unreadable files), reported first.
  */
-export function composeConfig(files: string[], texts: SourceText[], opts: SourceOptions = {}, earlier: Issue[] = []): Config {
+export function composeConfig(
+  files: string[],
+  texts: SourceText[],
+  opts: SourceOptions = {},
+  earlier: Issue[] = [],
+): Config {
   const warn = opts.warn ?? (() => {});
   const issues: Issue[] = [...earlier];
   const natives: Config[] = [];
@@ -67,7 +72,9 @@ export function composeConfig(files: string[], texts: SourceText[], opts: Source
     if (!Array.isArray(all)) continue; // an empty file: nothing to add
     for (const doc of all) {
       if (doc.errors.length > 0) {
-        for (const e of doc.errors) issues.push(fileIssue(file, lineCounter.linePos(e.pos[0]).line, yamlMessage(e)));
+        for (const e of doc.errors) {
+          issues.push(fileIssue(file, lineCounter.linePos(e.pos[0]).line, yamlMessage(e)));
+        }
         continue;
       }
       let raw: unknown;
@@ -77,7 +84,8 @@ export function composeConfig(files: string[], texts: SourceText[], opts: Source
         raw = {}; // an alias without its anchor: routes.yaml's parser reports it with its line
       }
       if (raw === null || raw === undefined) continue;
-      const kind = typeof raw === "object" && !Array.isArray(raw) ? (raw as { kind?: unknown }).kind : undefined;
+      const mappingKind = typeof raw === "object" && !Array.isArray(raw);
+      const kind = mappingKind ? (raw as { kind?: unknown }).kind : undefined;
       if (kind === undefined) {
         try {
           natives.push(configFromDocument(doc, lineCounter, file));
@@ -124,7 +132,14 @@ export function composeConfig(files: string[], texts: SourceText[], opts: Source
 
 function mergeNatives(natives: Config[], files: string[], issues: Issue[]): Config {
   const defaults = defaultSettings();
-  const merged: Config = { files, listeners: [], credentials: new Map(), services: new Map(), routes: [], settings: defaults };
+  const merged: Config = {
+    files,
+    listeners: [],
+    credentials: new Map(),
+    services: new Map(),
+    routes: [],
+    settings: defaults,
+  };
   for (const c of natives) {
     merged.listeners.push(...c.listeners);
     merged.routes.push(...c.routes);
@@ -166,7 +181,9 @@ function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions): 
       return name;
     }
     const dirs = folders?.dirs ?? [];
-    const where = dirs.length ? `folder ${dirs.map((d) => join(d, name)).join(" or ")} with tls.crt and tls.key` : "credential folder (give one with --credentials DIR)";
+    const where = dirs.length
+      ? `folder ${dirs.map((d) => join(d, name)).join(" or ")} with tls.crt and tls.key`
+      : "credential folder (give one with --credentials DIR)";
     doc.ctx.report(at, `credentialName "${name}" names no Secret document, no credentials entry and no ${where}`);
     return undefined;
   };
@@ -205,7 +222,9 @@ function checkHostOverlap(vh: VirtualHostConfig, earlier: VirtualHostConfig[], d
     const shared = vh.hosts.find((h) => other.hosts.includes(h));
     const sameListener = vh.listeners?.some((l) => other.listeners?.includes(l));
     if (shared && sameListener) {
-      doc.ctx.report(["spec", "hosts"], `host "${shared}" on the same Gateway is already routed by ${other.source.file}:${other.source.line}; merge the two VirtualServices (Portico does not merge them)`);
+      const by = `${other.source.file}:${other.source.line}`;
+      const message = `host "${shared}" on the same Gateway is already routed by ${by}; merge the two VirtualServices (Portico does not merge them)`;
+      doc.ctx.report(["spec", "hosts"], message);
     }
   }
 }
@@ -216,6 +235,8 @@ function checkListeners(listeners: ListenerConfig[], issues: Issue[]): void {
     const clash = portClash(l, listeners.slice(0, i));
     if (clash) issues.push({ ...l.source, message: clash, severity: "error" });
     const names = listeners.filter((o) => o.name === l.name);
-    if (names.length > 1 && names[0] === l) issues.push({ ...l.source, message: `listener name "${l.name}" is used ${names.length} times`, severity: "error" });
+    if (names.length > 1 && names[0] === l) {
+      issues.push({ ...l.source, message: `listener name "${l.name}" is used ${names.length} times`, severity: "error" });
+    }
   });
 }

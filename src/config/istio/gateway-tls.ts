@@ -51,7 +51,7 @@ export interface ServerTlsOptions {
 }
 
 /** Reports for one server, and remembers whether it did. */
-function reporter(doc: IstioDoc, index: number) {
+function serverReport(doc: IstioDoc, index: number) {
   const at: FieldPath = ["spec", "servers", index];
   const r = {
     at,
@@ -73,7 +73,7 @@ function reporter(doc: IstioDoc, index: number) {
  * The server's `tls`, checked against the schema and refused for Istio's mesh-only modes;
  * undefined when it was reported (`missing`: what to say when there is no `tls`).
  */
-function meshFreeTls(server: Record<string, unknown>, r: ReturnType<typeof reporter>, doc: IstioDoc, missing: string): IstioServerTls | undefined {
+function meshFreeTls(server: Record<string, unknown>, r: ReturnType<typeof serverReport>, doc: IstioDoc, missing: string): IstioServerTls | undefined {
   if (server.tls === undefined) {
     r.report(r.tlsAt, missing);
     return undefined;
@@ -88,7 +88,7 @@ function meshFreeTls(server: Record<string, unknown>, r: ReturnType<typeof repor
 
 /** An HTTPS server's `tls`: SIMPLE, MUTUAL or OPTIONAL_MUTUAL with a certificate and the optional settings. */
 export function terminatedServer(server: Record<string, unknown>, hosts: string[], index: number, doc: IstioDoc, opts: ServerTlsOptions): TlsServerConfig | undefined {
-  const r = reporter(doc, index);
+  const r = serverReport(doc, index);
   const tls = meshFreeTls(server, r, doc, "an HTTPS server needs tls with mode and credentialName (or serverCertificate and privateKey)");
   if (!tls) return undefined;
   const mode = tls.mode ?? "SIMPLE";
@@ -130,7 +130,7 @@ export function terminatedServer(server: Record<string, unknown>, hosts: string[
  * TLS). False when it was reported.
  */
 export function passthroughServerOk(server: Record<string, unknown>, index: number, doc: IstioDoc): boolean {
-  const r = reporter(doc, index);
+  const r = serverReport(doc, index);
   const tls = meshFreeTls(server, r, doc, "a TLS server needs tls with mode: PASSTHROUGH (the backend terminates TLS with its own certificate)");
   if (!tls) return false;
   const mode = tls.mode;

@@ -7,6 +7,7 @@
 import * as v from "valibot";
 import { buildDestinations, type ServiceLookup } from "./http-route-build.ts";
 import { Destination, weight } from "./http-route-schema.ts";
+import { hostsOncePerPort } from "./listener-checks.ts";
 import type {
   TcpRouteConfig,
   TlsPassthroughServerConfig,
@@ -15,7 +16,7 @@ import type {
 } from "./model.ts";
 import { placeOf, type Reporter } from "./report.ts";
 import { host, list, mapping, port } from "./schema-kit.ts";
-import { formatPath, type FieldPath } from "./yaml-locate.ts";
+import type { FieldPath } from "./yaml-locate.ts";
 
 /**
  * The TCPRoute and TLSRoute schemas. `unsupportedMatch`: match fields Portico refuses with a
@@ -55,17 +56,8 @@ export function buildPassthroughServers(
   port: number,
   ctx: Reporter,
 ): TlsPassthroughServerConfig[] {
-  const servedBy = new Map<string, string>();
-  return servers.map(({ hosts, at }) => {
-    const lowered = hosts.map((h, k) => {
-      const lower = h.toLowerCase();
-      const previous = servedBy.get(lower);
-      if (!previous) servedBy.set(lower, formatPath(at));
-      else ctx.report([...at, "hosts", k], `SNI host "${lower}" is already passed through on port ${port} by ${previous}`);
-      return lower;
-    });
-    return { hosts: lowered, mode: "PASSTHROUGH", source: ctx.source(at) };
-  });
+  const hosts = hostsOncePerPort(servers, port, ctx, "SNI host", "passed through");
+  return servers.map(({ at }, j) => ({ hosts: hosts[j]!, mode: "PASSTHROUGH", source: ctx.source(at) }));
 }
 
 /** `mapPort`: a match's port as written → the port bound (`--port FROM=TO` for Istio documents). */

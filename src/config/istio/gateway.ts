@@ -7,6 +7,7 @@ import * as v from "valibot";
 import type { CredentialConfig, ListenerConfig, TlsServerConfig } from "../model.ts";
 import { checked, describeValue, list, mapping, port, text, validate } from "../schema-kit.ts";
 import { didYouMean } from "../suggest.ts";
+import { hostsOncePerPort } from "../listener-checks.ts";
 import { buildPassthroughServers } from "../tcp-route.ts";
 import type { FieldPath } from "../yaml-locate.ts";
 import type { IstioDoc } from "./document.ts";
@@ -105,14 +106,10 @@ export function translateGateway(doc: IstioDoc, opts: GatewayOptions): Translate
       listeners.push({ protocol: "HTTP", ...common, hosts, httpsRedirect: redirects.has(true) });
     } else if (group.protocol === "HTTPS") {
       const tlsServers: TlsServerConfig[] = [];
-      const servedBy = new Map<string, number>();
-      for (const { server, index } of group.entries) {
-        const hosts = hostsOf(server);
-        hosts.forEach((h, k) => {
-          const previous = servedBy.get(h);
-          if (previous !== undefined) doc.ctx.report(["spec", "servers", index, "hosts", k], `host "${h}" is already served on port ${yamlPort} by spec.servers[${previous}]`);
-          else servedBy.set(h, index);
-        });
+      const placed = group.entries.map(({ server, index }) => ({ hosts: hostsOf(server), at: ["spec", "servers", index] }));
+      const allHosts = hostsOncePerPort(placed, yamlPort, doc.ctx, "host", "served");
+      for (const [j, { server, index }] of group.entries.entries()) {
+        const hosts = allHosts[j]!;
         const built = terminatedServer(server, hosts, index, doc, { credential: opts.credential, addCredential: (c) => credentials.push(c) });
         if (built) tlsServers.push(built);
       }

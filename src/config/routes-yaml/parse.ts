@@ -9,7 +9,7 @@ import { ConfigError } from "../../errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { parseDuration } from "../duration.ts";
 import { buildHttpRoute } from "../http-route-build.ts";
-import { portClash } from "../listener-ports.ts";
+import { hostsOncePerPort, portClash } from "../listener-checks.ts";
 import type {
   ClientCertForwarding,
   Config,
@@ -25,7 +25,6 @@ import { serverTls } from "../server-tls.ts";
 import { parseServiceUrl } from "../service-url.ts";
 import { unknownName } from "../suggest.ts";
 import { buildPassthroughServers, buildTcpRoute, buildTlsRoute, checkL4Routes } from "../tcp-route.ts";
-import { formatPath } from "../yaml-locate.ts";
 import { ConfigSchema, type RawConfig, type RawListener, type RawVirtualHost } from "./schema.ts";
 
 /** Parses routes.yaml text. Pure: `file` only names the source and anchors relative paths. */
@@ -191,19 +190,12 @@ function buildServers(
   ctx: DocumentReporter,
   baseDir: string,
 ): TlsServerConfig[] {
-  const servedBy = new Map<string, string>();
-  return (listener.servers ?? []).map((server, j) => {
+  const servers = listener.servers ?? [];
+  const placed = servers.map((server, j) => ({ hosts: server.hosts, at: ["listeners", index, "servers", j] }));
+  const allHosts = hostsOncePerPort(placed, listener.port, ctx, "host", "served");
+  return servers.map((server, j) => {
     const at = ["listeners", index, "servers", j] as const;
-    const hosts = server.hosts.map((host, k) => {
-      const lower = host.toLowerCase();
-      const previous = servedBy.get(lower);
-      if (previous) {
-        ctx.report([...at, "hosts", k], `host "${lower}" is already served on port ${listener.port} by ${previous}`);
-      } else {
-        servedBy.set(lower, formatPath(at));
-      }
-      return lower;
-    });
+    const hosts = allHosts[j]!;
     // PASSTHROUGH on an HTTPS listener was reported by the schema (server-tls.ts).
     const mode = (server.tls.mode ?? "SIMPLE") as TlsMode;
     const tls = serverTls(server.tls, at, baseDir, credentials, (path) => ctx.source(path));

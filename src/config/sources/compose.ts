@@ -11,7 +11,7 @@ import { translateGateway } from "../istio/gateway.ts";
 import type { IstioDoc } from "../istio/document.ts";
 import { credentialFromSecrets, readSecret, type SecretMaterial } from "../istio/secret.ts";
 import { translateVirtualService } from "../istio/virtual-service.ts";
-import { portClash } from "../listener-ports.ts";
+import { portClash } from "../listener-checks.ts";
 import type { Config, CredentialConfig, ListenerConfig, ServiceConfig, VirtualHostConfig } from "../model.ts";
 import { DocumentReporter, fileIssue, yamlMessage, type Issue } from "../report.ts";
 import { configFromDocument } from "../routes-yaml/parse.ts";
@@ -229,7 +229,7 @@ function checkHostOverlap(vh: VirtualHostConfig, earlier: VirtualHostConfig[], d
   }
 }
 
-/** Across every source: one port per address (listener-ports.ts), one name per listener. */
+/** Across every source: one port per address (listener-checks.ts), one name per listener. */
 function checkListeners(listeners: ListenerConfig[], issues: Issue[]): void {
   listeners.forEach((l, i) => {
     const clash = portClash(l, listeners.slice(0, i));

@@ -1,6 +1,7 @@
-// Rules on listeners shared by routes.yaml and Istio Gateways, each with one wording: two
-// listeners may not bind one port on overlapping addresses (checked within routes.yaml and again
-// across every source), and a name is served (or passed through) by one server per port.
+// Rules on listeners shared by routes.yaml and Istio Gateways, each with one wording: a listener
+// name is used once, two listeners may not bind one port on overlapping addresses (both checked
+// within routes.yaml and again across every source), and a host is served (or passed through) by
+// one server per port.
 
 import type { ListenerConfig } from "./model.ts";
 import { placeOf, type Reporter } from "./report.ts";
@@ -8,6 +9,15 @@ import { formatPath, type FieldPath } from "./yaml-locate.ts";
 
 /** Addresses that bind every interface, so they clash with any other address on the port. */
 const ANY_ADDRESS = new Set(["0.0.0.0", "::"]);
+
+/** Why a listener may not be called `name` beside `earlier`, or undefined. `chosen`: the default name. */
+export function nameClash(name: string, earlier: ListenerConfig[], chosen = false): string | undefined {
+  const other = earlier.find((o) => o.name === name);
+  if (!other) return undefined;
+  const what = chosen ? `name "${name}" (the default for this listener)` : `name "${name}"`;
+  const fix = chosen ? "; give one of them a name" : "";
+  return `${what} is already used by the listener at ${placeOf(other.source)}${fix}`;
+}
 
 /** Why `listener` cannot bind beside `earlier`, or undefined. */
 export function portClash(

@@ -455,7 +455,7 @@ describe("parseConfig: errors name file, line and field", () => {
     expect(errors(text)).toEqual([
       'routes.yaml:5: listeners[1].port: port 8080 on 127.0.0.1 is already used by listener "web" on 0.0.0.0 at routes.yaml:2 (listeners[0])',
       // Different addresses may share a port, but then the default names clash.
-      'routes.yaml:11: listeners[3]: name "http-9090" (the default for this listener) is already used by listeners[2]; give one of them a name',
+      'routes.yaml:11: listeners[3]: name "http-9090" (the default for this listener) is already used by the listener at routes.yaml:8 (listeners[2]); give one of them a name',
     ]);
   });
 
@@ -468,7 +468,7 @@ describe("parseConfig: errors name file, line and field", () => {
           port: 8081
           protocol: HTTP
     `;
-    expect(errors(text)).toEqual(['routes.yaml:4: listeners[1].name: name "http-8080" is already used by listeners[0]']);
+    expect(errors(text)).toEqual(['routes.yaml:4: listeners[1].name: name "http-8080" is already used by the listener at routes.yaml:2 (listeners[0])']);
   });
 
   test("invalid host patterns", () => {

@@ -9,7 +9,7 @@ import { ConfigError } from "../../errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { parseDuration } from "../duration.ts";
 import { buildHttpRoute } from "../http-route-build.ts";
-import { hostsOncePerPort, portClash } from "../listener-checks.ts";
+import { hostsOncePerPort, nameClash, portClash } from "../listener-checks.ts";
 import type {
   ClientCertForwarding,
   Config,
@@ -146,13 +146,8 @@ function buildListeners(
     const at = ["listeners", i] as const;
     const name = listener.name ?? `${listener.protocol.toLowerCase()}-${listener.port}`;
     const address = listener.address ?? DEFAULT_ADDRESS;
-    const sameName = built.findIndex((other) => other.name === name);
-    if (sameName >= 0 && listener.name !== undefined) {
-      ctx.report([...at, "name"], `name "${name}" is already used by listeners[${sameName}]`);
-    } else if (sameName >= 0) {
-      const message = `name "${name}" (the default for this listener) is already used by listeners[${sameName}]`;
-      ctx.report(at, `${message}; give one of them a name`);
-    }
+    const sameName = nameClash(name, built, listener.name === undefined);
+    if (sameName) ctx.report(listener.name === undefined ? at : [...at, "name"], sameName);
     const clash = portClash({ address, port: listener.port }, built);
     if (clash) ctx.report([...at, "port"], clash);
     const common = { name, address, port: listener.port, source: ctx.source(at) };

@@ -11,7 +11,7 @@ import { translateGateway } from "../istio/gateway.ts";
 import type { IstioDoc } from "../istio/document.ts";
 import { credentialFromSecrets, readSecret, type SecretMaterial } from "../istio/secret.ts";
 import { translateVirtualService } from "../istio/virtual-service.ts";
-import { portClash } from "../listener-checks.ts";
+import { nameClash, portClash } from "../listener-checks.ts";
 import type { Config, CredentialConfig, ListenerConfig, ServiceConfig, VirtualHostConfig } from "../model.ts";
 import { DocumentReporter, fileIssue, yamlMessage, type Issue } from "../report.ts";
 import { configFromDocument } from "../routes-yaml/parse.ts";
@@ -229,14 +229,11 @@ function checkHostOverlap(vh: VirtualHostConfig, earlier: VirtualHostConfig[], d
   }
 }
 
-/** Across every source: one port per address (listener-checks.ts), one name per listener. */
+/** Across every source: one name per listener, one port per address (listener-checks.ts). */
 function checkListeners(listeners: ListenerConfig[], issues: Issue[]): void {
   listeners.forEach((l, i) => {
-    const clash = portClash(l, listeners.slice(0, i));
-    if (clash) issues.push({ ...l.source, message: clash, severity: "error" });
-    const names = listeners.filter((o) => o.name === l.name);
-    if (names.length > 1 && names[0] === l) {
-      issues.push({ ...l.source, message: `listener name "${l.name}" is used ${names.length} times`, severity: "error" });
+    for (const message of [nameClash(l.name, listeners.slice(0, i)), portClash(l, listeners.slice(0, i))]) {
+      if (message) issues.push({ ...l.source, message, severity: "error" });
     }
   });
 }

@@ -17,7 +17,7 @@ import {
 } from "@peculiar/asn1-x509";
 import { ECParameters, id_ecPublicKey } from "@peculiar/asn1-ecc";
 import { RSAPublicKey, id_RSASSA_PSS, id_rsaEncryption } from "@peculiar/asn1-rsa";
-import { X509Certificate } from "@peculiar/x509";
+import { X509Certificate } from "./x509.ts";
 import { CURVES, KEY_USAGE_NAMES, algorithmName, attributeShortName, attributeValueText, colonHex, extendedKeyUsageName, onelineName, opensslIp, opensslSerial } from "./openssl-text.ts";
 import { bitLength } from "./private-key.ts";
 import { toArrayBuffer } from "./pem.ts";

@@ -18,7 +18,7 @@ import {
   type Extension,
   type JsonGeneralName,
   type JsonNameParams,
-} from "@peculiar/x509";
+} from "./x509.ts";
 import { describeCertificate } from "./describe.ts";
 import { pemDer, toPem } from "./pem.ts";
 import {

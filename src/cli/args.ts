@@ -2,7 +2,7 @@
 // its meaning). `portico certs` has its own options: certs-command.ts.
 
 import { UsageError } from "../errors.ts";
-import { DEFAULT_WARN_DAYS } from "../provision/provision.ts";
+import { DEFAULT_WARN_DAYS } from "../config/defaults.ts";
 import { parseFlags, type FlagSpec } from "./flags.ts";
 
 export interface ParsedArgs {

@@ -2,7 +2,6 @@
 // listener adapter and the upstream client.
 
 import { existsSync } from "node:fs";
-import { loadSources } from "../config/sources.ts";
 import { ConfigError, PorticoError, UsageError, formatIssue } from "../errors.ts";
 import { startGateway, type Gateway } from "../gateway.ts";
 import type { RunningListener } from "../listeners/types.ts";
@@ -16,6 +15,7 @@ import { currentRuntime } from "../util/runtime.ts";
 import { VERSION, runtimeName } from "../version.ts";
 import { USAGE, parseArgs, type ParsedArgs } from "./args.ts";
 import { certsCommand } from "./certs-command.ts";
+import { loadSources } from "./config-files.ts";
 import { log } from "./log.ts";
 
 export async function main(argv: string[]): Promise<number> {
@@ -52,7 +52,7 @@ async function load(args: ParsedArgs) {
     portMap: args.portMap,
     bindAddress: args.bindAddress,
     credentialDirs,
-    notice: (m) => log.info(m),
+    warn: (issue) => log.info(formatIssue(issue)),
   });
   const provisioned = await provision(config, { allowExpired: args.allowExpired, warnDays: args.warnDays });
   for (const w of provisioned.warnings) log.warn(w);

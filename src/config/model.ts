@@ -1,15 +1,12 @@
-// The validated configuration: plain data, no file contents, no sockets. Produced by
-// `loadConfig` from routes.yaml (and, later, Istio documents); consumed by `provision`.
-// Every node keeps where it came from so provisioning errors can name file, line and field.
+// The validated configuration: plain data, no file contents, no sockets. Produced from
+// routes.yaml (routes-yaml/) and Istio documents (istio/), composed by sources/compose.ts;
+// consumed by `provision`. Every node keeps where it came from so provisioning errors can name
+// file, line and field. HTTP routes are in route-model.ts.
 
-/** Where a value was written: used only for error messages. */
-export interface Source {
-  file: string;
-  /** 1-based line, 0 when unknown. */
-  line: number;
-  /** Field path, for example `listeners[1].servers[0].tls.credential`. */
-  path: string;
-}
+import type { Source } from "./report.ts";
+import type { DestinationConfig, HttpRouteConfig } from "./route-model.ts";
+export type { Source } from "./report.ts";
+export type * from "./route-model.ts";
 
 export type TlsMode = "SIMPLE" | "MUTUAL" | "OPTIONAL_MUTUAL";
 
@@ -24,7 +21,7 @@ export interface TlsServerConfig {
    * `caCertificates`) becomes a credential named `<file>:listeners[i].servers[j].tls`.
    */
   credential: string;
-  // Istio's ServerTLSSettings beyond mode and credential (tls-settings.ts); all optional.
+  // Istio's ServerTLSSettings beyond mode and credential (server-tls.ts); all optional.
   /** A verified client certificate must carry one of these SANs (DNS, URI, email or IP), exactly. */
   subjectAltNames?: string[];
   /** Base64 SHA-256 of the client certificate's SubjectPublicKeyInfo; any one may match. */
@@ -131,11 +128,6 @@ export interface ServiceConfig {
   tls?: { ca?: string; cert?: string; key?: string; serverName?: string };
   source: Source;
 }
-
-// HTTP routes (Istio's HTTPRoute: match, route, redirect, rewrite, headers, retries, fault,
-// mirror, corsPolicy, ...) live in route-model.ts; built by config/http-route.ts.
-import type { DestinationConfig, HttpRouteConfig } from "./route-model.ts";
-export type * from "./route-model.ts";
 
 export interface VirtualHostConfig {
   hosts: string[];

@@ -1,9 +1,9 @@
 // The validated form of one HTTP route (Istio's HTTPRoute), plain data: produced by
-// buildHttpRoute (http-route.ts) from routes.yaml or a VirtualService's `spec.http[]`, compiled
-// by provisioning (provision/compile-route.ts). Re-exported by model.ts.
+// buildHttpRoute (http-route-build.ts) from routes.yaml or a VirtualService's `spec.http[]`,
+// compiled by provisioning (provision/compile-route.ts). Re-exported by model.ts.
 // Field docs: https://istio.io/latest/docs/reference/config/networking/virtual-service/
 
-import type { Source } from "./model.ts";
+import type { Source } from "./report.ts";
 
 /** Istio's StringMatch: exact, prefix, or an RE2 regex that must match the whole value. */
 export type StringMatch =

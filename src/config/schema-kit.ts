@@ -1,16 +1,35 @@
-// Building blocks for valibot schemas whose messages say what to write, with the same wording as
-// schema.ts. A module of its own so that schemas used by several loaders (http-route.ts, the
-// Istio loader) need not import schema.ts, which imports them: no import cycle.
-//
-// schema.ts still has private copies of the generic helpers; they can import these instead once
-// the concurrent edits to that file have landed (same behaviour, same messages).
+// Building blocks for valibot schemas whose messages say what to write ("expected ..., got ...",
+// "did you mean"), used by every schema: routes.yaml's, the HTTP route's, the Istio documents'.
+// Also the common value types (ports, hosts, durations, header values) and `validate`, which
+// reports a schema's issues at the field path the value was found at.
 
 import * as v from "valibot";
 import { parseDuration } from "./duration.ts";
+import type { Reporter } from "./report.ts";
 import { didYouMean } from "./suggest.ts";
+import type { FieldPath } from "./yaml-locate.ts";
 
 export type Message = (issue: v.BaseIssue<unknown>) => string;
-export type AddIssue = (path: readonly (string | number)[], message: string) => void;
+/** Reports from inside a schema rule, at a path relative to the value the rule checks. */
+export type AddIssue = (path: FieldPath, message: string) => void;
+
+/**
+ * Checks `value`, found at `at`, against a schema; every issue is reported at `at` plus its own
+ * path. Undefined when there was any.
+ */
+export function validate<S extends v.GenericSchema>(
+  schema: S,
+  value: unknown,
+  at: FieldPath,
+  reporter: Reporter,
+): v.InferOutput<S> | undefined {
+  const result = v.safeParse(schema, value);
+  if (result.success) return result.output;
+  for (const issue of result.issues) {
+    reporter.report([...at, ...(issue.path ?? []).map((item) => item.key as string | number)], issue.message);
+  }
+  return undefined;
+}
 
 /** What each schema expects, in words; lets a missing required field say what to write. */
 const expectations = new WeakMap<object, string>();
@@ -134,6 +153,32 @@ export function checked(what: string, problem: (value: string) => string | undef
     ),
   );
 }
+
+export const port = integer("an integer 1..65535", 1, 65535);
+
+const HOST = 'a host name, "*.suffix" or "*"';
+const HOST_LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/i;
+
+/** Why `host` is not a host pattern (a name, `*.suffix` or `*`), or undefined when it is one. */
+export function hostProblem(host: string): string | undefined {
+  const invalid = `invalid host ${JSON.stringify(host)}`;
+  if (/\s/.test(host)) return `${invalid}: spaces are not allowed`;
+  if (host.includes("://")) return `${invalid}: write the host name alone, without a scheme`;
+  if (host.includes("/")) return `${invalid}: write the host name alone, without a path`;
+  if (host.includes(":")) return `${invalid}: write the host name alone, without a port`;
+  if (host === "*") return undefined;
+  const name = host.startsWith("*.") ? host.slice(2) : host;
+  if (name.includes("*")) {
+    return `${invalid}: a wildcard is only allowed as the whole first label, as in "*.example.com"`;
+  }
+  const labels = name.split(".");
+  if (name.length > 253 || !labels.every((label) => HOST_LABEL.test(label))) {
+    return `${invalid}: expected ${HOST}`;
+  }
+  return undefined;
+}
+
+export const host = checked(HOST, hostProblem);
 
 // setTimeout fires at once, with only a warning, for delays it cannot represent.
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;

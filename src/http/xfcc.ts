@@ -3,7 +3,7 @@
 // forward_client_cert_details / set_current_client_cert_details). Elements are separated by
 // ",", keys inside one element by ";", in Envoy's order: By, Hash, Cert, Chain, Subject, URI, DNS.
 
-import { X509Certificate, SubjectAlternativeNameExtension } from "@peculiar/x509";
+import { X509Certificate, SubjectAlternativeNameExtension } from "../certs/x509.ts";
 import { toPem } from "../certs/pem.ts";
 import type { PeerCertificate } from "../listeners/types.ts";
 import type { XfccPolicy } from "../provision/cert-forwarding.ts";

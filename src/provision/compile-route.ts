@@ -17,7 +17,7 @@ import type {
   StringMatch,
   VirtualHostConfig,
 } from "../config/model.ts";
-import { NULL_BODY_STATUS } from "../config/http-route.ts";
+import { NULL_BODY_STATUS } from "../config/http-route-schema.ts";
 import { captureGroups, compileRe2, compileSubstitution } from "../config/re2.ts";
 import type { UpstreamTls } from "../upstream/types.ts";
 import { portStart } from "../util/host-table.ts";

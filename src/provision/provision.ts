@@ -2,6 +2,7 @@
 // matchers and indexes hosts, and reports every problem at once as a ConfigError.
 
 import type { Config, ListenerConfig, Source, TlsServerConfig, VirtualHostConfig } from "../config/model.ts";
+import { DEFAULT_WARN_DAYS } from "../config/defaults.ts";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import { readFile } from "node:fs/promises";
 import type { UpstreamTls } from "../upstream/types.ts";
@@ -35,8 +36,6 @@ export interface ProvisionOptions {
   /** Warn about certificates that expire within this many days (default DEFAULT_WARN_DAYS). */
   warnDays?: number;
 }
-
-export const DEFAULT_WARN_DAYS = 30;
 
 export async function provision(config: Config, opts: ProvisionOptions = {}): Promise<Provisioned> {
   const issues: ConfigIssue[] = [];

@@ -4,7 +4,7 @@
 
 import { readFile } from "node:fs/promises";
 import { getCiphers } from "node:tls";
-import { X509Certificate, X509Crl } from "@peculiar/x509";
+import { X509Certificate, X509Crl } from "../certs/x509.ts";
 import type { Config, TlsServerConfig } from "../config/model.ts";
 import { cannotRead, type ConfigIssue } from "../errors.ts";
 import { compileClientCertCheck, serialKey } from "../tls/client-cert-check.ts";

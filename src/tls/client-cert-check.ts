@@ -9,7 +9,7 @@
 // Pure: the listener adapter calls the compiled check once per connection, after the handshake.
 
 import { createHash } from "node:crypto";
-import { SubjectAlternativeNameExtension, X509Certificate } from "@peculiar/x509";
+import { SubjectAlternativeNameExtension, X509Certificate } from "../certs/x509.ts";
 
 export interface ClientCertPolicy {
   subjectAltNames?: string[];

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, X509Certificate as NodeX509 } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseConfig } from "../../src/config/load.ts";
+import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
 import { createListenerApp, splitUrl } from "../../src/http/app.ts";
 import type { ConnectionInfo, PeerCertificate } from "../../src/listeners/types.ts";
 import type { Plan } from "../../src/provision/plan.ts";

@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { loadConfigFile, parseConfig } from "../../src/config/load.ts";
+import { loadSources } from "../../src/cli/config-files.ts";
+import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
 import { ConfigError } from "../../src/errors.ts";
 
 /** Template tag that drops the first newline and the common indent, so line 1 is the first line. */
@@ -233,23 +234,23 @@ describe("parseConfig: errors name file, line and field", () => {
     const dir = await mkdtemp(join(tmpdir(), "portico-config-"));
     try {
       const file = join(dir, "routes.yaml");
-      const error = await loadConfigFile(file).catch((caught: unknown) => caught);
+      const error = await loadSources([file]).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).message).toBe(`${file}: cannot read: ENOENT no such file or directory`);
-      expect((error as ConfigError).issues).toEqual([
-        { file, line: 0, path: "", message: "cannot read: ENOENT no such file or directory" },
+      expect((error as ConfigError).issues as object[]).toEqual([
+        { file, line: 0, path: "", message: "cannot read: ENOENT no such file or directory", severity: "error" },
       ]);
     } finally {
       await rm(dir, { recursive: true });
     }
   });
 
-  test("loadConfigFile parses what it reads", async () => {
+  test("loadSources parses what it reads", async () => {
     const dir = await mkdtemp(join(tmpdir(), "portico-config-"));
     try {
       const file = join(dir, "routes.yaml");
       await Bun.write(file, HTTP_LISTENER);
-      expect((await loadConfigFile(file)).files).toEqual([file]);
+      expect((await loadSources([file])).files).toEqual([file]);
     } finally {
       await rm(dir, { recursive: true });
     }
@@ -452,9 +453,9 @@ describe("parseConfig: errors name file, line and field", () => {
           protocol: HTTP
     `;
     expect(errors(text)).toEqual([
-      'routes.yaml:5: listeners[1].port: port 8080 on 127.0.0.1 is already used by listeners[0] ("web" on 0.0.0.0)',
+      'routes.yaml:5: listeners[1].port: port 8080 on 127.0.0.1 is already used by listener "web" on 0.0.0.0 at routes.yaml:2 (listeners[0])',
       // Different addresses may share a port, but then the default names clash.
-      'routes.yaml:11: listeners[3]: name "http-9090" (the default for this listener) is already used by listeners[2]; give one of them a name',
+      'routes.yaml:11: listeners[3]: name "http-9090" (the default for this listener) is already used by the listener at routes.yaml:8 (listeners[2]); give one of them a name',
     ]);
   });
 
@@ -467,7 +468,7 @@ describe("parseConfig: errors name file, line and field", () => {
           port: 8081
           protocol: HTTP
     `;
-    expect(errors(text)).toEqual(['routes.yaml:4: listeners[1].name: name "http-8080" is already used by listeners[0]']);
+    expect(errors(text)).toEqual(['routes.yaml:4: listeners[1].name: name "http-8080" is already used by the listener at routes.yaml:2 (listeners[0])']);
   });
 
   test("invalid host patterns", () => {
@@ -595,36 +596,41 @@ describe("parseConfig: errors name file, line and field", () => {
       caught = error;
     }
     expect(caught).toBeInstanceOf(ConfigError);
-    expect((caught as ConfigError).issues).toEqual([
+    expect((caught as ConfigError).issues as object[]).toEqual([
       {
         file: "routes.yaml",
         line: 1,
         path: "settings.timeout",
         message: 'expected a duration like 15s or 250ms, got "soon"',
+        severity: "error",
       },
       {
         file: "routes.yaml",
         line: 7,
         path: "listeners[0].servers[0].tls.credential",
         message: 'unknown credential "nope"; known credentials: c',
+        severity: "error",
       },
       {
         file: "routes.yaml",
         line: 8,
         path: "listeners[1].port",
-        message: 'port 8080 on 0.0.0.0 is already used by listeners[0] ("https-8080" on 0.0.0.0)',
+        message: 'port 8080 on 0.0.0.0 is already used by listener "https-8080" on 0.0.0.0 at routes.yaml:3 (listeners[0])',
+        severity: "error",
       },
       {
         file: "routes.yaml",
         line: 15,
         path: "routes[0].http[0].route[0].destination",
         message: 'unknown service "wbe"; did you mean "web"?',
+        severity: "error",
       },
       {
         file: "routes.yaml",
         line: 16,
         path: "routes[1].hosts[0]",
         message: 'host "a.example.com" already has routes at routes[0]',
+        severity: "error",
       },
     ]);
   });

@@ -5,8 +5,10 @@
 import "reflect-metadata";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
-import { DEFAULT_ROUTE_TIMEOUT_MS, parseHttpRoute, type RouteContext } from "../../src/config/http-route.ts";
-import { parseConfig } from "../../src/config/load.ts";
+import { DEFAULT_TIMEOUT_MS as DEFAULT_ROUTE_TIMEOUT_MS } from "../../src/config/defaults.ts";
+import { parseHttpRoute } from "../../src/config/http-route-build.ts";
+import type { Reporter } from "../../src/config/report.ts";
+import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
 import { compileSubstitution, translateRe2 } from "../../src/config/re2.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { createListenerApp } from "../../src/http/app.ts";
@@ -926,7 +928,7 @@ function regexError(source: string): string {
 describe("parseHttpRoute: the shared builder", () => {
   function context() {
     const issues: { path: string; message: string }[] = [];
-    const ctx: RouteContext = {
+    const ctx: Reporter = {
       source: (path) => ({ file: "vs.yaml", line: 0, path: path.join(".") }),
       report: (path, message) => issues.push({ path: path.join("."), message }),
     };
@@ -942,7 +944,7 @@ describe("parseHttpRoute: the shared builder", () => {
       rewrite: { uri: "/newcatalog" },
       route: [{ destination: { host: "reviews.prod.svc.cluster.local" } }],
     };
-    const built = parseHttpRoute(raw, ["spec", "http", 0], services, DEFAULT_ROUTE_TIMEOUT_MS, ctx);
+    const built = parseHttpRoute(raw, ["spec", "http", 0], { services }, DEFAULT_ROUTE_TIMEOUT_MS, ctx);
     expect(issues).toEqual([]);
     expect(built?.destinations.map((d) => d.service)).toEqual(["reviews"]);
     expect(built?.rewrite).toEqual({ uri: "/newcatalog" });
@@ -952,7 +954,7 @@ describe("parseHttpRoute: the shared builder", () => {
   test("an unknown host, with the caller's hint", () => {
     const { ctx, issues } = context();
     const raw = { route: [{ destination: { host: "ratings.prod.svc.cluster.local" } }] };
-    parseHttpRoute(raw, ["spec", "http", 1], services, 15_000, ctx, { unknownServiceHint: (s) => `; give its address with --service ${s}=http://HOST:PORT` });
+    parseHttpRoute(raw, ["spec", "http", 1], { services, unknownServiceHint: (s) => `; give its address with --service ${s}=http://HOST:PORT` }, 15_000, ctx);
     expect(issues).toEqual([
       {
         path: "spec.http.1.route.0.destination.host",
@@ -963,7 +965,7 @@ describe("parseHttpRoute: the shared builder", () => {
 
   test("problems are reported under the caller's path", () => {
     const { ctx, issues } = context();
-    const built = parseHttpRoute({ route: [{ destination: { host: "ratings", subset: "v1" } }] }, ["spec", "http", 3], services, 15_000, ctx);
+    const built = parseHttpRoute({ route: [{ destination: { host: "ratings", subset: "v1" } }] }, ["spec", "http", 3], { services }, 15_000, ctx);
     expect(built).toBeUndefined();
     expect(issues.map((i) => i.path)).toEqual(["spec.http.3.route.0.destination.subset"]);
   });

@@ -7,9 +7,9 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadSources, type SourceOptions } from "../../src/config/sources.ts";
+import { loadSources, type ConfigFileOptions as SourceOptions } from "../../src/cli/config-files.ts";
 import type { Config } from "../../src/config/model.ts";
-import { ConfigError } from "../../src/errors.ts";
+import { ConfigError, formatIssue } from "../../src/errors.ts";
 import { provision } from "../../src/provision/provision.ts";
 import type { TcpListenerPlan, TlsPassthroughListenerPlan } from "../../src/provision/plan.ts";
 
@@ -168,7 +168,7 @@ describe("the book's TCP and SNI passthrough files → model", () => {
     const svc2 = join(SNI, "simple-tls-service-2.yaml");
     await loadSources([join(SNI, "passthrough-sni-gateway-both.yaml"), join(SNI, "passthrough-sni-vs-1.yaml"), join(SNI, "passthrough-sni-vs-2.yaml"), svc1, svc2], {
       services: services({ "simple-tls-service-1": "tcp://127.0.0.1:8081", "simple-tls-service-2": "tcp://127.0.0.1:8082" }),
-      notice: (m) => notices.push(m),
+      warn: (issue) => notices.push(formatIssue(issue)),
     });
     expect(notices).toEqual([
       `${svc1}:2: Service "simple-tls-service-1" ignored (only Gateway, VirtualService and Secret are read)`,
@@ -513,6 +513,7 @@ describe("errors name file, line and field", () => {
     expect(await errors([vs], { services: services({ echo: "tcp://127.0.0.1:1" }) })).toEqual([
       `${vs}:21: spec.tcp[0].match[0].sourceLabels: field "sourceLabels" is not supported by Portico: Portico is an edge proxy; connections do not come from labelled workloads`,
       `${vs}:22: spec.tcp[0].match[0].destinationSubnets: field "destinationSubnets" is not supported by Portico: Portico chooses tcp and tls routes by port (and SNI) only; bind Portico to the address instead (--bind)`,
+      `${vs}:24: spec.tcp[0].route[0].destination.subset: field "subset" is not supported by Portico: Portico has no DestinationRule subsets; define each version as its own service and route to it by name`,
       `${vs}:25: spec.tcp[0].route[0].headers: unknown field "headers"; expected one of: destination, weight`,
       `${vs}:26: spec.tcp[1].route: required field is missing; expected a non-empty list of destinations`,
       `${vs}:29: spec.tls[0].match[0].sniHosts[0]: "b.test" is not among the VirtualService's hosts (a.test); add it to hosts or fix the name`,

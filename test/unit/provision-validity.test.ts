@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseConfig } from "../../src/config/load.ts";
+import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { provision } from "../../src/provision/provision.ts";
 

@@ -1,13 +1,17 @@
 // Istio Gateway → listeners. Servers on one port become one listener (Istio builds one Envoy
-// listener per port too): HTTP (also HTTP2 and GRPC), HTTPS (TLS terminated, server-tls.ts), TCP
+// listener per port too): HTTP (also HTTP2 and GRPC), HTTPS (TLS terminated, gateway-tls.ts), TCP
 // (bytes to the VirtualServices' tcp routes) or TLS with PASSTHROUGH (by SNI to their tls
-// routes). `credentialName` is resolved by the caller (sources.ts).
+// routes). `credentialName` is resolved by the caller (sources/compose.ts).
 // Field reference: https://istio.io/latest/docs/reference/config/networking/gateway/
+import * as v from "valibot";
 import type { CredentialConfig, ListenerConfig, TlsServerConfig } from "../model.ts";
+import { checked, describeValue, list, mapping, port, text, validate } from "../schema-kit.ts";
+import { didYouMean } from "../suggest.ts";
+import { hostsOncePerPort } from "../listener-checks.ts";
 import { buildPassthroughServers } from "../tcp-route.ts";
-import { formatPath } from "../yaml-locate.ts";
-import { extraKeys, translatedReporter, type IstioDoc } from "./document.ts";
-import { passthroughServerOk, terminatedServer } from "./server-tls.ts";
+import type { FieldPath } from "../yaml-locate.ts";
+import type { IstioDoc } from "./document.ts";
+import { passthroughServerOk, ServerTlsSchema, terminatedServer } from "./gateway-tls.ts";
 
 export interface GatewayOptions {
   /** Port numbers as written in the YAML → the port Portico binds (`--port 443=8443`). */
@@ -25,38 +29,57 @@ export interface TranslatedGateway {
   credentials: CredentialConfig[];
 }
 
-const SERVER_FIELDS = ["port", "hosts", "tls", "name", "bind", "defaultEndpoint"];
+const PROTOCOLS = ["HTTP", "HTTPS", "TCP", "TLS", "HTTP2", "GRPC"];
+const PROTOCOL = "HTTP, HTTPS, TCP or TLS";
+// Istio reads protocol names in any case.
+const protocol = checked(PROTOCOL, (value) =>
+  PROTOCOLS.includes(value.toUpperCase()) ? undefined : `expected ${PROTOCOL}, got ${describeValue(value)}${didYouMean(value, PROTOCOLS)}`,
+);
+
+// https://istio.io/latest/docs/reference/config/networking/gateway/#Server
+const ServerSchema = mapping(
+  "a mapping with port, hosts and tls",
+  {
+    port: mapping("a mapping with number, protocol and name", {
+      number: port,
+      protocol,
+      name: v.optional(text("a port name")),
+      targetPort: v.optional(port),
+    }),
+    hosts: list("a non-empty list of host names", text("a host name", 1), 1),
+    // Checked by the listener kind the port's protocol makes (gateway-tls.ts).
+    tls: v.optional(v.unknown()),
+    name: v.optional(text("a server name")),
+  },
+  {
+    bind: "use --bind for the address",
+    defaultEndpoint: "it applies to sidecars only",
+  },
+);
+type RawServer = v.InferOutput<typeof ServerSchema>;
+
+const SpecSchema = mapping("a mapping with servers", {
+  // Each server is checked on its own, so one server's mistake does not hide another's.
+  servers: list("a non-empty list of servers", v.unknown(), 1),
+  // Picks the ingress pods in Kubernetes; here this process is the gateway.
+  selector: v.optional(v.unknown()),
+});
 
 export function translateGateway(doc: IstioDoc, opts: GatewayOptions): TranslatedGateway {
-  const spec = (doc.raw.spec ?? {}) as { servers?: unknown; selector?: unknown };
-  const servers = Array.isArray(spec.servers) ? spec.servers : [];
-  if (!Array.isArray(spec.servers) || servers.length === 0) doc.ctx.report(["spec", "servers"], "expected a non-empty list of servers");
-  for (const k of extraKeys(spec, ["servers", "selector"])) doc.ctx.report(["spec", k], `unknown field "${k}" in a Gateway spec`);
-  // `selector` picks the ingress pods in Kubernetes; here this process is the gateway.
-
-  const byPort = new Map<number, { protocol: string; entries: { server: Record<string, unknown>; index: number }[] }>();
-  servers.forEach((s, i) => {
+  const spec = validate(SpecSchema, doc.raw.spec ?? {}, ["spec"], doc.ctx);
+  const byPort = new Map<number, { protocol: string; entries: { server: RawServer; index: number }[] }>();
+  spec?.servers.forEach((raw, i) => {
     const at = ["spec", "servers", i];
-    if (typeof s !== "object" || s === null) return doc.ctx.report(at, "expected a server mapping");
-    const server = s as Record<string, unknown>;
-    for (const k of extraKeys(server, SERVER_FIELDS)) doc.ctx.report([...at, k], `unknown field "${k}" in a Gateway server`);
-    if (server.bind !== undefined) doc.ctx.report([...at, "bind"], "not supported by Portico: use --bind for the address");
-    if (server.defaultEndpoint !== undefined) doc.ctx.report([...at, "defaultEndpoint"], "not supported by Portico: it applies to sidecars only");
-    const port = server.port as { number?: unknown; protocol?: unknown; name?: unknown; targetPort?: unknown } | undefined;
-    if (typeof port?.number !== "number" || !Number.isInteger(port.number) || port.number < 1 || port.number > 65535) {
-      return doc.ctx.report([...at, "port", "number"], "expected a port number 1..65535");
-    }
-    const protocol = typeof port.protocol === "string" ? port.protocol.toUpperCase() : "";
-    if (!["HTTP", "HTTPS", "TCP", "TLS", "HTTP2", "GRPC"].includes(protocol)) {
-      return doc.ctx.report([...at, "port", "protocol"], `expected HTTP, HTTPS, TCP or TLS, got ${JSON.stringify(port.protocol)}`);
-    }
-    const group = byPort.get(port.number) ?? { protocol, entries: [] };
+    const server = validate(ServerSchema, raw, at, doc.ctx);
+    if (!server) return;
+    const protocol = server.port.protocol.toUpperCase();
+    const group = byPort.get(server.port.number) ?? { protocol, entries: [] };
     if (group.protocol !== protocol) {
       const mixed = [group.protocol, protocol].sort().join(",") === "HTTPS,TLS" ? " (Portico cannot terminate some names and pass others through on one port)" : "";
-      return doc.ctx.report([...at, "port", "protocol"], `port ${port.number} already serves ${group.protocol}; one port serves one protocol${mixed}`);
+      return doc.ctx.report([...at, "port", "protocol"], `port ${server.port.number} already serves ${group.protocol}; one port serves one protocol${mixed}`);
     }
     group.entries.push({ server, index: i });
-    byPort.set(port.number, group);
+    byPort.set(server.port.number, group);
   });
 
   const listeners: ListenerConfig[] = [];
@@ -71,24 +94,22 @@ export function translateGateway(doc: IstioDoc, opts: GatewayOptions): Translate
       const hosts: string[] = [];
       const redirects = new Set<boolean>();
       for (const { server, index } of group.entries) {
-        hosts.push(...hostsOf(server, doc, index));
-        const tls = (server.tls ?? {}) as Record<string, unknown>;
-        for (const k of extraKeys(tls, ["httpsRedirect"])) doc.ctx.report(["spec", "servers", index, "tls", k], `only httpsRedirect applies to an ${group.protocol} server`);
-        if (tls.httpsRedirect !== undefined && typeof tls.httpsRedirect !== "boolean") doc.ctx.report(["spec", "servers", index, "tls", "httpsRedirect"], "expected true or false");
+        hosts.push(...hostsOf(server));
+        const at = ["spec", "servers", index, "tls"];
+        const tls = server.tls === undefined ? {} : (validate(ServerTlsSchema, server.tls, at, doc.ctx) ?? {});
+        for (const k of Object.keys(tls)) {
+          if (k !== "httpsRedirect") doc.ctx.report([...at, k], `only httpsRedirect applies to an ${group.protocol} server`);
+        }
         redirects.add(tls.httpsRedirect === true);
       }
       if (redirects.size > 1) doc.ctx.report(["spec", "servers", first.index, "tls", "httpsRedirect"], `servers on port ${yamlPort} disagree on httpsRedirect; Portico needs one setting per port`);
       listeners.push({ protocol: "HTTP", ...common, hosts, httpsRedirect: redirects.has(true) });
     } else if (group.protocol === "HTTPS") {
       const tlsServers: TlsServerConfig[] = [];
-      const servedBy = new Map<string, number>();
-      for (const { server, index } of group.entries) {
-        const hosts = hostsOf(server, doc, index);
-        hosts.forEach((h, k) => {
-          const previous = servedBy.get(h);
-          if (previous !== undefined) doc.ctx.report(["spec", "servers", index, "hosts", k], `host "${h}" is already served on port ${yamlPort} by spec.servers[${previous}]`);
-          else servedBy.set(h, index);
-        });
+      const placed = group.entries.map(({ server, index }) => ({ hosts: hostsOf(server), at: ["spec", "servers", index] }));
+      const allHosts = hostsOncePerPort(placed, yamlPort, doc.ctx, "host", "served");
+      for (const [j, { server, index }] of group.entries.entries()) {
+        const hosts = allHosts[j]!;
         const built = terminatedServer(server, hosts, index, doc, { credential: opts.credential, addCredential: (c) => credentials.push(c) });
         if (built) tlsServers.push(built);
       }
@@ -96,7 +117,7 @@ export function translateGateway(doc: IstioDoc, opts: GatewayOptions): Translate
     } else if (group.protocol === "TCP") {
       const hosts: string[] = [];
       for (const { server, index } of group.entries) {
-        hosts.push(...hostsOf(server, doc, index));
+        hosts.push(...hostsOf(server));
         if (server.tls !== undefined) {
           doc.ctx.report(["spec", "servers", index, "tls"], "does not apply to a TCP server, which forwards bytes as they come; to route TLS by SNI without terminating it, use protocol TLS with tls.mode PASSTHROUGH");
         }
@@ -105,25 +126,14 @@ export function translateGateway(doc: IstioDoc, opts: GatewayOptions): Translate
     } else {
       // TLS: routes.yaml's builder, so a name is passed through once per port there and here.
       const ok = group.entries.filter(({ server, index }) => passthroughServerOk(server, index, doc));
-      const raw = ok.map(({ server, index }) => ({ hosts: hostsOf(server, doc, index) }));
-      const istioPath = (j: number) => ["spec", "servers", ok[j]!.index];
-      const reporter = translatedReporter(
-        (path) => (path[0] === "listeners" && path[2] === "servers" ? { doc, path: [...istioPath(Number(path[3])), ...path.slice(4)] } : undefined),
-        doc,
-        (message) => message.replace(/listeners\[0\]\.servers\[(\d+)\]/g, (_, j: string) => formatPath(istioPath(Number(j)))),
-      );
-      listeners.push({ protocol: "TLS", ...common, servers: buildPassthroughServers(raw, 0, yamlPort, reporter) });
+      const servers = ok.map(({ server, index }): { hosts: string[]; at: FieldPath } => ({ hosts: hostsOf(server), at: ["spec", "servers", index] }));
+      listeners.push({ protocol: "TLS", ...common, servers: buildPassthroughServers(servers, yamlPort, doc.ctx) });
     }
   }
   return { name: doc.name, listeners, credentials };
 }
 
 // Istio hosts may carry a namespace ("ns/host", or "*" then "/host"); there are no namespaces here.
-function hostsOf(server: Record<string, unknown>, doc: IstioDoc, index: number): string[] {
-  const hosts = server.hosts;
-  if (!Array.isArray(hosts) || hosts.length === 0 || !hosts.every((h) => typeof h === "string")) {
-    doc.ctx.report(["spec", "servers", index, "hosts"], "expected a non-empty list of host names");
-    return [];
-  }
-  return hosts.map((h: string) => (h.includes("/") ? h.slice(h.indexOf("/") + 1) : h).toLowerCase());
+function hostsOf(server: RawServer): string[] {
+  return server.hosts.map((h) => (h.includes("/") ? h.slice(h.indexOf("/") + 1) : h).toLowerCase());
 }

@@ -2,12 +2,25 @@
 // and Istio's generic form (cert, key, cacert), in `data` (base64) or `stringData`.
 // Istio reads the CA of `<name>` also from a Secret named `<name>-cacert` (Istio docs, "Secure
 // Gateways": "the CA certificate can be in a separate secret named <secret>-cacert").
+import * as v from "valibot";
 import type { CredentialConfig } from "../model.ts";
+import { boolean, mapping, namedMap, text, validate } from "../schema-kit.ts";
 import type { IstioDoc } from "./document.ts";
 
 const CERT_KEYS = ["tls.crt", "cert"];
 const KEY_KEYS = ["tls.key", "key"];
 const CA_KEYS = ["ca.crt", "cacert"];
+
+// https://kubernetes.io/docs/reference/kubernetes-api/config-and-storage-resources/secret-v1/
+const SecretSchema = mapping("a Secret with data or stringData", {
+  apiVersion: v.unknown(),
+  kind: v.unknown(),
+  metadata: v.unknown(),
+  type: v.optional(text("a Secret type such as kubernetes.io/tls")),
+  data: v.optional(namedMap("a mapping of keys to base64 values", text("base64 text"))),
+  stringData: v.optional(namedMap("a mapping of keys to values", text("a string"))),
+  immutable: v.optional(boolean()),
+});
 
 export interface SecretMaterial {
   name: string;
@@ -17,31 +30,15 @@ export interface SecretMaterial {
   doc: IstioDoc;
 }
 
+/** The certificate, key and CA a Secret holds; undefined when it is not a valid Secret (reported). */
 export function readSecret(doc: IstioDoc): SecretMaterial | undefined {
-  const body = doc.raw as { metadata?: { name?: unknown }; type?: unknown; data?: unknown; stringData?: unknown };
-  const name = body.metadata?.name;
-  if (typeof name !== "string" || name === "") {
-    doc.ctx.report(["metadata", "name"], "a Secret needs metadata.name (the credentialName Gateways refer to)");
-    return undefined;
-  }
+  const body = validate(SecretSchema, doc.raw, [], doc.ctx);
+  if (!body) return undefined;
   const values = new Map<string, string>();
-  for (const [field, decode] of [
-    ["data", (v: string) => Buffer.from(v, "base64").toString("utf8")],
-    ["stringData", (v: string) => v],
-  ] as const) {
-    const section = (body as Record<string, unknown>)[field];
-    if (section === undefined) continue;
-    if (typeof section !== "object" || section === null || Array.isArray(section)) {
-      doc.ctx.report([field], "expected a mapping of keys to values");
-      continue;
-    }
-    for (const [k, v] of Object.entries(section)) {
-      if (typeof v !== "string") doc.ctx.report([field, k], "expected a string");
-      else values.set(k, decode(v));
-    }
-  }
-  const pick = (keys: string[]) => keys.map((k) => values.get(k)).find((v) => v !== undefined);
-  const material: SecretMaterial = { name, doc };
+  for (const [k, value] of Object.entries(body.data ?? {})) values.set(k, Buffer.from(value, "base64").toString("utf8"));
+  for (const [k, value] of Object.entries(body.stringData ?? {})) values.set(k, value);
+  const pick = (keys: string[]) => keys.map((k) => values.get(k)).find((value) => value !== undefined);
+  const material: SecretMaterial = { name: doc.name, doc };
   const cert = pick(CERT_KEYS);
   const key = pick(KEY_KEYS);
   const ca = pick(CA_KEYS);
@@ -49,7 +46,7 @@ export function readSecret(doc: IstioDoc): SecretMaterial | undefined {
   if (key !== undefined) material.key = key;
   if (ca !== undefined) material.ca = ca;
   if (cert === undefined && key === undefined && ca === undefined) {
-    doc.ctx.report([], `Secret "${name}" holds none of ${[...CERT_KEYS, ...KEY_KEYS, ...CA_KEYS].join(", ")}`);
+    doc.ctx.report([], `Secret "${doc.name}" holds none of ${[...CERT_KEYS, ...KEY_KEYS, ...CA_KEYS].join(", ")}`);
   }
   return material;
 }

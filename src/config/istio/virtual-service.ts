@@ -3,38 +3,43 @@
 // the hosts both list; the listener's host filter and the route table together give exactly
 // that intersection at request time.
 // Field reference: https://istio.io/latest/docs/reference/config/networking/virtual-service/
-import type { HttpRouteConfig, TcpRouteConfig, TlsRouteConfig, VirtualHostConfig } from "../model.ts";
-import type { FieldPath } from "../yaml-locate.ts";
-import { extraKeys, type IstioDoc } from "./document.ts";
+import * as v from "valibot";
+import { parseHttpRoute } from "../http-route-build.ts";
+import type { Config, HttpRouteConfig, VirtualHostConfig } from "../model.ts";
+import { list, mapping, rule, text, validate } from "../schema-kit.ts";
+import type { IstioDoc } from "./document.ts";
+import { istioTcpRoutes, istioTlsRoutes } from "./l4-route.ts";
 
 export interface VirtualServiceOptions {
   /** Gateway name → names of the listeners it produced. */
   gateways: Map<string, string[]>;
-  /** Builds one HTTP route (shared with routes.yaml, so both accept the same fields). */
-  httpRoute: (raw: unknown, at: FieldPath, doc: IstioDoc) => HttpRouteConfig | undefined;
-  /** Builds `spec.tcp` and `spec.tls` (l4-route.ts, on routes.yaml's builders). */
-  tcpRoutes: (raw: unknown, doc: IstioDoc) => TcpRouteConfig[] | undefined;
-  tlsRoutes: (raw: unknown, hosts: string[], doc: IstioDoc) => TlsRouteConfig[] | undefined;
-  notice: (message: string) => void;
+  /** Services, and the default route timeout, so far. */
+  config: Config;
+  /** `--port FROM=TO`: ports in matches are the Gateway's as written, mapped like its listeners. */
+  portMap: Map<number, number>;
 }
 
-const SPEC_FIELDS = ["hosts", "gateways", "http", "tcp", "tls", "exportTo"];
+// https://istio.io/latest/docs/reference/config/networking/virtual-service/#VirtualService
+const SpecSchema = v.pipe(
+  mapping("a mapping with hosts, gateways and http, tcp or tls routes", {
+    hosts: list("a non-empty list of host names", text("a host name", 1), 1),
+    gateways: v.optional(list("a list of Gateway names", text("a Gateway name", 1))),
+    // Each route is checked on its own, so one route's mistake does not hide another's.
+    http: v.optional(list("a list of HTTP routes", v.unknown())),
+    tcp: v.optional(v.unknown()),
+    tls: v.optional(v.unknown()),
+    // Limits visibility across namespaces; there is one namespace here.
+    exportTo: v.optional(list("a list of namespaces", text("a namespace"))),
+  }),
+  rule((spec, add) => {
+    if (!("http" in spec) && !("tcp" in spec) && !("tls" in spec)) add([], "expected http, tcp or tls routes");
+  }),
+);
 
 export function translateVirtualService(doc: IstioDoc, opts: VirtualServiceOptions): VirtualHostConfig | undefined {
-  const spec = (doc.raw.spec ?? {}) as Record<string, unknown>;
-  for (const k of extraKeys(spec, SPEC_FIELDS)) doc.ctx.report(["spec", k], `unknown field "${k}" in a VirtualService spec`);
-  // exportTo limits visibility across namespaces; there is one namespace here.
-
-  const hosts = stringList(spec.hosts);
-  if (!hosts || hosts.length === 0) {
-    doc.ctx.report(["spec", "hosts"], "expected a non-empty list of host names");
-    return undefined;
-  }
-  const gatewayNames = spec.gateways === undefined ? ["mesh"] : stringList(spec.gateways);
-  if (!gatewayNames) {
-    doc.ctx.report(["spec", "gateways"], "expected a list of Gateway names");
-    return undefined;
-  }
+  const spec = validate(SpecSchema, doc.raw.spec ?? {}, ["spec"], doc.ctx);
+  if (!spec) return undefined;
+  const gatewayNames = spec.gateways ?? ["mesh"];
   const listeners: string[] = [];
   gatewayNames.forEach((g, i) => {
     const name = g.includes("/") ? g.slice(g.indexOf("/") + 1) : g;
@@ -44,33 +49,33 @@ export function translateVirtualService(doc: IstioDoc, opts: VirtualServiceOptio
     else listeners.push(...bound);
   });
   if (listeners.length === 0) {
-    if (gatewayNames.every((g) => g === "mesh" || g.endsWith("/mesh"))) opts.notice(`${doc.ctx.file}: VirtualService ${doc.name} is bound to no Gateway (gateways: ${gatewayNames.join(", ")}); ignored`);
+    if (gatewayNames.every((g) => g === "mesh" || g.endsWith("/mesh"))) {
+      doc.ctx.report([], `VirtualService ${doc.name} is bound to no Gateway (gateways: ${gatewayNames.join(", ")}); ignored`, "warning");
+    }
     return undefined;
   }
 
+  const { config, portMap } = opts;
+  const lookup = { services: config.services, unknownServiceHint: (s: string) => `; give its address with --service ${s}=http://HOST:PORT` };
   const http: HttpRouteConfig[] = [];
-  const rawHttp = spec.http === undefined ? [] : spec.http;
-  if (!Array.isArray(rawHttp)) doc.ctx.report(["spec", "http"], "expected a list of HTTP routes");
-  else rawHttp.forEach((r, j) => {
-    const built = opts.httpRoute(r, ["spec", "http", j], doc);
-    if (built) http.push(built);
+  (spec.http ?? []).forEach((r, j) => {
+    const built = parseHttpRoute(r, ["spec", "http", j], lookup, config.settings.timeoutMs, doc.ctx);
+    if (!built) return;
+    // A match's port is compared with the port the request came in on, which is the bound one.
+    for (const m of built.match) if (m.port !== undefined) m.port = portMap.get(m.port) ?? m.port;
+    http.push(built);
   });
-  const lower = hosts.map((h) => h.toLowerCase());
-  const built: VirtualHostConfig = { hosts: lower, listeners, http, source: doc.ctx.source(["spec"]) };
+  const hosts = spec.hosts.map((h) => h.toLowerCase());
+  const built: VirtualHostConfig = { hosts, listeners, http, source: doc.ctx.source(["spec"]) };
   // A tls route's listeners are the Gateways' TLS (PASSTHROUGH) ones, a tcp route's their TCP
   // ones: provisioning binds each route to the listeners of its kind among `listeners`.
   if (spec.tcp !== undefined) {
-    const tcp = opts.tcpRoutes(spec.tcp, doc);
+    const tcp = istioTcpRoutes(spec.tcp, doc, { config, portMap });
     if (tcp) built.tcp = tcp;
   }
   if (spec.tls !== undefined) {
-    const tls = opts.tlsRoutes(spec.tls, lower, doc);
+    const tls = istioTlsRoutes(spec.tls, hosts, doc, { config, portMap });
     if (tls) built.tls = tls;
   }
-  if (spec.http === undefined && spec.tcp === undefined && spec.tls === undefined) doc.ctx.report(["spec"], "expected http, tcp or tls routes");
   return built;
-}
-
-function stringList(v: unknown): string[] | undefined {
-  return Array.isArray(v) && v.every((x) => typeof x === "string") ? (v as string[]) : undefined;
 }

@@ -1,18 +1,18 @@
 // A Gateway server's `tls` (Istio's ServerTLSSettings) → the model. The value checks, the rules
 // on which field goes with which mode and protocol, and the builder are routes.yaml's
-// (tls-settings.ts), so a Gateway and routes.yaml accept the same settings with the same
+// (server-tls.ts), so a Gateway and routes.yaml accept the same settings with the same
 // messages. What is Istio's own: the certificate comes from `credentialName` (a Secret document
-// or a credential folder, resolved by sources.ts) where routes.yaml says `credential`, and the
-// modes that need Istio's mesh.
+// or a credential folder, resolved by sources/compose.ts) where routes.yaml says `credential`,
+// and the modes that need Istio's mesh.
 // Reference: https://istio.io/latest/docs/reference/config/networking/gateway/#ServerTLSSettings
 
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import type { CredentialConfig, TlsMode, TlsServerConfig } from "../model.ts";
-import { boolean, mapping, oneOf, text } from "../schema-kit.ts";
-import { serverTls, serverTlsIssues, sharedServerTlsFields, type RawServerTls } from "../tls-settings.ts";
+import { boolean, mapping, oneOf, text, validate } from "../schema-kit.ts";
+import { serverTls, serverTlsIssues, sharedServerTlsFields, type RawServerTls } from "../server-tls.ts";
 import type { FieldPath } from "../yaml-locate.ts";
-import { validate, type IstioDoc } from "./document.ts";
+import type { IstioDoc } from "./document.ts";
 
 const MODES = ["SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL", "PASSTHROUGH", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL"] as const;
 
@@ -24,7 +24,7 @@ const MESH_MODES: Record<string, string> = {
 
 const FILE_FIELDS = ["serverCertificate", "privateKey", "caCertificates"] as const;
 
-// The same fields and value checks as routes.yaml's servers[].tls (schema.ts), with
+// The same fields and value checks as routes.yaml's servers[].tls (routes-yaml/schema.ts), with
 // credentialName in place of credential, and Istio's httpsRedirect (HTTP servers).
 export const ServerTlsSchema = mapping(
   "a mapping with mode and credentialName",
@@ -50,8 +50,8 @@ export interface ServerTlsOptions {
   addCredential: (credential: CredentialConfig) => void;
 }
 
-/** Reports at paths relative to one server, and remembers whether it did. */
-function reporter(doc: IstioDoc, index: number) {
+/** Reports for one server, and remembers whether it did. */
+function serverReport(doc: IstioDoc, index: number) {
   const at: FieldPath = ["spec", "servers", index];
   const r = {
     at,
@@ -61,28 +61,37 @@ function reporter(doc: IstioDoc, index: number) {
       r.failed = true;
       doc.ctx.report(path, message);
     },
-    /** For tls-settings.ts's rules, which report at `servers[j].tls.<field>`. */
-    add(path: readonly (string | number)[], message: string) {
-      r.report([...at, ...path.slice(2)], message);
+    /** For server-tls.ts's rules, which report at a path inside `tls`. */
+    add(path: FieldPath, message: string) {
+      r.report([...r.tlsAt, ...path], message);
     },
   };
   return r;
 }
 
+/**
+ * The server's `tls`, checked against the schema and refused for Istio's mesh-only modes;
+ * undefined when it was reported (`missing`: what to say when there is no `tls`).
+ */
+function meshFreeTls(server: Record<string, unknown>, r: ReturnType<typeof serverReport>, doc: IstioDoc, missing: string): IstioServerTls | undefined {
+  if (server.tls === undefined) {
+    r.report(r.tlsAt, missing);
+    return undefined;
+  }
+  const tls = validate(ServerTlsSchema, server.tls, r.tlsAt, doc.ctx);
+  if (tls?.mode !== undefined && MESH_MODES[tls.mode]) {
+    r.report([...r.tlsAt, "mode"], `not supported by Portico: ${MESH_MODES[tls.mode]}`);
+    return undefined;
+  }
+  return tls;
+}
+
 /** An HTTPS server's `tls`: SIMPLE, MUTUAL or OPTIONAL_MUTUAL with a certificate and the optional settings. */
 export function terminatedServer(server: Record<string, unknown>, hosts: string[], index: number, doc: IstioDoc, opts: ServerTlsOptions): TlsServerConfig | undefined {
-  const r = reporter(doc, index);
-  if (server.tls === undefined) {
-    r.report(r.tlsAt, "an HTTPS server needs tls with mode and credentialName (or serverCertificate and privateKey)");
-    return undefined;
-  }
-  const tls = validate(ServerTlsSchema, server.tls, r.tlsAt, doc);
+  const r = serverReport(doc, index);
+  const tls = meshFreeTls(server, r, doc, "an HTTPS server needs tls with mode and credentialName (or serverCertificate and privateKey)");
   if (!tls) return undefined;
   const mode = tls.mode ?? "SIMPLE";
-  if (MESH_MODES[mode]) {
-    r.report([...r.tlsAt, "mode"], `not supported by Portico: ${MESH_MODES[mode]}`);
-    return undefined;
-  }
 
   // Where the certificate comes from: Istio's own field, so Istio's own words.
   const { httpsRedirect: _ignored, credentialName, ...settings } = tls;
@@ -98,7 +107,7 @@ export function terminatedServer(server: Record<string, unknown>, hosts: string[
   // Everything else is routes.yaml's rules: fields per mode, file form, versions, cipher suites.
   const fileForm = credentialName === undefined && files;
   const view: RawServerTls = fileForm ? settings : { ...withoutFiles(settings), credential: credentialName ?? "" };
-  serverTlsIssues("HTTPS", [{ tls: view }], r.add);
+  serverTlsIssues("HTTPS", view, r.add);
   if (r.failed) return undefined;
 
   let credential: string | undefined;
@@ -121,18 +130,10 @@ export function terminatedServer(server: Record<string, unknown>, hosts: string[
  * TLS). False when it was reported.
  */
 export function passthroughServerOk(server: Record<string, unknown>, index: number, doc: IstioDoc): boolean {
-  const r = reporter(doc, index);
-  if (server.tls === undefined) {
-    r.report(r.tlsAt, "a TLS server needs tls with mode: PASSTHROUGH (the backend terminates TLS with its own certificate)");
-    return false;
-  }
-  const tls = validate(ServerTlsSchema, server.tls, r.tlsAt, doc);
+  const r = serverReport(doc, index);
+  const tls = meshFreeTls(server, r, doc, "a TLS server needs tls with mode: PASSTHROUGH (the backend terminates TLS with its own certificate)");
   if (!tls) return false;
   const mode = tls.mode;
-  if (mode !== undefined && MESH_MODES[mode]) {
-    r.report([...r.tlsAt, "mode"], `not supported by Portico: ${MESH_MODES[mode]}`);
-    return false;
-  }
   if (mode === undefined) {
     r.report([...r.tlsAt, "mode"], "required field is missing; expected PASSTHROUGH: the backend terminates TLS with its own certificate");
     return false;
@@ -142,7 +143,7 @@ export function passthroughServerOk(server: Record<string, unknown>, index: numb
     r.report([...r.tlsAt, "mode"], `expected PASSTHROUGH, got ${mode}: mode ${mode} on a TLS server terminates TLS and forwards the decrypted bytes to tcp routes, which Portico does not support; use PASSTHROUGH (the backend terminates TLS), or protocol HTTPS to terminate TLS in front of http routes`);
     return false;
   }
-  serverTlsIssues("TLS", [{ tls }], r.add);
+  serverTlsIssues("TLS", tls, r.add);
   return !r.failed;
 }
 

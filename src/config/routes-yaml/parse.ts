@@ -1,55 +1,31 @@
 // routes.yaml -> Config. Three passes, each reporting every problem it finds: YAML syntax, the
-// shape of each field (schema.ts), then defaults and cross-references between sections.
+// shape of each field (schema.ts), then defaults and cross-references between sections. Pure:
+// the text is given (reading files is the caller's job, src/cli/config-files.ts).
 
-import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { getSystemErrorMap } from "node:util";
 import * as v from "valibot";
-import { LineCounter, parseDocument, visit, type Document, type YAMLError } from "yaml";
-import { ConfigError, type ConfigIssue } from "../errors.ts";
-import { parseDuration } from "./duration.ts";
+import { LineCounter, parseDocument, visit, type Document } from "yaml";
+import { ConfigError } from "../../errors.ts";
+import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
+import { parseDuration } from "../duration.ts";
+import { buildHttpRoute } from "../http-route-build.ts";
+import { hostsOncePerPort, nameClash, portClash } from "../listener-checks.ts";
 import type {
   ClientCertForwarding,
   Config,
   CredentialConfig,
-  DestinationConfig,
   ListenerConfig,
   ServiceConfig,
-  Source,
   TlsMode,
   TlsServerConfig,
   VirtualHostConfig,
-} from "./model.ts";
+} from "../model.ts";
+import { DocumentReporter, fileIssue, yamlMessage } from "../report.ts";
+import { serverTls } from "../server-tls.ts";
+import { parseServiceUrl } from "../service-url.ts";
+import { unknownName } from "../suggest.ts";
+import { buildPassthroughServers, buildTcpRoute, buildTlsRoute, checkL4Routes } from "../tcp-route.ts";
 import { ConfigSchema, type RawConfig, type RawListener, type RawVirtualHost } from "./schema.ts";
-import { unknownName } from "./suggest.ts";
-import { buildPassthroughServers, buildTcpRoutes, buildTlsRoutes, checkL4Routes } from "./tcp-route.ts";
-import { serverTls } from "./tls-settings.ts";
-import { formatPath, locateLine, type FieldPath } from "./yaml-locate.ts";
-import { buildHttpRoute } from "./http-route.ts";
-
-/** Envoy's default route timeout. */
-const DEFAULT_TIMEOUT_MS = 15_000;
-const DEFAULT_SERVER_HEADER = "portico";
-/** Addresses that bind every interface, so they clash with any other address on the port. */
-const ANY_ADDRESS = new Set(["0.0.0.0", "::"]);
-
-/** Reads and parses a routes.yaml file; every problem becomes part of one ConfigError. */
-export async function loadConfigFile(file: string): Promise<Config> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    const issue: ConfigIssue = { file, line: 0, path: "", message: `cannot read: ${osReason(error)}` };
-    throw new ConfigError([issue], { cause: error });
-  }
-  return parseConfig(text, file);
-}
-
-function osReason(error: unknown): string {
-  const { code, errno, message } = error as NodeJS.ErrnoException;
-  const described = typeof errno === "number" ? getSystemErrorMap().get(errno)?.[1] : undefined;
-  return code && described ? `${code} ${described}` : String(message ?? error);
-}
 
 /** Parses routes.yaml text. Pure: `file` only names the source and anchors relative paths. */
 export function parseConfig(text: string, file: string): Config {
@@ -58,9 +34,9 @@ export function parseConfig(text: string, file: string): Config {
   return configFromDocument(doc, lineCounter, file);
 }
 
-/** The native config in one parsed YAML document (one of several in a file, see sources.ts). */
+/** The native config in one parsed YAML document (one of several in a file, see sources/compose.ts). */
 export function configFromDocument(doc: Document, lineCounter: LineCounter, file: string): Config {
-  const whole = (line: number, message: string): ConfigIssue => ({ file, line, path: "", message });
+  const whole = (line: number, message: string) => fileIssue(file, line, message);
 
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((error) => whole(lineCounter.linePos(error.pos[0]).line, yamlMessage(error))));
@@ -76,7 +52,7 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
     throw new ConfigError([whole(0, "the file is empty; expected listeners, services, routes")]);
   }
 
-  const ctx = new Context(file, doc, lineCounter);
+  const ctx = new DocumentReporter(file, doc, lineCounter);
   const result = v.safeParse(ConfigSchema, raw);
   for (const issue of result.issues ?? []) {
     const path = (issue.path ?? []).map((item) => item.key as string | number);
@@ -92,25 +68,20 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
   const baseDir = dirname(resolve(file));
 
   const rawSettings = section("settings");
+  const defaults = defaultSettings();
   const settings = {
-    timeoutMs: parseDuration(rawSettings?.timeout ?? "") ?? DEFAULT_TIMEOUT_MS,
-    serverHeader: rawSettings?.serverHeader ?? DEFAULT_SERVER_HEADER,
+    timeoutMs: parseDuration(rawSettings?.timeout ?? "") ?? defaults.timeoutMs,
+    serverHeader: rawSettings?.serverHeader ?? defaults.serverHeader,
     ...(rawSettings?.admin === undefined ? {} : { admin: rawSettings.admin }),
   };
   const credentials = bad.has("credentials") ? undefined : buildCredentials(section("credentials") ?? {}, baseDir, ctx);
   const services = bad.has("services") ? undefined : buildServices(section("services") ?? {}, baseDir, ctx);
   const listeners = buildListeners(section("listeners") ?? [], credentials, ctx, baseDir);
   const routes = buildRoutes(section("routes") ?? [], services, settings.timeoutMs, ctx);
-  checkL4Routes(routes, services, ctx);
+  checkL4Routes(routes.map((entry, i) => ({ entry, at: ["routes", i], ctx })), services);
 
-  if (ctx.issues.length > 0) throw ctx.error();
+  if (ctx.failed) throw ctx.error();
   return { files: [file], listeners, credentials: credentials!, services: services!, routes, settings };
-}
-
-export function yamlMessage(error: YAMLError): string {
-  if (error.code === "MULTIPLE_DOCS") return "invalid YAML: expected one document, found several separated by ---";
-  const hint = error.code === "BAD_ALIAS" ? '; quote "*" when it means a wildcard host' : "";
-  return `invalid YAML: ${error.message}${hint}`;
 }
 
 function unresolvedAliasLine(doc: Document, lineCounter: LineCounter): number {
@@ -125,39 +96,9 @@ function unresolvedAliasLine(doc: Document, lineCounter: LineCounter): number {
   return line;
 }
 
-/** Collects issues and locates paths in the YAML source. */
-export class Context {
-  readonly issues: ConfigIssue[] = [];
-  private readonly seen = new Set<string>();
-
-  constructor(
-    readonly file: string,
-    private readonly doc: Document,
-    private readonly lineCounter: LineCounter,
-  ) {}
-
-  source(path: FieldPath): Source {
-    return { file: this.file, line: locateLine(this.doc, this.lineCounter, path), path: formatPath(path) };
-  }
-
-  report(path: FieldPath, message: string): void {
-    const issue = { ...this.source(path), message };
-    // One bad value can fail several rules with the same message (e.g. 0.5 for a port).
-    const key = `${issue.path}\n${message}`;
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
-    this.issues.push(issue);
-  }
-
-  /** Issues in file order, so the report reads top to bottom like the file. */
-  error(): ConfigError {
-    return new ConfigError(this.issues.toSorted((a, b) => a.line - b.line));
-  }
-}
-
 type RawCredential = NonNullable<RawConfig["credentials"]>[string];
 
-function buildCredentials(raw: Record<string, RawCredential>, baseDir: string, ctx: Context) {
+function buildCredentials(raw: Record<string, RawCredential>, baseDir: string, ctx: DocumentReporter) {
   const credentials = new Map<string, CredentialConfig>();
   for (const [name, value] of Object.entries(raw)) {
     const source = ctx.source(["credentials", name]);
@@ -175,16 +116,13 @@ function buildCredentials(raw: Record<string, RawCredential>, baseDir: string, c
   return credentials;
 }
 
-function buildServices(raw: RawConfig["services"] & object, baseDir: string, ctx: Context) {
+function buildServices(raw: RawConfig["services"] & object, baseDir: string, ctx: DocumentReporter) {
   const services = new Map<string, ServiceConfig>();
   for (const [name, value] of Object.entries(raw)) {
-    const url = typeof value === "string" ? value : value.url;
+    const url = parseServiceUrl(typeof value === "string" ? value : value.url);
     const tls = typeof value === "string" || !value.tls ? undefined : value.tls;
-    // The origin drops a trailing "/" and default port, so upstream code can append paths as is.
-    // A tcp:// URL has no origin ("null"): keep scheme, host and port as written.
-    const parsed = new URL(url);
-    const origin = parsed.protocol === "tcp:" ? `tcp://${parsed.host}` : parsed.origin;
-    const service: ServiceConfig = { name, url: origin, source: ctx.source(["services", name]) };
+    if (!url.ok) continue; // reported by the schema
+    const service: ServiceConfig = { name, url: url.origin, source: ctx.source(["services", name]) };
     if (tls) {
       service.tls = {
         ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),
@@ -200,33 +138,18 @@ function buildServices(raw: RawConfig["services"] & object, baseDir: string, ctx
 function buildListeners(
   raw: RawListener[],
   credentials: Map<string, CredentialConfig> | undefined,
-  ctx: Context,
+  ctx: DocumentReporter,
   baseDir: string,
 ): ListenerConfig[] {
   const built: ListenerConfig[] = [];
   raw.forEach((listener, i) => {
     const at = ["listeners", i] as const;
     const name = listener.name ?? `${listener.protocol.toLowerCase()}-${listener.port}`;
-    const address = listener.address ?? "0.0.0.0";
-    const sameName = built.findIndex((other) => other.name === name);
-    if (sameName >= 0 && listener.name !== undefined) {
-      ctx.report([...at, "name"], `name "${name}" is already used by listeners[${sameName}]`);
-    } else if (sameName >= 0) {
-      const message = `name "${name}" (the default for this listener) is already used by listeners[${sameName}]`;
-      ctx.report(at, `${message}; give one of them a name`);
-    }
-    const clash = built.findIndex(
-      (other) =>
-        other.port === listener.port &&
-        (other.address === address || ANY_ADDRESS.has(other.address) || ANY_ADDRESS.has(address)),
-    );
-    if (clash >= 0) {
-      const other = built[clash]!;
-      ctx.report(
-        [...at, "port"],
-        `port ${listener.port} on ${address} is already used by listeners[${clash}] ("${other.name}" on ${other.address})`,
-      );
-    }
+    const address = listener.address ?? DEFAULT_ADDRESS;
+    const sameName = nameClash(name, built, listener.name === undefined);
+    if (sameName) ctx.report(listener.name === undefined ? at : [...at, "name"], sameName);
+    const clash = portClash({ address, port: listener.port }, built);
+    if (clash) ctx.report([...at, "port"], clash);
     const common = { name, address, port: listener.port, source: ctx.source(at) };
     // Unset: Istio's gateway defaults (provisioning applies them): replace any incoming XFCC
     // with Hash, Subject, URI and DNS.
@@ -245,7 +168,8 @@ function buildListeners(
     } else if (listener.protocol === "TCP") {
       built.push({ protocol: "TCP", ...common, hosts: (listener.hosts ?? ["*"]).map((host) => host.toLowerCase()) });
     } else if (listener.protocol === "TLS") {
-      built.push({ protocol: "TLS", ...common, servers: buildPassthroughServers(listener.servers ?? [], i, listener.port, ctx) });
+      const servers = (listener.servers ?? []).map((server, j) => ({ hosts: server.hosts, at: [...at, "servers", j] }));
+      built.push({ protocol: "TLS", ...common, servers: buildPassthroughServers(servers, listener.port, ctx) });
     } else {
       const servers = buildServers(listener, i, credentials, ctx, baseDir);
       built.push({ protocol: "HTTPS", ...common, servers, ...(clientCerts ? { clientCerts } : {}) });
@@ -258,23 +182,16 @@ function buildServers(
   listener: RawListener,
   index: number,
   credentials: Map<string, CredentialConfig> | undefined,
-  ctx: Context,
+  ctx: DocumentReporter,
   baseDir: string,
 ): TlsServerConfig[] {
-  const servedBy = new Map<string, string>();
-  return (listener.servers ?? []).map((server, j) => {
+  const servers = listener.servers ?? [];
+  const placed = servers.map((server, j) => ({ hosts: server.hosts, at: ["listeners", index, "servers", j] }));
+  const allHosts = hostsOncePerPort(placed, listener.port, ctx, "host", "served");
+  return servers.map((server, j) => {
     const at = ["listeners", index, "servers", j] as const;
-    const hosts = server.hosts.map((host, k) => {
-      const lower = host.toLowerCase();
-      const previous = servedBy.get(lower);
-      if (previous) {
-        ctx.report([...at, "hosts", k], `host "${lower}" is already served on port ${listener.port} by ${previous}`);
-      } else {
-        servedBy.set(lower, formatPath(at));
-      }
-      return lower;
-    });
-    // PASSTHROUGH on an HTTPS listener was reported by the schema (tls-settings.ts).
+    const hosts = allHosts[j]!;
+    // PASSTHROUGH on an HTTPS listener was reported by the schema (server-tls.ts).
     const mode = (server.tls.mode ?? "SIMPLE") as TlsMode;
     const tls = serverTls(server.tls, at, baseDir, credentials, (path) => ctx.source(path));
     const credentialName = tls.credential;
@@ -297,7 +214,7 @@ function buildRoutes(
   raw: RawVirtualHost[],
   services: Map<string, ServiceConfig> | undefined,
   defaultTimeoutMs: number,
-  ctx: Context,
+  ctx: DocumentReporter,
 ): VirtualHostConfig[] {
   const routedBy = new Map<string, number>();
   return raw.map((entry, i) => {
@@ -309,34 +226,13 @@ function buildRoutes(
       else if (entry.http) routedBy.set(lower, i);
       return lower;
     });
-    const http = (entry.http ?? []).map((route, j) => buildHttpRoute(route, ["routes", i, "http", j], services, defaultTimeoutMs, ctx));
-    const built: VirtualHostConfig = { hosts, http, source: ctx.source(["routes", i]) };
-    if (entry.tcp) built.tcp = buildTcpRoutes(entry.tcp, i, services, ctx, buildDestinations);
-    if (entry.tls) built.tls = buildTlsRoutes(entry.tls, i, hosts, services, ctx, buildDestinations);
+    const lookup = { services };
+    const at = ["routes", i] as const;
+    const http = (entry.http ?? []).map((route, j) => buildHttpRoute(route, [...at, "http", j], lookup, defaultTimeoutMs, ctx));
+    const built: VirtualHostConfig = { hosts, http, source: ctx.source(at) };
+    if (entry.tcp) built.tcp = entry.tcp.map((route, j) => buildTcpRoute(route, [...at, "tcp", j], lookup, ctx));
+    const owner = { names: hosts, owner: "this entry's" };
+    if (entry.tls) built.tls = entry.tls.map((route, j) => buildTlsRoute(route, [...at, "tls", j], owner, lookup, ctx));
     return built;
   });
-}
-
-// HTTP routes are built by http-route.ts's buildHttpRoute (shared with the Istio loader).
-
-function buildDestinations(
-  raw: { destination: string; weight?: number }[],
-  at: FieldPath,
-  services: Map<string, ServiceConfig> | undefined,
-  ctx: Context,
-): DestinationConfig[] {
-  // Istio's rule: no weights means an equal split; once any is given, the others are 0.
-  const weighted = raw.some((destination) => destination.weight !== undefined);
-  const built = raw.map((destination, k) => {
-    const service = destination.destination;
-    if (services && !services.has(service)) {
-      ctx.report([...at, k, "destination"], unknownName("service", "services", service, [...services.keys()]));
-    }
-    const weight = weighted ? (destination.weight ?? 0) : 1;
-    return { service, weight, source: ctx.source([...at, k]) };
-  });
-  if (built.length > 0 && built.every((destination) => destination.weight === 0)) {
-    ctx.report(at, "every destination has weight 0; at least one weight must be greater than 0");
-  }
-  return built;
 }

@@ -1,9 +1,10 @@
-// The shape of routes.yaml as written, before defaults and cross-references (see load.ts).
+// The shape of routes.yaml as written, before defaults and cross-references (see parse.ts).
 // Every schema carries its own "expected ..." text so that messages say what to write
 // instead of valibot's generic "Invalid type".
 
 import * as v from "valibot";
 import { isIP } from "node:net";
+import { HttpRouteSchema } from "../http-route-schema.ts";
 import {
   checked,
   describeValue,
@@ -11,6 +12,7 @@ import {
   expecting,
   got,
   headerValue,
+  host,
   integer,
   list,
   mapping,
@@ -18,53 +20,18 @@ import {
   oneOf,
   rule,
   text,
-} from "./schema-kit.ts";
-import { HttpRouteSchema } from "./http-route.ts";
-import { serverTlsIssues, sharedServerTlsFields } from "./tls-settings.ts";
+} from "../schema-kit.ts";
+import { serverTlsIssues, sharedServerTlsFields } from "../server-tls.ts";
+import { parseServiceUrl } from "../service-url.ts";
+import { l4RouteSchemas } from "../tcp-route.ts";
 
 const ADMIN = 'the admin listener address, ADDR:PORT such as 127.0.0.1:15000, or "off"';
-const HOST = 'a host name, "*.suffix" or "*"';
-const HOST_LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/i;
-
-/** Why `host` is not a host pattern (a name, `*.suffix` or `*`), or undefined when it is one. */
-export function hostProblem(host: string): string | undefined {
-  const invalid = `invalid host ${JSON.stringify(host)}`;
-  if (/\s/.test(host)) return `${invalid}: spaces are not allowed`;
-  if (host.includes("://")) return `${invalid}: write the host name alone, without a scheme`;
-  if (host.includes("/")) return `${invalid}: write the host name alone, without a path`;
-  if (host.includes(":")) return `${invalid}: write the host name alone, without a port`;
-  if (host === "*") return undefined;
-  const name = host.startsWith("*.") ? host.slice(2) : host;
-  if (name.includes("*")) {
-    return `${invalid}: a wildcard is only allowed as the whole first label, as in "*.example.com"`;
-  }
-  const labels = name.split(".");
-  if (name.length > 253 || !labels.every((label) => HOST_LABEL.test(label))) {
-    return `${invalid}: expected ${HOST}`;
-  }
-  return undefined;
-}
-
-function urlProblem(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return "not a URL";
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:" && url.protocol !== "tcp:") return "not http, https or tcp";
-  if (url.hostname === "") return "no host";
-  // Services name where to connect; paths belong to routes, and a base path would be dropped.
-  // (A tcp:// URL has no special path: "" rather than "/".)
-  if ((url.pathname !== "/" && url.pathname !== "") || value.includes("?") || value.includes("#")) return "has a path or query";
-  if (url.protocol === "tcp:" && url.port === "") return "a tcp:// URL needs a port";
-  return undefined;
-}
 
 const SERVICE_URL = "an http://, https:// or tcp:// URL with a host and no path or query, such as http://127.0.0.1:9080";
 const serviceUrl = checked(SERVICE_URL, (value) => {
-  const problem = urlProblem(value);
-  if (problem === undefined) return undefined;
+  const url = parseServiceUrl(value);
+  if (url.ok) return undefined;
+  const problem = url.problem;
   return `expected ${SERVICE_URL}, got ${describeValue(value)}${problem.startsWith("a tcp") ? ` (${problem})` : ""}`;
 });
 
@@ -73,11 +40,10 @@ const address = checked(ADDRESS, (value) =>
   isIP(value) === 0 ? `expected ${ADDRESS}, got ${describeValue(value)}` : undefined,
 );
 
-const host = checked(HOST, hostProblem);
 const hosts = list(`a non-empty list of host names ("name", "*.suffix" or "*")`, host, 1);
 
 // Istio's ServerTLSSettings (https://istio.io/latest/docs/reference/config/networking/gateway/#ServerTLSSettings);
-// which fields go with which mode and protocol is checked in tls-settings.ts.
+// which fields go with which mode and protocol is checked in server-tls.ts.
 const TlsSchema = mapping("a mapping with mode and credential", {
   mode: v.optional(oneOf(["SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL", "PASSTHROUGH"] as const)),
   credential: v.optional(text("the name of an entry in credentials", 1)),
@@ -116,7 +82,12 @@ const ListenerSchema = v.pipe(
         if (k in listener) add([k], "only allowed on HTTP and HTTPS listeners: it sets request headers");
       }
     }
-    if (Array.isArray(listener.servers)) serverTlsIssues(String(listener.protocol), listener.servers, add);
+    if (Array.isArray(listener.servers)) {
+      listener.servers.forEach((server, j) => {
+        const tls = (server as { tls?: unknown } | null)?.tls;
+        serverTlsIssues(String(listener.protocol), tls, (path, message) => add(["servers", j, "tls", ...path], message));
+      });
+    }
   }),
 );
 
@@ -147,31 +118,8 @@ const ServiceObjectSchema = v.pipe(
 );
 const ServiceSchema = v.lazy((input) => (typeof input === "string" ? serviceUrl : ServiceObjectSchema));
 
-const DestinationSchema = mapping("a mapping with destination and optional weight", {
-  destination: text("the name of an entry in services", 1),
-  weight: v.optional(integer("an integer >= 0", 0, Number.MAX_SAFE_INTEGER)),
-});
-
-// HTTP routes (Istio's HTTPRoute): HttpRouteSchema comes from http-route.ts, shared with the
-// Istio VirtualService loader.
-
 // Istio's TCPRoute and TLSRoute; of the L4 match attributes, port (and sniHosts) are honoured.
-const l4Port = integer("an integer 1..65535", 1, 65535);
-const TcpRouteSchema = mapping("a mapping with match and route", {
-  match: v.optional(list("a list of match conditions", mapping("a mapping with port", { port: v.optional(l4Port) }))),
-  route: list("a non-empty list of destinations", DestinationSchema, 1),
-});
-const TlsRouteSchema = mapping("a mapping with match and route", {
-  match: list(
-    "a non-empty list of match conditions, each with sniHosts",
-    mapping("a mapping with sniHosts and optional port", {
-      sniHosts: list('a non-empty list of SNI names ("name", "*.suffix" or "*")', host, 1),
-      port: v.optional(l4Port),
-    }),
-    1,
-  ),
-  route: list("a non-empty list of destinations", DestinationSchema, 1),
-});
+const { tcp: TcpRouteSchema, tls: TlsRouteSchema } = l4RouteSchemas();
 
 const VirtualHostSchema = v.pipe(
   mapping("a mapping with hosts and http", {
@@ -202,5 +150,3 @@ export const ConfigSchema = mapping("a mapping with listeners, services and rout
 export type RawConfig = v.InferOutput<typeof ConfigSchema>;
 export type RawListener = RawConfig["listeners"][number];
 export type RawVirtualHost = NonNullable<RawConfig["routes"]>[number];
-
-export { describeValue, MAX_TIMEOUT_MS } from "./schema-kit.ts";

@@ -1,15 +1,14 @@
-// Istio's ServerTLSSettings in routes.yaml: which fields go with which mode and listener
-// protocol, and the shape of the values that are not free text. Pure: schema.ts calls these
-// while validating, load.ts turns the result into the model.
+// Istio's ServerTLSSettings, as routes.yaml's servers[].tls and a Gateway server's tls share
+// them: the fields and the shape of their values, which fields go with which mode and listener
+// protocol, and the builder into the model. routes-yaml/ and istio/gateway-tls.ts each add how
+// the certificate is named (`credential` or `credentialName`).
 // Reference: https://istio.io/latest/docs/reference/config/networking/gateway/#ServerTLSSettings
 
 import { resolve } from "node:path";
 import * as v from "valibot";
 import type { CredentialConfig, Source, TlsProtocolVersion, TlsServerConfig } from "./model.ts";
-import { checked, list, oneOf, text } from "./schema-kit.ts";
+import { checked, list, oneOf, text, type AddIssue } from "./schema-kit.ts";
 import type { FieldPath } from "./yaml-locate.ts";
-
-type AddIssue = (path: readonly (string | number)[], message: string) => void;
 
 /** Istio's TLSProtocol names; only TLSV1_2 and TLSV1_3 are served (see versionProblem). */
 export const TLS_PROTOCOLS = ["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"] as const;
@@ -77,71 +76,67 @@ export function protocolVersion(value: TlsProtocolName | undefined): TlsProtocol
 }
 
 /**
- * Checks each server's `tls` of one listener against its protocol: HTTPS terminates (SIMPLE,
- * MUTUAL, OPTIONAL_MUTUAL, with a credential or the file form), TLS passes through (PASSTHROUGH
- * and nothing else). `add` reports at a path relative to the listener.
+ * Checks one server's `tls` against the listener's protocol: HTTPS terminates (SIMPLE, MUTUAL,
+ * OPTIONAL_MUTUAL, with a credential or the file form), TLS passes through (PASSTHROUGH and
+ * nothing else). `add` reports at a path relative to the `tls` mapping.
  */
-export function serverTlsIssues(protocol: string, servers: unknown[], add: AddIssue): void {
-  servers.forEach((server, j) => {
-    const tls = (server as { tls?: unknown } | null)?.tls;
-    if (typeof tls !== "object" || tls === null || Array.isArray(tls)) return;
-    const t = tls as Record<string, unknown>;
-    const at = (field: string) => ["servers", j, "tls", field];
-    if (protocol === "TLS") passthroughIssues(t, at, add);
-    else if (protocol === "HTTPS") terminationIssues(t, at, add);
-  });
+export function serverTlsIssues(protocol: string, tls: unknown, add: AddIssue): void {
+  if (typeof tls !== "object" || tls === null || Array.isArray(tls)) return;
+  const t = tls as Record<string, unknown>;
+  if (protocol === "TLS") passthroughIssues(t, add);
+  else if (protocol === "HTTPS") terminationIssues(t, add);
 }
 
-function passthroughIssues(t: Record<string, unknown>, at: (field: string) => (string | number)[], add: AddIssue): void {
+function passthroughIssues(t: Record<string, unknown>, add: AddIssue): void {
   if (t.mode !== "PASSTHROUGH") {
     const got = t.mode === undefined ? "none" : String(t.mode);
-    add(at("mode"), `a TLS listener hands connections on untouched: expected mode PASSTHROUGH, got ${got} (terminating TLS in front of tcp routes is not supported; use an HTTPS listener for HTTP)`);
+    add(["mode"], `a TLS listener hands connections on untouched: expected mode PASSTHROUGH, got ${got} (terminating TLS in front of tcp routes is not supported; use an HTTPS listener for HTTP)`);
     return;
   }
   for (const field of Object.keys(t)) {
-    if (field !== "mode") add(at(field), "only mode applies to a PASSTHROUGH server: the backend terminates TLS with its own certificate");
+    if (field !== "mode") add([field], "only mode applies to a PASSTHROUGH server: the backend terminates TLS with its own certificate");
   }
 }
 
-function terminationIssues(t: Record<string, unknown>, at: (field: string) => (string | number)[], add: AddIssue): void {
+function terminationIssues(t: Record<string, unknown>, add: AddIssue): void {
   const mode = (t.mode as string | undefined) ?? "SIMPLE";
   if (mode === "PASSTHROUGH") {
-    add(at("mode"), "PASSTHROUGH belongs on a TLS listener (protocol: TLS); an HTTPS listener terminates TLS: use SIMPLE, MUTUAL or OPTIONAL_MUTUAL");
+    add(["mode"], "PASSTHROUGH belongs on a TLS listener (protocol: TLS); an HTTPS listener terminates TLS: use SIMPLE, MUTUAL or OPTIONAL_MUTUAL");
   }
   const files = "serverCertificate" in t || "privateKey" in t;
   if ("credential" in t && files) {
-    add(at("serverCertificate"), "credential and serverCertificate/privateKey are alternatives: set one of them");
+    add(["serverCertificate"], "credential and serverCertificate/privateKey are alternatives: set one of them");
   } else if (!("credential" in t) && !files) {
-    add(at("credential"), "required field is missing; expected the name of an entry in credentials (or serverCertificate and privateKey)");
+    add(["credential"], "required field is missing; expected the name of an entry in credentials (or serverCertificate and privateKey)");
   } else if (files && !("serverCertificate" in t)) {
-    add(at("serverCertificate"), "required with privateKey; expected a file path");
+    add(["serverCertificate"], "required with privateKey; expected a file path");
   } else if (files && !("privateKey" in t)) {
-    add(at("privateKey"), "required with serverCertificate; expected a file path");
+    add(["privateKey"], "required with serverCertificate; expected a file path");
   }
   if ("caCertificates" in t && "credential" in t) {
-    add(at("caCertificates"), "goes with serverCertificate and privateKey; a credential brings its own CA (`ca`, or ca.crt in its folder)");
+    add(["caCertificates"], "goes with serverCertificate and privateKey; a credential brings its own CA (`ca`, or ca.crt in its folder)");
   }
   if (files && mode !== "SIMPLE" && mode !== "PASSTHROUGH" && !("caCertificates" in t) && "serverCertificate" in t && "privateKey" in t) {
-    add(at("caCertificates"), `required for mode ${mode}: the CA bundle that client certificates must chain to`);
+    add(["caCertificates"], `required for mode ${mode}: the CA bundle that client certificates must chain to`);
   }
   if (mode === "SIMPLE") {
     for (const field of CLIENT_CERT_FIELDS) {
-      if (field in t) add(at(field), "only applies with mode MUTUAL or OPTIONAL_MUTUAL: a SIMPLE server never asks for a client certificate");
+      if (field in t) add([field], "only applies with mode MUTUAL or OPTIONAL_MUTUAL: a SIMPLE server never asks for a client certificate");
     }
   }
   for (const field of ["minProtocolVersion", "maxProtocolVersion"]) {
     const value = t[field];
     if (value === "TLSV1_0" || value === "TLSV1_1") {
-      add(at(field), `${value} is not supported: TLS 1.0 and 1.1 are deprecated (RFC 8996) and Portico serves TLS 1.2 and 1.3 only; use TLSV1_2 or TLSV1_3`);
+      add([field], `${value} is not supported: TLS 1.0 and 1.1 are deprecated (RFC 8996) and Portico serves TLS 1.2 and 1.3 only; use TLSV1_2 or TLSV1_3`);
     }
   }
   const min = ORDER[String(t.minProtocolVersion)] ?? 0;
   const max = ORDER[String(t.maxProtocolVersion)] ?? 0;
   if (min >= ORDER.TLSV1_2! && max >= ORDER.TLSV1_2! && min > max) {
-    add(at("minProtocolVersion"), `${String(t.minProtocolVersion)} is above maxProtocolVersion ${String(t.maxProtocolVersion)}`);
+    add(["minProtocolVersion"], `${String(t.minProtocolVersion)} is above maxProtocolVersion ${String(t.maxProtocolVersion)}`);
   }
   if ("cipherSuites" in t && t.minProtocolVersion === "TLSV1_3") {
-    add(at("cipherSuites"), "cipherSuites apply to TLS 1.2 only, and minProtocolVersion TLSV1_3 rules TLS 1.2 out; remove one of them");
+    add(["cipherSuites"], "cipherSuites apply to TLS 1.2 only, and minProtocolVersion TLSV1_3 rules TLS 1.2 out; remove one of them");
   }
 }
 

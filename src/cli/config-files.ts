@@ -1,0 +1,79 @@
+// Reads what `-c` and `--credentials` name from the disk, for config (src/config/), which works on
+// text only: folders expanded to their .yaml files, the files read, credential folders looked
+// into. Every problem still becomes part of one ConfigError, with the file it is about.
+
+import { existsSync, statSync } from "node:fs";
+import { readFile, readdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { getSystemErrorMap } from "node:util";
+import type { Config } from "../config/model.ts";
+import { fileIssue, type Issue } from "../config/report.ts";
+import {
+  composeConfig,
+  type CredentialFiles,
+  type SourceOptions,
+  type SourceText,
+} from "../config/sources/compose.ts";
+
+export interface ConfigFileOptions extends Omit<SourceOptions, "credentialFolders"> {
+  /** `--credentials DIR`: folders `DIR/<credentialName>/{tls.crt,tls.key[,ca.crt]}`. */
+  credentialDirs?: string[];
+}
+
+/** Reads every `-c` path (a file, or a folder of .yaml files) into one Config. */
+export async function loadSources(paths: string[], opts: ConfigFileOptions = {}): Promise<Config> {
+  const { credentialDirs, ...rest } = opts;
+  const issues: Issue[] = [];
+  const files = await expand(paths, issues);
+  const texts: SourceText[] = [];
+  for (const file of files) {
+    try {
+      texts.push({ file, text: await readFile(file, "utf8") });
+    } catch (err) {
+      issues.push(cannotRead(file, err));
+    }
+  }
+  const dirs = (credentialDirs ?? []).map((d) => resolve(d));
+  const credentialFolders = { dirs, find: (name: string) => findCredential(dirs, name) };
+  return composeConfig(files, texts, { ...rest, credentialFolders }, issues);
+}
+
+async function expand(paths: string[], issues: Issue[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    let isDir = false;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch (err) {
+      issues.push(cannotRead(p, err));
+      continue;
+    }
+    if (!isDir) out.push(p);
+    else out.push(...(await readdir(p)).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(p, f)));
+  }
+  return out;
+}
+
+/** `cannot read: ENOENT no such file or directory`: the code, and what the OS calls it. */
+function cannotRead(file: string, error: unknown): Issue {
+  const { code, errno, message } = error as NodeJS.ErrnoException;
+  const described = typeof errno === "number" ? getSystemErrorMap().get(errno)?.[1] : undefined;
+  const reason = code && described ? `${code} ${described}` : String(code ?? message ?? error);
+  return fileIssue(file, 0, `cannot read: ${reason}`);
+}
+
+/**
+ * The first `DIR/<name>` with a tls.crt; the CA from its ca.crt or from Istio's `<name>-cacert`
+ * folder beside it.
+ */
+function findCredential(dirs: string[], name: string): CredentialFiles | undefined {
+  for (const dir of dirs) {
+    const folder = join(dir, name);
+    if (!existsSync(join(folder, "tls.crt"))) continue;
+    const caFolder = join(dir, `${name}-cacert`);
+    const cas = [join(folder, "ca.crt"), join(caFolder, "ca.crt"), join(caFolder, "cacert")];
+    const ca = cas.find((f) => existsSync(f));
+    return { cert: join(folder, "tls.crt"), key: join(folder, "tls.key"), ...(ca ? { ca } : {}) };
+  }
+  return undefined;
+}

@@ -1,0 +1,19 @@
+// The values a configuration gets for what it leaves out, in one place (routes.yaml, Istio
+// documents and the command line all start from these).
+
+/** Envoy's default route timeout. */
+export const DEFAULT_TIMEOUT_MS = 15_000;
+
+/** The `server` response header. */
+export const DEFAULT_SERVER_HEADER = "portico";
+
+/** A listener's address when none is given: every interface, like Istio's ingress pod. */
+export const DEFAULT_ADDRESS = "0.0.0.0";
+
+/** The settings of a configuration that sets none. */
+export function defaultSettings(): { timeoutMs: number; serverHeader: string } {
+  return { timeoutMs: DEFAULT_TIMEOUT_MS, serverHeader: DEFAULT_SERVER_HEADER };
+}
+
+/** Certificates expiring within this many days draw a warning at startup (`--warn-days`). */
+export const DEFAULT_WARN_DAYS = 30;

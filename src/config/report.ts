@@ -1,0 +1,89 @@
+// How every config builder reports a problem: at a field path of the YAML document it is reading
+// (`routes[0].http[1].timeout` in routes.yaml, `spec.http[1].timeout` in a VirtualService). A
+// builder is handed the path it is called at and appends its own fields, so a message names the
+// field as the user wrote it; nothing is translated afterwards. Errors and warnings are the same
+// object and are turned into text in one place (formatIssue in src/errors.ts).
+
+import type { Document, LineCounter, YAMLError } from "yaml";
+import { ConfigError } from "../errors.ts";
+import { formatPath, locateLine, type FieldPath } from "./yaml-locate.ts";
+
+/** Where a value was written: used only for messages. */
+export interface Source {
+  file: string;
+  /** 1-based line, 0 when unknown. */
+  line: number;
+  /** Field path, for example `listeners[1].servers[0].tls.credential`; empty for the document. */
+  path: string;
+}
+
+export type Severity = "error" | "warning";
+
+/** One problem (an error stops the load; a warning is only shown), located in its file. */
+export interface Issue extends Source {
+  message: string;
+  severity: Severity;
+}
+
+/** What a builder needs: locate a path of the document, and report a problem there. */
+export interface Reporter {
+  source(path: FieldPath): Source;
+  report(path: FieldPath, message: string, severity?: Severity): void;
+}
+
+/** `file:line (path)`: how one message points at another place, possibly in another file. */
+export function placeOf(source: Source): string {
+  return `${source.file}:${source.line} (${source.path})`;
+}
+
+/** Collects the issues of one YAML document, each located at its line. */
+export class DocumentReporter implements Reporter {
+  private readonly issues: Issue[] = [];
+  private readonly seen = new Set<string>();
+
+  constructor(
+    readonly file: string,
+    private readonly doc: Document,
+    private readonly lineCounter: LineCounter,
+  ) {}
+
+  source(path: FieldPath): Source {
+    return { file: this.file, line: locateLine(this.doc, this.lineCounter, path), path: formatPath(path) };
+  }
+
+  report(path: FieldPath, message: string, severity: Severity = "error"): void {
+    const issue = { ...this.source(path), message, severity };
+    // One bad value can fail several rules with the same message (e.g. 0.5 for a port).
+    const key = `${issue.path}\n${message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.issues.push(issue);
+  }
+
+  get failed(): boolean {
+    return this.issues.some((issue) => issue.severity === "error");
+  }
+
+  /** This document's issues of one severity in line order, so a report reads like the file. */
+  list(severity: Severity): Issue[] {
+    return this.issues.filter((issue) => issue.severity === severity).toSorted((a, b) => a.line - b.line);
+  }
+
+  error(): ConfigError {
+    return new ConfigError(this.list("error"));
+  }
+}
+
+/** An issue about a whole file or document (no field path). */
+export function fileIssue(file: string, line: number, message: string, severity: Severity = "error"): Issue {
+  return { file, line, path: "", message, severity };
+}
+
+/** The YAML parser's own errors, with a hint where the usual mistake is known. */
+export function yamlMessage(error: YAMLError): string {
+  if (error.code === "MULTIPLE_DOCS") {
+    return "invalid YAML: expected one document, found several separated by ---";
+  }
+  const hint = error.code === "BAD_ALIAS" ? '; quote "*" when it means a wildcard host' : "";
+  return `invalid YAML: ${error.message}${hint}`;
+}

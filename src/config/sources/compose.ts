@@ -1,0 +1,239 @@
+// Every way in to one Config: the YAML texts of the `-c` files (the native routes.yaml and/or
+// Istio Gateway, VirtualService and Kubernetes Secret documents, several per file, `---`), plus
+// what the command line adds (--service, --port, --bind, --credentials). Pure: the caller reads
+// the files and looks into credential folders (src/cli/config-files.ts).
+
+import { join } from "node:path";
+import { LineCounter, parseAllDocuments } from "yaml";
+import { ConfigError } from "../../errors.ts";
+import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
+import { translateGateway } from "../istio/gateway.ts";
+import type { IstioDoc } from "../istio/document.ts";
+import { credentialFromSecrets, readSecret, type SecretMaterial } from "../istio/secret.ts";
+import { translateVirtualService } from "../istio/virtual-service.ts";
+import { nameClash, portClash } from "../listener-checks.ts";
+import type { Config, CredentialConfig, ListenerConfig, ServiceConfig, VirtualHostConfig } from "../model.ts";
+import { DocumentReporter, fileIssue, yamlMessage, type Issue } from "../report.ts";
+import { configFromDocument } from "../routes-yaml/parse.ts";
+import { parseServiceUrl } from "../service-url.ts";
+import { checkL4Routes } from "../tcp-route.ts";
+import type { FieldPath } from "../yaml-locate.ts";
+
+/** The files of one credential folder (`tls.crt`, `tls.key`, and a CA if one was found). */
+export interface CredentialFiles {
+  cert: string;
+  key: string;
+  ca?: string;
+}
+
+export interface SourceOptions {
+  /** `--service name=url`: where Istio destination hosts live. */
+  services?: Map<string, string>;
+  /** `--port 443=8443`: ports in Gateway documents → ports bound. */
+  portMap?: Map<number, number>;
+  /** `--bind`: address for listeners made from Gateways (default 0.0.0.0). */
+  bindAddress?: string;
+  /**
+   * `--credentials DIR`: the folders searched for `<credentialName>/{tls.crt,tls.key[,ca.crt]}`,
+   * and the caller's look into them (the disk is not config's business).
+   */
+  credentialFolders?: { dirs: string[]; find: (name: string) => CredentialFiles | undefined };
+  /** Things that are ignored on purpose (other kinds, unbound VirtualServices). */
+  warn?: (issue: Issue) => void;
+}
+
+/** One `-c` file as read by the caller. */
+export interface SourceText {
+  file: string;
+  text: string;
+}
+
+const KINDS_IGNORED_NOTE = "only Gateway, VirtualService and Secret are read";
+
+/**
+ * One Config from every file's text. `files`: every file given, in order (also those that could
+ * not be read); `earlier`: problems the caller already found (unreadable files), reported first.
+ */
+export function composeConfig(
+  files: string[],
+  texts: SourceText[],
+  opts: SourceOptions = {},
+  earlier: Issue[] = [],
+): Config {
+  const warn = opts.warn ?? (() => {});
+  const issues: Issue[] = [...earlier];
+  const natives: Config[] = [];
+  const docs: IstioDoc[] = [];
+  const reporters: DocumentReporter[] = [];
+
+  for (const { file, text } of texts) {
+    const lineCounter = new LineCounter();
+    const all = parseAllDocuments(text, { lineCounter, prettyErrors: false });
+    if (!Array.isArray(all)) continue; // an empty file: nothing to add
+    for (const doc of all) {
+      if (doc.errors.length > 0) {
+        for (const e of doc.errors) {
+          issues.push(fileIssue(file, lineCounter.linePos(e.pos[0]).line, yamlMessage(e)));
+        }
+        continue;
+      }
+      let raw: unknown;
+      try {
+        raw = doc.toJS();
+      } catch {
+        raw = {}; // an alias without its anchor: routes.yaml's parser reports it with its line
+      }
+      if (raw === null || raw === undefined) continue;
+      const mappingKind = typeof raw === "object" && !Array.isArray(raw);
+      const kind = mappingKind ? (raw as { kind?: unknown }).kind : undefined;
+      if (kind === undefined) {
+        try {
+          natives.push(configFromDocument(doc, lineCounter, file));
+        } catch (err) {
+          if (err instanceof ConfigError) issues.push(...(err.issues as Issue[]));
+          else throw err;
+        }
+        continue;
+      }
+      const ctx = new DocumentReporter(file, doc, lineCounter);
+      reporters.push(ctx);
+      const body = raw as Record<string, unknown>;
+      const name = (body.metadata as { name?: unknown } | undefined)?.name;
+      if (!["Gateway", "VirtualService", "Secret"].includes(String(kind))) {
+        const shown = typeof name === "string" ? name : "?";
+        ctx.report([], `${String(kind)} "${shown}" ignored (${KINDS_IGNORED_NOTE})`, "warning");
+        continue;
+      }
+      if (typeof name !== "string" || name === "") {
+        ctx.report(["metadata", "name"], `a ${String(kind)} needs metadata.name`);
+        continue;
+      }
+      docs.push({ kind: String(kind), apiVersion: String(body.apiVersion ?? ""), name, raw: body, ctx });
+    }
+  }
+
+  const config = mergeNatives(natives, files, issues);
+  for (const [name, url] of opts.services ?? []) {
+    const source = { file: "--service", line: 0, path: name };
+    const parsed = parseServiceUrl(url);
+    if (!parsed.ok) issues.push({ ...source, message: `${url}: ${parsed.problem}`, severity: "error" });
+    else config.services.set(name, { name, url: parsed.origin, source });
+  }
+  translateIstio(docs, config, opts);
+  for (const r of reporters) {
+    for (const w of r.list("warning")) warn(w);
+    // Each document's issues top to bottom, like routes.yaml's.
+    issues.push(...r.list("error"));
+  }
+  checkListeners(config.listeners, issues);
+  if (issues.length > 0) throw new ConfigError(issues);
+  return config;
+}
+
+function mergeNatives(natives: Config[], files: string[], issues: Issue[]): Config {
+  const defaults = defaultSettings();
+  const merged: Config = {
+    files,
+    listeners: [],
+    credentials: new Map(),
+    services: new Map(),
+    routes: [],
+    settings: defaults,
+  };
+  for (const c of natives) {
+    merged.listeners.push(...c.listeners);
+    merged.routes.push(...c.routes);
+    for (const [kind, from, into] of [
+      ["credential", c.credentials, merged.credentials],
+      ["service", c.services, merged.services],
+    ] as const) {
+      for (const [name, value] of from as Map<string, CredentialConfig | ServiceConfig>) {
+        const before = (into as Map<string, CredentialConfig | ServiceConfig>).get(name);
+        if (before) {
+          const message = `${kind} "${name}" is already defined at ${before.source.file}:${before.source.line}`;
+          issues.push({ ...value.source, message, severity: "error" });
+        } else (into as Map<string, CredentialConfig | ServiceConfig>).set(name, value);
+      }
+    }
+    const changed = c.settings.timeoutMs !== defaults.timeoutMs || c.settings.serverHeader !== defaults.serverHeader;
+    if (natives.length === 1 || changed) merged.settings = c.settings;
+  }
+  return merged;
+}
+
+function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions): void {
+  const secrets = new Map<string, SecretMaterial>();
+  for (const d of docs.filter((d) => d.kind === "Secret")) {
+    const s = readSecret(d);
+    if (s) secrets.set(s.name, s);
+  }
+  const folders = opts.credentialFolders;
+  const credential = (name: string, doc: IstioDoc, at: FieldPath): string | undefined => {
+    if (config.credentials.has(name)) return name;
+    const fromSecret = credentialFromSecrets(name, secrets);
+    if (fromSecret) {
+      config.credentials.set(name, fromSecret);
+      return name;
+    }
+    const files = folders?.find(name);
+    if (files) {
+      config.credentials.set(name, { name, ...files, caOptional: false, source: doc.ctx.source(at) });
+      return name;
+    }
+    const dirs = folders?.dirs ?? [];
+    const where = dirs.length
+      ? `folder ${dirs.map((d) => join(d, name)).join(" or ")} with tls.crt and tls.key`
+      : "credential folder (give one with --credentials DIR)";
+    doc.ctx.report(at, `credentialName "${name}" names no Secret document, no credentials entry and no ${where}`);
+    return undefined;
+  };
+
+  const portMap = opts.portMap ?? new Map<number, number>();
+  const gateways = new Map<string, string[]>();
+  for (const d of docs.filter((d) => d.kind === "Gateway")) {
+    if (gateways.has(d.name)) {
+      d.ctx.report(["metadata", "name"], `a Gateway named "${d.name}" was already loaded`);
+      continue;
+    }
+    const g = translateGateway(d, { portMap, address: opts.bindAddress ?? DEFAULT_ADDRESS, credential });
+    config.listeners.push(...g.listeners);
+    for (const c of g.credentials) config.credentials.set(c.name, c);
+    gateways.set(d.name, g.listeners.map((l) => l.name));
+  }
+  const placed: { entry: VirtualHostConfig; at: FieldPath; ctx: DocumentReporter }[] = [];
+  for (const d of docs.filter((d) => d.kind === "VirtualService")) {
+    const entry = translateVirtualService(d, { gateways, config, portMap });
+    if (!entry) continue;
+    checkHostOverlap(entry, placed.map((p) => p.entry), d);
+    placed.push({ entry, at: ["spec"], ctx: d.ctx });
+  }
+  // routes.yaml's checks across entries (an SNI name routed twice on a port, an HTTP route to a
+  // tcp:// service), each VirtualService being one entry.
+  checkL4Routes(placed, config.services);
+  config.routes.push(...placed.map((p) => p.entry));
+}
+
+/** Istio merges VirtualServices that share a host on one Gateway; Portico asks for one. */
+function checkHostOverlap(vh: VirtualHostConfig, earlier: VirtualHostConfig[], doc: IstioDoc): void {
+  // Only HTTP routes are chosen by host; tcp and tls routes by port and SNI (as in routes.yaml).
+  if (vh.http.length === 0) return;
+  for (const other of earlier) {
+    if (other.http.length === 0) continue;
+    const shared = vh.hosts.find((h) => other.hosts.includes(h));
+    const sameListener = vh.listeners?.some((l) => other.listeners?.includes(l));
+    if (shared && sameListener) {
+      const by = `${other.source.file}:${other.source.line}`;
+      const message = `host "${shared}" on the same Gateway is already routed by ${by}; merge the two VirtualServices (Portico does not merge them)`;
+      doc.ctx.report(["spec", "hosts"], message);
+    }
+  }
+}
+
+/** Across every source: one name per listener, one port per address (listener-checks.ts). */
+function checkListeners(listeners: ListenerConfig[], issues: Issue[]): void {
+  listeners.forEach((l, i) => {
+    for (const message of [nameClash(l.name, listeners.slice(0, i)), portClash(l, listeners.slice(0, i))]) {
+      if (message) issues.push({ ...l.source, message, severity: "error" });
+    }
+  });
+}

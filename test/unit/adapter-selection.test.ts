@@ -1,0 +1,35 @@
+// Which listener adapter takes a TCP or TLS listener, on each runtime.
+import { describe, expect, test } from "bun:test";
+import { selectAdapter } from "../../src/listeners/select.ts";
+import type { ListenerSpec, TlsPolicy } from "../../src/listeners/types.ts";
+
+describe("adapter selection", () => {
+  const policy = (extra: Partial<TlsPolicy>): TlsPolicy => ({ hosts: ["a.test"], certPem: "", keyPem: "", requireClientCert: false, ...extra });
+  const spec = (p: TlsPolicy): ListenerSpec => ({
+    name: "l",
+    address: "127.0.0.1",
+    port: 1,
+    tls: { policies: [p], selectPolicy: () => 0, defaultPolicy: 0, minVersion: "TLSv1.2" },
+    handler: () => new Response(),
+  });
+
+  test("TCP listeners: node-tcp on every runtime, whatever --adapter says", () => {
+    const s: ListenerSpec = { name: "t", address: "127.0.0.1", port: 1, stream: { sni: false, backend: () => undefined }, handler: () => new Response() };
+    for (const rt of ["bun", "deno", "node"] as const) expect(selectAdapter(s, rt, "bun-serve").name).toBe("node-tcp");
+  });
+
+  test("Bun.serve never takes OPTIONAL_MUTUAL, client-certificate checks, versions or ciphers", () => {
+    expect(selectAdapter(spec(policy({})), "bun").name).toBe("bun-serve");
+    for (const extra of [{ requestClientCert: true }, { checkClientCert: () => undefined }, { minVersion: "TLSv1.3" as const }, { ciphers: "AES128-GCM-SHA256" }]) {
+      expect(selectAdapter(spec(policy(extra)), "bun").name).toBe("bun-sni");
+      expect(selectAdapter(spec(policy(extra)), "node").name).toBe("node-http2");
+    }
+  });
+
+  test("cipherSuites on Deno: refused at startup, with where it works", () => {
+    expect(() => selectAdapter(spec(policy({ ciphers: "AES128-GCM-SHA256" })), "deno")).toThrow(
+      'listener "l" needs TLS 1.2 cipher suites per server (cipherSuites), which no adapter on deno can honour; use bun-sni (bun) or node-http2 (bun, node)',
+    );
+    expect(selectAdapter(spec(policy({ minVersion: "TLSv1.3", requestClientCert: true })), "deno").name).toBe("node-http2-pipe");
+  });
+});

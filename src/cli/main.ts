@@ -4,8 +4,8 @@
 import { existsSync } from "node:fs";
 import { loadSources } from "../config/sources.ts";
 import { ConfigError, PorticoError, formatIssue } from "../errors.ts";
-import { startGateway, type Gateway } from "../gateway.ts";
-import type { RunningListener } from "../listeners/types.ts";
+import { startGateway, type Gateway } from "../gateway/start-gateway.ts";
+import type { RunningListener } from "../listeners/_shared/types.ts";
 import { parseAdminAddress, startAdmin } from "../admin/start.ts";
 import { selectAdapter } from "../listeners/select.ts";
 import type { Plan } from "../provision/plan.ts";

@@ -5,7 +5,7 @@
 
 import { X509Certificate, SubjectAlternativeNameExtension } from "@peculiar/x509";
 import { toPem } from "../certs/pem.ts";
-import type { PeerCertificate } from "../listeners/types.ts";
+import type { PeerCertificate } from "../listeners/_shared/types.ts";
 
 export type XfccMode = "sanitize" | "forward-only" | "append-forward" | "sanitize-set" | "always-forward-only";
 export type XfccDetail = "subject" | "uri" | "dns" | "cert" | "chain";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { parseConfig } from "../../src/config/load.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { selectAdapter } from "../../src/listeners/select.ts";
-import type { ListenerSpec, TlsPolicy } from "../../src/listeners/types.ts";
+import type { ListenerSpec, TlsPolicy } from "../../src/listeners/_shared/types.ts";
 import type { StreamRoutePlan, TcpListenerPlan, TlsPassthroughListenerPlan } from "../../src/provision/plan.ts";
 import { provision } from "../../src/provision/provision.ts";
 import { passthroughRoute, pickUpstream, streamListenerSpec } from "../../src/tcp/route.ts";
@@ -646,6 +646,7 @@ describe("route selection", () => {
 describe("adapter selection", () => {
   const policy = (extra: Partial<TlsPolicy>): TlsPolicy => ({ hosts: ["a.test"], certPem: "", keyPem: "", requireClientCert: false, ...extra });
   const spec = (p: TlsPolicy): ListenerSpec => ({
+    kind: "http",
     name: "l",
     address: "127.0.0.1",
     port: 1,
@@ -654,7 +655,7 @@ describe("adapter selection", () => {
   });
 
   test("TCP listeners: node-tcp on every runtime, whatever --adapter says", () => {
-    const s: ListenerSpec = { name: "t", address: "127.0.0.1", port: 1, stream: { sni: false, backend: () => undefined }, handler: () => new Response() };
+    const s: ListenerSpec = { kind: "stream", name: "t", address: "127.0.0.1", port: 1, sni: false, backend: () => undefined };
     for (const rt of ["bun", "deno", "node"] as const) expect(selectAdapter(s, rt, "bun-serve").name).toBe("node-tcp");
   });
 

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { DEFAULT_XFCC, xfccValue, type XfccPolicy } from "../../src/http/xfcc.ts";
-import type { PeerCertificate } from "../../src/listeners/types.ts";
+import type { PeerCertificate } from "../../src/listeners/_shared/types.ts";
 
 const BOOK = resolve(import.meta.dir, "../fixtures/istio-in-action-ch4");
 const clientPem = readFileSync(`${BOOK}/certs/4_client/certs/webapp.istioinaction.io.cert.pem`, "utf8");

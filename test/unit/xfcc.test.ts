@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { X509Certificate } from "@peculiar/x509";
 import { rfc2253, xfccFor } from "../../src/http/xfcc.ts";
-import type { PeerCertificate } from "../../src/listeners/types.ts";
+import type { PeerCertificate } from "../../src/listeners/_shared/types.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const BOOK_CLIENT_CERT = join(ROOT, "test/fixtures/istio-in-action-ch4/certs/4_client/certs/webapp.istioinaction.io.cert.pem");

@@ -1,5 +1,5 @@
 // One wording for "cannot listen", whichever runtime API failed to bind.
-import { ListenError } from "../errors.ts";
+import { ListenError } from "../../errors.ts";
 import type { ListenerSpec } from "./types.ts";
 
 export function listenError(spec: ListenerSpec, err: unknown): ListenError {

@@ -264,6 +264,14 @@ describe("direct responses", () => {
     const res = await call("http://routes.example/exact");
     expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
   });
+
+  test("HEAD: the same status and headers, no body", async () => {
+    const res = await call("http://routes.example/teapot", { method: "HEAD" });
+    expect(res.status).toBe(418);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(res.headers.get("server")).toBe("portico");
+    expect(res.body).toBeNull();
+  });
 });
 
 describe("httpsRedirect", () => {

@@ -57,13 +57,10 @@ interface Entry {
 export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gateway> {
   const entries = new Map<string, Entry>();
   const listeners: RunningListener[] = [];
-  const adapters = new Map<RunningListener, string>();
 
   const startOn = async <S extends ListenerSpec>(spec: S) => {
     const adapter = deps.adapterFor(spec);
-    const running = await adapter.start(spec);
-    adapters.set(running, adapter.name);
-    return { running, adapter: adapter.name };
+    return { running: await adapter.start(spec), adapter: adapter.name };
   };
   const start = async (l: ListenerPlan | StreamListenerPlan, serverHeader: string): Promise<Entry> => {
     const where = { name: l.name, address: l.address, port: l.port, onError: deps.onError };
@@ -124,7 +121,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
 
   return {
     listeners,
-    adapterOf: (l) => adapters.get(l) ?? "",
+    adapterOf: (l) => [...entries.values()].find((e) => e.running === l)?.adapter ?? "",
     apply,
     close: async () => void (await Promise.all(listeners.map((s) => s.close()))),
   };

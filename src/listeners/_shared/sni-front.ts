@@ -1,7 +1,9 @@
-// Reads the ClientHello off a raw TCP socket and hands the socket, bytes intact, to the TLS
-// server of the policy its SNI selects. One TLS server per policy is what lets a MUTUAL host
-// and a SIMPLE host share a port exactly: only the MUTUAL server ever asks for a certificate.
-// `pause()` before `unshift()` matters: without it Bun and Deno lose the ClientHello (docs/runtimes.md).
+// Reads the ClientHello off a raw TCP socket and hands the socket, bytes intact, to what its SNI
+// selects: the TLS server of a policy (sniFrontServer; node-http2, node-http2-pipe, bun-sni) or
+// a passthrough backend (node-tcp). One TLS server per policy is what lets a MUTUAL host and a
+// SIMPLE host share a port exactly: only the MUTUAL server ever asks for a certificate.
+// `pause()` before `unshift()` matters: without it Bun and Deno lose the ClientHello
+// (docs/runtimes.md).
 
 import { createServer, type Server, type Socket } from "node:net";
 import { MAX_CLIENT_HELLO, parseClientHello } from "../../tls/client-hello.ts";

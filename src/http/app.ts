@@ -3,12 +3,13 @@
 //
 // Why not Hono here: routes follow Istio's rules (per virtual host, in order, first match wins,
 // with header, query and regex matches), which Hono's router does not express, so Hono only
-// wrapped this handler in app.all("*"). Measured (bun, 2 shared cores, A/B back to back):
-// in process, a direct-response request took 2.8-4.4 µs (min of 10 rounds; median 6.6-9.3) through
-// Hono's app.fetch and 1.9-2.1 µs (median 3.5-4.5) as a plain handler; `npm run bench` (H1 over
-// TLS via bun-sni, 5 s) gave 7.0k/5.0k/3.2k req/s with Hono and 4.3k/5.2k/6.2k without: the
-// machine's noise is larger than the difference. A layer that does no work and costs a little
-// is dropped; Hono stays for the admin API (admin/app.ts), where it routes.
+// wrapped this handler in app.all("*"). Measured on Bun, 2 shared cores, A/B back to back: in
+// process, a direct-response request took 2.8-4.4 µs (best of 10 rounds; median 6.6-9.3)
+// through Hono's app.fetch and 1.9-2.1 µs (median 3.5-4.5) as a plain handler. `npm run bench`
+// (bun-sni, 5 s, 6 pairs) gave a median of 5.7k req/s for H1 over TLS either way, 8.2k (Hono)
+// and 10.8k (plain) for H2, with runs from 2.7k to 14.6k: the machine's noise is larger than
+// the difference. A layer that does no work and costs a little is dropped; Hono stays for the
+// admin API (admin/app.ts), where it routes.
 
 import type { ConnectionInfo, RequestHandler } from "../listeners/_shared/types.ts";
 import type { HttpsListenerPlan, ListenerPlan, MatchInput } from "../provision/plan.ts";

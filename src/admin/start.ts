@@ -1,6 +1,6 @@
 // Starts the admin app on its own plain-HTTP listener, through the same adapter selection as
 // traffic listeners.
-import type { ListenerSpec, RunningListener, StartListener } from "../listeners/types.ts";
+import type { HttpListenerSpec, RunningListener, StartListener } from "../listeners/_shared/types.ts";
 import type { Plan } from "../provision/plan.ts";
 import { createAdminApp } from "./app.ts";
 import { mountCerts } from "./certs-routes.ts";
@@ -8,11 +8,11 @@ import { mountCerts } from "./certs-routes.ts";
 export async function startAdmin(
   plan: () => Plan,
   where: { address: string; port: number },
-  adapterFor: (spec: ListenerSpec) => { start: StartListener },
+  adapterFor: (spec: HttpListenerSpec) => { start: StartListener },
 ): Promise<RunningListener> {
   const app = createAdminApp();
   mountCerts(app, plan);
-  const spec: ListenerSpec = { name: "admin", address: where.address, port: where.port, handler: (req) => app.fetch(req) };
+  const spec: HttpListenerSpec = { kind: "http", name: "admin", address: where.address, port: where.port, handler: (req) => app.fetch(req) };
   return adapterFor(spec).start(spec);
 }
 

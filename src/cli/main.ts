@@ -3,8 +3,8 @@
 
 import { existsSync } from "node:fs";
 import { ConfigError, PorticoError, UsageError, formatIssue } from "../errors.ts";
-import { startGateway, type Gateway } from "../gateway.ts";
-import type { RunningListener } from "../listeners/types.ts";
+import { startGateway, type Gateway } from "../gateway/start-gateway.ts";
+import type { RunningListener } from "../listeners/_shared/types.ts";
 import { parseAdminAddress, startAdmin } from "../admin/start.ts";
 import { selectAdapter } from "../listeners/select.ts";
 import type { Plan } from "../provision/plan.ts";

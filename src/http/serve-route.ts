@@ -3,7 +3,7 @@
 // redirect, or proxy with rewrite, header operations, retries, mirrors) → the route's response
 // header operations and CORS headers. A route without these features goes straight to its action.
 
-import type { ConnectionInfo } from "../listeners/types.ts";
+import type { ConnectionInfo } from "../listeners/_shared/types.ts";
 import type { FaultPlan, MatchInput, RouteAction, RoutePlan } from "../provision/route-plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 import { chance } from "../util/random.ts";

@@ -5,7 +5,7 @@
 
 import { X509Certificate, SubjectAlternativeNameExtension } from "../certs/x509.ts";
 import { toPem } from "../certs/pem.ts";
-import type { PeerCertificate } from "../listeners/types.ts";
+import type { PeerCertificate } from "../listeners/_shared/types.ts";
 import type { XfccPolicy } from "../provision/cert-forwarding.ts";
 
 /**

@@ -1,49 +1,81 @@
 // Picks, per listener, the fastest adapter of the current runtime that honours everything the
 // listener needs; never a weaker one. node:http2 + node:net honours all needs on all three
-// runtimes (RUNTIMES.md), so it is the fallback everywhere. Deno.serve is not offered: besides
-// lacking SNI selection and client auth, it answers oversized headers with 400 instead of 431,
-// and under it the route timeout did not cut a slow upstream (seen in the e2e suite).
+// runtimes (docs/runtimes.md), so it is the fallback everywhere. Deno.serve is not offered:
+// besides lacking SNI selection and client auth, it answers oversized headers with 400 instead
+// of 431, and under it the route timeout did not cut a slow upstream (seen in the e2e suite).
+//
+// Layout: one file per adapter beside this one, named as --adapter names it; what adapters
+// share (the contract in types.ts, the SNI front, connection tracking and drain, node:http
+// servers, Bun.serve options) is in _shared/, which imports nothing from here.
 import { PorticoError } from "../errors.ts";
 import type { RuntimeName } from "../util/runtime.ts";
-import { startBunListener } from "./bun/listener.ts";
-import { startBunSniListener } from "./bun/sni-listener.ts";
-import { NEED_WORDS, needsOf, type ListenerNeeds } from "./needs.ts";
-import { startNodeListener, startNodePipeListener } from "./node/listener.ts";
-import { startTcpListener } from "./node/tcp-listener.ts";
-import type { ListenerSpec, StartListener } from "./types.ts";
+import { NEED_WORDS, needsOf, type ListenerNeeds } from "./_shared/needs.ts";
+import type { HttpListenerSpec, ListenerSpec, StartListener, StreamListenerSpec } from "./_shared/types.ts";
+import { startBunServe } from "./bun-serve.ts";
+import { startBunSni } from "./bun-sni.ts";
+import { startNodeHttp2 } from "./node-http2.ts";
+import { startNodeHttp2Pipe } from "./node-http2-pipe.ts";
+import { startNodeTcp } from "./node-tcp.ts";
 
-export interface Adapter {
+export interface Adapter<S extends ListenerSpec = HttpListenerSpec> {
+  /** What --adapter calls it; also the name of the file that implements it. */
   name: string;
   runtimes: RuntimeName[];
   /** The needs it cannot honour. */
   cannot: (keyof ListenerNeeds)[];
   /** Needs it cannot honour on one runtime only. */
   cannotOn?: Partial<Record<RuntimeName, (keyof ListenerNeeds)[]>>;
-  start: StartListener;
+  start: StartListener<S>;
 }
 
-/** Fastest first. */
+/** HTTP(S) adapters, fastest first. */
 export const ADAPTERS: Adapter[] = [
-  { name: "bun-serve", runtimes: ["bun"], cannot: ["strictSni", "wildcardSni", "clientAuth", "peerCertificate", "tlsVersions", "cipherSuites"], start: startBunListener },
+  {
+    name: "bun-serve",
+    runtimes: ["bun"],
+    cannot: ["strictSni", "wildcardSni", "clientAuth", "peerCertificate", "tlsVersions", "cipherSuites"],
+    start: startBunServe,
+  },
   // Plain SIMPLE policies on Bun.serve behind the SNI front; MUTUAL, OPTIONAL_MUTUAL, client-cert
-  // checks and TLS version/cipher limits on node:http2 (sni-listener.ts): honours all.
-  { name: "bun-sni", runtimes: ["bun"], cannot: [], start: startBunSniListener },
+  // checks and TLS version/cipher limits on node:http2 (bun-sni.ts): honours all.
+  { name: "bun-sni", runtimes: ["bun"], cannot: [], start: startBunSni },
   // Deno's node:tls is built on rustls, which ignores `ciphers` (checked with curl --ciphers).
-  // Deno: node:http2 servers on loopback ports behind the SNI front (see startNodePipeListener).
-  { name: "node-http2-pipe", runtimes: ["deno"], cannot: ["cipherSuites"], start: startNodePipeListener },
-  { name: "node-http2", runtimes: ["bun", "deno", "node"], cannot: [], cannotOn: { deno: ["cipherSuites"] }, start: startNodeListener },
+  // Deno: node:http2 servers on loopback ports behind the SNI front (node-http2-pipe.ts).
+  { name: "node-http2-pipe", runtimes: ["deno"], cannot: ["cipherSuites"], start: startNodeHttp2Pipe },
+  {
+    name: "node-http2",
+    runtimes: ["bun", "deno", "node"],
+    cannot: [],
+    cannotOn: { deno: ["cipherSuites"] },
+    start: startNodeHttp2,
+  },
 ];
 
-/** TCP and TLS-passthrough listeners: node:net forwarding, on every runtime (RUNTIMES.md). */
-export const STREAM_ADAPTER: Adapter = { name: "node-tcp", runtimes: ["bun", "deno", "node"], cannot: [], start: startTcpListener };
+/** TCP and TLS-passthrough listeners: node:net forwarding, on every runtime (docs/runtimes.md). */
+export const STREAM_ADAPTER: Adapter<StreamListenerSpec> = {
+  name: "node-tcp",
+  runtimes: ["bun", "deno", "node"],
+  cannot: [],
+  start: startNodeTcp,
+};
 
 export type AdapterPreference = "auto" | string;
 
 export class UnsupportedListenerError extends PorticoError {}
 
-export function selectAdapter(spec: ListenerSpec, runtime: RuntimeName, preference: AdapterPreference = "auto"): Adapter {
+/** The adapter for `spec`: one of kind, so its `start` takes exactly this kind of spec. */
+export function selectAdapter<S extends ListenerSpec>(
+  spec: S,
+  runtime: RuntimeName,
+  preference?: AdapterPreference,
+): Adapter<S>;
+export function selectAdapter(
+  spec: ListenerSpec,
+  runtime: RuntimeName,
+  preference: AdapterPreference = "auto",
+): Adapter<HttpListenerSpec> | Adapter<StreamListenerSpec> {
   // --adapter chooses among HTTP adapters; a TCP listener has exactly one implementation.
-  if (spec.stream) return STREAM_ADAPTER;
+  if (spec.kind === "stream") return STREAM_ADAPTER;
   const needs = needsOf(spec);
   const needed = (Object.keys(needs) as (keyof ListenerNeeds)[]).filter((k) => needs[k]);
   const cannot = (a: Adapter, n: keyof ListenerNeeds) => a.cannot.includes(n) || (a.cannotOn?.[runtime]?.includes(n) ?? false);

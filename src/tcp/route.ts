@@ -1,7 +1,7 @@
 // Which backend a TCP or TLS-passthrough connection goes to. Pure: reads the provisioned plan
-// only; the listener adapter (listeners/node/tcp-listener.ts) does the sockets.
+// only; the listener adapter (listeners/node-tcp.ts) does the sockets.
 
-import type { StreamBackend, StreamListenerSpec } from "../listeners/types.ts";
+import type { StreamBackend, StreamRouting } from "../listeners/_shared/types.ts";
 import type { StreamListenerPlan, StreamRoutePlan, TcpListenerPlan, TlsPassthroughListenerPlan } from "../provision/plan.ts";
 import { pickWeighted } from "../util/random.ts";
 
@@ -22,7 +22,7 @@ export function passthroughRoute(plan: TlsPassthroughListenerPlan, serverName: s
 }
 
 /** What the TCP listener adapter needs: whether to read the SNI, and where each connection goes. */
-export function streamListenerSpec(plan: StreamListenerPlan): StreamListenerSpec {
+export function streamListenerSpec(plan: StreamListenerPlan): StreamRouting {
   if (plan.kind === "tcp") {
     return { sni: false, backend: () => pickFrom(tcpRoute(plan)) };
   }

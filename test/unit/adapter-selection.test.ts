@@ -1,11 +1,12 @@
 // Which listener adapter takes a TCP or TLS listener, on each runtime.
 import { describe, expect, test } from "bun:test";
 import { selectAdapter } from "../../src/listeners/select.ts";
-import type { ListenerSpec, TlsPolicy } from "../../src/listeners/types.ts";
+import type { ListenerSpec, TlsPolicy } from "../../src/listeners/_shared/types.ts";
 
 describe("adapter selection", () => {
   const policy = (extra: Partial<TlsPolicy>): TlsPolicy => ({ hosts: ["a.test"], certPem: "", keyPem: "", requireClientCert: false, ...extra });
   const spec = (p: TlsPolicy): ListenerSpec => ({
+    kind: "http",
     name: "l",
     address: "127.0.0.1",
     port: 1,
@@ -14,7 +15,7 @@ describe("adapter selection", () => {
   });
 
   test("TCP listeners: node-tcp on every runtime, whatever --adapter says", () => {
-    const s: ListenerSpec = { name: "t", address: "127.0.0.1", port: 1, stream: { sni: false, backend: () => undefined }, handler: () => new Response() };
+    const s: ListenerSpec = { kind: "stream", name: "t", address: "127.0.0.1", port: 1, sni: false, backend: () => undefined };
     for (const rt of ["bun", "deno", "node"] as const) expect(selectAdapter(s, rt, "bun-serve").name).toBe("node-tcp");
   });
 

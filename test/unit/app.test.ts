@@ -1,13 +1,13 @@
 // The HTTP core (virtual host → route → redirect | direct response | proxy) driven through
-// Hono's fetch, on a Plan built from routes.yaml text, against real Bun.serve upstreams.
+// the listener handler, on a Plan built from routes.yaml text, against real Bun.serve upstreams.
 import "reflect-metadata";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, X509Certificate as NodeX509 } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
-import { createListenerApp, splitUrl } from "../../src/http/app.ts";
-import type { ConnectionInfo, PeerCertificate } from "../../src/listeners/types.ts";
+import { createListenerHandler, splitUrl } from "../../src/http/app.ts";
+import type { ConnectionInfo, PeerCertificate } from "../../src/listeners/_shared/types.ts";
 import type { Plan } from "../../src/provision/plan.ts";
 import { provision } from "../../src/provision/provision.ts";
 import { createUpstreamClient } from "../../src/upstream/client.ts";
@@ -170,11 +170,11 @@ const clients = new UpstreamClients((tls) => createUpstreamClient(tls));
 function appFor(name: string, p: Plan = plan) {
   const current = p.listeners.find((l) => l.name === name);
   if (!current) throw new Error(`no listener ${name}`);
-  return createListenerApp({ current, serverHeader: p.serverHeader }, clients);
+  return createListenerHandler({ current, serverHeader: p.serverHeader }, clients);
 }
 
 async function call(url: string, init?: RequestInit, conn: ConnectionInfo = CONN, listener = "http", p: Plan = plan): Promise<Response> {
-  return appFor(listener, p).fetch(new Request(url, init), conn);
+  return appFor(listener, p)(new Request(url, init), conn);
 }
 
 async function echo(url: string, init?: RequestInit, conn?: ConnectionInfo, listener?: string): Promise<Echo> {
@@ -263,6 +263,14 @@ describe("direct responses", () => {
   test("text body with the default content type", async () => {
     const res = await call("http://routes.example/exact");
     expect(res.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+  });
+
+  test("HEAD: the same status and headers, no body", async () => {
+    const res = await call("http://routes.example/teapot", { method: "HEAD" });
+    expect(res.status).toBe(418);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(res.headers.get("server")).toBe("portico");
+    expect(res.body).toBeNull();
   });
 });
 

@@ -1,5 +1,5 @@
 // The VirtualService HTTP routing language (Istio's HTTPRoute), end to end: routes.yaml text →
-// parseConfig → provision → createListenerApp(...).fetch, against real Bun.serve upstreams that
+// parseConfig → provision → createListenerHandler(...), against real Bun.serve upstreams that
 // echo what they receive. Each table cites the Istio (or Envoy) doc section it checks, from
 // https://istio.io/latest/docs/reference/config/networking/virtual-service/
 import "reflect-metadata";
@@ -11,9 +11,9 @@ import type { Reporter } from "../../src/config/report.ts";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
 import { compileSubstitution, translateRe2 } from "../../src/config/re2.ts";
 import { ConfigError } from "../../src/errors.ts";
-import { createListenerApp } from "../../src/http/app.ts";
+import { createListenerHandler } from "../../src/http/app.ts";
 import { shadowHost } from "../../src/http/mirror.ts";
-import type { ConnectionInfo } from "../../src/listeners/types.ts";
+import type { ConnectionInfo } from "../../src/listeners/_shared/types.ts";
 import type { Plan } from "../../src/provision/plan.ts";
 import { provision } from "../../src/provision/provision.ts";
 import { createUpstreamClient } from "../../src/upstream/client.ts";
@@ -318,7 +318,7 @@ const clients = new UpstreamClients((tls) => createUpstreamClient(tls));
 
 function call(url: string, init?: RequestInit, listener = "http"): Promise<Response> {
   const current = plan.listeners.find((l) => l.name === listener)!;
-  return Promise.resolve(createListenerApp({ current, serverHeader: plan.serverHeader }, clients).fetch(new Request(url, init), CONN));
+  return Promise.resolve(createListenerHandler({ current, serverHeader: plan.serverHeader }, clients)(new Request(url, init), CONN));
 }
 
 async function echo(url: string, init?: RequestInit): Promise<Echo> {

@@ -2,8 +2,8 @@
 // The samples are what Bun 1.4, Deno 2.9 and Node 26 throw (code, name, message as recorded).
 import { describe, expect, test } from "bun:test";
 import { classifyFailure } from "../../src/http/retry.ts";
-import { listenError } from "../../src/listeners/listen-error.ts";
-import type { ListenerSpec } from "../../src/listeners/types.ts";
+import { listenError } from "../../src/listeners/_shared/listen-error.ts";
+import type { ListenerSpec } from "../../src/listeners/_shared/types.ts";
 import { classifyError, type RuntimeErrorKind } from "../../src/util/runtime-error.ts";
 
 type Cause = { code?: string; message?: string };

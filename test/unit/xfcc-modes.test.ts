@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { xfccValue } from "../../src/http/xfcc.ts";
-import type { PeerCertificate } from "../../src/listeners/types.ts";
+import type { PeerCertificate } from "../../src/listeners/_shared/types.ts";
 import { DEFAULT_XFCC, type XfccPolicy } from "../../src/provision/cert-forwarding.ts";
 
 const BOOK = resolve(import.meta.dir, "../fixtures/istio-in-action-ch4");

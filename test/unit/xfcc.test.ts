@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { X509Certificate } from "@peculiar/x509";
 import { rfc2253, xfccValue } from "../../src/http/xfcc.ts";
-import type { PeerCertificate } from "../../src/listeners/types.ts";
+import type { PeerCertificate } from "../../src/listeners/_shared/types.ts";
 import { DEFAULT_XFCC } from "../../src/provision/cert-forwarding.ts";
 
 /** The element Istio's default policy sends for a mutual-TLS client that sent no XFCC itself. */

@@ -12,7 +12,7 @@
 // outcome the same on every path: no HTTP response at all, as Envoy gives.
 
 import type { TLSSocket } from "node:tls";
-import type { TlsPolicy } from "../types.ts";
+import type { TlsPolicy } from "./types.ts";
 
 const kVerdict = Symbol.for("portico.client-cert-verdict");
 const ADMITTED = "";

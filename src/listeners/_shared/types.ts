@@ -1,5 +1,7 @@
 // The contract between the core (which knows routes) and listener adapters (which know sockets).
-// Adapters never import the router: they get a handler and connection policies.
+// Adapters never import the router: an HTTP listener gets a handler and TLS policies, a stream
+// listener a backend chooser. It lives in _shared/ with the adapters' toolkit so that imports go
+// one way: select.ts → adapters → _shared/, and the core → _shared/types.ts.
 
 /** The client certificate a TLS handshake verified, as the handler needs it. */
 export interface PeerCertificate {
@@ -73,26 +75,36 @@ export interface StreamBackend {
   port: number;
 }
 
-/** A TCP listener that forwards bytes (plain TCP, or TLS passthrough chosen by SNI). */
-export interface StreamListenerSpec {
+/** How a TCP listener forwards bytes: plain TCP, or TLS passthrough chosen by SNI. */
+export interface StreamRouting {
   /** Read the ClientHello's SNI before choosing a backend (TLS passthrough); the bytes stay intact. */
   sni: boolean;
   /** The backend for a connection (`serverName`: the SNI when `sni`); undefined closes it. */
   backend(serverName: string | undefined): StreamBackend | undefined;
 }
 
-export interface ListenerSpec {
+interface ListenerBase {
   name: string;
   address: string;
   port: number;
-  /** Absent for plain HTTP. */
-  tls?: TlsListenerSpec;
-  /** Present for TCP and TLS-passthrough listeners, which have no HTTP inside: `handler` is never called. */
-  stream?: StreamListenerSpec;
-  handler: RequestHandler;
   /** Called for connection-level problems worth logging (never for ordinary disconnects). */
   onError?: (err: Error) => void;
 }
+
+/** An HTTP or HTTPS listener: every request goes to `handler`. */
+export interface HttpListenerSpec extends ListenerBase {
+  kind: "http";
+  /** Absent for plain HTTP. */
+  tls?: TlsListenerSpec;
+  handler: RequestHandler;
+}
+
+/** A TCP or TLS-passthrough listener: no HTTP inside, so no handler. */
+export interface StreamListenerSpec extends ListenerBase, StreamRouting {
+  kind: "stream";
+}
+
+export type ListenerSpec = HttpListenerSpec | StreamListenerSpec;
 
 export interface RunningListener {
   readonly name: string;
@@ -101,4 +113,5 @@ export interface RunningListener {
   close(): Promise<void>;
 }
 
-export type StartListener = (spec: ListenerSpec) => Promise<RunningListener>;
+/** An adapter: binds a listener of its kind and serves it until closed. */
+export type StartListener<S extends ListenerSpec = HttpListenerSpec> = (spec: S) => Promise<RunningListener>;

@@ -1,16 +1,24 @@
-// Starts one listener per configured port from a provisioned Plan, wiring each to its Hono app,
-// and applies a new Plan on reload. The only module that knows both the HTTP core and a
-// listener adapter (besides the CLI).
+// Starts one listener per configured port from a provisioned Plan, wiring each HTTP(S) listener
+// to its request handler (http/app.ts) and each TCP or passthrough listener to its stream
+// routing (tcp/route.ts), and applies a new Plan on reload. The only module that knows both the
+// core and the listener contract (besides the CLI, which picks the adapters).
 
-import { createListenerApp, type ListenerRef } from "./http/app.ts";
-import type { ListenerSpec, RunningListener, StartListener, TlsListenerSpec } from "./listeners/types.ts";
-import type { HttpsListenerPlan, ListenerPlan, Plan, StreamListenerPlan } from "./provision/plan.ts";
-import { streamListenerSpec } from "./tcp/route.ts";
-import type { UpstreamClients } from "./upstream/clients.ts";
+import { createListenerHandler, type ListenerRef } from "../http/app.ts";
+import type {
+  HttpListenerSpec,
+  ListenerSpec,
+  RunningListener,
+  StartListener,
+  StreamListenerSpec,
+  TlsListenerSpec,
+} from "../listeners/_shared/types.ts";
+import type { HttpsListenerPlan, ListenerPlan, Plan, StreamListenerPlan } from "../provision/plan.ts";
+import { streamListenerSpec } from "../tcp/route.ts";
+import type { UpstreamClients } from "../upstream/clients.ts";
 
 export interface GatewayDeps {
   /** Chooses the adapter for each listener (see listeners/select.ts). */
-  adapterFor: (spec: ListenerSpec) => { name: string; start: StartListener };
+  adapterFor: <S extends ListenerSpec>(spec: S) => { name: string; start: StartListener<S> };
   clients: UpstreamClients;
   onError?: (err: Error) => void;
 }
@@ -49,22 +57,21 @@ interface Entry {
 export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gateway> {
   const entries = new Map<string, Entry>();
   const listeners: RunningListener[] = [];
-  const adapters = new Map<RunningListener, string>();
 
-  const start = async (l: ListenerPlan | StreamListenerPlan, serverHeader: string): Promise<Entry> => {
-    let spec: ListenerSpec;
-    let ref: ListenerRef | undefined;
-    if (l.kind === "http" || l.kind === "https") {
-      ref = { current: l, serverHeader };
-      const app = createListenerApp(ref, deps.clients);
-      spec = { name: l.name, address: l.address, port: l.port, tls: l.kind === "https" ? tlsSpec(l) : undefined, handler: (req, conn) => app.fetch(req, conn), onError: deps.onError };
-    } else {
-      spec = { name: l.name, address: l.address, port: l.port, stream: streamListenerSpec(l), handler: notHttp, onError: deps.onError };
-    }
+  const startOn = async <S extends ListenerSpec>(spec: S) => {
     const adapter = deps.adapterFor(spec);
-    const running = await adapter.start(spec);
-    adapters.set(running, adapter.name);
-    return { key: keyOf(l), ref, running, adapter: adapter.name };
+    return { running: await adapter.start(spec), adapter: adapter.name };
+  };
+  const start = async (l: ListenerPlan | StreamListenerPlan, serverHeader: string): Promise<Entry> => {
+    const where = { name: l.name, address: l.address, port: l.port, onError: deps.onError };
+    if (l.kind === "http" || l.kind === "https") {
+      const ref: ListenerRef = { current: l, serverHeader };
+      const tls = l.kind === "https" ? tlsSpec(l) : undefined;
+      const spec: HttpListenerSpec = { kind: "http", ...where, tls, handler: createListenerHandler(ref, deps.clients) };
+      return { key: keyOf(l), ref, ...(await startOn(spec)) };
+    }
+    const spec: StreamListenerSpec = { kind: "stream", ...where, ...streamListenerSpec(l) };
+    return { key: keyOf(l), ...(await startOn(spec)) };
   };
   const all = (p: Plan) => [...p.listeners, ...p.streamListeners];
 
@@ -114,7 +121,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
 
   return {
     listeners,
-    adapterOf: (l) => adapters.get(l) ?? "",
+    adapterOf: (l) => [...entries.values()].find((e) => e.running === l)?.adapter ?? "",
     apply,
     close: async () => void (await Promise.all(listeners.map((s) => s.close()))),
   };
@@ -137,11 +144,6 @@ function keyOf(l: ListenerPlan | StreamListenerPlan): string {
     return `${base}|${JSON.stringify(spec.policies, replacer)}|${spec.defaultPolicy}|${JSON.stringify(l.serverByHost)}`;
   }
   return `${base}|${JSON.stringify(l, replacer)}`;
-}
-
-/** TCP and TLS-passthrough listeners carry no HTTP; their adapter never calls the handler. */
-function notHttp(): Response {
-  return new Response(null, { status: 500 });
 }
 
 function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {

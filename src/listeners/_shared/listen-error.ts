@@ -1,6 +1,6 @@
 // One wording for "cannot listen", whichever runtime API failed to bind.
-import { ListenError } from "../errors.ts";
-import { classifyError } from "../util/runtime-error.ts";
+import { ListenError } from "../../errors.ts";
+import { classifyError } from "../../util/runtime-error.ts";
 import type { ListenerSpec } from "./types.ts";
 
 export function listenError(spec: ListenerSpec, err: unknown): ListenError {

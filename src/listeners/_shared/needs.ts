@@ -1,6 +1,6 @@
 // What a listener asks of the runtime's TLS and HTTP APIs. Adapters declare which needs they
 // honour; selection (select.ts) takes the fastest adapter that honours all of them.
-import type { ListenerSpec } from "./types.ts";
+import type { HttpListenerSpec, TlsPolicy } from "./types.ts";
 
 export interface ListenerNeeds {
   tls: boolean;
@@ -28,18 +28,36 @@ export const NEED_WORDS: Record<keyof ListenerNeeds, string> = {
   cipherSuites: "TLS 1.2 cipher suites per server (cipherSuites)",
 };
 
-export function needsOf(spec: ListenerSpec): ListenerNeeds {
-  const tls = spec.tls;
-  if (!tls) return { tls: false, strictSni: false, wildcardSni: false, clientAuth: false, peerCertificate: false, tlsVersions: false, cipherSuites: false };
+/** What one TLS policy asks beyond a certificate: each of these needs node:http2 on Bun. */
+export type PolicyNeeds = Pick<
+  ListenerNeeds,
+  "clientAuth" | "peerCertificate" | "tlsVersions" | "cipherSuites"
+>;
+
+export function policyNeeds(p: TlsPolicy): PolicyNeeds {
   // OPTIONAL_MUTUAL and the checks beyond the chain (SAN, SPKI, hash, CRL) need what MUTUAL needs.
-  const clientAuth = tls.policies.some((p) => p.requireClientCert || p.requestClientCert || p.checkClientCert !== undefined);
+  const clientAuth = p.requireClientCert || p.requestClientCert === true || p.checkClientCert !== undefined;
   return {
-    tls: true,
-    strictSni: tls.defaultPolicy === undefined,
-    wildcardSni: tls.policies.some((p) => p.hosts.some((h) => h.startsWith("*."))),
     clientAuth,
     peerCertificate: clientAuth,
-    tlsVersions: tls.policies.some((p) => p.minVersion !== undefined || p.maxVersion !== undefined),
-    cipherSuites: tls.policies.some((p) => p.ciphers !== undefined),
+    tlsVersions: p.minVersion !== undefined || p.maxVersion !== undefined,
+    cipherSuites: p.ciphers !== undefined,
   };
+}
+
+export function needsOf(spec: HttpListenerSpec): ListenerNeeds {
+  const tls = spec.tls;
+  const needs: ListenerNeeds = {
+    tls: tls !== undefined,
+    strictSni: tls !== undefined && tls.defaultPolicy === undefined,
+    wildcardSni: tls?.policies.some((p) => p.hosts.some((h) => h.startsWith("*."))) ?? false,
+    clientAuth: false,
+    peerCertificate: false,
+    tlsVersions: false,
+    cipherSuites: false,
+  };
+  for (const p of tls?.policies ?? []) {
+    for (const [k, v] of Object.entries(policyNeeds(p)) as [keyof PolicyNeeds, boolean][]) needs[k] ||= v;
+  }
+  return needs;
 }

@@ -1,10 +1,13 @@
-// Reads the ClientHello off a raw TCP socket and hands the socket, bytes intact, to the TLS
-// server of the policy its SNI selects. One TLS server per policy is what lets a MUTUAL host
-// and a SIMPLE host share a port exactly: only the MUTUAL server ever asks for a certificate.
-// `pause()` before `unshift()` matters: without it Bun and Deno lose the ClientHello (RUNTIMES.md).
+// Reads the ClientHello off a raw TCP socket and hands the socket, bytes intact, to what its SNI
+// selects: the TLS server of a policy (sniFrontServer; node-http2, node-http2-pipe, bun-sni) or
+// a passthrough backend (node-tcp). One TLS server per policy is what lets a MUTUAL host and a
+// SIMPLE host share a port exactly: only the MUTUAL server ever asks for a certificate.
+// `pause()` before `unshift()` matters: without it Bun and Deno lose the ClientHello
+// (docs/runtimes.md).
 
-import type { Socket } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { MAX_CLIENT_HELLO, parseClientHello } from "../../tls/client-hello.ts";
+import type { TlsListenerSpec } from "./types.ts";
 
 /** A client that has not finished its ClientHello by then is dropped. */
 export const CLIENT_HELLO_TIMEOUT_MS = 10_000;
@@ -50,4 +53,16 @@ export function dispatchBySni(socket: Socket, decide: SniDecision): void {
   socket.on("timeout", onTimeout);
   socket.on("error", onError);
   socket.on("data", onData);
+}
+
+/** A plain TCP server that reads each ClientHello and passes the connection to its policy's target. */
+export function sniFrontServer(tls: TlsListenerSpec, targets: SniTarget[]): Server {
+  const front = createServer({ noDelay: true });
+  front.on("connection", (socket) => {
+    dispatchBySni(socket, (name) => {
+      const i = tls.selectPolicy(name);
+      return i === undefined ? undefined : targets[i];
+    });
+  });
+  return front;
 }

@@ -3,7 +3,7 @@
 // writes pass through it to the real TLSSocket, so a symbol property works for h1 and h2 alike.
 
 import type { TLSSocket } from "node:tls";
-import type { ConnectionInfo, PeerCertificate } from "../types.ts";
+import type { ConnectionInfo, PeerCertificate } from "./types.ts";
 
 const kConn = Symbol.for("portico.connection-info");
 

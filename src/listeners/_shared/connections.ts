@@ -1,0 +1,85 @@
+// Binding a node:net server and shutting it down: every adapter whose front is a node:net
+// server (node-http2, node-http2-pipe, bun-sni, node-tcp) listens, tracks and drains the same way.
+
+import type { Server as NetServer, Socket } from "node:net";
+import { listenError } from "./listen-error.ts";
+import type { ListenerSpec, RunningListener } from "./types.ts";
+
+/** On shutdown, what is in flight gets this long to finish before connections are cut. */
+export const DRAIN_MS = 2_000;
+
+/**
+ * Knows every socket of a listener, so shutdown can drain, then cut. What "in flight" means
+ * depends on the listener: requests for HTTP (begin/end per request; an idle keep-alive
+ * connection does not hold shutdown up), open sockets for TCP (a forwarded connection is in
+ * flight until both its sides close).
+ */
+export class ConnectionTracker {
+  private readonly sockets = new Set<Socket>();
+  private inFlight = 0;
+  private idle: (() => void) | undefined;
+
+  constructor(private readonly waitFor: "requests" | "sockets") {}
+
+  add(socket: Socket): void {
+    this.sockets.add(socket);
+    if (this.waitFor === "sockets") this.begin();
+    socket.once("close", () => {
+      this.sockets.delete(socket);
+      if (this.waitFor === "sockets") this.end();
+    });
+  }
+  begin(): void {
+    this.inFlight++;
+  }
+  end(): void {
+    if (--this.inFlight === 0) this.idle?.();
+  }
+  async drain(ms = DRAIN_MS): Promise<void> {
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        this.idle = () => (clearTimeout(timer), resolve());
+      });
+    }
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+}
+
+/** Binds `server` to the spec's address; the port actually bound. */
+export function listen(server: NetServer, spec: ListenerSpec): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => reject(listenError(spec, err));
+    server.once("error", onError);
+    server.listen({ host: spec.address, port: spec.port, backlog: 4096 }, () => {
+      server.removeListener("error", onError);
+      server.on("error", (err) => spec.onError?.(err));
+      const addr = server.address();
+      resolve(typeof addr === "object" && addr ? addr.port : spec.port);
+    });
+  });
+}
+
+/**
+ * Listens with `front`, tracking its connections. Closing stops accepting, lets `closeInner`
+ * wind down servers behind the front, then drains what is in flight and cuts the rest.
+ */
+export async function serveFront(
+  spec: ListenerSpec,
+  front: NetServer,
+  tracker: ConnectionTracker,
+  closeInner: () => Promise<unknown> = async () => {},
+): Promise<RunningListener> {
+  front.on("connection", (socket: Socket) => tracker.add(socket));
+  const port = await listen(front, spec);
+  return {
+    name: spec.name,
+    port,
+    close: async () => {
+      front.close();
+      await closeInner();
+      await tracker.drain();
+    },
+  };
+}

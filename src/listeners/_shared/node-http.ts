@@ -1,0 +1,121 @@
+// node:http and node:http2 servers that hand requests to the listener's handler (through
+// @hono/node-server's Request/Response bridge). node:net + node:http2 secure servers are the one
+// combination that honours per-host client auth and shows the peer certificate to the handler
+// on Bun, Deno and Node alike (docs/runtimes.md); node-http2, node-http2-pipe and bun-sni (for
+// its client-certificate policies) all build their servers here.
+
+import type { Socket } from "node:net";
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from "node:http";
+import {
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from "node:http2";
+import type { TLSSocket } from "node:tls";
+import { getRequestListener } from "@hono/node-server";
+import { guardClientCert, needsGuard, refusal } from "./client-cert-guard.ts";
+import type { ConnectionTracker } from "./connections.ts";
+import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
+import { internalError } from "./internal-error.ts";
+import type { SniTarget } from "./sni-front.ts";
+import type { ConnectionInfo, HttpListenerSpec, TlsPolicy } from "./types.ts";
+
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Idle keep-alive connections are closed after this long, as Envoy's idle_timeout does. */
+const IDLE_TIMEOUT_MS = 300_000;
+
+type Incoming = { socket: Socket & { remoteAddress?: string } };
+
+export function plainServer(spec: HttpListenerSpec, tracker: ConnectionTracker): HttpServer {
+  const listener = bridge(spec, tracker, (incoming) => plainConnectionInfo(incoming.socket));
+  const server = createHttpServer({ keepAliveTimeout: IDLE_TIMEOUT_MS, requestTimeout: 60_000 }, listener);
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    // Envoy answers a request it cannot parse with 400 and one too big with 431, then closes.
+    if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  });
+  return server;
+}
+
+/** Hands a connection to the node:http2 secure server of one policy, in process. */
+export function http2Target(spec: HttpListenerSpec, tracker: ConnectionTracker, policy: TlsPolicy, index: number): SniTarget {
+  const server = secureServer(spec, tracker, policy, index);
+  return { emit: (socket) => server.emit("connection", socket) };
+}
+
+/**
+ * The node:http2 secure server (HTTP/1.1 allowed) of one TLS policy. `remoteAddress` names the
+ * client when connections arrive piped over loopback (the socket's peer is then the pipe).
+ */
+export function secureServer(
+  spec: HttpListenerSpec,
+  tracker: ConnectionTracker,
+  policy: TlsPolicy,
+  index: number,
+  remoteAddress?: (socket: TLSSocket) => string | undefined,
+): Http2SecureServer {
+  const askCert = policy.requireClientCert || policy.requestClientCert === true;
+  const listener = bridge(
+    spec,
+    tracker,
+    (incoming) => tlsConnectionInfo(incoming.socket as unknown as TLSSocket, index, askCert, remoteAddress),
+    needsGuard(policy) ? (incoming) => refusal(incoming.socket as unknown as TLSSocket, policy) === undefined : undefined,
+  );
+  const server = createSecureServer(
+    {
+      key: policy.keyPem,
+      cert: policy.certPem,
+      ca: policy.caPem,
+      requestCert: askCert,
+      // OPTIONAL_MUTUAL: an untrusted certificate is refused by the guard, a missing one admitted.
+      rejectUnauthorized: policy.requireClientCert,
+      allowHTTP1: true,
+      ALPNProtocols: ["h2", "http/1.1"],
+      minVersion: policy.minVersion ?? spec.tls!.minVersion,
+      ...(policy.maxVersion ? { maxVersion: policy.maxVersion } : {}),
+      ...(policy.ciphers ? { ciphers: policy.ciphers } : {}),
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    },
+    listener,
+  );
+  guardClientCert(server, policy);
+  server.setTimeout(IDLE_TIMEOUT_MS);
+  // Failed handshakes (no client certificate, untrusted CA, garbage) are the client's problem:
+  // the connection is closed and nothing else is affected.
+  server.on("tlsClientError", (_err, socket) => socket.destroy());
+  server.on("sessionError", () => {});
+  return server;
+}
+
+function bridge(
+  spec: HttpListenerSpec,
+  tracker: ConnectionTracker,
+  connInfo: (incoming: Incoming) => ConnectionInfo,
+  /** False: the connection must not be served (client-cert-guard.ts); it is destroyed. */
+  admit?: (incoming: Incoming) => boolean,
+) {
+  const onRequest = getRequestListener((req, env) => spec.handler(req, connInfo((env as { incoming: Incoming }).incoming)), {
+    // Keep the runtime's own Request/Response: the upstream client passes them to fetch.
+    overrideGlobalObjects: false,
+    errorHandler: (err) => internalError(spec, err),
+  });
+  return (incoming: IncomingMessage | Http2ServerRequest, outgoing: ServerResponse | Http2ServerResponse) => {
+    if (admit && !admit(incoming as unknown as Incoming)) return void incoming.socket.destroy();
+    tracker.begin();
+    // Bun's node:http2 does not always emit "close" on a finished response; either event ends it.
+    let done = false;
+    const end = () => {
+      if (!done) (done = true), tracker.end();
+    };
+    outgoing.once("finish", end);
+    outgoing.once("close", end);
+    return onRequest(incoming, outgoing);
+  };
+}

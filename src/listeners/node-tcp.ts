@@ -1,0 +1,81 @@
+// The node-tcp adapter: plain TCP forwarding (Istio `protocol: TCP`) and TLS passthrough
+// (`protocol: TLS`, mode PASSTHROUGH), where the ClientHello's SNI picks the backend and the
+// bytes, ClientHello included, reach it untouched. node:net only, so it runs unchanged on Bun,
+// Deno and Node (docs/runtimes.md; half-close checked on all three).
+//
+// Envoy's tcp_proxy semantics: connect timeout 10 s (Istio's default connectTimeout), idle
+// timeout 1 h, half-close passed on (a client's FIN becomes a FIN to the backend and the other
+// way round), an error or reset on one side closes both.
+
+import { connect, createServer, type Socket } from "node:net";
+import { ConnectionTracker, serveFront } from "./_shared/connections.ts";
+import { dispatchBySni } from "./_shared/sni-front.ts";
+import type { StartListener, StreamBackend, StreamListenerSpec } from "./_shared/types.ts";
+
+const CONNECT_TIMEOUT_MS = 10_000;
+/** No byte either way for this long closes the connection (Envoy's default idle_timeout). */
+const IDLE_TIMEOUT_MS = 3_600_000;
+
+export const startNodeTcp: StartListener<StreamListenerSpec> = async (spec) => {
+  // Both sides of every forwarded connection are tracked: shutdown waits for them to close.
+  const connections = new ConnectionTracker("sockets");
+  const server = createServer({ allowHalfOpen: true, noDelay: true });
+  server.on("connection", (client: Socket) => accept(client, spec, connections));
+  return serveFront(spec, server, connections);
+};
+
+function accept(client: Socket, spec: StreamListenerSpec, connections: ConnectionTracker): void {
+  if (!spec.sni) {
+    // Nothing is read before the backend answers; the kernel buffers what the client sends.
+    client.pause();
+    const backend = spec.backend(undefined);
+    if (backend === undefined) return void client.destroy();
+    return forward(client, backend, connections, spec);
+  }
+  // dispatchBySni destroys connections whose ClientHello is invalid, too large, stalled for 10 s,
+  // or names no backend; otherwise the ClientHello is back in the (paused) socket.
+  dispatchBySni(client, (serverName) => {
+    const backend = spec.backend(serverName);
+    if (backend === undefined) return undefined;
+    return { emit: (socket) => forward(socket, backend, connections, spec) };
+  });
+}
+
+function forward(
+  client: Socket,
+  backend: StreamBackend,
+  connections: ConnectionTracker,
+  spec: StreamListenerSpec,
+): void {
+  const logError = (message: string) => spec.onError?.(new Error(`listener "${spec.name}": ${message}`));
+  const upstream = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
+  connections.add(upstream);
+  let connected = false;
+  const closeBoth = () => {
+    clearTimeout(connectTimer);
+    client.destroy();
+    upstream.destroy();
+  };
+  const connectTimer = setTimeout(() => {
+    logError(`no connection to ${backend.host}:${backend.port} within ${CONNECT_TIMEOUT_MS / 1000} s`);
+    closeBoth();
+  }, CONNECT_TIMEOUT_MS);
+  upstream.once("connect", () => {
+    clearTimeout(connectTimer);
+    connected = true;
+    // Every byte either way passes through `client`, so its inactivity timer is the idle timer.
+    client.setTimeout(IDLE_TIMEOUT_MS, closeBoth);
+    // pipe() passes backpressure and, with allowHalfOpen, turns each side's FIN into end().
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  upstream.on("error", (err: NodeJS.ErrnoException) => {
+    if (!connected) logError(`cannot connect to ${backend.host}:${backend.port}: ${err.code ?? err.message}`);
+    closeBoth();
+  });
+  client.on("error", closeBoth);
+  // A side that closes after an error takes the other with it; an orderly close (both FINs)
+  // leaves the other side to flush what it still holds and close by itself.
+  upstream.once("close", (hadError: boolean) => (hadError || !connected ? closeBoth() : undefined));
+  client.once("close", (hadError: boolean) => (hadError ? closeBoth() : undefined));
+}

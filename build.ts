@@ -13,7 +13,7 @@
 //
 // A cross target that fails is reported as skipped with its reason; the build fails (exit 1) only
 // when linux-x64 or the Node bundle fails. The version comes from package.json and is injected
-// with `define` (src/version.ts); the executables also say they are compiled:
+// with `define` (src/cli/version.ts); the executables also say they are compiled:
 // `portico 0.1.0 (bun 1.4.5, compiled)`.
 
 import { spawnSync } from "node:child_process";

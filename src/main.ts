@@ -1,7 +1,5 @@
 #!/usr/bin/env bun
-// Entry point. reflect-metadata must load before anything imports @peculiar/x509 (its tsyringe
-// dependency throws "tsyringe requires a reflect polyfill" otherwise; docs/runtimes.md).
-import "reflect-metadata";
+// Entry point: the command line is the whole program (src/cli/main.ts).
 import { main } from "./cli/main.ts";
 
 process.exitCode = await main(process.argv.slice(2));

@@ -4,7 +4,7 @@
 
 import { connect, type DetailedPeerCertificate } from "node:tls";
 import { isIP } from "node:net";
-import { PorticoError } from "../errors.ts";
+import { PorticoError } from "../util/errors.ts";
 
 export interface PeerChain {
   /** The SNI sent: the one asked for, else the host unless it is an IP address. */

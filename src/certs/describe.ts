@@ -21,7 +21,7 @@ import { X509Certificate } from "./x509.ts";
 import { CURVES, KEY_USAGE_NAMES, algorithmName, attributeShortName, attributeValueText, colonHex, extendedKeyUsageName, onelineName, opensslIp, opensslSerial } from "./openssl-text.ts";
 import { bitLength } from "./private-key.ts";
 import { toArrayBuffer } from "./pem.ts";
-import { PorticoError } from "../errors.ts";
+import { PorticoError } from "../util/errors.ts";
 
 export interface PublicKeyInfo {
   /** OpenSSL's name of the key algorithm: rsaEncryption, id-ecPublicKey, ED25519. */

@@ -27,7 +27,7 @@ import {
   readPrivateKeyPem,
   type PrivateKeyDetails,
 } from "./private-key.ts";
-import { PorticoError } from "../errors.ts";
+import { PorticoError } from "../util/errors.ts";
 
 export type KeyKind = "ec" | "rsa";
 

@@ -10,7 +10,7 @@ import { ECParameters, ECPrivateKey, id_ecPublicKey } from "@peculiar/asn1-ecc";
 import { RSAPublicKey, id_RSASSA_PSS, id_rsaEncryption } from "@peculiar/asn1-rsa";
 import { CURVES } from "./openssl-text.ts";
 import { base64ToBytes, bytesEqual, looksLikeDer, pemBlocks, toArrayBuffer, type PemBlock } from "./pem.ts";
-import { PorticoError } from "../errors.ts";
+import { PorticoError } from "../util/errors.ts";
 
 export type KeyFormat = "PKCS#8" | "PKCS#1" | "SEC1";
 

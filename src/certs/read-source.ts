@@ -9,7 +9,7 @@ import { parseAllDocuments } from "yaml";
 import { describeCertificate, type CertificateInfo } from "./describe.ts";
 import { base64ToBytes, isPem, looksLikeDer, pemBlocks } from "./pem.ts";
 import { PRIVATE_KEY_LABELS, readDerPrivateKey, readPrivateKey, type PrivateKeyDetails } from "./private-key.ts";
-import { cannotRead } from "../errors.ts";
+import { cannotRead } from "../util/errors.ts";
 
 /** One file, or one entry of a Secret's data. */
 export interface LoadedPart {

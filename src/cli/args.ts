@@ -1,7 +1,7 @@
 // The command line of `portico run` and `validate` (flags.ts splits it; this gives each option
 // its meaning). `portico certs` has its own options: certs-command.ts.
 
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../util/errors.ts";
 import { DEFAULT_WARN_DAYS } from "../config/defaults.ts";
 import { parseFlags, type FlagSpec } from "./flags.ts";
 

@@ -13,7 +13,7 @@ import { inspectServer, inspectSource, type InspectReport } from "../certs/inspe
 import { decodePart, readSource } from "../certs/read-source.ts";
 import { opensslTime } from "../certs/openssl-text.ts";
 import { renderText, reportJson } from "../certs/render.ts";
-import { UsageError, cannotRead } from "../errors.ts";
+import { UsageError, cannotRead } from "../util/errors.ts";
 import { flagsAndPositionals, parseFlags, type FlagSpec } from "./flags.ts";
 
 export const CERTS_USAGE = `portico certs — inspect and generate TLS certificates (no openssl needed)

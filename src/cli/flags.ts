@@ -3,7 +3,7 @@
 // being taken for a file name. It only splits the command line; what a value means is the
 // caller's to check.
 
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../util/errors.ts";
 
 export interface FlagSpec {
   /** Takes a value: `--out DIR` or `--out=DIR`. */

@@ -2,7 +2,7 @@
 // listener adapter and the upstream client.
 
 import { existsSync } from "node:fs";
-import { ConfigError, PorticoError, UsageError, formatIssue } from "../errors.ts";
+import { ConfigError, PorticoError, UsageError, formatIssue } from "../util/errors.ts";
 import { startGateway, type Gateway } from "../gateway/start-gateway.ts";
 import type { RunningListener } from "../listeners/_shared/types.ts";
 import { parseAdminAddress, startAdmin } from "../admin/start.ts";
@@ -12,7 +12,7 @@ import { provision } from "../provision/provision.ts";
 import { createUpstreamClient } from "../upstream/client.ts";
 import { UpstreamClients } from "../upstream/clients.ts";
 import { currentRuntime } from "../util/runtime.ts";
-import { VERSION, runtimeName } from "../version.ts";
+import { VERSION, runtimeName } from "./version.ts";
 import { USAGE, parseArgs, type ParsedArgs } from "./args.ts";
 import { certsCommand } from "./certs-command.ts";
 import { loadSources } from "./config-files.ts";

@@ -5,7 +5,7 @@
 // object and are turned into text in one place (formatIssue in src/errors.ts).
 
 import type { Document, LineCounter, YAMLError } from "yaml";
-import { ConfigError } from "../errors.ts";
+import { ConfigError } from "../util/errors.ts";
 import { formatPath, locateLine, type FieldPath } from "./yaml-locate.ts";
 
 /** Where a value was written: used only for messages. */

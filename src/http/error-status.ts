@@ -1,7 +1,7 @@
 // The one place where request-time failures become status codes and bodies. Bodies follow
 // Envoy's wording so logs and clients read the same.
 
-import { UpstreamTimeoutError, UpstreamUnavailableError } from "../errors.ts";
+import { UpstreamTimeoutError, UpstreamUnavailableError } from "../util/errors.ts";
 import { plainText } from "./responses.ts";
 
 export function errorResponse(err: unknown, serverHeader: string): Response {

@@ -1,7 +1,7 @@
 // Forwards one request to an upstream and streams the answer back, with the headers an Envoy
 // ingress adds (docs/architecture.md, the data path of a request).
 
-import { UpstreamTimeoutError, UpstreamUnavailableError } from "../errors.ts";
+import { UpstreamTimeoutError, UpstreamUnavailableError } from "../util/errors.ts";
 import type { ProxyAction, RetryPlan, Upstream } from "../provision/plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 import type { UpstreamClient } from "../upstream/types.ts";

@@ -7,7 +7,7 @@
 // Layout: one file per adapter beside this one, named as --adapter names it; what adapters
 // share (the contract in types.ts, the SNI front, connection tracking and drain, node:http
 // servers, Bun.serve options) is in _shared/, which imports nothing from here.
-import { PorticoError } from "../errors.ts";
+import { PorticoError } from "../util/errors.ts";
 import type { RuntimeName } from "../util/runtime.ts";
 import { NEED_WORDS, needsOf, type ListenerNeeds } from "./_shared/needs.ts";
 import type { HttpListenerSpec, ListenerSpec, StartListener, StreamListenerSpec } from "./_shared/types.ts";

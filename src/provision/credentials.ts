@@ -5,7 +5,7 @@
 
 import { readFile } from "node:fs/promises";
 import type { CredentialConfig } from "../config/model.ts";
-import { cannotRead, type ConfigIssue } from "../errors.ts";
+import { cannotRead, type ConfigIssue } from "../util/errors.ts";
 import { chainOrderProblems } from "../certs/chain.ts";
 import {
   certificateCoversHost,

@@ -2,7 +2,7 @@
 // as ConfigIssue (they stop startup), warnings as the text formatIssue writes for an issue.
 
 import type { Source } from "../config/model.ts";
-import { type ConfigIssue, formatIssue } from "../errors.ts";
+import { type ConfigIssue, formatIssue } from "../util/errors.ts";
 
 /** `field` extends the source's path (".tls.caCrl", ".match[0].port"). */
 export function issueAt(source: Source, message: string, field = ""): ConfigIssue {

@@ -3,7 +3,7 @@
 
 import type { Config, ListenerConfig, Source, TlsServerConfig, VirtualHostConfig } from "../config/model.ts";
 import { DEFAULT_WARN_DAYS } from "../config/defaults.ts";
-import { ConfigError, type ConfigIssue } from "../errors.ts";
+import { ConfigError, type ConfigIssue } from "../util/errors.ts";
 import { readFile } from "node:fs/promises";
 import type { UpstreamTls } from "../upstream/types.ts";
 import { HostTable } from "../util/host-table.ts";

@@ -10,7 +10,7 @@ import type {
   VirtualHostConfig,
 } from "../config/model.ts";
 import { covers } from "../config/tcp-route.ts";
-import type { ConfigIssue } from "../errors.ts";
+import type { ConfigIssue } from "../util/errors.ts";
 import { HostTable } from "../util/host-table.ts";
 import { issueAt, warningAt } from "./issues.ts";
 import type { StreamListenerPlan, StreamRoutePlan, StreamUpstream, TcpListenerPlan, TlsPassthroughListenerPlan } from "./plan.ts";

@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { getCiphers } from "node:tls";
 import { X509Certificate, X509Crl } from "../certs/x509.ts";
 import type { Config, TlsServerConfig } from "../config/model.ts";
-import { cannotRead, type ConfigIssue } from "../errors.ts";
+import { cannotRead, type ConfigIssue } from "../util/errors.ts";
 import { compileClientCertCheck, serialKey } from "../tls/client-cert-check.ts";
 import { pemDer, toArrayBuffer } from "../certs/pem.ts";
 import { issueAt, warningAt } from "./issues.ts";

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseArgs } from "../../src/cli/args.ts";
 import { flagsAndPositionals, parseFlags, type FlagSpec } from "../../src/cli/flags.ts";
-import { UsageError } from "../../src/errors.ts";
+import { UsageError } from "../../src/util/errors.ts";
 
 const SPECS: Record<string, FlagSpec> = {
   "--out": { value: true },

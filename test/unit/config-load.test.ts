@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadSources } from "../../src/cli/config-files.ts";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
-import { ConfigError } from "../../src/errors.ts";
+import { ConfigError } from "../../src/util/errors.ts";
 
 /** Template tag that drops the first newline and the common indent, so line 1 is the first line. */
 function yaml(strings: TemplateStringsArray, ...values: unknown[]): string {

@@ -10,7 +10,7 @@ import { parseHttpRoute } from "../../src/config/http-route-build.ts";
 import type { Reporter } from "../../src/config/report.ts";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
 import { compileSubstitution, translateRe2 } from "../../src/config/re2.ts";
-import { ConfigError } from "../../src/errors.ts";
+import { ConfigError } from "../../src/util/errors.ts";
 import { createListenerHandler } from "../../src/http/app.ts";
 import { shadowHost } from "../../src/http/mirror.ts";
 import type { ConnectionInfo } from "../../src/listeners/_shared/types.ts";

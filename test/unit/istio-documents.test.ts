@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadSources } from "../../src/cli/config-files.ts";
 import type { Issue } from "../../src/config/report.ts";
-import { ConfigError, formatIssue } from "../../src/errors.ts";
+import { ConfigError, formatIssue } from "../../src/util/errors.ts";
 
 function file(text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), "portico-istio-docs-")), "istio.yaml");

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadSources, type ConfigFileOptions as SourceOptions } from "../../src/cli/config-files.ts";
 import type { Config } from "../../src/config/model.ts";
-import { ConfigError, formatIssue } from "../../src/errors.ts";
+import { ConfigError, formatIssue } from "../../src/util/errors.ts";
 import { provision } from "../../src/provision/provision.ts";
 import type { TcpListenerPlan, TlsPassthroughListenerPlan } from "../../src/provision/plan.ts";
 

@@ -3,7 +3,7 @@
 import "reflect-metadata";
 import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
-import { ConfigError } from "../../src/errors.ts";
+import { ConfigError } from "../../src/util/errors.ts";
 import { provision } from "../../src/provision/provision.ts";
 
 /** Template tag that drops the first newline and the common indent, so line 1 is the first line. */

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
-import { ConfigError } from "../../src/errors.ts";
+import { ConfigError } from "../../src/util/errors.ts";
 import { provision } from "../../src/provision/provision.ts";
 
 const BOOK = resolve(import.meta.dir, "../fixtures/istio-in-action-ch4");

@@ -7,7 +7,7 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
-import { ConfigError } from "../../src/errors.ts";
+import { ConfigError } from "../../src/util/errors.ts";
 import { provision } from "../../src/provision/provision.ts";
 import { compileClientCertCheck, serialKey } from "../../src/tls/client-cert-check.ts";
 import { certHash, rogueClient, spkiHash, TestPki, type Pem } from "../helpers/pki.ts";

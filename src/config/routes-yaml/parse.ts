@@ -5,7 +5,7 @@
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { LineCounter, parseDocument, visit, type Document } from "yaml";
-import { ConfigError } from "../../errors.ts";
+import { ConfigError } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { parseDuration } from "../duration.ts";
 import { buildHttpRoute } from "../http-route-build.ts";

@@ -5,7 +5,7 @@
 
 import { join } from "node:path";
 import { LineCounter, parseAllDocuments } from "yaml";
-import { ConfigError } from "../../errors.ts";
+import { ConfigError } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { translateGateway } from "../istio/gateway.ts";
 import type { IstioDoc } from "../istio/document.ts";

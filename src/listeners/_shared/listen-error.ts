@@ -1,5 +1,5 @@
 // One wording for "cannot listen", whichever runtime API failed to bind.
-import { ListenError } from "../../errors.ts";
+import { ListenError } from "../../util/errors.ts";
 import { classifyError } from "../../util/runtime-error.ts";
 import type { ListenerSpec } from "./types.ts";
 

@@ -10,9 +10,8 @@ import { HOST_WEBAPP, book, bookCredentials, bookServicesAndRoutes } from "../he
 import { curl } from "../helpers/curl.ts";
 import { freePorts } from "../helpers/net.ts";
 import { ROOT, writeConfig } from "../helpers/portico.ts";
+import { BINARY, BUN } from "../../scripts/runtimes.ts";
 
-const BINARY = join(ROOT, "dist/portico-linux-x64");
-const BUN = process.versions.bun ? process.execPath : join(ROOT, "node_modules/.bin/bun");
 const VERSION: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
 const BUILD_TIMEOUT_MS = 120_000;
 
@@ -27,7 +26,7 @@ function newestSource(): number {
     }
   };
   walk(join(ROOT, "src"));
-  for (const f of ["package.json", "build.ts"]) newest = Math.max(newest, statSync(join(ROOT, f)).mtimeMs);
+  for (const f of ["package.json", "build.ts", "scripts/runtimes.ts"]) newest = Math.max(newest, statSync(join(ROOT, f)).mtimeMs);
   return newest;
 }
 

@@ -210,6 +210,12 @@ for (const source of SOURCES) {
       expect(r.stderr).toContain("Request CERT");
     });
 
+    test("a client offering only TLS 1.1 is refused, even with the book's client certificate", async () => {
+      const cert = { cert: book.webappClientCert, key: book.webappClientKey };
+      expect((await handshake(https, { servername: HOST_WEBAPP, version: "1.1", ...cert })).ok).toBe(false);
+      expect((await handshake(https, { servername: HOST_WEBAPP, version: "1.2", ...cert })).ok).toBe(true);
+    });
+
     test("3.2 with the book's client certificate: 200 exactly as in 1.3", async () => {
       const r = await curl(["-v", ...base(), "--cert", book.webappClientCert, "--key", book.webappClientKey]);
       expectWebappAnswer(r);

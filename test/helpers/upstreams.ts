@@ -1,7 +1,12 @@
 // Upstreams for the end-to-end tests, on loopback: an HTTP one that records what reached it and
 // echoes it back, and a TCP one that echoes bytes. (The book's webapp and catalog stand-ins are
 // in scripts/demo-upstreams.ts, shared with `npm start`.)
-import { createServer as createHttpServer, type IncomingHttpHeaders, type Server as HttpServer } from "node:http";
+import {
+  createServer as createHttpServer,
+  type IncomingHttpHeaders,
+  type Server as HttpServer,
+  type ServerResponse,
+} from "node:http";
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import { sleep } from "./net.ts";
 
@@ -19,8 +24,11 @@ export interface Seen {
  * Records every request (`seen`) and answers 200 with it as JSON, except:
  * `/hang…` is never answered (`open` counts requests still open, to see aborted clients free
  * them); `/flaky?key=K&fail=N` answers 503 to the first N requests for K (`tries`), then 200.
+ * `answer`, when given, is asked first and returns true when it answered the request itself.
  */
 export class EchoUpstream {
+  constructor(private readonly answer?: (seen: Seen, res: ServerResponse) => boolean) {}
+
   readonly seen: Seen[] = [];
   readonly tries = new Map<string, number>();
   /** Requests whose response is not finished or aborted yet. */
@@ -42,6 +50,7 @@ export class EchoUpstream {
       req.on("end", () => {
         const seen: Seen = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body, httpVersion: req.httpVersion };
         this.seen.push(seen);
+        if (this.answer?.(seen, res)) return;
         const url = new URL(seen.url, "http://upstream");
         if (url.pathname.startsWith("/hang")) return;
         if (url.pathname === "/flaky") {

@@ -61,7 +61,7 @@ describe("a folder of Istio files (-c dir/)", () => {
     } finally {
       await p.stop();
     }
-  });
+  }, 15_000); // starts its own Portico: more than the default 5 s on a loaded machine
 });
 
 describe("coolstore-gw-tls.yaml + coolstore-vs.yaml (steps 1.1–1.3)", () => {

@@ -4,7 +4,7 @@
 // folders), then the same configuration written as routes.yaml. Every case runs against both.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { CATALOG_BODY, WEBAPP_BODY, startDemoUpstreams, type DemoUpstreams } from "../../scripts/demo-upstreams.ts";
-import { HOST_CATALOG, HOST_WEBAPP, book, bookCredentials, bookServicesAndRoutes, startBookFiles } from "../helpers/book.ts";
+import { BOOK_GATEWAYS as STEPS, HOST_CATALOG, HOST_WEBAPP, book, bookRoutesYaml, startBookFiles, type BookGateway } from "../helpers/book.ts";
 import { curl } from "../helpers/curl.ts";
 import { freePorts } from "../helpers/net.ts";
 import { startPortico, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
@@ -18,54 +18,16 @@ afterAll(async () => {
   await upstreams.close();
 });
 
-/** One of the book's Gateway configurations: its files, and the same as routes.yaml listeners. */
-interface Step {
-  files: string[];
-  listeners(http: number, https: number): string;
-}
-
-const httpListener = (http: number, redirect = "") => `
-  - { name: http, address: 127.0.0.1, port: ${http}, protocol: HTTP, hosts: [${HOST_WEBAPP}]${redirect} }`;
-const httpsListener = (https: number, servers: string) => `
-  - name: https
-    address: 127.0.0.1
-    port: ${https}
-    protocol: HTTPS
-    servers:${servers}`;
-const server = (host: string, mode: string, credential: string) => `
-      - hosts: [${host}]
-        tls: { mode: ${mode}, credential: ${credential} }`;
-
-const STEPS = {
-  tls: {
-    files: ["coolstore-gw-tls.yaml", "coolstore-vs.yaml"],
-    listeners: (http, https) => httpListener(http) + httpsListener(https, server(HOST_WEBAPP, "SIMPLE", "webapp-credential")),
-  },
-  redirect: {
-    files: ["coolstore-gw-tls-redirect.yaml", "coolstore-vs.yaml"],
-    listeners: (http, https) => httpListener(http, ", httpsRedirect: true") + httpsListener(https, server(HOST_WEBAPP, "SIMPLE", "webapp-credential")),
-  },
-  mtls: {
-    files: ["coolstore-gw-mtls.yaml", "coolstore-vs.yaml"],
-    listeners: (http, https) => httpListener(http) + httpsListener(https, server(HOST_WEBAPP, "MUTUAL", "webapp-credential-mtls")),
-  },
-  multi: {
-    files: ["coolstore-gw-multi-tls.yaml", "coolstore-vs.yaml", "catalog-vs.yaml"],
-    listeners: (_http, https) => httpsListener(https, server(HOST_WEBAPP, "SIMPLE", "webapp-credential") + server(HOST_CATALOG, "SIMPLE", "catalog-credential")),
-  },
-} satisfies Record<string, Step>;
-
 const SOURCES = ["the book's files", "routes.yaml"] as const;
 type Source = (typeof SOURCES)[number];
 
 /** Starts Portico on `step` as given by `source`, with HTTP on `http` and HTTPS on `https`. */
-function gateway(source: Source, step: Step, http: number, https: number): Promise<PorticoProcess> {
+function gateway(source: Source, step: BookGateway, http: number, https: number): Promise<PorticoProcess> {
   if (source === "the book's files") {
     const services = { webapp: `http://127.0.0.1:${upstreams.webappPort}`, catalog: `http://127.0.0.1:${upstreams.catalogPort}` };
     return startBookFiles(step.files, { 80: http, 443: https }, services);
   }
-  const yaml = `listeners:${step.listeners(http, https)}\n${bookCredentials}\n${bookServicesAndRoutes(upstreams.webappPort, upstreams.catalogPort)}`;
-  return startPortico(writeConfig(yaml));
+  return startPortico(writeConfig(bookRoutesYaml(step, { http, https }, upstreams)));
 }
 
 function expectWebappAnswer(r: Awaited<ReturnType<typeof curl>>) {

@@ -31,6 +31,48 @@ credentials:
   catalog-credential: { cert: ${book.catalogCert}, key: ${book.catalogKey} }
 `;
 
+/** One of the book's Gateway configurations: its files, and the same as routes.yaml listeners. */
+export interface BookGateway {
+  files: string[];
+  listeners(http: number, https: number): string;
+}
+
+const httpListener = (http: number, redirect = "") => `
+  - { name: http, address: 127.0.0.1, port: ${http}, protocol: HTTP, hosts: [${HOST_WEBAPP}]${redirect} }`;
+const httpsListener = (https: number, servers: string) => `
+  - name: https
+    address: 127.0.0.1
+    port: ${https}
+    protocol: HTTPS
+    servers:${servers}`;
+const server = (host: string, mode: string, credential: string) => `
+      - hosts: [${host}]
+        tls: { mode: ${mode}, credential: ${credential} }`;
+
+export const BOOK_GATEWAYS = {
+  tls: {
+    files: ["coolstore-gw-tls.yaml", "coolstore-vs.yaml"],
+    listeners: (http, https) => httpListener(http) + httpsListener(https, server(HOST_WEBAPP, "SIMPLE", "webapp-credential")),
+  },
+  redirect: {
+    files: ["coolstore-gw-tls-redirect.yaml", "coolstore-vs.yaml"],
+    listeners: (http, https) => httpListener(http, ", httpsRedirect: true") + httpsListener(https, server(HOST_WEBAPP, "SIMPLE", "webapp-credential")),
+  },
+  mtls: {
+    files: ["coolstore-gw-mtls.yaml", "coolstore-vs.yaml"],
+    listeners: (http, https) => httpListener(http) + httpsListener(https, server(HOST_WEBAPP, "MUTUAL", "webapp-credential-mtls")),
+  },
+  multi: {
+    files: ["coolstore-gw-multi-tls.yaml", "coolstore-vs.yaml", "catalog-vs.yaml"],
+    listeners: (_http, https) => httpsListener(https, server(HOST_WEBAPP, "SIMPLE", "webapp-credential") + server(HOST_CATALOG, "SIMPLE", "catalog-credential")),
+  },
+} satisfies Record<string, BookGateway>;
+
+/** A whole routes.yaml: `gateway`'s listeners, the book's credentials, services and routes. */
+export function bookRoutesYaml(gateway: BookGateway, ports: { http: number; https: number }, upstreams: { webappPort: number; catalogPort: number }): string {
+  return `listeners:${gateway.listeners(ports.http, ports.https)}\n${bookCredentials}\n${bookServicesAndRoutes(upstreams.webappPort, upstreams.catalogPort)}`;
+}
+
 export function bookServicesAndRoutes(webappPort: number, catalogPort: number): string {
   return `
 services:

@@ -26,14 +26,17 @@ export const NODE_BUNDLE = { entrypoints: [ENTRY], target: "node", format: "esm"
 
 /** The same bundle as a `bun build` command line, for callers that do not run inside Bun. */
 export function nodeBundleCommand(outfile: string): string[] {
-  return [BUN, "build", `--target=${NODE_BUNDLE.target}`, `--format=${NODE_BUNDLE.format}`, ENTRY, "--outfile", outfile];
+  const { target, format } = NODE_BUNDLE;
+  return [BUN, "build", `--target=${target}`, `--format=${format}`, ENTRY, "--outfile", outfile];
 }
 
 /** Bundles src/main.ts for Node into `outfile`; throws with bun's output when it fails. */
 export function buildNodeBundle(outfile: string): string {
   const [cmd, ...args] = nodeBundleCommand(outfile);
   const r = spawnSync(cmd!, args, { encoding: "utf8", timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`bundling for node failed (exit ${r.status ?? r.signal}):\n${r.stderr}${r.stdout}`);
+  if (r.status !== 0) {
+    throw new Error(`bundling for node failed (exit ${r.status ?? r.signal}):\n${r.stderr}${r.stdout}`);
+  }
   return outfile;
 }
 

@@ -19,13 +19,15 @@ function chosenRuntimes(): string[] {
   const names = [...new Set(raw.split(",").map((n) => n.trim()).filter(Boolean))];
   const unknown = names.filter((n) => !(RUNTIMES as readonly string[]).includes(n));
   if (unknown.length > 0 || names.length === 0) {
-    process.stderr.write(`PORTICO_RUNTIMES must be a comma-separated subset of ${RUNTIMES.join(",")}, got "${raw}"\n`);
+    process.stderr.write(`PORTICO_RUNTIMES must be a comma-separated subset of ${RUNTIMES}, got "${raw}"\n`);
     process.exit(2);
   }
   const dropped = RUNTIMES.filter((r) => !names.includes(r));
   if (dropped.length > 0 && ci) {
-    process.stderr.write(`\n!!! CI is set, and PORTICO_RUNTIMES="${raw}" leaves out ${dropped.join(", ")}.\n` +
-      `!!! CI runs the end-to-end suite on every runtime (${RUNTIMES.join(", ")}); unset PORTICO_RUNTIMES.\n`);
+    process.stderr.write(
+      `\n!!! CI is set, and PORTICO_RUNTIMES="${raw}" leaves out ${dropped.join(", ")}.\n` +
+        `!!! CI runs the end-to-end suite on every runtime (${RUNTIMES.join(", ")}): unset it.\n`,
+    );
     process.exit(2);
   }
   return names;
@@ -62,7 +64,8 @@ for (const run of runs) {
   process.stderr.write(`\n=== ${run.name}: bun ${run.args.join(" ")}\n`);
   const r = spawnSync(bun, run.args, { env: { ...process.env, ...run.env }, stdio: ["ignore", "inherit", "pipe"], encoding: "utf8", timeout: 900_000 });
   process.stderr.write(r.stderr ?? "");
-  const count = (word: string) => Number(new RegExp(`^\\s*(\\d+) ${word}$`, "m").exec(r.stderr ?? "")?.[1] ?? 0);
+  const count = (word: string) =>
+    Number(new RegExp(`^\\s*(\\d+) ${word}$`, "m").exec(r.stderr ?? "")?.[1] ?? 0);
   const pass = count("pass");
   const fail = count("fail");
   const skip = count("skip");
@@ -72,10 +75,16 @@ for (const run of runs) {
   const extra = (r.status !== 0 && fail === 0) || empty ? 1 : 0;
   passed += pass;
   failed += fail + extra;
-  const notes = [r.status !== 0 ? `exit ${r.status ?? r.signal}` : "", empty ? "NO TESTS RAN" : "", skip > 0 ? `${skip} skipped` : ""].filter(Boolean);
-  summary.push(`${run.name.padEnd(12)} ${pass} passed, ${fail + extra} failed${notes.length ? ` (${notes.join(", ")})` : ""}`);
+  const notes = [
+    r.status !== 0 ? `exit ${r.status ?? r.signal}` : "",
+    empty ? "NO TESTS RAN" : "",
+    skip > 0 ? `${skip} skipped` : "",
+  ].filter(Boolean);
+  const why = notes.length ? ` (${notes.join(", ")})` : "";
+  summary.push(`${run.name.padEnd(12)} ${pass} passed, ${fail + extra} failed${why}`);
 }
-if (dropped.length > 0) summary.push(`!!! e2e NOT run on ${dropped.join(", ")} (PORTICO_RUNTIMES=${process.env.PORTICO_RUNTIMES})`);
+const notRun = dropped.length > 0 ? ` (e2e not run on ${dropped.join(", ")})` : "";
+if (notRun) summary.push(`!!! e2e NOT run on ${dropped.join(", ")} (PORTICO_RUNTIMES)`);
 process.stderr.write(`\n${summary.join("\n")}\n`);
-console.log(`${passed} passed, ${failed} failed${dropped.length > 0 ? ` (e2e not run on ${dropped.join(", ")})` : ""}`);
+console.log(`${passed} passed, ${failed} failed${notRun}`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);

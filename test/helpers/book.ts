@@ -49,28 +49,40 @@ const server = (host: string, mode: string, credential: string) => `
       - hosts: [${host}]
         tls: { mode: ${mode}, credential: ${credential} }`;
 
+const webappSimple = server(HOST_WEBAPP, "SIMPLE", "webapp-credential");
+
+/** The book's four Gateway configurations of chapter 4, each with the VirtualServices it uses. */
 export const BOOK_GATEWAYS = {
   tls: {
     files: ["coolstore-gw-tls.yaml", "coolstore-vs.yaml"],
-    listeners: (http, https) => httpListener(http) + httpsListener(https, server(HOST_WEBAPP, "SIMPLE", "webapp-credential")),
+    listeners: (http, https) => httpListener(http) + httpsListener(https, webappSimple),
   },
   redirect: {
     files: ["coolstore-gw-tls-redirect.yaml", "coolstore-vs.yaml"],
-    listeners: (http, https) => httpListener(http, ", httpsRedirect: true") + httpsListener(https, server(HOST_WEBAPP, "SIMPLE", "webapp-credential")),
+    listeners: (http, https) =>
+      httpListener(http, ", httpsRedirect: true") + httpsListener(https, webappSimple),
   },
   mtls: {
     files: ["coolstore-gw-mtls.yaml", "coolstore-vs.yaml"],
-    listeners: (http, https) => httpListener(http) + httpsListener(https, server(HOST_WEBAPP, "MUTUAL", "webapp-credential-mtls")),
+    listeners: (http, https) =>
+      httpListener(http) + httpsListener(https, server(HOST_WEBAPP, "MUTUAL", "webapp-credential-mtls")),
   },
   multi: {
     files: ["coolstore-gw-multi-tls.yaml", "coolstore-vs.yaml", "catalog-vs.yaml"],
-    listeners: (_http, https) => httpsListener(https, server(HOST_WEBAPP, "SIMPLE", "webapp-credential") + server(HOST_CATALOG, "SIMPLE", "catalog-credential")),
+    listeners: (_http, https) =>
+      httpsListener(https, webappSimple + server(HOST_CATALOG, "SIMPLE", "catalog-credential")),
   },
 } satisfies Record<string, BookGateway>;
 
 /** A whole routes.yaml: `gateway`'s listeners, the book's credentials, services and routes. */
-export function bookRoutesYaml(gateway: BookGateway, ports: { http: number; https: number }, upstreams: { webappPort: number; catalogPort: number }): string {
-  return `listeners:${gateway.listeners(ports.http, ports.https)}\n${bookCredentials}\n${bookServicesAndRoutes(upstreams.webappPort, upstreams.catalogPort)}`;
+export function bookRoutesYaml(
+  gateway: BookGateway,
+  ports: { http: number; https: number },
+  upstreams: { webappPort: number; catalogPort: number },
+): string {
+  const listeners = gateway.listeners(ports.http, ports.https);
+  const rest = bookServicesAndRoutes(upstreams.webappPort, upstreams.catalogPort);
+  return `listeners:${listeners}\n${bookCredentials}\n${rest}`;
 }
 
 export function bookServicesAndRoutes(webappPort: number, catalogPort: number): string {
@@ -104,7 +116,8 @@ export function bookCredentialsDir(): string {
     for (const [to, from] of Object.entries(files)) copyFileSync(from, join(dir, name, to));
   };
   folder("webapp-credential", { "tls.crt": book.webappCert, "tls.key": book.webappKey });
-  folder("webapp-credential-mtls", { "tls.crt": book.webappCert, "tls.key": book.webappKey, "ca.crt": book.webappCaChain });
+  const mtls = { "tls.crt": book.webappCert, "tls.key": book.webappKey, "ca.crt": book.webappCaChain };
+  folder("webapp-credential-mtls", mtls);
   folder("catalog-credential", { "tls.crt": book.catalogCert, "tls.key": book.catalogKey });
   return (credentialsDir = dir);
 }
@@ -114,8 +127,14 @@ export function bookCredentialsDir(): string {
  * mapped to free ones (`ports`, e.g. { 443: 41234 }), the book's secrets, and the services at
  * `services` (name → URL).
  */
-export function startBookFiles(files: string[], ports: Record<number, number>, services: Record<string, string>, extra: string[] = []): Promise<PorticoProcess> {
-  const args = ["run", ...files.flatMap((f) => ["-c", bookFile(f)]), "--bind", "127.0.0.1", "--credentials", bookCredentialsDir()];
+export function startBookFiles(
+  files: string[],
+  ports: Record<number, number>,
+  services: Record<string, string>,
+  extra: string[] = [],
+): Promise<PorticoProcess> {
+  const args = ["run", ...files.flatMap((f) => ["-c", bookFile(f)]), "--bind", "127.0.0.1"];
+  args.push("--credentials", bookCredentialsDir());
   for (const [name, url] of Object.entries(services)) args.push("--service", `${name}=${url}`);
   for (const [from, to] of Object.entries(ports)) args.push("--port", `${from}=${to}`);
   return startPorticoWith([...args, ...extra]);

@@ -41,7 +41,12 @@ export interface Exchange {
 export function exchange(
   port: number,
   payload: Buffer | string,
-  opts: { halfClose?: boolean; timeoutMs?: number; /** resolve once this many bytes arrived */ bytes?: number } = {},
+  opts: {
+    halfClose?: boolean;
+    timeoutMs?: number;
+    /** resolve once this many bytes arrived */
+    bytes?: number;
+  } = {},
 ): Promise<Exchange> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];

@@ -3,14 +3,22 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildNodeBundle, porticoCommand as commandOn, ROOT, RUNTIMES, type Runtime } from "../../scripts/runtimes.ts";
+import {
+  buildNodeBundle,
+  porticoCommand as commandOn,
+  ROOT,
+  RUNTIMES,
+  type Runtime,
+} from "../../scripts/runtimes.ts";
 
 export { ROOT };
 export const BOOK = join(ROOT, "test/fixtures/istio-in-action-ch4");
 
 /** Which runtime runs Portico in this test run: PORTICO_RUNTIME=bun|deno|node (default bun). */
 export const RUNTIME = (process.env.PORTICO_RUNTIME ?? "bun") as Runtime;
-if (!RUNTIMES.includes(RUNTIME)) throw new Error(`PORTICO_RUNTIME must be ${RUNTIMES.join(", ")}, not ${RUNTIME}`);
+if (!RUNTIMES.includes(RUNTIME)) {
+  throw new Error(`PORTICO_RUNTIME must be ${RUNTIMES.join(", ")}, not ${RUNTIME}`);
+}
 
 let nodeBundle: string | undefined;
 /** Node runs the bundled JS, as users of `npx portico` do; built once per test process. */
@@ -34,7 +42,8 @@ export function writeConfig(yaml: string, name = "routes.yaml"): string {
 
 /** Command line that runs Portico's CLI with the given arguments. */
 export function porticoCommand(args: string[]): string[] {
-  return commandOn(RUNTIME, args, RUNTIME === "node" ? { nodeBundle: nodeEntry(), node: process.env.NODE_BINARY } : {});
+  const where = RUNTIME === "node" ? { nodeBundle: nodeEntry(), node: process.env.NODE_BINARY } : {};
+  return commandOn(RUNTIME, args, where);
 }
 
 /** Runs `portico <args>` to completion (for validate, version, ...). */

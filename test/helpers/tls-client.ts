@@ -18,7 +18,13 @@ const OLD = ["-cipher", "DEFAULT@SECLEVEL=0"];
 /** One handshake with `openssl s_client`, limited to one TLS version; closes right after it. */
 export function handshake(
   port: number,
-  opts: { servername?: string; version: "1.1" | "1.2" | "1.3"; /** a client certificate */ cert?: string; key?: string },
+  opts: {
+    servername?: string;
+    version: "1.1" | "1.2" | "1.3";
+    /** A client certificate and its key, for hosts that ask for one. */
+    cert?: string;
+    key?: string;
+  },
 ): Promise<Handshake> {
   const flag = `-tls${opts.version.replace(".", "_")}`;
   const args = ["s_client", "-connect", `127.0.0.1:${port}`, flag, ...(opts.version === "1.3" ? [] : OLD)];
@@ -36,8 +42,9 @@ export function handshake(
       clearTimeout(timer);
       const cipher = /Cipher is (\S+)/.exec(output)?.[1] ?? "(NONE)";
       // TLS 1.3 sessions may close before s_client prints its SSL-Session block.
-      const protocol = /Protocol\s*: (\S+)/.exec(output)?.[1] ?? /New, (TLSv[\d.]+), Cipher/.exec(output)?.[1] ?? "";
-      resolve({ ok: cipher !== "(NONE)", protocol, cipher, output });
+      const session = /Protocol\s*: (\S+)/.exec(output)?.[1];
+      const protocol = session ?? /New, (TLSv[\d.]+), Cipher/.exec(output)?.[1];
+      resolve({ ok: cipher !== "(NONE)", protocol: protocol ?? "", cipher, output });
     });
   });
 }
@@ -49,7 +56,8 @@ export interface OldTlsServer {
 
 /** `openssl s_server` that speaks TLS 1.1 only: shows that handshake() really can offer it. */
 export function tls11Server(cert: string, key: string): Promise<OldTlsServer> {
-  const p = spawn("openssl", ["s_server", "-accept", "127.0.0.1:0", "-cert", cert, "-key", key, "-tls1_1", ...OLD, "-www"], { stdio: ["ignore", "pipe", "pipe"] });
+  const args = ["s_server", "-accept", "127.0.0.1:0", "-cert", cert, "-key", key, "-tls1_1", ...OLD, "-www"];
+  const p = spawn("openssl", args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

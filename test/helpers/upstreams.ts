@@ -48,7 +48,8 @@ export class EchoUpstream {
       let body = "";
       req.on("data", (d) => (body += d));
       req.on("end", () => {
-        const seen: Seen = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body, httpVersion: req.httpVersion };
+        const { method = "", url: path = "", headers, httpVersion } = req;
+        const seen: Seen = { method, url: path, headers, body, httpVersion };
         this.seen.push(seen);
         if (this.answer?.(seen, res)) return;
         const url = new URL(seen.url, "http://upstream");

@@ -18,11 +18,10 @@
 
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
+import { DENO, ENTRY, NODE_BUNDLE, ROOT, porticoCommand } from "./scripts/runtimes.ts";
 
-const ROOT = resolve(import.meta.dir);
 const DIST = join(ROOT, "dist");
-const ENTRY = join(ROOT, "src/main.ts");
 const VERSION: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
 
 const EXECUTABLES = ["linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64", "windows-x64"] as const;
@@ -110,7 +109,8 @@ async function buildExecutable(target: Executable): Promise<Row> {
   row.status = "ok";
   if (target === hostTarget()) {
     // The one we can run here: it must start and name itself.
-    const v = run(file, ["version"], 15_000);
+    const [cmd, ...args] = porticoCommand("binary", ["version"], { binary: file });
+    const v = run(cmd!, args, 15_000);
     const line = v.out.trim();
     if (v.code !== 0 || !line.includes(`portico ${VERSION} (bun`) || !line.includes("compiled")) {
       row.status = "FAILED";
@@ -131,10 +131,8 @@ async function buildNode(): Promise<Row> {
   const row: Row = { artifact: "node bundle", file, status: "FAILED", detail: "", required: true };
   rmSync(file, { force: true });
   const result = await Bun.build({
-    entrypoints: [ENTRY],
-    target: "node",
-    // ESM: src/main.ts awaits at top level. package.json says "type": "module", so .js is ESM.
-    format: "esm",
+    ...NODE_BUNDLE,
+    entrypoints: [...NODE_BUNDLE.entrypoints],
     outdir: DIST,
     naming: "portico.js",
     define: { PORTICO_VERSION: JSON.stringify(VERSION) },
@@ -150,7 +148,8 @@ async function buildNode(): Promise<Row> {
   writeFileSync(file, `#!/usr/bin/env node\n${code}`);
   chmodSync(file, 0o755);
 
-  const node = run("node", [file, "version"], 30_000);
+  const [nodeCmd, ...nodeArgs] = porticoCommand("node", ["version"], { nodeBundle: file });
+  const node = run(nodeCmd!, nodeArgs, 30_000);
   if (node.error && (node.error as NodeJS.ErrnoException).code === "ENOENT") {
     row.status = "ok";
     row.detail = "node not installed here: not run";
@@ -167,7 +166,7 @@ function buildDeno(): Row {
   const file = join(DIST, "portico-deno");
   const row: Row = { artifact: "deno compile", file, status: "skipped", detail: "", required: false };
   rmSync(file, { force: true });
-  const deno = join(ROOT, "node_modules/.bin/deno");
+  const deno = DENO;
   if (!existsSync(deno)) {
     row.detail = "node_modules/.bin/deno is missing (npm ci installs it)";
     return row;

@@ -5,8 +5,9 @@
 //
 // Runtimes, one after the other, each with fresh ports (BENCH_RUNTIMES=bun,deno,node,binary limits the set):
 //   bun     node_modules/.bin/bun src/main.ts run -c CFG
-//   deno    node_modules/.bin/deno run -A src/main.ts run -c CFG   (deno.json: nodeModulesDir manual)
+//   deno    node_modules/.bin/deno run -A --quiet src/main.ts run -c CFG   (deno.json: nodeModulesDir manual)
 //   node    node DIST run -c CFG, DIST = `bun build --target=node --format=esm src/main.ts` into the scratch dir
+//   (the command lines come from scripts/runtimes.ts, shared with the tests and build.ts)
 //   binary  dist/portico-linux-x64 run -c CFG   (only when that file exists, or asked for by name)
 //
 // Measures, like ../shared/bench/bench.sh does:
@@ -30,8 +31,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { WEBAPP_BODY } from "./demo-upstreams.ts";
+import { BINARY, BUN, DENO, DENO_ENV, ROOT as REPO, nodeBundleCommand, porticoCommand } from "./runtimes.ts";
 
-const REPO = resolve(import.meta.dir, "..");
 const CERTS = join(REPO, "certs");
 const HOST = "webapp.istioinaction.io";
 const PATH = "/api/catalog";
@@ -39,9 +40,6 @@ const DURATION = positiveInt("DURATION", 10);
 const WARMUP = positiveInt("WARMUP", 2);
 const PROXY_CPU = "0";
 const LOADGEN_CPU = "1";
-const BUN = process.versions.bun ? process.execPath : join(REPO, "node_modules/.bin/bun");
-const DENO = join(REPO, "node_modules/.bin/deno");
-const BINARY = join(REPO, "dist/portico-linux-x64");
 const TLSSHIM_SRC = resolve(REPO, "../shared/bench/tools/tlsshim.c");
 const CLIENT_CERT = join(CERTS, "clients/webapp-client.crt");
 const CLIENT_KEY = join(CERTS, "clients/webapp-client.key");
@@ -428,7 +426,7 @@ function selectedRuntimes(): string[] {
 /** Bundles src/main.ts for Node into `dir`; returns the bundle path. */
 async function buildNodeBundle(dir: string): Promise<string> {
   const out = join(dir, "portico.mjs");
-  const cmd = [BUN, "build", "--target=node", "--format=esm", join(REPO, "src/main.ts"), "--outfile", out];
+  const cmd = nodeBundleCommand(out);
   log(`building the Node bundle: ${cmd.join(" ")}`);
   const r = await run("bun build (node)", cmd, 120_000);
   if (r.code !== 0 || !existsSync(out)) fail(`bun build --target=node failed (exit ${r.code}):\n${r.out}`);
@@ -709,25 +707,19 @@ async function main(): Promise<void> {
   const runtimes: Runtime[] = [];
   const early: RuntimeResult[] = []; // runtimes that could not even be prepared
   for (const name of names) {
-    if (name === "bun") runtimes.push({ name, cmd: (cfg) => [BUN, join(REPO, "src/main.ts"), "run", "-c", cfg] });
-    if (name === "deno") {
-      runtimes.push({
-        name,
-        cmd: (cfg) => [DENO, "run", "-A", join(REPO, "src/main.ts"), "run", "-c", cfg],
-        env: { DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1" },
-      });
-    }
+    if (name === "bun") runtimes.push({ name, cmd: (cfg) => porticoCommand("bun", ["run", "-c", cfg]) });
+    if (name === "deno") runtimes.push({ name, cmd: (cfg) => porticoCommand("deno", ["run", "-c", cfg]), env: DENO_ENV });
     if (name === "node") {
       try {
-        const bundle = await buildNodeBundle(join(dir, "node-dist"));
-        runtimes.push({ name, cmd: (cfg) => ["node", bundle, "run", "-c", cfg] });
+        const nodeBundle = await buildNodeBundle(join(dir, "node-dist"));
+        runtimes.push({ name, cmd: (cfg) => porticoCommand("node", ["run", "-c", cfg], { nodeBundle }) });
       } catch (err) {
         if (stopping || !(err instanceof BenchError)) throw err;
         log(`node: ${err.message}`);
         early.push({ name, adapters: {}, notes: ["the Node bundle could not be built"] });
       }
     }
-    if (name === "binary") runtimes.push({ name, cmd: (cfg) => [BINARY, "run", "-c", cfg] });
+    if (name === "binary") runtimes.push({ name, cmd: (cfg) => porticoCommand("binary", ["run", "-c", cfg]) });
   }
 
   // Upstream

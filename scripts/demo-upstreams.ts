@@ -1,16 +1,17 @@
 // Stand-ins for the book's `webapp` and `catalog` services, on loopback. Used by the bundled
-// demo (`npm start`), the end-to-end tests and the benchmark. node:http only, so it runs on
-// Bun, Deno and Node alike.
+// demo (`npm start`), the end-to-end tests and the benchmark. node:http and Express only, so it
+// runs on Bun, Deno and Node alike.
 //
 // webapp  GET /api/catalog → the 357-byte compact JSON of the walkthrough
-// catalog GET /items       → the same items pretty-printed (502 bytes) with Express's headers
+// catalog GET /items       → the same items pretty-printed (502 bytes), served by Express as the
+//                            book's catalog is, so x-powered-by and the etag are Express's own
 // both    GET /echo        → the request as the upstream saw it (method, url, headers), as JSON
 //         GET /slow?ms=N   → answers after N ms (timeouts)
 //         POST /upload     → streams the request body back
 //         GET /gzip        → a gzip-encoded body (content-encoding must pass through)
 //         GET /headers     → two set-cookie headers and hop-by-hop headers the proxy must drop
 
-import { createHash } from "node:crypto";
+import express from "express";
 import { gzipSync } from "node:zlib";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
@@ -23,12 +24,6 @@ export const CATALOG_ITEMS = [
 export const WEBAPP_BODY = JSON.stringify(CATALOG_ITEMS);
 export const CATALOG_BODY = JSON.stringify(CATALOG_ITEMS, null, 2);
 const JSON_TYPE = "application/json; charset=utf-8";
-
-/** Express's weak ETag: length in hex and the first 27 base64 characters of the SHA-1. */
-function expressEtag(body: string): string {
-  const hash = createHash("sha1").update(body, "utf8").digest("base64").slice(0, 27);
-  return `W/"${Buffer.byteLength(body).toString(16)}-${hash}"`;
-}
 
 function common(req: IncomingMessage, res: ServerResponse): boolean {
   const url = new URL(req.url ?? "/", "http://upstream");
@@ -79,25 +74,24 @@ function webapp(req: IncomingMessage, res: ServerResponse): void {
   res.end("webapp: not found\n");
 }
 
-function catalog(req: IncomingMessage, res: ServerResponse): void {
-  if (common(req, res)) return;
-  if (req.url === "/items") {
-    res.writeHead(200, {
-      "x-powered-by": "Express",
-      vary: "Origin, Accept-Encoding",
-      "access-control-allow-credentials": "true",
-      "cache-control": "no-cache",
-      pragma: "no-cache",
-      expires: "-1",
-      "content-type": JSON_TYPE,
-      "content-length": Buffer.byteLength(CATALOG_BODY),
-      etag: expressEtag(CATALOG_BODY),
-    });
-    res.end(CATALOG_BODY);
-    return;
-  }
-  res.writeHead(404, { "content-type": "text/plain" });
-  res.end("catalog: not found\n");
+/** The book's catalog: Express with CORS for credentials and no-cache headers, JSON indented by 2. */
+function catalogApp(): (req: IncomingMessage, res: ServerResponse) => void {
+  const app = express();
+  app.set("json spaces", 2);
+  app.use((req, res, next) => {
+    if (common(req, res)) return;
+    res.vary("Origin");
+    res.set({ "access-control-allow-credentials": "true", "cache-control": "no-cache", pragma: "no-cache", expires: "-1" });
+    next();
+  });
+  app.get("/items", (req, res) => {
+    res.vary("Accept-Encoding");
+    res.json(CATALOG_ITEMS);
+  });
+  app.use((req, res) => {
+    res.status(404).type("text/plain").send("catalog: not found\n");
+  });
+  return app;
 }
 
 export interface DemoUpstreams {
@@ -117,7 +111,7 @@ function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, po
 export async function startDemoUpstreams(opts: { webappPort?: number; catalogPort?: number; host?: string } = {}): Promise<DemoUpstreams> {
   const host = opts.host ?? "127.0.0.1";
   const w = await listen(webapp, opts.webappPort ?? 0, host);
-  const c = await listen(catalog, opts.catalogPort ?? 0, host);
+  const c = await listen(catalogApp(), opts.catalogPort ?? 0, host);
   const port = (s: Server) => (s.address() as { port: number }).port;
   return {
     webappPort: port(w),

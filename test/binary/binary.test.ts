@@ -6,13 +6,12 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { WEBAPP_BODY, startDemoUpstreams, type DemoUpstreams } from "../../scripts/demo-upstreams.ts";
-import { HOST_WEBAPP, book, bookCredentials, bookServicesAndRoutes } from "../helpers/book.ts";
+import { BOOK_GATEWAYS, HOST_WEBAPP, book, bookRoutesYaml } from "../helpers/book.ts";
 import { curl } from "../helpers/curl.ts";
 import { freePorts } from "../helpers/net.ts";
 import { ROOT, writeConfig } from "../helpers/portico.ts";
+import { BINARY, BUN } from "../../scripts/runtimes.ts";
 
-const BINARY = join(ROOT, "dist/portico-linux-x64");
-const BUN = process.versions.bun ? process.execPath : join(ROOT, "node_modules/.bin/bun");
 const VERSION: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
 const BUILD_TIMEOUT_MS = 120_000;
 
@@ -27,7 +26,7 @@ function newestSource(): number {
     }
   };
   walk(join(ROOT, "src"));
-  for (const f of ["package.json", "build.ts"]) newest = Math.max(newest, statSync(join(ROOT, f)).mtimeMs);
+  for (const f of ["package.json", "build.ts", "scripts/runtimes.ts"]) newest = Math.max(newest, statSync(join(ROOT, f)).mtimeMs);
   return newest;
 }
 
@@ -103,17 +102,7 @@ describe.skipIf(SKIP)("the compiled executable (dist/portico-linux-x64)", () => 
 
   test("walkthrough 1.3: curl by name with --resolve gets TLS 1.3, h2, 200 and the 357-byte JSON", async () => {
     const [http, https] = await freePorts(2);
-    const yaml = `listeners:
-  - { name: http, address: 127.0.0.1, port: ${http}, protocol: HTTP, hosts: [${HOST_WEBAPP}] }
-  - name: https
-    address: 127.0.0.1
-    port: ${https}
-    protocol: HTTPS
-    servers:
-      - hosts: [${HOST_WEBAPP}]
-        tls: { mode: SIMPLE, credential: webapp-credential }
-${bookCredentials}
-${bookServicesAndRoutes(upstreams!.webappPort, upstreams!.catalogPort)}`;
+    const yaml = bookRoutesYaml(BOOK_GATEWAYS.tls, { http: http!, https: https! }, upstreams!);
     portico = await startCommand(BINARY, ["run", "-c", writeConfig(yaml)]);
     console.log(`[binary] dist/portico-linux-x64: spawn → "serving" in ${portico.startMs.toFixed(1)} ms`);
     expect(portico.output()).toContain("compiled) serving");

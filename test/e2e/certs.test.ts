@@ -1,17 +1,14 @@
-// `portico certs` against real TLS: what `certs gen` writes is served by Portico (started under
-// PORTICO_RUNTIME) from a credential folder, accepted by curl with --cacert, and its client
-// certificate passes mutual TLS; `certs inspect --connect`, run as a process under the same
-// runtime, sees what Portico presents and verifies it against the generated CA.
-import "reflect-metadata";
+// `portico certs` against real TLS: what `certs gen` (run under PORTICO_RUNTIME, like every
+// command here) writes is served by Portico from a credential folder, accepted by curl with
+// --cacert, and its client certificate passes mutual TLS; `certs inspect --connect` sees what
+// Portico presents and verifies it against the generated CA.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { certsCommand } from "../../src/cli/certs-command.ts";
 import { curl } from "../helpers/curl.ts";
 import { freePorts } from "../helpers/net.ts";
-import { ROOT, RUNTIME, startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
+import { ROOT, RUNTIME, runPortico, startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
 
 const HOST = "app.portico.test";
 const RSA_HOST = "rsa.portico.test";
@@ -25,57 +22,26 @@ const rsaServer = join(dir, "rsa-server");
 const client = join(dir, "client");
 const stranger = join(dir, "stranger");
 
-/** `portico certs <args>` in a process of the runtime under test, entered at certsCommand. */
-let nodeBundle: string | undefined;
-function certsCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  // The arguments: Deno.args under deno eval; bun -e puts them right after argv[0].
-  const argv = RUNTIME === "deno" ? "Deno.args" : RUNTIME === "bun" ? "process.argv.slice(1)" : "process.argv.slice(2)";
-  const body = `process.exitCode = await certsCommand(${argv});`;
-  let cmd: string[];
-  if (RUNTIME === "deno") {
-    // deno eval resolves bare imports from the current directory: run it in the repository.
-    cmd = [join(ROOT, "node_modules/.bin/deno"), "eval", "--quiet", `import "reflect-metadata"; const { certsCommand } = await import("./src/cli/certs-command.ts"); ${body}`, ...args];
-  } else if (RUNTIME === "node") {
-    if (!nodeBundle) {
-      const entry = join(dir, "certs-entry.ts");
-      writeFileSync(entry, `import ${JSON.stringify(join(ROOT, "node_modules/reflect-metadata/Reflect.js"))};\nimport { certsCommand } from ${JSON.stringify(join(ROOT, "src/cli/certs-command.ts"))};\n${body}\n`);
-      nodeBundle = join(dir, "certs.mjs");
-      const r = spawnSync(join(ROOT, "node_modules/.bin/bun"), ["build", "--target=node", "--format=esm", entry, "--outfile", nodeBundle], { encoding: "utf8" });
-      if (r.status !== 0) throw new Error(`bundling for node failed:\n${r.stderr}`);
-    }
-    cmd = [process.env.NODE_BINARY ?? "node", nodeBundle, ...args];
-  } else {
-    cmd = [join(ROOT, "node_modules/.bin/bun"), "-e", `import "reflect-metadata"; const { certsCommand } = await import("./src/cli/certs-command.ts"); ${body}`, ...args];
-  }
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => (stdout += d));
-    p.stderr.on("data", (d) => (stderr += d));
-    p.on("error", reject);
-    p.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `portico certs <args>`, run as a process of the runtime under test. */
+const certsCli = (args: string[]) => runPortico(["certs", ...args], 30_000);
 
 async function gen(args: string[]) {
-  let out = "";
-  let err = "";
-  const code = await certsCommand(["gen", ...args], { out: (s) => (out += s), err: (s) => (err += s) });
-  if (code !== 0) throw new Error(`certs gen ${args.join(" ")} failed: ${err}`);
-  return out;
+  const r = await certsCli(["gen", ...args]);
+  if (r.code !== 0) throw new Error(`certs gen ${args.join(" ")} failed: ${r.stderr}`);
+  return r.stdout;
 }
 
 let p: PorticoProcess;
 let simple: number, mtls: number, any: number;
 
 beforeAll(async () => {
-  await gen(["ca", "--out", ca, "--name", "E2E Dev CA"]);
-  await gen(["ca", "--out", other, "--name", "Some Other CA"]);
-  await gen(["server", "--ca", ca, "--out", server, HOST, "127.0.0.1"]);
-  await gen(["server", "--rsa", "--ca", ca, "--out", rsaServer, RSA_HOST]);
-  await gen(["client", "--ca", ca, "--out", client, "alice@example.test"]);
-  await gen(["client", "--ca", other, "--out", stranger, "mallory@example.test"]);
+  await Promise.all([gen(["ca", "--out", ca, "--name", "E2E Dev CA"]), gen(["ca", "--out", other, "--name", "Some Other CA"])]);
+  await Promise.all([
+    gen(["server", "--ca", ca, "--out", server, HOST, "127.0.0.1"]),
+    gen(["server", "--rsa", "--ca", ca, "--out", rsaServer, RSA_HOST]),
+    gen(["client", "--ca", ca, "--out", client, "alice@example.test"]),
+    gen(["client", "--ca", other, "--out", stranger, "mallory@example.test"]),
+  ]);
   [simple, mtls, any] = (await freePorts(3)) as [number, number, number];
   const config = writeConfig(`listeners:
   - name: simple

@@ -1,12 +1,12 @@
 // The CLI as a user meets it: run, validate, version, help, refusal of bad configs, shutdown.
 import { describe, expect, test } from "bun:test";
-import { copyFileSync, mkdtempSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { book } from "../helpers/book.ts";
 import { curl } from "../helpers/curl.ts";
 import { freePorts, sleep } from "../helpers/net.ts";
-import { startDemoUpstreams } from "../../scripts/demo-upstreams.ts";
+import { WEBAPP_BODY, startDemoUpstreams } from "../../scripts/demo-upstreams.ts";
 import { ROOT, RUNTIME, runPortico, startPortico, writeConfig } from "../helpers/portico.ts";
 
 function httpsConfig(port: number, credentials: string, mode = "SIMPLE"): string {
@@ -167,6 +167,24 @@ describe("portico version and help", () => {
   });
 });
 
-test("the repository root is where the bundled config lives", () => {
-  expect(Bun.file(join(ROOT, "routes.yaml")).size).toBeGreaterThan(0);
+test("the bundled routes.yaml and certs/ serve the README's first curl command, verified with certs/webapp-ca-chain.pem", async () => {
+  const upstreams = await startDemoUpstreams();
+  const [http, https, mtls] = await freePorts(3);
+  // routes.yaml as bundled, with its ports and services moved and its relative paths made absolute.
+  const text = readFileSync(join(ROOT, "routes.yaml"), "utf8")
+    .replace("port: 8080", `port: ${http}\n    address: 127.0.0.1`)
+    .replace("port: 8443", `port: ${https}\n    address: 127.0.0.1`)
+    .replace("port: 9443", `port: ${mtls}\n    address: 127.0.0.1`)
+    .replace("http://127.0.0.1:9080", `http://127.0.0.1:${upstreams.webappPort}`)
+    .replace("http://127.0.0.1:9081", `http://127.0.0.1:${upstreams.catalogPort}`)
+    .replaceAll(": certs/", `: ${ROOT}/certs/`);
+  const p = await startPortico(writeConfig(text));
+  try {
+    const r = await curl([`https://webapp.istioinaction.io:${https}/api/catalog`, "--cacert", join(ROOT, "certs/webapp-ca-chain.pem"), "--resolve", `webapp.istioinaction.io:${https}:127.0.0.1`]);
+    expect(r.status).toBe(200);
+    expect(r.body).toBe(WEBAPP_BODY);
+  } finally {
+    await p.stop();
+    await upstreams.close();
+  }
 });

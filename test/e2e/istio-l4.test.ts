@@ -6,11 +6,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
-import { connect, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { curl } from "../helpers/curl.ts";
-import { freePorts } from "../helpers/net.ts";
+import { exchange, freePorts } from "../helpers/net.ts";
 import { BOOK, runPortico, startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
+import { TcpEchoServer } from "../helpers/upstreams.ts";
 
 const fx = (name: string) => join(BOOK, name);
 const SNI = join(BOOK, "sni");
@@ -22,33 +22,6 @@ const sni = (n: 1 | 2) => ({
   caChain: join(SNI, `simple-sni-${n}/2_intermediate/certs/ca-chain.cert.pem`),
 });
 
-/** Echoes every byte; when the client half-closes, answers "<bytes> bytes, bye" and closes too. */
-function echoServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const open = new Set<Socket>();
-  const server: Server = createServer({ allowHalfOpen: true }, (s) => {
-    open.add(s);
-    s.once("close", () => open.delete(s));
-    let n = 0;
-    s.on("data", (d) => {
-      n += d.length;
-      s.write(d);
-    });
-    s.on("end", () => s.end(`${n} bytes, bye`));
-    s.on("error", () => {});
-  });
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        port: (server.address() as { port: number }).port,
-        close: async () => {
-          for (const s of open) s.destroy();
-          await new Promise((r) => server.close(r));
-        },
-      }),
-    ),
-  );
-}
-
 /** fake-service's answer in the book: "Hello from simple-tls-service-N!!!". */
 function tlsBackend(n: 1 | 2): Promise<HttpsServer> {
   const s = createHttpsServer({ cert: readFileSync(sni(n).cert), key: readFileSync(sni(n).key) }, (_req, res) => {
@@ -57,43 +30,19 @@ function tlsBackend(n: 1 | 2): Promise<HttpsServer> {
   return new Promise((r) => s.listen(0, "127.0.0.1", () => r(s)));
 }
 
-/** Connects, sends `payload`, optionally half-closes, and collects what comes back until the end or `bytes` arrived. */
-function exchange(port: number, payload: string, opts: { halfClose?: boolean; bytes?: number } = {}): Promise<{ data: string; how: string }> {
-  return new Promise((resolve) => {
-    let data = "";
-    const sock = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
-    const done = (how: string) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve({ data, how });
-    };
-    const timer = setTimeout(() => done("timeout"), 5_000);
-    sock.on("connect", () => {
-      sock.write(payload);
-      if (opts.halfClose !== false) sock.end();
-    });
-    sock.on("data", (d: Buffer) => {
-      data += d.toString();
-      if (opts.bytes !== undefined && data.length >= opts.bytes) done("bytes");
-    });
-    sock.on("end", () => done("end"));
-    sock.on("error", (e: NodeJS.ErrnoException) => done(e.code ?? "error"));
-  });
-}
-
 const portOf = (s: { address(): unknown }) => (s.address() as { port: number }).port;
 const run = (files: string[], extra: string[]) => startPorticoWith(["run", ...files.flatMap((f) => ["-c", f]), "--bind", "127.0.0.1", "--admin", "off", ...extra]);
 
-let echo: Awaited<ReturnType<typeof echoServer>>;
+let echo: TcpEchoServer;
 let tls1: HttpsServer;
 let tls2: HttpsServer;
 beforeAll(async () => {
-  echo = await echoServer();
+  echo = await new TcpEchoServer().start();
   tls1 = await tlsBackend(1);
   tls2 = await tlsBackend(2);
 });
 afterAll(async () => {
-  await echo?.close();
+  await echo?.stop();
   for (const s of [tls1, tls2]) {
     s?.closeAllConnections();
     s?.close();
@@ -114,13 +63,13 @@ describe("gateway-tcp.yaml + echo-vs.yaml", () => {
 
   test("what the client writes comes back (the book's telnet session)", async () => {
     const r = await exchange(port, "hello world\n", { halfClose: false, bytes: 12 });
-    expect(r.data).toBe("hello world\n");
+    expect(r.data.toString()).toBe("hello world\n");
   });
 
   test("the client's half-close reaches the echo, whose last words still come back", async () => {
     const r = await exchange(port, "ping");
     expect(r.how).toBe("end");
-    expect(r.data).toBe("ping4 bytes, bye");
+    expect(r.data.toString()).toBe("ping4 bytes, bye");
   });
 });
 

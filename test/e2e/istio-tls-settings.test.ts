@@ -4,32 +4,24 @@
 // tls-settings.test.ts; this checks that the Istio loader carries them over.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { HOST_WEBAPP, book } from "../helpers/book.ts";
 import { curl } from "../helpers/curl.ts";
 import { freePorts } from "../helpers/net.ts";
 import { TestPki } from "../helpers/pki.ts";
 import { BOOK, ROOT, startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
+import { EchoUpstream } from "../helpers/upstreams.ts";
 
-/** Answers with the request headers it received, as JSON. */
-let upstream: Server;
+let upstream: EchoUpstream;
 let upstreamPort: number;
 beforeAll(async () => {
-  upstream = createServer((req, res) => {
-    res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify(req.headers));
-  });
-  await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
-  upstreamPort = (upstream.address() as { port: number }).port;
+  upstream = await new EchoUpstream().start();
+  upstreamPort = upstream.port;
 });
-afterAll(() => {
-  upstream?.closeAllConnections();
-  upstream?.close();
-});
+afterAll(() => upstream?.stop());
 
 const resolveTo = (host: string, port: number) => ["--resolve", `${host}:${port}:127.0.0.1`];
-const headersOf = (body: string) => JSON.parse(body) as Record<string, string>;
+const headersOf = (body: string) => JSON.parse(body).headers as Record<string, string>;
 
 describe("coolstore-gw-mtls.yaml with mode OPTIONAL_MUTUAL, subjectAltNames and minProtocolVersion TLSV1_3", () => {
   let p: PorticoProcess, https: number;

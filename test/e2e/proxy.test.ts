@@ -2,7 +2,6 @@
 // clients that misbehave. Portico runs as a child process; upstreams are real servers.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { createServer, type IncomingMessage, type Server } from "node:http";
 import { connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -11,29 +10,9 @@ import { join } from "node:path";
 import { WEBAPP_BODY, startDemoUpstreams, type DemoUpstreams } from "../../scripts/demo-upstreams.ts";
 import { HOST_CATALOG, HOST_WEBAPP, book } from "../helpers/book.ts";
 import { curl } from "../helpers/curl.ts";
-import { freePorts, sleep } from "../helpers/net.ts";
+import { exchange, freePorts, sleep } from "../helpers/net.ts";
 import { startPortico, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
-
-/** An upstream that counts requests still open, to see that aborted clients free them. */
-class CountingUpstream {
-  open = 0;
-  server!: Server;
-  port = 0;
-  async start() {
-    this.server = createServer((req: IncomingMessage, res) => {
-      this.open++;
-      res.on("close", () => this.open--);
-      if (req.url?.startsWith("/hang")) return; // never answers
-      res.end("ok");
-    });
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-  async stop() {
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
-  }
-}
+import { EchoUpstream } from "../helpers/upstreams.ts";
 
 /** Per-run certificates in the key formats the book does not use: EC (SEC1, PKCS#8), RSA PKCS#8. */
 function makeCert(dir: string, name: string, host: string, keyArgs: string[], pkcs8: boolean) {
@@ -50,7 +29,7 @@ function makeCert(dir: string, name: string, host: string, keyArgs: string[], pk
 }
 
 let upstreams: DemoUpstreams;
-let counting: CountingUpstream;
+let counting: EchoUpstream;
 let p: PorticoProcess;
 let https: number, http: number, closedPort: number;
 const certDir = mkdtempSync(join(tmpdir(), "portico-certs-"));
@@ -60,8 +39,7 @@ const rsa8 = makeCert(certDir, "rsa8", "rsa8.example.test", ["-newkey", "rsa:204
 
 beforeAll(async () => {
   upstreams = await startDemoUpstreams();
-  counting = new CountingUpstream();
-  await counting.start();
+  counting = await new EchoUpstream().start();
   [https, http, closedPort] = await freePorts(3);
   const yaml = `
 listeners:
@@ -193,8 +171,13 @@ describe("TLS policies on one port", () => {
     }
   });
 
-  test("plain HTTP sent to the TLS port is dropped, and the port keeps serving", async () => {
-    const r = await curl([`http://127.0.0.1:${https}/`]);
+  test("plain HTTP sent to the TLS port is dropped at once, and the port keeps serving", async () => {
+    // Portico closes the connection itself, well before the runner's 5 s timeout would.
+    const raw = await exchange(https, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", { halfClose: false, timeoutMs: 3_000 });
+    expect(raw.how).not.toBe("timeout");
+    expect(raw.ms).toBeLessThan(1_000);
+    expect(raw.data.length).toBe(0);
+    const r = await curl([`http://127.0.0.1:${https}/`], { timeoutMs: 2_000 });
     expect(r.status).toBe(0);
     const ok = await curl([tlsUrl(HOST_WEBAPP, "/api/catalog"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP)]);
     expect(ok.status).toBe(200);
@@ -278,18 +261,25 @@ describe("streaming and clients that go away", () => {
 
   test("a client that disconnects mid-request frees the upstream request, and Portico keeps serving", async () => {
     const before = counting.open;
-    const r = await curl([`http://127.0.0.1:${http}/hang`], { timeoutMs: 300 });
+    const marker = crypto.randomUUID();
+    const r = await curl([`http://127.0.0.1:${http}/hang?m=${marker}`], { timeoutMs: 300 });
     expect(r.exitCode).toBe(28); // curl gave up
+    // The request did reach the upstream, so there was an upstream request to free.
+    expect(await counting.waitFor((s) => s.url === `/hang?m=${marker}`)).toBeDefined();
     const deadline = Date.now() + 3_000;
     while (counting.open > before && Date.now() < deadline) await sleep(20);
     expect(counting.open).toBe(before);
-    expect((await curl([`http://127.0.0.1:${http}/counted`])).body).toBe("ok");
+    const next = await curl([`http://127.0.0.1:${http}/counted`]);
+    expect(next.status).toBe(200);
+    expect(JSON.parse(next.body).url).toBe("/counted");
   });
 
   test("the same over h2: a reset stream frees the upstream request", async () => {
     const before = counting.open;
-    const r = await curl([tlsUrl(HOST_WEBAPP, "/hang"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP)], { timeoutMs: 300 });
+    const marker = crypto.randomUUID();
+    const r = await curl([tlsUrl(HOST_WEBAPP, `/hang?m=${marker}`), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP)], { timeoutMs: 300 });
     expect(r.exitCode).toBe(28);
+    expect(await counting.waitFor((s) => s.url === `/hang?m=${marker}`)).toBeDefined();
     const deadline = Date.now() + 3_000;
     while (counting.open > before && Date.now() < deadline) await sleep(20);
     expect(counting.open).toBe(before);

@@ -3,80 +3,22 @@
 // that fails on request. Semantics are pinned in test/unit/http-route.test.ts; this checks that
 // they survive each runtime's listener and upstream client, over HTTP/1.1 and h2.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createServer, type IncomingMessage, type Server } from "node:http";
 import { WEBAPP_BODY, startDemoUpstreams, type DemoUpstreams } from "../../scripts/demo-upstreams.ts";
 import { HOST_WEBAPP, book } from "../helpers/book.ts";
 import { curl } from "../helpers/curl.ts";
-import { freePorts, sleep } from "../helpers/net.ts";
+import { freePorts } from "../helpers/net.ts";
 import { startPortico, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
-
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage["headers"];
-  body: string;
-}
-
-/**
- * Records every request. `/flaky?key=K&fail=N` answers 503 to the first N requests for K, then
- * 200 with the number of tries and the body it received.
- */
-class RecordingUpstream {
-  seen: Seen[] = [];
-  tries = new Map<string, number>();
-  server!: Server;
-  port = 0;
-  async start() {
-    this.server = createServer((req, res) => {
-      let body = "";
-      req.on("data", (d) => (body += d));
-      req.on("end", () => {
-        this.seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
-        const url = new URL(req.url ?? "/", "http://upstream");
-        if (url.pathname === "/flaky") {
-          const key = url.searchParams.get("key") ?? "";
-          const n = (this.tries.get(key) ?? 0) + 1;
-          this.tries.set(key, n);
-          if (n <= Number(url.searchParams.get("fail") ?? 0)) {
-            res.writeHead(503, { "content-type": "text/plain" });
-            res.end(`failure ${n}\n`);
-            return;
-          }
-          res.writeHead(200, { "content-type": "application/json" });
-          res.end(JSON.stringify({ tries: n, body }));
-          return;
-        }
-        res.end("recorded\n");
-      });
-    });
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-  async waitFor(predicate: (s: Seen) => boolean, ms = 3_000): Promise<Seen | undefined> {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      const hit = this.seen.find(predicate);
-      if (hit) return hit;
-      await sleep(20);
-    }
-    return undefined;
-  }
-  async stop() {
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
-  }
-}
+import { EchoUpstream } from "../helpers/upstreams.ts";
 
 let upstreams: DemoUpstreams;
-let recorder: RecordingUpstream;
+let recorder: EchoUpstream;
 let p: PorticoProcess;
 let http: number, https: number;
 const HOST = "routing.example";
 
 beforeAll(async () => {
   upstreams = await startDemoUpstreams();
-  recorder = new RecordingUpstream();
-  await recorder.start();
+  recorder = await new EchoUpstream().start();
   [http, https] = await freePorts(2);
   const yaml = String.raw`
 listeners:
@@ -121,7 +63,13 @@ routes:
       - name: broken
         match: [{ uri: { prefix: /broken } }]
         fault: { abort: { httpStatus: 503, percentage: { value: 100 } } }
-        route: [{ destination: webapp }]
+        route: [{ destination: recorder }]
+      - name: first
+        match: [{ uri: { prefix: /order } }]
+        route: [{ destination: recorder }]
+      - name: second-never-reached
+        match: [{ uri: { prefix: /order/late } }]
+        directResponse: { status: 200, body: "the later route" }
       - name: flaky
         match: [{ uri: { exact: /flaky } }]
         retries: { attempts: 3, perTryTimeout: 2s, retryOn: 5xx }
@@ -204,12 +152,26 @@ describe("header operations", () => {
   });
 });
 
+describe("route order", () => {
+  test("the first matching route wins, though a later one matches more precisely", async () => {
+    const marker = crypto.randomUUID();
+    const r = await curl(plain(`/order/late?m=${marker}`));
+    expect(r.status).toBe(200);
+    expect(r.body).not.toBe("the later route");
+    expect(JSON.parse(r.body).url).toBe(`/order/late?m=${marker}`);
+    expect(recorder.seen.some((s) => s.url.includes(marker))).toBe(true);
+  });
+});
+
 describe("fault injection", () => {
   test("abort 100%: 503 from Portico, the upstream never asked", async () => {
-    const r = await curl(plain("/broken/thing"));
+    const marker = crypto.randomUUID();
+    const r = await curl(plain(`/broken/thing?m=${marker}`));
     expect(r.status).toBe(503);
     expect(r.body).toBe("fault filter abort");
     expect(r.headers.get("server")).toBe("portico");
+    // The route's destination records every request; a request sent anyway would show up here.
+    expect(await recorder.waitFor((s) => s.url.includes(marker), 300)).toBeUndefined();
   });
 });
 

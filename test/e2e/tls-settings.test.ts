@@ -5,31 +5,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
 import { curl } from "../helpers/curl.ts";
 import { freePorts } from "../helpers/net.ts";
 import { certHash, rogueClient, spkiHash, TestPki, type Pem } from "../helpers/pki.ts";
 import { RUNTIME, runPortico, startPortico, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
-
-/** Counts requests and answers with the headers it received. */
-class EchoUpstream {
-  count = 0;
-  port = 0;
-  private server!: Server;
-  async start() {
-    this.server = createServer((req, res) => {
-      this.count++;
-      res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ headers: req.headers }));
-    });
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", r));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-  async stop() {
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
-  }
-}
+import { EchoUpstream } from "../helpers/upstreams.ts";
 
 const HOSTS = ["optional", "san", "spki", "hash", "crl", "v13", "v12", "files", "simple", "ciphers"].map((h) => `${h}.tls.test`);
 

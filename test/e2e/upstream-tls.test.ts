@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createSecureServer, type Http2SecureServer, type Http2ServerRequest } from "node:http2";
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,12 +17,16 @@ function openssl(args: string[]) {
   const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
 }
-/** A CA, a server certificate for 127.0.0.1 / upstream.test and a client certificate, per run. */
+/**
+ * A CA, a server certificate for 127.0.0.1 / upstream.test, one for the name named.upstream.test
+ * only (not the address), and a client certificate, per run.
+ */
 function makePki() {
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
   openssl(["req", "-x509", ...ec, "-subj", "/CN=Upstream Test CA", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
   for (const [name, cn, ext] of [
     ["server", "upstream.test", "subjectAltName=DNS:upstream.test,IP:127.0.0.1"],
+    ["named", "named.upstream.test", "subjectAltName=DNS:named.upstream.test"],
     ["client", "portico-client", "extendedKeyUsage=clientAuth"],
   ] as const) {
     openssl(["req", ...ec, "-subj", `/CN=${cn}`, "-keyout", `${name}.key`, "-out", `${name}.csr`]);
@@ -32,6 +36,7 @@ function makePki() {
 }
 
 let upstream: Http2SecureServer;
+let named: Http2SecureServer;
 let demo: DemoUpstreams;
 let p: PorticoProcess;
 let http: number;
@@ -42,13 +47,19 @@ beforeAll(async () => {
   // node:http2 with HTTP/1.1 allowed: on Bun (which runs this test) node:https hides the peer
   // certificate, node:http2 shows it (RUNTIMES.md).
   const options = { key: f("server.key"), cert: f("server.crt"), ca: f("ca.crt"), requestCert: true, rejectUnauthorized: true, allowHTTP1: true };
-  upstream = createSecureServer(options, (req: Http2ServerRequest, res) => {
-    const peer = (req.socket as unknown as TLSSocket).getPeerCertificate();
+  // Both answer with the client certificate's CN and the SNI the handshake carried.
+  const answer = (req: Http2ServerRequest, res: Http2ServerResponse) => {
+    const socket = req.socket as unknown as TLSSocket;
+    const sni = (socket as unknown as { servername?: string | false }).servername || null;
     res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify({ client: peer.subject?.CN, path: req.url }));
-  });
+    res.end(JSON.stringify({ client: socket.getPeerCertificate().subject?.CN, path: req.url, sni }));
+  };
+  upstream = createSecureServer(options, answer);
+  named = createSecureServer({ ...options, key: f("named.key"), cert: f("named.crt") }, answer);
   await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+  await new Promise<void>((r) => named.listen(0, "127.0.0.1", r));
   const up = (upstream.address() as { port: number }).port;
+  const namedPort = (named.address() as { port: number }).port;
   demo = await startDemoUpstreams();
   [http] = await freePorts(1);
   const yaml = `
@@ -63,8 +74,11 @@ services:
     tls: { ca: ${dir}/ca.crt }
   system-trust: https://127.0.0.1:${up}
   by-name:
-    url: https://127.0.0.1:${up}
-    tls: { ca: ${dir}/ca.crt, cert: ${dir}/client.crt, key: ${dir}/client.key, serverName: upstream.test }
+    url: https://127.0.0.1:${namedPort}
+    tls: { ca: ${dir}/ca.crt, cert: ${dir}/client.crt, key: ${dir}/client.key, serverName: named.upstream.test }
+  by-address:
+    url: https://127.0.0.1:${namedPort}
+    tls: { ca: ${dir}/ca.crt, cert: ${dir}/client.crt, key: ${dir}/client.key }
   webapp: http://127.0.0.1:${demo.webappPort}
 routes:
   - hosts: ["*"]
@@ -73,6 +87,7 @@ routes:
       - { match: [{ uri: { prefix: /nocert } }], route: [{ destination: no-client-cert }] }
       - { match: [{ uri: { prefix: /untrusted } }], route: [{ destination: system-trust }] }
       - { match: [{ uri: { prefix: /byname } }], route: [{ destination: by-name }] }
+      - { match: [{ uri: { prefix: /byaddress } }], route: [{ destination: by-address }] }
       - route: [{ destination: webapp }]
 `;
   p = await startPortico(writeConfig(yaml));
@@ -80,6 +95,7 @@ routes:
 afterAll(async () => {
   await p?.stop();
   await new Promise((r) => upstream?.close(r));
+  await new Promise((r) => named?.close(r));
   await demo?.close();
 });
 
@@ -87,7 +103,7 @@ describe(`HTTPS upstreams (client on ${RUNTIME})`, () => {
   test("the service's CA and client certificate reach a mutual-TLS upstream", async () => {
     const r = await curl([`http://127.0.0.1:${http}/secure/x?y=1`]);
     expect(r.status).toBe(200);
-    expect(JSON.parse(r.body)).toEqual({ client: "portico-client", path: "/secure/x?y=1" });
+    expect(JSON.parse(r.body)).toEqual({ client: "portico-client", path: "/secure/x?y=1", sni: null });
   });
 
   test("without the client certificate the upstream refuses: 503", async () => {
@@ -100,10 +116,15 @@ describe(`HTTPS upstreams (client on ${RUNTIME})`, () => {
     expect(r.status).toBe(503);
   });
 
-  test("serverName sets the SNI and the name verified", async () => {
+  test("serverName sets the SNI and the name verified: an upstream whose certificate names only it", async () => {
     const r = await curl([`http://127.0.0.1:${http}/byname`]);
     expect(r.status).toBe(200);
-    expect(JSON.parse(r.body).client).toBe("portico-client");
+    expect(JSON.parse(r.body)).toEqual({ client: "portico-client", path: "/byname", sni: "named.upstream.test" });
+  });
+
+  test("the same upstream without serverName: its certificate does not cover the address, 503", async () => {
+    const r = await curl([`http://127.0.0.1:${http}/byaddress`]);
+    expect(r.status).toBe(503);
   });
 
   test("a gzip body passes through untouched, with its content-encoding", async () => {

@@ -1,5 +1,6 @@
-// Loopback-only helpers for tests: free ports and bounded waiting.
-import { createServer } from "node:net";
+// Loopback-only helpers for tests: free ports, bounded waiting, raw exchanges, listening ports.
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { connect, createServer } from "node:net";
 
 /** A TCP port that was free on 127.0.0.1 a moment ago (the OS picks it). */
 export async function freePort(): Promise<number> {
@@ -23,3 +24,77 @@ export async function freePorts(n: number): Promise<number[]> {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface Exchange {
+  data: Buffer;
+  /** How it ended: "end" (the peer's FIN), "close", an error code, "bytes" (enough came) or "timeout". */
+  how: string;
+  /** Milliseconds from connecting to the end. */
+  ms: number;
+}
+
+/**
+ * Connects to 127.0.0.1:`port`, sends `payload`, half-closes (unless `halfClose: false`), and
+ * collects what comes back until the other side ends the connection, `bytes` arrived, or
+ * `timeoutMs` (default 5 s) passed.
+ */
+export function exchange(
+  port: number,
+  payload: Buffer | string,
+  opts: {
+    halfClose?: boolean;
+    timeoutMs?: number;
+    /** resolve once this many bytes arrived */
+    bytes?: number;
+  } = {},
+): Promise<Exchange> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const start = Date.now();
+    const sock = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
+    const done = (how: string) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ data: Buffer.concat(chunks), how, ms: Date.now() - start });
+    };
+    const timer = setTimeout(() => done("timeout"), opts.timeoutMs ?? 5_000);
+    sock.on("connect", () => {
+      sock.write(payload);
+      if (opts.halfClose !== false) sock.end();
+    });
+    let received = 0;
+    sock.on("data", (d: Buffer) => {
+      chunks.push(d);
+      received += d.length;
+      if (opts.bytes !== undefined && received >= opts.bytes) done("bytes");
+    });
+    sock.on("end", () => done("end"));
+    sock.on("error", (e: NodeJS.ErrnoException) => done(e.code ?? "error"));
+    sock.on("close", () => done("close"));
+  });
+}
+
+/**
+ * The TCP ports process `pid` listens on (IPv4 and IPv6), read from /proc: the sockets among its
+ * file descriptors that /proc/net/tcp{,6} lists in state LISTEN. Linux only.
+ */
+export function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {
+      // closed while we looked
+    }
+  }
+  const ports = new Set<number>();
+  for (const table of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is HEXIP:HEXPORT, st 0A is LISTEN, inode is the tenth column.
+      if (f.length > 9 && f[3] === "0A" && inodes.has(f[9]!)) ports.add(parseInt(f[1]!.split(":")[1]!, 16));
+    }
+  }
+  return [...ports].sort((a, b) => a - b);
+}

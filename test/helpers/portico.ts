@@ -1,26 +1,29 @@
 // Starts Portico as a real child process on a given config and stops it again.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import {
+  buildNodeBundle,
+  porticoCommand as commandOn,
+  ROOT,
+  RUNTIMES,
+  type Runtime,
+} from "../../scripts/runtimes.ts";
 
-export const ROOT = resolve(import.meta.dir, "../..");
+export { ROOT };
 export const BOOK = join(ROOT, "test/fixtures/istio-in-action-ch4");
-const BUN = join(ROOT, "node_modules/.bin/bun");
-const DENO = join(ROOT, "node_modules/.bin/deno");
 
 /** Which runtime runs Portico in this test run: PORTICO_RUNTIME=bun|deno|node (default bun). */
-export const RUNTIME = (process.env.PORTICO_RUNTIME ?? "bun") as "bun" | "deno" | "node";
-if (!["bun", "deno", "node"].includes(RUNTIME)) throw new Error(`PORTICO_RUNTIME must be bun, deno or node, not ${RUNTIME}`);
+export const RUNTIME = (process.env.PORTICO_RUNTIME ?? "bun") as Runtime;
+if (!RUNTIMES.includes(RUNTIME)) {
+  throw new Error(`PORTICO_RUNTIME must be ${RUNTIMES.join(", ")}, not ${RUNTIME}`);
+}
 
 let nodeBundle: string | undefined;
 /** Node runs the bundled JS, as users of `npx portico` do; built once per test process. */
 function nodeEntry(): string {
-  if (nodeBundle) return nodeBundle;
-  const out = join(mkdtempSync(join(tmpdir(), "portico-node-")), "portico.mjs");
-  const r = spawnSync(BUN, ["build", "--target=node", "--format=esm", join(ROOT, "src/main.ts"), "--outfile", out], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`bundling for node failed:\n${r.stderr}`);
-  return (nodeBundle = out);
+  return (nodeBundle ??= buildNodeBundle(join(mkdtempSync(join(tmpdir(), "portico-node-")), "portico.mjs")));
 }
 
 export interface PorticoProcess {
@@ -39,14 +42,8 @@ export function writeConfig(yaml: string, name = "routes.yaml"): string {
 
 /** Command line that runs Portico's CLI with the given arguments. */
 export function porticoCommand(args: string[]): string[] {
-  switch (RUNTIME) {
-    case "bun":
-      return [BUN, join(ROOT, "src/main.ts"), ...args];
-    case "deno":
-      return [DENO, "run", "-A", "--quiet", join(ROOT, "src/main.ts"), ...args];
-    case "node":
-      return [process.env.NODE_BINARY ?? "node", nodeEntry(), ...args];
-  }
+  const where = RUNTIME === "node" ? { nodeBundle: nodeEntry(), node: process.env.NODE_BINARY } : {};
+  return commandOn(RUNTIME, args, where);
 }
 
 /** Runs `portico <args>` to completion (for validate, version, ...). */

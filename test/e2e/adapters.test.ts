@@ -1,0 +1,390 @@
+// Adapter conformance: the same cases against every listener adapter of the runtime under test,
+// each forced with `--adapter NAME`. Three listeners, started separately because one adapter may
+// refuse one of them: plain HTTP; HTTPS whose "*" server takes any SNI (every adapter can serve
+// it); HTTPS with strict SNI, several certificates and a MUTUAL host. Where an adapter cannot
+// serve a listener, the suite asserts that Portico refuses to start with its reason, and skips
+// that listener's cases naming the reason.
+//
+// EXPECTED mirrors the adapter table of src/listeners/select.ts (which adapter runs where and
+// what it cannot honour); a change there fails the refusal cases here, on purpose.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash, X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startDemoUpstreams, type DemoUpstreams } from "../../scripts/demo-upstreams.ts";
+import { HOST_CATALOG, HOST_WEBAPP, book, bookCredentials } from "../helpers/book.ts";
+import { curl } from "../helpers/curl.ts";
+import { exchange, freePorts, listeningPorts } from "../helpers/net.ts";
+import {
+  RUNTIME,
+  runPortico,
+  startPorticoWith,
+  writeConfig,
+  type PorticoProcess,
+} from "../helpers/portico.ts";
+import { handshake, tls11Server } from "../helpers/tls-client.ts";
+import { EchoUpstream } from "../helpers/upstreams.ts";
+
+type Listener = "plain" | "any-sni" | "strict-sni";
+const MTLS_HOST = "mtls.istioinaction.io";
+
+interface Expectation {
+  /** Listeners select.ts says the adapter cannot serve, with the reason: Portico must refuse them. */
+  cannot?: Partial<Record<Listener, string>>;
+  /** Listeners the adapter should serve but does not today (a defect to fix in src/listeners/). */
+  defect?: Partial<Record<Listener, string>>;
+  /** Single cases the runtime's own API gets wrong for this adapter, documented in src. */
+  failing?: Record<string, string>;
+}
+
+const TLS_KEEP_ALIVE = "HTTP/1.1 over TLS keeps the connection alive";
+
+/** Per runtime: its adapters, and what each cannot or does not do. */
+const EXPECTED: Record<typeof RUNTIME, Record<string, Expectation>> = {
+  bun: {
+    "bun-serve": {
+      cannot: {
+        "strict-sni": "cannot refuse an unknown or missing SNI, nor ask for client certificates",
+      },
+    },
+    "bun-sni": {
+      defect: {
+        plain: "it assumes TLS: with a plain HTTP listener it crashes at startup (spec.tls is undefined)",
+      },
+    },
+    "node-http2": {},
+  },
+  deno: {
+    "node-http2-pipe": {},
+    "node-http2": {
+      failing: {
+        [TLS_KEEP_ALIVE]:
+          "Deno's node:http2 closes an HTTP/1.1 connection handed over with emit(\"connection\") after its " +
+          "first response, which is why node-http2-pipe exists",
+      },
+    },
+  },
+  node: { "node-http2": {} },
+};
+const RUNS_ON: Record<string, string> = {
+  "bun-serve": "bun",
+  "bun-sni": "bun",
+  "node-http2-pipe": "deno",
+  "node-http2": "bun, deno, node",
+};
+
+let upstreams: DemoUpstreams;
+let echo: EchoUpstream;
+const dir = mkdtempSync(join(tmpdir(), "portico-adapters-"));
+const data = Buffer.alloc(3 * 1024 * 1024, 0);
+for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+const bodyFile = join(dir, "body.bin");
+
+beforeAll(async () => {
+  await Bun.write(bodyFile, data);
+  upstreams = await startDemoUpstreams();
+  echo = await new EchoUpstream().start();
+});
+afterAll(async () => {
+  await echo?.stop();
+  await upstreams?.close();
+});
+
+function config(listener: Listener, port: number): string {
+  const listeners = {
+    plain: `[{ name: web, address: 127.0.0.1, port: ${port}, protocol: HTTP }]`,
+    "any-sni": `
+  - name: web
+    address: 127.0.0.1
+    port: ${port}
+    protocol: HTTPS
+    servers:
+      - hosts: ["*"]
+        tls: { mode: SIMPLE, credential: webapp-credential }`,
+    "strict-sni": `
+  - name: web
+    address: 127.0.0.1
+    port: ${port}
+    protocol: HTTPS
+    servers:
+      - hosts: [${HOST_WEBAPP}]
+        tls: { mode: SIMPLE, credential: webapp-credential }
+      - hosts: [${HOST_CATALOG}]
+        tls: { mode: SIMPLE, credential: catalog-credential }
+      - hosts: [${MTLS_HOST}]
+        tls: { mode: MUTUAL, credential: webapp-credential-mtls }`,
+  }[listener];
+  return `listeners: ${listeners}
+${bookCredentials}
+services:
+  webapp: http://127.0.0.1:${upstreams.webappPort}
+  echo: http://127.0.0.1:${echo.port}
+routes:
+  - hosts: ["*"]
+    http:
+      - match: [{ uri: { prefix: /upload } }]
+        route: [{ destination: webapp }]
+      - route: [{ destination: echo }]
+`;
+}
+
+/** `portico run` on `listener` at `port`, with `adapter` forced and no admin listener. */
+const runArgs = (adapter: string, listener: Listener, port: number) =>
+  ["run", "-c", writeConfig(config(listener, port)), "--admin", "off", "--adapter", adapter];
+
+/** Starts Portico on `listener` with `adapter` for the cases of one describe block (unless skipped). */
+function serving(adapter: string, listener: Listener, skipped: boolean) {
+  const s = { port: 0, p: undefined as PorticoProcess | undefined };
+  if (skipped) return s;
+  beforeAll(async () => {
+    [s.port] = await freePorts(1);
+    s.p = await startPorticoWith(runArgs(adapter, listener, s.port));
+  });
+  afterAll(() => s.p?.stop());
+  return s;
+}
+
+/** curl arguments for `path` on `host`, trusting the book's CA, over TLS to `port`. */
+const tls = (port: number, host: string, path: string, ca = book.webappCaChain) =>
+  [`https://${host}:${port}${path}`, "--cacert", ca, "--resolve", `${host}:${port}:127.0.0.1`];
+const clientCert = ["--cert", book.webappClientCert, "--key", book.webappClientKey];
+const clientPem = { cert: book.webappClientCert, key: book.webappClientKey };
+
+/** Uploads 3 MiB and expects the same bytes back. */
+async function expectUploadEchoed(args: string[], name: string) {
+  const out = join(dir, `${name}.bin`);
+  const body = ["--data-binary", `@${bodyFile}`, "-H", "content-type: application/octet-stream", "-o", out];
+  const r = await curl([...args, ...body]);
+  expect(r.status).toBe(200);
+  expect(Buffer.compare(readFileSync(out), data)).toBe(0);
+}
+
+/** Bytes that are not TLS: the server must close the connection promptly, sending nothing. */
+async function expectNotTlsClosedFast(port: number) {
+  const r = await exchange(port, "GET / HTTP/1.1\r\nhost: x\r\n\r\n", { halfClose: false, timeoutMs: 3_000 });
+  expect(r.how).not.toBe("timeout");
+  expect(r.ms).toBeLessThan(1_000);
+  expect(r.data.length).toBe(0);
+}
+
+/** Two requests on one curl command line: the second must reuse the first's connection. */
+async function expectKeepAlive(args: string[]) {
+  const r = await curl(["-v", ...args]);
+  expect(r.stderr).toContain("Re-using existing connection");
+  expect(r.stderr).not.toContain("Connection died");
+}
+
+/** SHA-256 hex of the certificate's DER, as x-forwarded-client-cert's Hash carries it. */
+const derHash = (pemFile: string) =>
+  createHash("sha256").update(new X509Certificate(readFileSync(pemFile)).raw).digest("hex");
+
+/** Whether the upstream saw a request carrying `marker`. */
+const upstreamSaw = (marker: string) => echo.seen.some((x) => x.url.includes(marker));
+
+describe(`adapters on ${RUNTIME}`, () => {
+  for (const adapter of Object.keys(RUNS_ON).filter((a) => !(a in EXPECTED[RUNTIME]))) {
+    test(`${adapter} does not run on ${RUNTIME}: Portico says so and does not start`, async () => {
+      const [port] = await freePorts(1);
+      const r = await runPortico(runArgs(adapter, "plain", port!), 10_000);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`adapter ${adapter} runs on ${RUNS_ON[adapter]}, not on ${RUNTIME}`);
+    });
+  }
+});
+
+for (const [adapter, expected] of Object.entries(EXPECTED[RUNTIME])) {
+  const cannot = expected.cannot ?? {};
+  const defect = expected.defect ?? {};
+  describe(`${adapter} on ${RUNTIME}: refusals and known defects`, () => {
+    for (const [listener, reason] of Object.entries(cannot)) {
+      test(`a ${listener} listener is refused at startup: ${reason}`, async () => {
+        const [port] = await freePorts(1);
+        const r = await runPortico(runArgs(adapter, listener as Listener, port!), 10_000);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain(
+          'listener "web" needs refusing handshakes with an unknown or missing SNI and client certificates',
+        );
+        expect(r.stderr).toContain(`adapter ${adapter}`);
+      });
+    }
+    for (const [listener, reason] of Object.entries(defect)) {
+      // Fails today; when the defect is fixed this turns red: then drop the entry from EXPECTED.
+      test.failing(`a ${listener} listener is served (known defect: ${reason})`, async () => {
+        const [port] = await freePorts(1);
+        const p = await startPorticoWith(runArgs(adapter, listener as Listener, port!));
+        await p.stop();
+      });
+    }
+  });
+
+  /** describe(), or describe.skip() naming the reason when the adapter cannot serve the listener. */
+  const block = (listener: Listener) => {
+    const reason = cannot[listener] ?? (defect[listener] && `has a known defect: ${defect[listener]}`);
+    const skip = (name: string, fn: () => void) =>
+      describe.skip(`${name} — skipped: ${adapter} ${reason}`, fn);
+    return { describe: reason ? skip : describe, skipped: reason !== undefined };
+  };
+  /** test(), or test.failing() for a case this adapter is known to get wrong on this runtime. */
+  const it = (name: string, fn: () => Promise<void> | void) => {
+    const why = expected.failing?.[name];
+    return why ? test.failing(`${name} (known to fail: ${why})`, fn) : test(name, fn);
+  };
+
+  block("plain").describe(`${adapter} on ${RUNTIME}: plain HTTP listener`, () => {
+    const s = serving(adapter, "plain", block("plain").skipped);
+    const url = (path: string) => `http://127.0.0.1:${s.port}${path}`;
+
+    test("the listener is served by the adapter asked for", () => {
+      expect(s.p!.output()).toContain(`listener web on 127.0.0.1:${s.port} HTTP [${adapter}]`);
+    });
+
+    test("a request reaches the upstream, with the client's scheme and address", async () => {
+      const marker = crypto.randomUUID();
+      const r = await curl([url(`/plain?m=${marker}`), "-H", "Host: plain.example"]);
+      expect(r.status).toBe(200);
+      expect(r.headers.get("server")).toBe("portico");
+      const seen = echo.seen.find((x) => x.url === `/plain?m=${marker}`);
+      expect(seen?.headers["x-forwarded-proto"]).toBe("http");
+      expect(seen?.headers["x-forwarded-for"]).toBe("127.0.0.1");
+    });
+
+    test("HTTP/1.1 keep-alive: two requests on one connection", async () => {
+      await expectKeepAlive([url("/a"), url("/b")]);
+    });
+
+    test("a 3 MiB body streams to the upstream and back", async () => {
+      await expectUploadEchoed([url("/upload")], `plain-${adapter}`);
+    });
+  });
+
+  block("any-sni").describe(`${adapter} on ${RUNTIME}: HTTPS, one "*" server`, () => {
+    const s = serving(adapter, "any-sni", block("any-sni").skipped);
+
+    test("the listener is served by the adapter asked for", () => {
+      expect(s.p!.output()).toContain(`listener web on 127.0.0.1:${s.port} HTTPS [${adapter}]`);
+    });
+
+    test("h2 and HTTP/1.1 over TLS, each negotiated by ALPN", async () => {
+      for (const [flag, version] of [["--http2", "2"], ["--http1.1", "1.1"]] as const) {
+        const r = await curl([flag, ...tls(s.port, HOST_WEBAPP, "/alpn")]);
+        expect(r.status).toBe(200);
+        expect(r.httpVersion).toBe(version);
+        expect(JSON.parse(r.body).headers["x-forwarded-proto"]).toBe("https");
+      }
+    });
+
+    test('no SNI at all is served by the "*" server', async () => {
+      const r = await curl(["-k", `https://127.0.0.1:${s.port}/no-sni`]);
+      expect(r.status).toBe(200);
+    });
+
+    it(TLS_KEEP_ALIVE, async () => {
+      const second = `https://${HOST_WEBAPP}:${s.port}/b`;
+      await expectKeepAlive(["--http1.1", ...tls(s.port, HOST_WEBAPP, "/a"), second]);
+    });
+
+    test("a 3 MiB body streams to the upstream and back, over h2 and HTTP/1.1", async () => {
+      for (const flag of ["--http2", "--http1.1"]) {
+        await expectUploadEchoed([flag, ...tls(s.port, HOST_WEBAPP, "/upload")], `tls${flag}-${adapter}`);
+      }
+    });
+
+    test("TLS 1.1 is refused, TLS 1.2 and 1.3 complete; the client can offer TLS 1.1", async () => {
+      const control = await tls11Server(book.webappCert, book.webappKey);
+      try {
+        const old = await handshake(control.port, { servername: HOST_WEBAPP, version: "1.1" });
+        expect(old.protocol).toBe("TLSv1.1");
+      } finally {
+        control.stop();
+      }
+      expect((await handshake(s.port, { servername: HOST_WEBAPP, version: "1.1" })).ok).toBe(false);
+      for (const version of ["1.2", "1.3"] as const) {
+        const h = await handshake(s.port, { servername: HOST_WEBAPP, version });
+        expect(h.ok).toBe(true);
+        expect(h.protocol).toBe(`TLSv${version}`);
+      }
+    });
+
+    test("bytes that are not TLS: the connection is closed at once", async () => {
+      await expectNotTlsClosedFast(s.port);
+    });
+  });
+
+  const strict = `${adapter} on ${RUNTIME}: HTTPS, strict SNI, three certificates, one MUTUAL host`;
+  block("strict-sni").describe(strict, () => {
+    const s = serving(adapter, "strict-sni", block("strict-sni").skipped);
+
+    test("the listener is served by the adapter asked for", () => {
+      expect(s.p!.output()).toContain(`listener web on 127.0.0.1:${s.port} HTTPS [${adapter}]`);
+    });
+
+    test("each SNI gets its own certificate, over h2 and HTTP/1.1", async () => {
+      for (const flag of ["--http2", "--http1.1"]) {
+        const w = await curl(["-v", flag, ...tls(s.port, HOST_WEBAPP, "/w")]);
+        expect(w.status).toBe(200);
+        expect(w.stderr).toContain("CN=webapp.istioinaction.io");
+        const c = await curl(["-v", flag, ...tls(s.port, HOST_CATALOG, "/c", book.catalogCaChain)]);
+        expect(c.status).toBe(200);
+        expect(c.stderr).toContain("CN=catalog.istioinaction.io");
+      }
+    });
+
+    test("an unknown SNI and a missing SNI are refused in the handshake", async () => {
+      expect((await curl(["-k", ...tls(s.port, "other.istioinaction.io", "/")])).exitCode).toBe(35);
+      expect((await curl(["-k", `https://127.0.0.1:${s.port}/`])).exitCode).toBe(35);
+    });
+
+    test("MUTUAL: no client certificate, no response; the book's client certificate, 200", async () => {
+      const refused = await curl([...tls(s.port, MTLS_HOST, "/m"), "-k"]);
+      expect(refused.status).toBe(0);
+      expect(refused.exitCode).not.toBe(0);
+      const served = await curl([...tls(s.port, MTLS_HOST, "/m"), "-k", ...clientCert]);
+      expect(served.status).toBe(200);
+    });
+
+    test("MUTUAL: the verified certificate reaches the upstream as XFCC, a forged one does not", async () => {
+      const forged = ["-H", "x-forwarded-client-cert: By=spoofed"];
+      const r = await curl([...tls(s.port, MTLS_HOST, "/xfcc"), "-k", ...clientCert, ...forged]);
+      expect(r.status).toBe(200);
+      const xfcc = JSON.parse(r.body).headers["x-forwarded-client-cert"];
+      expect(xfcc).toStartWith(`Hash=${derHash(book.webappClientCert)};Subject="CN=webapp.istioinaction.io`);
+      const simple = await curl([...tls(s.port, HOST_WEBAPP, "/xfcc"), ...forged]);
+      expect(JSON.parse(simple.body).headers["x-forwarded-client-cert"]).toBeUndefined();
+    });
+
+    test("MUTUAL: TLS 1.1 is refused even with a valid client certificate", async () => {
+      const offer = (version: "1.1" | "1.2") =>
+        handshake(s.port, { servername: MTLS_HOST, version, ...clientPem });
+      expect((await offer("1.1")).ok).toBe(false);
+      expect((await offer("1.2")).ok).toBe(true);
+    });
+
+    test("421 when the Host names the MUTUAL host after a SIMPLE handshake; no upstream asked", async () => {
+      const marker = crypto.randomUUID();
+      const path = `/misdirected?m=${marker}`;
+      const r = await curl([...tls(s.port, HOST_WEBAPP, path), "-H", `Host: ${MTLS_HOST}`]);
+      expect(r.status).toBe(421);
+      expect(upstreamSaw(marker)).toBe(false);
+    });
+
+    test("bytes that are not TLS: the connection is closed at once", async () => {
+      await expectNotTlsClosedFast(s.port);
+    });
+
+    if (adapter === "bun-sni") {
+      test("the inner Bun.serve servers serve only what the SNI front piped: others get 421", async () => {
+        const inner = listeningPorts(s.p!.proc.pid!).filter((port) => port !== s.port);
+        // Two SIMPLE hosts, each with its own Bun.serve; the MUTUAL one is served by node:http2.
+        expect(inner.length).toBe(2);
+        for (const port of inner) {
+          const marker = crypto.randomUUID();
+          const direct = `https://127.0.0.1:${port}/direct?m=${marker}`;
+          const r = await curl(["-k", direct, "-H", `Host: ${HOST_WEBAPP}`]);
+          expect(r.status).toBe(421);
+          expect(upstreamSaw(marker)).toBe(false);
+        }
+      });
+    }
+  });
+}

@@ -1,0 +1,132 @@
+// Upstreams for the end-to-end tests, on loopback: an HTTP one that records what reached it and
+// echoes it back, and a TCP one that echoes bytes. (The book's webapp and catalog stand-ins are
+// in scripts/demo-upstreams.ts, shared with `npm start`.)
+import {
+  createServer as createHttpServer,
+  type IncomingHttpHeaders,
+  type Server as HttpServer,
+  type ServerResponse,
+} from "node:http";
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
+import { sleep } from "./net.ts";
+
+/** One request as the upstream received it. */
+export interface Seen {
+  method: string;
+  /** Path and query. */
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  httpVersion: string;
+}
+
+/**
+ * Records every request (`seen`) and answers 200 with it as JSON, except:
+ * `/hang…` is never answered (`open` counts requests still open, to see aborted clients free
+ * them); `/flaky?key=K&fail=N` answers 503 to the first N requests for K (`tries`), then 200.
+ * `answer`, when given, is asked first and returns true when it answered the request itself.
+ */
+export class EchoUpstream {
+  constructor(private readonly answer?: (seen: Seen, res: ServerResponse) => boolean) {}
+
+  readonly seen: Seen[] = [];
+  readonly tries = new Map<string, number>();
+  /** Requests whose response is not finished or aborted yet. */
+  open = 0;
+  port = 0;
+  private server?: HttpServer;
+
+  /** How many requests reached the upstream. */
+  get count(): number {
+    return this.seen.length;
+  }
+
+  async start(): Promise<this> {
+    this.server = createHttpServer((req, res) => {
+      this.open++;
+      res.on("close", () => this.open--);
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", () => {
+        const { method = "", url: path = "", headers, httpVersion } = req;
+        const seen: Seen = { method, url: path, headers, body, httpVersion };
+        this.seen.push(seen);
+        if (this.answer?.(seen, res)) return;
+        const url = new URL(seen.url, "http://upstream");
+        if (url.pathname.startsWith("/hang")) return;
+        if (url.pathname === "/flaky") {
+          const key = url.searchParams.get("key") ?? "";
+          const n = (this.tries.get(key) ?? 0) + 1;
+          this.tries.set(key, n);
+          if (n <= Number(url.searchParams.get("fail") ?? 0)) {
+            res.writeHead(503, { "content-type": "text/plain" });
+            res.end(`failure ${n}\n`);
+            return;
+          }
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify({ tries: n, body }));
+          return;
+        }
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify(seen));
+      });
+    });
+    const server = this.server;
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    this.port = (server.address() as { port: number }).port;
+    return this;
+  }
+
+  /** The first request matching `predicate`, waiting up to `ms` for it. */
+  async waitFor(predicate: (s: Seen) => boolean, ms = 3_000): Promise<Seen | undefined> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      const hit = this.seen.find(predicate);
+      if (hit) return hit;
+      await sleep(20);
+    }
+    return undefined;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+}
+
+/** Echoes every byte; when the client half-closes, answers "<tag><bytes> bytes, bye" and closes. */
+export class TcpEchoServer {
+  port = 0;
+  /** Connections accepted so far. */
+  connections = 0;
+  readonly open = new Set<Socket>();
+  private server?: TcpServer;
+
+  async start(tag = ""): Promise<this> {
+    this.server = createTcpServer({ allowHalfOpen: true }, (s) => {
+      this.connections++;
+      this.open.add(s);
+      s.once("close", () => this.open.delete(s));
+      let n = 0;
+      s.on("data", (d) => {
+        n += d.length;
+        s.write(d);
+      });
+      s.on("end", () => s.end(`${tag}${n} bytes, bye`));
+      s.on("error", () => {});
+    });
+    const server = this.server;
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    this.port = (server.address() as { port: number }).port;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    for (const s of this.open) s.destroy();
+    await new Promise((r) => server.close(r));
+  }
+}

@@ -6,6 +6,7 @@
 // second (README).
 
 import { serveBun, stopBun, type BunServer } from "./_shared/bun.ts";
+import { startBunServe } from "./bun-serve.ts";
 import { ConnectionTracker, serveFront } from "./_shared/connections.ts";
 import { pipeToLoopback, type PipeFacts } from "./_shared/loopback-pipe.ts";
 import { policyNeeds } from "./_shared/needs.ts";
@@ -14,7 +15,10 @@ import { sniFrontServer, type SniTarget } from "./_shared/sni-front.ts";
 import type { HttpListenerSpec, StartListener, TlsPolicy } from "./_shared/types.ts";
 
 export const startBunSni: StartListener = async (spec) => {
-  const tls = spec.tls!;
+  // Without TLS there is no ClientHello to read: a plain listener is Bun.serve's, as bun-serve
+  // serves it, so `--adapter bun-sni` still starts a config that has an HTTP redirect port.
+  const tls = spec.tls;
+  if (tls === undefined) return startBunServe(spec);
   const tracker = new ConnectionTracker("requests");
   const facts: PipeFacts = new Map();
   const inner: BunServer[] = [];

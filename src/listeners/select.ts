@@ -91,7 +91,7 @@ export function selectAdapter(
   const missing = needed.filter((n) => candidates.every((a) => cannot(a, n)));
   const able = ADAPTERS.filter((a) => !needed.some((n) => a.cannot.includes(n)));
   throw new UnsupportedListenerError(
-    `listener "${spec.name}" needs ${missing.map((n) => NEED_WORDS[n]).join(" and ")}, which ${preference === "auto" ? `no adapter on ${runtime}` : `adapter ${preference}`} can honour; ` +
+    `listener "${spec.name}" needs ${missing.map((n) => NEED_WORDS[n]).join(" and ")}, which ${preference === "auto" ? `no adapter on ${runtime} can` : `adapter ${preference} cannot`} honour; ` +
       `use ${able.map((a) => `${a.name} (${a.runtimes.filter((r) => !needed.some((n) => a.cannotOn?.[r]?.includes(n))).join(", ")})`).join(" or ") || "another runtime"}`,
   );
 }

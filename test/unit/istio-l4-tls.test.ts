@@ -12,19 +12,10 @@ import type { Config } from "../../src/config/model.ts";
 import { ConfigError, formatIssue } from "../../src/util/errors.ts";
 import { provision } from "../../src/provision/provision.ts";
 import type { TcpListenerPlan, TlsPassthroughListenerPlan } from "../../src/provision/plan.ts";
+import { yaml } from "../helpers/yaml.ts";
 
 const BOOK = join(import.meta.dir, "../fixtures/istio-in-action-ch4");
 const SNI = join(BOOK, "sni");
-
-/** Template tag that drops the first newline and the common indent, so line 1 is the first line. */
-function yaml(strings: TemplateStringsArray, ...values: unknown[]): string {
-  const text = String.raw(strings, ...values).replace(/^\n/, "");
-  const indent = Math.min(...text.split("\n").filter((line) => line.trim()).map((line) => line.search(/\S/)));
-  return text
-    .split("\n")
-    .map((line) => line.slice(indent))
-    .join("\n");
-}
 
 /** Writes `text` to a fresh folder; returns the file's path. */
 function file(text: string, name = "istio.yaml"): string {

@@ -5,16 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
 import { ConfigError } from "../../src/util/errors.ts";
 import { provision } from "../../src/provision/provision.ts";
-
-/** Template tag that drops the first newline and the common indent, so line 1 is the first line. */
-function yaml(strings: TemplateStringsArray, ...values: unknown[]): string {
-  const text = String.raw(strings, ...values).replace(/^\n/, "");
-  const indent = Math.min(...text.split("\n").filter((line) => line.trim()).map((line) => line.search(/\S/)));
-  return text
-    .split("\n")
-    .map((line) => line.slice(indent))
-    .join("\n");
-}
+import { yaml } from "../helpers/yaml.ts";
 
 function errors(text: string): string[] {
   try {

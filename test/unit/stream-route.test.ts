@@ -7,16 +7,7 @@ import type { StreamRoutePlan, TcpListenerPlan, TlsPassthroughListenerPlan } fro
 import { provision } from "../../src/provision/provision.ts";
 import { passthroughRoute, streamListenerSpec } from "../../src/tcp/route.ts";
 import { pickWeighted as pickUpstream } from "../../src/util/random.ts";
-
-/** Template tag that drops the first newline and the common indent, so line 1 is the first line. */
-function yaml(strings: TemplateStringsArray, ...values: unknown[]): string {
-  const text = String.raw(strings, ...values).replace(/^\n/, "");
-  const indent = Math.min(...text.split("\n").filter((line) => line.trim()).map((line) => line.search(/\S/)));
-  return text
-    .split("\n")
-    .map((line) => line.slice(indent))
-    .join("\n");
-}
+import { yaml } from "../helpers/yaml.ts";
 
 
 

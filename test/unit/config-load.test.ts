@@ -6,17 +6,7 @@ import { loadSources } from "../../src/cli/config-files.ts";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
 import { ConfigError } from "../../src/util/errors.ts";
 import { yaml } from "../helpers/yaml.ts";
-
-/** The formatted issues of the ConfigError that parsing `text` throws. */
-function errors(text: string, file = "routes.yaml"): string[] {
-  try {
-    parseConfig(text, file);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).message.split("\n");
-  }
-  throw new Error("expected a ConfigError");
-}
+import { routesYamlErrors as errors } from "../helpers/config-errors.ts";
 
 const HTTP_LISTENER = "listeners: [{ port: 8080, protocol: HTTP }]";
 

@@ -10,7 +10,6 @@ import { parseHttpRoute } from "../../src/config/http-route-build.ts";
 import type { Reporter } from "../../src/config/report.ts";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
 import { compileSubstitution, translateRe2 } from "../../src/config/re2.ts";
-import { ConfigError } from "../../src/util/errors.ts";
 import { createListenerHandler } from "../../src/http/app.ts";
 import { shadowHost } from "../../src/http/mirror.ts";
 import type { ConnectionInfo } from "../../src/listeners/_shared/types.ts";
@@ -19,6 +18,7 @@ import { provision } from "../../src/provision/provision.ts";
 import { createUpstreamClient } from "../../src/upstream/client.ts";
 import { UpstreamClients } from "../../src/upstream/clients.ts";
 import { freePort, sleep } from "../helpers/net.ts";
+import { routesYamlErrors as errors } from "../helpers/config-errors.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const CONN: ConnectionInfo = { remoteAddress: "10.1.2.3" };
@@ -725,16 +725,6 @@ describe("corsPolicy: CorsPolicy", () => {
 // ---------------------------------------------------------------------------------------------
 // Validation: every problem named with file, line and field; Istio fields Portico does not
 // implement are reported, never dropped.
-
-function errors(text: string): string[] {
-  try {
-    parseConfig(text, "routes.yaml");
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).message.split("\n");
-  }
-  throw new Error("expected a ConfigError");
-}
 
 /** routes.yaml with one route entry, given as top-level lines; its first line is line 6. */
 function oneRoute(route: string): string {

@@ -8,11 +8,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadSources, type ConfigFileOptions as SourceOptions } from "../../src/cli/config-files.ts";
-import type { Config } from "../../src/config/model.ts";
-import { ConfigError, formatIssue } from "../../src/util/errors.ts";
+import { formatIssue } from "../../src/util/errors.ts";
 import { provision } from "../../src/provision/provision.ts";
 import type { TcpListenerPlan, TlsPassthroughListenerPlan } from "../../src/provision/plan.ts";
 import { yaml } from "../helpers/yaml.ts";
+import { configErrorsAsync, provisionErrors } from "../helpers/config-errors.ts";
 
 const BOOK = join(import.meta.dir, "../fixtures/istio-in-action-ch4");
 const SNI = join(BOOK, "sni");
@@ -24,25 +24,8 @@ function file(text: string, name = "istio.yaml"): string {
   return path;
 }
 
-async function errors(paths: string[], opts: SourceOptions = {}): Promise<string[]> {
-  try {
-    await loadSources(paths, opts);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).message.split("\n");
-  }
-  throw new Error("expected a ConfigError");
-}
-
-async function provisionErrors(config: Config): Promise<string[]> {
-  try {
-    await provision(config);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).message.split("\n");
-  }
-  throw new Error("expected a ConfigError");
-}
+/** The issues of loading `paths` as the CLI does. */
+const errors = (paths: string[], opts: SourceOptions = {}) => configErrorsAsync(() => loadSources(paths, opts));
 
 const services = (entries: Record<string, string>) => new Map(Object.entries(entries));
 

@@ -3,29 +3,9 @@
 import "reflect-metadata";
 import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
-import { ConfigError } from "../../src/util/errors.ts";
 import { provision } from "../../src/provision/provision.ts";
 import { yaml } from "../helpers/yaml.ts";
-
-function errors(text: string): string[] {
-  try {
-    parseConfig(text, "routes.yaml");
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).message.split("\n");
-  }
-  throw new Error("expected a ConfigError");
-}
-
-async function provisionErrors(text: string): Promise<string[]> {
-  try {
-    await provision(parseConfig(text, "routes.yaml"));
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).message.split("\n");
-  }
-  throw new Error("expected a ConfigError");
-}
+import { provisionErrors, routesYamlErrors as errors } from "../helpers/config-errors.ts";
 
 // The book's gateway-tcp.yaml + echo-vs.yaml and passthrough-sni-gateway-both.yaml +
 // passthrough-sni-vs-{1,2}.yaml, natively.

@@ -7,31 +7,11 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
-import { ConfigError } from "../../src/util/errors.ts";
 import { provision } from "../../src/provision/provision.ts";
 import { compileClientCertCheck, serialKey } from "../../src/tls/client-cert-check.ts";
 import { certHash, rogueClient, spkiHash, TestPki, type Pem } from "../helpers/pki.ts";
 import { yaml } from "../helpers/yaml.ts";
-
-function errors(text: string): string[] {
-  try {
-    parseConfig(text, "routes.yaml");
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).message.split("\n");
-  }
-  throw new Error("expected a ConfigError");
-}
-
-async function provisionErrors(text: string): Promise<string[]> {
-  try {
-    await provision(parseConfig(text, "routes.yaml"));
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).message.split("\n");
-  }
-  throw new Error("expected a ConfigError");
-}
+import { provisionErrors, routesYamlErrors as errors } from "../helpers/config-errors.ts";
 
 describe("routes.yaml → model", () => {
   test("ServerTLSSettings: every field, and the file form as a credential named after the server", () => {

@@ -1,10 +1,13 @@
-// The book's files ("Istio in Action" ch. 4), as given: its certificates, its Gateway and
-// VirtualService documents run with `portico run -c`, and routes.yaml fragments that reproduce
-// its Gateway configurations on free loopback ports.
+// The book's files ("Istio in Action" ch. 4), as given: its certificates (`book` names each by
+// its role, for the unit tests too), its Gateway and VirtualService documents run with
+// `portico run -c`, and routes.yaml fragments that reproduce its Gateway configurations on free
+// loopback ports.
 import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BOOK, startPorticoWith, type PorticoProcess } from "./portico.ts";
+
+export { BOOK };
 
 export const HOST_WEBAPP = "webapp.istioinaction.io";
 export const HOST_CATALOG = "catalog.istioinaction.io";
@@ -15,9 +18,15 @@ export const book = {
   webappCaChain: join(BOOK, "certs/2_intermediate/certs/ca-chain.cert.pem"),
   webappClientCert: join(BOOK, "certs/4_client/certs/webapp.istioinaction.io.cert.pem"),
   webappClientKey: join(BOOK, "certs/4_client/private/webapp.istioinaction.io.key.pem"),
+  webappIntermediateCert: join(BOOK, "certs/2_intermediate/certs/intermediate.cert.pem"),
+  webappIntermediateKey: join(BOOK, "certs/2_intermediate/private/intermediate.key.pem"),
+  webappRootCert: join(BOOK, "certs/1_root/certs/ca.cert.pem"),
+  webappRootKey: join(BOOK, "certs/1_root/private/ca.key.pem"),
   catalogCert: join(BOOK, "certs2/3_application/certs/catalog.istioinaction.io.cert.pem"),
   catalogKey: join(BOOK, "certs2/3_application/private/catalog.istioinaction.io.key.pem"),
   catalogCaChain: join(BOOK, "certs2/2_intermediate/certs/ca-chain.cert.pem"),
+  catalogIntermediateCert: join(BOOK, "certs2/2_intermediate/certs/intermediate.cert.pem"),
+  catalogRootCert: join(BOOK, "certs2/1_root/certs/ca.cert.pem"),
   /** Signed by the certs2 CA: a client certificate the webapp CA must refuse. */
   catalogClientCert: join(BOOK, "certs2/4_client/certs/catalog.istioinaction.io.cert.pem"),
   catalogClientKey: join(BOOK, "certs2/4_client/private/catalog.istioinaction.io.key.pem"),

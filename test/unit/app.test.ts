@@ -13,6 +13,7 @@ import { provision } from "../../src/provision/provision.ts";
 import { createUpstreamClient } from "../../src/upstream/client.ts";
 import { UpstreamClients } from "../../src/upstream/clients.ts";
 import { freePort } from "../helpers/net.ts";
+import { book } from "../helpers/book.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const CLIENT_IP = "10.1.2.3";
@@ -407,7 +408,7 @@ describe("HTTPS listeners", () => {
   });
 
   test("MUTUAL: the verified client certificate replaces a client-sent x-forwarded-client-cert", async () => {
-    const pem = readFileSync(join(ROOT, "test/fixtures/istio-in-action-ch4/certs/4_client/certs/webapp.istioinaction.io.cert.pem"));
+    const pem = readFileSync(book.webappClientCert);
     const der = new Uint8Array(new NodeX509(pem).raw);
     const peer = { der, sha256: createHash("sha256").update(der).digest("hex") };
     const e = await echo("https://webapp.istioinaction.io/x", { headers: { "x-forwarded-client-cert": "Hash=forged" } }, tls(0, peer), "https-mtls");

@@ -7,9 +7,9 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { certsCommand } from "../../src/cli/certs-command.ts";
+import { book } from "../helpers/book.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
-const BOOK = join(ROOT, "test/fixtures/istio-in-action-ch4");
 
 const dir = mkdtempSync(join(tmpdir(), "portico-certs-gen-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -137,8 +137,8 @@ describe("certs gen options", () => {
   test("the book's CA keys are encrypted: gen says so instead of failing obscurely", async () => {
     const ca = join(dir, "book-ca");
     mkdirSync(ca);
-    copyFileSync(join(BOOK, "certs/2_intermediate/certs/intermediate.cert.pem"), join(ca, "ca.crt"));
-    copyFileSync(join(BOOK, "certs/2_intermediate/private/intermediate.key.pem"), join(ca, "ca.key"));
+    copyFileSync(book.webappIntermediateCert, join(ca, "ca.crt"));
+    copyFileSync(book.webappIntermediateKey, join(ca, "ca.key"));
     const r = await cli(["gen", "server", "--ca", ca, "--out", join(dir, "book-server"), "new.istioinaction.io"]);
     expect(r).toMatchObject({ code: 1, err: `portico certs: --ca ${ca}: ca.key: the key is encrypted (AES-256-CBC); decrypt it first, e.g. openssl pkey -in key.pem -out plain.pem\n` });
   });
@@ -161,13 +161,13 @@ describe("certs gen options", () => {
     const bad = join(dir, "bad-ca");
     mkdirSync(bad);
     await cli(["gen", "ca", "--out", bad]);
-    copyFileSync(join(BOOK, "certs2/3_application/private/catalog.istioinaction.io.key.pem"), join(bad, "ca.key"));
+    copyFileSync(book.catalogKey, join(bad, "ca.key"));
     expect(await cli(["gen", "server", "--ca", bad, "--out", join(dir, "x1"), "a.test"])).toMatchObject({ code: 1, err: `portico certs: --ca ${bad}: ca.key does not match ca.crt (their public keys differ)\n` });
 
     const leafCa = join(dir, "leaf-ca");
     mkdirSync(leafCa);
-    copyFileSync(join(BOOK, "certs/3_application/certs/webapp.istioinaction.io.cert.pem"), join(leafCa, "ca.crt"));
-    copyFileSync(join(BOOK, "certs/3_application/private/webapp.istioinaction.io.key.pem"), join(leafCa, "ca.key"));
+    copyFileSync(book.webappCert, join(leafCa, "ca.crt"));
+    copyFileSync(book.webappKey, join(leafCa, "ca.key"));
     expect((await cli(["gen", "server", "--ca", leafCa, "--out", join(dir, "x2"), "a.test"])).err).toContain("ca.crt is not a CA certificate");
 
     const ok = join(dir, "ok-ca");

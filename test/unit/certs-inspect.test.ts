@@ -15,16 +15,16 @@ import { readSource } from "../../src/certs/read-source.ts";
 import { opensslTime } from "../../src/certs/openssl-text.ts";
 import { pemBlocks } from "../../src/certs/pem.ts";
 import { basicConstraintsText } from "../../src/certs/render.ts";
+import { BOOK, book } from "../helpers/book.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
-const BOOK = join(ROOT, "test/fixtures/istio-in-action-ch4");
-const leaf = join(BOOK, "certs/3_application/certs/webapp.istioinaction.io.cert.pem");
-const leafKey = join(BOOK, "certs/3_application/private/webapp.istioinaction.io.key.pem");
-const caChain = join(BOOK, "certs/2_intermediate/certs/ca-chain.cert.pem");
-const intermediate = join(BOOK, "certs/2_intermediate/certs/intermediate.cert.pem");
-const root = join(BOOK, "certs/1_root/certs/ca.cert.pem");
-const catalogKey = join(BOOK, "certs2/3_application/private/catalog.istioinaction.io.key.pem");
-const catalogCaChain = join(BOOK, "certs2/2_intermediate/certs/ca-chain.cert.pem");
+const leaf = book.webappCert;
+const leafKey = book.webappKey;
+const caChain = book.webappCaChain;
+const intermediate = book.webappIntermediateCert;
+const root = book.webappRootCert;
+const catalogKey = book.catalogKey;
+const catalogCaChain = book.catalogCaChain;
 
 const dir = mkdtempSync(join(tmpdir(), "portico-certs-inspect-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -317,7 +317,7 @@ describe("chains", () => {
   });
 
   test("a file of self-signed roots is a CA bundle, not a chain", async () => {
-    const r = await cli(["inspect", tmp("bundle.pem", readFileSync(root, "utf8") + readFileSync(join(BOOK, "certs2/1_root/certs/ca.cert.pem"), "utf8"))]);
+    const r = await cli(["inspect", tmp("bundle.pem", readFileSync(root, "utf8") + readFileSync(book.catalogRootCert, "utf8"))]);
     expect(r.code).toBe(0);
     expect(r.out).toContain("2 self-signed certificates, a CA bundle rather than a chain");
   });
@@ -375,7 +375,7 @@ describe("credential folders, keys and Secrets", () => {
   });
 
   test("the book's CA keys are encrypted (Proc-Type: 4,ENCRYPTED): inspect says so", async () => {
-    const key = join(BOOK, "certs/1_root/private/ca.key.pem");
+    const key = book.webappRootKey;
     const r = await cli(["inspect", key]);
     expect(r.code).toBe(1);
     expect(r.out).toContain(`error: ${key}: the key is encrypted (AES-256-CBC); decrypt it first`);

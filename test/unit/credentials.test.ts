@@ -7,13 +7,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { CredentialConfig } from "../../src/config/model.ts";
 import { certificateCovers, provisionCredential } from "../../src/provision/credentials.ts";
+import { book } from "../helpers/book.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
-const BOOK = join(ROOT, "test/fixtures/istio-in-action-ch4");
-const webappCert = join(BOOK, "certs/3_application/certs/webapp.istioinaction.io.cert.pem");
-const webappKey = join(BOOK, "certs/3_application/private/webapp.istioinaction.io.key.pem");
-const webappCaChain = join(BOOK, "certs/2_intermediate/certs/ca-chain.cert.pem");
-const catalogKey = join(BOOK, "certs2/3_application/private/catalog.istioinaction.io.key.pem");
+const { webappCert, webappKey, webappCaChain, catalogKey } = book;
 
 const SOURCE = { file: "/etc/portico/routes.yaml", line: 12, path: "credentials.test" };
 

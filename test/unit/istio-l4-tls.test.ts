@@ -13,8 +13,8 @@ import { provision } from "../../src/provision/provision.ts";
 import type { TcpListenerPlan, TlsPassthroughListenerPlan } from "../../src/provision/plan.ts";
 import { yaml } from "../helpers/yaml.ts";
 import { configErrorsAsync, provisionErrors } from "../helpers/config-errors.ts";
+import { BOOK } from "../helpers/book.ts";
 
-const BOOK = join(import.meta.dir, "../fixtures/istio-in-action-ch4");
 const SNI = join(BOOK, "sni");
 
 /** Writes `text` to a fresh folder; returns the file's path. */

@@ -4,15 +4,15 @@ import { describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
 import { ConfigError } from "../../src/util/errors.ts";
 import { provision } from "../../src/provision/provision.ts";
+import { book } from "../helpers/book.ts";
 
-const BOOK = resolve(import.meta.dir, "../fixtures/istio-in-action-ch4");
-const leaf = join(BOOK, "certs/3_application/certs/webapp.istioinaction.io.cert.pem");
-const key = join(BOOK, "certs/3_application/private/webapp.istioinaction.io.key.pem");
-const intermediate = join(BOOK, "certs/2_intermediate/certs/intermediate.cert.pem");
+const leaf = book.webappCert;
+const key = book.webappKey;
+const intermediate = book.webappIntermediateCert;
 
 function config(cert: string, host = "webapp.istioinaction.io") {
   const file = join(mkdtempSync(join(tmpdir(), "portico-validity-")), "routes.yaml");
@@ -83,14 +83,14 @@ describe("chain order", () => {
     const file = join(dir, "reversed.pem");
     // The key must still match the first certificate, so the leaf stays first: put the
     // intermediate twice around a leaf copy to break the order after it.
-    writeFileSync(file, readFileSync(leaf, "utf8") + readFileSync(join(BOOK, "certs/1_root/certs/ca.cert.pem"), "utf8") + readFileSync(intermediate, "utf8"));
+    writeFileSync(file, readFileSync(leaf, "utf8") + readFileSync(book.webappRootCert, "utf8") + readFileSync(intermediate, "utf8"));
     const issues = await issuesOf(provision(config(file).cfg, { now: new Date("2026-11-25T00:00:00Z") }));
     expect(issues.join("\n")).toContain("out of order: certificate 1 (C=US, ST=Denial, L=Springfield, O=Dis, CN=webapp.istioinaction.io) is issued by certificate 3, not by the one after it; list the leaf first, then each issuer");
   });
 
   test("a certificate after the leaf that did not issue it", async () => {
     const file = join(dir, "stranger.pem");
-    const catalogIntermediate = join(BOOK, "certs2/2_intermediate/certs/intermediate.cert.pem");
+    const catalogIntermediate = book.catalogIntermediateCert;
     writeFileSync(file, readFileSync(leaf, "utf8") + readFileSync(catalogIntermediate, "utf8"));
     const issues = await issuesOf(provision(config(file).cfg, { now: new Date("2026-11-25T00:00:00Z") }));
     expect(issues).toEqual([

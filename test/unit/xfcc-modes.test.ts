@@ -3,15 +3,14 @@
 import "reflect-metadata";
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { xfccValue } from "../../src/http/xfcc.ts";
 import type { PeerCertificate } from "../../src/listeners/_shared/types.ts";
 import { DEFAULT_XFCC, type XfccPolicy } from "../../src/provision/cert-forwarding.ts";
+import { book } from "../helpers/book.ts";
 
-const BOOK = resolve(import.meta.dir, "../fixtures/istio-in-action-ch4");
-const clientPem = readFileSync(`${BOOK}/certs/4_client/certs/webapp.istioinaction.io.cert.pem`, "utf8");
-const intermediatePem = readFileSync(`${BOOK}/certs/2_intermediate/certs/intermediate.cert.pem`, "utf8");
+const clientPem = readFileSync(book.webappClientCert, "utf8");
+const intermediatePem = readFileSync(book.webappIntermediateCert, "utf8");
 const der = (pem: string) => new Uint8Array(new X509Certificate(pem).raw);
 const peer: PeerCertificate = {
   der: der(clientPem),

@@ -4,17 +4,17 @@ import { execFileSync } from "node:child_process";
 import { createHash, X509Certificate as NodeX509 } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { X509Certificate } from "@peculiar/x509";
 import { rfc2253, xfccValue } from "../../src/http/xfcc.ts";
 import type { PeerCertificate } from "../../src/listeners/_shared/types.ts";
 import { DEFAULT_XFCC } from "../../src/provision/cert-forwarding.ts";
+import { book } from "../helpers/book.ts";
 
 /** The element Istio's default policy sends for a mutual-TLS client that sent no XFCC itself. */
 const xfccFor = (peer: PeerCertificate) => xfccValue(null, peer, DEFAULT_XFCC);
 
-const ROOT = resolve(import.meta.dir, "../..");
-const BOOK_CLIENT_CERT = join(ROOT, "test/fixtures/istio-in-action-ch4/certs/4_client/certs/webapp.istioinaction.io.cert.pem");
+const BOOK_CLIENT_CERT = book.webappClientCert;
 
 const dir = mkdtempSync(join(tmpdir(), "portico-xfcc-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

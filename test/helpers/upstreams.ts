@@ -1,6 +1,7 @@
-// Upstreams for the end-to-end tests, on loopback: an HTTP one that records what reached it and
-// echoes it back, and a TCP one that echoes bytes. (The book's webapp and catalog stand-ins are
-// in scripts/demo-upstreams.ts, shared with `npm start`.)
+// Upstreams on loopback. For the end-to-end tests, an HTTP one that records what reached it and
+// echoes it back, and a TCP one that echoes bytes; for the unit tests, which call the listener
+// handler inside the test process, an HTTP echo on Bun.serve (`serveEcho`). (The book's webapp
+// and catalog stand-ins are in scripts/demo-upstreams.ts, shared with `npm start`.)
 import {
   createServer as createHttpServer,
   type IncomingHttpHeaders,
@@ -129,4 +130,74 @@ export class TcpEchoServer {
     for (const s of this.open) s.destroy();
     await new Promise((r) => server.close(r));
   }
+}
+
+/** One request as `serveEcho` received it; the JSON body of its answer. */
+export interface Echo {
+  /** Which upstream answered. */
+  who: string;
+  method: string;
+  /** The whole URL as the upstream saw it. */
+  url: string;
+  /** Path and query. */
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const ECHO_HEADERS = { server: "upstream/1.0", "x-upstream": "yes", "x-remove-resp": "1" };
+
+/**
+ * An HTTP upstream inside the test process (Bun.serve), for unit tests. Answers 200 with the
+ * request as JSON (an `Echo`, tagged `who`) and appends it to `log`. Its answers carry
+ * `server: upstream/1.0` (which Portico replaces or drops), `x-upstream: yes` and
+ * `x-remove-resp: 1` (for response header rules). Except:
+ * - `…/slow` answers "late" after 1 s, longer than a short route timeout;
+ * - `/headers-out` answers 201 with hop-by-hop headers, a server header and two cookies;
+ * - `…/flaky?key=K&fail=N&status=S` answers S (503 if not given) to the first N calls for K,
+ *   counted in `tries`; with `&slow=1` the first call for K takes 300 ms.
+ */
+export function serveEcho(who: string, log: Echo[] = [], tries = new Map<string, number>()) {
+  return Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      if (url.pathname.endsWith("/slow")) {
+        await Bun.sleep(1_000);
+        return new Response("late");
+      }
+      if (url.pathname === "/headers-out") {
+        const h = new Headers({
+          "content-type": "text/plain",
+          server: "upstream/1.0",
+          connection: "x-private",
+          "x-private": "secret",
+          "keep-alive": "timeout=5",
+          "proxy-authenticate": "Basic",
+          upgrade: "h2c",
+          trailer: "x-checksum",
+          "x-upstream": "yes",
+        });
+        h.append("set-cookie", "a=1; Path=/; HttpOnly");
+        h.append("set-cookie", "b=2; Expires=Wed, 21 Oct 2015 07:28:00 GMT");
+        return new Response("out", { status: 201, headers: h });
+      }
+      const body = await req.text();
+      if (url.pathname.endsWith("/flaky")) {
+        const key = url.searchParams.get("key")!;
+        const n = (tries.get(key) ?? 0) + 1;
+        tries.set(key, n);
+        if (url.searchParams.get("slow") === "1" && n === 1) await Bun.sleep(300);
+        if (n <= Number(url.searchParams.get("fail") ?? 0)) {
+          return new Response(`fail ${n}`, { status: Number(url.searchParams.get("status") ?? 503) });
+        }
+      }
+      const path = req.url.slice(req.url.indexOf("/", 8));
+      const headers = Object.fromEntries(req.headers);
+      const echo: Echo = { who, method: req.method, url: req.url, path, headers, body };
+      log.push(echo);
+      return Response.json(echo, { headers: ECHO_HEADERS });
+    },
+  });
 }

@@ -13,6 +13,7 @@ import { provision } from "../../src/provision/provision.ts";
 import { createUpstreamClient } from "../../src/upstream/client.ts";
 import { UpstreamClients } from "../../src/upstream/clients.ts";
 import { freePort } from "../helpers/net.ts";
+import { serveEcho, type Echo } from "../helpers/upstreams.ts";
 import { book } from "../helpers/book.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
@@ -20,49 +21,8 @@ const CLIENT_IP = "10.1.2.3";
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const CONN: ConnectionInfo = { remoteAddress: CLIENT_IP };
 
-interface Echo {
-  who: string;
-  method: string;
-  url: string;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** An upstream that answers with what it received, plus a few special paths. */
-function startUpstream(who: string) {
-  return Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const path = new URL(req.url).pathname;
-      if (path.endsWith("/slow")) {
-        await Bun.sleep(1_000);
-        return new Response("late");
-      }
-      if (path === "/headers-out") {
-        const h = new Headers({
-          "content-type": "text/plain",
-          server: "upstream/1.0",
-          connection: "x-private",
-          "x-private": "secret",
-          "keep-alive": "timeout=5",
-          "proxy-authenticate": "Basic",
-          upgrade: "h2c",
-          trailer: "x-checksum",
-          "x-upstream": "yes",
-        });
-        h.append("set-cookie", "a=1; Path=/; HttpOnly");
-        h.append("set-cookie", "b=2; Expires=Wed, 21 Oct 2015 07:28:00 GMT");
-        return new Response("out", { status: 201, headers: h });
-      }
-      const echo: Echo = { who, method: req.method, url: req.url, headers: Object.fromEntries(req.headers), body: await req.text() };
-      return Response.json(echo, { headers: { server: "upstream/1.0" } });
-    },
-  });
-}
-
-let upA: ReturnType<typeof startUpstream>;
-let upB: ReturnType<typeof startUpstream>;
+let upA: ReturnType<typeof serveEcho>;
+let upB: ReturnType<typeof serveEcho>;
 let closedPort: number;
 let plan: Plan;
 let quietPlan: Plan;
@@ -153,8 +113,8 @@ routes:
 }
 
 beforeAll(async () => {
-  upA = startUpstream("a");
-  upB = startUpstream("b");
+  upA = serveEcho("a");
+  upB = serveEcho("b");
   closedPort = await freePort();
   const file = join(ROOT, "routes.unit-test.yaml"); // names the source only; never read
   plan = (await provision(parseConfig(configYaml(upA.port!, upB.port!, closedPort), file))).plan;

@@ -18,54 +18,19 @@ import { provision } from "../../src/provision/provision.ts";
 import { createUpstreamClient } from "../../src/upstream/client.ts";
 import { UpstreamClients } from "../../src/upstream/clients.ts";
 import { freePort, sleep } from "../helpers/net.ts";
+import { serveEcho, type Echo } from "../helpers/upstreams.ts";
 import { routesYamlErrors as errors } from "../helpers/config-errors.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const CONN: ConnectionInfo = { remoteAddress: "10.1.2.3" };
 
-interface Echo {
-  who: string;
-  method: string;
-  /** Path and query as received. */
-  path: string;
-  headers: Record<string, string>;
-  body: string;
-}
-
 /** Tries per key of the /flaky endpoint: how many times the proxy called it. */
 const tries = new Map<string, number>();
 
-/**
- * Echoes the request as JSON, with `x-upstream: yes` and `x-remove-resp: 1` on the response.
- * `/flaky?key=K&fail=N&status=S` answers S to the first N calls for K; `&slow=1` makes the
- * first call take 300 ms.
- */
-function startUpstream(who: string, log: Echo[]) {
-  return Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const url = new URL(req.url);
-      const path = req.url.slice(req.url.indexOf("/", 8));
-      const body = await req.text();
-      if (url.pathname.endsWith("/flaky")) {
-        const key = url.searchParams.get("key")!;
-        const n = (tries.get(key) ?? 0) + 1;
-        tries.set(key, n);
-        if (url.searchParams.get("slow") === "1" && n === 1) await Bun.sleep(300);
-        if (n <= Number(url.searchParams.get("fail") ?? 0)) return new Response(`fail ${n}`, { status: Number(url.searchParams.get("status") ?? 503) });
-      }
-      const echo: Echo = { who, method: req.method, path, headers: Object.fromEntries(req.headers), body };
-      log.push(echo);
-      return Response.json(echo, { headers: { "x-upstream": "yes", "x-remove-resp": "1" } });
-    },
-  });
-}
-
 const logA: Echo[] = [];
 const logB: Echo[] = [];
-let upA: ReturnType<typeof startUpstream>;
-let upB: ReturnType<typeof startUpstream>;
+let upA: ReturnType<typeof serveEcho>;
+let upB: ReturnType<typeof serveEcho>;
 let plan: Plan;
 
 const config = (a: number, b: number, closed: number) => String.raw`
@@ -304,8 +269,8 @@ routes:
 `;
 
 beforeAll(async () => {
-  upA = startUpstream("a", logA);
-  upB = startUpstream("b", logB);
+  upA = serveEcho("a", logA, tries);
+  upB = serveEcho("b", logB, tries);
   const closed = await freePort();
   plan = (await provision(parseConfig(config(upA.port!, upB.port!, closed), join(ROOT, "routes.unit-test.yaml")))).plan;
 });

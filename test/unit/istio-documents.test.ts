@@ -2,18 +2,13 @@
 // every message names the document's own field (spec.servers[1].port.number), says what was
 // expected, and suggests the field that was probably meant.
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { loadSources } from "../../src/cli/config-files.ts";
 import type { Issue } from "../../src/config/report.ts";
 import { ConfigError, formatIssue } from "../../src/util/errors.ts";
+import { writeConfig } from "../helpers/portico.ts";
 
-function file(text: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), "portico-istio-docs-")), "istio.yaml");
-  writeFileSync(path, text.replace(/^\n/, ""));
-  return path;
-}
+/** Writes `text` without its first newline to a fresh folder; returns the file's path. */
+const file = (text: string) => writeConfig(text.replace(/^\n/, ""), "istio.yaml");
 
 async function outcome(path: string): Promise<{ errors: string[]; warnings: Issue[] }> {
   const warnings: Issue[] = [];

@@ -4,8 +4,6 @@
 // with file, line and field.
 import "reflect-metadata";
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadSources, type ConfigFileOptions as SourceOptions } from "../../src/cli/config-files.ts";
 import { formatIssue } from "../../src/util/errors.ts";
@@ -14,15 +12,12 @@ import type { TcpListenerPlan, TlsPassthroughListenerPlan } from "../../src/prov
 import { yaml } from "../helpers/yaml.ts";
 import { configErrorsAsync, provisionErrors } from "../helpers/config-errors.ts";
 import { BOOK } from "../helpers/book.ts";
+import { writeConfig } from "../helpers/portico.ts";
 
 const SNI = join(BOOK, "sni");
 
 /** Writes `text` to a fresh folder; returns the file's path. */
-function file(text: string, name = "istio.yaml"): string {
-  const path = join(mkdtempSync(join(tmpdir(), "portico-istio-")), name);
-  writeFileSync(path, text);
-  return path;
-}
+const file = (text: string, name = "istio.yaml") => writeConfig(text, name);
 
 /** The issues of loading `paths` as the CLI does. */
 const errors = (paths: string[], opts: SourceOptions = {}) => configErrorsAsync(() => loadSources(paths, opts));

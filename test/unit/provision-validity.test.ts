@@ -9,13 +9,13 @@ import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
 import { ConfigError } from "../../src/util/errors.ts";
 import { provision } from "../../src/provision/provision.ts";
 import { book } from "../helpers/book.ts";
+import { writeConfig } from "../helpers/portico.ts";
 
 const leaf = book.webappCert;
 const key = book.webappKey;
 const intermediate = book.webappIntermediateCert;
 
 function config(cert: string, host = "webapp.istioinaction.io") {
-  const file = join(mkdtempSync(join(tmpdir(), "portico-validity-")), "routes.yaml");
   const text = `listeners:
   - port: 8443
     protocol: HTTPS
@@ -25,7 +25,7 @@ function config(cert: string, host = "webapp.istioinaction.io") {
 credentials:
   webapp: { cert: ${cert}, key: ${key} }
 `;
-  writeFileSync(file, text);
+  const file = writeConfig(text);
   return { cfg: parseConfig(text, file), file };
 }
 

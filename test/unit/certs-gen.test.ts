@@ -6,20 +6,13 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { certsCommand } from "../../src/cli/certs-command.ts";
 import { book } from "../helpers/book.ts";
+import { certsCli as cli } from "../helpers/certs-cli.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
 const dir = mkdtempSync(join(tmpdir(), "portico-certs-gen-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]) {
-  let out = "";
-  let err = "";
-  const code = await certsCommand(args, { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 const text = (file: string) => execFileSync("openssl", ["x509", "-in", file, "-noout", "-text"], { encoding: "utf8" });
 const verify = (ca: string, cert: string, purpose: string) => {

@@ -7,7 +7,6 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { certsCommand } from "../../src/cli/certs-command.ts";
 import { describeCertificate, type CertificateInfo } from "../../src/certs/describe.ts";
 import { generateCa, generateLeaf, loadSigningCa } from "../../src/certs/generate.ts";
 import { inspectSource, type InspectReport } from "../../src/certs/inspect.ts";
@@ -16,6 +15,7 @@ import { opensslTime } from "../../src/certs/openssl-text.ts";
 import { pemBlocks } from "../../src/certs/pem.ts";
 import { basicConstraintsText } from "../../src/certs/render.ts";
 import { BOOK, book } from "../helpers/book.ts";
+import { certsCli as cli } from "../helpers/certs-cli.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const leaf = book.webappCert;
@@ -34,13 +34,6 @@ const tmp = (name: string, content: string | Uint8Array) => {
   writeFileSync(file, content);
   return file;
 };
-
-async function cli(args: string[], now?: Date) {
-  let out = "";
-  let err = "";
-  const code = await certsCommand(args, { out: (s) => (out += s), err: (s) => (err += s), now });
-  return { code, out, err };
-}
 
 async function inspect(path: string, ca?: string): Promise<InspectReport> {
   const [src] = await readSource(path);

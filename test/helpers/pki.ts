@@ -11,7 +11,8 @@ export interface Pem {
   key: string;
 }
 
-function openssl(args: string[], cwd: string): void {
+/** Runs the openssl binary; fails with its stderr when it does. */
+export function openssl(args: string[], cwd?: string): void {
   const r = spawnSync("openssl", args, { cwd, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}:\n${r.stderr}`);
 }

@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import type { CredentialConfig } from "../../src/config/model.ts";
 import { certificateCovers, provisionCredential } from "../../src/provision/credentials.ts";
 import { book } from "../helpers/book.ts";
+import { openssl } from "../helpers/pki.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const { webappCert, webappKey, webappCaChain, catalogKey } = book;
@@ -31,27 +32,26 @@ function sha256Of(certFile: string): string {
 }
 
 let dir: string;
-const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
 
 /** Writes key `name`.key (already there) into a self-signed cert `name`.crt with a DNS SAN. */
 function selfSign(name: string): string {
   const crt = join(dir, `${name}.crt`);
-  openssl("req", "-x509", "-key", join(dir, `${name}.key`), "-subj", `/CN=${name}.test`, "-addext", `subjectAltName=DNS:${name}.test`, "-days", "1", "-out", crt);
+  openssl(["req", "-x509", "-key", join(dir, `${name}.key`), "-subj", `/CN=${name}.test`, "-addext", `subjectAltName=DNS:${name}.test`, "-days", "1", "-out", crt]);
   return crt;
 }
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "portico-cred-"));
   // EC P-256 in SEC1 ("EC PRIVATE KEY") and the same key as PKCS#8 ("PRIVATE KEY").
-  openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", join(dir, "ec-sec1.key"));
-  openssl("pkcs8", "-topk8", "-nocrypt", "-in", join(dir, "ec-sec1.key"), "-out", join(dir, "ec-pkcs8.key"));
+  openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", join(dir, "ec-sec1.key")]);
+  openssl(["pkcs8", "-topk8", "-nocrypt", "-in", join(dir, "ec-sec1.key"), "-out", join(dir, "ec-pkcs8.key")]);
   // RSA in PKCS#8 (genpkey's default output).
-  openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", join(dir, "rsa-pkcs8.key"));
-  openssl("pkey", "-in", join(dir, "rsa-pkcs8.key"), "-traditional", "-out", join(dir, "rsa-pkcs1.key"));
+  openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", join(dir, "rsa-pkcs8.key")]);
+  openssl(["pkey", "-in", join(dir, "rsa-pkcs8.key"), "-traditional", "-out", join(dir, "rsa-pkcs1.key")]);
   // An encrypted key, which provisioning cannot use.
-  openssl("pkey", "-in", join(dir, "ec-sec1.key"), "-aes256", "-passout", "pass:secret", "-out", join(dir, "ec-encrypted.key"));
+  openssl(["pkey", "-in", join(dir, "ec-sec1.key"), "-aes256", "-passout", "pass:secret", "-out", join(dir, "ec-encrypted.key")]);
   // RSA-PSS (id-RSASSA-PSS), which Web Crypto imports only as rsaEncryption.
-  openssl("genpkey", "-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048", "-out", join(dir, "rsa-pss.key"));
+  openssl(["genpkey", "-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048", "-out", join(dir, "rsa-pss.key")]);
   for (const n of ["ec-sec1", "rsa-pkcs8", "rsa-pss"]) selfSign(n);
 }, 30_000);
 

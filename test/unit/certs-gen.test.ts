@@ -7,7 +7,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { book } from "../helpers/book.ts";
-import { certsCli as cli } from "../helpers/certs-cli.ts";
+import { runCertsCommand as cli } from "../helpers/certs-command.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 

@@ -15,7 +15,7 @@ import { opensslTime } from "../../src/certs/openssl-text.ts";
 import { pemBlocks } from "../../src/certs/pem.ts";
 import { basicConstraintsText } from "../../src/certs/render.ts";
 import { BOOK, book } from "../helpers/book.ts";
-import { certsCli as cli } from "../helpers/certs-cli.ts";
+import { runCertsCommand as cli } from "../helpers/certs-command.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const leaf = book.webappCert;

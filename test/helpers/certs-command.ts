@@ -11,7 +11,7 @@ export interface CertsRun {
 }
 
 /** Runs `portico certs` with `args`; `now` fixes the clock it judges validity by. */
-export async function certsCli(args: string[], now?: Date): Promise<CertsRun> {
+export async function runCertsCommand(args: string[], now?: Date): Promise<CertsRun> {
   let out = "";
   let err = "";
   const code = await certsCommand(args, { out: (s) => (out += s), err: (s) => (err += s), now });

@@ -20,7 +20,8 @@ const SNI = join(BOOK, "sni");
 const file = (text: string, name = "istio.yaml") => writeConfig(text, name);
 
 /** The issues of loading `paths` as the CLI does. */
-const errors = (paths: string[], opts: SourceOptions = {}) => configErrorsAsync(() => loadSources(paths, opts));
+const errors = (paths: string[], opts: SourceOptions = {}) =>
+  configErrorsAsync(() => loadSources(paths, opts));
 
 const services = (entries: Record<string, string>) => new Map(Object.entries(entries));
 

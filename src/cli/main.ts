@@ -55,7 +55,7 @@ async function load(args: ParsedArgs) {
     warn: (issue) => log.info(formatIssue(issue)),
   });
   const provisioned = await provision(config, { allowExpired: args.allowExpired, warnDays: args.warnDays });
-  for (const w of provisioned.warnings) log.warn(w);
+  for (const w of provisioned.warnings) log.warn(formatIssue(w));
   return provisioned.plan;
 }
 

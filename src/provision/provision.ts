@@ -3,7 +3,7 @@
 
 import type { Config, ListenerConfig, Source, TlsServerConfig, VirtualHostConfig } from "../config/model.ts";
 import { DEFAULT_WARN_DAYS } from "../config/defaults.ts";
-import { ConfigError, type ConfigIssue } from "../util/errors.ts";
+import { ConfigError, cannotRead, type ConfigIssue } from "../util/errors.ts";
 import { readFile } from "node:fs/promises";
 import type { UpstreamTls } from "../upstream/types.ts";
 import { HostTable } from "../util/host-table.ts";
@@ -25,7 +25,7 @@ import type {
 export interface Provisioned {
   plan: Plan;
   /** Things worth telling the operator that do not stop startup. */
-  warnings: string[];
+  warnings: ConfigIssue[];
 }
 
 export interface ProvisionOptions {
@@ -39,7 +39,7 @@ export interface ProvisionOptions {
 
 export async function provision(config: Config, opts: ProvisionOptions = {}): Promise<Provisioned> {
   const issues: ConfigIssue[] = [];
-  const warnings: string[] = [];
+  const warnings: ConfigIssue[] = [];
 
   const credentials = new Map<string, CredentialPlan>();
   const used = usedCredentials(config);
@@ -80,7 +80,7 @@ function compileListener(
   credentials: Map<string, CredentialPlan>,
   vhosts: VirtualHostPlan[],
   issues: ConfigIssue[],
-  warnings: string[],
+  warnings: ConfigIssue[],
   tlsExtras: Map<TlsServerConfig, ServerTlsExtras>,
 ): ListenerPlan | undefined {
   if (l.protocol !== "HTTP" && l.protocol !== "HTTPS") return undefined; // TCP and TLS: provision/tcp.ts
@@ -156,8 +156,7 @@ async function provisionServiceTls(config: Config, issues: ConfigIssue[]): Promi
       try {
         return await readFile(file, "utf8");
       } catch (err) {
-        const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-        issues.push(issueAt(s.source, `cannot read ${what} ${file}: ${reason}`));
+        issues.push(issueAt(s.source, cannotRead(file, err, what)));
         return undefined;
       }
     };
@@ -183,7 +182,7 @@ function judgeCredential(
   source: Source,
   opts: ProvisionOptions,
   issues: ConfigIssue[],
-  warnings: string[],
+  warnings: ConfigIssue[],
 ): void {
   const now = opts.now ?? new Date();
   const stop = (message: string) => {

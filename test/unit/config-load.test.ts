@@ -236,9 +236,9 @@ describe("parseConfig: errors name file, line and field", () => {
       const file = join(dir, "routes.yaml");
       const error = await loadSources([file]).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).message).toBe(`${file}: cannot read: ENOENT no such file or directory`);
+      expect((error as ConfigError).message).toBe(`${file}: cannot read: no such file or folder`);
       expect((error as ConfigError).issues as object[]).toEqual([
-        { file, line: 0, path: "", message: "cannot read: ENOENT no such file or directory", severity: "error" },
+        { file, line: 0, path: "", message: "cannot read: no such file or folder", severity: "error" },
       ]);
     } finally {
       await rm(dir, { recursive: true });

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadSources } from "../../src/cli/config-files.ts";
-import type { Issue } from "../../src/config/report.ts";
+import type { ConfigIssue as Issue } from "../../src/util/errors.ts";
 import { ConfigError, formatIssue } from "../../src/util/errors.ts";
 
 function file(text: string): string {

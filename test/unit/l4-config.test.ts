@@ -3,7 +3,7 @@
 import "reflect-metadata";
 import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
-import { ConfigError } from "../../src/util/errors.ts";
+import { ConfigError, formatIssue } from "../../src/util/errors.ts";
 import { provision } from "../../src/provision/provision.ts";
 
 /** Template tag that drops the first newline and the common indent, so line 1 is the first line. */
@@ -315,7 +315,7 @@ describe("provisioning errors: routes that reach no listener", () => {
         "routes.yaml",
       ),
     );
-    expect(warnings).toEqual([
+    expect(warnings.map(formatIssue)).toEqual([
       'routes.yaml:12: routes[0].tcp[1]: never chosen on listener "t1": routes[0].tcp[0] already takes every connection on port 31400',
       'routes.yaml:4: listeners[2].servers[0]: no tls route for SNI "c.test" on port 31402; such connections will be closed',
       'routes.yaml:6: services.echo: the tls settings of service "echo" do not apply to tcp and tls routes, which forward bytes as they are',

@@ -21,6 +21,7 @@ import type {
   TlsServerPlan,
   VirtualHostPlan,
 } from "./plan.ts";
+import { daysLeft } from "../util/days.ts";
 
 export interface Provisioned {
   plan: Plan;
@@ -174,8 +175,6 @@ function dirOf(file: string): string {
   return file.replace(/\/[^/]*$/, "");
 }
 
-const DAY_MS = 86_400_000;
-
 /** Validity and chain order, told at startup rather than by the first client that gives up. */
 function judgeCredential(
   c: CredentialPlan,
@@ -194,7 +193,7 @@ function judgeCredential(
     if (now < cert.notBefore) stop(`${it} is not valid before ${cert.notBefore.toISOString()}`);
     else if (now > cert.notAfter) stop(`${it} expired on ${cert.notAfter.toISOString()}`);
     else {
-      const days = Math.floor((cert.notAfter.getTime() - now.getTime()) / DAY_MS);
+      const days = daysLeft(cert.notAfter, now);
       if (days < (opts.warnDays ?? DEFAULT_WARN_DAYS)) {
         warnings.push(warningAt(source, `${it} expires in ${days} days (${cert.notAfter.toISOString()})`));
       }

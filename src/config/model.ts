@@ -124,6 +124,9 @@ export interface ServiceConfig {
   name: string;
   /** Origin only: scheme, host and port. `tcp://host:port` serves tcp/tls routes only. */
   url: string;
+  /** The URL's host and port (service-url.ts), for tcp and tls routes, which connect to them. */
+  host: string;
+  port: number;
   /** For https:// services: files resolved against the config's folder. */
   tls?: { ca?: string; cert?: string; key?: string; serverName?: string };
   source: Source;

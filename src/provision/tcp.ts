@@ -147,14 +147,9 @@ function warnAboutServiceTls(config: Config, warnings: ConfigIssue[]): void {
 
 function streamRoute(name: string, destinations: DestinationConfig[], config: Config): StreamRoutePlan {
   // The loader has already checked that every destination names a known service.
-  const upstreams: StreamUpstream[] = destinations.map((d) => ({ service: d.service, ...hostPort(config.services.get(d.service)!.url), weight: d.weight }));
+  const upstreams: StreamUpstream[] = destinations.map((d) => {
+    const { host, port } = config.services.get(d.service)!;
+    return { service: d.service, host, port, weight: d.weight };
+  });
   return { name, upstreams, totalWeight: upstreams.reduce((sum, u) => sum + u.weight, 0) };
-}
-
-/** Host and port of a service URL: tcp://h:p, or http(s) with their default ports. */
-export function hostPort(url: string): { host: string; port: number } {
-  const u = new URL(url);
-  const port = u.port !== "" ? Number(u.port) : u.protocol === "https:" ? 443 : 80;
-  const host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
-  return { host, port };
 }

@@ -128,8 +128,8 @@ describe("parseConfig: valid configuration", () => {
     ]);
 
     expect([...config.services.values()]).toEqual([
-      { name: "webapp", url: "http://127.0.0.1:9080", source: { file, line: 22, path: "services.webapp" } },
-      { name: "catalog", url: "https://catalog.internal", source: { file, line: 23, path: "services.catalog" } },
+      { name: "webapp", url: "http://127.0.0.1:9080", host: "127.0.0.1", port: 9080, source: { file, line: 22, path: "services.webapp" } },
+      { name: "catalog", url: "https://catalog.internal", host: "catalog.internal", port: 443, source: { file, line: 23, path: "services.catalog" } },
     ]);
 
     expect(config.routes).toHaveLength(1);

@@ -122,7 +122,8 @@ function buildServices(raw: RawConfig["services"] & object, baseDir: string, ctx
     const url = parseServiceUrl(typeof value === "string" ? value : value.url);
     const tls = typeof value === "string" || !value.tls ? undefined : value.tls;
     if (!url.ok) continue; // reported by the schema
-    const service: ServiceConfig = { name, url: url.origin, source: ctx.source(["services", name]) };
+    const { origin, host, port } = url;
+    const service: ServiceConfig = { name, url: origin, host, port, source: ctx.source(["services", name]) };
     if (tls) {
       service.tls = {
         ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),

@@ -3,9 +3,9 @@
 // consumed by `provision`. Every node keeps where it came from so provisioning errors can name
 // file, line and field. HTTP routes are in route-model.ts.
 
-import type { Source } from "./report.ts";
+import type { Source } from "../util/errors.ts";
 import type { DestinationConfig, HttpRouteConfig } from "./route-model.ts";
-export type { Source } from "./report.ts";
+export type { Source } from "../util/errors.ts";
 export type * from "./route-model.ts";
 
 export type TlsMode = "SIMPLE" | "MUTUAL" | "OPTIONAL_MUTUAL";

@@ -8,7 +8,6 @@ import type { Document, LineCounter, YAMLError } from "yaml";
 import { ConfigError, type ConfigIssue, type Severity, type Source } from "../util/errors.ts";
 import { formatPath, locateLine, type FieldPath } from "./yaml-locate.ts";
 
-export type { Source } from "../util/errors.ts";
 
 /** What a builder needs: locate a path of the document, and report a problem there. */
 export interface Reporter {
@@ -57,11 +56,6 @@ export class DocumentReporter implements Reporter {
   error(): ConfigError {
     return new ConfigError(this.list("error"));
   }
-}
-
-/** An issue about a whole file or document (no field path). */
-export function fileIssue(file: string, line: number, message: string, severity: Severity = "error"): ConfigIssue {
-  return { file, line, path: "", message, severity };
 }
 
 /** The YAML parser's own errors, with a hint where the usual mistake is known. */

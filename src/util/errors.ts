@@ -1,5 +1,6 @@
-// Named errors, each with the cause that led to it. Status-code mapping for request-time errors
-// lives in one place: src/http/error-status.ts.
+// Named errors, each with the cause that led to it, and the one ConfigIssue type (with its one
+// text, formatIssue) for configuration errors and warnings from config/, provision/ and the CLI.
+// Status-code mapping for request-time errors lives in one place: src/http/error-status.ts.
 
 export class PorticoError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -27,6 +28,11 @@ export type Severity = "error" | "warning";
 export interface ConfigIssue extends Source {
   message: string;
   severity: Severity;
+}
+
+/** An issue about a whole file or document (no field path). */
+export function fileIssue(file: string, line: number, message: string, severity: Severity = "error"): ConfigIssue {
+  return { file, line, path: "", message, severity };
 }
 
 /** `file:line: path: message`, the one text of an issue, error or warning. */
@@ -66,7 +72,7 @@ export function cannotRead(file: string, err: unknown, what?: string): string {
 
 /** A configuration file or folder that cannot be read: `routes.yaml: cannot read: no such file or folder`. */
 export function unreadableFile(file: string, err: unknown): ConfigIssue {
-  return { file, line: 0, path: "", message: `cannot read: ${readFailureReason(err)}`, severity: "error" };
+  return fileIssue(file, 0, `cannot read: ${readFailureReason(err)}`);
 }
 
 /** A listener could not be started (port in use, permission denied, ...). */

@@ -5,7 +5,7 @@
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { LineCounter, parseDocument, visit, type Document } from "yaml";
-import { ConfigError } from "../../util/errors.ts";
+import { ConfigError, fileIssue } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { parseDuration } from "../duration.ts";
 import { buildHttpRoute } from "../http-route-build.ts";
@@ -20,7 +20,7 @@ import type {
   TlsServerConfig,
   VirtualHostConfig,
 } from "../model.ts";
-import { DocumentReporter, fileIssue, yamlMessage } from "../report.ts";
+import { DocumentReporter, yamlMessage } from "../report.ts";
 import { serverTls } from "../server-tls.ts";
 import { parseServiceUrl } from "../service-url.ts";
 import { unknownName } from "../suggest.ts";

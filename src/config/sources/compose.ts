@@ -5,7 +5,7 @@
 
 import { join } from "node:path";
 import { LineCounter, parseAllDocuments } from "yaml";
-import { ConfigError, type ConfigIssue } from "../../util/errors.ts";
+import { ConfigError, fileIssue, type ConfigIssue } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { translateGateway } from "../istio/gateway.ts";
 import type { IstioDoc } from "../istio/document.ts";
@@ -13,7 +13,7 @@ import { credentialFromSecrets, readSecret, type SecretMaterial } from "../istio
 import { translateVirtualService } from "../istio/virtual-service.ts";
 import { nameClash, portClash } from "../listener-checks.ts";
 import type { Config, CredentialConfig, ListenerConfig, ServiceConfig, VirtualHostConfig } from "../model.ts";
-import { DocumentReporter, fileIssue, yamlMessage } from "../report.ts";
+import { DocumentReporter, yamlMessage } from "../report.ts";
 import { configFromDocument } from "../routes-yaml/parse.ts";
 import { parseServiceUrl } from "../service-url.ts";
 import { checkL4Routes } from "../tcp-route.ts";

@@ -3,7 +3,10 @@
 
 /** Where a service lives, as the model keeps it. */
 export interface ServiceAddress {
-  /** Scheme, host and port, without a trailing "/" or a default port, so upstream code can append paths as is. */
+  /**
+   * Scheme, host and port, without a trailing "/" or a default port, so upstream code can append
+   * paths as is.
+   */
   origin: string;
   /** The host to connect to; an IPv6 address without its brackets. */
   host: string;

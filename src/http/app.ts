@@ -69,7 +69,9 @@ async function handle(ref: ListenerRef, req: Request, conn: ConnectionInfo, clie
   // First match wins, as in Istio; `entry` tells a rewrite which match entry it was.
   for (const route of vhost.routes) {
     const entry = route.match === null ? -1 : route.match(m);
-    if (route.match === null || entry >= 0) return serveRoute(route, { m, entry, conn, serverHeader, clients });
+    if (route.match === null || entry >= 0) {
+      return serveRoute(route, { m, entry, conn, serverHeader, clients });
+    }
   }
   return empty(404, serverHeader);
 }

@@ -4,7 +4,12 @@
 import type { ConfigIssue, Severity, Source } from "../util/errors.ts";
 
 /** `field` extends the source's path (".tls.caCrl", ".match[0].port"). */
-export function issueAt(source: Source, message: string, field = "", severity: Severity = "error"): ConfigIssue {
+export function issueAt(
+  source: Source,
+  message: string,
+  field = "",
+  severity: Severity = "error",
+): ConfigIssue {
   return { file: source.file, line: source.line, path: source.path + field, message, severity };
 }
 

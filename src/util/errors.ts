@@ -31,7 +31,12 @@ export interface ConfigIssue extends Source {
 }
 
 /** An issue about a whole file or document (no field path). */
-export function fileIssue(file: string, line: number, message: string, severity: Severity = "error"): ConfigIssue {
+export function fileIssue(
+  file: string,
+  line: number,
+  message: string,
+  severity: Severity = "error",
+): ConfigIssue {
   return { file, line, path: "", message, severity };
 }
 

@@ -141,7 +141,9 @@ export const ConfigSchema = mapping("a mapping with listeners, services and rout
       serverHeader: v.optional(headerValue),
       admin: v.optional(
         checked(ADMIN, (value) =>
-          parseAdminAddress(value) === undefined ? `expected ${ADMIN}, got ${describeValue(value)}` : undefined,
+          parseAdminAddress(value) === undefined
+            ? `expected ${ADMIN}, got ${describeValue(value)}`
+            : undefined,
         ),
       ),
     }),

@@ -117,7 +117,10 @@ export function composeConfig(
     const source = { file: "--service", line: 0, path: name };
     const parsed = parseServiceUrl(url);
     if (!parsed.ok) issues.push({ ...source, message: `${url}: ${parsed.problem}`, severity: "error" });
-    else config.services.set(name, { name, url: parsed.origin, host: parsed.host, port: parsed.port, source });
+    else {
+      const { origin, host, port } = parsed;
+      config.services.set(name, { name, url: origin, host, port, source });
+    }
   }
   translateIstio(docs, config, opts);
   for (const r of reporters) {

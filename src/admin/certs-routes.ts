@@ -2,8 +2,7 @@
 // healthy: subject, issuer, SANs, expiry, fingerprint, chain status, the client CA for MUTUAL.
 import type { CertificateSummary, CredentialPlan, Plan } from "../provision/plan.ts";
 import type { AdminApp } from "./app.ts";
-
-const DAY_MS = 86_400_000;
+import { daysLeft } from "../util/days.ts";
 
 export function mountCerts(app: AdminApp, plan: () => Plan, now: () => Date = () => new Date()): void {
   app.get("/certs", (c) => c.json(plan().credentials.map((cred) => describe(cred, plan(), now()))));
@@ -42,7 +41,7 @@ function certificate(x: CertificateSummary, now: Date) {
     sans: x.dnsNames,
     notBefore: x.notBefore.toISOString(),
     notAfter: x.notAfter.toISOString(),
-    daysLeft: Math.floor((x.notAfter.getTime() - now.getTime()) / DAY_MS),
+    daysLeft: daysLeft(x.notAfter, now),
     sha256: x.sha256,
   };
 }

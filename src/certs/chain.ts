@@ -6,6 +6,7 @@
 
 import type { CertificateInfo } from "./describe.ts";
 import { bytesEqual } from "./pem.ts";
+import { DAY_MS } from "../util/days.ts";
 
 /** One certificate of a chain, or of a CA file, with the label reports use: "[2]", "ca.crt [1]". */
 export interface LabeledCertificate {
@@ -31,8 +32,6 @@ export interface ChainCheck {
   anchor?: { file: string; ok: boolean; detail: string; links: LinkCheck[] };
   ok: boolean;
 }
-
-const DAY = 86_400_000;
 
 export async function checkChain(chain: LabeledCertificate[], opts: { now: Date; ca?: { file: string; certs: LabeledCertificate[] } }): Promise<ChainCheck> {
   const links: LinkCheck[] = [];
@@ -101,8 +100,8 @@ async function checkAnchor(top: LabeledCertificate, topIndex: number, ca: { file
 
 function validityProblems(c: LabeledCertificate, now: Date): string[] {
   const { notBefore, notAfter } = c.cert;
-  if (now < notBefore) return [`${c.label} is not valid yet (from ${notBefore.toISOString()}, in ${Math.ceil((notBefore.getTime() - now.getTime()) / DAY)} days)`];
-  if (now > notAfter) return [`${c.label} expired on ${notAfter.toISOString()} (${Math.floor((now.getTime() - notAfter.getTime()) / DAY)} days ago)`];
+  if (now < notBefore) return [`${c.label} is not valid yet (from ${notBefore.toISOString()}, in ${Math.ceil((notBefore.getTime() - now.getTime()) / DAY_MS)} days)`];
+  if (now > notAfter) return [`${c.label} expired on ${notAfter.toISOString()} (${Math.floor((now.getTime() - notAfter.getTime()) / DAY_MS)} days ago)`];
   return [];
 }
 

@@ -28,6 +28,7 @@ import {
   type PrivateKeyDetails,
 } from "./private-key.ts";
 import { PorticoError } from "../util/errors.ts";
+import { DAY_MS } from "../util/days.ts";
 
 export type KeyKind = "ec" | "rsa";
 
@@ -57,7 +58,6 @@ export interface Validity {
 
 export class GenerateError extends PorticoError {}
 
-const DAY = 86_400_000;
 export const DEFAULT_CA_DAYS = 3650;
 /** 825 days: the longest validity Apple platforms accept for TLS server certificates (mkcert's reason too). */
 export const DEFAULT_LEAF_DAYS = 825;
@@ -155,7 +155,7 @@ function signingAlgorithm(alg: KeyAlgorithm): Algorithm | EcdsaParams {
 function validity(v: Validity, defaultDays: number): { notBefore: Date; notAfter: Date } {
   // Whole seconds: certificates carry no fractions, and the printed dates should be the real ones.
   const notBefore = new Date(Math.floor((v.notBefore ?? new Date()).getTime() / 1000) * 1000);
-  const notAfter = v.notAfter ?? new Date(notBefore.getTime() + (v.days ?? defaultDays) * DAY);
+  const notAfter = v.notAfter ?? new Date(notBefore.getTime() + (v.days ?? defaultDays) * DAY_MS);
   if (notAfter <= notBefore) throw new GenerateError(`the certificate would end (${notAfter.toISOString()}) before it starts (${notBefore.toISOString()})`);
   return { notBefore, notAfter };
 }

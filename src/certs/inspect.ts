@@ -6,6 +6,7 @@ import { checkChain, signedBy, type ChainCheck, type LabeledCertificate } from "
 import { certificateCoversHost, type CertificateInfo } from "./describe.ts";
 import type { LoadedPart, LoadedSource, SourceKind } from "./read-source.ts";
 import { keyMatchesSpki, type PrivateKeyDetails } from "./private-key.ts";
+import { DAY_MS, daysLeft } from "../util/days.ts";
 
 export interface CertificateEntry extends LabeledCertificate {
   selfSigned: boolean;
@@ -60,8 +61,6 @@ export interface InspectOptions {
   /** --ca FILE: the chain must end in it. */
   ca?: { file: string; certs: LabeledCertificate[] };
 }
-
-const DAY = 86_400_000;
 
 export async function inspectSource(src: LoadedSource, opts: InspectOptions): Promise<InspectReport> {
   const plain = src.kind === "file";
@@ -147,8 +146,8 @@ async function entries(list: LabeledCertificate[], now: Date): Promise<Certifica
       label,
       cert,
       selfSigned: cert.selfIssued && (await signedBy(cert, cert)),
-      daysLeft: Math.floor((cert.notAfter.getTime() - now.getTime()) / DAY),
-      daysUntilValid: Math.max(0, Math.ceil((cert.notBefore.getTime() - now.getTime()) / DAY)),
+      daysLeft: daysLeft(cert.notAfter, now),
+      daysUntilValid: Math.max(0, Math.ceil((cert.notBefore.getTime() - now.getTime()) / DAY_MS)),
       status: now < cert.notBefore ? "not yet valid" : now > cert.notAfter ? "expired" : "valid",
     })),
   );

@@ -9,6 +9,7 @@ import { parseAllDocuments } from "yaml";
 import { describeCertificate, type CertificateInfo } from "./describe.ts";
 import { base64ToBytes, isPem, looksLikeDer, pemBlocks } from "./pem.ts";
 import { PRIVATE_KEY_LABELS, readDerPrivateKey, readPrivateKey, type PrivateKeyDetails } from "./private-key.ts";
+import { CA_KEYS, CERT_KEYS, KEY_KEYS } from "./secret-keys.ts";
 import { cannotRead } from "../util/errors.ts";
 
 /** One file, or one entry of a Secret's data. */
@@ -94,11 +95,6 @@ async function loadFolder(dir: string): Promise<LoadedSource> {
   return { source: dir, kind: "credential folder", errors: [`${dir}: neither a credential folder (tls.crt, tls.key, ca.crt) nor a CA folder (ca.crt, ca.key)`] };
 }
 
-// Istio reads both layouts: a TLS Secret (tls.crt, tls.key, ca.crt) and a generic one (cert, key, cacert).
-const CERT_KEYS = ["tls.crt", "cert"];
-const KEY_KEYS = ["tls.key", "key"];
-const CA_KEYS = ["ca.crt", "cacert"];
-
 interface SecretObject {
   kind?: string;
   type?: string;
@@ -132,7 +128,7 @@ async function loadSecretYaml(file: string, text: string): Promise<LoadedSource[
     const secret = { name: obj.metadata?.name, namespace: obj.metadata?.namespace, type: obj.type };
     const source = `${file} (Secret ${secret.namespace ? `${secret.namespace}/` : ""}${secret.name ?? "?"})`;
     const errors: string[] = [];
-    const entry = async (names: string[]): Promise<LoadedPart | undefined> => {
+    const entry = async (names: readonly string[]): Promise<LoadedPart | undefined> => {
       for (const name of names) {
         const b64 = obj.data?.[name];
         const plain = obj.stringData?.[name];

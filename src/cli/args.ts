@@ -2,7 +2,9 @@
 // its meaning). `portico certs` has its own options: certs-command.ts.
 
 import { UsageError } from "../util/errors.ts";
-import { DEFAULT_WARN_DAYS } from "../config/defaults.ts";
+import { parseAdminAddress } from "../config/admin-address.ts";
+import { DEFAULT_ADMIN, DEFAULT_WARN_DAYS } from "../config/defaults.ts";
+import { ADAPTERS } from "../listeners/select.ts";
 import { parseFlags, type FlagSpec } from "./flags.ts";
 
 export interface ParsedArgs {
@@ -26,7 +28,7 @@ export interface ParsedArgs {
   warnDays: number;
 }
 
-const ADAPTER_NAMES = ["auto", "bun-serve", "bun-sni", "node-http2-pipe", "node-http2"];
+const ADAPTER_NAMES = ["auto", ...ADAPTERS.map((a) => a.name)];
 const ADAPTER_CHOICE = `must be one of ${ADAPTER_NAMES.join(", ")}`;
 
 export const USAGE = `portico — an edge proxy that does what an Istio ingress gateway does
@@ -49,13 +51,13 @@ Options:
   --bind ADDR         address for listeners made from Gateways (default 0.0.0.0)
   --credentials DIR   folders DIR/<credentialName>/ with tls.crt, tls.key [, ca.crt] for
                       credentialName (default ./certs when it exists)
-  --admin ADDR:PORT   admin listener (/healthz, /certs); default 127.0.0.1:15000; "off"
+  --admin ADDR:PORT   admin listener (/healthz, /certs); default ${DEFAULT_ADMIN}; "off"
   --allow-expired     start even with expired or not-yet-valid certificates (warns)
   --warn-days N       warn about certificates that expire within N days (default ${DEFAULT_WARN_DAYS})
   --adapter NAME      listener implementation: auto (default: the fastest one of this runtime
-                      that honours the listener), bun-serve, bun-sni, node-http2-pipe or
-                      node-http2; a
-                      listener the named adapter cannot serve exactly stops startup
+                      that honours the listener) or one of
+                      ${ADAPTERS.map((a) => a.name).join(", ")};
+                      a listener the named adapter cannot serve exactly stops startup
 
 Signals: SIGINT or SIGTERM stop accepting, let requests in flight finish (2 s at most), exit 0.
 `;
@@ -131,7 +133,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
         credentialDirs.push(v);
         break;
       case "--admin":
-        if (!/^(off|(\[[0-9a-fA-F:.]+\]|[0-9.]*):\d{1,5})$/.test(v)) {
+        if (parseAdminAddress(v) === undefined) {
           throw new UsageError(`--admin expects ADDR:PORT (127.0.0.1:15000) or off, got "${v}"`);
         }
         admin = v;

@@ -5,15 +5,14 @@
 import { existsSync, statSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { getSystemErrorMap } from "node:util";
 import type { Config } from "../config/model.ts";
-import { fileIssue, type Issue } from "../config/report.ts";
 import {
   composeConfig,
   type CredentialFiles,
   type SourceOptions,
   type SourceText,
 } from "../config/sources/compose.ts";
+import { type ConfigIssue, unreadableFile } from "../util/errors.ts";
 
 export interface ConfigFileOptions extends Omit<SourceOptions, "credentialFolders"> {
   /** `--credentials DIR`: folders `DIR/<credentialName>/{tls.crt,tls.key[,ca.crt]}`. */
@@ -23,14 +22,14 @@ export interface ConfigFileOptions extends Omit<SourceOptions, "credentialFolder
 /** Reads every `-c` path (a file, or a folder of .yaml files) into one Config. */
 export async function loadSources(paths: string[], opts: ConfigFileOptions = {}): Promise<Config> {
   const { credentialDirs, ...rest } = opts;
-  const issues: Issue[] = [];
+  const issues: ConfigIssue[] = [];
   const files = await expand(paths, issues);
   const texts: SourceText[] = [];
   for (const file of files) {
     try {
       texts.push({ file, text: await readFile(file, "utf8") });
     } catch (err) {
-      issues.push(cannotRead(file, err));
+      issues.push(unreadableFile(file, err));
     }
   }
   const dirs = (credentialDirs ?? []).map((d) => resolve(d));
@@ -38,28 +37,20 @@ export async function loadSources(paths: string[], opts: ConfigFileOptions = {})
   return composeConfig(files, texts, { ...rest, credentialFolders }, issues);
 }
 
-async function expand(paths: string[], issues: Issue[]): Promise<string[]> {
+async function expand(paths: string[], issues: ConfigIssue[]): Promise<string[]> {
   const out: string[] = [];
   for (const p of paths) {
     let isDir = false;
     try {
       isDir = statSync(p).isDirectory();
     } catch (err) {
-      issues.push(cannotRead(p, err));
+      issues.push(unreadableFile(p, err));
       continue;
     }
     if (!isDir) out.push(p);
     else out.push(...(await readdir(p)).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(p, f)));
   }
   return out;
-}
-
-/** `cannot read: ENOENT no such file or directory`: the code, and what the OS calls it. */
-function cannotRead(file: string, error: unknown): Issue {
-  const { code, errno, message } = error as NodeJS.ErrnoException;
-  const described = typeof errno === "number" ? getSystemErrorMap().get(errno)?.[1] : undefined;
-  const reason = code && described ? `${code} ${described}` : String(code ?? message ?? error);
-  return fileIssue(file, 0, `cannot read: ${reason}`);
 }
 
 /**

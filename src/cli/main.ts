@@ -5,7 +5,9 @@ import { existsSync } from "node:fs";
 import { ConfigError, PorticoError, UsageError, formatIssue } from "../util/errors.ts";
 import { startGateway, type Gateway } from "../gateway/start-gateway.ts";
 import type { RunningListener } from "../listeners/_shared/types.ts";
-import { parseAdminAddress, startAdmin } from "../admin/start.ts";
+import { startAdmin } from "../admin/start.ts";
+import { parseAdminAddress } from "../config/admin-address.ts";
+import { DEFAULT_ADMIN } from "../config/defaults.ts";
 import { selectAdapter } from "../listeners/select.ts";
 import type { Plan } from "../provision/plan.ts";
 import { provision } from "../provision/provision.ts";
@@ -55,7 +57,7 @@ async function load(args: ParsedArgs) {
     warn: (issue) => log.info(formatIssue(issue)),
   });
   const provisioned = await provision(config, { allowExpired: args.allowExpired, warnDays: args.warnDays });
-  for (const w of provisioned.warnings) log.warn(w);
+  for (const w of provisioned.warnings) log.warn(formatIssue(w));
   return provisioned.plan;
 }
 
@@ -158,8 +160,6 @@ function reportFatal(err: unknown): number {
   }
   throw err;
 }
-
-const DEFAULT_ADMIN = "127.0.0.1:15000";
 
 /**
  * The admin listener is a convenience: when its default port is taken (another Portico on the

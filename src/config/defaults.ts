@@ -15,5 +15,8 @@ export function defaultSettings(): { timeoutMs: number; serverHeader: string } {
   return { timeoutMs: DEFAULT_TIMEOUT_MS, serverHeader: DEFAULT_SERVER_HEADER };
 }
 
+/** The admin listener's address when neither --admin nor settings.admin gives one. */
+export const DEFAULT_ADMIN = "127.0.0.1:15000";
+
 /** Certificates expiring within this many days draw a warning at startup (`--warn-days`). */
 export const DEFAULT_WARN_DAYS = 30;

@@ -3,9 +3,9 @@
 // consumed by `provision`. Every node keeps where it came from so provisioning errors can name
 // file, line and field. HTTP routes are in route-model.ts.
 
-import type { Source } from "./report.ts";
+import type { Source } from "../util/errors.ts";
 import type { DestinationConfig, HttpRouteConfig } from "./route-model.ts";
-export type { Source } from "./report.ts";
+export type { Source } from "../util/errors.ts";
 export type * from "./route-model.ts";
 
 export type TlsMode = "SIMPLE" | "MUTUAL" | "OPTIONAL_MUTUAL";
@@ -124,6 +124,9 @@ export interface ServiceConfig {
   name: string;
   /** Origin only: scheme, host and port. `tcp://host:port` serves tcp/tls routes only. */
   url: string;
+  /** The URL's host and port (service-url.ts), for tcp and tls routes, which connect to them. */
+  host: string;
+  port: number;
   /** For https:// services: files resolved against the config's folder. */
   tls?: { ca?: string; cert?: string; key?: string; serverName?: string };
   source: Source;

@@ -2,28 +2,12 @@
 // (`routes[0].http[1].timeout` in routes.yaml, `spec.http[1].timeout` in a VirtualService). A
 // builder is handed the path it is called at and appends its own fields, so a message names the
 // field as the user wrote it; nothing is translated afterwards. Errors and warnings are the same
-// object and are turned into text in one place (formatIssue in src/errors.ts).
+// object (ConfigIssue) and are turned into text in one place (formatIssue in src/util/errors.ts).
 
 import type { Document, LineCounter, YAMLError } from "yaml";
-import { ConfigError } from "../util/errors.ts";
+import { ConfigError, type ConfigIssue, type Severity, type Source } from "../util/errors.ts";
 import { formatPath, locateLine, type FieldPath } from "./yaml-locate.ts";
 
-/** Where a value was written: used only for messages. */
-export interface Source {
-  file: string;
-  /** 1-based line, 0 when unknown. */
-  line: number;
-  /** Field path, for example `listeners[1].servers[0].tls.credential`; empty for the document. */
-  path: string;
-}
-
-export type Severity = "error" | "warning";
-
-/** One problem (an error stops the load; a warning is only shown), located in its file. */
-export interface Issue extends Source {
-  message: string;
-  severity: Severity;
-}
 
 /** What a builder needs: locate a path of the document, and report a problem there. */
 export interface Reporter {
@@ -38,7 +22,7 @@ export function placeOf(source: Source): string {
 
 /** Collects the issues of one YAML document, each located at its line. */
 export class DocumentReporter implements Reporter {
-  private readonly issues: Issue[] = [];
+  private readonly issues: ConfigIssue[] = [];
   private readonly seen = new Set<string>();
 
   constructor(
@@ -65,18 +49,13 @@ export class DocumentReporter implements Reporter {
   }
 
   /** This document's issues of one severity in line order, so a report reads like the file. */
-  list(severity: Severity): Issue[] {
+  list(severity: Severity): ConfigIssue[] {
     return this.issues.filter((issue) => issue.severity === severity).toSorted((a, b) => a.line - b.line);
   }
 
   error(): ConfigError {
     return new ConfigError(this.list("error"));
   }
-}
-
-/** An issue about a whole file or document (no field path). */
-export function fileIssue(file: string, line: number, message: string, severity: Severity = "error"): Issue {
-  return { file, line, path: "", message, severity };
 }
 
 /** The YAML parser's own errors, with a hint where the usual mistake is known. */

@@ -3,7 +3,7 @@
 // compiled by provisioning (provision/compile-route.ts). Re-exported by model.ts.
 // Field docs: https://istio.io/latest/docs/reference/config/networking/virtual-service/
 
-import type { Source } from "./report.ts";
+import type { Source } from "../util/errors.ts";
 
 /** Istio's StringMatch: exact, prefix, or an RE2 regex that must match the whole value. */
 export type StringMatch =

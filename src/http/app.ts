@@ -68,9 +68,10 @@ async function handle(ref: ListenerRef, req: Request, conn: ConnectionInfo, clie
   };
   // First match wins, as in Istio; `entry` tells a rewrite which match entry it was.
   for (const route of vhost.routes) {
-    if (route.match === null) return serveRoute(route, -1, m, conn, serverHeader, clients);
-    const entry = route.match(m);
-    if (entry >= 0) return serveRoute(route, entry, m, conn, serverHeader, clients);
+    const entry = route.match === null ? -1 : route.match(m);
+    if (route.match === null || entry >= 0) {
+      return serveRoute(route, { m, entry, conn, serverHeader, clients });
+    }
   }
   return empty(404, serverHeader);
 }

@@ -1,5 +1,5 @@
 // Forwards one request to an upstream and streams the answer back, with the headers an Envoy
-// ingress adds (docs/architecture.md, the data path of a request).
+// ingress adds (docs/architecture.md, "An HTTP request, step by step").
 
 import { UpstreamTimeoutError, UpstreamUnavailableError } from "../util/errors.ts";
 import type { ProxyAction, RetryPlan, Upstream } from "../provision/plan.ts";

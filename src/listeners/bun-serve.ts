@@ -1,6 +1,6 @@
-// The bun-serve adapter: Bun's native server, the fastest path on Bun (docs/runtimes.md: ~2.5x
-// node:http2 on Bun for HTTP/1.1). It cannot refuse an unknown SNI (it falls back to the first
-// certificate), verify client certificates per host, or show the peer certificate
+// The bun-serve adapter: Bun's native server, the fastest path on Bun (~2.5x node:http2 on Bun
+// for HTTP/1.1: docs/runtimes.md, "Figures"). It cannot refuse an unknown SNI (it falls back to
+// the first certificate), verify client certificates per host, or show the peer certificate
 // (oven-sh/bun#14097, #37196), so select.ts only hands it listeners that need none of that.
 
 import type { TLSOptions } from "bun";

@@ -3,7 +3,7 @@
 // server of that policy on a loopback port, and hands the other policies to node:http2 in
 // process (Bun.serve cannot show the client certificate, which x-forwarded-client-cert needs:
 // oven-sh/bun#14097). Measured here against node:http2 alone: about 1.7x the requests per
-// second (README).
+// second (docs/runtimes.md, "Listener adapters").
 
 import { serveBun, stopBun, type BunServer } from "./_shared/bun.ts";
 import { startBunServe } from "./bun-serve.ts";

@@ -1,7 +1,7 @@
 // The node-http2 adapter: node:http for plain HTTP; for TLS, a node:net front that reads each
 // ClientHello and hands the connection, in process, to the node:http2 secure server of the
 // policy its SNI selects. It runs unchanged on Bun, Deno and Node and honours every need
-// (docs/runtimes.md), so it is the fallback on every runtime.
+// (docs/runtimes.md, "Listener adapters"), so it is the fallback on every runtime.
 
 import { ConnectionTracker, serveFront } from "./_shared/connections.ts";
 import { http2Target, plainServer } from "./_shared/node-http.ts";

@@ -1,7 +1,8 @@
 // The node-tcp adapter: plain TCP forwarding (Istio `protocol: TCP`) and TLS passthrough
 // (`protocol: TLS`, mode PASSTHROUGH), where the ClientHello's SNI picks the backend and the
 // bytes, ClientHello included, reach it untouched. node:net only, so it runs unchanged on Bun,
-// Deno and Node (docs/runtimes.md; half-close checked on all three).
+// Deno and Node (docs/runtimes.md, "TCP forwarding and passthrough"; half-close checked on all
+// three).
 //
 // Envoy's tcp_proxy semantics: connect timeout 10 s (Istio's default connectTimeout), idle
 // timeout 1 h, half-close passed on (a client's FIN becomes a FIN to the backend and the other

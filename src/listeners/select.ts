@@ -1,8 +1,9 @@
 // Picks, per listener, the fastest adapter of the current runtime that honours everything the
 // listener needs; never a weaker one. node:http2 + node:net honours all needs on all three
-// runtimes (docs/runtimes.md), so it is the fallback everywhere. Deno.serve is not offered:
-// besides lacking SNI selection and client auth, it answers oversized headers with 400 instead
-// of 431, and under it the route timeout did not cut a slow upstream (seen in the e2e suite).
+// runtimes (docs/runtimes.md, "Listener adapters"), so it is the fallback everywhere. Deno.serve
+// is not offered: besides lacking SNI selection and client auth, it answers oversized headers
+// with 400 instead of 431, and under it the route timeout did not cut a slow upstream (seen in
+// the e2e suite).
 //
 // Layout: one file per adapter beside this one, named as --adapter names it; what adapters
 // share (the contract in types.ts, the SNI front, connection tracking and drain, node:http
@@ -51,7 +52,10 @@ export const ADAPTERS: Adapter[] = [
   },
 ];
 
-/** TCP and TLS-passthrough listeners: node:net forwarding, on every runtime (docs/runtimes.md). */
+/**
+ * TCP and TLS-passthrough listeners: node:net forwarding, on every runtime (docs/runtimes.md,
+ * "TCP forwarding and passthrough").
+ */
 export const STREAM_ADAPTER: Adapter<StreamListenerSpec> = {
   name: "node-tcp",
   runtimes: ["bun", "deno", "node"],

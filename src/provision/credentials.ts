@@ -16,12 +16,13 @@ import {
 import { pemDer } from "../certs/pem.ts";
 import { keyMatchesSpki, readPrivateKeyPem, type PrivateKeyDetails } from "../certs/private-key.ts";
 import type { CertificateSummary, CredentialPlan } from "./plan.ts";
+import { issueAt } from "./issues.ts";
 
 export type CredentialResult = { ok: true; plan: CredentialPlan } | { ok: false; issues: ConfigIssue[] };
 
 export async function provisionCredential(c: CredentialConfig): Promise<CredentialResult> {
   const issues: ConfigIssue[] = [];
-  const fail = (message: string) => issues.push({ file: c.source.file, line: c.source.line, path: c.source.path, message });
+  const fail = (message: string) => issues.push(issueAt(c.source, message));
 
   const inline = c.inline ?? {};
   const certPem = inline.cert ?? (await readText(c.cert, "certificate", fail));

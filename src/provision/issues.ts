@@ -1,14 +1,18 @@
-// Provisioning reports each problem at the place in the configuration that caused it: errors
-// as ConfigIssue (they stop startup), warnings as the text formatIssue writes for an issue.
+// Provisioning reports each problem at the place in the configuration that caused it, as the
+// same ConfigIssue config/ reports: errors stop startup, warnings are only shown.
 
-import type { Source } from "../config/model.ts";
-import { type ConfigIssue, formatIssue } from "../util/errors.ts";
+import type { ConfigIssue, Severity, Source } from "../util/errors.ts";
 
 /** `field` extends the source's path (".tls.caCrl", ".match[0].port"). */
-export function issueAt(source: Source, message: string, field = ""): ConfigIssue {
-  return { file: source.file, line: source.line, path: source.path + field, message };
+export function issueAt(
+  source: Source,
+  message: string,
+  field = "",
+  severity: Severity = "error",
+): ConfigIssue {
+  return { file: source.file, line: source.line, path: source.path + field, message, severity };
 }
 
-export function warningAt(source: Source, message: string, field = ""): string {
-  return formatIssue(issueAt(source, message, field));
+export function warningAt(source: Source, message: string, field = ""): ConfigIssue {
+  return issueAt(source, message, field, "warning");
 }

@@ -3,7 +3,7 @@
 
 import type { Config, ListenerConfig, Source, TlsServerConfig, VirtualHostConfig } from "../config/model.ts";
 import { DEFAULT_WARN_DAYS } from "../config/defaults.ts";
-import { ConfigError, type ConfigIssue } from "../util/errors.ts";
+import { ConfigError, cannotRead, type ConfigIssue } from "../util/errors.ts";
 import { readFile } from "node:fs/promises";
 import type { UpstreamTls } from "../upstream/types.ts";
 import { HostTable } from "../util/host-table.ts";
@@ -21,11 +21,12 @@ import type {
   TlsServerPlan,
   VirtualHostPlan,
 } from "./plan.ts";
+import { daysLeft } from "../util/days.ts";
 
 export interface Provisioned {
   plan: Plan;
   /** Things worth telling the operator that do not stop startup. */
-  warnings: string[];
+  warnings: ConfigIssue[];
 }
 
 export interface ProvisionOptions {
@@ -39,7 +40,7 @@ export interface ProvisionOptions {
 
 export async function provision(config: Config, opts: ProvisionOptions = {}): Promise<Provisioned> {
   const issues: ConfigIssue[] = [];
-  const warnings: string[] = [];
+  const warnings: ConfigIssue[] = [];
 
   const credentials = new Map<string, CredentialPlan>();
   const used = usedCredentials(config);
@@ -80,7 +81,7 @@ function compileListener(
   credentials: Map<string, CredentialPlan>,
   vhosts: VirtualHostPlan[],
   issues: ConfigIssue[],
-  warnings: string[],
+  warnings: ConfigIssue[],
   tlsExtras: Map<TlsServerConfig, ServerTlsExtras>,
 ): ListenerPlan | undefined {
   if (l.protocol !== "HTTP" && l.protocol !== "HTTPS") return undefined; // TCP and TLS: provision/tcp.ts
@@ -156,8 +157,7 @@ async function provisionServiceTls(config: Config, issues: ConfigIssue[]): Promi
       try {
         return await readFile(file, "utf8");
       } catch (err) {
-        const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-        issues.push(issueAt(s.source, `cannot read ${what} ${file}: ${reason}`));
+        issues.push(issueAt(s.source, cannotRead(file, err, what)));
         return undefined;
       }
     };
@@ -175,15 +175,13 @@ function dirOf(file: string): string {
   return file.replace(/\/[^/]*$/, "");
 }
 
-const DAY_MS = 86_400_000;
-
 /** Validity and chain order, told at startup rather than by the first client that gives up. */
 function judgeCredential(
   c: CredentialPlan,
   source: Source,
   opts: ProvisionOptions,
   issues: ConfigIssue[],
-  warnings: string[],
+  warnings: ConfigIssue[],
 ): void {
   const now = opts.now ?? new Date();
   const stop = (message: string) => {
@@ -195,7 +193,7 @@ function judgeCredential(
     if (now < cert.notBefore) stop(`${it} is not valid before ${cert.notBefore.toISOString()}`);
     else if (now > cert.notAfter) stop(`${it} expired on ${cert.notAfter.toISOString()}`);
     else {
-      const days = Math.floor((cert.notAfter.getTime() - now.getTime()) / DAY_MS);
+      const days = daysLeft(cert.notAfter, now);
       if (days < (opts.warnDays ?? DEFAULT_WARN_DAYS)) {
         warnings.push(warningAt(source, `${it} expires in ${days} days (${cert.notAfter.toISOString()})`));
       }

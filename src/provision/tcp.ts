@@ -15,7 +15,7 @@ import { HostTable } from "../util/host-table.ts";
 import { issueAt, warningAt } from "./issues.ts";
 import type { StreamListenerPlan, StreamRoutePlan, StreamUpstream, TcpListenerPlan, TlsPassthroughListenerPlan } from "./plan.ts";
 
-export function compileStreamListeners(config: Config, issues: ConfigIssue[], warnings: string[]): StreamListenerPlan[] {
+export function compileStreamListeners(config: Config, issues: ConfigIssue[], warnings: ConfigIssue[]): StreamListenerPlan[] {
   const out: StreamListenerPlan[] = [];
   for (const l of config.listeners) {
     if (l.protocol === "TCP") out.push(tcpListener(l, config, warnings));
@@ -30,7 +30,7 @@ function bound(entry: VirtualHostConfig, listener: { name: string }): boolean {
   return entry.listeners === undefined || entry.listeners.includes(listener.name);
 }
 
-function tcpListener(l: TcpListenerConfig, config: Config, warnings: string[]): TcpListenerPlan {
+function tcpListener(l: TcpListenerConfig, config: Config, warnings: ConfigIssue[]): TcpListenerPlan {
   let route: StreamRoutePlan | undefined;
   config.routes.forEach((entry, i) => {
     if (!bound(entry, l)) return;
@@ -53,7 +53,7 @@ function tcpListener(l: TcpListenerConfig, config: Config, warnings: string[]): 
   return { kind: "tcp", name: l.name, address: l.address, port: l.port, route };
 }
 
-function passthroughListener(l: TlsPassthroughListenerConfig, config: Config, issues: ConfigIssue[], warnings: string[]): TlsPassthroughListenerPlan {
+function passthroughListener(l: TlsPassthroughListenerConfig, config: Config, issues: ConfigIssue[], warnings: ConfigIssue[]): TlsPassthroughListenerPlan {
   const hosts = new HostTable<true>();
   for (const s of l.servers) for (const h of s.hosts) hosts.add(h, true);
   const routeBySni = new HostTable<StreamRoutePlan>();
@@ -132,7 +132,7 @@ function checkRoutesReachListeners(config: Config, issues: ConfigIssue[]): void 
   });
 }
 
-function warnAboutServiceTls(config: Config, warnings: string[]): void {
+function warnAboutServiceTls(config: Config, warnings: ConfigIssue[]): void {
   const used = new Set<string>();
   for (const entry of config.routes) for (const r of [...(entry.tcp ?? []), ...(entry.tls ?? [])]) for (const d of r.destinations) used.add(d.service);
   for (const name of used) {
@@ -147,14 +147,9 @@ function warnAboutServiceTls(config: Config, warnings: string[]): void {
 
 function streamRoute(name: string, destinations: DestinationConfig[], config: Config): StreamRoutePlan {
   // The loader has already checked that every destination names a known service.
-  const upstreams: StreamUpstream[] = destinations.map((d) => ({ service: d.service, ...hostPort(config.services.get(d.service)!.url), weight: d.weight }));
+  const upstreams: StreamUpstream[] = destinations.map((d) => {
+    const { host, port } = config.services.get(d.service)!;
+    return { service: d.service, host, port, weight: d.weight };
+  });
   return { name, upstreams, totalWeight: upstreams.reduce((sum, u) => sum + u.weight, 0) };
-}
-
-/** Host and port of a service URL: tcp://h:p, or http(s) with their default ports. */
-export function hostPort(url: string): { host: string; port: number } {
-  const u = new URL(url);
-  const port = u.port !== "" ? Number(u.port) : u.protocol === "https:" ? 443 : 80;
-  const host = u.hostname.startsWith("[") ? u.hostname.slice(1, -1) : u.hostname;
-  return { host, port };
 }

@@ -21,7 +21,7 @@ export async function provisionServerTls(
   config: Config,
   credentials: Map<string, CredentialPlan>,
   issues: ConfigIssue[],
-  warnings: string[],
+  warnings: ConfigIssue[],
 ): Promise<Map<TlsServerConfig, ServerTlsExtras>> {
   const out = new Map<TlsServerConfig, ServerTlsExtras>();
   for (const l of config.listeners) {
@@ -36,7 +36,7 @@ export async function provisionServerTls(
   return out;
 }
 
-async function serverExtras(s: TlsServerConfig, credential: CredentialPlan, issues: ConfigIssue[], warnings: string[]): Promise<ServerTlsExtras | undefined> {
+async function serverExtras(s: TlsServerConfig, credential: CredentialPlan, issues: ConfigIssue[], warnings: ConfigIssue[]): Promise<ServerTlsExtras | undefined> {
   const fail = (field: string, message: string) => issues.push(issueAt(s.source, message, `.tls.${field}`));
   const before = issues.length;
   const extras: ServerTlsExtras = {};

@@ -1,4 +1,4 @@
-// One factory for the upstream HTTP client of the runtime we are on (docs/runtimes.md).
+// One factory for the upstream HTTP client of the runtime we are on (docs/runtimes.md, "Upstream clients").
 import { currentRuntime, type RuntimeName } from "../util/runtime.ts";
 import { createBunFetchClient } from "./fetch-client.ts";
 import { createNodeClient } from "./node-client.ts";

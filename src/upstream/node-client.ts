@@ -1,5 +1,6 @@
 // Upstream client on node:http(s) with a keep-alive Agent. Node's global fetch (undici) is ten
-// times slower as a proxy client and rejects `expect` (docs/runtimes.md), so Node gets this one.
+// times slower as a proxy client and rejects `expect` (docs/runtimes.md, "Upstream clients"), so
+// Node gets this one.
 
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";

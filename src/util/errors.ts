@@ -1,5 +1,6 @@
-// Named errors, each with the cause that led to it. Status-code mapping for request-time errors
-// lives in one place: src/http/error-status.ts.
+// Named errors, each with the cause that led to it, and the one ConfigIssue type (with its one
+// text, formatIssue) for configuration errors and warnings from config/, provision/ and the CLI.
+// Status-code mapping for request-time errors lives in one place: src/http/error-status.ts.
 
 export class PorticoError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -8,16 +9,38 @@ export class PorticoError extends Error {
   }
 }
 
-/** One problem found in the configuration, located in its file. */
-export interface ConfigIssue {
+/** Where a value was written in the configuration: used only for messages. */
+export interface Source {
   file: string;
   /** 1-based; 0 when the position is unknown. */
   line: number;
   /** Field path such as `listeners[0].servers[1].tls.mode`; empty for the whole document. */
   path: string;
-  message: string;
 }
 
+/** An error stops the load (config, provisioning); a warning is only shown. */
+export type Severity = "error" | "warning";
+
+/**
+ * One problem found in the configuration, located in its file: what config/, provision/ and the
+ * CLI hand around for errors and warnings alike, turned into text only by formatIssue.
+ */
+export interface ConfigIssue extends Source {
+  message: string;
+  severity: Severity;
+}
+
+/** An issue about a whole file or document (no field path). */
+export function fileIssue(
+  file: string,
+  line: number,
+  message: string,
+  severity: Severity = "error",
+): ConfigIssue {
+  return { file, line, path: "", message, severity };
+}
+
+/** `file:line: path: message`, the one text of an issue, error or warning. */
 export function formatIssue(issue: ConfigIssue): string {
   const where = issue.line > 0 ? `${issue.file}:${issue.line}` : issue.file;
   return issue.path ? `${where}: ${issue.path}: ${issue.message}` : `${where}: ${issue.message}`;
@@ -37,7 +60,7 @@ export class UsageError extends PorticoError {}
 
 /**
  * Why a file or folder could not be read, in the words every "cannot read" message uses
- * (`cannotRead`, and a ConfigIssue whose `file` already names the file).
+ * (`cannotRead`, and `unreadableFile` for an issue whose `file` already names the file).
  */
 export function readFailureReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
@@ -50,6 +73,11 @@ export function readFailureReason(err: unknown): string {
 /** `cannot read <what> <file>: <reason>`: "cannot read certificate tls.crt: no such file or folder". */
 export function cannotRead(file: string, err: unknown, what?: string): string {
   return `cannot read ${what ? `${what} ` : ""}${file}: ${readFailureReason(err)}`;
+}
+
+/** A configuration file or folder that cannot be read: `routes.yaml: cannot read: no such file or folder`. */
+export function unreadableFile(file: string, err: unknown): ConfigIssue {
+  return fileIssue(file, 0, `cannot read: ${readFailureReason(err)}`);
 }
 
 /** A listener could not be started (port in use, permission denied, ...). */

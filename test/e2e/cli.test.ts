@@ -73,7 +73,7 @@ describe("portico validate", () => {
     const r = await runPortico(["validate", "-c", "/nonexistent/routes.yaml"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("/nonexistent/routes.yaml");
-    expect(r.stderr).toContain("ENOENT");
+    expect(r.stderr).toContain("/nonexistent/routes.yaml: cannot read: no such file or folder");
   });
 });
 

@@ -109,8 +109,8 @@ describe("parseConfig: valid configuration", () => {
     ]);
 
     expect([...config.services.values()]).toEqual([
-      { name: "webapp", url: "http://127.0.0.1:9080", source: { file, line: 22, path: "services.webapp" } },
-      { name: "catalog", url: "https://catalog.internal", source: { file, line: 23, path: "services.catalog" } },
+      { name: "webapp", url: "http://127.0.0.1:9080", host: "127.0.0.1", port: 9080, source: { file, line: 22, path: "services.webapp" } },
+      { name: "catalog", url: "https://catalog.internal", host: "catalog.internal", port: 443, source: { file, line: 23, path: "services.catalog" } },
     ]);
 
     expect(config.routes).toHaveLength(1);
@@ -217,9 +217,9 @@ describe("parseConfig: errors name file, line and field", () => {
       const file = join(dir, "routes.yaml");
       const error = await loadSources([file]).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).message).toBe(`${file}: cannot read: ENOENT no such file or directory`);
+      expect((error as ConfigError).message).toBe(`${file}: cannot read: no such file or folder`);
       expect((error as ConfigError).issues as object[]).toEqual([
-        { file, line: 0, path: "", message: "cannot read: ENOENT no such file or directory", severity: "error" },
+        { file, line: 0, path: "", message: "cannot read: no such file or folder", severity: "error" },
       ]);
     } finally {
       await rm(dir, { recursive: true });

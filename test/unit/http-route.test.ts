@@ -889,7 +889,7 @@ describe("parseHttpRoute: the shared builder", () => {
     };
     return { ctx, issues };
   }
-  const services = new Map([["reviews", { name: "reviews", url: "http://127.0.0.1:1", source: { file: "", line: 0, path: "" } }]]);
+  const services = new Map([["reviews", { name: "reviews", url: "http://127.0.0.1:1", host: "127.0.0.1", port: 1, source: { file: "", line: 0, path: "" } }]]);
 
   test("a VirtualService http entry builds with Istio hosts resolved to services", () => {
     const { ctx, issues } = context();

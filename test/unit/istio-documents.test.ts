@@ -3,7 +3,7 @@
 // expected, and suggests the field that was probably meant.
 import { describe, expect, test } from "bun:test";
 import { loadSources } from "../../src/cli/config-files.ts";
-import type { Issue } from "../../src/config/report.ts";
+import type { ConfigIssue as Issue } from "../../src/util/errors.ts";
 import { ConfigError, formatIssue } from "../../src/util/errors.ts";
 import { writeConfig } from "../helpers/portico.ts";
 

@@ -3,6 +3,7 @@
 import "reflect-metadata";
 import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
+import { formatIssue } from "../../src/util/errors.ts";
 import { provision } from "../../src/provision/provision.ts";
 import { yaml } from "../helpers/yaml.ts";
 import { provisionErrors, routesYamlErrors as errors } from "../helpers/config-errors.ts";
@@ -286,7 +287,7 @@ describe("provisioning errors: routes that reach no listener", () => {
         "routes.yaml",
       ),
     );
-    expect(warnings).toEqual([
+    expect(warnings.map(formatIssue)).toEqual([
       'routes.yaml:12: routes[0].tcp[1]: never chosen on listener "t1": routes[0].tcp[0] already takes every connection on port 31400',
       'routes.yaml:4: listeners[2].servers[0]: no tls route for SNI "c.test" on port 31402; such connections will be closed',
       'routes.yaml:6: services.echo: the tls settings of service "echo" do not apply to tcp and tls routes, which forward bytes as they are',

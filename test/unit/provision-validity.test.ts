@@ -58,12 +58,12 @@ describe("certificate validity at startup (the book's leaf: Jul 4 2021 – Jun 2
   test("allowExpired turns the refusal into a warning", async () => {
     const { warnings } = await provision(config(leaf).cfg, { now: new Date("2042-01-01T00:00:00Z"), allowExpired: true });
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toContain("expired on 2041-06-29T12:49:32.000Z (starting anyway: --allow-expired)");
+    expect(warnings[0]?.message).toContain("expired on 2041-06-29T12:49:32.000Z (starting anyway: --allow-expired)");
   });
 
   test("expiring within warnDays: a warning with the days left", async () => {
     const { warnings } = await provision(config(leaf).cfg, { now: new Date("2041-06-01T12:49:32Z"), warnDays: 30 });
-    expect(warnings).toEqual([expect.stringContaining("expires in 28 days (2041-06-29T12:49:32.000Z)")]);
+    expect(warnings.map((w) => w.message)).toEqual([expect.stringContaining("expires in 28 days (2041-06-29T12:49:32.000Z)")]);
     const quiet = await provision(config(leaf).cfg, { now: new Date("2041-06-01T12:49:32Z"), warnDays: 10 });
     expect(quiet.warnings).toEqual([]);
   });
@@ -120,7 +120,7 @@ describe("host coverage", () => {
 
   test("a host the certificate does not cover: a warning, not an error", async () => {
     const { warnings } = await provision(config(leaf, "other.example.com").cfg, { now });
-    expect(warnings).toEqual([
+    expect(warnings.map((w) => w.message)).toEqual([
       expect.stringContaining(
         'certificate of "webapp" (C=US, ST=Denial, L=Springfield, O=Dis, CN=webapp.istioinaction.io) does not cover host "other.example.com"; clients that verify the name will refuse it',
       ),

@@ -3,13 +3,10 @@
 // Istio reads the CA of `<name>` also from a Secret named `<name>-cacert` (Istio docs, "Secure
 // Gateways": "the CA certificate can be in a separate secret named <secret>-cacert").
 import * as v from "valibot";
+import { CA_KEYS, CERT_KEYS, KEY_KEYS } from "../../certs/secret-keys.ts";
 import type { CredentialConfig } from "../model.ts";
 import { boolean, mapping, namedMap, text, validate } from "../schema-kit.ts";
 import type { IstioDoc } from "./document.ts";
-
-const CERT_KEYS = ["tls.crt", "cert"];
-const KEY_KEYS = ["tls.key", "key"];
-const CA_KEYS = ["ca.crt", "cacert"];
 
 // https://kubernetes.io/docs/reference/kubernetes-api/config-and-storage-resources/secret-v1/
 const SecretSchema = mapping("a Secret with data or stringData", {
@@ -37,7 +34,7 @@ export function readSecret(doc: IstioDoc): SecretMaterial | undefined {
   const values = new Map<string, string>();
   for (const [k, value] of Object.entries(body.data ?? {})) values.set(k, Buffer.from(value, "base64").toString("utf8"));
   for (const [k, value] of Object.entries(body.stringData ?? {})) values.set(k, value);
-  const pick = (keys: string[]) => keys.map((k) => values.get(k)).find((value) => value !== undefined);
+  const pick = (keys: readonly string[]) => keys.map((k) => values.get(k)).find((value) => value !== undefined);
   const material: SecretMaterial = { name: doc.name, doc };
   const cert = pick(CERT_KEYS);
   const key = pick(KEY_KEYS);

@@ -5,7 +5,7 @@
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { LineCounter, parseDocument, visit, type Document } from "yaml";
-import { ConfigError } from "../../util/errors.ts";
+import { ConfigError, fileIssue } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { parseDuration } from "../duration.ts";
 import { buildHttpRoute } from "../http-route-build.ts";
@@ -20,7 +20,7 @@ import type {
   TlsServerConfig,
   VirtualHostConfig,
 } from "../model.ts";
-import { DocumentReporter, fileIssue, yamlMessage } from "../report.ts";
+import { DocumentReporter, yamlMessage } from "../report.ts";
 import { serverTls } from "../server-tls.ts";
 import { parseServiceUrl } from "../service-url.ts";
 import { unknownName } from "../suggest.ts";
@@ -122,7 +122,8 @@ function buildServices(raw: RawConfig["services"] & object, baseDir: string, ctx
     const url = parseServiceUrl(typeof value === "string" ? value : value.url);
     const tls = typeof value === "string" || !value.tls ? undefined : value.tls;
     if (!url.ok) continue; // reported by the schema
-    const service: ServiceConfig = { name, url: url.origin, source: ctx.source(["services", name]) };
+    const { origin, host, port } = url;
+    const service: ServiceConfig = { name, url: origin, host, port, source: ctx.source(["services", name]) };
     if (tls) {
       service.tls = {
         ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),

@@ -22,6 +22,7 @@ import {
   text,
 } from "../schema-kit.ts";
 import { serverTlsIssues, sharedServerTlsFields } from "../server-tls.ts";
+import { parseAdminAddress } from "../admin-address.ts";
 import { parseServiceUrl } from "../service-url.ts";
 import { l4RouteSchemas } from "../tcp-route.ts";
 
@@ -138,7 +139,13 @@ export const ConfigSchema = mapping("a mapping with listeners, services and rout
     mapping("a mapping with timeout, serverHeader and admin", {
       timeout: v.optional(duration),
       serverHeader: v.optional(headerValue),
-      admin: v.optional(checked(ADMIN, (value) => (/^(off|(\[[0-9a-fA-F:.]+\]|[0-9.]*):\d{1,5})$/.test(value) ? undefined : `expected ${ADMIN}, got ${describeValue(value)}`))),
+      admin: v.optional(
+        checked(ADMIN, (value) =>
+          parseAdminAddress(value) === undefined
+            ? `expected ${ADMIN}, got ${describeValue(value)}`
+            : undefined,
+        ),
+      ),
     }),
   ),
   listeners: list("a non-empty list of listeners", ListenerSchema, 1),

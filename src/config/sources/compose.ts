@@ -5,7 +5,7 @@
 
 import { join } from "node:path";
 import { LineCounter, parseAllDocuments } from "yaml";
-import { ConfigError } from "../../util/errors.ts";
+import { ConfigError, fileIssue, type ConfigIssue } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { translateGateway } from "../istio/gateway.ts";
 import type { IstioDoc } from "../istio/document.ts";
@@ -13,7 +13,7 @@ import { credentialFromSecrets, readSecret, type SecretMaterial } from "../istio
 import { translateVirtualService } from "../istio/virtual-service.ts";
 import { nameClash, portClash } from "../listener-checks.ts";
 import type { Config, CredentialConfig, ListenerConfig, ServiceConfig, VirtualHostConfig } from "../model.ts";
-import { DocumentReporter, fileIssue, yamlMessage, type Issue } from "../report.ts";
+import { DocumentReporter, yamlMessage } from "../report.ts";
 import { configFromDocument } from "../routes-yaml/parse.ts";
 import { parseServiceUrl } from "../service-url.ts";
 import { checkL4Routes } from "../tcp-route.ts";
@@ -39,7 +39,7 @@ export interface SourceOptions {
    */
   credentialFolders?: { dirs: string[]; find: (name: string) => CredentialFiles | undefined };
   /** Things that are ignored on purpose (other kinds, unbound VirtualServices). */
-  warn?: (issue: Issue) => void;
+  warn?: (issue: ConfigIssue) => void;
 }
 
 /** One `-c` file as read by the caller. */
@@ -58,10 +58,10 @@ export function composeConfig(
   files: string[],
   texts: SourceText[],
   opts: SourceOptions = {},
-  earlier: Issue[] = [],
+  earlier: ConfigIssue[] = [],
 ): Config {
   const warn = opts.warn ?? (() => {});
-  const issues: Issue[] = [...earlier];
+  const issues: ConfigIssue[] = [...earlier];
   const natives: Config[] = [];
   const docs: IstioDoc[] = [];
   const reporters: DocumentReporter[] = [];
@@ -90,7 +90,7 @@ export function composeConfig(
         try {
           natives.push(configFromDocument(doc, lineCounter, file));
         } catch (err) {
-          if (err instanceof ConfigError) issues.push(...(err.issues as Issue[]));
+          if (err instanceof ConfigError) issues.push(...err.issues);
           else throw err;
         }
         continue;
@@ -117,7 +117,10 @@ export function composeConfig(
     const source = { file: "--service", line: 0, path: name };
     const parsed = parseServiceUrl(url);
     if (!parsed.ok) issues.push({ ...source, message: `${url}: ${parsed.problem}`, severity: "error" });
-    else config.services.set(name, { name, url: parsed.origin, source });
+    else {
+      const { origin, host, port } = parsed;
+      config.services.set(name, { name, url: origin, host, port, source });
+    }
   }
   translateIstio(docs, config, opts);
   for (const r of reporters) {
@@ -130,7 +133,7 @@ export function composeConfig(
   return config;
 }
 
-function mergeNatives(natives: Config[], files: string[], issues: Issue[]): Config {
+function mergeNatives(natives: Config[], files: string[], issues: ConfigIssue[]): Config {
   const defaults = defaultSettings();
   const merged: Config = {
     files,
@@ -230,7 +233,7 @@ function checkHostOverlap(vh: VirtualHostConfig, earlier: VirtualHostConfig[], d
 }
 
 /** Across every source: one name per listener, one port per address (listener-checks.ts). */
-function checkListeners(listeners: ListenerConfig[], issues: Issue[]): void {
+function checkListeners(listeners: ListenerConfig[], issues: ConfigIssue[]): void {
   listeners.forEach((l, i) => {
     for (const message of [nameClash(l.name, listeners.slice(0, i)), portClash(l, listeners.slice(0, i))]) {
       if (message) issues.push({ ...l.source, message, severity: "error" });

@@ -3,7 +3,7 @@
 // a passthrough backend (node-tcp). One TLS server per policy is what lets a MUTUAL host and a
 // SIMPLE host share a port exactly: only the MUTUAL server ever asks for a certificate.
 // `pause()` before `unshift()` matters: without it Bun and Deno lose the ClientHello
-// (docs/runtimes.md).
+// (docs/runtimes.md, "The SNI front").
 
 import { createServer, type Server, type Socket } from "node:net";
 import { MAX_CLIENT_HELLO, parseClientHello } from "../../tls/client-hello.ts";

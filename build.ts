@@ -54,7 +54,10 @@ function parseOnly(argv: string[]): Artifact[] {
     else if (a === "-h" || a === "--help") usage("builds Portico's executables and bundles into dist/");
     else usage(`unknown argument ${a}`);
     if (!value) usage("--only needs a list of artifacts");
-    for (const name of value.split(",").map((s) => s.trim()).filter(Boolean)) {
+    for (const name of value
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       if (!(ALL as readonly string[]).includes(name)) usage(`unknown artifact "${name}"`);
       if (!picked.includes(name as Artifact)) picked.push(name as Artifact);
     }
@@ -65,8 +68,15 @@ function parseOnly(argv: string[]): Artifact[] {
 /** The first useful line of an error or build log, without ANSI colours. */
 function reason(text: string): string {
   const clean = text.replace(/\x1b\[[0-9;]*m/g, "").trim();
-  const lines = clean.split("\n").map((l) => l.trim()).filter(Boolean);
-  return (lines.find((l) => /error|fail|unable|cannot|not found/i.test(l)) ?? lines[0] ?? "unknown error").slice(0, 300);
+  const lines = clean
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  return (
+    lines.find((l) => /error|fail|unable|cannot|not found/i.test(l)) ??
+    lines[0] ??
+    "unknown error"
+  ).slice(0, 300);
 }
 
 function run(cmd: string, args: string[], timeoutMs: number) {
@@ -76,7 +86,13 @@ function run(cmd: string, args: string[], timeoutMs: number) {
 
 async function buildExecutable(target: Executable): Promise<Row> {
   const file = join(DIST, `portico-${target}${target.startsWith("windows") ? ".exe" : ""}`);
-  const row: Row = { artifact: `bun-${target}`, file, status: "FAILED", detail: "", required: REQUIRED.has(target) };
+  const row: Row = {
+    artifact: `bun-${target}`,
+    file,
+    status: "FAILED",
+    detail: "",
+    required: REQUIRED.has(target),
+  };
   rmSync(file, { force: true }); // never report a stale file from an earlier build
   try {
     const result = await Bun.build({
@@ -179,8 +195,12 @@ function buildDeno(): Row {
     row.detail = `deno compile ${reason(run(deno, ["--version"], 10_000).out)}`;
     return row;
   }
-  if (/dl\.deno\.land|denort/i.test(r.out) && /dns|connect|lookup|network|timed out|error sending request/i.test(r.out)) {
-    row.detail = "deno compile needs denort from dl.deno.land, unreachable here; run `deno run -A src/main.ts`";
+  if (
+    /dl\.deno\.land|denort/i.test(r.out) &&
+    /dns|connect|lookup|network|timed out|error sending request/i.test(r.out)
+  ) {
+    row.detail =
+      "deno compile needs denort from dl.deno.land, unreachable here; run `deno run -A src/main.ts`";
   } else {
     row.detail = `deno compile exited ${r.code ?? r.error}: ${reason(r.out || String(r.error))}`;
   }
@@ -196,7 +216,8 @@ function printTable(rows: Row[]): void {
   ]);
   const head = ["artifact", "size MB", "status", "detail"];
   const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => `| ${c.map((v, i) => (i === 1 ? v.padStart(width[i]!) : v.padEnd(width[i]!))).join(" | ")} |`;
+  const line = (c: string[]) =>
+    `| ${c.map((v, i) => (i === 1 ? v.padStart(width[i]!) : v.padEnd(width[i]!))).join(" | ")} |`;
   console.log(line(head));
   console.log(`|${width.map((w, i) => (i === 1 ? `${"-".repeat(w + 1)}:` : "-".repeat(w + 2))).join("|")}|`);
   for (const c of cells) console.log(line(c));
@@ -212,7 +233,9 @@ for (const a of wanted) {
   rows.push(row);
   process.stderr.write(`[build] ${row.artifact}: ${row.status} (${Math.round(performance.now() - t0)} ms)\n`);
 }
-console.log(`\nportico ${VERSION}, built with bun ${Bun.version} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+console.log(
+  `\nportico ${VERSION}, built with bun ${Bun.version} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+);
 printTable(rows);
 const failed = rows.filter((r) => r.status === "FAILED");
 if (failed.length > 0) {

@@ -26,7 +26,18 @@
 // Output: a Markdown table on stdout, also written to .bench/results-<stamp>.md.
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -130,7 +141,11 @@ function stopAll(): Promise<void> {
 }
 
 /** Runs a command to completion (own process group, killed after `timeoutMs`), capturing output. */
-async function run(name: string, cmd: string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
+async function run(
+  name: string,
+  cmd: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; out: string }> {
   const proc = spawnGuarded(name, cmd, { stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<void>((r) => proc.once("exit", () => r()));
   const child = { name, proc, exited };
@@ -181,7 +196,9 @@ interface CurlResult {
 }
 
 function curl(args: string[]): CurlResult {
-  const r = spawnSync("curl", ["-sS", "--max-time", "5", "-o", "-", "-w", "\n%{http_code}", ...args], { encoding: "utf8" });
+  const r = spawnSync("curl", ["-sS", "--max-time", "5", "-o", "-", "-w", "\n%{http_code}", ...args], {
+    encoding: "utf8",
+  });
   const out = r.stdout ?? "";
   const cut = out.lastIndexOf("\n");
   return { body: out.slice(0, cut), code: out.slice(cut + 1), error: (r.stderr ?? "").trim() };
@@ -191,7 +208,10 @@ function curl(args: string[]): CurlResult {
 async function waitFor(what: string, seconds: number, child: Started, check: () => boolean): Promise<void> {
   for (let i = 0; i < seconds * 10; i++) {
     if (check()) return;
-    if (!alive(child)) fail(`${child.name} exited (code ${child.proc.exitCode}, signal ${child.proc.signalCode}) before ${what}`);
+    if (!alive(child))
+      fail(
+        `${child.name} exited (code ${child.proc.exitCode}, signal ${child.proc.signalCode}) before ${what}`,
+      );
     await sleep(100);
   }
   fail(`timed out after ${seconds}s waiting for ${what}`);
@@ -238,10 +258,27 @@ http {
 }
 `,
     );
-    const cmd = ["taskset", "-c", LOADGEN_CPU, "nginx", "-e", `${ngx}/error.log`, "-c", `${ngx}/nginx.conf`, "-p", ngx];
+    const cmd = [
+      "taskset",
+      "-c",
+      LOADGEN_CPU,
+      "nginx",
+      "-e",
+      `${ngx}/error.log`,
+      "-c",
+      `${ngx}/nginx.conf`,
+      "-p",
+      ngx,
+    ];
     const child = startBg("upstream nginx", cmd, join(dir, "upstream.log"));
     const origin = `http://127.0.0.1:${port}`;
-    return { kind: "nginx", h1: `${origin}${PATH}`, h2c: `http://127.0.0.1:${h2cPort}${PATH}`, origin, child };
+    return {
+      kind: "nginx",
+      h1: `${origin}${PATH}`,
+      h2c: `http://127.0.0.1:${h2cPort}${PATH}`,
+      origin,
+      child,
+    };
   }
   const [port, catalogPort] = await freePorts(2);
   const cmd = ["taskset", "-c", LOADGEN_CPU, BUN, join(REPO, "scripts/demo-upstreams.ts")];
@@ -324,7 +361,18 @@ function kinds(counts: [string, number][]): string | undefined {
 }
 
 function loadgen(hostsFile: string, cmd: string[]): string[] {
-  return ["unshare", "-m", "bash", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', hostsFile, "taskset", "-c", LOADGEN_CPU, ...cmd];
+  return [
+    "unshare",
+    "-m",
+    "bash",
+    "-c",
+    'mount --bind "$0" /etc/hosts && exec "$@"',
+    hostsFile,
+    "taskset",
+    "-c",
+    LOADGEN_CPU,
+    ...cmd,
+  ];
 }
 
 function toMs(value: string): number | undefined {
@@ -340,19 +388,34 @@ function parseWrk(out: string): H1Result {
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   const counts: [string, number][] = [
-    ...(sock ? (["connect", "read", "write", "timeout"] as const).map((k, i): [string, number] => [k, Number(sock[i + 1])]) : []),
+    ...(sock
+      ? (["connect", "read", "write", "timeout"] as const).map((k, i): [string, number] => [
+          k,
+          Number(sock[i + 1]),
+        ])
+      : []),
     ["non-2xx", non2xx ? Number(non2xx[1]) : 0],
   ];
   const errors = counts.reduce((a, [, n]) => a + n, 0);
-  return { rps: rps ? Number(rps[1]) : undefined, p99ms: p99 ? toMs(p99[1]!) : undefined, errors, errorKinds: kinds(counts) };
+  return {
+    rps: rps ? Number(rps[1]) : undefined,
+    p99ms: p99 ? toMs(p99[1]!) : undefined,
+    errors,
+    errorKinds: kinds(counts),
+  };
 }
 
 function parseH2load(out: string): H2Result {
   const rps = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
-  const req = /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+  const req =
+    /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+      out,
+    );
   const codes = /status codes: \d+ 2xx, \d+ 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
   const counts: [string, number][] = [
-    ...(req ? (["failed", "errored", "timeout"] as const).map((k, i): [string, number] => [k, Number(req[i + 1])]) : []),
+    ...(req
+      ? (["failed", "errored", "timeout"] as const).map((k, i): [string, number] => [k, Number(req[i + 1])])
+      : []),
     ...(codes ? (["4xx", "5xx"] as const).map((k, i): [string, number] => [k, Number(codes[i + 1])]) : []),
   ];
   const errors = counts.reduce((a, [, n]) => a + n, 0);
@@ -366,13 +429,34 @@ async function wrk(label: string, hostsFile: string, url: string, rawDir: string
   writeFileSync(join(rawDir, `${label}.txt`), out);
   const r = parseWrk(out);
   if (r.rps === undefined) log(`${label}: could not parse wrk output:\n${out}`);
-  else log(`${label}: ${r.rps} req/s, p99 ${r.p99ms} ms, errors ${r.errors}${r.errorKinds ? ` (${r.errorKinds})` : ""}`);
+  else
+    log(
+      `${label}: ${r.rps} req/s, p99 ${r.p99ms} ms, errors ${r.errors}${r.errorKinds ? ` (${r.errorKinds})` : ""}`,
+    );
   return r;
 }
 
-async function h2load(label: string, hostsFile: string, url: string, rawDir: string, envPrefix: string[] = []): Promise<H2Result> {
-  const cmd = loadgen(hostsFile, [...envPrefix, "h2load", "-t1", "-c10", "-m10", "-D", String(DURATION), "--warm-up-time=1", url]);
-  log(`${label}: ${envPrefix.length ? "(client cert via tlsshim) " : ""}h2load -t1 -c10 -m10 -D ${DURATION} --warm-up-time=1 ${url}`);
+async function h2load(
+  label: string,
+  hostsFile: string,
+  url: string,
+  rawDir: string,
+  envPrefix: string[] = [],
+): Promise<H2Result> {
+  const cmd = loadgen(hostsFile, [
+    ...envPrefix,
+    "h2load",
+    "-t1",
+    "-c10",
+    "-m10",
+    "-D",
+    String(DURATION),
+    "--warm-up-time=1",
+    url,
+  ]);
+  log(
+    `${label}: ${envPrefix.length ? "(client cert via tlsshim) " : ""}h2load -t1 -c10 -m10 -D ${DURATION} --warm-up-time=1 ${url}`,
+  );
   const { out } = await run(label, cmd, (DURATION + 30) * 1000);
   writeFileSync(join(rawDir, `${label}.txt`), out);
   const r = parseH2load(out);
@@ -388,7 +472,11 @@ function clientCertEnv(shim: string): string[] {
 
 /** Number of requests that succeeded in a short h2load run (`-n`), to check a setup before measuring. */
 async function h2Probe(label: string, hostsFile: string, url: string, envPrefix: string[]): Promise<number> {
-  const { out } = await run(label, loadgen(hostsFile, [...envPrefix, "h2load", "-n20", "-c1", "-m1", url]), 30_000);
+  const { out } = await run(
+    label,
+    loadgen(hostsFile, [...envPrefix, "h2load", "-n20", "-c1", "-m1", url]),
+    30_000,
+  );
   const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded/.exec(out);
   return m ? Number(m[1]) : 0;
 }
@@ -396,7 +484,8 @@ async function h2Probe(label: string, hostsFile: string, url: string, envPrefix:
 async function warmUp(hostsFile: string, url: string, h2: boolean): Promise<void> {
   log(`warm-up ${WARMUP}s: ${url}`);
   await run("warm-up", loadgen(hostsFile, ["wrk", "-t1", "-c50", `-d${WARMUP}s`, url]), (WARMUP + 30) * 1000);
-  if (h2) await run("warm-up h2", loadgen(hostsFile, ["h2load", "-t1", "-c10", "-m10", "-D", "1", url]), 30_000);
+  if (h2)
+    await run("warm-up h2", loadgen(hostsFile, ["h2load", "-t1", "-c10", "-m10", "-D", "1", url]), 30_000);
 }
 
 // ---------- runtimes ----------
@@ -416,10 +505,19 @@ function selectedRuntimes(): string[] {
   if (raw === undefined || raw.trim() === "") {
     return RUNTIME_NAMES.filter((n) => n !== "binary" || existsSync(BINARY));
   }
-  const names = [...new Set(raw.split(",").map((n) => n.trim()).filter(Boolean))];
+  const names = [
+    ...new Set(
+      raw
+        .split(",")
+        .map((n) => n.trim())
+        .filter(Boolean),
+    ),
+  ];
   const unknown = names.filter((n) => !(RUNTIME_NAMES as readonly string[]).includes(n));
-  if (unknown.length || !names.length) fail(`BENCH_RUNTIMES must be a comma-separated subset of ${RUNTIME_NAMES.join(",")}, got "${raw}"`);
-  if (names.includes("binary") && !existsSync(BINARY)) fail(`BENCH_RUNTIMES asks for binary, but ${BINARY} does not exist (npm run build)`);
+  if (unknown.length || !names.length)
+    fail(`BENCH_RUNTIMES must be a comma-separated subset of ${RUNTIME_NAMES.join(",")}, got "${raw}"`);
+  if (names.includes("binary") && !existsSync(BINARY))
+    fail(`BENCH_RUNTIMES asks for binary, but ${BINARY} does not exist (npm run build)`);
   return names;
 }
 
@@ -565,9 +663,15 @@ async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResu
       return "";
     }
   };
-  const showLog = () => process.stderr.write(`--- Portico ${rt.name} log (${porticoLog}) ---\n${readLog()}---\n`);
+  const showLog = () =>
+    process.stderr.write(`--- Portico ${rt.name} log (${porticoLog}) ---\n${readLog()}---\n`);
   log(`== ${rt.name}: https :${httpsPort}, mTLS :${mtlsPort} (CPU ${PROXY_CPU})`);
-  const portico = startBg(`portico ${rt.name}`, ["taskset", "-c", PROXY_CPU, ...rt.cmd(routes)], porticoLog, rt.env);
+  const portico = startBg(
+    `portico ${rt.name}`,
+    ["taskset", "-c", PROXY_CPU, ...rt.cmd(routes)],
+    porticoLog,
+    rt.env,
+  );
   try {
     await waitFor(`Portico (${rt.name}) to log "serving"`, 60, portico, () => / serving /.test(readLog()));
     const text = readLog();
@@ -581,20 +685,28 @@ async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResu
     if (owner) {
       await sleep(1000);
       result.rssMiB = vmRssMiB(owner.pid);
-      log(`${rt.name}: runtime process pid ${owner.pid} (${owner.exe}${owner.pid === portico.proc.pid ? "" : `, spawned pid ${portico.proc.pid}`}), VmRSS ${fmt(result.rssMiB, 1)} MiB`);
+      log(
+        `${rt.name}: runtime process pid ${owner.pid} (${owner.exe}${owner.pid === portico.proc.pid ? "" : `, spawned pid ${portico.proc.pid}`}), VmRSS ${fmt(result.rssMiB, 1)} MiB`,
+      );
     } else {
       result.notes.push("no process owning the listening socket was found, so no RSS");
     }
 
     const main = porticoCurl(httpsPort!);
     if (main.code !== "200" || main.body !== WEBAPP_BODY) {
-      fail(`GET https://${HOST}:${httpsPort}${PATH} through Portico (${rt.name}): status ${main.code}, ${Buffer.byteLength(main.body)} bytes (want 200, ${Buffer.byteLength(WEBAPP_BODY)} bytes) ${main.error}`);
+      fail(
+        `GET https://${HOST}:${httpsPort}${PATH} through Portico (${rt.name}): status ${main.code}, ${Buffer.byteLength(main.body)} bytes (want 200, ${Buffer.byteLength(WEBAPP_BODY)} bytes) ${main.error}`,
+      );
     }
     const mtls = porticoCurl(mtlsPort!, ["--cert", CLIENT_CERT, "--key", CLIENT_KEY]);
     if (mtls.code !== "200" || mtls.body !== WEBAPP_BODY) {
-      fail(`GET with a client cert on the mTLS listener :${mtlsPort} (${rt.name}): status ${mtls.code}, ${Buffer.byteLength(mtls.body)} bytes ${mtls.error}`);
+      fail(
+        `GET with a client cert on the mTLS listener :${mtlsPort} (${rt.name}): status ${mtls.code}, ${Buffer.byteLength(mtls.body)} bytes ${mtls.error}`,
+      );
     }
-    log(`${rt.name}: answers 200 with ${Buffer.byteLength(WEBAPP_BODY)} bytes on :${httpsPort} and, with a client cert, on :${mtlsPort}`);
+    log(
+      `${rt.name}: answers 200 with ${Buffer.byteLength(WEBAPP_BODY)} bytes on :${httpsPort} and, with a client cert, on :${mtlsPort}`,
+    );
 
     const url = `https://${HOST}:${httpsPort}${PATH}`;
     await warmUp(ctx.hostsFile, url, true);
@@ -606,11 +718,20 @@ async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResu
       const certEnv = clientCertEnv(ctx.shim);
       const withCert = await h2Probe(`${rt.name}-mtls-probe`, ctx.hostsFile, mtlsUrl, certEnv);
       const withoutCert = await h2Probe(`${rt.name}-mtls-probe-nocert`, ctx.hostsFile, mtlsUrl, []);
-      if (withoutCert > 0) result.notes.push(`the mTLS listener served ${withoutCert}/20 h2 requests without a client certificate`);
+      if (withoutCert > 0)
+        result.notes.push(
+          `the mTLS listener served ${withoutCert}/20 h2 requests without a client certificate`,
+        );
       if (withCert !== 20) {
-        result.notes.push(`h2load with the client certificate: ${withCert}/20 requests succeeded in the probe, mTLS H2 not measured`);
+        result.notes.push(
+          `h2load with the client certificate: ${withCert}/20 requests succeeded in the probe, mTLS H2 not measured`,
+        );
       } else {
-        await run("warm-up mtls h2", loadgen(ctx.hostsFile, [...certEnv, "h2load", "-t1", "-c10", "-m10", "-D", "1", mtlsUrl]), 30_000);
+        await run(
+          "warm-up mtls h2",
+          loadgen(ctx.hostsFile, [...certEnv, "h2load", "-t1", "-c10", "-m10", "-D", "1", mtlsUrl]),
+          30_000,
+        );
         result.mtls = await h2load(`${rt.name}-mtls-h2`, ctx.hostsFile, mtlsUrl, ctx.rawDir, certEnv);
       }
     }
@@ -629,7 +750,9 @@ async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResu
 // ---------- report ----------
 
 function fmt(n: number | undefined, digits: number): string {
-  return n === undefined ? "n/a" : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return n === undefined
+    ? "n/a"
+    : n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
 function table(
@@ -662,14 +785,19 @@ function table(
       "idle RSS = VmRSS of the runtime process 1 s after startup, before any request. " +
       "Runtimes run one after the other on a shared machine: compare within a run, not across runs.",
   ];
-  if (upstream.kind === "bun") lines.push("The bun demo upstream speaks HTTP/1.1 only, so there is no direct H2 figure.");
+  if (upstream.kind === "bun")
+    lines.push("The bun demo upstream speaks HTTP/1.1 only, so there is no direct H2 figure.");
   if (shimWhy) lines.push("", `mTLS H2 is n/a: ${shimWhy}.`);
   const err = (what: string, r: { errors: number; errorKinds?: string } | undefined) =>
     r?.errors ? `${what}: ${r.errors} errors (${r.errorKinds ?? "?"})` : "";
   const errors = [
     err("direct H1", direct.h1),
     err("direct H2", direct.h2),
-    ...results.flatMap((r) => [err(`${r.name} H1`, r.h1), err(`${r.name} H2`, r.h2), err(`${r.name} mTLS H2`, r.mtls)]),
+    ...results.flatMap((r) => [
+      err(`${r.name} H1`, r.h1),
+      err(`${r.name} H2`, r.h2),
+      err(`${r.name} mTLS H2`, r.mtls),
+    ]),
   ].filter(Boolean);
   if (errors.length) lines.push("", `**Errors:** ${errors.join("; ")}`);
   const notes = results.flatMap((r) => r.notes.map((n) => `${r.name}: ${n}`));
@@ -708,7 +836,8 @@ async function main(): Promise<void> {
   const early: RuntimeResult[] = []; // runtimes that could not even be prepared
   for (const name of names) {
     if (name === "bun") runtimes.push({ name, cmd: (cfg) => porticoCommand("bun", ["run", "-c", cfg]) });
-    if (name === "deno") runtimes.push({ name, cmd: (cfg) => porticoCommand("deno", ["run", "-c", cfg]), env: DENO_ENV });
+    if (name === "deno")
+      runtimes.push({ name, cmd: (cfg) => porticoCommand("deno", ["run", "-c", cfg]), env: DENO_ENV });
     if (name === "node") {
       try {
         const nodeBundle = await buildNodeBundle(join(dir, "node-dist"));
@@ -719,7 +848,8 @@ async function main(): Promise<void> {
         early.push({ name, adapters: {}, notes: ["the Node bundle could not be built"] });
       }
     }
-    if (name === "binary") runtimes.push({ name, cmd: (cfg) => porticoCommand("binary", ["run", "-c", cfg]) });
+    if (name === "binary")
+      runtimes.push({ name, cmd: (cfg) => porticoCommand("binary", ["run", "-c", cfg]) });
   }
 
   // Upstream
@@ -728,7 +858,9 @@ async function main(): Promise<void> {
     const r = curl([upstream.h1]);
     return r.code === "200" && r.body === WEBAPP_BODY;
   });
-  log(`${upstream.kind} upstream answers on ${upstream.origin}${upstream.h2c ? ` (h2c ${upstream.h2c})` : ""}`);
+  log(
+    `${upstream.kind} upstream answers on ${upstream.origin}${upstream.h2c ? ` (h2c ${upstream.h2c})` : ""}`,
+  );
 
   // Direct
   await warmUp(hostsFile, upstream.h1, false);

@@ -28,7 +28,12 @@ const JSON_TYPE = "application/json; charset=utf-8";
 function common(req: IncomingMessage, res: ServerResponse): boolean {
   const url = new URL(req.url ?? "/", "http://upstream");
   if (url.pathname === "/echo") {
-    const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, httpVersion: req.httpVersion });
+    const body = JSON.stringify({
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      httpVersion: req.httpVersion,
+    });
     res.writeHead(200, { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(body) });
     res.end(body);
     return true;
@@ -47,7 +52,11 @@ function common(req: IncomingMessage, res: ServerResponse): boolean {
   if (url.pathname === "/gzip") {
     // A compressed body must reach the client byte for byte, with its content-encoding.
     const body = gzipSync(Buffer.from("compressed hello\n".repeat(100)));
-    res.writeHead(200, { "content-type": "text/plain", "content-encoding": "gzip", "content-length": body.length });
+    res.writeHead(200, {
+      "content-type": "text/plain",
+      "content-encoding": "gzip",
+      "content-length": body.length,
+    });
     res.end(body);
     return true;
   }
@@ -81,7 +90,12 @@ function catalogApp(): (req: IncomingMessage, res: ServerResponse) => void {
   app.use((req, res, next) => {
     if (common(req, res)) return;
     res.vary("Origin");
-    res.set({ "access-control-allow-credentials": "true", "cache-control": "no-cache", pragma: "no-cache", expires: "-1" });
+    res.set({
+      "access-control-allow-credentials": "true",
+      "cache-control": "no-cache",
+      pragma: "no-cache",
+      expires: "-1",
+    });
     next();
   });
   app.get("/items", (req, res) => {
@@ -100,7 +114,11 @@ export interface DemoUpstreams {
   close(): Promise<void>;
 }
 
-function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, port: number, host: string): Promise<Server> {
+function listen(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  port: number,
+  host: string,
+): Promise<Server> {
   const server = createServer({ keepAliveTimeout: 60_000 }, handler);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -108,7 +126,9 @@ function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, po
   });
 }
 
-export async function startDemoUpstreams(opts: { webappPort?: number; catalogPort?: number; host?: string } = {}): Promise<DemoUpstreams> {
+export async function startDemoUpstreams(
+  opts: { webappPort?: number; catalogPort?: number; host?: string } = {},
+): Promise<DemoUpstreams> {
   const host = opts.host ?? "127.0.0.1";
   const w = await listen(webapp, opts.webappPort ?? 0, host);
   const c = await listen(catalogApp(), opts.catalogPort ?? 0, host);
@@ -126,6 +146,9 @@ export async function startDemoUpstreams(opts: { webappPort?: number; catalogPor
 }
 
 if (import.meta.main) {
-  const u = await startDemoUpstreams({ webappPort: Number(process.env.WEBAPP_PORT ?? 9080), catalogPort: Number(process.env.CATALOG_PORT ?? 9081) });
+  const u = await startDemoUpstreams({
+    webappPort: Number(process.env.WEBAPP_PORT ?? 9080),
+    catalogPort: Number(process.env.CATALOG_PORT ?? 9081),
+  });
   console.error(`demo upstreams: webapp on 127.0.0.1:${u.webappPort}, catalog on 127.0.0.1:${u.catalogPort}`);
 }

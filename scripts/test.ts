@@ -16,7 +16,14 @@ const ci = process.env.CI !== undefined && !["", "0", "false"].includes(process.
 function chosenRuntimes(): string[] {
   const raw = process.env.PORTICO_RUNTIMES;
   if (raw === undefined) return [...RUNTIMES];
-  const names = [...new Set(raw.split(",").map((n) => n.trim()).filter(Boolean))];
+  const names = [
+    ...new Set(
+      raw
+        .split(",")
+        .map((n) => n.trim())
+        .filter(Boolean),
+    ),
+  ];
   const unknown = names.filter((n) => !(RUNTIMES as readonly string[]).includes(n));
   if (unknown.length > 0 || names.length === 0) {
     process.stderr.write(`PORTICO_RUNTIMES must be a comma-separated subset of ${RUNTIMES}, got "${raw}"\n`);
@@ -45,24 +52,39 @@ interface Run {
 }
 
 const runs: Run[] = [{ name: "unit", args: ["test", "test/unit"] }];
-for (const runtime of only) runs.push({ name: `e2e on ${runtime}`, args: ["test", "test/e2e"], env: { PORTICO_RUNTIME: runtime } });
+for (const runtime of only)
+  runs.push({ name: `e2e on ${runtime}`, args: ["test", "test/e2e"], env: { PORTICO_RUNTIME: runtime } });
 if (existsSync("test/binary")) runs.push({ name: "binary", args: ["test", "test/binary"], maySkip: true });
 
 let passed = 0;
 let failed = 0;
 const summary: string[] = [];
 
-// The type check counts as one test: the code the tests run must also be the code that compiles.
-{
-  process.stderr.write("\n=== typecheck: tsc --noEmit\n");
-  const tsc = spawnSync(process.execPath, ["node_modules/typescript/bin/tsc", "--noEmit", "-p", "."], { stdio: ["ignore", "inherit", "inherit"], timeout: 300_000 });
-  if (tsc.status === 0) passed++;
+// The static checks count as one test each: the code the tests run must also be the code that
+// compiles, and the code as the formatter (Biome, biome.json) writes it.
+const checks: { name: string; args: string[] }[] = [
+  { name: "typecheck", args: ["node_modules/typescript/bin/tsc", "--noEmit", "-p", "."] },
+  { name: "format", args: ["node_modules/@biomejs/biome/bin/biome", "format", "."] },
+];
+for (const check of checks) {
+  process.stderr.write(`\n=== ${check.name}: ${check.args.join(" ")}\n`);
+  const r = spawnSync(process.execPath, check.args, {
+    stdio: ["ignore", "inherit", "inherit"],
+    timeout: 300_000,
+  });
+  if (r.status === 0) passed++;
   else failed++;
-  summary.push(`typecheck    ${tsc.status === 0 ? "1 passed, 0 failed" : `0 passed, 1 failed (exit ${tsc.status ?? tsc.signal})`}`);
+  const outcome = r.status === 0 ? "1 passed, 0 failed" : `0 passed, 1 failed (exit ${r.status ?? r.signal})`;
+  summary.push(`${check.name.padEnd(12)} ${outcome}`);
 }
 for (const run of runs) {
   process.stderr.write(`\n=== ${run.name}: bun ${run.args.join(" ")}\n`);
-  const r = spawnSync(bun, run.args, { env: { ...process.env, ...run.env }, stdio: ["ignore", "inherit", "pipe"], encoding: "utf8", timeout: 900_000 });
+  const r = spawnSync(bun, run.args, {
+    env: { ...process.env, ...run.env },
+    stdio: ["ignore", "inherit", "pipe"],
+    encoding: "utf8",
+    timeout: 900_000,
+  });
   process.stderr.write(r.stderr ?? "");
   const count = (word: string) =>
     Number(new RegExp(`^\\s*(\\d+) ${word}$`, "m").exec(r.stderr ?? "")?.[1] ?? 0);

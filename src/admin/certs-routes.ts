@@ -8,7 +8,14 @@ export function mountCerts(app: AdminApp, plan: () => Plan, now: () => Date = ()
   app.get("/certs", (c) => c.json(plan().credentials.map((cred) => describe(cred, plan(), now()))));
   app.get("/certs/:name", (c) => {
     const cred = plan().credentials.find((x) => x.name === c.req.param("name"));
-    if (!cred) return c.json({ error: `no credential named "${c.req.param("name")}"`, known: plan().credentials.map((x) => x.name) }, 404);
+    if (!cred)
+      return c.json(
+        {
+          error: `no credential named "${c.req.param("name")}"`,
+          known: plan().credentials.map((x) => x.name),
+        },
+        404,
+      );
     return c.json(describe(cred, plan(), now()));
   });
 }
@@ -16,7 +23,9 @@ export function mountCerts(app: AdminApp, plan: () => Plan, now: () => Date = ()
 function describe(cred: CredentialPlan, plan: Plan, now: Date) {
   const usedBy = plan.listeners.flatMap((l) =>
     l.kind === "https"
-      ? l.servers.filter((s) => s.credential === cred).map((s) => ({ listener: l.name, port: l.port, hosts: s.hosts, mode: s.mode }))
+      ? l.servers
+          .filter((s) => s.credential === cred)
+          .map((s) => ({ listener: l.name, port: l.port, hosts: s.hosts, mode: s.mode }))
       : [],
   );
   return {
@@ -27,10 +36,16 @@ function describe(cred: CredentialPlan, plan: Plan, now: Date) {
     chain: {
       status: cred.chainProblems.length === 0 ? "ok" : "broken",
       problems: cred.chainProblems,
-      certificates: cred.chain.map((x) => ({ subject: x.subject, issuer: x.issuer, notAfter: x.notAfter.toISOString() })),
+      certificates: cred.chain.map((x) => ({
+        subject: x.subject,
+        issuer: x.issuer,
+        notAfter: x.notAfter.toISOString(),
+      })),
       anchoredAt: cred.anchoredAt,
     },
-    clientCa: usedBy.some((u) => u.mode !== "SIMPLE") ? cred.clientCa.map((x) => certificate(x, now)) : undefined,
+    clientCa: usedBy.some((u) => u.mode !== "SIMPLE")
+      ? cred.clientCa.map((x) => certificate(x, now))
+      : undefined,
   };
 }
 

@@ -13,6 +13,12 @@ export async function startAdmin(
 ): Promise<RunningListener> {
   const app = createAdminApp();
   mountCerts(app, plan);
-  const spec: HttpListenerSpec = { kind: "http", name: "admin", address: where.address, port: where.port, handler: (req) => app.fetch(req) };
+  const spec: HttpListenerSpec = {
+    kind: "http",
+    name: "admin",
+    address: where.address,
+    port: where.port,
+    handler: (req) => app.fetch(req),
+  };
   return adapterFor(spec).start(spec);
 }

@@ -26,14 +26,19 @@ export interface ChainCheck {
   links: LinkCheck[];
   /** Certificates outside their validity period, with the reason. */
   validity: string[];
-  /** How the chain ends without a CA file: a self-signed root (signature checked) or an issuer not included. */
+  /**
+   * How the chain ends without a CA file: a self-signed root (signature checked) or an issuer not included.
+   */
   top: { label: string; selfSigned: boolean; ok: boolean; detail: string };
   /** Present when a CA file was given: whether the chain ends in it. */
   anchor?: { file: string; ok: boolean; detail: string; links: LinkCheck[] };
   ok: boolean;
 }
 
-export async function checkChain(chain: LabeledCertificate[], opts: { now: Date; ca?: { file: string; certs: LabeledCertificate[] } }): Promise<ChainCheck> {
+export async function checkChain(
+  chain: LabeledCertificate[],
+  opts: { now: Date; ca?: { file: string; certs: LabeledCertificate[] } },
+): Promise<ChainCheck> {
   const links: LinkCheck[] = [];
   for (let i = 0; i + 1 < chain.length; i++) links.push(await checkLink(chain[i]!, chain[i + 1]!, i));
 
@@ -44,8 +49,21 @@ export async function checkChain(chain: LabeledCertificate[], opts: { now: Date;
   let top: ChainCheck["top"];
   if (last.cert.selfIssued) {
     const sig = await signedBy(last.cert, last.cert);
-    top = { label: last.label, selfSigned: true, ok: sig, detail: sig ? "self-signed root, signature verifies" : "self-issued, but its signature does not verify with its own key" };
-  } else top = { label: last.label, selfSigned: false, ok: true, detail: `issued by ${last.cert.issuer} (not included)` };
+    top = {
+      label: last.label,
+      selfSigned: true,
+      ok: sig,
+      detail: sig
+        ? "self-signed root, signature verifies"
+        : "self-issued, but its signature does not verify with its own key",
+    };
+  } else
+    top = {
+      label: last.label,
+      selfSigned: false,
+      ok: true,
+      detail: `issued by ${last.cert.issuer} (not included)`,
+    };
 
   let anchor: ChainCheck["anchor"];
   if (opts.ca) anchor = await checkAnchor(last, chain.length - 1, opts.ca, opts.now);
@@ -55,19 +73,38 @@ export async function checkChain(chain: LabeledCertificate[], opts: { now: Date;
 }
 
 /** `intermediatesBelow`: non-leaf certificates between the leaf and `parent` (for pathlen). */
-async function checkLink(child: LabeledCertificate, parent: LabeledCertificate, intermediatesBelow: number): Promise<LinkCheck> {
+async function checkLink(
+  child: LabeledCertificate,
+  parent: LabeledCertificate,
+  intermediatesBelow: number,
+): Promise<LinkCheck> {
   const problems: string[] = [];
-  if (child.cert.issuerKey !== parent.cert.subjectKey) problems.push(`issuer of ${child.label} (${child.cert.issuer}) is not the subject of ${parent.label} (${parent.cert.subject})`);
-  if (!(await signedBy(child.cert, parent.cert))) problems.push(`signature of ${child.label} does not verify with the public key of ${parent.label}`);
+  if (child.cert.issuerKey !== parent.cert.subjectKey)
+    problems.push(
+      `issuer of ${child.label} (${child.cert.issuer}) is not the subject of ${parent.label} ` +
+        `(${parent.cert.subject})`,
+    );
+  if (!(await signedBy(child.cert, parent.cert)))
+    problems.push(`signature of ${child.label} does not verify with the public key of ${parent.label}`);
   const bc = parent.cert.basicConstraints;
   if (!bc?.ca) problems.push(`${parent.label} is not a CA (${bc ? "CA:FALSE" : "no basic constraints"})`);
-  else if (bc.pathLength !== undefined && intermediatesBelow > bc.pathLength) problems.push(`${parent.label} allows ${bc.pathLength} intermediate CA(s) below it (pathlen:${bc.pathLength}), the chain has ${intermediatesBelow}`);
+  else if (bc.pathLength !== undefined && intermediatesBelow > bc.pathLength)
+    problems.push(
+      `${parent.label} allows ${bc.pathLength} intermediate CA(s) below it (pathlen:${bc.pathLength}), the ` +
+        `chain has ${intermediatesBelow}`,
+    );
   const ku = parent.cert.keyUsage;
-  if (ku && !ku.usages.includes("Certificate Sign")) problems.push(`${parent.label}'s key usage does not include Certificate Sign`);
+  if (ku && !ku.usages.includes("Certificate Sign"))
+    problems.push(`${parent.label}'s key usage does not include Certificate Sign`);
   return { child: child.label, parent: parent.label, ok: problems.length === 0, problems };
 }
 
-async function checkAnchor(top: LabeledCertificate, topIndex: number, ca: { file: string; certs: LabeledCertificate[] }, now: Date): Promise<NonNullable<ChainCheck["anchor"]>> {
+async function checkAnchor(
+  top: LabeledCertificate,
+  topIndex: number,
+  ca: { file: string; certs: LabeledCertificate[] },
+  now: Date,
+): Promise<NonNullable<ChainCheck["anchor"]>> {
   const same = ca.certs.find((a) => bytesEqual(a.cert.der, top.cert.der));
   if (same) return { file: ca.file, ok: true, detail: `${top.label} is ${same.label}`, links: [] };
 
@@ -88,20 +125,31 @@ async function checkAnchor(top: LabeledCertificate, topIndex: number, ca: { file
       current = next;
     }
     const ok = links.every((l) => l.ok) && problems.length === 0;
-    const detail = ok ? `${top.label} is issued by ${parent.label} (${parent.cert.subject})` : [...links.flatMap((l) => l.problems), ...problems].join("; ");
+    const detail = ok
+      ? `${top.label} is issued by ${parent.label} (${parent.cert.subject})`
+      : [...links.flatMap((l) => l.problems), ...problems].join("; ");
     return { file: ca.file, ok, detail, links };
   }
   const detail =
     candidates.length > 0
-      ? `${candidates.map((c) => c.label).join(", ")} has the name of ${top.label}'s issuer, but ${top.label}'s signature does not verify with its key`
+      ? `${candidates.map((c) => c.label).join(", ")} has the name of ${top.label}'s issuer, but ` +
+        `${top.label}'s signature does not verify with its key`
       : `none of its certificates is ${top.label}'s issuer, ${top.cert.issuer}`;
   return { file: ca.file, ok: false, detail, links: [] };
 }
 
 function validityProblems(c: LabeledCertificate, now: Date): string[] {
   const { notBefore, notAfter } = c.cert;
-  if (now < notBefore) return [`${c.label} is not valid yet (from ${notBefore.toISOString()}, in ${Math.ceil((notBefore.getTime() - now.getTime()) / DAY_MS)} days)`];
-  if (now > notAfter) return [`${c.label} expired on ${notAfter.toISOString()} (${Math.floor((now.getTime() - notAfter.getTime()) / DAY_MS)} days ago)`];
+  if (now < notBefore)
+    return [
+      `${c.label} is not valid yet (from ${notBefore.toISOString()}, in ` +
+        `${Math.ceil((notBefore.getTime() - now.getTime()) / DAY_MS)} days)`,
+    ];
+  if (now > notAfter)
+    return [
+      `${c.label} expired on ${notAfter.toISOString()} ` +
+        `(${Math.floor((now.getTime() - notAfter.getTime()) / DAY_MS)} days ago)`,
+    ];
   return [];
 }
 

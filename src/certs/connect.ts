@@ -21,15 +21,28 @@ export interface PeerChain {
 
 export class ConnectError extends PorticoError {}
 
-export function fetchPeerChain(opts: { host: string; port: number; servername?: string; timeoutMs?: number }): Promise<PeerChain> {
+export function fetchPeerChain(opts: {
+  host: string;
+  port: number;
+  servername?: string;
+  timeoutMs?: number;
+}): Promise<PeerChain> {
   const { host, port } = opts;
   // No SNI for an IP address (RFC 6066 §3), unless the caller names one.
   const servername = opts.servername ?? (isIP(host) ? undefined : host);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, servername, rejectUnauthorized: false, ALPNProtocols: ["h2", "http/1.1"] });
+    const socket = connect({
+      host,
+      port,
+      servername,
+      rejectUnauthorized: false,
+      ALPNProtocols: ["h2", "http/1.1"],
+    });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new ConnectError(`${host}:${port}: no TLS handshake within ${(opts.timeoutMs ?? 10_000) / 1000} s`));
+      reject(
+        new ConnectError(`${host}:${port}: no TLS handshake within ${(opts.timeoutMs ?? 10_000) / 1000} s`),
+      );
     }, opts.timeoutMs ?? 10_000);
     socket.once("secureConnect", () => {
       clearTimeout(timer);
@@ -50,7 +63,12 @@ export function fetchPeerChain(opts: { host: string; port: number; servername?: 
     socket.once("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       socket.destroy();
-      const why = err.code === "ECONNREFUSED" ? "connection refused" : err.code === "ENOTFOUND" ? "unknown host" : err.message;
+      const why =
+        err.code === "ECONNREFUSED"
+          ? "connection refused"
+          : err.code === "ENOTFOUND"
+            ? "unknown host"
+            : err.message;
       reject(new ConnectError(`${host}:${port}: ${why}`, { cause: err }));
     });
   });

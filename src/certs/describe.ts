@@ -18,7 +18,18 @@ import {
 import { ECParameters, id_ecPublicKey } from "@peculiar/asn1-ecc";
 import { RSAPublicKey, id_RSASSA_PSS, id_rsaEncryption } from "@peculiar/asn1-rsa";
 import { X509Certificate } from "./x509.ts";
-import { CURVES, KEY_USAGE_NAMES, algorithmName, attributeShortName, attributeValueText, colonHex, extendedKeyUsageName, onelineName, opensslIp, opensslSerial } from "./openssl-text.ts";
+import {
+  CURVES,
+  KEY_USAGE_NAMES,
+  algorithmName,
+  attributeShortName,
+  attributeValueText,
+  colonHex,
+  extendedKeyUsageName,
+  onelineName,
+  opensslIp,
+  opensslSerial,
+} from "./openssl-text.ts";
 import { bitLength } from "./private-key.ts";
 import { toArrayBuffer } from "./pem.ts";
 import { PorticoError } from "../util/errors.ts";
@@ -106,19 +117,26 @@ export function readCertificate(der: Uint8Array): Omit<CertificateInfo, "fingerp
     spki,
     subjectKey: nameKey(tbs.subject),
     issuerKey: nameKey(tbs.issuer),
-    commonNames: tbs.subject.flatMap((rdn) => rdn.filter((a) => a.type === "2.5.4.3").map((a) => a.value.toString())),
+    commonNames: tbs.subject.flatMap((rdn) =>
+      rdn.filter((a) => a.type === "2.5.4.3").map((a) => a.value.toString()),
+    ),
     x509,
   };
 
   const san = ext(id_ce_subjectAltName);
-  if (san) info.subjectAltNames = AsnConvert.parse(extValue(san), SubjectAlternativeName).map(generalNameText);
+  if (san)
+    info.subjectAltNames = AsnConvert.parse(extValue(san), SubjectAlternativeName).map(generalNameText);
   const ku = ext(id_ce_keyUsage);
   if (ku) {
     const bits = AsnConvert.parse(extValue(ku), KeyUsage).toNumber();
     info.keyUsage = { critical: ku.critical, usages: KEY_USAGE_NAMES.filter((_, i) => bits & (1 << i)) };
   }
   const eku = ext(id_ce_extKeyUsage);
-  if (eku) info.extendedKeyUsage = { critical: eku.critical, usages: AsnConvert.parse(extValue(eku), ExtendedKeyUsage).map(extendedKeyUsageName) };
+  if (eku)
+    info.extendedKeyUsage = {
+      critical: eku.critical,
+      usages: AsnConvert.parse(extValue(eku), ExtendedKeyUsage).map(extendedKeyUsageName),
+    };
   const bc = ext(id_ce_basicConstraints);
   if (bc) {
     const v = AsnConvert.parse(extValue(bc), BasicConstraints);
@@ -162,7 +180,13 @@ function generalNameText(g: SubjectAlternativeName[number]): string {
 
 /** X509_NAME_oneline's `/C=US/O=Example` form, which OpenSSL uses for directory names in a SAN. */
 function slashName(name: Name): string {
-  return name.map((rdn) => rdn.map((a) => `/${attributeShortName(a.type)}=${attributeValueText(a.value).replace(/^"(.*)"$/, "$1")}`).join("")).join("");
+  return name
+    .map((rdn) =>
+      rdn
+        .map((a) => `/${attributeShortName(a.type)}=${attributeValueText(a.value).replace(/^"(.*)"$/, "$1")}`)
+        .join(""),
+    )
+    .join("");
 }
 
 function serialHex(der: Uint8Array): string {

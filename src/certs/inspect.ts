@@ -82,52 +82,94 @@ export async function inspectSource(src: LoadedSource, opts: InspectOptions): Pr
     report.notes.push(...part.notes);
   }
 
-  const chain = src.certificate ? await entries(src.certificate.certs.map((cert, i) => ({ label: label(src.certificate!, i), cert })), opts.now) : [];
-  const caCerts = src.ca ? await entries(src.ca.certs.map((cert, i) => ({ label: label(src.ca!, i), cert })), opts.now) : [];
+  const chain = src.certificate
+    ? await entries(
+        src.certificate.certs.map((cert, i) => ({ label: label(src.certificate!, i), cert })),
+        opts.now,
+      )
+    : [];
+  const caCerts = src.ca
+    ? await entries(
+        src.ca.certs.map((cert, i) => ({ label: label(src.ca!, i), cert })),
+        opts.now,
+      )
+    : [];
   report.certificates = [...chain, ...caCerts];
 
   if (chain.length > 0) report.chain = await chainCheck(chain, opts, report.notes, src.certificate!.name);
-  if (caCerts.length > 1 && !isRootBundle(caCerts)) report.caChain = await checkChain(caCerts, { now: opts.now });
+  if (caCerts.length > 1 && !isRootBundle(caCerts))
+    report.caChain = await checkChain(caCerts, { now: opts.now });
   if (chain.length > 0 && caCerts.length > 0) {
-    const anchor = (await checkChain(chain, { now: opts.now, ca: { file: src.ca!.name, certs: caCerts } })).anchor!;
+    const anchor = (await checkChain(chain, { now: opts.now, ca: { file: src.ca!.name, certs: caCerts } }))
+      .anchor!;
     report.issuedByCa = { ok: anchor.ok, detail: anchor.detail };
   }
 
   const keyPart = src.key;
   const key = keyPart?.keys[0];
-  if (keyPart && keyPart.keys.length > 1) report.notes.push(`${keyPart.name}: ${keyPart.keys.length} private keys; only the first is compared`);
+  if (keyPart && keyPart.keys.length > 1)
+    report.notes.push(`${keyPart.name}: ${keyPart.keys.length} private keys; only the first is compared`);
   if (key) {
     report.key = { file: keyPart.name, details: key };
     if (chain[0]) {
       report.key.against = chain[0].label;
       report.key.matches = await keyMatchesSpki(key, chain[0].cert.spki);
-      if (!report.key.matches) report.errors.push(`the private key in ${keyPart.name} does not match ${chain[0].label} (their public keys differ)`);
+      if (!report.key.matches)
+        report.errors.push(
+          `the private key in ${keyPart.name} does not match ${chain[0].label} (their public keys differ)`,
+        );
     }
   }
 
   if (!plain) report.files = fileRoles(src, report);
-  if (plain && chain.length === 0 && !key && report.errors.length === 0) report.errors.push(`${src.source}: no certificate or private key in it`);
+  if (plain && chain.length === 0 && !key && report.errors.length === 0)
+    report.errors.push(`${src.source}: no certificate or private key in it`);
   report.ok = report.errors.length === 0 && (report.chain?.ok ?? true) && (report.caChain?.ok ?? true);
   return report;
 }
 
 /** The certificates a server presented, with what the handshake showed. */
-export async function inspectServer(presented: CertificateInfo[], facts: ServerFacts, opts: InspectOptions): Promise<InspectReport> {
-  const certs = await entries(presented.map((cert, i) => ({ label: `[${i + 1}]`, cert })), opts.now);
+export async function inspectServer(
+  presented: CertificateInfo[],
+  facts: ServerFacts,
+  opts: InspectOptions,
+): Promise<InspectReport> {
+  const certs = await entries(
+    presented.map((cert, i) => ({ label: `[${i + 1}]`, cert })),
+    opts.now,
+  );
   const notes: string[] = [];
-  const report: InspectReport = { source: `${facts.host}:${facts.port}`, kind: "server", server: facts, files: [], certificates: certs, errors: [], notes, ok: true };
+  const report: InspectReport = {
+    source: `${facts.host}:${facts.port}`,
+    kind: "server",
+    server: facts,
+    files: [],
+    certificates: certs,
+    errors: [],
+    notes,
+    ok: true,
+  };
   if (certs.length === 0) report.errors.push(`${report.source} presented no certificate`);
   else {
     report.chain = await chainCheck(certs, opts, notes, "the server's chain");
     const name = facts.servername ?? facts.host;
     facts.nameMatches = certificateCoversHost(certs[0]!.cert, name);
-    if (!facts.nameMatches) report.errors.push(`[1] is not valid for ${name} (${certs[0]!.cert.subjectAltNames.join(", ") || `no SANs, CN ${certs[0]!.cert.commonNames.join(", ")}`})`);
+    if (!facts.nameMatches) {
+      const leaf = certs[0]!.cert;
+      const names = leaf.subjectAltNames.join(", ") || `no SANs, CN ${leaf.commonNames.join(", ")}`;
+      report.errors.push(`[1] is not valid for ${name} (${names})`);
+    }
   }
   report.ok = report.errors.length === 0 && (report.chain?.ok ?? true);
   return report;
 }
 
-async function chainCheck(chain: CertificateEntry[], opts: InspectOptions, notes: string[], what: string): Promise<ChainCheck | undefined> {
+async function chainCheck(
+  chain: CertificateEntry[],
+  opts: InspectOptions,
+  notes: string[],
+  what: string,
+): Promise<ChainCheck | undefined> {
   if (chain.length > 1 && isRootBundle(chain)) {
     notes.push(`${what}: ${chain.length} self-signed certificates, a CA bundle rather than a chain`);
     return undefined;
@@ -163,12 +205,29 @@ function fileRoles(src: LoadedSource, report: InspectReport): FileRole[] {
   }
   if (src.key) {
     const k = report.key;
-    const match = k?.matches === undefined ? "" : k.matches ? `; matches ${src.certificate!.name}` : `; does NOT match ${src.certificate!.name}`;
-    roles.push({ name: src.key.name, role: "private key", summary: k ? `private key, ${k.details.text}, ${k.details.format}${match}` : "private key (unreadable)" });
+    const match =
+      k?.matches === undefined
+        ? ""
+        : k.matches
+          ? `; matches ${src.certificate!.name}`
+          : `; does NOT match ${src.certificate!.name}`;
+    roles.push({
+      name: src.key.name,
+      role: "private key",
+      summary: k ? `private key, ${k.details.text}, ${k.details.format}${match}` : "private key (unreadable)",
+    });
   }
   if (src.ca) {
-    const by = report.issuedByCa ? (report.issuedByCa.ok ? `; ${src.certificate!.name} is issued by it` : `; ${src.certificate!.name} is not issued by it`) : "";
-    roles.push({ name: src.ca.name, role: "client CA", summary: `CA for client certificates (MUTUAL), ${count(src.ca.certs.length)}${by}` });
+    const by = report.issuedByCa
+      ? report.issuedByCa.ok
+        ? `; ${src.certificate!.name} is issued by it`
+        : `; ${src.certificate!.name} is not issued by it`
+      : "";
+    roles.push({
+      name: src.ca.name,
+      role: "client CA",
+      summary: `CA for client certificates (MUTUAL), ${count(src.ca.certs.length)}${by}`,
+    });
   }
   return roles;
 }

@@ -11,7 +11,11 @@ import { Name, type AttributeValue } from "@peculiar/asn1-x509";
  * short names, ` = `, RDNs joined by `, ` and the parts of a multi-valued RDN by ` + `.
  */
 export function onelineName(name: Name): string {
-  return name.map((rdn) => rdn.map((atv) => `${attributeShortName(atv.type)} = ${attributeValueText(atv.value)}`).join(" + ")).join(", ");
+  return name
+    .map((rdn) =>
+      rdn.map((atv) => `${attributeShortName(atv.type)} = ${attributeValueText(atv.value)}`).join(" + "),
+    )
+    .join(", ");
 }
 
 export function onelineNameFromDer(der: ArrayBuffer): string {
@@ -68,7 +72,13 @@ export function attributeShortName(oid: string): string {
  */
 export function attributeValueText(v: AttributeValue): string {
   const text =
-    v.utf8String ?? v.printableString ?? v.ia5String ?? v.teletexString ?? v.bmpString ?? v.universalString ?? (v.anyValue ? anyString(v.anyValue) : undefined);
+    v.utf8String ??
+    v.printableString ??
+    v.ia5String ??
+    v.teletexString ??
+    v.bmpString ??
+    v.universalString ??
+    (v.anyValue ? anyString(v.anyValue) : undefined);
   if (text === undefined) return v.anyValue ? `#${hexUpper(new Uint8Array(v.anyValue))}` : "";
   return escapeValue(text);
 }
@@ -99,7 +109,10 @@ function anyString(der: ArrayBuffer): string | undefined {
   }
   if (tag === 28) {
     let s = "";
-    for (let i = 0; i + 3 < body.length; i += 4) s += String.fromCodePoint(((body[i]! << 24) | (body[i + 1]! << 16) | (body[i + 2]! << 8) | body[i + 3]!) >>> 0);
+    for (let i = 0; i + 3 < body.length; i += 4)
+      s += String.fromCodePoint(
+        ((body[i]! << 24) | (body[i + 1]! << 16) | (body[i + 2]! << 8) | body[i + 3]!) >>> 0,
+      );
     return s;
   }
   return undefined;
@@ -165,7 +178,11 @@ export function opensslTime(d: Date): string {
   const p2 = (n: number) => String(n).padStart(2, "0");
   const ms = d.getUTCMilliseconds();
   const frac = ms ? `.${String(ms).padStart(3, "0").replace(/0+$/, "")}` : "";
-  return `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, " ")} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}${frac} ${d.getUTCFullYear()} GMT`;
+  return (
+    `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, " ")} ` +
+    `${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}${frac} ${d.getUTCFullYear()} ` +
+    `GMT`
+  );
 }
 
 /**
@@ -247,7 +264,10 @@ export function algorithmName(oid: string): string {
   return ALGORITHM_LN[oid] ?? oid;
 }
 
-/** Named curves: the NIST name where there is one (what OpenSSL prints as `NIST CURVE:`), else OpenSSL's short name. */
+/**
+ * Named curves: the NIST name where there is one (what OpenSSL prints as `NIST CURVE:`), else OpenSSL's short
+ * name.
+ */
 export const CURVES: Record<string, { name: string; bits: number }> = {
   "1.2.840.10045.3.1.1": { name: "P-192", bits: 192 },
   "1.3.132.0.33": { name: "P-224", bits: 224 },

@@ -38,7 +38,9 @@ export function pemDer(text: string, label: string): Uint8Array[] {
 }
 
 export function isPem(bytes: Uint8Array): boolean {
-  return new TextDecoder().decode(bytes.subarray(0, Math.min(bytes.length, 64 * 1024))).includes("-----BEGIN ");
+  return new TextDecoder()
+    .decode(bytes.subarray(0, Math.min(bytes.length, 64 * 1024)))
+    .includes("-----BEGIN ");
 }
 
 /** A DER SEQUENCE that spans exactly the whole buffer: the shape of a DER certificate or key file. */

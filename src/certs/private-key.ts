@@ -33,7 +33,12 @@ export interface PrivateKeyDetails {
 
 export class KeyError extends PorticoError {}
 
-export const PRIVATE_KEY_LABELS = ["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY"];
+export const PRIVATE_KEY_LABELS = [
+  "PRIVATE KEY",
+  "RSA PRIVATE KEY",
+  "EC PRIVATE KEY",
+  "ENCRYPTED PRIVATE KEY",
+];
 
 const ED = { "1.3.101.112": "Ed25519", "1.3.101.113": "Ed448" } as Record<string, string>;
 
@@ -42,7 +47,10 @@ export async function readPrivateKey(block: PemBlock): Promise<PrivateKeyDetails
   // OpenSSL's legacy PEM encryption (RFC 1421 headers), as `openssl genrsa -aes256` writes it.
   if (block.headers?.["Proc-Type"]?.includes("ENCRYPTED")) {
     const cipher = block.headers["DEK-Info"]?.split(",")[0];
-    throw new KeyError(`the key is encrypted (${cipher ?? "Proc-Type: 4,ENCRYPTED"}); decrypt it first, e.g. openssl pkey -in key.pem -out plain.pem`);
+    throw new KeyError(
+      `the key is encrypted (${cipher ?? "Proc-Type: 4,ENCRYPTED"}); decrypt it first, e.g. openssl pkey ` +
+        `-in key.pem -out plain.pem`,
+    );
   }
   switch (block.label) {
     case "PRIVATE KEY":
@@ -52,7 +60,10 @@ export async function readPrivateKey(block: PemBlock): Promise<PrivateKeyDetails
     case "EC PRIVATE KEY":
       return fromPkcs8(wrapSec1(block.der), "SEC1");
     case "ENCRYPTED PRIVATE KEY":
-      throw new KeyError("the key is encrypted (ENCRYPTED PRIVATE KEY); decrypt it first, e.g. openssl pkey -in key.pem -out plain.pem");
+      throw new KeyError(
+        "the key is encrypted (ENCRYPTED PRIVATE KEY); decrypt it first, e.g. openssl pkey -in key.pem " +
+          "-out plain.pem",
+      );
     default:
       throw new KeyError(`"${block.label}" is not a private key`);
   }
@@ -106,7 +117,10 @@ function wrapSec1(der: Uint8Array): Uint8Array {
   const inner = new ECPrivateKey({ version: 1, privateKey: ec.privateKey, publicKey: ec.publicKey });
   const info = new PrivateKeyInfo({
     version: 0,
-    privateKeyAlgorithm: new AlgorithmIdentifier({ algorithm: id_ecPublicKey, parameters: AsnConvert.serialize(new ECParameters({ namedCurve: curve })) }),
+    privateKeyAlgorithm: new AlgorithmIdentifier({
+      algorithm: id_ecPublicKey,
+      parameters: AsnConvert.serialize(new ECParameters({ namedCurve: curve })),
+    }),
     privateKey: new PrivateKey(AsnConvert.serialize(inner)),
   });
   return new Uint8Array(AsnConvert.serialize(info));
@@ -136,7 +150,10 @@ async function fromPkcs8(pkcs8: Uint8Array, format: KeyFormat): Promise<PrivateK
     const params = info.privateKeyAlgorithm.parameters;
     const curveOid = params ? AsnConvert.parse(params, ECParameters).namedCurve : undefined;
     curve = curveOid ? CURVES[curveOid]?.name : undefined;
-    if (!curve || !["P-256", "P-384", "P-521"].includes(curve)) throw new KeyError(`unsupported EC curve ${curve ?? curveOid ?? "(none)"}; P-256, P-384 and P-521 are supported`);
+    if (!curve || !["P-256", "P-384", "P-521"].includes(curve))
+      throw new KeyError(
+        `unsupported EC curve ${curve ?? curveOid ?? "(none)"}; P-256, P-384 and P-521 are supported`,
+      );
     importParams = { name: "ECDSA", namedCurve: curve } as EcKeyImportParams;
     type = "EC";
   } else if (ED[oid]) {
@@ -182,9 +199,17 @@ export async function keyMatchesSpki(key: PrivateKeyDetails, certSpki: Uint8Arra
   const theirs = rsaNumbers(certSpki);
   if (mine && theirs) return bytesEqual(mine.n, theirs.n) && bytesEqual(mine.e, theirs.e);
   try {
-    const mine = await crypto.subtle.exportKey("jwk", await crypto.subtle.importKey("spki", toArrayBuffer(key.spki), key.importParams, true, ["verify"]));
-    const theirs = await crypto.subtle.exportKey("jwk", await crypto.subtle.importKey("spki", toArrayBuffer(certSpki), key.importParams, true, ["verify"]));
-    return ["kty", "crv", "n", "e", "x", "y"].every((k) => (mine as Record<string, unknown>)[k] === (theirs as Record<string, unknown>)[k]);
+    const mine = await crypto.subtle.exportKey(
+      "jwk",
+      await crypto.subtle.importKey("spki", toArrayBuffer(key.spki), key.importParams, true, ["verify"]),
+    );
+    const theirs = await crypto.subtle.exportKey(
+      "jwk",
+      await crypto.subtle.importKey("spki", toArrayBuffer(certSpki), key.importParams, true, ["verify"]),
+    );
+    return ["kty", "crv", "n", "e", "x", "y"].every(
+      (k) => (mine as Record<string, unknown>)[k] === (theirs as Record<string, unknown>)[k],
+    );
   } catch {
     // The certificate's key is of another type or curve.
     return false;

@@ -8,7 +8,12 @@ import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { describeCertificate, type CertificateInfo } from "./describe.ts";
 import { base64ToBytes, isPem, looksLikeDer, pemBlocks } from "./pem.ts";
-import { PRIVATE_KEY_LABELS, readDerPrivateKey, readPrivateKey, type PrivateKeyDetails } from "./private-key.ts";
+import {
+  PRIVATE_KEY_LABELS,
+  readDerPrivateKey,
+  readPrivateKey,
+  type PrivateKeyDetails,
+} from "./private-key.ts";
 import { CA_KEYS, CERT_KEYS, KEY_KEYS } from "./secret-keys.ts";
 import { cannotRead } from "../util/errors.ts";
 
@@ -54,7 +59,8 @@ export async function readSource(path: string): Promise<LoadedSource[]> {
     return [{ source: path, kind: "file", errors: [cannotRead(path, err)] }];
   }
   const text = new TextDecoder().decode(bytes.subarray(0, 64 * 1024));
-  if (/^\s*kind:\s*["']?Secret["']?\s*$/m.test(text)) return loadSecretYaml(path, new TextDecoder().decode(bytes));
+  if (/^\s*kind:\s*["']?Secret["']?\s*$/m.test(text))
+    return loadSecretYaml(path, new TextDecoder().decode(bytes));
   if (isPem(bytes)) {
     const part = await decodePart(path, bytes);
     return [{ source: path, kind: "file", encoding: "PEM", ...splitPart(part), errors: [] }];
@@ -63,7 +69,13 @@ export async function readSource(path: string): Promise<LoadedSource[]> {
     const part = await decodePart(path, bytes);
     return [{ source: path, kind: "file", encoding: "DER", ...splitPart(part), errors: [] }];
   }
-  return [{ source: path, kind: "file", errors: [`${path}: not a certificate or key (no PEM block, not DER) and not a Kubernetes Secret`] }];
+  return [
+    {
+      source: path,
+      kind: "file",
+      errors: [`${path}: not a certificate or key (no PEM block, not DER) and not a Kubernetes Secret`],
+    },
+  ];
 }
 
 /** A plain file's certificates and keys, as the certificate and key parts of its source. */
@@ -84,15 +96,28 @@ async function loadFolder(dir: string): Promise<LoadedSource> {
     }
     return decodePart(name, bytes);
   };
-  const [tlsCrt, tlsKey, caCrt, caKey] = await Promise.all([read("tls.crt"), read("tls.key"), read("ca.crt"), read("ca.key")]);
+  const [tlsCrt, tlsKey, caCrt, caKey] = await Promise.all([
+    read("tls.crt"),
+    read("tls.key"),
+    read("ca.crt"),
+    read("ca.key"),
+  ]);
   if (tlsCrt || tlsKey) {
     const errors: string[] = [];
-    if (!tlsCrt) errors.push(`${dir}: no tls.crt (a credential folder holds tls.crt, tls.key and optionally ca.crt)`);
-    if (!tlsKey) errors.push(`${dir}: no tls.key (a credential folder holds tls.crt, tls.key and optionally ca.crt)`);
+    if (!tlsCrt)
+      errors.push(`${dir}: no tls.crt (a credential folder holds tls.crt, tls.key and optionally ca.crt)`);
+    if (!tlsKey)
+      errors.push(`${dir}: no tls.key (a credential folder holds tls.crt, tls.key and optionally ca.crt)`);
     return { source: dir, kind: "credential folder", certificate: tlsCrt, key: tlsKey, ca: caCrt, errors };
   }
   if (caCrt) return { source: dir, kind: "CA folder", certificate: caCrt, key: caKey, errors: [] };
-  return { source: dir, kind: "credential folder", errors: [`${dir}: neither a credential folder (tls.crt, tls.key, ca.crt) nor a CA folder (ca.crt, ca.key)`] };
+  return {
+    source: dir,
+    kind: "credential folder",
+    errors: [
+      `${dir}: neither a credential folder (tls.crt, tls.key, ca.crt) nor a CA folder (ca.crt, ca.key)`,
+    ],
+  };
 }
 
 interface SecretObject {
@@ -110,12 +135,22 @@ async function loadSecretYaml(file: string, text: string): Promise<LoadedSource[
   try {
     docs = parseAllDocuments(text);
   } catch (err) {
-    return [{ source: file, kind: "Kubernetes Secret", errors: [`${file}: cannot parse YAML: ${(err as Error).message}`] }];
+    return [
+      {
+        source: file,
+        kind: "Kubernetes Secret",
+        errors: [`${file}: cannot parse YAML: ${(err as Error).message}`],
+      },
+    ];
   }
   const objects: SecretObject[] = [];
   for (const doc of docs) {
     if (doc.errors.length > 0) {
-      out.push({ source: file, kind: "Kubernetes Secret", errors: [`${file}: cannot parse YAML: ${doc.errors[0]!.message}`] });
+      out.push({
+        source: file,
+        kind: "Kubernetes Secret",
+        errors: [`${file}: cannot parse YAML: ${doc.errors[0]!.message}`],
+      });
       continue;
     }
     const obj = doc.toJS() as SecretObject | null;
@@ -148,10 +183,15 @@ async function loadSecretYaml(file: string, text: string): Promise<LoadedSource[
     };
     const [certificate, key, ca] = [await entry(CERT_KEYS), await entry(KEY_KEYS), await entry(CA_KEYS)];
     if (!certificate && !key && !ca) errors.push(`${source}: no tls.crt, tls.key or ca.crt in data`);
-    else if (!certificate !== !key) errors.push(`${source}: ${certificate ? "tls.crt without tls.key" : "tls.key without tls.crt"} (a TLS Secret holds both)`);
+    else if (!certificate !== !key)
+      errors.push(
+        `${source}: ${certificate ? "tls.crt without tls.key" : "tls.key without tls.crt"} (a TLS Secret ` +
+          `holds both)`,
+      );
     out.push({ source, kind: "Kubernetes Secret", secret, certificate, key, ca, errors });
   }
-  if (out.length === 0) out.push({ source: file, kind: "Kubernetes Secret", errors: [`${file}: no document with kind: Secret`] });
+  if (out.length === 0)
+    out.push({ source: file, kind: "Kubernetes Secret", errors: [`${file}: no document with kind: Secret`] });
   return out;
 }
 
@@ -174,7 +214,8 @@ export async function decodePart(name: string, bytes: Uint8Array): Promise<Loade
     }
   }
   const blocks = pemBlocks(new TextDecoder().decode(bytes));
-  if (blocks.length === 0) part.errors.push(`${name}: no complete PEM block (-----BEGIN ...----- to -----END ...-----)`);
+  if (blocks.length === 0)
+    part.errors.push(`${name}: no complete PEM block (-----BEGIN ...----- to -----END ...-----)`);
   let n = 0;
   for (const block of blocks) {
     if (block.label === "CERTIFICATE") {

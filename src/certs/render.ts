@@ -15,18 +15,31 @@ export function renderText(report: InspectReport): string {
     if (s.servername !== undefined) out.push(field("Server Name", s.servername));
     out.push(field("Protocol", [s.protocol, s.cipher].filter(Boolean).join(", ") || "unknown"));
     out.push(field("ALPN", s.alpn || "none"));
-    if (s.nameMatches !== undefined) out.push(field("Name Matches", `${s.nameMatches ? "yes" : "NO"} (${s.servername ?? s.host})`));
-    if (s.defaultTrust) out.push(field("Default Trust", s.defaultTrust.authorized ? "trusted by the runtime's CA store" : `not trusted by the runtime's CA store (${s.defaultTrust.error ?? "unknown reason"})`));
+    if (s.nameMatches !== undefined)
+      out.push(field("Name Matches", `${s.nameMatches ? "yes" : "NO"} (${s.servername ?? s.host})`));
+    if (s.defaultTrust)
+      out.push(
+        field(
+          "Default Trust",
+          s.defaultTrust.authorized
+            ? "trusted by the runtime's CA store"
+            : `not trusted by the runtime's CA store (${s.defaultTrust.error ?? "unknown reason"})`,
+        ),
+      );
   }
   for (const f of report.files) out.push(`  ${f.name.padEnd(8)} ${f.summary}`);
   if (report.key && report.kind === "file") {
     const k = report.key;
-    const match = k.matches === undefined ? "" : k.matches ? `; matches ${k.against}` : `; does NOT match ${k.against}`;
+    const match =
+      k.matches === undefined ? "" : k.matches ? `; matches ${k.against}` : `; does NOT match ${k.against}`;
     out.push(`  private key: ${k.details.text}, ${k.details.format}${match}`);
   }
   for (const c of report.certificates) out.push("", ...certificateLines(c));
   if (report.chain) {
-    const part = report.kind === "file" || report.kind === "server" ? "" : ` (${report.certificates[0]!.label.replace(/ \[\d+\]$/, "")})`;
+    const part =
+      report.kind === "file" || report.kind === "server"
+        ? ""
+        : ` (${report.certificates[0]!.label.replace(/ \[\d+\]$/, "")})`;
     out.push("", ...chainLines(`Chain${part}`, report.chain));
   }
   if (report.caChain) out.push("", ...chainLines("Chain (ca.crt)", report.caChain));
@@ -41,7 +54,9 @@ function heading(r: InspectReport): string {
   const certs = `${n} certificate${n === 1 ? "" : "s"}`;
   switch (r.kind) {
     case "file":
-      return [r.encoding, n > 0 ? certs : undefined, r.key ? "private key" : undefined].filter(Boolean).join(", ");
+      return [r.encoding, n > 0 ? certs : undefined, r.key ? "private key" : undefined]
+        .filter(Boolean)
+        .join(", ");
     case "server":
       return `TLS server, ${certs} presented`;
     case "Kubernetes Secret":
@@ -57,16 +72,41 @@ function certificateLines(c: CertificateEntry): string[] {
   lines.push(field("Subject", x.subject));
   lines.push(field("Issuer", x.issuer));
   lines.push(field("Serial Number", x.serialNumber));
-  const notYet = c.status === "not yet valid" ? ` (NOT VALID YET, in ${c.daysUntilValid} day${c.daysUntilValid === 1 ? "" : "s"})` : "";
+  const notYet =
+    c.status === "not yet valid"
+      ? ` (NOT VALID YET, in ${c.daysUntilValid} day${c.daysUntilValid === 1 ? "" : "s"})`
+      : "";
   lines.push(field("Not Before", `${opensslTime(x.notBefore)}${notYet}`));
-  const left = c.status === "expired" ? `EXPIRED ${-c.daysLeft} day${c.daysLeft === -1 ? "" : "s"} ago` : `${c.daysLeft} day${c.daysLeft === 1 ? "" : "s"} left`;
+  const left =
+    c.status === "expired"
+      ? `EXPIRED ${-c.daysLeft} day${c.daysLeft === -1 ? "" : "s"} ago`
+      : `${c.daysLeft} day${c.daysLeft === 1 ? "" : "s"} left`;
   lines.push(field("Not After", `${opensslTime(x.notAfter)} (${left})`));
   lines.push(field("Subject Alt Names", x.subjectAltNames.length ? x.subjectAltNames.join(", ") : "none"));
   lines.push(field("Public Key", x.publicKey.text));
   lines.push(field("Signature Algorithm", x.signatureAlgorithm));
-  lines.push(field("Key Usage", x.keyUsage ? `${x.keyUsage.usages.join(", ")}${x.keyUsage.critical ? " (critical)" : ""}` : "none"));
-  lines.push(field("Extended Key Usage", x.extendedKeyUsage ? `${x.extendedKeyUsage.usages.join(", ")}${x.extendedKeyUsage.critical ? " (critical)" : ""}` : "none"));
-  lines.push(field("Basic Constraints", x.basicConstraints ? `${basicConstraintsText(x.basicConstraints)}${x.basicConstraints.critical ? " (critical)" : ""}` : "none"));
+  lines.push(
+    field(
+      "Key Usage",
+      x.keyUsage ? `${x.keyUsage.usages.join(", ")}${x.keyUsage.critical ? " (critical)" : ""}` : "none",
+    ),
+  );
+  lines.push(
+    field(
+      "Extended Key Usage",
+      x.extendedKeyUsage
+        ? `${x.extendedKeyUsage.usages.join(", ")}${x.extendedKeyUsage.critical ? " (critical)" : ""}`
+        : "none",
+    ),
+  );
+  lines.push(
+    field(
+      "Basic Constraints",
+      x.basicConstraints
+        ? `${basicConstraintsText(x.basicConstraints)}${x.basicConstraints.critical ? " (critical)" : ""}`
+        : "none",
+    ),
+  );
   lines.push(field("SHA-1 Fingerprint", x.fingerprints.sha1));
   lines.push(field("SHA-256 Fingerprint", x.fingerprints.sha256));
   return lines;
@@ -83,7 +123,10 @@ function chainLines(title: string, chain: ChainCheck): string[] {
   lines.push(...chain.links.map(link));
   lines.push(`  ${chain.top.label}: ${chain.top.detail}`);
   for (const v of chain.validity) lines.push(`  ${v}`);
-  if (chain.anchor) lines.push(`  ends in --ca ${chain.anchor.file}: ${chain.anchor.ok ? "yes" : "NO"} (${chain.anchor.detail})`);
+  if (chain.anchor)
+    lines.push(
+      `  ends in --ca ${chain.anchor.file}: ${chain.anchor.ok ? "yes" : "NO"} (${chain.anchor.detail})`,
+    );
   lines.push(`  ${chain.ok ? "verifies" : "does NOT verify"}`);
   return lines;
 }
@@ -126,7 +169,9 @@ export function reportJson(r: InspectReport): unknown {
       signatureAlgorithm: c.cert.signatureAlgorithm,
       keyUsage: c.cert.keyUsage ?? null,
       extendedKeyUsage: c.cert.extendedKeyUsage ?? null,
-      basicConstraints: c.cert.basicConstraints ? { ...c.cert.basicConstraints, text: basicConstraintsText(c.cert.basicConstraints) } : null,
+      basicConstraints: c.cert.basicConstraints
+        ? { ...c.cert.basicConstraints, text: basicConstraintsText(c.cert.basicConstraints) }
+        : null,
       fingerprints: c.cert.fingerprints,
       selfSigned: c.selfSigned,
     })),

@@ -8,7 +8,15 @@ import { join } from "node:path";
 import type { LabeledCertificate } from "../certs/chain.ts";
 import { ConnectError, fetchPeerChain } from "../certs/connect.ts";
 import { describeCertificate } from "../certs/describe.ts";
-import { DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS, GenerateError, generateCa, generateLeaf, loadSigningCa, type KeyKind } from "../certs/generate.ts";
+import {
+  DEFAULT_CA_DAYS,
+  DEFAULT_LEAF_DAYS,
+  GenerateError,
+  generateCa,
+  generateLeaf,
+  loadSigningCa,
+  type KeyKind,
+} from "../certs/generate.ts";
 import { inspectServer, inspectSource, type InspectReport } from "../certs/inspect.ts";
 import { decodePart, readSource } from "../certs/read-source.ts";
 import { opensslTime } from "../certs/openssl-text.ts";
@@ -53,7 +61,8 @@ gen
   --out DIR            where to write; created when missing
   --ca DIR             the CA folder that signs (ca.crt and ca.key, e.g. from gen ca)
   --name NAME          the CA's common name (default "Portico Dev CA")
-  --days N             validity in days (default ${DEFAULT_CA_DAYS} for a CA, ${DEFAULT_LEAF_DAYS} for server and client)
+  --days N             validity in days (default ${DEFAULT_CA_DAYS} for a CA,
+                       ${DEFAULT_LEAF_DAYS} for server and client)
   --not-before DATE    start of validity, ISO 8601 (default now): with --days, makes expired
                        certificates for tests, e.g. --not-before 2020-01-01 --days 30
   --rsa                an RSA 2048 key instead of EC P-256
@@ -132,12 +141,16 @@ function parse(argv: string[], specs: Record<string, FlagSpec>): Parsed {
 async function inspect(args: Parsed, io: CertsIo): Promise<number> {
   const now = io.now ?? new Date();
   const json = args.flags.has("--json");
-  if (args.flags.has("--ca") && args.flags.has("--cacert")) throw new UsageError("give --ca or --cacert, not both");
+  if (args.flags.has("--ca") && args.flags.has("--cacert"))
+    throw new UsageError("give --ca or --cacert, not both");
   const caPath = args.flags.get("--ca") ?? args.flags.get("--cacert");
   const connect = args.flags.get("--connect");
-  if (connect === undefined && args.flags.has("--servername")) throw new UsageError("--servername goes with --connect");
-  if (connect === undefined && args.positional.length === 0) throw new UsageError("inspect needs a file or folder, or --connect HOST:PORT");
-  if (connect !== undefined && args.positional.length > 0) throw new UsageError("give files or --connect, not both");
+  if (connect === undefined && args.flags.has("--servername"))
+    throw new UsageError("--servername goes with --connect");
+  if (connect === undefined && args.positional.length === 0)
+    throw new UsageError("inspect needs a file or folder, or --connect HOST:PORT");
+  if (connect !== undefined && args.positional.length > 0)
+    throw new UsageError("give files or --connect, not both");
 
   const reports: InspectReport[] = [];
   let ca: { file: string; certs: LabeledCertificate[] } | undefined;
@@ -173,7 +186,8 @@ async function inspect(args: Parsed, io: CertsIo): Promise<number> {
     } catch (err) {
       if (!(err instanceof ConnectError)) throw err;
       io.err(`portico certs: cannot inspect ${connect}: ${err.message}\n`);
-      if (json) io.out(`${JSON.stringify([{ source: connect, kind: "server", errors: [err.message], ok: false }], null, 2)}\n`);
+      const failure = { source: connect, kind: "server", errors: [err.message], ok: false };
+      if (json) io.out(`${JSON.stringify([failure], null, 2)}\n`);
       return 1;
     }
   } else {
@@ -188,7 +202,9 @@ async function inspect(args: Parsed, io: CertsIo): Promise<number> {
 }
 
 /** --ca FILE (or a folder: its ca.crt) as labelled trust anchors. */
-async function loadCaFile(path: string): Promise<{ file: string; certs: LabeledCertificate[] } | { error: string }> {
+async function loadCaFile(
+  path: string,
+): Promise<{ file: string; certs: LabeledCertificate[] } | { error: string }> {
   let file = path;
   try {
     if ((await stat(path)).isDirectory()) file = join(path, "ca.crt");
@@ -210,7 +226,8 @@ async function loadCaFile(path: string): Promise<{ file: string; certs: LabeledC
 function parseHostPort(v: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]+))(?::(\d{1,5}))?$/.exec(v);
   const port = Number(m?.[3] ?? 443);
-  if (!m || port < 1 || port > 65535) throw new UsageError(`--connect expects HOST:PORT such as example.com:443 or [::1]:8443, got "${v}"`);
+  if (!m || port < 1 || port > 65535)
+    throw new UsageError(`--connect expects HOST:PORT such as example.com:443 or [::1]:8443, got "${v}"`);
   return { host: m[1] ?? m[2]!, port };
 }
 
@@ -218,46 +235,73 @@ function parseHostPort(v: string): { host: string; port: number } {
 
 async function gen(argv: string[], io: CertsIo): Promise<number> {
   const [what, ...rest] = argv;
-  if (what !== "ca" && what !== "server" && what !== "client") throw new UsageError(`gen needs ca, server or client${what ? `, not "${what}"` : ""}`);
+  if (what !== "ca" && what !== "server" && what !== "client")
+    throw new UsageError(`gen needs ca, server or client${what ? `, not "${what}"` : ""}`);
   const args = parse(rest, GEN_FLAGS);
   const out = args.flags.get("--out");
   if (!out) throw new UsageError(`gen ${what} needs --out DIR`);
   const kind: KeyKind = args.flags.has("--rsa") ? "rsa" : "ec";
   const force = args.flags.has("--force");
   const daysText = args.flags.get("--days");
-  if (daysText !== undefined && !/^[1-9]\d{0,5}$/.test(daysText)) throw new UsageError(`--days expects a positive number of days, got "${daysText}"`);
+  if (daysText !== undefined && !/^[1-9]\d{0,5}$/.test(daysText))
+    throw new UsageError(`--days expects a positive number of days, got "${daysText}"`);
   const days = daysText === undefined ? undefined : Number(daysText);
   const nb = args.flags.get("--not-before");
   const notBefore = nb === undefined ? undefined : new Date(nb);
-  if (notBefore && Number.isNaN(notBefore.getTime())) throw new UsageError(`--not-before expects an ISO 8601 date such as 2020-01-01 or 2020-01-01T12:00:00Z, got "${nb}"`);
+  if (notBefore && Number.isNaN(notBefore.getTime()))
+    throw new UsageError(
+      `--not-before expects an ISO 8601 date such as 2020-01-01 or 2020-01-01T12:00:00Z, got "${nb}"`,
+    );
 
   if (what === "ca") {
-    if (args.positional.length > 0) throw new UsageError(`gen ca takes no names (use --name), got "${args.positional[0]}"`);
-    if (args.flags.has("--ca")) throw new UsageError("gen ca makes a CA; --ca is for gen server and gen client");
+    if (args.positional.length > 0)
+      throw new UsageError(`gen ca takes no names (use --name), got "${args.positional[0]}"`);
+    if (args.flags.has("--ca"))
+      throw new UsageError("gen ca makes a CA; --ca is for gen server and gen client");
     await refuseOverwrite(out, ["ca.crt", "ca.key"], force);
     const ca = await generateCa({ name: args.flags.get("--name"), days, notBefore, kind });
-    await writeOutputs(out, [["ca.crt", ca.certPem, false], ["ca.key", ca.keyPem, true]]);
+    await writeOutputs(out, [
+      ["ca.crt", ca.certPem, false],
+      ["ca.key", ca.keyPem, true],
+    ]);
     const info = await describeCertificate(new Uint8Array(ca.cert.rawData));
-    io.out(`wrote ${join(out, "ca.crt")}  CA certificate ${info.subject} (${info.publicKey.text}, valid until ${opensslTime(info.notAfter)})\n`);
+    io.out(
+      `wrote ${join(out, "ca.crt")}  CA certificate ${info.subject} (${info.publicKey.text}, valid until ` +
+        `${opensslTime(info.notAfter)})\n`,
+    );
     io.out(`wrote ${join(out, "ca.key")}  private key (PKCS#8, mode 0600)\n`);
     io.out(`next: portico certs gen server --ca ${out} --out DIR HOST...\n`);
     return 0;
   }
 
-  if (args.flags.has("--name")) throw new UsageError(`--name is for gen ca; the names of a ${what} certificate are its arguments`);
+  if (args.flags.has("--name"))
+    throw new UsageError(`--name is for gen ca; the names of a ${what} certificate are its arguments`);
   const caDir = args.flags.get("--ca");
-  if (!caDir) throw new UsageError(`gen ${what} needs --ca DIR (a folder with ca.crt and ca.key, e.g. from portico certs gen ca)`);
-  if (args.positional.length === 0) throw new UsageError(what === "server" ? "gen server needs at least one HOST" : "gen client needs a NAME");
+  if (!caDir)
+    throw new UsageError(
+      `gen ${what} needs --ca DIR (a folder with ca.crt and ca.key, e.g. from portico certs gen ca)`,
+    );
+  if (args.positional.length === 0)
+    throw new UsageError(
+      what === "server" ? "gen server needs at least one HOST" : "gen client needs a NAME",
+    );
   // One after the other, so a missing CA folder is always reported by its certificate first.
   const caCert = await readText(join(caDir, "ca.crt"));
   const caKey = await readText(join(caDir, "ca.key"));
   const ca = await loadSigningCa(caCert, caKey, `--ca ${caDir}`);
   await refuseOverwrite(out, ["tls.crt", "tls.key", "ca.crt"], force);
   const leaf = await generateLeaf({ ca, usage: what, names: args.positional, days, notBefore, kind });
-  await writeOutputs(out, [["tls.crt", leaf.certPem, false], ["tls.key", leaf.keyPem, true], ["ca.crt", caCert, false]]);
+  await writeOutputs(out, [
+    ["tls.crt", leaf.certPem, false],
+    ["tls.key", leaf.keyPem, true],
+    ["ca.crt", caCert, false],
+  ]);
   const info = await describeCertificate(new Uint8Array(leaf.cert.rawData));
   const sans = info.subjectAltNames.length ? info.subjectAltNames.join(", ") : `CN ${args.positional[0]}`;
-  io.out(`wrote ${join(out, "tls.crt")}  ${what} certificate for ${sans} (${info.publicKey.text}, valid until ${opensslTime(info.notAfter)}), issued by ${info.issuer}\n`);
+  io.out(
+    `wrote ${join(out, "tls.crt")}  ${what} certificate for ${sans} (${info.publicKey.text}, valid until ` +
+      `${opensslTime(info.notAfter)}), issued by ${info.issuer}\n`,
+  );
   io.out(`wrote ${join(out, "tls.key")}  private key (PKCS#8, mode 0600)\n`);
   io.out(`wrote ${join(out, "ca.crt")}   the CA's certificate\n`);
   if (what === "server") io.out(`use it in routes.yaml: credentials: { NAME: ${out} }\n`);
@@ -284,7 +328,10 @@ async function refuseOverwrite(dir: string, names: string[], force: boolean): Pr
       // absent: fine
     }
   }
-  if (existing.length > 0) throw new GenerateError(`${existing.join(", ")} already exist${existing.length === 1 ? "s" : ""}; use --force to overwrite`);
+  if (existing.length > 0)
+    throw new GenerateError(
+      `${existing.join(", ")} already exist${existing.length === 1 ? "s" : ""}; use --force to overwrite`,
+    );
 }
 
 /** [name, content, secret]: secrets get mode 0600, also when the file existed before. */
@@ -297,6 +344,8 @@ async function writeOutputs(dir: string, files: [string, string, boolean][]): Pr
       if (secret) await chmod(file, 0o600);
     }
   } catch (err) {
-    throw new GenerateError(`cannot write to ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new GenerateError(
+      `cannot write to ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }

@@ -48,7 +48,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function load(args: ParsedArgs) {
-  const credentialDirs = args.credentialDirs.length ? args.credentialDirs : existsSync("certs") ? ["certs"] : [];
+  const credentialDirs = args.credentialDirs.length
+    ? args.credentialDirs
+    : existsSync("certs")
+      ? ["certs"]
+      : [];
   const config = await loadSources(args.configFiles, {
     services: args.services,
     portMap: args.portMap,
@@ -65,7 +69,10 @@ async function validate(args: ParsedArgs): Promise<number> {
   const file = args.configFiles.join(", ");
   try {
     const plan = await load(args);
-    process.stdout.write(`${file}: ok (${plan.listeners.length + plan.streamListeners.length} listeners, ${plan.credentials.length} credentials)\n`);
+    process.stdout.write(
+      `${file}: ok (${plan.listeners.length + plan.streamListeners.length} listeners, ` +
+        `${plan.credentials.length} credentials)\n`,
+    );
     return 0;
   } catch (err) {
     return reportFatal(err);
@@ -102,7 +109,10 @@ async function run(args: ParsedArgs): Promise<number> {
     try {
       next = await load(args);
     } catch (err) {
-      const detail = err instanceof ConfigError ? err.issues.map((i) => formatIssue(i)).join("; ") : (err as Error).message;
+      const detail =
+        err instanceof ConfigError
+          ? err.issues.map((i) => formatIssue(i)).join("; ")
+          : (err as Error).message;
       log.error(`reload refused, still serving the previous configuration: ${detail}`);
       return;
     }
@@ -110,7 +120,10 @@ async function run(args: ParsedArgs): Promise<number> {
     current = next;
     logListeners(next, gateway!, new Set([...report.started, ...report.restarted]));
     for (const f of report.failed) log.error(`listener ${f.name} could not start: ${f.error.message}`);
-    log.info(`reloaded: ${report.updated.length} updated in place, ${report.restarted.length} restarted, ${report.started.length} started, ${report.stopped.length} stopped, ${report.failed.length} failed`);
+    log.info(
+      `reloaded: ${report.updated.length} updated in place, ${report.restarted.length} restarted, ` +
+        `${report.started.length} started, ${report.stopped.length} stopped, ${report.failed.length} failed`,
+    );
   };
   process.on("SIGHUP", () => {
     reloading = reloading.then(reload);
@@ -142,7 +155,8 @@ function logListeners(plan: Plan, gateway: Gateway, only?: Set<string>): void {
     let what: string;
     if (l.kind === "https") what = l.servers.map((s) => `${s.hosts.join(",")} (${s.mode})`).join(", ");
     else if (l.kind === "http") what = l.httpsRedirectPort !== undefined ? "redirect to https" : "http";
-    else if (l.kind === "tcp") what = l.route?.upstreams.map((u) => `${u.service} ${u.host}:${u.port}`).join(", ") ?? "no route";
+    else if (l.kind === "tcp")
+      what = l.route?.upstreams.map((u) => `${u.service} ${u.host}:${u.port}`).join(", ") ?? "no route";
     else what = "passthrough by SNI";
     const kind = l.kind === "tls-passthrough" ? "TLS" : l.kind.toUpperCase();
     log.info(`listener ${l.name} on ${l.address}:${port} ${kind} [${adapter}]: ${what}`);
@@ -151,7 +165,9 @@ function logListeners(plan: Plan, gateway: Gateway, only?: Set<string>): void {
 
 function reportFatal(err: unknown): number {
   if (err instanceof ConfigError) {
-    process.stderr.write(`portico: invalid configuration:\n${err.issues.map((i) => `  ${formatIssue(i)}`).join("\n")}\n`);
+    process.stderr.write(
+      `portico: invalid configuration:\n${err.issues.map((i) => `  ${formatIssue(i)}`).join("\n")}\n`,
+    );
     return 1;
   }
   if (err instanceof PorticoError) {
@@ -166,14 +182,21 @@ function reportFatal(err: unknown): number {
  * machine), traffic is served anyway and the log says so. A port given explicitly must work.
  * It is started once; a reload does not move it.
  */
-async function startAdminListener(args: ParsedArgs, plan: () => Plan, configured: string | undefined): Promise<RunningListener | undefined> {
+async function startAdminListener(
+  args: ParsedArgs,
+  plan: () => Plan,
+  configured: string | undefined,
+): Promise<RunningListener | undefined> {
   // --admin beats routes.yaml's settings.admin, which beats the default.
   const given = args.admin ?? configured;
   const where = parseAdminAddress(given ?? DEFAULT_ADMIN);
   if (where === "off" || where === undefined) return undefined;
   try {
     const admin = await startAdmin(plan, where, (spec) => selectAdapter(spec, currentRuntime(), "auto"));
-    log.info(`admin on http://${where.address.includes(":") ? `[${where.address}]` : where.address}:${admin.port} (/healthz, /certs)`);
+    log.info(
+      `admin on http://${where.address.includes(":") ? `[${where.address}]` : where.address}:${admin.port} ` +
+        `(/healthz, /certs)`,
+    );
     return admin;
   } catch (err) {
     if (given !== undefined) throw err;

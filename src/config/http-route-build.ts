@@ -81,7 +81,10 @@ export function buildHttpRoute(
   if (route.directResponse) {
     const { status, body, contentType } = route.directResponse;
     const text = typeof body === "string" ? body : body?.string;
-    const bytes = typeof body === "object" && body.bytes !== undefined ? Uint8Array.from(atob(body.bytes), (c) => c.charCodeAt(0)) : undefined;
+    const bytes =
+      typeof body === "object" && body.bytes !== undefined
+        ? Uint8Array.from(atob(body.bytes), (c) => c.charCodeAt(0))
+        : undefined;
     built.directResponse = {
       status,
       ...(text !== undefined ? { body: text } : bytes !== undefined ? { body: bytes } : {}),
@@ -104,7 +107,9 @@ export function buildHttpRoute(
     built.rewrite = {
       ...(r.uri === undefined ? {} : { uri: r.uri }),
       ...(r.authority === undefined ? {} : { authority: r.authority }),
-      ...(r.uriRegexRewrite === undefined ? {} : { uriRegexRewrite: { match: r.uriRegexRewrite.match, rewrite: r.uriRegexRewrite.rewrite } }),
+      ...(r.uriRegexRewrite === undefined
+        ? {}
+        : { uriRegexRewrite: { match: r.uriRegexRewrite.match, rewrite: r.uriRegexRewrite.rewrite } }),
     };
   }
   if (route.headers) {
@@ -129,26 +134,41 @@ function presenceMatch(m: RawStringMatch): PresenceMatch {
   // `{}` checks presence (Istio: "If the value is empty and only the name of header is
   // specified, presence of the header is checked"); so do regex "*" and ".*" (Istio's
   // isCatchAllHeaderMatch).
-  if (m.exact === undefined && m.prefix === undefined && (m.regex === undefined || m.regex === "*" || m.regex === ".*")) return { kind: "present" };
+  if (
+    m.exact === undefined &&
+    m.prefix === undefined &&
+    (m.regex === undefined || m.regex === "*" || m.regex === ".*")
+  )
+    return { kind: "present" };
   return stringMatch(m);
 }
 
 /** Istio's header name rule (validHeaderRegex in its validation). */
 const HEADER_NAME = /^[-_A-Za-z0-9]+$/;
 const headerNameProblem = (name: string) =>
-  HEADER_NAME.test(name) ? undefined : `invalid header name ${JSON.stringify(name)}: expected letters, digits, "-" and "_"`;
+  HEADER_NAME.test(name)
+    ? undefined
+    : `invalid header name ${JSON.stringify(name)}: expected letters, digits, "-" and "_"`;
 
 /** Keys Istio ignores under match.headers: they have fields of their own. */
 const PSEUDO_HEADERS = new Set(["uri", "scheme", "method", "authority"]);
 
-function namedMatches(raw: Record<string, RawStringMatch>, at: FieldPath, ctx: Reporter, headers: boolean): NamedMatch[] {
+function namedMatches(
+  raw: Record<string, RawStringMatch>,
+  at: FieldPath,
+  ctx: Reporter,
+  headers: boolean,
+): NamedMatch[] {
   const out: NamedMatch[] = [];
   for (const [name, m] of Object.entries(raw)) {
     if (headers) {
       const problem = headerNameProblem(name);
       if (problem) ctx.report([...at, name], problem);
       if (PSEUDO_HEADERS.has(name.toLowerCase())) {
-        ctx.report([...at, name], `Istio ignores "${name}" as a header name; use match.${name.toLowerCase()} instead`);
+        ctx.report(
+          [...at, name],
+          `Istio ignores "${name}" as a header name; use match.${name.toLowerCase()} instead`,
+        );
       }
     }
     out.push({ name: headers ? name.toLowerCase() : name, match: presenceMatch(m) });
@@ -156,7 +176,11 @@ function namedMatches(raw: Record<string, RawStringMatch>, at: FieldPath, ctx: R
   return out;
 }
 
-function buildMatch(entry: NonNullable<RawHttpRoute["match"]>[number], at: FieldPath, ctx: Reporter): HttpMatchConfig {
+function buildMatch(
+  entry: NonNullable<RawHttpRoute["match"]>[number],
+  at: FieldPath,
+  ctx: Reporter,
+): HttpMatchConfig {
   const m: HttpMatchConfig = {};
   if (entry.name !== undefined) m.name = entry.name;
   if (entry.uri) m.uri = stringMatch(entry.uri);
@@ -165,7 +189,8 @@ function buildMatch(entry: NonNullable<RawHttpRoute["match"]>[number], at: Field
   if (entry.method) m.method = stringMatch(entry.method);
   if (entry.authority) m.authority = stringMatch(entry.authority);
   if (entry.headers) m.headers = namedMatches(entry.headers, [...at, "headers"], ctx, true);
-  if (entry.withoutHeaders) m.withoutHeaders = namedMatches(entry.withoutHeaders, [...at, "withoutHeaders"], ctx, true);
+  if (entry.withoutHeaders)
+    m.withoutHeaders = namedMatches(entry.withoutHeaders, [...at, "withoutHeaders"], ctx, true);
   if (entry.queryParams) m.queryParams = namedMatches(entry.queryParams, [...at, "queryParams"], ctx, false);
   if (entry.port !== undefined) m.port = entry.port;
   return m;
@@ -175,16 +200,31 @@ function buildMatch(entry: NonNullable<RawHttpRoute["match"]>[number], at: Field
  * A destination host names a service: exactly, or by its first label when no service has the
  * whole name (`webapp.default.svc.cluster.local` → `webapp`), so Istio-style hosts carry over.
  */
-function resolveService(host: string, at: FieldPath, { services, unknownServiceHint }: ServiceLookup, ctx: Reporter): string {
+function resolveService(
+  host: string,
+  at: FieldPath,
+  { services, unknownServiceHint }: ServiceLookup,
+  ctx: Reporter,
+): string {
   if (!services || services.has(host)) return host;
   const first = host.split(".")[0]!;
   if (host.includes(".") && services.has(first)) return first;
-  ctx.report(at, unknownName("service", "services", host, [...services.keys()]) + (unknownServiceHint?.(first) ?? ""));
+  ctx.report(
+    at,
+    unknownName("service", "services", host, [...services.keys()]) + (unknownServiceHint?.(first) ?? ""),
+  );
   return host;
 }
 
-function destinationService(d: RawDestination, at: FieldPath, services: ServiceLookup, ctx: Reporter): string {
-  return typeof d === "string" ? resolveService(d, at, services, ctx) : resolveService(d.host, [...at, "host"], services, ctx);
+function destinationService(
+  d: RawDestination,
+  at: FieldPath,
+  services: ServiceLookup,
+  ctx: Reporter,
+): string {
+  return typeof d === "string"
+    ? resolveService(d, at, services, ctx)
+    : resolveService(d.host, [...at, "host"], services, ctx);
 }
 
 /** Istio's RouteDestination, as an HTTP, TCP or TLS route's `route` list holds them. */
@@ -195,7 +235,12 @@ export interface RawRouteDestination {
 }
 
 /** The `route` list at `at`: each host resolved to a service, with Istio's weight rule. */
-export function buildDestinations(raw: RawRouteDestination[], at: FieldPath, services: ServiceLookup, ctx: Reporter): DestinationConfig[] {
+export function buildDestinations(
+  raw: RawRouteDestination[],
+  at: FieldPath,
+  services: ServiceLookup,
+  ctx: Reporter,
+): DestinationConfig[] {
   // Istio's rule: no weights means an equal split; once any is given, the others are 0.
   const weighted = raw.some((destination) => destination.weight !== undefined);
   const built = raw.map((destination, k) => {
@@ -217,13 +262,20 @@ export function buildDestinations(raw: RawRouteDestination[], at: FieldPath, ser
 /** Envoy's header formatters (`%REQ(x)%`, `%DOWNSTREAM_REMOTE_ADDRESS%`); `%%` is a literal %. */
 const ENVOY_FORMATTER = /%[A-Z][A-Z0-9_]*(?:\([^)]*\))?(?::\d+)?%/;
 
-function buildOperations(raw: RawHeaderOperations, at: FieldPath, ctx: Reporter): HeaderOperations | undefined {
+function buildOperations(
+  raw: RawHeaderOperations,
+  at: FieldPath,
+  ctx: Reporter,
+): HeaderOperations | undefined {
   const pairs = (map: Record<string, string> | undefined, field: string): [string, string][] =>
     Object.entries(map ?? {}).map(([name, value]) => {
       const problem = headerNameProblem(name);
       if (problem) ctx.report([...at, field, name], problem);
       if (ENVOY_FORMATTER.test(value.replaceAll("%%", ""))) {
-        ctx.report([...at, field, name], "Envoy's %...% substitutions in header values are not supported by Portico; write a literal value");
+        ctx.report(
+          [...at, field, name],
+          "Envoy's %...% substitutions in header values are not supported by Portico; write a literal value",
+        );
       }
       return [name.toLowerCase(), value.replaceAll("%%", "%")];
     });
@@ -232,7 +284,11 @@ function buildOperations(raw: RawHeaderOperations, at: FieldPath, ctx: Reporter)
   const remove = (raw.remove ?? []).map((name, k) => {
     const problem = headerNameProblem(name);
     if (problem) ctx.report([...at, "remove", k], problem);
-    else if (name.toLowerCase() === "host") ctx.report([...at, "remove", k], "the host header cannot be removed; use rewrite.authority to change it");
+    else if (name.toLowerCase() === "host")
+      ctx.report(
+        [...at, "remove", k],
+        "the host header cannot be removed; use rewrite.authority to change it",
+      );
     return name.toLowerCase();
   });
   if (set.length + add.length + remove.length === 0) return undefined;
@@ -249,11 +305,21 @@ function buildHeaders(raw: RawHeaders, at: FieldPath, ctx: Reporter): HeadersCon
 }
 
 // Istio's retry defaults (pilot's retry.DefaultPolicy): when `retryOn` is left out, these apply.
-const DEFAULT_RETRY_ON: RetryCondition[] = ["connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes"];
+const DEFAULT_RETRY_ON: RetryCondition[] = [
+  "connect-failure",
+  "refused-stream",
+  "unavailable",
+  "cancelled",
+  "retriable-status-codes",
+];
 const DEFAULT_RETRIABLE_STATUS = [503];
 
 function buildRetries(raw: NonNullable<RawHttpRoute["retries"]>): RetryConfig {
-  const out: RetryConfig = { attempts: raw.attempts, retryOn: DEFAULT_RETRY_ON, retriableStatusCodes: DEFAULT_RETRIABLE_STATUS };
+  const out: RetryConfig = {
+    attempts: raw.attempts,
+    retryOn: DEFAULT_RETRY_ON,
+    retriableStatusCodes: DEFAULT_RETRIABLE_STATUS,
+  };
   if (raw.perTryTimeout !== undefined) out.perTryTimeoutMs = parseDuration(raw.perTryTimeout)!;
   if (raw.retryOn !== undefined) {
     // As Istio's parseRetryOn: numbers are retriable status codes, which turn on
@@ -266,7 +332,8 @@ function buildRetries(raw: NonNullable<RawHttpRoute["retries"]>): RetryConfig {
       if (/^\d+$/.test(part)) codes.push(Number(part));
       else if (!conditions.includes(part as RetryCondition)) conditions.push(part as RetryCondition);
     }
-    if (codes.length > 0 && !conditions.includes("retriable-status-codes")) conditions.push("retriable-status-codes");
+    if (codes.length > 0 && !conditions.includes("retriable-status-codes"))
+      conditions.push("retriable-status-codes");
     out.retryOn = conditions;
     out.retriableStatusCodes = codes;
   }
@@ -277,17 +344,28 @@ function buildFault(raw: NonNullable<RawHttpRoute["fault"]>): FaultConfig {
   const out: FaultConfig = {};
   // Istio: "If left unspecified, all requests will be delayed / aborted."
   if (raw.delay?.fixedDelay !== undefined) {
-    out.delay = { fixedDelayMs: parseDuration(raw.delay.fixedDelay)!, percentage: raw.delay.percentage?.value ?? 100 };
+    out.delay = {
+      fixedDelayMs: parseDuration(raw.delay.fixedDelay)!,
+      percentage: raw.delay.percentage?.value ?? 100,
+    };
   }
-  if (raw.abort?.httpStatus !== undefined) out.abort = { httpStatus: raw.abort.httpStatus, percentage: raw.abort.percentage?.value ?? 100 };
+  if (raw.abort?.httpStatus !== undefined)
+    out.abort = { httpStatus: raw.abort.httpStatus, percentage: raw.abort.percentage?.value ?? 100 };
   return out;
 }
 
-function buildMirrors(route: RawHttpRoute, at: FieldPath, services: ServiceLookup, ctx: Reporter): MirrorConfig[] {
+function buildMirrors(
+  route: RawHttpRoute,
+  at: FieldPath,
+  services: ServiceLookup,
+  ctx: Reporter,
+): MirrorConfig[] {
   // Istio: "If this field [mirrorPercentage] is absent, all the traffic (100%) will be mirrored."
   if (route.mirror !== undefined) {
     const service = destinationService(route.mirror, [...at, "mirror"], services, ctx);
-    return [{ service, percentage: route.mirrorPercentage?.value ?? 100, source: ctx.source([...at, "mirror"]) }];
+    return [
+      { service, percentage: route.mirrorPercentage?.value ?? 100, source: ctx.source([...at, "mirror"]) },
+    ];
   }
   return (route.mirrors ?? []).map((m, k) => ({
     service: destinationService(m.destination, [...at, "mirrors", k, "destination"], services, ctx),
@@ -309,4 +387,3 @@ function buildCors(raw: NonNullable<RawHttpRoute["corsPolicy"]>): CorsPolicyConf
   if (raw.allowCredentials !== undefined) out.allowCredentials = raw.allowCredentials;
   return out;
 }
-

@@ -57,7 +57,11 @@ function exactlyOneKind<T>(presence: boolean) {
 function stringMatchSchema(regex: typeof re2Regex, presence: boolean) {
   const what = `a mapping with one of exact, prefix or regex${presence ? ", or {} for any value" : ""}`;
   return v.pipe(
-    mapping(what, { exact: v.optional(text("a string")), prefix: v.optional(text("a string")), regex: v.optional(regex) }),
+    mapping(what, {
+      exact: v.optional(text("a string")),
+      prefix: v.optional(text("a string")),
+      regex: v.optional(regex),
+    }),
     exactlyOneKind(presence),
   );
 }
@@ -87,7 +91,9 @@ const MatchSchema = mapping(
     authority: v.optional(StringMatchSchema),
     headers: v.optional(namedMap("a mapping of header names to string matches", HeaderMatchSchema)),
     withoutHeaders: v.optional(namedMap("a mapping of header names to string matches", HeaderMatchSchema)),
-    queryParams: v.optional(namedMap("a mapping of query parameter names to string matches", QueryMatchSchema)),
+    queryParams: v.optional(
+      namedMap("a mapping of query parameter names to string matches", QueryMatchSchema),
+    ),
     port: v.optional(port),
     ignoreUriCase: v.optional(boolean()),
   },
@@ -119,14 +125,20 @@ const DestinationObjectSchema = mapping(
     // Accepted and ignored: a Portico service is one origin whose URL already names its port.
     port: v.optional(mapping("a mapping with number", { number: port })),
   },
-  { subset: "Portico has no DestinationRule subsets; define each version as its own service and route to it by name" },
+  {
+    subset:
+      "Portico has no DestinationRule subsets; define each version as its own service and route " +
+      "to it by name",
+  },
 );
 
 const DESTINATION = "a service name, or a mapping with host";
 /** Istio's Destination: a service name, or `host` (and a port, which is the service's). */
 export const Destination = expecting(
   DESTINATION,
-  v.lazy((input) => (typeof input === "string" ? text("the name of an entry in services", 1) : DestinationObjectSchema)),
+  v.lazy((input) =>
+    typeof input === "string" ? text("the name of an entry in services", 1) : DestinationObjectSchema,
+  ),
 );
 
 /** A destination's weight; the rule across a route's destinations is buildDestinations'. */
@@ -147,7 +159,9 @@ function authorityProblem(value: string): string | undefined {
 }
 const authority = checked(AUTHORITY, authorityProblem);
 const PATH = 'a path starting with "/"';
-const path = checked(PATH, (value) => (value.startsWith("/") ? undefined : `expected ${PATH}, got ${describeValue(value)}`));
+const path = checked(PATH, (value) =>
+  value.startsWith("/") ? undefined : `expected ${PATH}, got ${describeValue(value)}`,
+);
 
 // Envoy's RedirectAction only has these codes (MOVED_PERMANENTLY, FOUND, SEE_OTHER,
 // TEMPORARY_REDIRECT, PERMANENT_REDIRECT).
@@ -155,7 +169,10 @@ const REDIRECT_CODES = [301, 302, 303, 307, 308];
 const REDIRECT_CODE = "301, 302, 303, 307 or 308";
 const redirectCode = expecting(
   REDIRECT_CODE,
-  v.pipe(v.number(got(REDIRECT_CODE)), v.check((n) => REDIRECT_CODES.includes(n), got(REDIRECT_CODE))),
+  v.pipe(
+    v.number(got(REDIRECT_CODE)),
+    v.check((n) => REDIRECT_CODES.includes(n), got(REDIRECT_CODE)),
+  ),
 );
 
 // https://istio.io/latest/docs/reference/config/networking/virtual-service/#HTTPRedirect
@@ -163,7 +180,13 @@ const RedirectSchema = v.pipe(
   mapping("a mapping with uri, authority, scheme, port or derivePort", {
     uri: v.optional(path),
     authority: v.optional(authority),
-    scheme: v.optional(checked("a URL scheme such as https", (s) => (/^[A-Za-z][A-Za-z0-9+.-]*$/.test(s) ? undefined : `expected a URL scheme such as https, got ${describeValue(s)}`))),
+    scheme: v.optional(
+      checked("a URL scheme such as https", (s) =>
+        /^[A-Za-z][A-Za-z0-9+.-]*$/.test(s)
+          ? undefined
+          : `expected a URL scheme such as https, got ${describeValue(s)}`,
+      ),
+    ),
     port: v.optional(port),
     derivePort: v.optional(oneOf(["FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT"] as const)),
     redirectCode: v.optional(redirectCode),
@@ -177,9 +200,13 @@ const RedirectSchema = v.pipe(
 );
 
 const UriRegexRewriteSchema = v.pipe(
-  mapping("a mapping with match and rewrite", { match: re2Regex, rewrite: text("a substitution such as /v2/\\1") }),
+  mapping("a mapping with match and rewrite", {
+    match: re2Regex,
+    rewrite: text("a substitution such as /v2/\\1"),
+  }),
   rule((r, add) => {
-    if (typeof r.match !== "string" || typeof r.rewrite !== "string" || re2Problem(r.match) !== undefined) return;
+    if (typeof r.match !== "string" || typeof r.rewrite !== "string" || re2Problem(r.match) !== undefined)
+      return;
     const sub = compileSubstitution(r.rewrite, captureGroups(r.match));
     if (!sub.ok) add(["rewrite"], `invalid substitution ${describeValue(r.rewrite)}: ${sub.problem}`);
   }),
@@ -194,19 +221,26 @@ const RewriteSchema = v.pipe(
   }),
   rule((r, add) => {
     if ("uri" in r && "uriRegexRewrite" in r) add([], "expected one of uri or uriRegexRewrite, got both");
-    if (!["uri", "authority", "uriRegexRewrite"].some((k) => k in r)) add([], "expected at least one of uri, authority or uriRegexRewrite");
+    if (!["uri", "authority", "uriRegexRewrite"].some((k) => k in r))
+      add([], "expected at least one of uri, authority or uriRegexRewrite");
   }),
 );
 
 const BASE64 = "base64 text";
 const base64 = checked(BASE64, (s) =>
-  /^[A-Za-z0-9+/]*={0,2}$/.test(s) && s.length % 4 === 0 ? undefined : `expected ${BASE64}, got ${describeValue(s)}`,
+  /^[A-Za-z0-9+/]*={0,2}$/.test(s) && s.length % 4 === 0
+    ? undefined
+    : `expected ${BASE64}, got ${describeValue(s)}`,
 );
 const BodyObjectSchema = v.pipe(
-  mapping("a string, or a mapping with string or bytes", { string: v.optional(text("a string")), bytes: v.optional(base64) }),
+  mapping("a string, or a mapping with string or bytes", {
+    string: v.optional(text("a string")),
+    bytes: v.optional(base64),
+  }),
   rule((b, add) => {
     const kinds = ["string", "bytes"].filter((k) => k in b);
-    if (kinds.length !== 1) add([], `expected exactly one of string or bytes, got ${kinds.length === 0 ? "none" : "both"}`);
+    if (kinds.length !== 1)
+      add([], `expected exactly one of string or bytes, got ${kinds.length === 0 ? "none" : "both"}`);
   }),
 );
 const Body = expecting(
@@ -226,8 +260,10 @@ const DirectResponseSchema = v.pipe(
   }),
   rule((d, add) => {
     const body = d.body as string | { string?: string; bytes?: string } | undefined;
-    const empty = body === undefined || body === "" || (typeof body === "object" && !body.string && !body.bytes);
-    if (typeof d.status === "number" && NULL_BODY_STATUS.has(d.status) && !empty) add(["body"], `a ${d.status} response has no body`);
+    const empty =
+      body === undefined || body === "" || (typeof body === "object" && !body.string && !body.bytes);
+    if (typeof d.status === "number" && NULL_BODY_STATUS.has(d.status) && !empty)
+      add(["body"], `a ${d.status} response has no body`);
   }),
 );
 
@@ -265,7 +301,8 @@ function retryOnProblem(value: string): string | undefined {
     }
     const reason = UNSUPPORTED_RETRY[part];
     if (reason) return `retry condition ${JSON.stringify(part)} is not supported by Portico: ${reason}`;
-    const hint = didYouMean(part, RETRY_CONDITIONS) || `; expected status codes or: ${RETRY_CONDITIONS.join(", ")}`;
+    const hint =
+      didYouMean(part, RETRY_CONDITIONS) || `; expected status codes or: ${RETRY_CONDITIONS.join(", ")}`;
     return `unknown retry condition ${JSON.stringify(part)}${hint}`;
   }
   return undefined;
@@ -276,7 +313,9 @@ const RetrySchema = mapping(
   {
     attempts: integer("an integer >= 0", 0, 1_000),
     perTryTimeout: v.optional(positiveDuration),
-    retryOn: v.optional(checked("retry conditions separated by commas, such as 5xx,reset or 503", retryOnProblem)),
+    retryOn: v.optional(
+      checked("retry conditions separated by commas, such as 5xx,reset or 503", retryOnProblem),
+    ),
   },
   {
     retryRemoteLocalities: "Portico has no localities; a service is one origin",
@@ -299,13 +338,17 @@ const DelaySchema = v.pipe(
     },
   ),
   rule((d, add) => {
-    if (!("fixedDelay" in d) && !("exponentialDelay" in d)) add(["fixedDelay"], "required field is missing; expected a duration like 15s or 250ms");
+    if (!("fixedDelay" in d) && !("exponentialDelay" in d))
+      add(["fixedDelay"], "required field is missing; expected a duration like 15s or 250ms");
   }),
 );
 const AbortSchema = v.pipe(
   mapping(
     "a mapping with httpStatus and optional percentage",
-    { httpStatus: v.optional(integer("an HTTP status code 200..599", 200, 599)), percentage: v.optional(PercentSchema) },
+    {
+      httpStatus: v.optional(integer("an HTTP status code 200..599", 200, 599)),
+      percentage: v.optional(PercentSchema),
+    },
     {
       grpcStatus: "Portico aborts with an HTTP status; use httpStatus",
       http2Error: "Portico aborts with an HTTP status; use httpStatus",
@@ -318,7 +361,10 @@ const AbortSchema = v.pipe(
   }),
 );
 const FaultSchema = v.pipe(
-  mapping("a mapping with delay and/or abort", { delay: v.optional(DelaySchema), abort: v.optional(AbortSchema) }),
+  mapping("a mapping with delay and/or abort", {
+    delay: v.optional(DelaySchema),
+    abort: v.optional(AbortSchema),
+  }),
   rule((f, add) => {
     if (!("delay" in f) && !("abort" in f)) add([], "expected delay, abort or both");
   }),
@@ -331,7 +377,8 @@ const MirrorEntrySchema = mapping("a mapping with destination and optional perce
 
 // https://istio.io/latest/docs/reference/config/networking/virtual-service/#CorsPolicy
 const CorsPolicySchema = mapping(
-  "a mapping with allowOrigins and optional allowMethods, allowHeaders, exposeHeaders, maxAge, allowCredentials",
+  "a mapping with allowOrigins and optional allowMethods, allowHeaders, exposeHeaders, maxAge, " +
+    "allowCredentials",
   {
     allowOrigins: v.optional(list("a list of string matches", StringMatchSchema)),
     allowMethods: v.optional(list("a list of HTTP methods", text("an HTTP method", 1))),
@@ -365,7 +412,9 @@ export const HttpRouteSchema = v.pipe(
       fault: v.optional(FaultSchema),
       mirror: v.optional(Destination),
       mirrorPercentage: v.optional(PercentSchema),
-      mirrors: v.optional(list("a list of mirrors, each with destination and optional percentage", MirrorEntrySchema)),
+      mirrors: v.optional(
+        list("a list of mirrors, each with destination and optional percentage", MirrorEntrySchema),
+      ),
       corsPolicy: v.optional(CorsPolicySchema),
     },
     {
@@ -375,13 +424,17 @@ export const HttpRouteSchema = v.pipe(
   ),
   rule((route, add) => {
     const actions = ACTIONS.filter((k) => k in route);
-    if (actions.length > 1) add([], `expected exactly one of route, redirect or directResponse, got ${actions.join(" and ")}`);
-    else if (actions.length === 0 && !("delegate" in route)) add([], "expected one of route, redirect or directResponse");
+    if (actions.length > 1)
+      add([], `expected exactly one of route, redirect or directResponse, got ${actions.join(" and ")}`);
+    else if (actions.length === 0 && !("delegate" in route))
+      add([], "expected one of route, redirect or directResponse");
     if (actions.length === 1 && !("route" in route)) {
       for (const k of ROUTE_ONLY) if (k in route) add([k], `only allowed with route, not with ${actions[0]}`);
     }
-    if ("mirror" in route && "mirrors" in route) add(["mirrors"], "mirror and mirrors cannot be used together; list every mirror under mirrors");
-    if ("mirrorPercentage" in route && !("mirror" in route)) add(["mirrorPercentage"], "only allowed with mirror; each mirrors entry has its own percentage");
+    if ("mirror" in route && "mirrors" in route)
+      add(["mirrors"], "mirror and mirrors cannot be used together; list every mirror under mirrors");
+    if ("mirrorPercentage" in route && !("mirror" in route))
+      add(["mirrorPercentage"], "only allowed with mirror; each mirrors entry has its own percentage");
   }),
 );
 

@@ -49,7 +49,11 @@ export function hostsOncePerPort(
       const lower = host.toLowerCase();
       const previous = servedBy.get(lower);
       if (!previous) servedBy.set(lower, formatPath(at));
-      else ctx.report([...at, "hosts", k], `${noun} "${lower}" is already ${verb} on port ${port} by ${previous}`);
+      else
+        ctx.report(
+          [...at, "hosts", k],
+          `${noun} "${lower}" is already ${verb} on port ${port} by ${previous}`,
+        );
       return lower;
     }),
   );

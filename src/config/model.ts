@@ -98,7 +98,11 @@ export interface TlsPassthroughListenerConfig {
   source: Source;
 }
 
-export type ListenerConfig = HttpListenerConfig | HttpsListenerConfig | TcpListenerConfig | TlsPassthroughListenerConfig;
+export type ListenerConfig =
+  | HttpListenerConfig
+  | HttpsListenerConfig
+  | TcpListenerConfig
+  | TlsPassthroughListenerConfig;
 
 export interface CredentialConfig {
   name: string;
@@ -142,7 +146,9 @@ export interface VirtualHostConfig {
   http: HttpRouteConfig[];
   /** Istio TCPRoute: first match wins; absent or empty when the entry has none. */
   tcp?: TcpRouteConfig[];
-  /** Istio TLSRoute (SNI passthrough): chosen by SNI, exact beats wildcard; for one name the first route wins. */
+  /**
+   * Istio TLSRoute (SNI passthrough): chosen by SNI, exact beats wildcard; for one name the first route wins.
+   */
   tls?: TlsRouteConfig[];
   source: Source;
 }

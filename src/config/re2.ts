@@ -31,7 +31,8 @@ export function translateRe2(pattern: string): Re2Translation {
   const lead = /^\(\?([a-zA-Z]+)\)/.exec(pattern);
   if (lead) {
     for (const f of lead[1]!) {
-      if (f === "U") return fail("the ungreedy flag (?U) is not supported; write lazy quantifiers like .*? instead");
+      if (f === "U")
+        return fail("the ungreedy flag (?U) is not supported; write lazy quantifiers like .*? instead");
       if (!"ims".includes(f)) return fail(`unknown flag ${JSON.stringify(f)} in ${lead[0]}`);
       if (!flags.includes(f)) flags += f;
     }
@@ -45,7 +46,8 @@ export function translateRe2(pattern: string): Re2Translation {
     if (c === "\\") {
       const d = pattern[i + 1];
       if (d === undefined) return fail("trailing backslash");
-      if (!inClass && d >= "1" && d <= "9") return fail(`backreferences like \\${d} are not supported by RE2`);
+      if (!inClass && d >= "1" && d <= "9")
+        return fail(`backreferences like \\${d} are not supported by RE2`);
       if (d === "Q") return fail("\\Q...\\E quoting is not supported; escape the characters one by one");
       if (d === "C") return fail("\\C (any byte) is not supported");
       if (d === "Z") return fail("\\Z is not RE2 syntax; use \\z or $");
@@ -82,7 +84,10 @@ export function translateRe2(pattern: string): Re2Translation {
         const end = pattern.indexOf(":]", i + 2);
         if (end > 0) {
           const name = pattern.slice(i + 2, end);
-          if (name.startsWith("^")) return fail(`negated POSIX classes like [:${name}:] are not supported; negate the whole class instead`);
+          if (name.startsWith("^"))
+            return fail(
+              `negated POSIX classes like [:${name}:] are not supported; negate the whole class instead`,
+            );
           const body = POSIX[name];
           if (body === undefined) return fail(`unknown POSIX class [:${name}:]`);
           out += body;
@@ -118,7 +123,8 @@ export function translateRe2(pattern: string): Re2Translation {
         continue;
       }
       if (rest.startsWith("P=")) return fail("named backreferences (?P=name) are not supported by RE2");
-      if (/^(?:[=!]|<[=!])/.test(rest)) return fail("lookahead and lookbehind ((?=, (?!, (?<=, (?<!) are not supported by RE2");
+      if (/^(?:[=!]|<[=!])/.test(rest))
+        return fail("lookahead and lookbehind ((?=, (?!, (?<=, (?<!) are not supported by RE2");
       if (rest.startsWith(":") || rest.startsWith("<")) {
         out += "(?";
         i += 2;
@@ -186,10 +192,16 @@ export function compileSubstitution(
       literal += "\\";
       continue;
     }
-    if (d === undefined || d < "0" || d > "9") return { ok: false, problem: "a backslash must be followed by a digit (\\1) or another backslash" };
+    if (d === undefined || d < "0" || d > "9")
+      return { ok: false, problem: "a backslash must be followed by a digit (\\1) or another backslash" };
     const n = Number(d);
     if (n > groups) {
-      return { ok: false, problem: `\\${n} refers to capture group ${n}, but the pattern has ${groups === 0 ? "no groups" : groups === 1 ? "only 1 group" : `only ${groups} groups`}` };
+      return {
+        ok: false,
+        problem:
+          `\\${n} refers to capture group ${n}, but the pattern has ` +
+          `${groups === 0 ? "no groups" : groups === 1 ? "only 1 group" : `only ${groups} groups`}`,
+      };
     }
     if (literal) parts.push(literal);
     literal = "";
@@ -200,7 +212,8 @@ export function compileSubstitution(
     ok: true,
     replace: (match, ...args) => {
       let s = "";
-      for (const p of parts) s += typeof p === "string" ? p : p === 0 ? match : ((args[p - 1] as string | undefined) ?? "");
+      for (const p of parts)
+        s += typeof p === "string" ? p : p === 0 ? match : ((args[p - 1] as string | undefined) ?? "");
       return s;
     },
   };

@@ -8,7 +8,6 @@ import type { Document, LineCounter, YAMLError } from "yaml";
 import { ConfigError, type ConfigIssue, type Severity, type Source } from "../util/errors.ts";
 import { formatPath, locateLine, type FieldPath } from "./yaml-locate.ts";
 
-
 /** What a builder needs: locate a path of the document, and report a problem there. */
 export interface Reporter {
   source(path: FieldPath): Source;

@@ -43,7 +43,8 @@ export function expecting<S extends object>(what: string, schema: S): S {
 export function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
   if (value === null) return "an empty value";
-  if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === "string")
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (Array.isArray(value)) return value.length === 0 ? "an empty list" : "a list";
   if (typeof value === "object") return "a mapping";
   return String(value);
@@ -64,8 +65,18 @@ export function rule<T>(check: (value: Record<string, unknown>, add: AddIssue) =
     const value = dataset.value;
     if (!isMapping(value)) return;
     check(value, (path, message) => {
-      const items = path.map((key) => ({ type: "object" as const, origin: "value" as const, input: value, key, value: value[key] }));
-      addIssue(items.length > 0 ? { message, path: items as [v.ObjectPathItem, ...v.ObjectPathItem[]] } : { message });
+      const items = path.map((key) => ({
+        type: "object" as const,
+        origin: "value" as const,
+        input: value,
+        key,
+        value: value[key],
+      }));
+      addIssue(
+        items.length > 0
+          ? { message, path: items as [v.ObjectPathItem, ...v.ObjectPathItem[]] }
+          : { message },
+      );
     });
   });
 }
@@ -80,7 +91,11 @@ export function unsupportedField(name: string, reason: string): string {
  * `unsupported` are real Istio fields that Portico does not implement: they are reported with
  * the reason, never silently dropped.
  */
-export function mapping<const E extends v.ObjectEntries>(what: string, entries: E, unsupported: Record<string, string> = {}) {
+export function mapping<const E extends v.ObjectEntries>(
+  what: string,
+  entries: E,
+  unsupported: Record<string, string> = {},
+) {
   const known = Object.keys(entries);
   const missing: Message = (issue) => {
     const key = String(issue.path?.[0]?.key);
@@ -110,7 +125,10 @@ export function mapping<const E extends v.ObjectEntries>(what: string, entries: 
 
 /** A YAML mapping from free-form names to values of one kind. */
 export function namedMap<S extends v.GenericSchema>(what: string, item: S) {
-  return expecting(what, v.pipe(v.custom<Record<string, unknown>>(isMapping, got(what)), v.record(v.string(), item)));
+  return expecting(
+    what,
+    v.pipe(v.custom<Record<string, unknown>>(isMapping, got(what)), v.record(v.string(), item)),
+  );
 }
 
 export function list<S extends v.GenericSchema>(what: string, item: S, min = 0) {
@@ -149,7 +167,10 @@ export function checked(what: string, problem: (value: string) => string | undef
     what,
     v.pipe(
       v.string(got(what)),
-      v.check((value) => problem(value) === undefined, (issue) => problem(issue.input as string) ?? got(what)(issue)),
+      v.check(
+        (value) => problem(value) === undefined,
+        (issue) => problem(issue.input as string) ?? got(what)(issue),
+      ),
     ),
   );
 }
@@ -203,7 +224,9 @@ export const positiveDuration = checked(DURATION, (value) => {
 // Node rejects header values with control characters when the message is written.
 const HEADER_VALUE = 'a header value (printable characters; "" removes the header)';
 export function headerValueProblem(value: string): string | undefined {
-  return /^[\t\x20-\x7e\x80-\xff]*$/.test(value) ? undefined : `expected ${HEADER_VALUE}, got ${describeValue(value)}`;
+  return /^[\t\x20-\x7e\x80-\xff]*$/.test(value)
+    ? undefined
+    : `expected ${HEADER_VALUE}, got ${describeValue(value)}`;
 }
 export const headerValue = checked(HEADER_VALUE, headerValueProblem);
 
@@ -216,6 +239,9 @@ export const headerValueScalar = expecting(
   v.pipe(
     v.union([v.string(), v.number(), v.boolean()], got(HEADER_VALUE)),
     v.transform((value) => String(value)),
-    v.check((value) => headerValueProblem(value) === undefined, (issue) => headerValueProblem(String(issue.input)) ?? got(HEADER_VALUE)(issue)),
+    v.check(
+      (value) => headerValueProblem(value) === undefined,
+      (issue) => headerValueProblem(String(issue.input)) ?? got(HEADER_VALUE)(issue),
+    ),
   ),
 );

@@ -25,29 +25,59 @@ export function sharedServerTlsFields() {
     caCertificates: v.optional(text("a file path", 1)),
     caCrl: v.optional(text("a file path", 1)),
     subjectAltNames: v.optional(list("a non-empty list of subject alternative names", text("a name", 1), 1)),
-    verifyCertificateSpki: v.optional(list("a non-empty list of base64 SHA-256 SPKI hashes", checked("a base64 SHA-256 hash (44 characters)", spkiProblem), 1)),
-    verifyCertificateHash: v.optional(list("a non-empty list of hex SHA-256 certificate hashes", checked("a hex SHA-256 hash", certHashProblem), 1)),
+    verifyCertificateSpki: v.optional(
+      list(
+        "a non-empty list of base64 SHA-256 SPKI hashes",
+        checked("a base64 SHA-256 hash (44 characters)", spkiProblem),
+        1,
+      ),
+    ),
+    verifyCertificateHash: v.optional(
+      list(
+        "a non-empty list of hex SHA-256 certificate hashes",
+        checked("a hex SHA-256 hash", certHashProblem),
+        1,
+      ),
+    ),
     minProtocolVersion: v.optional(oneOf(TLS_PROTOCOLS)),
     maxProtocolVersion: v.optional(oneOf(TLS_PROTOCOLS)),
-    cipherSuites: v.optional(list("a non-empty list of OpenSSL cipher suite names", checked("an OpenSSL cipher suite name", cipherProblem), 1)),
+    cipherSuites: v.optional(
+      list(
+        "a non-empty list of OpenSSL cipher suite names",
+        checked("an OpenSSL cipher suite name", cipherProblem),
+        1,
+      ),
+    ),
   };
 }
 
 /** Fields that only make sense when the server asks for a client certificate. */
-const CLIENT_CERT_FIELDS = ["subjectAltNames", "verifyCertificateSpki", "verifyCertificateHash", "caCrl"] as const;
+const CLIENT_CERT_FIELDS = [
+  "subjectAltNames",
+  "verifyCertificateSpki",
+  "verifyCertificateHash",
+  "caCrl",
+] as const;
 const ORDER: Record<string, number> = { TLS_AUTO: 0, TLSV1_0: 1, TLSV1_1: 2, TLSV1_2: 3, TLSV1_3: 4 };
 
 /** Why `value` is not a base64 SHA-256 SPKI hash (Envoy's verify_certificate_spki), or undefined. */
 export function spkiProblem(value: string): string | undefined {
   const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(value) ? Buffer.from(value, "base64") : undefined;
   if (bytes?.length === 32) return undefined;
-  return `expected the base64 SHA-256 of a SubjectPublicKeyInfo (44 characters, as printed by \`openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64\`), got ${JSON.stringify(value)}`;
+  return (
+    `expected the base64 SHA-256 of a SubjectPublicKeyInfo (44 characters, as printed by \`openssl ` +
+    `x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64\`), ` +
+    `got ${JSON.stringify(value)}`
+  );
 }
 
 /** Why `value` is not a hex SHA-256 certificate hash (colons allowed), or undefined. */
 export function certHashProblem(value: string): string | undefined {
   if (/^[0-9a-f]{64}$/i.test(value.replaceAll(":", ""))) return undefined;
-  return `expected the hex SHA-256 of a certificate (64 hex digits, colons allowed, as printed by \`openssl x509 -noout -fingerprint -sha256\`), got ${JSON.stringify(value)}`;
+  return (
+    `expected the hex SHA-256 of a certificate (64 hex digits, colons allowed, as printed by ` +
+    `\`openssl x509 -noout -fingerprint -sha256\`), got ${JSON.stringify(value)}`
+  );
 }
 
 /** Lower-case hex without colons: the form the model keeps. */
@@ -61,11 +91,18 @@ export function normalizeCertHash(value: string): string {
  */
 export function cipherProblem(name: string): string | undefined {
   if (/^TLS_/i.test(name)) {
-    return `${name} is a TLS 1.3 suite; TLS 1.3 suites are not configurable, cipherSuites applies to TLS 1.2 only`;
+    return (
+      `${name} is a TLS 1.3 suite; TLS 1.3 suites are not configurable, cipherSuites applies to TLS ` +
+      `1.2 only`
+    );
   }
-  if (name.startsWith("[")) return `equal-preference groups like ${JSON.stringify(name)} are not supported; list one suite per entry`;
+  if (name.startsWith("["))
+    return `equal-preference groups like ${JSON.stringify(name)} are not supported; list one suite per entry`;
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(name)) {
-    return `expected one OpenSSL cipher suite name such as ECDHE-RSA-AES128-GCM-SHA256, got ${JSON.stringify(name)}`;
+    return (
+      `expected one OpenSSL cipher suite name such as ECDHE-RSA-AES128-GCM-SHA256, got ` +
+      `${JSON.stringify(name)}`
+    );
   }
   return undefined;
 }
@@ -90,53 +127,102 @@ export function serverTlsIssues(protocol: string, tls: unknown, add: AddIssue): 
 function passthroughIssues(t: Record<string, unknown>, add: AddIssue): void {
   if (t.mode !== "PASSTHROUGH") {
     const got = t.mode === undefined ? "none" : String(t.mode);
-    add(["mode"], `a TLS listener hands connections on untouched: expected mode PASSTHROUGH, got ${got} (terminating TLS in front of tcp routes is not supported; use an HTTPS listener for HTTP)`);
+    add(
+      ["mode"],
+      `a TLS listener hands connections on untouched: expected mode PASSTHROUGH, got ${got} (terminating ` +
+        `TLS in front of tcp routes is not supported; use an HTTPS listener for HTTP)`,
+    );
     return;
   }
   for (const field of Object.keys(t)) {
-    if (field !== "mode") add([field], "only mode applies to a PASSTHROUGH server: the backend terminates TLS with its own certificate");
+    if (field !== "mode")
+      add(
+        [field],
+        "only mode applies to a PASSTHROUGH server: the backend terminates TLS with its own certificate",
+      );
   }
 }
 
 function terminationIssues(t: Record<string, unknown>, add: AddIssue): void {
   const mode = (t.mode as string | undefined) ?? "SIMPLE";
   if (mode === "PASSTHROUGH") {
-    add(["mode"], "PASSTHROUGH belongs on a TLS listener (protocol: TLS); an HTTPS listener terminates TLS: use SIMPLE, MUTUAL or OPTIONAL_MUTUAL");
+    add(
+      ["mode"],
+      "PASSTHROUGH belongs on a TLS listener (protocol: TLS); an HTTPS listener terminates TLS: use " +
+        "SIMPLE, MUTUAL or OPTIONAL_MUTUAL",
+    );
   }
   const files = "serverCertificate" in t || "privateKey" in t;
   if ("credential" in t && files) {
-    add(["serverCertificate"], "credential and serverCertificate/privateKey are alternatives: set one of them");
+    add(
+      ["serverCertificate"],
+      "credential and serverCertificate/privateKey are alternatives: set one of them",
+    );
   } else if (!("credential" in t) && !files) {
-    add(["credential"], "required field is missing; expected the name of an entry in credentials (or serverCertificate and privateKey)");
+    add(
+      ["credential"],
+      "required field is missing; expected the name of an entry in credentials (or serverCertificate and " +
+        "privateKey)",
+    );
   } else if (files && !("serverCertificate" in t)) {
     add(["serverCertificate"], "required with privateKey; expected a file path");
   } else if (files && !("privateKey" in t)) {
     add(["privateKey"], "required with serverCertificate; expected a file path");
   }
   if ("caCertificates" in t && "credential" in t) {
-    add(["caCertificates"], "goes with serverCertificate and privateKey; a credential brings its own CA (`ca`, or ca.crt in its folder)");
+    add(
+      ["caCertificates"],
+      "goes with serverCertificate and privateKey; a credential brings its own CA (`ca`, or ca.crt in its " +
+        "folder)",
+    );
   }
-  if (files && mode !== "SIMPLE" && mode !== "PASSTHROUGH" && !("caCertificates" in t) && "serverCertificate" in t && "privateKey" in t) {
-    add(["caCertificates"], `required for mode ${mode}: the CA bundle that client certificates must chain to`);
+  if (
+    files &&
+    mode !== "SIMPLE" &&
+    mode !== "PASSTHROUGH" &&
+    !("caCertificates" in t) &&
+    "serverCertificate" in t &&
+    "privateKey" in t
+  ) {
+    add(
+      ["caCertificates"],
+      `required for mode ${mode}: the CA bundle that client certificates must chain to`,
+    );
   }
   if (mode === "SIMPLE") {
     for (const field of CLIENT_CERT_FIELDS) {
-      if (field in t) add([field], "only applies with mode MUTUAL or OPTIONAL_MUTUAL: a SIMPLE server never asks for a client certificate");
+      if (field in t)
+        add(
+          [field],
+          "only applies with mode MUTUAL or OPTIONAL_MUTUAL: a SIMPLE server never asks for a client " +
+            "certificate",
+        );
     }
   }
   for (const field of ["minProtocolVersion", "maxProtocolVersion"]) {
     const value = t[field];
     if (value === "TLSV1_0" || value === "TLSV1_1") {
-      add([field], `${value} is not supported: TLS 1.0 and 1.1 are deprecated (RFC 8996) and Portico serves TLS 1.2 and 1.3 only; use TLSV1_2 or TLSV1_3`);
+      add(
+        [field],
+        `${value} is not supported: TLS 1.0 and 1.1 are deprecated (RFC 8996) and Portico serves TLS 1.2 ` +
+          `and 1.3 only; use TLSV1_2 or TLSV1_3`,
+      );
     }
   }
   const min = ORDER[String(t.minProtocolVersion)] ?? 0;
   const max = ORDER[String(t.maxProtocolVersion)] ?? 0;
   if (min >= ORDER.TLSV1_2! && max >= ORDER.TLSV1_2! && min > max) {
-    add(["minProtocolVersion"], `${String(t.minProtocolVersion)} is above maxProtocolVersion ${String(t.maxProtocolVersion)}`);
+    add(
+      ["minProtocolVersion"],
+      `${String(t.minProtocolVersion)} is above maxProtocolVersion ${String(t.maxProtocolVersion)}`,
+    );
   }
   if ("cipherSuites" in t && t.minProtocolVersion === "TLSV1_3") {
-    add(["cipherSuites"], "cipherSuites apply to TLS 1.2 only, and minProtocolVersion TLSV1_3 rules TLS 1.2 out; remove one of them");
+    add(
+      ["cipherSuites"],
+      "cipherSuites apply to TLS 1.2 only, and minProtocolVersion TLSV1_3 rules TLS 1.2 out; remove one of " +
+        "them",
+    );
   }
 }
 
@@ -159,7 +245,13 @@ export interface RawServerTls {
 /** The model's optional TLS fields of one HTTPS server (absent ones left out). */
 export type ServerTlsSettings = Pick<
   TlsServerConfig,
-  "subjectAltNames" | "verifyCertificateSpki" | "verifyCertificateHash" | "caCrl" | "minProtocolVersion" | "maxProtocolVersion" | "cipherSuites"
+  | "subjectAltNames"
+  | "verifyCertificateSpki"
+  | "verifyCertificateHash"
+  | "caCrl"
+  | "minProtocolVersion"
+  | "maxProtocolVersion"
+  | "cipherSuites"
 >;
 
 /**
@@ -175,7 +267,8 @@ export function serverTls(
   source: (path: FieldPath) => Source,
 ): { credential: string; fileForm: boolean; settings: ServerTlsSettings } {
   let credential = tls.credential ?? "";
-  const fileForm = tls.credential === undefined && tls.serverCertificate !== undefined && tls.privateKey !== undefined;
+  const fileForm =
+    tls.credential === undefined && tls.serverCertificate !== undefined && tls.privateKey !== undefined;
   if (fileForm) {
     // Named after where it was written, file included: unique when several files are merged.
     const where = source([...at, "tls"]);
@@ -193,7 +286,8 @@ export function serverTls(
   const settings: ServerTlsSettings = {};
   if (tls.subjectAltNames) settings.subjectAltNames = tls.subjectAltNames;
   if (tls.verifyCertificateSpki) settings.verifyCertificateSpki = tls.verifyCertificateSpki;
-  if (tls.verifyCertificateHash) settings.verifyCertificateHash = tls.verifyCertificateHash.map(normalizeCertHash);
+  if (tls.verifyCertificateHash)
+    settings.verifyCertificateHash = tls.verifyCertificateHash.map(normalizeCertHash);
   if (tls.caCrl !== undefined) settings.caCrl = resolve(baseDir, tls.caCrl);
   const min = protocolVersion(tls.minProtocolVersion);
   const max = protocolVersion(tls.maxProtocolVersion);

@@ -99,7 +99,9 @@ export function buildTlsRoute(
   return { match, destinations, source: ctx.source(at) };
 }
 
-/** Whether host pattern `outer` covers `inner`: "*" covers all; "*.a.com" covers "b.a.com" and "*.b.a.com". */
+/**
+ * Whether host pattern `outer` covers `inner`: "*" covers all; "*.a.com" covers "b.a.com" and "*.b.a.com".
+ */
 export function covers(outer: string, inner: string): boolean {
   if (outer === "*" || outer === inner) return true;
   if (!outer.startsWith("*.")) return false;
@@ -127,8 +129,12 @@ export function checkL4Routes(entries: PlacedEntry[], services: ServiceLookup["s
       route.destinations.forEach((d, k) => {
         const service = services?.get(d.service);
         if (!service?.url.startsWith("tcp:")) return;
-        const why = "which only tcp and tls routes can use; an HTTP route needs an http:// or https:// service";
-        ctx.report([...at, "http", j, "route", k, "destination"], `service "${d.service}" is ${service.url}, ${why}`);
+        const why =
+          "which only tcp and tls routes can use; an HTTP route needs an http:// or https:// service";
+        ctx.report(
+          [...at, "http", j, "route", k, "destination"],
+          `service "${d.service}" is ${service.url}, ${why}`,
+        );
       });
     });
   }
@@ -140,7 +146,8 @@ export function checkL4Routes(entries: PlacedEntry[], services: ServiceLookup["s
           const port = m.port === undefined ? "*" : String(m.port);
           // A route for every port clashes with one for any port, and the other way round.
           const anyPort = () => [...routedBy].find(([key]) => key.endsWith(`|${sni}`))?.[1];
-          const clash = routedBy.get(`${port}|${sni}`) ?? (port === "*" ? anyPort() : routedBy.get(`*|${sni}`));
+          const clash =
+            routedBy.get(`${port}|${sni}`) ?? (port === "*" ? anyPort() : routedBy.get(`*|${sni}`));
           if (!clash) {
             routedBy.set(`${port}|${sni}`, placeOf(route.source));
             return;

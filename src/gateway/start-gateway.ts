@@ -67,7 +67,12 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
     if (l.kind === "http" || l.kind === "https") {
       const ref: ListenerRef = { current: l, serverHeader };
       const tls = l.kind === "https" ? tlsSpec(l) : undefined;
-      const spec: HttpListenerSpec = { kind: "http", ...where, tls, handler: createListenerHandler(ref, deps.clients) };
+      const spec: HttpListenerSpec = {
+        kind: "http",
+        ...where,
+        tls,
+        handler: createListenerHandler(ref, deps.clients),
+      };
       return { key: keyOf(l), ref, ...(await startOn(spec)) };
     }
     const spec: StreamListenerSpec = { kind: "stream", ...where, ...streamListenerSpec(l) };
@@ -141,7 +146,8 @@ function keyOf(l: ListenerPlan | StreamListenerPlan): string {
   const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
   if (l.kind === "https") {
     const spec = tlsSpec(l);
-    return `${base}|${JSON.stringify(spec.policies, replacer)}|${spec.defaultPolicy}|${JSON.stringify(l.serverByHost)}`;
+    const policies = JSON.stringify(spec.policies, replacer);
+    return `${base}|${policies}|${spec.defaultPolicy}|${JSON.stringify(l.serverByHost)}`;
   }
   return `${base}|${JSON.stringify(l, replacer)}`;
 }

@@ -38,7 +38,12 @@ export function createListenerHandler(ref: ListenerRef, clients: UpstreamClients
   };
 }
 
-async function handle(ref: ListenerRef, req: Request, conn: ConnectionInfo, clients: UpstreamClients): Promise<Response> {
+async function handle(
+  ref: ListenerRef,
+  req: Request,
+  conn: ConnectionInfo,
+  clients: UpstreamClients,
+): Promise<Response> {
   const listener = ref.current;
   const serverHeader = ref.serverHeader;
   const { authority, pathAndQuery } = splitUrl(req.url);
@@ -46,7 +51,8 @@ async function handle(ref: ListenerRef, req: Request, conn: ConnectionInfo, clie
   const host = hostOnly(authority);
 
   if (!listener.hosts.match(host)) return empty(404, serverHeader);
-  if (listener.kind === "https" && listener.anyMutual && misdirected(listener, host, conn)) return empty(421, serverHeader);
+  if (listener.kind === "https" && listener.anyMutual && misdirected(listener, host, conn))
+    return empty(421, serverHeader);
   if (listener.kind === "http" && listener.httpsRedirectPort !== undefined) {
     const port = listener.httpsRedirectPort === 443 ? "" : `:${listener.httpsRedirectPort}`;
     return empty(301, serverHeader, { location: `https://${host}${port}${pathAndQuery}` });
@@ -64,7 +70,10 @@ async function handle(ref: ListenerRef, req: Request, conn: ConnectionInfo, clie
     port: listener.port,
     query: undefined,
     // A TLS server's own policy carries By= for its certificate.
-    clientCerts: (conn.tls && listener.kind === "https" ? listener.servers[conn.tls.serverIndex]?.clientCerts : undefined) ?? listener.clientCerts,
+    clientCerts:
+      (conn.tls && listener.kind === "https"
+        ? listener.servers[conn.tls.serverIndex]?.clientCerts
+        : undefined) ?? listener.clientCerts,
   };
   // First match wins, as in Istio; `entry` tells a rewrite which match entry it was.
   for (const route of vhost.routes) {
@@ -86,7 +95,9 @@ function misdirected(listener: HttpsListenerPlan, host: string, conn: Connection
   const bySni = conn.tls ? listener.servers.find((s) => s.index === conn.tls!.serverIndex) : undefined;
   if (byHost === bySni) return false;
   // OPTIONAL_MUTUAL asks for a certificate too: its verified identity must not reach another host.
-  return (byHost !== undefined && byHost.mode !== "SIMPLE") || (bySni !== undefined && bySni.mode !== "SIMPLE");
+  return (
+    (byHost !== undefined && byHost.mode !== "SIMPLE") || (bySni !== undefined && bySni.mode !== "SIMPLE")
+  );
 }
 
 /** Splits "scheme://authority/path?query" without building a URL object on the hot path. */

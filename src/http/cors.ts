@@ -12,14 +12,21 @@ export function isPreflight(req: Request): boolean {
 }
 
 /** The 200 answer to a preflight; `origin` is null when it is not allowed (unmatchedPreflights: IGNORE). */
-export function preflightResponse(cors: CorsPlan, req: Request, origin: string | null, serverHeader: string): Response {
+export function preflightResponse(
+  cors: CorsPlan,
+  req: Request,
+  origin: string | null,
+  serverHeader: string,
+): Response {
   const h: Record<string, string> = {};
   if (origin !== null) h["access-control-allow-origin"] = origin;
   if (cors.allowCredentials) h["access-control-allow-credentials"] = "true";
   // "*" echoes what the browser asks for, as Envoy does.
-  const methods = cors.allowMethods === "*" ? (req.headers.get("access-control-request-method") ?? "") : cors.allowMethods;
+  const methods =
+    cors.allowMethods === "*" ? (req.headers.get("access-control-request-method") ?? "") : cors.allowMethods;
   if (methods) h["access-control-allow-methods"] = methods;
-  const headers = cors.allowHeaders === "*" ? (req.headers.get("access-control-request-headers") ?? "") : cors.allowHeaders;
+  const headers =
+    cors.allowHeaders === "*" ? (req.headers.get("access-control-request-headers") ?? "") : cors.allowHeaders;
   if (headers) h["access-control-allow-headers"] = headers;
   if (cors.maxAge) h["access-control-max-age"] = cors.maxAge;
   return empty(200, serverHeader, h);

@@ -36,7 +36,11 @@ export interface ForwardRequest {
  */
 const SANITIZED = new Set(["x-forwarded-client-cert", "expect", ...CLIENT_CERT_HEADERS]);
 
-export async function forward(action: ProxyAction, f: ForwardRequest, clients: UpstreamClients): Promise<Response> {
+export async function forward(
+  action: ProxyAction,
+  f: ForwardRequest,
+  clients: UpstreamClients,
+): Promise<Response> {
   const upstream = pickWeighted(action);
   // The loader refuses routes whose weights are all 0; only a hand-built plan gets here.
   if (upstream === undefined) throw new UpstreamUnavailableError("no destination has a weight above 0");
@@ -62,7 +66,16 @@ export async function forward(action: ProxyAction, f: ForwardRequest, clients: U
     done = await withRetries(action, action.retry, upstream, client, url, req, headers, body);
   } else {
     const stream = body === undefined ? req.body : bodyStream(body);
-    const a = await attempt(client, url, req.method, headers, stream, req.signal, action.timeoutMs, upstream.service);
+    const a = await attempt(
+      client,
+      url,
+      req.method,
+      headers,
+      stream,
+      req.signal,
+      action.timeoutMs,
+      upstream.service,
+    );
     if (a.failure !== undefined) throw failureError(a, upstream.service, action.timeoutMs);
     done = a;
   }
@@ -140,7 +153,16 @@ async function withRetries(
     const remaining = deadline - performance.now();
     const limit = Math.min(perTry, remaining);
     const tryMs = limit === Infinity ? 0 : Math.max(1, Math.ceil(limit));
-    const a = await attempt(client, url, req.method, headers, bodyStream(body), req.signal, tryMs, upstream.service);
+    const a = await attempt(
+      client,
+      url,
+      req.method,
+      headers,
+      bodyStream(body),
+      req.signal,
+      tryMs,
+      upstream.service,
+    );
     const more = n < retry.attempts && !req.signal.aborted;
     if (a.failure === undefined) {
       if (!more || !retriableResponse(retry, a.res)) return a;

@@ -101,6 +101,7 @@ function act(action: RouteAction, r: RouteRequest): Response | Promise<Response>
  */
 async function injectFault(f: FaultPlan, serverHeader: string): Promise<Response | undefined> {
   if (f.delayPercentage > 0 && chance(f.delayPercentage)) await new Promise((r) => setTimeout(r, f.delayMs));
-  if (f.abortPercentage > 0 && chance(f.abortPercentage)) return plainText(f.abortStatus, f.abortBody, serverHeader);
+  if (f.abortPercentage > 0 && chance(f.abortPercentage))
+    return plainText(f.abortStatus, f.abortBody, serverHeader);
   return undefined;
 }

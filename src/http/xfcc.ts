@@ -12,7 +12,11 @@ import type { XfccPolicy } from "../provision/cert-forwarding.ts";
  * The header value to send upstream, or undefined to send none. `incoming` is what the client
  * sent; `peer` the verified client certificate (mutual TLS), if any.
  */
-export function xfccValue(incoming: string | null, peer: PeerCertificate | undefined, policy: XfccPolicy): string | undefined {
+export function xfccValue(
+  incoming: string | null,
+  peer: PeerCertificate | undefined,
+  policy: XfccPolicy,
+): string | undefined {
   switch (policy.mode) {
     case "sanitize":
       return undefined;
@@ -40,7 +44,11 @@ function element(peer: PeerCertificate, policy: XfccPolicy): string {
 }
 
 /** Plain headers for upstreams that do not parse XFCC; a client's own are always removed. */
-export const CLIENT_CERT_HEADERS = ["x-client-cert-subject", "x-client-cert-sans", "x-client-cert-sha256"] as const;
+export const CLIENT_CERT_HEADERS = [
+  "x-client-cert-subject",
+  "x-client-cert-sans",
+  "x-client-cert-sha256",
+] as const;
 
 const plainCache = new WeakMap<PeerCertificate, [string, string][]>();
 
@@ -49,7 +57,9 @@ export function clientCertHeaders(peer: PeerCertificate): [string, string][] {
   if (!headers) {
     const cert = new X509Certificate(peer.der);
     const names = cert.getExtension(SubjectAlternativeNameExtension)?.names.items ?? [];
-    const sans = names.filter((n) => n.type === "dns" || n.type === "url" || n.type === "ip" || n.type === "email").map((n) => `${n.type === "url" ? "URI" : n.type.toUpperCase()}:${n.value}`);
+    const sans = names
+      .filter((n) => n.type === "dns" || n.type === "url" || n.type === "ip" || n.type === "email")
+      .map((n) => `${n.type === "url" ? "URI" : n.type.toUpperCase()}:${n.value}`);
     headers = [
       ["x-client-cert-subject", rfc2253(cert)],
       ["x-client-cert-sans", sans.join(",")],
@@ -66,7 +76,8 @@ function buildElement(peer: PeerCertificate, policy: XfccPolicy): string {
   parts.push(`Hash=${peer.sha256}`);
   const d = policy.details;
   if (d.has("cert")) parts.push(`Cert="${encodeURIComponent(pem(peer.der))}"`);
-  if (d.has("chain")) parts.push(`Chain="${encodeURIComponent((peer.chain ?? [peer.der]).map(pem).join(""))}"`);
+  if (d.has("chain"))
+    parts.push(`Chain="${encodeURIComponent((peer.chain ?? [peer.der]).map(pem).join(""))}"`);
   if (d.has("subject")) parts.push(`Subject=${quote(rfc2253(cert))}`);
   const names = cert.getExtension(SubjectAlternativeNameExtension)?.names.items ?? [];
   if (d.has("uri")) {
@@ -101,7 +112,10 @@ export function rfc2253(cert: X509Certificate): string {
 }
 
 function escapeDnValue(v: string): string {
-  return v.replace(/([,+"\\<>;])/g, "\\$1").replace(/^([ #])/, "\\$1").replace(/ $/, "\\ ");
+  return v
+    .replace(/([,+"\\<>;])/g, "\\$1")
+    .replace(/^([ #])/, "\\$1")
+    .replace(/ $/, "\\ ");
 }
 
 /** Envoy wraps the subject in quotes as is (conn_manager_utility.cc), escaping nothing. */

@@ -18,7 +18,8 @@ export const startBunServe: StartListener = async (spec) => {
 /** The "*" server goes first: Bun uses the first entry for any name no entry lists. */
 function bunTls(tls: TlsListenerSpec): TLSOptions[] {
   const order = tls.policies.map((_, i) => i);
-  if (tls.defaultPolicy !== undefined) order.sort((a, b) => (a === tls.defaultPolicy ? -1 : b === tls.defaultPolicy ? 1 : 0));
+  if (tls.defaultPolicy !== undefined)
+    order.sort((a, b) => (a === tls.defaultPolicy ? -1 : b === tls.defaultPolicy ? 1 : 0));
   return order.flatMap((i) => {
     const p = tls.policies[i]!;
     const names = p.hosts.filter((h) => h !== "*");

@@ -12,7 +12,10 @@ export const startNodeHttp2: StartListener = async (spec) => {
   const tracker = new ConnectionTracker("requests");
   const tls = spec.tls;
   const front = tls
-    ? sniFrontServer(tls, tls.policies.map((policy, index) => http2Target(spec, tracker, policy, index)))
+    ? sniFrontServer(
+        tls,
+        tls.policies.map((policy, index) => http2Target(spec, tracker, policy, index)),
+      )
     : plainServer(spec, tracker);
   return serveFront(spec, front, tracker);
 };

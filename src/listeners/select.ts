@@ -82,20 +82,38 @@ export function selectAdapter(
   if (spec.kind === "stream") return STREAM_ADAPTER;
   const needs = needsOf(spec);
   const needed = (Object.keys(needs) as (keyof ListenerNeeds)[]).filter((k) => needs[k]);
-  const cannot = (a: Adapter, n: keyof ListenerNeeds) => a.cannot.includes(n) || (a.cannotOn?.[runtime]?.includes(n) ?? false);
-  const candidates = ADAPTERS.filter((a) => a.runtimes.includes(runtime) && (preference === "auto" || a.name === preference));
+  const cannot = (a: Adapter, n: keyof ListenerNeeds) =>
+    a.cannot.includes(n) || (a.cannotOn?.[runtime]?.includes(n) ?? false);
+  const candidates = ADAPTERS.filter(
+    (a) => a.runtimes.includes(runtime) && (preference === "auto" || a.name === preference),
+  );
   for (const a of candidates) {
     if (!needed.some((n) => cannot(a, n))) return a;
   }
   // Explain what is missing, and where it would work.
   const named = preference === "auto" ? undefined : ADAPTERS.find((a) => a.name === preference);
   if (named && !named.runtimes.includes(runtime)) {
-    throw new UnsupportedListenerError(`listener "${spec.name}": adapter ${named.name} runs on ${named.runtimes.join(", ")}, not on ${runtime}`);
+    throw new UnsupportedListenerError(
+      `listener "${spec.name}": adapter ${named.name} runs on ${named.runtimes.join(", ")}, ` +
+        `not on ${runtime}`,
+    );
   }
   const missing = needed.filter((n) => candidates.every((a) => cannot(a, n)));
   const able = ADAPTERS.filter((a) => !needed.some((n) => a.cannot.includes(n)));
   throw new UnsupportedListenerError(
-    `listener "${spec.name}" needs ${missing.map((n) => NEED_WORDS[n]).join(" and ")}, which ${preference === "auto" ? `no adapter on ${runtime} can` : `adapter ${preference} cannot`} honour; ` +
-      `use ${able.map((a) => `${a.name} (${a.runtimes.filter((r) => !needed.some((n) => a.cannotOn?.[r]?.includes(n))).join(", ")})`).join(" or ") || "another runtime"}`,
+    `listener "${spec.name}" needs ${missing.map((n) => NEED_WORDS[n]).join(" and ")}, which ` +
+      `${preference === "auto" ? `no adapter on ${runtime} can` : `adapter ${preference} cannot`} honour; ` +
+      `use ${alternatives(able, needed)}`,
   );
+}
+
+/** The runtimes on which adapter `a` honours every one of `needed`. */
+function runtimesHonouring(a: Adapter, needed: (keyof ListenerNeeds)[]): RuntimeName[] {
+  return a.runtimes.filter((r) => !needed.some((n) => a.cannotOn?.[r]?.includes(n)));
+}
+
+/** "bun-sni (bun) or node-http2 (bun, node)": where the needs can be met instead. */
+function alternatives(able: Adapter[], needed: (keyof ListenerNeeds)[]): string {
+  const where = able.map((a) => `${a.name} (${runtimesHonouring(a, needed).join(", ")})`);
+  return where.join(" or ") || "another runtime";
 }

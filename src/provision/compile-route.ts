@@ -21,12 +21,32 @@ import { NULL_BODY_STATUS } from "../config/http-route-schema.ts";
 import { captureGroups, compileRe2, compileSubstitution } from "../config/re2.ts";
 import type { UpstreamTls } from "../upstream/types.ts";
 import { portStart } from "../util/host-table.ts";
-import type { CorsPlan, FaultPlan, HeaderOps, MatchInput, RetryPlan, RouteAction, RouteMatcher, RoutePlan, Upstream } from "./route-plan.ts";
+import type {
+  CorsPlan,
+  FaultPlan,
+  HeaderOps,
+  MatchInput,
+  RetryPlan,
+  RouteAction,
+  RouteMatcher,
+  RoutePlan,
+  Upstream,
+} from "./route-plan.ts";
 
 const DEFAULT_CONTENT_TYPE = "text/plain; charset=utf-8";
 
-export function compileRoute(r: HttpRouteConfig, i: number, vh: VirtualHostConfig, config: Config, serviceTls: Map<string, UpstreamTls>): RoutePlan {
-  const plan: RoutePlan = { name: r.name ?? `${vh.hosts[0]}#${i}`, match: compileMatch(r.match), action: compileAction(r, config, serviceTls) };
+export function compileRoute(
+  r: HttpRouteConfig,
+  i: number,
+  vh: VirtualHostConfig,
+  config: Config,
+  serviceTls: Map<string, UpstreamTls>,
+): RoutePlan {
+  const plan: RoutePlan = {
+    name: r.name ?? `${vh.hosts[0]}#${i}`,
+    match: compileMatch(r.match),
+    action: compileAction(r, config, serviceTls),
+  };
   if (r.corsPolicy) plan.cors = compileCors(r.corsPolicy);
   const fault = compileFault(r.fault);
   if (fault) plan.fault = fault;
@@ -35,16 +55,26 @@ export function compileRoute(r: HttpRouteConfig, i: number, vh: VirtualHostConfi
   return plan;
 }
 
-function compileAction(r: HttpRouteConfig, config: Config, serviceTls: Map<string, UpstreamTls>): RouteAction {
+function compileAction(
+  r: HttpRouteConfig,
+  config: Config,
+  serviceTls: Map<string, UpstreamTls>,
+): RouteAction {
   if (r.directResponse) {
     const d = r.directResponse;
     const body = NULL_BODY_STATUS.has(d.status) ? null : (d.body ?? "");
     return { kind: "direct", status: d.status, body, contentType: d.contentType ?? DEFAULT_CONTENT_TYPE };
   }
-  if (r.redirect) return { kind: "redirect", status: r.redirect.redirectCode, location: redirectLocation(r.redirect) };
+  if (r.redirect)
+    return { kind: "redirect", status: r.redirect.redirectCode, location: redirectLocation(r.redirect) };
   // The loader has already checked that every destination names a known service.
   const upstreams = r.destinations.map((d) => upstream(d.service, d.weight, d.headers, config, serviceTls));
-  const action: RouteAction = { kind: "proxy", upstreams, totalWeight: upstreams.reduce((a, u) => a + u.weight, 0), timeoutMs: r.timeoutMs };
+  const action: RouteAction = {
+    kind: "proxy",
+    upstreams,
+    totalWeight: upstreams.reduce((a, u) => a + u.weight, 0),
+    timeoutMs: r.timeoutMs,
+  };
   if (r.rewrite) {
     const rewritePath = compileRewrite(r.rewrite, r.match);
     if (rewritePath) action.rewritePath = rewritePath;
@@ -55,13 +85,27 @@ function compileAction(r: HttpRouteConfig, config: Config, serviceTls: Map<strin
   const retry = compileRetry(r.retries);
   if (retry) action.retry = retry;
   if (r.mirrors && r.mirrors.length > 0) {
-    action.mirrors = r.mirrors.map((m) => ({ upstream: upstream(m.service, 1, undefined, config, serviceTls), percentage: m.percentage }));
+    action.mirrors = r.mirrors.map((m) => ({
+      upstream: upstream(m.service, 1, undefined, config, serviceTls),
+      percentage: m.percentage,
+    }));
   }
   return action;
 }
 
-function upstream(service: string, weight: number, headers: HeadersConfig | undefined, config: Config, serviceTls: Map<string, UpstreamTls>): Upstream {
-  const u: Upstream = { service, origin: config.services.get(service)!.url, weight, tls: serviceTls.get(service) };
+function upstream(
+  service: string,
+  weight: number,
+  headers: HeadersConfig | undefined,
+  config: Config,
+  serviceTls: Map<string, UpstreamTls>,
+): Upstream {
+  const u: Upstream = {
+    service,
+    origin: config.services.get(service)!.url,
+    weight,
+    tls: serviceTls.get(service),
+  };
   const requestOps = ops(headers?.request);
   const responseOps = ops(headers?.response);
   if (requestOps) u.requestOps = requestOps;
@@ -180,7 +224,9 @@ export function compileMatch(entries: HttpMatchConfig[]): RouteMatcher | null {
   if (entries.length === 1 && first.uri && Object.keys(first).length === 1 && first.uri.kind !== "regex") {
     // The common case, `match: [{ uri: ... }]`, in one closure.
     const v = first.uri.value;
-    return first.uri.kind === "exact" ? (m) => (m.path === v ? 0 : -1) : (m) => (m.path.startsWith(v) ? 0 : -1);
+    return first.uri.kind === "exact"
+      ? (m) => (m.path === v ? 0 : -1)
+      : (m) => (m.path.startsWith(v) ? 0 : -1);
   }
   const tests = entries.map(compileEntry);
   if (tests.length === 1) {
@@ -208,7 +254,12 @@ function redirectLocation(r: RedirectConfig): (m: MatchInput) => string {
     const host = r.authority ?? requestHost(m.authority, scheme, m.scheme, port !== "" || protocolDefault);
     // "the entire path will be replaced, irrespective of the request URI being matched as an
     // exact path or prefix"; the query stays unless the new uri has its own (Envoy).
-    const path = r.uri === undefined ? m.pathAndQuery : r.uri.includes("?") ? r.uri : r.uri + m.pathAndQuery.slice(m.path.length);
+    const path =
+      r.uri === undefined
+        ? m.pathAndQuery
+        : r.uri.includes("?")
+          ? r.uri
+          : r.uri + m.pathAndQuery.slice(m.path.length);
     return `${scheme}://${host}${port}${path}`;
   };
 }
@@ -228,13 +279,17 @@ function requestHost(host: string, newScheme: string, oldScheme: string, dropPor
 // ---------------------------------------------------------------------------------------------
 // Rewrite (https://istio.io/latest/docs/reference/config/networking/virtual-service/#HTTPRewrite)
 
-function compileRewrite(rw: RewriteConfig, entries: HttpMatchConfig[]): ((m: MatchInput, entry: number) => string) | undefined {
+function compileRewrite(
+  rw: RewriteConfig,
+  entries: HttpMatchConfig[],
+): ((m: MatchInput, entry: number) => string) | undefined {
   if (rw.uriRegexRewrite) {
     // Envoy's regex_rewrite: every match in the path is substituted; the query is kept.
     const { match, rewrite } = rw.uriRegexRewrite;
     const re = compileRe2(match, { global: true });
     const sub = compileSubstitution(rewrite, captureGroups(match));
-    if (!sub.ok) throw new Error(`invalid uriRegexRewrite substitution ${JSON.stringify(rewrite)}: ${sub.problem}`);
+    if (!sub.ok)
+      throw new Error(`invalid uriRegexRewrite substitution ${JSON.stringify(rewrite)}: ${sub.problem}`);
     const replace = sub.replace;
     return (m) => m.path.replace(re, replace) + m.pathAndQuery.slice(m.path.length);
   }
@@ -243,7 +298,9 @@ function compileRewrite(rw: RewriteConfig, entries: HttpMatchConfig[]): ((m: Mat
   // "If the original URI was matched based on prefix, the value provided in this field will
   // replace the corresponding matched prefix" (Envoy prefix_rewrite); an exact or regex match
   // replaces the whole path. An entry without uri is routed by Istio as prefix "/".
-  const prefixLength = entries.map((e) => (e.uri === undefined ? 1 : e.uri.kind === "prefix" ? e.uri.value.length : -1));
+  const prefixLength = entries.map((e) =>
+    e.uri === undefined ? 1 : e.uri.kind === "prefix" ? e.uri.value.length : -1,
+  );
   return (m, entry) => {
     const n = entry < 0 ? 1 : prefixLength[entry]!;
     return uri + (n < 0 ? "" : m.path.slice(n)) + m.pathAndQuery.slice(m.path.length);
@@ -254,7 +311,13 @@ function compileRewrite(rw: RewriteConfig, entries: HttpMatchConfig[]): ((m: Mat
 // Retries (https://istio.io/latest/docs/reference/config/networking/virtual-service/#HTTPRetry)
 
 /** gRPC retry conditions and the grpc-status each one retries. */
-const GRPC_STATUS: Record<string, string> = { cancelled: "1", "deadline-exceeded": "4", "resource-exhausted": "8", internal: "13", unavailable: "14" };
+const GRPC_STATUS: Record<string, string> = {
+  cancelled: "1",
+  "deadline-exceeded": "4",
+  "resource-exhausted": "8",
+  internal: "13",
+  unavailable: "14",
+};
 
 function compileRetry(r: RetryConfig | undefined): RetryPlan | undefined {
   // Istio: attempts 0 turns retries off.

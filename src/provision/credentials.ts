@@ -28,7 +28,8 @@ export async function provisionCredential(c: CredentialConfig): Promise<Credenti
   const certPem = inline.cert ?? (await readText(c.cert, "certificate", fail));
   const keyPem = inline.key ?? (await readText(c.key, "private key", fail));
   let caPem: string | undefined = inline.ca;
-  if (caPem === undefined && c.ca) caPem = c.caOptional ? await readOptional(c.ca, fail) : await readText(c.ca, "CA bundle", fail);
+  if (caPem === undefined && c.ca)
+    caPem = c.caOptional ? await readOptional(c.ca, fail) : await readText(c.ca, "CA bundle", fail);
   if (certPem === undefined || keyPem === undefined || issues.length > 0) return { ok: false, issues };
 
   let blocks: Uint8Array[];
@@ -49,7 +50,10 @@ export async function provisionCredential(c: CredentialConfig): Promise<Credenti
   try {
     key = await readPrivateKeyPem(keyPem);
   } catch (err) {
-    fail(`${c.key}: cannot read private key (expected PEM, PKCS#1, PKCS#8 or SEC1, unencrypted): ${(err as Error).message}`);
+    fail(
+      `${c.key}: cannot read private key (expected PEM, PKCS#1, PKCS#8 or SEC1, unencrypted): ` +
+        `${(err as Error).message}`,
+    );
     return { ok: false, issues };
   }
   if (!(await keyMatchesSpki(key, leaf.spki))) {

@@ -95,7 +95,10 @@ export interface HttpsListenerPlan extends HttpListenerBase {
   servers: TlsServerPlan[];
   /** SNI (or Host) → server entry, exact beats wildcard beats `*`. */
   serverByHost: HostTable<TlsServerPlan>;
-  /** True when some server asks for client certificates (MUTUAL or OPTIONAL_MUTUAL): Host must then agree with SNI. */
+  /**
+   * True when some server asks for client certificates (MUTUAL or OPTIONAL_MUTUAL): Host must then agree with
+   * SNI.
+   */
   anyMutual: boolean;
 }
 
@@ -129,7 +132,10 @@ export interface TlsPassthroughListenerPlan extends ListenerBase {
   kind: "tls-passthrough";
   /** SNI names the Gateway servers accept (exact, "*.suffix", "*"); others are refused. */
   hosts: HostTable<true>;
-  /** sniHosts of the tls routes for this port: exact beats the longest wildcard beats "*", as Envoy's filter chains. */
+  /**
+   * sniHosts of the tls routes for this port: exact beats the longest wildcard beats "*", as Envoy's filter
+   * chains.
+   */
   routeBySni: HostTable<StreamRoutePlan>;
 }
 

@@ -44,13 +44,14 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
 
   const credentials = new Map<string, CredentialPlan>();
   const used = usedCredentials(config);
-  const results = await Promise.all([...config.credentials.values()].filter((c) => used.has(c.name)).map(provisionCredential));
+  const results = await Promise.all(
+    [...config.credentials.values()].filter((c) => used.has(c.name)).map(provisionCredential),
+  );
   for (const r of results) {
     if (r.ok) {
       credentials.set(r.plan.name, r.plan);
       judgeCredential(r.plan, config.credentials.get(r.plan.name)!.source, opts, issues, warnings);
-    }
-    else issues.push(...r.issues);
+    } else issues.push(...r.issues);
   }
 
   const serviceTls = await provisionServiceTls(config, issues);
@@ -64,14 +65,20 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
   }
   const streamListeners = compileStreamListeners(config, issues, warnings);
   if (issues.length > 0) throw new ConfigError(issues);
-  const plan: Plan = { listeners, streamListeners, credentials: [...credentials.values()], serverHeader: config.settings.serverHeader };
+  const plan: Plan = {
+    listeners,
+    streamListeners,
+    credentials: [...credentials.values()],
+    serverHeader: config.settings.serverHeader,
+  };
   if (config.settings.admin !== undefined) plan.admin = config.settings.admin;
   return { plan, warnings };
 }
 
 function usedCredentials(config: Config): Set<string> {
   const names = new Set<string>();
-  for (const l of config.listeners) if (l.protocol === "HTTPS") for (const s of l.servers) names.add(s.credential);
+  for (const l of config.listeners)
+    if (l.protocol === "HTTPS") for (const s of l.servers) names.add(s.credential);
   return names;
 }
 
@@ -120,7 +127,14 @@ function compileListener(
       return;
     }
     const clientCerts = compileCertForwarding(l.clientCerts, credential.leaf.uriNames);
-    const plan: TlsServerPlan = { index: servers.length, hosts: s.hosts, mode: s.mode, credential, clientCerts, ...tlsExtras.get(s) };
+    const plan: TlsServerPlan = {
+      index: servers.length,
+      hosts: s.hosts,
+      mode: s.mode,
+      credential,
+      clientCerts,
+      ...tlsExtras.get(s),
+    };
     servers.push(plan);
     for (const h of s.hosts) {
       hosts.add(h, true);
@@ -161,13 +175,21 @@ async function provisionServiceTls(config: Config, issues: ConfigIssue[]): Promi
         return undefined;
       }
     };
-    const [ca, cert, key] = await Promise.all([read(s.tls.ca, "CA bundle"), read(s.tls.cert, "client certificate"), read(s.tls.key, "client key")]);
+    const [ca, cert, key] = await Promise.all([
+      read(s.tls.ca, "CA bundle"),
+      read(s.tls.cert, "client certificate"),
+      read(s.tls.key, "client key"),
+    ]);
     out.set(s.name, { ca, cert, key, serverName: s.tls.serverName });
   }
   return out;
 }
 
-function compileVirtualHost(vh: VirtualHostConfig, config: Config, serviceTls: Map<string, UpstreamTls>): VirtualHostPlan {
+function compileVirtualHost(
+  vh: VirtualHostConfig,
+  config: Config,
+  serviceTls: Map<string, UpstreamTls>,
+): VirtualHostPlan {
   return { hosts: vh.hosts, routes: vh.http.map((r, i) => compileRoute(r, i, vh, config, serviceTls)) };
 }
 

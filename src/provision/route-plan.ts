@@ -92,7 +92,9 @@ export interface ProxyAction {
   totalWeight: number;
   /** 0: no timeout. */
   timeoutMs: number;
-  /** The path and query to send, given the index of the match entry that chose the route (-1: no match list). */
+  /**
+   * The path and query to send, given the index of the match entry that chose the route (-1: no match list).
+   */
   rewritePath?: (m: MatchInput, entry: number) => string;
   /** Host sent upstream instead of the client's (rewrite.authority). */
   authority?: string;

@@ -13,9 +13,19 @@ import { covers } from "../config/tcp-route.ts";
 import type { ConfigIssue } from "../util/errors.ts";
 import { HostTable } from "../util/host-table.ts";
 import { issueAt, warningAt } from "./issues.ts";
-import type { StreamListenerPlan, StreamRoutePlan, StreamUpstream, TcpListenerPlan, TlsPassthroughListenerPlan } from "./plan.ts";
+import type {
+  StreamListenerPlan,
+  StreamRoutePlan,
+  StreamUpstream,
+  TcpListenerPlan,
+  TlsPassthroughListenerPlan,
+} from "./plan.ts";
 
-export function compileStreamListeners(config: Config, issues: ConfigIssue[], warnings: ConfigIssue[]): StreamListenerPlan[] {
+export function compileStreamListeners(
+  config: Config,
+  issues: ConfigIssue[],
+  warnings: ConfigIssue[],
+): StreamListenerPlan[] {
   const out: StreamListenerPlan[] = [];
   for (const l of config.listeners) {
     if (l.protocol === "TCP") out.push(tcpListener(l, config, warnings));
@@ -53,7 +63,12 @@ function tcpListener(l: TcpListenerConfig, config: Config, warnings: ConfigIssue
   return { kind: "tcp", name: l.name, address: l.address, port: l.port, route };
 }
 
-function passthroughListener(l: TlsPassthroughListenerConfig, config: Config, issues: ConfigIssue[], warnings: ConfigIssue[]): TlsPassthroughListenerPlan {
+function passthroughListener(
+  l: TlsPassthroughListenerConfig,
+  config: Config,
+  issues: ConfigIssue[],
+  warnings: ConfigIssue[],
+): TlsPassthroughListenerPlan {
   const hosts = new HostTable<true>();
   for (const s of l.servers) for (const h of s.hosts) hosts.add(h, true);
   const routeBySni = new HostTable<StreamRoutePlan>();
@@ -65,7 +80,8 @@ function passthroughListener(l: TlsPassthroughListenerConfig, config: Config, is
         if (m.port !== undefined && m.port !== l.port) return;
         m.sniHosts.forEach((sni, n) => {
           if (!l.servers.some((s) => s.hosts.some((h) => overlap(h, sni)))) {
-            // Only a route that names this port must be served here; a port-less one may be meant for another TLS listener.
+            // Only a route that names this port must be served here; a port-less one may be meant for another
+            // TLS listener.
             if (m.port !== undefined) {
               const message =
                 `"${sni}" is routed on port ${l.port}, but no PASSTHROUGH server of listener "${l.name}" ` +
@@ -98,7 +114,11 @@ function overlap(a: string, b: string): boolean {
 
 function routedNames(l: TlsPassthroughListenerConfig, config: Config): string[] {
   return config.routes.flatMap((entry) =>
-    bound(entry, l) ? (entry.tls ?? []).flatMap((r) => r.match.flatMap((m) => (m.port === undefined || m.port === l.port ? m.sniHosts : []))) : [],
+    bound(entry, l)
+      ? (entry.tls ?? []).flatMap((r) =>
+          r.match.flatMap((m) => (m.port === undefined || m.port === l.port ? m.sniHosts : [])),
+        )
+      : [],
   );
 }
 
@@ -113,7 +133,10 @@ function checkRoutesReachListeners(config: Config, issues: ConfigIssue[]): void 
       const listeners = config.listeners.filter((l) => l.protocol === protocol && bound(entry, l));
       for (const r of routes) {
         if (listeners.length === 0) {
-          const which = entry.listeners === undefined ? "" : ` among the listeners this entry attaches to (${entry.listeners.join(", ")})`;
+          const which =
+            entry.listeners === undefined
+              ? ""
+              : ` among the listeners this entry attaches to (${entry.listeners.join(", ")})`;
           const message = `${word} routes need a listener with protocol: ${protocol}${which}; there is none`;
           issues.push(issueAt(r.source, message));
           continue;
@@ -134,7 +157,9 @@ function checkRoutesReachListeners(config: Config, issues: ConfigIssue[]): void 
 
 function warnAboutServiceTls(config: Config, warnings: ConfigIssue[]): void {
   const used = new Set<string>();
-  for (const entry of config.routes) for (const r of [...(entry.tcp ?? []), ...(entry.tls ?? [])]) for (const d of r.destinations) used.add(d.service);
+  for (const entry of config.routes)
+    for (const r of [...(entry.tcp ?? []), ...(entry.tls ?? [])])
+      for (const d of r.destinations) used.add(d.service);
   for (const name of used) {
     const s = config.services.get(name);
     if (!s?.tls) continue;

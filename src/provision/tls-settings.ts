@@ -12,7 +12,10 @@ import { pemDer, toArrayBuffer } from "../certs/pem.ts";
 import { issueAt, warningAt } from "./issues.ts";
 import type { CredentialPlan, TlsServerPlan } from "./plan.ts";
 
-export type ServerTlsExtras = Pick<TlsServerPlan, "clientCertCheck" | "minVersion" | "maxVersion" | "ciphers">;
+export type ServerTlsExtras = Pick<
+  TlsServerPlan,
+  "clientCertCheck" | "minVersion" | "maxVersion" | "ciphers"
+>;
 
 const VERSION = { TLSV1_2: "TLSv1.2", TLSV1_3: "TLSv1.3" } as const;
 
@@ -36,14 +39,29 @@ export async function provisionServerTls(
   return out;
 }
 
-async function serverExtras(s: TlsServerConfig, credential: CredentialPlan, issues: ConfigIssue[], warnings: ConfigIssue[]): Promise<ServerTlsExtras | undefined> {
+async function serverExtras(
+  s: TlsServerConfig,
+  credential: CredentialPlan,
+  issues: ConfigIssue[],
+  warnings: ConfigIssue[],
+): Promise<ServerTlsExtras | undefined> {
   const fail = (field: string, message: string) => issues.push(issueAt(s.source, message, `.tls.${field}`));
   const before = issues.length;
   const extras: ServerTlsExtras = {};
   // routes.yaml's schema says so too; this catches models built from Istio documents.
   if (s.mode === "SIMPLE") {
-    for (const field of ["subjectAltNames", "verifyCertificateSpki", "verifyCertificateHash", "caCrl"] as const) {
-      if (s[field] !== undefined) fail(field, "only applies with mode MUTUAL or OPTIONAL_MUTUAL: a SIMPLE server never asks for a client certificate");
+    for (const field of [
+      "subjectAltNames",
+      "verifyCertificateSpki",
+      "verifyCertificateHash",
+      "caCrl",
+    ] as const) {
+      if (s[field] !== undefined)
+        fail(
+          field,
+          "only applies with mode MUTUAL or OPTIONAL_MUTUAL: a SIMPLE server never asks for a client " +
+            "certificate",
+        );
     }
   }
   if (s.minProtocolVersion) extras.minVersion = VERSION[s.minProtocolVersion];
@@ -52,8 +70,14 @@ async function serverExtras(s: TlsServerConfig, credential: CredentialPlan, issu
     const known = new Set(getCiphers().map((c) => c.toUpperCase()));
     const unknown = s.cipherSuites.filter((c) => !known.has(c));
     if (unknown.length > 0) {
-      const offered = [...known].filter((c) => !c.startsWith("TLS_")).sort().join(", ");
-      fail("cipherSuites", `not known to this runtime's TLS library: ${unknown.join(", ")}; it knows ${offered}`);
+      const offered = [...known]
+        .filter((c) => !c.startsWith("TLS_"))
+        .sort()
+        .join(", ");
+      fail(
+        "cipherSuites",
+        `not known to this runtime's TLS library: ${unknown.join(", ")}; it knows ${offered}`,
+      );
     }
     extras.ciphers = s.cipherSuites.join(":");
   }
@@ -77,7 +101,12 @@ async function serverExtras(s: TlsServerConfig, credential: CredentialPlan, issu
  * Reads a CRL file (PEM with one or more "X509 CRL" blocks, or one DER CRL), verifies each CRL's
  * signature against a CA of the credential, and returns the revoked serials by issuer.
  */
-async function readCrl(file: string, credential: CredentialPlan, fail: (m: string) => void, warn: (m: string) => void) {
+async function readCrl(
+  file: string,
+  credential: CredentialPlan,
+  fail: (m: string) => void,
+  warn: (m: string) => void,
+) {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -87,7 +116,10 @@ async function readCrl(file: string, credential: CredentialPlan, fail: (m: strin
   }
   const text = bytes.toString("latin1");
   const unreadable = (err: unknown) =>
-    fail(`${file}: not a readable CRL (expected PEM "-----BEGIN X509 CRL-----" or DER): ${(err as Error).message}`);
+    fail(
+      `${file}: not a readable CRL (expected PEM "-----BEGIN X509 CRL-----" or DER): ` +
+        `${(err as Error).message}`,
+    );
   let blocks: Uint8Array[];
   try {
     blocks = text.includes("-----BEGIN") ? pemDer(text, "X509 CRL") : [new Uint8Array(bytes)];
@@ -113,12 +145,21 @@ async function readCrl(file: string, credential: CredentialPlan, fail: (m: strin
     let verified = false;
     for (const ca of issuers) if (await crl.verify({ publicKey: ca }).catch(() => false)) verified = true;
     if (!verified) {
-      const why = issuers.length === 0 ? `its issuer (${crl.issuer}) is not a CA of credential "${credential.name}"` : "its signature does not verify with that CA";
-      fail(`${file}: CRL not accepted: ${why}; a CRL must be signed by the CA that issues the client certificates`);
+      const why =
+        issuers.length === 0
+          ? `its issuer (${crl.issuer}) is not a CA of credential "${credential.name}"`
+          : "its signature does not verify with that CA";
+      fail(
+        `${file}: CRL not accepted: ${why}; a CRL must be signed by the CA that issues the client ` +
+          `certificates`,
+      );
       return undefined;
     }
     if (crl.nextUpdate && crl.nextUpdate.getTime() < Date.now()) {
-      warn(`the CRL of ${crl.issuer} in ${file} was due for renewal on ${crl.nextUpdate.toISOString()}; it is still applied`);
+      warn(
+        `the CRL of ${crl.issuer} in ${file} was due for renewal on ${crl.nextUpdate.toISOString()}; it is ` +
+          `still applied`,
+      );
     }
     const serials = revoked.get(crl.issuer) ?? new Set<string>();
     for (const entry of crl.entries) serials.add(serialKey(entry.serialNumber));

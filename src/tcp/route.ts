@@ -2,7 +2,12 @@
 // only; the listener adapter (listeners/node-tcp.ts) does the sockets.
 
 import type { StreamBackend, StreamRouting } from "../listeners/_shared/types.ts";
-import type { StreamListenerPlan, StreamRoutePlan, TcpListenerPlan, TlsPassthroughListenerPlan } from "../provision/plan.ts";
+import type {
+  StreamListenerPlan,
+  StreamRoutePlan,
+  TcpListenerPlan,
+  TlsPassthroughListenerPlan,
+} from "../provision/plan.ts";
 import { pickWeighted } from "../util/random.ts";
 
 /** The route of a plain TCP listener (every connection alike). */
@@ -15,7 +20,10 @@ export function tcpRoute(plan: TcpListenerPlan): StreamRoutePlan | undefined {
  * server lists, and a tls route must match it (exact beats the longest wildcard beats "*").
  * A ClientHello without SNI matches only "*". Undefined: refuse the connection.
  */
-export function passthroughRoute(plan: TlsPassthroughListenerPlan, serverName: string | undefined): StreamRoutePlan | undefined {
+export function passthroughRoute(
+  plan: TlsPassthroughListenerPlan,
+  serverName: string | undefined,
+): StreamRoutePlan | undefined {
   const name = serverName?.toLowerCase() ?? "";
   if (!plan.hosts.match(name)) return undefined;
   return plan.routeBySni.match(name);

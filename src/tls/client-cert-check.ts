@@ -42,13 +42,20 @@ export function compileClientCertCheck(policy: ClientCertPolicy): ClientCertChec
     if (sans) {
       const names = subjectAltNames(cert);
       if (!names.some((n) => sans.has(n))) {
-        return `no subject alternative name of the client certificate (${names.join(", ") || "none"}) is among subjectAltNames`;
+        return (
+          `no subject alternative name of the client certificate (${names.join(", ") || "none"}) is ` +
+          `among subjectAltNames`
+        );
       }
     }
     if (pinned) {
       const hash = hashes.size > 0 && hashes.has(createHash("sha256").update(der).digest("hex"));
-      const spki = !hash && spkis.size > 0 && spkis.has(createHash("sha256").update(new Uint8Array(cert.publicKey.rawData)).digest("base64"));
-      if (!hash && !spki) return "the client certificate matches neither verifyCertificateHash nor verifyCertificateSpki";
+      const spki =
+        !hash &&
+        spkis.size > 0 &&
+        spkis.has(createHash("sha256").update(new Uint8Array(cert.publicKey.rawData)).digest("base64"));
+      if (!hash && !spki)
+        return "the client certificate matches neither verifyCertificateHash nor verifyCertificateSpki";
     }
     if (revoked?.get(cert.issuer)?.has(serialKey(cert.serialNumber))) {
       return `the client certificate (serial ${cert.serialNumber}) is revoked by its issuer's CRL`;
@@ -61,7 +68,9 @@ export function compileClientCertCheck(policy: ClientCertPolicy): ClientCertChec
 export function subjectAltNames(cert: X509Certificate): string[] {
   const san = cert.getExtension(SubjectAlternativeNameExtension);
   if (!san) return [];
-  return san.names.items.filter((n) => n.type === "dns" || n.type === "url" || n.type === "email" || n.type === "ip").map((n) => n.value);
+  return san.names.items
+    .filter((n) => n.type === "dns" || n.type === "url" || n.type === "email" || n.type === "ip")
+    .map((n) => n.value);
 }
 
 /** Serial numbers compare as integers: lower-case hex without leading zeros. */

@@ -34,7 +34,8 @@ export function parseClientHello(buf: Uint8Array): ClientHelloResult {
   if (hs === null) return INCOMPLETE;
   if (hs.length === 0) return { kind: "invalid", reason: "malformed TLS record" };
   // The handshake bytes start with type + 24-bit length.
-  if (hs[0] !== HANDSHAKE_CLIENT_HELLO) return { kind: "invalid", reason: "first handshake message is not a ClientHello" };
+  if (hs[0] !== HANDSHAKE_CLIENT_HELLO)
+    return { kind: "invalid", reason: "first handshake message is not a ClientHello" };
   return readClientHello(hs);
 }
 

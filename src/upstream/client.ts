@@ -6,7 +6,10 @@ import type { UpstreamClient, UpstreamTls } from "./types.ts";
 
 export type { UpstreamClient, UpstreamRequest, UpstreamTls } from "./types.ts";
 
-export function createUpstreamClient(tls?: UpstreamTls, runtime: RuntimeName = currentRuntime()): UpstreamClient {
+export function createUpstreamClient(
+  tls?: UpstreamTls,
+  runtime: RuntimeName = currentRuntime(),
+): UpstreamClient {
   switch (runtime) {
     case "bun":
       return createBunFetchClient(tls);

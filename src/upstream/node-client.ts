@@ -2,7 +2,12 @@
 // times slower as a proxy client and rejects `expect` (docs/runtimes.md, "Upstream clients"), so
 // Node gets this one.
 
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { Readable } from "node:stream";
 import type { UpstreamClient, UpstreamTls } from "./types.ts";
@@ -11,9 +16,20 @@ const NULL_BODY = new Set([101, 204, 205, 304]);
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 
 export function createNodeClient(tls: UpstreamTls | undefined): UpstreamClient {
-  const agentOptions = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: Infinity, scheduling: "lifo" as const };
+  const agentOptions = {
+    keepAlive: true,
+    keepAliveMsecs: 30_000,
+    maxSockets: Infinity,
+    scheduling: "lifo" as const,
+  };
   const httpAgent = new HttpAgent(agentOptions);
-  const httpsAgent = new HttpsAgent({ ...agentOptions, ca: tls?.ca, cert: tls?.cert, key: tls?.key, servername: tls?.serverName });
+  const httpsAgent = new HttpsAgent({
+    ...agentOptions,
+    ca: tls?.ca,
+    cert: tls?.cert,
+    key: tls?.key,
+    servername: tls?.serverName,
+  });
 
   return (r) =>
     new Promise<Response>((resolve, reject) => {

@@ -26,7 +26,8 @@ function newestSource(): number {
     }
   };
   walk(join(ROOT, "src"));
-  for (const f of ["package.json", "build.ts", "scripts/runtimes.ts"]) newest = Math.max(newest, statSync(join(ROOT, f)).mtimeMs);
+  for (const f of ["package.json", "build.ts", "scripts/runtimes.ts"])
+    newest = Math.max(newest, statSync(join(ROOT, f)).mtimeMs);
   return newest;
 }
 
@@ -60,7 +61,8 @@ async function startCommand(cmd: string, args: string[], timeoutMs = 15_000): Pr
   };
   const deadline = Date.now() + timeoutMs;
   while (!servingAt) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${cmd} exited with ${proc.exitCode ?? proc.signalCode} before serving:\n${out}`);
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      throw new Error(`${cmd} exited with ${proc.exitCode ?? proc.signalCode} before serving:\n${out}`);
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`${cmd} did not start in time:\n${out}`);
@@ -81,8 +83,15 @@ describe.skipIf(SKIP)("the compiled executable (dist/portico-linux-x64)", () => 
   beforeAll(async () => {
     if (!existsSync(BINARY) || statSync(BINARY).mtimeMs < newestSource()) {
       const t0 = performance.now();
-      const r = spawnSync(BUN, ["build.ts", "--only", "linux-x64"], { cwd: ROOT, encoding: "utf8", timeout: BUILD_TIMEOUT_MS - 5_000 });
-      if (r.status !== 0 || !existsSync(BINARY)) throw new Error(`bun build.ts --only linux-x64 failed (${r.status ?? r.error}):\n${r.stdout}${r.stderr}`);
+      const r = spawnSync(BUN, ["build.ts", "--only", "linux-x64"], {
+        cwd: ROOT,
+        encoding: "utf8",
+        timeout: BUILD_TIMEOUT_MS - 5_000,
+      });
+      if (r.status !== 0 || !existsSync(BINARY))
+        throw new Error(
+          `bun build.ts --only linux-x64 failed (${r.status ?? r.error}):\n${r.stdout}${r.stderr}`,
+        );
       console.log(`[binary] built dist/portico-linux-x64 in ${Math.round(performance.now() - t0)} ms`);
     }
     upstreams = await startDemoUpstreams();
@@ -107,7 +116,14 @@ describe.skipIf(SKIP)("the compiled executable (dist/portico-linux-x64)", () => 
     console.log(`[binary] dist/portico-linux-x64: spawn → "serving" in ${portico.startMs.toFixed(1)} ms`);
     expect(portico.output()).toContain("compiled) serving");
 
-    const r = await curl(["-v", `https://${HOST_WEBAPP}:${https}/api/catalog`, "--cacert", book.webappCaChain, "--resolve", `${HOST_WEBAPP}:${https}:127.0.0.1`]);
+    const r = await curl([
+      "-v",
+      `https://${HOST_WEBAPP}:${https}/api/catalog`,
+      "--cacert",
+      book.webappCaChain,
+      "--resolve",
+      `${HOST_WEBAPP}:${https}:127.0.0.1`,
+    ]);
     expect(r.exitCode).toBe(0);
     expect(r.status).toBe(200);
     expect(r.httpVersion).toBe("2");

@@ -56,7 +56,7 @@ const EXPECTED: Record<typeof RUNTIME, Record<string, Expectation>> = {
     "node-http2": {
       failing: {
         [TLS_KEEP_ALIVE]:
-          "Deno's node:http2 closes an HTTP/1.1 connection handed over with emit(\"connection\") after its " +
+          'Deno\'s node:http2 closes an HTTP/1.1 connection handed over with emit("connection") after its ' +
           "first response, which is why node-http2-pipe exists",
       },
     },
@@ -126,8 +126,15 @@ routes:
 }
 
 /** `portico run` on `listener` at `port`, with `adapter` forced and no admin listener. */
-const runArgs = (adapter: string, listener: Listener, port: number) =>
-  ["run", "-c", writeConfig(config(listener, port)), "--admin", "off", "--adapter", adapter];
+const runArgs = (adapter: string, listener: Listener, port: number) => [
+  "run",
+  "-c",
+  writeConfig(config(listener, port)),
+  "--admin",
+  "off",
+  "--adapter",
+  adapter,
+];
 
 /** Starts Portico on `listener` with `adapter` for the cases of one describe block (unless skipped). */
 function serving(adapter: string, listener: Listener, skipped: boolean) {
@@ -142,8 +149,13 @@ function serving(adapter: string, listener: Listener, skipped: boolean) {
 }
 
 /** curl arguments for `path` on `host`, trusting the book's CA, over TLS to `port`. */
-const tls = (port: number, host: string, path: string, ca = book.webappCaChain) =>
-  [`https://${host}:${port}${path}`, "--cacert", ca, "--resolve", `${host}:${port}:127.0.0.1`];
+const tls = (port: number, host: string, path: string, ca = book.webappCaChain) => [
+  `https://${host}:${port}${path}`,
+  "--cacert",
+  ca,
+  "--resolve",
+  `${host}:${port}:127.0.0.1`,
+];
 const clientCert = ["--cert", book.webappClientCert, "--key", book.webappClientKey];
 const clientPem = { cert: book.webappClientCert, key: book.webappClientKey };
 
@@ -173,7 +185,9 @@ async function expectKeepAlive(args: string[]) {
 
 /** SHA-256 hex of the certificate's DER, as x-forwarded-client-cert's Hash carries it. */
 const derHash = (pemFile: string) =>
-  createHash("sha256").update(new X509Certificate(readFileSync(pemFile)).raw).digest("hex");
+  createHash("sha256")
+    .update(new X509Certificate(readFileSync(pemFile)).raw)
+    .digest("hex");
 
 /** Whether the upstream saw a request carrying `marker`. */
 const upstreamSaw = (marker: string) => echo.seen.some((x) => x.url.includes(marker));
@@ -262,7 +276,10 @@ for (const [adapter, expected] of Object.entries(EXPECTED[RUNTIME])) {
     });
 
     test("h2 and HTTP/1.1 over TLS, each negotiated by ALPN", async () => {
-      for (const [flag, version] of [["--http2", "2"], ["--http1.1", "1.1"]] as const) {
+      for (const [flag, version] of [
+        ["--http2", "2"],
+        ["--http1.1", "1.1"],
+      ] as const) {
         const r = await curl([flag, ...tls(s.port, HOST_WEBAPP, "/alpn")]);
         expect(r.status).toBe(200);
         expect(r.httpVersion).toBe(version);

@@ -80,8 +80,12 @@ ${bookCredentials}
 
   test("an admin address given explicitly that is taken stops startup, naming it", async () => {
     const [port] = await freePorts(1);
-    const file = writeConfig(`listeners:\n  - { name: web, address: 127.0.0.1, port: ${port}, protocol: HTTP }\nroutes:\n  - hosts: ["*"]\n    http:\n      - directResponse: { status: 200, body: up }\n`);
-    const q = await startPorticoWith(["run", "-c", file, "--admin", `127.0.0.1:${admin}`]).catch((e) => e as Error);
+    const file = writeConfig(
+      `listeners:\n  - { name: web, address: 127.0.0.1, port: ${port}, protocol: HTTP }\nroutes:\n  - hosts: ["*"]\n    http:\n      - directResponse: { status: 200, body: up }\n`,
+    );
+    const q = await startPorticoWith(["run", "-c", file, "--admin", `127.0.0.1:${admin}`]).catch(
+      (e) => e as Error,
+    );
     expect(q).toBeInstanceOf(Error);
     expect(String(q)).toContain(`listener "admin" cannot listen on 127.0.0.1:${admin}: the port is in use`);
   });
@@ -91,7 +95,23 @@ describe("certificates judged at startup", () => {
   const dir = mkdtempSync(join(tmpdir(), "portico-expired-"));
   // openssl's -days -1 makes a certificate whose validity ended a day before it began.
   const gen = (args: string[]) => spawnSync("openssl", args, { cwd: dir });
-  gen(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=expired.test", "-keyout", "k.pem", "-out", "c.pem", "-days", "1"]);
+  gen([
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-subj",
+    "/CN=expired.test",
+    "-keyout",
+    "k.pem",
+    "-out",
+    "c.pem",
+    "-days",
+    "1",
+  ]);
   gen(["x509", "-x509toreq", "-in", "c.pem", "-signkey", "k.pem", "-out", "r.csr"]);
   gen(["x509", "-req", "-in", "r.csr", "-signkey", "k.pem", "-days", "-1", "-out", "expired.pem"]);
   const yaml = (port: number) => `listeners:
@@ -109,16 +129,30 @@ routes:
     const file = writeConfig(yaml(port!));
     const r = await runPortico(["validate", "-c", file]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${file}:4: credentials.old: certificate CN=expired.test in ${join(dir, "expired.pem")} expired on`);
+    expect(r.stderr).toContain(
+      `${file}:4: credentials.old: certificate CN=expired.test in ${join(dir, "expired.pem")} expired on`,
+    );
     expect(r.stderr).toContain("renew it, or start with --allow-expired");
   });
 
   test("--allow-expired starts anyway and warns", async () => {
     const [port, a] = await freePorts(2);
-    const p = await startPorticoWith(["run", "-c", writeConfig(yaml(port!)), "--allow-expired", "--admin", `127.0.0.1:${a}`]);
+    const p = await startPorticoWith([
+      "run",
+      "-c",
+      writeConfig(yaml(port!)),
+      "--allow-expired",
+      "--admin",
+      `127.0.0.1:${a}`,
+    ]);
     try {
       expect(p.output()).toContain("(starting anyway: --allow-expired)");
-      const r = await curl(["-k", `https://expired.test:${port}/`, "--resolve", `expired.test:${port}:127.0.0.1`]);
+      const r = await curl([
+        "-k",
+        `https://expired.test:${port}/`,
+        "--resolve",
+        `expired.test:${port}:127.0.0.1`,
+      ]);
       expect(r.body).toBe("up");
       const certs = JSON.parse((await curl([`http://127.0.0.1:${a}/certs/old`])).body);
       expect(certs.daysLeft).toBeLessThan(0);
@@ -131,7 +165,9 @@ routes:
 describe("admin address in routes.yaml", () => {
   test("settings.admin sets it; --admin still wins", async () => {
     const [port, a, b] = await freePorts(3);
-    const file = writeConfig(`settings:\n  admin: 127.0.0.1:${a}\nlisteners:\n  - { name: web, address: 127.0.0.1, port: ${port}, protocol: HTTP }\n`);
+    const file = writeConfig(
+      `settings:\n  admin: 127.0.0.1:${a}\nlisteners:\n  - { name: web, address: 127.0.0.1, port: ${port}, protocol: HTTP }\n`,
+    );
     const p = await startPorticoWith(["run", "-c", file]);
     try {
       expect((await curl([`http://127.0.0.1:${a}/healthz`])).body).toBe("ok\n");
@@ -148,9 +184,13 @@ describe("admin address in routes.yaml", () => {
   });
 
   test("a malformed settings.admin is an error with its line", async () => {
-    const file = writeConfig(`settings:\n  admin: localhost\nlisteners:\n  - { port: 8080, protocol: HTTP }\n`);
+    const file = writeConfig(
+      `settings:\n  admin: localhost\nlisteners:\n  - { port: 8080, protocol: HTTP }\n`,
+    );
     const r = await runPortico(["validate", "-c", file]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${file}:2: settings.admin: expected the admin listener address, ADDR:PORT such as 127.0.0.1:15000, or "off", got "localhost"`);
+    expect(r.stderr).toContain(
+      `${file}:2: settings.admin: expected the admin listener address, ADDR:PORT such as 127.0.0.1:15000, or "off", got "localhost"`,
+    );
   });
 });

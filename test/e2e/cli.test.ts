@@ -38,17 +38,25 @@ describe("portico validate", () => {
   });
 
   test("a key that does not match its certificate is refused, naming both files", async () => {
-    const file = writeConfig(httpsConfig(8443, `  webapp: { cert: ${book.webappCert}, key: ${book.catalogKey} }`));
+    const file = writeConfig(
+      httpsConfig(8443, `  webapp: { cert: ${book.webappCert}, key: ${book.catalogKey} }`),
+    );
     const r = await runPortico(["validate", "-c", file]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${file}:10: credentials.webapp: private key ${book.catalogKey} does not match certificate ${book.webappCert}`);
+    expect(r.stderr).toContain(
+      `${file}:10: credentials.webapp: private key ${book.catalogKey} does not match certificate ${book.webappCert}`,
+    );
   });
 
   test("a missing file is refused with its path", async () => {
-    const file = writeConfig(httpsConfig(8443, `  webapp: { cert: /nonexistent/tls.crt, key: ${book.webappKey} }`));
+    const file = writeConfig(
+      httpsConfig(8443, `  webapp: { cert: /nonexistent/tls.crt, key: ${book.webappKey} }`),
+    );
     const r = await runPortico(["validate", "-c", file]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${file}:10: credentials.webapp: cannot read certificate /nonexistent/tls.crt: no such file`);
+    expect(r.stderr).toContain(
+      `${file}:10: credentials.webapp: cannot read certificate /nonexistent/tls.crt: no such file`,
+    );
   });
 
   test("MUTUAL on a credential folder without ca.crt is refused", async () => {
@@ -59,14 +67,23 @@ describe("portico validate", () => {
     const r = await runPortico(["validate", "-c", file]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("listeners[0].servers[0]");
-    expect(r.stderr).toContain(`mode MUTUAL needs a CA to verify client certificates, but credential "webapp" has none (add ca.crt to ${dir}`);
+    expect(r.stderr).toContain(
+      `mode MUTUAL needs a CA to verify client certificates, but credential "webapp" has none (add ca.crt to ${dir}`,
+    );
   });
 
   test("a route to an unknown service is refused with a suggestion", async () => {
-    const file = writeConfig(httpsConfig(8443, `  webapp: { cert: ${book.webappCert}, key: ${book.webappKey} }`).replace("destination: webapp", "destination: webap"));
+    const file = writeConfig(
+      httpsConfig(8443, `  webapp: { cert: ${book.webappCert}, key: ${book.webappKey} }`).replace(
+        "destination: webapp",
+        "destination: webap",
+      ),
+    );
     const r = await runPortico(["validate", "-c", file]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('routes[0].http[0].route[0].destination: unknown service "webap"; did you mean "webapp"?');
+    expect(r.stderr).toContain(
+      'routes[0].http[0].route[0].destination: unknown service "webap"; did you mean "webapp"?',
+    );
   });
 
   test("a missing config file is named", async () => {
@@ -92,7 +109,13 @@ describe("the bundled certs/generated set (made by portico certs gen)", () => {
     await Bun.write(file, text);
     const p = await startPortico(file);
     try {
-      const r = await curl([`https://webapp.istioinaction.io:${https}/api/catalog`, "--cacert", join(ROOT, "certs/generated/webapp-ca-chain.pem"), "--resolve", `webapp.istioinaction.io:${https}:127.0.0.1`]);
+      const r = await curl([
+        `https://webapp.istioinaction.io:${https}/api/catalog`,
+        "--cacert",
+        join(ROOT, "certs/generated/webapp-ca-chain.pem"),
+        "--resolve",
+        `webapp.istioinaction.io:${https}:127.0.0.1`,
+      ]);
       expect(r.status).toBe(200);
       expect(r.httpVersion).toBe("2");
     } finally {
@@ -115,7 +138,9 @@ describe("portico run", () => {
     const [port] = await freePorts(1);
     const blocker = Bun.listen({ hostname: "127.0.0.1", port: port!, socket: { data() {} } });
     try {
-      const file = writeConfig(`listeners:\n  - { name: web, address: 127.0.0.1, port: ${port}, protocol: HTTP }\n`);
+      const file = writeConfig(
+        `listeners:\n  - { name: web, address: 127.0.0.1, port: ${port}, protocol: HTTP }\n`,
+      );
       const r = await runPortico(["run", "-c", file]);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(`listener "web" cannot listen on 127.0.0.1:${port}: the port is in use`);
@@ -156,7 +181,9 @@ routes:
 describe("portico version and help", () => {
   test("version names the runtime", async () => {
     const r = await runPortico(["version"]);
-    expect(r.stdout).toMatch(new RegExp(`^portico \\d+\\.\\d+\\.\\d+ \\(${RUNTIME} \\d+\\.\\d+\\.\\d+\\)\\n$`));
+    expect(r.stdout).toMatch(
+      new RegExp(`^portico \\d+\\.\\d+\\.\\d+ \\(${RUNTIME} \\d+\\.\\d+\\.\\d+\\)\\n$`),
+    );
   });
 
   test("--help prints usage; an unknown option exits 2", async () => {
@@ -180,7 +207,13 @@ test("the bundled routes.yaml and certs/ serve the README's first curl command, 
     .replaceAll(": certs/", `: ${ROOT}/certs/`);
   const p = await startPortico(writeConfig(text));
   try {
-    const r = await curl([`https://webapp.istioinaction.io:${https}/api/catalog`, "--cacert", join(ROOT, "certs/webapp-ca-chain.pem"), "--resolve", `webapp.istioinaction.io:${https}:127.0.0.1`]);
+    const r = await curl([
+      `https://webapp.istioinaction.io:${https}/api/catalog`,
+      "--cacert",
+      join(ROOT, "certs/webapp-ca-chain.pem"),
+      "--resolve",
+      `webapp.istioinaction.io:${https}:127.0.0.1`,
+    ]);
     expect(r.status).toBe(200);
     expect(r.body).toBe(WEBAPP_BODY);
   } finally {

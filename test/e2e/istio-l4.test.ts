@@ -24,14 +24,26 @@ const sni = (n: 1 | 2) => ({
 
 /** fake-service's answer in the book: "Hello from simple-tls-service-N!!!". */
 function tlsBackend(n: 1 | 2): Promise<HttpsServer> {
-  const s = createHttpsServer({ cert: readFileSync(sni(n).cert), key: readFileSync(sni(n).key) }, (_req, res) => {
-    res.end(`Hello from simple-tls-service-${n}!!!\n`);
-  });
+  const s = createHttpsServer(
+    { cert: readFileSync(sni(n).cert), key: readFileSync(sni(n).key) },
+    (_req, res) => {
+      res.end(`Hello from simple-tls-service-${n}!!!\n`);
+    },
+  );
   return new Promise((r) => s.listen(0, "127.0.0.1", () => r(s)));
 }
 
 const portOf = (s: { address(): unknown }) => (s.address() as { port: number }).port;
-const run = (files: string[], extra: string[]) => startPorticoWith(["run", ...files.flatMap((f) => ["-c", f]), "--bind", "127.0.0.1", "--admin", "off", ...extra]);
+const run = (files: string[], extra: string[]) =>
+  startPorticoWith([
+    "run",
+    ...files.flatMap((f) => ["-c", f]),
+    "--bind",
+    "127.0.0.1",
+    "--admin",
+    "off",
+    ...extra,
+  ]);
 
 let echo: TcpEchoServer;
 let tls1: HttpsServer;
@@ -53,12 +65,17 @@ describe("gateway-tcp.yaml + echo-vs.yaml", () => {
   let p: PorticoProcess, port: number;
   beforeAll(async () => {
     [port] = await freePorts(1);
-    p = await run([fx("gateway-tcp.yaml"), fx("echo-vs.yaml")], ["--service", `tcp-echo-service=tcp://127.0.0.1:${echo.port}`, "--port", `31400=${port}`]);
+    p = await run(
+      [fx("gateway-tcp.yaml"), fx("echo-vs.yaml")],
+      ["--service", `tcp-echo-service=tcp://127.0.0.1:${echo.port}`, "--port", `31400=${port}`],
+    );
   });
   afterAll(() => p?.stop());
 
   test("a TCP listener on the mapped port, served by node-tcp, routed to the echo service", () => {
-    expect(p.output()).toContain(`listener echo-tcp-gateway-31400 on 127.0.0.1:${port} TCP [node-tcp]: tcp-echo-service 127.0.0.1:${echo.port}`);
+    expect(p.output()).toContain(
+      `listener echo-tcp-gateway-31400 on 127.0.0.1:${port} TCP [node-tcp]: tcp-echo-service 127.0.0.1:${echo.port}`,
+    );
   });
 
   test("what the client writes comes back (the book's telnet session)", async () => {
@@ -78,26 +95,47 @@ describe("sni/passthrough-sni-gateway-both.yaml + passthrough-sni-vs-1.yaml + pa
   const resolveTo = (host: string) => ["--resolve", `${host}:${port}:127.0.0.1`];
   beforeAll(async () => {
     [port] = await freePorts(1);
-    const files = ["passthrough-sni-gateway-both.yaml", "passthrough-sni-vs-1.yaml", "passthrough-sni-vs-2.yaml", "simple-tls-service-1.yaml", "simple-tls-service-2.yaml"].map((f) => join(SNI, f));
+    const files = [
+      "passthrough-sni-gateway-both.yaml",
+      "passthrough-sni-vs-1.yaml",
+      "passthrough-sni-vs-2.yaml",
+      "simple-tls-service-1.yaml",
+      "simple-tls-service-2.yaml",
+    ].map((f) => join(SNI, f));
     p = await run(files, [
-      "--service", `simple-tls-service-1=https://127.0.0.1:${portOf(tls1)}`,
-      "--service", `simple-tls-service-2=https://127.0.0.1:${portOf(tls2)}`,
-      "--port", `31400=${port}`,
+      "--service",
+      `simple-tls-service-1=https://127.0.0.1:${portOf(tls1)}`,
+      "--service",
+      `simple-tls-service-2=https://127.0.0.1:${portOf(tls2)}`,
+      "--port",
+      `31400=${port}`,
     ]);
   });
   afterAll(() => p?.stop());
 
   test("the Kubernetes Services and Deployments are skipped with a notice", () => {
     for (const n of [1, 2]) {
-      expect(p.output()).toContain(`simple-tls-service-${n}.yaml:2: Service "simple-tls-service-${n}" ignored (only Gateway, VirtualService and Secret are read)`);
-      expect(p.output()).toContain(`simple-tls-service-${n}.yaml:17: Deployment "simple-tls-service-${n}" ignored (only Gateway, VirtualService and Secret are read)`);
+      expect(p.output()).toContain(
+        `simple-tls-service-${n}.yaml:2: Service "simple-tls-service-${n}" ignored (only Gateway, VirtualService and Secret are read)`,
+      );
+      expect(p.output()).toContain(
+        `simple-tls-service-${n}.yaml:17: Deployment "simple-tls-service-${n}" ignored (only Gateway, VirtualService and Secret are read)`,
+      );
     }
-    expect(p.output()).toContain(`listener sni-passthrough-gateway-31400 on 127.0.0.1:${port} TLS [node-tcp]: passthrough by SNI`);
+    expect(p.output()).toContain(
+      `listener sni-passthrough-gateway-31400 on 127.0.0.1:${port} TLS [node-tcp]: passthrough by SNI`,
+    );
   });
 
   for (const n of [1, 2] as const) {
     test(`curl https://${sni(n).host}: the backend's own certificate (verified with its CA chain) and response`, async () => {
-      const r = await curl(["-v", `https://${sni(n).host}:${port}/`, ...resolveTo(sni(n).host), "--cacert", sni(n).caChain]);
+      const r = await curl([
+        "-v",
+        `https://${sni(n).host}:${port}/`,
+        ...resolveTo(sni(n).host),
+        "--cacert",
+        sni(n).caChain,
+      ]);
       expect(r.exitCode).toBe(0);
       expect(r.status).toBe(200);
       expect(r.body).toBe(`Hello from simple-tls-service-${n}!!!\n`);
@@ -108,7 +146,11 @@ describe("sni/passthrough-sni-gateway-both.yaml + passthrough-sni-vs-1.yaml + pa
   }
 
   test("an SNI name no server lists is refused", async () => {
-    const r = await curl(["-k", `https://simple-sni-3.istioinaction.io:${port}/`, ...resolveTo("simple-sni-3.istioinaction.io")]);
+    const r = await curl([
+      "-k",
+      `https://simple-sni-3.istioinaction.io:${port}/`,
+      ...resolveTo("simple-sni-3.istioinaction.io"),
+    ]);
     expect(r.status).toBe(0);
     expect(r.exitCode).toBe(35);
   });
@@ -119,17 +161,27 @@ describe("sni/passthrough-sni-gateway.yaml (simple-sni-1 only) + passthrough-sni
   const resolveTo = (host: string) => ["--resolve", `${host}:${port}:127.0.0.1`];
   beforeAll(async () => {
     [port] = await freePorts(1);
-    p = await run([join(SNI, "passthrough-sni-gateway.yaml"), join(SNI, "passthrough-sni-vs-1.yaml")], [
-      "--service", `simple-tls-service-1=https://127.0.0.1:${portOf(tls1)}`,
-      "--port", `31400=${port}`,
-    ]);
+    p = await run(
+      [join(SNI, "passthrough-sni-gateway.yaml"), join(SNI, "passthrough-sni-vs-1.yaml")],
+      ["--service", `simple-tls-service-1=https://127.0.0.1:${portOf(tls1)}`, "--port", `31400=${port}`],
+    );
   });
   afterAll(() => p?.stop());
 
   test("simple-sni-1 reaches its backend; simple-sni-2 is not passed through by this Gateway", async () => {
-    const one = await curl([`https://${sni(1).host}:${port}/`, ...resolveTo(sni(1).host), "--cacert", sni(1).caChain]);
+    const one = await curl([
+      `https://${sni(1).host}:${port}/`,
+      ...resolveTo(sni(1).host),
+      "--cacert",
+      sni(1).caChain,
+    ]);
     expect(one.body).toBe("Hello from simple-tls-service-1!!!\n");
-    const two = await curl([`https://${sni(2).host}:${port}/`, ...resolveTo(sni(2).host), "--cacert", sni(2).caChain]);
+    const two = await curl([
+      `https://${sni(2).host}:${port}/`,
+      ...resolveTo(sni(2).host),
+      "--cacert",
+      sni(2).caChain,
+    ]);
     expect(two.status).toBe(0);
     expect(two.exitCode).toBe(35);
   });
@@ -137,7 +189,8 @@ describe("sni/passthrough-sni-gateway.yaml (simple-sni-1 only) + passthrough-sni
 
 describe("what Portico does not do is an error with file, line and field", () => {
   test("a TLS server that would terminate TLS and forward TCP; several certificates per server", async () => {
-    const gw = writeConfig(`apiVersion: networking.istio.io/v1beta1
+    const gw = writeConfig(
+      `apiVersion: networking.istio.io/v1beta1
 kind: Gateway
 metadata:
   name: terminate-then-tcp
@@ -161,17 +214,39 @@ spec:
     tls:
       mode: SIMPLE
       credentialNames: [webapp-rsa, webapp-ecdsa]
-`, "gateway.yaml");
+`,
+      "gateway.yaml",
+    );
     const r = await runPortico(["validate", "-c", gw]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${gw}:14: spec.servers[0].tls.mode: expected PASSTHROUGH, got SIMPLE: mode SIMPLE on a TLS server terminates TLS and forwards the decrypted bytes to tcp routes, which Portico does not support`);
-    expect(r.stderr).toContain(`${gw}:24: spec.servers[1].tls.credentialNames: field "credentialNames" is not supported by Portico: several certificates per server (RSA and ECDSA, say) are not supported; give one with credentialName`);
+    expect(r.stderr).toContain(
+      `${gw}:14: spec.servers[0].tls.mode: expected PASSTHROUGH, got SIMPLE: mode SIMPLE on a TLS server terminates TLS and forwards the decrypted bytes to tcp routes, which Portico does not support`,
+    );
+    expect(r.stderr).toContain(
+      `${gw}:24: spec.servers[1].tls.credentialNames: field "credentialNames" is not supported by Portico: several certificates per server (RSA and ECDSA, say) are not supported; give one with credentialName`,
+    );
   });
 
   test("a tcp route matching on source labels", async () => {
-    const vs = writeConfig(readFileSync(fx("echo-vs.yaml"), "utf8").replace("    - port: 31400", "    - port: 31400\n      sourceLabels: { app: sleep }"), "echo-vs.yaml");
-    const r = await runPortico(["validate", "-c", fx("gateway-tcp.yaml"), "-c", vs, "--service", "tcp-echo-service=http://127.0.0.1:2701"]);
+    const vs = writeConfig(
+      readFileSync(fx("echo-vs.yaml"), "utf8").replace(
+        "    - port: 31400",
+        "    - port: 31400\n      sourceLabels: { app: sleep }",
+      ),
+      "echo-vs.yaml",
+    );
+    const r = await runPortico([
+      "validate",
+      "-c",
+      fx("gateway-tcp.yaml"),
+      "-c",
+      vs,
+      "--service",
+      "tcp-echo-service=http://127.0.0.1:2701",
+    ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${vs}:13: spec.tcp[0].match[0].sourceLabels: field "sourceLabels" is not supported by Portico: Portico is an edge proxy; connections do not come from labelled workloads`);
+    expect(r.stderr).toContain(
+      `${vs}:13: spec.tcp[0].match[0].sourceLabels: field "sourceLabels" is not supported by Portico: Portico is an edge proxy; connections do not come from labelled workloads`,
+    );
   });
 });

@@ -25,7 +25,12 @@ const headersOf = (body: string) => JSON.parse(body).headers as Record<string, s
 
 describe("coolstore-gw-mtls.yaml with mode OPTIONAL_MUTUAL, subjectAltNames and minProtocolVersion TLSV1_3", () => {
   let p: PorticoProcess, https: number;
-  const url = () => [`https://${HOST_WEBAPP}:${https}/api/catalog`, "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP, https)];
+  const url = () => [
+    `https://${HOST_WEBAPP}:${https}/api/catalog`,
+    "--cacert",
+    book.webappCaChain,
+    ...resolveTo(HOST_WEBAPP, https),
+  ];
   beforeAll(async () => {
     const [http, s] = await freePorts(2);
     https = s!;
@@ -36,9 +41,23 @@ describe("coolstore-gw-mtls.yaml with mode OPTIONAL_MUTUAL, subjectAltNames and 
     expect(gw).toContain("OPTIONAL_MUTUAL");
     const file = writeConfig(gw, "coolstore-gw-optional.yaml");
     p = await startPorticoWith([
-      "run", "-c", file, "-c", join(BOOK, "coolstore-vs.yaml"), "--credentials", join(ROOT, "certs"),
-      "--service", `webapp=http://127.0.0.1:${upstreamPort}`, "--port", `80=${http}`, "--port", `443=${https}`,
-      "--bind", "127.0.0.1", "--admin", "off",
+      "run",
+      "-c",
+      file,
+      "-c",
+      join(BOOK, "coolstore-vs.yaml"),
+      "--credentials",
+      join(ROOT, "certs"),
+      "--service",
+      `webapp=http://127.0.0.1:${upstreamPort}`,
+      "--port",
+      `80=${http}`,
+      "--port",
+      `443=${https}`,
+      "--bind",
+      "127.0.0.1",
+      "--admin",
+      "off",
     ]);
   });
   afterAll(() => p?.stop());
@@ -111,7 +130,19 @@ spec:
         host: echo
 `,
     );
-    p = await startPorticoWith(["run", "-c", file, "--service", `echo=http://127.0.0.1:${upstreamPort}`, "--port", `443=${https}`, "--bind", "127.0.0.1", "--admin", "off"]);
+    p = await startPorticoWith([
+      "run",
+      "-c",
+      file,
+      "--service",
+      `echo=http://127.0.0.1:${upstreamPort}`,
+      "--port",
+      `443=${https}`,
+      "--bind",
+      "127.0.0.1",
+      "--admin",
+      "off",
+    ]);
   });
   afterAll(() => p?.stop());
 

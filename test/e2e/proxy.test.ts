@@ -18,11 +18,31 @@ import { EchoUpstream } from "../helpers/upstreams.ts";
 function makeCert(dir: string, name: string, host: string, keyArgs: string[], pkcs8: boolean) {
   const key = join(dir, `${name}.key`);
   const crt = join(dir, `${name}.crt`);
-  const gen = spawnSync("openssl", ["req", "-x509", ...keyArgs, "-nodes", "-subj", `/CN=${host}`, "-addext", `subjectAltName=DNS:${host}`, "-keyout", key, "-out", crt, "-days", "2"]);
+  const gen = spawnSync("openssl", [
+    "req",
+    "-x509",
+    ...keyArgs,
+    "-nodes",
+    "-subj",
+    `/CN=${host}`,
+    "-addext",
+    `subjectAltName=DNS:${host}`,
+    "-keyout",
+    key,
+    "-out",
+    crt,
+    "-days",
+    "2",
+  ]);
   if (gen.status !== 0) throw new Error(String(gen.stderr));
   if (!pkcs8) {
     // Convert to the traditional format ("BEGIN EC PRIVATE KEY" / "BEGIN RSA PRIVATE KEY").
-    const conv = spawnSync("openssl", keyArgs.includes("ec") ? ["ec", "-in", key, "-out", key] : ["rsa", "-traditional", "-in", key, "-out", key]);
+    const conv = spawnSync(
+      "openssl",
+      keyArgs.includes("ec")
+        ? ["ec", "-in", key, "-out", key]
+        : ["rsa", "-traditional", "-in", key, "-out", key],
+    );
     if (conv.status !== 0) throw new Error(String(conv.stderr));
   }
   return { key, crt };
@@ -33,8 +53,20 @@ let counting: EchoUpstream;
 let p: PorticoProcess;
 let https: number, http: number, closedPort: number;
 const certDir = mkdtempSync(join(tmpdir(), "portico-certs-"));
-const ec = makeCert(certDir, "ec", "ec.example.test", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], false);
-const ec8 = makeCert(certDir, "ec8", "ec8.example.test", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"], true);
+const ec = makeCert(
+  certDir,
+  "ec",
+  "ec.example.test",
+  ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+  false,
+);
+const ec8 = makeCert(
+  certDir,
+  "ec8",
+  "ec8.example.test",
+  ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"],
+  true,
+);
 const rsa8 = makeCert(certDir, "rsa8", "rsa8.example.test", ["-newkey", "rsa:2048"], true);
 
 beforeAll(async () => {
@@ -99,27 +131,56 @@ const tlsUrl = (host: string, path: string) => `https://${host}:${https}${path}`
 
 describe("TLS policies on one port", () => {
   test("a SIMPLE host is never asked for a client certificate", async () => {
-    const r = await curl(["-v", tlsUrl(HOST_WEBAPP, "/api/catalog"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP)]);
+    const r = await curl([
+      "-v",
+      tlsUrl(HOST_WEBAPP, "/api/catalog"),
+      "--cacert",
+      book.webappCaChain,
+      ...resolveTo(HOST_WEBAPP),
+    ]);
     expect(r.status).toBe(200);
     expect(r.stderr).not.toContain("Request CERT");
   });
 
   test("the MUTUAL host on the same port refuses a client without a certificate", async () => {
-    const r = await curl(["-v", "-k", tlsUrl("mtls.istioinaction.io", "/api/catalog"), ...resolveTo("mtls.istioinaction.io")]);
+    const r = await curl([
+      "-v",
+      "-k",
+      tlsUrl("mtls.istioinaction.io", "/api/catalog"),
+      ...resolveTo("mtls.istioinaction.io"),
+    ]);
     expect(r.stderr).toContain("Request CERT");
     expect(r.status).toBe(0);
     expect(r.exitCode).not.toBe(0);
   });
 
   test("the MUTUAL host serves a client with a valid certificate", async () => {
-    const r = await curl(["-k", tlsUrl("mtls.istioinaction.io", "/api/catalog"), ...resolveTo("mtls.istioinaction.io"), "--cert", book.webappClientCert, "--key", book.webappClientKey]);
+    const r = await curl([
+      "-k",
+      tlsUrl("mtls.istioinaction.io", "/api/catalog"),
+      ...resolveTo("mtls.istioinaction.io"),
+      "--cert",
+      book.webappClientCert,
+      "--key",
+      book.webappClientKey,
+    ]);
     expect(r.status).toBe(200);
     expect(r.body).toBe(WEBAPP_BODY);
   });
 
   test("the upstream learns the client's address and scheme over h2 and HTTP/1.1", async () => {
     for (const v of ["--http2", "--http1.1"]) {
-      const r = await curl([v, tlsUrl(HOST_WEBAPP, "/echo"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP), "-H", "x-forwarded-for: 203.0.113.7", "-H", "x-request-id: abc-123"]);
+      const r = await curl([
+        v,
+        tlsUrl(HOST_WEBAPP, "/echo"),
+        "--cacert",
+        book.webappCaChain,
+        ...resolveTo(HOST_WEBAPP),
+        "-H",
+        "x-forwarded-for: 203.0.113.7",
+        "-H",
+        "x-request-id: abc-123",
+      ]);
       expect(r.status).toBe(200);
       const h = JSON.parse(r.body).headers;
       expect(h["x-forwarded-for"]).toBe("203.0.113.7, 127.0.0.1");
@@ -133,7 +194,15 @@ describe("TLS policies on one port", () => {
 
   test("HTTP/1.1 over TLS keeps the connection alive between requests", async () => {
     const u = tlsUrl(HOST_WEBAPP, "/api/catalog");
-    const r = await curl(["-v", "--http1.1", u, u, "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP)]);
+    const r = await curl([
+      "-v",
+      "--http1.1",
+      u,
+      u,
+      "--cacert",
+      book.webappCaChain,
+      ...resolveTo(HOST_WEBAPP),
+    ]);
     expect(r.stderr).toContain("Re-using existing connection");
     expect(r.stderr).not.toContain("Connection died");
     // Two answers (curl writes its -w summary after each transfer).
@@ -141,30 +210,63 @@ describe("TLS policies on one port", () => {
   });
 
   test("421 when a SIMPLE handshake asks for the MUTUAL host", async () => {
-    const r = await curl([tlsUrl(HOST_WEBAPP, "/api/catalog"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP), "-H", "Host: mtls.istioinaction.io"]);
+    const r = await curl([
+      tlsUrl(HOST_WEBAPP, "/api/catalog"),
+      "--cacert",
+      book.webappCaChain,
+      ...resolveTo(HOST_WEBAPP),
+      "-H",
+      "Host: mtls.istioinaction.io",
+    ]);
     expect(r.status).toBe(421);
   });
 
   test("421 when a MUTUAL handshake asks for another host", async () => {
-    const r = await curl(["-k", tlsUrl("mtls.istioinaction.io", "/api/catalog"), ...resolveTo("mtls.istioinaction.io"), "--cert", book.webappClientCert, "--key", book.webappClientKey, "-H", `Host: ${HOST_WEBAPP}`]);
+    const r = await curl([
+      "-k",
+      tlsUrl("mtls.istioinaction.io", "/api/catalog"),
+      ...resolveTo("mtls.istioinaction.io"),
+      "--cert",
+      book.webappClientCert,
+      "--key",
+      book.webappClientKey,
+      "-H",
+      `Host: ${HOST_WEBAPP}`,
+    ]);
     expect(r.status).toBe(421);
   });
 
   test("SIMPLE to SIMPLE with a different Host is allowed (no client auth involved)", async () => {
-    const r = await curl([tlsUrl(HOST_WEBAPP, "/api/catalog"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP), "-H", `Host: ${HOST_CATALOG}`]);
+    const r = await curl([
+      tlsUrl(HOST_WEBAPP, "/api/catalog"),
+      "--cacert",
+      book.webappCaChain,
+      ...resolveTo(HOST_WEBAPP),
+      "-H",
+      `Host: ${HOST_CATALOG}`,
+    ]);
     expect(r.status).toBe(200);
   });
 
   test("exact SNI beats the wildcard; other names get the wildcard's certificate", async () => {
     const exact = await curl(["-v", "-k", tlsUrl(HOST_WEBAPP, "/api/catalog"), ...resolveTo(HOST_WEBAPP)]);
     expect(exact.stderr).toContain("CN=webapp.istioinaction.io");
-    const wild = await curl(["-v", "-k", tlsUrl("shop.istioinaction.io", "/api/catalog"), ...resolveTo("shop.istioinaction.io")]);
+    const wild = await curl([
+      "-v",
+      "-k",
+      tlsUrl("shop.istioinaction.io", "/api/catalog"),
+      ...resolveTo("shop.istioinaction.io"),
+    ]);
     expect(wild.stderr).toContain("CN=catalog.istioinaction.io");
     expect(wild.status).toBe(200);
   });
 
   test("EC (SEC1 and PKCS#8, P-256 and P-384) and RSA PKCS#8 keys all serve", async () => {
-    for (const [host, crt] of [["ec.example.test", ec.crt], ["ec8.example.test", ec8.crt], ["rsa8.example.test", rsa8.crt]] as const) {
+    for (const [host, crt] of [
+      ["ec.example.test", ec.crt],
+      ["ec8.example.test", ec8.crt],
+      ["rsa8.example.test", rsa8.crt],
+    ] as const) {
       const r = await curl([tlsUrl(host, "/api/catalog"), "--cacert", crt, ...resolveTo(host)]);
       expect(r.status).toBe(200);
       expect(r.httpVersion).toBe("2");
@@ -173,28 +275,48 @@ describe("TLS policies on one port", () => {
 
   test("plain HTTP sent to the TLS port is dropped at once, and the port keeps serving", async () => {
     // Portico closes the connection itself, well before the runner's 5 s timeout would.
-    const raw = await exchange(https, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", { halfClose: false, timeoutMs: 3_000 });
+    const raw = await exchange(https, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", {
+      halfClose: false,
+      timeoutMs: 3_000,
+    });
     expect(raw.how).not.toBe("timeout");
     expect(raw.ms).toBeLessThan(1_000);
     expect(raw.data.length).toBe(0);
     const r = await curl([`http://127.0.0.1:${https}/`], { timeoutMs: 2_000 });
     expect(r.status).toBe(0);
-    const ok = await curl([tlsUrl(HOST_WEBAPP, "/api/catalog"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP)]);
+    const ok = await curl([
+      tlsUrl(HOST_WEBAPP, "/api/catalog"),
+      "--cacert",
+      book.webappCaChain,
+      ...resolveTo(HOST_WEBAPP),
+    ]);
     expect(ok.status).toBe(200);
   });
 
   test("a client that connects and stalls does not hold up others", async () => {
     const stalled = netConnect(https, "127.0.0.1");
-    const half = netConnect(https, "127.0.0.1", () => half.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]))); // half a ClientHello
+    const half = netConnect(https, "127.0.0.1", () =>
+      half.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])),
+    ); // half a ClientHello
     await sleep(50);
-    const r = await curl([tlsUrl(HOST_WEBAPP, "/api/catalog"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP)]);
+    const r = await curl([
+      tlsUrl(HOST_WEBAPP, "/api/catalog"),
+      "--cacert",
+      book.webappCaChain,
+      ...resolveTo(HOST_WEBAPP),
+    ]);
     expect(r.status).toBe(200);
     stalled.destroy();
     half.destroy();
   });
 
   test("a handshake with an absurd SNI is refused without harm", async () => {
-    const sock = tlsConnect({ host: "127.0.0.1", port: https, servername: "x".repeat(250) + ".test", rejectUnauthorized: false });
+    const sock = tlsConnect({
+      host: "127.0.0.1",
+      port: https,
+      servername: "x".repeat(250) + ".test",
+      rejectUnauthorized: false,
+    });
     const outcome = await new Promise<string>((resolve) => {
       sock.once("secureConnect", () => resolve("connected"));
       sock.once("error", () => resolve("refused"));
@@ -239,7 +361,10 @@ describe("errors map to status codes", () => {
   });
 
   test("431 for headers that are too large", async () => {
-    const reply = await rawExchange(http, `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`);
+    const reply = await rawExchange(
+      http,
+      `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`,
+    );
     expect(reply).toStartWith("HTTP/1.1 431 ");
   });
 });
@@ -253,7 +378,19 @@ describe("streaming and clients that go away", () => {
     await Bun.write(file, data);
     for (const v of ["--http2", "--http1.1"]) {
       const out = join(dir, `out${v}.bin`);
-      const r = await curl([v, tlsUrl(HOST_WEBAPP, "/upload"), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP), "--data-binary", `@${file}`, "-H", "content-type: application/octet-stream", "-o", out]);
+      const r = await curl([
+        v,
+        tlsUrl(HOST_WEBAPP, "/upload"),
+        "--cacert",
+        book.webappCaChain,
+        ...resolveTo(HOST_WEBAPP),
+        "--data-binary",
+        `@${file}`,
+        "-H",
+        "content-type: application/octet-stream",
+        "-o",
+        out,
+      ]);
       expect(r.status).toBe(200);
       expect(Buffer.compare(readFileSync(out), data)).toBe(0);
     }
@@ -277,7 +414,10 @@ describe("streaming and clients that go away", () => {
   test("the same over h2: a reset stream frees the upstream request", async () => {
     const before = counting.open;
     const marker = crypto.randomUUID();
-    const r = await curl([tlsUrl(HOST_WEBAPP, `/hang?m=${marker}`), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP)], { timeoutMs: 300 });
+    const r = await curl(
+      [tlsUrl(HOST_WEBAPP, `/hang?m=${marker}`), "--cacert", book.webappCaChain, ...resolveTo(HOST_WEBAPP)],
+      { timeoutMs: 300 },
+    );
     expect(r.exitCode).toBe(28);
     expect(await counting.waitFor((s) => s.url === `/hang?m=${marker}`)).toBeDefined();
     const deadline = Date.now() + 3_000;

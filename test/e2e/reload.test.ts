@@ -14,7 +14,8 @@ let http: number, https: number, moved: number;
 
 function config(body: string, httpPort: number, tlsHost: "webapp" | "catalog"): string {
   const host = tlsHost === "webapp" ? HOST_WEBAPP : HOST_CATALOG;
-  const [cert, key] = tlsHost === "webapp" ? [book.webappCert, book.webappKey] : [book.catalogCert, book.catalogKey];
+  const [cert, key] =
+    tlsHost === "webapp" ? [book.webappCert, book.webappKey] : [book.catalogCert, book.catalogKey];
   return `listeners:
   - { name: web, address: 127.0.0.1, port: ${httpPort}, protocol: HTTP }
   - name: tls
@@ -93,9 +94,25 @@ describe("SIGHUP", () => {
     expect(log).toContain("reloaded: 0 updated in place, 2 restarted, 0 started, 0 stopped, 0 failed");
     expect((await curl([`http://127.0.0.1:${moved}/`])).body).toBe("three");
     expect((await curl([`http://127.0.0.1:${http}/`])).exitCode).toBe(7);
-    const tls = await curl(["-v", `https://${HOST_CATALOG}:${https}/`, "--cacert", book.catalogCaChain, "--resolve", `${HOST_CATALOG}:${https}:127.0.0.1`]);
+    const tls = await curl([
+      "-v",
+      `https://${HOST_CATALOG}:${https}/`,
+      "--cacert",
+      book.catalogCaChain,
+      "--resolve",
+      `${HOST_CATALOG}:${https}:127.0.0.1`,
+    ]);
     expect(tls.status).toBe(200);
     expect(tls.stderr).toContain("CN=catalog.istioinaction.io");
-    expect((await curl(["-k", `https://${HOST_WEBAPP}:${https}/`, "--resolve", `${HOST_WEBAPP}:${https}:127.0.0.1`])).exitCode).toBe(35);
+    expect(
+      (
+        await curl([
+          "-k",
+          `https://${HOST_WEBAPP}:${https}/`,
+          "--resolve",
+          `${HOST_WEBAPP}:${https}:127.0.0.1`,
+        ])
+      ).exitCode,
+    ).toBe(35);
   });
 });

@@ -102,7 +102,14 @@ afterAll(async () => {
 });
 
 const plain = (path: string) => [`http://127.0.0.1:${http}${path}`, "-H", `Host: ${HOST}`];
-const tls = (path: string) => [`https://${HOST_WEBAPP}:${https}${path}`, "--cacert", book.webappCaChain, "--resolve", `${HOST_WEBAPP}:${https}:127.0.0.1`, "--http2"];
+const tls = (path: string) => [
+  `https://${HOST_WEBAPP}:${https}${path}`,
+  "--cacert",
+  book.webappCaChain,
+  "--resolve",
+  `${HOST_WEBAPP}:${https}:127.0.0.1`,
+  "--http2",
+];
 
 describe("redirect", () => {
   test("308 to the new scheme, authority and path; the query is kept", async () => {
@@ -219,7 +226,16 @@ describe("mirror", () => {
 });
 
 describe("CORS", () => {
-  const preflight = (origin: string) => ["-X", "OPTIONS", "-H", `Origin: ${origin}`, "-H", "Access-Control-Request-Method: POST", "-H", "Access-Control-Request-Headers: x-token"];
+  const preflight = (origin: string) => [
+    "-X",
+    "OPTIONS",
+    "-H",
+    `Origin: ${origin}`,
+    "-H",
+    "Access-Control-Request-Method: POST",
+    "-H",
+    "Access-Control-Request-Headers: x-token",
+  ];
 
   test("a preflight from an allowed origin is answered by Portico, over HTTP/1.1 and h2", async () => {
     for (const args of [plain("/api/catalog"), tls("/api/catalog")]) {

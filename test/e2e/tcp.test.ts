@@ -29,10 +29,13 @@ let p: PorticoProcess;
 let tcpPort: number, splitPort: number, downPort: number, sniPort: number, closedPort: number;
 
 function tlsBackend(n: 1 | 2): Promise<HttpsServer> {
-  const s = createHttpsServer({ cert: readFileSync(sni(n).cert), key: readFileSync(sni(n).key) }, (req, res) => {
-    res.setHeader("x-backend", `simple-tls-service-${n}`);
-    res.end(`Hello from simple-tls-service-${n}!!!\n`);
-  });
+  const s = createHttpsServer(
+    { cert: readFileSync(sni(n).cert), key: readFileSync(sni(n).key) },
+    (req, res) => {
+      res.setHeader("x-backend", `simple-tls-service-${n}`);
+      res.end(`Hello from simple-tls-service-${n}!!!\n`);
+    },
+  );
   return new Promise((r) => s.listen(0, "127.0.0.1", () => r(s)));
 }
 
@@ -118,7 +121,9 @@ describe("TCP routing", () => {
     const r = await exchange(tcpPort, payload, { timeoutMs: 20_000 });
     expect(r.how).toBe("end");
     const echoed = r.data.subarray(0, payload.length);
-    expect(createHash("sha256").update(echoed).digest("hex")).toBe(createHash("sha256").update(payload).digest("hex"));
+    expect(createHash("sha256").update(echoed).digest("hex")).toBe(
+      createHash("sha256").update(payload).digest("hex"),
+    );
     expect(r.data.subarray(payload.length).toString()).toBe(`${payload.length} bytes, bye`);
   });
 
@@ -141,7 +146,8 @@ describe("TCP routing", () => {
     expect(r.data.length).toBe(0);
     expect(["end", "close", "ECONNRESET", "EPIPE"]).toContain(r.how);
     // The log line may land just after the client saw the close: wait for it, bounded.
-    for (let i = 0; i < 100 && !p.output().includes(`cannot connect to 127.0.0.1:${closedPort}`); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && !p.output().includes(`cannot connect to 127.0.0.1:${closedPort}`); i++)
+      await new Promise((r) => setTimeout(r, 20));
     expect(p.output()).toContain(`cannot connect to 127.0.0.1:${closedPort}`);
   });
 
@@ -165,7 +171,13 @@ describe("TLS passthrough by SNI", () => {
 
   for (const n of [1, 2] as const) {
     test(`${sni(n).host}: the backend's own certificate and response, verified with its CA`, async () => {
-      const r = await curl(["-v", `https://${sni(n).host}:${sniPort}/`, ...resolve(sni(n).host), "--cacert", sni(n).caChain]);
+      const r = await curl([
+        "-v",
+        `https://${sni(n).host}:${sniPort}/`,
+        ...resolve(sni(n).host),
+        "--cacert",
+        sni(n).caChain,
+      ]);
       expect(r.exitCode).toBe(0);
       expect(r.status).toBe(200);
       expect(r.body).toBe(`Hello from simple-tls-service-${n}!!!\n`);
@@ -177,12 +189,21 @@ describe("TLS passthrough by SNI", () => {
   }
 
   test("the other backend's CA does not verify: the certificate really is the backend's", async () => {
-    const r = await curl([`https://${sni(1).host}:${sniPort}/`, ...resolve(sni(1).host), "--cacert", sni(2).caChain]);
+    const r = await curl([
+      `https://${sni(1).host}:${sniPort}/`,
+      ...resolve(sni(1).host),
+      "--cacert",
+      sni(2).caChain,
+    ]);
     expect(r.exitCode).toBe(60);
   });
 
   test("an SNI no server lists is refused", async () => {
-    const r = await curl(["-k", `https://simple-sni-3.istioinaction.io:${sniPort}/`, ...resolve("simple-sni-3.istioinaction.io")]);
+    const r = await curl([
+      "-k",
+      `https://simple-sni-3.istioinaction.io:${sniPort}/`,
+      ...resolve("simple-sni-3.istioinaction.io"),
+    ]);
     expect(r.status).toBe(0);
     expect(r.exitCode).toBe(35);
   });
@@ -195,7 +216,10 @@ describe("TLS passthrough by SNI", () => {
 
   test("something that is not TLS is refused: Portico closes the connection at once, sending nothing", async () => {
     // Well under the runner's 5 s: a listener that left the connection open would time out here.
-    const r = await exchange(sniPort, "GET / HTTP/1.1\r\nhost: x\r\n\r\n", { halfClose: false, timeoutMs: 3_000 });
+    const r = await exchange(sniPort, "GET / HTTP/1.1\r\nhost: x\r\n\r\n", {
+      halfClose: false,
+      timeoutMs: 3_000,
+    });
     expect(r.how).not.toBe("timeout");
     expect(r.ms).toBeLessThan(1_000);
     expect(r.data.length).toBe(0);
@@ -203,8 +227,16 @@ describe("TLS passthrough by SNI", () => {
 
   test("a stalled ClientHello is closed after 10 s, and others are served meanwhile", async () => {
     const start = Date.now();
-    const stalled = exchange(sniPort, Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]), { halfClose: false, timeoutMs: 14_000 });
-    const ok = await curl([`https://${sni(1).host}:${sniPort}/`, ...resolve(sni(1).host), "--cacert", sni(1).caChain]);
+    const stalled = exchange(sniPort, Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]), {
+      halfClose: false,
+      timeoutMs: 14_000,
+    });
+    const ok = await curl([
+      `https://${sni(1).host}:${sniPort}/`,
+      ...resolve(sni(1).host),
+      "--cacert",
+      sni(1).caChain,
+    ]);
     expect(ok.status).toBe(200);
     const r = await stalled;
     expect(r.how).not.toBe("timeout");

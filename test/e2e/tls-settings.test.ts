@@ -11,13 +11,30 @@ import { certHash, rogueClient, spkiHash, TestPki, type Pem } from "../helpers/p
 import { RUNTIME, runPortico, startPortico, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
 import { EchoUpstream } from "../helpers/upstreams.ts";
 
-const HOSTS = ["optional", "san", "spki", "hash", "crl", "v13", "v12", "files", "simple", "ciphers"].map((h) => `${h}.tls.test`);
+const HOSTS = ["optional", "san", "spki", "hash", "crl", "v13", "v12", "files", "simple", "ciphers"].map(
+  (h) => `${h}.tls.test`,
+);
 
 const pki = new TestPki();
-const server = pki.issue("server", "tls.test", HOSTS.map((h) => `DNS:${h}`), "serverAuth");
-const clientA = pki.issue("client-a", "client-a", ["DNS:client-a.test", "URI:spiffe://portico.test/client-a"], "clientAuth");
+const server = pki.issue(
+  "server",
+  "tls.test",
+  HOSTS.map((h) => `DNS:${h}`),
+  "serverAuth",
+);
+const clientA = pki.issue(
+  "client-a",
+  "client-a",
+  ["DNS:client-a.test", "URI:spiffe://portico.test/client-a"],
+  "clientAuth",
+);
 const clientB = pki.issue("client-b", "client-b", ["DNS:client-b.test"], "clientAuth");
-const revoked = pki.issue("client-revoked", "client-revoked", ["DNS:client-a.test", "URI:spiffe://portico.test/client-a"], "clientAuth");
+const revoked = pki.issue(
+  "client-revoked",
+  "client-revoked",
+  ["DNS:client-a.test", "URI:spiffe://portico.test/client-a"],
+  "clientAuth",
+);
 const rogue = rogueClient(pki.dir);
 const crl = pki.crl([revoked]);
 
@@ -69,7 +86,13 @@ afterAll(async () => {
   await upstream.stop();
 });
 
-const url = (host: string) => [`https://${host}:${port}/`, "--resolve", `${host}:${port}:127.0.0.1`, "--cacert", pki.ca.crt];
+const url = (host: string) => [
+  `https://${host}:${port}/`,
+  "--resolve",
+  `${host}:${port}:127.0.0.1`,
+  "--cacert",
+  pki.ca.crt,
+];
 const withCert = (pem: Pem) => ["--cert", pem.crt, "--key", pem.key];
 
 async function served(args: string[]) {
@@ -89,7 +112,10 @@ async function refused(args: string[]) {
   return r;
 }
 
-const sha256 = (pem: Pem) => createHash("sha256").update(new X509Certificate(readFileSync(pem.crt)).raw).digest("hex");
+const sha256 = (pem: Pem) =>
+  createHash("sha256")
+    .update(new X509Certificate(readFileSync(pem.crt)).raw)
+    .digest("hex");
 
 describe("OPTIONAL_MUTUAL", () => {
   test("a client without a certificate is served, and no XFCC reaches the upstream", async () => {
@@ -168,7 +194,9 @@ describe("protocol versions", () => {
 
   test("a server without limits on the same port still speaks TLS 1.3 and 1.2", async () => {
     expect((await curl(["-v", ...url("simple.tls.test")])).stderr).toContain("SSL connection using TLSv1.3");
-    expect((await curl(["-v", "--tls-max", "1.2", ...url("simple.tls.test")])).stderr).toContain("SSL connection using TLSv1.2");
+    expect((await curl(["-v", "--tls-max", "1.2", ...url("simple.tls.test")])).stderr).toContain(
+      "SSL connection using TLSv1.2",
+    );
   });
 });
 
@@ -202,29 +230,40 @@ routes:
 `;
 
   // Deno's node:tls is rustls underneath and ignores `ciphers`; Portico refuses to start there.
-  test.skipIf(RUNTIME === "deno")("only the listed TLS 1.2 suite is negotiated; TLS 1.3 is unaffected", async () => {
-    const [cipherPort] = await freePorts(1);
-    const q = await startPortico(writeConfig(yaml(cipherPort!)));
-    try {
-      const u = [`https://ciphers.tls.test:${cipherPort}/`, "--resolve", `ciphers.tls.test:${cipherPort}:127.0.0.1`, "--cacert", pki.ca.crt];
-      const ok = await curl(["-v", "--tls-max", "1.2", ...u]);
-      expect(ok.status).toBe(200);
-      expect(ok.stderr).toContain("ECDHE-RSA-AES256-GCM-SHA384");
-      const other = await curl(["--tls-max", "1.2", "--ciphers", "ECDHE-RSA-AES128-GCM-SHA256", ...u]);
-      expect(other.status).toBe(0);
-      expect(other.exitCode).toBe(35);
-      const v13 = await curl(["-v", ...u]);
-      expect(v13.status).toBe(200);
-      expect(v13.stderr).toContain("SSL connection using TLSv1.3");
-    } finally {
-      await q.stop();
-    }
-  });
+  test.skipIf(RUNTIME === "deno")(
+    "only the listed TLS 1.2 suite is negotiated; TLS 1.3 is unaffected",
+    async () => {
+      const [cipherPort] = await freePorts(1);
+      const q = await startPortico(writeConfig(yaml(cipherPort!)));
+      try {
+        const u = [
+          `https://ciphers.tls.test:${cipherPort}/`,
+          "--resolve",
+          `ciphers.tls.test:${cipherPort}:127.0.0.1`,
+          "--cacert",
+          pki.ca.crt,
+        ];
+        const ok = await curl(["-v", "--tls-max", "1.2", ...u]);
+        expect(ok.status).toBe(200);
+        expect(ok.stderr).toContain("ECDHE-RSA-AES256-GCM-SHA384");
+        const other = await curl(["--tls-max", "1.2", "--ciphers", "ECDHE-RSA-AES128-GCM-SHA256", ...u]);
+        expect(other.status).toBe(0);
+        expect(other.exitCode).toBe(35);
+        const v13 = await curl(["-v", ...u]);
+        expect(v13.status).toBe(200);
+        expect(v13.stderr).toContain("SSL connection using TLSv1.3");
+      } finally {
+        await q.stop();
+      }
+    },
+  );
 
   test.if(RUNTIME === "deno")("on Deno, startup fails and says why", async () => {
     const [cipherPort] = await freePorts(1);
     const r = await runPortico(["run", "--admin", "off", "-c", writeConfig(yaml(cipherPort!))]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('listener "ciphers" needs TLS 1.2 cipher suites per server (cipherSuites), which no adapter on deno can honour');
+    expect(r.stderr).toContain(
+      'listener "ciphers" needs TLS 1.2 cipher suites per server (cipherSuites), which no adapter on deno can honour',
+    );
   });
 });

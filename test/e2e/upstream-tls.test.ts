@@ -2,7 +2,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import {
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from "node:http2";
 import type { TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +28,23 @@ function openssl(args: string[]) {
  */
 function makePki() {
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  openssl(["req", "-x509", ...ec, "-subj", "/CN=Upstream Test CA", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
+  openssl([
+    "req",
+    "-x509",
+    ...ec,
+    "-subj",
+    "/CN=Upstream Test CA",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "2",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign",
+  ]);
   for (const [name, cn, ext] of [
     ["server", "upstream.test", "subjectAltName=DNS:upstream.test,IP:127.0.0.1"],
     ["named", "named.upstream.test", "subjectAltName=DNS:named.upstream.test"],
@@ -31,7 +52,23 @@ function makePki() {
   ] as const) {
     openssl(["req", ...ec, "-subj", `/CN=${cn}`, "-keyout", `${name}.key`, "-out", `${name}.csr`]);
     writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
-    openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", `${name}.ext`, "-out", `${name}.crt`]);
+    openssl([
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      `${name}.ext`,
+      "-out",
+      `${name}.crt`,
+    ]);
   }
 }
 
@@ -46,7 +83,14 @@ beforeAll(async () => {
   const f = (n: string) => readFileSync(join(dir, n), "utf8");
   // node:http2 with HTTP/1.1 allowed: on Bun (which runs this test) node:https hides the peer
   // certificate, node:http2 shows it (RUNTIMES.md).
-  const options = { key: f("server.key"), cert: f("server.crt"), ca: f("ca.crt"), requestCert: true, rejectUnauthorized: true, allowHTTP1: true };
+  const options = {
+    key: f("server.key"),
+    cert: f("server.crt"),
+    ca: f("ca.crt"),
+    requestCert: true,
+    rejectUnauthorized: true,
+    allowHTTP1: true,
+  };
   // Both answer with the client certificate's CN and the SNI the handshake carried.
   const answer = (req: Http2ServerRequest, res: Http2ServerResponse) => {
     const socket = req.socket as unknown as TLSSocket;
@@ -119,7 +163,11 @@ describe(`HTTPS upstreams (client on ${RUNTIME})`, () => {
   test("serverName sets the SNI and the name verified: an upstream whose certificate names only it", async () => {
     const r = await curl([`http://127.0.0.1:${http}/byname`]);
     expect(r.status).toBe(200);
-    expect(JSON.parse(r.body)).toEqual({ client: "portico-client", path: "/byname", sni: "named.upstream.test" });
+    expect(JSON.parse(r.body)).toEqual({
+      client: "portico-client",
+      path: "/byname",
+      sni: "named.upstream.test",
+    });
   });
 
   test("the same upstream without serverName: its certificate does not cover the address, 503", async () => {

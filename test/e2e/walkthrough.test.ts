@@ -3,8 +3,21 @@
 // book's own Gateway and VirtualService files (`portico run -c`, the book's secrets as credential
 // folders), then the same configuration written as routes.yaml. Every case runs against both.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { CATALOG_BODY, WEBAPP_BODY, startDemoUpstreams, type DemoUpstreams } from "../../scripts/demo-upstreams.ts";
-import { BOOK_GATEWAYS as STEPS, HOST_CATALOG, HOST_WEBAPP, book, bookRoutesYaml, startBookFiles, type BookGateway } from "../helpers/book.ts";
+import {
+  CATALOG_BODY,
+  WEBAPP_BODY,
+  startDemoUpstreams,
+  type DemoUpstreams,
+} from "../../scripts/demo-upstreams.ts";
+import {
+  BOOK_GATEWAYS as STEPS,
+  HOST_CATALOG,
+  HOST_WEBAPP,
+  book,
+  bookRoutesYaml,
+  startBookFiles,
+  type BookGateway,
+} from "../helpers/book.ts";
 import { curl } from "../helpers/curl.ts";
 import { freePorts } from "../helpers/net.ts";
 import { startPortico, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
@@ -24,7 +37,10 @@ type Source = (typeof SOURCES)[number];
 /** Starts Portico on `step` as given by `source`, with HTTP on `http` and HTTPS on `https`. */
 function gateway(source: Source, step: BookGateway, http: number, https: number): Promise<PorticoProcess> {
   if (source === "the book's files") {
-    const services = { webapp: `http://127.0.0.1:${upstreams.webappPort}`, catalog: `http://127.0.0.1:${upstreams.catalogPort}` };
+    const services = {
+      webapp: `http://127.0.0.1:${upstreams.webappPort}`,
+      catalog: `http://127.0.0.1:${upstreams.catalogPort}`,
+    };
     return startBookFiles(step.files, { 80: http, 443: https }, services);
   }
   return startPortico(writeConfig(bookRoutesYaml(step, { http, https }, upstreams)));
@@ -60,20 +76,43 @@ for (const source of SOURCES) {
     });
 
     test("1.2 the same with the CA chain: still refused, same cause", async () => {
-      const r = await curl(["-v", "-H", `Host: ${HOST_WEBAPP}`, `https://127.0.0.1:${https}/api/catalog`, "--cacert", book.webappCaChain]);
+      const r = await curl([
+        "-v",
+        "-H",
+        `Host: ${HOST_WEBAPP}`,
+        `https://127.0.0.1:${https}/api/catalog`,
+        "--cacert",
+        book.webappCaChain,
+      ]);
       expect(r.exitCode).toBe(35);
       expect(r.status).toBe(0);
     });
 
     test("1.3 by name with --resolve: TLS 1.3, h2, 200 and the JSON", async () => {
-      const r = await curl(["-v", `https://${HOST_WEBAPP}:${https}/api/catalog`, "--cacert", book.webappCaChain, "--resolve", `${HOST_WEBAPP}:${https}:127.0.0.1`]);
+      const r = await curl([
+        "-v",
+        `https://${HOST_WEBAPP}:${https}/api/catalog`,
+        "--cacert",
+        book.webappCaChain,
+        "--resolve",
+        `${HOST_WEBAPP}:${https}:127.0.0.1`,
+      ]);
       expectWebappAnswer(r);
-      expect(r.stderr).toContain("subject: C=US; ST=Denial; L=Springfield; O=Dis; CN=webapp.istioinaction.io");
+      expect(r.stderr).toContain(
+        "subject: C=US; ST=Denial; L=Springfield; O=Dis; CN=webapp.istioinaction.io",
+      );
       expect(r.stderr).toContain("SSL certificate verify ok");
     });
 
     test("1.3 over HTTP/1.1 as well", async () => {
-      const r = await curl(["--http1.1", `https://${HOST_WEBAPP}:${https}/api/catalog`, "--cacert", book.webappCaChain, "--resolve", `${HOST_WEBAPP}:${https}:127.0.0.1`]);
+      const r = await curl([
+        "--http1.1",
+        `https://${HOST_WEBAPP}:${https}/api/catalog`,
+        "--cacert",
+        book.webappCaChain,
+        "--resolve",
+        `${HOST_WEBAPP}:${https}:127.0.0.1`,
+      ]);
       expect(r.status).toBe(200);
       expect(r.httpVersion).toBe("1.1");
       expect(r.body).toBe(WEBAPP_BODY);
@@ -136,12 +175,25 @@ for (const source of SOURCES) {
     });
 
     test("the query string is kept", async () => {
-      const r = await curl(["-H", `Host: ${HOST_WEBAPP}`, `http://127.0.0.1:${http}/api/catalog?page=2&x=%20y`]);
+      const r = await curl([
+        "-H",
+        `Host: ${HOST_WEBAPP}`,
+        `http://127.0.0.1:${http}/api/catalog?page=2&x=%20y`,
+      ]);
       expect(r.headers.get("location")).toBe(`https://${HOST_WEBAPP}:${https}/api/catalog?page=2&x=%20y`);
     });
 
     test("following the redirect reaches the app over TLS", async () => {
-      const r = await curl(["-L", "--cacert", book.webappCaChain, "--resolve", `${HOST_WEBAPP}:${http}:127.0.0.1`, "--resolve", `${HOST_WEBAPP}:${https}:127.0.0.1`, `http://${HOST_WEBAPP}:${http}/api/catalog`]);
+      const r = await curl([
+        "-L",
+        "--cacert",
+        book.webappCaChain,
+        "--resolve",
+        `${HOST_WEBAPP}:${http}:127.0.0.1`,
+        "--resolve",
+        `${HOST_WEBAPP}:${https}:127.0.0.1`,
+        `http://${HOST_WEBAPP}:${http}/api/catalog`,
+      ]);
       expect(r.status).toBe(200);
       expect(r.body).toBe(WEBAPP_BODY);
     });
@@ -155,7 +207,13 @@ for (const source of SOURCES) {
   describe(`${source}: 3. Mutual TLS (coolstore-gw-mtls.yaml, MUTUAL)`, () => {
     let p: PorticoProcess;
     let https: number;
-    const base = () => [`https://${HOST_WEBAPP}:${https}/api/catalog`, "--cacert", book.webappCaChain, "--resolve", `${HOST_WEBAPP}:${https}:127.0.0.1`];
+    const base = () => [
+      `https://${HOST_WEBAPP}:${https}/api/catalog`,
+      "--cacert",
+      book.webappCaChain,
+      "--resolve",
+      `${HOST_WEBAPP}:${https}:127.0.0.1`,
+    ];
     beforeAll(async () => {
       const [http, port] = await freePorts(2);
       https = port!;
@@ -192,11 +250,27 @@ for (const source of SOURCES) {
     });
 
     test("the upstream sees the verified client certificate as x-forwarded-client-cert", async () => {
-      const r = await curl([`https://${HOST_WEBAPP}:${https}/echo`, "--cacert", book.webappCaChain, "--resolve", `${HOST_WEBAPP}:${https}:127.0.0.1`, "--cert", book.webappClientCert, "--key", book.webappClientKey, "-H", "x-forwarded-client-cert: By=spoofed"]);
+      const r = await curl([
+        `https://${HOST_WEBAPP}:${https}/echo`,
+        "--cacert",
+        book.webappCaChain,
+        "--resolve",
+        `${HOST_WEBAPP}:${https}:127.0.0.1`,
+        "--cert",
+        book.webappClientCert,
+        "--key",
+        book.webappClientKey,
+        "-H",
+        "x-forwarded-client-cert: By=spoofed",
+      ]);
       expect(r.status).toBe(200);
       const seen = JSON.parse(r.body).headers;
-      const fp = new Bun.CryptoHasher("sha256").update(derOf(await Bun.file(book.webappClientCert).text())).digest("hex");
-      expect(seen["x-forwarded-client-cert"]).toBe(`Hash=${fp};Subject="CN=webapp.istioinaction.io,O=Dis,L=Springfield,ST=Denial,C=US";URI=`);
+      const fp = new Bun.CryptoHasher("sha256")
+        .update(derOf(await Bun.file(book.webappClientCert).text()))
+        .digest("hex");
+      expect(seen["x-forwarded-client-cert"]).toBe(
+        `Hash=${fp};Subject="CN=webapp.istioinaction.io,O=Dis,L=Springfield,ST=Denial,C=US";URI=`,
+      );
     });
   });
 
@@ -211,16 +285,32 @@ for (const source of SOURCES) {
     afterAll(() => p?.stop());
 
     test("4.1 step 1.3's command still succeeds", async () => {
-      const r = await curl(["-v", `https://${HOST_WEBAPP}:${https}/api/catalog`, "--cacert", book.webappCaChain, "--resolve", `${HOST_WEBAPP}:${https}:127.0.0.1`]);
+      const r = await curl([
+        "-v",
+        `https://${HOST_WEBAPP}:${https}/api/catalog`,
+        "--cacert",
+        book.webappCaChain,
+        "--resolve",
+        `${HOST_WEBAPP}:${https}:127.0.0.1`,
+      ]);
       expectWebappAnswer(r);
     });
 
     test("4.2 catalog: its own certificate by SNI, 200, pretty JSON, the upstream's headers", async () => {
-      const r = await curl(["-v", `https://${HOST_CATALOG}:${https}/items`, "--cacert", book.catalogCaChain, "--resolve", `${HOST_CATALOG}:${https}:127.0.0.1`]);
+      const r = await curl([
+        "-v",
+        `https://${HOST_CATALOG}:${https}/items`,
+        "--cacert",
+        book.catalogCaChain,
+        "--resolve",
+        `${HOST_CATALOG}:${https}:127.0.0.1`,
+      ]);
       expect(r.exitCode).toBe(0);
       expect(r.status).toBe(200);
       expect(r.httpVersion).toBe("2");
-      expect(r.stderr).toContain("subject: C=US; ST=Denial; L=Springfield; O=Dis; CN=catalog.istioinaction.io");
+      expect(r.stderr).toContain(
+        "subject: C=US; ST=Denial; L=Springfield; O=Dis; CN=catalog.istioinaction.io",
+      );
       expect(r.body).toBe(CATALOG_BODY);
       const h = r.headers;
       expect(h.get("x-powered-by")).toBe("Express");
@@ -237,12 +327,23 @@ for (const source of SOURCES) {
     });
 
     test("the catalog name with the webapp CA fails verification: the certificates really differ", async () => {
-      const r = await curl([`https://${HOST_CATALOG}:${https}/items`, "--cacert", book.webappCaChain, "--resolve", `${HOST_CATALOG}:${https}:127.0.0.1`]);
+      const r = await curl([
+        `https://${HOST_CATALOG}:${https}/items`,
+        "--cacert",
+        book.webappCaChain,
+        "--resolve",
+        `${HOST_CATALOG}:${https}:127.0.0.1`,
+      ]);
       expect(r.exitCode).toBe(60);
     });
 
     test("an unknown SNI is refused", async () => {
-      const r = await curl(["-k", `https://other.istioinaction.io:${https}/`, "--resolve", `other.istioinaction.io:${https}:127.0.0.1`]);
+      const r = await curl([
+        "-k",
+        `https://other.istioinaction.io:${https}/`,
+        "--resolve",
+        `other.istioinaction.io:${https}:127.0.0.1`,
+      ]);
       expect(r.exitCode).toBe(35);
     });
   });

@@ -12,7 +12,9 @@ import { startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/p
 let upstreams: DemoUpstreams;
 let p: PorticoProcess;
 let append: number, sanitize: number, plain: number;
-const hash = new X509Certificate(readFileSync(book.webappClientCert)).fingerprint256.replaceAll(":", "").toLowerCase();
+const hash = new X509Certificate(readFileSync(book.webappClientCert)).fingerprint256
+  .replaceAll(":", "")
+  .toLowerCase();
 const subject = "CN=webapp.istioinaction.io,O=Dis,L=Springfield,ST=Denial,C=US";
 
 beforeAll(async () => {
@@ -45,7 +47,18 @@ afterAll(async () => {
 });
 
 async function seen(port: number, extra: string[] = []): Promise<Record<string, string>> {
-  const r = await curl([`https://${HOST_WEBAPP}:${port}/echo`, "--cacert", book.webappCaChain, "--resolve", `${HOST_WEBAPP}:${port}:127.0.0.1`, "--cert", book.webappClientCert, "--key", book.webappClientKey, ...extra]);
+  const r = await curl([
+    `https://${HOST_WEBAPP}:${port}/echo`,
+    "--cacert",
+    book.webappCaChain,
+    "--resolve",
+    `${HOST_WEBAPP}:${port}:127.0.0.1`,
+    "--cert",
+    book.webappClientCert,
+    "--key",
+    book.webappClientKey,
+    ...extra,
+  ]);
   expect(r.status).toBe(200);
   return JSON.parse(r.body).headers;
 }
@@ -79,7 +92,15 @@ describe("per-listener client certificate forwarding", () => {
 
   test("the default (SANITIZE_SET) drops a forged XFCC on plain HTTP", async () => {
     const [port] = await freePorts(1);
-    const q = await startPorticoWith(["run", "-c", writeConfig(`listeners:\n  - { name: h, address: 127.0.0.1, port: ${port}, protocol: HTTP }\nservices:\n  webapp: http://127.0.0.1:${upstreams.webappPort}\nroutes:\n  - hosts: ["*"]\n    http:\n      - route: [{ destination: webapp }]\n`), "--admin", "off"]);
+    const q = await startPorticoWith([
+      "run",
+      "-c",
+      writeConfig(
+        `listeners:\n  - { name: h, address: 127.0.0.1, port: ${port}, protocol: HTTP }\nservices:\n  webapp: http://127.0.0.1:${upstreams.webappPort}\nroutes:\n  - hosts: ["*"]\n    http:\n      - route: [{ destination: webapp }]\n`,
+      ),
+      "--admin",
+      "off",
+    ]);
     try {
       const r = await curl([`http://127.0.0.1:${port}/echo`, "-H", "x-forwarded-client-cert: Hash=11"]);
       expect(JSON.parse(r.body).headers["x-forwarded-client-cert"]).toBeUndefined();

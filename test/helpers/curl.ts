@@ -17,7 +17,14 @@ const MARK = "\n--portico-curl-meta--";
 export function curl(args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<CurlResult> {
   // Headers come from %{header_json} (curl ≥ 7.83): `-D /dev/stderr` crashes curl when its
   // stderr is a socket, as it is under Bun's spawn.
-  const full = ["-sS", "--max-time", String((opts.timeoutMs ?? 10_000) / 1000), "-w", `${MARK}%{http_code} %{http_version} %{header_json}`, ...args];
+  const full = [
+    "-sS",
+    "--max-time",
+    String((opts.timeoutMs ?? 10_000) / 1000),
+    "-w",
+    `${MARK}%{http_code} %{http_version} %{header_json}`,
+    ...args,
+  ];
   return new Promise((resolve, reject) => {
     const p = spawn("curl", full, { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
@@ -33,8 +40,16 @@ export function curl(args: string[], opts: { timeoutMs?: number; input?: string 
       const [status, httpVersion] = meta.split(" ", 2);
       const json = meta.slice(meta.indexOf("{"));
       const headers = new Map<string, string>();
-      for (const [name, values] of Object.entries(JSON.parse(json || "{}") as Record<string, string[]>)) headers.set(name, values.join(", "));
-      resolve({ exitCode: code ?? -1, status: Number(status), httpVersion: httpVersion ?? "", headers, body, stderr: err });
+      for (const [name, values] of Object.entries(JSON.parse(json || "{}") as Record<string, string[]>))
+        headers.set(name, values.join(", "));
+      resolve({
+        exitCode: code ?? -1,
+        status: Number(status),
+        httpVersion: httpVersion ?? "",
+        headers,
+        body,
+        stderr: err,
+      });
     });
   });
 }

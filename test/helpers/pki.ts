@@ -24,8 +24,25 @@ export class TestPki {
   constructor(caName = "Portico Test CA") {
     this.ca = { crt: join(this.dir, "ca.crt"), key: join(this.dir, "ca.key") };
     openssl(
-      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${caName}`, "-keyout", this.ca.key, "-out", this.ca.crt, "-days", "2",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        `/CN=${caName}`,
+        "-keyout",
+        this.ca.key,
+        "-out",
+        this.ca.crt,
+        "-days",
+        "2",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+      ],
       this.dir,
     );
   }
@@ -35,9 +52,34 @@ export class TestPki {
     const out = { crt: join(this.dir, `${name}.crt`), key: join(this.dir, `${name}.key`) };
     const csr = join(this.dir, `${name}.csr`);
     const ext = join(this.dir, `${name}.ext`);
-    openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${cn}`, "-keyout", out.key, "-out", csr], this.dir);
-    writeFileSync(ext, `subjectAltName=${sans.join(",")}\nextendedKeyUsage=${usage}\nbasicConstraints=CA:FALSE\n`);
-    openssl(["x509", "-req", "-in", csr, "-CA", this.ca.crt, "-CAkey", this.ca.key, "-CAcreateserial", "-out", out.crt, "-days", "2", "-extfile", ext], this.dir);
+    openssl(
+      ["req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${cn}`, "-keyout", out.key, "-out", csr],
+      this.dir,
+    );
+    writeFileSync(
+      ext,
+      `subjectAltName=${sans.join(",")}\nextendedKeyUsage=${usage}\nbasicConstraints=CA:FALSE\n`,
+    );
+    openssl(
+      [
+        "x509",
+        "-req",
+        "-in",
+        csr,
+        "-CA",
+        this.ca.crt,
+        "-CAkey",
+        this.ca.key,
+        "-CAcreateserial",
+        "-out",
+        out.crt,
+        "-days",
+        "2",
+        "-extfile",
+        ext,
+      ],
+      this.dir,
+    );
     return out;
   }
 
@@ -46,10 +88,20 @@ export class TestPki {
     const cnf = join(this.dir, "ca.cnf");
     writeFileSync(join(this.dir, "index.txt"), "");
     writeFileSync(join(this.dir, "crlnumber"), "01\n");
-    writeFileSync(cnf, `[ca]\ndefault_ca=d\n[d]\ndatabase=${join(this.dir, "index.txt")}\ncrlnumber=${join(this.dir, "crlnumber")}\ndefault_md=sha256\ndefault_crl_days=30\n`);
-    for (const r of revoked) openssl(["ca", "-config", cnf, "-revoke", r.crt, "-keyfile", this.ca.key, "-cert", this.ca.crt], this.dir);
+    writeFileSync(
+      cnf,
+      `[ca]\ndefault_ca=d\n[d]\ndatabase=${join(this.dir, "index.txt")}\ncrlnumber=${join(this.dir, "crlnumber")}\ndefault_md=sha256\ndefault_crl_days=30\n`,
+    );
+    for (const r of revoked)
+      openssl(
+        ["ca", "-config", cnf, "-revoke", r.crt, "-keyfile", this.ca.key, "-cert", this.ca.crt],
+        this.dir,
+      );
     const out = join(this.dir, "crl.pem");
-    openssl(["ca", "-config", cnf, "-gencrl", "-keyfile", this.ca.key, "-cert", this.ca.crt, "-out", out], this.dir);
+    openssl(
+      ["ca", "-config", cnf, "-gencrl", "-keyfile", this.ca.key, "-cert", this.ca.crt, "-out", out],
+      this.dir,
+    );
     return out;
   }
 }
@@ -57,7 +109,26 @@ export class TestPki {
 /** A self-signed client certificate that no CA vouches for. */
 export function rogueClient(dir: string, cn = "rogue"): Pem {
   const out = { crt: join(dir, `${cn}.crt`), key: join(dir, `${cn}.key`) };
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${cn}`, "-keyout", out.key, "-out", out.crt, "-days", "2", "-addext", `subjectAltName=DNS:${cn}.test`], dir);
+  openssl(
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      `/CN=${cn}`,
+      "-keyout",
+      out.key,
+      "-out",
+      out.crt,
+      "-days",
+      "2",
+      "-addext",
+      `subjectAltName=DNS:${cn}.test`,
+    ],
+    dir,
+  );
   return out;
 }
 

@@ -47,7 +47,10 @@ export function porticoCommand(args: string[]): string[] {
 }
 
 /** Runs `portico <args>` to completion (for validate, version, ...). */
-export function runPortico(args: string[], timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runPortico(
+  args: string[],
+  timeoutMs = 15_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const [cmd, ...rest] = porticoCommand(args);
   return new Promise((resolvePromise, reject) => {
     const p = spawn(cmd!, rest, { stdio: ["ignore", "pipe", "pipe"], cwd: ROOT });
@@ -65,12 +68,18 @@ export function runPortico(args: string[], timeoutMs = 15_000): Promise<{ code: 
 }
 
 /** Starts `portico run -c file` and resolves once it logs that it is serving. */
-export function startPortico(configFile: string, opts: { timeoutMs?: number; cwd?: string } = {}): Promise<PorticoProcess> {
+export function startPortico(
+  configFile: string,
+  opts: { timeoutMs?: number; cwd?: string } = {},
+): Promise<PorticoProcess> {
   return startPorticoWith(["run", "-c", configFile], opts);
 }
 
 /** Starts `portico <args>` (a run command) and resolves once it logs that it is serving. */
-export async function startPorticoWith(args: string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<PorticoProcess> {
+export async function startPorticoWith(
+  args: string[],
+  opts: { timeoutMs?: number; cwd?: string } = {},
+): Promise<PorticoProcess> {
   const [cmd, ...rest] = porticoCommand(args);
   const proc = spawn(cmd!, rest, { stdio: ["ignore", "pipe", "pipe"], cwd: opts.cwd ?? ROOT });
   let out = "";
@@ -90,7 +99,8 @@ export async function startPorticoWith(args: string[], opts: { timeoutMs?: numbe
   };
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
   while (!/ serving /.test(out)) {
-    if (proc.exitCode !== null) throw new Error(`portico exited with ${proc.exitCode} before serving:\n${out}`);
+    if (proc.exitCode !== null)
+      throw new Error(`portico exited with ${proc.exitCode} before serving:\n${out}`);
     if (Date.now() > deadline) {
       await handle.stop();
       throw new Error(`portico did not start in time:\n${out}`);

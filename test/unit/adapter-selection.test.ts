@@ -4,7 +4,13 @@ import { selectAdapter } from "../../src/listeners/select.ts";
 import type { ListenerSpec, TlsPolicy } from "../../src/listeners/_shared/types.ts";
 
 describe("adapter selection", () => {
-  const policy = (extra: Partial<TlsPolicy>): TlsPolicy => ({ hosts: ["a.test"], certPem: "", keyPem: "", requireClientCert: false, ...extra });
+  const policy = (extra: Partial<TlsPolicy>): TlsPolicy => ({
+    hosts: ["a.test"],
+    certPem: "",
+    keyPem: "",
+    requireClientCert: false,
+    ...extra,
+  });
   const spec = (p: TlsPolicy): ListenerSpec => ({
     kind: "http",
     name: "l",
@@ -15,13 +21,26 @@ describe("adapter selection", () => {
   });
 
   test("TCP listeners: node-tcp on every runtime, whatever --adapter says", () => {
-    const s: ListenerSpec = { kind: "stream", name: "t", address: "127.0.0.1", port: 1, sni: false, backend: () => undefined };
-    for (const rt of ["bun", "deno", "node"] as const) expect(selectAdapter(s, rt, "bun-serve").name).toBe("node-tcp");
+    const s: ListenerSpec = {
+      kind: "stream",
+      name: "t",
+      address: "127.0.0.1",
+      port: 1,
+      sni: false,
+      backend: () => undefined,
+    };
+    for (const rt of ["bun", "deno", "node"] as const)
+      expect(selectAdapter(s, rt, "bun-serve").name).toBe("node-tcp");
   });
 
   test("Bun.serve never takes OPTIONAL_MUTUAL, client-certificate checks, versions or ciphers", () => {
     expect(selectAdapter(spec(policy({})), "bun").name).toBe("bun-serve");
-    for (const extra of [{ requestClientCert: true }, { checkClientCert: () => undefined }, { minVersion: "TLSv1.3" as const }, { ciphers: "AES128-GCM-SHA256" }]) {
+    for (const extra of [
+      { requestClientCert: true },
+      { checkClientCert: () => undefined },
+      { minVersion: "TLSv1.3" as const },
+      { ciphers: "AES128-GCM-SHA256" },
+    ]) {
       expect(selectAdapter(spec(policy(extra)), "bun").name).toBe("bun-sni");
       expect(selectAdapter(spec(policy(extra)), "node").name).toBe("node-http2");
     }
@@ -31,6 +50,8 @@ describe("adapter selection", () => {
     expect(() => selectAdapter(spec(policy({ ciphers: "AES128-GCM-SHA256" })), "deno")).toThrow(
       'listener "l" needs TLS 1.2 cipher suites per server (cipherSuites), which no adapter on deno can honour; use bun-sni (bun) or node-http2 (bun, node)',
     );
-    expect(selectAdapter(spec(policy({ minVersion: "TLSv1.3", requestClientCert: true })), "deno").name).toBe("node-http2-pipe");
+    expect(selectAdapter(spec(policy({ minVersion: "TLSv1.3", requestClientCert: true })), "deno").name).toBe(
+      "node-http2-pipe",
+    );
   });
 });

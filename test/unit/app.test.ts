@@ -118,7 +118,11 @@ beforeAll(async () => {
   closedPort = await freePort();
   const file = join(ROOT, "routes.unit-test.yaml"); // names the source only; never read
   plan = (await provision(parseConfig(configYaml(upA.port!, upB.port!, closedPort), file))).plan;
-  quietPlan = (await provision(parseConfig(configYaml(upA.port!, upB.port!, closedPort, 'settings: { serverHeader: "" }'), file))).plan;
+  quietPlan = (
+    await provision(
+      parseConfig(configYaml(upA.port!, upB.port!, closedPort, 'settings: { serverHeader: "" }'), file),
+    )
+  ).plan;
 });
 
 afterAll(async () => {
@@ -134,11 +138,22 @@ function appFor(name: string, p: Plan = plan) {
   return createListenerHandler({ current, serverHeader: p.serverHeader }, clients);
 }
 
-async function call(url: string, init?: RequestInit, conn: ConnectionInfo = CONN, listener = "http", p: Plan = plan): Promise<Response> {
+async function call(
+  url: string,
+  init?: RequestInit,
+  conn: ConnectionInfo = CONN,
+  listener = "http",
+  p: Plan = plan,
+): Promise<Response> {
   return appFor(listener, p)(new Request(url, init), conn);
 }
 
-async function echo(url: string, init?: RequestInit, conn?: ConnectionInfo, listener?: string): Promise<Echo> {
+async function echo(
+  url: string,
+  init?: RequestInit,
+  conn?: ConnectionInfo,
+  listener?: string,
+): Promise<Echo> {
   const res = await call(url, init, conn, listener);
   expect(res.status).toBe(200);
   return (await res.json()) as Echo;
@@ -237,7 +252,12 @@ describe("direct responses", () => {
 
 describe("httpsRedirect", () => {
   test("301 to the HTTPS listener that serves the host, path and query kept", async () => {
-    const res = await call("http://webapp.istioinaction.io:8082/catalog/items?id=1&x=%20", undefined, CONN, "redirect");
+    const res = await call(
+      "http://webapp.istioinaction.io:8082/catalog/items?id=1&x=%20",
+      undefined,
+      CONN,
+      "redirect",
+    );
     expect(res.status).toBe(301);
     expect(res.headers.get("location")).toBe("https://webapp.istioinaction.io:8443/catalog/items?id=1&x=%20");
     expect(res.headers.get("content-length")).toBe("0");
@@ -289,18 +309,24 @@ describe("request headers sent upstream", () => {
   });
 
   test("x-forwarded-for is appended to the incoming value", async () => {
-    const e = await echo("http://proxy.example/", { headers: { "x-forwarded-for": "203.0.113.7, 198.51.100.1" } });
+    const e = await echo("http://proxy.example/", {
+      headers: { "x-forwarded-for": "203.0.113.7, 198.51.100.1" },
+    });
     expect(e.headers["x-forwarded-for"]).toBe(`203.0.113.7, 198.51.100.1, ${CLIENT_IP}`);
   });
 
   test("client-sent x-forwarded-proto and x-forwarded-host are overwritten", async () => {
-    const e = await echo("http://proxy.example/", { headers: { "x-forwarded-proto": "https", "x-forwarded-host": "evil.example" } });
+    const e = await echo("http://proxy.example/", {
+      headers: { "x-forwarded-proto": "https", "x-forwarded-host": "evil.example" },
+    });
     expect(e.headers["x-forwarded-proto"]).toBe("http");
     expect(e.headers["x-forwarded-host"]).toBe("proxy.example");
   });
 
   test("ordinary headers pass unchanged", async () => {
-    const e = await echo("http://proxy.example/", { headers: { "x-custom": "v1", authorization: "Bearer t", cookie: "a=1; b=2", accept: "text/html" } });
+    const e = await echo("http://proxy.example/", {
+      headers: { "x-custom": "v1", authorization: "Bearer t", cookie: "a=1; b=2", accept: "text/html" },
+    });
     expect(e.headers["x-custom"]).toBe("v1");
     expect(e.headers.authorization).toBe("Bearer t");
     expect(e.headers.cookie).toBe("a=1; b=2");
@@ -323,7 +349,17 @@ describe("request headers sent upstream", () => {
         "x-kept": "yes",
       },
     });
-    for (const name of ["x-secret", "keep-alive", "te", "upgrade", "proxy-connection", "proxy-authorization", "transfer-encoding", "trailer", "http2-settings"]) {
+    for (const name of [
+      "x-secret",
+      "keep-alive",
+      "te",
+      "upgrade",
+      "proxy-connection",
+      "proxy-authorization",
+      "transfer-encoding",
+      "trailer",
+      "http2-settings",
+    ]) {
       expect({ name, present: name in e.headers }).toEqual({ name, present: false });
     }
     // Bun's fetch adds its own "connection: keep-alive"; the client's value must not travel.
@@ -337,18 +373,28 @@ describe("request headers sent upstream", () => {
   });
 
   test("an incoming x-forwarded-client-cert is stripped on a plain listener", async () => {
-    const e = await echo("http://proxy.example/", { headers: { "x-forwarded-client-cert": 'Hash=forged;Subject="CN=admin"' } });
+    const e = await echo("http://proxy.example/", {
+      headers: { "x-forwarded-client-cert": 'Hash=forged;Subject="CN=admin"' },
+    });
     expect(e.headers["x-forwarded-client-cert"]).toBeUndefined();
   });
 
   test("expect: 100-continue is answered by the proxy, not forwarded", async () => {
-    const e = await echo("http://proxy.example/upload", { method: "POST", body: "x", headers: { expect: "100-continue" } });
+    const e = await echo("http://proxy.example/upload", {
+      method: "POST",
+      body: "x",
+      headers: { expect: "100-continue" },
+    });
     expect(e.headers.expect).toBeUndefined();
     expect(e.body).toBe("x");
   });
 
   test("a request body is forwarded", async () => {
-    const e = await echo("http://proxy.example/upload", { method: "POST", body: "hello body", headers: { "content-type": "text/plain" } });
+    const e = await echo("http://proxy.example/upload", {
+      method: "POST",
+      body: "hello body",
+      headers: { "content-type": "text/plain" },
+    });
     expect(e.method).toBe("POST");
     expect(e.body).toBe("hello body");
     expect(e.headers["content-type"]).toBe("text/plain");
@@ -371,7 +417,12 @@ describe("HTTPS listeners", () => {
     const pem = readFileSync(book.webappClientCert);
     const der = new Uint8Array(new NodeX509(pem).raw);
     const peer = { der, sha256: createHash("sha256").update(der).digest("hex") };
-    const e = await echo("https://webapp.istioinaction.io/x", { headers: { "x-forwarded-client-cert": "Hash=forged" } }, tls(0, peer), "https-mtls");
+    const e = await echo(
+      "https://webapp.istioinaction.io/x",
+      { headers: { "x-forwarded-client-cert": "Hash=forged" } },
+      tls(0, peer),
+      "https-mtls",
+    );
     expect(e.headers["x-forwarded-client-cert"]).toBe(
       `Hash=${peer.sha256};Subject="CN=webapp.istioinaction.io,O=Dis,L=Springfield,ST=Denial,C=US";URI=`,
     );
@@ -393,10 +444,21 @@ describe("response from upstream", () => {
     const res = await call("http://proxy.example/headers-out");
     expect(res.status).toBe(201);
     expect(await res.text()).toBe("out");
-    for (const name of ["connection", "x-private", "keep-alive", "proxy-authenticate", "upgrade", "trailer", "transfer-encoding"]) {
+    for (const name of [
+      "connection",
+      "x-private",
+      "keep-alive",
+      "proxy-authenticate",
+      "upgrade",
+      "trailer",
+      "transfer-encoding",
+    ]) {
       expect({ name, value: res.headers.get(name) }).toEqual({ name, value: null });
     }
-    expect(res.headers.getSetCookie()).toEqual(["a=1; Path=/; HttpOnly", "b=2; Expires=Wed, 21 Oct 2015 07:28:00 GMT"]);
+    expect(res.headers.getSetCookie()).toEqual([
+      "a=1; Path=/; HttpOnly",
+      "b=2; Expires=Wed, 21 Oct 2015 07:28:00 GMT",
+    ]);
     expect(res.headers.get("x-upstream")).toBe("yes");
     expect(res.headers.get("content-type")).toBe("text/plain");
     expect(res.headers.get("server")).toBe("portico");
@@ -446,7 +508,9 @@ describe("upstream failures", () => {
   test("503 when the upstream port is closed", async () => {
     const res = await call("http://proxy.example/down");
     expect(res.status).toBe(503);
-    expect(await res.text()).toBe("upstream connect error or disconnect/reset before headers. reset reason: connection failure, connection refused");
+    expect(await res.text()).toBe(
+      "upstream connect error or disconnect/reset before headers. reset reason: connection failure, connection refused",
+    );
     expect(res.headers.get("content-type")).toBe("text/plain");
     expect(res.headers.get("server")).toBe("portico");
   });

@@ -4,7 +4,16 @@
 import "reflect-metadata";
 import { afterAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { describeCertificate, type CertificateInfo } from "../../src/certs/describe.ts";
@@ -37,7 +46,17 @@ const tmp = (name: string, content: string | Uint8Array) => {
 
 async function inspect(path: string, ca?: string): Promise<InspectReport> {
   const [src] = await readSource(path);
-  const caOpt = ca ? { file: ca, certs: await Promise.all(pemBlocks(readFileSync(ca, "utf8")).map(async (b, i) => ({ label: `ca [${i + 1}]`, cert: await describeCertificate(b.der) }))) } : undefined;
+  const caOpt = ca
+    ? {
+        file: ca,
+        certs: await Promise.all(
+          pemBlocks(readFileSync(ca, "utf8")).map(async (b, i) => ({
+            label: `ca [${i + 1}]`,
+            cert: await describeCertificate(b.der),
+          })),
+        ),
+      }
+    : undefined;
   return inspectSource(src!, { now: new Date(), ca: caOpt });
 }
 
@@ -61,8 +80,12 @@ interface OpensslFacts {
 
 /** What `openssl x509 -text -noout -fingerprint` (and `-sha256`) print for the first certificate of `file`. */
 function openssl(file: string): OpensslFacts {
-  const text = execFileSync("openssl", ["x509", "-in", file, "-noout", "-text", "-fingerprint"], { encoding: "utf8" });
-  const sha256 = execFileSync("openssl", ["x509", "-in", file, "-noout", "-fingerprint", "-sha256"], { encoding: "utf8" });
+  const text = execFileSync("openssl", ["x509", "-in", file, "-noout", "-text", "-fingerprint"], {
+    encoding: "utf8",
+  });
+  const sha256 = execFileSync("openssl", ["x509", "-in", file, "-noout", "-fingerprint", "-sha256"], {
+    encoding: "utf8",
+  });
   const one = (re: RegExp) => {
     const m = re.exec(text);
     if (!m) throw new Error(`openssl output has no ${re}:\n${text}`);
@@ -76,7 +99,14 @@ function openssl(file: string): OpensslFacts {
   const serial = serialInline || one(/Serial Number:\s*\n\s+([0-9a-f:]+)/);
   const alg = one(/Public Key Algorithm: (.*)/);
   const bits = one(/Public-Key: \((\d+) bit\)/);
-  const publicKey = alg === "rsaEncryption" ? `RSA ${bits}` : alg === "id-ecPublicKey" ? `EC ${one(/NIST CURVE: (.*)/)}` : alg === "ED25519" ? "Ed25519" : alg;
+  const publicKey =
+    alg === "rsaEncryption"
+      ? `RSA ${bits}`
+      : alg === "id-ecPublicKey"
+        ? `EC ${one(/NIST CURVE: (.*)/)}`
+        : alg === "ED25519"
+          ? "Ed25519"
+          : alg;
   return {
     subject: one(/^\s*Subject: (.*)$/m),
     issuer: one(/^\s*Issuer: (.*)$/m),
@@ -96,7 +126,8 @@ function openssl(file: string): OpensslFacts {
 
 /** The same facts as Portico reads them, in the form the text output prints them. */
 function portico(c: CertificateInfo): OpensslFacts {
-  const crit = (x: { critical: boolean } | undefined, v: string) => (x ? `${v}${x.critical ? " (critical)" : ""}` : undefined);
+  const crit = (x: { critical: boolean } | undefined, v: string) =>
+    x ? `${v}${x.critical ? " (critical)" : ""}` : undefined;
   return {
     subject: c.subject,
     issuer: c.issuer,
@@ -107,7 +138,9 @@ function portico(c: CertificateInfo): OpensslFacts {
     signatureAlgorithm: c.signatureAlgorithm,
     keyUsage: crit(c.keyUsage, c.keyUsage?.usages.join(", ") ?? ""),
     extendedKeyUsage: crit(c.extendedKeyUsage, c.extendedKeyUsage?.usages.join(", ") ?? ""),
-    basicConstraints: c.basicConstraints ? crit(c.basicConstraints, basicConstraintsText(c.basicConstraints)) : undefined,
+    basicConstraints: c.basicConstraints
+      ? crit(c.basicConstraints, basicConstraintsText(c.basicConstraints))
+      : undefined,
     subjectAltNames: c.subjectAltNames.length ? c.subjectAltNames.join(", ") : undefined,
     sha1: c.fingerprints.sha1,
     sha256: c.fingerprints.sha256,
@@ -130,10 +163,15 @@ describe("every certificate of the book reads as openssl x509 -text prints it", 
     expect(bookCertFiles.length).toBe(20);
   });
   // Each certificate of each file, chains included (openssl reads the first, so each block is compared on its own).
-  const cases = bookCertFiles.flatMap((file) => pemBlocks(readFileSync(file, "utf8")).map((b, i) => ({ file, i, der: b.der })));
+  const cases = bookCertFiles.flatMap((file) =>
+    pemBlocks(readFileSync(file, "utf8")).map((b, i) => ({ file, i, der: b.der })),
+  );
   for (const { file, i, der } of cases) {
     test(`${relative(BOOK, file)}${i > 0 ? ` [${i + 1}]` : ""}`, async () => {
-      const single = tmp("one.pem", execFileSync("openssl", ["x509", "-inform", "DER", "-outform", "PEM"], { input: der }));
+      const single = tmp(
+        "one.pem",
+        execFileSync("openssl", ["x509", "-inform", "DER", "-outform", "PEM"], { input: der }),
+      );
       expect(portico(await describeCertificate(der))).toEqual(openssl(single));
     });
   }
@@ -181,20 +219,57 @@ describe("certificates made by certs gen read as openssl prints them too", () =>
     const ca = await generateCa({ name: "Test CA" });
     await check(ca.certPem);
     const signer = await loadSigningCa(ca.certPem, ca.keyPem);
-    await check((await generateLeaf({ ca: signer, usage: "server", names: ["app.example.test", "*.example.test", "127.0.0.1", "::1", "2001:db8::10"] })).certPem);
-    await check((await generateLeaf({ ca: signer, usage: "client", names: ["alice@example.test", "spiffe://example.test/ns/default/sa/alice"] })).certPem);
+    await check(
+      (
+        await generateLeaf({
+          ca: signer,
+          usage: "server",
+          names: ["app.example.test", "*.example.test", "127.0.0.1", "::1", "2001:db8::10"],
+        })
+      ).certPem,
+    );
+    await check(
+      (
+        await generateLeaf({
+          ca: signer,
+          usage: "client",
+          names: ["alice@example.test", "spiffe://example.test/ns/default/sa/alice"],
+        })
+      ).certPem,
+    );
   });
 
   test("RSA 2048 CA and server", async () => {
     const ca = await generateCa({ kind: "rsa" });
     await check(ca.certPem);
     const signer = await loadSigningCa(ca.certPem, ca.keyPem);
-    await check((await generateLeaf({ ca: signer, usage: "server", names: ["rsa.example.test"], kind: "rsa" })).certPem);
+    await check(
+      (await generateLeaf({ ca: signer, usage: "server", names: ["rsa.example.test"], kind: "rsa" })).certPem,
+    );
   });
 
   // OpenSSL quotes values with , + ; < > (or # first, space first or last), backslash-escapes " and \,
   // and prints control characters and each UTF-8 byte of non-ASCII characters as \XX.
-  const values = ["a,b", " lead", "trail ", "#hash", "x#y", 'q"uote', "back\\slash", "semi;colon", "lt<gt>", "plus+", "café", "😀 smile", "ctrl\x01char", "tab\there", "=eq", "#", " ", "del\x7f"];
+  const values = [
+    "a,b",
+    " lead",
+    "trail ",
+    "#hash",
+    "x#y",
+    'q"uote',
+    "back\\slash",
+    "semi;colon",
+    "lt<gt>",
+    "plus+",
+    "café",
+    "😀 smile",
+    "ctrl\x01char",
+    "tab\there",
+    "=eq",
+    "#",
+    " ",
+    "del\x7f",
+  ];
   for (const v of values) {
     test(`distinguished name with ${JSON.stringify(v)}, a multi-valued RDN, an unknown OID and BMP/IA5 strings`, async () => {
       const ca = await generateCa({
@@ -225,17 +300,26 @@ describe("chains", () => {
       { child: "[1]", parent: "[2]", ok: true, problems: [] },
       { child: "[2]", parent: "[3]", ok: true, problems: [] },
     ]);
-    expect(r.chain!.top).toEqual({ label: "[3]", selfSigned: true, ok: true, detail: "self-signed root, signature verifies" });
+    expect(r.chain!.top).toEqual({
+      label: "[3]",
+      selfSigned: true,
+      ok: true,
+      detail: "self-signed root, signature verifies",
+    });
     expect(r.ok).toBe(true);
     const out = await cli(["inspect", file]);
     expect(out.code).toBe(0);
-    expect(out.out).toContain("Chain\n  [1] issued by [2]: ok\n  [2] issued by [3]: ok\n  [3]: self-signed root, signature verifies\n  verifies\n");
+    expect(out.out).toContain(
+      "Chain\n  [1] issued by [2]: ok\n  [2] issued by [3]: ok\n  [3]: self-signed root, signature verifies\n  verifies\n",
+    );
   });
 
   test("with --ca, a leaf alone ends in the CA bundle (issued by its intermediate)", async () => {
     const r = await cli(["inspect", "--ca", caChain, leaf]);
     expect(r.code).toBe(0);
-    expect(r.out).toContain(`ends in --ca ${caChain}: yes ([1] is issued by ${caChain} [1] (C = US, ST = Denial, O = Dis, CN = webapp.istioinaction.io))`);
+    expect(r.out).toContain(
+      `ends in --ca ${caChain}: yes ([1] is issued by ${caChain} [1] (C = US, ST = Denial, O = Dis, CN = webapp.istioinaction.io))`,
+    );
   });
 
   test("with --ca, a chain that contains the CA itself ends in it", async () => {
@@ -247,7 +331,9 @@ describe("chains", () => {
   test("the wrong CA: the webapp leaf does not end in the catalog CA (certs2)", async () => {
     const r = await cli(["inspect", "--ca", catalogCaChain, leaf]);
     expect(r.code).toBe(1);
-    expect(r.out).toContain(`ends in --ca ${catalogCaChain}: NO (none of its certificates is [1]'s issuer, C = US, ST = Denial, O = Dis, CN = webapp.istioinaction.io)`);
+    expect(r.out).toContain(
+      `ends in --ca ${catalogCaChain}: NO (none of its certificates is [1]'s issuer, C = US, ST = Denial, O = Dis, CN = webapp.istioinaction.io)`,
+    );
     expect(r.out).toContain("Result: FAILED (chain does not verify)");
   });
 
@@ -265,20 +351,34 @@ describe("chains", () => {
   test("a certificate with the right issuer name but another key: the signature check catches it", async () => {
     // A CA made here with exactly the name of the book's intermediate, but its own key.
     const impostor = await generateCa({
-      subject: [{ C: [{ printableString: "US" }] }, { ST: [{ utf8String: "Denial" }] }, { O: [{ utf8String: "Dis" }] }, { CN: [{ utf8String: "webapp.istioinaction.io" }] }],
+      subject: [
+        { C: [{ printableString: "US" }] },
+        { ST: [{ utf8String: "Denial" }] },
+        { O: [{ utf8String: "Dis" }] },
+        { CN: [{ utf8String: "webapp.istioinaction.io" }] },
+      ],
     });
     const r = await inspect(tmp("impostor.pem", leafPem + impostor.certPem));
-    expect(r.chain!.links[0]!.problems).toEqual(["signature of [1] does not verify with the public key of [2]"]);
+    expect(r.chain!.links[0]!.problems).toEqual([
+      "signature of [1] does not verify with the public key of [2]",
+    ]);
     const viaCa = await cli(["inspect", "--ca", tmp("impostor-ca.pem", impostor.certPem), leaf]);
     expect(viaCa.code).toBe(1);
-    expect(viaCa.out).toContain("has the name of [1]'s issuer, but [1]'s signature does not verify with its key");
+    expect(viaCa.out).toContain(
+      "has the name of [1]'s issuer, but [1]'s signature does not verify with its key",
+    );
   });
 
   test("a reordered chain (root, intermediate, leaf) does not verify", async () => {
-    const file = tmp("reordered.pem", readFileSync(root, "utf8") + readFileSync(intermediate, "utf8") + leafPem);
+    const file = tmp(
+      "reordered.pem",
+      readFileSync(root, "utf8") + readFileSync(intermediate, "utf8") + leafPem,
+    );
     const r = await inspect(file);
     expect(r.chain!.links.map((l) => l.ok)).toEqual([false, false]);
-    expect(r.chain!.links[0]!.problems[0]).toStartWith("issuer of [1] (C = US, ST = Denial, L = Springfield, O = Dis, CN = webapp.istioinaction.io) is not the subject of [2]");
+    expect(r.chain!.links[0]!.problems[0]).toStartWith(
+      "issuer of [1] (C = US, ST = Denial, L = Springfield, O = Dis, CN = webapp.istioinaction.io) is not the subject of [2]",
+    );
     expect(r.chain!.links[1]!.problems).toContain("[3] is not a CA (CA:FALSE)");
     expect((await cli(["inspect", file])).code).toBe(1);
   });
@@ -286,31 +386,52 @@ describe("chains", () => {
   test("an expired leaf makes the chain fail; alone it is reported as EXPIRED with exit 0", async () => {
     const ca = await generateCa({ notBefore: new Date("2020-01-01T00:00:00Z"), days: 3650 * 3 });
     const signer = await loadSigningCa(ca.certPem, ca.keyPem);
-    const old = await generateLeaf({ ca: signer, usage: "server", names: ["old.example.test"], notBefore: new Date("2020-01-01T00:00:00Z"), days: 30 });
+    const old = await generateLeaf({
+      ca: signer,
+      usage: "server",
+      names: ["old.example.test"],
+      notBefore: new Date("2020-01-01T00:00:00Z"),
+      days: 30,
+    });
     const now = new Date("2026-01-31T00:00:00Z");
     const chain = await cli(["inspect", tmp("expired-chain.pem", old.certPem + ca.certPem)], now);
     expect(chain.code).toBe(1);
     expect(chain.out).toContain("Not After:           Jan 31 00:00:00 2020 GMT (EXPIRED 2192 days ago)");
-    expect(chain.out).toContain("  [1] expired on 2020-01-31T00:00:00.000Z (2192 days ago)\n  does NOT verify");
+    expect(chain.out).toContain(
+      "  [1] expired on 2020-01-31T00:00:00.000Z (2192 days ago)\n  does NOT verify",
+    );
     const alone = await cli(["inspect", tmp("expired.pem", old.certPem)], now);
     expect(alone.code).toBe(0);
     expect(alone.out).toContain("(EXPIRED 2192 days ago)");
-    const anchored = await cli(["inspect", "--ca", tmp("ca.pem", ca.certPem), tmp("expired.pem", old.certPem)], now);
+    const anchored = await cli(
+      ["inspect", "--ca", tmp("ca.pem", ca.certPem), tmp("expired.pem", old.certPem)],
+      now,
+    );
     expect(anchored.code).toBe(1);
   });
 
   test("a certificate that is not valid yet makes the chain fail", async () => {
     const ca = await generateCa({});
     const signer = await loadSigningCa(ca.certPem, ca.keyPem);
-    const later = await generateLeaf({ ca: signer, usage: "server", names: ["later.example.test"], notBefore: new Date(Date.now() + 10 * 86_400_000) });
+    const later = await generateLeaf({
+      ca: signer,
+      usage: "server",
+      names: ["later.example.test"],
+      notBefore: new Date(Date.now() + 10 * 86_400_000),
+    });
     const r = await cli(["inspect", tmp("later.pem", later.certPem + ca.certPem)]);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/Not Before: {10}\w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} GMT \(NOT VALID YET, in 10 days\)/);
+    expect(r.out).toMatch(
+      /Not Before: {10}\w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} GMT \(NOT VALID YET, in 10 days\)/,
+    );
     expect(r.out).toContain("[1] is not valid yet");
   });
 
   test("a file of self-signed roots is a CA bundle, not a chain", async () => {
-    const r = await cli(["inspect", tmp("bundle.pem", readFileSync(root, "utf8") + readFileSync(book.catalogRootCert, "utf8"))]);
+    const r = await cli([
+      "inspect",
+      tmp("bundle.pem", readFileSync(root, "utf8") + readFileSync(book.catalogRootCert, "utf8")),
+    ]);
     expect(r.code).toBe(0);
     expect(r.out).toContain("2 self-signed certificates, a CA bundle rather than a chain");
   });
@@ -344,27 +465,52 @@ describe("credential folders, keys and Secrets", () => {
     const r = await cli(["inspect", d]);
     expect(r.code).toBe(1);
     expect(r.out).toContain("  tls.key  private key, RSA 2048, PKCS#1; does NOT match tls.crt\n");
-    expect(r.out).toContain("error: the private key in tls.key does not match tls.crt [1] (their public keys differ)");
+    expect(r.out).toContain(
+      "error: the private key in tls.key does not match tls.crt [1] (their public keys differ)",
+    );
   });
 
   test("PKCS#8, SEC1 and Ed25519 keys are read too (converted and made by openssl)", async () => {
-    const pkcs8 = tmp("key.p8.pem", execFileSync("openssl", ["pkcs8", "-topk8", "-nocrypt", "-in", leafKey], { encoding: "utf8" }));
-    expect((await inspect(folder({ "tls.crt": leaf, "tls.key": pkcs8 }))).key).toMatchObject({ matches: true, details: { format: "PKCS#8", text: "RSA 2048" } });
+    const pkcs8 = tmp(
+      "key.p8.pem",
+      execFileSync("openssl", ["pkcs8", "-topk8", "-nocrypt", "-in", leafKey], { encoding: "utf8" }),
+    );
+    expect((await inspect(folder({ "tls.crt": leaf, "tls.key": pkcs8 }))).key).toMatchObject({
+      matches: true,
+      details: { format: "PKCS#8", text: "RSA 2048" },
+    });
     for (const [alg, text, format] of [
       [["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"], "EC P-384", "PKCS#8"],
       [["-newkey", "ed25519"], "Ed25519", "PKCS#8"],
     ] as const) {
       const key = join(dir, `k${++n}.pem`);
       const crt = join(dir, `c${n}.pem`);
-      execFileSync("openssl", ["req", "-x509", ...alg, "-nodes", "-keyout", key, "-out", crt, "-subj", "/CN=k", "-days", "1"], { stdio: "ignore" });
-      expect((await inspect(folder({ "tls.crt": crt, "tls.key": key }))).key).toMatchObject({ matches: true, details: { format, text } });
+      execFileSync(
+        "openssl",
+        ["req", "-x509", ...alg, "-nodes", "-keyout", key, "-out", crt, "-subj", "/CN=k", "-days", "1"],
+        { stdio: "ignore" },
+      );
+      expect((await inspect(folder({ "tls.crt": crt, "tls.key": key }))).key).toMatchObject({
+        matches: true,
+        details: { format, text },
+      });
     }
     const sec1 = join(dir, `sec1-${++n}.key`);
     execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", sec1]);
-    const sec1Crt = tmp("sec1.crt", execFileSync("openssl", ["req", "-x509", "-key", sec1, "-subj", "/CN=sec1", "-days", "1"], { encoding: "utf8" }));
+    const sec1Crt = tmp(
+      "sec1.crt",
+      execFileSync("openssl", ["req", "-x509", "-key", sec1, "-subj", "/CN=sec1", "-days", "1"], {
+        encoding: "utf8",
+      }),
+    );
     expect(readFileSync(sec1, "utf8")).toStartWith("-----BEGIN EC PRIVATE KEY-----");
-    expect((await inspect(folder({ "tls.crt": sec1Crt, "tls.key": sec1 }))).key).toMatchObject({ matches: true, details: { format: "SEC1", text: "EC P-256" } });
-    expect((await inspect(folder({ "tls.crt": leaf, "tls.key": sec1 }))).key).toMatchObject({ matches: false });
+    expect((await inspect(folder({ "tls.crt": sec1Crt, "tls.key": sec1 }))).key).toMatchObject({
+      matches: true,
+      details: { format: "SEC1", text: "EC P-256" },
+    });
+    expect((await inspect(folder({ "tls.crt": leaf, "tls.key": sec1 }))).key).toMatchObject({
+      matches: false,
+    });
   });
 
   test("the book's CA keys are encrypted (Proc-Type: 4,ENCRYPTED): inspect says so", async () => {
@@ -421,8 +567,16 @@ ${readFileSync(catalogKey, "utf8").replace(/^/gm, "    ")}
       issuedByCa: { ok: true },
       ok: true,
     });
-    expect(reports[0]!.certificates.map((c: { label: string }) => c.label)).toEqual(["tls.crt [1]", "ca.crt [1]", "ca.crt [2]"]);
-    expect(reports[1]).toMatchObject({ source: `${file} (Secret wrong-key)`, key: { file: "key", matches: false }, ok: false });
+    expect(reports[0]!.certificates.map((c: { label: string }) => c.label)).toEqual([
+      "tls.crt [1]",
+      "ca.crt [1]",
+      "ca.crt [2]",
+    ]);
+    expect(reports[1]).toMatchObject({
+      source: `${file} (Secret wrong-key)`,
+      key: { file: "key", matches: false },
+      ok: false,
+    });
   });
 
   test("kubectl's kind: List of Secrets, a CA-only Secret and a Secret missing its key", async () => {
@@ -449,7 +603,9 @@ items:
       ["half", false],
     ]);
     expect(r[0]!.certificates.map((c: { label: string }) => c.label)).toEqual(["ca.crt [1]", "ca.crt [2]"]);
-    expect(r[1]!.errors).toEqual([`${file} (Secret istio-system/half): tls.crt without tls.key (a TLS Secret holds both)`]);
+    expect(r[1]!.errors).toEqual([
+      `${file} (Secret istio-system/half): tls.crt without tls.key (a TLS Secret holds both)`,
+    ]);
   });
 
   test("DER certificates and a PEM file holding certificate and key", async () => {
@@ -457,9 +613,14 @@ items:
     const r = await inspect(der);
     expect(r.encoding).toBe("DER");
     expect(r.certificates[0]!.cert.fingerprints.sha256).toBe(openssl(leaf).sha256);
-    const combined = await cli(["inspect", tmp("combined.pem", readFileSync(leaf, "utf8") + readFileSync(leafKey, "utf8"))]);
+    const combined = await cli([
+      "inspect",
+      tmp("combined.pem", readFileSync(leaf, "utf8") + readFileSync(leafKey, "utf8")),
+    ]);
     expect(combined.code).toBe(0);
-    expect(combined.out).toContain("(PEM, 1 certificate, private key)\n  private key: RSA 2048, PKCS#1; matches [1]\n");
+    expect(combined.out).toContain(
+      "(PEM, 1 certificate, private key)\n  private key: RSA 2048, PKCS#1; matches [1]\n",
+    );
   });
 
   test("a CA folder from certs gen ca reads as CA certificate and matching key", async () => {
@@ -467,7 +628,9 @@ items:
     expect((await cli(["gen", "ca", "--out", d])).code).toBe(0);
     const r = await cli(["inspect", d]);
     expect(r.code).toBe(0);
-    expect(r.out).toContain(`== ${d} (CA folder)\n  ca.crt   CA certificate\n  ca.key   private key, EC P-256, PKCS#8; matches ca.crt\n`);
+    expect(r.out).toContain(
+      `== ${d} (CA folder)\n  ca.crt   CA certificate\n  ca.key   private key, EC P-256, PKCS#8; matches ca.crt\n`,
+    );
   });
 });
 
@@ -504,8 +667,13 @@ describe("inspect's command line", () => {
     expect(missing.out).toContain(`error: cannot read ${join(dir, "nope.pem")}: no such file or folder`);
     const junk = await cli(["inspect", tmp("junk.txt", "hello\n")]);
     expect(junk.code).toBe(1);
-    expect(junk.out).toContain("not a certificate or key (no PEM block, not DER) and not a Kubernetes Secret");
-    const broken = await cli(["inspect", tmp("broken.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")]);
+    expect(junk.out).toContain(
+      "not a certificate or key (no PEM block, not DER) and not a Kubernetes Secret",
+    );
+    const broken = await cli([
+      "inspect",
+      tmp("broken.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
+    ]);
     expect(broken.code).toBe(1);
     expect(broken.out).toContain("certificate 1: not an X.509 certificate");
   });

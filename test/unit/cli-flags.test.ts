@@ -22,7 +22,12 @@ function usageError(f: () => unknown): string {
 
 describe("parseFlags", () => {
   test("values after a space or an =, in command-line order", () => {
-    expect(parseFlags(["a", "--out", "d", "--json", "--out=e", "b"], { ...SPECS, "--out": { value: true, repeatable: true } })).toEqual([
+    expect(
+      parseFlags(["a", "--out", "d", "--json", "--out=e", "b"], {
+        ...SPECS,
+        "--out": { value: true, repeatable: true },
+      }),
+    ).toEqual([
       { positional: "a" },
       { flag: "--out", spelled: "--out", value: "d" },
       { flag: "--json", spelled: "--json", value: "" },
@@ -32,7 +37,9 @@ describe("parseFlags", () => {
   });
 
   test("an alias is reported under its flag's name, and errors name it as typed", () => {
-    expect(parseFlags(["-c", "x.yaml"], SPECS)).toEqual([{ flag: "--config", spelled: "-c", value: "x.yaml" }]);
+    expect(parseFlags(["-c", "x.yaml"], SPECS)).toEqual([
+      { flag: "--config", spelled: "-c", value: "x.yaml" },
+    ]);
     expect(usageError(() => parseFlags(["-c"], SPECS))).toBe("-c needs a file name");
     expect(usageError(() => parseFlags(["--config", "--json"], SPECS))).toBe("--config needs a file name");
   });
@@ -59,29 +66,65 @@ describe("parseFlags", () => {
   });
 
   test("-- ends the options; a lone - is positional", () => {
-    expect(flagsAndPositionals(parseFlags(["-", "--", "--json", "-c"], SPECS))).toEqual({ flags: new Map(), positional: ["-", "--json", "-c"] });
+    expect(flagsAndPositionals(parseFlags(["-", "--", "--json", "-c"], SPECS))).toEqual({
+      flags: new Map(),
+      positional: ["-", "--json", "-c"],
+    });
   });
 });
 
 describe("parseArgs", () => {
   test("defaults", () => {
     const a = parseArgs(["run"]);
-    expect(a).toMatchObject({ command: "run", configFiles: ["routes.yaml"], adapter: "auto", bindAddress: "0.0.0.0", allowExpired: false, warnDays: 30 });
+    expect(a).toMatchObject({
+      command: "run",
+      configFiles: ["routes.yaml"],
+      adapter: "auto",
+      bindAddress: "0.0.0.0",
+      allowExpired: false,
+      warnDays: 30,
+    });
     expect(a.admin).toBeUndefined();
     expect(parseArgs([]).command).toBe("help");
   });
 
   test("every option", () => {
     const a = parseArgs([
-      "validate", "-c", "a.yaml", "--config=b.yaml", "--service", "web=http://127.0.0.1:9080", "--service=echo=tcp://127.0.0.1:2701",
-      "--port", "443=8443", "--bind=127.0.0.1", "--credentials", "certs", "--credentials=more", "--admin", "off",
-      "--allow-expired", "--warn-days=7", "--adapter", "node-http2",
+      "validate",
+      "-c",
+      "a.yaml",
+      "--config=b.yaml",
+      "--service",
+      "web=http://127.0.0.1:9080",
+      "--service=echo=tcp://127.0.0.1:2701",
+      "--port",
+      "443=8443",
+      "--bind=127.0.0.1",
+      "--credentials",
+      "certs",
+      "--credentials=more",
+      "--admin",
+      "off",
+      "--allow-expired",
+      "--warn-days=7",
+      "--adapter",
+      "node-http2",
     ]);
     expect(a.command).toBe("validate");
     expect(a.configFiles).toEqual(["a.yaml", "b.yaml"]);
-    expect([...a.services]).toEqual([["web", "http://127.0.0.1:9080"], ["echo", "tcp://127.0.0.1:2701"]]);
+    expect([...a.services]).toEqual([
+      ["web", "http://127.0.0.1:9080"],
+      ["echo", "tcp://127.0.0.1:2701"],
+    ]);
     expect([...a.portMap]).toEqual([[443, 8443]]);
-    expect(a).toMatchObject({ bindAddress: "127.0.0.1", credentialDirs: ["certs", "more"], admin: "off", allowExpired: true, warnDays: 7, adapter: "node-http2" });
+    expect(a).toMatchObject({
+      bindAddress: "127.0.0.1",
+      credentialDirs: ["certs", "more"],
+      admin: "off",
+      allowExpired: true,
+      warnDays: 7,
+      adapter: "node-http2",
+    });
   });
 
   test("the last of a single-valued option wins", () => {
@@ -100,12 +143,24 @@ describe("parseArgs", () => {
     expect(usageError(() => parseArgs(["run", "-c"]))).toBe("-c needs a file name");
     expect(usageError(() => parseArgs(["run", "--bind"]))).toBe("--bind needs a value");
     expect(usageError(() => parseArgs(["run", "--adapter"]))).toStartWith("--adapter must be one of auto, ");
-    expect(usageError(() => parseArgs(["run", "--adapter=nope"]))).toStartWith("--adapter must be one of auto, ");
-    expect(usageError(() => parseArgs(["run", "--service", "web"]))).toStartWith('--service expects NAME=URL such as');
-    expect(usageError(() => parseArgs(["run", "--port", "443"]))).toBe('--port expects FROM=TO such as 443=8443, got "443"');
-    expect(usageError(() => parseArgs(["run", "--admin", "nowhere"]))).toBe('--admin expects ADDR:PORT (127.0.0.1:15000) or off, got "nowhere"');
-    expect(usageError(() => parseArgs(["run", "--warn-days", "soon"]))).toBe('--warn-days expects a number of days, got "soon"');
-    expect(usageError(() => parseArgs(["run", "--allow-expired=yes"]))).toBe("--allow-expired takes no value");
+    expect(usageError(() => parseArgs(["run", "--adapter=nope"]))).toStartWith(
+      "--adapter must be one of auto, ",
+    );
+    expect(usageError(() => parseArgs(["run", "--service", "web"]))).toStartWith(
+      "--service expects NAME=URL such as",
+    );
+    expect(usageError(() => parseArgs(["run", "--port", "443"]))).toBe(
+      '--port expects FROM=TO such as 443=8443, got "443"',
+    );
+    expect(usageError(() => parseArgs(["run", "--admin", "nowhere"]))).toBe(
+      '--admin expects ADDR:PORT (127.0.0.1:15000) or off, got "nowhere"',
+    );
+    expect(usageError(() => parseArgs(["run", "--warn-days", "soon"]))).toBe(
+      '--warn-days expects a number of days, got "soon"',
+    );
+    expect(usageError(() => parseArgs(["run", "--allow-expired=yes"]))).toBe(
+      "--allow-expired takes no value",
+    );
     expect(usageError(() => parseArgs(["run", "--bogus"]))).toBe("unknown option --bogus");
     expect(usageError(() => parseArgs(["run", "validate"]))).toBe('unexpected argument "validate"');
   });

@@ -23,7 +23,10 @@ async function captureHello(cmd: string, argsFor: (port: number) => string[]): P
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const got = new Promise<Buffer>((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`${cmd} sent no complete TLS record within ${CAPTURE_TIMEOUT_MS} ms`)), CAPTURE_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error(`${cmd} sent no complete TLS record within ${CAPTURE_TIMEOUT_MS} ms`)),
+        CAPTURE_TIMEOUT_MS,
+      );
       server = createServer((sock) => {
         let buf = Buffer.alloc(0);
         sock.on("error", () => {});
@@ -58,9 +61,24 @@ let curlHello: Uint8Array;
 
 beforeAll(async () => {
   [opensslSni, opensslNoSni, curlHello] = await Promise.all([
-    captureHello("openssl", (port) => ["s_client", "-connect", `127.0.0.1:${port}`, "-servername", HOST, "-alpn", "h2,http/1.1"]),
+    captureHello("openssl", (port) => [
+      "s_client",
+      "-connect",
+      `127.0.0.1:${port}`,
+      "-servername",
+      HOST,
+      "-alpn",
+      "h2,http/1.1",
+    ]),
     captureHello("openssl", (port) => ["s_client", "-connect", `127.0.0.1:${port}`, "-noservername"]),
-    captureHello("curl", (port) => ["-sk", "--max-time", "2", `https://${HOST}:${port}/`, "--resolve", `${HOST}:${port}:127.0.0.1`]),
+    captureHello("curl", (port) => [
+      "-sk",
+      "--max-time",
+      "2",
+      `https://${HOST}:${port}/`,
+      "--resolve",
+      `${HOST}:${port}:127.0.0.1`,
+    ]),
   ]);
 }, 15_000);
 
@@ -86,12 +104,23 @@ function oneRecord(hs: Uint8Array): Uint8Array {
 
 /** Splits a handshake message across two records at `at`. */
 function twoRecords(hs: Uint8Array, at: number): Uint8Array {
-  return Uint8Array.from([...recordHeader(at), ...hs.subarray(0, at), ...recordHeader(hs.length - at), ...hs.subarray(at)]);
+  return Uint8Array.from([
+    ...recordHeader(at),
+    ...hs.subarray(0, at),
+    ...recordHeader(hs.length - at),
+    ...hs.subarray(at),
+  ]);
 }
 
 /** A ClientHello handshake message with the given body (after type and length). */
 function handshake(body: number[], type = 0x01): Uint8Array {
-  return Uint8Array.from([type, (body.length >> 16) & 0xff, (body.length >> 8) & 0xff, body.length & 0xff, ...body]);
+  return Uint8Array.from([
+    type,
+    (body.length >> 16) & 0xff,
+    (body.length >> 8) & 0xff,
+    body.length & 0xff,
+    ...body,
+  ]);
 }
 
 const u16 = (n: number) => [(n >> 8) & 0xff, n & 0xff];
@@ -139,7 +168,11 @@ function indexOfBytes(hay: Uint8Array, needle: string): number {
 describe("real ClientHellos", () => {
   test("openssl s_client with -servername and -alpn: SNI and ALPN", () => {
     expect(indexOfBytes(opensslSni, HOST)).toBeGreaterThan(0);
-    expect(parseClientHello(opensslSni)).toEqual({ kind: "hello", serverName: HOST, alpn: ["h2", "http/1.1"] });
+    expect(parseClientHello(opensslSni)).toEqual({
+      kind: "hello",
+      serverName: HOST,
+      alpn: ["h2", "http/1.1"],
+    });
   });
 
   test("openssl s_client -noservername: no SNI", () => {
@@ -147,7 +180,11 @@ describe("real ClientHellos", () => {
   });
 
   test("curl: SNI and its default ALPN", () => {
-    expect(parseClientHello(curlHello)).toEqual({ kind: "hello", serverName: HOST, alpn: ["h2", "http/1.1"] });
+    expect(parseClientHello(curlHello)).toEqual({
+      kind: "hello",
+      serverName: HOST,
+      alpn: ["h2", "http/1.1"],
+    });
   });
 
   test("bytes after the hello do not matter", () => {
@@ -159,7 +196,8 @@ describe("real ClientHellos", () => {
     for (const hello of [opensslSni, opensslNoSni, curlHello]) {
       for (let n = 0; n < hello.length; n++) {
         const r = parseClientHello(hello.subarray(0, n));
-        if (r.kind !== "incomplete") throw new Error(`prefix of ${n}/${hello.length} bytes gave ${JSON.stringify(r)}`);
+        if (r.kind !== "incomplete")
+          throw new Error(`prefix of ${n}/${hello.length} bytes gave ${JSON.stringify(r)}`);
       }
     }
   });
@@ -178,7 +216,8 @@ describe("real ClientHellos", () => {
     const framed = twoRecords(handshakeOf(curlHello), 100);
     for (let n = 0; n < framed.length; n++) {
       const r = parseClientHello(framed.subarray(0, n));
-      if (r.kind !== "incomplete") throw new Error(`prefix of ${n}/${framed.length} bytes gave ${JSON.stringify(r)}`);
+      if (r.kind !== "incomplete")
+        throw new Error(`prefix of ${n}/${framed.length} bytes gave ${JSON.stringify(r)}`);
     }
     expect(parseClientHello(framed)).toEqual({ kind: "hello", serverName: HOST, alpn: ["h2", "http/1.1"] });
   });
@@ -188,9 +227,12 @@ describe("real ClientHellos", () => {
     const a = 50;
     const b = 200;
     const framed = Uint8Array.from([
-      ...recordHeader(a), ...hs.subarray(0, a),
-      ...recordHeader(b - a), ...hs.subarray(a, b),
-      ...recordHeader(hs.length - b), ...hs.subarray(b),
+      ...recordHeader(a),
+      ...hs.subarray(0, a),
+      ...recordHeader(b - a),
+      ...hs.subarray(a, b),
+      ...recordHeader(hs.length - b),
+      ...hs.subarray(b),
     ]);
     expect(parseClientHello(framed)).toEqual({ kind: "hello", serverName: HOST, alpn: ["h2", "http/1.1"] });
   });
@@ -206,7 +248,10 @@ describe("real ClientHellos", () => {
   test("a handshake type other than ClientHello (1) is invalid", () => {
     const copy = Uint8Array.from(opensslSni);
     copy[5] = 0x02; // ServerHello
-    expect(parseClientHello(copy)).toEqual({ kind: "invalid", reason: "first handshake message is not a ClientHello" });
+    expect(parseClientHello(copy)).toEqual({
+      kind: "invalid",
+      reason: "first handshake message is not a ClientHello",
+    });
   });
 
   test("a record of another content type is invalid", () => {
@@ -221,7 +266,10 @@ describe("real ClientHellos", () => {
     const declared = (hs[p]! << 8) | hs[p + 1]!;
     expect(p + 2 + declared).toBe(hs.length);
     hs.set(u16(declared + 10), p);
-    expect(parseClientHello(oneRecord(hs))).toEqual({ kind: "invalid", reason: "truncated ClientHello extensions" });
+    expect(parseClientHello(oneRecord(hs))).toEqual({
+      kind: "invalid",
+      reason: "truncated ClientHello extensions",
+    });
   });
 
   test("a hello cut inside its extensions (lengths re-framed) is invalid", () => {
@@ -230,7 +278,10 @@ describe("real ClientHellos", () => {
       const short = Uint8Array.from(hs.subarray(0, hs.length - cut));
       const bodyLen = short.length - 4;
       short.set([(bodyLen >> 16) & 0xff, (bodyLen >> 8) & 0xff, bodyLen & 0xff], 1);
-      expect(parseClientHello(oneRecord(short))).toEqual({ kind: "invalid", reason: "truncated ClientHello extensions" });
+      expect(parseClientHello(oneRecord(short))).toEqual({
+        kind: "invalid",
+        reason: "truncated ClientHello extensions",
+      });
     }
   });
 
@@ -295,15 +346,23 @@ describe("hand-built inputs", () => {
   });
 
   test("plain HTTP is invalid", () => {
-    expect(parseClientHello(new TextEncoder().encode("GET / HTTP/1.1\r\n"))).toEqual({ kind: "invalid", reason: "not a TLS handshake record" });
+    expect(parseClientHello(new TextEncoder().encode("GET / HTTP/1.1\r\n"))).toEqual({
+      kind: "invalid",
+      reason: "not a TLS handshake record",
+    });
   });
 
   test("an SSLv2-style hello is invalid", () => {
-    expect(parseClientHello(Uint8Array.from([0x80, 0x2e, 0x01, 0x00, 0x02]))).toMatchObject({ kind: "invalid" });
+    expect(parseClientHello(Uint8Array.from([0x80, 0x2e, 0x01, 0x00, 0x02]))).toMatchObject({
+      kind: "invalid",
+    });
   });
 
   test("a zero-length handshake record is invalid", () => {
-    expect(parseClientHello(Uint8Array.from([0x16, 0x03, 0x01, 0x00, 0x00, 0x16]))).toEqual({ kind: "invalid", reason: "malformed TLS record" });
+    expect(parseClientHello(Uint8Array.from([0x16, 0x03, 0x01, 0x00, 0x00, 0x16]))).toEqual({
+      kind: "invalid",
+      reason: "malformed TLS record",
+    });
   });
 
   test("a handshake continued in a record of another type is invalid", () => {
@@ -314,7 +373,11 @@ describe("hand-built inputs", () => {
   });
 
   test("SNI with a trailing dot and mixed case", () => {
-    expect(parseHs(helloBody(sniExt("Api.Example.COM.")))).toEqual({ kind: "hello", serverName: "api.example.com", alpn: [] });
+    expect(parseHs(helloBody(sniExt("Api.Example.COM.")))).toEqual({
+      kind: "hello",
+      serverName: "api.example.com",
+      alpn: [],
+    });
   });
 
   test("SNI with a non-ASCII byte is no name", () => {
@@ -326,7 +389,11 @@ describe("hand-built inputs", () => {
     const other = [0x01, ...u16(3), 1, 2, 3];
     const host = [0x00, ...u16(9), ...ascii("b.example")];
     const data = [...u16(other.length + host.length), ...other, ...host];
-    expect(parseHs(helloBody(ext(0x0000, data)))).toEqual({ kind: "hello", serverName: "b.example", alpn: [] });
+    expect(parseHs(helloBody(ext(0x0000, data)))).toEqual({
+      kind: "hello",
+      serverName: "b.example",
+      alpn: [],
+    });
   });
 
   test("a host_name longer than its extension is no name, and not a crash", () => {
@@ -335,8 +402,18 @@ describe("hand-built inputs", () => {
   });
 
   test("unknown extensions around SNI and ALPN are skipped", () => {
-    const exts = [...ext(0x002b, [2, 3, 4]), ...sniExt("x.example"), ...ext(0xff01, [0]), ...alpnExt(["h2", "http/1.1"]), ...ext(0x0015, [0, 0, 0])];
-    expect(parseHs(helloBody(exts))).toEqual({ kind: "hello", serverName: "x.example", alpn: ["h2", "http/1.1"] });
+    const exts = [
+      ...ext(0x002b, [2, 3, 4]),
+      ...sniExt("x.example"),
+      ...ext(0xff01, [0]),
+      ...alpnExt(["h2", "http/1.1"]),
+      ...ext(0x0015, [0, 0, 0]),
+    ];
+    expect(parseHs(helloBody(exts))).toEqual({
+      kind: "hello",
+      serverName: "x.example",
+      alpn: ["h2", "http/1.1"],
+    });
   });
 
   test("an empty extensions block", () => {
@@ -359,7 +436,12 @@ describe("hand-built inputs", () => {
     // Handshake length 0xffffff; records of 16 KiB keep arriving.
     const first = [0x01, 0xff, 0xff, 0xff, ...new Array<number>(16380).fill(0)];
     const chunk = new Array<number>(16384).fill(0);
-    const bytes = Uint8Array.from([...recordHeader(first.length), ...first, ...recordHeader(chunk.length), ...chunk]);
+    const bytes = Uint8Array.from([
+      ...recordHeader(first.length),
+      ...first,
+      ...recordHeader(chunk.length),
+      ...chunk,
+    ]);
     expect(parseClientHello(bytes)).toEqual({ kind: "invalid", reason: "malformed TLS record" });
   });
 
@@ -370,7 +452,11 @@ describe("hand-built inputs", () => {
   });
 
   test("a one-character ALPN protocol at the end of the list is read", () => {
-    expect(parseHs(helloBody(alpnExt(["h2", "x"])))).toEqual({ kind: "hello", serverName: undefined, alpn: ["h2", "x"] });
+    expect(parseHs(helloBody(alpnExt(["h2", "x"])))).toEqual({
+      kind: "hello",
+      serverName: undefined,
+      alpn: ["h2", "x"],
+    });
   });
 
   // Regression: an ALPN list that claims more bytes than its extension holds once yielded a
@@ -383,6 +469,10 @@ describe("hand-built inputs", () => {
   });
 
   test("two-character SNI and ALPN entries", () => {
-    expect(parseHs(helloBody([...sniExt("ab"), ...alpnExt(["h2", "h3"])]))).toEqual({ kind: "hello", serverName: "ab", alpn: ["h2", "h3"] });
+    expect(parseHs(helloBody([...sniExt("ab"), ...alpnExt(["h2", "h3"])]))).toEqual({
+      kind: "hello",
+      serverName: "ab",
+      alpn: ["h2", "h3"],
+    });
   });
 });

@@ -109,8 +109,20 @@ describe("parseConfig: valid configuration", () => {
     ]);
 
     expect([...config.services.values()]).toEqual([
-      { name: "webapp", url: "http://127.0.0.1:9080", host: "127.0.0.1", port: 9080, source: { file, line: 22, path: "services.webapp" } },
-      { name: "catalog", url: "https://catalog.internal", host: "catalog.internal", port: 443, source: { file, line: 23, path: "services.catalog" } },
+      {
+        name: "webapp",
+        url: "http://127.0.0.1:9080",
+        host: "127.0.0.1",
+        port: 9080,
+        source: { file, line: 22, path: "services.webapp" },
+      },
+      {
+        name: "catalog",
+        url: "https://catalog.internal",
+        host: "catalog.internal",
+        port: 443,
+        source: { file, line: 23, path: "services.catalog" },
+      },
     ]);
 
     expect(config.routes).toHaveLength(1);
@@ -166,8 +178,14 @@ describe("parseConfig: valid configuration", () => {
     `;
     const config = parseConfig(text, "conf/routes.yaml");
     const base = resolve("conf");
-    expect(config.credentials.get("folder")).toMatchObject({ cert: join(base, "certs/web/tls.crt"), caOptional: true });
-    expect(config.credentials.get("files")).toMatchObject({ cert: resolve(base, "../tls/a.crt"), key: join(base, "a.key") });
+    expect(config.credentials.get("folder")).toMatchObject({
+      cert: join(base, "certs/web/tls.crt"),
+      caOptional: true,
+    });
+    expect(config.credentials.get("files")).toMatchObject({
+      cert: resolve(base, "../tls/a.crt"),
+      key: join(base, "a.key"),
+    });
     expect(config.credentials.get("files")!.ca).toBeUndefined();
   });
 
@@ -182,8 +200,15 @@ describe("parseConfig: valid configuration", () => {
             - route: [{ destination: a, weight: 3 }, { destination: b }]
     `;
     const [equal, weighted] = parseConfig(text, "routes.yaml").routes[0]!.http;
-    expect(equal!.destinations.map((d) => [d.service, d.weight])).toEqual([["a", 1], ["b", 1], ["c", 1]]);
-    expect(weighted!.destinations.map((d) => [d.service, d.weight])).toEqual([["a", 3], ["b", 0]]);
+    expect(equal!.destinations.map((d) => [d.service, d.weight])).toEqual([
+      ["a", 1],
+      ["b", 1],
+      ["c", 1],
+    ]);
+    expect(weighted!.destinations.map((d) => [d.service, d.weight])).toEqual([
+      ["a", 3],
+      ["b", 0],
+    ]);
     expect(equal!.timeoutMs).toBe(15_000);
   });
 });
@@ -208,7 +233,9 @@ describe("parseConfig: errors name file, line and field", () => {
 
   test("empty file", () => {
     expect(errors("")).toEqual(["routes.yaml: the file is empty; expected listeners, services, routes"]);
-    expect(errors("# only a comment\n")).toEqual(["routes.yaml: the file is empty; expected listeners, services, routes"]);
+    expect(errors("# only a comment\n")).toEqual([
+      "routes.yaml: the file is empty; expected listeners, services, routes",
+    ]);
   });
 
   test("missing file", async () => {
@@ -414,7 +441,9 @@ describe("parseConfig: errors name file, line and field", () => {
             - A.example.com
           http: [{ directResponse: { status: 204 } }]
     `;
-    expect(errors(text)).toEqual(['routes.yaml:7: routes[1].hosts[1]: host "a.example.com" already has routes at routes[0]']);
+    expect(errors(text)).toEqual([
+      'routes.yaml:7: routes[1].hosts[1]: host "a.example.com" already has routes at routes[0]',
+    ]);
   });
 
   test("two listeners on the same port", () => {
@@ -449,7 +478,9 @@ describe("parseConfig: errors name file, line and field", () => {
           port: 8081
           protocol: HTTP
     `;
-    expect(errors(text)).toEqual(['routes.yaml:4: listeners[1].name: name "http-8080" is already used by the listener at routes.yaml:2 (listeners[0])']);
+    expect(errors(text)).toEqual([
+      'routes.yaml:4: listeners[1].name: name "http-8080" is already used by the listener at routes.yaml:2 (listeners[0])',
+    ]);
   });
 
   test("invalid host patterns", () => {
@@ -596,7 +627,8 @@ describe("parseConfig: errors name file, line and field", () => {
         file: "routes.yaml",
         line: 8,
         path: "listeners[1].port",
-        message: 'port 8080 on 0.0.0.0 is already used by listener "https-8080" on 0.0.0.0 at routes.yaml:3 (listeners[0])',
+        message:
+          'port 8080 on 0.0.0.0 is already used by listener "https-8080" on 0.0.0.0 at routes.yaml:3 (listeners[0])',
         severity: "error",
       },
       {

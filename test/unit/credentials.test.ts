@@ -23,7 +23,8 @@ function cred(files: { cert: string; key: string; ca?: string }, caOptional = fa
 async function issuesOf(c: CredentialConfig): Promise<string[]> {
   const r = await provisionCredential(c);
   if (r.ok) throw new Error("expected provisioning to fail");
-  for (const issue of r.issues) expect({ file: issue.file, line: issue.line, path: issue.path }).toEqual(SOURCE);
+  for (const issue of r.issues)
+    expect({ file: issue.file, line: issue.line, path: issue.path }).toEqual(SOURCE);
   return r.issues.map((i) => i.message);
 }
 
@@ -36,7 +37,20 @@ let dir: string;
 /** Writes key `name`.key (already there) into a self-signed cert `name`.crt with a DNS SAN. */
 function selfSign(name: string): string {
   const crt = join(dir, `${name}.crt`);
-  openssl(["req", "-x509", "-key", join(dir, `${name}.key`), "-subj", `/CN=${name}.test`, "-addext", `subjectAltName=DNS:${name}.test`, "-days", "1", "-out", crt]);
+  openssl([
+    "req",
+    "-x509",
+    "-key",
+    join(dir, `${name}.key`),
+    "-subj",
+    `/CN=${name}.test`,
+    "-addext",
+    `subjectAltName=DNS:${name}.test`,
+    "-days",
+    "1",
+    "-out",
+    crt,
+  ]);
   return crt;
 }
 
@@ -44,14 +58,47 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "portico-cred-"));
   // EC P-256 in SEC1 ("EC PRIVATE KEY") and the same key as PKCS#8 ("PRIVATE KEY").
   openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", join(dir, "ec-sec1.key")]);
-  openssl(["pkcs8", "-topk8", "-nocrypt", "-in", join(dir, "ec-sec1.key"), "-out", join(dir, "ec-pkcs8.key")]);
+  openssl([
+    "pkcs8",
+    "-topk8",
+    "-nocrypt",
+    "-in",
+    join(dir, "ec-sec1.key"),
+    "-out",
+    join(dir, "ec-pkcs8.key"),
+  ]);
   // RSA in PKCS#8 (genpkey's default output).
-  openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", join(dir, "rsa-pkcs8.key")]);
+  openssl([
+    "genpkey",
+    "-algorithm",
+    "RSA",
+    "-pkeyopt",
+    "rsa_keygen_bits:2048",
+    "-out",
+    join(dir, "rsa-pkcs8.key"),
+  ]);
   openssl(["pkey", "-in", join(dir, "rsa-pkcs8.key"), "-traditional", "-out", join(dir, "rsa-pkcs1.key")]);
   // An encrypted key, which provisioning cannot use.
-  openssl(["pkey", "-in", join(dir, "ec-sec1.key"), "-aes256", "-passout", "pass:secret", "-out", join(dir, "ec-encrypted.key")]);
+  openssl([
+    "pkey",
+    "-in",
+    join(dir, "ec-sec1.key"),
+    "-aes256",
+    "-passout",
+    "pass:secret",
+    "-out",
+    join(dir, "ec-encrypted.key"),
+  ]);
   // RSA-PSS (id-RSASSA-PSS), which Web Crypto imports only as rsaEncryption.
-  openssl(["genpkey", "-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048", "-out", join(dir, "rsa-pss.key")]);
+  openssl([
+    "genpkey",
+    "-algorithm",
+    "RSA-PSS",
+    "-pkeyopt",
+    "rsa_keygen_bits:2048",
+    "-out",
+    join(dir, "rsa-pss.key"),
+  ]);
   for (const n of ["ec-sec1", "rsa-pkcs8", "rsa-pss"]) selfSign(n);
 }, 30_000);
 
@@ -75,7 +122,9 @@ describe("provisionCredential: good credentials", () => {
     expect(p.leaf.subject).toBe("C=US, ST=Denial, L=Springfield, O=Dis, CN=webapp.istioinaction.io");
     expect(p.leaf.dnsNames).toEqual([]);
     expect(p.leaf.sha256).toBe(sha256Of(webappCert));
-    expect(p.leaf.notAfter.getTime()).toBe(new Date(new NodeX509(readFileSync(webappCert)).validTo).getTime());
+    expect(p.leaf.notAfter.getTime()).toBe(
+      new Date(new NodeX509(readFileSync(webappCert)).validTo).getTime(),
+    );
   });
 
   test("with a CA bundle", async () => {
@@ -107,7 +156,10 @@ describe("provisionCredential: good credentials", () => {
     mkdirSync(folder);
     copyFileSync(webappCert, join(folder, "tls.crt"));
     copyFileSync(webappKey, join(folder, "tls.key"));
-    const c = cred({ cert: join(folder, "tls.crt"), key: join(folder, "tls.key"), ca: join(folder, "ca.crt") }, true);
+    const c = cred(
+      { cert: join(folder, "tls.crt"), key: join(folder, "tls.key"), ca: join(folder, "ca.crt") },
+      true,
+    );
     const r = await provisionCredential(c);
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
     expect(r.plan.caPem).toBeUndefined();
@@ -116,7 +168,10 @@ describe("provisionCredential: good credentials", () => {
 
   test("folder form with caOptional and a ca.crt: the CA is read", async () => {
     const folder = join(ROOT, "certs/webapp-credential-mtls");
-    const c = cred({ cert: join(folder, "tls.crt"), key: join(folder, "tls.key"), ca: join(folder, "ca.crt") }, true);
+    const c = cred(
+      { cert: join(folder, "tls.crt"), key: join(folder, "tls.key"), ca: join(folder, "ca.crt") },
+      true,
+    );
     const r = await provisionCredential(c);
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
     expect(r.plan.caFile).toBe(join(folder, "ca.crt"));
@@ -133,7 +188,9 @@ describe("provisionCredential: problems are reported with the file named", () =>
 
   test("an RSA-PSS key against another RSA certificate", async () => {
     const key = join(dir, "rsa-pss.key");
-    expect(await issuesOf(cred({ cert: webappCert, key }))).toEqual([`private key ${key} does not match certificate ${webappCert} (their public keys differ)`]);
+    expect(await issuesOf(cred({ cert: webappCert, key }))).toEqual([
+      `private key ${key} does not match certificate ${webappCert} (their public keys differ)`,
+    ]);
   });
 
   test("an EC key against an RSA certificate", async () => {
@@ -144,7 +201,9 @@ describe("provisionCredential: problems are reported with the file named", () =>
 
   test("a missing certificate file", async () => {
     const missing = join(dir, "nope.crt");
-    expect(await issuesOf(cred({ cert: missing, key: webappKey }))).toEqual([`cannot read certificate ${missing}: no such file or folder`]);
+    expect(await issuesOf(cred({ cert: missing, key: webappKey }))).toEqual([
+      `cannot read certificate ${missing}: no such file or folder`,
+    ]);
   });
 
   test("missing certificate and key: both reported", async () => {
@@ -158,11 +217,15 @@ describe("provisionCredential: problems are reported with the file named", () =>
 
   test("a missing CA bundle when the CA is required", async () => {
     const ca = join(dir, "nope-ca.crt");
-    expect(await issuesOf(cred({ cert: webappCert, key: webappKey, ca }))).toEqual([`cannot read CA bundle ${ca}: no such file or folder`]);
+    expect(await issuesOf(cred({ cert: webappCert, key: webappKey, ca }))).toEqual([
+      `cannot read CA bundle ${ca}: no such file or folder`,
+    ]);
   });
 
   test("a folder where a file is expected", async () => {
-    expect(await issuesOf(cred({ cert: webappCert, key: dir }))).toEqual([`cannot read private key ${dir}: is a folder, expected a file`]);
+    expect(await issuesOf(cred({ cert: webappCert, key: dir }))).toEqual([
+      `cannot read private key ${dir}: is a folder, expected a file`,
+    ]);
   });
 
   test("a certificate file without PEM certificate", async () => {
@@ -189,13 +252,17 @@ describe("provisionCredential: problems are reported with the file named", () =>
   test("an encrypted private key", async () => {
     const key = join(dir, "ec-encrypted.key");
     const [message] = await issuesOf(cred({ cert: join(dir, "ec-sec1.crt"), key }));
-    expect(message).toStartWith(`${key}: cannot read private key (expected PEM, PKCS#1, PKCS#8 or SEC1, unencrypted): `);
+    expect(message).toStartWith(
+      `${key}: cannot read private key (expected PEM, PKCS#1, PKCS#8 or SEC1, unencrypted): `,
+    );
   });
 
   test("a CA bundle without a certificate", async () => {
     const ca = join(dir, "empty-ca.crt");
     writeFileSync(ca, "# nothing here\n");
-    expect(await issuesOf(cred({ cert: webappCert, key: webappKey, ca }))).toEqual([`${ca}: no PEM certificate found in the CA bundle`]);
+    expect(await issuesOf(cred({ cert: webappCert, key: webappKey, ca }))).toEqual([
+      `${ca}: no PEM certificate found in the CA bundle`,
+    ]);
   });
 });
 

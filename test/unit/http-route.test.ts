@@ -272,7 +272,9 @@ beforeAll(async () => {
   upA = serveEcho("a", logA, tries);
   upB = serveEcho("b", logB, tries);
   const closed = await freePort();
-  plan = (await provision(parseConfig(config(upA.port!, upB.port!, closed), join(ROOT, "routes.unit-test.yaml")))).plan;
+  plan = (
+    await provision(parseConfig(config(upA.port!, upB.port!, closed), join(ROOT, "routes.unit-test.yaml")))
+  ).plan;
 });
 
 afterAll(async () => {
@@ -283,7 +285,12 @@ const clients = new UpstreamClients((tls) => createUpstreamClient(tls));
 
 function call(url: string, init?: RequestInit, listener = "http"): Promise<Response> {
   const current = plan.listeners.find((l) => l.name === listener)!;
-  return Promise.resolve(createListenerHandler({ current, serverHeader: plan.serverHeader }, clients)(new Request(url, init), CONN));
+  return Promise.resolve(
+    createListenerHandler({ current, serverHeader: plan.serverHeader }, clients)(
+      new Request(url, init),
+      CONN,
+    ),
+  );
 }
 
 async function echo(url: string, init?: RequestInit): Promise<Echo> {
@@ -318,13 +325,37 @@ describe("match: HTTPMatchRequest", () => {
     ["header exact", "http://match.example/h", { headers: { "x-user": "jason" } }, "http", "jason"],
     ["header prefix", "http://match.example/h", { headers: { "x-user": "james" } }, "http", "ja-prefix"],
     ["header regex", "http://match.example/h", { headers: { "x-user": "bob-42" } }, "http", "user-regex"],
-    ["header regex is a full, case-sensitive match", "http://match.example/h", { headers: { "x-user": "Bob-42" } }, "http", "not-blocked"],
+    [
+      "header regex is a full, case-sensitive match",
+      "http://match.example/h",
+      { headers: { "x-user": "Bob-42" } },
+      "http",
+      "not-blocked",
+    ],
     // "If the value is empty and only the name of header is specified, presence of the header is checked."
-    ["header presence, empty value", "http://match.example/h", { headers: { "x-present": "" } }, "http", "present"],
-    ["header names ignore case", "http://match.example/h", { headers: { "x-upper": "v" } }, "http", "upper-name"],
+    [
+      "header presence, empty value",
+      "http://match.example/h",
+      { headers: { "x-present": "" } },
+      "http",
+      "present",
+    ],
+    [
+      "header names ignore case",
+      "http://match.example/h",
+      { headers: { "x-upper": "v" } },
+      "http",
+      "upper-name",
+    ],
     // withoutHeaders: "If a header is matched with a matching rule among withoutHeader, the traffic becomes not matched one."
     ["withoutHeaders: header absent", "http://match.example/h", undefined, "http", "not-blocked"],
-    ["withoutHeaders: header present", "http://match.example/h", { headers: { "x-block": "1" } }, "http", "blocked"],
+    [
+      "withoutHeaders: header present",
+      "http://match.example/h",
+      { headers: { "x-block": "1" } },
+      "http",
+      "blocked",
+    ],
     // queryParams: "?key=true" → exact "true"; "?key" → exact ""; regex matches the whole value.
     ["query exact", "http://match.example/q?v=1", undefined, "http", "q-exact"],
     ["query exact, other value", "http://match.example/q?v=2", undefined, "http", "fallback"],
@@ -337,7 +368,13 @@ describe("match: HTTPMatchRequest", () => {
     ["query presence", "http://match.example/q?any=whatever", undefined, "http", "q-present"],
     ["scheme https", "https://match.example/s", undefined, "https", "https"],
     ["scheme http", "http://match.example/s", undefined, "http", "fallback"],
-    ["authority as sent, with its port", "http://match.example:8080/a", undefined, "http", "authority-with-port"],
+    [
+      "authority as sent, with its port",
+      "http://match.example:8080/a",
+      undefined,
+      "http",
+      "authority-with-port",
+    ],
     ["authority without a port", "http://match.example/a", undefined, "http", "fallback"],
     // port: the port of the gateway listener the request arrived on.
     ["port of the listener", "http://match.example/p", undefined, "second", "port-8081"],
@@ -346,7 +383,13 @@ describe("match: HTTPMatchRequest", () => {
     ["OR: second block", "http://match.example/anything", { headers: { "x-or": "1" } }, "http", "or"],
     ["AND: all conditions", "http://match.example/and", { headers: { "x-and": "1" } }, "http", "and"],
     ["AND: header missing", "http://match.example/and", undefined, "http", "fallback"],
-    ["AND: method differs", "http://match.example/and", { method: "POST", headers: { "x-and": "1" } }, "http", "fallback"],
+    [
+      "AND: method differs",
+      "http://match.example/and",
+      { method: "POST", headers: { "x-and": "1" } },
+      "http",
+      "fallback",
+    ],
   ];
   test.each(rows)("%s", async (_name, url, init, listener, want) => {
     const res = await call(url, init, listener);
@@ -384,7 +427,15 @@ describe("rewrite: HTTPRewrite", () => {
     // while node:http (Deno, Node) sends it as is.
     const vhost = plan.listeners.find((l) => l.name === "http")!.vhosts.match("rewrite.example")!;
     const route = vhost.routes[2]!;
-    const m = { path: "/slashless/a", pathAndQuery: "/slashless/a?x", req: new Request("http://x/"), scheme: "http" as const, authority: "x", port: 8080, clientCerts: plan.listeners[0]!.clientCerts };
+    const m = {
+      path: "/slashless/a",
+      pathAndQuery: "/slashless/a?x",
+      req: new Request("http://x/"),
+      scheme: "http" as const,
+      authority: "x",
+      port: 8080,
+      clientCerts: plan.listeners[0]!.clientCerts,
+    };
     expect(route.action.kind === "proxy" && route.action.rewritePath!(m, route.match!(m))).toBe("//a?x");
   });
 
@@ -406,14 +457,44 @@ describe("rewrite: HTTPRewrite", () => {
 // FROM_REQUEST_PORT. Host and port handling as Envoy's RedirectAction.
 describe("redirect: HTTPRedirect", () => {
   const rows: [string, string, number, string][] = [
-    ["uri: path replaced, query kept", "http://redir.example:8080/r1?a=1", 301, "http://redir.example:8080/new?a=1"],
-    ["uri with a query replaces the query", "http://redir.example:8080/r2?a=1", 301, "http://redir.example:8080/new?b=2"],
-    ["authority replaces host and port", "http://redir.example:8080/r3/x?y", 301, "http://other.example/r3/x?y"],
-    ["scheme: a non-default port stays", "http://redir.example:8080/r4", 301, "https://redir.example:8080/r4"],
+    [
+      "uri: path replaced, query kept",
+      "http://redir.example:8080/r1?a=1",
+      301,
+      "http://redir.example:8080/new?a=1",
+    ],
+    [
+      "uri with a query replaces the query",
+      "http://redir.example:8080/r2?a=1",
+      301,
+      "http://redir.example:8080/new?b=2",
+    ],
+    [
+      "authority replaces host and port",
+      "http://redir.example:8080/r3/x?y",
+      301,
+      "http://other.example/r3/x?y",
+    ],
+    [
+      "scheme: a non-default port stays",
+      "http://redir.example:8080/r4",
+      301,
+      "https://redir.example:8080/r4",
+    ],
     ["scheme without a port", "http://redir.example/r4", 301, "https://redir.example/r4"],
-    ["derivePort FROM_PROTOCOL_DEFAULT drops the port", "http://redir.example:8080/r5", 301, "https://redir.example/r5"],
+    [
+      "derivePort FROM_PROTOCOL_DEFAULT drops the port",
+      "http://redir.example:8080/r5",
+      301,
+      "https://redir.example/r5",
+    ],
     ["port and redirectCode", "http://redir.example:8080/r6", 302, "http://redir.example:8443/r6"],
-    ["derivePort FROM_REQUEST_PORT: the listener's port", "http://redir.example:9999/r7", 308, "http://redir.example:8080/r7"],
+    [
+      "derivePort FROM_REQUEST_PORT: the listener's port",
+      "http://redir.example:9999/r7",
+      308,
+      "http://redir.example:8080/r7",
+    ],
   ];
   test.each(rows)("%s", async (_name, url, status, location) => {
     const res = await call(url);
@@ -446,7 +527,9 @@ describe("directResponse: HTTPDirectResponse", () => {
 // destination, and the route's are applied after them (Envoy: enclosing level last).
 describe("headers: request and response operations", () => {
   test("request: set, add, remove; route level after destination level", async () => {
-    const e = await echo("http://headers.example/ops", { headers: { "x-add": "client", "x-remove-me": "1", "x-set": "client" } });
+    const e = await echo("http://headers.example/ops", {
+      headers: { "x-add": "client", "x-remove-me": "1", "x-set": "client" },
+    });
     expect(e.headers["x-set"]).toBe("route");
     expect(e.headers["x-both"]).toBe("route");
     expect(e.headers["x-dest"]).toBe("a");
@@ -538,7 +621,11 @@ describe("retries: HTTPRetry", () => {
   // A Request built in a test has no Content-Length of its own; what a server hands over does.
   test("a small body with a length is replayed on each try", async () => {
     const key = crypto.randomUUID();
-    const e = await echo(`http://retry.example/r5xx/flaky?key=${key}&fail=1`, { method: "POST", body: "payload", headers: { "content-length": "7" } });
+    const e = await echo(`http://retry.example/r5xx/flaky?key=${key}&fail=1`, {
+      method: "POST",
+      body: "payload",
+      headers: { "content-length": "7" },
+    });
     expect(e.body).toBe("payload");
     expect(tries.get(key)).toBe(2);
   });
@@ -551,7 +638,11 @@ describe("retries: HTTPRetry", () => {
         c.close();
       },
     });
-    const res = await call(`http://retry.example/r5xx/flaky?key=${key}&fail=1`, { method: "POST", body, duplex: "half" } as RequestInit);
+    const res = await call(`http://retry.example/r5xx/flaky?key=${key}&fail=1`, {
+      method: "POST",
+      body,
+      duplex: "half",
+    } as RequestInit);
     expect(res.status).toBe(503);
     expect(tries.get(key)).toBe(1);
   });
@@ -587,7 +678,11 @@ describe("mirror: HTTPRoute.mirror and mirrors", () => {
 
   test("100%: the copy reaches b with a -shadow host and the same body; the client gets a's answer", async () => {
     const marker = crypto.randomUUID();
-    const e = await echo(`http://mirror.example:8080/all?id=${marker}`, { method: "POST", body: "copy me", headers: { "content-length": "7" } });
+    const e = await echo(`http://mirror.example:8080/all?id=${marker}`, {
+      method: "POST",
+      body: "copy me",
+      headers: { "content-length": "7" },
+    });
     expect(e.who).toBe("a");
     const copy = await seenByB(marker);
     expect(copy?.headers.host).toBe("mirror.example-shadow:8080");
@@ -623,7 +718,11 @@ describe("mirror: HTTPRoute.mirror and mirrors", () => {
 describe("corsPolicy: CorsPolicy", () => {
   const preflight = (origin: string) => ({
     method: "OPTIONS",
-    headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "x-foo-bar" },
+    headers: {
+      origin,
+      "access-control-request-method": "POST",
+      "access-control-request-headers": "x-foo-bar",
+    },
   });
 
   test("preflight from an allowed origin: answered here with every configured header", async () => {
@@ -676,7 +775,10 @@ describe("corsPolicy: CorsPolicy", () => {
   });
 
   test("OPTIONS without Access-Control-Request-Method is not a preflight", async () => {
-    const res = await call("http://cors.example/api", { method: "OPTIONS", headers: { origin: "https://example.com" } });
+    const res = await call("http://cors.example/api", {
+      method: "OPTIONS",
+      headers: { origin: "https://example.com" },
+    });
     expect(((await res.json()) as Echo).method).toBe("OPTIONS");
     expect(res.headers.get("access-control-allow-origin")).toBe("https://example.com");
   });
@@ -694,15 +796,25 @@ describe("corsPolicy: CorsPolicy", () => {
 /** routes.yaml with one route entry, given as top-level lines; its first line is line 6. */
 function oneRoute(route: string): string {
   const body = route.split("\n").map((line, i) => (i === 0 ? `      - ${line}` : `        ${line}`));
-  return ['listeners: [{ port: 8080, protocol: HTTP }]', "services: { a: http://a, b: http://b }", "routes:", '  - hosts: ["*"]', "    http:", ...body, ""].join("\n");
+  return [
+    "listeners: [{ port: 8080, protocol: HTTP }]",
+    "services: { a: http://a, b: http://b }",
+    "routes:",
+    '  - hosts: ["*"]',
+    "    http:",
+    ...body,
+    "",
+  ].join("\n");
 }
 
 describe("validation errors", () => {
   const rows: [string, string, string[]][] = [
     [
       "two of route, redirect and directResponse",
-      'route: [{ destination: a }]\nredirect: { uri: /x }',
-      ["routes.yaml:6: routes[0].http[0]: expected exactly one of route, redirect or directResponse, got route and redirect"],
+      "route: [{ destination: a }]\nredirect: { uri: /x }",
+      [
+        "routes.yaml:6: routes[0].http[0]: expected exactly one of route, redirect or directResponse, got route and redirect",
+      ],
     ],
     [
       "none of them",
@@ -712,12 +824,16 @@ describe("validation errors", () => {
     [
       "delegate",
       "delegate: { name: reviews }",
-      ['routes.yaml:6: routes[0].http[0].delegate: field "delegate" is not supported by Portico: VirtualService delegation is not supported; write the routes inline'],
+      [
+        'routes.yaml:6: routes[0].http[0].delegate: field "delegate" is not supported by Portico: VirtualService delegation is not supported; write the routes inline',
+      ],
     ],
     [
       "destination subset",
       "route: [{ destination: { host: a, subset: v1 } }]",
-      ['routes.yaml:6: routes[0].http[0].route[0].destination.subset: field "subset" is not supported by Portico: Portico has no DestinationRule subsets; define each version as its own service and route to it by name'],
+      [
+        'routes.yaml:6: routes[0].http[0].route[0].destination.subset: field "subset" is not supported by Portico: Portico has no DestinationRule subsets; define each version as its own service and route to it by name',
+      ],
     ],
     [
       "match.sourceLabels, gateways, sourceNamespace, statPrefix",
@@ -732,52 +848,72 @@ describe("validation errors", () => {
     [
       "fault.abort.grpcStatus",
       "fault: { abort: { grpcStatus: UNAVAILABLE } }\nroute: [{ destination: a }]",
-      ['routes.yaml:6: routes[0].http[0].fault.abort.grpcStatus: field "grpcStatus" is not supported by Portico: Portico aborts with an HTTP status; use httpStatus'],
+      [
+        'routes.yaml:6: routes[0].http[0].fault.abort.grpcStatus: field "grpcStatus" is not supported by Portico: Portico aborts with an HTTP status; use httpStatus',
+      ],
     ],
     [
       "deprecated mirrorPercent",
       "mirror: { host: b }\nmirrorPercent: 50\nroute: [{ destination: a }]",
-      ['routes.yaml:7: routes[0].http[0].mirrorPercent: field "mirrorPercent" is not supported by Portico: deprecated in Istio; use mirrorPercentage: { value: N }'],
+      [
+        'routes.yaml:7: routes[0].http[0].mirrorPercent: field "mirrorPercent" is not supported by Portico: deprecated in Istio; use mirrorPercentage: { value: N }',
+      ],
     ],
     [
       "retries.retryRemoteLocalities",
       "retries: { attempts: 2, retryRemoteLocalities: true }\nroute: [{ destination: a }]",
-      ['routes.yaml:6: routes[0].http[0].retries.retryRemoteLocalities: field "retryRemoteLocalities" is not supported by Portico: Portico has no localities; a service is one origin'],
+      [
+        'routes.yaml:6: routes[0].http[0].retries.retryRemoteLocalities: field "retryRemoteLocalities" is not supported by Portico: Portico has no localities; a service is one origin',
+      ],
     ],
     [
       "deprecated corsPolicy.allowOrigin",
       "corsPolicy: { allowOrigin: ['*'] }\nroute: [{ destination: a }]",
-      ['routes.yaml:6: routes[0].http[0].corsPolicy.allowOrigin: field "allowOrigin" is not supported by Portico: deprecated in Istio; use allowOrigins: [{ exact: "https://example.com" }]'],
+      [
+        'routes.yaml:6: routes[0].http[0].corsPolicy.allowOrigin: field "allowOrigin" is not supported by Portico: deprecated in Istio; use allowOrigins: [{ exact: "https://example.com" }]',
+      ],
     ],
     [
       "queryParams prefix",
       "match: [{ queryParams: { id: { prefix: a } } }]\nroute: [{ destination: a }]",
-      ['routes.yaml:6: routes[0].http[0].match[0].queryParams.id.prefix: field "prefix" is not supported by Portico: Istio does not support prefix matching of query parameters; use regex, as in regex: "abc.*"'],
+      [
+        'routes.yaml:6: routes[0].http[0].match[0].queryParams.id.prefix: field "prefix" is not supported by Portico: Istio does not support prefix matching of query parameters; use regex, as in regex: "abc.*"',
+      ],
     ],
     [
       "RE2 has no lookahead",
       "match: [{ uri: { regex: '/a(?=b)' } }]\nroute: [{ destination: a }]",
-      ['routes.yaml:6: routes[0].http[0].match[0].uri.regex: expected an RE2 regular expression, got "/a(?=b)" (lookahead and lookbehind ((?=, (?!, (?<=, (?<!) are not supported by RE2)'],
+      [
+        'routes.yaml:6: routes[0].http[0].match[0].uri.regex: expected an RE2 regular expression, got "/a(?=b)" (lookahead and lookbehind ((?=, (?!, (?<=, (?<!) are not supported by RE2)',
+      ],
     ],
     [
       "RE2 has no backreferences",
       "match: [{ headers: { x: { regex: '(a)\\1' } } }]\nroute: [{ destination: a }]",
-      ['routes.yaml:6: routes[0].http[0].match[0].headers.x.regex: expected an RE2 regular expression, got "(a)\\\\1" (backreferences like \\1 are not supported by RE2)'],
+      [
+        'routes.yaml:6: routes[0].http[0].match[0].headers.x.regex: expected an RE2 regular expression, got "(a)\\\\1" (backreferences like \\1 are not supported by RE2)',
+      ],
     ],
     [
       "a regex that does not compile",
       "match: [{ method: { regex: '(GET' } }]\nroute: [{ destination: a }]",
-      [`routes.yaml:6: routes[0].http[0].match[0].method.regex: expected an RE2 regular expression, got "(GET" (${regexError("(GET")})`],
+      [
+        `routes.yaml:6: routes[0].http[0].match[0].method.regex: expected an RE2 regular expression, got "(GET" (${regexError("(GET")})`,
+      ],
     ],
     [
       "percentage above 100",
       "fault: { abort: { httpStatus: 503, percentage: { value: 150 } } }\nroute: [{ destination: a }]",
-      ["routes.yaml:6: routes[0].http[0].fault.abort.percentage.value: expected a percentage from 0 to 100, got 150"],
+      [
+        "routes.yaml:6: routes[0].http[0].fault.abort.percentage.value: expected a percentage from 0 to 100, got 150",
+      ],
     ],
     [
       "negative percentage",
       "mirror: b\nmirrorPercentage: { value: -1 }\nroute: [{ destination: a }]",
-      ["routes.yaml:7: routes[0].http[0].mirrorPercentage.value: expected a percentage from 0 to 100, got -1"],
+      [
+        "routes.yaml:7: routes[0].http[0].mirrorPercentage.value: expected a percentage from 0 to 100, got -1",
+      ],
     ],
     [
       "a redirect code Envoy does not have",
@@ -792,7 +928,9 @@ describe("validation errors", () => {
     [
       "an empty redirect",
       "redirect: { redirectCode: 302 }",
-      ["routes.yaml:6: routes[0].http[0].redirect: expected at least one of uri, authority, scheme, port or derivePort"],
+      [
+        "routes.yaml:6: routes[0].http[0].redirect: expected at least one of uri, authority, scheme, port or derivePort",
+      ],
     ],
     [
       "rewrite with redirect",
@@ -807,52 +945,72 @@ describe("validation errors", () => {
     [
       "a substitution naming a group the pattern lacks",
       "rewrite: { uriRegexRewrite: { match: '^/(a)/(b)$', rewrite: '/\\3' } }\nroute: [{ destination: a }]",
-      ['routes.yaml:6: routes[0].http[0].rewrite.uriRegexRewrite.rewrite: invalid substitution "/\\\\3": \\3 refers to capture group 3, but the pattern has only 2 groups'],
+      [
+        'routes.yaml:6: routes[0].http[0].rewrite.uriRegexRewrite.rewrite: invalid substitution "/\\\\3": \\3 refers to capture group 3, but the pattern has only 2 groups',
+      ],
     ],
     [
       "an unknown retry condition",
       "retries: { attempts: 2, retryOn: '5xx,gatway-error' }\nroute: [{ destination: a }]",
-      ['routes.yaml:6: routes[0].http[0].retries.retryOn: unknown retry condition "gatway-error"; did you mean "gateway-error"?'],
+      [
+        'routes.yaml:6: routes[0].http[0].retries.retryOn: unknown retry condition "gatway-error"; did you mean "gateway-error"?',
+      ],
     ],
     [
       "a retry condition Portico cannot honour",
       "retries: { attempts: 2, retryOn: retriable-headers }\nroute: [{ destination: a }]",
-      ['routes.yaml:6: routes[0].http[0].retries.retryOn: retry condition "retriable-headers" is not supported by Portico: Istio cannot configure the response headers it needs'],
+      [
+        'routes.yaml:6: routes[0].http[0].retries.retryOn: retry condition "retriable-headers" is not supported by Portico: Istio cannot configure the response headers it needs',
+      ],
     ],
     [
       "perTryTimeout under 1ms",
       "retries: { attempts: 2, perTryTimeout: 0s }\nroute: [{ destination: a }]",
-      ['routes.yaml:6: routes[0].http[0].retries.perTryTimeout: expected a duration of at least 1ms, got "0s"'],
+      [
+        'routes.yaml:6: routes[0].http[0].retries.perTryTimeout: expected a duration of at least 1ms, got "0s"',
+      ],
     ],
     [
       "a bad header name",
       "headers: { request: { set: { 'x bad': v } } }\nroute: [{ destination: a }]",
-      ['routes.yaml:6: routes[0].http[0].headers.request.set["x bad"]: invalid header name "x bad": expected letters, digits, "-" and "_"'],
+      [
+        'routes.yaml:6: routes[0].http[0].headers.request.set["x bad"]: invalid header name "x bad": expected letters, digits, "-" and "_"',
+      ],
     ],
     [
       "an Envoy formatter in a header value",
       "headers: { request: { set: { x-ip: '%DOWNSTREAM_REMOTE_ADDRESS%' } } }\nroute: [{ destination: a }]",
-      ["routes.yaml:6: routes[0].http[0].headers.request.set.x-ip: Envoy's %...% substitutions in header values are not supported by Portico; write a literal value"],
+      [
+        "routes.yaml:6: routes[0].http[0].headers.request.set.x-ip: Envoy's %...% substitutions in header values are not supported by Portico; write a literal value",
+      ],
     ],
     [
       "removing host",
       "headers: { request: { remove: [Host] } }\nroute: [{ destination: a }]",
-      ["routes.yaml:6: routes[0].http[0].headers.request.remove[0]: the host header cannot be removed; use rewrite.authority to change it"],
+      [
+        "routes.yaml:6: routes[0].http[0].headers.request.remove[0]: the host header cannot be removed; use rewrite.authority to change it",
+      ],
     ],
     [
       "matching uri as a header",
       "match: [{ headers: { uri: { exact: /x } } }]\nroute: [{ destination: a }]",
-      ['routes.yaml:6: routes[0].http[0].match[0].headers.uri: Istio ignores "uri" as a header name; use match.uri instead'],
+      [
+        'routes.yaml:6: routes[0].http[0].match[0].headers.uri: Istio ignores "uri" as a header name; use match.uri instead',
+      ],
     ],
     [
       "a mirror to an unknown service",
       "mirror: { host: bb.default.svc.cluster.local }\nroute: [{ destination: a }]",
-      ['routes.yaml:6: routes[0].http[0].mirror.host: unknown service "bb.default.svc.cluster.local"; known services: a, b'],
+      [
+        'routes.yaml:6: routes[0].http[0].mirror.host: unknown service "bb.default.svc.cluster.local"; known services: a, b',
+      ],
     ],
     [
       "mirror and mirrors",
       "mirror: b\nmirrors: [{ destination: b }]\nroute: [{ destination: a }]",
-      ["routes.yaml:7: routes[0].http[0].mirrors: mirror and mirrors cannot be used together; list every mirror under mirrors"],
+      [
+        "routes.yaml:7: routes[0].http[0].mirrors: mirror and mirrors cannot be used together; list every mirror under mirrors",
+      ],
     ],
     [
       "a 204 direct response with a body",
@@ -889,7 +1047,18 @@ describe("parseHttpRoute: the shared builder", () => {
     };
     return { ctx, issues };
   }
-  const services = new Map([["reviews", { name: "reviews", url: "http://127.0.0.1:1", host: "127.0.0.1", port: 1, source: { file: "", line: 0, path: "" } }]]);
+  const services = new Map([
+    [
+      "reviews",
+      {
+        name: "reviews",
+        url: "http://127.0.0.1:1",
+        host: "127.0.0.1",
+        port: 1,
+        source: { file: "", line: 0, path: "" },
+      },
+    ],
+  ]);
 
   test("a VirtualService http entry builds with Istio hosts resolved to services", () => {
     const { ctx, issues } = context();
@@ -909,18 +1078,31 @@ describe("parseHttpRoute: the shared builder", () => {
   test("an unknown host, with the caller's hint", () => {
     const { ctx, issues } = context();
     const raw = { route: [{ destination: { host: "ratings.prod.svc.cluster.local" } }] };
-    parseHttpRoute(raw, ["spec", "http", 1], { services, unknownServiceHint: (s) => `; give its address with --service ${s}=http://HOST:PORT` }, 15_000, ctx);
+    parseHttpRoute(
+      raw,
+      ["spec", "http", 1],
+      { services, unknownServiceHint: (s) => `; give its address with --service ${s}=http://HOST:PORT` },
+      15_000,
+      ctx,
+    );
     expect(issues).toEqual([
       {
         path: "spec.http.1.route.0.destination.host",
-        message: 'unknown service "ratings.prod.svc.cluster.local"; known services: reviews; give its address with --service ratings=http://HOST:PORT',
+        message:
+          'unknown service "ratings.prod.svc.cluster.local"; known services: reviews; give its address with --service ratings=http://HOST:PORT',
       },
     ]);
   });
 
   test("problems are reported under the caller's path", () => {
     const { ctx, issues } = context();
-    const built = parseHttpRoute({ route: [{ destination: { host: "ratings", subset: "v1" } }] }, ["spec", "http", 3], { services }, 15_000, ctx);
+    const built = parseHttpRoute(
+      { route: [{ destination: { host: "ratings", subset: "v1" } }] },
+      ["spec", "http", 3],
+      { services },
+      15_000,
+      ctx,
+    );
     expect(built).toBeUndefined();
     expect(issues.map((i) => i.path)).toEqual(["spec.http.3.route.0.destination.subset"]);
   });

@@ -35,7 +35,14 @@ describe("the book's TCP and SNI passthrough files → model", () => {
       bindAddress: "127.0.0.1",
     });
     expect(config.listeners).toEqual([
-      { protocol: "TCP", name: "echo-tcp-gateway-31400", address: "127.0.0.1", port: 8431, hosts: ["*"], source: { file: gw, line: 9, path: "spec.servers[0]" } },
+      {
+        protocol: "TCP",
+        name: "echo-tcp-gateway-31400",
+        address: "127.0.0.1",
+        port: 8431,
+        hosts: ["*"],
+        source: { file: gw, line: 9, path: "spec.servers[0]" },
+      },
     ]);
     expect(config.services.get("tcp-echo-service")!.url).toBe("tcp://127.0.0.1:2701");
     expect(config.routes).toEqual([
@@ -46,7 +53,13 @@ describe("the book's TCP and SNI passthrough files → model", () => {
         tcp: [
           {
             match: [{ port: 8431 }],
-            destinations: [{ service: "tcp-echo-service", weight: 1, source: { file: vs, line: 14, path: "spec.tcp[0].route[0]" } }],
+            destinations: [
+              {
+                service: "tcp-echo-service",
+                weight: 1,
+                source: { file: vs, line: 14, path: "spec.tcp[0].route[0]" },
+              },
+            ],
             source: { file: vs, line: 11, path: "spec.tcp[0]" },
           },
         ],
@@ -55,7 +68,9 @@ describe("the book's TCP and SNI passthrough files → model", () => {
     ]);
     const { plan } = await provision(config);
     const tcp = plan.streamListeners[0] as TcpListenerPlan;
-    expect(tcp.route!.upstreams).toEqual([{ service: "tcp-echo-service", host: "127.0.0.1", port: 2701, weight: 1 }]);
+    expect(tcp.route!.upstreams).toEqual([
+      { service: "tcp-echo-service", host: "127.0.0.1", port: 2701, weight: 1 },
+    ]);
   });
 
   test("without --port the book's port stays, and a tcp route for a port no TCP server has is refused at provisioning", async () => {
@@ -92,10 +107,16 @@ describe("the book's TCP and SNI passthrough files → model", () => {
 
   test("sni/passthrough-sni-gateway-both.yaml + vs-1 + vs-2: one TLS listener, two PASSTHROUGH servers, a tls route per name", async () => {
     const gw = join(SNI, "passthrough-sni-gateway-both.yaml");
-    const config = await loadSources([gw, join(SNI, "passthrough-sni-vs-1.yaml"), join(SNI, "passthrough-sni-vs-2.yaml")], {
-      services: services({ "simple-tls-service-1": "tcp://127.0.0.1:8081", "simple-tls-service-2": "https://127.0.0.1:8082" }),
-      portMap: new Map([[31400, 8431]]),
-    });
+    const config = await loadSources(
+      [gw, join(SNI, "passthrough-sni-vs-1.yaml"), join(SNI, "passthrough-sni-vs-2.yaml")],
+      {
+        services: services({
+          "simple-tls-service-1": "tcp://127.0.0.1:8081",
+          "simple-tls-service-2": "https://127.0.0.1:8082",
+        }),
+        portMap: new Map([[31400, 8431]]),
+      },
+    );
     expect(config.listeners).toEqual([
       {
         protocol: "TLS",
@@ -103,30 +124,71 @@ describe("the book's TCP and SNI passthrough files → model", () => {
         address: "0.0.0.0",
         port: 8431,
         servers: [
-          { hosts: ["simple-sni-1.istioinaction.io"], mode: "PASSTHROUGH", source: { file: gw, line: 9, path: "spec.servers[0]" } },
-          { hosts: ["simple-sni-2.istioinaction.io"], mode: "PASSTHROUGH", source: { file: gw, line: 17, path: "spec.servers[1]" } },
+          {
+            hosts: ["simple-sni-1.istioinaction.io"],
+            mode: "PASSTHROUGH",
+            source: { file: gw, line: 9, path: "spec.servers[0]" },
+          },
+          {
+            hosts: ["simple-sni-2.istioinaction.io"],
+            mode: "PASSTHROUGH",
+            source: { file: gw, line: 17, path: "spec.servers[1]" },
+          },
         ],
         source: { file: gw, line: 9, path: "spec.servers[0]" },
       },
     ]);
-    expect(config.routes.map((r) => [r.hosts, r.listeners, r.tls!.map((t) => [t.match, t.destinations.map((d) => d.service)])])).toEqual([
-      [["simple-sni-1.istioinaction.io"], ["sni-passthrough-gateway-31400"], [[[{ port: 8431, sniHosts: ["simple-sni-1.istioinaction.io"] }], ["simple-tls-service-1"]]]],
-      [["simple-sni-2.istioinaction.io"], ["sni-passthrough-gateway-31400"], [[[{ port: 8431, sniHosts: ["simple-sni-2.istioinaction.io"] }], ["simple-tls-service-2"]]]],
+    expect(
+      config.routes.map((r) => [
+        r.hosts,
+        r.listeners,
+        r.tls!.map((t) => [t.match, t.destinations.map((d) => d.service)]),
+      ]),
+    ).toEqual([
+      [
+        ["simple-sni-1.istioinaction.io"],
+        ["sni-passthrough-gateway-31400"],
+        [[[{ port: 8431, sniHosts: ["simple-sni-1.istioinaction.io"] }], ["simple-tls-service-1"]]],
+      ],
+      [
+        ["simple-sni-2.istioinaction.io"],
+        ["sni-passthrough-gateway-31400"],
+        [[[{ port: 8431, sniHosts: ["simple-sni-2.istioinaction.io"] }], ["simple-tls-service-2"]]],
+      ],
     ]);
     const { plan, warnings } = await provision(config);
     expect(warnings).toEqual([]);
     const tls = plan.streamListeners[0] as TlsPassthroughListenerPlan;
-    expect(tls.routeBySni.match("simple-sni-1.istioinaction.io")!.upstreams).toEqual([{ service: "simple-tls-service-1", host: "127.0.0.1", port: 8081, weight: 1 }]);
-    expect(tls.routeBySni.match("simple-sni-2.istioinaction.io")!.upstreams).toEqual([{ service: "simple-tls-service-2", host: "127.0.0.1", port: 8082, weight: 1 }]);
+    expect(tls.routeBySni.match("simple-sni-1.istioinaction.io")!.upstreams).toEqual([
+      { service: "simple-tls-service-1", host: "127.0.0.1", port: 8081, weight: 1 },
+    ]);
+    expect(tls.routeBySni.match("simple-sni-2.istioinaction.io")!.upstreams).toEqual([
+      { service: "simple-tls-service-2", host: "127.0.0.1", port: 8082, weight: 1 },
+    ]);
     expect(tls.routeBySni.match("simple-sni-3.istioinaction.io")).toBeUndefined();
   });
 
   test("sni/passthrough-sni-gateway.yaml (one name) + vs-1; vs-2 names a host that Gateway does not pass through", async () => {
-    const opts = { services: services({ "simple-tls-service-1": "tcp://127.0.0.1:8081", "simple-tls-service-2": "tcp://127.0.0.1:8082" }) };
-    const one = await loadSources([join(SNI, "passthrough-sni-gateway.yaml"), join(SNI, "passthrough-sni-vs-1.yaml")], opts);
+    const opts = {
+      services: services({
+        "simple-tls-service-1": "tcp://127.0.0.1:8081",
+        "simple-tls-service-2": "tcp://127.0.0.1:8082",
+      }),
+    };
+    const one = await loadSources(
+      [join(SNI, "passthrough-sni-gateway.yaml"), join(SNI, "passthrough-sni-vs-1.yaml")],
+      opts,
+    );
     expect((one.listeners[0] as { servers: unknown[] }).servers).toHaveLength(1);
     await provision(one);
-    const both = await loadSources([join(SNI, "passthrough-sni-gateway.yaml"), join(SNI, "passthrough-sni-vs-1.yaml"), join(SNI, "passthrough-sni-vs-2.yaml")], opts);
+    const both = await loadSources(
+      [
+        join(SNI, "passthrough-sni-gateway.yaml"),
+        join(SNI, "passthrough-sni-vs-1.yaml"),
+        join(SNI, "passthrough-sni-vs-2.yaml"),
+      ],
+      opts,
+    );
     expect(await provisionErrors(both)).toEqual([
       `${join(SNI, "passthrough-sni-vs-2.yaml")}:11: spec.tls[0].match[0].sniHosts[0]: "simple-sni-2.istioinaction.io" is routed on port 31400, but no PASSTHROUGH server of listener "sni-passthrough-gateway-31400" lists it; add it to a server's hosts`,
     ]);
@@ -136,10 +198,22 @@ describe("the book's TCP and SNI passthrough files → model", () => {
     const notices: string[] = [];
     const svc1 = join(SNI, "simple-tls-service-1.yaml");
     const svc2 = join(SNI, "simple-tls-service-2.yaml");
-    await loadSources([join(SNI, "passthrough-sni-gateway-both.yaml"), join(SNI, "passthrough-sni-vs-1.yaml"), join(SNI, "passthrough-sni-vs-2.yaml"), svc1, svc2], {
-      services: services({ "simple-tls-service-1": "tcp://127.0.0.1:8081", "simple-tls-service-2": "tcp://127.0.0.1:8082" }),
-      warn: (issue) => notices.push(formatIssue(issue)),
-    });
+    await loadSources(
+      [
+        join(SNI, "passthrough-sni-gateway-both.yaml"),
+        join(SNI, "passthrough-sni-vs-1.yaml"),
+        join(SNI, "passthrough-sni-vs-2.yaml"),
+        svc1,
+        svc2,
+      ],
+      {
+        services: services({
+          "simple-tls-service-1": "tcp://127.0.0.1:8081",
+          "simple-tls-service-2": "tcp://127.0.0.1:8082",
+        }),
+        warn: (issue) => notices.push(formatIssue(issue)),
+      },
+    );
     expect(notices).toEqual([
       `${svc1}:2: Service "simple-tls-service-1" ignored (only Gateway, VirtualService and Secret are read)`,
       `${svc1}:17: Deployment "simple-tls-service-1" ignored (only Gateway, VirtualService and Secret are read)`,
@@ -182,14 +256,20 @@ describe("the book's TCP and SNI passthrough files → model", () => {
           - destination: { host: a }
           - destination: { host: b }
     `);
-    const config = await loadSources([gw], { services: services({ a: "tcp://127.0.0.1:1", b: "tcp://[::1]:2" }), portMap: new Map([[443, 8443]]) });
+    const config = await loadSources([gw], {
+      services: services({ a: "tcp://127.0.0.1:1", b: "tcp://[::1]:2" }),
+      portMap: new Map([[443, 8443]]),
+    });
     const vh = config.routes[0]!;
     expect(vh.tcp![0]!.match).toEqual([]);
     expect(vh.tcp![0]!.destinations.map((d) => [d.service, d.weight])).toEqual([
       ["a", 90],
       ["b", 10],
     ]);
-    expect(vh.tls![0]!.match).toEqual([{ sniHosts: ["x.example.test"] }, { sniHosts: ["y.example.test"], port: 8443 }]);
+    expect(vh.tls![0]!.match).toEqual([
+      { sniHosts: ["x.example.test"] },
+      { sniHosts: ["y.example.test"], port: 8443 },
+    ]);
     expect(vh.tls![0]!.destinations.map((d) => [d.service, d.weight])).toEqual([
       ["a", 1],
       ["b", 1],
@@ -217,14 +297,18 @@ describe("the book's TCP and SNI passthrough files → model", () => {
         - match: [{ port: 80 }]
           route: [{ destination: { host: web } }]
     `);
-    const config = await loadSources([gw], { services: services({ web: "http://127.0.0.1:9080" }), portMap: new Map([[80, 8080]]) });
+    const config = await loadSources([gw], {
+      services: services({ web: "http://127.0.0.1:9080" }),
+      portMap: new Map([[80, 8080]]),
+    });
     expect(config.routes[0]!.http[0]!.match[0]!.port).toBe(8080);
   });
 });
 
 describe("ServerTLSSettings of an HTTPS server → model", () => {
   test("every field; the file form becomes a credential named after file, Gateway and server, paths relative to the file", async () => {
-    const gw = file(yaml`
+    const gw = file(
+      yaml`
       apiVersion: networking.istio.io/v1beta1
       kind: Gateway
       metadata: { name: partner }
@@ -261,7 +345,9 @@ describe("ServerTLSSettings of an HTTPS server → model", () => {
       kind: Secret
       metadata: { name: partner-cred }
       stringData: { tls.crt: CERT, tls.key: KEY, ca.crt: CA }
-    `, "gateways.yaml");
+    `,
+      "gateways.yaml",
+    );
     const dir = join(gw, "..");
     const config = await loadSources([gw]);
     const [https, second] = config.listeners as { servers: unknown[] }[];
@@ -279,7 +365,13 @@ describe("ServerTLSSettings of an HTTPS server → model", () => {
         cipherSuites: ["ECDHE-RSA-AES256-GCM-SHA384"],
         source: { file: gw, line: 6, path: "spec.servers[0]" },
       },
-      { hosts: ["other.example.test"], mode: "MUTUAL", credential: "partner-cred", minProtocolVersion: "TLSV1_3", source: { file: gw, line: 20, path: "spec.servers[1]" } },
+      {
+        hosts: ["other.example.test"],
+        mode: "MUTUAL",
+        credential: "partner-cred",
+        minProtocolVersion: "TLSV1_3",
+        source: { file: gw, line: 20, path: "spec.servers[1]" },
+      },
     ]);
     expect(config.credentials.get(name)).toEqual({
       name,
@@ -556,7 +648,12 @@ describe("errors name file, line and field", () => {
         - route:
           - destination: { host: simple-tls-service-1 }
     `);
-    const opts = { services: services({ "simple-tls-service-1": "tcp://127.0.0.1:1", "simple-tls-service-2": "tcp://127.0.0.1:2" }) };
+    const opts = {
+      services: services({
+        "simple-tls-service-1": "tcp://127.0.0.1:1",
+        "simple-tls-service-2": "tcp://127.0.0.1:2",
+      }),
+    };
     expect(await errors([gw, vs1, again], opts)).toEqual([
       `${again}:10: spec.tls[0].match[0].sniHosts[0]: SNI host "simple-sni-1.istioinaction.io" on port 31400 is already routed by ${vs1}:11 (spec.tls[0]); only the first route could ever be chosen`,
       `${again}:30: spec.http[0].route[0].destination: service "simple-tls-service-1" is tcp://127.0.0.1:1, which only tcp and tls routes can use; an HTTP route needs an http:// or https:// service`,
@@ -572,7 +669,11 @@ describe("errors name file, line and field", () => {
         hosts: ["*"]
         gateways: [echo-tcp-gateway]
     `);
-    expect(await errors([join(BOOK, "gateway-tcp.yaml"), vs], { services: services({ "tcp-echo-service": "tcp://127.0.0.1" }) })).toEqual([
+    expect(
+      await errors([join(BOOK, "gateway-tcp.yaml"), vs], {
+        services: services({ "tcp-echo-service": "tcp://127.0.0.1" }),
+      }),
+    ).toEqual([
       "--service: tcp-echo-service: tcp://127.0.0.1: a tcp:// URL needs a port",
       `${vs}:4: spec: expected http, tcp or tls routes`,
     ]);

@@ -50,15 +50,30 @@ describe("routes.yaml → model", () => {
     const config = parseConfig(BOOK_L4, "/etc/portico/routes.yaml");
     const file = "/etc/portico/routes.yaml";
     expect(config.listeners).toEqual([
-      { protocol: "TCP", name: "tcp-echo", address: "0.0.0.0", port: 31400, hosts: ["*"], source: { file, line: 2, path: "listeners[0]" } },
+      {
+        protocol: "TCP",
+        name: "tcp-echo",
+        address: "0.0.0.0",
+        port: 31400,
+        hosts: ["*"],
+        source: { file, line: 2, path: "listeners[0]" },
+      },
       {
         protocol: "TLS",
         name: "sni",
         address: "0.0.0.0",
         port: 31401,
         servers: [
-          { hosts: ["simple-sni-1.istioinaction.io"], mode: "PASSTHROUGH", source: { file, line: 10, path: "listeners[1].servers[0]" } },
-          { hosts: ["simple-sni-2.istioinaction.io"], mode: "PASSTHROUGH", source: { file, line: 12, path: "listeners[1].servers[1]" } },
+          {
+            hosts: ["simple-sni-1.istioinaction.io"],
+            mode: "PASSTHROUGH",
+            source: { file, line: 10, path: "listeners[1].servers[0]" },
+          },
+          {
+            hosts: ["simple-sni-2.istioinaction.io"],
+            mode: "PASSTHROUGH",
+            source: { file, line: 12, path: "listeners[1].servers[1]" },
+          },
         ],
         source: { file, line: 6, path: "listeners[1]" },
       },
@@ -70,7 +85,13 @@ describe("routes.yaml → model", () => {
     expect(tcpEntry!.tcp).toEqual([
       {
         match: [{ port: 31400 }],
-        destinations: [{ service: "tcp-echo-service", weight: 1, source: { file, line: 22, path: "routes[0].tcp[0].route[0]" } }],
+        destinations: [
+          {
+            service: "tcp-echo-service",
+            weight: 1,
+            source: { file, line: 22, path: "routes[0].tcp[0].route[0]" },
+          },
+        ],
         source: { file, line: 21, path: "routes[0].tcp[0]" },
       },
     ]);
@@ -155,7 +176,9 @@ describe("errors: TCP and TLS passthrough", () => {
               - hosts: [B.test]
                 tls: { mode: PASSTHROUGH }
       `),
-    ).toEqual(['routes.yaml:7: listeners[0].servers[1].hosts[0]: SNI host "b.test" is already passed through on port 31400 by listeners[0].servers[0]']);
+    ).toEqual([
+      'routes.yaml:7: listeners[0].servers[1].hosts[0]: SNI host "b.test" is already passed through on port 31400 by listeners[0].servers[0]',
+    ]);
   });
 
   test("a tcp:// service needs a port; tls only with https", () => {
@@ -193,7 +216,7 @@ describe("errors: TCP and TLS passthrough", () => {
     ).toEqual([
       "routes.yaml:6: routes[0].tcp[0].match[0].port: expected an integer 1..65535, got 0",
       'routes.yaml:6: routes[0].tcp[0].match[1].sourceLabels: unknown field "sourceLabels"; expected one of: port',
-      "routes.yaml:10: routes[1].tls[0].match[0].sniHosts: required field is missing; expected a non-empty list of SNI names (\"name\", \"*.suffix\" or \"*\")",
+      'routes.yaml:10: routes[1].tls[0].match[0].sniHosts: required field is missing; expected a non-empty list of SNI names ("name", "*.suffix" or "*")',
       "routes.yaml:12: routes[2].http: required field is missing; expected a non-empty list of HTTP routes (or tcp, or tls routes)",
     ]);
   });
@@ -239,7 +262,9 @@ describe("provisioning errors: routes that reach no listener", () => {
         services: { echo: "tcp://127.0.0.1:2701" }
         routes: [{ hosts: ["*"], tcp: [{ match: [{ port: 31400 }], route: [{ destination: echo }] }] }]
       `),
-    ).toEqual(["routes.yaml:3: routes[0].tcp[0]: tcp routes need a listener with protocol: TCP; there is none"]);
+    ).toEqual([
+      "routes.yaml:3: routes[0].tcp[0]: tcp routes need a listener with protocol: TCP; there is none",
+    ]);
     expect(
       await provisionErrors(yaml`
         listeners: [{ port: 31400, protocol: TCP }, { port: 31401, protocol: TCP }]

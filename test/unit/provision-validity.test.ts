@@ -47,7 +47,9 @@ describe("certificate validity at startup (the book's leaf: Jul 4 2021 – Jun 2
 
   test("expired: refused, with the date and the way out", async () => {
     const issues = await issuesOf(provision(config(leaf).cfg, { now: new Date("2042-01-01T00:00:00Z") }));
-    expect(issues).toEqual([`8: credentials.webapp: certificate C=US, ST=Denial, L=Springfield, O=Dis, CN=webapp.istioinaction.io in ${leaf} expired on 2041-06-29T12:49:32.000Z; renew it, or start with --allow-expired`]);
+    expect(issues).toEqual([
+      `8: credentials.webapp: certificate C=US, ST=Denial, L=Springfield, O=Dis, CN=webapp.istioinaction.io in ${leaf} expired on 2041-06-29T12:49:32.000Z; renew it, or start with --allow-expired`,
+    ]);
   });
 
   test("not yet valid: refused", async () => {
@@ -56,14 +58,24 @@ describe("certificate validity at startup (the book's leaf: Jul 4 2021 – Jun 2
   });
 
   test("allowExpired turns the refusal into a warning", async () => {
-    const { warnings } = await provision(config(leaf).cfg, { now: new Date("2042-01-01T00:00:00Z"), allowExpired: true });
+    const { warnings } = await provision(config(leaf).cfg, {
+      now: new Date("2042-01-01T00:00:00Z"),
+      allowExpired: true,
+    });
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]?.message).toContain("expired on 2041-06-29T12:49:32.000Z (starting anyway: --allow-expired)");
+    expect(warnings[0]?.message).toContain(
+      "expired on 2041-06-29T12:49:32.000Z (starting anyway: --allow-expired)",
+    );
   });
 
   test("expiring within warnDays: a warning with the days left", async () => {
-    const { warnings } = await provision(config(leaf).cfg, { now: new Date("2041-06-01T12:49:32Z"), warnDays: 30 });
-    expect(warnings.map((w) => w.message)).toEqual([expect.stringContaining("expires in 28 days (2041-06-29T12:49:32.000Z)")]);
+    const { warnings } = await provision(config(leaf).cfg, {
+      now: new Date("2041-06-01T12:49:32Z"),
+      warnDays: 30,
+    });
+    expect(warnings.map((w) => w.message)).toEqual([
+      expect.stringContaining("expires in 28 days (2041-06-29T12:49:32.000Z)"),
+    ]);
     const quiet = await provision(config(leaf).cfg, { now: new Date("2041-06-01T12:49:32Z"), warnDays: 10 });
     expect(quiet.warnings).toEqual([]);
   });
@@ -83,9 +95,16 @@ describe("chain order", () => {
     const file = join(dir, "reversed.pem");
     // The key must still match the first certificate, so the leaf stays first: put the
     // intermediate twice around a leaf copy to break the order after it.
-    writeFileSync(file, readFileSync(leaf, "utf8") + readFileSync(book.webappRootCert, "utf8") + readFileSync(intermediate, "utf8"));
+    writeFileSync(
+      file,
+      readFileSync(leaf, "utf8") +
+        readFileSync(book.webappRootCert, "utf8") +
+        readFileSync(intermediate, "utf8"),
+    );
     const issues = await issuesOf(provision(config(file).cfg, { now: new Date("2026-11-25T00:00:00Z") }));
-    expect(issues.join("\n")).toContain("out of order: certificate 1 (C=US, ST=Denial, L=Springfield, O=Dis, CN=webapp.istioinaction.io) is issued by certificate 3, not by the one after it; list the leaf first, then each issuer");
+    expect(issues.join("\n")).toContain(
+      "out of order: certificate 1 (C=US, ST=Denial, L=Springfield, O=Dis, CN=webapp.istioinaction.io) is issued by certificate 3, not by the one after it; list the leaf first, then each issuer",
+    );
   });
 
   test("a certificate after the leaf that did not issue it", async () => {
@@ -102,7 +121,17 @@ describe("chain order", () => {
     const file = join(dir, "impostor.pem");
     const impostor = join(dir, "impostor-ca.pem");
     const subj = "/C=US/ST=Denial/O=Dis/CN=webapp.istioinaction.io";
-    const args = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "impostor.key")];
+    const args = [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      join(dir, "impostor.key"),
+    ];
     execFileSync("openssl", [...args, "-subj", subj, "-days", "1", "-out", impostor], { stdio: "ignore" });
     writeFileSync(file, readFileSync(leaf, "utf8") + readFileSync(impostor, "utf8"));
     const issues = await issuesOf(provision(config(file).cfg, { now: new Date() }));

@@ -79,7 +79,8 @@ describe("errors: ServerTLSSettings", () => {
       `),
     ).toEqual(
       ["subjectAltNames", "verifyCertificateSpki", "verifyCertificateHash", "caCrl"].map(
-        (f) => `routes.yaml:6: listeners[0].servers[0].tls.${f}: only applies with mode MUTUAL or OPTIONAL_MUTUAL: a SIMPLE server never asks for a client certificate`,
+        (f) =>
+          `routes.yaml:6: listeners[0].servers[0].tls.${f}: only applies with mode MUTUAL or OPTIONAL_MUTUAL: a SIMPLE server never asks for a client certificate`,
       ),
     );
   });
@@ -115,7 +116,9 @@ describe("errors: ServerTLSSettings", () => {
         listeners: [{ port: 8443, protocol: HTTPS, servers: [{ hosts: [a.test], tls: { mode: OPTIONAL_MUTUAL, credential: c } }] }]
         credentials: { c: { cert: c.crt, key: c.key } }
       `),
-    ).toEqual(['routes.yaml:1: listeners[0].servers[0].tls.mode: mode OPTIONAL_MUTUAL needs a CA to verify client certificates: add `ca` to credential "c"']);
+    ).toEqual([
+      'routes.yaml:1: listeners[0].servers[0].tls.mode: mode OPTIONAL_MUTUAL needs a CA to verify client certificates: add `ca` to credential "c"',
+    ]);
   });
 
   test("protocol versions: 1.0 and 1.1 refused with the reason, min above max", () => {
@@ -190,7 +193,12 @@ describe("provisioning ServerTLSSettings (per-run certificates)", () => {
     pki = new TestPki();
     other = new TestPki("Other CA");
     server = pki.issue("server", "a.test", ["DNS:a.test"], "serverAuth");
-    a = pki.issue("a", "a", ["DNS:a.test", "URI:spiffe://t/a", "email:a@t.test", "IP:10.0.0.1"], "clientAuth");
+    a = pki.issue(
+      "a",
+      "a",
+      ["DNS:a.test", "URI:spiffe://t/a", "email:a@t.test", "IP:10.0.0.1"],
+      "clientAuth",
+    );
     b = pki.issue("b", "b", ["DNS:b.test"], "clientAuth");
     gone = pki.issue("gone", "gone", ["DNS:a.test"], "clientAuth");
     rogue = rogueClient(pki.dir);
@@ -212,40 +220,66 @@ describe("provisioning ServerTLSSettings (per-run certificates)", () => {
     for (const san of ["a.test", "spiffe://t/a", "a@t.test", "10.0.0.1"]) {
       const check = (await checkOf(`subjectAltNames: ["${san}"]`))!;
       expect(check(der(a))).toBeUndefined();
-      expect(check(der(b))).toBe("no subject alternative name of the client certificate (b.test) is among subjectAltNames");
+      expect(check(der(b))).toBe(
+        "no subject alternative name of the client certificate (b.test) is among subjectAltNames",
+      );
     }
   });
 
   test("hash or SPKI: a match in either list admits", async () => {
-    const check = (await checkOf(`verifyCertificateHash: ["${certHash(a.crt)}"], verifyCertificateSpki: ["${spkiHash(b.crt)}"]`))!;
+    const check = (await checkOf(
+      `verifyCertificateHash: ["${certHash(a.crt)}"], verifyCertificateSpki: ["${spkiHash(b.crt)}"]`,
+    ))!;
     expect(check(der(a))).toBeUndefined();
     expect(check(der(b))).toBeUndefined();
-    expect(check(der(gone))).toBe("the client certificate matches neither verifyCertificateHash nor verifyCertificateSpki");
+    expect(check(der(gone))).toBe(
+      "the client certificate matches neither verifyCertificateHash nor verifyCertificateSpki",
+    );
   });
 
   test("caCrl: the revoked certificate is refused, others pass", async () => {
     const check = (await checkOf(`caCrl: ${crl}`))!;
     expect(check(der(a))).toBeUndefined();
-    expect(check(der(gone))).toMatch(/^the client certificate \(serial [0-9a-f]+\) is revoked by its issuer's CRL$/);
+    expect(check(der(gone))).toMatch(
+      /^the client certificate \(serial [0-9a-f]+\) is revoked by its issuer's CRL$/,
+    );
   });
 
   test("caCrl from another CA, or not a CRL at all, stops startup", async () => {
     const errs = await provisionErrors(config(`caCrl: ${otherCrl}`));
-    expect(errs).toEqual([`routes.yaml:1: listeners[0].servers[0].tls.caCrl: ${otherCrl}: CRL not accepted: its issuer (CN=Other CA) is not a CA of credential "c"; a CRL must be signed by the CA that issues the client certificates`]);
+    expect(errs).toEqual([
+      `routes.yaml:1: listeners[0].servers[0].tls.caCrl: ${otherCrl}: CRL not accepted: its issuer (CN=Other CA) is not a CA of credential "c"; a CRL must be signed by the CA that issues the client certificates`,
+    ]);
     const notCrl = await provisionErrors(config(`caCrl: ${rogue.crt}`));
-    expect(notCrl[0]).toStartWith(`routes.yaml:1: listeners[0].servers[0].tls.caCrl: ${rogue.crt}: no CRL found`);
+    expect(notCrl[0]).toStartWith(
+      `routes.yaml:1: listeners[0].servers[0].tls.caCrl: ${rogue.crt}: no CRL found`,
+    );
   });
 
   test("a cipher suite the runtime does not know stops startup", async () => {
     const errs = await provisionErrors(config("cipherSuites: [ECDHE-RSA-AES128-GCM-SHA256, NOT-A-SUITE]"));
-    expect(errs[0]).toStartWith("routes.yaml:1: listeners[0].servers[0].tls.cipherSuites: not known to this runtime's TLS library: NOT-A-SUITE; it knows ");
+    expect(errs[0]).toStartWith(
+      "routes.yaml:1: listeners[0].servers[0].tls.cipherSuites: not known to this runtime's TLS library: NOT-A-SUITE; it knows ",
+    );
   });
 
   test("versions and ciphers reach the plan in node:tls terms", async () => {
-    const { plan } = await provision(parseConfig(config("minProtocolVersion: TLSV1_3, maxProtocolVersion: TLSV1_3"), "routes.yaml"));
-    expect(plan.listeners[0]!.kind === "https" && plan.listeners[0]!.servers[0]).toMatchObject({ minVersion: "TLSv1.3", maxVersion: "TLSv1.3" });
-    const withCiphers = await provision(parseConfig(config("cipherSuites: [ECDHE-RSA-AES128-GCM-SHA256, ECDHE-RSA-AES256-GCM-SHA384]"), "routes.yaml"));
-    expect(withCiphers.plan.listeners[0]!.kind === "https" && withCiphers.plan.listeners[0]!.servers[0]!.ciphers).toBe("ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384");
+    const { plan } = await provision(
+      parseConfig(config("minProtocolVersion: TLSV1_3, maxProtocolVersion: TLSV1_3"), "routes.yaml"),
+    );
+    expect(plan.listeners[0]!.kind === "https" && plan.listeners[0]!.servers[0]).toMatchObject({
+      minVersion: "TLSv1.3",
+      maxVersion: "TLSv1.3",
+    });
+    const withCiphers = await provision(
+      parseConfig(
+        config("cipherSuites: [ECDHE-RSA-AES128-GCM-SHA256, ECDHE-RSA-AES256-GCM-SHA384]"),
+        "routes.yaml",
+      ),
+    );
+    expect(
+      withCiphers.plan.listeners[0]!.kind === "https" && withCiphers.plan.listeners[0]!.servers[0]!.ciphers,
+    ).toBe("ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384");
   });
 
   test("no check is compiled when nothing beyond the chain is asked", () => {

@@ -3,13 +3,15 @@
 import "reflect-metadata";
 import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
-import type { StreamRoutePlan, TcpListenerPlan, TlsPassthroughListenerPlan } from "../../src/provision/plan.ts";
+import type {
+  StreamRoutePlan,
+  TcpListenerPlan,
+  TlsPassthroughListenerPlan,
+} from "../../src/provision/plan.ts";
 import { provision } from "../../src/provision/provision.ts";
 import { passthroughRoute, streamListenerSpec } from "../../src/tcp/route.ts";
 import { pickWeighted as pickUpstream } from "../../src/util/random.ts";
 import { yaml } from "../helpers/yaml.ts";
-
-
 
 describe("route selection", () => {
   const route = (weights: number[]): StreamRoutePlan => ({

@@ -18,7 +18,11 @@ const peer: PeerCertificate = {
   chain: [der(clientPem), der(intermediatePem)],
 };
 const mine = `Hash=${peer.sha256};Subject="CN=webapp.istioinaction.io,O=Dis,L=Springfield,ST=Denial,C=US";URI=`;
-const policy = (mode: XfccPolicy["mode"], details: XfccPolicy["details"] = DEFAULT_XFCC.details, by: string[] = []): XfccPolicy => ({ mode, details, by });
+const policy = (
+  mode: XfccPolicy["mode"],
+  details: XfccPolicy["details"] = DEFAULT_XFCC.details,
+  by: string[] = [],
+): XfccPolicy => ({ mode, details, by });
 const spoof = "By=spiffe://evil;Hash=00";
 
 describe("modes (Envoy: forward_client_cert_details)", () => {
@@ -48,7 +52,9 @@ describe("modes (Envoy: forward_client_cert_details)", () => {
 
 describe("details (Envoy: set_current_client_cert_details), in Envoy's key order", () => {
   test("By from our own URI SANs comes first, then Hash", () => {
-    expect(xfccValue(null, peer, policy("sanitize-set", new Set(), ["spiffe://portico/gw"]))).toBe(`By=spiffe://portico/gw;Hash=${peer.sha256}`);
+    expect(xfccValue(null, peer, policy("sanitize-set", new Set(), ["spiffe://portico/gw"]))).toBe(
+      `By=spiffe://portico/gw;Hash=${peer.sha256}`,
+    );
   });
   test("Cert is the URL-encoded PEM of the client certificate", () => {
     const v = xfccValue(null, peer, policy("sanitize-set", new Set(["cert"])))!;
@@ -62,7 +68,11 @@ describe("details (Envoy: set_current_client_cert_details), in Envoy's key order
     expect(chain.replace(/\s+/g, "")).toBe((clientPem + intermediatePem).replace(/\s+/g, ""));
   });
   test("order: By, Hash, Cert, Chain, Subject, URI, DNS", () => {
-    const v = xfccValue(null, peer, policy("sanitize-set", new Set(["dns", "uri", "subject", "chain", "cert"]), ["spiffe://a"]))!;
+    const v = xfccValue(
+      null,
+      peer,
+      policy("sanitize-set", new Set(["dns", "uri", "subject", "chain", "cert"]), ["spiffe://a"]),
+    )!;
     const keys = v.split(/;(?=[A-Za-z]+=)/).map((p) => p.slice(0, p.indexOf("=")));
     expect(keys).toEqual(["By", "Hash", "Cert", "Chain", "Subject", "URI"]);
   });

@@ -30,7 +30,17 @@ function makeCert(subj: string, san?: string): string {
   const n = counter++;
   const key = join(dir, `k${n}.pem`);
   const cert = join(dir, `c${n}.pem`);
-  const args = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", subj];
+  const args = [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-subj",
+    subj,
+  ];
   if (san) args.push("-addext", `subjectAltName=${san}`);
   execFileSync("openssl", [...args, "-keyout", key, "-out", cert, "-days", "1"], { stdio: "ignore" });
   return cert;
@@ -38,7 +48,11 @@ function makeCert(subj: string, san?: string): string {
 
 /** What OpenSSL prints with XN_FLAG_RFC2253, the flag Envoy formats the Subject with. */
 function opensslRfc2253(certFile: string): string {
-  const out = execFileSync("openssl", ["x509", "-in", certFile, "-noout", "-subject", "-nameopt", "RFC2253"], { encoding: "utf8" });
+  const out = execFileSync(
+    "openssl",
+    ["x509", "-in", certFile, "-noout", "-subject", "-nameopt", "RFC2253"],
+    { encoding: "utf8" },
+  );
   return out.trim().replace(/^subject=/, "");
 }
 
@@ -47,7 +61,11 @@ describe("the default XFCC element", () => {
     const pem = readFileSync(BOOK_CLIENT_CERT, "utf8");
     const peer = peerFromPem(pem);
     // The fingerprint OpenSSL prints, as an independent check of the hash input.
-    const fp = execFileSync("openssl", ["x509", "-in", BOOK_CLIENT_CERT, "-noout", "-fingerprint", "-sha256"], { encoding: "utf8" });
+    const fp = execFileSync(
+      "openssl",
+      ["x509", "-in", BOOK_CLIENT_CERT, "-noout", "-fingerprint", "-sha256"],
+      { encoding: "utf8" },
+    );
     expect(peer.sha256).toBe(fp.trim().split("=")[1]!.replaceAll(":", "").toLowerCase());
     expect(peer.sha256).toBe("651d38999bbfa4a0ac76d835306e2fd3b06c150d3b48749b640b408afa3ec56c");
     expect(xfccFor(peer)).toBe(
@@ -67,7 +85,10 @@ describe("the default XFCC element", () => {
   });
 
   test("several SANs: every URI then every DNS name, in certificate order", () => {
-    const file = makeCert("/CN=multi", "DNS:one.example,URI:spiffe://td/a,DNS:two.example,URI:spiffe://td/b,IP:10.0.0.1");
+    const file = makeCert(
+      "/CN=multi",
+      "DNS:one.example,URI:spiffe://td/a,DNS:two.example,URI:spiffe://td/b,IP:10.0.0.1",
+    );
     const peer = peerFromPem(readFileSync(file, "utf8"));
     expect(xfccFor(peer)).toBe(
       `Hash=${peer.sha256};Subject="CN=multi";URI=spiffe://td/a;URI=spiffe://td/b;DNS=one.example;DNS=two.example`,
@@ -96,7 +117,10 @@ describe("rfc2253 matches OpenSSL's XN_FLAG_RFC2253 output", () => {
     ["/CN=a,b/O=x", "O=x,CN=a\\,b"],
     ["/CN=x\\+y/O=#lead", "O=\\#lead,CN=x\\+y"],
     ['/CN=q"uote;semi<lt>/OU= sp /O=back\\\\slash', 'O=back\\\\slash,OU=\\ sp\\ ,CN=q\\"uote\\;semi\\<lt\\>'],
-    ["/C=US/ST=Denial/L=Springfield/O=Dis/CN=webapp.istioinaction.io", "CN=webapp.istioinaction.io,O=Dis,L=Springfield,ST=Denial,C=US"],
+    [
+      "/C=US/ST=Denial/L=Springfield/O=Dis/CN=webapp.istioinaction.io",
+      "CN=webapp.istioinaction.io,O=Dis,L=Springfield,ST=Denial,C=US",
+    ],
   ])("%p", (subj, want) => {
     const file = makeCert(subj);
     expect(opensslRfc2253(file)).toBe(want);

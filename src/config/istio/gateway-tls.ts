@@ -14,12 +14,23 @@ import { serverTls, serverTlsIssues, sharedServerTlsFields, type RawServerTls } 
 import type { FieldPath } from "../yaml-locate.ts";
 import type { IstioDoc } from "./document.ts";
 
-const MODES = ["SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL", "PASSTHROUGH", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL"] as const;
+const MODES = [
+  "SIMPLE",
+  "MUTUAL",
+  "OPTIONAL_MUTUAL",
+  "PASSTHROUGH",
+  "AUTO_PASSTHROUGH",
+  "ISTIO_MUTUAL",
+] as const;
 
 /** Modes that only make sense inside an Istio mesh. */
 const MESH_MODES: Record<string, string> = {
-  AUTO_PASSTHROUGH: "AUTO_PASSTHROUGH forwards by the SNI names Istio gives mesh services (outbound_.PORT_._.HOST) between clusters; Portico has no mesh: use PASSTHROUGH with tls routes",
-  ISTIO_MUTUAL: "ISTIO_MUTUAL uses the certificates Istio's mesh CA issues to workloads; Portico has no mesh: use MUTUAL with credentialName",
+  AUTO_PASSTHROUGH:
+    "AUTO_PASSTHROUGH forwards by the SNI names Istio gives mesh services (outbound_.PORT_._.HOST) between " +
+    "clusters; Portico has no mesh: use PASSTHROUGH with tls routes",
+  ISTIO_MUTUAL:
+    "ISTIO_MUTUAL uses the certificates Istio's mesh CA issues to workloads; Portico has no mesh: use " +
+    "MUTUAL with credentialName",
 };
 
 const FILE_FIELDS = ["serverCertificate", "privateKey", "caCertificates"] as const;
@@ -35,9 +46,14 @@ export const ServerTlsSchema = mapping(
     ...sharedServerTlsFields(),
   },
   {
-    credentialNames: "several certificates per server (RSA and ECDSA, say) are not supported; give one with credentialName",
-    tlsCertificates: "several certificates per server are not supported; give one with credentialName, or serverCertificate and privateKey",
-    caCertCredentialName: "put the CA in the credentialName Secret (ca.crt or cacert), in a Secret named <credentialName>-cacert, or in ca.crt of the credential folder",
+    credentialNames:
+      "several certificates per server (RSA and ECDSA, say) are not supported; give one with credentialName",
+    tlsCertificates:
+      "several certificates per server are not supported; give one with credentialName, or " +
+      "serverCertificate and privateKey",
+    caCertCredentialName:
+      "put the CA in the credentialName Secret (ca.crt or cacert), in a Secret named " +
+      "<credentialName>-cacert, or in ca.crt of the credential folder",
   },
 );
 
@@ -73,7 +89,12 @@ function serverReport(doc: IstioDoc, index: number) {
  * The server's `tls`, checked against the schema and refused for Istio's mesh-only modes;
  * undefined when it was reported (`missing`: what to say when there is no `tls`).
  */
-function meshFreeTls(server: Record<string, unknown>, r: ReturnType<typeof serverReport>, doc: IstioDoc, missing: string): IstioServerTls | undefined {
+function meshFreeTls(
+  server: Record<string, unknown>,
+  r: ReturnType<typeof serverReport>,
+  doc: IstioDoc,
+  missing: string,
+): IstioServerTls | undefined {
   if (server.tls === undefined) {
     r.report(r.tlsAt, missing);
     return undefined;
@@ -86,10 +107,23 @@ function meshFreeTls(server: Record<string, unknown>, r: ReturnType<typeof serve
   return tls;
 }
 
-/** An HTTPS server's `tls`: SIMPLE, MUTUAL or OPTIONAL_MUTUAL with a certificate and the optional settings. */
-export function terminatedServer(server: Record<string, unknown>, hosts: string[], index: number, doc: IstioDoc, opts: ServerTlsOptions): TlsServerConfig | undefined {
+/**
+ * An HTTPS server's `tls`: SIMPLE, MUTUAL or OPTIONAL_MUTUAL with a certificate and the optional settings.
+ */
+export function terminatedServer(
+  server: Record<string, unknown>,
+  hosts: string[],
+  index: number,
+  doc: IstioDoc,
+  opts: ServerTlsOptions,
+): TlsServerConfig | undefined {
   const r = serverReport(doc, index);
-  const tls = meshFreeTls(server, r, doc, "an HTTPS server needs tls with mode and credentialName (or serverCertificate and privateKey)");
+  const tls = meshFreeTls(
+    server,
+    r,
+    doc,
+    "an HTTPS server needs tls with mode and credentialName (or serverCertificate and privateKey)",
+  );
   if (!tls) return undefined;
   const mode = tls.mode ?? "SIMPLE";
 
@@ -97,16 +131,29 @@ export function terminatedServer(server: Record<string, unknown>, hosts: string[
   const { httpsRedirect: _ignored, credentialName, ...settings } = tls;
   const files = settings.serverCertificate !== undefined || settings.privateKey !== undefined;
   if (credentialName !== undefined && files) {
-    r.report([...r.tlsAt, settings.serverCertificate !== undefined ? "serverCertificate" : "privateKey"], "credentialName and serverCertificate/privateKey are alternatives: set one of them");
+    r.report(
+      [...r.tlsAt, settings.serverCertificate !== undefined ? "serverCertificate" : "privateKey"],
+      "credentialName and serverCertificate/privateKey are alternatives: set one of them",
+    );
   } else if (credentialName === undefined && !files && mode !== "PASSTHROUGH") {
-    r.report([...r.tlsAt, "credentialName"], "required field is missing; expected the name of a Secret document or of a credential folder (or serverCertificate and privateKey)");
+    r.report(
+      [...r.tlsAt, "credentialName"],
+      "required field is missing; expected the name of a Secret document or of a credential folder (or " +
+        "serverCertificate and privateKey)",
+    );
   }
   if (credentialName !== undefined && settings.caCertificates !== undefined) {
-    r.report([...r.tlsAt, "caCertificates"], "goes with serverCertificate and privateKey; with credentialName the CA comes from the Secret (ca.crt or cacert), a <credentialName>-cacert Secret, or ca.crt in the credential folder");
+    r.report(
+      [...r.tlsAt, "caCertificates"],
+      "goes with serverCertificate and privateKey; with credentialName the CA comes from the Secret " +
+        "(ca.crt or cacert), a <credentialName>-cacert Secret, or ca.crt in the credential folder",
+    );
   }
   // Everything else is routes.yaml's rules: fields per mode, file form, versions, cipher suites.
   const fileForm = credentialName === undefined && files;
-  const view: RawServerTls = fileForm ? settings : { ...withoutFiles(settings), credential: credentialName ?? "" };
+  const view: RawServerTls = fileForm
+    ? settings
+    : { ...withoutFiles(settings), credential: credentialName ?? "" };
   serverTlsIssues("HTTPS", view, r.add);
   if (r.failed) return undefined;
 
@@ -116,13 +163,25 @@ export function terminatedServer(server: Record<string, unknown>, hosts: string[
     if (credential === undefined) return undefined;
   }
   const made = new Map<string, CredentialConfig>();
-  const built = serverTls(fileForm ? view : { ...view, credential }, r.at, dirname(resolve(doc.ctx.file)), made, (path) => doc.ctx.source(path));
+  const built = serverTls(
+    fileForm ? view : { ...view, credential },
+    r.at,
+    dirname(resolve(doc.ctx.file)),
+    made,
+    (path) => doc.ctx.source(path),
+  );
   for (const c of made.values()) {
     // routes.yaml names it `<file>:listeners[i].servers[j].tls`; a file may hold several Gateways.
     credential = `${c.source.file}:${doc.name}.${c.source.path}`;
     opts.addCredential({ ...c, name: credential });
   }
-  return { hosts, mode: mode as TlsMode, credential: credential ?? built.credential, ...built.settings, source: doc.ctx.source(r.at) };
+  return {
+    hosts,
+    mode: mode as TlsMode,
+    credential: credential ?? built.credential,
+    ...built.settings,
+    source: doc.ctx.source(r.at),
+  };
 }
 
 /**
@@ -131,16 +190,29 @@ export function terminatedServer(server: Record<string, unknown>, hosts: string[
  */
 export function passthroughServerOk(server: Record<string, unknown>, index: number, doc: IstioDoc): boolean {
   const r = serverReport(doc, index);
-  const tls = meshFreeTls(server, r, doc, "a TLS server needs tls with mode: PASSTHROUGH (the backend terminates TLS with its own certificate)");
+  const tls = meshFreeTls(
+    server,
+    r,
+    doc,
+    "a TLS server needs tls with mode: PASSTHROUGH (the backend terminates TLS with its own certificate)",
+  );
   if (!tls) return false;
   const mode = tls.mode;
   if (mode === undefined) {
-    r.report([...r.tlsAt, "mode"], "required field is missing; expected PASSTHROUGH: the backend terminates TLS with its own certificate");
+    r.report(
+      [...r.tlsAt, "mode"],
+      "required field is missing; expected PASSTHROUGH: the backend terminates TLS with its own certificate",
+    );
     return false;
   }
   if (mode !== "PASSTHROUGH") {
     // Istio would terminate TLS here and forward the decrypted bytes to the VirtualService's tcp routes.
-    r.report([...r.tlsAt, "mode"], `expected PASSTHROUGH, got ${mode}: mode ${mode} on a TLS server terminates TLS and forwards the decrypted bytes to tcp routes, which Portico does not support; use PASSTHROUGH (the backend terminates TLS), or protocol HTTPS to terminate TLS in front of http routes`);
+    r.report(
+      [...r.tlsAt, "mode"],
+      `expected PASSTHROUGH, got ${mode}: mode ${mode} on a TLS server terminates TLS and forwards the ` +
+        `decrypted bytes to tcp routes, which Portico does not support; use PASSTHROUGH (the backend ` +
+        `terminates TLS), or protocol HTTPS to terminate TLS in front of http routes`,
+    );
     return false;
   }
   serverTlsIssues("TLS", tls, r.add);

@@ -33,7 +33,9 @@ const PROTOCOLS = ["HTTP", "HTTPS", "TCP", "TLS", "HTTP2", "GRPC"];
 const PROTOCOL = "HTTP, HTTPS, TCP or TLS";
 // Istio reads protocol names in any case.
 const protocol = checked(PROTOCOL, (value) =>
-  PROTOCOLS.includes(value.toUpperCase()) ? undefined : `expected ${PROTOCOL}, got ${describeValue(value)}${didYouMean(value, PROTOCOLS)}`,
+  PROTOCOLS.includes(value.toUpperCase())
+    ? undefined
+    : `expected ${PROTOCOL}, got ${describeValue(value)}${didYouMean(value, PROTOCOLS)}`,
 );
 
 // https://istio.io/latest/docs/reference/config/networking/gateway/#Server
@@ -75,8 +77,14 @@ export function translateGateway(doc: IstioDoc, opts: GatewayOptions): Translate
     const protocol = server.port.protocol.toUpperCase();
     const group = byPort.get(server.port.number) ?? { protocol, entries: [] };
     if (group.protocol !== protocol) {
-      const mixed = [group.protocol, protocol].sort().join(",") === "HTTPS,TLS" ? " (Portico cannot terminate some names and pass others through on one port)" : "";
-      return doc.ctx.report([...at, "port", "protocol"], `port ${server.port.number} already serves ${group.protocol}; one port serves one protocol${mixed}`);
+      const mixed =
+        [group.protocol, protocol].sort().join(",") === "HTTPS,TLS"
+          ? " (Portico cannot terminate some names and pass others through on one port)"
+          : "";
+      return doc.ctx.report(
+        [...at, "port", "protocol"],
+        `port ${server.port.number} already serves ${group.protocol}; one port serves one protocol${mixed}`,
+      );
     }
     group.entries.push({ server, index: i });
     byPort.set(server.port.number, group);
@@ -96,21 +104,33 @@ export function translateGateway(doc: IstioDoc, opts: GatewayOptions): Translate
       for (const { server, index } of group.entries) {
         hosts.push(...hostsOf(server));
         const at = ["spec", "servers", index, "tls"];
-        const tls = server.tls === undefined ? {} : (validate(ServerTlsSchema, server.tls, at, doc.ctx) ?? {});
+        const tls =
+          server.tls === undefined ? {} : (validate(ServerTlsSchema, server.tls, at, doc.ctx) ?? {});
         for (const k of Object.keys(tls)) {
-          if (k !== "httpsRedirect") doc.ctx.report([...at, k], `only httpsRedirect applies to an ${group.protocol} server`);
+          if (k !== "httpsRedirect")
+            doc.ctx.report([...at, k], `only httpsRedirect applies to an ${group.protocol} server`);
         }
         redirects.add(tls.httpsRedirect === true);
       }
-      if (redirects.size > 1) doc.ctx.report(["spec", "servers", first.index, "tls", "httpsRedirect"], `servers on port ${yamlPort} disagree on httpsRedirect; Portico needs one setting per port`);
+      if (redirects.size > 1)
+        doc.ctx.report(
+          ["spec", "servers", first.index, "tls", "httpsRedirect"],
+          `servers on port ${yamlPort} disagree on httpsRedirect; Portico needs one setting per port`,
+        );
       listeners.push({ protocol: "HTTP", ...common, hosts, httpsRedirect: redirects.has(true) });
     } else if (group.protocol === "HTTPS") {
       const tlsServers: TlsServerConfig[] = [];
-      const placed = group.entries.map(({ server, index }) => ({ hosts: hostsOf(server), at: ["spec", "servers", index] }));
+      const placed = group.entries.map(({ server, index }) => ({
+        hosts: hostsOf(server),
+        at: ["spec", "servers", index],
+      }));
       const allHosts = hostsOncePerPort(placed, yamlPort, doc.ctx, "host", "served");
       for (const [j, { server, index }] of group.entries.entries()) {
         const hosts = allHosts[j]!;
-        const built = terminatedServer(server, hosts, index, doc, { credential: opts.credential, addCredential: (c) => credentials.push(c) });
+        const built = terminatedServer(server, hosts, index, doc, {
+          credential: opts.credential,
+          addCredential: (c) => credentials.push(c),
+        });
         if (built) tlsServers.push(built);
       }
       listeners.push({ protocol: "HTTPS", ...common, servers: tlsServers });
@@ -119,15 +139,26 @@ export function translateGateway(doc: IstioDoc, opts: GatewayOptions): Translate
       for (const { server, index } of group.entries) {
         hosts.push(...hostsOf(server));
         if (server.tls !== undefined) {
-          doc.ctx.report(["spec", "servers", index, "tls"], "does not apply to a TCP server, which forwards bytes as they come; to route TLS by SNI without terminating it, use protocol TLS with tls.mode PASSTHROUGH");
+          doc.ctx.report(
+            ["spec", "servers", index, "tls"],
+            "does not apply to a TCP server, which forwards bytes as they come; to route TLS by SNI " +
+              "without terminating it, use protocol TLS with tls.mode PASSTHROUGH",
+          );
         }
       }
       listeners.push({ protocol: "TCP", ...common, hosts });
     } else {
       // TLS: routes.yaml's builder, so a name is passed through once per port there and here.
       const ok = group.entries.filter(({ server, index }) => passthroughServerOk(server, index, doc));
-      const servers = ok.map(({ server, index }): { hosts: string[]; at: FieldPath } => ({ hosts: hostsOf(server), at: ["spec", "servers", index] }));
-      listeners.push({ protocol: "TLS", ...common, servers: buildPassthroughServers(servers, yamlPort, doc.ctx) });
+      const servers = ok.map(({ server, index }): { hosts: string[]; at: FieldPath } => ({
+        hosts: hostsOf(server),
+        at: ["spec", "servers", index],
+      }));
+      listeners.push({
+        protocol: "TLS",
+        ...common,
+        servers: buildPassthroughServers(servers, yamlPort, doc.ctx),
+      });
     }
   }
   return { name: doc.name, listeners, credentials };

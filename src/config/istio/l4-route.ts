@@ -14,7 +14,8 @@ import type { IstioDoc } from "./document.ts";
 
 /** Istio's L4MatchAttributes and TLSMatchAttributes beyond port and sniHosts. */
 const UNSUPPORTED_MATCH = {
-  destinationSubnets: "Portico chooses tcp and tls routes by port (and SNI) only; bind Portico to the address instead (--bind)",
+  destinationSubnets:
+    "Portico chooses tcp and tls routes by port (and SNI) only; bind Portico to the address instead (--bind)",
   sourceLabels: "Portico is an edge proxy; connections do not come from labelled workloads",
   sourceNamespace: "Portico is an edge proxy; connections do not come from a namespace",
   sourceSubnet: "Portico chooses tcp and tls routes by port (and SNI) only",
@@ -30,23 +31,42 @@ export interface L4RouteOptions {
 }
 
 function lookup(config: Config) {
-  return { services: config.services, unknownServiceHint: (s: string) => `; give its address with --service ${s}=tcp://HOST:PORT` };
+  return {
+    services: config.services,
+    unknownServiceHint: (s: string) => `; give its address with --service ${s}=tcp://HOST:PORT`,
+  };
 }
 
 /** `spec.tcp`; undefined when there were problems (reported). */
-export function istioTcpRoutes(raw: unknown, doc: IstioDoc, opts: L4RouteOptions): TcpRouteConfig[] | undefined {
+export function istioTcpRoutes(
+  raw: unknown,
+  doc: IstioDoc,
+  opts: L4RouteOptions,
+): TcpRouteConfig[] | undefined {
   const mapPort = (p: number) => opts.portMap.get(p) ?? p;
-  return eachRoute("tcp", raw, schemas.tcp, doc, (route, at) => buildTcpRoute(route, at, lookup(opts.config), doc.ctx, mapPort));
+  return eachRoute("tcp", raw, schemas.tcp, doc, (route, at) =>
+    buildTcpRoute(route, at, lookup(opts.config), doc.ctx, mapPort),
+  );
 }
 
 /** `spec.tls`; `hosts` are the VirtualService's (every sniHost must be among them). */
-export function istioTlsRoutes(raw: unknown, hosts: string[], doc: IstioDoc, opts: L4RouteOptions): TlsRouteConfig[] | undefined {
+export function istioTlsRoutes(
+  raw: unknown,
+  hosts: string[],
+  doc: IstioDoc,
+  opts: L4RouteOptions,
+): TlsRouteConfig[] | undefined {
   const mapPort = (p: number) => opts.portMap.get(p) ?? p;
   const owner = { names: hosts, owner: "the VirtualService's" };
-  return eachRoute("tls", raw, schemas.tls, doc, (route, at) => buildTlsRoute(route, at, owner, lookup(opts.config), doc.ctx, mapPort));
+  return eachRoute("tls", raw, schemas.tls, doc, (route, at) =>
+    buildTlsRoute(route, at, owner, lookup(opts.config), doc.ctx, mapPort),
+  );
 }
 
-/** Checks and builds each route of `spec.<kind>` on its own, so that one route's mistake does not hide another's. */
+/**
+ * Checks and builds each route of `spec.<kind>` on its own, so that one route's mistake does not hide
+ * another's.
+ */
 function eachRoute<S extends v.GenericSchema, R>(
   kind: "tcp" | "tls",
   raw: unknown,
@@ -54,7 +74,12 @@ function eachRoute<S extends v.GenericSchema, R>(
   doc: IstioDoc,
   build: (route: v.InferOutput<S>, at: (string | number)[]) => R,
 ): R[] | undefined {
-  const routes = validate(list(`a non-empty list of ${kind.toUpperCase()} routes`, v.unknown(), 1), raw, ["spec", kind], doc.ctx);
+  const routes = validate(
+    list(`a non-empty list of ${kind.toUpperCase()} routes`, v.unknown(), 1),
+    raw,
+    ["spec", kind],
+    doc.ctx,
+  );
   if (!routes) return undefined;
   const out: R[] = [];
   let failed = false;

@@ -32,9 +32,11 @@ export function readSecret(doc: IstioDoc): SecretMaterial | undefined {
   const body = validate(SecretSchema, doc.raw, [], doc.ctx);
   if (!body) return undefined;
   const values = new Map<string, string>();
-  for (const [k, value] of Object.entries(body.data ?? {})) values.set(k, Buffer.from(value, "base64").toString("utf8"));
+  for (const [k, value] of Object.entries(body.data ?? {}))
+    values.set(k, Buffer.from(value, "base64").toString("utf8"));
   for (const [k, value] of Object.entries(body.stringData ?? {})) values.set(k, value);
-  const pick = (keys: readonly string[]) => keys.map((k) => values.get(k)).find((value) => value !== undefined);
+  const pick = (keys: readonly string[]) =>
+    keys.map((k) => values.get(k)).find((value) => value !== undefined);
   const material: SecretMaterial = { name: doc.name, doc };
   const cert = pick(CERT_KEYS);
   const key = pick(KEY_KEYS);
@@ -43,13 +45,21 @@ export function readSecret(doc: IstioDoc): SecretMaterial | undefined {
   if (key !== undefined) material.key = key;
   if (ca !== undefined) material.ca = ca;
   if (cert === undefined && key === undefined && ca === undefined) {
-    doc.ctx.report([], `Secret "${doc.name}" holds none of ${[...CERT_KEYS, ...KEY_KEYS, ...CA_KEYS].join(", ")}`);
+    doc.ctx.report(
+      [],
+      `Secret "${doc.name}" holds none of ${[...CERT_KEYS, ...KEY_KEYS, ...CA_KEYS].join(", ")}`,
+    );
   }
   return material;
 }
 
-/** A credential from Secret documents: `<name>` for the certificate and key, `<name>-cacert` may add the CA. */
-export function credentialFromSecrets(name: string, secrets: Map<string, SecretMaterial>): CredentialConfig | undefined {
+/**
+ * A credential from Secret documents: `<name>` for the certificate and key, `<name>-cacert` may add the CA.
+ */
+export function credentialFromSecrets(
+  name: string,
+  secrets: Map<string, SecretMaterial>,
+): CredentialConfig | undefined {
   const main = secrets.get(name);
   if (!main || main.cert === undefined || main.key === undefined) return undefined;
   const ca = main.ca ?? secrets.get(`${name}-cacert`)?.ca;

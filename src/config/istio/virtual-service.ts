@@ -32,11 +32,15 @@ const SpecSchema = v.pipe(
     exportTo: v.optional(list("a list of namespaces", text("a namespace"))),
   }),
   rule((spec, add) => {
-    if (!("http" in spec) && !("tcp" in spec) && !("tls" in spec)) add([], "expected http, tcp or tls routes");
+    if (!("http" in spec) && !("tcp" in spec) && !("tls" in spec))
+      add([], "expected http, tcp or tls routes");
   }),
 );
 
-export function translateVirtualService(doc: IstioDoc, opts: VirtualServiceOptions): VirtualHostConfig | undefined {
+export function translateVirtualService(
+  doc: IstioDoc,
+  opts: VirtualServiceOptions,
+): VirtualHostConfig | undefined {
   const spec = validate(SpecSchema, doc.raw.spec ?? {}, ["spec"], doc.ctx);
   if (!spec) return undefined;
   const gatewayNames = spec.gateways ?? ["mesh"];
@@ -45,18 +49,29 @@ export function translateVirtualService(doc: IstioDoc, opts: VirtualServiceOptio
     const name = g.includes("/") ? g.slice(g.indexOf("/") + 1) : g;
     if (name === "mesh") return;
     const bound = opts.gateways.get(name);
-    if (!bound) doc.ctx.report(["spec", "gateways", i], `no Gateway named "${name}" was loaded (known: ${[...opts.gateways.keys()].join(", ") || "none"})`);
+    if (!bound)
+      doc.ctx.report(
+        ["spec", "gateways", i],
+        `no Gateway named "${name}" was loaded (known: ${[...opts.gateways.keys()].join(", ") || "none"})`,
+      );
     else listeners.push(...bound);
   });
   if (listeners.length === 0) {
     if (gatewayNames.every((g) => g === "mesh" || g.endsWith("/mesh"))) {
-      doc.ctx.report([], `VirtualService ${doc.name} is bound to no Gateway (gateways: ${gatewayNames.join(", ")}); ignored`, "warning");
+      doc.ctx.report(
+        [],
+        `VirtualService ${doc.name} is bound to no Gateway (gateways: ${gatewayNames.join(", ")}); ignored`,
+        "warning",
+      );
     }
     return undefined;
   }
 
   const { config, portMap } = opts;
-  const lookup = { services: config.services, unknownServiceHint: (s: string) => `; give its address with --service ${s}=http://HOST:PORT` };
+  const lookup = {
+    services: config.services,
+    unknownServiceHint: (s: string) => `; give its address with --service ${s}=http://HOST:PORT`,
+  };
   const http: HttpRouteConfig[] = [];
   (spec.http ?? []).forEach((r, j) => {
     const built = parseHttpRoute(r, ["spec", "http", j], lookup, config.settings.timeoutMs, doc.ctx);

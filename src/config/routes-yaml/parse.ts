@@ -39,14 +39,18 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
   const whole = (line: number, message: string) => fileIssue(file, line, message);
 
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((error) => whole(lineCounter.linePos(error.pos[0]).line, yamlMessage(error))));
+    throw new ConfigError(
+      doc.errors.map((error) => whole(lineCounter.linePos(error.pos[0]).line, yamlMessage(error))),
+    );
   }
   let raw: unknown;
   try {
     raw = doc.toJS();
   } catch (error) {
     // toJS throws on an alias whose anchor is missing; the parser only warns.
-    throw new ConfigError([whole(unresolvedAliasLine(doc, lineCounter), `invalid YAML: ${(error as Error).message}`)]);
+    throw new ConfigError([
+      whole(unresolvedAliasLine(doc, lineCounter), `invalid YAML: ${(error as Error).message}`),
+    ]);
   }
   if (raw === null || raw === undefined) {
     throw new ConfigError([whole(0, "the file is empty; expected listeners, services, routes")]);
@@ -74,11 +78,16 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
     serverHeader: rawSettings?.serverHeader ?? defaults.serverHeader,
     ...(rawSettings?.admin === undefined ? {} : { admin: rawSettings.admin }),
   };
-  const credentials = bad.has("credentials") ? undefined : buildCredentials(section("credentials") ?? {}, baseDir, ctx);
+  const credentials = bad.has("credentials")
+    ? undefined
+    : buildCredentials(section("credentials") ?? {}, baseDir, ctx);
   const services = bad.has("services") ? undefined : buildServices(section("services") ?? {}, baseDir, ctx);
   const listeners = buildListeners(section("listeners") ?? [], credentials, ctx, baseDir);
   const routes = buildRoutes(section("routes") ?? [], services, settings.timeoutMs, ctx);
-  checkL4Routes(routes.map((entry, i) => ({ entry, at: ["routes", i], ctx })), services);
+  checkL4Routes(
+    routes.map((entry, i) => ({ entry, at: ["routes", i], ctx })),
+    services,
+  );
 
   if (ctx.failed) throw ctx.error();
   return { files: [file], listeners, credentials: credentials!, services: services!, routes, settings };
@@ -105,7 +114,11 @@ function buildCredentials(raw: Record<string, RawCredential>, baseDir: string, c
     if (typeof value === "string") {
       // The layout of a Kubernetes TLS secret, where ca.crt is optional.
       const dir = resolve(baseDir, value);
-      const files = { cert: resolve(dir, "tls.crt"), key: resolve(dir, "tls.key"), ca: resolve(dir, "ca.crt") };
+      const files = {
+        cert: resolve(dir, "tls.crt"),
+        key: resolve(dir, "tls.key"),
+        ca: resolve(dir, "ca.crt"),
+      };
       credentials.set(name, { name, ...files, caOptional: true, source });
     } else {
       const ca = value.ca === undefined ? {} : { ca: resolve(baseDir, value.ca) };
@@ -127,7 +140,9 @@ function buildServices(raw: RawConfig["services"] & object, baseDir: string, ctx
     if (tls) {
       service.tls = {
         ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),
-        ...(tls.cert === undefined ? {} : { cert: resolve(baseDir, tls.cert), key: resolve(baseDir, tls.key!) }),
+        ...(tls.cert === undefined
+          ? {}
+          : { cert: resolve(baseDir, tls.cert), key: resolve(baseDir, tls.key!) }),
         ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }),
       };
     }
@@ -154,7 +169,8 @@ function buildListeners(
     const common = { name, address, port: listener.port, source: ctx.source(at) };
     // Unset: Istio's gateway defaults (provisioning applies them): replace any incoming XFCC
     // with Hash, Subject, URI and DNS.
-    const set = listener.forwardClientCertDetails ?? listener.setCurrentClientCertDetails ?? listener.clientCertHeaders;
+    const set =
+      listener.forwardClientCertDetails ?? listener.setCurrentClientCertDetails ?? listener.clientCertHeaders;
     const clientCerts: ClientCertForwarding | undefined =
       set === undefined
         ? undefined
@@ -165,12 +181,29 @@ function buildListeners(
           };
     if (listener.protocol === "HTTP") {
       const hosts = (listener.hosts ?? ["*"]).map((host) => host.toLowerCase());
-      built.push({ protocol: "HTTP", ...common, hosts, httpsRedirect: listener.httpsRedirect ?? false, ...(clientCerts ? { clientCerts } : {}) });
+      built.push({
+        protocol: "HTTP",
+        ...common,
+        hosts,
+        httpsRedirect: listener.httpsRedirect ?? false,
+        ...(clientCerts ? { clientCerts } : {}),
+      });
     } else if (listener.protocol === "TCP") {
-      built.push({ protocol: "TCP", ...common, hosts: (listener.hosts ?? ["*"]).map((host) => host.toLowerCase()) });
+      built.push({
+        protocol: "TCP",
+        ...common,
+        hosts: (listener.hosts ?? ["*"]).map((host) => host.toLowerCase()),
+      });
     } else if (listener.protocol === "TLS") {
-      const servers = (listener.servers ?? []).map((server, j) => ({ hosts: server.hosts, at: [...at, "servers", j] }));
-      built.push({ protocol: "TLS", ...common, servers: buildPassthroughServers(servers, listener.port, ctx) });
+      const servers = (listener.servers ?? []).map((server, j) => ({
+        hosts: server.hosts,
+        at: [...at, "servers", j],
+      }));
+      built.push({
+        protocol: "TLS",
+        ...common,
+        servers: buildPassthroughServers(servers, listener.port, ctx),
+      });
     } else {
       const servers = buildServers(listener, i, credentials, ctx, baseDir);
       built.push({ protocol: "HTTPS", ...common, servers, ...(clientCerts ? { clientCerts } : {}) });
@@ -187,7 +220,10 @@ function buildServers(
   baseDir: string,
 ): TlsServerConfig[] {
   const servers = listener.servers ?? [];
-  const placed = servers.map((server, j) => ({ hosts: server.hosts, at: ["listeners", index, "servers", j] }));
+  const placed = servers.map((server, j) => ({
+    hosts: server.hosts,
+    at: ["listeners", index, "servers", j],
+  }));
   const allHosts = hostsOncePerPort(placed, listener.port, ctx, "host", "served");
   return servers.map((server, j) => {
     const at = ["listeners", index, "servers", j] as const;
@@ -204,7 +240,9 @@ function buildServers(
     // The folder form may hold a ca.crt; only provisioning can look. (The file form's
     // caCertificates was checked by the schema.)
     if (mode !== "SIMPLE" && credential && !credential.caOptional && !credential.ca && !tls.fileForm) {
-      const message = `mode ${mode} needs a CA to verify client certificates: add \`ca\` to credential "${credentialName}"`;
+      const message =
+        `mode ${mode} needs a CA to verify client certificates: add \`ca\` to credential ` +
+        `"${credentialName}"`;
       ctx.report([...at, "tls", "mode"], message);
     }
     return { hosts, mode, credential: credentialName, ...tls.settings, source: ctx.source(at) };
@@ -223,17 +261,22 @@ function buildRoutes(
       const lower = host.toLowerCase();
       // Only HTTP routes are chosen by host; tcp and tls routes by port and SNI (tcp-route.ts).
       const previous = entry.http ? routedBy.get(lower) : undefined;
-      if (previous !== undefined) ctx.report(["routes", i, "hosts", k], `host "${lower}" already has routes at routes[${previous}]`);
+      if (previous !== undefined)
+        ctx.report(["routes", i, "hosts", k], `host "${lower}" already has routes at routes[${previous}]`);
       else if (entry.http) routedBy.set(lower, i);
       return lower;
     });
     const lookup = { services };
     const at = ["routes", i] as const;
-    const http = (entry.http ?? []).map((route, j) => buildHttpRoute(route, [...at, "http", j], lookup, defaultTimeoutMs, ctx));
+    const http = (entry.http ?? []).map((route, j) =>
+      buildHttpRoute(route, [...at, "http", j], lookup, defaultTimeoutMs, ctx),
+    );
     const built: VirtualHostConfig = { hosts, http, source: ctx.source(at) };
-    if (entry.tcp) built.tcp = entry.tcp.map((route, j) => buildTcpRoute(route, [...at, "tcp", j], lookup, ctx));
+    if (entry.tcp)
+      built.tcp = entry.tcp.map((route, j) => buildTcpRoute(route, [...at, "tcp", j], lookup, ctx));
     const owner = { names: hosts, owner: "this entry's" };
-    if (entry.tls) built.tls = entry.tls.map((route, j) => buildTlsRoute(route, [...at, "tls", j], owner, lookup, ctx));
+    if (entry.tls)
+      built.tls = entry.tls.map((route, j) => buildTlsRoute(route, [...at, "tls", j], owner, lookup, ctx));
     return built;
   });
 }

@@ -28,12 +28,14 @@ import { l4RouteSchemas } from "../tcp-route.ts";
 
 const ADMIN = 'the admin listener address, ADDR:PORT such as 127.0.0.1:15000, or "off"';
 
-const SERVICE_URL = "an http://, https:// or tcp:// URL with a host and no path or query, such as http://127.0.0.1:9080";
+const SERVICE_URL =
+  "an http://, https:// or tcp:// URL with a host and no path or query, such as http://127.0.0.1:9080";
 const serviceUrl = checked(SERVICE_URL, (value) => {
   const url = parseServiceUrl(value);
   if (url.ok) return undefined;
   const problem = url.problem;
-  return `expected ${SERVICE_URL}, got ${describeValue(value)}${problem.startsWith("a tcp") ? ` (${problem})` : ""}`;
+  const detail = problem.startsWith("a tcp") ? ` (${problem})` : "";
+  return `expected ${SERVICE_URL}, got ${describeValue(value)}${detail}`;
 });
 
 const ADDRESS = "an IP address such as 0.0.0.0 or 127.0.0.1";
@@ -43,7 +45,8 @@ const address = checked(ADDRESS, (value) =>
 
 const hosts = list(`a non-empty list of host names ("name", "*.suffix" or "*")`, host, 1);
 
-// Istio's ServerTLSSettings (https://istio.io/latest/docs/reference/config/networking/gateway/#ServerTLSSettings);
+// Istio's ServerTLSSettings
+// (https://istio.io/latest/docs/reference/config/networking/gateway/#ServerTLSSettings);
 // which fields go with which mode and protocol is checked in server-tls.ts.
 const TlsSchema = mapping("a mapping with mode and credential", {
   mode: v.optional(oneOf(["SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL", "PASSTHROUGH"] as const)),
@@ -62,22 +65,38 @@ const ListenerSchema = v.pipe(
     hosts: v.optional(hosts),
     httpsRedirect: v.optional(expecting("true or false", v.boolean(got("true or false")))),
     servers: v.optional(list("a non-empty list of servers, each with hosts and tls", ServerSchema, 1)),
-    forwardClientCertDetails: v.optional(oneOf(["SANITIZE", "FORWARD_ONLY", "APPEND_FORWARD", "SANITIZE_SET", "ALWAYS_FORWARD_ONLY"] as const)),
-    setCurrentClientCertDetails: v.optional(list("a list of Subject, URI, DNS, Cert, Chain", oneOf(["Subject", "URI", "DNS", "Cert", "Chain"] as const))),
+    forwardClientCertDetails: v.optional(
+      oneOf(["SANITIZE", "FORWARD_ONLY", "APPEND_FORWARD", "SANITIZE_SET", "ALWAYS_FORWARD_ONLY"] as const),
+    ),
+    setCurrentClientCertDetails: v.optional(
+      list(
+        "a list of Subject, URI, DNS, Cert, Chain",
+        oneOf(["Subject", "URI", "DNS", "Cert", "Chain"] as const),
+      ),
+    ),
     clientCertHeaders: v.optional(expecting("true or false", v.boolean(got("true or false")))),
   }),
   rule((listener, add) => {
     if (listener.protocol === "HTTPS" || listener.protocol === "TLS") {
       const p = listener.protocol === "TLS" ? "a TLS" : "an HTTPS";
       if (!("servers" in listener)) {
-        add(["servers"], `required for ${p} listener; expected a non-empty list of servers, each with hosts and tls`);
+        add(
+          ["servers"],
+          `required for ${p} listener; expected a non-empty list of servers, each with hosts and tls`,
+        );
       }
-      if ("hosts" in listener) add(["hosts"], `only allowed on HTTP and TCP listeners; ${p} listener lists hosts under servers`);
+      if ("hosts" in listener)
+        add(["hosts"], `only allowed on HTTP and TCP listeners; ${p} listener lists hosts under servers`);
       if ("httpsRedirect" in listener) add(["httpsRedirect"], "only allowed on HTTP listeners");
     } else if ((listener.protocol === "HTTP" || listener.protocol === "TCP") && "servers" in listener) {
-      add(["servers"], `only allowed on HTTPS and TLS listeners; ${listener.protocol === "TCP" ? "a TCP" : "an HTTP"} listener lists its hosts under hosts`);
+      add(
+        ["servers"],
+        `only allowed on HTTPS and TLS listeners; ${listener.protocol === "TCP" ? "a TCP" : "an HTTP"} ` +
+          `listener lists its hosts under hosts`,
+      );
     }
-    if (listener.protocol === "TCP" && "httpsRedirect" in listener) add(["httpsRedirect"], "only allowed on HTTP listeners");
+    if (listener.protocol === "TCP" && "httpsRedirect" in listener)
+      add(["httpsRedirect"], "only allowed on HTTP listeners");
     if (listener.protocol === "TCP" || listener.protocol === "TLS") {
       for (const k of ["forwardClientCertDetails", "setCurrentClientCertDetails", "clientCertHeaders"]) {
         if (k in listener) add([k], "only allowed on HTTP and HTTPS listeners: it sets request headers");
@@ -86,7 +105,9 @@ const ListenerSchema = v.pipe(
     if (Array.isArray(listener.servers)) {
       listener.servers.forEach((server, j) => {
         const tls = (server as { tls?: unknown } | null)?.tls;
-        serverTlsIssues(String(listener.protocol), tls, (path, message) => add(["servers", j, "tls", ...path], message));
+        serverTlsIssues(String(listener.protocol), tls, (path, message) =>
+          add(["servers", j, "tls", ...path], message),
+        );
       });
     }
   }),
@@ -110,11 +131,15 @@ const ServiceTlsSchema = mapping("a mapping with optional ca, cert, key and serv
   serverName: v.optional(text("a host name sent as SNI and checked against the upstream's certificate", 1)),
 });
 const ServiceObjectSchema = v.pipe(
-  mapping("a URL, or a mapping with url and optional tls", { url: serviceUrl, tls: v.optional(ServiceTlsSchema) }),
+  mapping("a URL, or a mapping with url and optional tls", {
+    url: serviceUrl,
+    tls: v.optional(ServiceTlsSchema),
+  }),
   rule((service, add) => {
     const tls = service.tls as Record<string, unknown> | undefined;
-    if (tls && ("cert" in tls) !== ("key" in tls)) add(["tls"], "cert and key go together: set both or neither");
-    if (tls && typeof service.url === "string" && !service.url.startsWith("https:")) add(["tls"], "only allowed with an https:// url");
+    if (tls && "cert" in tls !== "key" in tls) add(["tls"], "cert and key go together: set both or neither");
+    if (tls && typeof service.url === "string" && !service.url.startsWith("https:"))
+      add(["tls"], "only allowed with an https:// url");
   }),
 );
 const ServiceSchema = v.lazy((input) => (typeof input === "string" ? serviceUrl : ServiceObjectSchema));
@@ -130,7 +155,11 @@ const VirtualHostSchema = v.pipe(
     tls: v.optional(list("a non-empty list of TLS routes", TlsRouteSchema, 1)),
   }),
   rule((entry, add) => {
-    if (!("http" in entry) && !("tcp" in entry) && !("tls" in entry)) add(["http"], "required field is missing; expected a non-empty list of HTTP routes (or tcp, or tls routes)");
+    if (!("http" in entry) && !("tcp" in entry) && !("tls" in entry))
+      add(
+        ["http"],
+        "required field is missing; expected a non-empty list of HTTP routes (or tcp, or tls routes)",
+      );
   }),
 );
 

@@ -153,12 +153,14 @@ function mergeNatives(natives: Config[], files: string[], issues: ConfigIssue[])
       for (const [name, value] of from as Map<string, CredentialConfig | ServiceConfig>) {
         const before = (into as Map<string, CredentialConfig | ServiceConfig>).get(name);
         if (before) {
-          const message = `${kind} "${name}" is already defined at ${before.source.file}:${before.source.line}`;
+          const message =
+            `${kind} "${name}" is already defined at ` + `${before.source.file}:${before.source.line}`;
           issues.push({ ...value.source, message, severity: "error" });
         } else (into as Map<string, CredentialConfig | ServiceConfig>).set(name, value);
       }
     }
-    const changed = c.settings.timeoutMs !== defaults.timeoutMs || c.settings.serverHeader !== defaults.serverHeader;
+    const changed =
+      c.settings.timeoutMs !== defaults.timeoutMs || c.settings.serverHeader !== defaults.serverHeader;
     if (natives.length === 1 || changed) merged.settings = c.settings;
   }
   return merged;
@@ -187,7 +189,10 @@ function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions): 
     const where = dirs.length
       ? `folder ${dirs.map((d) => join(d, name)).join(" or ")} with tls.crt and tls.key`
       : "credential folder (give one with --credentials DIR)";
-    doc.ctx.report(at, `credentialName "${name}" names no Secret document, no credentials entry and no ${where}`);
+    doc.ctx.report(
+      at,
+      `credentialName "${name}" names no Secret document, no credentials entry and no ${where}`,
+    );
     return undefined;
   };
 
@@ -201,13 +206,20 @@ function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions): 
     const g = translateGateway(d, { portMap, address: opts.bindAddress ?? DEFAULT_ADDRESS, credential });
     config.listeners.push(...g.listeners);
     for (const c of g.credentials) config.credentials.set(c.name, c);
-    gateways.set(d.name, g.listeners.map((l) => l.name));
+    gateways.set(
+      d.name,
+      g.listeners.map((l) => l.name),
+    );
   }
   const placed: { entry: VirtualHostConfig; at: FieldPath; ctx: DocumentReporter }[] = [];
   for (const d of docs.filter((d) => d.kind === "VirtualService")) {
     const entry = translateVirtualService(d, { gateways, config, portMap });
     if (!entry) continue;
-    checkHostOverlap(entry, placed.map((p) => p.entry), d);
+    checkHostOverlap(
+      entry,
+      placed.map((p) => p.entry),
+      d,
+    );
     placed.push({ entry, at: ["spec"], ctx: d.ctx });
   }
   // routes.yaml's checks across entries (an SNI name routed twice on a port, an HTTP route to a
@@ -226,7 +238,9 @@ function checkHostOverlap(vh: VirtualHostConfig, earlier: VirtualHostConfig[], d
     const sameListener = vh.listeners?.some((l) => other.listeners?.includes(l));
     if (shared && sameListener) {
       const by = `${other.source.file}:${other.source.line}`;
-      const message = `host "${shared}" on the same Gateway is already routed by ${by}; merge the two VirtualServices (Portico does not merge them)`;
+      const message =
+        `host "${shared}" on the same Gateway is already routed by ${by}; merge the two ` +
+        `VirtualServices (Portico does not merge them)`;
       doc.ctx.report(["spec", "hosts"], message);
     }
   }

@@ -42,7 +42,10 @@ function judge(socket: TLSSocket, policy: TlsPolicy): string | undefined {
 }
 
 /** Installs the check on a TLS server: a refused connection is destroyed right after its handshake. */
-export function guardClientCert(server: { on(event: "secureConnection", listener: (socket: TLSSocket) => void): unknown }, policy: TlsPolicy): void {
+export function guardClientCert(
+  server: { on(event: "secureConnection", listener: (socket: TLSSocket) => void): unknown },
+  policy: TlsPolicy,
+): void {
   if (!needsGuard(policy)) return;
   server.on("secureConnection", (socket) => {
     if (refusal(socket, policy) !== undefined) socket.destroy();

@@ -14,7 +14,12 @@ export function plainConnectionInfo(socket: { remoteAddress?: string } & Tagged)
 }
 
 /** `remoteAddress` overrides the socket's own peer, for connections piped over loopback. */
-export function tlsConnectionInfo(socket: TLSSocket & Tagged, serverIndex: number, wantPeer: boolean, remoteAddress?: (socket: TLSSocket) => string | undefined): ConnectionInfo {
+export function tlsConnectionInfo(
+  socket: TLSSocket & Tagged,
+  serverIndex: number,
+  wantPeer: boolean,
+  remoteAddress?: (socket: TLSSocket) => string | undefined,
+): ConnectionInfo {
   let info = socket[kConn];
   if (info === undefined) {
     info = {
@@ -39,10 +44,18 @@ function peerCertificate(socket: TLSSocket): PeerCertificate | undefined {
   if (!cert || !cert.raw) return undefined;
   const chain: Uint8Array<ArrayBuffer>[] = [];
   // issuerCertificate links the chain; the root points to itself.
-  for (let c: typeof cert | undefined = cert; c?.raw && chain.length < 10; c = c.issuerCertificate === c ? undefined : c.issuerCertificate) {
+  for (
+    let c: typeof cert | undefined = cert;
+    c?.raw && chain.length < 10;
+    c = c.issuerCertificate === c ? undefined : c.issuerCertificate
+  ) {
     chain.push(new Uint8Array(c.raw));
   }
-  return { der: new Uint8Array(cert.raw), sha256: cert.fingerprint256.replaceAll(":", "").toLowerCase(), chain };
+  return {
+    der: new Uint8Array(cert.raw),
+    sha256: cert.fingerprint256.replaceAll(":", "").toLowerCase(),
+    chain,
+  };
 }
 
 /** "::ffff:127.0.0.1" → "127.0.0.1", so X-Forwarded-For carries the address people expect. */

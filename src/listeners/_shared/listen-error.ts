@@ -11,5 +11,7 @@ export function listenError(spec: ListenerSpec, err: unknown): ListenError {
       : kind === "permission-denied"
         ? "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
         : (message ?? String(err));
-  return new ListenError(`listener "${spec.name}" cannot listen on ${spec.address}:${spec.port}: ${hint}`, { cause: err });
+  return new ListenError(`listener "${spec.name}" cannot listen on ${spec.address}:${spec.port}: ${hint}`, {
+    cause: err,
+  });
 }

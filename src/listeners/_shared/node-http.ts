@@ -39,14 +39,20 @@ export function plainServer(spec: HttpListenerSpec, tracker: ConnectionTracker):
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
     // Envoy answers a request it cannot parse with 400 and one too big with 431, then closes.
     if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
-    const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    const status =
+      err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
   return server;
 }
 
 /** Hands a connection to the node:http2 secure server of one policy, in process. */
-export function http2Target(spec: HttpListenerSpec, tracker: ConnectionTracker, policy: TlsPolicy, index: number): SniTarget {
+export function http2Target(
+  spec: HttpListenerSpec,
+  tracker: ConnectionTracker,
+  policy: TlsPolicy,
+  index: number,
+): SniTarget {
   const server = secureServer(spec, tracker, policy, index);
   return { emit: (socket) => server.emit("connection", socket) };
 }
@@ -67,7 +73,9 @@ export function secureServer(
     spec,
     tracker,
     (incoming) => tlsConnectionInfo(incoming.socket as unknown as TLSSocket, index, askCert, remoteAddress),
-    needsGuard(policy) ? (incoming) => refusal(incoming.socket as unknown as TLSSocket, policy) === undefined : undefined,
+    needsGuard(policy)
+      ? (incoming) => refusal(incoming.socket as unknown as TLSSocket, policy) === undefined
+      : undefined,
   );
   const server = createSecureServer(
     {
@@ -102,11 +110,14 @@ function bridge(
   /** False: the connection must not be served (client-cert-guard.ts); it is destroyed. */
   admit?: (incoming: Incoming) => boolean,
 ) {
-  const onRequest = getRequestListener((req, env) => spec.handler(req, connInfo((env as { incoming: Incoming }).incoming)), {
-    // Keep the runtime's own Request/Response: the upstream client passes them to fetch.
-    overrideGlobalObjects: false,
-    errorHandler: (err) => internalError(spec, err),
-  });
+  const onRequest = getRequestListener(
+    (req, env) => spec.handler(req, connInfo((env as { incoming: Incoming }).incoming)),
+    {
+      // Keep the runtime's own Request/Response: the upstream client passes them to fetch.
+      overrideGlobalObjects: false,
+      errorHandler: (err) => internalError(spec, err),
+    },
+  );
   return (incoming: IncomingMessage | Http2ServerRequest, outgoing: ServerResponse | Http2ServerResponse) => {
     if (admit && !admit(incoming as unknown as Incoming)) return void incoming.socket.destroy();
     tracker.begin();

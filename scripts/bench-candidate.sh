@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# peerbench candidate launcher for Portico:
+# Portico's candidate launcher for the peer benchmark harness (README, "Benchmarks"), when that
+# harness is checked out beside this repository:
 #
 #   ../shared/bench/bench.sh --candidate "portico=$PWD/scripts/bench-candidate.sh"
 #
-# Follows the "Candidate contract" of ../shared/bench/README.md: runs in $RUNDIR with env PORT,
+# Follows the harness's "Candidate contract": runs in $RUNDIR with env PORT,
 # MTLS_PORT, HTTP_PORT, UPSTREAM, CERT (leaf+CA chain), KEY, CA, SERVER_NAME; renders
 # $RUNDIR/routes.yaml and execs Portico in the foreground (bench.sh stops it with SIGTERM).
 set -euo pipefail

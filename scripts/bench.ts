@@ -10,11 +10,11 @@
 //   (the command lines come from scripts/runtimes.ts, shared with the tests and build.ts)
 //   binary  dist/portico-linux-x64 run -c CFG   (only when that file exists, or asked for by name)
 //
-// Measures, like ../shared/bench/bench.sh does:
+// Measures as the peer benchmark harness does (README, "Benchmarks"):
 //   H1       wrk -t1 -c50 -d${DURATION}s --latency   (direct: plain HTTP; portico: HTTP/1.1 over TLS)
 //   H2       h2load -t1 -c10 -m10 -D ${DURATION} --warm-up-time=1   (direct: h2c, nginx only; portico: h2 over TLS)
 //   mTLS H2  the same h2load against the MUTUAL listener, with a client certificate injected by
-//            ../shared/bench/tools/tlsshim.c (LD_PRELOAD; built with gcc into the scratch dir; n/a if it can't be)
+//            scripts/tlsshim.c (LD_PRELOAD; built with gcc into the scratch dir; n/a if it can't be)
 //   idle RSS VmRSS of the runtime process (the one that owns the listening socket) 1 s after Portico
 //            logged "serving", before any request
 //   adapter  the listener adapter Portico logged for each listener ("[bun-sni]", "[node-http2]", ...)
@@ -51,7 +51,7 @@ const DURATION = positiveInt("DURATION", 10);
 const WARMUP = positiveInt("WARMUP", 2);
 const PROXY_CPU = "0";
 const LOADGEN_CPU = "1";
-const TLSSHIM_SRC = resolve(REPO, "../shared/bench/tools/tlsshim.c");
+const TLSSHIM_SRC = resolve(REPO, "scripts/tlsshim.c");
 const CLIENT_CERT = join(CERTS, "clients/webapp-client.crt");
 const CLIENT_KEY = join(CERTS, "clients/webapp-client.key");
 

@@ -1,6 +1,6 @@
-// Upstream client on node:http(s) with a keep-alive Agent. Node's global fetch (undici) is ten
-// times slower as a proxy client and rejects `expect` (docs/runtimes.md, "Upstream clients"), so
-// Node gets this one.
+// Upstream client on node:http(s) with a keep-alive Agent. Node's global fetch (undici) was about
+// three times slower as a proxy client and rejects `expect` (docs/runtimes.md, "Upstream
+// clients"), so Node gets this one.
 
 import {
   Agent as HttpAgent,

@@ -88,7 +88,7 @@ async function run(args: ParsedArgs): Promise<number> {
     current = await load(args);
     gateway = await startGateway(current, {
       adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),
-      clients: new UpstreamClients((tls) => createUpstreamClient(tls)),
+      clients: new UpstreamClients((tls, protocol) => createUpstreamClient(tls, protocol)),
       onError: (err) => log.error(err.message),
     });
     logListeners(current, gateway);

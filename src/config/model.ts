@@ -133,6 +133,8 @@ export interface ServiceConfig {
   port: number;
   /** For https:// services: files resolved against the config's folder. */
   tls?: { ca?: string; cert?: string; key?: string; serverName?: string };
+  /** HTTP/2 to the upstream (h2c:// or h2:// url, or protocol HTTP2 or GRPC); absent: HTTP/1.1. */
+  protocol?: "http2";
   source: Source;
 }
 

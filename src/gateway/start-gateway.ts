@@ -72,6 +72,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
         ...where,
         tls,
         handler: createListenerHandler(ref, deps.clients),
+        trailers: reachesHttp2(l),
       };
       return { key: keyOf(l), ref, ...(await startOn(spec)) };
     }
@@ -141,7 +142,9 @@ let uniq = 0;
  * compared, so a listener with one always restarts: conservative, never stale.
  */
 function keyOf(l: ListenerPlan | StreamListenerPlan): string {
-  const base = `${l.kind}|${l.address}|${l.port}`;
+  // Whether trailers are needed can change the adapter, so it is part of the key.
+  const http = l.kind === "http" || l.kind === "https";
+  const base = `${l.kind}|${l.address}|${l.port}|${http && reachesHttp2(l)}`;
   if (l.kind === "http") return base;
   const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
   if (l.kind === "https") {
@@ -150,6 +153,17 @@ function keyOf(l: ListenerPlan | StreamListenerPlan): string {
     return `${base}|${policies}|${spec.defaultPolicy}|${JSON.stringify(l.serverByHost)}`;
   }
   return `${base}|${JSON.stringify(l, replacer)}`;
+}
+
+/** Some route of the listener proxies to an HTTP/2 upstream, whose responses may end with trailers. */
+function reachesHttp2(l: ListenerPlan): boolean {
+  return l.vhosts
+    .values()
+    .some((vh) =>
+      vh.routes.some(
+        (r) => r.action.kind === "proxy" && r.action.upstreams.some((u) => u.protocol === "http2"),
+      ),
+    );
 }
 
 function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {

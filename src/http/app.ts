@@ -16,7 +16,8 @@ import type { HttpsListenerPlan, ListenerPlan, MatchInput } from "../provision/p
 import type { UpstreamClients } from "../upstream/clients.ts";
 import { hostOnly } from "../util/host-table.ts";
 import { errorResponse } from "./error-status.ts";
-import { empty } from "./responses.ts";
+import { grpcLocalReply, isGrpc } from "./grpc.ts";
+import { empty, isOwnResponse } from "./responses.ts";
 import { serveRoute } from "./serve-route.ts";
 
 export interface ListenerRef {
@@ -33,6 +34,8 @@ export function createListenerHandler(ref: ListenerRef, clients: UpstreamClients
     } catch (err) {
       res = errorResponse(err, ref.serverHeader);
     }
+    // A gRPC client reads grpc-status, not an HTTP error page (Envoy's local reply does the same).
+    if (res.status !== 200 && isGrpc(req) && isOwnResponse(res)) res = await grpcLocalReply(res);
     // A HEAD answer has no body, whichever route made it (Hono's app.fetch did the same here).
     return req.method === "HEAD" ? new Response(null, res) : res;
   };

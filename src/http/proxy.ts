@@ -5,6 +5,7 @@ import { UpstreamTimeoutError, UpstreamUnavailableError } from "../util/errors.t
 import type { ProxyAction, RetryPlan, Upstream } from "../provision/plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 import type { UpstreamClient } from "../upstream/types.ts";
+import { grpcTimeoutMs, isGrpc } from "./grpc.ts";
 import { applyHeaderOps } from "./header-ops.ts";
 import { HOP_BY_HOP, connectionListed } from "./hop-by-hop.ts";
 import { shadow } from "./mirror.ts";
@@ -37,10 +38,14 @@ export interface ForwardRequest {
 const SANITIZED = new Set(["x-forwarded-client-cert", "expect", ...CLIENT_CERT_HEADERS]);
 
 export async function forward(
-  action: ProxyAction,
+  routeAction: ProxyAction,
   f: ForwardRequest,
   clients: UpstreamClients,
 ): Promise<Response> {
+  // A gRPC deadline replaces the route timeout, capped by it (grpc.ts).
+  const action = isGrpc(f.req)
+    ? { ...routeAction, timeoutMs: grpcTimeoutMs(f.req, routeAction.timeoutMs) }
+    : routeAction;
   const upstream = pickWeighted(action);
   // The loader refuses routes whose weights are all 0; only a hand-built plan gets here.
   if (upstream === undefined) throw new UpstreamUnavailableError("no destination has a weight above 0");

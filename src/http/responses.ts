@@ -1,6 +1,8 @@
 // Responses Portico writes itself (not the upstream's): each carries the configured `server`
 // header, and none when settings.serverHeader is "".
 
+const own = new WeakSet<Response>();
+
 export function ownResponse(
   status: number,
   body: BodyInit | null,
@@ -8,7 +10,14 @@ export function ownResponse(
   headers: Record<string, string>,
 ): Response {
   if (serverHeader) headers.server = serverHeader;
-  return new Response(body, { status, headers });
+  const res = new Response(body, { status, headers });
+  own.add(res);
+  return res;
+}
+
+/** Portico wrote it (an error, a 404, a direct response), not an upstream. */
+export function isOwnResponse(res: Response): boolean {
+  return own.has(res);
 }
 
 export function empty(status: number, serverHeader: string, extra?: Record<string, string>): Response {

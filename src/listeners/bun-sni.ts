@@ -7,6 +7,7 @@
 
 import { serveBun, stopBun, type BunServer } from "./_shared/bun.ts";
 import { startBunServe } from "./bun-serve.ts";
+import { startNodeHttp2 } from "./node-http2.ts";
 import { ConnectionTracker, serveFront } from "./_shared/connections.ts";
 import { pipeToLoopback, type PipeFacts } from "./_shared/loopback-pipe.ts";
 import { policyNeeds } from "./_shared/needs.ts";
@@ -18,12 +19,13 @@ export const startBunSni: StartListener = async (spec) => {
   // Without TLS there is no ClientHello to read: a plain listener is Bun.serve's, as bun-serve
   // serves it, so `--adapter bun-sni` still starts a config that has an HTTP redirect port.
   const tls = spec.tls;
-  if (tls === undefined) return startBunServe(spec);
+  // Bun.serve cannot write trailers: a listener that needs them is node:http2's throughout.
+  if (tls === undefined) return spec.trailers ? startNodeHttp2(spec) : startBunServe(spec);
   const tracker = new ConnectionTracker("requests");
   const facts: PipeFacts = new Map();
   const inner: BunServer[] = [];
   const targets = tls.policies.map((policy, index): SniTarget => {
-    if (needsHttp2(policy)) return http2Target(spec, tracker, policy, index);
+    if (spec.trailers || needsHttp2(policy)) return http2Target(spec, tracker, policy, index);
     const server = innerServer(spec, policy, index, facts);
     inner.push(server);
     return { emit: (socket, serverName) => pipeToLoopback(socket, server.port!, serverName ?? "", facts) };

@@ -34,11 +34,20 @@ export const ADAPTERS: Adapter[] = [
   {
     name: "bun-serve",
     runtimes: ["bun"],
-    cannot: ["strictSni", "wildcardSni", "clientAuth", "peerCertificate", "tlsVersions", "cipherSuites"],
+    // Bun.serve writes a Web Response, which has no trailers.
+    cannot: [
+      "strictSni",
+      "wildcardSni",
+      "clientAuth",
+      "peerCertificate",
+      "tlsVersions",
+      "cipherSuites",
+      "trailers",
+    ],
     start: startBunServe,
   },
   // Plain SIMPLE policies on Bun.serve behind the SNI front; MUTUAL, OPTIONAL_MUTUAL, client-cert
-  // checks and TLS version/cipher limits on node:http2 (bun-sni.ts): honours all.
+  // checks, TLS version/cipher limits and trailers on node:http2 (bun-sni.ts): honours all.
   { name: "bun-sni", runtimes: ["bun"], cannot: [], start: startBunSni },
   // Deno's node:tls is built on rustls, which ignores `ciphers` (checked with curl --ciphers).
   // Deno: node:http2 servers on loopback ports behind the SNI front (node-http2-pipe.ts).

@@ -100,12 +100,9 @@ function upstream(
   config: Config,
   serviceTls: Map<string, UpstreamTls>,
 ): Upstream {
-  const u: Upstream = {
-    service,
-    origin: config.services.get(service)!.url,
-    weight,
-    tls: serviceTls.get(service),
-  };
+  const svc = config.services.get(service)!;
+  const u: Upstream = { service, origin: svc.url, weight, tls: serviceTls.get(service) };
+  if (svc.protocol) u.protocol = svc.protocol;
   const requestOps = ops(headers?.request);
   const responseOps = ops(headers?.response);
   if (requestOps) u.requestOps = requestOps;

@@ -3,7 +3,7 @@
 // http/serve-route.ts and http/proxy.ts. A route without a feature carries no object for it,
 // so the request path pays only for what a route uses.
 
-import type { UpstreamTls } from "../upstream/types.ts";
+import type { UpstreamProtocol, UpstreamTls } from "../upstream/types.ts";
 import type { CertForwardingPlan } from "./cert-forwarding.ts";
 
 /** What matchers may look at; one object per request, built once a virtual host is found. */
@@ -56,6 +56,8 @@ export interface Upstream {
   weight: number;
   /** TLS settings for an https:// service; one client (pool) per service is built from it. */
   tls?: UpstreamTls;
+  /** HTTP/2 to this service (h2c or h2); absent: HTTP/1.1. */
+  protocol?: UpstreamProtocol;
   /** Header operations of this destination (Istio's HTTPRouteDestination.headers). */
   requestOps?: HeaderOps;
   responseOps?: HeaderOps;

@@ -1,15 +1,20 @@
 // One factory for the upstream HTTP client of the runtime we are on (docs/runtimes.md, "Upstream clients").
 import { currentRuntime, type RuntimeName } from "../util/runtime.ts";
 import { createBunFetchClient } from "./fetch-client.ts";
+import { createH2Client } from "./h2-client.ts";
 import { createNodeClient } from "./node-client.ts";
-import type { UpstreamClient, UpstreamTls } from "./types.ts";
+import type { UpstreamClient, UpstreamProtocol, UpstreamTls } from "./types.ts";
 
 export type { UpstreamClient, UpstreamRequest, UpstreamTls } from "./types.ts";
 
 export function createUpstreamClient(
   tls?: UpstreamTls,
+  protocol?: UpstreamProtocol,
   runtime: RuntimeName = currentRuntime(),
 ): UpstreamClient {
+  // No runtime's fetch speaks HTTP/2 to an upstream as a proxy needs (Bun's has no h2 at all);
+  // node:http2 does on all three.
+  if (protocol === "http2") return createH2Client(tls);
   switch (runtime) {
     case "bun":
       return createBunFetchClient(tls);

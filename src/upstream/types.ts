@@ -28,4 +28,8 @@ export interface UpstreamTls {
 export interface UpstreamTarget {
   service: string;
   tls?: UpstreamTls;
+  /** "http2": h2c (http://) or h2 by ALPN (https://); absent: HTTP/1.1. */
+  protocol?: UpstreamProtocol;
 }
+
+export type UpstreamProtocol = "http2";

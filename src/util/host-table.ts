@@ -43,6 +43,15 @@ export class HostTable<T> {
     return { exact: [...this.exact], wildcards: this.wildcards, any: this.any };
   }
 
+  /** Every value, each once per pattern. */
+  values(): T[] {
+    return [
+      ...this.exact.values(),
+      ...this.wildcards.map((w) => w.value),
+      ...(this.any === undefined ? [] : [this.any]),
+    ];
+  }
+
   get size(): number {
     return this.exact.size + this.wildcards.length + (this.any === undefined ? 0 : 1);
   }

@@ -574,7 +574,7 @@ describe("parseConfig: errors name file, line and field", () => {
               directResponse: { status: 600 }
     `;
     expect(errors(text)).toEqual([
-      'routes.yaml:3: services.a: expected an http://, https:// or tcp:// URL with a host and no path or query, such as http://127.0.0.1:9080, got "http://a/base"',
+      'routes.yaml:3: services.a: expected an http://, https://, h2c://, h2:// or tcp:// URL with a host and no path or query, such as http://127.0.0.1:9080, got "http://a/base"',
       "routes.yaml:8: routes[0].http[0].match[0].uri: expected exactly one of exact, prefix or regex, got exact and prefix",
       'routes.yaml:9: routes[0].http[0].match[1].uri.regex: expected an RE2 regular expression, got "[" (missing ] at the end of a character class)',
       "routes.yaml:10: routes[0].http[0].directResponse.status: expected an HTTP status code 200..599, got 600",

@@ -191,9 +191,9 @@ describe("errors: TCP and TLS passthrough", () => {
           c: udp://127.0.0.1:1
       `),
     ).toEqual([
-      'routes.yaml:3: services.a: expected an http://, https:// or tcp:// URL with a host and no path or query, such as http://127.0.0.1:9080, got "tcp://127.0.0.1" (a tcp:// URL needs a port)',
-      "routes.yaml:4: services.b.tls: only allowed with an https:// url",
-      'routes.yaml:5: services.c: expected an http://, https:// or tcp:// URL with a host and no path or query, such as http://127.0.0.1:9080, got "udp://127.0.0.1:1"',
+      'routes.yaml:3: services.a: expected an http://, https://, h2c://, h2:// or tcp:// URL with a host and no path or query, such as http://127.0.0.1:9080, got "tcp://127.0.0.1" (a tcp:// URL needs a port)',
+      "routes.yaml:4: services.b.tls: only allowed with an https:// or h2:// url",
+      'routes.yaml:5: services.c: expected an http://, https://, h2c://, h2:// or tcp:// URL with a host and no path or query, such as http://127.0.0.1:9080, got "udp://127.0.0.1:1"',
     ]);
   });
 

@@ -7,6 +7,7 @@ import * as v from "valibot";
 import type { CredentialConfig, ListenerConfig, TlsServerConfig } from "../model.ts";
 import { checked, describeValue, list, mapping, port, text, validate } from "../schema-kit.ts";
 import { didYouMean } from "../suggest.ts";
+import { HTTP3_REFUSED } from "../service-url.ts";
 import { hostsOncePerPort } from "../listener-checks.ts";
 import { buildPassthroughServers } from "../tcp-route.ts";
 import type { FieldPath } from "../yaml-locate.ts";
@@ -32,11 +33,11 @@ export interface TranslatedGateway {
 const PROTOCOLS = ["HTTP", "HTTPS", "TCP", "TLS", "HTTP2", "GRPC"];
 const PROTOCOL = "HTTP, HTTPS, TCP or TLS";
 // Istio reads protocol names in any case.
-const protocol = checked(PROTOCOL, (value) =>
-  PROTOCOLS.includes(value.toUpperCase())
-    ? undefined
-    : `expected ${PROTOCOL}, got ${describeValue(value)}${didYouMean(value, PROTOCOLS)}`,
-);
+const protocol = checked(PROTOCOL, (value) => {
+  if (PROTOCOLS.includes(value.toUpperCase())) return undefined;
+  if (/^(HTTP3|H3|QUIC)$/i.test(value)) return HTTP3_REFUSED;
+  return `expected ${PROTOCOL}, got ${describeValue(value)}${didYouMean(value, PROTOCOLS)}`;
+});
 
 // https://istio.io/latest/docs/reference/config/networking/gateway/#Server
 const ServerSchema = mapping(

@@ -137,6 +137,8 @@ function buildServices(raw: RawConfig["services"] & object, baseDir: string, ctx
     if (!url.ok) continue; // reported by the schema
     const { origin, host, port } = url;
     const service: ServiceConfig = { name, url: origin, host, port, source: ctx.source(["services", name]) };
+    const named = typeof value === "string" ? undefined : value.protocol?.toUpperCase();
+    if (url.protocol === "http2" || named === "HTTP2" || named === "GRPC") service.protocol = "http2";
     if (tls) {
       service.tls = {
         ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),

@@ -23,17 +23,20 @@ import {
 } from "../schema-kit.ts";
 import { serverTlsIssues, sharedServerTlsFields } from "../server-tls.ts";
 import { parseAdminAddress } from "../admin-address.ts";
-import { parseServiceUrl } from "../service-url.ts";
+import { HTTP3_REFUSED, parseServiceUrl } from "../service-url.ts";
 import { l4RouteSchemas } from "../tcp-route.ts";
+import { didYouMean } from "../suggest.ts";
 
 const ADMIN = 'the admin listener address, ADDR:PORT such as 127.0.0.1:15000, or "off"';
 
 const SERVICE_URL =
-  "an http://, https:// or tcp:// URL with a host and no path or query, such as http://127.0.0.1:9080";
+  "an http://, https://, h2c://, h2:// or tcp:// URL with a host and no path or query, " +
+  "such as http://127.0.0.1:9080";
 const serviceUrl = checked(SERVICE_URL, (value) => {
   const url = parseServiceUrl(value);
   if (url.ok) return undefined;
   const problem = url.problem;
+  if (problem === HTTP3_REFUSED) return problem;
   const detail = problem.startsWith("a tcp") ? ` (${problem})` : "";
   return `expected ${SERVICE_URL}, got ${describeValue(value)}${detail}`;
 });
@@ -130,16 +133,33 @@ const ServiceTlsSchema = mapping("a mapping with optional ca, cert, key and serv
   key: v.optional(path),
   serverName: v.optional(text("a host name sent as SNI and checked against the upstream's certificate", 1)),
 });
+// Istio's port protocol names, in any case: HTTP2 and GRPC both mean HTTP/2 to the upstream (h2c
+// for http://, h2 by ALPN for https://). No ALPN choice between h2 and http/1.1 yet.
+const SERVICE_PROTOCOLS = ["HTTP", "HTTP2", "GRPC"];
+const SERVICE_PROTOCOL = "HTTP, HTTP2 or GRPC";
+const serviceProtocol = checked(SERVICE_PROTOCOL, (value) => {
+  if (SERVICE_PROTOCOLS.includes(value.toUpperCase())) return undefined;
+  if (/^(HTTP3|H3|QUIC)$/i.test(value)) return HTTP3_REFUSED;
+  if (/^GRPC-WEB$/i.test(value))
+    return "GRPC-WEB is not supported: Portico does not translate gRPC-Web; use GRPC for a gRPC upstream";
+  return `expected ${SERVICE_PROTOCOL}, got ${describeValue(value)}${didYouMean(value, SERVICE_PROTOCOLS)}`;
+});
 const ServiceObjectSchema = v.pipe(
-  mapping("a URL, or a mapping with url and optional tls", {
+  mapping("a URL, or a mapping with url and optional tls and protocol", {
     url: serviceUrl,
     tls: v.optional(ServiceTlsSchema),
+    protocol: v.optional(serviceProtocol),
   }),
   rule((service, add) => {
     const tls = service.tls as Record<string, unknown> | undefined;
     if (tls && "cert" in tls !== "key" in tls) add(["tls"], "cert and key go together: set both or neither");
-    if (tls && typeof service.url === "string" && !service.url.startsWith("https:"))
-      add(["tls"], "only allowed with an https:// url");
+    if (tls && typeof service.url === "string" && !/^(https|h2):/i.test(service.url))
+      add(["tls"], "only allowed with an https:// or h2:// url");
+    const p = typeof service.protocol === "string" ? service.protocol.toUpperCase() : undefined;
+    if (p === "HTTP" && typeof service.url === "string" && /^h2c?:/i.test(service.url))
+      add(["protocol"], "HTTP contradicts the h2c:// or h2:// url, which asks for HTTP/2");
+    if (p && p !== "HTTP" && typeof service.url === "string" && service.url.startsWith("tcp:"))
+      add(["protocol"], "a tcp:// service carries bytes, not HTTP");
   }),
 );
 const ServiceSchema = v.lazy((input) => (typeof input === "string" ? serviceUrl : ServiceObjectSchema));

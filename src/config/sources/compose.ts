@@ -118,8 +118,8 @@ export function composeConfig(
     const parsed = parseServiceUrl(url);
     if (!parsed.ok) issues.push({ ...source, message: `${url}: ${parsed.problem}`, severity: "error" });
     else {
-      const { origin, host, port } = parsed;
-      config.services.set(name, { name, url: origin, host, port, source });
+      const { origin, host, port, protocol } = parsed;
+      config.services.set(name, { name, url: origin, host, port, ...(protocol ? { protocol } : {}), source });
     }
   }
   translateIstio(docs, config, opts);

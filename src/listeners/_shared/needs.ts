@@ -16,6 +16,8 @@ export interface ListenerNeeds {
   tlsVersions: boolean;
   /** Some server limits the TLS 1.2 cipher suites (cipherSuites). */
   cipherSuites: boolean;
+  /** Responses may end with trailers (an HTTP/2 or gRPC upstream), which must reach the client. */
+  trailers: boolean;
 }
 
 export const NEED_WORDS: Record<keyof ListenerNeeds, string> = {
@@ -26,6 +28,7 @@ export const NEED_WORDS: Record<keyof ListenerNeeds, string> = {
   peerCertificate: "the client certificate in the request handler",
   tlsVersions: "TLS protocol versions per server",
   cipherSuites: "TLS 1.2 cipher suites per server (cipherSuites)",
+  trailers: "response trailers (routes to an HTTP/2 or gRPC service)",
 };
 
 /** What one TLS policy asks beyond a certificate: each of these needs node:http2 on Bun. */
@@ -55,6 +58,7 @@ export function needsOf(spec: HttpListenerSpec): ListenerNeeds {
     peerCertificate: false,
     tlsVersions: false,
     cipherSuites: false,
+    trailers: spec.trailers === true,
   };
   for (const p of tls?.policies ?? []) {
     for (const [k, v] of Object.entries(policyNeeds(p)) as [keyof PolicyNeeds, boolean][]) needs[k] ||= v;

@@ -20,6 +20,9 @@ import {
 } from "node:http2";
 import type { TLSSocket } from "node:tls";
 import { getRequestListener } from "@hono/node-server";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import { trailersOnly, writeWithTrailers } from "./write-trailers.ts";
+import { trailersOf } from "../../util/trailers.ts";
 import { guardClientCert, needsGuard, refusal } from "./client-cert-guard.ts";
 import type { ConnectionTracker } from "./connections.ts";
 import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
@@ -32,6 +35,7 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 300_000;
 
 type Incoming = { socket: Socket & { remoteAddress?: string } };
+type Outgoing = ServerResponse | Http2ServerResponse;
 
 export function plainServer(spec: HttpListenerSpec, tracker: ConnectionTracker): HttpServer {
   const listener = bridge(spec, tracker, (incoming) => plainConnectionInfo(incoming.socket));
@@ -111,7 +115,18 @@ function bridge(
   admit?: (incoming: Incoming) => boolean,
 ) {
   const onRequest = getRequestListener(
-    (req, env) => spec.handler(req, connInfo((env as { incoming: Incoming }).incoming)),
+    async (req, env) => {
+      const { incoming, outgoing } = env as { incoming: Incoming; outgoing: Outgoing };
+      const res = await spec.handler(req, connInfo(incoming));
+      // A Response cannot carry trailers, and the bridge would invent a content-length for a
+      // short body: a response whose upstream may send trailers is written here instead.
+      const trailers = trailersOf(res);
+      // Awaited: the bridge cuts a request body still unread when the response ends, and a
+      // bidirectional stream's request body ends only just before its response does.
+      if (trailers) await writeWithTrailers(res, trailers, outgoing);
+      else if (!trailersOnly(res, outgoing)) return res;
+      return RESPONSE_ALREADY_SENT;
+    },
     {
       // Keep the runtime's own Request/Response: the upstream client passes them to fetch.
       overrideGlobalObjects: false,

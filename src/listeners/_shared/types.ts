@@ -97,6 +97,11 @@ export interface HttpListenerSpec extends ListenerBase {
   /** Absent for plain HTTP. */
   tls?: TlsListenerSpec;
   handler: RequestHandler;
+  /**
+   * Some route reaches an HTTP/2 upstream (gRPC): responses may end with trailers
+   * (util/trailers.ts), which the adapter must write.
+   */
+  trailers?: boolean;
 }
 
 /** A TCP or TLS-passthrough listener: no HTTP inside, so no handler. */

@@ -1,0 +1,342 @@
+// gRPC and HTTP/2 upstreams end to end: a @grpc/grpc-js client over TLS to Portico, @grpc/grpc-js
+// servers behind it as an h2c upstream (as Istio reaches a gRPC port) and as an h2 (TLS, ALPN)
+// upstream; trailers from a plain node:http2 upstream; Portico's own failures as gRPC statuses.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import {
+  connect,
+  createServer,
+  type Http2Server,
+  type IncomingHttpHeaders,
+  type ServerHttp2Stream,
+} from "node:http2";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { freePorts } from "../helpers/net.ts";
+import { TestPki } from "../helpers/pki.ts";
+import { RUNTIME, runPortico, startPortico, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
+
+const PROTO = `
+syntax = "proto3";
+package echo;
+service Echo {
+  rpc Unary (Msg) returns (Msg);
+  rpc ServerStream (Msg) returns (stream Msg);
+  rpc ClientStream (stream Msg) returns (Msg);
+  rpc Bidi (stream Msg) returns (stream Msg);
+}
+service Missing { rpc Call (Msg) returns (Msg); }
+message Msg { string text = 1; int32 n = 2; }
+`;
+
+interface Msg {
+  text: string;
+  n: number;
+}
+type Callback = (err: grpc.ServiceError | null, res?: Msg) => void;
+// biome-ignore lint/suspicious/noExplicitAny: grpc-js builds client classes at run time.
+type Client = any;
+
+const pki = new TestPki();
+const server = pki.issue("server", "grpc.test", ["DNS:grpc.test", "IP:127.0.0.1"], "serverAuth");
+const caPem = readFileSync(pki.ca.crt);
+const protoFile = join(pki.dir, "echo.proto");
+writeFileSync(protoFile, PROTO);
+const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(protoFile, { defaults: true })) as Client;
+
+const BINARY = Buffer.from([0, 1, 2, 0xfe, 0xff]);
+
+/** The echo service; `who` tells which upstream answered. */
+function echoServer(who: string): grpc.UntypedServiceImplementation {
+  return {
+    Unary(call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) {
+      const { text } = call.request;
+      const init = new grpc.Metadata();
+      init.set("x-init-bin", BINARY);
+      init.set("x-who", who);
+      call.sendMetadata(init);
+      if (text === "fail") {
+        const trailer = new grpc.Metadata();
+        trailer.set("detail-bin", BINARY);
+        trailer.set("x-reason", "bad");
+        return cb({
+          code: grpc.status.INVALID_ARGUMENT,
+          details: "bad input: ünïcode 100%",
+          metadata: trailer,
+        });
+      }
+      if (text === "slow") return void setTimeout(() => cb(null, { text, n: 0 }), 3000);
+      cb(null, { text: `${who}:${text}`, n: call.request.n + 1 });
+    },
+    ServerStream(call: grpc.ServerWritableStream<Msg, Msg>) {
+      for (let i = 0; i < call.request.n; i++) call.write({ text: `${call.request.text}${i}`, n: i });
+      call.end();
+    },
+    ClientStream(call: grpc.ServerReadableStream<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) {
+      const texts: string[] = [];
+      call.on("data", (m: Msg) => texts.push(m.text));
+      call.on("end", () => cb(null, { text: texts.join(","), n: texts.length }));
+    },
+    Bidi(call: grpc.ServerDuplexStream<Msg, Msg>) {
+      call.on("data", (m: Msg) => call.write({ text: m.text.toUpperCase(), n: m.n }));
+      call.on("end", () => call.end());
+    },
+  };
+}
+
+const ports = new Map<grpc.Server, number>();
+async function startGrpc(who: string, creds: grpc.ServerCredentials): Promise<grpc.Server> {
+  const s = new grpc.Server();
+  s.addService(pkg.echo.Echo.service, echoServer(who));
+  const bound = await new Promise<number>((resolve, reject) =>
+    s.bindAsync("127.0.0.1:0", creds, (err, port) => (err ? reject(err) : resolve(port))),
+  );
+  ports.set(s, bound);
+  return s;
+}
+const portOf = (s: grpc.Server) => ports.get(s)!;
+
+let h2c: grpc.Server;
+let h2tls: grpc.Server;
+let plainH2: Http2Server;
+let p: PorticoProcess;
+let port: number;
+let client: Client;
+let missing: Client;
+
+beforeAll(async () => {
+  h2c = await startGrpc("h2c", grpc.ServerCredentials.createInsecure());
+  h2tls = await startGrpc(
+    "h2",
+    grpc.ServerCredentials.createSsl(null, [
+      { cert_chain: readFileSync(server.crt), private_key: readFileSync(server.key) },
+    ]),
+  );
+  // A non-gRPC h2c upstream that ends its response with trailers, and no content-length.
+  plainH2 = createServer();
+  plainH2.on("stream", (stream: ServerHttp2Stream, headers) => {
+    if (headers[":path"] === "/slow") {
+      const t = setTimeout(() => stream.respond({ ":status": 200 }, { endStream: true }), 3000);
+      return void stream.on("close", () => clearTimeout(t));
+    }
+    stream.respond({ ":status": 200, "content-type": "text/plain" }, { waitForTrailers: true });
+    stream.on("wantTrailers", () => stream.sendTrailers({ "x-checksum": "c0ffee", "x-count": "2" }));
+    stream.write("part one, ");
+    setTimeout(() => stream.end("part two"), 20);
+  });
+  await new Promise<void>((r) => plainH2.listen(0, "127.0.0.1", r));
+  const [listen, down] = await freePorts(2);
+  port = listen!;
+  const plainPort = (plainH2.address() as { port: number }).port;
+  const config = writeConfig(`
+listeners:
+  - name: grpc
+    address: 127.0.0.1
+    port: ${port}
+    protocol: HTTPS
+    servers:
+      - hosts: ["*"]
+        tls: { mode: SIMPLE, credential: server }
+credentials:
+  server: { cert: ${server.crt}, key: ${server.key} }
+services:
+  echo-h2c: h2c://127.0.0.1:${portOf(h2c)}
+  echo-h2:
+    url: https://127.0.0.1:${portOf(h2tls)}
+    protocol: GRPC
+    tls: { ca: ${pki.ca.crt} }
+  down: { url: "http://127.0.0.1:${down}", protocol: http2 }
+  trailers: h2c://127.0.0.1:${plainPort}
+routes:
+  - hosts: ["*"]
+    http:
+      - match: [{ headers: { x-upstream: { exact: tls } } }]
+        route: [{ destination: echo-h2 }]
+      - match: [{ headers: { x-upstream: { exact: down } } }]
+        route: [{ destination: down }]
+      - match: [{ uri: { prefix: /echo.Echo/ } }]
+        timeout: 10s
+        route: [{ destination: echo-h2c }]
+      - match: [{ uri: { prefix: /trailers } }, { uri: { exact: /slow } }]
+        route: [{ destination: trailers }]
+`);
+  p = await startPortico(config);
+  const creds = grpc.credentials.createSsl(caPem);
+  const opts = { "grpc.ssl_target_name_override": "grpc.test" };
+  client = new pkg.echo.Echo(`127.0.0.1:${port}`, creds, opts);
+  missing = new pkg.echo.Missing(`127.0.0.1:${port}`, creds, opts);
+});
+
+afterAll(async () => {
+  client?.close();
+  missing?.close();
+  await p?.stop();
+  h2c?.forceShutdown();
+  h2tls?.forceShutdown();
+  plainH2?.close();
+});
+
+function unary(text: string, md = new grpc.Metadata(), options: grpc.CallOptions = {}) {
+  return new Promise<{ err: grpc.ServiceError | null; res?: Msg; headers?: grpc.Metadata }>((resolve) => {
+    let headers: grpc.Metadata | undefined;
+    const call = client.Unary({ text, n: 41 }, md, options, ((err, res) =>
+      resolve({ err, res, headers })) as Callback);
+    call.on("metadata", (m: grpc.Metadata) => (headers = m));
+  });
+}
+
+describe(`gRPC through Portico on ${RUNTIME}`, () => {
+  test("unary over h2c, with binary metadata in the response headers", async () => {
+    const { err, res, headers } = await unary("hi");
+    expect(err).toBeNull();
+    expect(res).toEqual({ text: "h2c:hi", n: 42 });
+    expect(headers?.get("x-init-bin")[0]).toEqual(BINARY);
+    expect(headers?.get("x-who")).toEqual(["h2c"]);
+  });
+
+  test("unary to an h2 (TLS, ALPN) upstream", async () => {
+    const md = new grpc.Metadata();
+    md.set("x-upstream", "tls");
+    const { err, res } = await unary("hi", md);
+    expect(err).toBeNull();
+    expect(res).toEqual({ text: "h2:hi", n: 42 });
+  });
+
+  test("an error status with its message and binary trailer metadata arrives intact", async () => {
+    const { err } = await unary("fail");
+    expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err?.details).toBe("bad input: ünïcode 100%");
+    expect(err?.metadata.get("detail-bin")[0]).toEqual(BINARY);
+    expect(err?.metadata.get("x-reason")).toEqual(["bad"]);
+  });
+
+  test("server streaming", async () => {
+    const got: Msg[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const call = client.ServerStream({ text: "m", n: 5 });
+      call.on("data", (m: Msg) => got.push(m));
+      call.on("error", reject);
+      call.on("end", resolve);
+    });
+    expect(got.map((m) => m.text)).toEqual(["m0", "m1", "m2", "m3", "m4"]);
+  });
+
+  test("client streaming", async () => {
+    const res = await new Promise<Msg>((resolve, reject) => {
+      const call = client.ClientStream(((err, r) => (err ? reject(err) : resolve(r!))) as Callback);
+      for (const t of ["a", "b", "c"]) call.write({ text: t, n: 0 });
+      call.end();
+    });
+    expect(res).toEqual({ text: "a,b,c", n: 3 });
+  });
+
+  test("bidirectional streaming, one message at a time", async () => {
+    const call = client.Bidi();
+    const replies: Msg[] = [];
+    const ended = new Promise<void>((resolve, reject) => {
+      call.on("error", reject);
+      call.on("end", resolve);
+    });
+    for (const t of ["x", "y", "z"]) {
+      const next = new Promise<Msg>((r) => call.once("data", r));
+      call.write({ text: t, n: 1 });
+      // Each reply arrives before the next message is sent: the stream is not buffered whole.
+      replies.push(await next);
+    }
+    call.end();
+    await ended;
+    expect(replies.map((m) => m.text)).toEqual(["X", "Y", "Z"]);
+  });
+
+  test("a client deadline ends the call with DEADLINE_EXCEEDED", async () => {
+    const started = Date.now();
+    const { err } = await unary("slow", new grpc.Metadata(), { deadline: Date.now() + 300 });
+    expect(err?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+
+  test("grpc-timeout bounds the wait at Portico (Envoy: UNAVAILABLE, upstream request timeout)", async () => {
+    // The upstream sends no headers for 3 s and ignores the deadline.
+    const r = await rawH2("/slow", { "grpc-timeout": "300m" }, frame("slow"));
+    expect(r.elapsed).toBeLessThan(2500);
+    expect(Number(r.headers[":status"])).toBe(200);
+    expect(r.headers["content-type"]).toBe("application/grpc");
+    expect(r.headers["grpc-status"]).toBe("14");
+    expect(r.headers["grpc-message"]).toBe("upstream request timeout");
+  });
+
+  test("upstream down → UNAVAILABLE", async () => {
+    const md = new grpc.Metadata();
+    md.set("x-upstream", "down");
+    const { err } = await unary("hi", md);
+    expect(err?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(err?.details).toContain("upstream connect error");
+  });
+
+  test("no route → UNIMPLEMENTED", async () => {
+    const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+      missing.Call({ text: "x", n: 0 }, ((e) => resolve(e)) as Callback),
+    );
+    expect(err?.code).toBe(grpc.status.UNIMPLEMENTED);
+  });
+
+  test("trailers of a plain h2 upstream reach an h2 client; no content-length is invented", async () => {
+    const r = await rawH2("/trailers", {}, null, "GET");
+    expect(r.body).toBe("part one, part two");
+    expect(r.headers["content-length"]).toBeUndefined();
+    expect(r.trailers).toMatchObject({ "x-checksum": "c0ffee", "x-count": "2" });
+  });
+});
+
+describe("HTTP/3 is refused with the reason", () => {
+  test("a service asking for HTTP/3", async () => {
+    const config = writeConfig(`
+services:
+  a: { url: "http://127.0.0.1:1", protocol: HTTP3 }
+  b: h3://127.0.0.1:2
+`);
+    const r = await runPortico(["validate", "-c", config]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("services.a.protocol: HTTP/3 (QUIC) is not supported");
+    expect(r.stderr).toContain("services.b: HTTP/3 (QUIC) is not supported");
+  });
+});
+
+/** One gRPC message frame: uncompressed, a Msg with field 1 = text. */
+function frame(text: string): Buffer {
+  const bytes = Buffer.from(text);
+  const msg = Buffer.concat([Buffer.from([0x0a, bytes.length]), bytes]);
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(msg.length, 1);
+  return Buffer.concat([head, msg]);
+}
+
+/** One request over a fresh node:http2 TLS connection to Portico. */
+function rawH2(
+  path: string,
+  extra: Record<string, string>,
+  body: Buffer | null,
+  method = "POST",
+): Promise<{ headers: IncomingHttpHeaders; trailers?: IncomingHttpHeaders; body: string; elapsed: number }> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const session = connect(`https://127.0.0.1:${port}`, { ca: caPem, servername: "grpc.test" });
+    session.on("error", reject);
+    const grpcHeaders = body ? { "content-type": "application/grpc", te: "trailers" } : {};
+    const stream = session.request({ ":method": method, ":path": path, ...grpcHeaders, ...extra });
+    let headers: IncomingHttpHeaders = {};
+    let trailers: IncomingHttpHeaders | undefined;
+    let text = "";
+    stream.on("response", (h) => (headers = h));
+    stream.on("trailers", (t) => (trailers = t));
+    stream.setEncoding("utf8");
+    stream.on("data", (d) => (text += d));
+    stream.on("error", reject);
+    stream.on("end", () => {
+      session.close();
+      resolve({ headers, trailers, body: text, elapsed: Date.now() - started });
+    });
+    stream.end(body ?? undefined);
+  });
+}

@@ -25,8 +25,18 @@ import {
 } from "../helpers/portico.ts";
 import { handshake, tls11Server } from "../helpers/tls-client.ts";
 import { EchoUpstream } from "../helpers/upstreams.ts";
+import {
+  BINARY,
+  type Callback,
+  type Client,
+  grpc,
+  type Msg,
+  pkg,
+  portOf,
+  startGrpc,
+} from "../helpers/grpc.ts";
 
-type Listener = "plain" | "any-sni" | "strict-sni";
+type Listener = "plain" | "any-sni" | "strict-sni" | "grpc";
 const MTLS_HOST = "mtls.istioinaction.io";
 
 interface Expectation {
@@ -40,12 +50,20 @@ interface Expectation {
 
 const TLS_KEEP_ALIVE = "HTTP/1.1 over TLS keeps the connection alive";
 
+/** What Portico says when it refuses a listener, per listener. */
+const REFUSAL: Partial<Record<Listener, string>> = {
+  "strict-sni":
+    'listener "web" needs refusing handshakes with an unknown or missing SNI and client certificates',
+  grpc: 'listener "web" needs response trailers (routes to an HTTP/2 or gRPC service)',
+};
+
 /** Per runtime: its adapters, and what each cannot or does not do. */
 const EXPECTED: Record<typeof RUNTIME, Record<string, Expectation>> = {
   bun: {
     "bun-serve": {
       cannot: {
         "strict-sni": "cannot refuse an unknown or missing SNI, nor ask for client certificates",
+        grpc: "cannot write response trailers (a Web Response has none)",
       },
     },
     "bun-sni": {},
@@ -72,6 +90,7 @@ const RUNS_ON: Record<string, string> = {
 
 let upstreams: DemoUpstreams;
 let echo: EchoUpstream;
+let grpcUpstream: grpc.Server;
 const dir = mkdtempSync(join(tmpdir(), "portico-adapters-"));
 const data = Buffer.alloc(3 * 1024 * 1024, 0);
 for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
@@ -81,8 +100,10 @@ beforeAll(async () => {
   await Bun.write(bodyFile, data);
   upstreams = await startDemoUpstreams();
   echo = await new EchoUpstream().start();
+  grpcUpstream = await startGrpc("h2c", grpc.ServerCredentials.createInsecure());
 });
 afterAll(async () => {
+  grpcUpstream?.forceShutdown();
   await echo?.stop();
   await upstreams?.close();
 });
@@ -91,6 +112,14 @@ function config(listener: Listener, port: number): string {
   const listeners = {
     plain: `[{ name: web, address: 127.0.0.1, port: ${port}, protocol: HTTP }]`,
     "any-sni": `
+  - name: web
+    address: 127.0.0.1
+    port: ${port}
+    protocol: HTTPS
+    servers:
+      - hosts: ["*"]
+        tls: { mode: SIMPLE, credential: webapp-credential }`,
+    grpc: `
   - name: web
     address: 127.0.0.1
     port: ${port}
@@ -116,9 +145,10 @@ ${bookCredentials}
 services:
   webapp: http://127.0.0.1:${upstreams.webappPort}
   echo: http://127.0.0.1:${echo.port}
+  grpc: h2c://127.0.0.1:${portOf(grpcUpstream)}
 routes:
   - hosts: ["*"]
-    http:
+    http:${listener === "grpc" ? "\n      - { match: [{ uri: { prefix: /echo.Echo/ } }], route: [{ destination: grpc }] }" : ""}
       - match: [{ uri: { prefix: /upload } }]
         route: [{ destination: webapp }]
       - route: [{ destination: echo }]
@@ -212,9 +242,7 @@ for (const [adapter, expected] of Object.entries(EXPECTED[RUNTIME])) {
         const [port] = await freePorts(1);
         const r = await runPortico(runArgs(adapter, listener as Listener, port!), 10_000);
         expect(r.code).toBe(1);
-        expect(r.stderr).toContain(
-          'listener "web" needs refusing handshakes with an unknown or missing SNI and client certificates',
-        );
+        expect(r.stderr).toContain(REFUSAL[listener as Listener]!);
         expect(r.stderr).toContain(`which adapter ${adapter} cannot honour`);
       });
     }
@@ -321,6 +349,45 @@ for (const [adapter, expected] of Object.entries(EXPECTED[RUNTIME])) {
 
     test("bytes that are not TLS: the connection is closed at once", async () => {
       await expectNotTlsClosedFast(s.port);
+    });
+  });
+
+  block("grpc").describe(`${adapter} on ${RUNTIME}: HTTPS with a route to a gRPC (h2c) upstream`, () => {
+    const s = serving(adapter, "grpc", block("grpc").skipped);
+    let client: Client;
+    beforeAll(() => {
+      const creds = grpc.credentials.createSsl(readFileSync(book.webappCaChain));
+      client = new pkg.echo.Echo(`127.0.0.1:${s.port}`, creds, {
+        "grpc.ssl_target_name_override": HOST_WEBAPP,
+      });
+    });
+    afterAll(() => client?.close());
+
+    test("the listener is served by the adapter asked for", () => {
+      expect(s.p!.output()).toContain(`listener web on 127.0.0.1:${s.port} HTTPS [${adapter}]`);
+    });
+
+    test("unary: the answer, and grpc-status with binary metadata from the trailers", async () => {
+      const ok = await new Promise<Msg | undefined>((resolve, reject) =>
+        client.Unary({ text: "a", n: 1 }, ((err, res) => (err ? reject(err) : resolve(res))) as Callback),
+      );
+      expect(ok).toEqual({ text: "h2c:a", n: 2 });
+      const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+        client.Unary({ text: "fail", n: 0 }, ((e) => resolve(e)) as Callback),
+      );
+      expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(err?.metadata.get("detail-bin")[0]).toEqual(BINARY);
+    });
+
+    test("server streaming ends with its status", async () => {
+      const got: string[] = [];
+      await new Promise<void>((resolve, reject) => {
+        const call = client.ServerStream({ text: "s", n: 3 });
+        call.on("data", (m: Msg) => got.push(m.text));
+        call.on("error", reject);
+        call.on("end", resolve);
+      });
+      expect(got).toEqual(["s0", "s1", "s2"]);
     });
   });
 

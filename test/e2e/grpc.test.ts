@@ -2,7 +2,7 @@
 // servers behind it as an h2c upstream (as Istio reaches a gRPC port) and as an h2 (TLS, ALPN)
 // upstream; trailers from a plain node:http2 upstream; Portico's own failures as gRPC statuses.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import {
   connect,
   createServer,
@@ -10,92 +10,23 @@ import {
   type IncomingHttpHeaders,
   type ServerHttp2Stream,
 } from "node:http2";
-import { join } from "node:path";
-import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
+import {
+  BINARY,
+  type Callback,
+  type Client,
+  grpc,
+  type Msg,
+  pkg,
+  portOf,
+  startGrpc,
+} from "../helpers/grpc.ts";
 import { freePorts } from "../helpers/net.ts";
 import { TestPki } from "../helpers/pki.ts";
 import { RUNTIME, runPortico, startPortico, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
 
-const PROTO = `
-syntax = "proto3";
-package echo;
-service Echo {
-  rpc Unary (Msg) returns (Msg);
-  rpc ServerStream (Msg) returns (stream Msg);
-  rpc ClientStream (stream Msg) returns (Msg);
-  rpc Bidi (stream Msg) returns (stream Msg);
-}
-service Missing { rpc Call (Msg) returns (Msg); }
-message Msg { string text = 1; int32 n = 2; }
-`;
-
-interface Msg {
-  text: string;
-  n: number;
-}
-type Callback = (err: grpc.ServiceError | null, res?: Msg) => void;
-// biome-ignore lint/suspicious/noExplicitAny: grpc-js builds client classes at run time.
-type Client = any;
-
 const pki = new TestPki();
 const server = pki.issue("server", "grpc.test", ["DNS:grpc.test", "IP:127.0.0.1"], "serverAuth");
 const caPem = readFileSync(pki.ca.crt);
-const protoFile = join(pki.dir, "echo.proto");
-writeFileSync(protoFile, PROTO);
-const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(protoFile, { defaults: true })) as Client;
-
-const BINARY = Buffer.from([0, 1, 2, 0xfe, 0xff]);
-
-/** The echo service; `who` tells which upstream answered. */
-function echoServer(who: string): grpc.UntypedServiceImplementation {
-  return {
-    Unary(call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) {
-      const { text } = call.request;
-      const init = new grpc.Metadata();
-      init.set("x-init-bin", BINARY);
-      init.set("x-who", who);
-      call.sendMetadata(init);
-      if (text === "fail") {
-        const trailer = new grpc.Metadata();
-        trailer.set("detail-bin", BINARY);
-        trailer.set("x-reason", "bad");
-        return cb({
-          code: grpc.status.INVALID_ARGUMENT,
-          details: "bad input: ünïcode 100%",
-          metadata: trailer,
-        });
-      }
-      if (text === "slow") return void setTimeout(() => cb(null, { text, n: 0 }), 3000);
-      cb(null, { text: `${who}:${text}`, n: call.request.n + 1 });
-    },
-    ServerStream(call: grpc.ServerWritableStream<Msg, Msg>) {
-      for (let i = 0; i < call.request.n; i++) call.write({ text: `${call.request.text}${i}`, n: i });
-      call.end();
-    },
-    ClientStream(call: grpc.ServerReadableStream<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) {
-      const texts: string[] = [];
-      call.on("data", (m: Msg) => texts.push(m.text));
-      call.on("end", () => cb(null, { text: texts.join(","), n: texts.length }));
-    },
-    Bidi(call: grpc.ServerDuplexStream<Msg, Msg>) {
-      call.on("data", (m: Msg) => call.write({ text: m.text.toUpperCase(), n: m.n }));
-      call.on("end", () => call.end());
-    },
-  };
-}
-
-const ports = new Map<grpc.Server, number>();
-async function startGrpc(who: string, creds: grpc.ServerCredentials): Promise<grpc.Server> {
-  const s = new grpc.Server();
-  s.addService(pkg.echo.Echo.service, echoServer(who));
-  const bound = await new Promise<number>((resolve, reject) =>
-    s.bindAsync("127.0.0.1:0", creds, (err, port) => (err ? reject(err) : resolve(port))),
-  );
-  ports.set(s, bound);
-  return s;
-}
-const portOf = (s: grpc.Server) => ports.get(s)!;
 
 let h2c: grpc.Server;
 let h2tls: grpc.Server;
@@ -279,6 +210,12 @@ describe(`gRPC through Portico on ${RUNTIME}`, () => {
       missing.Call({ text: "x", n: 0 }, ((e) => resolve(e)) as Callback),
     );
     expect(err?.code).toBe(grpc.status.UNIMPLEMENTED);
+    // Portico's own answer, not grpc-js reading an HTTP 404: a trailers-only gRPC response.
+    const r = await rawH2("/echo.Missing/Call", {}, frame("x"));
+    expect(Number(r.headers[":status"])).toBe(200);
+    expect(r.headers["grpc-status"]).toBe("12");
+    expect(r.headers["grpc-message"]).toBe("no route for this request");
+    expect(r.body).toBe("");
   });
 
   test("trailers of a plain h2 upstream reach an h2 client; no content-length is invented", async () => {

@@ -31,6 +31,8 @@ const caPem = readFileSync(pki.ca.crt);
 let h2c: grpc.Server;
 let h2tls: grpc.Server;
 let plainH2: Http2Server;
+/** The upstream connections plainH2 has seen. */
+const sessions = new Set<unknown>();
 let p: PorticoProcess;
 let port: number;
 let client: Client;
@@ -47,6 +49,12 @@ beforeAll(async () => {
   // A non-gRPC h2c upstream that ends its response with trailers, and no content-length.
   plainH2 = createServer();
   plainH2.on("stream", (stream: ServerHttp2Stream, headers) => {
+    sessions.add(stream.session);
+    if (headers[":path"] === "/trailers/goaway") {
+      stream.respond({ ":status": 200 }, { endStream: true });
+      // GOAWAY, then the connection closes: the next request needs a new one.
+      return void stream.session?.close();
+    }
     if (headers[":path"] === "/slow") {
       const t = setTimeout(() => stream.respond({ ":status": 200 }, { endStream: true }), 3000);
       return void stream.on("close", () => clearTimeout(t));
@@ -223,6 +231,22 @@ describe(`gRPC through Portico on ${RUNTIME}`, () => {
     expect(r.body).toBe("part one, part two");
     expect(r.headers["content-length"]).toBeUndefined();
     expect(r.trailers).toMatchObject({ "x-checksum": "c0ffee", "x-count": "2" });
+  });
+});
+
+describe(`HTTP/2 upstream connections on ${RUNTIME}`, () => {
+  test("many requests share one connection; after GOAWAY a new one is opened", async () => {
+    sessions.clear();
+    const many = await Promise.all(Array.from({ length: 20 }, () => rawH2("/trailers", {}, null, "GET")));
+    expect(many.every((r) => r.body === "part one, part two")).toBe(true);
+    expect(sessions.size).toBe(1);
+    expect(Number((await rawH2("/trailers/goaway", {}, null, "GET")).headers[":status"])).toBe(200);
+    for (let i = 0; i < 3; i++) {
+      const r = await rawH2("/trailers", {}, null, "GET");
+      expect(Number(r.headers[":status"])).toBe(200);
+      expect(r.trailers?.["x-checksum"]).toBe("c0ffee");
+    }
+    expect(sessions.size).toBe(2);
   });
 });
 

@@ -15,6 +15,13 @@
 //   H2       h2load -t1 -c10 -m10 -D ${DURATION} --warm-up-time=1   (direct: h2c, nginx only; portico: h2 over TLS)
 //   mTLS H2  the same h2load against the MUTUAL listener, with a client certificate injected by
 //            scripts/tlsshim.c (LD_PRELOAD; built with gcc into the scratch dir; n/a if it can't be)
+//   h2 upstream  the same h2load against a third listener whose routes reach HTTP/2 upstreams (so
+//            it needs trailers, which on Bun means node:http2), twice: to the HTTP/1.1 upstream
+//            (/h1/...) and to nginx's h2c port (/h2c/..., node:http2 client): the difference is
+//            the cost of the node:http2 upstream client (nginx only)
+//   gRPC     h2load -d FRAME -H 'content-type: application/grpc' -H 'te: trailers' on that
+//            listener to a @grpc/grpc-js unary echo on h2c (scripts/grpc-upstream.ts, CPU 1);
+//            direct: the same h2load to the gRPC server itself
 //   idle RSS VmRSS of the runtime process (the one that owns the listening socket) 1 s after Portico
 //            logged "serving", before any request
 //   adapter  the listener adapter Portico logged for each listener ("[bun-sni]", "[node-http2]", ...)
@@ -42,10 +49,13 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { WEBAPP_BODY } from "./demo-upstreams.ts";
+import { GRPC_PATH, grpcFrame } from "./grpc-upstream.ts";
 import { BINARY, BUN, DENO, DENO_ENV, ROOT as REPO, nodeBundleCommand, porticoCommand } from "./runtimes.ts";
 
 const CERTS = join(REPO, "certs");
 const HOST = "webapp.istioinaction.io";
+/** The https-grpc listener's name (the webapp certificate does not cover it; h2load does not check). */
+const GRPC_HOST = "grpc.bench.test";
 const PATH = "/api/catalog";
 const DURATION = positiveInt("DURATION", 10);
 const WARMUP = positiveInt("WARMUP", 2);
@@ -291,8 +301,14 @@ http {
 
 // ---------- Portico ----------
 
-function writeRoutes(dir: string, httpsPort: number, mtlsPort: number, upstreamOrigin: string): string {
+function writeRoutes(
+  dir: string,
+  [httpsPort, mtlsPort, grpcPort]: number[],
+  upstream: Upstream,
+  grpcOrigin: string,
+): string {
   const file = join(dir, "routes.yaml");
+  const h2cOrigin = upstream.h2c && new URL(upstream.h2c).origin;
   writeFileSync(
     file,
     `# written by scripts/bench.ts
@@ -311,19 +327,34 @@ listeners:
     servers:
       - hosts: [${HOST}]
         tls: { mode: MUTUAL, credential: webapp-credential-mtls }
+  - name: https-grpc
+    address: 127.0.0.1
+    port: ${grpcPort}
+    protocol: HTTPS
+    servers:
+      - hosts: [${GRPC_HOST}]
+        tls: { mode: SIMPLE, credential: webapp-credential }
 
 credentials:
   webapp-credential: ${join(CERTS, "webapp-credential")}
   webapp-credential-mtls: ${join(CERTS, "webapp-credential-mtls")}
 
 services:
-  webapp: ${upstreamOrigin}
-
+  webapp: ${upstream.origin}
+  grpc: ${grpcOrigin.replace("http:", "h2c:")}
+${h2cOrigin ? `  webapp-h2c: ${h2cOrigin.replace("http:", "h2c:")}\n` : ""}
 routes:
   - hosts: [${HOST}]
     http:
       - route: [{ destination: webapp }]
-`,
+  # Only the https-grpc listener accepts this name, so only it needs trailers.
+  - hosts: [${GRPC_HOST}]
+    http:
+      - { match: [{ uri: { prefix: /bench.Echo/ } }], route: [{ destination: grpc }] }
+      - match: [{ uri: { prefix: /h1/ } }]
+        rewrite: { uri: / }
+        route: [{ destination: webapp }]
+${h2cOrigin ? "      - match: [{ uri: { prefix: /h2c/ } }]\n        rewrite: { uri: / }\n        route: [{ destination: webapp-h2c }]\n" : ""}`,
   );
   return file;
 }
@@ -442,6 +473,7 @@ async function h2load(
   url: string,
   rawDir: string,
   envPrefix: string[] = [],
+  extra: string[] = [],
 ): Promise<H2Result> {
   const cmd = loadgen(hostsFile, [
     ...envPrefix,
@@ -452,6 +484,7 @@ async function h2load(
     "-D",
     String(DURATION),
     "--warm-up-time=1",
+    ...extra,
     url,
   ]);
   log(
@@ -471,10 +504,16 @@ function clientCertEnv(shim: string): string[] {
 }
 
 /** Number of requests that succeeded in a short h2load run (`-n`), to check a setup before measuring. */
-async function h2Probe(label: string, hostsFile: string, url: string, envPrefix: string[]): Promise<number> {
+async function h2Probe(
+  label: string,
+  hostsFile: string,
+  url: string,
+  envPrefix: string[],
+  extra: string[] = [],
+): Promise<number> {
   const { out } = await run(
     label,
-    loadgen(hostsFile, [...envPrefix, "h2load", "-n20", "-c1", "-m1", url]),
+    loadgen(hostsFile, [...envPrefix, "h2load", "-n20", "-c1", "-m1", ...extra, url]),
     30_000,
   );
   const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded/.exec(out);
@@ -637,6 +676,10 @@ interface RuntimeResult {
   h1?: H1Result;
   h2?: H2Result;
   mtls?: H2Result;
+  /** h2 on the https-grpc listener to the HTTP/1.1 upstream, to nginx's h2c port, and gRPC unary. */
+  viaH1?: H2Result;
+  viaH2c?: H2Result;
+  grpc?: H2Result;
   notes: string[];
 }
 
@@ -647,14 +690,16 @@ interface BenchContext {
   upstream: Upstream;
   shim?: string;
   shimWhy?: string;
+  /** The gRPC upstream's origin and h2load's arguments for one gRPC-framed POST. */
+  grpc: { origin: string; args: string[] };
 }
 
 async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResult> {
   const result: RuntimeResult = { name: rt.name, adapters: {}, notes: [] };
   const rtDir = join(ctx.dir, rt.name);
   mkdirSync(rtDir, { recursive: true });
-  const [httpsPort, mtlsPort] = await freePorts(2);
-  const routes = writeRoutes(rtDir, httpsPort!, mtlsPort!, ctx.upstream.origin);
+  const [httpsPort, mtlsPort, grpcPort] = await freePorts(3);
+  const routes = writeRoutes(rtDir, [httpsPort!, mtlsPort!, grpcPort!], ctx.upstream, ctx.grpc.origin);
   const porticoLog = join(rtDir, "portico.log");
   const readLog = () => {
     try {
@@ -735,6 +780,15 @@ async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResu
         result.mtls = await h2load(`${rt.name}-mtls-h2`, ctx.hostsFile, mtlsUrl, ctx.rawDir, certEnv);
       }
     }
+    // The listener whose routes reach HTTP/2 upstreams: HTTP/1.1 upstream, h2c upstream, gRPC.
+    const base = `https://${GRPC_HOST}:${grpcPort}`;
+    result.viaH1 = await h2load(`${rt.name}-h2-h1up`, ctx.hostsFile, `${base}/h1${PATH}`, ctx.rawDir);
+    if (ctx.upstream.h2c)
+      result.viaH2c = await h2load(`${rt.name}-h2-h2cup`, ctx.hostsFile, `${base}/h2c${PATH}`, ctx.rawDir);
+    const grpcUrl = `${base}${GRPC_PATH}`;
+    if ((await h2Probe(`${rt.name}-grpc-probe`, ctx.hostsFile, grpcUrl, [], ctx.grpc.args)) !== 20)
+      result.notes.push("the gRPC probe through Portico did not succeed 20/20, gRPC not measured");
+    else result.grpc = await h2load(`${rt.name}-grpc`, ctx.hostsFile, grpcUrl, ctx.rawDir, [], ctx.grpc.args);
     if (!alive(portico)) fail(`Portico (${rt.name}) exited during the measurement`);
   } catch (err) {
     if (stopping || !(err instanceof BenchError)) throw err;
@@ -756,7 +810,7 @@ function fmt(n: number | undefined, digits: number): string {
 }
 
 function table(
-  direct: { h1: H1Result; h2?: H2Result },
+  direct: { h1: H1Result; h2?: H2Result; grpc?: H2Result },
   results: RuntimeResult[],
   upstream: Upstream,
   stamp: string,
@@ -765,23 +819,28 @@ function table(
   const adapters = (r: RuntimeResult) => {
     const https = r.adapters["https"];
     const mtls = r.adapters["https-mtls"];
+    const grpc = r.adapters["https-grpc"];
     if (!https && !mtls) return "n/a";
-    return `${https ?? "?"} / ${mtls ?? "?"}`;
+    return `${https ?? "?"} / ${mtls ?? "?"} / ${grpc ?? "?"}`;
   };
   const lines = [
     `### Portico bench ${stamp} (${DURATION}s per test, warm-up ${WARMUP}s; Portico on CPU ${PROXY_CPU}, ${upstream.kind} upstream + load generator on CPU ${LOADGEN_CPU})`,
     "",
-    "| target | version | adapter (https / mTLS) | H1 req/s | H1 p99 ms | H2 req/s | mTLS H2 req/s | idle RSS MiB |",
-    "|---|---|---|---:|---:|---:|---:|---:|",
-    `| direct (${upstream.kind}) | - | - | ${fmt(direct.h1.rps, 0)} | ${fmt(direct.h1.p99ms, 2)} | ${direct.h2 ? fmt(direct.h2.rps, 0) : "n/a"} | n/a | n/a |`,
+    "| target | version | adapter (https / mTLS / gRPC) | H1 req/s | H1 p99 ms | H2 req/s | mTLS H2 req/s " +
+      "| H2→h1 upstream | H2→h2c upstream | gRPC unary req/s | idle RSS MiB |",
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    `| direct (${upstream.kind}) | - | - | ${fmt(direct.h1.rps, 0)} | ${fmt(direct.h1.p99ms, 2)} | ${direct.h2 ? fmt(direct.h2.rps, 0) : "n/a"} | n/a | n/a | n/a | ${fmt(direct.grpc?.rps, 0)} | n/a |`,
     ...results.map(
       (r) =>
-        `| portico ${r.name} | ${r.version ?? "n/a"} | ${adapters(r)} | ${fmt(r.h1?.rps, 0)} | ${fmt(r.h1?.p99ms, 2)} | ${fmt(r.h2?.rps, 0)} | ${fmt(r.mtls?.rps, 0)} | ${fmt(r.rssMiB, 1)} |`,
+        `| portico ${r.name} | ${r.version ?? "n/a"} | ${adapters(r)} | ${fmt(r.h1?.rps, 0)} | ${fmt(r.h1?.p99ms, 2)} | ${fmt(r.h2?.rps, 0)} | ${fmt(r.mtls?.rps, 0)} | ${fmt(r.viaH1?.rps, 0)} | ${fmt(r.viaH2c?.rps, 0)} | ${fmt(r.grpc?.rps, 0)} | ${fmt(r.rssMiB, 1)} |`,
     ),
     "",
     "H1 = `wrk -t1 -c50 --latency` keep-alive (direct: plain HTTP; portico: HTTP/1.1 over TLS); " +
       "H2 = `h2load -t1 -c10 -m10 --warm-up-time=1` (direct: h2c; portico: h2 over TLS); " +
       "mTLS H2 = the same h2load against the MUTUAL listener with a client certificate (tlsshim.c); " +
+      "H2→h1 / H2→h2c upstream = that h2load on the listener whose routes reach HTTP/2 upstreams, to " +
+      "the HTTP/1.1 upstream and to nginx over h2c (node:http2 client); " +
+      "gRPC unary = h2load POSTing one gRPC frame to a @grpc/grpc-js echo over h2c (direct: to it); " +
       "idle RSS = VmRSS of the runtime process 1 s after startup, before any request. " +
       "Runtimes run one after the other on a shared machine: compare within a run, not across runs.",
   ];
@@ -797,6 +856,9 @@ function table(
       err(`${r.name} H1`, r.h1),
       err(`${r.name} H2`, r.h2),
       err(`${r.name} mTLS H2`, r.mtls),
+      err(`${r.name} H2→h1 upstream`, r.viaH1),
+      err(`${r.name} H2→h2c upstream`, r.viaH2c),
+      err(`${r.name} gRPC`, r.grpc),
     ]),
   ].filter(Boolean);
   if (errors.length) lines.push("", `**Errors:** ${errors.join("; ")}`);
@@ -824,7 +886,7 @@ async function main(): Promise<void> {
   mkdirSync(rawDir);
   log(`scratch dir ${dir}; runtimes ${names.join(", ")}`);
   const hostsFile = join(dir, "hosts");
-  writeFileSync(hostsFile, `127.0.0.1 localhost\n127.0.0.1 ${HOST}\n`);
+  writeFileSync(hostsFile, `127.0.0.1 localhost\n127.0.0.1 ${HOST}\n127.0.0.1 ${GRPC_HOST}\n`);
   if (spawnSync("unshare", ["-m", "bash", "-c", 'mount --bind "$0" /etc/hosts', hostsFile]).status !== 0) {
     fail("`unshare -m` + `mount --bind` failed; the load generators need it (run as root)");
   }
@@ -862,13 +924,42 @@ async function main(): Promise<void> {
     `${upstream.kind} upstream answers on ${upstream.origin}${upstream.h2c ? ` (h2c ${upstream.h2c})` : ""}`,
   );
 
+  // The gRPC unary echo, and one gRPC-framed request body for h2load.
+  const [grpcUpstreamPort] = await freePorts(1);
+  const grpcOrigin = `http://127.0.0.1:${grpcUpstreamPort}`;
+  const grpcChild = startBg(
+    "upstream gRPC",
+    ["taskset", "-c", LOADGEN_CPU, BUN, join(REPO, "scripts/grpc-upstream.ts")],
+    join(dir, "grpc-upstream.log"),
+    { GRPC_PORT: String(grpcUpstreamPort) },
+  );
+  const frameFile = join(dir, "grpc-frame.bin");
+  writeFileSync(frameFile, grpcFrame(Buffer.from(WEBAPP_BODY.slice(0, 64))));
+  const grpcArgs = ["-d", frameFile, "-H", "content-type: application/grpc", "-H", "te: trailers"];
+  await waitFor("the gRPC upstream", 15, grpcChild, () => {
+    try {
+      return readFileSync(join(dir, "grpc-upstream.log"), "utf8").includes("gRPC echo");
+    } catch {
+      return false;
+    }
+  });
+
   // Direct
   await warmUp(hostsFile, upstream.h1, false);
   const directH1 = await wrk("direct-h1", hostsFile, upstream.h1, rawDir);
   const directH2 = upstream.h2c ? await h2load("direct-h2", hostsFile, upstream.h2c, rawDir) : undefined;
+  const directGrpc = await h2load(
+    "direct-grpc",
+    hostsFile,
+    `${grpcOrigin}${GRPC_PATH}`,
+    rawDir,
+    [],
+    grpcArgs,
+  );
 
   // Portico, one runtime at a time
-  const ctx: BenchContext = { dir, rawDir, hostsFile, upstream, shim, shimWhy };
+  const grpc = { origin: grpcOrigin, args: grpcArgs };
+  const ctx: BenchContext = { dir, rawDir, hostsFile, upstream, shim, shimWhy, grpc };
   const results: RuntimeResult[] = [];
   for (const rt of runtimes) {
     if (!alive(upstream.child)) fail("the upstream exited during the measurement");
@@ -878,7 +969,7 @@ async function main(): Promise<void> {
   results.sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
 
   await stopAll();
-  const md = table({ h1: directH1, h2: directH2 }, results, upstream, stamp, shimWhy);
+  const md = table({ h1: directH1, h2: directH2, grpc: directGrpc }, results, upstream, stamp, shimWhy);
   process.stdout.write(`\n${md}`);
   const outDir = join(REPO, ".bench");
   mkdirSync(outDir, { recursive: true });

@@ -12,7 +12,14 @@ import type {
   StreamListenerSpec,
   TlsListenerSpec,
 } from "../listeners/_shared/types.ts";
-import type { HttpsListenerPlan, ListenerPlan, Plan, StreamListenerPlan } from "../provision/plan.ts";
+import type {
+  HttpsListenerPlan,
+  ListenerPlan,
+  Plan,
+  StreamListenerPlan,
+  VirtualHostPlan,
+} from "../provision/plan.ts";
+import type { RoutePlan } from "../provision/route-plan.ts";
 import { streamListenerSpec } from "../tcp/route.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 
@@ -155,15 +162,16 @@ function keyOf(l: ListenerPlan | StreamListenerPlan): string {
   return `${base}|${JSON.stringify(l, replacer)}`;
 }
 
-/** Some route of the listener proxies to an HTTP/2 upstream, whose responses may end with trailers. */
+/**
+ * Some route the listener can reach proxies to an HTTP/2 upstream, whose responses may end with
+ * trailers. A virtual host whose names the listener never accepts does not count, so a gRPC host
+ * on one listener leaves the others on their fastest adapter.
+ */
 function reachesHttp2(l: ListenerPlan): boolean {
-  return l.vhosts
-    .values()
-    .some((vh) =>
-      vh.routes.some(
-        (r) => r.action.kind === "proxy" && r.action.upstreams.some((u) => u.protocol === "http2"),
-      ),
-    );
+  const reachable = (vh: VirtualHostPlan) => vh.hosts.some((h) => h.includes("*") || l.hosts.match(h));
+  const http2 = (r: RoutePlan) =>
+    r.action.kind === "proxy" && r.action.upstreams.some((u) => u.protocol === "http2");
+  return l.vhosts.values().some((vh) => reachable(vh) && vh.routes.some(http2));
 }
 
 function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {

@@ -2,6 +2,7 @@
 // and `decompress: false`, which a transparent proxy needs. Deno's fetch has no such switch (it
 // inflates gzip bodies but keeps content-encoding: denoland/deno#12291), so Deno uses node:http.
 
+import { attachTrailers } from "../util/trailers.ts";
 import type { UpstreamClient, UpstreamTls } from "./types.ts";
 
 export function createBunFetchClient(tls: UpstreamTls | undefined): UpstreamClient {
@@ -19,5 +20,14 @@ export function createBunFetchClient(tls: UpstreamTls | undefined): UpstreamClie
       decompress: false,
       tls: tlsOptions,
       duplex: "half",
-    });
+    }).then(lengthless);
+}
+
+/**
+ * fetch cannot read HTTP/1.1 trailers; a body without a length is still registered as having
+ * none, so a node:http listener streams it as it is instead of inventing a content-length.
+ */
+function lengthless(res: Response): Response {
+  if (res.body && !res.headers.has("content-length")) attachTrailers(res.body, Promise.resolve(undefined));
+  return res;
 }

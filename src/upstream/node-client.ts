@@ -10,6 +10,7 @@ import {
 } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { Readable } from "node:stream";
+import { attachTrailers } from "../util/trailers.ts";
 import type { UpstreamClient, UpstreamTls } from "./types.ts";
 
 const NULL_BODY = new Set([101, 204, 205, 304]);
@@ -84,5 +85,21 @@ function toResponse(res: IncomingMessage, method: string): Response {
   const empty = method === "HEAD" || NULL_BODY.has(status);
   if (empty) res.resume();
   const body = empty ? null : (Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>);
+  // A body without a length (chunked) may end with trailers; registering them also keeps the
+  // listener from inventing a content-length for it (util/trailers.ts).
+  if (body && !headers.has("content-length")) attachTrailers(body, trailersAtEnd(res));
   return new Response(body, { status, statusText: res.statusMessage, headers });
+}
+
+function trailersAtEnd(res: IncomingMessage): Promise<Headers | undefined> {
+  return new Promise((resolve) => {
+    res.once("end", () => {
+      const raw = res.rawTrailers;
+      if (raw.length === 0) return resolve(undefined);
+      const trailers = new Headers();
+      for (let i = 0; i < raw.length; i += 2) trailers.append(raw[i]!, raw[i + 1]!);
+      resolve(trailers);
+    });
+    res.once("close", () => resolve(undefined));
+  });
 }

@@ -3,6 +3,7 @@
 // upstream; trailers from a plain node:http2 upstream; Portico's own failures as gRPC statuses.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import {
   connect,
   createServer,
@@ -31,6 +32,7 @@ const caPem = readFileSync(pki.ca.crt);
 let h2c: grpc.Server;
 let h2tls: grpc.Server;
 let plainH2: Http2Server;
+let h1: HttpServer;
 /** The upstream connections plainH2 has seen. */
 const sessions = new Set<unknown>();
 let p: PorticoProcess;
@@ -74,6 +76,21 @@ beforeAll(async () => {
     setTimeout(() => stream.end("part two"), 20);
   });
   await new Promise<void>((r) => plainH2.listen(0, "127.0.0.1", r));
+  // An HTTP/1.1 upstream answering chunked, with a trailer.
+  h1 = createHttpServer((req, res) => {
+    // All at once, chunked: a listener that buffers the first reads could count the length.
+    if (req.url === "/chunked/fast") {
+      res.write("all at ");
+      return void res.end("once");
+    }
+    res.writeHead(200, { "content-type": "text/plain", trailer: "x-checksum" });
+    res.write("chunk one, ");
+    setTimeout(() => {
+      res.addTrailers({ "x-checksum": "h1-trailer" });
+      res.end("chunk two");
+    }, 20);
+  });
+  await new Promise<void>((r) => h1.listen(0, "127.0.0.1", r));
   const [listen, down] = await freePorts(2);
   port = listen!;
   const plainPort = (plainH2.address() as { port: number }).port;
@@ -96,6 +113,7 @@ services:
     tls: { ca: ${pki.ca.crt} }
   down: { url: "http://127.0.0.1:${down}", protocol: http2 }
   trailers: h2c://127.0.0.1:${plainPort}
+  chunked: http://127.0.0.1:${(h1.address() as { port: number }).port}
 routes:
   - hosts: ["*"]
     http:
@@ -106,6 +124,8 @@ routes:
       - match: [{ uri: { prefix: /echo.Echo/ } }]
         timeout: 10s
         route: [{ destination: echo-h2c }]
+      - match: [{ uri: { prefix: /chunked } }]
+        route: [{ destination: chunked }]
       - match: [{ uri: { prefix: /trailers } }, { uri: { exact: /slow } }]
         route: [{ destination: trailers }]
 `);
@@ -123,6 +143,7 @@ afterAll(async () => {
   h2c?.forceShutdown();
   h2tls?.forceShutdown();
   plainH2?.close();
+  h1?.close();
 });
 
 function unary(text: string, md = new grpc.Metadata(), options: grpc.CallOptions = {}) {
@@ -267,6 +288,18 @@ test(`an upstream stream reset mid-body resets the client's stream, never a clea
     (err: Error) => `error: ${err.message}`,
   );
   expect(outcome).toStartWith("error:");
+});
+
+test(`an HTTP/1.1 chunked upstream: no content-length invented; its trailers on ${RUNTIME}`, async () => {
+  const r = await rawH2("/chunked", {}, null, "GET");
+  expect(r.body).toBe("chunk one, chunk two");
+  expect(r.headers["content-length"]).toBeUndefined();
+  const fast = await rawH2("/chunked/fast", {}, null, "GET");
+  expect(fast.body).toBe("all at once");
+  expect(fast.headers["content-length"]).toBeUndefined();
+  // Bun's fetch, the HTTP/1.1 client there, does not expose trailers; node:http (Deno, Node) does.
+  if (RUNTIME === "bun") expect(r.trailers?.["x-checksum"]).toBeUndefined();
+  else expect(r.trailers?.["x-checksum"]).toBe("h1-trailer");
 });
 
 describe("HTTP/3 is refused with the reason", () => {

@@ -72,6 +72,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
         ...where,
         tls,
         handler: createListenerHandler(ref, deps.clients),
+        upgrades: l.upgrades,
       };
       return { key: keyOf(l), ref, ...(await startOn(spec)) };
     }
@@ -141,7 +142,8 @@ let uniq = 0;
  * compared, so a listener with one always restarts: conservative, never stale.
  */
 function keyOf(l: ListenerPlan | StreamListenerPlan): string {
-  const base = `${l.kind}|${l.address}|${l.port}`;
+  // Whether routes forward upgrades decides the adapter on Bun (the websocket need), so it is here.
+  const base = `${l.kind}|${l.address}|${l.port}${"upgrades" in l ? `|${l.upgrades}` : ""}`;
   if (l.kind === "http") return base;
   const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
   if (l.kind === "https") {

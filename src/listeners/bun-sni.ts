@@ -4,9 +4,18 @@
 // process (Bun.serve cannot show the client certificate, which x-forwarded-client-cert needs:
 // oven-sh/bun#14097). Measured here against node:http2 alone: about 1.7x the requests per
 // second (docs/runtimes.md, "Listener adapters").
+//
+// WebSocket: Bun.serve cannot give a request's connection away. Its server.upgrade() ends in
+// message-level ServerWebSockets that answer pings themselves, so a relay through it would not
+// leave frames untouched, and an upgrade can follow ordinary requests on a keep-alive
+// connection, which the front (outside TLS) cannot see coming. So a listener whose routes
+// forward upgrades (the default, as in Envoy) is served by node:http2 here too, whose
+// `upgrade` event hands over the raw socket; `websocket: false` on every route of the
+// listener keeps Bun.serve.
 
 import { serveBun, stopBun, type BunServer } from "./_shared/bun.ts";
 import { startBunServe } from "./bun-serve.ts";
+import { startNodeHttp2 } from "./node-http2.ts";
 import { ConnectionTracker, serveFront } from "./_shared/connections.ts";
 import { pipeToLoopback, type PipeFacts } from "./_shared/loopback-pipe.ts";
 import { policyNeeds } from "./_shared/needs.ts";
@@ -18,12 +27,12 @@ export const startBunSni: StartListener = async (spec) => {
   // Without TLS there is no ClientHello to read: a plain listener is Bun.serve's, as bun-serve
   // serves it, so `--adapter bun-sni` still starts a config that has an HTTP redirect port.
   const tls = spec.tls;
-  if (tls === undefined) return startBunServe(spec);
+  if (tls === undefined) return spec.upgrades ? startNodeHttp2(spec) : startBunServe(spec);
   const tracker = new ConnectionTracker("requests");
   const facts: PipeFacts = new Map();
   const inner: BunServer[] = [];
   const targets = tls.policies.map((policy, index): SniTarget => {
-    if (needsHttp2(policy)) return http2Target(spec, tracker, policy, index);
+    if (needsHttp2(policy) || spec.upgrades) return http2Target(spec, tracker, policy, index);
     const server = innerServer(spec, policy, index, facts);
     inner.push(server);
     return { emit: (socket, serverName) => pipeToLoopback(socket, server.port!, serverName ?? "", facts) };

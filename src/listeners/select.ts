@@ -34,7 +34,15 @@ export const ADAPTERS: Adapter[] = [
   {
     name: "bun-serve",
     runtimes: ["bun"],
-    cannot: ["strictSni", "wildcardSni", "clientAuth", "peerCertificate", "tlsVersions", "cipherSuites"],
+    cannot: [
+      "strictSni",
+      "wildcardSni",
+      "clientAuth",
+      "peerCertificate",
+      "tlsVersions",
+      "cipherSuites",
+      "websocket",
+    ],
     start: startBunServe,
   },
   // Plain SIMPLE policies on Bun.serve behind the SNI front; MUTUAL, OPTIONAL_MUTUAL, client-cert

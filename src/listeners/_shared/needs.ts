@@ -16,6 +16,8 @@ export interface ListenerNeeds {
   tlsVersions: boolean;
   /** Some server limits the TLS 1.2 cipher suites (cipherSuites). */
   cipherSuites: boolean;
+  /** Some route forwards Upgrade (WebSocket) requests: the connection's bytes go to a tunnel. */
+  websocket: boolean;
 }
 
 export const NEED_WORDS: Record<keyof ListenerNeeds, string> = {
@@ -26,6 +28,7 @@ export const NEED_WORDS: Record<keyof ListenerNeeds, string> = {
   peerCertificate: "the client certificate in the request handler",
   tlsVersions: "TLS protocol versions per server",
   cipherSuites: "TLS 1.2 cipher suites per server (cipherSuites)",
+  websocket: "WebSocket upgrades as a byte tunnel (turn them off with `websocket: false` on the routes)",
 };
 
 /** What one TLS policy asks beyond a certificate: each of these needs node:http2 on Bun. */
@@ -55,6 +58,7 @@ export function needsOf(spec: HttpListenerSpec): ListenerNeeds {
     peerCertificate: false,
     tlsVersions: false,
     cipherSuites: false,
+    websocket: spec.upgrades === true,
   };
   for (const p of tls?.policies ?? []) {
     for (const [k, v] of Object.entries(policyNeeds(p)) as [keyof PolicyNeeds, boolean][]) needs[k] ||= v;

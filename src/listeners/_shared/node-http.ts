@@ -24,6 +24,7 @@ import { guardClientCert, needsGuard, refusal } from "./client-cert-guard.ts";
 import type { ConnectionTracker } from "./connections.ts";
 import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
 import { internalError } from "./internal-error.ts";
+import { upgradeListener } from "./node-upgrade.ts";
 import type { SniTarget } from "./sni-front.ts";
 import type { ConnectionInfo, HttpListenerSpec, TlsPolicy } from "./types.ts";
 
@@ -43,6 +44,10 @@ export function plainServer(spec: HttpListenerSpec, tracker: ConnectionTracker):
       err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
+  server.on(
+    "upgrade",
+    upgradeListener(spec, tracker, "http", (req) => plainConnectionInfo(req.socket)),
+  );
   return server;
 }
 
@@ -95,6 +100,16 @@ export function secureServer(
     listener,
   );
   guardClientCert(server, policy);
+  server.on(
+    "upgrade",
+    upgradeListener(
+      spec,
+      tracker,
+      "https",
+      (req) => tlsConnectionInfo(req.socket as TLSSocket, index, askCert, remoteAddress),
+      needsGuard(policy) ? (req) => refusal(req.socket as TLSSocket, policy) === undefined : undefined,
+    ),
+  );
   server.setTimeout(IDLE_TIMEOUT_MS);
   // Failed handshakes (no client certificate, untrusted CA, garbage) are the client's problem:
   // the connection is closed and nothing else is affected.

@@ -1,0 +1,232 @@
+// WebSocket through Portico over HTTP/1.1 (plain and TLS, SIMPLE and MUTUAL), with the `ws`
+// package as client and server: the upgrade is forwarded, bytes flow both ways untouched
+// (text, 1 MiB binary, ping/pong, close code and reason), an upstream that goes away closes
+// the client, the route timeout stops at the 101 and the route's idleTimeout closes an idle
+// tunnel, `websocket: false` answers 403 as Envoy does, a refused upgrade comes back as sent.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { WebSocket, WebSocketServer } from "ws";
+import { HOST_WEBAPP, book, bookCredentials } from "../helpers/book.ts";
+import { freePorts, sleep } from "../helpers/net.ts";
+import { startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
+
+let upstream: Server;
+let wss: WebSocketServer;
+let p: PorticoProcess;
+let plainPort: number, tlsPort: number, mtlsPort: number;
+/** The upgrade requests the upstream saw, by path. */
+const seen = new Map<string, IncomingMessage>();
+const pingsSeen: string[] = [];
+
+beforeAll(async () => {
+  upstream = createServer((_req, res) => res.writeHead(426).end("upgrade required"));
+  wss = new WebSocketServer({ noServer: true, maxPayload: 4 << 20 });
+  upstream.on("upgrade", (req, socket, head) => {
+    seen.set(req.url!, req);
+    if (req.url === "/ws/reject") {
+      socket.end("HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\ncontent-length: 4\r\n\r\nnope");
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on("ping", (data) => pingsSeen.push(String(data)));
+      ws.on("message", (data, isBinary) => {
+        const text = isBinary ? "" : String(data);
+        if (text === "close-me") ws.close(4001, "bye now");
+        else if (text === "crash") ws.terminate();
+        else if (text === "ping-me") ws.ping("from-upstream");
+        else ws.send(data, { binary: isBinary });
+      });
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+  const up = (upstream.address() as AddressInfo).port;
+  [plainPort, tlsPort, mtlsPort] = await freePorts(3);
+  const yaml = `listeners:
+  - { name: plain, address: 127.0.0.1, port: ${plainPort}, protocol: HTTP, hosts: ["*"] }
+  - name: tls
+    address: 127.0.0.1
+    port: ${tlsPort}
+    protocol: HTTPS
+    servers:
+      - hosts: [${HOST_WEBAPP}]
+        tls: { mode: SIMPLE, credential: webapp-credential }
+  - name: mtls
+    address: 127.0.0.1
+    port: ${mtlsPort}
+    protocol: HTTPS
+    servers:
+      - hosts: [${HOST_WEBAPP}]
+        tls: { mode: MUTUAL, credential: webapp-credential-mtls }
+${bookCredentials}
+services:
+  echo: http://127.0.0.1:${up}
+routes:
+  - hosts: ["*"]
+    http:
+      - match: [{ uri: { prefix: /off } }]
+        websocket: false
+        route: [{ destination: echo }]
+      - match: [{ uri: { prefix: /idle } }]
+        timeout: 300ms
+        idleTimeout: 1500ms
+        rewrite: { uri: /ws/idle }
+        route: [{ destination: echo }]
+      - match: [{ uri: { prefix: /ws } }]
+        headers: { request: { set: { x-route: websocket } } }
+        route: [{ destination: echo }]
+`;
+  p = await startPorticoWith(["run", "-c", writeConfig(yaml), "--admin", "off"]);
+});
+
+afterAll(async () => {
+  await p?.stop();
+  wss?.close();
+  upstream?.closeAllConnections();
+  await new Promise((r) => upstream?.close(r));
+});
+
+type Where = "plain" | "tls" | "mtls";
+function connect(where: Where, path: string): WebSocket {
+  if (where === "plain") return new WebSocket(`ws://127.0.0.1:${plainPort}${path}`);
+  const port = where === "tls" ? tlsPort : mtlsPort;
+  const client =
+    where === "mtls"
+      ? { cert: readFileSync(book.webappClientCert), key: readFileSync(book.webappClientKey) }
+      : {};
+  return new WebSocket(`wss://${HOST_WEBAPP}:${port}${path}`, {
+    ca: readFileSync(book.webappCaChain),
+    lookup: loopback,
+    ...client,
+  } as ConstructorParameters<typeof WebSocket>[2]);
+}
+
+/** Resolves every name to 127.0.0.1, as curl --resolve does (node asks with `all: true`). */
+function loopback(_host: string, opts: { all?: boolean }, cb: (...a: unknown[]) => void): void {
+  if (opts.all) cb(null, [{ address: "127.0.0.1", family: 4 }]);
+  else cb(null, "127.0.0.1", 4);
+}
+
+function opened(ws: WebSocket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", reject);
+    ws.once("unexpected-response", (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+  });
+}
+
+function nextMessage(ws: WebSocket): Promise<{ data: Buffer; binary: boolean }> {
+  return new Promise((resolve) =>
+    ws.once("message", (data, binary) => resolve({ data: data as Buffer, binary })),
+  );
+}
+
+function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) =>
+    ws.once("close", (code, reason) => resolve({ code, reason: String(reason) })),
+  );
+}
+
+for (const where of ["plain", "tls", "mtls"] as const) {
+  describe(`WebSocket over HTTP/1.1 (${where})`, () => {
+    test("text and a 1 MiB binary message echo; a clean close carries code and reason", async () => {
+      const ws = connect(where, `/ws/echo-${where}`);
+      await opened(ws);
+      ws.send("hello");
+      const text = await nextMessage(ws);
+      expect(text.binary).toBe(false);
+      expect(String(text.data)).toBe("hello");
+      const big = Buffer.alloc(1 << 20);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+      ws.send(big);
+      const echoed = await nextMessage(ws);
+      expect(echoed.binary).toBe(true);
+      expect(Buffer.compare(echoed.data, big)).toBe(0);
+      const done = closed(ws);
+      ws.send("close-me");
+      expect(await done).toEqual({ code: 4001, reason: "bye now" });
+    }, 20_000);
+
+    test("pings reach the other side and pongs come back, both ways", async () => {
+      const ws = connect(where, `/ws/ping-${where}`);
+      await opened(ws);
+      const pong = new Promise<string>((r) => ws.once("pong", (d) => r(String(d))));
+      ws.ping("from-client");
+      expect(await pong).toBe("from-client");
+      expect(pingsSeen).toContain("from-client");
+      const ping = new Promise<string>((r) => ws.once("ping", (d) => r(String(d))));
+      ws.send("ping-me");
+      expect(await ping).toBe("from-upstream");
+      ws.close(1000, "done");
+      expect((await closed(ws)).code).toBe(1000);
+    });
+
+    test("the upstream going away closes the client", async () => {
+      const ws = connect(where, `/ws/crash-${where}`);
+      await opened(ws);
+      const done = closed(ws);
+      ws.send("crash");
+      expect((await done).code).toBe(1006);
+    });
+
+    test("routing, header operations, x-forwarded-* reach the upstream", async () => {
+      const ws = connect(where, `/ws/headers-${where}?q=1`);
+      await opened(ws);
+      const req = seen.get(`/ws/headers-${where}?q=1`)!;
+      expect(req.headers["x-route"]).toBe("websocket");
+      expect(req.headers["x-forwarded-proto"]).toBe(where === "plain" ? "http" : "https");
+      expect(req.headers["x-forwarded-for"]).toBe("127.0.0.1");
+      expect(req.headers.upgrade).toBe("websocket");
+      if (where === "mtls") expect(req.headers["x-forwarded-client-cert"]).toContain("Hash=");
+      else expect(req.headers["x-forwarded-client-cert"]).toBeUndefined();
+      ws.close();
+      await closed(ws);
+    });
+  });
+}
+
+describe("WebSocket policies", () => {
+  test("the route timeout stops at the 101; idleTimeout closes an idle tunnel", async () => {
+    const ws = connect("tls", "/idle");
+    await opened(ws);
+    const started = performance.now();
+    // Busy for 1.2 s, four times the route timeout: still open.
+    for (let i = 0; i < 6; i++) {
+      ws.send(`tick ${i}`);
+      expect(String((await nextMessage(ws)).data)).toBe(`tick ${i}`);
+      await sleep(200);
+    }
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    const { code } = await closed(ws);
+    const idleFor = performance.now() - started - 1200;
+    expect(code).toBe(1006);
+    expect(idleFor).toBeGreaterThan(1000);
+    expect(idleFor).toBeLessThan(4000);
+    expect(seen.has("/ws/idle")).toBe(true);
+  }, 15_000);
+
+  test("websocket: false answers 403 with no body, as Envoy does", async () => {
+    const ws = connect("tls", "/off");
+    const status = await new Promise<number>((resolve) => {
+      ws.once("unexpected-response", (_req, res) => resolve(res.statusCode!));
+      ws.once("open", () => resolve(101));
+    });
+    expect(status).toBe(403);
+    expect(seen.has("/off")).toBe(false);
+  });
+
+  test("an upstream's refusal comes back as sent, and is logged", async () => {
+    const ws = connect("plain", "/ws/reject");
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve) => {
+      ws.once("unexpected-response", (_req, res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode!, body }));
+      });
+    });
+    expect(status).toBe(401);
+    expect(body).toBe("nope");
+    expect(p.output()).toContain("/ws/reject answered 401");
+  });
+});

@@ -4,13 +4,15 @@
 // the client, the route timeout stops at the 101 and the route's idleTimeout closes an idle
 // tunnel, `websocket: false` answers 403 as Envoy does, a refused upgrade comes back as sent.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { connect as h2connect, type ClientHttp2Stream } from "node:http2";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
 import { HOST_WEBAPP, book, bookCredentials } from "../helpers/book.ts";
 import { freePorts, sleep } from "../helpers/net.ts";
-import { startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
+import { RUNTIME, startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
 
 let upstream: Server;
 let wss: WebSocketServer;
@@ -228,5 +230,133 @@ describe("WebSocket policies", () => {
     expect(status).toBe(401);
     expect(body).toBe("nope");
     expect(p.output()).toContain("/ws/reject answered 401");
+  });
+});
+
+// RFC 8441 frames by hand: the `ws` package cannot speak over an h2 stream. Client frames are
+// masked (RFC 6455 §5.3), the upstream's are not.
+function frame(opcode: number, payload: Buffer): Buffer {
+  const len = payload.length;
+  const ext = len < 126 ? Buffer.alloc(0) : Buffer.alloc(len < 65536 ? 2 : 8);
+  if (len >= 65536) ext.writeBigUInt64BE(BigInt(len));
+  else if (len >= 126) ext.writeUInt16BE(len);
+  const mask = randomBytes(4);
+  const masked = Buffer.from(payload);
+  for (let i = 0; i < masked.length; i++) masked[i]! ^= mask[i & 3]!;
+  const lenByte = len < 126 ? len : len < 65536 ? 126 : 127;
+  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | lenByte]), ext, mask, masked]);
+}
+
+/** Unmasked frames from the upstream, in order. */
+function frames(stream: ClientHttp2Stream) {
+  let buf = Buffer.alloc(0);
+  const queue: { opcode: number; payload: Buffer }[] = [];
+  let wake: (() => void) | undefined;
+  stream.on("data", (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    for (;;) {
+      if (buf.length < 2) break;
+      let len = buf[1]! & 0x7f;
+      let at = 2;
+      if (len === 126) [len, at] = [buf.length >= 4 ? buf.readUInt16BE(2) : -1, 4];
+      else if (len === 127) [len, at] = [buf.length >= 10 ? Number(buf.readBigUInt64BE(2)) : -1, 10];
+      if (len < 0 || buf.length < at + len) break;
+      queue.push({ opcode: buf[0]! & 0x0f, payload: buf.subarray(at, at + len) });
+      buf = buf.subarray(at + len);
+    }
+    wake?.();
+  });
+  return async () => {
+    while (queue.length === 0) await new Promise<void>((r) => (wake = r));
+    return queue.shift()!;
+  };
+}
+
+/** An h2 session to the MUTUAL listener (node:http2 on every runtime), with the client certificate. */
+function h2session(port: number) {
+  return h2connect(`https://${HOST_WEBAPP}:${port}`, {
+    ca: readFileSync(book.webappCaChain),
+    cert: readFileSync(book.webappClientCert),
+    key: readFileSync(book.webappClientKey),
+    lookup: loopback as never,
+  });
+}
+
+describe("WebSocket over h2 (RFC 8441 extended CONNECT)", () => {
+  test(`SETTINGS_ENABLE_CONNECT_PROTOCOL on SIMPLE hosts: ${RUNTIME === "bun" ? "not on Bun.serve" : "sent"}`, async () => {
+    const session = h2connect(`https://${HOST_WEBAPP}:${tlsPort}`, {
+      ca: readFileSync(book.webappCaChain),
+      lookup: loopback as never,
+    });
+    try {
+      const settings = await new Promise<{ enableConnectProtocol?: boolean }>((r) =>
+        session.once("remoteSettings", r),
+      );
+      // bun-sni serves h2 clients of SIMPLE hosts with Bun.serve, which cannot advertise it.
+      expect(settings.enableConnectProtocol ?? false).toBe(RUNTIME !== "bun");
+    } finally {
+      session.close();
+    }
+  });
+
+  test("Portico advertises SETTINGS_ENABLE_CONNECT_PROTOCOL; text, 1 MiB binary and close pass", async () => {
+    const session = h2session(mtlsPort);
+    try {
+      const settings = await new Promise<{ enableConnectProtocol?: boolean }>((r) =>
+        session.once("remoteSettings", r),
+      );
+      expect(settings.enableConnectProtocol).toBe(true);
+      const stream = session.request({
+        ":method": "CONNECT",
+        ":protocol": "websocket",
+        ":scheme": "https",
+        ":path": "/ws/h2?x=1",
+        ":authority": HOST_WEBAPP,
+        "sec-websocket-version": "13",
+      });
+      const headers = await new Promise<Record<string, unknown>>((r) => stream.once("response", r));
+      expect(headers[":status"]).toBe(200);
+      expect(headers["sec-websocket-accept"]).toBeUndefined();
+      const req = seen.get("/ws/h2?x=1")!;
+      expect(req.headers["x-route"]).toBe("websocket");
+      expect(req.headers["x-forwarded-proto"]).toBe("https");
+      const next = frames(stream);
+      stream.write(frame(1, Buffer.from("hello h2")));
+      const text = await next();
+      expect(text.opcode).toBe(1);
+      expect(String(text.payload)).toBe("hello h2");
+      const big = randomBytes(1 << 20);
+      stream.write(frame(2, big));
+      const bin = await next();
+      expect(bin.opcode).toBe(2);
+      expect(Buffer.compare(bin.payload, big)).toBe(0);
+      const code = Buffer.alloc(2);
+      code.writeUInt16BE(1000);
+      stream.write(frame(8, Buffer.concat([code, Buffer.from("bye")])));
+      const close = await next();
+      expect(close.opcode).toBe(8);
+      expect(close.payload.readUInt16BE(0)).toBe(1000);
+      await new Promise((r) => stream.once("close", r));
+    } finally {
+      session.close();
+    }
+  }, 20_000);
+
+  test("websocket: false answers 403 on h2 too", async () => {
+    const session = h2session(mtlsPort);
+    try {
+      const stream = session.request({
+        ":method": "CONNECT",
+        ":protocol": "websocket",
+        ":scheme": "https",
+        ":path": "/off",
+        ":authority": HOST_WEBAPP,
+        "sec-websocket-version": "13",
+      });
+      const headers = await new Promise<Record<string, unknown>>((r) => stream.once("response", r));
+      expect(headers[":status"]).toBe(403);
+    } finally {
+      session.close();
+    }
   });
 });

@@ -12,6 +12,7 @@ import {
   type Server as HttpServer,
   type ServerResponse,
 } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import {
   createSecureServer,
   type Http2SecureServer,
@@ -24,7 +25,7 @@ import { guardClientCert, needsGuard, refusal } from "./client-cert-guard.ts";
 import type { ConnectionTracker } from "./connections.ts";
 import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
 import { internalError } from "./internal-error.ts";
-import { upgradeListener } from "./node-upgrade.ts";
+import { connectListener, upgradeListener } from "./node-upgrade.ts";
 import type { SniTarget } from "./sni-front.ts";
 import type { ConnectionInfo, HttpListenerSpec, TlsPolicy } from "./types.ts";
 
@@ -48,6 +49,50 @@ export function plainServer(spec: HttpListenerSpec, tracker: ConnectionTracker):
     "upgrade",
     upgradeListener(spec, tracker, "http", (req) => plainConnectionInfo(req.socket)),
   );
+  return server;
+}
+
+/**
+ * An HTTP/1.1-only node:https server for a SIMPLE policy whose connections arrive piped over
+ * loopback (bun-sni, for clients that do not offer h2: they may ask for a WebSocket upgrade,
+ * which Bun.serve cannot hand over). Connections the front did not pipe are destroyed.
+ */
+export function h1SecureServer(
+  spec: HttpListenerSpec,
+  tracker: ConnectionTracker,
+  policy: TlsPolicy,
+  index: number,
+  remoteAddress: (socket: TLSSocket) => string | undefined,
+): HttpsServer {
+  const info = (socket: Socket) => tlsConnectionInfo(socket as TLSSocket, index, false, remoteAddress);
+  const piped = (socket: Socket) => remoteAddress(socket as TLSSocket) !== undefined;
+  const server = createHttpsServer(
+    {
+      key: policy.keyPem,
+      cert: policy.certPem,
+      ALPNProtocols: ["http/1.1"],
+      minVersion: spec.tls!.minVersion,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      keepAliveTimeout: IDLE_TIMEOUT_MS,
+    },
+    bridge(
+      spec,
+      tracker,
+      (incoming) => info(incoming.socket),
+      (incoming) => piped(incoming.socket),
+    ),
+  );
+  server.on(
+    "upgrade",
+    upgradeListener(
+      spec,
+      tracker,
+      "https",
+      (req) => info(req.socket),
+      (req) => piped(req.socket),
+    ),
+  );
+  server.on("tlsClientError", (_err, socket) => socket.destroy());
   return server;
 }
 
@@ -96,6 +141,8 @@ export function secureServer(
       ...(policy.maxVersion ? { maxVersion: policy.maxVersion } : {}),
       ...(policy.ciphers ? { ciphers: policy.ciphers } : {}),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      // RFC 8441: h2 clients may open WebSockets with extended CONNECT (node-upgrade.ts).
+      ...(spec.upgrades ? { settings: { enableConnectProtocol: true } } : {}),
     },
     listener,
   );
@@ -110,6 +157,19 @@ export function secureServer(
       needsGuard(policy) ? (req) => refusal(req.socket as TLSSocket, policy) === undefined : undefined,
     ),
   );
+  if (spec.upgrades) {
+    server.on(
+      "connect",
+      connectListener(
+        spec,
+        tracker,
+        (req) => tlsConnectionInfo(req.socket as unknown as TLSSocket, index, askCert, remoteAddress),
+        needsGuard(policy)
+          ? (req) => refusal(req.socket as unknown as TLSSocket, policy) === undefined
+          : undefined,
+      ),
+    );
+  }
   server.setTimeout(IDLE_TIMEOUT_MS);
   // Failed handshakes (no client certificate, untrusted CA, garbage) are the client's problem:
   // the connection is closed and nothing else is affected.

@@ -6,6 +6,7 @@
 // emit("connection") and for servers listening on loopback.
 
 import type { IncomingMessage } from "node:http";
+import type { Http2ServerRequest, ServerHttp2Stream } from "node:http2";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { UpgradeFailedError } from "../../util/errors.ts";
@@ -61,7 +62,10 @@ async function serveUpgrade(
   socket.off("close", gone);
   const tunnel = tunnelOf(res);
   if (socket.destroyed) return void tunnel?.upstream.destroy();
-  if (tunnel) return relay(socket, head, res, tunnel);
+  if (tunnel) {
+    const line = `connection: Upgrade\r\nupgrade: ${tunnel.protocol}\r\n`;
+    return relay(socket, head, tunnel, () => socket.write(headLines("101 Switching Protocols", res, line)));
+  }
   spec.onError?.(
     new UpgradeFailedError(
       `${spec.name}: upgrade to ${req.headers.upgrade} for ${req.headers.host}${req.url} ` +
@@ -69,6 +73,95 @@ async function serveUpgrade(
     ),
   );
   await writeRefusal(socket, res);
+}
+
+/**
+ * RFC 8441: WebSocket over one h2 stream, an extended CONNECT with `:protocol`, which
+ * node:http2's compatibility layer emits as "connect" (with no listener it answers 405; checked
+ * on Bun, Deno and Node, each with `enableConnectProtocol` advertised). Envoy turns it into an
+ * HTTP/1.1 upgrade towards the upstream, and so does this: GET with `upgrade`, a
+ * `sec-websocket-key` when the client sent none (h2 clients do not, RFC 8441 §5), and the
+ * upstream's 101 becomes `:status 200` (without `sec-websocket-accept`) on the stream, which
+ * then carries the bytes. A CONNECT without `:protocol` (a TCP tunnel) is not offered: 405.
+ */
+export function connectListener(
+  spec: HttpListenerSpec,
+  tracker: ConnectionTracker,
+  connInfo: (req: Http2ServerRequest) => ConnectionInfo,
+  admit?: (req: Http2ServerRequest) => boolean,
+) {
+  return (req: Http2ServerRequest) => {
+    if (admit && !admit(req)) return void req.socket.destroy();
+    const stream = req.stream;
+    const protocol = req.headers[":protocol"];
+    if (typeof protocol !== "string") return void stream.respond({ ":status": 405 }, { endStream: true });
+    tracker.begin();
+    stream.once("close", () => tracker.end());
+    stream.on("error", () => stream.destroy());
+    void serveConnect(spec, req, stream, protocol, connInfo(req));
+  };
+}
+
+async function serveConnect(
+  spec: HttpListenerSpec,
+  req: Http2ServerRequest,
+  stream: ServerHttp2Stream,
+  protocol: string,
+  info: ConnectionInfo,
+): Promise<void> {
+  const controller = new AbortController();
+  const gone = () => controller.abort(new Error("client closed the stream"));
+  stream.once("close", gone);
+  const authority = req.headers[":authority"] ?? "";
+  const path = req.headers[":path"] ?? "/";
+  let res: Response;
+  try {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (name.startsWith(":") || value === undefined) continue;
+      for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+    }
+    headers.set("connection", "upgrade");
+    headers.set("upgrade", protocol);
+    if (protocol === "websocket" && !headers.has("sec-websocket-key")) {
+      headers.set(
+        "sec-websocket-key",
+        btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16)))),
+      );
+    }
+    const request = new Request(`https://${authority}${path}`, {
+      method: "GET",
+      headers,
+      signal: controller.signal,
+    });
+    res = await spec.handler(request, { ...info, upgrade: true });
+  } catch (err) {
+    res = err instanceof TypeError ? new Response(null, { status: 400 }) : internalError(spec, err);
+  }
+  stream.off("close", gone);
+  const tunnel = tunnelOf(res);
+  if (stream.destroyed || stream.closed) return void tunnel?.upstream.destroy();
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of res.headers) {
+    if (!OWN.has(name) && name !== "set-cookie" && name !== "sec-websocket-accept") out[name] = value;
+  }
+  const cookies = res.headers.getSetCookie();
+  if (cookies.length > 0) out["set-cookie"] = cookies;
+  if (tunnel)
+    return relay(stream, new Uint8Array(0), tunnel, () => stream.respond({ ...out, ":status": 200 }));
+  spec.onError?.(
+    new UpgradeFailedError(
+      `${spec.name}: upgrade to ${protocol} (h2 CONNECT) for ${authority}${path} ` +
+        `answered ${res.status}, stream closed`,
+    ),
+  );
+  stream.respond({ ...out, ":status": res.status });
+  try {
+    if (res.body) for await (const chunk of res.body) if (!stream.write(chunk)) await drained(stream);
+  } catch {
+    return void stream.destroy();
+  }
+  stream.end();
 }
 
 function headLines(status: string, res: Response, extra: string): string {
@@ -111,10 +204,9 @@ function drained(socket: Duplex): Promise<void> {
  * Bytes both ways with backpressure (pipe). A FIN from one side is passed on (half close); an
  * error or a full close on either side, or no byte either way for the idle timeout, closes both.
  */
-function relay(client: Duplex, clientHead: Buffer, res: Response, t: Tunnel): void {
+function relay(client: Duplex, clientHead: Uint8Array, t: Tunnel, accept: () => void): void {
   const up = t.upstream;
-  const line = `connection: Upgrade\r\nupgrade: ${t.protocol}\r\n`;
-  client.write(headLines("101 Switching Protocols", res, line));
+  accept();
   if (t.head.length > 0) client.write(t.head);
   if (clientHead.length > 0) up.write(clientHead);
   (client as Socket).setNoDelay?.(true);

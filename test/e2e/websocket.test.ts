@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { connect as h2connect, type ClientHttp2Stream } from "node:http2";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect as netConnect } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
 import { HOST_WEBAPP, book, bookCredentials } from "../helpers/book.ts";
 import { freePorts, sleep } from "../helpers/net.ts";
@@ -27,6 +27,16 @@ beforeAll(async () => {
   wss = new WebSocketServer({ noServer: true, maxPayload: 4 << 20 });
   upstream.on("upgrade", (req, socket, head) => {
     seen.set(req.url!, req);
+    if (req.url === "/ws/raw") {
+      // Not WebSocket at all: bytes right behind the 101 in the same write, then an echo of
+      // what arrives, including what came with the request (`head`). Portico reads no frames.
+      socket.write(
+        "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\nGREETING;",
+      );
+      socket.write(head);
+      socket.pipe(socket);
+      return;
+    }
     if (req.url === "/ws/reject") {
       socket.end("HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\ncontent-length: 4\r\n\r\nnope");
       return;
@@ -189,6 +199,22 @@ for (const where of ["plain", "tls", "mtls"] as const) {
 }
 
 describe("WebSocket policies", () => {
+  test("bytes sent with the request or with the 101 are not lost, nor read as frames", async () => {
+    const sock = netConnect(plainPort, "127.0.0.1");
+    let got = "";
+    sock.on("data", (d) => (got += d));
+    sock.write(
+      "GET /ws/raw HTTP/1.1\r\nhost: raw.example\r\nupgrade: websocket\r\nconnection: Upgrade\r\n" +
+        "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\nEARLY;",
+    );
+    for (let i = 0; i < 100 && !got.includes("EARLY;"); i++) await sleep(20);
+    sock.write("LATE");
+    for (let i = 0; i < 100 && !got.includes("LATE"); i++) await sleep(20);
+    sock.destroy();
+    expect(got).toStartWith("HTTP/1.1 101 Switching Protocols\r\n");
+    expect(got).toEndWith("\r\n\r\nGREETING;EARLY;LATE");
+  });
+
   test("the route timeout stops at the 101; idleTimeout closes an idle tunnel", async () => {
     const ws = connect("tls", "/idle");
     await opened(ws);

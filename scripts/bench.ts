@@ -17,6 +17,8 @@
 //            scripts/tlsshim.c (LD_PRELOAD; built with gcc into the scratch dir; n/a if it can't be)
 //   idle RSS VmRSS of the runtime process (the one that owns the listening socket) 1 s after Portico
 //            logged "serving", before any request
+//   WS       sequential WebSocket echo round trips of 32 bytes (scripts/bench-ws.ts; direct: ws://
+//            to the echo upstream; portico: wss:// to the HTTPS listener), round trips/s
 //   adapter  the listener adapter Portico logged for each listener ("[bun-sni]", "[node-http2]", ...)
 // Load generators run in a private mount namespace whose /etc/hosts maps webapp.istioinaction.io
 // to 127.0.0.1 (wrk has no --resolve), so SNI and Host carry the real name.
@@ -41,6 +43,7 @@ import {
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { startWsEcho, wsRoundTrips } from "./bench-ws.ts";
 import { WEBAPP_BODY } from "./demo-upstreams.ts";
 import { BINARY, BUN, DENO, DENO_ENV, ROOT as REPO, nodeBundleCommand, porticoCommand } from "./runtimes.ts";
 
@@ -291,7 +294,13 @@ http {
 
 // ---------- Portico ----------
 
-function writeRoutes(dir: string, httpsPort: number, mtlsPort: number, upstreamOrigin: string): string {
+function writeRoutes(
+  dir: string,
+  httpsPort: number,
+  mtlsPort: number,
+  upstreamOrigin: string,
+  wsOrigin: string,
+): string {
   const file = join(dir, "routes.yaml");
   writeFileSync(
     file,
@@ -318,10 +327,13 @@ credentials:
 
 services:
   webapp: ${upstreamOrigin}
+  wsecho: ${wsOrigin}
 
 routes:
   - hosts: [${HOST}]
     http:
+      - match: [{ uri: { prefix: /ws-echo } }]
+        route: [{ destination: wsecho }]
       - route: [{ destination: webapp }]
 `,
   );
@@ -637,6 +649,8 @@ interface RuntimeResult {
   h1?: H1Result;
   h2?: H2Result;
   mtls?: H2Result;
+  /** WebSocket echo round trips per second. */
+  ws?: number;
   notes: string[];
 }
 
@@ -645,6 +659,7 @@ interface BenchContext {
   rawDir: string;
   hostsFile: string;
   upstream: Upstream;
+  wsOrigin: string;
   shim?: string;
   shimWhy?: string;
 }
@@ -654,7 +669,7 @@ async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResu
   const rtDir = join(ctx.dir, rt.name);
   mkdirSync(rtDir, { recursive: true });
   const [httpsPort, mtlsPort] = await freePorts(2);
-  const routes = writeRoutes(rtDir, httpsPort!, mtlsPort!, ctx.upstream.origin);
+  const routes = writeRoutes(rtDir, httpsPort!, mtlsPort!, ctx.upstream.origin, ctx.wsOrigin);
   const porticoLog = join(rtDir, "portico.log");
   const readLog = () => {
     try {
@@ -712,6 +727,8 @@ async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResu
     await warmUp(ctx.hostsFile, url, true);
     result.h1 = await wrk(`${rt.name}-h1`, ctx.hostsFile, url, ctx.rawDir);
     result.h2 = await h2load(`${rt.name}-h2`, ctx.hostsFile, url, ctx.rawDir);
+    result.ws = await wsRoundTrips(`wss://${HOST}:${httpsPort}/ws-echo`, DURATION);
+    log(`${rt.name}-ws: ${fmt(result.ws, 0)} round trips/s`);
 
     if (ctx.shim) {
       const mtlsUrl = `https://${HOST}:${mtlsPort}${PATH}`;
@@ -756,7 +773,7 @@ function fmt(n: number | undefined, digits: number): string {
 }
 
 function table(
-  direct: { h1: H1Result; h2?: H2Result },
+  direct: { h1: H1Result; h2?: H2Result; ws: number },
   results: RuntimeResult[],
   upstream: Upstream,
   stamp: string,
@@ -771,17 +788,19 @@ function table(
   const lines = [
     `### Portico bench ${stamp} (${DURATION}s per test, warm-up ${WARMUP}s; Portico on CPU ${PROXY_CPU}, ${upstream.kind} upstream + load generator on CPU ${LOADGEN_CPU})`,
     "",
-    "| target | version | adapter (https / mTLS) | H1 req/s | H1 p99 ms | H2 req/s | mTLS H2 req/s | idle RSS MiB |",
-    "|---|---|---|---:|---:|---:|---:|---:|",
-    `| direct (${upstream.kind}) | - | - | ${fmt(direct.h1.rps, 0)} | ${fmt(direct.h1.p99ms, 2)} | ${direct.h2 ? fmt(direct.h2.rps, 0) : "n/a"} | n/a | n/a |`,
+    "| target | version | adapter (https / mTLS) | H1 req/s | H1 p99 ms | H2 req/s | mTLS H2 req/s | WS rt/s | idle RSS MiB |",
+    "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    `| direct (${upstream.kind}) | - | - | ${fmt(direct.h1.rps, 0)} | ${fmt(direct.h1.p99ms, 2)} | ${direct.h2 ? fmt(direct.h2.rps, 0) : "n/a"} | n/a | ${fmt(direct.ws, 0)} | n/a |`,
     ...results.map(
       (r) =>
-        `| portico ${r.name} | ${r.version ?? "n/a"} | ${adapters(r)} | ${fmt(r.h1?.rps, 0)} | ${fmt(r.h1?.p99ms, 2)} | ${fmt(r.h2?.rps, 0)} | ${fmt(r.mtls?.rps, 0)} | ${fmt(r.rssMiB, 1)} |`,
+        `| portico ${r.name} | ${r.version ?? "n/a"} | ${adapters(r)} | ${fmt(r.h1?.rps, 0)} | ${fmt(r.h1?.p99ms, 2)} | ${fmt(r.h2?.rps, 0)} | ${fmt(r.mtls?.rps, 0)} | ${fmt(r.ws, 0)} | ${fmt(r.rssMiB, 1)} |`,
     ),
     "",
     "H1 = `wrk -t1 -c50 --latency` keep-alive (direct: plain HTTP; portico: HTTP/1.1 over TLS); " +
       "H2 = `h2load -t1 -c10 -m10 --warm-up-time=1` (direct: h2c; portico: h2 over TLS); " +
       "mTLS H2 = the same h2load against the MUTUAL listener with a client certificate (tlsshim.c); " +
+      "WS = sequential WebSocket echo round trips of 32 bytes (direct: ws://; portico: wss://), " +
+      "client and echo upstream in the bench process; " +
       "idle RSS = VmRSS of the runtime process 1 s after startup, before any request. " +
       "Runtimes run one after the other on a shared machine: compare within a run, not across runs.",
   ];
@@ -866,9 +885,12 @@ async function main(): Promise<void> {
   await warmUp(hostsFile, upstream.h1, false);
   const directH1 = await wrk("direct-h1", hostsFile, upstream.h1, rawDir);
   const directH2 = upstream.h2c ? await h2load("direct-h2", hostsFile, upstream.h2c, rawDir) : undefined;
+  const wsEcho = await startWsEcho();
+  const directWs = await wsRoundTrips(`${wsEcho.origin.replace("http:", "ws:")}/ws-echo`, DURATION);
+  log(`direct-ws: ${fmt(directWs, 0)} round trips/s`);
 
   // Portico, one runtime at a time
-  const ctx: BenchContext = { dir, rawDir, hostsFile, upstream, shim, shimWhy };
+  const ctx: BenchContext = { dir, rawDir, hostsFile, upstream, wsOrigin: wsEcho.origin, shim, shimWhy };
   const results: RuntimeResult[] = [];
   for (const rt of runtimes) {
     if (!alive(upstream.child)) fail("the upstream exited during the measurement");
@@ -878,7 +900,8 @@ async function main(): Promise<void> {
   results.sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
 
   await stopAll();
-  const md = table({ h1: directH1, h2: directH2 }, results, upstream, stamp, shimWhy);
+  await wsEcho.close();
+  const md = table({ h1: directH1, h2: directH2, ws: directWs }, results, upstream, stamp, shimWhy);
   process.stdout.write(`\n${md}`);
   const outDir = join(REPO, ".bench");
   mkdirSync(outDir, { recursive: true });

@@ -108,7 +108,8 @@ function compileListener(
     hosts,
     vhosts: table,
     clientCerts: compileCertForwarding(l.clientCerts, []),
-    upgrades,
+    // An httpsRedirect listener answers every request with a 301, upgrades included.
+    upgrades: upgrades && !(l.protocol === "HTTP" && l.httpsRedirect),
   };
 
   if (l.protocol === "HTTP") {

@@ -16,7 +16,7 @@ import { writeConfig } from "../helpers/portico.ts";
 const yaml = (routes: string) => `
 listeners:
   - { name: web, port: 8080, protocol: HTTP }
-  - { name: other, port: 8081, protocol: HTTP }
+  - { name: redirect, port: 8081, protocol: HTTP, httpsRedirect: true }
 services:
   echo: http://127.0.0.1:9
 routes:
@@ -30,6 +30,9 @@ describe("routes.yaml websocket and idleTimeout", () => {
     );
     const web = plan.listeners.find((l) => l.name === "web")!;
     expect(web.kind === "http" && web.upgrades).toBe(true);
+    // An httpsRedirect listener answers every request, upgrades included, with a 301.
+    const redirect = plan.listeners.find((l) => l.name === "redirect")!;
+    expect(redirect.kind === "http" && redirect.upgrades).toBe(false);
     const action = (
       web.kind === "http" ? web.vhosts.match("x")!.routes[0]!.action : undefined
     ) as ProxyAction;

@@ -26,9 +26,9 @@ export function upgradeUpstream(r: UpstreamRequest, tls: UpstreamTls | undefined
       method: r.method,
       headers,
       agent: false,
-      ...(secure
-        ? { ca: tls?.ca, cert: tls?.cert, key: tls?.key, servername: tls?.serverName ?? url.hostname }
-        : {}),
+      // Without serverName, node:https sends the URL's host as SNI (not an IP) and checks it.
+      ...(secure ? { ca: tls?.ca, cert: tls?.cert, key: tls?.key } : {}),
+      ...(secure && tls?.serverName ? { servername: tls.serverName } : {}),
     });
     const onAbort = () => {
       reject(r.signal.reason instanceof Error ? r.signal.reason : new Error("aborted"));

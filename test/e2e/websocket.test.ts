@@ -6,7 +6,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { connect as h2connect, type ClientHttp2Stream } from "node:http2";
+import {
+  type ClientHttp2Stream,
+  connect as h2connect,
+  createSecureServer,
+  type Http2SecureServer,
+} from "node:http2";
+import type { Duplex } from "node:stream";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { type AddressInfo, connect as netConnect } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
@@ -16,6 +22,7 @@ import { RUNTIME, startPorticoWith, writeConfig, type PorticoProcess } from "../
 
 let upstream: Server;
 let wss: WebSocketServer;
+let secureUpstream: Http2SecureServer;
 let p: PorticoProcess;
 let plainPort: number, tlsPort: number, mtlsPort: number;
 /** The upgrade requests the upstream saw, by path. */
@@ -25,7 +32,7 @@ const pingsSeen: string[] = [];
 beforeAll(async () => {
   upstream = createServer((_req, res) => res.writeHead(426).end("upgrade required"));
   wss = new WebSocketServer({ noServer: true, maxPayload: 4 << 20 });
-  upstream.on("upgrade", (req, socket, head) => {
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     seen.set(req.url!, req);
     if (req.url === "/ws/raw") {
       // Not WebSocket at all: bytes right behind the 101 in the same write, then an echo of
@@ -51,9 +58,20 @@ beforeAll(async () => {
         else ws.send(data, { binary: isBinary });
       });
     });
-  });
+  };
+  upstream.on("upgrade", onUpgrade);
   await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
   const up = (upstream.address() as AddressInfo).port;
+  // An HTTPS upstream (node:http2 with HTTP/1.1 allowed: Bun's node:https server lacks pieces,
+  // docs/runtimes.md) with the book's webapp certificate, reached as wss with the service's TLS.
+  secureUpstream = createSecureServer({
+    cert: readFileSync(book.webappCert),
+    key: readFileSync(book.webappKey),
+    allowHTTP1: true,
+  });
+  secureUpstream.on("upgrade", onUpgrade);
+  await new Promise<void>((r) => secureUpstream.listen(0, "127.0.0.1", r));
+  const secure = (secureUpstream.address() as AddressInfo).port;
   [plainPort, tlsPort, mtlsPort] = await freePorts(3);
   const yaml = `listeners:
   - { name: plain, address: 127.0.0.1, port: ${plainPort}, protocol: HTTP, hosts: ["*"] }
@@ -74,9 +92,14 @@ beforeAll(async () => {
 ${bookCredentials}
 services:
   echo: http://127.0.0.1:${up}
+  secure:
+    url: https://127.0.0.1:${secure}
+    tls: { ca: ${book.webappCaChain}, serverName: ${HOST_WEBAPP} }
 routes:
   - hosts: ["*"]
     http:
+      - match: [{ uri: { prefix: /wss } }]
+        route: [{ destination: secure }]
       - match: [{ uri: { prefix: /off } }]
         websocket: false
         route: [{ destination: echo }]
@@ -95,6 +118,7 @@ routes:
 afterAll(async () => {
   await p?.stop();
   wss?.close();
+  secureUpstream?.close();
   upstream?.closeAllConnections();
   await new Promise((r) => upstream?.close(r));
 });
@@ -199,6 +223,16 @@ for (const where of ["plain", "tls", "mtls"] as const) {
 }
 
 describe("WebSocket policies", () => {
+  test("an HTTPS upstream carries WebSocket too (wss with the service's CA and serverName)", async () => {
+    const ws = connect("tls", "/wss/echo");
+    await opened(ws);
+    ws.send("over wss");
+    expect(String((await nextMessage(ws)).data)).toBe("over wss");
+    expect(seen.get("/wss/echo")?.headers["x-forwarded-proto"]).toBe("https");
+    ws.close(1000);
+    expect((await closed(ws)).code).toBe(1000);
+  });
+
   test("bytes sent with the request or with the 101 are not lost, nor read as frames", async () => {
     const sock = netConnect(plainPort, "127.0.0.1");
     let got = "";

@@ -28,6 +28,8 @@ let plainPort: number, tlsPort: number, mtlsPort: number;
 /** The upgrade requests the upstream saw, by path. */
 const seen = new Map<string, IncomingMessage>();
 const pingsSeen: string[] = [];
+/** The close code the upstream saw, by path. */
+const upstreamClosed = new Map<string, number>();
 
 beforeAll(async () => {
   upstream = createServer((_req, res) => res.writeHead(426).end("upgrade required"));
@@ -49,6 +51,7 @@ beforeAll(async () => {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on("close", (code) => upstreamClosed.set(req.url!, code));
       ws.on("ping", (data) => pingsSeen.push(String(data)));
       ws.on("message", (data, isBinary) => {
         const text = isBinary ? "" : String(data);
@@ -204,6 +207,17 @@ for (const where of ["plain", "tls", "mtls"] as const) {
       const done = closed(ws);
       ws.send("crash");
       expect((await done).code).toBe(1006);
+    });
+
+    test("the client going away closes the upstream", async () => {
+      const path = `/ws/client-gone-${where}`;
+      const ws = connect(where, path);
+      await opened(ws);
+      ws.send("still here");
+      await nextMessage(ws);
+      ws.terminate();
+      for (let i = 0; i < 100 && !upstreamClosed.has(path); i++) await sleep(20);
+      expect(upstreamClosed.get(path)).toBe(1006);
     });
 
     test("routing, header operations, x-forwarded-* reach the upstream", async () => {

@@ -13,10 +13,11 @@ import {
   type Http2SecureServer,
 } from "node:http2";
 import type { Duplex } from "node:stream";
+import { connect as tlsConnect } from "node:tls";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { type AddressInfo, connect as netConnect } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
-import { HOST_WEBAPP, book, bookCredentials } from "../helpers/book.ts";
+import { HOST_CATALOG, HOST_WEBAPP, book, bookCredentials } from "../helpers/book.ts";
 import { freePorts, sleep } from "../helpers/net.ts";
 import { RUNTIME, startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
 
@@ -92,6 +93,8 @@ beforeAll(async () => {
     servers:
       - hosts: [${HOST_WEBAPP}]
         tls: { mode: MUTUAL, credential: webapp-credential-mtls }
+      - hosts: [${HOST_CATALOG}]
+        tls: { mode: SIMPLE, credential: catalog-credential }
 ${bookCredentials}
 services:
   echo: http://127.0.0.1:${up}
@@ -281,6 +284,24 @@ describe("WebSocket policies", () => {
     expect(idleFor).toBeLessThan(4000);
     expect(seen.has("/ws/idle")).toBe(true);
   }, 15_000);
+
+  test("the 421 rule: a SIMPLE handshake cannot upgrade on the MUTUAL host", async () => {
+    const sock = tlsConnect({
+      port: mtlsPort,
+      host: "127.0.0.1",
+      servername: HOST_CATALOG,
+      ca: readFileSync(book.catalogCaChain),
+    });
+    let got = "";
+    sock.on("data", (d) => (got += d));
+    sock.write(
+      `GET /ws/misdirected HTTP/1.1\r\nhost: ${HOST_WEBAPP}\r\nupgrade: websocket\r\n` +
+        "connection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n",
+    );
+    await new Promise((r) => sock.once("close", r));
+    expect(got).toStartWith("HTTP/1.1 421");
+    expect(seen.has("/ws/misdirected")).toBe(false);
+  });
 
   test("websocket: false answers 403 with no body, as Envoy does", async () => {
     const ws = connect("tls", "/off");

@@ -119,14 +119,13 @@ export function secureServer(
   remoteAddress?: (socket: TLSSocket) => string | undefined,
 ): Http2SecureServer {
   const askCert = policy.requireClientCert || policy.requestClientCert === true;
-  const listener = bridge(
-    spec,
-    tracker,
-    (incoming) => tlsConnectionInfo(incoming.socket as unknown as TLSSocket, index, askCert, remoteAddress),
-    needsGuard(policy)
-      ? (incoming) => refusal(incoming.socket as unknown as TLSSocket, policy) === undefined
-      : undefined,
-  );
+  // One view of the connection for requests, upgrades and extended CONNECTs alike.
+  type Req = { socket: unknown };
+  const info = (req: Req) => tlsConnectionInfo(req.socket as TLSSocket, index, askCert, remoteAddress);
+  const admit = needsGuard(policy)
+    ? (req: Req) => refusal(req.socket as TLSSocket, policy) === undefined
+    : undefined;
+  const listener = bridge(spec, tracker, info, admit);
   const server = createSecureServer(
     {
       key: policy.keyPem,
@@ -147,29 +146,8 @@ export function secureServer(
     listener,
   );
   guardClientCert(server, policy);
-  server.on(
-    "upgrade",
-    upgradeListener(
-      spec,
-      tracker,
-      "https",
-      (req) => tlsConnectionInfo(req.socket as TLSSocket, index, askCert, remoteAddress),
-      needsGuard(policy) ? (req) => refusal(req.socket as TLSSocket, policy) === undefined : undefined,
-    ),
-  );
-  if (spec.upgrades) {
-    server.on(
-      "connect",
-      connectListener(
-        spec,
-        tracker,
-        (req) => tlsConnectionInfo(req.socket as unknown as TLSSocket, index, askCert, remoteAddress),
-        needsGuard(policy)
-          ? (req) => refusal(req.socket as unknown as TLSSocket, policy) === undefined
-          : undefined,
-      ),
-    );
-  }
+  server.on("upgrade", upgradeListener(spec, tracker, "https", info, admit));
+  if (spec.upgrades) server.on("connect", connectListener(spec, tracker, info, admit));
   server.setTimeout(IDLE_TIMEOUT_MS);
   // Failed handshakes (no client certificate, untrusted CA, garbage) are the client's problem:
   // the connection is closed and nothing else is affected.

@@ -24,6 +24,8 @@
 //            direct: the same h2load to the gRPC server itself
 //   idle RSS VmRSS of the runtime process (the one that owns the listening socket) 1 s after Portico
 //            logged "serving", before any request
+//   WS       sequential WebSocket echo round trips of 32 bytes (scripts/bench-ws.ts; direct: ws://
+//            to the echo upstream; portico: wss:// to the HTTPS listener), round trips/s
 //   adapter  the listener adapter Portico logged for each listener ("[bun-sni]", "[node-http2]", ...)
 // Load generators run in a private mount namespace whose /etc/hosts maps webapp.istioinaction.io
 // to 127.0.0.1 (wrk has no --resolve), so SNI and Host carry the real name.
@@ -48,6 +50,7 @@ import {
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { startWsEcho, wsRoundTrips } from "./bench-ws.ts";
 import { WEBAPP_BODY } from "./demo-upstreams.ts";
 import { GRPC_PATH, grpcFrame } from "./grpc-upstream.ts";
 import { BINARY, BUN, DENO, DENO_ENV, ROOT as REPO, nodeBundleCommand, porticoCommand } from "./runtimes.ts";
@@ -306,6 +309,7 @@ function writeRoutes(
   [httpsPort, mtlsPort, grpcPort]: number[],
   upstream: Upstream,
   grpcOrigin: string,
+  wsOrigin: string,
 ): string {
   const file = join(dir, "routes.yaml");
   const h2cOrigin = upstream.h2c && new URL(upstream.h2c).origin;
@@ -341,11 +345,14 @@ credentials:
 
 services:
   webapp: ${upstream.origin}
+  wsecho: ${wsOrigin}
   grpc: ${grpcOrigin.replace("http:", "h2c:")}
 ${h2cOrigin ? `  webapp-h2c: ${h2cOrigin.replace("http:", "h2c:")}\n` : ""}
 routes:
   - hosts: [${HOST}]
     http:
+      - match: [{ uri: { prefix: /ws-echo } }]
+        route: [{ destination: wsecho }]
       - route: [{ destination: webapp }]
   # Only the https-grpc listener accepts this name, so only it needs trailers.
   - hosts: [${GRPC_HOST}]
@@ -680,6 +687,8 @@ interface RuntimeResult {
   viaH1?: H2Result;
   viaH2c?: H2Result;
   grpc?: H2Result;
+  /** WebSocket echo round trips per second. */
+  ws?: number;
   notes: string[];
 }
 
@@ -688,6 +697,7 @@ interface BenchContext {
   rawDir: string;
   hostsFile: string;
   upstream: Upstream;
+  wsOrigin: string;
   shim?: string;
   shimWhy?: string;
   /** The gRPC upstream's origin and h2load's arguments for one gRPC-framed POST. */
@@ -699,7 +709,13 @@ async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResu
   const rtDir = join(ctx.dir, rt.name);
   mkdirSync(rtDir, { recursive: true });
   const [httpsPort, mtlsPort, grpcPort] = await freePorts(3);
-  const routes = writeRoutes(rtDir, [httpsPort!, mtlsPort!, grpcPort!], ctx.upstream, ctx.grpc.origin);
+  const routes = writeRoutes(
+    rtDir,
+    [httpsPort!, mtlsPort!, grpcPort!],
+    ctx.upstream,
+    ctx.grpc.origin,
+    ctx.wsOrigin,
+  );
   const porticoLog = join(rtDir, "portico.log");
   const readLog = () => {
     try {
@@ -757,6 +773,8 @@ async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResu
     await warmUp(ctx.hostsFile, url, true);
     result.h1 = await wrk(`${rt.name}-h1`, ctx.hostsFile, url, ctx.rawDir);
     result.h2 = await h2load(`${rt.name}-h2`, ctx.hostsFile, url, ctx.rawDir);
+    result.ws = await wsRoundTrips(`wss://${HOST}:${httpsPort}/ws-echo`, DURATION);
+    log(`${rt.name}-ws: ${fmt(result.ws, 0)} round trips/s`);
 
     if (ctx.shim) {
       const mtlsUrl = `https://${HOST}:${mtlsPort}${PATH}`;
@@ -810,7 +828,7 @@ function fmt(n: number | undefined, digits: number): string {
 }
 
 function table(
-  direct: { h1: H1Result; h2?: H2Result; grpc?: H2Result },
+  direct: { h1: H1Result; h2?: H2Result; grpc?: H2Result; ws: number },
   results: RuntimeResult[],
   upstream: Upstream,
   stamp: string,
@@ -827,12 +845,12 @@ function table(
     `### Portico bench ${stamp} (${DURATION}s per test, warm-up ${WARMUP}s; Portico on CPU ${PROXY_CPU}, ${upstream.kind} upstream + load generator on CPU ${LOADGEN_CPU})`,
     "",
     "| target | version | adapter (https / mTLS / gRPC) | H1 req/s | H1 p99 ms | H2 req/s | mTLS H2 req/s " +
-      "| H2→h1 upstream | H2→h2c upstream | gRPC unary req/s | idle RSS MiB |",
-    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    `| direct (${upstream.kind}) | - | - | ${fmt(direct.h1.rps, 0)} | ${fmt(direct.h1.p99ms, 2)} | ${direct.h2 ? fmt(direct.h2.rps, 0) : "n/a"} | n/a | n/a | n/a | ${fmt(direct.grpc?.rps, 0)} | n/a |`,
+      "| H2→h1 upstream | H2→h2c upstream | gRPC unary req/s | WS rt/s | idle RSS MiB |",
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    `| direct (${upstream.kind}) | - | - | ${fmt(direct.h1.rps, 0)} | ${fmt(direct.h1.p99ms, 2)} | ${direct.h2 ? fmt(direct.h2.rps, 0) : "n/a"} | n/a | n/a | n/a | ${fmt(direct.grpc?.rps, 0)} | ${fmt(direct.ws, 0)} | n/a |`,
     ...results.map(
       (r) =>
-        `| portico ${r.name} | ${r.version ?? "n/a"} | ${adapters(r)} | ${fmt(r.h1?.rps, 0)} | ${fmt(r.h1?.p99ms, 2)} | ${fmt(r.h2?.rps, 0)} | ${fmt(r.mtls?.rps, 0)} | ${fmt(r.viaH1?.rps, 0)} | ${fmt(r.viaH2c?.rps, 0)} | ${fmt(r.grpc?.rps, 0)} | ${fmt(r.rssMiB, 1)} |`,
+        `| portico ${r.name} | ${r.version ?? "n/a"} | ${adapters(r)} | ${fmt(r.h1?.rps, 0)} | ${fmt(r.h1?.p99ms, 2)} | ${fmt(r.h2?.rps, 0)} | ${fmt(r.mtls?.rps, 0)} | ${fmt(r.viaH1?.rps, 0)} | ${fmt(r.viaH2c?.rps, 0)} | ${fmt(r.grpc?.rps, 0)} | ${fmt(r.ws, 0)} | ${fmt(r.rssMiB, 1)} |`,
     ),
     "",
     "H1 = `wrk -t1 -c50 --latency` keep-alive (direct: plain HTTP; portico: HTTP/1.1 over TLS); " +
@@ -841,6 +859,8 @@ function table(
       "H2→h1 / H2→h2c upstream = that h2load on the listener whose routes reach HTTP/2 upstreams, to " +
       "the HTTP/1.1 upstream and to nginx over h2c (node:http2 client); " +
       "gRPC unary = h2load POSTing one gRPC frame to a @grpc/grpc-js echo over h2c (direct: to it); " +
+      "WS = sequential WebSocket echo round trips of 32 bytes (direct: ws://; portico: wss://), " +
+      "client and echo upstream in the bench process; " +
       "idle RSS = VmRSS of the runtime process 1 s after startup, before any request. " +
       "Runtimes run one after the other on a shared machine: compare within a run, not across runs.",
   ];
@@ -956,10 +976,22 @@ async function main(): Promise<void> {
     [],
     grpcArgs,
   );
+  const wsEcho = await startWsEcho();
+  const directWs = await wsRoundTrips(`${wsEcho.origin.replace("http:", "ws:")}/ws-echo`, DURATION);
+  log(`direct-ws: ${fmt(directWs, 0)} round trips/s`);
 
   // Portico, one runtime at a time
   const grpc = { origin: grpcOrigin, args: grpcArgs };
-  const ctx: BenchContext = { dir, rawDir, hostsFile, upstream, shim, shimWhy, grpc };
+  const ctx: BenchContext = {
+    dir,
+    rawDir,
+    hostsFile,
+    upstream,
+    wsOrigin: wsEcho.origin,
+    shim,
+    shimWhy,
+    grpc,
+  };
   const results: RuntimeResult[] = [];
   for (const rt of runtimes) {
     if (!alive(upstream.child)) fail("the upstream exited during the measurement");
@@ -969,7 +1001,14 @@ async function main(): Promise<void> {
   results.sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
 
   await stopAll();
-  const md = table({ h1: directH1, h2: directH2, grpc: directGrpc }, results, upstream, stamp, shimWhy);
+  await wsEcho.close();
+  const md = table(
+    { h1: directH1, h2: directH2, grpc: directGrpc, ws: directWs },
+    results,
+    upstream,
+    stamp,
+    shimWhy,
+  );
   process.stdout.write(`\n${md}`);
   const outDir = join(REPO, ".bench");
   mkdirSync(outDir, { recursive: true });

@@ -4,6 +4,13 @@
 /** Envoy's default route timeout. */
 export const DEFAULT_TIMEOUT_MS = 15_000;
 
+/**
+ * How long an upgraded (WebSocket) connection may carry no byte either way: Envoy's default
+ * stream_idle_timeout (5 min), which is what bounds an upgraded stream there once the route
+ * timeout no longer does. A route's `idleTimeout` replaces it.
+ */
+export const DEFAULT_UPGRADE_IDLE_TIMEOUT_MS = 300_000;
+
 /** The `server` response header. */
 export const DEFAULT_SERVER_HEADER = "portico";
 

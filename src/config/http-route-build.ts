@@ -116,6 +116,8 @@ export function buildHttpRoute(
     const headers = buildHeaders(route.headers, [...at, "headers"], ctx);
     if (headers) built.headers = headers;
   }
+  if (route.websocket === false) built.websocket = false;
+  if (route.idleTimeout !== undefined) built.idleTimeoutMs = parseDuration(route.idleTimeout)!;
   if (route.retries) built.retries = buildRetries(route.retries);
   if (route.fault) built.fault = buildFault(route.fault);
   const mirrors = buildMirrors(route, at, lookup, ctx);

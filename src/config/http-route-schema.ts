@@ -393,7 +393,15 @@ const CorsPolicySchema = mapping(
 
 const ACTIONS = ["route", "redirect", "directResponse"] as const;
 /** Fields that shape the request sent to a destination, so they need `route`. */
-const ROUTE_ONLY = ["rewrite", "retries", "mirror", "mirrors", "mirrorPercentage"] as const;
+const ROUTE_ONLY = [
+  "rewrite",
+  "retries",
+  "mirror",
+  "mirrors",
+  "mirrorPercentage",
+  "websocket",
+  "idleTimeout",
+] as const;
 
 /** The schema of one HTTPRoute entry (`routes[].http[]`, or a VirtualService's `spec.http[]`). */
 export const HttpRouteSchema = v.pipe(
@@ -416,6 +424,10 @@ export const HttpRouteSchema = v.pipe(
         list("a list of mirrors, each with destination and optional percentage", MirrorEntrySchema),
       ),
       corsPolicy: v.optional(CorsPolicySchema),
+      // Portico's own (routes.yaml only; virtual-service.ts refuses them): Envoy's per-route
+      // upgrade_configs switch and RouteAction.idle_timeout, for upgraded (WebSocket) connections.
+      websocket: v.optional(boolean()),
+      idleTimeout: v.optional(duration),
     },
     {
       delegate: "VirtualService delegation is not supported; write the routes inline",

@@ -152,5 +152,9 @@ export interface HttpRouteConfig {
   fault?: FaultConfig;
   mirrors?: MirrorConfig[];
   corsPolicy?: CorsPolicyConfig;
+  /** False: an Upgrade (WebSocket) request is refused with 403, as Envoy does. Absent: allowed. */
+  websocket?: false;
+  /** Milliseconds an upgraded connection may carry no byte either way before both sides close. */
+  idleTimeoutMs?: number;
   source: Source;
 }

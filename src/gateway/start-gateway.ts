@@ -80,6 +80,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
         tls,
         handler: createListenerHandler(ref, deps.clients),
         trailers: reachesHttp2(l),
+        upgrades: l.upgrades,
       };
       return { key: keyOf(l), ref, ...(await startOn(spec)) };
     }
@@ -149,9 +150,10 @@ let uniq = 0;
  * compared, so a listener with one always restarts: conservative, never stale.
  */
 function keyOf(l: ListenerPlan | StreamListenerPlan): string {
-  // Whether trailers are needed can change the adapter, so it is part of the key.
+  // Whether routes need trailers or forward upgrades can change the adapter, so both are here.
   const http = l.kind === "http" || l.kind === "https";
-  const base = `${l.kind}|${l.address}|${l.port}|${http && reachesHttp2(l)}`;
+  const upgrades = "upgrades" in l ? `|${l.upgrades}` : "";
+  const base = `${l.kind}|${l.address}|${l.port}|${http && reachesHttp2(l)}${upgrades}`;
   if (l.kind === "http") return base;
   const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
   if (l.kind === "https") {

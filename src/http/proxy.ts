@@ -133,7 +133,7 @@ function failureError(a: Failed, service: string, timeoutMs: number): Error {
   return new UpstreamUnavailableError(failureReason(a.error), { cause: a.error });
 }
 
-function timeoutError(service: string, timeoutMs: number, cause?: unknown): UpstreamTimeoutError {
+export function timeoutError(service: string, timeoutMs: number, cause?: unknown): UpstreamTimeoutError {
   const message = `no response from ${service} within ${timeoutMs} ms`;
   return new UpstreamTimeoutError(message, cause === undefined ? undefined : { cause });
 }
@@ -187,7 +187,7 @@ function discard(res: Response): void {
   res.body?.cancel().catch(() => {});
 }
 
-function requestHeaders(f: ForwardRequest, authority: string | undefined): Headers {
+export function requestHeaders(f: ForwardRequest, authority: string | undefined): Headers {
   const src = f.req.headers;
   const listed = connectionListed(src.get("connection"));
   const out = new Headers();
@@ -212,7 +212,7 @@ function requestHeaders(f: ForwardRequest, authority: string | undefined): Heade
   return out;
 }
 
-function responseHeaders(res: Response, elapsedMs: number, serverHeader: string): Headers {
+export function responseHeaders(res: Response, elapsedMs: number, serverHeader: string): Headers {
   const listed = connectionListed(res.headers.get("connection"));
   const out = new Headers();
   for (const [name, value] of res.headers) {
@@ -228,7 +228,7 @@ function responseHeaders(res: Response, elapsedMs: number, serverHeader: string)
 }
 
 /** Envoy's reset reason for the 503 body ("connection failure", "connection termination"). */
-function failureReason(err: unknown): string {
+export function failureReason(err: unknown): string {
   const { kind, code, message } = classifyError(err);
   switch (kind) {
     case "refused-stream":

@@ -11,6 +11,7 @@ import { addCorsHeaders, isPreflight, preflightResponse } from "./cors.ts";
 import { errorResponse } from "./error-status.ts";
 import { applyHeaderOps } from "./header-ops.ts";
 import { forward } from "./proxy.ts";
+import { forwardUpgrade, isUpgrade, refuseUpgrade } from "./upgrade.ts";
 import { empty, ownResponse, plainText } from "./responses.ts";
 import { clientCertHeaders, xfccValue } from "./xfcc.ts";
 
@@ -76,7 +77,11 @@ function act(action: RouteAction, r: RouteRequest): Response | Promise<Response>
       return empty(action.status, serverHeader, { location: action.location(m) });
     case "proxy": {
       const peer = conn.tls?.peer;
-      return forward(
+      const upgrade = isUpgrade(m.req);
+      if (upgrade && !action.upgrades) return refuseUpgrade(serverHeader);
+      // Only an adapter that can hand over the connection sets conn.upgrade; elsewhere (an
+      // adapter select.ts would not pick for such a route) the request goes as an ordinary one.
+      return (upgrade && conn.upgrade ? forwardUpgrade : forward)(
         action,
         {
           req: m.req,

@@ -4,14 +4,28 @@
 // process (Bun.serve cannot show the client certificate, which x-forwarded-client-cert needs:
 // oven-sh/bun#14097). Measured here against node:http2 alone: about 1.7x the requests per
 // second (docs/runtimes.md, "Listener adapters").
+//
+// WebSocket: Bun.serve cannot give a request's connection away. Its server.upgrade() ends in
+// message-level ServerWebSockets that answer pings themselves, so a relay through it would not
+// leave frames untouched; and the front, outside TLS, cannot see an upgrade coming. Serving
+// every SIMPLE policy with node:http2 instead (whose `upgrade` event hands over the raw socket)
+// cost too much: `npm run bench` on Bun, two runs each, H1 over TLS 4.0k and 4.3k req/s
+// against 12.1k and 10.7k on Bun.serve, h2 6.9k and 8.8k against 12.5k and 8.9k. So when the
+// listener's routes forward upgrades (the default, as in Envoy) the front chooses by the
+// ClientHello's ALPN: a client offering h2 gets Bun.serve (h2 WebSockets would need
+// SETTINGS_ENABLE_CONNECT_PROTOCOL, which Bun.serve cannot send; browsers then open a
+// WebSocket on its own HTTP/1.1 connection), any other (HTTP/1.1 only, or no ALPN, as WebSocket
+// clients send) gets Bun's node:https on loopback, whose `upgrade` event gives the raw socket.
 
 import { serveBun, stopBun, type BunServer } from "./_shared/bun.ts";
 import { startBunServe } from "./bun-serve.ts";
 import { startNodeHttp2 } from "./node-http2.ts";
-import { ConnectionTracker, serveFront } from "./_shared/connections.ts";
+import type { Server as NetServer } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { ConnectionTracker, listen, serveFront } from "./_shared/connections.ts";
 import { pipeToLoopback, type PipeFacts } from "./_shared/loopback-pipe.ts";
 import { policyNeeds } from "./_shared/needs.ts";
-import { http2Target } from "./_shared/node-http.ts";
+import { h1SecureServer, http2Target } from "./_shared/node-http.ts";
 import { sniFrontServer, type SniTarget } from "./_shared/sni-front.ts";
 import type { HttpListenerSpec, StartListener, TlsPolicy } from "./_shared/types.ts";
 
@@ -19,18 +33,40 @@ export const startBunSni: StartListener = async (spec) => {
   // Without TLS there is no ClientHello to read: a plain listener is Bun.serve's, as bun-serve
   // serves it, so `--adapter bun-sni` still starts a config that has an HTTP redirect port.
   const tls = spec.tls;
-  // Bun.serve cannot write trailers: a listener that needs them is node:http2's throughout.
-  if (tls === undefined) return spec.trailers ? startNodeHttp2(spec) : startBunServe(spec);
+  // Bun.serve cannot write trailers nor hand over an upgraded connection: a plain listener that
+  // needs either is node's throughout.
+  if (tls === undefined) return spec.trailers || spec.upgrades ? startNodeHttp2(spec) : startBunServe(spec);
   const tracker = new ConnectionTracker("requests");
   const facts: PipeFacts = new Map();
   const inner: BunServer[] = [];
-  const targets = tls.policies.map((policy, index): SniTarget => {
-    if (spec.trailers || needsHttp2(policy)) return http2Target(spec, tracker, policy, index);
+  const h1: NetServer[] = [];
+  const piped = (socket: TLSSocket) => facts.get(socket.remotePort ?? 0)?.remoteAddress;
+  const targets: SniTarget[] = [];
+  for (const [index, policy] of tls.policies.entries()) {
+    if (spec.trailers || needsHttp2(policy)) {
+      targets.push(http2Target(spec, tracker, policy, index));
+      continue;
+    }
     const server = innerServer(spec, policy, index, facts);
     inner.push(server);
-    return { emit: (socket, serverName) => pipeToLoopback(socket, server.port!, serverName ?? "", facts) };
+    const bunPort = server.port!;
+    if (!spec.upgrades) {
+      targets.push({ emit: (socket, name) => pipeToLoopback(socket, bunPort, name ?? "", facts) });
+      continue;
+    }
+    const https = h1SecureServer(spec, tracker, policy, index, piped) as unknown as NetServer;
+    h1.push(https);
+    const where = { ...spec, name: `${spec.name} (inner)`, address: "127.0.0.1", port: 0 };
+    const h1Port = await listen(https, where);
+    targets.push({
+      emit: (socket, name, alpn) =>
+        pipeToLoopback(socket, alpn.includes("h2") ? bunPort : h1Port, name ?? "", facts),
+    });
+  }
+  return serveFront(spec, sniFrontServer(tls, targets), tracker, async () => {
+    for (const s of h1) s.close();
+    await stopBun(inner);
   });
-  return serveFront(spec, sniFrontServer(tls, targets), tracker, () => stopBun(inner));
 };
 
 /**

@@ -43,6 +43,7 @@ export const ADAPTERS: Adapter[] = [
       "tlsVersions",
       "cipherSuites",
       "trailers",
+      "websocket",
     ],
     start: startBunServe,
   },

@@ -18,6 +18,7 @@ import type {
   VirtualHostConfig,
 } from "../config/model.ts";
 import { NULL_BODY_STATUS } from "../config/http-route-schema.ts";
+import { DEFAULT_UPGRADE_IDLE_TIMEOUT_MS } from "../config/defaults.ts";
 import { captureGroups, compileRe2, compileSubstitution } from "../config/re2.ts";
 import type { UpstreamTls } from "../upstream/types.ts";
 import { portStart } from "../util/host-table.ts";
@@ -74,6 +75,8 @@ function compileAction(
     upstreams,
     totalWeight: upstreams.reduce((a, u) => a + u.weight, 0),
     timeoutMs: r.timeoutMs,
+    upgrades: r.websocket !== false,
+    idleTimeoutMs: r.idleTimeoutMs ?? DEFAULT_UPGRADE_IDLE_TIMEOUT_MS,
   };
   if (r.rewrite) {
     const rewritePath = compileRewrite(r.rewrite, r.match);

@@ -82,6 +82,8 @@ export interface HttpListenerBase extends ListenerBase {
   vhosts: HostTable<VirtualHostPlan>;
   /** What upstreams learn about client certificates (x-forwarded-client-cert and friends). */
   clientCerts: CertForwardingPlan;
+  /** Some route may forward an Upgrade (WebSocket): the adapter must be able to tunnel bytes. */
+  upgrades: boolean;
 }
 
 export interface HttpListenerPlan extends HttpListenerBase {

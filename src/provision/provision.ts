@@ -94,9 +94,12 @@ function compileListener(
   if (l.protocol !== "HTTP" && l.protocol !== "HTTPS") return undefined; // TCP and TLS: provision/tcp.ts
   const hosts = new HostTable<true>();
   const table = new HostTable<VirtualHostPlan>();
+  let upgrades = false;
   vhosts.forEach((vh, i) => {
     const bound = config.routes[i]!.listeners;
-    if (bound === undefined || bound.includes(l.name)) for (const h of vh.hosts) table.add(h, vh);
+    if (bound !== undefined && !bound.includes(l.name)) return;
+    for (const h of vh.hosts) table.add(h, vh);
+    upgrades ||= vh.routes.some((r) => r.action.kind === "proxy" && r.action.upgrades);
   });
   const common: HttpListenerBase = {
     name: l.name,
@@ -105,6 +108,8 @@ function compileListener(
     hosts,
     vhosts: table,
     clientCerts: compileCertForwarding(l.clientCerts, []),
+    // An httpsRedirect listener answers every request with a 301, upgrades included.
+    upgrades: upgrades && !(l.protocol === "HTTP" && l.httpsRedirect),
   };
 
   if (l.protocol === "HTTP") {

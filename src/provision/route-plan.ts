@@ -94,6 +94,10 @@ export interface ProxyAction {
   totalWeight: number;
   /** 0: no timeout. */
   timeoutMs: number;
+  /** Upgrade (WebSocket) requests are forwarded; false: refused with 403, as Envoy does. */
+  upgrades: boolean;
+  /** An upgraded connection with no byte either way for this long is closed (0: never). */
+  idleTimeoutMs: number;
   /**
    * The path and query to send, given the index of the match entry that chose the route (-1: no match list).
    */

@@ -88,3 +88,6 @@ export class UpstreamUnavailableError extends PorticoError {}
 
 /** The upstream did not answer within the route timeout. Mapped to 504. */
 export class UpstreamTimeoutError extends PorticoError {}
+
+/** An Upgrade (WebSocket) request was answered with something other than 101; logged. */
+export class UpgradeFailedError extends PorticoError {}

@@ -35,6 +35,7 @@ import {
   portOf,
   startGrpc,
 } from "../helpers/grpc.ts";
+import { type ClientOptions, WebSocket } from "ws";
 
 type Listener = "plain" | "any-sni" | "strict-sni" | "grpc";
 const MTLS_HOST = "mtls.istioinaction.io";
@@ -108,7 +109,13 @@ afterAll(async () => {
   await upstreams?.close();
 });
 
-function config(listener: Listener, port: number): string {
+/**
+ * Routes forward WebSocket upgrades (the default) unless `websocket` is false: bun-serve cannot
+ * tunnel an upgrade (the websocket need), so its cases run with `websocket: false` routes, and
+ * a refusal case shows it is not picked for the default.
+ */
+function config(listener: Listener, port: number, websocket = true): string {
+  const off = websocket ? "" : "\n        websocket: false";
   const listeners = {
     plain: `[{ name: web, address: 127.0.0.1, port: ${port}, protocol: HTTP }]`,
     "any-sni": `
@@ -150,21 +157,21 @@ routes:
   - hosts: ["*"]
     http:${listener === "grpc" ? "\n      - { match: [{ uri: { prefix: /echo.Echo/ } }], route: [{ destination: grpc }] }" : ""}
       - match: [{ uri: { prefix: /upload } }]
-        route: [{ destination: webapp }]
-      - route: [{ destination: echo }]
+        route: [{ destination: webapp }]${off}
+      - route: [{ destination: echo }]${off}
 `;
 }
 
+/** The adapters that cannot tunnel an upgrade (select.ts: the websocket need). */
+const NO_WEBSOCKET = new Set(["bun-serve"]);
+
 /** `portico run` on `listener` at `port`, with `adapter` forced and no admin listener. */
-const runArgs = (adapter: string, listener: Listener, port: number) => [
-  "run",
-  "-c",
-  writeConfig(config(listener, port)),
-  "--admin",
-  "off",
-  "--adapter",
-  adapter,
-];
+const runArgs = (
+  adapter: string,
+  listener: Listener,
+  port: number,
+  websocket = !NO_WEBSOCKET.has(adapter),
+) => ["run", "-c", writeConfig(config(listener, port, websocket)), "--admin", "off", "--adapter", adapter];
 
 /** Starts Portico on `listener` with `adapter` for the cases of one describe block (unless skipped). */
 function serving(adapter: string, listener: Listener, skipped: boolean) {
@@ -213,6 +220,29 @@ async function expectKeepAlive(args: string[]) {
   expect(r.stderr).not.toContain("Connection died");
 }
 
+/**
+ * One WebSocket echo through Portico (the `ws` package against the echo upstream's `ws` server),
+ * or, where the adapter cannot tunnel and the routes say `websocket: false`, Envoy's 403.
+ */
+async function expectWebSocketEcho(adapter: string, url: string, options: ClientOptions = {}) {
+  const ws = new WebSocket(url, { ...options, lookup: loopback } as ClientOptions);
+  const outcome = await new Promise<string | number>((resolve, reject) => {
+    ws.once("open", () => {
+      ws.send("hello ws");
+      ws.once("message", (data) => resolve(String(data)));
+    });
+    ws.once("unexpected-response", (_req, res) => resolve(res.statusCode!));
+    ws.once("error", reject);
+  });
+  ws.terminate();
+  expect(outcome).toBe(NO_WEBSOCKET.has(adapter) ? 403 : "hello ws");
+}
+
+function loopback(_host: string, opts: { all?: boolean }, cb: (...a: unknown[]) => void): void {
+  if (opts.all) cb(null, [{ address: "127.0.0.1", family: 4 }]);
+  else cb(null, "127.0.0.1", 4);
+}
+
 /** SHA-256 hex of the certificate's DER, as x-forwarded-client-cert's Hash carries it. */
 const derHash = (pemFile: string) =>
   createHash("sha256")
@@ -243,6 +273,15 @@ for (const [adapter, expected] of Object.entries(EXPECTED[RUNTIME])) {
         const r = await runPortico(runArgs(adapter, listener as Listener, port!), 10_000);
         expect(r.code).toBe(1);
         expect(r.stderr).toContain(REFUSAL[listener as Listener]!);
+        expect(r.stderr).toContain(`which adapter ${adapter} cannot honour`);
+      });
+    }
+    if (NO_WEBSOCKET.has(adapter)) {
+      test("a listener whose routes forward WebSocket upgrades is refused at startup", async () => {
+        const [port] = await freePorts(1);
+        const r = await runPortico(runArgs(adapter, "plain", port!, true), 10_000);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain('listener "web" needs WebSocket upgrades as a byte tunnel');
         expect(r.stderr).toContain(`which adapter ${adapter} cannot honour`);
       });
     }
@@ -294,6 +333,10 @@ for (const [adapter, expected] of Object.entries(EXPECTED[RUNTIME])) {
     test("a 3 MiB body streams to the upstream and back", async () => {
       await expectUploadEchoed([url("/upload")], `plain-${adapter}`);
     });
+
+    test("a WebSocket echo", async () => {
+      await expectWebSocketEcho(adapter, `ws://127.0.0.1:${s.port}/ws`);
+    });
   });
 
   block("any-sni").describe(`${adapter} on ${RUNTIME}: HTTPS, one "*" server`, () => {
@@ -313,6 +356,11 @@ for (const [adapter, expected] of Object.entries(EXPECTED[RUNTIME])) {
         expect(r.httpVersion).toBe(version);
         expect(JSON.parse(r.body).headers["x-forwarded-proto"]).toBe("https");
       }
+    });
+
+    test("a WebSocket echo over TLS", async () => {
+      const ca = readFileSync(book.webappCaChain);
+      await expectWebSocketEcho(adapter, `wss://${HOST_WEBAPP}:${s.port}/ws`, { ca });
     });
 
     test('no SNI at all is served by the "*" server', async () => {
@@ -410,6 +458,16 @@ for (const [adapter, expected] of Object.entries(EXPECTED[RUNTIME])) {
       }
     });
 
+    test("a WebSocket echo on a SIMPLE host and on the MUTUAL host", async () => {
+      const ca = readFileSync(book.webappCaChain);
+      await expectWebSocketEcho(adapter, `wss://${HOST_WEBAPP}:${s.port}/ws`, { ca });
+      const cert = { cert: readFileSync(book.webappClientCert), key: readFileSync(book.webappClientKey) };
+      await expectWebSocketEcho(adapter, `wss://${MTLS_HOST}:${s.port}/ws`, {
+        rejectUnauthorized: false,
+        ...cert,
+      });
+    });
+
     test("an unknown SNI and a missing SNI are refused in the handshake", async () => {
       expect((await curl(["-k", ...tls(s.port, "other.istioinaction.io", "/")])).exitCode).toBe(35);
       expect((await curl(["-k", `https://127.0.0.1:${s.port}/`])).exitCode).toBe(35);
@@ -453,17 +511,20 @@ for (const [adapter, expected] of Object.entries(EXPECTED[RUNTIME])) {
     });
 
     if (adapter === "bun-sni") {
-      test("the inner Bun.serve servers serve only what the SNI front piped: others get 421", async () => {
+      test("the inner servers serve only what the SNI front piped: others get 421 or nothing", async () => {
         const inner = listeningPorts(s.p!.proc.pid!).filter((port) => port !== s.port);
-        // Two SIMPLE hosts, each with its own Bun.serve; the MUTUAL one is served by node:http2.
-        expect(inner.length).toBe(2);
+        // Two SIMPLE hosts, each with its own Bun.serve (h2 clients) and node:https (HTTP/1.1
+        // clients, which may upgrade); the MUTUAL one is served by node:http2 in process.
+        expect(inner.length).toBe(4);
+        const statuses: number[] = [];
         for (const port of inner) {
           const marker = crypto.randomUUID();
           const direct = `https://127.0.0.1:${port}/direct?m=${marker}`;
           const r = await curl(["-k", direct, "-H", `Host: ${HOST_WEBAPP}`]);
-          expect(r.status).toBe(421);
+          statuses.push(r.status);
           expect(upstreamSaw(marker)).toBe(false);
         }
+        expect(statuses.sort()).toEqual([0, 0, 421, 421]);
       });
     }
   });

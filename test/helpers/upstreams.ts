@@ -9,6 +9,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
+import { WebSocketServer } from "ws";
 import { sleep } from "./net.ts";
 
 /** One request as the upstream received it. */
@@ -26,6 +27,7 @@ export interface Seen {
  * `/hang…` is never answered (`open` counts requests still open, to see aborted clients free
  * them); `/flaky?key=K&fail=N` answers 503 to the first N requests for K (`tries`), then 200.
  * `answer`, when given, is asked first and returns true when it answered the request itself.
+ * A WebSocket upgrade is accepted (the `ws` package) and every message echoed.
  */
 export class EchoUpstream {
   constructor(private readonly answer?: (seen: Seen, res: ServerResponse) => boolean) {}
@@ -71,6 +73,14 @@ export class EchoUpstream {
         res.writeHead(200, { "content-type": "application/json" });
         res.end(JSON.stringify(seen));
       });
+    });
+    const wss = new WebSocketServer({ noServer: true });
+    this.server.on("upgrade", (req, socket, head) => {
+      const { method = "", url = "", headers, httpVersion } = req;
+      this.seen.push({ method, url, headers, body: "", httpVersion });
+      wss.handleUpgrade(req, socket, head, (ws) =>
+        ws.on("message", (data, binary) => ws.send(data, { binary })),
+      );
     });
     const server = this.server;
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

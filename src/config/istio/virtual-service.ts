@@ -7,6 +7,8 @@ import * as v from "valibot";
 import { parseHttpRoute } from "../http-route-build.ts";
 import type { Config, HttpRouteConfig, VirtualHostConfig } from "../model.ts";
 import { list, mapping, rule, text, validate } from "../schema-kit.ts";
+import type { Reporter } from "../report.ts";
+import type { FieldPath } from "../yaml-locate.ts";
 import type { IstioDoc } from "./document.ts";
 import { istioTcpRoutes, istioTlsRoutes } from "./l4-route.ts";
 
@@ -74,6 +76,7 @@ export function translateVirtualService(
   };
   const http: HttpRouteConfig[] = [];
   (spec.http ?? []).forEach((r, j) => {
+    if (porticoOnly(r, ["spec", "http", j], doc.ctx)) return;
     const built = parseHttpRoute(r, ["spec", "http", j], lookup, config.settings.timeoutMs, doc.ctx);
     if (!built) return;
     // A match's port is compared with the port the request came in on, which is the bound one.
@@ -93,4 +96,23 @@ export function translateVirtualService(
     if (tls) built.tls = tls;
   }
   return built;
+}
+
+/**
+ * The HTTPRoute fields routes.yaml adds (`websocket`, `idleTimeout`) are not Istio's: a
+ * VirtualService that names one is refused, not silently given a meaning Istio does not have.
+ * Istio has no per-route upgrade switch; upgrades are on, as in Istio.
+ */
+function porticoOnly(raw: unknown, at: FieldPath, ctx: Reporter): boolean {
+  if (typeof raw !== "object" || raw === null) return false;
+  let found = false;
+  for (const k of ["websocket", "idleTimeout"]) {
+    if (!(k in raw)) continue;
+    found = true;
+    ctx.report(
+      [...at, k],
+      "is a routes.yaml field, not an Istio HTTPRoute field; Istio routes allow upgrades",
+    );
+  }
+  return found;
 }

@@ -18,6 +18,8 @@ export interface ListenerNeeds {
   cipherSuites: boolean;
   /** Responses may end with trailers (an HTTP/2 or gRPC upstream), which must reach the client. */
   trailers: boolean;
+  /** Some route forwards Upgrade (WebSocket) requests: the connection's bytes go to a tunnel. */
+  websocket: boolean;
 }
 
 export const NEED_WORDS: Record<keyof ListenerNeeds, string> = {
@@ -29,6 +31,7 @@ export const NEED_WORDS: Record<keyof ListenerNeeds, string> = {
   tlsVersions: "TLS protocol versions per server",
   cipherSuites: "TLS 1.2 cipher suites per server (cipherSuites)",
   trailers: "response trailers (routes to an HTTP/2 or gRPC service)",
+  websocket: "WebSocket upgrades as a byte tunnel (turn them off with `websocket: false` on the routes)",
 };
 
 /** What one TLS policy asks beyond a certificate: each of these needs node:http2 on Bun. */
@@ -59,6 +62,7 @@ export function needsOf(spec: HttpListenerSpec): ListenerNeeds {
     tlsVersions: false,
     cipherSuites: false,
     trailers: spec.trailers === true,
+    websocket: spec.upgrades === true,
   };
   for (const p of tls?.policies ?? []) {
     for (const [k, v] of Object.entries(policyNeeds(p)) as [keyof PolicyNeeds, boolean][]) needs[k] ||= v;

@@ -12,6 +12,7 @@ import {
   type Server as HttpServer,
   type ServerResponse,
 } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import {
   createSecureServer,
   type Http2SecureServer,
@@ -27,6 +28,7 @@ import { guardClientCert, needsGuard, refusal } from "./client-cert-guard.ts";
 import type { ConnectionTracker } from "./connections.ts";
 import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
 import { internalError } from "./internal-error.ts";
+import { connectListener, upgradeListener } from "./node-upgrade.ts";
 import type { SniTarget } from "./sni-front.ts";
 import type { ConnectionInfo, HttpListenerSpec, TlsPolicy } from "./types.ts";
 
@@ -47,6 +49,54 @@ export function plainServer(spec: HttpListenerSpec, tracker: ConnectionTracker):
       err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
+  server.on(
+    "upgrade",
+    upgradeListener(spec, tracker, "http", (req) => plainConnectionInfo(req.socket)),
+  );
+  return server;
+}
+
+/**
+ * An HTTP/1.1-only node:https server for a SIMPLE policy whose connections arrive piped over
+ * loopback (bun-sni, for clients that do not offer h2: they may ask for a WebSocket upgrade,
+ * which Bun.serve cannot hand over). Connections the front did not pipe are destroyed.
+ */
+export function h1SecureServer(
+  spec: HttpListenerSpec,
+  tracker: ConnectionTracker,
+  policy: TlsPolicy,
+  index: number,
+  remoteAddress: (socket: TLSSocket) => string | undefined,
+): HttpsServer {
+  const info = (socket: Socket) => tlsConnectionInfo(socket as TLSSocket, index, false, remoteAddress);
+  const piped = (socket: Socket) => remoteAddress(socket as TLSSocket) !== undefined;
+  const server = createHttpsServer(
+    {
+      key: policy.keyPem,
+      cert: policy.certPem,
+      ALPNProtocols: ["http/1.1"],
+      minVersion: spec.tls!.minVersion,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      keepAliveTimeout: IDLE_TIMEOUT_MS,
+    },
+    bridge(
+      spec,
+      tracker,
+      (incoming) => info(incoming.socket),
+      (incoming) => piped(incoming.socket),
+    ),
+  );
+  server.on(
+    "upgrade",
+    upgradeListener(
+      spec,
+      tracker,
+      "https",
+      (req) => info(req.socket),
+      (req) => piped(req.socket),
+    ),
+  );
+  server.on("tlsClientError", (_err, socket) => socket.destroy());
   return server;
 }
 
@@ -73,14 +123,13 @@ export function secureServer(
   remoteAddress?: (socket: TLSSocket) => string | undefined,
 ): Http2SecureServer {
   const askCert = policy.requireClientCert || policy.requestClientCert === true;
-  const listener = bridge(
-    spec,
-    tracker,
-    (incoming) => tlsConnectionInfo(incoming.socket as unknown as TLSSocket, index, askCert, remoteAddress),
-    needsGuard(policy)
-      ? (incoming) => refusal(incoming.socket as unknown as TLSSocket, policy) === undefined
-      : undefined,
-  );
+  // One view of the connection for requests, upgrades and extended CONNECTs alike.
+  type Req = { socket: unknown };
+  const info = (req: Req) => tlsConnectionInfo(req.socket as TLSSocket, index, askCert, remoteAddress);
+  const admit = needsGuard(policy)
+    ? (req: Req) => refusal(req.socket as TLSSocket, policy) === undefined
+    : undefined;
+  const listener = bridge(spec, tracker, info, admit);
   const server = createSecureServer(
     {
       key: policy.keyPem,
@@ -95,10 +144,14 @@ export function secureServer(
       ...(policy.maxVersion ? { maxVersion: policy.maxVersion } : {}),
       ...(policy.ciphers ? { ciphers: policy.ciphers } : {}),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      // RFC 8441: h2 clients may open WebSockets with extended CONNECT (node-upgrade.ts).
+      ...(spec.upgrades ? { settings: { enableConnectProtocol: true } } : {}),
     },
     listener,
   );
   guardClientCert(server, policy);
+  server.on("upgrade", upgradeListener(spec, tracker, "https", info, admit));
+  if (spec.upgrades) server.on("connect", connectListener(spec, tracker, info, admit));
   server.setTimeout(IDLE_TIMEOUT_MS);
   // Failed handshakes (no client certificate, untrusted CA, garbage) are the client's problem:
   // the connection is closed and nothing else is affected.

@@ -14,7 +14,8 @@ export const CLIENT_HELLO_TIMEOUT_MS = 10_000;
 
 /** Where a connection goes once its SNI is known; the ClientHello is back in the socket, unread. */
 export interface SniTarget {
-  emit(socket: Socket, serverName: string | undefined): void;
+  /** `alpn`: the protocols the ClientHello offers (bun-sni chooses its inner server by them). */
+  emit(socket: Socket, serverName: string | undefined, alpn: string[]): void;
 }
 
 export type SniDecision = (serverName: string | undefined) => SniTarget | undefined;
@@ -46,7 +47,7 @@ export function dispatchBySni(socket: Socket, decide: SniDecision): void {
     }
     socket.pause();
     socket.unshift(buffered);
-    target.emit(socket, hello.serverName);
+    target.emit(socket, hello.serverName, hello.alpn);
   };
   socket.setNoDelay(true);
   socket.setTimeout(CLIENT_HELLO_TIMEOUT_MS);

@@ -16,6 +16,11 @@ export interface PeerCertificate {
 /** Facts about the connection a request arrived on; one object per connection. */
 export interface ConnectionInfo {
   remoteAddress: string;
+  /**
+   * The request asks for an Upgrade and the adapter can give its connection to a tunnel
+   * (tunnel.ts). Absent: an Upgrade request is served as an ordinary request.
+   */
+  upgrade?: true;
   /** Present on TLS listeners. */
   tls?: {
     /** The SNI the handshake was selected by (lower-case). */
@@ -102,6 +107,11 @@ export interface HttpListenerSpec extends ListenerBase {
    * (util/trailers.ts), which the adapter must write.
    */
   trailers?: boolean;
+  /**
+   * Some route forwards Upgrade (WebSocket) requests: the adapter must hand the handler's tunnel
+   * (tunnel.ts) the client's connection after the 101. Absent: none does.
+   */
+  upgrades?: boolean;
 }
 
 /** A TCP or TLS-passthrough listener: no HTTP inside, so no handler. */

@@ -1,6 +1,8 @@
 // The values a configuration gets for what it leaves out, in one place (routes.yaml, Istio
 // documents and the command line all start from these).
 
+import type { PathNormalization } from "../util/path-normalize.ts";
+
 /** Envoy's default route timeout. */
 export const DEFAULT_TIMEOUT_MS = 15_000;
 
@@ -11,9 +13,20 @@ export const DEFAULT_SERVER_HEADER = "portico";
 export const DEFAULT_ADDRESS = "0.0.0.0";
 
 /** The settings of a configuration that sets none. */
-export function defaultSettings(): { timeoutMs: number; serverHeader: string } {
-  return { timeoutMs: DEFAULT_TIMEOUT_MS, serverHeader: DEFAULT_SERVER_HEADER };
+export function defaultSettings(): {
+  timeoutMs: number;
+  serverHeader: string;
+  pathNormalization: PathNormalization;
+} {
+  return {
+    timeoutMs: DEFAULT_TIMEOUT_MS,
+    serverHeader: DEFAULT_SERVER_HEADER,
+    pathNormalization: DEFAULT_PATH_NORMALIZATION,
+  };
 }
+
+/** Istio's default MeshConfig.pathNormalization (Envoy's normalize_path). */
+export const DEFAULT_PATH_NORMALIZATION: PathNormalization = "BASE";
 
 /** The admin listener's address when neither --admin nor settings.admin gives one. */
 export const DEFAULT_ADMIN = "127.0.0.1:15000";

@@ -3,6 +3,7 @@
 // consumed by `provision`. Every node keeps where it came from so provisioning errors can name
 // file, line and field. HTTP routes are in route-model.ts.
 
+import type { PathNormalization } from "../util/path-normalize.ts";
 import type { Source } from "../util/errors.ts";
 import type { DestinationConfig, HttpRouteConfig } from "./route-model.ts";
 export type { Source } from "../util/errors.ts";
@@ -193,5 +194,7 @@ export interface Config {
     serverHeader: string;
     /** Admin listener, "ADDR:PORT" or "off"; undefined: the default (127.0.0.1:15000). */
     admin?: string;
+    /** Istio's MeshConfig pathNormalization level, for matching and forwarding (default BASE). */
+    pathNormalization: PathNormalization;
   };
 }

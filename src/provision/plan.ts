@@ -1,6 +1,7 @@
 // The provisioned, immutable runtime form of the configuration: certificates read and parsed,
 // matchers compiled, lookups indexed. The request path reads only these objects.
 
+import type { PathNormalization } from "../util/path-normalize.ts";
 import type { HostTable } from "../util/host-table.ts";
 import type { CertForwardingPlan } from "./cert-forwarding.ts";
 import type { RoutePlan } from "./route-plan.ts";
@@ -82,6 +83,8 @@ export interface HttpListenerBase extends ListenerBase {
   vhosts: HostTable<VirtualHostPlan>;
   /** What upstreams learn about client certificates (x-forwarded-client-cert and friends). */
   clientCerts: CertForwardingPlan;
+  /** settings.pathNormalization: how the request path is normalised before matching and forwarding. */
+  pathNormalization: PathNormalization;
 }
 
 export interface HttpListenerPlan extends HttpListenerBase {

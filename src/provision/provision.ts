@@ -105,6 +105,7 @@ function compileListener(
     hosts,
     vhosts: table,
     clientCerts: compileCertForwarding(l.clientCerts, []),
+    pathNormalization: config.settings.pathNormalization,
   };
 
   if (l.protocol === "HTTP") {

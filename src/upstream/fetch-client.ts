@@ -2,12 +2,18 @@
 // and `decompress: false`, which a transparent proxy needs. Deno's fetch has no such switch (it
 // inflates gzip bodies but keeps content-encoding: denoland/deno#12291), so Deno uses node:http.
 
+import { createNodeClient } from "./node-client.ts";
 import type { UpstreamClient, UpstreamTls } from "./types.ts";
 
 export function createBunFetchClient(tls: UpstreamTls | undefined): UpstreamClient {
   const tlsOptions = tls && { ca: tls.ca, cert: tls.cert, key: tls.key, serverName: tls.serverName };
-  return (r) =>
-    fetch(r.url, {
+  // fetch sends the WHATWG-parsed URL: `'` in the query becomes `%27`, dot segments and `\` in
+  // the path are rewritten, and a path starting with "//" goes out as "/" (docs/runtimes.md).
+  // A target fetch would change goes through node:http instead, which sends `path` as given.
+  let exact: UpstreamClient | undefined;
+  return (r) => {
+    if (!fetchKeepsTarget(r.url)) return (exact ??= createNodeClient(tls))(r);
+    return fetch(r.url, {
       method: r.method,
       headers: r.headers,
       body: r.body,
@@ -20,4 +26,15 @@ export function createBunFetchClient(tls: UpstreamTls | undefined): UpstreamClie
       tls: tlsOptions,
       duplex: "half",
     });
+  };
+}
+
+/** Whether fetch sends the path and query of `url` (scheme://authority/...) unchanged. */
+export function fetchKeepsTarget(url: string): boolean {
+  const pathStart = url.indexOf("/", url.indexOf("://") + 3);
+  if (pathStart < 0) return true;
+  const target = url.slice(pathStart);
+  if (target.startsWith("//")) return false;
+  const parsed = new URL(url);
+  return parsed.pathname + parsed.search === target;
 }

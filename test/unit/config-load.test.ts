@@ -54,7 +54,7 @@ describe("parseConfig: valid configuration", () => {
     const config = parseConfig(FULL, "/etc/portico/routes.yaml");
     const file = "/etc/portico/routes.yaml";
     expect(config.files).toEqual([file]);
-    expect(config.settings).toEqual({ timeoutMs: 10_000, serverHeader: "" });
+    expect(config.settings).toEqual({ timeoutMs: 10_000, serverHeader: "", pathNormalization: "BASE" });
 
     expect(config.listeners).toEqual([
       {
@@ -163,7 +163,11 @@ describe("parseConfig: valid configuration", () => {
         source: { file: "routes.yaml", line: 1, path: "listeners[0]" },
       },
     ]);
-    expect(config.settings).toEqual({ timeoutMs: 15_000, serverHeader: "portico" });
+    expect(config.settings).toEqual({
+      timeoutMs: 15_000,
+      serverHeader: "portico",
+      pathNormalization: "BASE",
+    });
     expect(config.credentials.size).toBe(0);
     expect(config.services.size).toBe(0);
     expect(config.routes).toEqual([]);

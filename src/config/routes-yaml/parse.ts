@@ -76,6 +76,7 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
   const settings = {
     timeoutMs: parseDuration(rawSettings?.timeout ?? "") ?? defaults.timeoutMs,
     serverHeader: rawSettings?.serverHeader ?? defaults.serverHeader,
+    pathNormalization: rawSettings?.pathNormalization ?? defaults.pathNormalization,
     ...(rawSettings?.admin === undefined ? {} : { admin: rawSettings.admin }),
   };
   const credentials = bad.has("credentials")

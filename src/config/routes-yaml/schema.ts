@@ -25,6 +25,7 @@ import { serverTlsIssues, sharedServerTlsFields } from "../server-tls.ts";
 import { parseAdminAddress } from "../admin-address.ts";
 import { parseServiceUrl } from "../service-url.ts";
 import { l4RouteSchemas } from "../tcp-route.ts";
+import { PATH_NORMALIZATIONS } from "../../util/path-normalize.ts";
 
 const ADMIN = 'the admin listener address, ADDR:PORT such as 127.0.0.1:15000, or "off"';
 
@@ -165,9 +166,11 @@ const VirtualHostSchema = v.pipe(
 
 export const ConfigSchema = mapping("a mapping with listeners, services and routes", {
   settings: v.optional(
-    mapping("a mapping with timeout, serverHeader and admin", {
+    mapping("a mapping with timeout, serverHeader, admin and pathNormalization", {
       timeout: v.optional(duration),
       serverHeader: v.optional(headerValue),
+      // Istio's MeshConfig.pathNormalization.normalization levels.
+      pathNormalization: v.optional(oneOf(PATH_NORMALIZATIONS)),
       admin: v.optional(
         checked(ADMIN, (value) =>
           parseAdminAddress(value) === undefined

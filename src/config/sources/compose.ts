@@ -160,7 +160,9 @@ function mergeNatives(natives: Config[], files: string[], issues: ConfigIssue[])
       }
     }
     const changed =
-      c.settings.timeoutMs !== defaults.timeoutMs || c.settings.serverHeader !== defaults.serverHeader;
+      c.settings.timeoutMs !== defaults.timeoutMs ||
+      c.settings.serverHeader !== defaults.serverHeader ||
+      c.settings.pathNormalization !== defaults.pathNormalization;
     if (natives.length === 1 || changed) merged.settings = c.settings;
   }
   return merged;

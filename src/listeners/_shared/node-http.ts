@@ -31,7 +31,10 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Idle keep-alive connections are closed after this long, as Envoy's idle_timeout does. */
 const IDLE_TIMEOUT_MS = 300_000;
 
-type Incoming = { socket: Socket & { remoteAddress?: string } };
+type Incoming = { socket: Socket & { remoteAddress?: string }; url?: string; [RAW_TARGET]?: string };
+
+/** The target as received, when `url` had to be changed for @hono/node-server (see bridge). */
+const RAW_TARGET = Symbol("portico.rawTarget");
 
 export function plainServer(spec: HttpListenerSpec, tracker: ConnectionTracker): HttpServer {
   const listener = bridge(spec, tracker, (incoming) => plainConnectionInfo(incoming.socket));
@@ -111,7 +114,11 @@ function bridge(
   admit?: (incoming: Incoming) => boolean,
 ) {
   const onRequest = getRequestListener(
-    (req, env) => spec.handler(req, connInfo((env as { incoming: Incoming }).incoming)),
+    (req, env) => {
+      const incoming = (env as { incoming: Incoming }).incoming;
+      // IncomingMessage.url (HTTP/1.1) and Http2ServerRequest.url (:path) are the raw target.
+      return spec.handler(req, connInfo(incoming), incoming[RAW_TARGET] ?? incoming.url);
+    },
     {
       // Keep the runtime's own Request/Response: the upstream client passes them to fetch.
       overrideGlobalObjects: false,
@@ -120,6 +127,13 @@ function bridge(
   );
   return (incoming: IncomingMessage | Http2ServerRequest, outgoing: ServerResponse | Http2ServerResponse) => {
     if (admit && !admit(incoming as unknown as Incoming)) return void incoming.socket.destroy();
+    // @hono/node-server refuses a backslash in the path (a 500), where Envoy reads it as "/"
+    // (BASE) or forwards it (NONE): it gets a Request it accepts, the handler the raw target.
+    const target = incoming.url;
+    if (target?.includes("\\")) {
+      (incoming as unknown as Incoming)[RAW_TARGET] = target;
+      incoming.url = target.replaceAll("\\", "/");
+    }
     tracker.begin();
     // Bun's node:http2 does not always emit "close" on a finished response; either event ends it.
     let done = false;

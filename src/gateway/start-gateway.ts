@@ -72,6 +72,8 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
         ...where,
         tls,
         handler: createListenerHandler(ref, deps.clients),
+        // NONE forwards the path as sent, which only adapters with the raw target can do.
+        rawTarget: l.pathNormalization === "NONE",
       };
       return { key: keyOf(l), ref, ...(await startOn(spec)) };
     }
@@ -141,7 +143,8 @@ let uniq = 0;
  * compared, so a listener with one always restarts: conservative, never stale.
  */
 function keyOf(l: ListenerPlan | StreamListenerPlan): string {
-  const base = `${l.kind}|${l.address}|${l.port}`;
+  // NONE may need another adapter (rawTarget), so switching to or from it restarts the listener.
+  const base = `${l.kind}|${l.address}|${l.port}${"pathNormalization" in l && l.pathNormalization === "NONE" ? "|raw" : ""}`;
   if (l.kind === "http") return base;
   const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
   if (l.kind === "https") {

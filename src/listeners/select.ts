@@ -34,12 +34,23 @@ export const ADAPTERS: Adapter[] = [
   {
     name: "bun-serve",
     runtimes: ["bun"],
-    cannot: ["strictSni", "wildcardSni", "clientAuth", "peerCertificate", "tlsVersions", "cipherSuites"],
+    cannot: [
+      "strictSni",
+      "wildcardSni",
+      "clientAuth",
+      "peerCertificate",
+      "tlsVersions",
+      "cipherSuites",
+      // Bun.serve's Request.url is already WHATWG-parsed (dot segments resolved, `\` read as
+      // `/`, `'` in the query escaped); the raw request-target is not exposed.
+      "rawTarget",
+    ],
     start: startBunServe,
   },
   // Plain SIMPLE policies on Bun.serve behind the SNI front; MUTUAL, OPTIONAL_MUTUAL, client-cert
-  // checks and TLS version/cipher limits on node:http2 (bun-sni.ts): honours all.
-  { name: "bun-sni", runtimes: ["bun"], cannot: [], start: startBunSni },
+  // checks and TLS version/cipher limits on node:http2 (bun-sni.ts). Its Bun.serve side has no
+  // raw request-target either.
+  { name: "bun-sni", runtimes: ["bun"], cannot: ["rawTarget"], start: startBunSni },
   // Deno's node:tls is built on rustls, which ignores `ciphers` (checked with curl --ciphers).
   // Deno: node:http2 servers on loopback ports behind the SNI front (node-http2-pipe.ts).
   { name: "node-http2-pipe", runtimes: ["deno"], cannot: ["cipherSuites"], start: startNodeHttp2Pipe },

@@ -531,6 +531,26 @@ describe("parseConfig: errors name file, line and field", () => {
     ]);
   });
 
+  test("pathNormalization: Istio's levels only, with a hint", () => {
+    const text = yaml`
+      settings:
+        pathNormalization: merge_slashes
+      ${HTTP_LISTENER}
+    `;
+    expect(errors(text)).toEqual([
+      "routes.yaml:2: settings.pathNormalization: expected NONE or BASE or MERGE_SLASHES or " +
+        'DECODE_AND_MERGE_SLASHES, got "merge_slashes"; did you mean "MERGE_SLASHES"?',
+    ]);
+    const ok = parseConfig(
+      yaml`
+      settings: { pathNormalization: NONE }
+      ${HTTP_LISTENER}
+    `,
+      "routes.yaml",
+    );
+    expect(ok.settings.pathNormalization).toBe("NONE");
+  });
+
   test("every weight zero", () => {
     const text = yaml`
       ${HTTP_LISTENER}

@@ -16,6 +16,8 @@ export interface ListenerNeeds {
   tlsVersions: boolean;
   /** Some server limits the TLS 1.2 cipher suites (cipherSuites). */
   cipherSuites: boolean;
+  /** The handler must see the request-target exactly as sent (HttpListenerSpec.rawTarget). */
+  rawTarget: boolean;
 }
 
 export const NEED_WORDS: Record<keyof ListenerNeeds, string> = {
@@ -26,6 +28,7 @@ export const NEED_WORDS: Record<keyof ListenerNeeds, string> = {
   peerCertificate: "the client certificate in the request handler",
   tlsVersions: "TLS protocol versions per server",
   cipherSuites: "TLS 1.2 cipher suites per server (cipherSuites)",
+  rawTarget: "the request-target exactly as sent (pathNormalization NONE)",
 };
 
 /** What one TLS policy asks beyond a certificate: each of these needs node:http2 on Bun. */
@@ -55,6 +58,7 @@ export function needsOf(spec: HttpListenerSpec): ListenerNeeds {
     peerCertificate: false,
     tlsVersions: false,
     cipherSuites: false,
+    rawTarget: spec.rawTarget === true,
   };
   for (const p of tls?.policies ?? []) {
     for (const [k, v] of Object.entries(policyNeeds(p)) as [keyof PolicyNeeds, boolean][]) needs[k] ||= v;

@@ -107,6 +107,8 @@ export interface HttpListenerSpec extends ListenerBase {
   /** Absent for plain HTTP. */
   tls?: TlsListenerSpec;
   handler: RequestHandler;
+  /** The handler must get the raw request-target (`target`), not only a parsed URL. */
+  rawTarget?: boolean;
 }
 
 /** A TCP or TLS-passthrough listener: no HTTP inside, so no handler. */

@@ -144,7 +144,8 @@ let uniq = 0;
  */
 function keyOf(l: ListenerPlan | StreamListenerPlan): string {
   // NONE may need another adapter (rawTarget), so switching to or from it restarts the listener.
-  const base = `${l.kind}|${l.address}|${l.port}${"pathNormalization" in l && l.pathNormalization === "NONE" ? "|raw" : ""}`;
+  const raw = "pathNormalization" in l && l.pathNormalization === "NONE" ? "|raw" : "";
+  const base = `${l.kind}|${l.address}|${l.port}${raw}`;
   if (l.kind === "http") return base;
   const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
   if (l.kind === "https") {

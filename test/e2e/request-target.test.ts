@@ -69,6 +69,9 @@ routes:
       - match: [{ uri: { prefix: /old/ } }]
         rewrite: { uri: /new/ }
         route: [{ destination: raw }]
+      - match: [{ uri: { prefix: /dbl } }]
+        rewrite: { uri: / }
+        route: [{ destination: raw }]
       - route: [{ destination: raw }]
 `;
 }
@@ -142,6 +145,13 @@ for (const level of Object.keys(EXPECTED_PATH) as Level[]) {
       const marker = crypto.randomUUID();
       await send("--http1.1", "plain", `/old/${marker}${QUERY}`);
       expect(raw.targetWith(marker)).toBe(`/new/${marker}${QUERY}`);
+    });
+
+    test('a prefix rewrite that yields "//" reaches the upstream as "//" (Bun\'s fetch alone sent "/")', async () => {
+      const marker = crypto.randomUUID();
+      const r = await send("--http1.1", "plain", `/dbl/${marker}?m=1`);
+      expect(r.status).toBe(200);
+      expect(raw.targetWith(marker)).toBe(`//${marker}?m=1`);
     });
 
     if (level === "NONE") {

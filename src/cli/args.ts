@@ -5,6 +5,7 @@ import { UsageError } from "../util/errors.ts";
 import { parseAdminAddress } from "../config/admin-address.ts";
 import { DEFAULT_ADMIN, DEFAULT_WARN_DAYS } from "../config/defaults.ts";
 import { ADAPTERS } from "../listeners/select.ts";
+import { PATH_NORMALIZATIONS, type PathNormalization } from "../util/path-normalize.ts";
 import { parseFlags, type FlagSpec } from "./flags.ts";
 
 export interface ParsedArgs {
@@ -26,10 +27,13 @@ export interface ParsedArgs {
   allowExpired: boolean;
   /** --warn-days N: warn about certificates expiring within N days. */
   warnDays: number;
+  /** --path-normalization LEVEL: beats routes.yaml's settings.pathNormalization. */
+  pathNormalization: PathNormalization | undefined;
 }
 
 const ADAPTER_NAMES = ["auto", ...ADAPTERS.map((a) => a.name)];
 const ADAPTER_CHOICE = `must be one of ${ADAPTER_NAMES.join(", ")}`;
+const PATH_CHOICE = `must be one of ${PATH_NORMALIZATIONS.join(", ")}`;
 
 export const USAGE = `portico — an edge proxy that does what an Istio ingress gateway does
 
@@ -58,6 +62,8 @@ Options:
                       that honours the listener) or one of
                       ${ADAPTERS.map((a) => a.name).join(", ")};
                       a listener the named adapter cannot serve exactly stops startup
+  --path-normalization LEVEL  Istio's pathNormalization for matching and forwarding: NONE,
+                      BASE (default), MERGE_SLASHES or DECODE_AND_MERGE_SLASHES
 
 Signals: SIGINT or SIGTERM stop accepting, let requests in flight finish (2 s at most), exit 0.
 `;
@@ -75,6 +81,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "--allow-expired": { repeatable: true },
   "--warn-days": { value: true, repeatable: true },
   "--adapter": { value: true, repeatable: true, missing: ADAPTER_CHOICE },
+  "--path-normalization": { value: true, repeatable: true, missing: PATH_CHOICE },
 };
 
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -87,6 +94,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
   let admin: string | undefined;
   let allowExpired = false;
   let warnDays = DEFAULT_WARN_DAYS;
+  let pathNormalization: PathNormalization | undefined;
   let command: ParsedArgs["command"] | undefined;
   // In order: a flag such as --help sets the command as a word would, so which comes first matters.
   for (const arg of parseFlags(argv, FLAGS)) {
@@ -149,6 +157,11 @@ export function parseArgs(argv: string[]): ParsedArgs {
         if (!ADAPTER_NAMES.includes(v)) throw new UsageError(`--adapter ${ADAPTER_CHOICE}`);
         adapter = v;
         break;
+      case "--path-normalization":
+        if (!(PATH_NORMALIZATIONS as readonly string[]).includes(v))
+          throw new UsageError(`--path-normalization ${PATH_CHOICE}`);
+        pathNormalization = v as PathNormalization;
+        break;
     }
   }
   return {
@@ -162,5 +175,6 @@ export function parseArgs(argv: string[]): ParsedArgs {
     admin,
     allowExpired,
     warnDays,
+    pathNormalization,
   };
 }

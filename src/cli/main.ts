@@ -60,6 +60,8 @@ async function load(args: ParsedArgs) {
     credentialDirs,
     warn: (issue) => log.info(formatIssue(issue)),
   });
+  // --path-normalization beats routes.yaml's settings.pathNormalization, which beats BASE.
+  if (args.pathNormalization) config.settings.pathNormalization = args.pathNormalization;
   const provisioned = await provision(config, { allowExpired: args.allowExpired, warnDays: args.warnDays });
   for (const w of provisioned.warnings) log.warn(formatIssue(w));
   return provisioned.plan;

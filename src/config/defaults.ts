@@ -1,6 +1,8 @@
 // The values a configuration gets for what it leaves out, in one place (routes.yaml, Istio
 // documents and the command line all start from these).
 
+import type { PathNormalization } from "../util/path-normalize.ts";
+
 /** Envoy's default route timeout. */
 export const DEFAULT_TIMEOUT_MS = 15_000;
 
@@ -18,9 +20,31 @@ export const DEFAULT_SERVER_HEADER = "portico";
 export const DEFAULT_ADDRESS = "0.0.0.0";
 
 /** The settings of a configuration that sets none. */
-export function defaultSettings(): { timeoutMs: number; serverHeader: string } {
-  return { timeoutMs: DEFAULT_TIMEOUT_MS, serverHeader: DEFAULT_SERVER_HEADER };
+export function defaultSettings(): {
+  timeoutMs: number;
+  serverHeader: string;
+  pathNormalization: PathNormalization;
+  requestTarget: RequestTargetMode;
+} {
+  return {
+    timeoutMs: DEFAULT_TIMEOUT_MS,
+    serverHeader: DEFAULT_SERVER_HEADER,
+    pathNormalization: DEFAULT_PATH_NORMALIZATION,
+    requestTarget: "exact",
+  };
 }
+
+/**
+ * settings.requestTarget. `exact`: the query (and, under pathNormalization NONE, the path) goes
+ * upstream byte for byte, as Envoy, nginx and Caddy send it. `whatwg`: Portico may see the target
+ * after WHATWG URL parsing, which re-encodes `'`, `"`, `<`, `>`, spaces and non-ASCII bytes in
+ * the query; only Bun.serve does that, and accepting it lets the Bun.serve adapters serve.
+ */
+export const REQUEST_TARGET_MODES = ["exact", "whatwg"] as const;
+export type RequestTargetMode = (typeof REQUEST_TARGET_MODES)[number];
+
+/** Istio's default MeshConfig.pathNormalization (Envoy's normalize_path). */
+export const DEFAULT_PATH_NORMALIZATION: PathNormalization = "BASE";
 
 /** The admin listener's address when neither --admin nor settings.admin gives one. */
 export const DEFAULT_ADMIN = "127.0.0.1:15000";

@@ -3,7 +3,9 @@
 // consumed by `provision`. Every node keeps where it came from so provisioning errors can name
 // file, line and field. HTTP routes are in route-model.ts.
 
+import type { PathNormalization } from "../util/path-normalize.ts";
 import type { Source } from "../util/errors.ts";
+import type { RequestTargetMode } from "./defaults.ts";
 import type { DestinationConfig, HttpRouteConfig } from "./route-model.ts";
 export type { Source } from "../util/errors.ts";
 export type * from "./route-model.ts";
@@ -195,5 +197,9 @@ export interface Config {
     serverHeader: string;
     /** Admin listener, "ADDR:PORT" or "off"; undefined: the default (127.0.0.1:15000). */
     admin?: string;
+    /** Istio's MeshConfig pathNormalization level, for matching and forwarding (default BASE). */
+    pathNormalization: PathNormalization;
+    /** settings.requestTarget (defaults.ts): whether the target must reach the upstream as sent. */
+    requestTarget: RequestTargetMode;
   };
 }

@@ -81,6 +81,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
         handler: createListenerHandler(ref, deps.clients),
         trailers: reachesHttp2(l),
         upgrades: l.upgrades,
+        rawTarget: l.exactTarget,
       };
       return { key: keyOf(l), ref, ...(await startOn(spec)) };
     }
@@ -150,10 +151,12 @@ let uniq = 0;
  * compared, so a listener with one always restarts: conservative, never stale.
  */
 function keyOf(l: ListenerPlan | StreamListenerPlan): string {
-  // Whether routes need trailers or forward upgrades can change the adapter, so both are here.
+  // Whether routes need trailers or forward upgrades, and whether the path goes out as sent
+  // (exactTarget), can change the adapter, so they are part of the key.
   const http = l.kind === "http" || l.kind === "https";
   const upgrades = "upgrades" in l ? `|${l.upgrades}` : "";
-  const base = `${l.kind}|${l.address}|${l.port}|${http && reachesHttp2(l)}${upgrades}`;
+  const raw = "exactTarget" in l && l.exactTarget ? "|raw" : "";
+  const base = `${l.kind}|${l.address}|${l.port}|${http && reachesHttp2(l)}${upgrades}${raw}`;
   if (l.kind === "http") return base;
   const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
   if (l.kind === "https") {

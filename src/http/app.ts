@@ -15,6 +15,7 @@ import type { ConnectionInfo, RequestHandler } from "../listeners/_shared/types.
 import type { HttpsListenerPlan, ListenerPlan, MatchInput } from "../provision/plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 import { hostOnly } from "../util/host-table.ts";
+import { normalizeTarget } from "../util/path-normalize.ts";
 import { errorResponse } from "./error-status.ts";
 import { grpcLocalReply, isGrpc } from "./grpc.ts";
 import { empty, isOwnResponse } from "./responses.ts";
@@ -27,10 +28,10 @@ export interface ListenerRef {
 }
 
 export function createListenerHandler(ref: ListenerRef, clients: UpstreamClients): RequestHandler {
-  return async (req, conn) => {
+  return async (req, conn, target) => {
     let res: Response;
     try {
-      res = await handle(ref, req, conn, clients);
+      res = await handle(ref, req, conn, clients, target);
     } catch (err) {
       res = errorResponse(err, ref.serverHeader);
     }
@@ -46,10 +47,19 @@ async function handle(
   req: Request,
   conn: ConnectionInfo,
   clients: UpstreamClients,
+  target: string | undefined,
 ): Promise<Response> {
   const listener = ref.current;
   const serverHeader = ref.serverHeader;
-  const { authority, pathAndQuery } = splitUrl(req.url);
+  const parsed = splitUrl(req.url);
+  const authority = parsed.authority;
+  // The raw origin-form target when the adapter has it (absolute-form and "*" go by the URL).
+  const raw = target !== undefined && target.charCodeAt(0) === 0x2f ? target : parsed.pathAndQuery;
+  // Envoy refuses a target with a fragment (http_reject_path_with_fragment) and one its path
+  // normalisation fails on (a %00), with 400 before any routing; matching and forwarding then
+  // use the one normalised path, with the query as sent.
+  const pathAndQuery = raw.includes("#") ? undefined : normalizeTarget(raw, listener.pathNormalization);
+  if (pathAndQuery === undefined) return empty(400, serverHeader);
   const scheme = listener.kind;
   const host = hostOnly(authority);
 

@@ -34,7 +34,9 @@ export const ADAPTERS: Adapter[] = [
   {
     name: "bun-serve",
     runtimes: ["bun"],
-    // Bun.serve writes a Web Response, which has no trailers.
+    // Bun.serve writes a Web Response, which has no trailers, cannot hand over an upgraded
+    // connection, and its Request.url is already WHATWG-parsed (dot segments resolved, `\` read
+    // as `/`, `'` in the query escaped): the raw request-target is not exposed.
     cannot: [
       "strictSni",
       "wildcardSni",
@@ -44,12 +46,14 @@ export const ADAPTERS: Adapter[] = [
       "cipherSuites",
       "trailers",
       "websocket",
+      "rawTarget",
     ],
     start: startBunServe,
   },
   // Plain SIMPLE policies on Bun.serve behind the SNI front; MUTUAL, OPTIONAL_MUTUAL, client-cert
-  // checks, TLS version/cipher limits and trailers on node:http2 (bun-sni.ts): honours all.
-  { name: "bun-sni", runtimes: ["bun"], cannot: [], start: startBunSni },
+  // checks, TLS version/cipher limits and trailers on node:http2 (bun-sni.ts). Its Bun.serve side
+  // has no raw request-target either.
+  { name: "bun-sni", runtimes: ["bun"], cannot: ["rawTarget"], start: startBunSni },
   // Deno's node:tls is built on rustls, which ignores `ciphers` (checked with curl --ciphers).
   // Deno: node:http2 servers on loopback ports behind the SNI front (node-http2-pipe.ts).
   { name: "node-http2-pipe", runtimes: ["deno"], cannot: ["cipherSuites"], start: startNodeHttp2Pipe },

@@ -1,6 +1,7 @@
 // The provisioned, immutable runtime form of the configuration: certificates read and parsed,
 // matchers compiled, lookups indexed. The request path reads only these objects.
 
+import type { PathNormalization } from "../util/path-normalize.ts";
 import type { HostTable } from "../util/host-table.ts";
 import type { CertForwardingPlan } from "./cert-forwarding.ts";
 import type { RoutePlan } from "./route-plan.ts";
@@ -84,6 +85,13 @@ export interface HttpListenerBase extends ListenerBase {
   clientCerts: CertForwardingPlan;
   /** Some route may forward an Upgrade (WebSocket): the adapter must be able to tunnel bytes. */
   upgrades: boolean;
+  /** settings.pathNormalization: how the request path is normalised before matching and forwarding. */
+  pathNormalization: PathNormalization;
+  /**
+   * The handler must see the request-target exactly as sent: settings.requestTarget `exact` (the
+   * default) or pathNormalization NONE. Only adapters that expose the raw target can serve it.
+   */
+  exactTarget: boolean;
 }
 
 export interface HttpListenerPlan extends HttpListenerBase {

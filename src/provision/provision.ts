@@ -110,6 +110,8 @@ function compileListener(
     clientCerts: compileCertForwarding(l.clientCerts, []),
     // An httpsRedirect listener answers every request with a 301, upgrades included.
     upgrades: upgrades && !(l.protocol === "HTTP" && l.httpsRedirect),
+    pathNormalization: config.settings.pathNormalization,
+    exactTarget: config.settings.requestTarget === "exact" || config.settings.pathNormalization === "NONE",
   };
 
   if (l.protocol === "HTTP") {

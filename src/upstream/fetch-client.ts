@@ -3,12 +3,18 @@
 // inflates gzip bodies but keeps content-encoding: denoland/deno#12291), so Deno uses node:http.
 
 import { attachTrailers } from "../util/trailers.ts";
+import { createNodeClient } from "./node-client.ts";
 import type { UpstreamClient, UpstreamTls } from "./types.ts";
 
 export function createBunFetchClient(tls: UpstreamTls | undefined): UpstreamClient {
   const tlsOptions = tls && { ca: tls.ca, cert: tls.cert, key: tls.key, serverName: tls.serverName };
-  return (r) =>
-    fetch(r.url, {
+  // fetch sends the WHATWG-parsed URL: `'` in the query becomes `%27`, dot segments and `\` in
+  // the path are rewritten, and a path starting with "//" goes out as "/" (docs/runtimes.md).
+  // A target fetch would change goes through node:http instead, which sends `path` as given.
+  let exact: UpstreamClient | undefined;
+  return (r) => {
+    if (!fetchKeepsTarget(r.url)) return (exact ??= createNodeClient(tls))(r);
+    return fetch(r.url, {
       method: r.method,
       headers: r.headers,
       body: r.body,
@@ -21,6 +27,7 @@ export function createBunFetchClient(tls: UpstreamTls | undefined): UpstreamClie
       tls: tlsOptions,
       duplex: "half",
     }).then(lengthless);
+  };
 }
 
 /**
@@ -30,4 +37,14 @@ export function createBunFetchClient(tls: UpstreamTls | undefined): UpstreamClie
 function lengthless(res: Response): Response {
   if (res.body && !res.headers.has("content-length")) attachTrailers(res.body, Promise.resolve(undefined));
   return res;
+}
+
+/** Whether fetch sends the path and query of `url` (scheme://authority/...) unchanged. */
+export function fetchKeepsTarget(url: string): boolean {
+  const pathStart = url.indexOf("/", url.indexOf("://") + 3);
+  if (pathStart < 0) return true;
+  const target = url.slice(pathStart);
+  if (target.startsWith("//")) return false;
+  const parsed = new URL(url);
+  return parsed.pathname + parsed.search === target;
 }

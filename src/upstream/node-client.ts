@@ -34,7 +34,10 @@ export function createNodeClient(tls: UpstreamTls | undefined): UpstreamClient {
 
   return (r) =>
     new Promise<Response>((resolve, reject) => {
-      const url = new URL(r.url);
+      // Only the origin goes through URL parsing: the path and query are sent byte for byte
+      // (URL's pathname and search would re-encode them, `'` → `%27`).
+      const pathStart = r.url.indexOf("/", r.url.indexOf("://") + 3);
+      const url = new URL(pathStart < 0 ? r.url : r.url.slice(0, pathStart));
       const secure = url.protocol === "https:";
       const headers: OutgoingHttpHeaders = {};
       for (const [name, value] of r.headers) headers[name] = value;
@@ -43,7 +46,7 @@ export function createNodeClient(tls: UpstreamTls | undefined): UpstreamClient {
           protocol: url.protocol,
           hostname: url.hostname.replace(/^\[|\]$/g, ""),
           port: url.port,
-          path: url.pathname + url.search,
+          path: pathStart < 0 ? "/" : r.url.slice(pathStart),
           method: r.method,
           headers,
           agent: secure ? httpsAgent : httpAgent,

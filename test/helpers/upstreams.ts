@@ -8,8 +8,10 @@ import {
   type Server as HttpServer,
   type ServerResponse,
 } from "node:http";
+import { readFileSync } from "node:fs";
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import { WebSocketServer } from "ws";
+import { createServer as createTlsServer } from "node:tls";
 import { sleep } from "./net.ts";
 
 /** One request as the upstream received it. */
@@ -210,4 +212,56 @@ export function serveEcho(who: string, log: Echo[] = [], tries = new Map<string,
       return Response.json(echo, { headers: ECHO_HEADERS });
     },
   });
+}
+
+/**
+ * An HTTP/1.1 upstream on bare node:net (or node:tls with `tls`) that records each request line
+ * exactly as it arrived, bytes as latin1, so nothing on the upstream side normalises the target.
+ * Answers 200 with the request-target as the body; bodies of requests are not expected.
+ */
+export class RequestLineUpstream {
+  port = 0;
+  readonly lines: string[] = [];
+  private server?: TcpServer;
+  private readonly open = new Set<Socket>();
+
+  async start(tls?: { cert: string; key: string }): Promise<this> {
+    const onSocket = (s: Socket) => {
+      this.open.add(s);
+      s.once("close", () => this.open.delete(s));
+      s.on("error", () => {});
+      let buffered = "";
+      s.on("data", (d: Buffer) => {
+        buffered += d.toString("latin1");
+        for (let end = buffered.indexOf("\r\n\r\n"); end >= 0; end = buffered.indexOf("\r\n\r\n")) {
+          const line = buffered.slice(0, buffered.indexOf("\r\n"));
+          buffered = buffered.slice(end + 4);
+          this.lines.push(line);
+          const target = Buffer.from(line.split(" ")[1] ?? "", "latin1");
+          s.write(`HTTP/1.1 200 OK\r\ncontent-length: ${target.length}\r\n\r\n`);
+          s.write(target);
+        }
+      });
+    };
+    this.server = tls
+      ? createTlsServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, onSocket)
+      : createTcpServer(onSocket);
+    const server = this.server;
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    this.port = (server.address() as { port: number }).port;
+    return this;
+  }
+
+  /** The request-target of the last request line that contains `marker`. */
+  targetWith(marker: string): string | undefined {
+    const line = this.lines.findLast((l) => l.includes(marker));
+    return line?.split(" ")[1];
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    for (const s of this.open) s.destroy();
+    await new Promise((r) => server.close(r));
+  }
 }

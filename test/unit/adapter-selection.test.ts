@@ -46,6 +46,22 @@ describe("adapter selection", () => {
     }
   });
 
+  test("the raw request-target (requestTarget exact, pathNormalization NONE): never Bun.serve", () => {
+    const raw = { ...spec(policy({})), rawTarget: true } as ListenerSpec;
+    const plain = { ...raw, tls: undefined } as ListenerSpec;
+    for (const s of [raw, plain]) {
+      expect(selectAdapter(s, "bun").name).toBe("node-http2");
+      expect(selectAdapter(s, "deno").name).toBe("node-http2-pipe");
+      expect(selectAdapter(s, "node").name).toBe("node-http2");
+    }
+    expect(selectAdapter(plain, "bun", "node-http2").name).toBe("node-http2");
+    expect(() => selectAdapter(plain, "bun", "bun-sni")).toThrow(
+      'listener "l" needs the request-target exactly as sent (settings.requestTarget exact, the default, ' +
+        "or pathNormalization NONE), which adapter bun-sni cannot honour; use node-http2-pipe (deno) or " +
+        "node-http2 (bun, deno, node)",
+    );
+  });
+
   test("cipherSuites on Deno: refused at startup, with where it works", () => {
     expect(() => selectAdapter(spec(policy({ ciphers: "AES128-GCM-SHA256" })), "deno")).toThrow(
       'listener "l" needs TLS 1.2 cipher suites per server (cipherSuites), which no adapter on deno can honour; use bun-sni (bun) or node-http2 (bun, node)',

@@ -109,6 +109,7 @@ describe("parseArgs", () => {
       "--warn-days=7",
       "--adapter",
       "node-http2",
+      "--path-normalization=MERGE_SLASHES",
     ]);
     expect(a.command).toBe("validate");
     expect(a.configFiles).toEqual(["a.yaml", "b.yaml"]);
@@ -124,7 +125,12 @@ describe("parseArgs", () => {
       allowExpired: true,
       warnDays: 7,
       adapter: "node-http2",
+      pathNormalization: "MERGE_SLASHES",
     });
+    expect(parseArgs(["run"]).pathNormalization).toBeUndefined();
+    expect(() => parseArgs(["run", "--path-normalization", "base"])).toThrow(
+      "--path-normalization must be one of NONE, BASE, MERGE_SLASHES, DECODE_AND_MERGE_SLASHES",
+    );
   });
 
   test("the last of a single-valued option wins", () => {

@@ -54,7 +54,12 @@ describe("parseConfig: valid configuration", () => {
     const config = parseConfig(FULL, "/etc/portico/routes.yaml");
     const file = "/etc/portico/routes.yaml";
     expect(config.files).toEqual([file]);
-    expect(config.settings).toEqual({ timeoutMs: 10_000, serverHeader: "" });
+    expect(config.settings).toEqual({
+      timeoutMs: 10_000,
+      serverHeader: "",
+      pathNormalization: "BASE",
+      requestTarget: "exact",
+    });
 
     expect(config.listeners).toEqual([
       {
@@ -163,7 +168,12 @@ describe("parseConfig: valid configuration", () => {
         source: { file: "routes.yaml", line: 1, path: "listeners[0]" },
       },
     ]);
-    expect(config.settings).toEqual({ timeoutMs: 15_000, serverHeader: "portico" });
+    expect(config.settings).toEqual({
+      timeoutMs: 15_000,
+      serverHeader: "portico",
+      pathNormalization: "BASE",
+      requestTarget: "exact",
+    });
     expect(config.credentials.size).toBe(0);
     expect(config.services.size).toBe(0);
     expect(config.routes).toEqual([]);
@@ -525,6 +535,45 @@ describe("parseConfig: errors name file, line and field", () => {
       "routes.yaml:2: settings.timeout: expected a duration like 15s or 250ms, got 15",
       'routes.yaml:8: routes[0].http[0].timeout: expected a duration like 15s or 250ms, got "1.5 s"',
     ]);
+  });
+
+  test("pathNormalization: Istio's levels only, with a hint", () => {
+    const text = yaml`
+      settings:
+        pathNormalization: merge_slashes
+      ${HTTP_LISTENER}
+    `;
+    expect(errors(text)).toEqual([
+      "routes.yaml:2: settings.pathNormalization: expected NONE or BASE or MERGE_SLASHES or " +
+        'DECODE_AND_MERGE_SLASHES, got "merge_slashes"; did you mean "MERGE_SLASHES"?',
+    ]);
+    const ok = parseConfig(
+      yaml`
+      settings: { pathNormalization: NONE }
+      ${HTTP_LISTENER}
+    `,
+      "routes.yaml",
+    );
+    expect(ok.settings.pathNormalization).toBe("NONE");
+  });
+
+  test("requestTarget: exact (the default) or whatwg, with a hint", () => {
+    expect(
+      errors(yaml`
+      settings: { requestTarget: WHATWG }
+      ${HTTP_LISTENER}
+    `),
+    ).toEqual([
+      'routes.yaml:1: settings.requestTarget: expected exact or whatwg, got "WHATWG"; did you mean "whatwg"?',
+    ]);
+    const ok = parseConfig(
+      yaml`
+      settings: { requestTarget: whatwg }
+      ${HTTP_LISTENER}
+    `,
+      "routes.yaml",
+    );
+    expect(ok.settings.requestTarget).toBe("whatwg");
   });
 
   test("every weight zero", () => {

@@ -76,6 +76,8 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
   const settings = {
     timeoutMs: parseDuration(rawSettings?.timeout ?? "") ?? defaults.timeoutMs,
     serverHeader: rawSettings?.serverHeader ?? defaults.serverHeader,
+    pathNormalization: rawSettings?.pathNormalization ?? defaults.pathNormalization,
+    requestTarget: rawSettings?.requestTarget ?? defaults.requestTarget,
     ...(rawSettings?.admin === undefined ? {} : { admin: rawSettings.admin }),
   };
   const credentials = bad.has("credentials")

@@ -26,6 +26,8 @@ import { parseAdminAddress } from "../admin-address.ts";
 import { HTTP3_REFUSED, parseServiceUrl } from "../service-url.ts";
 import { l4RouteSchemas } from "../tcp-route.ts";
 import { didYouMean } from "../suggest.ts";
+import { PATH_NORMALIZATIONS } from "../../util/path-normalize.ts";
+import { REQUEST_TARGET_MODES } from "../defaults.ts";
 
 const ADMIN = 'the admin listener address, ADDR:PORT such as 127.0.0.1:15000, or "off"';
 
@@ -185,9 +187,12 @@ const VirtualHostSchema = v.pipe(
 
 export const ConfigSchema = mapping("a mapping with listeners, services and routes", {
   settings: v.optional(
-    mapping("a mapping with timeout, serverHeader and admin", {
+    mapping("a mapping with timeout, serverHeader, admin, pathNormalization and requestTarget", {
       timeout: v.optional(duration),
       serverHeader: v.optional(headerValue),
+      // Istio's MeshConfig.pathNormalization.normalization levels.
+      pathNormalization: v.optional(oneOf(PATH_NORMALIZATIONS)),
+      requestTarget: v.optional(oneOf(REQUEST_TARGET_MODES)),
       admin: v.optional(
         checked(ADMIN, (value) =>
           parseAdminAddress(value) === undefined

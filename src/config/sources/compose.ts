@@ -160,7 +160,10 @@ function mergeNatives(natives: Config[], files: string[], issues: ConfigIssue[])
       }
     }
     const changed =
-      c.settings.timeoutMs !== defaults.timeoutMs || c.settings.serverHeader !== defaults.serverHeader;
+      c.settings.timeoutMs !== defaults.timeoutMs ||
+      c.settings.serverHeader !== defaults.serverHeader ||
+      c.settings.pathNormalization !== defaults.pathNormalization ||
+      c.settings.requestTarget !== defaults.requestTarget;
     if (natives.length === 1 || changed) merged.settings = c.settings;
   }
   return merged;

@@ -20,6 +20,8 @@ export interface ListenerNeeds {
   trailers: boolean;
   /** Some route forwards Upgrade (WebSocket) requests: the connection's bytes go to a tunnel. */
   websocket: boolean;
+  /** The handler must see the request-target exactly as sent (HttpListenerSpec.rawTarget). */
+  rawTarget: boolean;
 }
 
 export const NEED_WORDS: Record<keyof ListenerNeeds, string> = {
@@ -32,6 +34,9 @@ export const NEED_WORDS: Record<keyof ListenerNeeds, string> = {
   cipherSuites: "TLS 1.2 cipher suites per server (cipherSuites)",
   trailers: "response trailers (routes to an HTTP/2 or gRPC service)",
   websocket: "WebSocket upgrades as a byte tunnel (turn them off with `websocket: false` on the routes)",
+  rawTarget:
+    "the request-target exactly as sent (settings.requestTarget exact, the default, or " +
+    "pathNormalization NONE)",
 };
 
 /** What one TLS policy asks beyond a certificate: each of these needs node:http2 on Bun. */
@@ -63,6 +68,7 @@ export function needsOf(spec: HttpListenerSpec): ListenerNeeds {
     cipherSuites: false,
     trailers: spec.trailers === true,
     websocket: spec.upgrades === true,
+    rawTarget: spec.rawTarget === true,
   };
   for (const p of tls?.policies ?? []) {
     for (const [k, v] of Object.entries(policyNeeds(p)) as [keyof PolicyNeeds, boolean][]) needs[k] ||= v;

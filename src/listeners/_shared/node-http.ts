@@ -36,8 +36,11 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Idle keep-alive connections are closed after this long, as Envoy's idle_timeout does. */
 const IDLE_TIMEOUT_MS = 300_000;
 
-type Incoming = { socket: Socket & { remoteAddress?: string } };
+type Incoming = { socket: Socket & { remoteAddress?: string }; url?: string; [RAW_TARGET]?: string };
 type Outgoing = ServerResponse | Http2ServerResponse;
+
+/** The target as received, when `url` had to be changed for @hono/node-server (see bridge). */
+const RAW_TARGET = Symbol("portico.rawTarget");
 
 export function plainServer(spec: HttpListenerSpec, tracker: ConnectionTracker): HttpServer {
   const listener = bridge(spec, tracker, (incoming) => plainConnectionInfo(incoming.socket));
@@ -170,7 +173,8 @@ function bridge(
   const onRequest = getRequestListener(
     async (req, env) => {
       const { incoming, outgoing } = env as { incoming: Incoming; outgoing: Outgoing };
-      const res = await spec.handler(req, connInfo(incoming));
+      // IncomingMessage.url (HTTP/1.1) and Http2ServerRequest.url (:path) are the raw target.
+      const res = await spec.handler(req, connInfo(incoming), incoming[RAW_TARGET] ?? incoming.url);
       // A Response cannot carry trailers, and the bridge would invent a content-length for a
       // short body: a response whose upstream may send trailers is written here instead.
       const trailers = trailersOf(res);
@@ -188,6 +192,13 @@ function bridge(
   );
   return (incoming: IncomingMessage | Http2ServerRequest, outgoing: ServerResponse | Http2ServerResponse) => {
     if (admit && !admit(incoming as unknown as Incoming)) return void incoming.socket.destroy();
+    // @hono/node-server refuses a backslash in the path (a 500), where Envoy reads it as "/"
+    // (BASE) or forwards it (NONE): it gets a Request it accepts, the handler the raw target.
+    const target = incoming.url;
+    if (target?.includes("\\")) {
+      (incoming as unknown as Incoming)[RAW_TARGET] = target;
+      incoming.url = target.replaceAll("\\", "/");
+    }
     tracker.begin();
     // Bun's node:http2 does not always emit "close" on a finished response; either event ends it.
     let done = false;

@@ -34,7 +34,17 @@ export interface ConnectionInfo {
   };
 }
 
-export type RequestHandler = (req: Request, conn: ConnectionInfo) => Response | Promise<Response>;
+/**
+ * `target` is the request-target exactly as the client sent it (HTTP/1.1 request line, h2
+ * `:path`), when the adapter still has it: a Web Request's `url` went through WHATWG URL
+ * parsing, which re-encodes the query (`'` → `%27`) and rewrites the path, so it is only the
+ * fallback (Bun.serve gives nothing else: docs/runtimes.md).
+ */
+export type RequestHandler = (
+  req: Request,
+  conn: ConnectionInfo,
+  target?: string,
+) => Response | Promise<Response>;
 
 /** One TLS server entry: a certificate and a client-auth policy for some host names. */
 export interface TlsPolicy {
@@ -112,6 +122,8 @@ export interface HttpListenerSpec extends ListenerBase {
    * (tunnel.ts) the client's connection after the 101. Absent: none does.
    */
   upgrades?: boolean;
+  /** The handler must get the raw request-target (`target`), not only a parsed URL. */
+  rawTarget?: boolean;
 }
 
 /** A TCP or TLS-passthrough listener: no HTTP inside, so no handler. */

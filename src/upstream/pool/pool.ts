@@ -2,6 +2,13 @@
 // the healthy endpoints (outlier detection and active checks decide which), circuit breaking,
 // DNS following, and the state the admin listener shows. Built from a PoolSpec (plain data);
 // the proxy asks `admit` and `pick` before a try and reports with `begin`/`end` and the ticket.
+//
+// One try, as the proxy runs it:
+//   const ticket = pool.admit({ retry });        // Overflow → 503, x-envoy-overloaded (UO)
+//   await ticket.ready;                          // a connection (bounded wait as pending)
+//   const e = pool.pick({ hashKey, exclude });   // undefined → 503 "no healthy upstream" (UH)
+//   pool.begin(e); ...send to e.key...; pool.end(e, status | "connect-failure" | ...);
+//   ticket.release();
 import { pickWeighted } from "../../util/random.ts";
 import { type Balanced, type Balancer, createBalancer } from "./balancers.ts";
 import {

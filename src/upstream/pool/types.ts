@@ -80,6 +80,8 @@ export interface ConnectionPoolSpec {
   maxRequestsPerConnection: number;
   maxRetries: number;
   idleTimeoutMs: number;
+  /** Istio's tcp.tcpKeepalive, for the client; unset: the system's settings. */
+  tcpKeepalive?: { probes?: number; timeMs?: number; intervalMs?: number };
 }
 
 export interface PoolSpec {

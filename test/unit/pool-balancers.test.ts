@@ -139,6 +139,15 @@ describe("CONSISTENT_HASH (ring hash)", () => {
     expect(toNew).toBeLessThan(150);
   });
 
+  test("a ring built from cached entry hashes is the ring built afresh", () => {
+    const cache = new Map<string, bigint[]>();
+    ringHash(hosts(1, 1, 1, 1, 1), 1024, Math.random, cache);
+    const cached = ringHash(hosts(1, 2, 1), 1024, Math.random, cache);
+    const fresh = ringHash(hosts(1, 2, 1), 1024, Math.random);
+    expect(cached.size).toBe(fresh.size);
+    for (const k of keys) expect(cached.pick(k, 0)!.key).toBe(fresh.pick(k, 0)!.key);
+  });
+
   test("a later attempt walks on to another host, the same one every time", () => {
     const ring = ringHash(hosts(1, 1, 1), 1024, Math.random);
     for (const k of keys.slice(0, 20)) {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { hashKeyFor, readCookie, setCookieValue } from "../../src/upstream/pool/hash-key.ts";
 import { endpointKey, Pool } from "../../src/upstream/pool/pool.ts";
 import { outlierDetection, poolSpec, selectEndpoints } from "../../src/upstream/pool/types.ts";
+import { seededRandom } from "../helpers/seeded-random.ts";
 
 const ep = (address: string, labels: Record<string, string> = {}, weight = 1) => ({
   address,
@@ -87,6 +88,7 @@ describe("Pool", () => {
   test("begin/end count tries in flight; LEAST_REQUEST sees them", () => {
     const pool = new Pool(poolSpec({ service: "s", endpoints: [ep("10.0.0.1"), ep("10.0.0.2")] }), {
       timers: false,
+      random: seededRandom(2),
     });
     const [a, b] = pool.all();
     for (let i = 0; i < 5; i++) pool.begin(a!);

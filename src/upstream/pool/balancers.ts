@@ -24,6 +24,11 @@ export interface Balancer<E extends Balanced> {
 
 export interface BalancerOptions {
   random: () => number;
+  /**
+   * Ring entry hashes per host key, kept by the pool across rebuilds: an ejection rebuilds the
+   * ring, and hashing ~1024 entries again would cost milliseconds; sorting them costs far less.
+   */
+  ringCache?: Map<string, bigint[]>;
 }
 
 export function createBalancer<E extends Balanced>(
@@ -40,7 +45,7 @@ export function createBalancer<E extends Balanced>(
     case "RANDOM":
       return random(usable, opts.random);
     case "CONSISTENT_HASH":
-      return ringHash(usable, spec.minimumRingSize ?? 1024, opts.random);
+      return ringHash(usable, spec.minimumRingSize ?? 1024, opts.random, opts.ringCache);
   }
 }
 
@@ -153,6 +158,7 @@ export function ringHash<E extends Balanced>(
   hosts: readonly E[],
   minimumRingSize: number,
   rand: () => number,
+  cache: Map<string, bigint[]> = new Map(),
 ): Balancer<E> & { readonly size: number } {
   const total = hosts.reduce((a, h) => a + h.weight, 0);
   const hashes: bigint[] = [];
@@ -165,8 +171,11 @@ export function ringHash<E extends Balanced>(
     let target = 0;
     for (const host of hosts) {
       target += (scale * host.weight) / total;
+      let known = cache.get(host.key);
+      if (!known) cache.set(host.key, (known = []));
       for (let i = 0; current < target; i++, current++) {
-        entries.push({ hash: xxHash64(`${host.key}_${i}`), host });
+        known[i] ??= xxHash64(`${host.key}_${i}`);
+        entries.push({ hash: known[i]!, host });
       }
     }
     entries.sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));

@@ -130,6 +130,7 @@ export class Pool {
   private dns: DnsResolver | undefined;
   private sweepTimer: Later | undefined;
   private readonly breaker: CircuitBreaker;
+  private readonly ringCache = new Map<string, bigint[]>();
   /** The hosts being balanced and their balancer, rebuilt when health or membership changes. */
   private current: { hosts: PoolEndpoint[]; panic: boolean; balancer: Balancer<PoolEndpoint> } | undefined;
   private closed = false;
@@ -349,6 +350,7 @@ export class Pool {
       if (next.has(key)) continue;
       this.outlier?.remove(e);
       this.checker?.remove(e);
+      this.ringCache.delete(key);
     }
     const added = [...next.values()].filter((e) => !this.endpoints.has(e.key));
     this.endpoints = next;
@@ -386,7 +388,10 @@ export class Pool {
     const threshold = this.spec.outlierDetection?.minHealthPercent ?? 0;
     const panic = all.length > 0 && (100 * healthy.length) / all.length < threshold;
     const hosts = panic ? all : healthy;
-    const balancer = createBalancer(this.spec.loadBalancer, hosts, { random: this.random });
+    const balancer = createBalancer(this.spec.loadBalancer, hosts, {
+      random: this.random,
+      ringCache: this.ringCache,
+    });
     this.current = { hosts, panic, balancer };
     return this.current;
   }

@@ -14,11 +14,12 @@ export function checkSubsets(config: Config): ConfigIssue[] {
     issues.push({ ...source, message, severity });
   const refs: { service: string; subset: SubsetRef }[] = [];
   for (const entry of config.routes) {
-    for (const r of [...entry.http, ...(entry.tcp ?? []), ...(entry.tls ?? [])]) {
-      for (const d of r.destinations) if (d.subset) refs.push({ service: d.service, subset: d.subset });
-    }
-    for (const r of entry.http)
-      for (const m of r.mirrors ?? []) if (m.subset) refs.push({ service: m.service, subset: m.subset });
+    // In the order they were written: a route's destinations, then its mirrors.
+    const routes = [
+      ...entry.http.map((r) => [...r.destinations, ...(r.mirrors ?? [])]),
+      ...[...(entry.tcp ?? []), ...(entry.tls ?? [])].map((r) => r.destinations),
+    ];
+    for (const d of routes.flat()) if (d.subset) refs.push({ service: d.service, subset: d.subset });
   }
   for (const { service: name, subset } of refs) {
     const service = config.services.get(name);

@@ -731,3 +731,85 @@ describe("errors and warnings, each at its file, line and field", () => {
     ]);
   });
 });
+
+describe("DestinationRules with routes.yaml", () => {
+  test("a routes.yaml route names a subset that a DestinationRule defines", async () => {
+    const routes = writeConfig(
+      yaml`
+        listeners: [{ port: 8080, protocol: HTTP }]
+        services:
+          web: { endpoints: [{ address: 10.0.0.1, labels: { v: "1" } }] }
+        routes:
+          - hosts: ["*"]
+            http: [{ route: [{ destination: { host: web, subset: one } }] }]
+      `,
+      "routes.yaml",
+    );
+    const istio = file(yaml`
+      apiVersion: networking.istio.io/v1
+      kind: DestinationRule
+      metadata: { name: web }
+      spec:
+        host: web
+        subsets: [{ name: one, labels: { v: "1" } }]
+    `);
+    const config = await loadSources([routes, istio]);
+    expect(config.services.get("web")!.subsets!.map((s) => s.name)).toEqual(["one"]);
+    expect(config.routes[0]!.http[0]!.destinations[0]!.subset!.name).toBe("one");
+  });
+
+  test("an HTTPS ServiceEntry port that HTTP routes reach without TLS origination warns", async () => {
+    const entry = yaml`
+      apiVersion: networking.istio.io/v1
+      kind: ServiceEntry
+      metadata: { name: secure }
+      spec:
+        hosts: [secure.test]
+        ports: [{ number: 443, name: https, protocol: HTTPS }]
+        resolution: DNS
+      ---
+      apiVersion: networking.istio.io/v1
+      kind: VirtualService
+      metadata: { name: vs }
+      spec:
+        hosts: [a.test]
+        gateways: [gw]
+        http: [{ route: [{ destination: { host: secure.test } }] }]
+    `;
+    const { path, warnings } = await load(`${GATEWAY}---\n${entry}`);
+    expect(warnings).toEqual([
+      `${path}:14: spec.ports[0].protocol: the endpoints of "secure.test" speak TLS, but HTTP routes would reach them in plain HTTP; add a DestinationRule with tls mode SIMPLE (TLS origination), or use the port from tls routes only`,
+    ]);
+    const rule = yaml`
+      apiVersion: networking.istio.io/v1
+      kind: DestinationRule
+      metadata: { name: secure }
+      spec: { host: secure.test, trafficPolicy: { tls: { mode: SIMPLE } } }
+    `;
+    const originated = await load(`${GATEWAY}---\n${entry}---\n${rule}`);
+    expect(originated.warnings).toEqual([]);
+    expect(originated.config.services.get("secure.test")!.url).toBe("https://secure.test");
+  });
+
+  test("a routes.yaml service that sets its own policy takes no DestinationRule", async () => {
+    const routes = writeConfig(
+      yaml`
+        listeners: [{ port: 8080, protocol: HTTP }]
+        services:
+          web: { url: http://127.0.0.1:1, loadBalancer: { simple: RANDOM } }
+      `,
+      "routes.yaml",
+    );
+    const istio = file(yaml`
+      apiVersion: networking.istio.io/v1
+      kind: DestinationRule
+      metadata: { name: web }
+      spec:
+        host: web.default.svc.cluster.local
+        trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN } }
+    `);
+    expect(await configErrorsAsync(() => loadSources([routes, istio]))).toEqual([
+      `${istio}:5: spec.host: service "web" already sets its traffic policy, subsets or tls at ${routes}:3 (services.web); write them in one place`,
+    ]);
+  });
+});

@@ -126,6 +126,23 @@ export function readWorkloadEntry(doc: IstioDoc): WorkloadEntry | undefined {
 export interface TranslatedServiceEntry {
   services: ServiceConfig[];
   subjectAltNames?: string[];
+  /** The port's protocol says the endpoints speak TLS (HTTPS or TLS). */
+  tlsPort: boolean;
+}
+
+/**
+ * For a ServiceEntry whose port speaks TLS (protocol HTTPS or TLS) and whose service ended up
+ * without upstream TLS: Istio passes the client's own TLS through such a port; a gateway's HTTP
+ * routes would send plain HTTP to it. A warning, once DestinationRules are applied.
+ */
+export function warnPlainToTlsPort(doc: IstioDoc, service: ServiceConfig): void {
+  if (service.tls) return;
+  doc.ctx.report(
+    ["spec", "ports", 0, "protocol"],
+    `the endpoints of "${service.name}" speak TLS, but HTTP routes would reach them in plain HTTP; add a ` +
+      "DestinationRule with tls mode SIMPLE (TLS origination), or use the port from tls routes only",
+    "warning",
+  );
 }
 
 /** A ServiceEntry → one service per host; undefined when it has problems (reported). */
@@ -207,6 +224,7 @@ export function translateServiceEntry(
   return {
     services,
     ...(spec.subjectAltNames?.length ? { subjectAltNames: spec.subjectAltNames } : {}),
+    tlsPort: ["HTTPS", "TLS"].includes(servicePort.protocol?.toUpperCase() ?? ""),
   };
 }
 

@@ -12,7 +12,12 @@ import type { IstioDoc } from "../istio/document.ts";
 import { credentialFromSecrets, readSecret, type SecretMaterial } from "../istio/secret.ts";
 import { translateVirtualService } from "../istio/virtual-service.ts";
 import { applyDestinationRule } from "../istio/destination-rule.ts";
-import { alreadyDefined, readWorkloadEntry, translateServiceEntry } from "../istio/service-entry.ts";
+import {
+  alreadyDefined,
+  readWorkloadEntry,
+  translateServiceEntry,
+  warnPlainToTlsPort,
+} from "../istio/service-entry.ts";
 import { checkSubsets } from "../subset-checks.ts";
 import { nameClash, portClash } from "../listener-checks.ts";
 import type { Config, CredentialConfig, ListenerConfig, ServiceConfig, VirtualHostConfig } from "../model.ts";
@@ -208,6 +213,7 @@ function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions): 
   // attach to them, then the routes that name both.
   const workloads = docs.filter((d) => d.kind === "WorkloadEntry").flatMap((d) => readWorkloadEntry(d) ?? []);
   const serviceEntrySans = new Map<string, string[]>();
+  const tlsPorts: { doc: IstioDoc; service: ServiceConfig }[] = [];
   for (const d of docs.filter((d) => d.kind === "ServiceEntry")) {
     const made = translateServiceEntry(d, workloads);
     made?.services.forEach((s, h) => {
@@ -215,6 +221,7 @@ function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions): 
       if (before) return d.ctx.report(["spec", "hosts", h], alreadyDefined(before));
       config.services.set(s.name, s);
       if (made.subjectAltNames) serviceEntrySans.set(s.name, made.subjectAltNames);
+      if (made.tlsPort) tlsPorts.push({ doc: d, service: s });
     });
   }
   const attached = new Map<string, IstioDoc>();
@@ -251,6 +258,9 @@ function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions): 
   // tcp:// service), each VirtualService being one entry.
   checkL4Routes(placed, config.services);
   config.routes.push(...placed.map((p) => p.entry));
+  const http = config.routes.flatMap((e) => e.http.flatMap((r) => [...r.destinations, ...(r.mirrors ?? [])]));
+  const usedByHttp = new Set(http.map((d) => d.service));
+  for (const { doc, service } of tlsPorts) if (usedByHttp.has(service.name)) warnPlainToTlsPort(doc, service);
 }
 
 /** Istio merges VirtualServices that share a host on one Gateway; Portico asks for one. */

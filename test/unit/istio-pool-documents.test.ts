@@ -454,7 +454,7 @@ describe("ServiceEntry and WorkloadEntry: services by host", () => {
   });
 
   test("workloadSelector picks WorkloadEntry documents by label, wherever they are in the files", async () => {
-    const { path, config } = await load(yaml`
+    const { path, config, warnings } = await load(yaml`
       apiVersion: networking.istio.io/v1
       kind: ServiceEntry
       metadata: { name: details }
@@ -489,6 +489,9 @@ describe("ServiceEntry and WorkloadEntry: services by host", () => {
         address: 10.0.0.3
         labels: { app: reviews }
     `);
+    expect(warnings).toEqual([
+      `${path}:28: WorkloadEntry "other" (labels: app=reviews) is selected by no ServiceEntry workloadSelector; it receives no traffic`,
+    ]);
     expect(config.services.get("details.bookinfo.com")!.endpoints).toEqual([
       {
         address: "10.0.0.1",

@@ -128,6 +128,19 @@ export interface TranslatedServiceEntry {
   subjectAltNames?: string[];
   /** The port's protocol says the endpoints speak TLS (HTTPS or TLS). */
   tlsPort: boolean;
+  /** The WorkloadEntry documents its workloadSelector selected. */
+  selected: WorkloadEntry[];
+}
+
+/** A WorkloadEntry no ServiceEntry selects sends nothing anywhere: a warning, as a likely mistake. */
+export function warnUnselected(workload: WorkloadEntry): void {
+  const labels = Object.entries(workload.spec.labels ?? {}).map(([k, v]) => `${k}=${v}`);
+  workload.doc.ctx.report(
+    [],
+    `WorkloadEntry "${workload.name}" (labels: ${labels.join(", ") || "none"}) is selected by no ` +
+      "ServiceEntry workloadSelector; it receives no traffic",
+    "warning",
+  );
 }
 
 /**
@@ -175,12 +188,14 @@ export function translateServiceEntry(
   });
 
   let endpoints: EndpointConfig[] | undefined;
+  let selected: WorkloadEntry[] = [];
   let addressAt: (i: number) => FieldPath = (i) => ["spec", "endpoints", i, "address"];
   if (spec.endpoints !== undefined) {
     endpoints = spec.endpoints.map((w, i) => endpoint(w, ctx.source(["spec", "endpoints", i])));
   } else if (spec.workloadSelector !== undefined) {
     const selector = spec.workloadSelector.labels ?? {};
     const chosen = workloads.filter((w) => selects(selector, w.spec.labels ?? {}));
+    selected = chosen;
     endpoints = chosen.map((w) => endpoint(w.spec, w.doc.ctx.source(["spec"])));
     addressAt = () => ["spec", "workloadSelector"];
     if (chosen.length === 0) {
@@ -225,6 +240,7 @@ export function translateServiceEntry(
     services,
     ...(spec.subjectAltNames?.length ? { subjectAltNames: spec.subjectAltNames } : {}),
     tlsPort: ["HTTPS", "TLS"].includes(servicePort.protocol?.toUpperCase() ?? ""),
+    selected,
   };
 }
 

@@ -17,6 +17,8 @@ import {
   readWorkloadEntry,
   translateServiceEntry,
   warnPlainToTlsPort,
+  warnUnselected,
+  type WorkloadEntry,
 } from "../istio/service-entry.ts";
 import { checkSubsets } from "../subset-checks.ts";
 import { nameClash, portClash } from "../listener-checks.ts";
@@ -214,8 +216,10 @@ function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions): 
   const workloads = docs.filter((d) => d.kind === "WorkloadEntry").flatMap((d) => readWorkloadEntry(d) ?? []);
   const serviceEntrySans = new Map<string, string[]>();
   const tlsPorts: { doc: IstioDoc; service: ServiceConfig }[] = [];
+  const selected = new Set<WorkloadEntry>();
   for (const d of docs.filter((d) => d.kind === "ServiceEntry")) {
     const made = translateServiceEntry(d, workloads);
+    for (const w of made?.selected ?? []) selected.add(w);
     made?.services.forEach((s, h) => {
       const before = config.services.get(s.name);
       if (before) return d.ctx.report(["spec", "hosts", h], alreadyDefined(before));
@@ -224,6 +228,7 @@ function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions): 
       if (made.tlsPort) tlsPorts.push({ doc: d, service: s });
     });
   }
+  for (const w of workloads) if (!selected.has(w)) warnUnselected(w);
   const attached = new Map<string, IstioDoc>();
   for (const d of docs.filter((d) => d.kind === "DestinationRule"))
     applyDestinationRule(d, { config, credential, attached, serviceEntrySans });

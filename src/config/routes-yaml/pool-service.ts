@@ -96,7 +96,8 @@ export function buildEndpointService(
     labels: e.labels ?? {},
     source: ctx.source([...at, "endpoints", i]),
   }));
-  // Written or not, the rule is the one Istio's validation applies to ServiceEntries.
+  // Unwritten: STATIC when every address is an IP, else DNS; either way Istio's rules between
+  // addresses and resolution apply (checkResolution).
   const resolution: Resolution =
     raw.resolution !== undefined && raw.resolution !== "NONE"
       ? raw.resolution

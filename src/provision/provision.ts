@@ -3,6 +3,7 @@
 
 import type { Config, ListenerConfig, Source, TlsServerConfig, VirtualHostConfig } from "../config/model.ts";
 import { DEFAULT_WARN_DAYS } from "../config/defaults.ts";
+import { poolFeatures } from "../config/pool-features.ts";
 import { ConfigError, cannotRead, type ConfigIssue } from "../util/errors.ts";
 import { readFile } from "node:fs/promises";
 import type { UpstreamTls } from "../upstream/types.ts";
@@ -54,6 +55,9 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
     } else issues.push(...r.issues);
   }
 
+  // Issue 10: config models upstream pools; until provisioning compiles them, refuse, never half-work.
+  for (const s of config.services.values())
+    for (const f of poolFeatures(s)) issues.push(issueAt(s.source, `${f}: upstream pools are not wired yet`));
   const serviceTls = await provisionServiceTls(config, issues);
   const vhosts = config.routes.map((vh) => compileVirtualHost(vh, config, serviceTls));
   const tlsExtras = await provisionServerTls(config, credentials, issues, warnings);

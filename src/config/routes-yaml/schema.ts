@@ -25,6 +25,8 @@ import { serverTlsIssues, sharedServerTlsFields } from "../server-tls.ts";
 import { parseAdminAddress } from "../admin-address.ts";
 import { parseServiceUrl } from "../service-url.ts";
 import { l4RouteSchemas } from "../tcp-route.ts";
+import { ServiceTlsSchema } from "../upstream-tls.ts";
+import { poolServiceFields, poolServiceIssues } from "./pool-service.ts";
 
 const ADMIN = 'the admin listener address, ADDR:PORT such as 127.0.0.1:15000, or "off"';
 
@@ -123,23 +125,19 @@ const CredentialSchema = v.lazy((input) =>
   typeof input === "string" ? text("a folder holding tls.crt and tls.key", 1) : CredentialFilesSchema,
 );
 
-// An HTTPS upstream with its own trust anchors and, for mutual TLS, a client certificate.
-const ServiceTlsSchema = mapping("a mapping with optional ca, cert, key and serverName", {
-  ca: v.optional(path),
-  cert: v.optional(path),
-  key: v.optional(path),
-  serverName: v.optional(text("a host name sent as SNI and checked against the upstream's certificate", 1)),
-});
+// A service: one URL, with optional tls (upstream-tls.ts), or endpoints (pool-service.ts); both
+// may carry Istio's traffic policy sections.
 const ServiceObjectSchema = v.pipe(
-  mapping("a URL, or a mapping with url and optional tls", {
-    url: serviceUrl,
+  mapping("a URL, or a mapping with url or endpoints, and optional tls", {
+    url: v.optional(serviceUrl),
     tls: v.optional(ServiceTlsSchema),
+    ...poolServiceFields(),
   }),
   rule((service, add) => {
     const tls = service.tls as Record<string, unknown> | undefined;
-    if (tls && "cert" in tls !== "key" in tls) add(["tls"], "cert and key go together: set both or neither");
     if (tls && typeof service.url === "string" && !service.url.startsWith("https:"))
       add(["tls"], "only allowed with an https:// url");
+    poolServiceIssues(service, add, SERVICE_URL);
   }),
 );
 const ServiceSchema = v.lazy((input) => (typeof input === "string" ? serviceUrl : ServiceObjectSchema));

@@ -2,10 +2,17 @@
 // and `decompress: false`, which a transparent proxy needs. Deno's fetch has no such switch (it
 // inflates gzip bodies but keeps content-encoding: denoland/deno#12291), so Deno uses node:http.
 
+import { verification } from "./verification.ts";
 import type { UpstreamClient, UpstreamTls } from "./types.ts";
 
 export function createBunFetchClient(tls: UpstreamTls | undefined): UpstreamClient {
-  const tlsOptions = tls && { ca: tls.ca, cert: tls.cert, key: tls.key, serverName: tls.serverName };
+  const tlsOptions = tls && {
+    ca: tls.ca,
+    cert: tls.cert,
+    key: tls.key,
+    serverName: tls.serverName,
+    ...verification(tls),
+  };
   return (r) =>
     fetch(r.url, {
       method: r.method,

@@ -10,6 +10,7 @@ import {
 } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { Readable } from "node:stream";
+import { verification } from "./verification.ts";
 import type { UpstreamClient, UpstreamTls } from "./types.ts";
 
 const NULL_BODY = new Set([101, 204, 205, 304]);
@@ -29,6 +30,7 @@ export function createNodeClient(tls: UpstreamTls | undefined): UpstreamClient {
     cert: tls?.cert,
     key: tls?.key,
     servername: tls?.serverName,
+    ...verification(tls),
   });
 
   return (r) =>

@@ -5,7 +5,8 @@ import { describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import type { TrafficPolicyConfig } from "../../src/config/model.ts";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
-import { provisionErrors, routesYamlErrors as errors } from "../helpers/config-errors.ts";
+import { provision } from "../../src/provision/provision.ts";
+import { routesYamlErrors as errors } from "../helpers/config-errors.ts";
 import { yaml } from "../helpers/yaml.ts";
 
 const LISTENER = "listeners: [{ port: 8080, protocol: HTTP }]";
@@ -266,18 +267,43 @@ describe("routes.yaml pool errors, each at its line and field", () => {
   });
 });
 
-describe("provisioning, until upstream pools are wired", () => {
-  test("refuses a service with pool features, naming each, rather than half-serving it", async () => {
+describe("provisioning pools", () => {
+  test("every service and subset becomes a pool spec; only pooled ones are reached through it", async () => {
     const text = yaml`
       ${LISTENER}
       services:
-        web: { endpoints: [{ address: 127.0.0.1, port: 9 }] }
-        api: { url: http://127.0.0.1:9, outlierDetection: {} }
+        web:
+          endpoints: [{ address: 127.0.0.1, port: 9, labels: { v: "1" } }, { address: 127.0.0.2, port: 9 }]
+          loadBalancer: { simple: ROUND_ROBIN }
+          connectionPool: { tcp: { maxConnections: 3, connectTimeout: 2s } }
+          subsets:
+            - name: v1
+              labels: { v: "1" }
+              trafficPolicy: { loadBalancer: { simple: RANDOM } }
+        api: { url: http://127.0.0.1:9, outlierDetection: { baseEjectionTime: 1s } }
         plain: http://127.0.0.1:9
+      routes:
+        - hosts: ["*"]
+          http: [{ route: [{ destination: { host: web, subset: v1 } }] }]
     `;
-    expect(await provisionErrors(text)).toEqual([
-      "routes.yaml:3: services.web: endpoints: upstream pools are not wired yet",
-      "routes.yaml:4: services.api: trafficPolicy: upstream pools are not wired yet",
-    ]);
+    const { plan } = await provision(parseConfig(text, "/x/routes.yaml"));
+    const pools = plan.pools;
+    expect([...pools.keys()].sort()).toEqual(["api", "plain", "web", "web/v1"]);
+    const web = pools.get("web")!;
+    expect(web.direct).toBe(false);
+    expect(web.spec.loadBalancer).toEqual({ kind: "ROUND_ROBIN" });
+    expect(web.spec.connectionPool.maxConnections).toBe(3);
+    expect(web.spec.connectionPool.connectTimeoutMs).toBe(2000);
+    expect(web.spec.endpoints.map((e) => e.address)).toEqual(["127.0.0.1", "127.0.0.2"]);
+    const v1 = pools.get("web/v1")!;
+    expect(v1.spec.endpoints.map((e) => e.address)).toEqual(["127.0.0.1"]);
+    expect(v1.spec.loadBalancer).toEqual({ kind: "RANDOM" });
+    // The subset replaces the service's loadBalancer section only (Istio's MergeTrafficPolicy).
+    expect(v1.spec.connectionPool.maxConnections).toBe(3);
+    expect(pools.get("api")!.spec.outlierDetection?.baseEjectionTimeMs).toBe(1000);
+    expect(pools.get("api")!.spec.outlierDetection?.maxEjectionPercent).toBe(10);
+    expect(pools.get("plain")!.direct).toBe(true);
+    const route = plan.listeners[0]!.vhosts.match("x")!.routes[0]!;
+    expect(route.action.kind === "proxy" && route.action.upstreams[0]!.pool).toBe(v1);
   });
 });

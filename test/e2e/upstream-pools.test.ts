@@ -61,6 +61,7 @@ const byCookie = named("hc", 4);
 const outlier = named("od", 2);
 const checked = named("hc-", 2);
 const limited = named("lim", 1);
+const movesOn = named("mo", 2);
 const dnsV4 = new Named("dns4", "127.0.0.1").start();
 const dnsV6 = new Named("dns6", "::1", dnsV4.port).start();
 all.push(
@@ -111,6 +112,9 @@ services:
   limited:
     endpoints: [${ep(limited[0]!)}]
     connectionPool: { tcp: { maxConnections: 2 }, http: { http1MaxPendingRequests: 1 } }
+  moves-on:
+    endpoints: [${movesOn.map((u) => ep(u)).join(", ")}]
+    loadBalancer: { consistentHash: { httpHeaderName: x-user } }
   dns:
     resolution: DNS
     endpoints: [{ address: localhost, port: ${dnsV4.port} }]
@@ -126,6 +130,7 @@ ${route("outlier.test", "outlier", ", retries: { attempts: 3, retryOn: '5xx,conn
 ${route("checked.test", "checked")}
 ${route("limited.test", "limited")}
 ${route("dns.test", "dns")}
+${route("moves-on.test", "moves-on", ", retries: { attempts: 1, retryOn: connect-failure }")}
 `;
   p = await startPortico(writeConfig(config));
 });
@@ -257,6 +262,25 @@ describe("outlier detection", () => {
   });
 });
 
+describe("retries move on", () => {
+  test("a connect failure is retried on the other endpoint, even for a key that hashes to the dead one", async () => {
+    const [dead, alive] = movesOn as [Named, Named];
+    // Which users hash to which endpoint, while both live.
+    const home = new Map<string, string>();
+    for (let u = 0; u < 16; u++)
+      home.set(`u${u}`, (await get("moves-on.test", "/", { "x-user": `u${u}` })).body);
+    const stuck = [...home].filter(([, who]) => who === dead.name).map(([user]) => user);
+    expect(stuck.length).toBeGreaterThan(0);
+    dead.stop();
+    // No outlier detection here: only retryIgnorePreviousHosts (default true) moves the retry on.
+    for (const user of stuck) {
+      const r = await get("moves-on.test", "/", { "x-user": user });
+      expect(r.status).toBe(200);
+      expect(r.body).toBe(alive.name);
+    }
+  });
+});
+
 describe("active health checks", () => {
   test("an endpoint whose /health stalls receives no traffic, and comes back when it answers", async () => {
     const [ok, stalled] = checked as [Named, Named];
@@ -322,6 +346,7 @@ describe("GET /upstreams", () => {
       "dns",
       "least",
       "limited",
+      "moves-on",
       "outlier",
       "random",
       "rr",

@@ -5,6 +5,7 @@
 // bounded and tolerances wide: the machine is small and shared.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { lookup } from "node:dns/promises";
+import { writeFileSync } from "node:fs";
 import { freePorts, sleep } from "../helpers/net.ts";
 import { type PorticoProcess, startPortico, startPorticoWith, writeConfig } from "../helpers/portico.ts";
 import { yaml } from "../helpers/yaml.ts";
@@ -50,6 +51,7 @@ const all: Named[] = [];
 const ep = (u: Named, extra = "") => `{ address: ${u.hostname}, port: ${u.port}${extra} }`;
 
 let p: PorticoProcess;
+let configText: string, configFile: string;
 let http: number, admin: number;
 
 const rr = named("rr", 3);
@@ -132,7 +134,9 @@ ${route("limited.test", "limited")}
 ${route("dns.test", "dns")}
 ${route("moves-on.test", "moves-on", ", retries: { attempts: 1, retryOn: connect-failure }")}
 `;
-  p = await startPortico(writeConfig(config));
+  configText = config;
+  configFile = writeConfig(config);
+  p = await startPortico(configFile);
 });
 
 afterAll(async () => {
@@ -365,6 +369,21 @@ describe("GET /upstreams", () => {
       activeRequests: 0,
     });
     expect(list.find((u) => u.name === "dns")!.dns).toBeDefined();
+  });
+});
+
+describe("reload", () => {
+  test("SIGHUP with fewer endpoints: the pool follows, the endpoint that stays keeps its state", async () => {
+    const rrCounts = async () => (await view("rr")).endpoints.map((e) => e.port);
+    expect(await rrCounts()).toEqual(rr.map((u) => u.port));
+    const without = configText.replace(`, ${ep(rr[2]!)}`, "");
+    expect(without).not.toBe(configText);
+    writeFileSync(configFile, without);
+    p.proc.kill("SIGHUP");
+    await waitFor("the reload", async () => (await rrCounts()).length === 2);
+    expect(await tally("rr.test", 10)).toEqual({ rr0: 5, rr1: 5 });
+    // The outlier pool, unchanged by the reload, still counts the earlier ejection.
+    expect((await view("outlier")).endpoints.map((e) => e.ejections).sort()).toEqual([0, 1]);
   });
 });
 

@@ -149,7 +149,9 @@ async function sendTry(
   const a = await attempt(s.client, url, s.method, s.headers, body, clientSignal, left, s.service);
   if (a.failure === undefined) {
     t.report(a.res.status);
-    return { ...a, release: t.release };
+    if (t.holdsBody) return { ...a, release: t.release };
+    t.release();
+    return a;
   }
   t.report(failureOutcome(a.failure));
   t.release();

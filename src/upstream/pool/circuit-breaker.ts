@@ -11,6 +11,8 @@ export type Overflow = "pending-requests" | "max-requests" | "max-retries";
 export interface Ticket {
   /** Resolves when the request holds a connection; at once when one was free. */
   readonly ready: Promise<void>;
+  /** False when a connection was free at admission (`ready` is already settled): no need to wait. */
+  readonly waits: boolean;
   /** Gives back what the try held (or its place in the queue). Idempotent. */
   release(): void;
 }
@@ -92,6 +94,7 @@ export class CircuitBreaker {
     });
     return {
       ready,
+      waits: !connectionFree,
       release: () => {
         if (released) return;
         released = true;

@@ -99,7 +99,13 @@ export async function forward(
   if (upstream.responseOps) applyHeaderOps(out, upstream.responseOps);
   if (typeof target !== "string" && target.setCookie) out.append("set-cookie", target.setCookie);
   const response = new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
-  return done.release ? releasedAfterBody(response, done.release) : response;
+  if (!done.release) return response;
+  // A HEAD answer's body is never read (app.ts drops it): its slot is free now.
+  if (req.method === "HEAD") {
+    done.release();
+    return response;
+  }
+  return releasedAfterBody(response, done.release);
 }
 
 /** Where tries go: one origin, or the endpoints of a pool. */

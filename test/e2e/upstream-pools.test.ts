@@ -366,6 +366,23 @@ describe("circuit breaking", () => {
   });
 });
 
+describe("circuit slots", () => {
+  test("every slot is given back: after HEAD, GET and refused requests the counts are 0", async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`http://127.0.0.1:${http}/`, {
+        method: "HEAD",
+        headers: { host: "limited.test" },
+      });
+      expect(res.status).toBe(200);
+    }
+    expect((await get("limited.test")).status).toBe(200);
+    await waitFor("the slots back", async () => {
+      const c = (await view("limited")).circuit;
+      return c.connections + c.pending + c.requests + c.retries === 0;
+    });
+  });
+});
+
 describe("DNS resolution", () => {
   test("`localhost` becomes one endpoint per address the system resolver gives, each serving", async () => {
     // The same resolver Portico uses (getaddrinfo: /etc/hosts): 127.0.0.1, and ::1 where listed.

@@ -5,14 +5,18 @@ import type { AdminAddress } from "../config/admin-address.ts";
 import type { Plan } from "../provision/plan.ts";
 import { createAdminApp } from "./app.ts";
 import { mountCerts } from "./certs-routes.ts";
+import { mountUpstreams } from "./upstreams-routes.ts";
+import type { UpstreamPools } from "../upstream/pools.ts";
 
 export async function startAdmin(
   plan: () => Plan,
   where: AdminAddress,
   adapterFor: (spec: HttpListenerSpec) => { start: StartListener },
+  pools?: UpstreamPools,
 ): Promise<RunningListener> {
   const app = createAdminApp();
   mountCerts(app, plan);
+  if (pools) mountUpstreams(app, plan, pools);
   const spec: HttpListenerSpec = {
     kind: "http",
     name: "admin",

@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { ConfigError, PorticoError, UsageError, formatIssue } from "../util/errors.ts";
 import { startGateway, type Gateway } from "../gateway/start-gateway.ts";
-import type { RunningListener } from "../listeners/_shared/types.ts";
+import type { HttpListenerSpec, RunningListener } from "../listeners/_shared/types.ts";
 import { startAdmin } from "../admin/start.ts";
 import { parseAdminAddress } from "../config/admin-address.ts";
 import { DEFAULT_ADMIN } from "../config/defaults.ts";
@@ -13,6 +13,7 @@ import type { Plan } from "../provision/plan.ts";
 import { provision } from "../provision/provision.ts";
 import { createUpstreamClient } from "../upstream/client.ts";
 import { UpstreamClients } from "../upstream/clients.ts";
+import { type PoolEvent, UpstreamPools } from "../upstream/pools.ts";
 import { currentRuntime } from "../util/runtime.ts";
 import { VERSION, runtimeName } from "./version.ts";
 import { USAGE, parseArgs, type ParsedArgs } from "./args.ts";
@@ -86,15 +87,17 @@ async function run(args: ParsedArgs): Promise<number> {
   let gateway: Gateway | undefined;
   let admin: RunningListener | undefined;
   let current: Plan;
+  const pools = new UpstreamPools({ onEvent: logPoolEvent });
   try {
     current = await load(args);
     gateway = await startGateway(current, {
       adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),
       clients: new UpstreamClients((tls, protocol) => createUpstreamClient(tls, protocol)),
+      pools,
       onError: (err) => log.error(err.message),
     });
     logListeners(current, gateway);
-    admin = await startAdminListener(args, () => current, current.admin);
+    admin = await startAdminListener(args, () => current, current.admin, pools);
     log.info(`portico ${VERSION} (${runtimeName()}) serving ${file}`);
   } catch (err) {
     // Listeners already started must not keep the process alive after a fatal error.
@@ -188,16 +191,18 @@ async function startAdminListener(
   args: ParsedArgs,
   plan: () => Plan,
   configured: string | undefined,
+  pools: UpstreamPools,
 ): Promise<RunningListener | undefined> {
   // --admin beats routes.yaml's settings.admin, which beats the default.
   const given = args.admin ?? configured;
   const where = parseAdminAddress(given ?? DEFAULT_ADMIN);
   if (where === "off" || where === undefined) return undefined;
   try {
-    const admin = await startAdmin(plan, where, (spec) => selectAdapter(spec, currentRuntime(), "auto"));
+    const adapterFor = (spec: HttpListenerSpec) => selectAdapter(spec, currentRuntime(), "auto");
+    const admin = await startAdmin(plan, where, adapterFor, pools);
     log.info(
       `admin on http://${where.address.includes(":") ? `[${where.address}]` : where.address}:${admin.port} ` +
-        `(/healthz, /certs)`,
+        `(/healthz, /certs, /upstreams)`,
     );
     return admin;
   } catch (err) {
@@ -205,4 +210,16 @@ async function startAdminListener(
     log.warn(`admin listener not started: ${(err as Error).message}; use --admin ADDR:PORT or --admin off`);
     return undefined;
   }
+}
+
+/** Ejections, returns, health-check changes and DNS failures: what an operator wants in the log. */
+function logPoolEvent(e: PoolEvent): void {
+  if (e.kind === "dns-error") {
+    log.warn(e.error.message);
+    return;
+  }
+  const where = e.endpoint.key;
+  if (e.kind === "ejected") log.warn(`upstream ${where} ejected (${e.reason})`);
+  else if (e.kind === "returned") log.info(`upstream ${where} returned from ejection`);
+  else log.info(`upstream ${where} health check ${e.healthy ? "passing" : `failing: ${e.reason ?? ""}`}`);
 }

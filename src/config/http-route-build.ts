@@ -27,6 +27,7 @@ import type {
   RetryCondition,
   RetryConfig,
   StringMatch,
+  SubsetRef,
 } from "./route-model.ts";
 import { validate } from "./schema-kit.ts";
 import { unknownName } from "./suggest.ts";
@@ -199,18 +200,32 @@ function buildMatch(
 }
 
 /**
- * A destination host names a service: exactly, or by its first label when no service has the
- * whole name (`webapp.default.svc.cluster.local` → `webapp`), so Istio-style hosts carry over.
+ * The service a host names: exactly, or by its first label when no service has the whole name
+ * (`webapp.default.svc.cluster.local` → `webapp`), so Istio-style hosts carry over; a short name
+ * also finds the one service named `<name>.<namespace>.svc.cluster.local` (a ServiceEntry host),
+ * as Istio completes short names with the namespace. Undefined when none.
  */
+export function serviceForHost(host: string, services: Map<string, ServiceConfig>): string | undefined {
+  if (services.has(host)) return host;
+  const first = host.split(".")[0]!;
+  if (host.includes(".")) return services.has(first) ? first : undefined;
+  const long = [...services.keys()].filter(
+    (name) =>
+      name.startsWith(`${host}.`) && name.endsWith(".svc.cluster.local") && name.split(".").length === 5,
+  );
+  return long.length === 1 ? long[0] : undefined;
+}
+
 function resolveService(
   host: string,
   at: FieldPath,
   { services, unknownServiceHint }: ServiceLookup,
   ctx: Reporter,
 ): string {
-  if (!services || services.has(host)) return host;
+  if (!services) return host;
+  const found = serviceForHost(host, services);
+  if (found !== undefined) return found;
   const first = host.split(".")[0]!;
-  if (host.includes(".") && services.has(first)) return first;
   ctx.report(
     at,
     unknownName("service", "services", host, [...services.keys()]) + (unknownServiceHint?.(first) ?? ""),
@@ -227,6 +242,11 @@ function destinationService(
   return typeof d === "string"
     ? resolveService(d, at, services, ctx)
     : resolveService(d.host, [...at, "host"], services, ctx);
+}
+
+function subsetRef(d: RawDestination, at: FieldPath, ctx: Reporter): SubsetRef | undefined {
+  if (typeof d === "string" || d.subset === undefined) return undefined;
+  return { name: d.subset, source: ctx.source([...at, "subset"]) };
 }
 
 /** Istio's RouteDestination, as an HTTP, TCP or TLS route's `route` list holds them. */
@@ -249,6 +269,8 @@ export function buildDestinations(
     const service = destinationService(destination.destination, [...at, k, "destination"], services, ctx);
     const weight = weighted ? (destination.weight ?? 0) : 1;
     const out: DestinationConfig = { service, weight, source: ctx.source([...at, k]) };
+    const subset = subsetRef(destination.destination, [...at, k, "destination"], ctx);
+    if (subset) out.subset = subset;
     if (destination.headers) {
       const headers = buildHeaders(destination.headers, [...at, k, "headers"], ctx);
       if (headers) out.headers = headers;
@@ -321,6 +343,8 @@ function buildRetries(raw: NonNullable<RawHttpRoute["retries"]>): RetryConfig {
     attempts: raw.attempts,
     retryOn: DEFAULT_RETRY_ON,
     retriableStatusCodes: DEFAULT_RETRIABLE_STATUS,
+    // Istio's HTTPRetry: "defaults to true" (pilot adds Envoy's previous_hosts retry predicate).
+    retryIgnorePreviousHosts: raw.retryIgnorePreviousHosts ?? true,
   };
   if (raw.perTryTimeout !== undefined) out.perTryTimeoutMs = parseDuration(raw.perTryTimeout)!;
   if (raw.retryOn !== undefined) {
@@ -365,15 +389,21 @@ function buildMirrors(
   // Istio: "If this field [mirrorPercentage] is absent, all the traffic (100%) will be mirrored."
   if (route.mirror !== undefined) {
     const service = destinationService(route.mirror, [...at, "mirror"], services, ctx);
-    return [
-      { service, percentage: route.mirrorPercentage?.value ?? 100, source: ctx.source([...at, "mirror"]) },
-    ];
+    const percentage = route.mirrorPercentage?.value ?? 100;
+    const mirror: MirrorConfig = { service, percentage, source: ctx.source([...at, "mirror"]) };
+    const subset = subsetRef(route.mirror, [...at, "mirror"], ctx);
+    return [subset ? { ...mirror, subset } : mirror];
   }
-  return (route.mirrors ?? []).map((m, k) => ({
-    service: destinationService(m.destination, [...at, "mirrors", k, "destination"], services, ctx),
-    percentage: m.percentage?.value ?? 100,
-    source: ctx.source([...at, "mirrors", k]),
-  }));
+  return (route.mirrors ?? []).map((m, k) => {
+    const at_ = [...at, "mirrors", k, "destination"];
+    const mirror: MirrorConfig = {
+      service: destinationService(m.destination, at_, services, ctx),
+      percentage: m.percentage?.value ?? 100,
+      source: ctx.source([...at, "mirrors", k]),
+    };
+    const subset = subsetRef(m.destination, at_, ctx);
+    return subset ? { ...mirror, subset } : mirror;
+  });
 }
 
 function buildCors(raw: NonNullable<RawHttpRoute["corsPolicy"]>): CorsPolicyConfig {

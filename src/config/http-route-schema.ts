@@ -117,20 +117,23 @@ const HeadersSchema = mapping("a mapping with request and response", {
   response: v.optional(HeaderOperationsSchema),
 });
 
-// https://istio.io/latest/docs/reference/config/networking/virtual-service/#Destination
-const DestinationObjectSchema = mapping(
-  "a service name, or a mapping with host",
-  {
-    host: text("a service name or host", 1),
-    // Accepted and ignored: a Portico service is one origin whose URL already names its port.
-    port: v.optional(mapping("a mapping with number", { number: port })),
-  },
-  {
-    subset:
-      "Portico has no DestinationRule subsets; define each version as its own service and route " +
-      "to it by name",
-  },
+// Istio's validateSubsetName: a DNS-1123 label.
+const SUBSET = "a subset name (lower-case letters, digits and '-', at most 63)";
+/** A subset's name, as a DestinationRule defines it and a destination names it. */
+export const subsetName = checked(SUBSET, (value) =>
+  /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)
+    ? undefined
+    : `expected ${SUBSET}, got ${describeValue(value)}`,
 );
+
+// https://istio.io/latest/docs/reference/config/networking/virtual-service/#Destination
+const DestinationObjectSchema = mapping("a service name, or a mapping with host", {
+  host: text("a service name or host", 1),
+  // Accepted and ignored: a Portico service has one port, which its URL or ServiceEntry names.
+  port: v.optional(mapping("a mapping with number", { number: port })),
+  // Checked against the service's subsets once every source is read (subset-checks.ts).
+  subset: v.optional(subsetName),
+});
 
 const DESTINATION = "a service name, or a mapping with host";
 /** Istio's Destination: a service name, or `host` (and a port, which is the service's). */
@@ -316,10 +319,11 @@ const RetrySchema = mapping(
     retryOn: v.optional(
       checked("retry conditions separated by commas, such as 5xx,reset or 503", retryOnProblem),
     ),
+    // Istio's default is true: a retry goes to another endpoint when the pool has one.
+    retryIgnorePreviousHosts: v.optional(boolean()),
   },
   {
-    retryRemoteLocalities: "Portico has no localities; a service is one origin",
-    retryIgnorePreviousHosts: "a service is one origin, so every retry goes to the same host",
+    retryRemoteLocalities: "Portico has no localities",
     backoff: "Portico waits as Envoy does by default (25ms base, 250ms at most, jittered)",
   },
 );

@@ -6,8 +6,16 @@
 import type { PathNormalization } from "../util/path-normalize.ts";
 import type { Source } from "../util/errors.ts";
 import type { RequestTargetMode } from "./defaults.ts";
+import type {
+  EndpointConfig,
+  Resolution,
+  SubsetConfig,
+  TrafficPolicyConfig,
+  UpstreamTlsConfig,
+} from "./pool-model.ts";
 import type { DestinationConfig, HttpRouteConfig } from "./route-model.ts";
 export type { Source } from "../util/errors.ts";
+export type * from "./pool-model.ts";
 export type * from "./route-model.ts";
 
 export type TlsMode = "SIMPLE" | "MUTUAL" | "OPTIONAL_MUTUAL";
@@ -126,6 +134,20 @@ export interface CredentialConfig {
   source: Source;
 }
 
+/**
+ * A service: one URL (routes.yaml `services.x: URL`, `--service`), or a pool of endpoints
+ * (routes.yaml `endpoints`, an Istio ServiceEntry), with an optional traffic policy and subsets
+ * (routes.yaml, or the DestinationRule for its host).
+ *
+ * How to read it (for provisioning):
+ * - `endpoints` absent: the service is its URL, one endpoint `host:port`, as before; `url`,
+ *   `host` and `port` are where to connect.
+ * - `endpoints` present: pick an endpoint per try and connect to its `address:port`, resolved as
+ *   `resolution` says. `url` then names the service, not a place to connect: its scheme is what
+ *   to speak to every endpoint (https when `tls` asks for TLS), its host and `host` are the
+ *   service's host name (the ServiceEntry host, or the routes.yaml name), `port` the service port.
+ * - `tls`, `trafficPolicy`, `subsets` apply to both forms.
+ */
 export interface ServiceConfig {
   name: string;
   /** Origin only: scheme, host and port. `tcp://host:port` serves tcp/tls routes only. */
@@ -133,11 +155,23 @@ export interface ServiceConfig {
   /** The URL's host and port (service-url.ts), for tcp and tls routes, which connect to them. */
   host: string;
   port: number;
-  /** For https:// services: files resolved against the config's folder. */
-  tls?: { ca?: string; cert?: string; key?: string; serverName?: string };
+  /**
+   * Upstream TLS for https:// services: routes.yaml `tls` or the DestinationRule's
+   * `trafficPolicy.tls` (pool-model.ts); files resolved against the config's folder.
+   */
+  tls?: UpstreamTlsConfig;
   /** HTTP/2 to the upstream (h2c:// or h2:// url, or protocol HTTP2 or GRPC); absent: HTTP/1.1. */
   protocol?: "http2";
   source: Source;
+  // Issue 10: pools. All absent for a plain single-URL service without policy.
+  /** The pool's endpoints; absent: the one endpoint `host:port` of `url`. */
+  endpoints?: EndpointConfig[];
+  /** How `endpoints` addresses are resolved; set whenever `endpoints` is. */
+  resolution?: Resolution;
+  /** Load balancing, connection pool, outlier detection, health checks (never `tls`: see `tls`). */
+  trafficPolicy?: TrafficPolicyConfig;
+  /** Named subsets that `destination.subset` picks (DestinationRule or routes.yaml `subsets`). */
+  subsets?: SubsetConfig[];
 }
 
 export interface VirtualHostConfig {

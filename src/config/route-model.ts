@@ -60,6 +60,14 @@ export interface DestinationConfig {
   /** Header operations that apply only when this destination is picked. */
   headers?: HeadersConfig;
   source: Source;
+  /** Istio's `destination.subset`: one of the service's `subsets`, and where it was written. */
+  subset?: SubsetRef;
+}
+
+/** A reference to a subset of the destination's service, checked once every source is read. */
+export interface SubsetRef {
+  name: string;
+  source: Source;
 }
 
 export interface DirectResponseConfig {
@@ -110,6 +118,8 @@ export interface RetryConfig {
   retryOn: RetryCondition[];
   /** For `retriable-status-codes`: the numbers given in `retryOn`. */
   retriableStatusCodes: number[];
+  /** A retry goes to another endpoint when there is one (Istio's default: true). */
+  retryIgnorePreviousHosts: boolean;
 }
 
 export interface FaultConfig {
@@ -123,6 +133,7 @@ export interface MirrorConfig {
   /** 0..100. */
   percentage: number;
   source: Source;
+  subset?: SubsetRef;
 }
 
 export interface CorsPolicyConfig {

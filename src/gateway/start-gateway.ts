@@ -22,11 +22,14 @@ import type {
 import type { RoutePlan } from "../provision/route-plan.ts";
 import { streamListenerSpec } from "../tcp/route.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
+import type { UpstreamPools } from "../upstream/pools.ts";
 
 export interface GatewayDeps {
   /** Chooses the adapter for each listener (see listeners/select.ts). */
   adapterFor: <S extends ListenerSpec>(spec: S) => { name: string; start: StartListener<S> };
   clients: UpstreamClients;
+  /** The running pools; the gateway hands them each plan's pool specs (at start and on apply). */
+  pools: UpstreamPools;
   onError?: (err: Error) => void;
 }
 
@@ -78,18 +81,20 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
         kind: "http",
         ...where,
         tls,
-        handler: createListenerHandler(ref, deps.clients),
+        handler: createListenerHandler(ref, deps.clients, deps.pools),
         trailers: reachesHttp2(l),
         upgrades: l.upgrades,
         rawTarget: l.exactTarget,
       };
       return { key: keyOf(l), ref, ...(await startOn(spec)) };
     }
-    const spec: StreamListenerSpec = { kind: "stream", ...where, ...streamListenerSpec(l) };
+    const spec: StreamListenerSpec = { kind: "stream", ...where, ...streamListenerSpec(l, deps.pools) };
     return { key: keyOf(l), ...(await startOn(spec)) };
   };
   const all = (p: Plan) => [...p.listeners, ...p.streamListeners];
+  const specs = (p: Plan) => [...p.pools.values()].map((pool) => pool.spec);
 
+  deps.pools.apply(specs(plan));
   try {
     for (const l of all(plan)) {
       const entry = await start(l, plan.serverHeader);
@@ -103,6 +108,8 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
 
   const apply = async (next: Plan): Promise<ApplyReport> => {
     const report: ApplyReport = { updated: [], restarted: [], started: [], stopped: [], failed: [] };
+    // Pools first: endpoints that stay keep their state; the new routes find the new pools.
+    deps.pools.apply(specs(next));
     const wanted = new Set(all(next).map((l) => l.name));
     // Stop what goes away first, so a port can move from one listener to another.
     for (const [name, old] of entries) {
@@ -138,7 +145,10 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
     listeners,
     adapterOf: (l) => [...entries.values()].find((e) => e.running === l)?.adapter ?? "",
     apply,
-    close: async () => void (await Promise.all(listeners.map((s) => s.close()))),
+    close: async () => {
+      await Promise.all(listeners.map((s) => s.close()));
+      deps.pools.close();
+    },
   };
 }
 

@@ -14,6 +14,7 @@
 import type { ConnectionInfo, RequestHandler } from "../listeners/_shared/types.ts";
 import type { HttpsListenerPlan, ListenerPlan, MatchInput } from "../provision/plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
+import { UpstreamPools } from "../upstream/pools.ts";
 import { hostOnly } from "../util/host-table.ts";
 import { normalizeTarget } from "../util/path-normalize.ts";
 import { errorResponse } from "./error-status.ts";
@@ -27,11 +28,16 @@ export interface ListenerRef {
   serverHeader: string;
 }
 
-export function createListenerHandler(ref: ListenerRef, clients: UpstreamClients): RequestHandler {
+/** `pools`: the running pools of pooled services (a handler of its own starts them on first use). */
+export function createListenerHandler(
+  ref: ListenerRef,
+  clients: UpstreamClients,
+  pools: UpstreamPools = new UpstreamPools(),
+): RequestHandler {
   return async (req, conn, target) => {
     let res: Response;
     try {
-      res = await handle(ref, req, conn, clients, target);
+      res = await handle(ref, req, conn, clients, pools, target);
     } catch (err) {
       res = errorResponse(err, ref.serverHeader);
     }
@@ -47,6 +53,7 @@ async function handle(
   req: Request,
   conn: ConnectionInfo,
   clients: UpstreamClients,
+  pools: UpstreamPools,
   target: string | undefined,
 ): Promise<Response> {
   const listener = ref.current;
@@ -92,7 +99,7 @@ async function handle(
   for (const route of vhost.routes) {
     const entry = route.match === null ? -1 : route.match(m);
     if (route.match === null || entry >= 0) {
-      return serveRoute(route, { m, entry, conn, serverHeader, clients });
+      return serveRoute(route, { m, entry, conn, serverHeader, clients, pools });
     }
   }
   return empty(404, serverHeader);

@@ -6,9 +6,12 @@
 
 import type { MirrorPlan } from "../provision/route-plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
+import type { UpstreamPools } from "../upstream/pools.ts";
 import { portStart } from "../util/host-table.ts";
 import { chance } from "../util/random.ts";
+import { failureOutcome, type PoolTry, PoolTries } from "./pool-tries.ts";
 import { bodyStream } from "./replay.ts";
+import { classifyFailure } from "./retry.ts";
 
 /** `webapp.example:8080` → `webapp.example-shadow:8080`. */
 export function shadowHost(host: string): string {
@@ -28,6 +31,7 @@ export function shadow(
   body: Uint8Array<ArrayBuffer> | null,
   timeoutMs: number,
   clients: UpstreamClients,
+  pools: UpstreamPools,
 ): void {
   for (const m of mirrors) {
     if (!chance(m.percentage)) continue;
@@ -36,17 +40,30 @@ export function shadow(
     if (host) h.set("host", shadowHost(host));
     const controller = new AbortController();
     const timer = timeoutMs > 0 ? setTimeout(() => controller.abort(), timeoutMs) : undefined;
-    const send = clients.for(m.upstream)({
-      url: m.upstream.origin + pathAndQuery,
-      method,
-      headers: h,
-      body: bodyStream(body),
-      signal: controller.signal,
-    });
-    send
-      .then(drain)
-      .catch(() => {}) // a mirror's failure is nobody's business but its own
-      .finally(() => clearTimeout(timer));
+    // A pooled mirror goes through its (subset's) pool as a request would, without retries.
+    const pool = m.upstream.pool;
+    const tries = pool && new PoolTries(pools.for(pool.spec), pool, new Request("http://mirror/"), "", true);
+    let t: PoolTry | undefined;
+    const send = async () => {
+      if (tries) t = await tries.start(tries.admit(false)!, timeoutMs, controller.signal);
+      if (tries && !t) return;
+      const res = await clients.for(m.upstream)({
+        url: (t?.origin ?? m.upstream.origin) + pathAndQuery,
+        method,
+        headers: h,
+        body: bodyStream(body),
+        signal: controller.signal,
+      });
+      t?.report(res.status);
+      await drain(res);
+    };
+    send()
+      .catch((err) => t?.report(failureOutcome(classifyFailure(err))))
+      // a mirror's failure is nobody's business but its own
+      .finally(() => {
+        t?.release();
+        clearTimeout(timer);
+      });
   }
 }
 

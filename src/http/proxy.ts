@@ -4,11 +4,14 @@
 import { UpstreamTimeoutError, UpstreamUnavailableError } from "../util/errors.ts";
 import type { ProxyAction, RetryPlan, Upstream } from "../provision/plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
+import type { Ticket } from "../upstream/pool/circuit-breaker.ts";
+import type { UpstreamPools } from "../upstream/pools.ts";
 import type { UpstreamClient } from "../upstream/types.ts";
 import { grpcTimeoutMs, isGrpc } from "./grpc.ts";
 import { applyHeaderOps } from "./header-ops.ts";
 import { HOP_BY_HOP, connectionListed } from "./hop-by-hop.ts";
 import { shadow } from "./mirror.ts";
+import { failureOutcome, PoolTries, releasedAfterBody } from "./pool-tries.ts";
 import { bodyStream, replayable } from "./replay.ts";
 import { backoffMs, classifyFailure, retriableFailure, retriableResponse, type TryFailure } from "./retry.ts";
 import { classifyError } from "../util/runtime-error.ts";
@@ -41,6 +44,7 @@ export async function forward(
   routeAction: ProxyAction,
   f: ForwardRequest,
   clients: UpstreamClients,
+  pools: UpstreamPools,
 ): Promise<Response> {
   // A gRPC deadline replaces the route timeout, capped by it (grpc.ts).
   const action = isGrpc(f.req)
@@ -56,7 +60,16 @@ export async function forward(
   if (action.requestOps) applyHeaderOps(headers, action.requestOps);
   const { req } = f;
   const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
-  const url = upstream.origin + f.pathAndQuery;
+  // A pooled service: every try picks an endpoint (pool-tries.ts); a direct one has one origin.
+  const target: Target = upstream.pool
+    ? new PoolTries(
+        pools.for(upstream.pool.spec),
+        upstream.pool,
+        req,
+        f.remoteAddress,
+        action.retry?.ignorePreviousHosts ?? true,
+      )
+    : upstream.origin;
 
   // Retries and mirrors send the body more than once, so it is read first, up to a limit;
   // a bigger or unsized body streams once (undefined), without retries or mirrors (Envoy
@@ -64,34 +77,97 @@ export async function forward(
   const replay = action.retry !== undefined || action.mirrors !== undefined;
   const body = !hasBody ? null : replay ? await replayable(req) : undefined;
   if (action.mirrors && body !== undefined) {
-    shadow(action.mirrors, req.method, f.pathAndQuery, headers, body, action.timeoutMs, clients);
+    shadow(action.mirrors, req.method, f.pathAndQuery, headers, body, action.timeoutMs, clients, pools);
   }
   let done: Exchanged;
   if (action.retry && body !== undefined) {
-    done = await withRetries(action, action.retry, upstream, client, url, req, headers, body);
+    done = await withRetries(
+      action,
+      action.retry,
+      upstream,
+      client,
+      target,
+      f.pathAndQuery,
+      req,
+      headers,
+      body,
+    );
   } else {
     const stream = body === undefined ? req.body : bodyStream(body);
-    const a = await attempt(
-      client,
-      url,
-      req.method,
-      headers,
-      stream,
-      req.signal,
-      action.timeoutMs,
-      upstream.service,
-    );
+    const send = { client, method: req.method, headers, service: upstream.service };
+    const a = await sendTry(send, target, undefined, f.pathAndQuery, stream, req.signal, action.timeoutMs);
     if (a.failure !== undefined) throw failureError(a, upstream.service, action.timeoutMs);
     done = a;
   }
   const { res, elapsed } = done;
   const out = responseHeaders(res, elapsed, f.serverHeader);
   if (upstream.responseOps) applyHeaderOps(out, upstream.responseOps);
-  return new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
+  if (typeof target !== "string" && target.setCookie) out.append("set-cookie", target.setCookie);
+  const response = new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
+  if (!done.release) return response;
+  // A HEAD answer's body is never read (app.ts drops it): its slot is free now.
+  if (req.method === "HEAD") {
+    done.release();
+    return response;
+  }
+  return releasedAfterBody(response, done.release);
 }
 
-type Exchanged = { res: Response; elapsed: number; failure?: undefined };
+/** Where tries go: one origin, or the endpoints of a pool. */
+type Target = string | PoolTries;
+/** `release`: a pooled try's circuit-breaker slot, to give back once the response is done with. */
+type Exchanged = { res: Response; elapsed: number; failure?: undefined; release?: () => void };
 type Failed = { failure: TryFailure; error: unknown };
+
+/** What every try of one request sends alike. */
+interface Send {
+  client: UpstreamClient;
+  method: string;
+  headers: Headers;
+  service: string;
+}
+
+/**
+ * One try at `target`: the origin itself, or an endpoint of the pool (admitted with `ticket`, or
+ * now), with the outcome reported to the pool.
+ */
+async function sendTry(
+  s: Send,
+  target: Target,
+  ticket: Ticket | undefined,
+  pathAndQuery: string,
+  body: ReadableStream<Uint8Array> | null,
+  clientSignal: AbortSignal,
+  timeoutMs: number,
+): Promise<Exchanged | Failed> {
+  if (typeof target === "string") {
+    return attempt(
+      s.client,
+      target + pathAndQuery,
+      s.method,
+      s.headers,
+      body,
+      clientSignal,
+      timeoutMs,
+      s.service,
+    );
+  }
+  const started = performance.now();
+  const t = await target.start(ticket ?? target.admit(false)!, timeoutMs, clientSignal);
+  if (!t) return { failure: "timeout", error: timeoutError(s.service, timeoutMs) };
+  const left = timeoutMs > 0 ? Math.max(1, Math.ceil(timeoutMs - (performance.now() - started))) : 0;
+  const url = t.origin + pathAndQuery;
+  const a = await attempt(s.client, url, s.method, s.headers, body, clientSignal, left, s.service);
+  if (a.failure === undefined) {
+    t.report(a.res.status);
+    if (t.holdsBody) return { ...a, release: t.release };
+    t.release();
+    return a;
+  }
+  t.report(failureOutcome(a.failure));
+  t.release();
+  return a;
+}
 
 /** One exchange with the upstream, bounded by `timeoutMs` (0: none) up to response headers. */
 async function attempt(
@@ -141,41 +217,47 @@ export function timeoutError(service: string, timeoutMs: number, cause?: unknown
 /**
  * Tries until a response is not retriable, the attempts are used up, or the route timeout (which
  * covers every try, as Envoy's global timeout does) runs out. A per-try timeout counts as a 504.
+ * A pooled retry needs a slot under maxRetries first; without one the last try's result stands
+ * (Envoy's upstream_rq_retry_overflow).
  */
 async function withRetries(
   action: ProxyAction,
   retry: RetryPlan,
   upstream: Upstream,
   client: UpstreamClient,
-  url: string,
+  target: Target,
+  pathAndQuery: string,
   req: Request,
   headers: Headers,
   body: Uint8Array<ArrayBuffer> | null,
 ): Promise<Exchanged> {
   const deadline = action.timeoutMs > 0 ? performance.now() + action.timeoutMs : Infinity;
   const perTry = retry.perTryTimeoutMs > 0 ? retry.perTryTimeoutMs : Infinity;
+  const send = { client, method: req.method, headers, service: upstream.service };
+  let ticket: Ticket | undefined;
   for (let n = 0; ; n++) {
     const remaining = deadline - performance.now();
     const limit = Math.min(perTry, remaining);
     const tryMs = limit === Infinity ? 0 : Math.max(1, Math.ceil(limit));
-    const a = await attempt(
-      client,
-      url,
-      req.method,
-      headers,
-      bodyStream(body),
-      req.signal,
-      tryMs,
-      upstream.service,
-    );
-    const more = n < retry.attempts && !req.signal.aborted;
+    const a = await sendTry(send, target, ticket, pathAndQuery, bodyStream(body), req.signal, tryMs);
+    let more = n < retry.attempts && !req.signal.aborted;
+    const retriable =
+      a.failure === undefined ? retriableResponse(retry, a.res) : retriableFailure(retry, a.failure);
+    if (more && retriable && typeof target !== "string") {
+      ticket = target.admit(true);
+      more = ticket !== undefined;
+    }
     if (a.failure === undefined) {
-      if (!more || !retriableResponse(retry, a.res)) return a;
+      if (!more || !retriable) return a;
       discard(a.res);
+      a.release?.();
     } else {
       const routeTimeout = a.failure === "timeout" && perTry >= remaining;
-      if (routeTimeout) throw failureError(a, upstream.service, action.timeoutMs);
-      if (!more || !retriableFailure(retry, a.failure)) throw failureError(a, upstream.service, tryMs);
+      if (routeTimeout) {
+        ticket?.release();
+        throw failureError(a, upstream.service, action.timeoutMs);
+      }
+      if (!more || !retriable) throw failureError(a, upstream.service, tryMs);
     }
     const wait = Math.min(backoffMs(n), deadline - performance.now());
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));

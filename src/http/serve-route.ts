@@ -6,6 +6,7 @@
 import type { ConnectionInfo } from "../listeners/_shared/types.ts";
 import type { FaultPlan, MatchInput, RouteAction, RoutePlan } from "../provision/route-plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
+import type { UpstreamPools } from "../upstream/pools.ts";
 import { chance } from "../util/random.ts";
 import { addCorsHeaders, isPreflight, preflightResponse } from "./cors.ts";
 import { errorResponse } from "./error-status.ts";
@@ -26,6 +27,7 @@ export interface RouteRequest {
   conn: ConnectionInfo;
   serverHeader: string;
   clients: UpstreamClients;
+  pools: UpstreamPools;
 }
 
 export function serveRoute(route: RoutePlan, r: RouteRequest): Response | Promise<Response> {
@@ -94,6 +96,7 @@ function act(action: RouteAction, r: RouteRequest): Response | Promise<Response>
           serverHeader,
         },
         r.clients,
+        r.pools,
       );
     }
   }

@@ -52,8 +52,15 @@ function forward(
   const upstream = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
   connections.add(upstream);
   let connected = false;
+  let settled = false;
+  const report = (ok: boolean) => {
+    if (settled) return;
+    settled = true;
+    backend.connected?.(ok);
+  };
   const closeBoth = () => {
     clearTimeout(connectTimer);
+    report(false);
     client.destroy();
     upstream.destroy();
   };
@@ -64,6 +71,7 @@ function forward(
   upstream.once("connect", () => {
     clearTimeout(connectTimer);
     connected = true;
+    report(true);
     // Every byte either way passes through `client`, so its inactivity timer is the idle timer.
     client.setTimeout(IDLE_TIMEOUT_MS, closeBoth);
     // pipe() passes backpressure and, with allowHalfOpen, turns each side's FIN into end().
@@ -77,6 +85,9 @@ function forward(
   client.on("error", closeBoth);
   // A side that closes after an error takes the other with it; an orderly close (both FINs)
   // leaves the other side to flush what it still holds and close by itself.
-  upstream.once("close", (hadError: boolean) => (hadError || !connected ? closeBoth() : undefined));
+  upstream.once("close", (hadError: boolean) => {
+    if (connected) backend.closed?.();
+    return hadError || !connected ? closeBoth() : undefined;
+  });
   client.once("close", (hadError: boolean) => (hadError ? closeBoth() : undefined));
 }

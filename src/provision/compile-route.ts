@@ -22,11 +22,13 @@ import { DEFAULT_UPGRADE_IDLE_TIMEOUT_MS } from "../config/defaults.ts";
 import { captureGroups, compileRe2, compileSubstitution } from "../config/re2.ts";
 import type { UpstreamTls } from "../upstream/types.ts";
 import { portStart } from "../util/host-table.ts";
+import { poolKey } from "./pools.ts";
 import type {
   CorsPlan,
   FaultPlan,
   HeaderOps,
   MatchInput,
+  PoolPlan,
   RetryPlan,
   RouteAction,
   RouteMatcher,
@@ -42,11 +44,12 @@ export function compileRoute(
   vh: VirtualHostConfig,
   config: Config,
   serviceTls: Map<string, UpstreamTls>,
+  pools: Map<string, PoolPlan>,
 ): RoutePlan {
   const plan: RoutePlan = {
     name: r.name ?? `${vh.hosts[0]}#${i}`,
     match: compileMatch(r.match),
-    action: compileAction(r, config, serviceTls),
+    action: compileAction(r, config, serviceTls, pools),
   };
   if (r.corsPolicy) plan.cors = compileCors(r.corsPolicy);
   const fault = compileFault(r.fault);
@@ -60,6 +63,7 @@ function compileAction(
   r: HttpRouteConfig,
   config: Config,
   serviceTls: Map<string, UpstreamTls>,
+  pools: Map<string, PoolPlan>,
 ): RouteAction {
   if (r.directResponse) {
     const d = r.directResponse;
@@ -69,7 +73,9 @@ function compileAction(
   if (r.redirect)
     return { kind: "redirect", status: r.redirect.redirectCode, location: redirectLocation(r.redirect) };
   // The loader has already checked that every destination names a known service.
-  const upstreams = r.destinations.map((d) => upstream(d.service, d.weight, d.headers, config, serviceTls));
+  const upstreams = r.destinations.map((d) =>
+    upstream(d.service, d.subset?.name, d.weight, d.headers, config, serviceTls, pools),
+  );
   const action: RouteAction = {
     kind: "proxy",
     upstreams,
@@ -89,7 +95,7 @@ function compileAction(
   if (retry) action.retry = retry;
   if (r.mirrors && r.mirrors.length > 0) {
     action.mirrors = r.mirrors.map((m) => ({
-      upstream: upstream(m.service, 1, undefined, config, serviceTls),
+      upstream: upstream(m.service, m.subset?.name, 1, undefined, config, serviceTls, pools),
       percentage: m.percentage,
     }));
   }
@@ -98,14 +104,20 @@ function compileAction(
 
 function upstream(
   service: string,
+  subset: string | undefined,
   weight: number,
   headers: HeadersConfig | undefined,
   config: Config,
   serviceTls: Map<string, UpstreamTls>,
+  pools: Map<string, PoolPlan>,
 ): Upstream {
+  // The loader has checked that the subset exists (config/subset-checks.ts).
+  const key = poolKey(service, subset);
+  const pool = pools.get(key)!;
   const svc = config.services.get(service)!;
-  const u: Upstream = { service, origin: svc.url, weight, tls: serviceTls.get(service) };
+  const u: Upstream = { service, origin: svc.url, weight, tls: serviceTls.get(key) };
   if (svc.protocol) u.protocol = svc.protocol;
+  if (!pool.direct) u.pool = pool;
   const requestOps = ops(headers?.request);
   const responseOps = ops(headers?.response);
   if (requestOps) u.requestOps = requestOps;
@@ -335,6 +347,7 @@ function compileRetry(r: RetryConfig | undefined): RetryPlan | undefined {
     rateLimited: on.has("envoy-ratelimited"),
     statusCodes: new Set(on.has("retriable-status-codes") ? r.retriableStatusCodes : []),
     grpcStatuses: new Set([...on].filter((c) => c in GRPC_STATUS).map((c) => GRPC_STATUS[c]!)),
+    ignorePreviousHosts: r.retryIgnorePreviousHosts,
   };
 }
 

@@ -4,7 +4,7 @@
 import type { PathNormalization } from "../util/path-normalize.ts";
 import type { HostTable } from "../util/host-table.ts";
 import type { CertForwardingPlan } from "./cert-forwarding.ts";
-import type { RoutePlan } from "./route-plan.ts";
+import type { PoolPlan, RoutePlan } from "./route-plan.ts";
 
 // The HTTP route types (RoutePlan, its actions, Upstream, MatchInput) are in route-plan.ts and
 // re-exported here, so the Plan can be imported from one module.
@@ -121,6 +121,8 @@ export interface StreamUpstream {
   host: string;
   port: number;
   weight: number;
+  /** The pool to pick an endpoint from; absent for a direct service (then `host:port`). */
+  pool?: PoolPlan;
 }
 
 export interface StreamRoutePlan {
@@ -160,4 +162,6 @@ export interface Plan {
   serverHeader: string;
   /** settings.admin: "ADDR:PORT" or "off"; undefined for the default. */
   admin?: string;
+  /** Every service's pool and every subset's, by key (`service`, `service/subset`). */
+  pools: Map<string, PoolPlan>;
 }

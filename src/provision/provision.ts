@@ -1,7 +1,17 @@
 // Config (plain data) → Plan (runtime objects). Does the file I/O and x509 parsing, compiles
 // matchers and indexes hosts, and reports every problem at once as a ConfigError.
 
-import type { Config, ListenerConfig, Source, TlsServerConfig, VirtualHostConfig } from "../config/model.ts";
+import { isIP } from "node:net";
+import type {
+  Config,
+  ListenerConfig,
+  ServiceConfig,
+  Source,
+  TlsServerConfig,
+  UpstreamTlsConfig,
+  VirtualHostConfig,
+} from "../config/model.ts";
+import { originatesTls } from "../config/upstream-tls.ts";
 import { DEFAULT_WARN_DAYS } from "../config/defaults.ts";
 import { ConfigError, cannotRead, type ConfigIssue } from "../util/errors.ts";
 import { readFile } from "node:fs/promises";
@@ -11,6 +21,7 @@ import { compileCertForwarding } from "./cert-forwarding.ts";
 import { certificateCovers, provisionCredential } from "./credentials.ts";
 import { compileRoute } from "./compile-route.ts";
 import { issueAt, warningAt } from "./issues.ts";
+import { compilePools, isDirect, poolKey } from "./pools.ts";
 import { compileStreamListeners } from "./tcp.ts";
 import { provisionServerTls, type ServerTlsExtras } from "./tls-settings.ts";
 import type {
@@ -18,6 +29,7 @@ import type {
   HttpListenerBase,
   ListenerPlan,
   Plan,
+  PoolPlan,
   TlsServerPlan,
   VirtualHostPlan,
 } from "./plan.ts";
@@ -54,8 +66,9 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
     } else issues.push(...r.issues);
   }
 
-  const serviceTls = await provisionServiceTls(config, issues);
-  const vhosts = config.routes.map((vh) => compileVirtualHost(vh, config, serviceTls));
+  const serviceTls = await provisionServiceTls(config, credentials, issues);
+  const pools = compilePools(config, serviceTls);
+  const vhosts = config.routes.map((vh) => compileVirtualHost(vh, config, serviceTls, pools));
   const tlsExtras = await provisionServerTls(config, credentials, issues, warnings);
   const listeners: ListenerPlan[] = [];
   for (const l of config.listeners) {
@@ -63,13 +76,14 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
     const plan = compileListener(l, config, credentials, vhosts, issues, warnings, tlsExtras);
     if (plan) listeners.push(plan);
   }
-  const streamListeners = compileStreamListeners(config, issues, warnings);
+  const streamListeners = compileStreamListeners(config, pools, issues, warnings);
   if (issues.length > 0) throw new ConfigError(issues);
   const plan: Plan = {
     listeners,
     streamListeners,
     credentials: [...credentials.values()],
     serverHeader: config.settings.serverHeader,
+    pools,
   };
   if (config.settings.admin !== undefined) plan.admin = config.settings.admin;
   return { plan, warnings };
@@ -79,6 +93,9 @@ function usedCredentials(config: Config): Set<string> {
   const names = new Set<string>();
   for (const l of config.listeners)
     if (l.protocol === "HTTPS") for (const s of l.servers) names.add(s.credential);
+  for (const s of config.services.values())
+    for (const tls of [s.tls, ...(s.subsets ?? []).map((sub) => sub.trafficPolicy?.tls)])
+      if (tls?.credential !== undefined) names.add(tls.credential);
   return names;
 }
 
@@ -168,11 +185,24 @@ function redirectPort(hosts: string[], config: Config): number {
   return 443;
 }
 
-/** Reads the PEM files of services with `tls`, once per service. */
-async function provisionServiceTls(config: Config, issues: ConfigIssue[]): Promise<Map<string, UpstreamTls>> {
+/**
+ * Reads the PEM files (or the credential) of every service's and subset's upstream TLS, keyed as
+ * the pools are (`service`, `service/subset`). A pooled service connects to endpoint addresses,
+ * so its SNI and verified name default to the service's host name (Istio: the `sni` or the host).
+ */
+async function provisionServiceTls(
+  config: Config,
+  credentials: ReadonlyMap<string, CredentialPlan>,
+  issues: ConfigIssue[],
+): Promise<Map<string, UpstreamTls>> {
   const out = new Map<string, UpstreamTls>();
-  for (const s of config.services.values()) {
-    if (!s.tls) continue;
+  const build = async (s: ServiceConfig, key: string, tls: UpstreamTlsConfig | undefined) => {
+    const hostName = isDirect(s) || isIP(s.host) !== 0 ? undefined : s.host;
+    if (tls !== undefined && !originatesTls(tls)) return;
+    if (tls === undefined) {
+      if (hostName !== undefined && s.url.startsWith("https:")) out.set(key, { serverName: hostName });
+      return;
+    }
     const read = async (file: string | undefined, what: string) => {
       if (file === undefined) return undefined;
       try {
@@ -182,13 +212,30 @@ async function provisionServiceTls(config: Config, issues: ConfigIssue[]): Promi
         return undefined;
       }
     };
-    const [ca, cert, key] = await Promise.all([
-      read(s.tls.ca, "CA bundle"),
-      read(s.tls.cert, "client certificate"),
-      read(s.tls.key, "client key"),
+    const [ca, cert, key_] = await Promise.all([
+      read(tls.ca, "CA bundle"),
+      read(tls.cert, "client certificate"),
+      read(tls.key, "client key"),
     ]);
-    out.set(s.name, { ca, cert, key, serverName: s.tls.serverName });
+    // A credential's failure was reported when it was read (provisionCredential).
+    const c = tls.credential === undefined ? undefined : credentials.get(tls.credential);
+    const settings: UpstreamTls = {
+      ca: ca ?? c?.caPem,
+      cert: cert ?? c?.certPem,
+      key: key_ ?? c?.keyPem,
+      serverName: tls.serverName ?? hostName,
+    };
+    if (tls.subjectAltNames) settings.subjectAltNames = tls.subjectAltNames;
+    if (tls.insecureSkipVerify) settings.insecureSkipVerify = true;
+    out.set(key, settings);
+  };
+  const jobs: Promise<void>[] = [];
+  for (const s of config.services.values()) {
+    jobs.push(build(s, s.name, s.tls));
+    for (const sub of s.subsets ?? [])
+      jobs.push(build(s, poolKey(s.name, sub.name), sub.trafficPolicy?.tls ?? s.tls));
   }
+  await Promise.all(jobs);
   return out;
 }
 
@@ -196,8 +243,12 @@ function compileVirtualHost(
   vh: VirtualHostConfig,
   config: Config,
   serviceTls: Map<string, UpstreamTls>,
+  pools: Map<string, PoolPlan>,
 ): VirtualHostPlan {
-  return { hosts: vh.hosts, routes: vh.http.map((r, i) => compileRoute(r, i, vh, config, serviceTls)) };
+  return {
+    hosts: vh.hosts,
+    routes: vh.http.map((r, i) => compileRoute(r, i, vh, config, serviceTls, pools)),
+  };
 }
 
 function dirOf(file: string): string {

@@ -3,6 +3,7 @@
 // http/serve-route.ts and http/proxy.ts. A route without a feature carries no object for it,
 // so the request path pays only for what a route uses.
 
+import type { PoolSpec } from "../upstream/pool/types.ts";
 import type { UpstreamProtocol, UpstreamTls } from "../upstream/types.ts";
 import type { CertForwardingPlan } from "./cert-forwarding.ts";
 
@@ -49,6 +50,17 @@ export interface RedirectAction {
   location: (m: MatchInput) => string;
 }
 
+/**
+ * A service's (or subset's) pool as the Plan carries it: the engine's spec (`spec.service` is the
+ * registry key, `service` or `service/subset`), the scheme spoken to every endpoint, and whether
+ * the proxy bypasses it (one URL, no policy: sent to `origin` directly, as before pools).
+ */
+export interface PoolPlan {
+  spec: PoolSpec;
+  scheme: "http" | "https";
+  direct: boolean;
+}
+
 export interface Upstream {
   service: string;
   /** `scheme://host:port` without trailing slash; the request path is appended as is. */
@@ -58,6 +70,11 @@ export interface Upstream {
   tls?: UpstreamTls;
   /** HTTP/2 to this service (h2c or h2); absent: HTTP/1.1. */
   protocol?: UpstreamProtocol;
+  /**
+   * The pool to pick an endpoint from for each try (then `origin` is not used); absent for a
+   * direct service (PoolPlan.direct).
+   */
+  pool?: PoolPlan;
   /** Header operations of this destination (Istio's HTTPRouteDestination.headers). */
   requestOps?: HeaderOps;
   responseOps?: HeaderOps;
@@ -80,6 +97,8 @@ export interface RetryPlan {
   statusCodes: Set<number>;
   /** grpc-status values that are retried (cancelled → "1", unavailable → "14", ...). */
   grpcStatuses: Set<string>;
+  /** Istio's retryIgnorePreviousHosts: a retry goes to an endpoint no earlier try used, if any. */
+  ignorePreviousHosts: boolean;
 }
 
 export interface MirrorPlan {

@@ -17,19 +17,22 @@ import type {
   StreamListenerPlan,
   StreamRoutePlan,
   StreamUpstream,
+  PoolPlan,
   TcpListenerPlan,
   TlsPassthroughListenerPlan,
 } from "./plan.ts";
+import { poolKey } from "./pools.ts";
 
 export function compileStreamListeners(
   config: Config,
+  pools: ReadonlyMap<string, PoolPlan>,
   issues: ConfigIssue[],
   warnings: ConfigIssue[],
 ): StreamListenerPlan[] {
   const out: StreamListenerPlan[] = [];
   for (const l of config.listeners) {
-    if (l.protocol === "TCP") out.push(tcpListener(l, config, warnings));
-    else if (l.protocol === "TLS") out.push(passthroughListener(l, config, issues, warnings));
+    if (l.protocol === "TCP") out.push(tcpListener(l, config, pools, warnings));
+    else if (l.protocol === "TLS") out.push(passthroughListener(l, config, pools, issues, warnings));
   }
   checkRoutesReachListeners(config, issues);
   warnAboutServiceTls(config, warnings);
@@ -40,7 +43,12 @@ function bound(entry: VirtualHostConfig, listener: { name: string }): boolean {
   return entry.listeners === undefined || entry.listeners.includes(listener.name);
 }
 
-function tcpListener(l: TcpListenerConfig, config: Config, warnings: ConfigIssue[]): TcpListenerPlan {
+function tcpListener(
+  l: TcpListenerConfig,
+  config: Config,
+  pools: ReadonlyMap<string, PoolPlan>,
+  warnings: ConfigIssue[],
+): TcpListenerPlan {
   let route: StreamRoutePlan | undefined;
   config.routes.forEach((entry, i) => {
     if (!bound(entry, l)) return;
@@ -48,7 +56,7 @@ function tcpListener(l: TcpListenerConfig, config: Config, warnings: ConfigIssue
       if (r.match.length > 0 && !r.match.some((m) => m.port === undefined || m.port === l.port)) return;
       const name = `routes[${i}].tcp[${j}]`;
       if (!route) {
-        route = streamRoute(name, r.destinations, config);
+        route = streamRoute(name, r.destinations, config, pools);
         return;
       }
       const taken = `${route.name} already takes every connection on port ${l.port}`;
@@ -66,6 +74,7 @@ function tcpListener(l: TcpListenerConfig, config: Config, warnings: ConfigIssue
 function passthroughListener(
   l: TlsPassthroughListenerConfig,
   config: Config,
+  pools: ReadonlyMap<string, PoolPlan>,
   issues: ConfigIssue[],
   warnings: ConfigIssue[],
 ): TlsPassthroughListenerPlan {
@@ -75,7 +84,7 @@ function passthroughListener(
   config.routes.forEach((entry, i) => {
     if (!bound(entry, l)) return;
     (entry.tls ?? []).forEach((r, j) => {
-      const route = streamRoute(`routes[${i}].tls[${j}]`, r.destinations, config);
+      const route = streamRoute(`routes[${i}].tls[${j}]`, r.destinations, config, pools);
       r.match.forEach((m, k) => {
         if (m.port !== undefined && m.port !== l.port) return;
         m.sniHosts.forEach((sni, n) => {
@@ -170,11 +179,19 @@ function warnAboutServiceTls(config: Config, warnings: ConfigIssue[]): void {
   }
 }
 
-function streamRoute(name: string, destinations: DestinationConfig[], config: Config): StreamRoutePlan {
-  // The loader has already checked that every destination names a known service.
+function streamRoute(
+  name: string,
+  destinations: DestinationConfig[],
+  config: Config,
+  pools: ReadonlyMap<string, PoolPlan>,
+): StreamRoutePlan {
+  // The loader has already checked that every destination names a known service (and subset).
   const upstreams: StreamUpstream[] = destinations.map((d) => {
     const { host, port } = config.services.get(d.service)!;
-    return { service: d.service, host, port, weight: d.weight };
+    const u: StreamUpstream = { service: d.service, host, port, weight: d.weight };
+    const pool = pools.get(poolKey(d.service, d.subset?.name))!;
+    if (!pool.direct) u.pool = pool;
+    return u;
   });
   return { name, upstreams, totalWeight: upstreams.reduce((sum, u) => sum + u.weight, 0) };
 }

@@ -8,6 +8,7 @@ import type {
   TcpListenerPlan,
   TlsPassthroughListenerPlan,
 } from "../provision/plan.ts";
+import { UpstreamPools } from "../upstream/pools.ts";
 import { pickWeighted } from "../util/random.ts";
 
 /** The route of a plain TCP listener (every connection alike). */
@@ -30,13 +31,46 @@ export function passthroughRoute(
 }
 
 /** What the TCP listener adapter needs: whether to read the SNI, and where each connection goes. */
-export function streamListenerSpec(plan: StreamListenerPlan): StreamRouting {
+export function streamListenerSpec(
+  plan: StreamListenerPlan,
+  pools: UpstreamPools = new UpstreamPools(),
+): StreamRouting {
   if (plan.kind === "tcp") {
-    return { sni: false, backend: () => pickFrom(tcpRoute(plan)) };
+    return { sni: false, backend: () => pickFrom(tcpRoute(plan), pools) };
   }
-  return { sni: true, backend: (serverName) => pickFrom(passthroughRoute(plan, serverName)) };
+  return { sni: true, backend: (serverName) => pickFrom(passthroughRoute(plan, serverName), pools) };
 }
 
-function pickFrom(route: StreamRoutePlan | undefined): StreamBackend | undefined {
-  return route === undefined ? undefined : pickWeighted(route);
+/**
+ * The destination, and for a pooled service one of its endpoints: admitted by the circuit
+ * breaker (a connection held until it closes; over the limit the connection is refused, as
+ * Envoy's tcp_proxy does on overflow), picked by the balancer (a consistent hash uses the
+ * client's address only over HTTP, so here it picks at random), its connect result reported to
+ * outlier detection.
+ */
+function pickFrom(route: StreamRoutePlan | undefined, pools: UpstreamPools): StreamBackend | undefined {
+  const u = route === undefined ? undefined : pickWeighted(route);
+  if (!u?.pool) return u;
+  const pool = pools.for(u.pool.spec);
+  const ticket = pool.admit();
+  if (typeof ticket === "string") return undefined;
+  const e = pool.pick();
+  if (!e) {
+    ticket.release();
+    return undefined;
+  }
+  pool.begin(e);
+  return {
+    host: e.address,
+    port: e.port,
+    connected: (ok) => {
+      if (ok) return;
+      pool.end(e, "connect-failure");
+      ticket.release();
+    },
+    closed: () => {
+      pool.end(e, 200);
+      ticket.release();
+    },
+  };
 }

@@ -4,10 +4,17 @@
 
 import { attachTrailers } from "../util/trailers.ts";
 import { createNodeClient } from "./node-client.ts";
+import { verification } from "./verification.ts";
 import type { UpstreamClient, UpstreamTls } from "./types.ts";
 
 export function createBunFetchClient(tls: UpstreamTls | undefined): UpstreamClient {
-  const tlsOptions = tls && { ca: tls.ca, cert: tls.cert, key: tls.key, serverName: tls.serverName };
+  const tlsOptions = tls && {
+    ca: tls.ca,
+    cert: tls.cert,
+    key: tls.key,
+    serverName: tls.serverName,
+    ...verification(tls),
+  };
   // fetch sends the WHATWG-parsed URL: `'` in the query becomes `%27`, dot segments and `\` in
   // the path are rewritten, and a path starting with "//" goes out as "/" (docs/runtimes.md).
   // A target fetch would change goes through node:http instead, which sends `path` as given.

@@ -15,6 +15,7 @@ import {
 import { Readable } from "node:stream";
 import { attachTrailers } from "../util/trailers.ts";
 import type { UpstreamClient, UpstreamTls } from "./types.ts";
+import { verification } from "./verification.ts";
 
 /** Connections per origin; Envoy opens another only when one is out of streams, too. */
 const MAX_SESSIONS = 4;
@@ -39,6 +40,7 @@ export function createH2Client(tls: UpstreamTls | undefined): UpstreamClient {
             cert: tls?.cert,
             key: tls?.key,
             ...(tls?.serverName ? { servername: tls.serverName } : {}),
+            ...verification(tls),
           }
         : {}),
     });

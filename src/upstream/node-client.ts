@@ -11,6 +11,7 @@ import {
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { Readable } from "node:stream";
 import { attachTrailers } from "../util/trailers.ts";
+import { verification } from "./verification.ts";
 import type { UpstreamClient, UpstreamTls } from "./types.ts";
 
 const NULL_BODY = new Set([101, 204, 205, 304]);
@@ -30,6 +31,7 @@ export function createNodeClient(tls: UpstreamTls | undefined): UpstreamClient {
     cert: tls?.cert,
     key: tls?.key,
     servername: tls?.serverName,
+    ...verification(tls),
   });
 
   return (r) =>

@@ -19,6 +19,13 @@ export interface UpstreamTls {
   key?: string;
   /** SNI and name to verify, when it differs from the URL's host. */
   serverName?: string;
+  /**
+   * Istio's subjectAltNames: the upstream certificate must carry one of these (DNS, IP or URI
+   * SAN, exactly), which replaces the check of the name (Envoy's match_typed_subject_alt_names).
+   */
+  subjectAltNames?: string[];
+  /** Istio's insecureSkipVerify: no verification of the upstream certificate at all. */
+  insecureSkipVerify?: boolean;
 }
 
 /**

@@ -86,6 +86,15 @@ export class ListenError extends PorticoError {}
 /** The upstream refused, reset or could not be reached. Mapped to 503. */
 export class UpstreamUnavailableError extends PorticoError {}
 
+/**
+ * A circuit-breaker limit of the service's pool refused the request (Envoy's reset reason
+ * "overflow", flag UO). Mapped to 503 with `x-envoy-overloaded: true`.
+ */
+export class UpstreamOverflowError extends UpstreamUnavailableError {}
+
+/** The service's pool has no endpoint that may take the request (Envoy's flag UH). Mapped to 503. */
+export class NoHealthyUpstreamError extends PorticoError {}
+
 /** The upstream did not answer within the route timeout. Mapped to 504. */
 export class UpstreamTimeoutError extends PorticoError {}
 

@@ -36,7 +36,7 @@ ${bookCredentials}
   afterAll(() => p?.stop());
 
   test("its URL is printed at startup", () => {
-    expect(p.output()).toContain(`admin on http://127.0.0.1:${admin} (/healthz, /certs)`);
+    expect(p.output()).toContain(`admin on http://127.0.0.1:${admin} (/healthz, /certs, /upstreams)`);
   });
 
   test("GET /healthz", async () => {

@@ -116,10 +116,10 @@ describe("sni/passthrough-sni-gateway-both.yaml + passthrough-sni-vs-1.yaml + pa
   test("the Kubernetes Services and Deployments are skipped with a notice", () => {
     for (const n of [1, 2]) {
       expect(p.output()).toContain(
-        `simple-tls-service-${n}.yaml:2: Service "simple-tls-service-${n}" ignored (only Gateway, VirtualService and Secret are read)`,
+        `simple-tls-service-${n}.yaml:2: Service "simple-tls-service-${n}" ignored (only Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry and Secret are read)`,
       );
       expect(p.output()).toContain(
-        `simple-tls-service-${n}.yaml:17: Deployment "simple-tls-service-${n}" ignored (only Gateway, VirtualService and Secret are read)`,
+        `simple-tls-service-${n}.yaml:17: Deployment "simple-tls-service-${n}" ignored (only Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry and Secret are read)`,
       );
     }
     expect(p.output()).toContain(

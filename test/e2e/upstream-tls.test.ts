@@ -123,7 +123,24 @@ services:
   by-address:
     url: https://127.0.0.1:${namedPort}
     tls: { ca: ${dir}/ca.crt, cert: ${dir}/client.crt, key: ${dir}/client.key }
+  sans-match:
+    url: https://127.0.0.1:${namedPort}
+    tls: { ca: ${dir}/ca.crt, cert: ${dir}/client.crt, key: ${dir}/client.key, subjectAltNames: [named.upstream.test] }
+  sans-mismatch:
+    url: https://127.0.0.1:${up}
+    tls: { ca: ${dir}/ca.crt, cert: ${dir}/client.crt, key: ${dir}/client.key, subjectAltNames: [other.test] }
+  insecure:
+    url: https://127.0.0.1:${namedPort}
+    tls: { cert: ${dir}/client.crt, key: ${dir}/client.key, insecureSkipVerify: true }
+  by-credential:
+    url: https://127.0.0.1:${up}
+    tls: { credential: upstream-client }
+  named.upstream.test:
+    endpoints: [{ address: 127.0.0.1, port: ${namedPort} }]
+    tls: { ca: ${dir}/ca.crt, cert: ${dir}/client.crt, key: ${dir}/client.key }
   webapp: http://127.0.0.1:${demo.webappPort}
+credentials:
+  upstream-client: { cert: ${dir}/client.crt, key: ${dir}/client.key, ca: ${dir}/ca.crt }
 routes:
   - hosts: ["*"]
     http:
@@ -132,6 +149,11 @@ routes:
       - { match: [{ uri: { prefix: /untrusted } }], route: [{ destination: system-trust }] }
       - { match: [{ uri: { prefix: /byname } }], route: [{ destination: by-name }] }
       - { match: [{ uri: { prefix: /byaddress } }], route: [{ destination: by-address }] }
+      - { match: [{ uri: { prefix: /sans-match } }], route: [{ destination: sans-match }] }
+      - { match: [{ uri: { prefix: /sans-mismatch } }], route: [{ destination: sans-mismatch }] }
+      - { match: [{ uri: { prefix: /insecure } }], route: [{ destination: insecure }] }
+      - { match: [{ uri: { prefix: /credential } }], route: [{ destination: by-credential }] }
+      - { match: [{ uri: { prefix: /pooled } }], route: [{ destination: named.upstream.test }] }
       - route: [{ destination: webapp }]
 `;
   p = await startPortico(writeConfig(yaml));
@@ -173,6 +195,34 @@ describe(`HTTPS upstreams (client on ${RUNTIME})`, () => {
   test("the same upstream without serverName: its certificate does not cover the address, 503", async () => {
     const r = await curl([`http://127.0.0.1:${http}/byaddress`]);
     expect(r.status).toBe(503);
+  });
+
+  test("subjectAltNames replace the name check: a certificate naming only them is accepted", async () => {
+    const r = await curl([`http://127.0.0.1:${http}/sans-match`]);
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).client).toBe("portico-client");
+  });
+
+  test("subjectAltNames the certificate does not carry: refused, 503, though it chains and covers the address", async () => {
+    const r = await curl([`http://127.0.0.1:${http}/sans-mismatch`]);
+    expect(r.status).toBe(503);
+  });
+
+  test("insecureSkipVerify: an upstream outside the trust store, for another name, is accepted", async () => {
+    const r = await curl([`http://127.0.0.1:${http}/insecure`]);
+    expect(r.status).toBe(200);
+  });
+
+  test("a credential gives the client certificate and the trust anchors", async () => {
+    const r = await curl([`http://127.0.0.1:${http}/credential`]);
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).client).toBe("portico-client");
+  });
+
+  test("a pooled service is reached by address, with SNI and verified name = its host name", async () => {
+    const r = await curl([`http://127.0.0.1:${http}/pooled`]);
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({ client: "portico-client", sni: "named.upstream.test" });
   });
 
   test("a gzip body passes through untouched, with its content-encoding", async () => {

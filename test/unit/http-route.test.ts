@@ -829,10 +829,10 @@ describe("validation errors", () => {
       ],
     ],
     [
-      "destination subset",
+      "a destination subset its service does not define",
       "route: [{ destination: { host: a, subset: v1 } }]",
       [
-        'routes.yaml:6: routes[0].http[0].route[0].destination.subset: field "subset" is not supported by Portico: Portico has no DestinationRule subsets; define each version as its own service and route to it by name',
+        'routes.yaml:6: routes[0].http[0].route[0].destination.subset: unknown subset "v1" of service "a": it has no subsets; define them in a DestinationRule for host a (or under services.a.subsets in routes.yaml)',
       ],
     ],
     [
@@ -863,7 +863,7 @@ describe("validation errors", () => {
       "retries.retryRemoteLocalities",
       "retries: { attempts: 2, retryRemoteLocalities: true }\nroute: [{ destination: a }]",
       [
-        'routes.yaml:6: routes[0].http[0].retries.retryRemoteLocalities: field "retryRemoteLocalities" is not supported by Portico: Portico has no localities; a service is one origin',
+        'routes.yaml:6: routes[0].http[0].retries.retryRemoteLocalities: field "retryRemoteLocalities" is not supported by Portico: Portico has no localities',
       ],
     ],
     [
@@ -1097,7 +1097,7 @@ describe("parseHttpRoute: the shared builder", () => {
   test("problems are reported under the caller's path", () => {
     const { ctx, issues } = context();
     const built = parseHttpRoute(
-      { route: [{ destination: { host: "ratings", subset: "v1" } }] },
+      { route: [{ destination: { host: "ratings", subset: "V1" } }] },
       ["spec", "http", 3],
       { services },
       15_000,

@@ -85,7 +85,7 @@ spec:
     expect(errors).toEqual([]);
     expect(warnings.map((w) => w.severity)).toEqual(["warning", "warning"]);
     expect(warnings.map(formatIssue)).toEqual([
-      `${path}:1: Service "svc" ignored (only Gateway, VirtualService and Secret are read)`,
+      `${path}:1: Service "svc" ignored (only Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry and Secret are read)`,
       `${path}:5: VirtualService vs is bound to no Gateway (gateways: mesh); ignored`,
     ]);
   });

@@ -215,10 +215,10 @@ describe("the book's TCP and SNI passthrough files → model", () => {
       },
     );
     expect(notices).toEqual([
-      `${svc1}:2: Service "simple-tls-service-1" ignored (only Gateway, VirtualService and Secret are read)`,
-      `${svc1}:17: Deployment "simple-tls-service-1" ignored (only Gateway, VirtualService and Secret are read)`,
-      `${svc2}:2: Service "simple-tls-service-2" ignored (only Gateway, VirtualService and Secret are read)`,
-      `${svc2}:17: Deployment "simple-tls-service-2" ignored (only Gateway, VirtualService and Secret are read)`,
+      `${svc1}:2: Service "simple-tls-service-1" ignored (only Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry and Secret are read)`,
+      `${svc1}:17: Deployment "simple-tls-service-1" ignored (only Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry and Secret are read)`,
+      `${svc2}:2: Service "simple-tls-service-2" ignored (only Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry and Secret are read)`,
+      `${svc2}:17: Deployment "simple-tls-service-2" ignored (only Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry and Secret are read)`,
     ]);
   });
 
@@ -575,7 +575,6 @@ describe("errors name file, line and field", () => {
     expect(await errors([vs], { services: services({ echo: "tcp://127.0.0.1:1" }) })).toEqual([
       `${vs}:21: spec.tcp[0].match[0].sourceLabels: field "sourceLabels" is not supported by Portico: Portico is an edge proxy; connections do not come from labelled workloads`,
       `${vs}:22: spec.tcp[0].match[0].destinationSubnets: field "destinationSubnets" is not supported by Portico: Portico chooses tcp and tls routes by port (and SNI) only; bind Portico to the address instead (--bind)`,
-      `${vs}:24: spec.tcp[0].route[0].destination.subset: field "subset" is not supported by Portico: Portico has no DestinationRule subsets; define each version as its own service and route to it by name`,
       `${vs}:25: spec.tcp[0].route[0].headers: unknown field "headers"; expected one of: destination, weight`,
       `${vs}:26: spec.tcp[1].route: required field is missing; expected a non-empty list of destinations`,
       `${vs}:29: spec.tls[0].match[0].sniHosts[0]: "b.test" is not among the VirtualService's hosts (a.test); add it to hosts or fix the name`,
@@ -584,7 +583,7 @@ describe("errors name file, line and field", () => {
     ]);
   });
 
-  test("a destination's subset is refused as in HTTP routes; weights 0 everywhere too", async () => {
+  test("a destination's subset must be one its service defines, as in HTTP routes; weights 0 everywhere too", async () => {
     const vs = file(yaml`
       apiVersion: networking.istio.io/v1beta1
       kind: Gateway
@@ -608,8 +607,9 @@ describe("errors name file, line and field", () => {
             weight: 0
     `);
     expect(await errors([vs], { services: services({ echo: "tcp://127.0.0.1:1" }) })).toEqual([
-      `${vs}:17: spec.tcp[0].route[0].destination.subset: field "subset" is not supported by Portico: Portico has no DestinationRule subsets; define each version as its own service and route to it by name`,
       `${vs}:18: spec.tcp[1].route: every destination has weight 0; at least one weight must be greater than 0`,
+      // Subsets are checked once every document is read (DestinationRules may come later).
+      `${vs}:17: spec.tcp[0].route[0].destination.subset: unknown subset "v1" of service "echo": it has no subsets; define them in a DestinationRule for host echo (or under services.echo.subsets in routes.yaml)`,
     ]);
   });
 

@@ -22,7 +22,10 @@ import type {
 } from "../model.ts";
 import { DocumentReporter, yamlMessage } from "../report.ts";
 import { serverTls } from "../server-tls.ts";
+import { checkSubsets } from "../subset-checks.ts";
 import { parseServiceUrl } from "../service-url.ts";
+import { serviceTls } from "../upstream-tls.ts";
+import { buildEndpointService, buildServicePolicy, checkCredential } from "./pool-service.ts";
 import { unknownName } from "../suggest.ts";
 import { buildPassthroughServers, buildTcpRoute, buildTlsRoute, checkL4Routes } from "../tcp-route.ts";
 import { ConfigSchema, type RawConfig, type RawListener, type RawVirtualHost } from "./schema.ts";
@@ -31,7 +34,12 @@ import { ConfigSchema, type RawConfig, type RawListener, type RawVirtualHost } f
 export function parseConfig(text: string, file: string): Config {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  return configFromDocument(doc, lineCounter, file);
+  const config = configFromDocument(doc, lineCounter, file);
+  // Alone, routes.yaml must define every subset its routes name (with Istio documents, the
+  // composition checks once DestinationRules are read: sources/compose.ts).
+  const errors = checkSubsets(config).filter((issue) => issue.severity === "error");
+  if (errors.length > 0) throw new ConfigError(errors);
+  return config;
 }
 
 /** The native config in one parsed YAML document (one of several in a file, see sources/compose.ts). */
@@ -83,7 +91,9 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
   const credentials = bad.has("credentials")
     ? undefined
     : buildCredentials(section("credentials") ?? {}, baseDir, ctx);
-  const services = bad.has("services") ? undefined : buildServices(section("services") ?? {}, baseDir, ctx);
+  const services = bad.has("services")
+    ? undefined
+    : buildServices(section("services") ?? {}, baseDir, credentials, ctx);
   const listeners = buildListeners(section("listeners") ?? [], credentials, ctx, baseDir);
   const routes = buildRoutes(section("routes") ?? [], services, settings.timeoutMs, ctx);
   checkL4Routes(
@@ -131,28 +141,59 @@ function buildCredentials(raw: Record<string, RawCredential>, baseDir: string, c
   return credentials;
 }
 
-function buildServices(raw: RawConfig["services"] & object, baseDir: string, ctx: DocumentReporter) {
+function buildServices(
+  raw: RawConfig["services"] & object,
+  baseDir: string,
+  credentials: Map<string, CredentialConfig> | undefined,
+  ctx: DocumentReporter,
+) {
   const services = new Map<string, ServiceConfig>();
   for (const [name, value] of Object.entries(raw)) {
-    const url = parseServiceUrl(typeof value === "string" ? value : value.url);
-    const tls = typeof value === "string" || !value.tls ? undefined : value.tls;
-    if (!url.ok) continue; // reported by the schema
-    const { origin, host, port } = url;
-    const service: ServiceConfig = { name, url: origin, host, port, source: ctx.source(["services", name]) };
+    const at = ["services", name];
+    const source = ctx.source(at);
     const named = typeof value === "string" ? undefined : value.protocol?.toUpperCase();
-    if (url.protocol === "http2" || named === "HTTP2" || named === "GRPC") service.protocol = "http2";
-    if (tls) {
-      service.tls = {
-        ...(tls.ca === undefined ? {} : { ca: resolve(baseDir, tls.ca) }),
-        ...(tls.cert === undefined
-          ? {}
-          : { cert: resolve(baseDir, tls.cert), key: resolve(baseDir, tls.key!) }),
-        ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }),
-      };
+    const http2 = named === "HTTP2" || named === "GRPC";
+    if (typeof value === "string" || value.url !== undefined) {
+      const url = parseServiceUrl(typeof value === "string" ? value : value.url!);
+      if (!url.ok) continue; // reported by the schema
+      const { origin, host, port } = url;
+      const service: ServiceConfig = { name, url: origin, host, port, source };
+      if (url.protocol === "http2" || http2) service.protocol = "http2";
+      if (typeof value !== "string") addPool(service, value, at, false, baseDir, credentials, ctx);
+      services.set(name, service);
+    } else {
+      const pool = buildEndpointService(name, value, at, value.tls !== undefined, ctx);
+      const service: ServiceConfig = { name, url: pool.url, host: pool.host, port: pool.port, source };
+      if (http2) service.protocol = "http2";
+      addPool(service, value, at, true, baseDir, credentials, ctx);
+      service.endpoints = pool.endpoints!;
+      service.resolution = pool.resolution!;
+      services.set(name, service);
     }
-    services.set(name, service);
   }
   return services;
+}
+
+type RawServiceObject = Exclude<NonNullable<RawConfig["services"]>[string], string>;
+
+/** `tls`, the policy sections and subsets of a service written as a mapping. */
+function addPool(
+  service: ServiceConfig,
+  value: RawServiceObject,
+  at: (string | number)[],
+  endpoints: boolean,
+  baseDir: string,
+  credentials: Map<string, CredentialConfig> | undefined,
+  ctx: DocumentReporter,
+): void {
+  if (value.tls) {
+    service.tls = serviceTls(value.tls, baseDir);
+    if (value.tls.credential !== undefined)
+      checkCredential(value.tls.credential, [...at, "tls"], credentials, ctx);
+  }
+  const { trafficPolicy, subsets } = buildServicePolicy(value, at, baseDir, credentials, ctx);
+  if (trafficPolicy) service.trafficPolicy = trafficPolicy;
+  if (subsets && endpoints) service.subsets = subsets;
 }
 
 function buildListeners(

@@ -28,6 +28,8 @@ import { l4RouteSchemas } from "../tcp-route.ts";
 import { didYouMean } from "../suggest.ts";
 import { PATH_NORMALIZATIONS } from "../../util/path-normalize.ts";
 import { REQUEST_TARGET_MODES } from "../defaults.ts";
+import { ServiceTlsSchema } from "../upstream-tls.ts";
+import { poolServiceFields, poolServiceIssues } from "./pool-service.ts";
 
 const ADMIN = 'the admin listener address, ADDR:PORT such as 127.0.0.1:15000, or "off"';
 
@@ -128,13 +130,6 @@ const CredentialSchema = v.lazy((input) =>
   typeof input === "string" ? text("a folder holding tls.crt and tls.key", 1) : CredentialFilesSchema,
 );
 
-// An HTTPS upstream with its own trust anchors and, for mutual TLS, a client certificate.
-const ServiceTlsSchema = mapping("a mapping with optional ca, cert, key and serverName", {
-  ca: v.optional(path),
-  cert: v.optional(path),
-  key: v.optional(path),
-  serverName: v.optional(text("a host name sent as SNI and checked against the upstream's certificate", 1)),
-});
 // Istio's port protocol names, in any case: HTTP2 and GRPC both mean HTTP/2 to the upstream (h2c
 // for http://, h2 by ALPN for https://). No ALPN choice between h2 and http/1.1 yet.
 const SERVICE_PROTOCOLS = ["HTTP", "HTTP2", "GRPC"];
@@ -146,15 +141,17 @@ const serviceProtocol = checked(SERVICE_PROTOCOL, (value) => {
     return "GRPC-WEB is not supported: Portico does not translate gRPC-Web; use GRPC for a gRPC upstream";
   return `expected ${SERVICE_PROTOCOL}, got ${describeValue(value)}${didYouMean(value, SERVICE_PROTOCOLS)}`;
 });
+// A service: one URL, with optional tls (upstream-tls.ts) and protocol, or endpoints
+// (pool-service.ts); both may carry Istio's traffic policy sections.
 const ServiceObjectSchema = v.pipe(
-  mapping("a URL, or a mapping with url and optional tls and protocol", {
-    url: serviceUrl,
+  mapping("a URL, or a mapping with url or endpoints, and optional tls and protocol", {
+    url: v.optional(serviceUrl),
     tls: v.optional(ServiceTlsSchema),
     protocol: v.optional(serviceProtocol),
+    ...poolServiceFields(),
   }),
   rule((service, add) => {
     const tls = service.tls as Record<string, unknown> | undefined;
-    if (tls && "cert" in tls !== "key" in tls) add(["tls"], "cert and key go together: set both or neither");
     if (tls && typeof service.url === "string" && !/^(https|h2):/i.test(service.url))
       add(["tls"], "only allowed with an https:// or h2:// url");
     const p = typeof service.protocol === "string" ? service.protocol.toUpperCase() : undefined;
@@ -162,6 +159,7 @@ const ServiceObjectSchema = v.pipe(
       add(["protocol"], "HTTP contradicts the h2c:// or h2:// url, which asks for HTTP/2");
     if (p && p !== "HTTP" && typeof service.url === "string" && service.url.startsWith("tcp:"))
       add(["protocol"], "a tcp:// service carries bytes, not HTTP");
+    poolServiceIssues(service, add, SERVICE_URL);
   }),
 );
 const ServiceSchema = v.lazy((input) => (typeof input === "string" ? serviceUrl : ServiceObjectSchema));

@@ -11,6 +11,16 @@ import { translateGateway } from "../istio/gateway.ts";
 import type { IstioDoc } from "../istio/document.ts";
 import { credentialFromSecrets, readSecret, type SecretMaterial } from "../istio/secret.ts";
 import { translateVirtualService } from "../istio/virtual-service.ts";
+import { applyDestinationRule } from "../istio/destination-rule.ts";
+import {
+  alreadyDefined,
+  readWorkloadEntry,
+  translateServiceEntry,
+  warnPlainToTlsPort,
+  warnUnselected,
+  type WorkloadEntry,
+} from "../istio/service-entry.ts";
+import { checkSubsets } from "../subset-checks.ts";
 import { nameClash, portClash } from "../listener-checks.ts";
 import type { Config, CredentialConfig, ListenerConfig, ServiceConfig, VirtualHostConfig } from "../model.ts";
 import { DocumentReporter, yamlMessage } from "../report.ts";
@@ -48,7 +58,8 @@ export interface SourceText {
   text: string;
 }
 
-const KINDS_IGNORED_NOTE = "only Gateway, VirtualService and Secret are read";
+const KINDS = ["Gateway", "VirtualService", "DestinationRule", "ServiceEntry", "WorkloadEntry", "Secret"];
+const KINDS_IGNORED_NOTE = `only ${KINDS.slice(0, -1).join(", ")} and Secret are read`;
 
 /**
  * One Config from every file's text. `files`: every file given, in order (also those that could
@@ -99,7 +110,7 @@ export function composeConfig(
       reporters.push(ctx);
       const body = raw as Record<string, unknown>;
       const name = (body.metadata as { name?: unknown } | undefined)?.name;
-      if (!["Gateway", "VirtualService", "Secret"].includes(String(kind))) {
+      if (!KINDS.includes(String(kind))) {
         const shown = typeof name === "string" ? name : "?";
         ctx.report([], `${String(kind)} "${shown}" ignored (${KINDS_IGNORED_NOTE})`, "warning");
         continue;
@@ -127,6 +138,10 @@ export function composeConfig(
     for (const w of r.list("warning")) warn(w);
     // Each document's issues top to bottom, like routes.yaml's.
     issues.push(...r.list("error"));
+  }
+  for (const issue of checkSubsets(config)) {
+    if (issue.severity === "warning") warn(issue);
+    else issues.push(issue);
   }
   checkListeners(config.listeners, issues);
   if (issues.length > 0) throw new ConfigError(issues);
@@ -199,6 +214,28 @@ function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions): 
     return undefined;
   };
 
+  // Services first (ServiceEntry, with the WorkloadEntries it selects), then the rules that
+  // attach to them, then the routes that name both.
+  const workloads = docs.filter((d) => d.kind === "WorkloadEntry").flatMap((d) => readWorkloadEntry(d) ?? []);
+  const serviceEntrySans = new Map<string, string[]>();
+  const tlsPorts: { doc: IstioDoc; service: ServiceConfig }[] = [];
+  const selected = new Set<WorkloadEntry>();
+  for (const d of docs.filter((d) => d.kind === "ServiceEntry")) {
+    const made = translateServiceEntry(d, workloads);
+    for (const w of made?.selected ?? []) selected.add(w);
+    made?.services.forEach((s, h) => {
+      const before = config.services.get(s.name);
+      if (before) return d.ctx.report(["spec", "hosts", h], alreadyDefined(before));
+      config.services.set(s.name, s);
+      if (made.subjectAltNames) serviceEntrySans.set(s.name, made.subjectAltNames);
+      if (made.tlsPort) tlsPorts.push({ doc: d, service: s });
+    });
+  }
+  for (const w of workloads) if (!selected.has(w)) warnUnselected(w);
+  const attached = new Map<string, IstioDoc>();
+  for (const d of docs.filter((d) => d.kind === "DestinationRule"))
+    applyDestinationRule(d, { config, credential, attached, serviceEntrySans });
+
   const portMap = opts.portMap ?? new Map<number, number>();
   const gateways = new Map<string, string[]>();
   for (const d of docs.filter((d) => d.kind === "Gateway")) {
@@ -229,6 +266,9 @@ function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions): 
   // tcp:// service), each VirtualService being one entry.
   checkL4Routes(placed, config.services);
   config.routes.push(...placed.map((p) => p.entry));
+  const http = config.routes.flatMap((e) => e.http.flatMap((r) => [...r.destinations, ...(r.mirrors ?? [])]));
+  const usedByHttp = new Set(http.map((d) => d.service));
+  for (const { doc, service } of tlsPorts) if (usedByHttp.has(service.name)) warnPlainToTlsPort(doc, service);
 }
 
 /** Istio merges VirtualServices that share a host on one Gateway; Portico asks for one. */

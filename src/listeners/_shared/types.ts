@@ -88,6 +88,9 @@ export interface TlsListenerSpec {
 export interface StreamBackend {
   host: string;
   port: number;
+  /** Told whether the connection to the backend was made, then (when it was) that it closed. */
+  connected?(ok: boolean): void;
+  closed?(): void;
 }
 
 /** How a TCP listener forwards bytes: plain TCP, or TLS passthrough chosen by SNI. */

@@ -453,6 +453,32 @@ describe("ServiceEntry and WorkloadEntry: services by host", () => {
     expect(config.routes[0]!.http[0]!.destinations[0]!.service).toBe("ratings.prod.svc.cluster.local");
   });
 
+  test("a GRPC or HTTP2 port, or a port named grpc-*/http2-* without a protocol, speaks HTTP/2", async () => {
+    const entry = (name: string, port: string) => yaml`
+      apiVersion: networking.istio.io/v1
+      kind: ServiceEntry
+      metadata: { name: ${name} }
+      spec:
+        hosts: [${name}.example.test]
+        ports: [${port}]
+        resolution: STATIC
+        endpoints: [{ address: 127.0.0.1 }]
+    `;
+    const { config } = await load(
+      [
+        entry("a", "{ number: 50051, name: api, protocol: GRPC }"),
+        entry("b", "{ number: 8080, name: web, protocol: http2 }"),
+        entry("c", "{ number: 50051, name: grpc-api }"),
+        entry("d", "{ number: 80, name: grpc-api, protocol: HTTP }"),
+        entry("e", "{ number: 80, name: http }"),
+      ].join("---\n"),
+    );
+    const protocols = ["a", "b", "c", "d", "e"].map(
+      (n) => config.services.get(`${n}.example.test`)?.protocol,
+    );
+    expect(protocols).toEqual(["http2", "http2", "http2", undefined, undefined]);
+  });
+
   test("workloadSelector picks WorkloadEntry documents by label, wherever they are in the files", async () => {
     const { path, config, warnings } = await load(yaml`
       apiVersion: networking.istio.io/v1

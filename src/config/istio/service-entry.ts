@@ -225,7 +225,7 @@ export function translateServiceEntry(
     const port = servicePort.targetPort ?? servicePort.number;
     const own = endpoints ?? [{ address: host, port, weight: 1, labels: {}, source }];
     const url = parseServiceUrl(`http://${host}:${servicePort.number}`);
-    return {
+    const service: ServiceConfig = {
       name: host,
       url: url.ok ? url.origin : `http://${host}`,
       host,
@@ -234,6 +234,8 @@ export function translateServiceEntry(
       endpoints: own,
       resolution,
     };
+    if (speaksHttp2(servicePort)) service.protocol = "http2";
+    return service;
   });
   if (spec.endpoints !== undefined) checkResolution(endpoints!, resolution, addressAt, ctx);
   return {
@@ -247,4 +249,14 @@ export function translateServiceEntry(
 /** `service "x" is already defined at FILE:LINE (path)`, for a ServiceEntry host that clashes. */
 export function alreadyDefined(service: ServiceConfig): string {
   return `service "${service.name}" is already defined at ${placeOf(service.source)}`;
+}
+
+/**
+ * Istio's port protocol selection: `protocol` (HTTP2, GRPC), or when it is unset the port name's
+ * prefix (`grpc`, `grpc-web`, `http2`, as in `grpc-api`), says the endpoints speak HTTP/2.
+ */
+function speaksHttp2(port: { protocol?: string; name?: string }): boolean {
+  const protocol = port.protocol?.toUpperCase();
+  if (protocol !== undefined) return protocol === "HTTP2" || protocol === "GRPC";
+  return /^(grpc|http2)(-|$)/i.test(port.name ?? "");
 }

@@ -47,15 +47,17 @@ Usage:
   portico --help                     this text
 
 Options:
-  -c, --config PATH   a routes.yaml, an Istio YAML file (Gateway, VirtualService, Secret) or a
-                      folder of them; repeat to combine (default ./routes.yaml)
-  --service NAME=URL  where a VirtualService destination host lives (http://127.0.0.1:9080,
-                      or tcp://127.0.0.1:2701 for tcp and tls routes)
+  -c, --config PATH   a routes.yaml, an Istio YAML file (Gateway, VirtualService, DestinationRule,
+                      ServiceEntry, WorkloadEntry, Secret) or a folder of them; repeat to
+                      combine (default ./routes.yaml)
+  --service NAME=URL  where a VirtualService destination host lives (http://127.0.0.1:9080;
+                      h2c:// or h2:// for HTTP/2 and gRPC; tcp://127.0.0.1:2701 for tcp and
+                      tls routes)
   --port FROM=TO      bind port TO where a Gateway says FROM (--port 443=8443)
   --bind ADDR         address for listeners made from Gateways (default 0.0.0.0)
   --credentials DIR   folders DIR/<credentialName>/ with tls.crt, tls.key [, ca.crt] for
                       credentialName (default ./certs when it exists)
-  --admin ADDR:PORT   admin listener (/healthz, /certs); default ${DEFAULT_ADMIN}; "off"
+  --admin ADDR:PORT   admin listener (/healthz, /certs, /upstreams); default ${DEFAULT_ADMIN}; "off"
   --allow-expired     start even with expired or not-yet-valid certificates (warns)
   --warn-days N       warn about certificates that expire within N days (default ${DEFAULT_WARN_DAYS})
   --adapter NAME      listener implementation: auto (default: the fastest one of this runtime

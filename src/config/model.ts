@@ -160,8 +160,11 @@ export interface ServiceConfig {
    * `trafficPolicy.tls` (pool-model.ts); files resolved against the config's folder.
    */
   tls?: UpstreamTlsConfig;
-  /** HTTP/2 to the upstream (h2c:// or h2:// url, or protocol HTTP2 or GRPC); absent: HTTP/1.1. */
-  protocol?: "http2";
+  /**
+   * HTTP/2 to the upstream (h2c:// or h2:// url, or protocol HTTP2 or GRPC); "auto": h2 or
+   * http/1.1, whichever a TLS upstream picks by ALPN (protocol AUTO); absent: HTTP/1.1.
+   */
+  protocol?: "http2" | "auto";
   source: Source;
   // Issue 10: pools. All absent for a plain single-URL service without policy.
   /** The pool's endpoints; absent: the one endpoint `host:port` of `url`. */

@@ -178,14 +178,14 @@ function keyOf(l: ListenerPlan | StreamListenerPlan): string {
 }
 
 /**
- * Some route the listener can reach proxies to an HTTP/2 upstream, whose responses may end with
- * trailers. A virtual host whose names the listener never accepts does not count, so a gRPC host
- * on one listener leaves the others on their fastest adapter.
+ * Some route the listener can reach proxies to an HTTP/2 upstream (or one that may pick h2 by
+ * ALPN), whose responses may end with trailers. A virtual host whose names the listener never
+ * accepts does not count, so a gRPC host on one listener leaves the others on their fastest adapter.
  */
 function reachesHttp2(l: ListenerPlan): boolean {
   const reachable = (vh: VirtualHostPlan) => vh.hosts.some((h) => h.includes("*") || l.hosts.match(h));
   const http2 = (r: RoutePlan) =>
-    r.action.kind === "proxy" && r.action.upstreams.some((u) => u.protocol === "http2");
+    r.action.kind === "proxy" && r.action.upstreams.some((u) => u.protocol !== undefined);
   return l.vhosts.values().some((vh) => reachable(vh) && vh.routes.some(http2));
 }
 

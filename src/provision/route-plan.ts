@@ -68,7 +68,7 @@ export interface Upstream {
   weight: number;
   /** TLS settings for an https:// service; one client (pool) per service is built from it. */
   tls?: UpstreamTls;
-  /** HTTP/2 to this service (h2c or h2); absent: HTTP/1.1. */
+  /** HTTP/2 to this service (h2c or h2), or "auto" by ALPN (h2 or http/1.1); absent: HTTP/1.1. */
   protocol?: UpstreamProtocol;
   /**
    * The pool to pick an endpoint from for each try (then `origin` is not used); absent for a

@@ -1,5 +1,6 @@
 // One factory for the upstream HTTP client of the runtime we are on (docs/runtimes.md, "Upstream clients").
 import { currentRuntime, type RuntimeName } from "../util/runtime.ts";
+import { createAlpnClient } from "./alpn-client.ts";
 import { createBunFetchClient } from "./fetch-client.ts";
 import { createH2Client } from "./h2-client.ts";
 import { createNodeClient } from "./node-client.ts";
@@ -15,6 +16,11 @@ export function createUpstreamClient(
   // No runtime's fetch speaks HTTP/2 to an upstream as a proxy needs (Bun's has no h2 at all);
   // node:http2 does on all three.
   if (protocol === "http2") return createH2Client(tls);
+  // AUTO: each origin's ALPN choice decides which of the two clients carries its requests.
+  if (protocol === "auto") {
+    const http1 = createUpstreamClient(tls, undefined, runtime);
+    return createAlpnClient(tls, { h2: createH2Client(tls), http1 });
+  }
   switch (runtime) {
     case "bun":
       return createBunFetchClient(tls);

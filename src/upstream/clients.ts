@@ -9,6 +9,7 @@ export class UpstreamClients {
   private readonly byTls = new WeakMap<UpstreamTls, UpstreamClient>();
   private shared: UpstreamClient | undefined;
   private sharedH2: UpstreamClient | undefined;
+  private sharedAuto: UpstreamClient | undefined;
 
   constructor(private readonly factory: (tls?: UpstreamTls, protocol?: UpstreamProtocol) => UpstreamClient) {}
 
@@ -16,6 +17,7 @@ export class UpstreamClients {
     const { tls, protocol } = upstream;
     if (!tls) {
       if (protocol === "http2") return (this.sharedH2 ??= this.factory(undefined, protocol));
+      if (protocol === "auto") return (this.sharedAuto ??= this.factory(undefined, protocol));
       return (this.shared ??= this.factory());
     }
     // A settings object belongs to one service, and so to one protocol.

@@ -35,8 +35,11 @@ export interface UpstreamTls {
 export interface UpstreamTarget {
   service: string;
   tls?: UpstreamTls;
-  /** "http2": h2c (http://) or h2 by ALPN (https://); absent: HTTP/1.1. */
+  /**
+   * "http2": h2c (http://) or h2 by ALPN (https://); "auto": h2 or http/1.1, as the upstream picks
+   * by ALPN (https:// only; http:// stays HTTP/1.1); absent: HTTP/1.1.
+   */
   protocol?: UpstreamProtocol;
 }
 
-export type UpstreamProtocol = "http2";
+export type UpstreamProtocol = "http2" | "auto";

@@ -61,8 +61,48 @@ describe("service protocol", () => {
       "routes.yaml:4: services.b.protocol: GRPC-WEB is not supported: Portico does not translate gRPC-Web; " +
         "use GRPC for a gRPC upstream",
       "routes.yaml:5: services.c.protocol: HTTP contradicts the h2c:// or h2:// url, which asks for HTTP/2",
-      'routes.yaml:6: services.d.protocol: expected HTTP, HTTP2 or GRPC, got "SPDY"',
+      'routes.yaml:6: services.d.protocol: expected HTTP, HTTP2, GRPC or AUTO, got "SPDY"',
       "routes.yaml:7: services.e.tls: only allowed with an https:// or h2:// url",
+    ]);
+  });
+});
+
+describe("protocol AUTO (h2 or http/1.1 by ALPN)", () => {
+  test("on an https:// url or endpoints with tls, in any case", () => {
+    const config = parseConfig(
+      yaml`
+        listeners: [{ name: web, port: 8080, protocol: HTTP }]
+        services:
+          a: { url: "https://127.0.0.1:1", protocol: AUTO }
+          b: { endpoints: [{ address: 127.0.0.1, port: 2 }], tls: { ca: ca.crt }, protocol: auto }
+          c: https://127.0.0.1:3
+      `,
+      "routes.yaml",
+    );
+    expect([..."abc"].map((n) => config.services.get(n)?.protocol)).toEqual(["auto", "auto", undefined]);
+  });
+
+  test("refused on cleartext, where there is no ALPN, and with h2://", () => {
+    expect(
+      errors(yaml`
+        listeners: [{ name: web, port: 8080, protocol: HTTP }]
+        services:
+          a: { url: "http://127.0.0.1:1", protocol: AUTO }
+          b: { url: "h2c://127.0.0.1:2", protocol: auto }
+          c: { url: "h2://127.0.0.1:3", protocol: AUTO }
+          d: { endpoints: [{ address: 127.0.0.1, port: 4 }], protocol: AUTO }
+      `),
+    ).toEqual([
+      "routes.yaml:3: services.a.protocol: AUTO picks HTTP/2 or HTTP/1.1 by ALPN in the TLS handshake, " +
+        "and an http:// url is cleartext, which has no ALPN; use HTTP2 or an h2c:// url for cleartext " +
+        "HTTP/2 (prior knowledge)",
+      "routes.yaml:4: services.b.protocol: AUTO picks HTTP/2 or HTTP/1.1 by ALPN in the TLS handshake, " +
+        "and h2c:// is cleartext HTTP/2 with prior knowledge; drop protocol to keep h2c",
+      "routes.yaml:5: services.c.protocol: AUTO contradicts the h2:// url, which asks for HTTP/2; " +
+        "use an https:// url",
+      "routes.yaml:6: services.d.protocol: AUTO picks HTTP/2 or HTTP/1.1 by ALPN in the TLS handshake, " +
+        "and endpoints without tls are cleartext: add tls, or use HTTP2 or an h2c:// url for cleartext " +
+        "HTTP/2 (prior knowledge)",
     ]);
   });
 });

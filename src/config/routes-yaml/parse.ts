@@ -152,19 +152,21 @@ function buildServices(
     const at = ["services", name];
     const source = ctx.source(at);
     const named = typeof value === "string" ? undefined : value.protocol?.toUpperCase();
-    const http2 = named === "HTTP2" || named === "GRPC";
+    // The schema has refused AUTO on a service that does not speak TLS.
+    const protocol = named === "HTTP2" || named === "GRPC" ? "http2" : named === "AUTO" ? "auto" : undefined;
     if (typeof value === "string" || value.url !== undefined) {
       const url = parseServiceUrl(typeof value === "string" ? value : value.url!);
       if (!url.ok) continue; // reported by the schema
       const { origin, host, port } = url;
       const service: ServiceConfig = { name, url: origin, host, port, source };
-      if (url.protocol === "http2" || http2) service.protocol = "http2";
+      const speaks = url.protocol ?? protocol;
+      if (speaks) service.protocol = speaks;
       if (typeof value !== "string") addPool(service, value, at, false, baseDir, credentials, ctx);
       services.set(name, service);
     } else {
       const pool = buildEndpointService(name, value, at, value.tls !== undefined, ctx);
       const service: ServiceConfig = { name, url: pool.url, host: pool.host, port: pool.port, source };
-      if (http2) service.protocol = "http2";
+      if (protocol) service.protocol = protocol;
       addPool(service, value, at, true, baseDir, credentials, ctx);
       service.endpoints = pool.endpoints!;
       service.resolution = pool.resolution!;

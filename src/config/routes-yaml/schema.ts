@@ -131,9 +131,10 @@ const CredentialSchema = v.lazy((input) =>
 );
 
 // Istio's port protocol names, in any case: HTTP2 and GRPC both mean HTTP/2 to the upstream (h2c
-// for http://, h2 by ALPN for https://). No ALPN choice between h2 and http/1.1 yet.
-const SERVICE_PROTOCOLS = ["HTTP", "HTTP2", "GRPC"];
-const SERVICE_PROTOCOL = "HTTP, HTTP2 or GRPC";
+// for http://, h2 by ALPN for https://). AUTO: whichever of h2 and http/1.1 the TLS upstream picks
+// by ALPN, so it needs TLS.
+const SERVICE_PROTOCOLS = ["HTTP", "HTTP2", "GRPC", "AUTO"];
+const SERVICE_PROTOCOL = "HTTP, HTTP2, GRPC or AUTO";
 const serviceProtocol = checked(SERVICE_PROTOCOL, (value) => {
   if (SERVICE_PROTOCOLS.includes(value.toUpperCase())) return undefined;
   if (/^(HTTP3|H3|QUIC)$/i.test(value)) return HTTP3_REFUSED;
@@ -159,9 +160,25 @@ const ServiceObjectSchema = v.pipe(
       add(["protocol"], "HTTP contradicts the h2c:// or h2:// url, which asks for HTTP/2");
     if (p && p !== "HTTP" && typeof service.url === "string" && service.url.startsWith("tcp:"))
       add(["protocol"], "a tcp:// service carries bytes, not HTTP");
+    if (p === "AUTO") {
+      const why = autoRefused(service.url, "endpoints" in service && !tls);
+      if (why) add(["protocol"], why);
+    }
     poolServiceIssues(service, add, SERVICE_URL);
   }),
 );
+/** Why AUTO cannot apply to a service with this url (or cleartext endpoints), if it cannot. */
+function autoRefused(url: unknown, cleartextEndpoints: boolean): string | undefined {
+  const alpn = "AUTO picks HTTP/2 or HTTP/1.1 by ALPN in the TLS handshake";
+  const h2c = "use HTTP2 or an h2c:// url for cleartext HTTP/2 (prior knowledge)";
+  if (cleartextEndpoints) return `${alpn}, and endpoints without tls are cleartext: add tls, or ${h2c}`;
+  if (typeof url !== "string") return undefined;
+  if (/^http:/i.test(url)) return `${alpn}, and an http:// url is cleartext, which has no ALPN; ${h2c}`;
+  if (/^h2c:/i.test(url))
+    return `${alpn}, and h2c:// is cleartext HTTP/2 with prior knowledge; drop protocol to keep h2c`;
+  if (/^h2:/i.test(url)) return "AUTO contradicts the h2:// url, which asks for HTTP/2; use an https:// url";
+  return undefined;
+}
 const ServiceSchema = v.lazy((input) => (typeof input === "string" ? serviceUrl : ServiceObjectSchema));
 
 // Istio's TCPRoute and TLSRoute; of the L4 match attributes, port (and sniHosts) are honoured.

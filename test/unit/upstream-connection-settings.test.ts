@@ -3,16 +3,20 @@
 // connect timeout reads as an error. The clients applying them are tested end to end
 // (test/e2e/upstream-connections.test.ts), on each runtime.
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { createSecureServer, type ServerHttp2Stream } from "node:http2";
 import { createServer, type Server } from "node:net";
 import { classifyFailure } from "../../src/http/retry.ts";
 import { failureReason } from "../../src/http/proxy.ts";
 import { UpstreamClients } from "../../src/upstream/clients.ts";
 import { connectionSettings } from "../../src/upstream/connection-settings.ts";
+import { createH2Client } from "../../src/upstream/h2-client.ts";
 import { createNodeClient } from "../../src/upstream/node-client.ts";
 import { connectionPool } from "../../src/upstream/pool/types.ts";
 import type { UpstreamClient, UpstreamConnection, UpstreamProtocol } from "../../src/upstream/types.ts";
 import { UpstreamConnectTimeoutError } from "../../src/util/errors.ts";
 import { classifyError } from "../../src/util/runtime-error.ts";
+import { TestPki } from "../helpers/pki.ts";
 
 describe("connectionSettings", () => {
   test("none when every setting is Istio's default: such a pool keeps the runtime's default client", () => {
@@ -120,5 +124,43 @@ describe("a connect timeout", () => {
     silent.close();
     expect(err).toBeInstanceOf(UpstreamConnectTimeoutError);
     expect(performance.now() - started).toBeLessThan(1_500);
+  });
+});
+
+describe("h2 client with connection settings", () => {
+  test("opens its own TLS connections and still verifies the upstream (trust anchors, name)", async () => {
+    const pki = new TestPki();
+    const leaf = pki.issue("server", "h2.test", ["DNS:h2.test"], "serverAuth");
+    const other = new TestPki("Another CA");
+    const server = createSecureServer({ key: readFileSync(leaf.key), cert: readFileSync(leaf.crt) });
+    server.on("stream", (stream: ServerHttp2Stream) => {
+      stream.respond({ ":status": 200 });
+      stream.end("h2 ok");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    const settings = connectionSettings(connectionPool({ tcpKeepalive: { timeMs: 5_000 } }))!;
+    const send = (client: UpstreamClient) =>
+      client({
+        url: `https://127.0.0.1:${port}/`,
+        method: "GET",
+        headers: new Headers({ host: "h2.test" }),
+        body: null,
+        signal: AbortSignal.timeout(3_000),
+      }).then(
+        async (res) => `${res.status} ${await res.text()}`,
+        (e: unknown) => `error ${(e as Error).message}`,
+      );
+    const ca = readFileSync(pki.ca.crt, "utf8");
+    try {
+      expect(await send(createH2Client({ ca, serverName: "h2.test" }, settings))).toBe("200 h2 ok");
+      const wrongCa = readFileSync(other.ca.crt, "utf8");
+      expect(await send(createH2Client({ ca: wrongCa, serverName: "h2.test" }, settings))).toStartWith(
+        "error",
+      );
+      expect(await send(createH2Client({ ca, serverName: "other.test" }, settings))).toStartWith("error");
+    } finally {
+      server.close();
+    }
   });
 });

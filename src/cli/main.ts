@@ -92,7 +92,9 @@ async function run(args: ParsedArgs): Promise<number> {
     current = await load(args);
     gateway = await startGateway(current, {
       adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),
-      clients: new UpstreamClients((tls, protocol) => createUpstreamClient(tls, protocol)),
+      clients: new UpstreamClients((tls, protocol, connection) =>
+        createUpstreamClient(tls, protocol, undefined, connection),
+      ),
       pools,
       onError: (err) => log.error(err.message),
     });

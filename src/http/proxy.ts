@@ -318,6 +318,8 @@ export function failureReason(err: unknown): string {
       return "connection failure, connection refused";
     case "connection-closed":
       return "connection termination";
+    case "connect-timeout":
+      return "connection timeout";
     default:
       return `connection failure, ${code || message || "unknown error"}`;
   }

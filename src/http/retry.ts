@@ -44,6 +44,7 @@ export function classifyFailure(err: unknown): TryFailure {
     case "refused-stream":
       return "refused-stream";
     case "connection-refused":
+    case "connect-timeout":
     case "unreachable":
       return "connect";
     default:

@@ -6,6 +6,7 @@
 
 import { tunnelResponse } from "../listeners/_shared/tunnel.ts";
 import type { ProxyAction } from "../provision/route-plan.ts";
+import { connectionSettings } from "../upstream/connection-settings.ts";
 import { upgradeUpstream, type UpgradeResult } from "../upstream/upgrade-client.ts";
 import { UpstreamUnavailableError } from "../util/errors.ts";
 import { pickWeighted } from "../util/random.ts";
@@ -63,7 +64,7 @@ export async function forwardUpgrade(action: ProxyAction, f: ForwardRequest): Pr
   try {
     const url = upstream.origin + f.pathAndQuery;
     const r = { url, method: f.req.method, headers, body: null, signal: controller.signal };
-    result = await upgradeUpstream(r, upstream.tls);
+    result = await upgradeUpstream(r, upstream.tls, connectionSettings(upstream.pool?.spec.connectionPool));
   } catch (err) {
     if (timedOut) throw timeoutError(upstream.service, action.timeoutMs, err);
     throw new UpstreamUnavailableError(failureReason(err), { cause: err });

@@ -4,7 +4,8 @@
 // Deno and Node (docs/runtimes.md, "TCP forwarding and passthrough"; half-close checked on all
 // three).
 //
-// Envoy's tcp_proxy semantics: connect timeout 10 s (Istio's default connectTimeout), idle
+// Envoy's tcp_proxy semantics: connect timeout 10 s (Istio's default connectTimeout) unless the
+// service's connectionPool sets one (with tcpKeepalive, SO_KEEPALIVE on the backend side), idle
 // timeout 1 h, half-close passed on (a client's FIN becomes a FIN to the backend and the other
 // way round), an error or reset on one side closes both.
 
@@ -50,7 +51,9 @@ function forward(
 ): void {
   const logError = (message: string) => spec.onError?.(new Error(`listener "${spec.name}": ${message}`));
   const upstream = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
+  if (backend.keepAliveMs !== undefined) upstream.setKeepAlive(true, backend.keepAliveMs);
   connections.add(upstream);
+  const connectTimeoutMs = backend.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
   let connected = false;
   let settled = false;
   const report = (ok: boolean) => {
@@ -65,9 +68,9 @@ function forward(
     upstream.destroy();
   };
   const connectTimer = setTimeout(() => {
-    logError(`no connection to ${backend.host}:${backend.port} within ${CONNECT_TIMEOUT_MS / 1000} s`);
+    logError(`no connection to ${backend.host}:${backend.port} within ${connectTimeoutMs} ms`);
     closeBoth();
-  }, CONNECT_TIMEOUT_MS);
+  }, connectTimeoutMs);
   upstream.once("connect", () => {
     clearTimeout(connectTimer);
     connected = true;

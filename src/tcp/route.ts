@@ -46,7 +46,7 @@ export function streamListenerSpec(
  * breaker (a connection held until it closes; over the limit the connection is refused, as
  * Envoy's tcp_proxy does on overflow), picked by the balancer (a consistent hash uses the
  * client's address only over HTTP, so here it picks at random), its connect result reported to
- * outlier detection.
+ * outlier detection; the pool's connectTimeout and tcpKeepalive apply to the connection.
  */
 function pickFrom(route: StreamRoutePlan | undefined, pools: UpstreamPools): StreamBackend | undefined {
   const u = route === undefined ? undefined : pickWeighted(route);
@@ -60,9 +60,12 @@ function pickFrom(route: StreamRoutePlan | undefined, pools: UpstreamPools): Str
     return undefined;
   }
   pool.begin(e);
+  const { connectTimeoutMs, tcpKeepalive } = u.pool.spec.connectionPool;
   return {
     host: e.address,
     port: e.port,
+    connectTimeoutMs,
+    ...(tcpKeepalive ? { keepAliveMs: tcpKeepalive.timeMs ?? 0 } : {}),
     connected: (ok) => {
       if (ok) return;
       pool.end(e, "connect-failure");

@@ -12,60 +12,135 @@ import {
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
 } from "node:http2";
+import { connect as netConnect, isIP, type Socket } from "node:net";
 import { Readable } from "node:stream";
+import { connect as tlsConnect } from "node:tls";
 import { attachTrailers } from "../util/trailers.ts";
-import type { UpstreamClient, UpstreamTls } from "./types.ts";
+import { dial } from "./connection-settings.ts";
+import type { UpstreamClient, UpstreamConnection, UpstreamTls } from "./types.ts";
 import { verification } from "./verification.ts";
 
 /** Connections per origin; Envoy opens another only when one is out of streams, too. */
 const MAX_SESSIONS = 4;
-/** An idle connection is closed after this long (Envoy's upstream idle_timeout default is 1 h). */
+/**
+ * Without connection settings, a connection with no traffic is closed after this long (Envoy's
+ * upstream idle_timeout default is 1 h; with settings, it is the pool's idleTimeout).
+ */
 const IDLE_MS = 300_000;
 const NULL_BODY = new Set([204, 205, 304]);
 
 interface Pooled {
   session: ClientHttp2Session;
   active: number;
+  /** Streams opened on it, for maxRequestsPerConnection. */
+  opened: number;
+  /** Takes no new streams; closes when the last one ends. */
+  draining: boolean;
+  /** With connection settings: runs while no stream is open (Envoy's idle_timeout). */
+  idle?: ReturnType<typeof setTimeout>;
+  /** Leaves the pool (it stays open for the streams it carries). */
+  drop(): void;
 }
 
-export function createH2Client(tls: UpstreamTls | undefined): UpstreamClient {
+/**
+ * `connection`: the pool's connection settings. With them, each connection is opened here
+ * (createConnection) to set SO_KEEPALIVE and bound the connect, TLS handshake included (Bun's
+ * session socket refuses setKeepAlive); it takes at most maxRequestsPerConnection streams, then
+ * drains; and it closes after idleTimeout with no stream open. Without them, as before.
+ */
+export function createH2Client(
+  tls: UpstreamTls | undefined,
+  connection?: UpstreamConnection,
+): UpstreamClient {
   const pools = new Map<string, Pooled[]>();
+  const tlsOptions = {
+    ALPNProtocols: ["h2"],
+    ca: tls?.ca,
+    cert: tls?.cert,
+    key: tls?.key,
+    ...(tls?.serverName ? { servername: tls.serverName } : {}),
+    ...verification(tls),
+  };
 
   const open = (origin: string): Pooled => {
-    const session = connect(origin, {
-      ...(origin.startsWith("https:")
-        ? {
-            ALPNProtocols: ["h2"],
-            ca: tls?.ca,
-            cert: tls?.cert,
-            key: tls?.key,
-            ...(tls?.serverName ? { servername: tls.serverName } : {}),
-            ...verification(tls),
-          }
-        : {}),
+    const secure = origin.startsWith("https:");
+    let session: ClientHttp2Session | undefined;
+    const createConnection =
+      connection && (() => dialed(origin, secure, connection, (e) => session?.destroy(e)));
+    session = connect(origin, {
+      ...(secure ? tlsOptions : {}),
+      ...(createConnection ? { createConnection } : {}),
     });
-    const entry: Pooled = { session, active: 0 };
-    const drop = () => {
-      const list = pools.get(origin);
-      const i = list?.indexOf(entry) ?? -1;
-      if (i >= 0) list!.splice(i, 1);
+    const s = session;
+    const entry: Pooled = {
+      session: s,
+      active: 0,
+      opened: 0,
+      draining: false,
+      drop: () => {
+        const list = pools.get(origin);
+        const i = list?.indexOf(entry) ?? -1;
+        if (i >= 0) list!.splice(i, 1);
+      },
     };
-    session.on("goaway", drop);
-    session.on("close", drop);
+    s.on("goaway", entry.drop);
+    s.on("close", () => {
+      entry.drop();
+      clearTimeout(entry.idle);
+    });
     // The streams in flight see the failure; an idle connection just leaves the pool.
-    session.on("error", drop);
-    session.setTimeout(IDLE_MS, () => session.close());
+    s.on("error", entry.drop);
+    if (!connection) s.setTimeout(IDLE_MS, () => s.close());
     let list = pools.get(origin);
     if (!list) pools.set(origin, (list = []));
     list.push(entry);
     return entry;
   };
 
+  /** The socket of a new connection, with the connect timer and keepalive (connection-settings.ts). */
+  const dialed = (origin: string, secure: boolean, c: UpstreamConnection, fail: (e: Error) => void) => {
+    const url = new URL(origin);
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    const port = Number(url.port) || (secure ? 443 : 80);
+    // SNI as http2.connect sends it: the override, else the host unless it is an address.
+    const servername = tls?.serverName ?? (isIP(host) ? undefined : host);
+    const socket: Socket = secure
+      ? tlsConnect({ ...tlsOptions, host, port, ...(servername ? { servername } : {}) })
+      : netConnect({ host, port });
+    dial(socket, secure ? "secureConnect" : "connect", c, url.host, fail);
+    return socket;
+  };
+
+  /** A stream opened on `p`: stops its idle timer, counts it towards the reuse limit. */
+  const started = (p: Pooled) => {
+    p.active++;
+    clearTimeout(p.idle);
+    const max = connection?.maxRequestsPerConnection ?? 0;
+    // Envoy stops sending on a connection that has had its max_requests_per_connection and
+    // drains it: no new stream, closed once the streams it carries end.
+    if (max > 0 && ++p.opened >= max) {
+      p.draining = true;
+      p.drop();
+    }
+  };
+
+  /** A stream on `p` ended: a drained connection closes, an idle one starts its timer. */
+  const ended = (p: Pooled) => {
+    p.active--;
+    if (p.active > 0 || !connection) return;
+    if (p.draining) return void p.session.close();
+    p.idle = setTimeout(() => {
+      p.drop();
+      p.session.close();
+    }, connection.idleTimeoutMs);
+    p.idle.unref?.();
+  };
+
   const sessionFor = (origin: string): Pooled => {
     const list = pools.get(origin) ?? [];
     let best: Pooled | undefined;
     for (const p of list) {
-      if (p.session.closed || p.session.destroyed) continue;
+      if (p.session.closed || p.session.destroyed || p.draining) continue;
       const limit = p.session.remoteSettings?.maxConcurrentStreams ?? 100;
       if (p.active < limit) return p;
       if (!best || p.active < best.active) best = p;
@@ -95,7 +170,7 @@ export function createH2Client(tls: UpstreamTls | undefined): UpstreamClient {
       } catch (err) {
         return reject(err);
       }
-      pooled.active++;
+      started(pooled);
       let settled = false;
       const fail = (err: unknown) => {
         if (!settled) (settled = true), reject(err);
@@ -113,7 +188,7 @@ export function createH2Client(tls: UpstreamTls | undefined): UpstreamClient {
       const trailers = new Promise<Headers | undefined>((res) => (resolveTrailers = res));
       stream.once("trailers", (t) => resolveTrailers(toHeaders(t)));
       stream.once("close", () => {
-        pooled.active--;
+        ended(pooled);
         pooled.session.removeListener("error", onSessionError);
         r.signal.removeEventListener("abort", onAbort);
         resolveTrailers(undefined);

@@ -2,37 +2,44 @@
 // three times slower as a proxy client and rejects `expect` (docs/runtimes.md, "Upstream
 // clients"), so Node gets this one.
 
-import {
-  Agent as HttpAgent,
-  request as httpRequest,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-} from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { Readable } from "node:stream";
 import { attachTrailers } from "../util/trailers.ts";
+import { httpAgent, httpsAgent } from "./connection-agent.ts";
 import { verification } from "./verification.ts";
-import type { UpstreamClient, UpstreamTls } from "./types.ts";
+import type { UpstreamClient, UpstreamConnection, UpstreamTls } from "./types.ts";
 
 const NULL_BODY = new Set([101, 204, 205, 304]);
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 
-export function createNodeClient(tls: UpstreamTls | undefined): UpstreamClient {
+/**
+ * `connection`: the pool's connection settings (connection-agent.ts applies them); without them
+ * the Agents are plain keep-alive Agents.
+ */
+export function createNodeClient(
+  tls: UpstreamTls | undefined,
+  connection?: UpstreamConnection,
+): UpstreamClient {
   const agentOptions = {
     keepAlive: true,
-    keepAliveMsecs: 30_000,
+    // The keepalive idle time node:http sets on each pooled socket: tcpKeepalive.time when given.
+    keepAliveMsecs: connection?.tcpKeepalive?.timeMs ?? 30_000,
     maxSockets: Infinity,
     scheduling: "lifo" as const,
   };
-  const httpAgent = new HttpAgent(agentOptions);
-  const httpsAgent = new HttpsAgent({
-    ...agentOptions,
-    ca: tls?.ca,
-    cert: tls?.cert,
-    key: tls?.key,
-    servername: tls?.serverName,
-    ...verification(tls),
-  });
+  const plainAgent = httpAgent(agentOptions, connection);
+  const tlsAgent = httpsAgent(
+    {
+      ...agentOptions,
+      ca: tls?.ca,
+      cert: tls?.cert,
+      key: tls?.key,
+      servername: tls?.serverName,
+      ...verification(tls),
+    },
+    connection,
+  );
 
   return (r) =>
     new Promise<Response>((resolve, reject) => {
@@ -51,7 +58,7 @@ export function createNodeClient(tls: UpstreamTls | undefined): UpstreamClient {
           path: pathStart < 0 ? "/" : r.url.slice(pathStart),
           method: r.method,
           headers,
-          agent: secure ? httpsAgent : httpAgent,
+          agent: secure ? tlsAgent : plainAgent,
           // The name to verify follows SNI; without an override it is the URL's host.
           ...(secure && tls?.serverName ? { servername: tls.serverName } : {}),
         },

@@ -1,5 +1,7 @@
 // The upstream client contract: a Web-standard exchange, whatever the runtime does inside.
 
+import type { ConnectionPoolSpec } from "./pool/types.ts";
+
 export interface UpstreamRequest {
   url: string;
   method: string;
@@ -29,8 +31,39 @@ export interface UpstreamTls {
 }
 
 /**
+ * The settings of Istio's DestinationRule `connectionPool` that act on the connections of a
+ * client (connection-settings.ts derives them from the pool's spec). A client made without them
+ * is the runtime's default client, exactly as it was before pools.
+ */
+export interface UpstreamConnection {
+  /**
+   * tcp.connectTimeout (Envoy's cluster connect_timeout): a connection not established in this
+   * time, TLS handshake included, fails as a connect failure (UpstreamConnectTimeoutError).
+   */
+  connectTimeoutMs: number;
+  /**
+   * http.idleTimeout (Envoy's common_http_protocol_options.idle_timeout): a connection with no
+   * request in flight for this long is closed.
+   */
+  idleTimeoutMs: number;
+  /**
+   * http.maxRequestsPerConnection (Envoy's max_requests_per_connection): after this many requests
+   * an HTTP/1.1 connection is closed once its response is done, an HTTP/2 one takes no new
+   * streams and closes when its last stream ends. 0: unlimited.
+   */
+  maxRequestsPerConnection: number;
+  /**
+   * tcp.tcpKeepalive: SO_KEEPALIVE on, probing after `timeMs` idle (absent: the system's time).
+   * `probes` and `intervalMs` cannot be set through node:net on any of the three runtimes: the
+   * system's values apply.
+   */
+  tcpKeepalive?: { probes?: number; timeMs?: number; intervalMs?: number };
+}
+
+/**
  * What chooses a client: services without TLS settings share one pool, each service with them
- * gets its own. The Plan's Upstream is one; the upstream layer itself knows nothing of the Plan.
+ * gets its own, and so does each pool with connection settings. The Plan's Upstream is one; the
+ * upstream layer itself knows nothing of the Plan.
  */
 export interface UpstreamTarget {
   service: string;
@@ -40,6 +73,8 @@ export interface UpstreamTarget {
    * by ALPN (https:// only; http:// stays HTTP/1.1); absent: HTTP/1.1.
    */
   protocol?: UpstreamProtocol;
+  /** The service's (or subset's) pool, whose connectionPool settings the client applies. */
+  pool?: { spec: { connectionPool: ConnectionPoolSpec } };
 }
 
 export type UpstreamProtocol = "http2" | "auto";

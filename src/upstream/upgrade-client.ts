@@ -7,13 +7,23 @@ import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders 
 import { request as httpsRequest } from "node:https";
 import type { Duplex } from "node:stream";
 import { Readable } from "node:stream";
-import type { UpstreamRequest, UpstreamTls } from "./types.ts";
+import { httpAgent, httpsAgent } from "./connection-agent.ts";
+import type { UpstreamConnection, UpstreamRequest, UpstreamTls } from "./types.ts";
 
 export type UpgradeResult =
   | { upgraded: true; status: number; headers: Headers; socket: Duplex; head: Uint8Array }
   | { upgraded: false; res: Response };
 
-export function upgradeUpstream(r: UpstreamRequest, tls: UpstreamTls | undefined): Promise<UpgradeResult> {
+/**
+ * `connection`: the pool's connection settings; the connect timeout and keepalive apply to the
+ * upgrade's own connection (through a one-use Agent), reuse and idleness do not (the route's
+ * idleTimeout bounds an upgraded connection).
+ */
+export function upgradeUpstream(
+  r: UpstreamRequest,
+  tls: UpstreamTls | undefined,
+  connection?: UpstreamConnection,
+): Promise<UpgradeResult> {
   return new Promise((resolve, reject) => {
     const url = new URL(r.url);
     const secure = url.protocol === "https:";
@@ -25,7 +35,7 @@ export function upgradeUpstream(r: UpstreamRequest, tls: UpstreamTls | undefined
       path: url.pathname + url.search,
       method: r.method,
       headers,
-      agent: false,
+      agent: connection ? (secure ? httpsAgent : httpAgent)({ keepAlive: false }, connection) : false,
       // Without serverName, node:https sends the URL's host as SNI (not an IP) and checks it.
       ...(secure ? { ca: tls?.ca, cert: tls?.cert, key: tls?.key } : {}),
       ...(secure && tls?.serverName ? { servername: tls.serverName } : {}),

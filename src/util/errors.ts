@@ -92,6 +92,16 @@ export class UpstreamUnavailableError extends PorticoError {}
  */
 export class UpstreamOverflowError extends UpstreamUnavailableError {}
 
+/**
+ * A connection to an upstream (TCP, and for https the TLS handshake too) was not established
+ * within the pool's connectTimeout: a connect failure (Envoy's reset reason "connection timeout",
+ * flag UF), which outlier detection counts as a local-origin failure and `connect-failure`
+ * retries. `code` as the OS reports a connect that timed out.
+ */
+export class UpstreamConnectTimeoutError extends PorticoError {
+  readonly code = "ETIMEDOUT";
+}
+
 /** The service's pool has no endpoint that may take the request (Envoy's flag UH). Mapped to 503. */
 export class NoHealthyUpstreamError extends PorticoError {}
 

@@ -9,6 +9,11 @@ export type RuntimeErrorKind =
   | "refused-stream"
   /** Nothing listens at the address (ECONNREFUSED). */
   | "connection-refused"
+  /**
+   * No connection within the connect timeout: Portico's own (UpstreamConnectTimeoutError), or
+   * the OS's (`connect ETIMEDOUT`), or undici's (UND_ERR_CONNECT_TIMEOUT, "Connect Timeout Error").
+   */
+  | "connect-timeout"
   /** The address could not be reached or resolved (DNS, no route, socket not opened). */
   | "unreachable"
   /** An open connection was reset or closed. */
@@ -39,6 +44,7 @@ interface ErrorLike {
 const KINDS: [RuntimeErrorKind, RegExp][] = [
   ["refused-stream", /REFUSED_STREAM/i],
   ["connection-refused", /refused/i],
+  ["connect-timeout", /ConnectTimeout|Connect(ion)? Timeout|connect ETIMEDOUT/i],
   ["unreachable", /ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|FailedToOpenSocket|Unable to connect/i],
   ["connection-closed", /reset|closed/i],
   ["address-in-use", /EADDRINUSE|AddrInUse|in use/i],

@@ -88,6 +88,10 @@ export interface TlsListenerSpec {
 export interface StreamBackend {
   host: string;
   port: number;
+  /** No connection within this long fails the connect (Envoy's connect_timeout); default 10 s. */
+  connectTimeoutMs?: number;
+  /** SO_KEEPALIVE on the backend connection, probing after this idle time (0: the system's). */
+  keepAliveMs?: number;
   /** Told whether the connection to the backend was made, then (when it was) that it closed. */
   connected?(ok: boolean): void;
   closed?(): void;

@@ -8,7 +8,9 @@ import { tunnelResponse } from "../listeners/_shared/tunnel.ts";
 import type { ProxyAction } from "../provision/route-plan.ts";
 import { connectionSettings } from "../upstream/connection-settings.ts";
 import { upgradeUpstream, type UpgradeResult } from "../upstream/upgrade-client.ts";
-import { UpstreamUnavailableError } from "../util/errors.ts";
+import type { UpstreamClients } from "../upstream/clients.ts";
+import type { UpstreamPools } from "../upstream/pools.ts";
+import { PorticoError, UpstreamUnavailableError } from "../util/errors.ts";
 import { pickWeighted } from "../util/random.ts";
 import { applyHeaderOps } from "./header-ops.ts";
 import { connectionListed } from "./hop-by-hop.ts";
@@ -19,7 +21,9 @@ import {
   timeoutError,
   type ForwardRequest,
 } from "./proxy.ts";
+import { failureOutcome, PoolTries, type PoolTry } from "./pool-tries.ts";
 import { empty } from "./responses.ts";
+import { classifyFailure } from "./retry.ts";
 
 /** `Connection: upgrade` with an `Upgrade` header (RFC 9110 §7.8). */
 export function isUpgrade(req: Request): boolean {
@@ -37,9 +41,23 @@ export function refuseUpgrade(serverHeader: string): Response {
   return empty(403, serverHeader);
 }
 
-export async function forwardUpgrade(action: ProxyAction, f: ForwardRequest): Promise<Response> {
+/**
+ * A pooled service's upgrade takes one endpoint as a request's try does (pool-tries.ts): admitted
+ * by the circuit breaker, picked with the hash key, its outcome reported; the slot is held for as
+ * long as the tunnel is open, as Envoy counts an upgraded stream as an active request. There are
+ * no retries: the client's handshake cannot be sent twice.
+ */
+export async function forwardUpgrade(
+  action: ProxyAction,
+  f: ForwardRequest,
+  _clients: UpstreamClients,
+  pools: UpstreamPools,
+): Promise<Response> {
   const upstream = pickWeighted(action);
   if (upstream === undefined) throw new UpstreamUnavailableError("no destination has a weight above 0");
+  const tries = upstream.pool
+    ? new PoolTries(pools.for(upstream.pool.spec), upstream.pool, f.req, f.remoteAddress, true)
+    : undefined;
   const headers = requestHeaders(f, action.authority);
   if (upstream.requestOps) applyHeaderOps(headers, upstream.requestOps);
   if (action.requestOps) applyHeaderOps(headers, action.requestOps);
@@ -61,12 +79,22 @@ export async function forwardUpgrade(action: ProxyAction, f: ForwardRequest): Pr
       : undefined;
   const started = performance.now();
   let result: UpgradeResult;
+  let attempt: PoolTry | undefined;
   try {
-    const url = upstream.origin + f.pathAndQuery;
+    if (tries) {
+      attempt = await tries.start(tries.admit(false)!, action.timeoutMs, controller.signal);
+      if (!attempt) throw timeoutError(upstream.service, action.timeoutMs);
+    }
+    const url = (attempt?.origin ?? upstream.origin) + f.pathAndQuery;
     const r = { url, method: f.req.method, headers, body: null, signal: controller.signal };
     result = await upgradeUpstream(r, upstream.tls, connectionSettings(upstream.pool?.spec.connectionPool));
   } catch (err) {
+    if (attempt) {
+      attempt.report(timedOut ? "timeout" : failureOutcome(classifyFailure(err)));
+      attempt.release();
+    }
     if (timedOut) throw timeoutError(upstream.service, action.timeoutMs, err);
+    if (err instanceof PorticoError) throw err;
     throw new UpstreamUnavailableError(failureReason(err), { cause: err });
   } finally {
     // The route timeout ends with the upstream's answer; the idle timeout takes over.
@@ -76,12 +104,21 @@ export async function forwardUpgrade(action: ProxyAction, f: ForwardRequest): Pr
   const elapsed = Math.round(performance.now() - started);
   if (!result.upgraded) {
     const res = result.res;
+    attempt?.report(res.status);
+    attempt?.release();
     const out = responseHeaders(res, elapsed, f.serverHeader);
     if (upstream.responseOps) applyHeaderOps(out, upstream.responseOps);
+    if (tries?.setCookie) out.append("set-cookie", tries.setCookie);
     return new Response(res.body, { status: res.status, statusText: res.statusText, headers: out });
+  }
+  if (attempt) {
+    attempt.report(101);
+    const release = attempt.release;
+    result.socket.once("close", () => release());
   }
   const out = responseHeaders(new Response(null, { headers: result.headers }), elapsed, f.serverHeader);
   if (upstream.responseOps) applyHeaderOps(out, upstream.responseOps);
+  if (tries?.setCookie) out.append("set-cookie", tries.setCookie);
   return tunnelResponse(out, {
     upstream: result.socket,
     head: result.head,

@@ -9,6 +9,7 @@ import type { Duplex } from "node:stream";
 import { Readable } from "node:stream";
 import { httpAgent, httpsAgent } from "./connection-agent.ts";
 import type { UpstreamConnection, UpstreamRequest, UpstreamTls } from "./types.ts";
+import { verification } from "./verification.ts";
 
 export type UpgradeResult =
   | { upgraded: true; status: number; headers: Headers; socket: Duplex; head: Uint8Array }
@@ -37,7 +38,7 @@ export function upgradeUpstream(
       headers,
       agent: connection ? (secure ? httpsAgent : httpAgent)({ keepAlive: false }, connection) : false,
       // Without serverName, node:https sends the URL's host as SNI (not an IP) and checks it.
-      ...(secure ? { ca: tls?.ca, cert: tls?.cert, key: tls?.key } : {}),
+      ...(secure ? { ca: tls?.ca, cert: tls?.cert, key: tls?.key, ...verification(tls) } : {}),
       ...(secure && tls?.serverName ? { servername: tls.serverName } : {}),
     });
     const onAbort = () => {

@@ -456,3 +456,79 @@ describe("WebSocket over h2 (RFC 8441 extended CONNECT)", () => {
     }
   });
 });
+
+// A pooled service: each upgrade takes an endpoint as a request's try does (round robin here), and
+// holds its circuit slot while the tunnel is open (maxConnections: 1 refuses a second tunnel).
+describe("WebSocket to a pooled service", () => {
+  const servers: Server[] = [];
+  let portico: PorticoProcess | undefined;
+  let port = 0;
+  beforeAll(async () => {
+    for (const name of ["one", "two"]) {
+      const server = createServer((_req, res) => res.writeHead(426).end());
+      const echo = new WebSocketServer({ noServer: true });
+      server.on("upgrade", (req, socket, head) =>
+        echo.handleUpgrade(req, socket, head, (ws) => ws.on("message", (d) => ws.send(`${name}:${d}`))),
+      );
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      servers.push(server);
+    }
+    const ports = servers.map((s) => (s.address() as AddressInfo).port);
+    [port] = await freePorts(1);
+    const config = `listeners: [{ name: web, address: 127.0.0.1, port: ${port}, protocol: HTTP }]
+services:
+  echo:
+    endpoints: [{ address: 127.0.0.1, port: ${ports[0]} }, { address: 127.0.0.1, port: ${ports[1]} }]
+    loadBalancer: { simple: ROUND_ROBIN }
+  single:
+    endpoints: [{ address: 127.0.0.1, port: ${ports[0]} }]
+    connectionPool: { tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: 1 } }
+routes:
+  - hosts: ["*"]
+    http:
+      - match: [{ uri: { prefix: /single } }]
+        route: [{ destination: single }]
+      - route: [{ destination: echo }]
+`;
+    portico = await startPorticoWith(["run", "-c", writeConfig(config), "--admin", "off"]);
+  });
+  afterAll(async () => {
+    await portico?.stop();
+    for (const s of servers) s.close();
+  });
+
+  const roundTrip = (path: string) =>
+    new Promise<{ ws: WebSocket; reply: string }>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
+      ws.on("error", reject);
+      ws.on("unexpected-response", (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+      ws.on("open", () => ws.send("hi"));
+      ws.on("message", (d) => resolve({ ws, reply: String(d) }));
+    });
+
+  test("each upgrade picks an endpoint of the pool: round robin reaches both", async () => {
+    const replies: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { ws, reply } = await roundTrip("/chat");
+      replies.push(reply);
+      ws.close();
+    }
+    expect(replies.sort()).toEqual(["one:hi", "one:hi", "two:hi", "two:hi"]);
+  });
+
+  test("an open tunnel holds its connection slot, and gives it back when it closes", async () => {
+    // maxConnections 1, one pending: the second upgrade waits, the third is refused at once.
+    const first = await roundTrip("/single/a");
+    const second = roundTrip("/single/b");
+    await sleep(200);
+    const third = await roundTrip("/single/c").then(
+      () => "open",
+      (err: Error) => err.message,
+    );
+    expect(third).toBe("status 503");
+    first.ws.close();
+    const { ws, reply } = await second;
+    expect(reply).toBe("one:hi");
+    ws.close();
+  });
+});

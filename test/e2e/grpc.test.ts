@@ -94,6 +94,10 @@ beforeAll(async () => {
   // An HTTP/1.1 upstream answering chunked, with a trailer.
   h1 = createHttpServer((req, res) => {
     // All at once, chunked: a listener that buffers the first reads could count the length.
+    if (req.url === "/chunked/drop") {
+      res.write("chunk one, ");
+      return void setTimeout(() => req.socket.destroy(), 20);
+    }
     if (req.url === "/chunked/fast") {
       res.write("all at ");
       return void res.end("once");
@@ -307,6 +311,14 @@ test(`an upstream stream reset mid-body resets the client's stream, never a clea
 
 test(`an upstream connection lost mid-body resets the client's stream, never a clean end (${RUNTIME})`, async () => {
   const outcome = await rawH2("/trailers/drop", {}, null, "GET").then(
+    (r) => `ended: ${r.body}`,
+    (err: Error) => `error: ${err.message}`,
+  );
+  expect(outcome).toStartWith("error:");
+});
+
+test(`an HTTP/1.1 upstream connection lost mid-body resets the client's stream (${RUNTIME})`, async () => {
+  const outcome = await rawH2("/chunked/drop", {}, null, "GET").then(
     (r) => `ended: ${r.body}`,
     (err: Error) => `error: ${err.message}`,
   );

@@ -15,6 +15,7 @@ import {
 import { connect as netConnect, isIP, type Socket } from "node:net";
 import { Readable } from "node:stream";
 import { connect as tlsConnect } from "node:tls";
+import { UpstreamUnavailableError } from "../util/errors.ts";
 import { attachTrailers } from "../util/trailers.ts";
 import { dial } from "./connection-settings.ts";
 import type { UpstreamClient, UpstreamConnection, UpstreamTls } from "./types.ts";
@@ -187,12 +188,15 @@ export function createH2Client(
       let resolveTrailers!: (t: Headers | undefined) => void;
       const trailers = new Promise<Headers | undefined>((res) => (resolveTrailers = res));
       stream.once("trailers", (t) => resolveTrailers(toHeaders(t)));
+      let closedCleanly!: (clean: boolean) => void;
+      const verdict = new Promise<boolean>((res) => (closedCleanly = res));
       stream.once("close", () => {
         ended(pooled);
         pooled.session.removeListener("error", onSessionError);
         r.signal.removeEventListener("abort", onAbort);
         resolveTrailers(undefined);
         const code = stream.rstCode;
+        closedCleanly(code === constants.NGHTTP2_NO_ERROR);
         fail(
           new Error(code === constants.NGHTTP2_REFUSED_STREAM ? "REFUSED_STREAM" : `stream closed (${code})`),
         );
@@ -205,7 +209,7 @@ export function createH2Client(
         const ended = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
         const empty = ended || r.method === "HEAD" || NULL_BODY.has(status);
         if (empty) stream.resume();
-        const body = empty ? null : (Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>);
+        const body = empty ? null : completeOnly(stream, verdict);
         if (body) attachTrailers(body, trailers);
         resolve(new Response(body, { status, headers: toHeaders(h) }));
       });
@@ -215,6 +219,23 @@ export function createH2Client(
         source.pipe(stream);
       }
     });
+}
+
+/**
+ * The stream's body, which errors unless the stream closed without a reset code: node:http2 ends
+ * the readable side of the streams of a lost connection (Bun, Deno and Node alike: RST code
+ * CANCEL, no END_STREAM), and a truncated body must reset the client's stream, not end it.
+ */
+function completeOnly(stream: ClientHttp2Stream, clean: Promise<boolean>): ReadableStream<Uint8Array> {
+  const body = Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      async flush() {
+        if (await clean) return;
+        throw new UpstreamUnavailableError(`upstream stream closed before its end (${stream.rstCode})`);
+      },
+    }),
+  );
 }
 
 function toHeaders(h: IncomingHttpHeaders): Headers {

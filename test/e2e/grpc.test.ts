@@ -3,9 +3,11 @@
 // upstream; trailers from a plain node:http2 upstream; Portico's own failures as gRPC statuses.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import type { Socket } from "node:net";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import {
   connect,
+  constants,
   createServer,
   type Http2Server,
   type IncomingHttpHeaders,
@@ -52,6 +54,12 @@ beforeAll(async () => {
   plainH2 = createServer();
   // A connection Portico drops (GOAWAY, shutdown) must not become an uncaught error here.
   plainH2.on("sessionError", () => {});
+  // The session's socket may not be touched (Bun refuses): the raw sockets, by client port.
+  const sockets = new Map<number, Socket>();
+  plainH2.on("connection", (socket: Socket) => {
+    sockets.set(socket.remotePort ?? 0, socket);
+    socket.once("close", () => sockets.delete(socket.remotePort ?? 0));
+  });
   plainH2.on("stream", (stream: ServerHttp2Stream, headers) => {
     sessions.add(stream.session);
     if (headers[":path"] === "/trailers/goaway") {
@@ -66,6 +74,13 @@ beforeAll(async () => {
       // destroy() sends RST_STREAM INTERNAL_ERROR; close(code) after a write ends the stream cleanly.
       return void setTimeout(() => stream.destroy(new Error("upstream gives up")), 20);
     }
+    if (headers[":path"] === "/trailers/drop") {
+      stream.respond({ ":status": 200 });
+      stream.write("half");
+      // The upstream connection dies mid-body: no RST_STREAM, no GOAWAY, just a closed socket.
+      const socket = sockets.get(stream.session?.socket.remotePort ?? 0);
+      return void setTimeout(() => socket?.destroy(), 20);
+    }
     if (headers[":path"] === "/slow") {
       const t = setTimeout(() => stream.respond({ ":status": 200 }, { endStream: true }), 3000);
       return void stream.on("close", () => clearTimeout(t));
@@ -79,6 +94,10 @@ beforeAll(async () => {
   // An HTTP/1.1 upstream answering chunked, with a trailer.
   h1 = createHttpServer((req, res) => {
     // All at once, chunked: a listener that buffers the first reads could count the length.
+    if (req.url === "/chunked/drop") {
+      res.write("chunk one, ");
+      return void setTimeout(() => req.socket.destroy(), 20);
+    }
     if (req.url === "/chunked/fast") {
       res.write("all at ");
       return void res.end("once");
@@ -290,6 +309,22 @@ test(`an upstream stream reset mid-body resets the client's stream, never a clea
   expect(outcome).toStartWith("error:");
 });
 
+test(`an upstream connection lost mid-body resets the client's stream, never a clean end (${RUNTIME})`, async () => {
+  const outcome = await rawH2("/trailers/drop", {}, null, "GET").then(
+    (r) => `ended: ${r.body}`,
+    (err: Error) => `error: ${err.message}`,
+  );
+  expect(outcome).toStartWith("error:");
+});
+
+test(`an HTTP/1.1 upstream connection lost mid-body resets the client's stream (${RUNTIME})`, async () => {
+  const outcome = await rawH2("/chunked/drop", {}, null, "GET").then(
+    (r) => `ended: ${r.body}`,
+    (err: Error) => `error: ${err.message}`,
+  );
+  expect(outcome).toStartWith("error:");
+});
+
 test(`an HTTP/1.1 chunked upstream: no content-length invented; its trailers on ${RUNTIME}`, async () => {
   const r = await rawH2("/chunked", {}, null, "GET");
   expect(r.body).toBe("chunk one, chunk two");
@@ -346,8 +381,15 @@ function rawH2(
     stream.setEncoding("utf8");
     stream.on("data", (d) => (text += d));
     stream.on("error", reject);
-    stream.on("end", () => {
+    // Some clients (Bun's node:http2) emit "end" for the streams of a connection that dies: only
+    // an end followed by a close without a reset code is a complete response.
+    let ended = false;
+    stream.on("end", () => (ended = true));
+    stream.on("close", () => {
       session.close();
+      if (!ended || stream.rstCode !== constants.NGHTTP2_NO_ERROR) {
+        return reject(new Error(`stream closed (${stream.rstCode}) after ${JSON.stringify(text)}`));
+      }
       resolve({ headers, trailers, body: text, elapsed: Date.now() - started });
     });
     stream.end(body ?? undefined);

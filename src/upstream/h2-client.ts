@@ -91,6 +91,9 @@ export function createH2Client(
     });
     // The streams in flight see the failure; an idle connection just leaves the pool.
     s.on("error", entry.drop);
+    // Every stream in flight listens for the session's error (one each, up to the peer's
+    // maxConcurrentStreams): many listeners are the design, not a leak to warn about.
+    s.setMaxListeners(0);
     if (!connection) s.setTimeout(IDLE_MS, () => s.close());
     let list = pools.get(origin);
     if (!list) pools.set(origin, (list = []));

@@ -82,7 +82,7 @@ beforeAll(async () => {
   makePki();
   const f = (n: string) => readFileSync(join(dir, n), "utf8");
   // node:http2 with HTTP/1.1 allowed: on Bun (which runs this test) node:https hides the peer
-  // certificate, node:http2 shows it (RUNTIMES.md).
+  // certificate, node:http2 shows it (docs/runtimes.md, "node:tls, node:https and node:http2").
   const options = {
     key: f("server.key"),
     cert: f("server.crt"),

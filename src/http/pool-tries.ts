@@ -7,6 +7,7 @@ import type { Outcome } from "../upstream/pool/outcome.ts";
 import { type ConnectionPoolSpec, UNLIMITED } from "../upstream/pool/types.ts";
 import type { Endpoint, Pool } from "../upstream/pool/pool.ts";
 import { NoHealthyUpstreamError, UpstreamOverflowError } from "../util/errors.ts";
+import { attachTrailers, trailersOf } from "../util/trailers.ts";
 import type { TryFailure } from "./retry.ts";
 
 /** One admitted try on one endpoint. */
@@ -125,6 +126,9 @@ export function releasedAfterBody(res: Response, release: () => void): Response 
       return reader.cancel(reason);
     },
   });
+  // The trailers an HTTP/2 upstream promised follow the body they belong to (util/trailers.ts).
+  const trailers = trailersOf(res);
+  if (trailers) attachTrailers(body, trailers);
   return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 

@@ -133,6 +133,11 @@ services:
     tls: { ca: ${pki.ca.crt} }
   down: { url: "http://127.0.0.1:${down}", protocol: http2 }
   trailers: h2c://127.0.0.1:${plainPort}
+  # A pool with a connection limit holds each try's slot until the body ends (pool-tries.ts).
+  trailers-pooled:
+    endpoints: [{ address: 127.0.0.1, port: ${plainPort} }]
+    protocol: HTTP2
+    connectionPool: { http: { http2MaxRequests: 100 } }
   chunked: http://127.0.0.1:${(h1.address() as { port: number }).port}
 routes:
   - hosts: ["*"]
@@ -141,6 +146,8 @@ routes:
         route: [{ destination: echo-h2 }]
       - match: [{ headers: { x-upstream: { exact: down } } }]
         route: [{ destination: down }]
+      - match: [{ headers: { x-upstream: { exact: pooled } } }]
+        route: [{ destination: trailers-pooled }]
       - match: [{ uri: { prefix: /echo.Echo/ } }]
         timeout: 10s
         route: [{ destination: echo-h2c }]
@@ -306,6 +313,12 @@ describe(`HTTP/2 upstream connections on ${RUNTIME}`, () => {
     }
     expect(sessions.size).toBe(2);
   });
+});
+
+test(`trailers survive a pool that holds its slot until the body ends (${RUNTIME})`, async () => {
+  const r = await rawH2("/trailers", { "x-upstream": "pooled" }, null, "GET");
+  expect(r.body).toBe("part one, part two");
+  expect(r.trailers).toMatchObject({ "x-checksum": "c0ffee", "x-count": "2" });
 });
 
 test(`an upstream stream reset mid-body resets the client's stream, never a clean end (${RUNTIME})`, async () => {

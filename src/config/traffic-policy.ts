@@ -238,6 +238,13 @@ export function buildPolicySections(
   if (lb) out.loadBalancer = lb;
   const pool = raw.connectionPool && buildConnectionPool(raw.connectionPool);
   if (pool) out.connectionPool = pool;
+  const keepalive = raw.connectionPool?.tcp?.tcpKeepalive;
+  for (const field of ["probes", "interval"] as const) {
+    if (keepalive?.[field] === undefined) continue;
+    // No runtime lets JavaScript set TCP_KEEPCNT or TCP_KEEPINTVL; saying so beats ignoring it.
+    const where = [...at, "connectionPool", "tcp", "tcpKeepalive", field];
+    ctx.report(where, `not applied: the system's value is used (only time can be set)`, "warning");
+  }
   if (raw.outlierDetection)
     out.outlierDetection = buildOutlierDetection(raw.outlierDetection, [...at, "outlierDetection"], ctx);
   if (raw.healthCheck) out.healthCheck = buildHealthCheck(raw.healthCheck);

@@ -197,6 +197,9 @@ describe("DestinationRule: traffic policy on the service its host names", () => 
       { services: services({ webapp: "http://127.0.0.1:9080" }) },
     );
     expect(warnings).toEqual([
+      // No runtime lets Portico set these two; time is applied.
+      `${path}:15: spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.probes: not applied: the system's value is used (only time can be set)`,
+      `${path}:15: spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.interval: not applied: the system's value is used (only time can be set)`,
       `${path}:37: spec.subsets[0].trafficPolicy.loadBalancer.simple: LEAST_CONN is deprecated in Istio; read as LEAST_REQUEST`,
       // A single-URL service is one endpoint without labels.
       `${path}:34: spec.subsets[0]: subset "v1" of service "webapp": labels version=v1 select no endpoint; requests routed to it will fail`,

@@ -12,14 +12,7 @@ import type {
   StreamListenerSpec,
   TlsListenerSpec,
 } from "../listeners/_shared/types.ts";
-import type {
-  HttpsListenerPlan,
-  ListenerPlan,
-  Plan,
-  StreamListenerPlan,
-  VirtualHostPlan,
-} from "../provision/plan.ts";
-import type { RoutePlan } from "../provision/route-plan.ts";
+import type { HttpsListenerPlan, ListenerPlan, Plan, StreamListenerPlan } from "../provision/plan.ts";
 import { streamListenerSpec } from "../tcp/route.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 import type { UpstreamPools } from "../upstream/pools.ts";
@@ -82,7 +75,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
         ...where,
         tls,
         handler: createListenerHandler(ref, deps.clients, deps.pools),
-        trailers: reachesHttp2(l),
+        trailers: l.trailers,
         upgrades: l.upgrades,
         rawTarget: l.exactTarget,
       };
@@ -166,7 +159,7 @@ function keyOf(l: ListenerPlan | StreamListenerPlan): string {
   const http = l.kind === "http" || l.kind === "https";
   const upgrades = "upgrades" in l ? `|${l.upgrades}` : "";
   const raw = "exactTarget" in l && l.exactTarget ? "|raw" : "";
-  const base = `${l.kind}|${l.address}|${l.port}|${http && reachesHttp2(l)}${upgrades}${raw}`;
+  const base = `${l.kind}|${l.address}|${l.port}|${http && l.trailers}${upgrades}${raw}`;
   if (l.kind === "http") return base;
   const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
   if (l.kind === "https") {
@@ -175,18 +168,6 @@ function keyOf(l: ListenerPlan | StreamListenerPlan): string {
     return `${base}|${policies}|${spec.defaultPolicy}|${JSON.stringify(l.serverByHost)}`;
   }
   return `${base}|${JSON.stringify(l, replacer)}`;
-}
-
-/**
- * Some route the listener can reach proxies to an HTTP/2 upstream (or one that may pick h2 by
- * ALPN), whose responses may end with trailers. A virtual host whose names the listener never
- * accepts does not count, so a gRPC host on one listener leaves the others on their fastest adapter.
- */
-function reachesHttp2(l: ListenerPlan): boolean {
-  const reachable = (vh: VirtualHostPlan) => vh.hosts.some((h) => h.includes("*") || l.hosts.match(h));
-  const http2 = (r: RoutePlan) =>
-    r.action.kind === "proxy" && r.action.upstreams.some((u) => u.protocol !== undefined);
-  return l.vhosts.values().some((vh) => reachable(vh) && vh.routes.some(http2));
 }
 
 function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {

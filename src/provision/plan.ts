@@ -85,6 +85,11 @@ export interface HttpListenerBase extends ListenerBase {
   clientCerts: CertForwardingPlan;
   /** Some route may forward an Upgrade (WebSocket): the adapter must be able to tunnel bytes. */
   upgrades: boolean;
+  /**
+   * Some route the listener can reach proxies to an HTTP/2 upstream (or one that may pick h2 by
+   * ALPN), whose responses may end with trailers the adapter must write.
+   */
+  trailers: boolean;
   /** settings.pathNormalization: how the request path is normalised before matching and forwarding. */
   pathNormalization: PathNormalization;
   /**

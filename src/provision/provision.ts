@@ -33,6 +33,7 @@ import type {
   TlsServerPlan,
   VirtualHostPlan,
 } from "./plan.ts";
+import type { RoutePlan } from "./route-plan.ts";
 import { daysLeft } from "../util/days.ts";
 
 export interface Provisioned {
@@ -118,7 +119,7 @@ function compileListener(
     for (const h of vh.hosts) table.add(h, vh);
     upgrades ||= vh.routes.some((r) => r.action.kind === "proxy" && r.action.upgrades);
   });
-  const common: HttpListenerBase = {
+  const common: Omit<HttpListenerBase, "trailers"> = {
     name: l.name,
     address: l.address,
     port: l.port,
@@ -134,7 +135,7 @@ function compileListener(
   if (l.protocol === "HTTP") {
     for (const h of l.hosts) hosts.add(h, true);
     const httpsRedirectPort = l.httpsRedirect ? redirectPort(l.hosts, config) : undefined;
-    return { kind: "http", ...common, httpsRedirectPort };
+    return { kind: "http", ...common, trailers: reachesHttp2(hosts, table), httpsRedirectPort };
   }
 
   const servers: TlsServerPlan[] = [];
@@ -171,7 +172,19 @@ function compileListener(
     }
   });
   const anyMutual = servers.some((s) => s.mode !== "SIMPLE");
-  return { kind: "https", ...common, servers, serverByHost, anyMutual };
+  return { kind: "https", ...common, trailers: reachesHttp2(hosts, table), servers, serverByHost, anyMutual };
+}
+
+/**
+ * Some route of a virtual host the listener can reach proxies to an HTTP/2 upstream (or one that
+ * may pick h2 by ALPN). A virtual host whose names the listener never accepts does not count, so
+ * a gRPC host on one listener leaves the others on their fastest adapter.
+ */
+function reachesHttp2(hosts: HostTable<true>, vhosts: HostTable<VirtualHostPlan>): boolean {
+  const reachable = (vh: VirtualHostPlan) => vh.hosts.some((h) => h.includes("*") || hosts.match(h));
+  const http2 = (r: RoutePlan) =>
+    r.action.kind === "proxy" && r.action.upstreams.some((u) => u.protocol !== undefined);
+  return vhosts.values().some((vh) => reachable(vh) && vh.routes.some(http2));
 }
 
 /** The HTTPS port that serves these hosts, so a redirect lands where TLS is actually served. */

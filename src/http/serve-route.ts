@@ -83,21 +83,19 @@ function act(action: RouteAction, r: RouteRequest): Response | Promise<Response>
       if (upgrade && !action.upgrades) return refuseUpgrade(serverHeader);
       // Only an adapter that can hand over the connection sets conn.upgrade; elsewhere (an
       // adapter select.ts would not pick for such a route) the request goes as an ordinary one.
-      return (upgrade && conn.upgrade ? forwardUpgrade : forward)(
-        action,
-        {
-          req: m.req,
-          scheme: m.scheme,
-          authority: m.authority,
-          pathAndQuery: action.rewritePath ? action.rewritePath(m, r.entry) : m.pathAndQuery,
-          remoteAddress: conn.remoteAddress,
-          xfcc: xfccValue(m.req.headers.get("x-forwarded-client-cert"), peer, m.clientCerts.xfcc),
-          certHeaders: peer && m.clientCerts.headers ? clientCertHeaders(peer) : undefined,
-          serverHeader,
-        },
-        r.clients,
-        r.pools,
-      );
+      const f = {
+        req: m.req,
+        scheme: m.scheme,
+        authority: m.authority,
+        pathAndQuery: action.rewritePath ? action.rewritePath(m, r.entry) : m.pathAndQuery,
+        remoteAddress: conn.remoteAddress,
+        xfcc: xfccValue(m.req.headers.get("x-forwarded-client-cert"), peer, m.clientCerts.xfcc),
+        certHeaders: peer && m.clientCerts.headers ? clientCertHeaders(peer) : undefined,
+        serverHeader,
+      };
+      return upgrade && conn.upgrade
+        ? forwardUpgrade(action, f, r.pools)
+        : forward(action, f, r.clients, r.pools);
     }
   }
 }

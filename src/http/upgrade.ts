@@ -8,7 +8,6 @@ import { tunnelResponse } from "../listeners/_shared/tunnel.ts";
 import type { ProxyAction } from "../provision/route-plan.ts";
 import { connectionSettings } from "../upstream/connection-settings.ts";
 import { upgradeUpstream, type UpgradeResult } from "../upstream/upgrade-client.ts";
-import type { UpstreamClients } from "../upstream/clients.ts";
 import type { UpstreamPools } from "../upstream/pools.ts";
 import { PorticoError, UpstreamUnavailableError } from "../util/errors.ts";
 import { pickWeighted } from "../util/random.ts";
@@ -50,7 +49,6 @@ export function refuseUpgrade(serverHeader: string): Response {
 export async function forwardUpgrade(
   action: ProxyAction,
   f: ForwardRequest,
-  _clients: UpstreamClients,
   pools: UpstreamPools,
 ): Promise<Response> {
   const upstream = pickWeighted(action);

@@ -3,6 +3,8 @@
 // listener a backend chooser. It lives in _shared/ with the adapters' toolkit so that imports go
 // one way: select.ts → adapters → _shared/, and the core → _shared/types.ts.
 
+import type { HandshakeOutcome } from "../../observe/records.ts";
+
 /** The client certificate a TLS handshake verified, as the handler needs it. */
 export interface PeerCertificate {
   /** DER bytes of the leaf certificate. */
@@ -105,12 +107,30 @@ export interface StreamRouting {
   backend(serverName: string | undefined): StreamBackend | undefined;
 }
 
+/**
+ * What an adapter reports about its traffic beyond handing requests over; the gateway turns it
+ * into access-log lines and metrics (src/observe/). Every hook is optional and must be cheap.
+ */
+export interface ListenerEvents {
+  /** A TLS handshake on this listener ended, well or not (HTTPS listeners). */
+  handshake?(outcome: HandshakeOutcome): void;
+  /** A client connection was accepted / closed (the active-connections gauge). */
+  connectionOpened?(): void;
+  connectionClosed?(): void;
+  /**
+   * The response the handler returned has ended: every body byte written (`clientClosed`
+   * false), or the client went away first. Called once per response the handler returned.
+   */
+  responseEnd?(res: Response, end: { bytesSent: number; clientClosed: boolean }): void;
+}
+
 interface ListenerBase {
   name: string;
   address: string;
   port: number;
   /** Called for connection-level problems worth logging (never for ordinary disconnects). */
   onError?: (err: Error) => void;
+  events?: ListenerEvents;
 }
 
 /** An HTTP or HTTPS listener: every request goes to `handler`. */

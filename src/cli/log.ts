@@ -1,9 +1,33 @@
-// Startup and lifecycle messages on stderr, one line each, with a level a person can scan.
-const write = (level: string, msg: string) =>
-  process.stderr.write(`${new Date().toISOString()} ${level} ${msg}\n`);
+// Startup and lifecycle messages on stderr, one line each: text a person can scan, or one JSON
+// object per line (--log-format json) for a log pipeline. `fields` are the structured facts of
+// the message; in text they are already in the message, so they are left out.
+
+export type LogFormat = "text" | "json";
+
+let format: LogFormat = "text";
+
+/** Chosen once, from --log-format, before anything is logged. */
+export function setLogFormat(f: LogFormat): void {
+  format = f;
+}
+
+export function logFormat(): LogFormat {
+  return format;
+}
+
+type Fields = Record<string, unknown>;
+
+const write = (level: "info" | "warn" | "error", msg: string, fields?: Fields) => {
+  const time = new Date().toISOString();
+  process.stderr.write(
+    format === "json"
+      ? `${JSON.stringify({ time, level, msg, ...fields })}\n`
+      : `${time} ${level.padEnd(5)} ${msg}\n`,
+  );
+};
 
 export const log = {
-  info: (msg: string) => write("info ", msg),
-  warn: (msg: string) => write("warn ", msg),
-  error: (msg: string) => write("error", msg),
+  info: (msg: string, fields?: Fields) => write("info", msg, fields),
+  warn: (msg: string, fields?: Fields) => write("warn", msg, fields),
+  error: (msg: string, fields?: Fields) => write("error", msg, fields),
 };

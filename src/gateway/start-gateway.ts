@@ -6,6 +6,7 @@
 import { createListenerHandler, type ListenerRef } from "../http/app.ts";
 import type {
   HttpListenerSpec,
+  ListenerEvents,
   ListenerSpec,
   RunningListener,
   StartListener,
@@ -13,6 +14,7 @@ import type {
   TlsListenerSpec,
 } from "../listeners/_shared/types.ts";
 import type { HttpsListenerPlan, ListenerPlan, Plan, StreamListenerPlan } from "../provision/plan.ts";
+import type { TrafficObserver } from "../observe/records.ts";
 import { streamListenerSpec } from "../tcp/route.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 import type { UpstreamPools } from "../upstream/pools.ts";
@@ -24,6 +26,8 @@ export interface GatewayDeps {
   /** The running pools; the gateway hands them each plan's pool specs (at start and on apply). */
   pools: UpstreamPools;
   onError?: (err: Error) => void;
+  /** Where records of the traffic go (access log, metrics); none: nothing is observed. */
+  observer?: TrafficObserver;
 }
 
 /** What a reload did, listener by listener. */
@@ -66,7 +70,13 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
     return { running: await adapter.start(spec), adapter: adapter.name };
   };
   const start = async (l: ListenerPlan | StreamListenerPlan, serverHeader: string): Promise<Entry> => {
-    const where = { name: l.name, address: l.address, port: l.port, onError: deps.onError };
+    const where = {
+      name: l.name,
+      address: l.address,
+      port: l.port,
+      onError: deps.onError,
+      events: deps.observer && listenerEvents(l.name, deps.observer),
+    };
     if (l.kind === "http" || l.kind === "https") {
       const ref: ListenerRef = { current: l, serverHeader };
       const tls = l.kind === "https" ? tlsSpec(l) : undefined;
@@ -142,6 +152,15 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
       await Promise.all(listeners.map((s) => s.close()));
       deps.pools.close();
     },
+  };
+}
+
+/** The adapter's events of one listener, labelled with its name for the observer. */
+function listenerEvents(name: string, o: TrafficObserver): ListenerEvents {
+  return {
+    handshake: (outcome) => o.handshake(name, outcome),
+    connectionOpened: () => o.connectionOpened(name),
+    connectionClosed: () => o.connectionClosed(name),
   };
 }
 

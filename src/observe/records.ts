@@ -120,4 +120,28 @@ export interface TrafficObserver {
   request(r: RequestRecord): void;
   connection(r: ConnectionRecord): void;
   handshake(listener: string, outcome: HandshakeOutcome): void;
+  /** A client connection to `listener` was accepted / closed (any kind of listener). */
+  connectionOpened(listener: string): void;
+  connectionClosed(listener: string): void;
+}
+
+/** Hands every record to each sink, in order. */
+export function observers(sinks: TrafficObserver[]): TrafficObserver {
+  return {
+    request: (r) => {
+      for (const s of sinks) s.request(r);
+    },
+    connection: (r) => {
+      for (const s of sinks) s.connection(r);
+    },
+    handshake: (l, o) => {
+      for (const s of sinks) s.handshake(l, o);
+    },
+    connectionOpened: (l) => {
+      for (const s of sinks) s.connectionOpened(l);
+    },
+    connectionClosed: (l) => {
+      for (const s of sinks) s.connectionClosed(l);
+    },
+  };
 }

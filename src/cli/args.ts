@@ -29,6 +29,12 @@ export interface ParsedArgs {
   warnDays: number;
   /** --path-normalization LEVEL: beats routes.yaml's settings.pathNormalization. */
   pathNormalization: PathNormalization | undefined;
+  /** --access-log stdout|stderr|off|PATH: beats routes.yaml's settings.accessLog.path. */
+  accessLog: string | undefined;
+  /** --access-log-format json|text: beats settings.accessLog.format. */
+  accessLogFormat: "json" | "text" | undefined;
+  /** --log-format text|json: lifecycle and error lines on stderr. */
+  logFormat: "text" | "json";
 }
 
 const ADAPTER_NAMES = ["auto", ...ADAPTERS.map((a) => a.name)];
@@ -66,6 +72,10 @@ Options:
                       a listener the named adapter cannot serve exactly stops startup
   --path-normalization LEVEL  Istio's pathNormalization for matching and forwarding: NONE,
                       BASE (default), MERGE_SLASHES or DECODE_AND_MERGE_SLASHES
+  --access-log WHERE  one line per request and per TCP connection: stdout (default), stderr,
+                      off, or a file path (appended to)
+  --access-log-format json|text   JSON lines (default) or Envoy's default text line
+  --log-format text|json          startup, lifecycle and error lines on stderr (default text)
 
 Signals: SIGINT or SIGTERM stop accepting, let requests in flight finish (2 s at most), exit 0.
 `;
@@ -84,6 +94,9 @@ const FLAGS: Record<string, FlagSpec> = {
   "--warn-days": { value: true, repeatable: true },
   "--adapter": { value: true, repeatable: true, missing: ADAPTER_CHOICE },
   "--path-normalization": { value: true, repeatable: true, missing: PATH_CHOICE },
+  "--access-log": { value: true, repeatable: true, missing: "needs stdout, stderr, off or a file path" },
+  "--access-log-format": { value: true, repeatable: true, missing: "must be json or text" },
+  "--log-format": { value: true, repeatable: true, missing: "must be text or json" },
 };
 
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -97,6 +110,9 @@ export function parseArgs(argv: string[]): ParsedArgs {
   let allowExpired = false;
   let warnDays = DEFAULT_WARN_DAYS;
   let pathNormalization: PathNormalization | undefined;
+  let accessLog: string | undefined;
+  let accessLogFormat: "json" | "text" | undefined;
+  let logFormat: "text" | "json" = "text";
   let command: ParsedArgs["command"] | undefined;
   // In order: a flag such as --help sets the command as a word would, so which comes first matters.
   for (const arg of parseFlags(argv, FLAGS)) {
@@ -164,6 +180,18 @@ export function parseArgs(argv: string[]): ParsedArgs {
           throw new UsageError(`--path-normalization ${PATH_CHOICE}`);
         pathNormalization = v as PathNormalization;
         break;
+      case "--access-log":
+        if (v === "") throw new UsageError("--access-log needs stdout, stderr, off or a file path");
+        accessLog = v;
+        break;
+      case "--access-log-format":
+        if (v !== "json" && v !== "text") throw new UsageError("--access-log-format must be json or text");
+        accessLogFormat = v;
+        break;
+      case "--log-format":
+        if (v !== "json" && v !== "text") throw new UsageError("--log-format must be text or json");
+        logFormat = v;
+        break;
     }
   }
   return {
@@ -178,5 +206,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
     allowExpired,
     warnDays,
     pathNormalization,
+    accessLog,
+    accessLogFormat,
+    logFormat,
   };
 }

@@ -17,9 +17,11 @@ import { type PoolEvent, UpstreamPools } from "../upstream/pools.ts";
 import { currentRuntime } from "../util/runtime.ts";
 import { VERSION, runtimeName } from "./version.ts";
 import { USAGE, parseArgs, type ParsedArgs } from "./args.ts";
+import { AccessLogSetup } from "./access-log-setup.ts";
 import { certsCommand } from "./certs-command.ts";
 import { loadSources } from "./config-files.ts";
-import { log } from "./log.ts";
+import { log, setLogFormat } from "./log.ts";
+import { observers } from "../observe/records.ts";
 
 export async function main(argv: string[]): Promise<number> {
   // `certs` has its own sub-commands and options (src/cli/certs-command.ts).
@@ -34,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  setLogFormat(args.logFormat);
   switch (args.command) {
     case "help":
       process.stdout.write(USAGE);
@@ -88,8 +91,13 @@ async function run(args: ParsedArgs): Promise<number> {
   let admin: RunningListener | undefined;
   let current: Plan;
   const pools = new UpstreamPools({ onEvent: logPoolEvent });
+  const accessLog = new AccessLogSetup(args);
   try {
     current = await load(args);
+    await accessLog.apply(current.accessLog);
+    // Every sink of the traffic records, in one place (the metrics add theirs here). A log that
+    // is off at startup makes no records; turning it on then takes a restart.
+    const sinks = accessLog.on ? [accessLog.observer] : [];
     gateway = await startGateway(current, {
       adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),
       clients: new UpstreamClients((tls, protocol, connection) =>
@@ -97,6 +105,7 @@ async function run(args: ParsedArgs): Promise<number> {
       ),
       pools,
       onError: (err) => log.error(err.message),
+      observer: sinks.length > 0 ? observers(sinks) : undefined,
     });
     logListeners(current, gateway);
     admin = await startAdminListener(args, () => current, current.admin, pools);
@@ -125,6 +134,7 @@ async function run(args: ParsedArgs): Promise<number> {
     }
     const report = await gateway!.apply(next);
     current = next;
+    await accessLog.apply(next.accessLog);
     logListeners(next, gateway!, new Set([...report.started, ...report.restarted]));
     for (const f of report.failed) log.error(`listener ${f.name} could not start: ${f.error.message}`);
     log.info(
@@ -146,6 +156,7 @@ async function run(args: ParsedArgs): Promise<number> {
   });
   await reloading;
   await Promise.all([gateway.close(), admin?.close()]);
+  await accessLog.close();
   log.info("stopped");
   // Pooled keep-alive connections to upstreams would hold the event loop open for a while;
   // everything worth finishing has finished.

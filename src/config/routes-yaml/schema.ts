@@ -33,6 +33,21 @@ import { poolServiceFields, poolServiceIssues } from "./pool-service.ts";
 
 const ADMIN = 'the admin listener address, ADDR:PORT such as 127.0.0.1:15000, or "off"';
 
+// settings.accessLog: `stdout | stderr | off | /path/file` as a string, or a mapping with path
+// and format (json, the default, or text: Envoy's default line).
+const ACCESS_LOG_PATH = "stdout, stderr, off or a file path";
+const accessLogPath = text(ACCESS_LOG_PATH, 1);
+const AccessLogSchema = v.union(
+  [
+    accessLogPath,
+    mapping("a mapping with path and format", {
+      path: v.optional(accessLogPath),
+      format: v.optional(oneOf(["json", "text"] as const)),
+    }),
+  ],
+  `expected ${ACCESS_LOG_PATH}, or a mapping with path and format (json or text)`,
+);
+
 const SERVICE_URL =
   "an http://, https://, h2c://, h2:// or tcp:// URL with a host and no path or query, " +
   "such as http://127.0.0.1:9080";
@@ -202,7 +217,7 @@ const VirtualHostSchema = v.pipe(
 
 export const ConfigSchema = mapping("a mapping with listeners, services and routes", {
   settings: v.optional(
-    mapping("a mapping with timeout, serverHeader, admin, pathNormalization and requestTarget", {
+    mapping("a mapping with timeout, serverHeader, admin, pathNormalization, requestTarget and accessLog", {
       timeout: v.optional(duration),
       serverHeader: v.optional(headerValue),
       // Istio's MeshConfig.pathNormalization.normalization levels.
@@ -215,6 +230,7 @@ export const ConfigSchema = mapping("a mapping with listeners, services and rout
             : undefined,
         ),
       ),
+      accessLog: v.optional(AccessLogSchema),
     }),
   ),
   listeners: list("a non-empty list of listeners", ListenerSchema, 1),

@@ -13,7 +13,7 @@ import { UpgradeFailedError } from "../../util/errors.ts";
 import type { ConnectionTracker } from "./connections.ts";
 import { internalError } from "./internal-error.ts";
 import { tunnelOf, type Tunnel } from "./tunnel.ts";
-import type { ConnectionInfo, HttpListenerSpec } from "./types.ts";
+import type { ConnectionInfo, HttpListenerSpec, ResponseEnd } from "./types.ts";
 
 /** Connection-level headers of the answer that the 101 or the refusal sets itself. */
 const OWN = new Set(["connection", "upgrade", "transfer-encoding", "keep-alive"]);
@@ -64,7 +64,8 @@ async function serveUpgrade(
   if (socket.destroyed) return void tunnel?.upstream.destroy();
   if (tunnel) {
     const line = `connection: Upgrade\r\nupgrade: ${tunnel.protocol}\r\n`;
-    return relay(socket, head, tunnel, () => socket.write(headLines("101 Switching Protocols", res, line)));
+    const accept = () => socket.write(headLines("101 Switching Protocols", res, line));
+    return relay(socket, head, tunnel, accept, tunnelEnd(spec, res));
   }
   spec.onError?.(
     new UpgradeFailedError(
@@ -72,7 +73,8 @@ async function serveUpgrade(
         `answered ${res.status}, connection closed`,
     ),
   );
-  await writeRefusal(socket, res);
+  const bytesSent = await writeRefusal(socket, res);
+  spec.events?.responseEnd?.(res, { bytesSent: Math.max(bytesSent, 0), clientClosed: bytesSent < 0 });
 }
 
 /**
@@ -147,8 +149,10 @@ async function serveConnect(
   }
   const cookies = res.headers.getSetCookie();
   if (cookies.length > 0) out["set-cookie"] = cookies;
-  if (tunnel)
-    return relay(stream, new Uint8Array(0), tunnel, () => stream.respond({ ...out, ":status": 200 }));
+  if (tunnel) {
+    const accept = () => stream.respond({ ...out, ":status": 200 });
+    return relay(stream, new Uint8Array(0), tunnel, accept, tunnelEnd(spec, res));
+  }
   spec.onError?.(
     new UpgradeFailedError(
       `${spec.name}: upgrade to ${protocol} (h2 CONNECT) for ${authority}${path} ` +
@@ -178,14 +182,21 @@ function headLines(status: string, res: Response, extra: string): string {
  * carry upgrade payload the upstream never accepted). The body streams, delimited by the close
  * when it has no length.
  */
-async function writeRefusal(socket: Duplex, res: Response): Promise<void> {
+async function writeRefusal(socket: Duplex, res: Response): Promise<number> {
   socket.write(headLines(`${res.status} ${res.statusText}`.trimEnd(), res, "connection: close\r\n"));
+  let bytes = 0;
   try {
-    if (res.body) for await (const chunk of res.body) if (!socket.write(chunk)) await drained(socket);
+    if (res.body)
+      for await (const chunk of res.body) {
+        bytes += chunk.length;
+        if (!socket.write(chunk)) await drained(socket);
+      }
   } catch {
-    return void socket.destroy();
+    socket.destroy();
+    return -1;
   }
   socket.end();
+  return bytes;
 }
 
 function drained(socket: Duplex): Promise<void> {
@@ -200,11 +211,24 @@ function drained(socket: Duplex): Promise<void> {
   });
 }
 
+/** The listener's responseEnd for a tunnel's Response, when it has one. */
+function tunnelEnd(spec: HttpListenerSpec, res: Response): ((e: ResponseEnd) => void) | undefined {
+  const hook = spec.events?.responseEnd;
+  return hook && ((e) => hook(res, e));
+}
+
 /**
  * Bytes both ways with backpressure (pipe). A FIN from one side is passed on (half close); an
  * error or a full close on either side, or no byte either way for the idle timeout, closes both.
  */
-function relay(client: Duplex, clientHead: Uint8Array, t: Tunnel, accept: () => void): void {
+function relay(
+  client: Duplex,
+  clientHead: Uint8Array,
+  t: Tunnel,
+  accept: () => void,
+  /** Told once, when the tunnel closes: bytes each way and whether the client closed first. */
+  onEnd?: (e: ResponseEnd) => void,
+): void {
   const up = t.upstream;
   accept();
   if (t.head.length > 0) client.write(t.head);
@@ -213,27 +237,39 @@ function relay(client: Duplex, clientHead: Uint8Array, t: Tunnel, accept: () => 
   (up as Socket).setNoDelay?.(true);
   let last = performance.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const closeBoth = () => {
+  let sent = t.head.length;
+  let received = clientHead.length;
+  let ended = false;
+  const closeBoth = (clientClosed: boolean) => {
     clearTimeout(timer);
+    if (!ended) {
+      ended = true;
+      onEnd?.({ bytesSent: sent, bytesReceived: received, clientClosed });
+    }
     client.destroy();
     up.destroy();
   };
-  const touch = () => {
+  client.on("data", (chunk: Uint8Array) => {
     last = performance.now();
-  };
-  client.on("data", touch);
-  up.on("data", touch);
-  client.on("error", closeBoth);
-  up.on("error", closeBoth);
-  client.once("close", closeBoth);
-  up.once("close", closeBoth);
+    received += chunk.length;
+  });
+  up.on("data", (chunk: Uint8Array) => {
+    last = performance.now();
+    sent += chunk.length;
+  });
+  const byClient = () => closeBoth(true);
+  const byUpstream = () => closeBoth(false);
+  client.on("error", byClient);
+  up.on("error", byUpstream);
+  client.once("close", byClient);
+  up.once("close", byUpstream);
   client.pipe(up);
   up.pipe(client);
   const ms = t.idleTimeoutMs;
   if (ms > 0) {
     const check = () => {
       const idle = performance.now() - last;
-      if (idle >= ms) closeBoth();
+      if (idle >= ms) closeBoth(false);
       else timer = setTimeout(check, ms - idle);
     };
     timer = setTimeout(check, ms);

@@ -240,10 +240,15 @@ function relay(
   let sent = t.head.length;
   let received = clientHead.length;
   let ended = false;
-  const closeBoth = (clientClosed: boolean) => {
+  // Who ended first (a FIN counts: runtimes differ in when a half-closed socket emits "close").
+  let first: "client" | "upstream" | undefined;
+  client.once("end", () => (first ??= "client"));
+  up.once("end", () => (first ??= "upstream"));
+  const closeBoth = (byClient: boolean) => {
     clearTimeout(timer);
     if (!ended) {
       ended = true;
+      const clientClosed = first === undefined ? byClient : first === "client";
       onEnd?.({ bytesSent: sent, bytesReceived: received, clientClosed });
     }
     client.destroy();

@@ -31,7 +31,8 @@
 // to 127.0.0.1 (wrk has no --resolve), so SNI and Host carry the real name.
 //
 // Env: DURATION (seconds, default 10), WARMUP (seconds, default 2), BENCH_UPSTREAM=bun to skip nginx,
-// BENCH_RUNTIMES (comma-separated subset of bun,deno,node,binary; default all available).
+// BENCH_RUNTIMES (comma-separated subset of bun,deno,node,binary; default all available),
+// BENCH_ACCESS_LOG=off|on (default on: Portico's access log to portico.log).
 // Output: a Markdown table on stdout, also written to .bench/results-<stamp>.md.
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -62,6 +63,11 @@ const GRPC_HOST = "grpc.bench.test";
 const PATH = "/api/catalog";
 const DURATION = positiveInt("DURATION", 10);
 const WARMUP = positiveInt("WARMUP", 2);
+/**
+ * BENCH_ACCESS_LOG=off runs Portico with `--access-log off`; on (the default, as Portico's own
+ * default) writes one JSON line per request to portico.log.
+ */
+const ACCESS_LOG_ARGS = process.env.BENCH_ACCESS_LOG === "off" ? ["--access-log", "off"] : [];
 const PROXY_CPU = "0";
 const LOADGEN_CPU = "1";
 const TLSSHIM_SRC = resolve(REPO, "scripts/tlsshim.c");
@@ -729,7 +735,7 @@ async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResu
   log(`== ${rt.name}: https :${httpsPort}, mTLS :${mtlsPort} (CPU ${PROXY_CPU})`);
   const portico = startBg(
     `portico ${rt.name}`,
-    ["taskset", "-c", PROXY_CPU, ...rt.cmd(routes)],
+    ["taskset", "-c", PROXY_CPU, ...rt.cmd(routes), ...ACCESS_LOG_ARGS],
     porticoLog,
     rt.env,
   );

@@ -183,8 +183,10 @@ spec:
       ),
     );
     expect(op.accessLog).toEqual({ path: "stdout", format: "text" });
-    expect(op.warnings.join("\n")).toContain("accessLogFormat ignored");
-    expect(op.warnings.join("\n")).toContain("enableTracing ignored");
+    expect(op.warnings.join("\n")).toContain("ignored: Portico writes its own fields");
+    expect(op.warnings.join("\n")).toContain(
+      "ignored (only meshConfig.accessLogFile and accessLogEncoding are read)",
+    );
     expect(compose(routes(), operator('{ accessLogFile: "" }')).accessLog).toEqual({ path: "off" });
     const cm = compose(
       routes(),

@@ -20,7 +20,7 @@ export function meshAccessLog(doc: IstioDoc): AccessLogSettings | undefined {
   if (doc.kind === "IstioOperator") {
     if (!isMapping(spec)) return void doc.ctx.report(["spec"], "an IstioOperator needs a spec mapping");
     for (const key of Object.keys(spec))
-      if (key !== "meshConfig") doc.ctx.report(["spec", key], `spec.${key} ignored (${READ})`, "warning");
+      if (key !== "meshConfig") doc.ctx.report(["spec", key], `ignored (${READ})`, "warning");
     if (spec.meshConfig === undefined) return undefined;
     if (!isMapping(spec.meshConfig))
       return void doc.ctx.report(["spec", "meshConfig"], "expected a MeshConfig mapping");
@@ -34,7 +34,7 @@ export function meshAccessLog(doc: IstioDoc): AccessLogSettings | undefined {
   const data = doc.raw.data;
   if (!isMapping(data)) return void doc.ctx.report(["data"], "the istio ConfigMap needs data.mesh");
   for (const key of Object.keys(data))
-    if (key !== "mesh") doc.ctx.report(["data", key], `data.${key} ignored (${READ})`, "warning");
+    if (key !== "mesh") doc.ctx.report(["data", key], `ignored (${READ})`, "warning");
   if (data.mesh === undefined) return undefined;
   if (typeof data.mesh !== "string")
     return void doc.ctx.report(["data", "mesh"], "expected MeshConfig as YAML text");
@@ -46,7 +46,7 @@ export function meshAccessLog(doc: IstioDoc): AccessLogSettings | undefined {
   }
   if (mesh === null || mesh === undefined) return undefined;
   if (!isMapping(mesh)) return void doc.ctx.report(["data", "mesh"], "expected a MeshConfig mapping");
-  return readMeshConfig(mesh, doc.ctx, ["data", "mesh"], "mesh: ");
+  return readMeshConfig(mesh, doc.ctx, ["data", "mesh"], "mesh.");
 }
 
 /** `prefix` names the field inside data.mesh, whose lines the reporter cannot locate. */
@@ -57,30 +57,31 @@ function readMeshConfig(
   prefix: string,
 ): AccessLogSettings | undefined {
   const out: AccessLogSettings = {};
+  // Inside data.mesh the message names the field; elsewhere the path already does.
   const here = (key: string): FieldPath => (prefix ? at : [...at, key]);
+  const what = (key: string) => (prefix ? `${prefix}${key}: ` : "");
   for (const [key, value] of Object.entries(mesh)) {
     switch (key) {
       case "accessLogFile":
         if (typeof value !== "string")
-          ctx.report(here(key), `${prefix}accessLogFile: expected a file path, /dev/stdout or ""`);
+          ctx.report(here(key), `${what(key)}expected a file path, /dev/stdout or ""`);
         else out.path = fileToPath(value);
         break;
       case "accessLogEncoding":
-        if (value !== "TEXT" && value !== "JSON")
-          ctx.report(here(key), `${prefix}accessLogEncoding: expected TEXT or JSON`);
+        if (value !== "TEXT" && value !== "JSON") ctx.report(here(key), `${what(key)}expected TEXT or JSON`);
         else out.format = value === "TEXT" ? "text" : "json";
         break;
       case "accessLogFormat":
         if (value !== "" && value !== undefined && value !== null)
           ctx.report(
             here(key),
-            `${prefix}accessLogFormat ignored: Portico writes its own fields ` +
+            `${what(key)}ignored: Portico writes its own fields ` +
               "(accessLogEncoding chooses JSON or Envoy's default text line)",
             "warning",
           );
         break;
       default:
-        ctx.report(here(key), `${prefix}${key} ignored (${READ})`, "warning");
+        ctx.report(here(key), `${what(key)}ignored (${READ})`, "warning");
     }
   }
   return out.path === undefined && out.format === undefined ? undefined : out;

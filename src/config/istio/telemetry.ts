@@ -17,7 +17,7 @@ export function telemetryAccessLog(doc: IstioDoc): AccessLogSettings | undefined
   if (!isMapping(spec)) return void doc.ctx.report(["spec"], "a Telemetry needs a spec mapping");
   for (const key of Object.keys(spec))
     if (key !== "accessLogging")
-      doc.ctx.report(["spec", key], `spec.${key} ignored (only accessLogging is read)`, "warning");
+      doc.ctx.report(["spec", key], "ignored (only accessLogging is read)", "warning");
   const entries = spec.accessLogging;
   if (entries === undefined) return undefined;
   if (!Array.isArray(entries))
@@ -28,7 +28,7 @@ export function telemetryAccessLog(doc: IstioDoc): AccessLogSettings | undefined
     if (!isMapping(entry)) return doc.ctx.report(at, "expected an AccessLogging mapping");
     for (const key of Object.keys(entry))
       if (key !== "providers" && key !== "disabled")
-        doc.ctx.report([...at, key], `${key} ignored (every request is logged)`, "warning");
+        doc.ctx.report([...at, key], "ignored (every request is logged)", "warning");
     const providers = entry.providers;
     let envoy = providers === undefined;
     if (providers !== undefined) {

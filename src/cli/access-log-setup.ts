@@ -47,6 +47,12 @@ export class AccessLogSetup {
     connectionClosed: () => {},
   };
 
+  /**
+   * Set once the gateway runs without this observer (the log was off at startup): no records are
+   * made then, so a reload that turns the log on can only say it takes a restart.
+   */
+  detached = false;
+
   constructor(private readonly args: Pick<ParsedArgs, "accessLog" | "accessLogFormat">) {}
 
   /** True when the log is on (the gateway then needs this observer). */
@@ -69,6 +75,8 @@ export class AccessLogSetup {
       this.sink = accessLog(this.writer, next.format, process.env.PORTICO_WORKER);
     }
     if (changed) log.info(`access log: ${next.path === "off" ? "off" : `${next.path} (${next.format})`}`);
+    if (changed && this.detached && next.path !== "off")
+      log.warn("access log: it was off at startup, so turning it on takes a restart");
     if (old) {
       this.droppedBefore += old.dropped();
       await old.close();

@@ -98,6 +98,7 @@ async function run(args: ParsedArgs): Promise<number> {
     // Every sink of the traffic records, in one place (the metrics add theirs here). A log that
     // is off at startup makes no records; turning it on then takes a restart.
     const sinks = accessLog.on ? [accessLog.observer] : [];
+    accessLog.detached = !accessLog.on;
     gateway = await startGateway(current, {
       adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),
       clients: new UpstreamClients((tls, protocol, connection) =>

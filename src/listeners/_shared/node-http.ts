@@ -185,6 +185,8 @@ function bridge(
       // bidirectional stream's request body ends only just before its response does.
       if (trailers) await writeWithTrailers(res, trailers, outgoing);
       else if (!trailersOnly(res, outgoing)) return res;
+      // A trailers-only answer is one HEADERS frame, already sent: the response may never "finish".
+      else if (responseEnd) reportEnd(outgoing, false, responseEnd);
       return RESPONSE_ALREADY_SENT;
     },
     {

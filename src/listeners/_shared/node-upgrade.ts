@@ -160,12 +160,19 @@ async function serveConnect(
     ),
   );
   stream.respond({ ...out, ":status": res.status });
+  let bytesSent = 0;
   try {
-    if (res.body) for await (const chunk of res.body) if (!stream.write(chunk)) await drained(stream);
+    if (res.body)
+      for await (const chunk of res.body) {
+        bytesSent += chunk.length;
+        if (!stream.write(chunk)) await drained(stream);
+      }
   } catch {
+    spec.events?.responseEnd?.(res, { bytesSent, clientClosed: true });
     return void stream.destroy();
   }
   stream.end();
+  spec.events?.responseEnd?.(res, { bytesSent, clientClosed: false });
 }
 
 function headLines(status: string, res: Response, extra: string): string {

@@ -106,6 +106,8 @@ export function endRecord(res: Response, end: ResponseEnd): RequestRecord | unde
   rec.bytesSent = end.bytesSent;
   if (end.bytesReceived !== undefined) rec.bytesReceived = end.bytesReceived;
   if (end.clientClosed) flag(rec, "DC");
+  // Envoy's %RESPONSE_CODE% is 0 when no response began: the client disconnected first.
+  if (end.unanswered) rec.status = 0;
   rec.durationMs = Date.now() - rec.startTime;
   return rec;
 }

@@ -17,6 +17,7 @@ import { RUNTIME, startPorticoWith, writeConfig, type PorticoProcess } from "../
 import { EchoUpstream, TcpEchoServer } from "../helpers/upstreams.ts";
 
 type Line = Record<string, unknown>;
+type Ports = [number, number, number, number, number, number, number];
 
 const pki = new TestPki();
 const server = pki.issue("server", "app.test", ["DNS:app.test", "DNS:pass.test"], "serverAuth");
@@ -31,7 +32,7 @@ let up: EchoUpstream;
 let echo: TcpEchoServer;
 let tlsBackend: HttpsServer;
 let p: PorticoProcess;
-let web: number, mtls: number, simple: number, tcp: number, pass: number, closed: number;
+let web: number, mtls: number, simple: number, tcp: number, tcpDown: number, pass: number, closed: number;
 
 /** The JSON access-log lines Portico printed so far. */
 function lines(proc: PorticoProcess): Line[] {
@@ -74,6 +75,7 @@ listeners:
       - hosts: [app.test]
         tls: { mode: SIMPLE, credential: app-simple }
   - { name: tcp, address: 127.0.0.1, port: ${tcp}, protocol: TCP }
+  - { name: tcp-down, address: 127.0.0.1, port: ${tcpDown}, protocol: TCP }
   - name: pass
     address: 127.0.0.1
     port: ${pass}
@@ -88,12 +90,15 @@ services:
   up: http://127.0.0.1:${up.port}
   down: http://127.0.0.1:${closed}
   echo: tcp://127.0.0.1:${echo.port}
+  tcp-down: tcp://127.0.0.1:${closed}
   tls-backend: tcp://127.0.0.1:${(tlsBackend.address() as { port: number }).port}
 routes:
   - hosts: [tcp.internal]
     tcp:
       - match: [{ port: ${tcp} }]
         route: [{ destination: echo }]
+      - match: [{ port: ${tcpDown} }]
+        route: [{ destination: tcp-down }]
   - hosts: [pass.test]
     tls:
       - match: [{ port: ${pass}, sniHosts: [pass.test] }]
@@ -125,14 +130,7 @@ beforeAll(async () => {
     s.end("backend\n"),
   );
   await new Promise<void>((r) => tlsBackend.listen(0, "127.0.0.1", r));
-  [web, mtls, simple, tcp, pass, closed] = (await freePorts(6)) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  [web, mtls, simple, tcp, tcpDown, pass, closed] = (await freePorts(7)) as Ports;
   p = await startPorticoWith(["run", "-c", writeConfig(routesYaml()), "--admin", "off"]);
 });
 
@@ -219,6 +217,14 @@ describe("one JSON line per HTTP request", () => {
     expect(l.duration as number).toBeGreaterThanOrEqual(290);
   });
 
+  test("the client leaves before the answer: code 0 and DC", async () => {
+    const r = await get("/hang/gone", ["--max-time", "0.1"]);
+    expect(r.exitCode).toBe(28);
+    const l = await lineFor(p, (l) => l.path === "/hang/gone");
+    expect(l).toMatchObject({ response_code: 0, bytes_sent: 0, route_name: "slow" });
+    expect(l.response_flags as string).toContain("DC");
+  });
+
   test("mutual TLS: the client certificate's subject and URI SAN, the SNI", async () => {
     const r = await curl([
       `https://app.test:${mtls}/app/mtls`,
@@ -297,6 +303,13 @@ describe("one line per TCP and passthrough connection", () => {
       upstream_cluster: "echo",
       response_flags: "-",
     });
+  });
+
+  test("TCP to a backend that refuses: UF", async () => {
+    const e = await exchange(tcpDown, "x");
+    expect(e.data.length).toBe(0);
+    const l = await lineFor(p, (l) => l.listener === "tcp-down");
+    expect(l).toMatchObject({ response_flags: "UF", upstream_host: `127.0.0.1:${closed}`, bytes_sent: 0 });
   });
 
   test("passthrough: the SNI and the backend; NR for a listed name no route takes", async () => {
@@ -402,7 +415,7 @@ spec:
     } finally {
       await q.stop();
     }
-    expect(q.output()).toContain("spec.profile ignored");
+    expect(q.output()).toContain("spec.profile: ignored");
     expect(readFileSync(log, "utf8")).toContain('"GET /mesh HTTP/1.1" 200 -');
   });
 

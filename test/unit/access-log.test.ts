@@ -11,7 +11,14 @@ import { composeConfig } from "../../src/config/sources/compose.ts";
 import { connectionText, requestJson, requestText } from "../../src/observe/access-log.ts";
 import { chunks, openLogWriter, PIPE_BUF } from "../../src/observe/log-writer.ts";
 import type { ConnectionRecord, RequestRecord } from "../../src/observe/records.ts";
-import type { ConfigIssue } from "../../src/util/errors.ts";
+import { flagError, matchedPattern, newRecord } from "../../src/http/request-record.ts";
+import {
+  type ConfigIssue,
+  NoHealthyUpstreamError,
+  UpstreamOverflowError,
+  UpstreamTimeoutError,
+  UpstreamUnavailableError,
+} from "../../src/util/errors.ts";
 
 const record = (over: Partial<RequestRecord> = {}): RequestRecord => ({
   startTime: Date.UTC(2026, 10, 30, 12, 0, 0, 123),
@@ -89,6 +96,40 @@ describe("lines", () => {
     expect(connectionText(c)).toBe(
       '[2026-01-01T00:00:00.000Z] "- - -" 0 UF 3 0 4 - "-" "-" "-" "-" "-" - 127.0.0.1 - - listener=tcp kind=tcp',
     );
+  });
+});
+
+describe("flags and fields of a request record", () => {
+  const flagsOf = (err: unknown) => {
+    const rec = newRecord("l", new Request("http://a.test/"), { remoteAddress: "" });
+    flagError(rec, err);
+    return rec.flags.join(",");
+  };
+  test("failures in Envoy's terms: UT, UH, UO, UF (connect), UC (reset)", () => {
+    expect(flagsOf(new UpstreamTimeoutError("t"))).toBe("UT");
+    expect(flagsOf(new NoHealthyUpstreamError("n"))).toBe("UH");
+    expect(flagsOf(new UpstreamOverflowError("overflow"))).toBe("UO");
+    const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    expect(flagsOf(new UpstreamUnavailableError("x", { cause: refused }))).toBe("UF");
+    const reset = Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+    expect(flagsOf(new UpstreamUnavailableError("x", { cause: reset }))).toBe("UC");
+    expect(flagsOf(new Error("bug"))).toBe("");
+  });
+
+  test("the virtual host as configured: exact name, else the longest wildcard, else *", () => {
+    expect(matchedPattern(["*", "*.a.test", "*.test", "x.a.test"], "x.a.test")).toBe("x.a.test");
+    expect(matchedPattern(["*", "*.test", "*.a.test"], "y.a.test")).toBe("*.a.test");
+    expect(matchedPattern(["*", "*.test"], "other.example")).toBe("*");
+    expect(matchedPattern(["b.test"], "other.example")).toBeUndefined();
+  });
+
+  test("HTTP/2 from ALPN unless the adapter says; the declared body length", () => {
+    const req = new Request("http://a.test/", { method: "POST", body: "abc" });
+    const tls = { serverName: "a.test", serverIndex: 0, alpn: "h2", peer: undefined };
+    const rec = newRecord("l", req, { remoteAddress: "", tls });
+    expect(rec.protocol).toBe("HTTP/2");
+    expect(rec.sni).toBe("a.test");
+    expect(newRecord("l", req, { remoteAddress: "", tls, protocol: "HTTP/1.1" }).protocol).toBe("HTTP/1.1");
   });
 });
 

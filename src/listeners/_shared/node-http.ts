@@ -177,7 +177,7 @@ function bridge(
       const { incoming, outgoing } = env as { incoming: Incoming; outgoing: Outgoing };
       // IncomingMessage.url (HTTP/1.1) and Http2ServerRequest.url (:path) are the raw target.
       const res = await spec.handler(req, connInfo(incoming), incoming[RAW_TARGET] ?? incoming.url);
-      if (responseEnd) answeredWith(outgoing, res);
+      if (responseEnd) answeredWith(outgoing, res, responseEnd);
       // A Response cannot carry trailers, and the bridge would invent a content-length for a
       // short body: a response whose upstream may send trailers is written here instead.
       const trailers = trailersOf(res);

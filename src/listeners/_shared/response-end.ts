@@ -13,7 +13,8 @@ const kCount = Symbol("portico.bytesSent");
 const kResponse = Symbol("portico.response");
 
 interface Counted {
-  [kCount]: { bytes: number; inEnd: boolean };
+  /** `closedEarly`: the response closed before the handler answered (the client left). */
+  [kCount]: { bytes: number; inEnd: boolean; closedEarly: boolean };
   [kResponse]?: Response;
   write: (...args: unknown[]) => boolean;
   end: (...args: unknown[]) => unknown;
@@ -27,7 +28,7 @@ function size(chunk: unknown): number {
 /** Counts what is written to `out` from now on. */
 export function countBytes(out: Outgoing): void {
   const o = out as unknown as Counted;
-  const count = { bytes: 0, inEnd: false };
+  const count = { bytes: 0, inEnd: false, closedEarly: false };
   o[kCount] = count;
   const write = o.write;
   const end = o.end;
@@ -47,16 +48,28 @@ export function countBytes(out: Outgoing): void {
   };
 }
 
-/** The handler's Response for `out`, the one the responseEnd event names. */
-export function answeredWith(out: Outgoing, res: Response): void {
-  (out as unknown as Counted)[kResponse] = res;
+/**
+ * The handler's Response for `out`, the one the responseEnd event names. When the client left
+ * before the handler answered, the end is reported now: nothing of it was sent.
+ */
+export function answeredWith(
+  out: Outgoing,
+  res: Response,
+  hook: (r: Response, e: ResponseEnd) => void,
+): void {
+  const o = out as unknown as Counted;
+  if (o[kCount]?.closedEarly) hook(res, { bytesSent: 0, clientClosed: true, unanswered: true });
+  else o[kResponse] = res;
 }
 
 /** Reports the end of `out`'s response (nothing when the handler returned none). */
 export function reportEnd(out: Outgoing, closedFirst: boolean, hook: (r: Response, e: ResponseEnd) => void) {
   const o = out as unknown as Counted;
   const res = o[kResponse];
-  if (res === undefined) return;
+  if (res === undefined) {
+    if (o[kCount]) o[kCount].closedEarly = true;
+    return;
+  }
   o[kResponse] = undefined;
   hook(res, { bytesSent: o[kCount]?.bytes ?? 0, clientClosed: closedFirst && !out.writableFinished });
 }

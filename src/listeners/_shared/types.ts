@@ -144,6 +144,8 @@ export interface ResponseEnd {
   clientClosed: boolean;
   /** For a tunnel, bytes from the client to the upstream; absent for ordinary responses. */
   bytesReceived?: number;
+  /** The client left before the handler answered: no status line was sent. */
+  unanswered?: true;
 }
 
 interface ListenerBase {

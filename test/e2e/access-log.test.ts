@@ -4,7 +4,7 @@
 // WebSocket tunnel, TCP, passthrough); the text format and a file; `--access-log off`; and
 // Istio's switches (IstioOperator meshConfig, Telemetry) turning it on and off.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -447,5 +447,31 @@ spec:
       await q2.stop();
     }
     expect(existsSync(telemetry)).toBe(true);
+  });
+
+  test("a reload moves the log to another file; --log-format json makes lifecycle lines JSON", async () => {
+    const [port] = await freePorts(1);
+    const dir = mkdtempSync(join(tmpdir(), "portico-al-"));
+    const [a, b] = [join(dir, "a.log"), join(dir, "b.log")];
+    const config = simple(port!, `settings: { accessLog: ${a} }`);
+    const q = await startPorticoWith(["run", "-c", config, "--admin", "off", "--log-format", "json"]);
+    try {
+      await curl([`http://127.0.0.1:${port}/before`]);
+      writeFileSync(config, readFileSync(config, "utf8").replace(a, b));
+      q.proc.kill("SIGHUP");
+      const deadline = Date.now() + 10_000;
+      while (!q.output().includes(`"access log: ${b} (json)"`) && Date.now() < deadline) await sleep(25);
+      await curl([`http://127.0.0.1:${port}/after`]);
+    } finally {
+      await q.stop();
+    }
+    expect(readFileSync(a, "utf8")).toContain('"path":"/before"');
+    expect(readFileSync(a, "utf8")).not.toContain("/after");
+    expect(readFileSync(b, "utf8")).toContain('"path":"/after"');
+    const lifecycle = q
+      .output()
+      .split("\n")
+      .filter((l) => l.includes("serving"));
+    expect(JSON.parse(lifecycle[0]!)).toMatchObject({ level: "info" });
   });
 });

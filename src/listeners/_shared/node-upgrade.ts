@@ -73,8 +73,8 @@ async function serveUpgrade(
         `answered ${res.status}, connection closed`,
     ),
   );
-  const bytesSent = await writeRefusal(socket, res);
-  spec.events?.responseEnd?.(res, { bytesSent: Math.max(bytesSent, 0), clientClosed: bytesSent < 0 });
+  const sent = await writeRefusal(socket, res);
+  spec.events?.responseEnd?.(res, sent);
 }
 
 /**
@@ -160,19 +160,8 @@ async function serveConnect(
     ),
   );
   stream.respond({ ...out, ":status": res.status });
-  let bytesSent = 0;
-  try {
-    if (res.body)
-      for await (const chunk of res.body) {
-        bytesSent += chunk.length;
-        if (!stream.write(chunk)) await drained(stream);
-      }
-  } catch {
-    spec.events?.responseEnd?.(res, { bytesSent, clientClosed: true });
-    return void stream.destroy();
-  }
-  stream.end();
-  spec.events?.responseEnd?.(res, { bytesSent, clientClosed: false });
+  const sent = await writeBodyAndEnd(stream, res);
+  spec.events?.responseEnd?.(res, sent);
 }
 
 function headLines(status: string, res: Response, extra: string): string {
@@ -189,21 +178,26 @@ function headLines(status: string, res: Response, extra: string): string {
  * carry upgrade payload the upstream never accepted). The body streams, delimited by the close
  * when it has no length.
  */
-async function writeRefusal(socket: Duplex, res: Response): Promise<number> {
+async function writeRefusal(socket: Duplex, res: Response): Promise<ResponseEnd> {
   socket.write(headLines(`${res.status} ${res.statusText}`.trimEnd(), res, "connection: close\r\n"));
-  let bytes = 0;
+  return writeBodyAndEnd(socket, res);
+}
+
+/** The body with backpressure, then the end; a body or socket failure destroys the socket. */
+async function writeBodyAndEnd(out: Duplex, res: Response): Promise<ResponseEnd> {
+  let bytesSent = 0;
   try {
     if (res.body)
       for await (const chunk of res.body) {
-        bytes += chunk.length;
-        if (!socket.write(chunk)) await drained(socket);
+        bytesSent += chunk.length;
+        if (!out.write(chunk)) await drained(out);
       }
   } catch {
-    socket.destroy();
-    return -1;
+    out.destroy();
+    return { bytesSent, clientClosed: true };
   }
-  socket.end();
-  return bytes;
+  out.end();
+  return { bytesSent, clientClosed: false };
 }
 
 function drained(socket: Duplex): Promise<void> {

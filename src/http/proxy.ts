@@ -82,6 +82,8 @@ export async function forward(
   // likewise gives up retrying and shadowing a request that overflows its buffer).
   const replay = action.retry !== undefined || action.mirrors !== undefined;
   const body = !hasBody ? null : replay ? await replayable(req) : undefined;
+  // A body read whole is counted as read; a streamed one keeps its declared length (records).
+  if (rec && body) rec.bytesReceived = body.byteLength;
   if (action.mirrors && body !== undefined) {
     shadow(action.mirrors, req.method, f.pathAndQuery, headers, body, action.timeoutMs, clients, pools);
   }

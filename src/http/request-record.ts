@@ -31,7 +31,8 @@ export function newRecord(listener: string, req: Request, conn: ConnectionInfo):
     status: 0,
     flags: [],
     // The declared length: Bun.serve and the Fetch bridge give no count of body bytes read
-    // without wrapping every request body (a chunked body without a length counts 0).
+    // without wrapping every request body (a chunked body without a length counts 0). A body
+    // the proxy reads whole (retries, mirrors) is counted exactly (proxy.ts).
     bytesReceived: length === null ? 0 : Number(length) || 0,
     bytesSent: 0,
     durationMs: 0,

@@ -118,6 +118,10 @@ routes:
         match: [{ uri: { prefix: /hang } }]
         timeout: 300ms
         route: [{ destination: up }]
+      - name: retrying
+        match: [{ uri: { prefix: /flaky } }]
+        retries: { attempts: 2, retryOn: 5xx }
+        route: [{ destination: up }]
       - name: app
         match: [{ uri: { prefix: /app } }, { uri: { prefix: /ws } }]
         route: [{ destination: up }]
@@ -171,6 +175,15 @@ describe("one JSON line per HTTP request", () => {
     expect(l.upstream_service_time).toBeNumber();
     expect(l.duration).toBeNumber();
     expect(Date.parse(l.start_time as string)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  test("retries: counted; URX when they run out", async () => {
+    expect((await get("/flaky?key=a&fail=1", ["--data-binary", "12345"])).status).toBe(200);
+    expect((await get("/flaky?key=b&fail=9")).status).toBe(503);
+    const once = await lineFor(p, (l) => l.path === "/flaky?key=a&fail=1");
+    expect(once).toMatchObject({ response_code: 200, retries: 1, response_flags: "-", bytes_received: 5 });
+    const out = await lineFor(p, (l) => l.path === "/flaky?key=b&fail=9");
+    expect(out).toMatchObject({ response_code: 503, retries: 2, response_flags: "URX" });
   });
 
   test("redirect 301 and direct response: no upstream, the route's name", async () => {

@@ -49,13 +49,7 @@ async function expand(paths: string[], issues: ConfigIssue[]): Promise<string[]>
       continue;
     }
     if (!isDir) out.push(p);
-    else
-      out.push(
-        ...(await listDir(p))
-          .filter((f) => /\.ya?ml$/.test(f))
-          .sort()
-          .map((f) => join(p, f)),
-      );
+    else out.push(...(await listDir(p, /\.ya?ml$/)).map((f) => join(p, f)));
   }
   return out;
 }

@@ -21,17 +21,19 @@ export interface FileRead {
   kind: ReadKind;
   /** sha256 of the bytes, of the sorted listing, or "yes"/"no" for a probe; "absent" when unreadable. */
   digest: string;
+  /** "dir": the names that count (an editor's swap file beside routes.yaml is no change). */
+  names?: RegExp;
 }
 
 /** Absolute path → what a load found there. A file read wins over a probe of the same path. */
 export class FileReads {
   readonly paths = new Map<string, FileRead>();
 
-  note(path: string, kind: ReadKind, digest: string): void {
+  note(path: string, kind: ReadKind, digest: string, names?: RegExp): void {
     const abs = resolve(path);
     const before = this.paths.get(abs);
     if (before && before.kind !== "probe" && kind === "probe") return;
-    this.paths.set(abs, { kind, digest });
+    this.paths.set(abs, names ? { kind, digest, names } : { kind, digest });
   }
 
   /** The paths of both (a refused reload keeps watching what the running config came from). */
@@ -68,14 +70,14 @@ export async function readText(path: string): Promise<string> {
   return (await readBytes(path)).toString("utf8");
 }
 
-/** A folder's entries, sorted (the digest is of the names: a file added or removed is a change). */
-export async function listDir(path: string): Promise<string[]> {
+/** A folder's entries matching `names`, sorted (digested: a file added or removed is a change). */
+export async function listDir(path: string, names: RegExp): Promise<string[]> {
   try {
-    const names = (await readdir(path)).sort();
-    recorder.getStore()?.note(path, "dir", sha256(names.join("\n")));
-    return names;
+    const found = (await readdir(path)).filter((n) => names.test(n)).sort();
+    recorder.getStore()?.note(path, "dir", sha256(found.join("\n")), names);
+    return found;
   } catch (err) {
-    recorder.getStore()?.note(path, "dir", ABSENT);
+    recorder.getStore()?.note(path, "dir", ABSENT, names);
     throw err;
   }
 }
@@ -87,11 +89,17 @@ export function probe(path: string): boolean {
   return yes;
 }
 
-/** What `path` holds now, digested as `kind` was when it was recorded. Symlinks are followed. */
-export function digestNow(path: string, kind: ReadKind): string {
+/** What `path` holds now, digested as it was when it was recorded. Symlinks are followed. */
+export function digestNow(path: string, { kind, names }: FileRead): string {
   try {
     if (kind === "probe") return existsSync(path) ? "yes" : "no";
-    if (kind === "dir") return sha256(readdirSync(path).sort().join("\n"));
+    if (kind === "dir")
+      return sha256(
+        readdirSync(path)
+          .filter((n) => names?.test(n) ?? true)
+          .sort()
+          .join("\n"),
+      );
     if (!statSync(path).isFile()) return ABSENT;
     return sha256(readFileSync(path));
   } catch {
@@ -101,6 +109,6 @@ export function digestNow(path: string, kind: ReadKind): string {
 
 /** The first recorded path whose content is no longer what the load read, or undefined. */
 export function firstChange(reads: FileReads): string | undefined {
-  for (const [path, r] of reads.paths) if (digestNow(path, r.kind) !== r.digest) return path;
+  for (const [path, r] of reads.paths) if (digestNow(path, r) !== r.digest) return path;
   return undefined;
 }

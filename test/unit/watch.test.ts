@@ -13,7 +13,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { watchFiles, type FileWatcher } from "../../src/cli/watch.ts";
-import { FileReads, firstChange, probe, readText, recordReads } from "../../src/util/file-reads.ts";
+import { FileReads, firstChange, listDir, probe, readText, recordReads } from "../../src/util/file-reads.ts";
 import { sleep } from "../helpers/net.ts";
 
 const DEBOUNCE = 100;
@@ -169,4 +169,30 @@ test("a missing folder created in two steps is watched once it exists", async ()
   writeFileSync(probed, "x");
   await settled(reloads, 1);
   expect(reloads).toEqual([probed]);
+});
+
+test("a -c folder: a new .yaml file is a change, an editor's swap file beside it is not", async () => {
+  const dir = tmp();
+  writeFileSync(join(dir, "a.yaml"), "a");
+  const reloads: string[] = [];
+  let reads = new FileReads();
+  const load = async () => {
+    reads = new FileReads();
+    await recordReads(reads, () => listDir(dir, /\.ya?ml$/));
+  };
+  await load();
+  watcher = watchFiles(
+    () => reads,
+    async (changed) => {
+      reloads.push(changed);
+      await load();
+    },
+    { debounceMs: DEBOUNCE, pollMs: 60_000 },
+  );
+  writeFileSync(join(dir, ".a.yaml.swp"), "vim");
+  await sleep(DEBOUNCE * 4);
+  expect(reloads).toEqual([]);
+  writeFileSync(join(dir, "b.yml"), "b");
+  await settled(reloads, 1);
+  expect(reloads).toEqual([dir]);
 });

@@ -114,15 +114,24 @@ async function run(args: ParsedArgs): Promise<number> {
       what: file,
     });
     admin = await startAdminListener(args, reloader, pools);
-    // --watch beats routes.yaml's settings.watch; read at startup.
-    if (args.watch ?? initial.config.settings.watch ?? true) {
-      const r = reloader;
-      watcher = watchFiles(
-        () => r.reads,
-        (changed) => r.reload("watch", changed),
-      );
-      log.info(`watching ${r.reads.paths.size} files for changes (--watch=false turns it off)`);
-    }
+    // --watch beats routes.yaml's settings.watch, which a reload may change.
+    const r = reloader;
+    const followWatchSetting = () => {
+      const want = args.watch ?? r.current.config.settings.watch ?? true;
+      if (want && !watcher) {
+        watcher = watchFiles(
+          () => r.reads,
+          (changed) => r.reload("watch", changed),
+        );
+        log.info(`watching ${r.reads.paths.size} files for changes (--watch=false turns it off)`);
+      } else if (!want && watcher) {
+        watcher.close();
+        watcher = undefined;
+        log.info("no longer watching files for changes (settings.watch: false)");
+      }
+    };
+    followWatchSetting();
+    reloader.onReloaded((result) => result.ok && followWatchSetting());
     log.info(`portico ${VERSION} (${runtimeName()}) serving ${file}`);
   } catch (err) {
     // Listeners already started must not keep the process alive after a fatal error.

@@ -117,7 +117,15 @@ export class Reloader {
       });
       return this.done({ ok: false, trigger, error: detail, lines });
     }
-    const applied = await this.deps.apply(next.plan);
+    let applied: ApplyReport;
+    try {
+      applied = await this.deps.apply(next.plan);
+    } catch (err) {
+      // Not expected (apply reports listeners that fail to start); never an unhandled rejection.
+      const detail = `applying the new configuration failed: ${(err as Error).message}`;
+      error(detail, { trigger, ok: false, error: detail });
+      return this.done({ ok: false, trigger, error: detail, lines });
+    }
     this.current = next;
     this.reads = reads;
     this.generation++;

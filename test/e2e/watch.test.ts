@@ -222,4 +222,25 @@ describe("--watch=false and settings.watch: false", () => {
       }
     });
   }
+
+  test("settings.watch: false written into a watched file stops the watching after that reload", async () => {
+    const [http, https] = (await freePorts(2)) as [number, number];
+    const secret = mountedSecret(first);
+    const file = join(mkdtempSync(join(tmpdir(), "portico-nowatch-")), "routes.yaml");
+    const off = "settings: { watch: false }\n";
+    writeFileSync(file, routesYaml("v1", http, https, secret));
+    const p = await startPorticoWith(["run", "-c", file, "--admin", "off"]);
+    try {
+      writeFileSync(file, routesYaml("v2", http, https, secret, off));
+      await reloads(p, 1);
+      expect(p.output()).toContain("no longer watching files for changes (settings.watch: false)");
+      expect((await get(http, true)).body).toBe("v2");
+      writeFileSync(file, routesYaml("v3", http, https, secret, off));
+      await sleep(1_500);
+      expect(reloadsIn(p.output())).toBe(1);
+      expect((await get(http, true)).body).toBe("v2");
+    } finally {
+      await p.stop();
+    }
+  });
 });

@@ -16,7 +16,7 @@ import { watchFiles, type FileWatcher } from "../../src/cli/watch.ts";
 import { FileReads, firstChange, listDir, probe, readText, recordReads } from "../../src/util/file-reads.ts";
 import { sleep } from "../helpers/net.ts";
 
-const DEBOUNCE = 100;
+const DEBOUNCE = 60;
 let watcher: FileWatcher | undefined;
 afterEach(() => watcher?.close());
 

@@ -32,8 +32,9 @@ export function redactText(s: string): string {
     return `[PEM: ${blocks.map((b) => b.slice(11, -5)).join(", ")}]`;
   }
   for (const m of s.matchAll(new RegExp(BASE64_RUN, "g"))) {
-    // Hex digests (certificate and SPKI hashes, fingerprints) are public and useful.
-    if (!HEX.test(m[0])) return REDACTED;
+    // Hex digests (certificate and SPKI hashes, fingerprints) are public and useful, and a long
+    // path of words (/etc/portico/credentials/...) is no key: random base64 has every class.
+    if (!HEX.test(m[0]) && /[0-9]/.test(m[0]) && /[A-Z]/.test(m[0]) && /[a-z]/.test(m[0])) return REDACTED;
   }
   return s;
 }

@@ -60,6 +60,8 @@ describe("redact", () => {
     expect(redactText(sha)).toBe(sha);
     expect(redactText("AB:CD:EF:01")).toBe("AB:CD:EF:01");
     expect(redactText("webapp.istioinaction.io")).toBe("webapp.istioinaction.io");
+    const path = "/etc/portico/credentials/webapp/tls/server/cert";
+    expect(redactText(path)).toBe(path);
     expect(redact({ key: "x-user-id" })).toEqual({ key: "x-user-id" });
   });
 

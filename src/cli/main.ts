@@ -21,7 +21,7 @@ import { certsCommand } from "./certs-command.ts";
 import { loadSources } from "./config-files.ts";
 import { log } from "./log.ts";
 import { type Loaded, Reloader } from "./reload.ts";
-import { type FileWatcher, watchFiles } from "./watch.ts";
+import { type FileWatcher, watchWhileWanted } from "./watch.ts";
 
 export async function main(argv: string[]): Promise<number> {
   // `certs` has its own sub-commands and options (src/cli/certs-command.ts).
@@ -116,22 +116,7 @@ async function run(args: ParsedArgs): Promise<number> {
     admin = await startAdminListener(args, reloader, pools);
     // --watch beats routes.yaml's settings.watch, which a reload may change.
     const r = reloader;
-    const followWatchSetting = () => {
-      const want = args.watch ?? r.current.config.settings.watch ?? true;
-      if (want && !watcher) {
-        watcher = watchFiles(
-          () => r.reads,
-          (changed) => r.reload("watch", changed),
-        );
-        log.info(`watching ${r.reads.paths.size} files for changes (--watch=false turns it off)`);
-      } else if (!want && watcher) {
-        watcher.close();
-        watcher = undefined;
-        log.info("no longer watching files for changes (settings.watch: false)");
-      }
-    };
-    followWatchSetting();
-    reloader.onReloaded((result) => result.ok && followWatchSetting());
+    watcher = watchWhileWanted(r, () => args.watch ?? r.current.config.settings.watch ?? true);
     log.info(`portico ${VERSION} (${runtimeName()}) serving ${file}`);
   } catch (err) {
     // Listeners already started must not keep the process alive after a fatal error.

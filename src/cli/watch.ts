@@ -14,6 +14,8 @@
 import { existsSync, type FSWatcher, watch } from "node:fs";
 import { dirname } from "node:path";
 import { type FileReads, firstChange } from "../util/file-reads.ts";
+import { log } from "./log.ts";
+import type { Reloader } from "./reload.ts";
 
 /** Quiet time after the last event before looking: a burst of renames (editor, kubelet) is one change. */
 export const DEBOUNCE_MS = 300;
@@ -109,6 +111,43 @@ export function watchFiles(
       clearInterval(poll);
       for (const w of watchers.values()) w.close();
       watchers.clear();
+    },
+  };
+}
+
+/**
+ * Reloads through `reloader` when a file it loaded changes, while `wanted()` (--watch,
+ * settings.watch) says so; asked again after each applied reload.
+ */
+export function watchWhileWanted(
+  reloader: Reloader,
+  wanted: () => boolean,
+  opts?: WatchOptions,
+): FileWatcher {
+  let current: FileWatcher | undefined;
+  let closed = false;
+  const follow = () => {
+    if (closed) return;
+    const want = wanted();
+    if (want && !current) {
+      current = watchFiles(
+        () => reloader.reads,
+        (changed) => reloader.reload("watch", changed),
+        opts,
+      );
+      log.info(`watching ${reloader.reads.paths.size} files for changes (--watch=false turns it off)`);
+    } else if (!want && current) {
+      current.close();
+      current = undefined;
+      log.info("no longer watching files for changes (settings.watch: false)");
+    }
+  };
+  follow();
+  reloader.onReloaded((result) => result.ok && follow());
+  return {
+    close() {
+      closed = true;
+      current?.close();
     },
   };
 }

@@ -29,10 +29,13 @@ export interface ParsedArgs {
   warnDays: number;
   /** --path-normalization LEVEL: beats routes.yaml's settings.pathNormalization. */
   pathNormalization: PathNormalization | undefined;
+  /** --watch true|false: beats routes.yaml's settings.watch (default true). */
+  watch: boolean | undefined;
 }
 
 const ADAPTER_NAMES = ["auto", ...ADAPTERS.map((a) => a.name)];
 const ADAPTER_CHOICE = `must be one of ${ADAPTER_NAMES.join(", ")}`;
+const WATCH_CHOICE = "expects true or false";
 const PATH_CHOICE = `must be one of ${PATH_NORMALIZATIONS.join(", ")}`;
 
 export const USAGE = `portico — an edge proxy that does what an Istio ingress gateway does
@@ -67,7 +70,11 @@ Options:
   --path-normalization LEVEL  Istio's pathNormalization for matching and forwarding: NONE,
                       BASE (default), MERGE_SLASHES or DECODE_AND_MERGE_SLASHES
 
-Signals: SIGINT or SIGTERM stop accepting, let requests in flight finish (2 s at most), exit 0.
+  --watch BOOL        reload when a loaded file changes (routes.yaml, Istio documents,
+                      credentials); default true; --watch=false turns it off
+
+Signals: SIGHUP reloads the configuration (as a file change and POST /reload on the admin
+listener do). SIGINT or SIGTERM stop accepting, let requests in flight finish (2 s at most), exit 0.
 `;
 
 /** The options of `portico run` and `validate`; any may be repeated (lists collect, else the last wins). */
@@ -84,6 +91,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "--warn-days": { value: true, repeatable: true },
   "--adapter": { value: true, repeatable: true, missing: ADAPTER_CHOICE },
   "--path-normalization": { value: true, repeatable: true, missing: PATH_CHOICE },
+  "--watch": { value: true, repeatable: true, missing: WATCH_CHOICE },
 };
 
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -97,6 +105,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
   let allowExpired = false;
   let warnDays = DEFAULT_WARN_DAYS;
   let pathNormalization: PathNormalization | undefined;
+  let watch: boolean | undefined;
   let command: ParsedArgs["command"] | undefined;
   // In order: a flag such as --help sets the command as a word would, so which comes first matters.
   for (const arg of parseFlags(argv, FLAGS)) {
@@ -164,6 +173,10 @@ export function parseArgs(argv: string[]): ParsedArgs {
           throw new UsageError(`--path-normalization ${PATH_CHOICE}`);
         pathNormalization = v as PathNormalization;
         break;
+      case "--watch":
+        if (v !== "true" && v !== "false") throw new UsageError(`--watch ${WATCH_CHOICE}, got "${v}"`);
+        watch = v === "true";
+        break;
     }
   }
   return {
@@ -178,5 +191,6 @@ export function parseArgs(argv: string[]): ParsedArgs {
     allowExpired,
     warnDays,
     pathNormalization,
+    watch,
   };
 }

@@ -1,8 +1,8 @@
 // Composes config → provision → gateway for the chosen command. The only place that picks the
 // listener adapter and the upstream client.
 
-import { existsSync } from "node:fs";
 import { ConfigError, PorticoError, UsageError, formatIssue } from "../util/errors.ts";
+import { FileReads, probe, recordReads } from "../util/file-reads.ts";
 import { startGateway, type Gateway } from "../gateway/start-gateway.ts";
 import type { HttpListenerSpec, RunningListener } from "../listeners/_shared/types.ts";
 import { startAdmin } from "../admin/start.ts";
@@ -20,6 +20,8 @@ import { USAGE, parseArgs, type ParsedArgs } from "./args.ts";
 import { certsCommand } from "./certs-command.ts";
 import { loadSources } from "./config-files.ts";
 import { log } from "./log.ts";
+import { type Loaded, Reloader } from "./reload.ts";
+import { type FileWatcher, watchWhileWanted } from "./watch.ts";
 
 export async function main(argv: string[]): Promise<number> {
   // `certs` has its own sub-commands and options (src/cli/certs-command.ts).
@@ -48,12 +50,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function load(args: ParsedArgs) {
-  const credentialDirs = args.credentialDirs.length
-    ? args.credentialDirs
-    : existsSync("certs")
-      ? ["certs"]
-      : [];
+/** Reads and provisions the configuration, noting in `reads` every file it consults. */
+function load(args: ParsedArgs, reads = new FileReads()): Promise<Loaded> {
+  return recordReads(reads, async () => ({ ...(await loadConfig(args)), reads }));
+}
+
+async function loadConfig(args: ParsedArgs) {
+  const credentialDirs = args.credentialDirs.length ? args.credentialDirs : probe("certs") ? ["certs"] : [];
   const config = await loadSources(args.configFiles, {
     services: args.services,
     portMap: args.portMap,
@@ -65,13 +68,13 @@ async function load(args: ParsedArgs) {
   if (args.pathNormalization) config.settings.pathNormalization = args.pathNormalization;
   const provisioned = await provision(config, { allowExpired: args.allowExpired, warnDays: args.warnDays });
   for (const w of provisioned.warnings) log.warn(formatIssue(w));
-  return provisioned.plan;
+  return { config, plan: provisioned.plan };
 }
 
 async function validate(args: ParsedArgs): Promise<number> {
   const file = args.configFiles.join(", ");
   try {
-    const plan = await load(args);
+    const { plan } = await load(args);
     process.stdout.write(
       `${file}: ok (${plan.listeners.length + plan.streamListeners.length} listeners, ` +
         `${plan.credentials.length} credentials)\n`,
@@ -86,11 +89,12 @@ async function run(args: ParsedArgs): Promise<number> {
   const file = args.configFiles.join(", ");
   let gateway: Gateway | undefined;
   let admin: RunningListener | undefined;
-  let current: Plan;
+  let reloader: Reloader;
+  let watcher: FileWatcher | undefined;
   const pools = new UpstreamPools({ onEvent: logPoolEvent });
   try {
-    current = await load(args);
-    gateway = await startGateway(current, {
+    const initial = await load(args);
+    const running = await startGateway(initial.plan, {
       adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),
       clients: new UpstreamClients((tls, protocol, connection) =>
         createUpstreamClient(tls, protocol, undefined, connection),
@@ -98,8 +102,21 @@ async function run(args: ParsedArgs): Promise<number> {
       pools,
       onError: (err) => log.error(err.message),
     });
-    logListeners(current, gateway);
-    admin = await startAdminListener(args, () => current, current.admin, pools);
+    gateway = running;
+    for (const line of listenerLines(initial.plan, running)) log.info(line);
+    // SIGHUP, a changed file and POST /reload: the same files and flags, read again. A config
+    // that does not load changes nothing; one that does is applied listener by listener.
+    reloader = new Reloader({
+      initial,
+      load: (reads) => load(args, reads),
+      apply: (plan) => running.apply(plan),
+      listenerLines: (plan, only) => listenerLines(plan, running, only),
+      what: file,
+    });
+    admin = await startAdminListener(args, reloader, pools);
+    // --watch beats routes.yaml's settings.watch, which a reload may change.
+    const r = reloader;
+    watcher = watchWhileWanted(r, () => args.watch ?? r.current.config.settings.watch ?? true);
     log.info(`portico ${VERSION} (${runtimeName()}) serving ${file}`);
   } catch (err) {
     // Listeners already started must not keep the process alive after a fatal error.
@@ -107,34 +124,7 @@ async function run(args: ParsedArgs): Promise<number> {
     return reportFatal(err);
   }
 
-  // SIGHUP reloads: the same files and flags, read again. A config that does not load changes
-  // nothing; one that does is applied listener by listener (Gateway.apply).
-  let reloading = Promise.resolve();
-  const reload = async () => {
-    log.info(`SIGHUP: reloading ${file}`);
-    let next: Plan;
-    try {
-      next = await load(args);
-    } catch (err) {
-      const detail =
-        err instanceof ConfigError
-          ? err.issues.map((i) => formatIssue(i)).join("; ")
-          : (err as Error).message;
-      log.error(`reload refused, still serving the previous configuration: ${detail}`);
-      return;
-    }
-    const report = await gateway!.apply(next);
-    current = next;
-    logListeners(next, gateway!, new Set([...report.started, ...report.restarted]));
-    for (const f of report.failed) log.error(`listener ${f.name} could not start: ${f.error.message}`);
-    log.info(
-      `reloaded: ${report.updated.length} updated in place, ${report.restarted.length} restarted, ` +
-        `${report.started.length} started, ${report.stopped.length} stopped, ${report.failed.length} failed`,
-    );
-  };
-  process.on("SIGHUP", () => {
-    reloading = reloading.then(reload);
-  });
+  process.on("SIGHUP", () => void reloader.reload("signal"));
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -144,7 +134,8 @@ async function run(args: ParsedArgs): Promise<number> {
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
-  await reloading;
+  watcher?.close();
+  await reloader.idle();
   await Promise.all([gateway.close(), admin?.close()]);
   log.info("stopped");
   // Pooled keep-alive connections to upstreams would hold the event loop open for a while;
@@ -153,7 +144,8 @@ async function run(args: ParsedArgs): Promise<number> {
 }
 
 /** One line per listener (only those in `only`, when given). */
-function logListeners(plan: Plan, gateway: Gateway, only?: Set<string>): void {
+function listenerLines(plan: Plan, gateway: Gateway, only?: Set<string>): string[] {
+  const lines: string[] = [];
   for (const l of [...plan.listeners, ...plan.streamListeners]) {
     if (only && !only.has(l.name)) continue;
     const running = gateway.listeners.find((r) => r.name === l.name);
@@ -166,8 +158,9 @@ function logListeners(plan: Plan, gateway: Gateway, only?: Set<string>): void {
       what = l.route?.upstreams.map((u) => `${u.service} ${u.host}:${u.port}`).join(", ") ?? "no route";
     else what = "passthrough by SNI";
     const kind = l.kind === "tls-passthrough" ? "TLS" : l.kind.toUpperCase();
-    log.info(`listener ${l.name} on ${l.address}:${port} ${kind} [${adapter}]: ${what}`);
+    lines.push(`listener ${l.name} on ${l.address}:${port} ${kind} [${adapter}]: ${what}`);
   }
+  return lines;
 }
 
 function reportFatal(err: unknown): number {
@@ -191,20 +184,22 @@ function reportFatal(err: unknown): number {
  */
 async function startAdminListener(
   args: ParsedArgs,
-  plan: () => Plan,
-  configured: string | undefined,
+  reloader: Reloader,
   pools: UpstreamPools,
 ): Promise<RunningListener | undefined> {
   // --admin beats routes.yaml's settings.admin, which beats the default.
-  const given = args.admin ?? configured;
+  const given = args.admin ?? reloader.current.plan.admin;
   const where = parseAdminAddress(given ?? DEFAULT_ADMIN);
   if (where === "off" || where === undefined) return undefined;
   try {
     const adapterFor = (spec: HttpListenerSpec) => selectAdapter(spec, currentRuntime(), "auto");
-    const admin = await startAdmin(plan, where, adapterFor, pools);
+    const admin = await startAdmin(() => reloader.current.plan, where, adapterFor, pools, {
+      config: () => reloader.current.config,
+      reload: () => reloader.reload("api"),
+    });
     log.info(
       `admin on http://${where.address.includes(":") ? `[${where.address}]` : where.address}:${admin.port} ` +
-        `(/healthz, /certs, /upstreams)`,
+        `(/healthz, /certs, /upstreams, /config, POST /reload)`,
     );
     return admin;
   } catch (err) {

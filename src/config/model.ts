@@ -238,5 +238,7 @@ export interface Config {
     pathNormalization: PathNormalization;
     /** settings.requestTarget (defaults.ts): whether the target must reach the upstream as sent. */
     requestTarget: RequestTargetMode;
+    /** settings.watch: reload when a loaded file changes; undefined: the default (on). */
+    watch?: boolean;
   };
 }

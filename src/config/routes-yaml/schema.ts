@@ -202,12 +202,14 @@ const VirtualHostSchema = v.pipe(
 
 export const ConfigSchema = mapping("a mapping with listeners, services and routes", {
   settings: v.optional(
-    mapping("a mapping with timeout, serverHeader, admin, pathNormalization and requestTarget", {
+    mapping("a mapping with timeout, serverHeader, admin, pathNormalization, requestTarget and watch", {
       timeout: v.optional(duration),
       serverHeader: v.optional(headerValue),
       // Istio's MeshConfig.pathNormalization.normalization levels.
       pathNormalization: v.optional(oneOf(PATH_NORMALIZATIONS)),
       requestTarget: v.optional(oneOf(REQUEST_TARGET_MODES)),
+      // Reload when a loaded file changes (src/cli/watch.ts); --watch beats it.
+      watch: v.optional(expecting("true or false", v.boolean(got("true or false")))),
       admin: v.optional(
         checked(ADMIN, (value) =>
           parseAdminAddress(value) === undefined

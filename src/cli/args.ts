@@ -6,7 +6,9 @@ import { parseAdminAddress } from "../config/admin-address.ts";
 import { DEFAULT_ADMIN, DEFAULT_WARN_DAYS } from "../config/defaults.ts";
 import { ADAPTERS } from "../listeners/select.ts";
 import { PATH_NORMALIZATIONS, type PathNormalization } from "../util/path-normalize.ts";
+import { availableParallelism } from "node:os";
 import { parseFlags, type FlagSpec } from "./flags.ts";
+import type { LogFormat } from "./log.ts";
 
 export interface ParsedArgs {
   command: "run" | "validate" | "version" | "help";
@@ -29,11 +31,17 @@ export interface ParsedArgs {
   warnDays: number;
   /** --path-normalization LEVEL: beats routes.yaml's settings.pathNormalization. */
   pathNormalization: PathNormalization | undefined;
+  /** --workers N|auto: processes serving the listeners (1: this process alone). */
+  workers: number;
+  /** --log-format text|json: lifecycle lines on stderr. */
+  logFormat: LogFormat;
 }
 
 const ADAPTER_NAMES = ["auto", ...ADAPTERS.map((a) => a.name)];
 const ADAPTER_CHOICE = `must be one of ${ADAPTER_NAMES.join(", ")}`;
 const PATH_CHOICE = `must be one of ${PATH_NORMALIZATIONS.join(", ")}`;
+const WORKERS_CHOICE = "expects a number of processes (1 to 1024) or auto";
+const LOG_FORMAT_CHOICE = "must be text or json";
 
 export const USAGE = `portico — an edge proxy that does what an Istio ingress gateway does
 
@@ -66,6 +74,9 @@ Options:
                       a listener the named adapter cannot serve exactly stops startup
   --path-normalization LEVEL  Istio's pathNormalization for matching and forwarding: NONE,
                       BASE (default), MERGE_SLASHES or DECODE_AND_MERGE_SLASHES
+  --workers N|auto    serve with N worker processes sharing the listening ports (default 1;
+                      auto: one per available core)
+  --log-format FMT    lifecycle lines on stderr as text (default) or json
 
 Signals: SIGINT or SIGTERM stop accepting, let requests in flight finish (2 s at most), exit 0.
 `;
@@ -84,6 +95,8 @@ const FLAGS: Record<string, FlagSpec> = {
   "--warn-days": { value: true, repeatable: true },
   "--adapter": { value: true, repeatable: true, missing: ADAPTER_CHOICE },
   "--path-normalization": { value: true, repeatable: true, missing: PATH_CHOICE },
+  "--workers": { value: true, repeatable: true, missing: WORKERS_CHOICE },
+  "--log-format": { value: true, repeatable: true, missing: LOG_FORMAT_CHOICE },
 };
 
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -97,6 +110,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
   let allowExpired = false;
   let warnDays = DEFAULT_WARN_DAYS;
   let pathNormalization: PathNormalization | undefined;
+  let workers = 1;
+  let logFormat: LogFormat = "text";
   let command: ParsedArgs["command"] | undefined;
   // In order: a flag such as --help sets the command as a word would, so which comes first matters.
   for (const arg of parseFlags(argv, FLAGS)) {
@@ -164,6 +179,14 @@ export function parseArgs(argv: string[]): ParsedArgs {
           throw new UsageError(`--path-normalization ${PATH_CHOICE}`);
         pathNormalization = v as PathNormalization;
         break;
+      case "--workers":
+        workers = v === "auto" ? availableParallelism() : /^\d{1,4}$/.test(v) ? Number(v) : 0;
+        if (workers < 1 || workers > 1024) throw new UsageError(`--workers ${WORKERS_CHOICE}, got "${v}"`);
+        break;
+      case "--log-format":
+        if (v !== "text" && v !== "json") throw new UsageError(`--log-format ${LOG_FORMAT_CHOICE}`);
+        logFormat = v;
+        break;
     }
   }
   return {
@@ -178,5 +201,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     allowExpired,
     warnDays,
     pathNormalization,
+    workers,
+    logFormat,
   };
 }

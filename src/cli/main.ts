@@ -4,9 +4,11 @@
 import { existsSync } from "node:fs";
 import { ConfigError, PorticoError, UsageError, formatIssue } from "../util/errors.ts";
 import { startGateway, type Gateway } from "../gateway/start-gateway.ts";
-import type { HttpListenerSpec, RunningListener } from "../listeners/_shared/types.ts";
-import { startAdmin } from "../admin/start.ts";
-import { parseAdminAddress } from "../config/admin-address.ts";
+import type { HttpListenerSpec, RunningListener, StartListener } from "../listeners/_shared/types.ts";
+
+type AdminAdapterFor = (spec: HttpListenerSpec) => { start: StartListener };
+import { serveAdmin, startAdmin } from "../admin/start.ts";
+import { parseAdminAddress, type AdminAddress } from "../config/admin-address.ts";
 import { DEFAULT_ADMIN } from "../config/defaults.ts";
 import { selectAdapter } from "../listeners/select.ts";
 import type { Plan } from "../provision/plan.ts";
@@ -19,7 +21,12 @@ import { VERSION, runtimeName } from "./version.ts";
 import { USAGE, parseArgs, type ParsedArgs } from "./args.ts";
 import { certsCommand } from "./certs-command.ts";
 import { loadSources } from "./config-files.ts";
-import { log } from "./log.ts";
+import { log, setLogFormat } from "./log.ts";
+import { reportReady, workerIndex } from "./control.ts";
+import { closingLines, hostPort, listenerLines, logLines, type RunningFact } from "./summary.ts";
+import { supervise } from "./workers.ts";
+import { watchSupervisor } from "./worker-process.ts";
+import type { AdminApp } from "../admin/app.ts";
 
 export async function main(argv: string[]): Promise<number> {
   // `certs` has its own sub-commands and options (src/cli/certs-command.ts).
@@ -34,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  setLogFormat(args.logFormat);
   switch (args.command) {
     case "help":
       process.stdout.write(USAGE);
@@ -48,7 +56,11 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function load(args: ParsedArgs) {
+/** The admin endpoints, as the startup summary lists them. */
+const ADMIN_ENDPOINTS = ["/healthz", "/certs", "/upstreams"];
+
+/** `quiet`: warnings are counted, not logged (a worker's supervisor has logged them). */
+async function load(args: ParsedArgs, quiet = false): Promise<{ plan: Plan; warnings: number }> {
   const credentialDirs = args.credentialDirs.length
     ? args.credentialDirs
     : existsSync("certs")
@@ -59,19 +71,19 @@ async function load(args: ParsedArgs) {
     portMap: args.portMap,
     bindAddress: args.bindAddress,
     credentialDirs,
-    warn: (issue) => log.info(formatIssue(issue)),
+    warn: (issue) => quiet || log.info(formatIssue(issue)),
   });
   // --path-normalization beats routes.yaml's settings.pathNormalization, which beats BASE.
   if (args.pathNormalization) config.settings.pathNormalization = args.pathNormalization;
   const provisioned = await provision(config, { allowExpired: args.allowExpired, warnDays: args.warnDays });
-  for (const w of provisioned.warnings) log.warn(formatIssue(w));
-  return provisioned.plan;
+  if (!quiet) for (const w of provisioned.warnings) log.warn(formatIssue(w));
+  return { plan: provisioned.plan, warnings: provisioned.warnings.length };
 }
 
 async function validate(args: ParsedArgs): Promise<number> {
   const file = args.configFiles.join(", ");
   try {
-    const plan = await load(args);
+    const { plan } = await load(args);
     process.stdout.write(
       `${file}: ok (${plan.listeners.length + plan.streamListeners.length} listeners, ` +
         `${plan.credentials.length} credentials)\n`,
@@ -83,13 +95,16 @@ async function validate(args: ParsedArgs): Promise<number> {
 }
 
 async function run(args: ParsedArgs): Promise<number> {
+  const worker = workerIndex();
+  if (args.workers > 1 && worker === undefined) return superviseWorkers(args);
   const file = args.configFiles.join(", ");
   let gateway: Gateway | undefined;
-  let admin: RunningListener | undefined;
+  let admin: { listener: RunningListener; url: string } | undefined;
   let current: Plan;
   const pools = new UpstreamPools({ onEvent: logPoolEvent });
   try {
-    current = await load(args);
+    const loaded = await load(args, worker !== undefined);
+    current = loaded.plan;
     gateway = await startGateway(current, {
       adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),
       clients: new UpstreamClients((tls, protocol, connection) =>
@@ -98,9 +113,19 @@ async function run(args: ParsedArgs): Promise<number> {
       pools,
       onError: (err) => log.error(err.message),
     });
-    logListeners(current, gateway);
-    admin = await startAdminListener(args, () => current, current.admin, pools);
-    log.info(`portico ${VERSION} (${runtimeName()}) serving ${file}`);
+    // A worker's admin listener is its own, on an ephemeral loopback port the supervisor reads.
+    const given = worker === undefined ? args.admin : "127.0.0.1:0";
+    admin = await startAdminListener(given, current.admin, (where, adapterFor) =>
+      startAdmin(() => current, where, adapterFor, pools),
+    );
+    const facts = runningFacts(gateway);
+    if (worker !== undefined) {
+      await reportReady({ worker, pid: process.pid, adminPort: admin!.listener.port, listeners: facts });
+      watchSupervisor();
+    } else {
+      logLines(listenerLines(current, facts));
+      logLines(closingLines(totals(args, current, 1, loaded.warnings, admin?.url), ADMIN_ENDPOINTS));
+    }
   } catch (err) {
     // Listeners already started must not keep the process alive after a fatal error.
     await gateway?.close();
@@ -114,7 +139,7 @@ async function run(args: ParsedArgs): Promise<number> {
     log.info(`SIGHUP: reloading ${file}`);
     let next: Plan;
     try {
-      next = await load(args);
+      next = (await load(args)).plan;
     } catch (err) {
       const detail =
         err instanceof ConfigError
@@ -125,7 +150,8 @@ async function run(args: ParsedArgs): Promise<number> {
     }
     const report = await gateway!.apply(next);
     current = next;
-    logListeners(next, gateway!, new Set([...report.started, ...report.restarted]));
+    const changed = new Set([...report.started, ...report.restarted]);
+    logLines(listenerLines(next, runningFacts(gateway!), changed));
     for (const f of report.failed) log.error(`listener ${f.name} could not start: ${f.error.message}`);
     log.info(
       `reloaded: ${report.updated.length} updated in place, ${report.restarted.length} restarted, ` +
@@ -145,29 +171,44 @@ async function run(args: ParsedArgs): Promise<number> {
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
   await reloading;
-  await Promise.all([gateway.close(), admin?.close()]);
+  await Promise.all([gateway.close(), admin?.listener.close()]);
   log.info("stopped");
   // Pooled keep-alive connections to upstreams would hold the event loop open for a while;
   // everything worth finishing has finished.
   process.exit(0);
 }
 
-/** One line per listener (only those in `only`, when given). */
-function logListeners(plan: Plan, gateway: Gateway, only?: Set<string>): void {
-  for (const l of [...plan.listeners, ...plan.streamListeners]) {
-    if (only && !only.has(l.name)) continue;
-    const running = gateway.listeners.find((r) => r.name === l.name);
-    const port = running?.port ?? l.port;
-    const adapter = running ? gateway.adapterOf(running) : "?";
-    let what: string;
-    if (l.kind === "https") what = l.servers.map((s) => `${s.hosts.join(",")} (${s.mode})`).join(", ");
-    else if (l.kind === "http") what = l.httpsRedirectPort !== undefined ? "redirect to https" : "http";
-    else if (l.kind === "tcp")
-      what = l.route?.upstreams.map((u) => `${u.service} ${u.host}:${u.port}`).join(", ") ?? "no route";
-    else what = "passthrough by SNI";
-    const kind = l.kind === "tls-passthrough" ? "TLS" : l.kind.toUpperCase();
-    log.info(`listener ${l.name} on ${l.address}:${port} ${kind} [${adapter}]: ${what}`);
-  }
+/** What each running listener bound, for the summary and a worker's report. */
+function runningFacts(gateway: Gateway): RunningFact[] {
+  return gateway.listeners.map((r) => ({ name: r.name, port: r.port, adapter: gateway.adapterOf(r) }));
+}
+
+function totals(args: ParsedArgs, plan: Plan, workers: number, warnings: number, admin?: string) {
+  return {
+    version: VERSION,
+    runtime: runtimeName(),
+    files: args.configFiles,
+    listeners: plan.listeners.length + plan.streamListeners.length,
+    workers,
+    warnings,
+    admin,
+  };
+}
+
+/** `portico run --workers N`: this process supervises N workers (workers.ts). */
+function superviseWorkers(args: ParsedArgs): Promise<number> {
+  const endpoints = [...ADMIN_ENDPOINTS, "/metrics", "/reload"];
+  return supervise({
+    count: args.workers,
+    load: () => load(args),
+    fatal: reportFatal,
+    startAdmin: (app: AdminApp) =>
+      startAdminListener(args.admin, undefined, (where, adapterFor) => serveAdmin(app, where, adapterFor)),
+    summary: (plan, first, adminUrl, warnings) => {
+      logLines(listenerLines(plan, first.listeners));
+      logLines(closingLines(totals(args, plan, args.workers, warnings, adminUrl), endpoints));
+    },
+  });
 }
 
 function reportFatal(err: unknown): number {
@@ -190,23 +231,18 @@ function reportFatal(err: unknown): number {
  * It is started once; a reload does not move it.
  */
 async function startAdminListener(
-  args: ParsedArgs,
-  plan: () => Plan,
+  flag: string | undefined,
   configured: string | undefined,
-  pools: UpstreamPools,
-): Promise<RunningListener | undefined> {
+  start: (where: AdminAddress, adapterFor: AdminAdapterFor) => Promise<RunningListener>,
+): Promise<{ listener: RunningListener; url: string } | undefined> {
   // --admin beats routes.yaml's settings.admin, which beats the default.
-  const given = args.admin ?? configured;
+  const given = flag ?? configured;
   const where = parseAdminAddress(given ?? DEFAULT_ADMIN);
   if (where === "off" || where === undefined) return undefined;
   try {
     const adapterFor = (spec: HttpListenerSpec) => selectAdapter(spec, currentRuntime(), "auto");
-    const admin = await startAdmin(plan, where, adapterFor, pools);
-    log.info(
-      `admin on http://${where.address.includes(":") ? `[${where.address}]` : where.address}:${admin.port} ` +
-        `(/healthz, /certs, /upstreams)`,
-    );
-    return admin;
+    const listener = await start(where, adapterFor);
+    return { listener, url: `http://${hostPort(where.address, listener.port)}` };
   } catch (err) {
     if (given !== undefined) throw err;
     log.warn(`admin listener not started: ${(err as Error).message}; use --admin ADDR:PORT or --admin off`);

@@ -1,0 +1,61 @@
+// Starting one worker process of `portico run --workers N`: the same program with the same
+// arguments, told which worker it is by the environment. How depends on what shares the
+// listening ports (src/listeners/_shared/port-sharing.ts): Node 20 has no reusePort, so its
+// workers are node:cluster's, whose listen() goes through this (primary) process; Bun's node:http
+// sets SO_REUSEPORT only in a node:cluster worker (Bun 1.4.5 ignores `reusePort` in
+// node:http's listen otherwise), so Bun's are node:cluster's too; on Deno every worker binds with
+// SO_REUSEPORT, and a plain child process (the same `deno run`) will do.
+import { spawn } from "node:child_process";
+import cluster from "node:cluster";
+import { currentRuntime } from "../util/runtime.ts";
+
+export interface WorkerProcess {
+  pid: number | undefined;
+  kill(signal: NodeJS.Signals): void;
+  /** Resolves when the process has exited, with its code or the signal that ended it. */
+  exited: Promise<{ code: number | null; signal: string | null }>;
+}
+
+export function startWorkerProcess(env: Record<string, string>): WorkerProcess {
+  if (currentRuntime() !== "deno") {
+    const w = cluster.fork(env);
+    return {
+      pid: w.process.pid,
+      kill: (signal) => void w.process.kill(signal),
+      exited: new Promise((resolve) => w.once("exit", (code, signal) => resolve({ code, signal }))),
+    };
+  }
+  const [cmd, ...args] = ownCommand();
+  // The worker's stdin is a pipe from this process: its end tells the worker the supervisor is
+  // gone (watchSupervisor), so a supervisor killed outright leaves no worker holding the ports.
+  const child = spawn(cmd!, args, { stdio: ["pipe", "inherit", "inherit"], env: { ...process.env, ...env } });
+  return {
+    pid: child.pid,
+    kill: (signal) => void child.kill(signal),
+    exited: new Promise((resolve) => {
+      child.once("exit", (code, signal) => resolve({ code, signal }));
+      child.once("error", () => resolve({ code: 1, signal: null }));
+    }),
+  };
+}
+
+/**
+ * The command line that started this Deno process. Deno does not tell which flags it was run
+ * with; Portico needs all permissions, as its documented `deno run -A` has.
+ */
+function ownCommand(): string[] {
+  const deno = (globalThis as { Deno?: { execPath(): string; mainModule: string; args: string[] } }).Deno!;
+  return [deno.execPath(), "run", "-A", "--quiet", deno.mainModule, ...deno.args];
+}
+
+/**
+ * In a worker: stop (as SIGTERM does) once the supervisor is gone. A node:cluster worker exits
+ * by itself when its primary's IPC channel closes; a spawned one sees its stdin end.
+ */
+export function watchSupervisor(): void {
+  if (cluster.isWorker) return;
+  const gone = () => process.kill(process.pid, "SIGTERM");
+  process.stdin.once("end", gone);
+  process.stdin.once("close", gone);
+  process.stdin.resume();
+}

@@ -129,7 +129,10 @@ async function run(args: ParsedArgs): Promise<number> {
   } catch (err) {
     // Listeners already started must not keep the process alive after a fatal error.
     await gateway?.close();
-    return reportFatal(err);
+    const code = reportFatal(err);
+    // A worker's channel to its supervisor (node:cluster's IPC) would keep it alive.
+    if (worker !== undefined) process.exit(code);
+    return code;
   }
 
   // SIGHUP reloads: the same files and flags, read again. A config that does not load changes

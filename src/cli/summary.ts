@@ -49,7 +49,8 @@ export function listenerLines(
     } else if (l.kind === "http") {
       fields.hosts = l.hosts.patterns();
       if (l.httpsRedirectPort !== undefined) fields.redirectPort = l.httpsRedirectPort;
-      what = `${l.hosts.patterns().join(",")}${l.httpsRedirectPort !== undefined ? " (redirect to https)" : ""}`;
+      const redirect = l.httpsRedirectPort !== undefined ? " (redirect to https)" : "";
+      what = `${l.hosts.patterns().join(",")}${redirect}`;
     } else if (l.kind === "tcp") {
       const upstreams = l.route?.upstreams.map((u) => `${u.service} ${u.host}:${u.port}`) ?? [];
       fields.upstreams = upstreams;

@@ -26,12 +26,18 @@ export function startWorkerProcess(env: Record<string, string>): WorkerProcess {
     };
   }
   const [cmd, ...args] = ownCommand();
-  // The worker's stdin is a pipe from this process: its end tells the worker the supervisor is
-  // gone (watchSupervisor), so a supervisor killed outright leaves no worker holding the ports.
-  const child = spawn(cmd!, args, { stdio: ["pipe", "inherit", "inherit"], env: { ...process.env, ...env } });
+  const child = spawn(cmd!, args, { stdio: "inherit", env: { ...process.env, ...env } });
   return {
     pid: child.pid,
-    kill: (signal) => void child.kill(signal),
+    // Not child.kill(): Deno's sends one signal per child, later ones are dropped (a worker
+    // sent SIGHUP would never get SIGTERM), and it then reports that signal as the exit's.
+    kill: (signal) => {
+      try {
+        if (child.pid !== undefined) process.kill(child.pid, signal);
+      } catch {
+        // already gone
+      }
+    },
     exited: new Promise((resolve) => {
       child.once("exit", (code, signal) => resolve({ code, signal }));
       child.once("error", () => resolve({ code: 1, signal: null }));
@@ -49,13 +55,18 @@ function ownCommand(): string[] {
 }
 
 /**
- * In a worker: stop (as SIGTERM does) once the supervisor is gone. A node:cluster worker exits
- * by itself when its primary's IPC channel closes; a spawned one sees its stdin end.
+ * In a worker: stop (as SIGTERM does) once the supervisor is gone, so that a supervisor killed
+ * outright leaves no worker holding the ports. A node:cluster worker exits by itself when its
+ * primary's IPC channel closes; a spawned one (Deno) sees its parent change. (Watching stdin's
+ * end instead does not work on Deno: a signal ends the read of stdin there.)
  */
 export function watchSupervisor(): void {
   if (cluster.isWorker) return;
-  const gone = () => process.kill(process.pid, "SIGTERM");
-  process.stdin.once("end", gone);
-  process.stdin.once("close", gone);
-  process.stdin.resume();
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    process.kill(process.pid, "SIGTERM");
+  }, 1_000);
+  timer.unref();
 }

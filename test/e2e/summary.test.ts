@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { HOST_WEBAPP, bookCredentials } from "../helpers/book.ts";
 import { freePorts } from "../helpers/net.ts";
-import { startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
+import { startPorticoWith, writeConfig } from "../helpers/portico.ts";
 
 // The book's webapp certificate expires 2041-06-29T12:49:32Z.
 const daysLeft = () => Math.floor((Date.parse("2041-06-29T12:49:32Z") - Date.now()) / 86_400_000);

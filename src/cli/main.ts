@@ -205,8 +205,8 @@ function superviseWorkers(args: ParsedArgs): Promise<number> {
     count: args.workers,
     load: () => load(args),
     fatal: reportFatal,
-    startAdmin: (app: AdminApp) =>
-      startAdminListener(args.admin, undefined, (where, adapterFor) => serveAdmin(app, where, adapterFor)),
+    startAdmin: (app: AdminApp, plan: Plan) =>
+      startAdminListener(args.admin, plan.admin, (where, adapterFor) => serveAdmin(app, where, adapterFor)),
     summary: (plan, first, adminUrl, warnings) => {
       logLines(listenerLines(plan, first.listeners));
       logLines(closingLines(totals(args, plan, args.workers, warnings, adminUrl), endpoints));

@@ -70,3 +70,14 @@ export function watchSupervisor(): void {
   }, 1_000);
   timer.unref();
 }
+
+/**
+ * This process's command-line arguments. A node:cluster worker of a `bun build --compile`
+ * binary is started with the binary's embedded entry ("/$bunfs/root/...") once more in front
+ * of the arguments (Bun's fork passes cluster's `exec`, which is that entry): it is not one.
+ */
+export function commandArgs(): string[] {
+  const args = process.argv.slice(2);
+  if (cluster.isWorker && args[0] !== undefined && args[0] === process.argv[1]) return args.slice(1);
+  return args;
+}

@@ -28,8 +28,8 @@ export interface SupervisorDeps {
   load(): Promise<{ plan: Plan; warnings: number }>;
   /** Reports a fatal startup error; the exit code. */
   fatal(err: unknown): number;
-  /** Starts the admin listener (at the configured address) with `app`. */
-  startAdmin(app: AdminApp): Promise<{ listener: RunningListener; url: string } | undefined>;
+  /** Starts the admin listener (at the address --admin or the plan gives) with `app`. */
+  startAdmin(app: AdminApp, plan: Plan): Promise<{ listener: RunningListener; url: string } | undefined>;
   /** Logs the startup summary, with the first worker's report of what it bound. */
   summary(plan: Plan, first: WorkerReport, adminUrl: string | undefined, warnings: number): void;
 }
@@ -88,9 +88,15 @@ export async function supervise(deps: SupervisorDeps): Promise<number> {
       return;
     }
     const delay = Math.min(100 * 2 ** (crashes - 1), MAX_BACKOFF_MS);
-    log.error(`worker ${slot.index} (pid ${slot.proc.pid}) ${what}; restarting it in ${delay} ms`);
+    const say = () =>
+      log.error(`worker ${slot.index} (pid ${slot.proc.pid}) ${what}; restarting it in ${delay} ms`);
+    // A worker exits 0 only when it was told to stop: Ctrl-C or `timeout` signal the whole
+    // process group, and this process's own handler may not have run yet. Said once it has not.
+    if (how.code !== 0) say();
     setTimeout(() => {
-      if (!stopping) spawn(slot.index, crashes);
+      if (stopping) return;
+      if (how.code === 0) say();
+      spawn(slot.index, crashes);
     }, delay);
   };
 
@@ -134,7 +140,7 @@ export async function supervise(deps: SupervisorDeps): Promise<number> {
   try {
     const app = createAdminApp(allReady);
     mountSupervisor(app, workerAdmins);
-    admin = await deps.startAdmin(app);
+    admin = await deps.startAdmin(app, loaded.plan);
   } catch (err) {
     await shutdown(1);
     await finished;

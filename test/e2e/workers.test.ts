@@ -175,6 +175,24 @@ describe("portico run --workers 2", () => {
   });
 });
 
+describe("a supervisor killed outright", () => {
+  test("leaves no worker behind holding the ports", async () => {
+    const [http, https] = (await freePorts(2)) as [number, number];
+    const p = await startPorticoWith(
+      ["run", "-c", writeConfig(config(http, https, "x")), "--workers", "2", "--admin", "off"],
+      { timeoutMs: 30_000 },
+    );
+    try {
+      const workers = childrenOf(p.proc.pid!);
+      expect(workers.length).toBe(2);
+      p.proc.kill("SIGKILL");
+      expect(await waitFor(() => !workers.some(alive), 10_000)).toBe(true);
+    } finally {
+      await p.stop();
+    }
+  }, 40_000);
+});
+
 describe("--workers at startup", () => {
   test("invalid values are usage errors", async () => {
     for (const v of ["0", "two", "-1", "1.5"]) {

@@ -5,8 +5,6 @@ import { existsSync } from "node:fs";
 import { ConfigError, PorticoError, UsageError, formatIssue } from "../util/errors.ts";
 import { startGateway, type Gateway } from "../gateway/start-gateway.ts";
 import type { HttpListenerSpec, RunningListener, StartListener } from "../listeners/_shared/types.ts";
-
-type AdminAdapterFor = (spec: HttpListenerSpec) => { start: StartListener };
 import { serveAdmin, startAdmin } from "../admin/start.ts";
 import { parseAdminAddress, type AdminAddress } from "../config/admin-address.ts";
 import { DEFAULT_ADMIN } from "../config/defaults.ts";
@@ -27,6 +25,8 @@ import { closingLines, hostPort, listenerLines, logLines, type RunningFact } fro
 import { supervise } from "./workers.ts";
 import { watchSupervisor } from "./worker-process.ts";
 import type { AdminApp } from "../admin/app.ts";
+
+type AdminAdapterFor = (spec: HttpListenerSpec) => { start: StartListener };
 
 export async function main(argv: string[]): Promise<number> {
   // `certs` has its own sub-commands and options (src/cli/certs-command.ts).
@@ -71,7 +71,9 @@ async function load(args: ParsedArgs, quiet = false): Promise<{ plan: Plan; warn
     portMap: args.portMap,
     bindAddress: args.bindAddress,
     credentialDirs,
-    warn: (issue) => quiet || log.info(formatIssue(issue)),
+    warn: (issue) => {
+      if (!quiet) log.info(formatIssue(issue));
+    },
   });
   // --path-normalization beats routes.yaml's settings.pathNormalization, which beats BASE.
   if (args.pathNormalization) config.settings.pathNormalization = args.pathNormalization;

@@ -32,6 +32,8 @@ export interface SupervisorDeps {
   startAdmin(app: AdminApp, plan: Plan): Promise<{ listener: RunningListener; url: string } | undefined>;
   /** Logs the startup summary, with the first worker's report of what it bound. */
   summary(plan: Plan, first: WorkerReport, adminUrl: string | undefined, warnings: number): void;
+  /** Starts one worker process with `env` added (default: worker-process.ts). */
+  startWorker?: (env: Record<string, string>) => WorkerProcess;
 }
 
 interface Slot {
@@ -64,7 +66,7 @@ export async function supervise(deps: SupervisorDeps): Promise<number> {
   });
 
   const spawn = (index: number, quickCrashes = 0): Slot => {
-    const proc = startWorkerProcess({ ...control.env, [WORKER_ENV]: String(index) });
+    const proc = (deps.startWorker ?? startWorkerProcess)({ ...control.env, [WORKER_ENV]: String(index) });
     const slot: Slot = { index, proc, startedAt: Date.now(), report: undefined, quickCrashes };
     slots[index] = slot;
     void proc.exited.then((how) => exited(slot, how));
@@ -148,18 +150,24 @@ export async function supervise(deps: SupervisorDeps): Promise<number> {
   }
   deps.summary(loaded.plan, slots[0]!.report!, admin?.url, loaded.warnings);
 
-  process.on("SIGHUP", () => {
+  const onHup = () => {
     log.info(`SIGHUP: passed on to ${deps.count} workers`);
     // A worker still starting reads the files as they are now; SIGHUP would end it.
     for (const s of slots) if (s.report) s.proc.kill("SIGHUP");
-  });
+  };
   const stop = (signal: string) => {
     log.info(`${signal}: stopping ${deps.count} workers`);
     void shutdown(0);
   };
-  process.once("SIGINT", () => stop("SIGINT"));
-  process.once("SIGTERM", () => stop("SIGTERM"));
+  const onInt = () => stop("SIGINT");
+  const onTerm = () => stop("SIGTERM");
+  process.on("SIGHUP", onHup);
+  process.once("SIGINT", onInt);
+  process.once("SIGTERM", onTerm);
   const code = await finished;
+  process.off("SIGHUP", onHup);
+  process.off("SIGINT", onInt);
+  process.off("SIGTERM", onTerm);
   if (code === 0) log.info("stopped");
   return code;
 }

@@ -5,6 +5,9 @@ import { availableParallelism } from "node:os";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { aggregateMetrics, type WorkerMetrics } from "../../src/admin/aggregate-metrics.ts";
 import { parseArgs } from "../../src/cli/args.ts";
+import { CONTROL_TOKEN_ENV, CONTROL_URL_ENV, WORKER_ENV } from "../../src/cli/control.ts";
+import { supervise, type SupervisorDeps } from "../../src/cli/workers.ts";
+import type { Plan } from "../../src/provision/plan.ts";
 import { bunReusePort, netSharing } from "../../src/listeners/_shared/port-sharing.ts";
 import { UsageError } from "../../src/util/errors.ts";
 
@@ -90,4 +93,40 @@ describe("port sharing", () => {
     expect(netSharing(0)).toEqual({ exclusive: true });
     expect(bunReusePort(0)).toBe(false);
   });
+});
+
+describe("the supervisor", () => {
+  /** A worker that reports ready over the control channel, then exits with `code` after `ms`. */
+  const flaky = (code: number, ms: number, started: number[]) => (env: Record<string, string>) => {
+    started.push(Date.now());
+    const exited = (async () => {
+      const res = await fetch(env[CONTROL_URL_ENV]!, {
+        method: "POST",
+        headers: { authorization: `Bearer ${env[CONTROL_TOKEN_ENV]}` },
+        body: JSON.stringify({ worker: Number(env[WORKER_ENV]), pid: 1, adminPort: 1, listeners: [] }),
+      });
+      expect(res.status).toBe(204);
+      await new Promise((r) => setTimeout(r, ms));
+      return { code, signal: null };
+    })();
+    return { pid: 1, kill: () => {}, exited };
+  };
+  const deps = (startWorker: SupervisorDeps["startWorker"]): SupervisorDeps => ({
+    count: 1,
+    load: async () => ({ plan: {} as Plan, warnings: 0 }),
+    fatal: () => 1,
+    startAdmin: async () => undefined,
+    summary: () => {},
+    startWorker,
+  });
+
+  test("restarts a crashing worker with a growing backoff, and gives up after 5 quick crashes in a row", async () => {
+    const started: number[] = [];
+    expect(await supervise(deps(flaky(1, 20, started)))).toBe(1);
+    expect(started.length).toBe(6);
+    const gaps = started.slice(1).map((t, i) => t - started[i]!);
+    // 100, 200, 400, 800, (1600 is not waited: the 6th crash gives up) ms after each crash.
+    for (const [i, want] of [100, 200, 400, 800].entries()) expect(gaps[i]!).toBeGreaterThanOrEqual(want);
+    expect(gaps[3]!).toBeGreaterThan(gaps[0]! * 4);
+  }, 20_000);
 });

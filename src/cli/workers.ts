@@ -58,7 +58,8 @@ export async function supervise(deps: SupervisorDeps): Promise<number> {
 
   const control = await startControl((report) => {
     const slot = slots[report.worker];
-    if (!slot) return;
+    // A report from a process already replaced is stale.
+    if (!slot || (slot.proc.pid !== undefined && slot.proc.pid !== report.pid)) return;
     const restarted = slot.report === undefined && settle === undefined;
     slot.report = report;
     if (restarted) log.info(`worker ${slot.index} serving again (pid ${report.pid})`);

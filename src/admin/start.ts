@@ -3,7 +3,7 @@
 import type { HttpListenerSpec, RunningListener, StartListener } from "../listeners/_shared/types.ts";
 import type { AdminAddress } from "../config/admin-address.ts";
 import type { Plan } from "../provision/plan.ts";
-import { createAdminApp } from "./app.ts";
+import { createAdminApp, type AdminApp } from "./app.ts";
 import { mountCerts } from "./certs-routes.ts";
 import { mountUpstreams } from "./upstreams-routes.ts";
 import type { UpstreamPools } from "../upstream/pools.ts";
@@ -31,6 +31,15 @@ export async function startAdmin(
     mountConfig(app, control.config);
     mountReload(app, control.reload);
   }
+  return serveAdmin(app, where, adapterFor);
+}
+
+/** Serves `app` as the admin listener at `where`. */
+export function serveAdmin(
+  app: AdminApp,
+  where: AdminAddress,
+  adapterFor: (spec: HttpListenerSpec) => { start: StartListener },
+): Promise<RunningListener> {
   const spec: HttpListenerSpec = {
     kind: "http",
     name: "admin",

@@ -6,7 +6,9 @@ import { parseAdminAddress } from "../config/admin-address.ts";
 import { DEFAULT_ADMIN, DEFAULT_WARN_DAYS } from "../config/defaults.ts";
 import { ADAPTERS } from "../listeners/select.ts";
 import { PATH_NORMALIZATIONS, type PathNormalization } from "../util/path-normalize.ts";
+import { availableParallelism } from "node:os";
 import { parseFlags, type FlagSpec } from "./flags.ts";
+import type { LogFormat } from "./log.ts";
 
 export interface ParsedArgs {
   command: "run" | "validate" | "version" | "help";
@@ -31,12 +33,18 @@ export interface ParsedArgs {
   pathNormalization: PathNormalization | undefined;
   /** --watch true|false: beats routes.yaml's settings.watch (default true). */
   watch: boolean | undefined;
+  /** --workers N|auto: processes serving the listeners (1: this process alone). */
+  workers: number;
+  /** --log-format text|json: lifecycle lines on stderr. */
+  logFormat: LogFormat;
 }
 
 const ADAPTER_NAMES = ["auto", ...ADAPTERS.map((a) => a.name)];
 const ADAPTER_CHOICE = `must be one of ${ADAPTER_NAMES.join(", ")}`;
 const WATCH_CHOICE = "expects true or false";
 const PATH_CHOICE = `must be one of ${PATH_NORMALIZATIONS.join(", ")}`;
+const WORKERS_CHOICE = "expects a number of processes (1 to 1024) or auto";
+const LOG_FORMAT_CHOICE = "must be text or json";
 
 export const USAGE = `portico — an edge proxy that does what an Istio ingress gateway does
 
@@ -69,6 +77,9 @@ Options:
                       a listener the named adapter cannot serve exactly stops startup
   --path-normalization LEVEL  Istio's pathNormalization for matching and forwarding: NONE,
                       BASE (default), MERGE_SLASHES or DECODE_AND_MERGE_SLASHES
+  --workers N|auto    serve with N worker processes sharing the listening ports (default 1;
+                      auto: one per available core)
+  --log-format FMT    lifecycle lines on stderr as text (default) or json
 
   --watch BOOL        reload when a loaded file changes (routes.yaml, Istio documents,
                       credentials); default true; --watch=false turns it off
@@ -92,6 +103,8 @@ const FLAGS: Record<string, FlagSpec> = {
   "--adapter": { value: true, repeatable: true, missing: ADAPTER_CHOICE },
   "--path-normalization": { value: true, repeatable: true, missing: PATH_CHOICE },
   "--watch": { value: true, repeatable: true, missing: WATCH_CHOICE },
+  "--workers": { value: true, repeatable: true, missing: WORKERS_CHOICE },
+  "--log-format": { value: true, repeatable: true, missing: LOG_FORMAT_CHOICE },
 };
 
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -106,6 +119,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
   let warnDays = DEFAULT_WARN_DAYS;
   let pathNormalization: PathNormalization | undefined;
   let watch: boolean | undefined;
+  let workers = 1;
+  let logFormat: LogFormat = "text";
   let command: ParsedArgs["command"] | undefined;
   // In order: a flag such as --help sets the command as a word would, so which comes first matters.
   for (const arg of parseFlags(argv, FLAGS)) {
@@ -177,6 +192,14 @@ export function parseArgs(argv: string[]): ParsedArgs {
         if (v !== "true" && v !== "false") throw new UsageError(`--watch ${WATCH_CHOICE}, got "${v}"`);
         watch = v === "true";
         break;
+      case "--workers":
+        workers = v === "auto" ? availableParallelism() : /^\d{1,4}$/.test(v) ? Number(v) : 0;
+        if (workers < 1 || workers > 1024) throw new UsageError(`--workers ${WORKERS_CHOICE}, got "${v}"`);
+        break;
+      case "--log-format":
+        if (v !== "text" && v !== "json") throw new UsageError(`--log-format ${LOG_FORMAT_CHOICE}`);
+        logFormat = v;
+        break;
     }
   }
   return {
@@ -192,5 +215,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     warnDays,
     pathNormalization,
     watch,
+    workers,
+    logFormat,
   };
 }

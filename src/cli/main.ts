@@ -4,9 +4,9 @@
 import { ConfigError, PorticoError, UsageError, formatIssue } from "../util/errors.ts";
 import { FileReads, probe, recordReads } from "../util/file-reads.ts";
 import { startGateway, type Gateway } from "../gateway/start-gateway.ts";
-import type { HttpListenerSpec, RunningListener } from "../listeners/_shared/types.ts";
-import { startAdmin } from "../admin/start.ts";
-import { parseAdminAddress } from "../config/admin-address.ts";
+import type { HttpListenerSpec, RunningListener, StartListener } from "../listeners/_shared/types.ts";
+import { serveAdmin, startAdmin } from "../admin/start.ts";
+import { parseAdminAddress, type AdminAddress } from "../config/admin-address.ts";
 import { DEFAULT_ADMIN } from "../config/defaults.ts";
 import { selectAdapter } from "../listeners/select.ts";
 import type { Plan } from "../provision/plan.ts";
@@ -19,9 +19,16 @@ import { VERSION, runtimeName } from "./version.ts";
 import { USAGE, parseArgs, type ParsedArgs } from "./args.ts";
 import { certsCommand } from "./certs-command.ts";
 import { loadSources } from "./config-files.ts";
-import { log } from "./log.ts";
+import { log, setLogFormat } from "./log.ts";
 import { type Loaded, Reloader } from "./reload.ts";
 import { type FileWatcher, watchWhileWanted } from "./watch.ts";
+import { reportReady, workerIndex } from "./control.ts";
+import { closingLines, hostPort, listenerLines, logLines, type RunningFact } from "./summary.ts";
+import { supervise } from "./workers.ts";
+import { watchSupervisor } from "./worker-process.ts";
+import type { AdminApp } from "../admin/app.ts";
+
+type AdminAdapterFor = (spec: HttpListenerSpec) => { start: StartListener };
 
 export async function main(argv: string[]): Promise<number> {
   // `certs` has its own sub-commands and options (src/cli/certs-command.ts).
@@ -36,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  setLogFormat(args.logFormat);
   switch (args.command) {
     case "help":
       process.stdout.write(USAGE);
@@ -50,25 +58,37 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Reads and provisions the configuration, noting in `reads` every file it consults. */
-function load(args: ParsedArgs, reads = new FileReads()): Promise<Loaded> {
-  return recordReads(reads, async () => ({ ...(await loadConfig(args)), reads }));
+/** The admin endpoints, as the startup summary lists them. */
+const ADMIN_ENDPOINTS = ["/healthz", "/certs", "/upstreams", "/config", "POST /reload"];
+
+/**
+ * Reads and provisions the configuration, noting in `reads` every file it consults (the
+ * watcher's list). `quiet`: warnings are counted, not logged (a worker's supervisor logged them).
+ */
+function load(
+  args: ParsedArgs,
+  reads = new FileReads(),
+  quiet = false,
+): Promise<Loaded & { warnings: number }> {
+  return recordReads(reads, async () => ({ ...(await loadConfig(args, quiet)), reads }));
 }
 
-async function loadConfig(args: ParsedArgs) {
+async function loadConfig(args: ParsedArgs, quiet: boolean) {
   const credentialDirs = args.credentialDirs.length ? args.credentialDirs : probe("certs") ? ["certs"] : [];
   const config = await loadSources(args.configFiles, {
     services: args.services,
     portMap: args.portMap,
     bindAddress: args.bindAddress,
     credentialDirs,
-    warn: (issue) => log.info(formatIssue(issue)),
+    warn: (issue) => {
+      if (!quiet) log.info(formatIssue(issue));
+    },
   });
   // --path-normalization beats routes.yaml's settings.pathNormalization, which beats BASE.
   if (args.pathNormalization) config.settings.pathNormalization = args.pathNormalization;
   const provisioned = await provision(config, { allowExpired: args.allowExpired, warnDays: args.warnDays });
-  for (const w of provisioned.warnings) log.warn(formatIssue(w));
-  return { config, plan: provisioned.plan };
+  if (!quiet) for (const w of provisioned.warnings) log.warn(formatIssue(w));
+  return { config, plan: provisioned.plan, warnings: provisioned.warnings.length };
 }
 
 async function validate(args: ParsedArgs): Promise<number> {
@@ -86,14 +106,16 @@ async function validate(args: ParsedArgs): Promise<number> {
 }
 
 async function run(args: ParsedArgs): Promise<number> {
+  const worker = workerIndex();
+  if (args.workers > 1 && worker === undefined) return superviseWorkers(args);
   const file = args.configFiles.join(", ");
   let gateway: Gateway | undefined;
-  let admin: RunningListener | undefined;
+  let admin: { listener: RunningListener; url: string } | undefined;
   let reloader: Reloader;
   let watcher: FileWatcher | undefined;
   const pools = new UpstreamPools({ onEvent: logPoolEvent });
   try {
-    const initial = await load(args);
+    const initial = await load(args, undefined, worker !== undefined);
     const running = await startGateway(initial.plan, {
       adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),
       clients: new UpstreamClients((tls, protocol, connection) =>
@@ -103,25 +125,42 @@ async function run(args: ParsedArgs): Promise<number> {
       onError: (err) => log.error(err.message),
     });
     gateway = running;
-    for (const line of listenerLines(initial.plan, running)) log.info(line);
     // SIGHUP, a changed file and POST /reload: the same files and flags, read again. A config
     // that does not load changes nothing; one that does is applied listener by listener.
     reloader = new Reloader({
       initial,
       load: (reads) => load(args, reads),
       apply: (plan) => running.apply(plan),
-      listenerLines: (plan, only) => listenerLines(plan, running, only),
+      listenerLines: (plan, only) => listenerLines(plan, runningFacts(running), only),
       what: file,
     });
-    admin = await startAdminListener(args, reloader, pools);
-    // --watch beats routes.yaml's settings.watch, which a reload may change.
     const r = reloader;
+    // A worker's admin listener is its own, on an ephemeral loopback port the supervisor reads.
+    const given = worker === undefined ? args.admin : "127.0.0.1:0";
+    admin = await startAdminListener(given, initial.plan.admin, (where, adapterFor) =>
+      startAdmin(() => r.current.plan, where, adapterFor, pools, {
+        config: () => r.current.config,
+        reload: () => r.reload("api"),
+      }),
+    );
+    // --watch beats routes.yaml's settings.watch, which a reload may change. Each worker
+    // watches for itself, so a change reaches every one of them.
     watcher = watchWhileWanted(r, () => args.watch ?? r.current.config.settings.watch ?? true);
-    log.info(`portico ${VERSION} (${runtimeName()}) serving ${file}`);
+    const facts = runningFacts(running);
+    if (worker !== undefined) {
+      await reportReady({ worker, pid: process.pid, adminPort: admin!.listener.port, listeners: facts });
+      watchSupervisor();
+    } else {
+      logLines(listenerLines(initial.plan, facts));
+      logLines(closingLines(totals(args, initial.plan, 1, initial.warnings, admin?.url), ADMIN_ENDPOINTS));
+    }
   } catch (err) {
     // Listeners already started must not keep the process alive after a fatal error.
     await gateway?.close();
-    return reportFatal(err);
+    const code = reportFatal(err);
+    // A worker's channel to its supervisor (node:cluster's IPC) would keep it alive.
+    if (worker !== undefined) process.exit(code);
+    return code;
   }
 
   process.on("SIGHUP", () => void reloader.reload("signal"));
@@ -136,31 +175,44 @@ async function run(args: ParsedArgs): Promise<number> {
   });
   watcher?.close();
   await reloader.idle();
-  await Promise.all([gateway.close(), admin?.close()]);
+  await Promise.all([gateway.close(), admin?.listener.close()]);
   log.info("stopped");
   // Pooled keep-alive connections to upstreams would hold the event loop open for a while;
   // everything worth finishing has finished.
   process.exit(0);
 }
 
-/** One line per listener (only those in `only`, when given). */
-function listenerLines(plan: Plan, gateway: Gateway, only?: Set<string>): string[] {
-  const lines: string[] = [];
-  for (const l of [...plan.listeners, ...plan.streamListeners]) {
-    if (only && !only.has(l.name)) continue;
-    const running = gateway.listeners.find((r) => r.name === l.name);
-    const port = running?.port ?? l.port;
-    const adapter = running ? gateway.adapterOf(running) : "?";
-    let what: string;
-    if (l.kind === "https") what = l.servers.map((s) => `${s.hosts.join(",")} (${s.mode})`).join(", ");
-    else if (l.kind === "http") what = l.httpsRedirectPort !== undefined ? "redirect to https" : "http";
-    else if (l.kind === "tcp")
-      what = l.route?.upstreams.map((u) => `${u.service} ${u.host}:${u.port}`).join(", ") ?? "no route";
-    else what = "passthrough by SNI";
-    const kind = l.kind === "tls-passthrough" ? "TLS" : l.kind.toUpperCase();
-    lines.push(`listener ${l.name} on ${l.address}:${port} ${kind} [${adapter}]: ${what}`);
-  }
-  return lines;
+/** What each running listener bound, for the summary and a worker's report. */
+function runningFacts(gateway: Gateway): RunningFact[] {
+  return gateway.listeners.map((r) => ({ name: r.name, port: r.port, adapter: gateway.adapterOf(r) }));
+}
+
+function totals(args: ParsedArgs, plan: Plan, workers: number, warnings: number, admin?: string) {
+  return {
+    version: VERSION,
+    runtime: runtimeName(),
+    files: args.configFiles,
+    listeners: plan.listeners.length + plan.streamListeners.length,
+    workers,
+    warnings,
+    admin,
+  };
+}
+
+/** `portico run --workers N`: this process supervises N workers (workers.ts). */
+function superviseWorkers(args: ParsedArgs): Promise<number> {
+  const endpoints = [...ADMIN_ENDPOINTS, "/metrics"];
+  return supervise({
+    count: args.workers,
+    load: () => load(args),
+    fatal: reportFatal,
+    startAdmin: (app: AdminApp, plan: Plan) =>
+      startAdminListener(args.admin, plan.admin, (where, adapterFor) => serveAdmin(app, where, adapterFor)),
+    summary: (plan, first, adminUrl, warnings) => {
+      logLines(listenerLines(plan, first.listeners));
+      logLines(closingLines(totals(args, plan, args.workers, warnings, adminUrl), endpoints));
+    },
+  });
 }
 
 function reportFatal(err: unknown): number {
@@ -183,25 +235,18 @@ function reportFatal(err: unknown): number {
  * It is started once; a reload does not move it.
  */
 async function startAdminListener(
-  args: ParsedArgs,
-  reloader: Reloader,
-  pools: UpstreamPools,
-): Promise<RunningListener | undefined> {
+  flag: string | undefined,
+  configured: string | undefined,
+  start: (where: AdminAddress, adapterFor: AdminAdapterFor) => Promise<RunningListener>,
+): Promise<{ listener: RunningListener; url: string } | undefined> {
   // --admin beats routes.yaml's settings.admin, which beats the default.
-  const given = args.admin ?? reloader.current.plan.admin;
+  const given = flag ?? configured;
   const where = parseAdminAddress(given ?? DEFAULT_ADMIN);
   if (where === "off" || where === undefined) return undefined;
   try {
     const adapterFor = (spec: HttpListenerSpec) => selectAdapter(spec, currentRuntime(), "auto");
-    const admin = await startAdmin(() => reloader.current.plan, where, adapterFor, pools, {
-      config: () => reloader.current.config,
-      reload: () => reloader.reload("api"),
-    });
-    log.info(
-      `admin on http://${where.address.includes(":") ? `[${where.address}]` : where.address}:${admin.port} ` +
-        `(/healthz, /certs, /upstreams, /config, POST /reload)`,
-    );
-    return admin;
+    const listener = await start(where, adapterFor);
+    return { listener, url: `http://${hostPort(where.address, listener.port)}` };
   } catch (err) {
     if (given !== undefined) throw err;
     log.warn(`admin listener not started: ${(err as Error).message}; use --admin ADDR:PORT or --admin off`);

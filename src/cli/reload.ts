@@ -9,6 +9,7 @@ import type { Plan } from "../provision/plan.ts";
 import { ConfigError, formatIssue } from "../util/errors.ts";
 import { FileReads } from "../util/file-reads.ts";
 import { log } from "./log.ts";
+import type { SummaryLine } from "./summary.ts";
 
 export type ReloadTrigger = "signal" | "watch" | "api";
 
@@ -46,7 +47,7 @@ export interface ReloaderDeps {
   load(reads: FileReads): Promise<{ config: Config; plan: Plan }>;
   apply(plan: Plan): Promise<ApplyReport>;
   /** The log lines of the listeners named (started or restarted ones). */
-  listenerLines(plan: Plan, names: Set<string>): string[];
+  listenerLines(plan: Plan, names: Set<string>): SummaryLine[];
   /** What is reloaded, for the first line: "routes.yaml, istio/". */
   what: string;
 }
@@ -134,7 +135,7 @@ export class Reloader {
       failed: applied.failed.map((f) => ({ name: f.name, error: f.error.message })),
     };
     for (const l of this.deps.listenerLines(next.plan, new Set([...report.started, ...report.restarted])))
-      info(l);
+      info(l.msg, l.fields);
     for (const f of report.failed) error(`listener ${f.name} could not start: ${f.error}`);
     info(
       `reloaded: ${report.updated.length} updated in place, ${report.restarted.length} restarted, ` +

@@ -32,7 +32,8 @@
 //
 // Env: DURATION (seconds, default 10), WARMUP (seconds, default 2), BENCH_UPSTREAM=bun to skip nginx,
 // BENCH_RUNTIMES (comma-separated subset of bun,deno,node,binary; default all available),
-// BENCH_ACCESS_LOG=off|on (default on: Portico's access log to portico.log).
+// BENCH_WORKERS=N (portico run --workers N; Portico then runs on CPUs 0,1 unless BENCH_PROXY_CPUS
+// says otherwise), BENCH_ACCESS_LOG=on|off (--access-log stdout|off; unset: Portico's default).
 // Output: a Markdown table on stdout, also written to .bench/results-<stamp>.md.
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -63,16 +64,27 @@ const GRPC_HOST = "grpc.bench.test";
 const PATH = "/api/catalog";
 const DURATION = positiveInt("DURATION", 10);
 const WARMUP = positiveInt("WARMUP", 2);
-/**
- * BENCH_ACCESS_LOG=off runs Portico with `--access-log off`; on (the default, as Portico's own
- * default) writes one JSON line per request to portico.log.
- */
-const ACCESS_LOG_ARGS = process.env.BENCH_ACCESS_LOG === "off" ? ["--access-log", "off"] : [];
-const PROXY_CPU = "0";
+const WORKERS = positiveInt("BENCH_WORKERS", 1);
+const ACCESS_LOG = accessLogKnob();
+/** With workers, Portico gets both cores (sharing CPU 1 with the load generator): BENCH_PROXY_CPUS overrides. */
+const PROXY_CPU = process.env.BENCH_PROXY_CPUS || (WORKERS > 1 ? "0,1" : "0");
+/** What BENCH_WORKERS and BENCH_ACCESS_LOG add to `portico run`. */
+const PORTICO_ARGS = [
+  ...(WORKERS > 1 ? ["--workers", String(WORKERS)] : []),
+  ...(ACCESS_LOG === "default" ? [] : ["--access-log", ACCESS_LOG === "off" ? "off" : "stdout"]),
+];
 const LOADGEN_CPU = "1";
 const TLSSHIM_SRC = resolve(REPO, "scripts/tlsshim.c");
 const CLIENT_CERT = join(CERTS, "clients/webapp-client.crt");
 const CLIENT_KEY = join(CERTS, "clients/webapp-client.key");
+
+/** BENCH_ACCESS_LOG=on|off; unset leaves Portico's default. */
+function accessLogKnob(): "on" | "off" | "default" {
+  const raw = process.env.BENCH_ACCESS_LOG;
+  if (raw === undefined || raw === "") return "default";
+  if (raw !== "on" && raw !== "off") fail(`BENCH_ACCESS_LOG must be on or off, got "${raw}"`);
+  return raw;
+}
 
 function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -735,7 +747,7 @@ async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResu
   log(`== ${rt.name}: https :${httpsPort}, mTLS :${mtlsPort} (CPU ${PROXY_CPU})`);
   const portico = startBg(
     `portico ${rt.name}`,
-    ["taskset", "-c", PROXY_CPU, ...rt.cmd(routes), ...ACCESS_LOG_ARGS],
+    ["taskset", "-c", PROXY_CPU, ...rt.cmd(routes)],
     porticoLog,
     rt.env,
   );
@@ -848,7 +860,9 @@ function table(
     return `${https ?? "?"} / ${mtls ?? "?"} / ${grpc ?? "?"}`;
   };
   const lines = [
-    `### Portico bench ${stamp} (${DURATION}s per test, warm-up ${WARMUP}s; Portico on CPU ${PROXY_CPU}, ${upstream.kind} upstream + load generator on CPU ${LOADGEN_CPU})`,
+    `### Portico bench ${stamp} (${DURATION}s per test, warm-up ${WARMUP}s; Portico on CPU ${PROXY_CPU}, ` +
+      `${upstream.kind} upstream + load generator on CPU ${LOADGEN_CPU}; ` +
+      `workers ${WORKERS}, access log ${ACCESS_LOG})`,
     "",
     "| target | version | adapter (https / mTLS / gRPC) | H1 req/s | H1 p99 ms | H2 req/s | mTLS H2 req/s " +
       "| H2→h1 upstream | H2→h2c upstream | gRPC unary req/s | WS rt/s | idle RSS MiB |",
@@ -923,13 +937,21 @@ async function main(): Promise<void> {
   const runtimes: Runtime[] = [];
   const early: RuntimeResult[] = []; // runtimes that could not even be prepared
   for (const name of names) {
-    if (name === "bun") runtimes.push({ name, cmd: (cfg) => porticoCommand("bun", ["run", "-c", cfg]) });
+    if (name === "bun")
+      runtimes.push({ name, cmd: (cfg) => porticoCommand("bun", ["run", "-c", cfg, ...PORTICO_ARGS]) });
     if (name === "deno")
-      runtimes.push({ name, cmd: (cfg) => porticoCommand("deno", ["run", "-c", cfg]), env: DENO_ENV });
+      runtimes.push({
+        name,
+        cmd: (cfg) => porticoCommand("deno", ["run", "-c", cfg, ...PORTICO_ARGS]),
+        env: DENO_ENV,
+      });
     if (name === "node") {
       try {
         const nodeBundle = await buildNodeBundle(join(dir, "node-dist"));
-        runtimes.push({ name, cmd: (cfg) => porticoCommand("node", ["run", "-c", cfg], { nodeBundle }) });
+        runtimes.push({
+          name,
+          cmd: (cfg) => porticoCommand("node", ["run", "-c", cfg, ...PORTICO_ARGS], { nodeBundle }),
+        });
       } catch (err) {
         if (stopping || !(err instanceof BenchError)) throw err;
         log(`node: ${err.message}`);
@@ -937,7 +959,7 @@ async function main(): Promise<void> {
       }
     }
     if (name === "binary")
-      runtimes.push({ name, cmd: (cfg) => porticoCommand("binary", ["run", "-c", cfg]) });
+      runtimes.push({ name, cmd: (cfg) => porticoCommand("binary", ["run", "-c", cfg, ...PORTICO_ARGS]) });
   }
 
   // Upstream

@@ -3,20 +3,43 @@
 import type { HttpListenerSpec, RunningListener, StartListener } from "../listeners/_shared/types.ts";
 import type { AdminAddress } from "../config/admin-address.ts";
 import type { Plan } from "../provision/plan.ts";
-import { createAdminApp } from "./app.ts";
+import { createAdminApp, type AdminApp } from "./app.ts";
 import { mountCerts } from "./certs-routes.ts";
 import { mountUpstreams } from "./upstreams-routes.ts";
 import type { UpstreamPools } from "../upstream/pools.ts";
+import type { Config } from "../config/model.ts";
+import { mountConfig } from "./config-routes.ts";
+import { mountReload, type ReloadOutcome } from "./reload-route.ts";
+
+/** What the admin API shows and does beyond the plan: the configuration, and reloading it. */
+export interface AdminControl {
+  config: () => Config;
+  reload: () => Promise<ReloadOutcome>;
+}
 
 export async function startAdmin(
   plan: () => Plan,
   where: AdminAddress,
   adapterFor: (spec: HttpListenerSpec) => { start: StartListener },
   pools?: UpstreamPools,
+  control?: AdminControl,
 ): Promise<RunningListener> {
   const app = createAdminApp();
   mountCerts(app, plan);
   if (pools) mountUpstreams(app, plan, pools);
+  if (control) {
+    mountConfig(app, control.config);
+    mountReload(app, control.reload);
+  }
+  return serveAdmin(app, where, adapterFor);
+}
+
+/** Serves `app` as the admin listener at `where`. */
+export function serveAdmin(
+  app: AdminApp,
+  where: AdminAddress,
+  adapterFor: (spec: HttpListenerSpec) => { start: StartListener },
+): Promise<RunningListener> {
   const spec: HttpListenerSpec = {
     kind: "http",
     name: "admin",

@@ -6,7 +6,9 @@ import { parseAdminAddress } from "../config/admin-address.ts";
 import { DEFAULT_ADMIN, DEFAULT_WARN_DAYS } from "../config/defaults.ts";
 import { ADAPTERS } from "../listeners/select.ts";
 import { PATH_NORMALIZATIONS, type PathNormalization } from "../util/path-normalize.ts";
+import { availableParallelism } from "node:os";
 import { parseFlags, type FlagSpec } from "./flags.ts";
+import type { LogFormat } from "./log.ts";
 
 export interface ParsedArgs {
   command: "run" | "validate" | "version" | "help";
@@ -33,13 +35,20 @@ export interface ParsedArgs {
   accessLog: string | undefined;
   /** --access-log-format json|text: beats settings.accessLog.format. */
   accessLogFormat: "json" | "text" | undefined;
-  /** --log-format text|json: lifecycle and error lines on stderr. */
-  logFormat: "text" | "json";
+  /** --watch true|false: beats routes.yaml's settings.watch (default true). */
+  watch: boolean | undefined;
+  /** --workers N|auto: processes serving the listeners (1: this process alone). */
+  workers: number;
+  /** --log-format text|json: lifecycle lines on stderr. */
+  logFormat: LogFormat;
 }
 
 const ADAPTER_NAMES = ["auto", ...ADAPTERS.map((a) => a.name)];
 const ADAPTER_CHOICE = `must be one of ${ADAPTER_NAMES.join(", ")}`;
+const WATCH_CHOICE = "expects true or false";
 const PATH_CHOICE = `must be one of ${PATH_NORMALIZATIONS.join(", ")}`;
+const WORKERS_CHOICE = "expects a number of processes (1 to 1024) or auto";
+const LOG_FORMAT_CHOICE = "must be text or json";
 
 export const USAGE = `portico — an edge proxy that does what an Istio ingress gateway does
 
@@ -75,9 +84,15 @@ Options:
   --access-log WHERE  one line per request and per TCP connection: stdout (default), stderr,
                       off, or a file path (appended to)
   --access-log-format json|text   JSON lines (default) or Envoy's default text line
-  --log-format text|json          startup, lifecycle and error lines on stderr (default text)
+  --workers N|auto    serve with N worker processes sharing the listening ports (default 1;
+                      auto: one per available core)
+  --log-format FMT    lifecycle lines on stderr as text (default) or json
 
-Signals: SIGINT or SIGTERM stop accepting, let requests in flight finish (2 s at most), exit 0.
+  --watch BOOL        reload when a loaded file changes (routes.yaml, Istio documents,
+                      credentials); default true; --watch=false turns it off
+
+Signals: SIGHUP reloads the configuration (as a file change and POST /reload on the admin
+listener do). SIGINT or SIGTERM stop accepting, let requests in flight finish (2 s at most), exit 0.
 `;
 
 /** The options of `portico run` and `validate`; any may be repeated (lists collect, else the last wins). */
@@ -96,7 +111,9 @@ const FLAGS: Record<string, FlagSpec> = {
   "--path-normalization": { value: true, repeatable: true, missing: PATH_CHOICE },
   "--access-log": { value: true, repeatable: true, missing: "needs stdout, stderr, off or a file path" },
   "--access-log-format": { value: true, repeatable: true, missing: "must be json or text" },
-  "--log-format": { value: true, repeatable: true, missing: "must be text or json" },
+  "--watch": { value: true, repeatable: true, missing: WATCH_CHOICE },
+  "--workers": { value: true, repeatable: true, missing: WORKERS_CHOICE },
+  "--log-format": { value: true, repeatable: true, missing: LOG_FORMAT_CHOICE },
 };
 
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -112,7 +129,9 @@ export function parseArgs(argv: string[]): ParsedArgs {
   let pathNormalization: PathNormalization | undefined;
   let accessLog: string | undefined;
   let accessLogFormat: "json" | "text" | undefined;
-  let logFormat: "text" | "json" = "text";
+  let watch: boolean | undefined;
+  let workers = 1;
+  let logFormat: LogFormat = "text";
   let command: ParsedArgs["command"] | undefined;
   // In order: a flag such as --help sets the command as a word would, so which comes first matters.
   for (const arg of parseFlags(argv, FLAGS)) {
@@ -188,8 +207,16 @@ export function parseArgs(argv: string[]): ParsedArgs {
         if (v !== "json" && v !== "text") throw new UsageError("--access-log-format must be json or text");
         accessLogFormat = v;
         break;
+      case "--watch":
+        if (v !== "true" && v !== "false") throw new UsageError(`--watch ${WATCH_CHOICE}, got "${v}"`);
+        watch = v === "true";
+        break;
+      case "--workers":
+        workers = v === "auto" ? availableParallelism() : /^\d{1,4}$/.test(v) ? Number(v) : 0;
+        if (workers < 1 || workers > 1024) throw new UsageError(`--workers ${WORKERS_CHOICE}, got "${v}"`);
+        break;
       case "--log-format":
-        if (v !== "json" && v !== "text") throw new UsageError("--log-format must be text or json");
+        if (v !== "text" && v !== "json") throw new UsageError(`--log-format ${LOG_FORMAT_CHOICE}`);
         logFormat = v;
         break;
     }
@@ -208,6 +235,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
     pathNormalization,
     accessLog,
     accessLogFormat,
+    watch,
+    workers,
     logFormat,
   };
 }

@@ -2,8 +2,7 @@
 // text only: folders expanded to their .yaml files, the files read, credential folders looked
 // into. Every problem still becomes part of one ConfigError, with the file it is about.
 
-import { existsSync, statSync } from "node:fs";
-import { readFile, readdir } from "node:fs/promises";
+import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../config/model.ts";
 import {
@@ -13,6 +12,7 @@ import {
   type SourceText,
 } from "../config/sources/compose.ts";
 import { type ConfigIssue, unreadableFile } from "../util/errors.ts";
+import { listDir, probe, readText } from "../util/file-reads.ts";
 
 export interface ConfigFileOptions extends Omit<SourceOptions, "credentialFolders"> {
   /** `--credentials DIR`: folders `DIR/<credentialName>/{tls.crt,tls.key[,ca.crt]}`. */
@@ -27,7 +27,7 @@ export async function loadSources(paths: string[], opts: ConfigFileOptions = {})
   const texts: SourceText[] = [];
   for (const file of files) {
     try {
-      texts.push({ file, text: await readFile(file, "utf8") });
+      texts.push({ file, text: await readText(file) });
     } catch (err) {
       issues.push(unreadableFile(file, err));
     }
@@ -44,17 +44,12 @@ async function expand(paths: string[], issues: ConfigIssue[]): Promise<string[]>
     try {
       isDir = statSync(p).isDirectory();
     } catch (err) {
+      probe(p); // a -c path that appears later is a change
       issues.push(unreadableFile(p, err));
       continue;
     }
     if (!isDir) out.push(p);
-    else
-      out.push(
-        ...(await readdir(p))
-          .filter((f) => /\.ya?ml$/.test(f))
-          .sort()
-          .map((f) => join(p, f)),
-      );
+    else out.push(...(await listDir(p, /\.ya?ml$/)).map((f) => join(p, f)));
   }
   return out;
 }
@@ -66,10 +61,10 @@ async function expand(paths: string[], issues: ConfigIssue[]): Promise<string[]>
 function findCredential(dirs: string[], name: string): CredentialFiles | undefined {
   for (const dir of dirs) {
     const folder = join(dir, name);
-    if (!existsSync(join(folder, "tls.crt"))) continue;
+    if (!probe(join(folder, "tls.crt"))) continue;
     const caFolder = join(dir, `${name}-cacert`);
     const cas = [join(folder, "ca.crt"), join(caFolder, "ca.crt"), join(caFolder, "cacert")];
-    const ca = cas.find((f) => existsSync(f));
+    const ca = cas.find((f) => probe(f));
     return { cert: join(folder, "tls.crt"), key: join(folder, "tls.key"), ...(ca ? { ca } : {}) };
   }
   return undefined;

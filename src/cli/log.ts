@@ -17,12 +17,17 @@ export function logFormat(): LogFormat {
 
 type Fields = Record<string, unknown>;
 
+/** A worker's lines say which worker wrote them (PORTICO_WORKER: src/cli/control.ts). */
+const worker = process.env.PORTICO_WORKER;
+const tag = worker === undefined ? "" : `[worker ${worker}] `;
+const workerField = worker === undefined ? {} : { worker: Number(worker) };
+
 const write = (level: "info" | "warn" | "error", msg: string, fields?: Fields) => {
   const time = new Date().toISOString();
   process.stderr.write(
     format === "json"
-      ? `${JSON.stringify({ time, level, msg, ...fields })}\n`
-      : `${time} ${level.padEnd(5)} ${msg}\n`,
+      ? `${JSON.stringify({ time, level, ...workerField, msg, ...fields })}\n`
+      : `${time} ${level.padEnd(5)} ${tag}${msg}\n`,
   );
 };
 

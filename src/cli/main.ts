@@ -1,12 +1,12 @@
 // Composes config → provision → gateway for the chosen command. The only place that picks the
 // listener adapter and the upstream client.
 
-import { existsSync } from "node:fs";
 import { ConfigError, PorticoError, UsageError, formatIssue } from "../util/errors.ts";
+import { FileReads, probe, recordReads } from "../util/file-reads.ts";
 import { startGateway, type Gateway } from "../gateway/start-gateway.ts";
-import type { HttpListenerSpec, RunningListener } from "../listeners/_shared/types.ts";
-import { startAdmin } from "../admin/start.ts";
-import { parseAdminAddress } from "../config/admin-address.ts";
+import type { HttpListenerSpec, RunningListener, StartListener } from "../listeners/_shared/types.ts";
+import { serveAdmin, startAdmin } from "../admin/start.ts";
+import { parseAdminAddress, type AdminAddress } from "../config/admin-address.ts";
 import { DEFAULT_ADMIN } from "../config/defaults.ts";
 import { selectAdapter } from "../listeners/select.ts";
 import type { Plan } from "../provision/plan.ts";
@@ -22,6 +22,15 @@ import { certsCommand } from "./certs-command.ts";
 import { loadSources } from "./config-files.ts";
 import { log, setLogFormat } from "./log.ts";
 import { observers } from "../observe/records.ts";
+import { type Loaded, Reloader } from "./reload.ts";
+import { type FileWatcher, watchWhileWanted } from "./watch.ts";
+import { reportReady, workerIndex } from "./control.ts";
+import { closingLines, hostPort, listenerLines, logLines, type RunningFact } from "./summary.ts";
+import { supervise } from "./workers.ts";
+import { watchSupervisor } from "./worker-process.ts";
+import type { AdminApp } from "../admin/app.ts";
+
+type AdminAdapterFor = (spec: HttpListenerSpec) => { start: StartListener };
 
 export async function main(argv: string[]): Promise<number> {
   // `certs` has its own sub-commands and options (src/cli/certs-command.ts).
@@ -51,30 +60,43 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function load(args: ParsedArgs) {
-  const credentialDirs = args.credentialDirs.length
-    ? args.credentialDirs
-    : existsSync("certs")
-      ? ["certs"]
-      : [];
+/** The admin endpoints, as the startup summary lists them. */
+const ADMIN_ENDPOINTS = ["/healthz", "/certs", "/upstreams", "/config", "POST /reload"];
+
+/**
+ * Reads and provisions the configuration, noting in `reads` every file it consults (the
+ * watcher's list). `quiet`: warnings are counted, not logged (a worker's supervisor logged them).
+ */
+function load(
+  args: ParsedArgs,
+  reads = new FileReads(),
+  quiet = false,
+): Promise<Loaded & { warnings: number }> {
+  return recordReads(reads, async () => ({ ...(await loadConfig(args, quiet)), reads }));
+}
+
+async function loadConfig(args: ParsedArgs, quiet: boolean) {
+  const credentialDirs = args.credentialDirs.length ? args.credentialDirs : probe("certs") ? ["certs"] : [];
   const config = await loadSources(args.configFiles, {
     services: args.services,
     portMap: args.portMap,
     bindAddress: args.bindAddress,
     credentialDirs,
-    warn: (issue) => log.info(formatIssue(issue)),
+    warn: (issue) => {
+      if (!quiet) log.info(formatIssue(issue));
+    },
   });
   // --path-normalization beats routes.yaml's settings.pathNormalization, which beats BASE.
   if (args.pathNormalization) config.settings.pathNormalization = args.pathNormalization;
   const provisioned = await provision(config, { allowExpired: args.allowExpired, warnDays: args.warnDays });
-  for (const w of provisioned.warnings) log.warn(formatIssue(w));
-  return provisioned.plan;
+  if (!quiet) for (const w of provisioned.warnings) log.warn(formatIssue(w));
+  return { config, plan: provisioned.plan, warnings: provisioned.warnings.length };
 }
 
 async function validate(args: ParsedArgs): Promise<number> {
   const file = args.configFiles.join(", ");
   try {
-    const plan = await load(args);
+    const { plan } = await load(args);
     process.stdout.write(
       `${file}: ok (${plan.listeners.length + plan.streamListeners.length} listeners, ` +
         `${plan.credentials.length} credentials)\n`,
@@ -86,20 +108,23 @@ async function validate(args: ParsedArgs): Promise<number> {
 }
 
 async function run(args: ParsedArgs): Promise<number> {
+  const worker = workerIndex();
+  if (args.workers > 1 && worker === undefined) return superviseWorkers(args);
   const file = args.configFiles.join(", ");
   let gateway: Gateway | undefined;
-  let admin: RunningListener | undefined;
-  let current: Plan;
+  let admin: { listener: RunningListener; url: string } | undefined;
+  let reloader: Reloader;
+  let watcher: FileWatcher | undefined;
   const pools = new UpstreamPools({ onEvent: logPoolEvent });
   const accessLog = new AccessLogSetup(args);
   try {
-    current = await load(args);
-    await accessLog.apply(current.accessLog);
+    const initial = await load(args, undefined, worker !== undefined);
+    await accessLog.apply(initial.plan.accessLog);
     // Every sink of the traffic records, in one place (the metrics add theirs here). A log that
     // is off at startup makes no records; turning it on then takes a restart.
     const sinks = accessLog.on ? [accessLog.observer] : [];
     accessLog.detached = !accessLog.on;
-    gateway = await startGateway(current, {
+    const running = await startGateway(initial.plan, {
       adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),
       clients: new UpstreamClients((tls, protocol, connection) =>
         createUpstreamClient(tls, protocol, undefined, connection),
@@ -108,44 +133,50 @@ async function run(args: ParsedArgs): Promise<number> {
       onError: (err) => log.error(err.message),
       observer: sinks.length > 0 ? observers(sinks) : undefined,
     });
-    logListeners(current, gateway);
-    admin = await startAdminListener(args, () => current, current.admin, pools);
-    log.info(`portico ${VERSION} (${runtimeName()}) serving ${file}`);
+    gateway = running;
+    // SIGHUP, a changed file and POST /reload: the same files and flags, read again. A config
+    // that does not load changes nothing; one that does is applied listener by listener.
+    reloader = new Reloader({
+      initial,
+      load: (reads) => load(args, reads),
+      apply: async (plan) => {
+        const report = await running.apply(plan);
+        await accessLog.apply(plan.accessLog);
+        return report;
+      },
+      listenerLines: (plan, only) => listenerLines(plan, runningFacts(running), only),
+      what: file,
+    });
+    const r = reloader;
+    // A worker's admin listener is its own, on an ephemeral loopback port the supervisor reads.
+    const given = worker === undefined ? args.admin : "127.0.0.1:0";
+    admin = await startAdminListener(given, initial.plan.admin, (where, adapterFor) =>
+      startAdmin(() => r.current.plan, where, adapterFor, pools, {
+        config: () => r.current.config,
+        reload: () => r.reload("api"),
+      }),
+    );
+    // --watch beats routes.yaml's settings.watch, which a reload may change. Each worker
+    // watches for itself, so a change reaches every one of them.
+    watcher = watchWhileWanted(r, () => args.watch ?? r.current.config.settings.watch ?? true);
+    const facts = runningFacts(running);
+    if (worker !== undefined) {
+      await reportReady({ worker, pid: process.pid, adminPort: admin!.listener.port, listeners: facts });
+      watchSupervisor();
+    } else {
+      logLines(listenerLines(initial.plan, facts));
+      logLines(closingLines(totals(args, initial.plan, 1, initial.warnings, admin?.url), ADMIN_ENDPOINTS));
+    }
   } catch (err) {
     // Listeners already started must not keep the process alive after a fatal error.
     await gateway?.close();
-    return reportFatal(err);
+    const code = reportFatal(err);
+    // A worker's channel to its supervisor (node:cluster's IPC) would keep it alive.
+    if (worker !== undefined) process.exit(code);
+    return code;
   }
 
-  // SIGHUP reloads: the same files and flags, read again. A config that does not load changes
-  // nothing; one that does is applied listener by listener (Gateway.apply).
-  let reloading = Promise.resolve();
-  const reload = async () => {
-    log.info(`SIGHUP: reloading ${file}`);
-    let next: Plan;
-    try {
-      next = await load(args);
-    } catch (err) {
-      const detail =
-        err instanceof ConfigError
-          ? err.issues.map((i) => formatIssue(i)).join("; ")
-          : (err as Error).message;
-      log.error(`reload refused, still serving the previous configuration: ${detail}`);
-      return;
-    }
-    const report = await gateway!.apply(next);
-    current = next;
-    await accessLog.apply(next.accessLog);
-    logListeners(next, gateway!, new Set([...report.started, ...report.restarted]));
-    for (const f of report.failed) log.error(`listener ${f.name} could not start: ${f.error.message}`);
-    log.info(
-      `reloaded: ${report.updated.length} updated in place, ${report.restarted.length} restarted, ` +
-        `${report.started.length} started, ${report.stopped.length} stopped, ${report.failed.length} failed`,
-    );
-  };
-  process.on("SIGHUP", () => {
-    reloading = reloading.then(reload);
-  });
+  process.on("SIGHUP", () => void reloader.reload("signal"));
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -155,8 +186,9 @@ async function run(args: ParsedArgs): Promise<number> {
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
-  await reloading;
-  await Promise.all([gateway.close(), admin?.close()]);
+  watcher?.close();
+  await reloader.idle();
+  await Promise.all([gateway.close(), admin?.listener.close()]);
   await accessLog.close();
   log.info("stopped");
   // Pooled keep-alive connections to upstreams would hold the event loop open for a while;
@@ -164,22 +196,37 @@ async function run(args: ParsedArgs): Promise<number> {
   process.exit(0);
 }
 
-/** One line per listener (only those in `only`, when given). */
-function logListeners(plan: Plan, gateway: Gateway, only?: Set<string>): void {
-  for (const l of [...plan.listeners, ...plan.streamListeners]) {
-    if (only && !only.has(l.name)) continue;
-    const running = gateway.listeners.find((r) => r.name === l.name);
-    const port = running?.port ?? l.port;
-    const adapter = running ? gateway.adapterOf(running) : "?";
-    let what: string;
-    if (l.kind === "https") what = l.servers.map((s) => `${s.hosts.join(",")} (${s.mode})`).join(", ");
-    else if (l.kind === "http") what = l.httpsRedirectPort !== undefined ? "redirect to https" : "http";
-    else if (l.kind === "tcp")
-      what = l.route?.upstreams.map((u) => `${u.service} ${u.host}:${u.port}`).join(", ") ?? "no route";
-    else what = "passthrough by SNI";
-    const kind = l.kind === "tls-passthrough" ? "TLS" : l.kind.toUpperCase();
-    log.info(`listener ${l.name} on ${l.address}:${port} ${kind} [${adapter}]: ${what}`);
-  }
+/** What each running listener bound, for the summary and a worker's report. */
+function runningFacts(gateway: Gateway): RunningFact[] {
+  return gateway.listeners.map((r) => ({ name: r.name, port: r.port, adapter: gateway.adapterOf(r) }));
+}
+
+function totals(args: ParsedArgs, plan: Plan, workers: number, warnings: number, admin?: string) {
+  return {
+    version: VERSION,
+    runtime: runtimeName(),
+    files: args.configFiles,
+    listeners: plan.listeners.length + plan.streamListeners.length,
+    workers,
+    warnings,
+    admin,
+  };
+}
+
+/** `portico run --workers N`: this process supervises N workers (workers.ts). */
+function superviseWorkers(args: ParsedArgs): Promise<number> {
+  const endpoints = [...ADMIN_ENDPOINTS, "/metrics"];
+  return supervise({
+    count: args.workers,
+    load: () => load(args),
+    fatal: reportFatal,
+    startAdmin: (app: AdminApp, plan: Plan) =>
+      startAdminListener(args.admin, plan.admin, (where, adapterFor) => serveAdmin(app, where, adapterFor)),
+    summary: (plan, first, adminUrl, warnings) => {
+      logLines(listenerLines(plan, first.listeners));
+      logLines(closingLines(totals(args, plan, args.workers, warnings, adminUrl), endpoints));
+    },
+  });
 }
 
 function reportFatal(err: unknown): number {
@@ -202,23 +249,18 @@ function reportFatal(err: unknown): number {
  * It is started once; a reload does not move it.
  */
 async function startAdminListener(
-  args: ParsedArgs,
-  plan: () => Plan,
+  flag: string | undefined,
   configured: string | undefined,
-  pools: UpstreamPools,
-): Promise<RunningListener | undefined> {
+  start: (where: AdminAddress, adapterFor: AdminAdapterFor) => Promise<RunningListener>,
+): Promise<{ listener: RunningListener; url: string } | undefined> {
   // --admin beats routes.yaml's settings.admin, which beats the default.
-  const given = args.admin ?? configured;
+  const given = flag ?? configured;
   const where = parseAdminAddress(given ?? DEFAULT_ADMIN);
   if (where === "off" || where === undefined) return undefined;
   try {
     const adapterFor = (spec: HttpListenerSpec) => selectAdapter(spec, currentRuntime(), "auto");
-    const admin = await startAdmin(plan, where, adapterFor, pools);
-    log.info(
-      `admin on http://${where.address.includes(":") ? `[${where.address}]` : where.address}:${admin.port} ` +
-        `(/healthz, /certs, /upstreams)`,
-    );
-    return admin;
+    const listener = await start(where, adapterFor);
+    return { listener, url: `http://${hostPort(where.address, listener.port)}` };
   } catch (err) {
     if (given !== undefined) throw err;
     log.warn(`admin listener not started: ${(err as Error).message}; use --admin ADDR:PORT or --admin off`);

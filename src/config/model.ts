@@ -244,6 +244,8 @@ export interface Config {
      * take the defaults (defaults.ts) unless the command line sets them.
      */
     accessLog?: AccessLogSettings;
+    /** settings.watch: reload when a loaded file changes; undefined: the default (on). */
+    watch?: boolean;
   };
 }
 

@@ -3,6 +3,7 @@
 // routing (tcp/route.ts), and applies a new Plan on reload. The only module that knows both the
 // core and the listener contract (besides the CLI, which picks the adapters).
 
+import { withWorkerHeader } from "./worker-header.ts";
 import { createListenerHandler, type ListenerRef } from "../http/app.ts";
 import { endRecord } from "../http/request-record.ts";
 import type {
@@ -85,7 +86,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
         kind: "http",
         ...where,
         tls,
-        handler: createListenerHandler(ref, deps.clients, deps.pools, deps.observer),
+        handler: withWorkerHeader(createListenerHandler(ref, deps.clients, deps.pools, deps.observer)),
         trailers: l.trailers,
         upgrades: l.upgrades,
         rawTarget: l.exactTarget,

@@ -3,7 +3,6 @@
 // and judging are those of `portico certs` (src/certs/): pure TypeScript and Web Crypto, the
 // same on Bun, Deno and Node.
 
-import { readFile } from "node:fs/promises";
 import type { CredentialConfig } from "../config/model.ts";
 import { cannotRead, type ConfigIssue } from "../util/errors.ts";
 import { chainOrderProblems } from "../certs/chain.ts";
@@ -17,6 +16,7 @@ import { pemDer } from "../certs/pem.ts";
 import { keyMatchesSpki, readPrivateKeyPem, type PrivateKeyDetails } from "../certs/private-key.ts";
 import type { CertificateSummary, CredentialPlan } from "./plan.ts";
 import { issueAt } from "./issues.ts";
+import { readText as readFileText } from "../util/file-reads.ts";
 
 export type CredentialResult = { ok: true; plan: CredentialPlan } | { ok: false; issues: ConfigIssue[] };
 
@@ -120,7 +120,7 @@ function summarize(cert: CertificateInfo): CertificateSummary {
 
 async function readText(file: string, what: string, fail: (m: string) => void): Promise<string | undefined> {
   try {
-    return await readFile(file, "utf8");
+    return await readFileText(file);
   } catch (err) {
     fail(cannotRead(file, err, what));
     return undefined;
@@ -130,7 +130,7 @@ async function readText(file: string, what: string, fail: (m: string) => void): 
 /** A folder's ca.crt may be absent; any other failure to read it is still reported. */
 async function readOptional(file: string, fail: (m: string) => void): Promise<string | undefined> {
   try {
-    return await readFile(file, "utf8");
+    return await readFileText(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") fail(cannotRead(file, err, "CA bundle"));
     return undefined;

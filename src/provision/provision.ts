@@ -14,7 +14,7 @@ import type {
 import { originatesTls } from "../config/upstream-tls.ts";
 import { DEFAULT_WARN_DAYS } from "../config/defaults.ts";
 import { ConfigError, cannotRead, type ConfigIssue } from "../util/errors.ts";
-import { readFile } from "node:fs/promises";
+import { readText } from "../util/file-reads.ts";
 import type { UpstreamTls } from "../upstream/types.ts";
 import { HostTable } from "../util/host-table.ts";
 import { compileCertForwarding } from "./cert-forwarding.ts";
@@ -220,7 +220,7 @@ async function provisionServiceTls(
     const read = async (file: string | undefined, what: string) => {
       if (file === undefined) return undefined;
       try {
-        return await readFile(file, "utf8");
+        return await readText(file);
       } catch (err) {
         issues.push(issueAt(s.source, cannotRead(file, err, what)));
         return undefined;

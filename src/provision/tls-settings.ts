@@ -2,7 +2,7 @@
 // verifies CRLs, checks cipher suite names against the runtime's TLS library, and compiles the
 // client-certificate check the listener adapter runs after each handshake.
 
-import { readFile } from "node:fs/promises";
+import { readBytes } from "../util/file-reads.ts";
 import { getCiphers } from "node:tls";
 import { X509Certificate, X509Crl } from "../certs/x509.ts";
 import type { Config, TlsServerConfig } from "../config/model.ts";
@@ -109,7 +109,7 @@ async function readCrl(
 ) {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await readBytes(file);
   } catch (err) {
     fail(cannotRead(file, err, "CRL"));
     return undefined;

@@ -43,6 +43,15 @@ export class HostTable<T> {
     return { exact: [...this.exact], wildcards: this.wildcards, any: this.any };
   }
 
+  /** Every pattern, exact names first, then wildcards longest first, then "*". */
+  patterns(): string[] {
+    return [
+      ...this.exact.keys(),
+      ...this.wildcards.map((w) => `*${w.suffix}`),
+      ...(this.any === undefined ? [] : ["*"]),
+    ];
+  }
+
   /** Every value, each once per pattern. */
   values(): T[] {
     return [

@@ -140,4 +140,27 @@ describe.skipIf(SKIP)("the compiled executable (dist/portico-linux-x64)", () => 
     console.log(`[binary] SIGTERM → exit in ${(performance.now() - t).toFixed(0)} ms`);
     portico = undefined;
   });
+
+  // The executable's node:cluster workers are the executable again (worker-process.ts).
+  test("--workers 2: both workers of the executable answer", async () => {
+    const [http] = await freePorts(1);
+    const yaml = `listeners:\n  - { name: web, address: 127.0.0.1, port: ${http}, protocol: HTTP }\nroutes:\n  - hosts: ["*"]\n    http:\n      - directResponse: { status: 200, body: { string: up } }\n`;
+    const file = writeConfig(yaml);
+    process.env.PORTICO_DEBUG_WORKER = "1";
+    try {
+      portico = await startCommand(BINARY, ["run", "-c", file, "--workers", "2", "--admin", "off"]);
+    } finally {
+      delete process.env.PORTICO_DEBUG_WORKER;
+    }
+    expect(portico.output()).toContain("2 workers");
+    const seen = new Set<string>();
+    for (let i = 0; i < 100 && seen.size < 2; i++) {
+      const r = await fetch(`http://127.0.0.1:${http}/`, { headers: { connection: "close" } });
+      await r.text();
+      seen.add(r.headers.get("x-portico-worker") ?? "none");
+    }
+    expect([...seen].sort()).toEqual(["0", "1"]);
+    expect(await portico.stop()).toBe(0);
+    portico = undefined;
+  }, 30_000);
 });

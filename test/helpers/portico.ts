@@ -78,10 +78,11 @@ export function startPortico(
 /** Starts `portico <args>` (a run command) and resolves once it logs that it is serving. */
 export async function startPorticoWith(
   args: string[],
-  opts: { timeoutMs?: number; cwd?: string } = {},
+  opts: { timeoutMs?: number; cwd?: string; env?: Record<string, string> } = {},
 ): Promise<PorticoProcess> {
   const [cmd, ...rest] = porticoCommand(args);
-  const proc = spawn(cmd!, rest, { stdio: ["ignore", "pipe", "pipe"], cwd: opts.cwd ?? ROOT });
+  const env = opts.env ? { ...process.env, ...opts.env } : undefined;
+  const proc = spawn(cmd!, rest, { stdio: ["ignore", "pipe", "pipe"], cwd: opts.cwd ?? ROOT, env });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));

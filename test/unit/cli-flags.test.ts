@@ -133,6 +133,14 @@ describe("parseArgs", () => {
     );
   });
 
+  test("--watch takes true or false, as --watch=false or --watch false", () => {
+    expect(parseArgs(["run"]).watch).toBeUndefined();
+    expect(parseArgs(["run", "--watch=false"]).watch).toBe(false);
+    expect(parseArgs(["run", "--watch", "true"]).watch).toBe(true);
+    expect(() => parseArgs(["run", "--watch=no"])).toThrow('--watch expects true or false, got "no"');
+    expect(() => parseArgs(["run", "--watch"])).toThrow("--watch expects true or false");
+  });
+
   test("the last of a single-valued option wins", () => {
     expect(parseArgs(["run", "--bind", "a", "--bind", "b"]).bindAddress).toBe("b");
   });

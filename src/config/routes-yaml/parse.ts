@@ -95,6 +95,7 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
               ? { path: rawSettings.accessLog }
               : rawSettings.accessLog,
         }),
+    ...(rawSettings?.watch === undefined ? {} : { watch: rawSettings.watch }),
   };
   const credentials = bad.has("credentials")
     ? undefined

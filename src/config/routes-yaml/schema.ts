@@ -217,21 +217,26 @@ const VirtualHostSchema = v.pipe(
 
 export const ConfigSchema = mapping("a mapping with listeners, services and routes", {
   settings: v.optional(
-    mapping("a mapping with timeout, serverHeader, admin, pathNormalization, requestTarget and accessLog", {
-      timeout: v.optional(duration),
-      serverHeader: v.optional(headerValue),
-      // Istio's MeshConfig.pathNormalization.normalization levels.
-      pathNormalization: v.optional(oneOf(PATH_NORMALIZATIONS)),
-      requestTarget: v.optional(oneOf(REQUEST_TARGET_MODES)),
-      admin: v.optional(
-        checked(ADMIN, (value) =>
-          parseAdminAddress(value) === undefined
-            ? `expected ${ADMIN}, got ${describeValue(value)}`
-            : undefined,
+    mapping(
+      "a mapping with timeout, serverHeader, admin, pathNormalization, requestTarget, watch and accessLog",
+      {
+        timeout: v.optional(duration),
+        serverHeader: v.optional(headerValue),
+        // Istio's MeshConfig.pathNormalization.normalization levels.
+        pathNormalization: v.optional(oneOf(PATH_NORMALIZATIONS)),
+        requestTarget: v.optional(oneOf(REQUEST_TARGET_MODES)),
+        // Reload when a loaded file changes (src/cli/watch.ts); --watch beats it.
+        watch: v.optional(expecting("true or false", v.boolean(got("true or false")))),
+        admin: v.optional(
+          checked(ADMIN, (value) =>
+            parseAdminAddress(value) === undefined
+              ? `expected ${ADMIN}, got ${describeValue(value)}`
+              : undefined,
+          ),
         ),
-      ),
-      accessLog: v.optional(AccessLogSchema),
-    }),
+        accessLog: v.optional(AccessLogSchema),
+      },
+    ),
   ),
   listeners: list("a non-empty list of listeners", ListenerSchema, 1),
   credentials: v.optional(namedMap("a mapping of credential names to folders or files", CredentialSchema)),

@@ -190,7 +190,8 @@ function mergeNatives(natives: Config[], files: string[], issues: ConfigIssue[])
       c.settings.serverHeader !== defaults.serverHeader ||
       c.settings.pathNormalization !== defaults.pathNormalization ||
       c.settings.requestTarget !== defaults.requestTarget ||
-      c.settings.accessLog !== undefined;
+      c.settings.accessLog !== undefined ||
+      c.settings.watch !== undefined;
     if (natives.length === 1 || changed) merged.settings = c.settings;
   }
   return merged;

@@ -8,6 +8,7 @@ import { withResponseEnd } from "./bun-response-end.ts";
 import { DRAIN_MS } from "./connections.ts";
 import { internalError } from "./internal-error.ts";
 import { listenError } from "./listen-error.ts";
+import { bunReusePort } from "./port-sharing.ts";
 import type { HttpListenerSpec } from "./types.ts";
 
 export type BunServer = Server<undefined>;
@@ -26,6 +27,7 @@ export function serveBun(
     return Bun.serve({
       hostname: where.address,
       port: where.port,
+      reusePort: bunReusePort(where.port),
       ...(tls ? { tls, http2: true } : {}),
       // Bun's maximum; Envoy's default idle timeout is longer, but 255 s is what Bun allows.
       idleTimeout: 255,

@@ -3,6 +3,7 @@
 
 import type { Server as NetServer, Socket } from "node:net";
 import { listenError } from "./listen-error.ts";
+import { netSharing } from "./port-sharing.ts";
 import type { ListenerSpec, RunningListener } from "./types.ts";
 
 /** On shutdown, what is in flight gets this long to finish before connections are cut. */
@@ -52,7 +53,8 @@ export function listen(server: NetServer, spec: ListenerSpec): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(listenError(spec, err));
     server.once("error", onError);
-    server.listen({ host: spec.address, port: spec.port, backlog: 4096 }, () => {
+    const options = { host: spec.address, port: spec.port, backlog: 4096, ...netSharing(spec.port) };
+    server.listen(options, () => {
       server.removeListener("error", onError);
       server.on("error", (err) => spec.onError?.(err));
       const addr = server.address();

@@ -1,0 +1,158 @@
+// One reload path for SIGHUP, the file watcher and `POST /reload`: load the same files and
+// flags again, and either apply the result listener by listener (Gateway.apply) or, when it does
+// not load, change nothing and say why. Reloads run one after another, never overlapping: a
+// second request waits for the first and then loads what is on the disk by then.
+
+import type { Config } from "../config/model.ts";
+import type { ApplyReport } from "../gateway/start-gateway.ts";
+import type { Plan } from "../provision/plan.ts";
+import { ConfigError, formatIssue } from "../util/errors.ts";
+import { FileReads } from "../util/file-reads.ts";
+import { log } from "./log.ts";
+import type { SummaryLine } from "./summary.ts";
+
+export type ReloadTrigger = "signal" | "watch" | "api";
+
+/** ApplyReport with the errors as text, as the log and the admin API print it. */
+export interface ReloadReport {
+  updated: string[];
+  restarted: string[];
+  started: string[];
+  stopped: string[];
+  failed: { name: string; error: string }[];
+}
+
+export interface ReloadResult {
+  /** True when the new configuration loaded and was applied (some listeners may still have failed). */
+  ok: boolean;
+  trigger: ReloadTrigger;
+  report?: ReloadReport;
+  /** Why the configuration was refused: its issues, formatted, "; "-separated. */
+  error?: string;
+  /** Exactly the lines this reload logged, in order. */
+  lines: string[];
+}
+
+/** What a load produces: the composed configuration, its plan, and the files it read. */
+export interface Loaded {
+  config: Config;
+  plan: Plan;
+  reads: FileReads;
+}
+
+export interface ReloaderDeps {
+  /** The initial load, already serving. */
+  initial: Loaded;
+  /** Loads the same files and flags again, noting every file read in `reads`. */
+  load(reads: FileReads): Promise<{ config: Config; plan: Plan }>;
+  apply(plan: Plan): Promise<ApplyReport>;
+  /** The log lines of the listeners named (started or restarted ones). */
+  listenerLines(plan: Plan, names: Set<string>): SummaryLine[];
+  /** What is reloaded, for the first line: "routes.yaml, istio/". */
+  what: string;
+}
+
+const STARTS: Record<ReloadTrigger, string> = {
+  signal: "SIGHUP",
+  watch: "file change",
+  api: "POST /reload",
+};
+
+export class Reloader {
+  /** The configuration and plan serving now. */
+  current: { config: Config; plan: Plan };
+  /** Files to watch: the last attempt's, plus the serving config's when that attempt was refused. */
+  reads: FileReads;
+  /** 1 at startup, +1 per applied reload. */
+  generation = 1;
+  private readonly listeners: ((r: ReloadResult) => void)[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: ReloaderDeps) {
+    this.current = { config: deps.initial.config, plan: deps.initial.plan };
+    this.reads = deps.initial.reads;
+  }
+
+  /** Called after every reload, applied or refused (metrics, the watcher re-arming, workers). */
+  onReloaded(fn: (r: ReloadResult) => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Queues a reload behind any running one; `cause` (a changed file) goes into the first line. */
+  reload(trigger: ReloadTrigger, cause?: string): Promise<ReloadResult> {
+    const run = this.queue.then(() => this.run(trigger, cause));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Resolves when no reload is running or queued. */
+  idle(): Promise<void> {
+    return this.queue.then(() => undefined);
+  }
+
+  private async run(trigger: ReloadTrigger, cause: string | undefined): Promise<ReloadResult> {
+    const lines: string[] = [];
+    const info = (msg: string, fields?: Record<string, unknown>) => {
+      lines.push(msg);
+      log.info(msg, fields);
+    };
+    const error = (msg: string, fields?: Record<string, unknown>) => {
+      lines.push(msg);
+      log.error(msg, fields);
+    };
+    info(`${STARTS[trigger]}: reloading ${this.deps.what}${cause ? ` (${cause} changed)` : ""}`, { trigger });
+    const reads = new FileReads();
+    let next: { config: Config; plan: Plan };
+    try {
+      next = await this.deps.load(reads);
+    } catch (err) {
+      const detail =
+        err instanceof ConfigError
+          ? err.issues.map((i) => formatIssue(i)).join("; ")
+          : (err as Error).message;
+      this.reads = reads.union(this.reads);
+      error(`reload refused, still serving the previous configuration: ${detail}`, {
+        trigger,
+        ok: false,
+        error: detail,
+      });
+      return this.done({ ok: false, trigger, error: detail, lines });
+    }
+    let applied: ApplyReport;
+    try {
+      applied = await this.deps.apply(next.plan);
+    } catch (err) {
+      // Not expected (apply reports listeners that fail to start); never an unhandled rejection.
+      const detail = `applying the new configuration failed: ${(err as Error).message}`;
+      error(detail, { trigger, ok: false, error: detail });
+      return this.done({ ok: false, trigger, error: detail, lines });
+    }
+    this.current = next;
+    this.reads = reads;
+    this.generation++;
+    const report: ReloadReport = {
+      ...applied,
+      failed: applied.failed.map((f) => ({ name: f.name, error: f.error.message })),
+    };
+    for (const l of this.deps.listenerLines(next.plan, new Set([...report.started, ...report.restarted])))
+      info(l.msg, l.fields);
+    for (const f of report.failed) error(`listener ${f.name} could not start: ${f.error}`);
+    info(
+      `reloaded: ${report.updated.length} updated in place, ${report.restarted.length} restarted, ` +
+        `${report.started.length} started, ${report.stopped.length} stopped, ${report.failed.length} failed`,
+      { trigger, ok: true, generation: this.generation, ...report },
+    );
+    return this.done({ ok: true, trigger, report, lines });
+  }
+
+  private done(r: ReloadResult): ReloadResult {
+    for (const fn of this.listeners) {
+      try {
+        fn(r);
+      } catch (err) {
+        log.error(`after reload: ${(err as Error).message}`);
+      }
+    }
+    return r;
+  }
+}

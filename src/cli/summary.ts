@@ -1,0 +1,110 @@
+// The startup summary a person reads (and, with --log-format json, a log pipeline parses): one
+// line per listener with where it listens, what it is, which adapter serves it and for which
+// hosts (per TLS server: mode, credential, days until its certificate expires), the admin
+// listener, then one closing line with the counts. Reloads print the lines of the listeners
+// they started or restarted.
+import type { Plan } from "../provision/plan.ts";
+import { daysLeft } from "../util/days.ts";
+import { log } from "./log.ts";
+
+/** What runs for a listener of the plan: the port bound (port 0 binds another) and the adapter. */
+export interface RunningFact {
+  name: string;
+  port: number;
+  adapter: string;
+}
+
+export interface SummaryLine {
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+/** Listener lines, in plan order; only the listeners in `only` when given. */
+export function listenerLines(
+  plan: Plan,
+  running: RunningFact[],
+  only?: Set<string>,
+  now = new Date(),
+): SummaryLine[] {
+  const lines: SummaryLine[] = [];
+  for (const l of [...plan.listeners, ...plan.streamListeners]) {
+    if (only && !only.has(l.name)) continue;
+    const r = running.find((x) => x.name === l.name);
+    const port = r?.port ?? l.port;
+    const adapter = r?.adapter ?? "?";
+    const kind = l.kind === "tls-passthrough" ? "TLS" : l.kind.toUpperCase();
+    const fields: Record<string, unknown> = { listener: l.name, address: l.address, port, kind, adapter };
+    let what: string;
+    if (l.kind === "https") {
+      const servers = l.servers.map((s) => ({
+        hosts: s.hosts,
+        mode: s.mode,
+        credential: s.credential.name,
+        daysLeft: daysLeft(s.credential.leaf.notAfter, now),
+      }));
+      fields.servers = servers;
+      what = servers
+        .map((s) => `${s.hosts.join(",")} (${s.mode}, ${s.credential}, ${s.daysLeft} days left)`)
+        .join("; ");
+    } else if (l.kind === "http") {
+      fields.hosts = l.hosts.patterns();
+      if (l.httpsRedirectPort !== undefined) fields.redirectPort = l.httpsRedirectPort;
+      const redirect = l.httpsRedirectPort !== undefined ? " (redirect to https)" : "";
+      what = `${l.hosts.patterns().join(",")}${redirect}`;
+    } else if (l.kind === "tcp") {
+      const upstreams = l.route?.upstreams.map((u) => `${u.service} ${u.host}:${u.port}`) ?? [];
+      fields.upstreams = upstreams;
+      what = upstreams.length ? `to ${upstreams.join(", ")}` : "no route";
+    } else {
+      fields.hosts = l.hosts.patterns();
+      what = `${l.hosts.patterns().join(",")} (passthrough by SNI)`;
+    }
+    lines.push({
+      msg: `listener ${l.name} on ${hostPort(l.address, port)} ${kind} [${adapter}]: ${what}`,
+      fields,
+    });
+  }
+  return lines;
+}
+
+export interface Totals {
+  version: string;
+  runtime: string;
+  files: string[];
+  listeners: number;
+  workers: number;
+  warnings: number;
+  /** The admin listener's URL, when one runs. */
+  admin: string | undefined;
+}
+
+/** The admin line ("admin on URL (endpoints)") and the closing "serving" line. */
+export function closingLines(t: Totals, adminEndpoints: string[]): SummaryLine[] {
+  const lines: SummaryLine[] = [];
+  if (t.admin) {
+    lines.push({
+      msg: `admin on ${t.admin} (${adminEndpoints.join(", ")})`,
+      fields: { admin: t.admin, endpoints: adminEndpoints },
+    });
+  }
+  const counts = [
+    plural(t.listeners, "listener"),
+    plural(t.workers, "worker"),
+    plural(t.warnings, "warning"),
+  ];
+  lines.push({
+    msg: `portico ${t.version} (${t.runtime}) serving ${t.files.join(", ")}: ${counts.join(", ")}`,
+    fields: { ...t },
+  });
+  return lines;
+}
+
+export function logLines(lines: SummaryLine[]): void {
+  for (const l of lines) log.info(l.msg, l.fields);
+}
+
+export function hostPort(address: string, port: number): string {
+  return `${address.includes(":") ? `[${address}]` : address}:${port}`;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -31,6 +31,10 @@ export interface ParsedArgs {
   warnDays: number;
   /** --path-normalization LEVEL: beats routes.yaml's settings.pathNormalization. */
   pathNormalization: PathNormalization | undefined;
+  /** --access-log stdout|stderr|off|PATH: beats routes.yaml's settings.accessLog.path. */
+  accessLog: string | undefined;
+  /** --access-log-format json|text: beats settings.accessLog.format. */
+  accessLogFormat: "json" | "text" | undefined;
   /** --watch true|false: beats routes.yaml's settings.watch (default true). */
   watch: boolean | undefined;
   /** --workers N|auto: processes serving the listeners (1: this process alone). */
@@ -77,6 +81,9 @@ Options:
                       a listener the named adapter cannot serve exactly stops startup
   --path-normalization LEVEL  Istio's pathNormalization for matching and forwarding: NONE,
                       BASE (default), MERGE_SLASHES or DECODE_AND_MERGE_SLASHES
+  --access-log WHERE  one line per request and per TCP connection: stdout (default), stderr,
+                      off, or a file path (appended to)
+  --access-log-format json|text   JSON lines (default) or Envoy's default text line
   --workers N|auto    serve with N worker processes sharing the listening ports (default 1;
                       auto: one per available core)
   --log-format FMT    lifecycle lines on stderr as text (default) or json
@@ -102,6 +109,8 @@ const FLAGS: Record<string, FlagSpec> = {
   "--warn-days": { value: true, repeatable: true },
   "--adapter": { value: true, repeatable: true, missing: ADAPTER_CHOICE },
   "--path-normalization": { value: true, repeatable: true, missing: PATH_CHOICE },
+  "--access-log": { value: true, repeatable: true, missing: "needs stdout, stderr, off or a file path" },
+  "--access-log-format": { value: true, repeatable: true, missing: "must be json or text" },
   "--watch": { value: true, repeatable: true, missing: WATCH_CHOICE },
   "--workers": { value: true, repeatable: true, missing: WORKERS_CHOICE },
   "--log-format": { value: true, repeatable: true, missing: LOG_FORMAT_CHOICE },
@@ -118,6 +127,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
   let allowExpired = false;
   let warnDays = DEFAULT_WARN_DAYS;
   let pathNormalization: PathNormalization | undefined;
+  let accessLog: string | undefined;
+  let accessLogFormat: "json" | "text" | undefined;
   let watch: boolean | undefined;
   let workers = 1;
   let logFormat: LogFormat = "text";
@@ -188,6 +199,14 @@ export function parseArgs(argv: string[]): ParsedArgs {
           throw new UsageError(`--path-normalization ${PATH_CHOICE}`);
         pathNormalization = v as PathNormalization;
         break;
+      case "--access-log":
+        if (v === "") throw new UsageError("--access-log needs stdout, stderr, off or a file path");
+        accessLog = v;
+        break;
+      case "--access-log-format":
+        if (v !== "json" && v !== "text") throw new UsageError("--access-log-format must be json or text");
+        accessLogFormat = v;
+        break;
       case "--watch":
         if (v !== "true" && v !== "false") throw new UsageError(`--watch ${WATCH_CHOICE}, got "${v}"`);
         watch = v === "true";
@@ -214,6 +233,8 @@ export function parseArgs(argv: string[]): ParsedArgs {
     allowExpired,
     warnDays,
     pathNormalization,
+    accessLog,
+    accessLogFormat,
     watch,
     workers,
     logFormat,

@@ -17,9 +17,11 @@ import { type PoolEvent, UpstreamPools } from "../upstream/pools.ts";
 import { currentRuntime } from "../util/runtime.ts";
 import { VERSION, runtimeName } from "./version.ts";
 import { USAGE, parseArgs, type ParsedArgs } from "./args.ts";
+import { AccessLogSetup } from "./access-log-setup.ts";
 import { certsCommand } from "./certs-command.ts";
 import { loadSources } from "./config-files.ts";
 import { log, setLogFormat } from "./log.ts";
+import { observers } from "../observe/records.ts";
 import { type Loaded, Reloader } from "./reload.ts";
 import { type FileWatcher, watchWhileWanted } from "./watch.ts";
 import { reportReady, workerIndex } from "./control.ts";
@@ -114,8 +116,14 @@ async function run(args: ParsedArgs): Promise<number> {
   let reloader: Reloader;
   let watcher: FileWatcher | undefined;
   const pools = new UpstreamPools({ onEvent: logPoolEvent });
+  const accessLog = new AccessLogSetup(args);
   try {
     const initial = await load(args, undefined, worker !== undefined);
+    await accessLog.apply(initial.plan.accessLog);
+    // Every sink of the traffic records, in one place (the metrics add theirs here). A log that
+    // is off at startup makes no records; turning it on then takes a restart.
+    const sinks = accessLog.on ? [accessLog.observer] : [];
+    accessLog.detached = !accessLog.on;
     const running = await startGateway(initial.plan, {
       adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),
       clients: new UpstreamClients((tls, protocol, connection) =>
@@ -123,6 +131,7 @@ async function run(args: ParsedArgs): Promise<number> {
       ),
       pools,
       onError: (err) => log.error(err.message),
+      observer: sinks.length > 0 ? observers(sinks) : undefined,
     });
     gateway = running;
     // SIGHUP, a changed file and POST /reload: the same files and flags, read again. A config
@@ -130,7 +139,11 @@ async function run(args: ParsedArgs): Promise<number> {
     reloader = new Reloader({
       initial,
       load: (reads) => load(args, reads),
-      apply: (plan) => running.apply(plan),
+      apply: async (plan) => {
+        const report = await running.apply(plan);
+        await accessLog.apply(plan.accessLog);
+        return report;
+      },
       listenerLines: (plan, only) => listenerLines(plan, runningFacts(running), only),
       what: file,
     });
@@ -176,6 +189,7 @@ async function run(args: ParsedArgs): Promise<number> {
   watcher?.close();
   await reloader.idle();
   await Promise.all([gateway.close(), admin?.listener.close()]);
+  await accessLog.close();
   log.info("stopped");
   // Pooled keep-alive connections to upstreams would hold the event loop open for a while;
   // everything worth finishing has finished.

@@ -51,3 +51,6 @@ export const DEFAULT_ADMIN = "127.0.0.1:15000";
 
 /** Certificates expiring within this many days draw a warning at startup (`--warn-days`). */
 export const DEFAULT_WARN_DAYS = 30;
+
+/** The access log: on, to stdout, one JSON object per line (observe/access-log.ts). */
+export const DEFAULT_ACCESS_LOG = { path: "stdout", format: "json" } as const;

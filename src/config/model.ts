@@ -238,7 +238,19 @@ export interface Config {
     pathNormalization: PathNormalization;
     /** settings.requestTarget (defaults.ts): whether the target must reach the upstream as sent. */
     requestTarget: RequestTargetMode;
+    /**
+     * The access log as configured: routes.yaml's settings.accessLog, with what Istio's
+     * MeshConfig or Telemetry documents say filling the parts it leaves out. Undefined parts
+     * take the defaults (defaults.ts) unless the command line sets them.
+     */
+    accessLog?: AccessLogSettings;
     /** settings.watch: reload when a loaded file changes; undefined: the default (on). */
     watch?: boolean;
   };
+}
+
+/** Where the access log goes ("stdout", "stderr", "off" or a file path) and in which format. */
+export interface AccessLogSettings {
+  path?: string;
+  format?: "json" | "text";
 }

@@ -5,6 +5,7 @@
 
 import { withWorkerHeader } from "./worker-header.ts";
 import { createListenerHandler, type ListenerRef } from "../http/app.ts";
+import { endRecord } from "../http/request-record.ts";
 import type {
   HttpListenerSpec,
   ListenerEvents,
@@ -85,7 +86,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
         kind: "http",
         ...where,
         tls,
-        handler: withWorkerHeader(createListenerHandler(ref, deps.clients, deps.pools)),
+        handler: withWorkerHeader(createListenerHandler(ref, deps.clients, deps.pools, deps.observer)),
         trailers: l.trailers,
         upgrades: l.upgrades,
         rawTarget: l.exactTarget,
@@ -162,6 +163,12 @@ function listenerEvents(name: string, o: TrafficObserver): ListenerEvents {
     handshake: (outcome) => o.handshake(name, outcome),
     connectionOpened: () => o.connectionOpened(name),
     connectionClosed: () => o.connectionClosed(name),
+    // The handler's record of the response (http/request-record.ts), complete now.
+    responseEnd: (res, end) => {
+      const rec = endRecord(res, end);
+      if (rec) o.request(rec);
+    },
+    streamEnd: (r) => o.connection({ listener: name, ...r }),
   };
 }
 

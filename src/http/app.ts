@@ -12,6 +12,8 @@
 // admin API (admin/app.ts), where it routes.
 
 import type { ConnectionInfo, RequestHandler } from "../listeners/_shared/types.ts";
+import { tunnelOf } from "../listeners/_shared/tunnel.ts";
+import type { RequestRecord, TrafficObserver } from "../observe/records.ts";
 import type { HttpsListenerPlan, ListenerPlan, MatchInput } from "../provision/plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 import { UpstreamPools } from "../upstream/pools.ts";
@@ -19,6 +21,7 @@ import { hostOnly } from "../util/host-table.ts";
 import { normalizeTarget } from "../util/path-normalize.ts";
 import { errorResponse } from "./error-status.ts";
 import { grpcLocalReply, isGrpc } from "./grpc.ts";
+import { awaitEnd, flagError, flagged, matchedPattern, newRecord } from "./request-record.ts";
 import { empty, isOwnResponse } from "./responses.ts";
 import { serveRoute } from "./serve-route.ts";
 
@@ -28,23 +31,33 @@ export interface ListenerRef {
   serverHeader: string;
 }
 
-/** `pools`: the running pools of pooled services (a handler of its own starts them on first use). */
+/**
+ * `pools`: the running pools of pooled services (a handler of its own starts them on first use).
+ * `observer`: when there is one, each request gets a record (request-record.ts) that the
+ * listener's responseEnd event completes; without one no record is made.
+ */
 export function createListenerHandler(
   ref: ListenerRef,
   clients: UpstreamClients,
   pools: UpstreamPools = new UpstreamPools(),
+  observer?: TrafficObserver,
 ): RequestHandler {
+  const observed = observer !== undefined;
   return async (req, conn, target) => {
+    const rec = observed ? newRecord(ref.current.name, req, conn) : undefined;
     let res: Response;
     try {
-      res = await handle(ref, req, conn, clients, pools, target);
+      res = await handle(ref, req, conn, clients, pools, target, rec);
     } catch (err) {
+      flagError(rec, err);
       res = errorResponse(err, ref.serverHeader);
     }
     // A gRPC client reads grpc-status, not an HTTP error page (Envoy's local reply does the same).
     if (res.status !== 200 && isGrpc(req) && isOwnResponse(res)) res = await grpcLocalReply(res);
     // A HEAD answer has no body, whichever route made it (Hono's app.fetch did the same here).
-    return req.method === "HEAD" ? new Response(null, res) : res;
+    if (req.method === "HEAD") res = new Response(null, res);
+    if (rec) awaitEnd(res, rec, tunnelOf(res) ? 101 : res.status);
+    return res;
   };
 }
 
@@ -55,6 +68,7 @@ async function handle(
   clients: UpstreamClients,
   pools: UpstreamPools,
   target: string | undefined,
+  rec: RequestRecord | undefined,
 ): Promise<Response> {
   const listener = ref.current;
   const serverHeader = ref.serverHeader;
@@ -65,21 +79,26 @@ async function handle(
   // Envoy refuses a target with a fragment (http_reject_path_with_fragment) and one its path
   // normalisation fails on (a %00), with 400 before any routing; matching and forwarding then
   // use the one normalised path, with the query as sent.
+  if (rec) {
+    rec.authority = authority;
+    rec.path = raw;
+  }
   const pathAndQuery = raw.includes("#") ? undefined : normalizeTarget(raw, listener.pathNormalization);
-  if (pathAndQuery === undefined) return empty(400, serverHeader);
+  // Envoy's DPE: the request was refused before routing (downstream protocol error).
+  if (pathAndQuery === undefined) return flagged(rec, "DPE", empty(400, serverHeader));
   const scheme = listener.kind;
   const host = hostOnly(authority);
 
-  if (!listener.hosts.match(host)) return empty(404, serverHeader);
+  if (!listener.hosts.match(host)) return flagged(rec, "NR", empty(404, serverHeader));
   if (listener.kind === "https" && listener.anyMutual && misdirected(listener, host, conn))
-    return empty(421, serverHeader);
+    return flagged(rec, "DPE", empty(421, serverHeader));
   if (listener.kind === "http" && listener.httpsRedirectPort !== undefined) {
     const port = listener.httpsRedirectPort === 443 ? "" : `:${listener.httpsRedirectPort}`;
     return empty(301, serverHeader, { location: `https://${host}${port}${pathAndQuery}` });
   }
 
   const vhost = listener.vhosts.match(host);
-  if (!vhost) return empty(404, serverHeader);
+  if (!vhost) return flagged(rec, "NR", empty(404, serverHeader));
   const q = pathAndQuery.indexOf("?");
   const m: MatchInput = {
     path: q < 0 ? pathAndQuery : pathAndQuery.slice(0, q),
@@ -99,10 +118,15 @@ async function handle(
   for (const route of vhost.routes) {
     const entry = route.match === null ? -1 : route.match(m);
     if (route.match === null || entry >= 0) {
-      return serveRoute(route, { m, entry, conn, serverHeader, clients, pools });
+      if (rec) {
+        rec.route = route.name;
+        rec.vhost = matchedPattern(vhost.hosts, host);
+      }
+      return serveRoute(route, { m, entry, conn, serverHeader, clients, pools, rec });
     }
   }
-  return empty(404, serverHeader);
+  if (rec) rec.vhost = matchedPattern(vhost.hosts, host);
+  return flagged(rec, "NR", empty(404, serverHeader));
 }
 
 /**

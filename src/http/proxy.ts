@@ -2,6 +2,7 @@
 // ingress adds (docs/architecture.md, "An HTTP request, step by step").
 
 import { UpstreamTimeoutError, UpstreamUnavailableError } from "../util/errors.ts";
+import type { RequestRecord } from "../observe/records.ts";
 import type { ProxyAction, RetryPlan, Upstream } from "../provision/plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 import type { Ticket } from "../upstream/pool/circuit-breaker.ts";
@@ -13,6 +14,7 @@ import { HOP_BY_HOP, connectionListed } from "./hop-by-hop.ts";
 import { shadow } from "./mirror.ts";
 import { failureOutcome, PoolTries, releasedAfterBody } from "./pool-tries.ts";
 import { bodyStream, replayable } from "./replay.ts";
+import { flag, upstreamTried } from "./request-record.ts";
 import { backoffMs, classifyFailure, retriableFailure, retriableResponse, type TryFailure } from "./retry.ts";
 import { classifyError } from "../util/runtime-error.ts";
 import { pickWeighted } from "../util/random.ts";
@@ -32,6 +34,8 @@ export interface ForwardRequest {
   /** x-client-cert-* headers, when the listener asks for them and the client sent a certificate. */
   certHeaders?: readonly (readonly [string, string])[];
   serverHeader: string;
+  /** The request's access-log record, when traffic is observed. */
+  rec?: RequestRecord | undefined;
 }
 
 /**
@@ -55,9 +59,11 @@ export async function forward(
   if (upstream === undefined) throw new UpstreamUnavailableError("no destination has a weight above 0");
   const client = clients.for(upstream);
   const headers = requestHeaders(f, action.authority);
+  const rec = f.rec;
   // Destination-level operations first, then the route's (Envoy applies the enclosing level last).
   if (upstream.requestOps) applyHeaderOps(headers, upstream.requestOps);
   if (action.requestOps) applyHeaderOps(headers, action.requestOps);
+  if (rec) rec.requestId = headers.get("x-request-id") ?? undefined;
   const { req } = f;
   const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
   // A pooled service: every try picks an endpoint (pool-tries.ts); a direct one has one origin.
@@ -76,6 +82,8 @@ export async function forward(
   // likewise gives up retrying and shadowing a request that overflows its buffer).
   const replay = action.retry !== undefined || action.mirrors !== undefined;
   const body = !hasBody ? null : replay ? await replayable(req) : undefined;
+  // A body read whole is counted as read; a streamed one keeps its declared length (records).
+  if (rec && body) rec.bytesReceived = body.byteLength;
   if (action.mirrors && body !== undefined) {
     shadow(action.mirrors, req.method, f.pathAndQuery, headers, body, action.timeoutMs, clients, pools);
   }
@@ -91,10 +99,11 @@ export async function forward(
       req,
       headers,
       body,
+      rec,
     );
   } else {
     const stream = body === undefined ? req.body : bodyStream(body);
-    const send = { client, method: req.method, headers, service: upstream.service };
+    const send = { client, method: req.method, headers, service: upstream.service, rec };
     const a = await sendTry(send, target, undefined, f.pathAndQuery, stream, req.signal, action.timeoutMs);
     if (a.failure !== undefined) throw failureError(a, upstream.service, action.timeoutMs);
     done = a;
@@ -125,6 +134,7 @@ interface Send {
   method: string;
   headers: Headers;
   service: string;
+  rec: RequestRecord | undefined;
 }
 
 /**
@@ -140,8 +150,10 @@ async function sendTry(
   clientSignal: AbortSignal,
   timeoutMs: number,
 ): Promise<Exchanged | Failed> {
+  const rec = s.rec;
   if (typeof target === "string") {
-    return attempt(
+    if (rec) upstreamTried(rec, target, s.service);
+    const a = await attempt(
       s.client,
       target + pathAndQuery,
       s.method,
@@ -151,14 +163,18 @@ async function sendTry(
       timeoutMs,
       s.service,
     );
+    if (rec && a.failure === undefined) rec.upstreamServiceTimeMs = a.elapsed;
+    return a;
   }
   const started = performance.now();
   const t = await target.start(ticket ?? target.admit(false)!, timeoutMs, clientSignal);
   if (!t) return { failure: "timeout", error: timeoutError(s.service, timeoutMs) };
+  if (rec) upstreamTried(rec, t.origin, s.service);
   const left = timeoutMs > 0 ? Math.max(1, Math.ceil(timeoutMs - (performance.now() - started))) : 0;
   const url = t.origin + pathAndQuery;
   const a = await attempt(s.client, url, s.method, s.headers, body, clientSignal, left, s.service);
   if (a.failure === undefined) {
+    if (rec) rec.upstreamServiceTimeMs = a.elapsed;
     t.report(a.res.status);
     if (t.holdsBody) return { ...a, release: t.release };
     t.release();
@@ -230,12 +246,14 @@ async function withRetries(
   req: Request,
   headers: Headers,
   body: Uint8Array<ArrayBuffer> | null,
+  rec: RequestRecord | undefined,
 ): Promise<Exchanged> {
   const deadline = action.timeoutMs > 0 ? performance.now() + action.timeoutMs : Infinity;
   const perTry = retry.perTryTimeoutMs > 0 ? retry.perTryTimeoutMs : Infinity;
-  const send = { client, method: req.method, headers, service: upstream.service };
+  const send = { client, method: req.method, headers, service: upstream.service, rec };
   let ticket: Ticket | undefined;
   for (let n = 0; ; n++) {
+    if (rec) rec.retries = n;
     const remaining = deadline - performance.now();
     const limit = Math.min(perTry, remaining);
     const tryMs = limit === Infinity ? 0 : Math.max(1, Math.ceil(limit));
@@ -247,6 +265,8 @@ async function withRetries(
       ticket = target.admit(true);
       more = ticket !== undefined;
     }
+    // Envoy's URX: the answer stands because the retry limit was reached.
+    if (retriable && !more && n > 0) flag(rec, "URX");
     if (a.failure === undefined) {
       if (!more || !retriable) return a;
       discard(a.res);

@@ -4,6 +4,7 @@
 // header operations and CORS headers. A route without these features goes straight to its action.
 
 import type { ConnectionInfo } from "../listeners/_shared/types.ts";
+import type { RequestRecord } from "../observe/records.ts";
 import type { FaultPlan, MatchInput, RouteAction, RoutePlan } from "../provision/route-plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 import type { UpstreamPools } from "../upstream/pools.ts";
@@ -12,6 +13,7 @@ import { addCorsHeaders, isPreflight, preflightResponse } from "./cors.ts";
 import { errorResponse } from "./error-status.ts";
 import { applyHeaderOps } from "./header-ops.ts";
 import { forward } from "./proxy.ts";
+import { flag, flagError } from "./request-record.ts";
 import { forwardUpgrade, isUpgrade, refuseUpgrade } from "./upgrade.ts";
 import { empty, ownResponse, plainText } from "./responses.ts";
 import { clientCertHeaders, xfccValue } from "./xfcc.ts";
@@ -28,13 +30,15 @@ export interface RouteRequest {
   serverHeader: string;
   clients: UpstreamClients;
   pools: UpstreamPools;
+  /** The request's access-log record, when traffic is observed (request-record.ts). */
+  rec: RequestRecord | undefined;
 }
 
 export function serveRoute(route: RoutePlan, r: RouteRequest): Response | Promise<Response> {
   if (route.cors === undefined && route.fault === undefined && route.responseOps === undefined) {
     return act(route.action, r);
   }
-  return withPolicies(route, r.m.req, r.serverHeader, () => act(route.action, r));
+  return withPolicies(route, r.m.req, r.serverHeader, r.rec, () => act(route.action, r));
 }
 
 /** The route's CORS, fault and response header policies around `run`, the route's action. */
@@ -42,6 +46,7 @@ async function withPolicies(
   route: RoutePlan,
   req: Request,
   serverHeader: string,
+  rec: RequestRecord | undefined,
   run: () => Response | Promise<Response>,
 ): Promise<Response> {
   const cors = route.cors;
@@ -56,11 +61,12 @@ async function withPolicies(
       }
     }
   }
-  let res = route.fault ? await injectFault(route.fault, serverHeader) : undefined;
+  let res = route.fault ? await injectFault(route.fault, serverHeader, rec) : undefined;
   if (res === undefined) {
     try {
       res = await run();
     } catch (err) {
+      flagError(rec, err);
       // Envoy's router applies the route's response headers to its own error replies too.
       res = errorResponse(err, serverHeader);
     }
@@ -92,6 +98,7 @@ function act(action: RouteAction, r: RouteRequest): Response | Promise<Response>
         xfcc: xfccValue(m.req.headers.get("x-forwarded-client-cert"), peer, m.clientCerts.xfcc),
         certHeaders: peer && m.clientCerts.headers ? clientCertHeaders(peer) : undefined,
         serverHeader,
+        rec: r.rec,
       };
       return upgrade && conn.upgrade
         ? forwardUpgrade(action, f, r.pools)
@@ -105,9 +112,18 @@ function act(action: RouteAction, r: RouteRequest): Response | Promise<Response>
  * "If left unspecified, all requests will be delayed / aborted"). The delay does not count
  * against the route timeout, which starts when the request is forwarded.
  */
-async function injectFault(f: FaultPlan, serverHeader: string): Promise<Response | undefined> {
-  if (f.delayPercentage > 0 && chance(f.delayPercentage)) await new Promise((r) => setTimeout(r, f.delayMs));
-  if (f.abortPercentage > 0 && chance(f.abortPercentage))
+async function injectFault(
+  f: FaultPlan,
+  serverHeader: string,
+  rec: RequestRecord | undefined,
+): Promise<Response | undefined> {
+  if (f.delayPercentage > 0 && chance(f.delayPercentage)) {
+    flag(rec, "DI");
+    await new Promise((r) => setTimeout(r, f.delayMs));
+  }
+  if (f.abortPercentage > 0 && chance(f.abortPercentage)) {
+    flag(rec, "FI");
     return plainText(f.abortStatus, f.abortBody, serverHeader);
+  }
   return undefined;
 }

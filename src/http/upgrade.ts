@@ -21,6 +21,7 @@ import {
   type ForwardRequest,
 } from "./proxy.ts";
 import { failureOutcome, PoolTries, type PoolTry } from "./pool-tries.ts";
+import { upstreamTried } from "./request-record.ts";
 import { empty } from "./responses.ts";
 import { classifyFailure } from "./retry.ts";
 
@@ -63,6 +64,8 @@ export async function forwardUpgrade(
   // Hop-by-hop headers were removed above; these two are the upgrade itself.
   headers.set("connection", "upgrade");
   headers.set("upgrade", protocol);
+  const rec = f.rec;
+  if (rec) rec.requestId = headers.get("x-request-id") ?? undefined;
 
   const controller = new AbortController();
   const onClientAbort = () => controller.abort(f.req.signal.reason);
@@ -83,7 +86,9 @@ export async function forwardUpgrade(
       attempt = await tries.start(tries.admit(false)!, action.timeoutMs, controller.signal);
       if (!attempt) throw timeoutError(upstream.service, action.timeoutMs);
     }
-    const url = (attempt?.origin ?? upstream.origin) + f.pathAndQuery;
+    const origin = attempt?.origin ?? upstream.origin;
+    if (rec) upstreamTried(rec, origin, upstream.service);
+    const url = origin + f.pathAndQuery;
     const r = { url, method: f.req.method, headers, body: null, signal: controller.signal };
     result = await upgradeUpstream(r, upstream.tls, connectionSettings(upstream.pool?.spec.connectionPool));
   } catch (err) {
@@ -100,6 +105,7 @@ export async function forwardUpgrade(
     f.req.signal.removeEventListener("abort", onClientAbort);
   }
   const elapsed = Math.round(performance.now() - started);
+  if (rec) rec.upstreamServiceTimeMs = elapsed;
   if (!result.upgraded) {
     const res = result.res;
     attempt?.report(res.status);

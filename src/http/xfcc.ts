@@ -122,3 +122,21 @@ function escapeDnValue(v: string): string {
 function quote(v: string): string {
   return `"${v}"`;
 }
+
+const identityCache = new WeakMap<PeerCertificate, { subject: string; uriSan: string | undefined }>();
+
+/**
+ * The certificate's subject (RFC 2253, as Envoy's %DOWNSTREAM_PEER_SUBJECT%) and first URI SAN
+ * (%DOWNSTREAM_PEER_URI_SAN%) for the access log: parsed once per connection, since the
+ * PeerCertificate object is the connection's.
+ */
+export function peerIdentity(peer: PeerCertificate): { subject: string; uriSan: string | undefined } {
+  let id = identityCache.get(peer);
+  if (!id) {
+    const cert = new X509Certificate(peer.der);
+    const names = cert.getExtension(SubjectAlternativeNameExtension)?.names.items ?? [];
+    id = { subject: rfc2253(cert), uriSan: names.find((n) => n.type === "url")?.value };
+    identityCache.set(peer, id);
+  }
+  return id;
+}

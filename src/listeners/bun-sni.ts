@@ -51,7 +51,9 @@ export const startBunSni: StartListener = async (spec) => {
     inner.push(server);
     const bunPort = server.port!;
     if (!spec.upgrades) {
-      targets.push({ emit: (socket, name) => pipeToLoopback(socket, bunPort, name ?? "", facts) });
+      targets.push({
+        emit: (socket, name, alpn) => pipeToLoopback(socket, bunPort, name ?? "", facts, alpn.includes("h2")),
+      });
       continue;
     }
     const https = h1SecureServer(spec, tracker, policy, index, piped) as unknown as NetServer;
@@ -60,7 +62,9 @@ export const startBunSni: StartListener = async (spec) => {
     const h1Port = await listen(https, where);
     targets.push({
       emit: (socket, name, alpn) =>
-        pipeToLoopback(socket, alpn.includes("h2") ? bunPort : h1Port, name ?? "", facts),
+        alpn.includes("h2")
+          ? pipeToLoopback(socket, bunPort, name ?? "", facts, true)
+          : pipeToLoopback(socket, h1Port, name ?? "", facts),
     });
   }
   return serveFront(spec, sniFrontServer(tls, targets), tracker, async () => {
@@ -87,6 +91,7 @@ function innerServer(spec: HttpListenerSpec, policy: TlsPolicy, index: number, f
     if (!f) return new Response(null, { status: 421 });
     return spec.handler(req, {
       remoteAddress: f.remoteAddress,
+      protocol: f.h2 ? "HTTP/2" : "HTTP/1.1",
       tls: { serverName: f.serverName, serverIndex: index, alpn: "", peer: undefined },
     });
   });

@@ -11,8 +11,9 @@
 
 import { connect, createServer, type Socket } from "node:net";
 import { ConnectionTracker, serveFront } from "./_shared/connections.ts";
+import { normalizeAddress } from "./_shared/connection-info.ts";
 import { dispatchBySni } from "./_shared/sni-front.ts";
-import type { StartListener, StreamBackend, StreamListenerSpec } from "./_shared/types.ts";
+import type { StartListener, StreamBackend, StreamEnd, StreamListenerSpec } from "./_shared/types.ts";
 
 const CONNECT_TIMEOUT_MS = 10_000;
 /** No byte either way for this long closes the connection (Envoy's default idle_timeout). */
@@ -27,20 +28,55 @@ export const startNodeTcp: StartListener<StreamListenerSpec> = async (spec) => {
 };
 
 function accept(client: Socket, spec: StreamListenerSpec, connections: ConnectionTracker): void {
+  const rec = spec.events?.streamEnd ? streamRecord(client, spec) : undefined;
   if (!spec.sni) {
     // Nothing is read before the backend answers; the kernel buffers what the client sends.
     client.pause();
     const backend = spec.backend(undefined);
-    if (backend === undefined) return void client.destroy();
-    return forward(client, backend, connections, spec);
+    if (backend === undefined) return refuse(client, spec, rec);
+    return forward(client, backend, connections, spec, rec);
   }
   // dispatchBySni destroys connections whose ClientHello is invalid, too large, stalled for 10 s,
   // or names no backend; otherwise the ClientHello is back in the (paused) socket.
   dispatchBySni(client, (serverName) => {
+    if (rec) rec.sni = serverName;
     const backend = spec.backend(serverName);
-    if (backend === undefined) return undefined;
-    return { emit: (socket) => forward(socket, backend, connections, spec) };
+    if (backend === undefined) return void refuse(client, spec, rec);
+    return { emit: (socket) => forward(socket, backend, connections, spec, rec) };
   });
+}
+
+/** The access-log record of one connection, only made when the listener reports them. */
+function streamRecord(client: Socket, spec: StreamListenerSpec): StreamEnd {
+  return {
+    startTime: Date.now(),
+    kind: spec.sni ? "tls-passthrough" : "tcp",
+    sni: undefined,
+    upstreamHost: undefined,
+    upstreamService: undefined,
+    flags: [],
+    bytesReceived: 0,
+    bytesSent: 0,
+    durationMs: 0,
+    remoteAddress: normalizeAddress(client.remoteAddress),
+  };
+}
+
+/** No route (Envoy's NR): the connection is closed; the socket counters give the bytes. */
+function refuse(client: Socket, spec: StreamListenerSpec, rec: StreamEnd | undefined): undefined {
+  if (rec) {
+    rec.flags.push("NR");
+    client.once("close", () => streamEnded(spec, rec, client));
+  }
+  client.destroy();
+  return undefined;
+}
+
+function streamEnded(spec: StreamListenerSpec, rec: StreamEnd, client: Socket): void {
+  rec.bytesReceived = client.bytesRead;
+  rec.bytesSent = client.bytesWritten;
+  rec.durationMs = Date.now() - rec.startTime;
+  spec.events!.streamEnd!(rec);
 }
 
 function forward(
@@ -48,6 +84,7 @@ function forward(
   backend: StreamBackend,
   connections: ConnectionTracker,
   spec: StreamListenerSpec,
+  rec: StreamEnd | undefined,
 ): void {
   const logError = (message: string) => spec.onError?.(new Error(`listener "${spec.name}": ${message}`));
   const upstream = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
@@ -93,4 +130,34 @@ function forward(
     return hadError || !connected ? closeBoth() : undefined;
   });
   client.once("close", (hadError: boolean) => (hadError ? closeBoth() : undefined));
+  if (rec) recordForward(client, upstream, backend, spec, rec, () => connected);
+}
+
+/**
+ * Fills the record as the connection goes: UF when the backend was never reached, UC when it
+ * reset, DC when the client did; reported once both sides have closed.
+ */
+function recordForward(
+  client: Socket,
+  upstream: Socket,
+  backend: StreamBackend,
+  spec: StreamListenerSpec,
+  rec: StreamEnd,
+  connected: () => boolean,
+): void {
+  rec.upstreamHost = `${backend.host.includes(":") ? `[${backend.host}]` : backend.host}:${backend.port}`;
+  rec.upstreamService = backend.service;
+  let open = 2;
+  const closed = () => {
+    if (--open === 0) streamEnded(spec, rec, client);
+  };
+  upstream.once("close", (hadError: boolean) => {
+    if (!connected()) rec.flags.push("UF");
+    else if (hadError && open === 2) rec.flags.push("UC");
+    closed();
+  });
+  client.once("close", (hadError: boolean) => {
+    if (hadError && open === 2 && connected()) rec.flags.push("DC");
+    closed();
+  });
 }

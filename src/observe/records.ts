@@ -76,6 +76,9 @@ export interface RequestRecord {
   peerUriSan: string | undefined;
   /** The client's address. */
   remoteAddress: string;
+  /** User-Agent and X-Forwarded-For as received (Envoy's default log line shows both). */
+  userAgent?: string | undefined;
+  forwardedFor?: string | undefined;
 }
 
 /** One TCP or TLS-passthrough connection, complete when both its sides have closed. */

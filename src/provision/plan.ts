@@ -1,6 +1,7 @@
 // The provisioned, immutable runtime form of the configuration: certificates read and parsed,
 // matchers compiled, lookups indexed. The request path reads only these objects.
 
+import type { AccessLogSettings } from "../config/model.ts";
 import type { PathNormalization } from "../util/path-normalize.ts";
 import type { HostTable } from "../util/host-table.ts";
 import type { CertForwardingPlan } from "./cert-forwarding.ts";
@@ -167,6 +168,8 @@ export interface Plan {
   serverHeader: string;
   /** settings.admin: "ADDR:PORT" or "off"; undefined for the default. */
   admin?: string;
+  /** settings.accessLog (with Istio's MeshConfig/Telemetry); undefined parts: the defaults. */
+  accessLog?: AccessLogSettings;
   /** Every service's pool and every subset's, by key (`service`, `service/subset`). */
   pools: Map<string, PoolPlan>;
 }

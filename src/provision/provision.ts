@@ -87,6 +87,7 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
     pools,
   };
   if (config.settings.admin !== undefined) plan.admin = config.settings.admin;
+  if (config.settings.accessLog !== undefined) plan.accessLog = config.settings.accessLog;
   return { plan, warnings };
 }
 

@@ -64,6 +64,7 @@ function pickFrom(route: StreamRoutePlan | undefined, pools: UpstreamPools): Str
   return {
     host: e.address,
     port: e.port,
+    service: u.service,
     connectTimeoutMs,
     ...(tcpKeepalive ? { keepAliveMs: tcpKeepalive.timeMs ?? 0 } : {}),
     connected: (ok) => {

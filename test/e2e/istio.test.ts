@@ -312,7 +312,7 @@ data:
 });
 
 describe("what is not a Gateway, VirtualService or Secret", () => {
-  test("Deployments, Services, IstioOperator, EnvoyFilter and Telemetry are ignored with a notice", async () => {
+  test("Deployments, Services and EnvoyFilter are ignored, IstioOperator and Telemetry beyond the access log too", async () => {
     const r = await runPortico([
       "validate",
       "-c",
@@ -330,9 +330,15 @@ describe("what is not a Gateway, VirtualService or Secret", () => {
     ]);
     expect(r.stderr).toContain('Deployment "tcp-echo-deployment" ignored');
     expect(r.stderr).toContain('Service "tcp-echo-service" ignored');
-    expect(r.stderr).toContain('IstioOperator "control-plane" ignored');
+    // IstioOperator and Telemetry are read for the access log only (observe/access-log.ts).
+    expect(r.stderr).toContain(
+      "control-plane-reduce-gw-config.yaml:6: spec.profile: ignored (only meshConfig.accessLogFile and accessLogEncoding are read)",
+    );
+    expect(r.stderr).toContain("spec.meshConfig.enablePrometheusMerge: ignored");
     expect(r.stderr).toContain('EnvoyFilter "ingressgateway-access-logging" ignored');
-    expect(r.stderr).toContain('Telemetry "ingress-gateway" ignored');
+    expect(r.stderr).toContain(
+      "enable-ingress-gw-access-logs.yaml:7: spec.selector: ignored (only accessLogging is read)",
+    );
     expect(r.code).toBe(0);
   });
 

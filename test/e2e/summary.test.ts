@@ -62,7 +62,9 @@ describe("startup summary, text", () => {
 
   test("the admin URL with its endpoints, then the counts", () => {
     const out = s.p.output();
-    expect(out).toContain(`admin on http://127.0.0.1:${s.admin} (/healthz, /certs, /upstreams, /config, POST /reload)\n`);
+    expect(out).toContain(
+      `admin on http://127.0.0.1:${s.admin} (/healthz, /certs, /upstreams, /config, POST /reload)\n`,
+    );
     expect(out).toContain(`serving ${s.file}: 3 listeners, 1 worker, 1 warning\n`);
     expect(out.indexOf("listener db")).toBeLessThan(out.indexOf(" serving "));
   });

@@ -87,6 +87,14 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
     pathNormalization: rawSettings?.pathNormalization ?? defaults.pathNormalization,
     requestTarget: rawSettings?.requestTarget ?? defaults.requestTarget,
     ...(rawSettings?.admin === undefined ? {} : { admin: rawSettings.admin }),
+    ...(rawSettings?.accessLog === undefined
+      ? {}
+      : {
+          accessLog:
+            typeof rawSettings.accessLog === "string"
+              ? { path: rawSettings.accessLog }
+              : rawSettings.accessLog,
+        }),
     ...(rawSettings?.watch === undefined ? {} : { watch: rawSettings.watch }),
   };
   const credentials = bad.has("credentials")

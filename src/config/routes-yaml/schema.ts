@@ -33,6 +33,21 @@ import { poolServiceFields, poolServiceIssues } from "./pool-service.ts";
 
 const ADMIN = 'the admin listener address, ADDR:PORT such as 127.0.0.1:15000, or "off"';
 
+// settings.accessLog: `stdout | stderr | off | /path/file` as a string, or a mapping with path
+// and format (json, the default, or text: Envoy's default line).
+const ACCESS_LOG_PATH = "stdout, stderr, off or a file path";
+const accessLogPath = text(ACCESS_LOG_PATH, 1);
+const AccessLogSchema = v.union(
+  [
+    accessLogPath,
+    mapping("a mapping with path and format", {
+      path: v.optional(accessLogPath),
+      format: v.optional(oneOf(["json", "text"] as const)),
+    }),
+  ],
+  `expected ${ACCESS_LOG_PATH}, or a mapping with path and format (json or text)`,
+);
+
 const SERVICE_URL =
   "an http://, https://, h2c://, h2:// or tcp:// URL with a host and no path or query, " +
   "such as http://127.0.0.1:9080";
@@ -202,22 +217,26 @@ const VirtualHostSchema = v.pipe(
 
 export const ConfigSchema = mapping("a mapping with listeners, services and routes", {
   settings: v.optional(
-    mapping("a mapping with timeout, serverHeader, admin, pathNormalization, requestTarget and watch", {
-      timeout: v.optional(duration),
-      serverHeader: v.optional(headerValue),
-      // Istio's MeshConfig.pathNormalization.normalization levels.
-      pathNormalization: v.optional(oneOf(PATH_NORMALIZATIONS)),
-      requestTarget: v.optional(oneOf(REQUEST_TARGET_MODES)),
-      // Reload when a loaded file changes (src/cli/watch.ts); --watch beats it.
-      watch: v.optional(expecting("true or false", v.boolean(got("true or false")))),
-      admin: v.optional(
-        checked(ADMIN, (value) =>
-          parseAdminAddress(value) === undefined
-            ? `expected ${ADMIN}, got ${describeValue(value)}`
-            : undefined,
+    mapping(
+      "a mapping with timeout, serverHeader, admin, pathNormalization, requestTarget, watch and accessLog",
+      {
+        timeout: v.optional(duration),
+        serverHeader: v.optional(headerValue),
+        // Istio's MeshConfig.pathNormalization.normalization levels.
+        pathNormalization: v.optional(oneOf(PATH_NORMALIZATIONS)),
+        requestTarget: v.optional(oneOf(REQUEST_TARGET_MODES)),
+        // Reload when a loaded file changes (src/cli/watch.ts); --watch beats it.
+        watch: v.optional(expecting("true or false", v.boolean(got("true or false")))),
+        admin: v.optional(
+          checked(ADMIN, (value) =>
+            parseAdminAddress(value) === undefined
+              ? `expected ${ADMIN}, got ${describeValue(value)}`
+              : undefined,
+          ),
         ),
-      ),
-    }),
+        accessLog: v.optional(AccessLogSchema),
+      },
+    ),
   ),
   listeners: list("a non-empty list of listeners", ListenerSchema, 1),
   credentials: v.optional(namedMap("a mapping of credential names to folders or files", CredentialSchema)),

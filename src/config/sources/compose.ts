@@ -8,6 +8,8 @@ import { LineCounter, parseAllDocuments } from "yaml";
 import { ConfigError, fileIssue, type ConfigIssue } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { translateGateway } from "../istio/gateway.ts";
+import { meshAccessLog } from "../istio/mesh-config.ts";
+import { telemetryAccessLog, withTelemetry } from "../istio/telemetry.ts";
 import type { IstioDoc } from "../istio/document.ts";
 import { credentialFromSecrets, readSecret, type SecretMaterial } from "../istio/secret.ts";
 import { translateVirtualService } from "../istio/virtual-service.ts";
@@ -22,7 +24,14 @@ import {
 } from "../istio/service-entry.ts";
 import { checkSubsets } from "../subset-checks.ts";
 import { nameClash, portClash } from "../listener-checks.ts";
-import type { Config, CredentialConfig, ListenerConfig, ServiceConfig, VirtualHostConfig } from "../model.ts";
+import type {
+  AccessLogSettings,
+  Config,
+  CredentialConfig,
+  ListenerConfig,
+  ServiceConfig,
+  VirtualHostConfig,
+} from "../model.ts";
 import { DocumentReporter, yamlMessage } from "../report.ts";
 import { configFromDocument } from "../routes-yaml/parse.ts";
 import { parseServiceUrl } from "../service-url.ts";
@@ -60,6 +69,8 @@ export interface SourceText {
 
 const KINDS = ["Gateway", "VirtualService", "DestinationRule", "ServiceEntry", "WorkloadEntry", "Secret"];
 const KINDS_IGNORED_NOTE = `only ${KINDS.slice(0, -1).join(", ")} and Secret are read`;
+/** Read for the access-log switch only (istio/mesh-config.ts, istio/telemetry.ts). */
+const MESH_KINDS = ["IstioOperator", "ConfigMap", "Telemetry"];
 
 /**
  * One Config from every file's text. `files`: every file given, in order (also those that could
@@ -110,7 +121,7 @@ export function composeConfig(
       reporters.push(ctx);
       const body = raw as Record<string, unknown>;
       const name = (body.metadata as { name?: unknown } | undefined)?.name;
-      if (!KINDS.includes(String(kind))) {
+      if (!KINDS.includes(String(kind)) && !MESH_KINDS.includes(String(kind))) {
         const shown = typeof name === "string" ? name : "?";
         ctx.report([], `${String(kind)} "${shown}" ignored (${KINDS_IGNORED_NOTE})`, "warning");
         continue;
@@ -179,6 +190,7 @@ function mergeNatives(natives: Config[], files: string[], issues: ConfigIssue[])
       c.settings.serverHeader !== defaults.serverHeader ||
       c.settings.pathNormalization !== defaults.pathNormalization ||
       c.settings.requestTarget !== defaults.requestTarget ||
+      c.settings.accessLog !== undefined ||
       c.settings.watch !== undefined;
     if (natives.length === 1 || changed) merged.settings = c.settings;
   }
@@ -186,6 +198,7 @@ function mergeNatives(natives: Config[], files: string[], issues: ConfigIssue[])
 }
 
 function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions): void {
+  applyMeshAccessLog(docs, config);
   const secrets = new Map<string, SecretMaterial>();
   for (const d of docs.filter((d) => d.kind === "Secret")) {
     const s = readSecret(d);
@@ -270,6 +283,23 @@ function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions): 
   const http = config.routes.flatMap((e) => e.http.flatMap((r) => [...r.destinations, ...(r.mirrors ?? [])]));
   const usedByHttp = new Set(http.map((d) => d.service));
   for (const { doc, service } of tlsPorts) if (usedByHttp.has(service.name)) warnPlainToTlsPort(doc, service);
+}
+
+/**
+ * The access log from MeshConfig (IstioOperator, the istio ConfigMap) and Telemetry documents,
+ * under what routes.yaml's settings.accessLog sets itself (which wins, field by field).
+ */
+function applyMeshAccessLog(docs: IstioDoc[], config: Config): void {
+  let mesh: AccessLogSettings | undefined;
+  let telemetry: AccessLogSettings | undefined;
+  for (const d of docs) {
+    if (d.kind === "IstioOperator" || d.kind === "ConfigMap") {
+      const m = meshAccessLog(d);
+      if (m) mesh = { ...mesh, ...m };
+    } else if (d.kind === "Telemetry") telemetry = telemetryAccessLog(d) ?? telemetry;
+  }
+  const istio = withTelemetry(mesh, telemetry);
+  if (istio) config.settings.accessLog = { ...istio, ...config.settings.accessLog };
 }
 
 /** Istio merges VirtualServices that share a host on one Gateway; Portico asks for one. */

@@ -4,6 +4,7 @@
 
 import type { Server, TLSOptions } from "bun";
 import { within } from "../../util/deadline.ts";
+import { withResponseEnd } from "./bun-response-end.ts";
 import { DRAIN_MS } from "./connections.ts";
 import { internalError } from "./internal-error.ts";
 import { listenError } from "./listen-error.ts";
@@ -18,6 +19,10 @@ export function serveBun(
   tls: TLSOptions | TLSOptions[] | undefined,
   fetch: (req: Request, server: BunServer) => Response | Promise<Response>,
 ): BunServer {
+  const hook = spec.events?.responseEnd;
+  const serve = hook
+    ? async (req: Request, server: BunServer) => withResponseEnd(await fetch(req, server), hook)
+    : fetch;
   try {
     return Bun.serve({
       hostname: where.address,
@@ -27,7 +32,7 @@ export function serveBun(
       // Bun's maximum; Envoy's default idle timeout is longer, but 255 s is what Bun allows.
       idleTimeout: 255,
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-      fetch,
+      fetch: serve,
       error: (err) => internalError(spec, err),
     });
   } catch (err) {

@@ -9,18 +9,26 @@ import { normalizeAddress } from "./connection-info.ts";
 export interface PipedClient {
   remoteAddress: string;
   serverName: string;
+  /** The ClientHello offered h2 (an inner server that speaks h2 then chose it). */
+  h2: boolean;
 }
 
 /** The front's facts about each piped connection, keyed by the pipe's local port. */
 export type PipeFacts = Map<number, PipedClient>;
 
-export function pipeToLoopback(socket: Socket, port: number, serverName: string, facts: PipeFacts): void {
+export function pipeToLoopback(
+  socket: Socket,
+  port: number,
+  serverName: string,
+  facts: PipeFacts,
+  h2 = false,
+): void {
   const remoteAddress = normalizeAddress(socket.remoteAddress);
   const up = connect({ host: "127.0.0.1", port, noDelay: true });
   let localPort = 0;
   up.once("connect", () => {
     localPort = up.localPort ?? 0;
-    facts.set(localPort, { remoteAddress, serverName });
+    facts.set(localPort, { remoteAddress, serverName, h2 });
     // The ClientHello was unshifted back into `socket`, so it flows first.
     relay(socket, up);
     relay(up, socket);

@@ -29,6 +29,7 @@ import type { ConnectionTracker } from "./connections.ts";
 import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
 import { internalError } from "./internal-error.ts";
 import { connectListener, upgradeListener } from "./node-upgrade.ts";
+import { answeredWith, countBytes, reportEnd } from "./response-end.ts";
 import type { SniTarget } from "./sni-front.ts";
 import type { ConnectionInfo, HttpListenerSpec, TlsPolicy } from "./types.ts";
 
@@ -170,11 +171,13 @@ function bridge(
   /** False: the connection must not be served (client-cert-guard.ts); it is destroyed. */
   admit?: (incoming: Incoming) => boolean,
 ) {
+  const responseEnd = spec.events?.responseEnd;
   const onRequest = getRequestListener(
     async (req, env) => {
       const { incoming, outgoing } = env as { incoming: Incoming; outgoing: Outgoing };
       // IncomingMessage.url (HTTP/1.1) and Http2ServerRequest.url (:path) are the raw target.
       const res = await spec.handler(req, connInfo(incoming), incoming[RAW_TARGET] ?? incoming.url);
+      if (responseEnd) answeredWith(outgoing, res, responseEnd);
       // A Response cannot carry trailers, and the bridge would invent a content-length for a
       // short body: a response whose upstream may send trailers is written here instead.
       const trailers = trailersOf(res);
@@ -182,6 +185,8 @@ function bridge(
       // bidirectional stream's request body ends only just before its response does.
       if (trailers) await writeWithTrailers(res, trailers, outgoing);
       else if (!trailersOnly(res, outgoing)) return res;
+      // A trailers-only answer is one HEADERS frame, already sent: the response may never "finish".
+      else if (responseEnd) reportEnd(outgoing, false, responseEnd);
       return RESPONSE_ALREADY_SENT;
     },
     {
@@ -200,13 +205,17 @@ function bridge(
       incoming.url = target.replaceAll("\\", "/");
     }
     tracker.begin();
+    if (responseEnd) countBytes(outgoing);
     // Bun's node:http2 does not always emit "close" on a finished response; either event ends it.
     let done = false;
-    const end = () => {
-      if (!done) (done = true), tracker.end();
+    const end = (closed: boolean) => {
+      if (done) return;
+      done = true;
+      tracker.end();
+      if (responseEnd) reportEnd(outgoing, closed, responseEnd);
     };
-    outgoing.once("finish", end);
-    outgoing.once("close", end);
+    outgoing.once("finish", () => end(false));
+    outgoing.once("close", () => end(true));
     return onRequest(incoming, outgoing);
   };
 }

@@ -13,7 +13,7 @@ import { UpgradeFailedError } from "../../util/errors.ts";
 import type { ConnectionTracker } from "./connections.ts";
 import { internalError } from "./internal-error.ts";
 import { tunnelOf, type Tunnel } from "./tunnel.ts";
-import type { ConnectionInfo, HttpListenerSpec } from "./types.ts";
+import type { ConnectionInfo, HttpListenerSpec, ResponseEnd } from "./types.ts";
 
 /** Connection-level headers of the answer that the 101 or the refusal sets itself. */
 const OWN = new Set(["connection", "upgrade", "transfer-encoding", "keep-alive"]);
@@ -64,7 +64,8 @@ async function serveUpgrade(
   if (socket.destroyed) return void tunnel?.upstream.destroy();
   if (tunnel) {
     const line = `connection: Upgrade\r\nupgrade: ${tunnel.protocol}\r\n`;
-    return relay(socket, head, tunnel, () => socket.write(headLines("101 Switching Protocols", res, line)));
+    const accept = () => socket.write(headLines("101 Switching Protocols", res, line));
+    return relay(socket, head, tunnel, accept, tunnelEnd(spec, res));
   }
   spec.onError?.(
     new UpgradeFailedError(
@@ -72,7 +73,8 @@ async function serveUpgrade(
         `answered ${res.status}, connection closed`,
     ),
   );
-  await writeRefusal(socket, res);
+  const sent = await writeRefusal(socket, res);
+  spec.events?.responseEnd?.(res, sent);
 }
 
 /**
@@ -147,8 +149,10 @@ async function serveConnect(
   }
   const cookies = res.headers.getSetCookie();
   if (cookies.length > 0) out["set-cookie"] = cookies;
-  if (tunnel)
-    return relay(stream, new Uint8Array(0), tunnel, () => stream.respond({ ...out, ":status": 200 }));
+  if (tunnel) {
+    const accept = () => stream.respond({ ...out, ":status": 200 });
+    return relay(stream, new Uint8Array(0), tunnel, accept, tunnelEnd(spec, res));
+  }
   spec.onError?.(
     new UpgradeFailedError(
       `${spec.name}: upgrade to ${protocol} (h2 CONNECT) for ${authority}${path} ` +
@@ -156,12 +160,8 @@ async function serveConnect(
     ),
   );
   stream.respond({ ...out, ":status": res.status });
-  try {
-    if (res.body) for await (const chunk of res.body) if (!stream.write(chunk)) await drained(stream);
-  } catch {
-    return void stream.destroy();
-  }
-  stream.end();
+  const sent = await writeBodyAndEnd(stream, res);
+  spec.events?.responseEnd?.(res, sent);
 }
 
 function headLines(status: string, res: Response, extra: string): string {
@@ -178,14 +178,26 @@ function headLines(status: string, res: Response, extra: string): string {
  * carry upgrade payload the upstream never accepted). The body streams, delimited by the close
  * when it has no length.
  */
-async function writeRefusal(socket: Duplex, res: Response): Promise<void> {
+async function writeRefusal(socket: Duplex, res: Response): Promise<ResponseEnd> {
   socket.write(headLines(`${res.status} ${res.statusText}`.trimEnd(), res, "connection: close\r\n"));
+  return writeBodyAndEnd(socket, res);
+}
+
+/** The body with backpressure, then the end; a body or socket failure destroys the socket. */
+async function writeBodyAndEnd(out: Duplex, res: Response): Promise<ResponseEnd> {
+  let bytesSent = 0;
   try {
-    if (res.body) for await (const chunk of res.body) if (!socket.write(chunk)) await drained(socket);
+    if (res.body)
+      for await (const chunk of res.body) {
+        bytesSent += chunk.length;
+        if (!out.write(chunk)) await drained(out);
+      }
   } catch {
-    return void socket.destroy();
+    out.destroy();
+    return { bytesSent, clientClosed: true };
   }
-  socket.end();
+  out.end();
+  return { bytesSent, clientClosed: false };
 }
 
 function drained(socket: Duplex): Promise<void> {
@@ -200,11 +212,24 @@ function drained(socket: Duplex): Promise<void> {
   });
 }
 
+/** The listener's responseEnd for a tunnel's Response, when it has one. */
+function tunnelEnd(spec: HttpListenerSpec, res: Response): ((e: ResponseEnd) => void) | undefined {
+  const hook = spec.events?.responseEnd;
+  return hook && ((e) => hook(res, e));
+}
+
 /**
  * Bytes both ways with backpressure (pipe). A FIN from one side is passed on (half close); an
  * error or a full close on either side, or no byte either way for the idle timeout, closes both.
  */
-function relay(client: Duplex, clientHead: Uint8Array, t: Tunnel, accept: () => void): void {
+function relay(
+  client: Duplex,
+  clientHead: Uint8Array,
+  t: Tunnel,
+  accept: () => void,
+  /** Told once, when the tunnel closes: bytes each way and whether the client closed first. */
+  onEnd?: (e: ResponseEnd) => void,
+): void {
   const up = t.upstream;
   accept();
   if (t.head.length > 0) client.write(t.head);
@@ -213,27 +238,44 @@ function relay(client: Duplex, clientHead: Uint8Array, t: Tunnel, accept: () => 
   (up as Socket).setNoDelay?.(true);
   let last = performance.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const closeBoth = () => {
+  let sent = t.head.length;
+  let received = clientHead.length;
+  let ended = false;
+  // Who ended first (a FIN counts: runtimes differ in when a half-closed socket emits "close").
+  let first: "client" | "upstream" | undefined;
+  client.once("end", () => (first ??= "client"));
+  up.once("end", () => (first ??= "upstream"));
+  const closeBoth = (byClient: boolean) => {
     clearTimeout(timer);
+    if (!ended) {
+      ended = true;
+      const clientClosed = first === undefined ? byClient : first === "client";
+      onEnd?.({ bytesSent: sent, bytesReceived: received, clientClosed });
+    }
     client.destroy();
     up.destroy();
   };
-  const touch = () => {
+  client.on("data", (chunk: Uint8Array) => {
     last = performance.now();
-  };
-  client.on("data", touch);
-  up.on("data", touch);
-  client.on("error", closeBoth);
-  up.on("error", closeBoth);
-  client.once("close", closeBoth);
-  up.once("close", closeBoth);
+    received += chunk.length;
+  });
+  up.on("data", (chunk: Uint8Array) => {
+    last = performance.now();
+    sent += chunk.length;
+  });
+  const byClient = () => closeBoth(true);
+  const byUpstream = () => closeBoth(false);
+  client.on("error", byClient);
+  up.on("error", byUpstream);
+  client.once("close", byClient);
+  up.once("close", byUpstream);
   client.pipe(up);
   up.pipe(client);
   const ms = t.idleTimeoutMs;
   if (ms > 0) {
     const check = () => {
       const idle = performance.now() - last;
-      if (idle >= ms) closeBoth();
+      if (idle >= ms) closeBoth(false);
       else timer = setTimeout(check, ms - idle);
     };
     timer = setTimeout(check, ms);

@@ -3,7 +3,7 @@
 // listener a backend chooser. It lives in _shared/ with the adapters' toolkit so that imports go
 // one way: select.ts → adapters → _shared/, and the core → _shared/types.ts.
 
-import type { HandshakeOutcome } from "../../observe/records.ts";
+import type { ConnectionRecord, HandshakeOutcome } from "../../observe/records.ts";
 
 /** The client certificate a TLS handshake verified, as the handler needs it. */
 export interface PeerCertificate {
@@ -18,6 +18,11 @@ export interface PeerCertificate {
 /** Facts about the connection a request arrived on; one object per connection. */
 export interface ConnectionInfo {
   remoteAddress: string;
+  /**
+   * The HTTP version the connection speaks, when the adapter knows it better than `tls.alpn`
+   * says (absent: HTTP/2 when ALPN chose h2, else HTTP/1.1).
+   */
+  protocol?: "HTTP/1.1" | "HTTP/2";
   /**
    * The request asks for an Upgrade and the adapter can give its connection to a tunnel
    * (tunnel.ts). Absent: an Upgrade request is served as an ordinary request.
@@ -90,6 +95,8 @@ export interface TlsListenerSpec {
 export interface StreamBackend {
   host: string;
   port: number;
+  /** The service (cluster) the backend belongs to, for the access log. */
+  service?: string;
   /** No connection within this long fails the connect (Envoy's connect_timeout); default 10 s. */
   connectTimeoutMs?: number;
   /** SO_KEEPALIVE on the backend connection, probing after this idle time (0: the system's). */
@@ -121,7 +128,24 @@ export interface ListenerEvents {
    * The response the handler returned has ended: every body byte written (`clientClosed`
    * false), or the client went away first. Called once per response the handler returned.
    */
-  responseEnd?(res: Response, end: { bytesSent: number; clientClosed: boolean }): void;
+  responseEnd?(res: Response, end: ResponseEnd): void;
+  /** A TCP or passthrough connection has closed on both sides (or was refused): its record. */
+  streamEnd?(r: StreamEnd): void;
+}
+
+/** A stream connection's record as the adapter knows it: the gateway adds the listener's name. */
+export type StreamEnd = Omit<ConnectionRecord, "listener">;
+
+/** How a response ended (ListenerEvents.responseEnd). */
+export interface ResponseEnd {
+  /** Response body bytes written to the client (for a tunnel: bytes from upstream to client). */
+  bytesSent: number;
+  /** The client went away before the response was complete (for a tunnel: it closed first). */
+  clientClosed: boolean;
+  /** For a tunnel, bytes from the client to the upstream; absent for ordinary responses. */
+  bytesReceived?: number;
+  /** The client left before the handler answered: no status line was sent. */
+  unanswered?: true;
 }
 
 interface ListenerBase {

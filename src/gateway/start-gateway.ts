@@ -161,6 +161,8 @@ function listenerEvents(name: string, o: TrafficObserver): ListenerEvents {
     handshake: (outcome) => o.handshake(name, outcome),
     connectionOpened: () => o.connectionOpened(name),
     connectionClosed: () => o.connectionClosed(name),
+    requestStarted: o.requestStarted && (() => o.requestStarted!(name)),
+    requestEnded: o.requestEnded && (() => o.requestEnded!(name)),
   };
 }
 

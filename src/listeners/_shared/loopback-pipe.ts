@@ -9,6 +9,8 @@ import { normalizeAddress } from "./connection-info.ts";
 export interface PipedClient {
   remoteAddress: string;
   serverName: string;
+  /** The inner server has served a request on it (bun-sni counts its handshake then). */
+  served?: true;
 }
 
 /** The front's facts about each piped connection, keyed by the pipe's local port. */

@@ -6,6 +6,8 @@ import { ConfigError, PorticoError, UsageError, formatIssue } from "../util/erro
 import { startGateway, type Gateway } from "../gateway/start-gateway.ts";
 import type { HttpListenerSpec, RunningListener } from "../listeners/_shared/types.ts";
 import { startAdmin } from "../admin/start.ts";
+import { Metrics } from "../observe/metrics.ts";
+import { observers } from "../observe/records.ts";
 import { parseAdminAddress } from "../config/admin-address.ts";
 import { DEFAULT_ADMIN } from "../config/defaults.ts";
 import { selectAdapter } from "../listeners/select.ts";
@@ -88,6 +90,9 @@ async function run(args: ParsedArgs): Promise<number> {
   let admin: RunningListener | undefined;
   let current: Plan;
   const pools = new UpstreamPools({ onEvent: logPoolEvent });
+  const metrics = new Metrics({ plan: () => current });
+  // Every sink of the traffic records (metrics; the access log goes beside it).
+  const observer = observers([metrics]);
   try {
     current = await load(args);
     gateway = await startGateway(current, {
@@ -97,9 +102,10 @@ async function run(args: ParsedArgs): Promise<number> {
       ),
       pools,
       onError: (err) => log.error(err.message),
+      observer,
     });
     logListeners(current, gateway);
-    admin = await startAdminListener(args, () => current, current.admin, pools);
+    admin = await startAdminListener(args, () => current, current.admin, pools, metrics);
     log.info(`portico ${VERSION} (${runtimeName()}) serving ${file}`);
   } catch (err) {
     // Listeners already started must not keep the process alive after a fatal error.
@@ -121,10 +127,12 @@ async function run(args: ParsedArgs): Promise<number> {
           ? err.issues.map((i) => formatIssue(i)).join("; ")
           : (err as Error).message;
       log.error(`reload refused, still serving the previous configuration: ${detail}`);
+      metrics.reloaded(false);
       return;
     }
     const report = await gateway!.apply(next);
     current = next;
+    metrics.reloaded(true);
     logListeners(next, gateway!, new Set([...report.started, ...report.restarted]));
     for (const f of report.failed) log.error(`listener ${f.name} could not start: ${f.error.message}`);
     log.info(
@@ -194,6 +202,7 @@ async function startAdminListener(
   plan: () => Plan,
   configured: string | undefined,
   pools: UpstreamPools,
+  metrics: Metrics,
 ): Promise<RunningListener | undefined> {
   // --admin beats routes.yaml's settings.admin, which beats the default.
   const given = args.admin ?? configured;
@@ -201,10 +210,10 @@ async function startAdminListener(
   if (where === "off" || where === undefined) return undefined;
   try {
     const adapterFor = (spec: HttpListenerSpec) => selectAdapter(spec, currentRuntime(), "auto");
-    const admin = await startAdmin(plan, where, adapterFor, pools);
+    const admin = await startAdmin(plan, where, adapterFor, pools, metrics);
     log.info(
       `admin on http://${where.address.includes(":") ? `[${where.address}]` : where.address}:${admin.port} ` +
-        `(/healthz, /certs, /upstreams)`,
+        `(/healthz, /certs, /upstreams, /metrics)`,
     );
     return admin;
   } catch (err) {

@@ -36,7 +36,9 @@ ${bookCredentials}
   afterAll(() => p?.stop());
 
   test("its URL is printed at startup", () => {
-    expect(p.output()).toContain(`admin on http://127.0.0.1:${admin} (/healthz, /certs, /upstreams)`);
+    expect(p.output()).toContain(
+      `admin on http://127.0.0.1:${admin} (/healthz, /certs, /upstreams, /metrics)`,
+    );
   });
 
   test("GET /healthz", async () => {

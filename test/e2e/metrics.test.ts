@@ -12,8 +12,10 @@ import { freePorts, sleep } from "../helpers/net.ts";
 import { startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
 import { parseExposition, sampleValue, type Exposition } from "../helpers/prom-text.ts";
 import { handshake } from "../helpers/tls-client.ts";
+import { EchoUpstream } from "../helpers/upstreams.ts";
 
-let p: PorticoProcess, admin: number, https: number, mtls: number, pinned: number, file: string;
+let p: PorticoProcess, admin: number, https: number, mtls: number, pinned: number, web: number, file: string;
+let hanging: EchoUpstream;
 
 const config = (extra = "") => `listeners:
   - name: https
@@ -37,10 +39,15 @@ const config = (extra = "") => `listeners:
     servers:
       - hosts: [${HOST_WEBAPP}]
         tls: { mode: MUTUAL, credential: webapp-credential-mtls, subjectAltNames: [spiffe://nobody.test/x] }
+  - { name: web, address: 127.0.0.1, port: ${web}, protocol: HTTP }
 ${bookCredentials}
+services:
+  hanging: http://127.0.0.1:${hanging.port}
 routes:
   - hosts: ["*"]
     http:
+      - match: [{ uri: { prefix: /hang } }]
+        route: [{ destination: hanging }]
       - directResponse: { status: 200, body: "ok" }
 ${extra}`;
 
@@ -78,11 +85,15 @@ const webapp = (port: number, extra: string[] = []) =>
   ]);
 
 beforeAll(async () => {
-  [https, mtls, pinned, admin] = (await freePorts(4)) as [number, number, number, number];
+  [https, mtls, pinned, web, admin] = (await freePorts(5)) as [number, number, number, number, number];
+  hanging = await new EchoUpstream().start();
   file = writeConfig(config());
   p = await startPorticoWith(["run", "-c", file, "--admin", `127.0.0.1:${admin}`]);
 });
-afterAll(() => p?.stop());
+afterAll(async () => {
+  await p?.stop();
+  await hanging?.stop();
+});
 
 describe("GET /metrics", () => {
   test("is Prometheus text with HELP and TYPE for every family, in the portico_ scheme", async () => {
@@ -191,6 +202,18 @@ describe("connections", () => {
     s.destroy();
     expect(await until("portico_downstream_connections_active", labels, before)).toBe(before);
   });
+});
+
+describe("requests", () => {
+  test("the in-flight gauge counts a request until its client gives up", async () => {
+    const labels = { listener: "web" };
+    const abort = new AbortController();
+    const pending = fetch(`http://127.0.0.1:${web}/hang`, { signal: abort.signal }).catch(() => undefined);
+    expect(await until("portico_http_requests_active", labels, 1)).toBe(1);
+    abort.abort();
+    await pending;
+    expect(await until("portico_http_requests_active", labels, 0)).toBe(0);
+  }, 20_000);
 });
 
 describe("reloads", () => {

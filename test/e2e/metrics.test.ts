@@ -9,7 +9,8 @@ import { writeFileSync } from "node:fs";
 import { HOST_WEBAPP, book, bookCredentials } from "../helpers/book.ts";
 import { curl } from "../helpers/curl.ts";
 import { freePorts, sleep } from "../helpers/net.ts";
-import { startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
+import { RUNTIME, startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
+import { ADAPTERS } from "../../src/listeners/select.ts";
 import { parseExposition, sampleValue, type Exposition } from "../helpers/prom-text.ts";
 import { handshake } from "../helpers/tls-client.ts";
 import { EchoUpstream } from "../helpers/upstreams.ts";
@@ -51,8 +52,8 @@ routes:
       - directResponse: { status: 200, body: "ok" }
 ${extra}`;
 
-async function scrape(): Promise<Exposition> {
-  const r = await curl([`http://127.0.0.1:${admin}/metrics`]);
+async function scrape(port = admin): Promise<Exposition> {
+  const r = await curl([`http://127.0.0.1:${port}/metrics`]);
   expect(r.status).toBe(200);
   expect(r.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
   return parseExposition(r.body);
@@ -63,10 +64,11 @@ async function until(
   name: string,
   labels: Record<string, string>,
   want: number,
+  port = admin,
 ): Promise<number | undefined> {
   let v: number | undefined;
   for (let i = 0; i < 40; i++) {
-    v = sampleValue(await scrape(), name, labels);
+    v = sampleValue(await scrape(port), name, labels);
     if (v === want) break;
     await sleep(50);
   }
@@ -161,6 +163,17 @@ describe("TLS handshakes", () => {
       s.resume();
     });
     expect(await until("portico_tls_handshake_failures_total", failures("protocol"), 1)).toBe(1);
+    // A ClientHello cut short: the record header promises 512 bytes, the client leaves after 5.
+    const s = connect(https, "127.0.0.1", () => s.end(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00])));
+    s.resume();
+    await new Promise((resolve) => s.once("close", resolve));
+    expect(await until("portico_tls_handshake_failures_total", failures("protocol"), 2)).toBe(2);
+    // A connection that sends nothing (a load balancer's TCP check) is no handshake at all.
+    const quiet = connect(https, "127.0.0.1", () => quiet.end());
+    quiet.resume();
+    await new Promise((resolve) => quiet.once("close", resolve));
+    await sleep(100);
+    expect(sampleValue(await scrape(), "portico_tls_handshake_failures_total", failures("protocol"))).toBe(2);
   });
 
   test("MUTUAL: no client certificate, and one from another CA, by reason", async () => {
@@ -239,5 +252,51 @@ describe("reloads", () => {
     expect(sampleValue(e, "portico_config_generation")).toBe(2);
     expect(sampleValue(e, "portico_config_last_reload_successful")).toBe(0);
     writeFileSync(file, config());
+  }, 20_000);
+});
+
+// Every adapter of this runtime that can refuse an unknown SNI reports the same events: Bun's
+// bun-sni (h2 on Bun.serve, HTTP/1.1 on node:https), Deno's node-http2-pipe, node-http2.
+const strict = ADAPTERS.filter((a) => a.runtimes.includes(RUNTIME) && !a.cannot.includes("strictSni"));
+describe.each(strict.map((a) => a.name))("--adapter %s", (adapter) => {
+  test("handshakes and connections are reported", async () => {
+    const [port, adminPort] = (await freePorts(2)) as [number, number];
+    const q = await startPorticoWith([
+      "run",
+      "-c",
+      writeConfig(`listeners:
+  - name: https
+    address: 127.0.0.1
+    port: ${port}
+    protocol: HTTPS
+    servers:
+      - hosts: [${HOST_WEBAPP}]
+        tls: { credential: webapp-credential }
+${bookCredentials}
+routes:
+  - hosts: ["*"]
+    http:
+      - directResponse: { status: 200, body: "ok" }
+settings: { requestTarget: whatwg }
+`),
+      "--admin",
+      `127.0.0.1:${adminPort}`,
+      "--adapter",
+      adapter,
+    ]);
+    try {
+      expect(q.output()).toContain(`[${adapter}]`);
+      expect((await webapp(port, ["--http2"])).httpVersion).toBe("2");
+      expect((await webapp(port, ["--http1.1"])).httpVersion).toBe("1.1");
+      const https = { listener: "https" };
+      expect(await until("portico_tls_handshakes_total", https, 2, adminPort)).toBe(2);
+      expect((await handshake(port, { version: "1.3", servername: "nope.example" })).ok).toBe(false);
+      const unknown = { ...https, reason: "unknown_sni" };
+      expect(await until("portico_tls_handshake_failures_total", unknown, 1, adminPort)).toBe(1);
+      expect(await until("portico_downstream_connections_total", https, 3, adminPort)).toBe(3);
+      expect(await until("portico_downstream_connections_active", https, 0, adminPort)).toBe(0);
+    } finally {
+      await q.stop();
+    }
   }, 20_000);
 });

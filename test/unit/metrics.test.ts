@@ -183,6 +183,15 @@ describe("Metrics", () => {
     expect(sampleValue(e, "portico_access_log_dropped_lines_total")).toBe(5);
   });
 
+  test("label values are escaped as the text format requires", async () => {
+    const m = new Metrics({ processMetrics: false });
+    const route = 'say "hi"\\ then\nleave';
+    m.request(request({ route }));
+    const text = await m.registry.metrics();
+    expect(text).toContain('route="say \\"hi\\"\\\\ then\\nleave"');
+    expect(sampleValue(parseExposition(text), "portico_http_requests_total", { route })).toBe(1);
+  });
+
   test("code classes", () => {
     expect([101, 200, 302, 404, 504, 0, 600].map(codeClass)).toEqual([
       "1xx",

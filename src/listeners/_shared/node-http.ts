@@ -170,8 +170,8 @@ export function secureServer(
 function onTlsClientError(server: HttpsServer | Http2SecureServer, spec: HttpListenerSpec): void {
   const events = spec.events;
   server.on("tlsClientError", (err: Error, socket: TLSSocket) => {
-    events?.handshake?.(handshakeFailure(err, socket));
     socket.destroy();
+    events?.handshake?.(handshakeFailure(err, socket));
   });
 }
 

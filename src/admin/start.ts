@@ -5,6 +5,8 @@ import type { AdminAddress } from "../config/admin-address.ts";
 import type { Plan } from "../provision/plan.ts";
 import { createAdminApp, type AdminApp } from "./app.ts";
 import { mountCerts } from "./certs-routes.ts";
+import { mountMetrics } from "./metrics-routes.ts";
+import type { Metrics } from "../observe/metrics.ts";
 import { mountUpstreams } from "./upstreams-routes.ts";
 import type { UpstreamPools } from "../upstream/pools.ts";
 import type { Config } from "../config/model.ts";
@@ -23,10 +25,12 @@ export async function startAdmin(
   adapterFor: (spec: HttpListenerSpec) => { start: StartListener },
   pools?: UpstreamPools,
   control?: AdminControl,
+  metrics?: Metrics,
 ): Promise<RunningListener> {
   const app = createAdminApp();
   mountCerts(app, plan);
   if (pools) mountUpstreams(app, plan, pools);
+  if (metrics) mountMetrics(app, metrics);
   if (control) {
     mountConfig(app, control.config);
     mountReload(app, control.reload);

@@ -3,7 +3,7 @@
 // describes the configuration (/certs, /upstreams, /config) is the same in every worker, so
 // the first worker's answer is served.
 import type { AdminApp } from "./app.ts";
-import { aggregateMetrics, type WorkerMetrics } from "./aggregate-metrics.ts";
+import { aggregateMetrics, type WorkerMetrics } from "./metrics-routes.ts";
 
 /** A running worker's own admin listener, on 127.0.0.1. */
 export interface WorkerAdmin {

@@ -47,18 +47,7 @@ export class AccessLogSetup {
     connectionClosed: () => {},
   };
 
-  /**
-   * Set once the gateway runs without this observer (the log was off at startup): no records are
-   * made then, so a reload that turns the log on can only say it takes a restart.
-   */
-  detached = false;
-
   constructor(private readonly args: Pick<ParsedArgs, "accessLog" | "accessLogFormat">) {}
-
-  /** True when the log is on (the gateway then needs this observer). */
-  get on(): boolean {
-    return this.sink !== undefined;
-  }
 
   /** Opens (or, when changed, reopens) the log for a plan's settings. */
   async apply(settings: AccessLogSettings | undefined): Promise<void> {
@@ -75,8 +64,6 @@ export class AccessLogSetup {
       this.sink = accessLog(this.writer, next.format, process.env.PORTICO_WORKER);
     }
     if (changed) log.info(`access log: ${next.path === "off" ? "off" : `${next.path} (${next.format})`}`);
-    if (changed && this.detached && next.path !== "off")
-      log.warn("access log: it was off at startup, so turning it on takes a restart");
     if (old) {
       this.droppedBefore += old.dropped();
       await old.close();

@@ -7,6 +7,7 @@ import { startGateway, type Gateway } from "../gateway/start-gateway.ts";
 import type { HttpListenerSpec, RunningListener, StartListener } from "../listeners/_shared/types.ts";
 import { serveAdmin, startAdmin } from "../admin/start.ts";
 import { parseAdminAddress, type AdminAddress } from "../config/admin-address.ts";
+import { Metrics } from "../observe/metrics.ts";
 import { DEFAULT_ADMIN } from "../config/defaults.ts";
 import { selectAdapter } from "../listeners/select.ts";
 import type { Plan } from "../provision/plan.ts";
@@ -61,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** The admin endpoints, as the startup summary lists them. */
-const ADMIN_ENDPOINTS = ["/healthz", "/certs", "/upstreams", "/config", "POST /reload"];
+const ADMIN_ENDPOINTS = ["/healthz", "/certs", "/upstreams", "/metrics", "/config", "POST /reload"];
 
 /**
  * Reads and provisions the configuration, noting in `reads` every file it consults (the
@@ -113,17 +114,17 @@ async function run(args: ParsedArgs): Promise<number> {
   const file = args.configFiles.join(", ");
   let gateway: Gateway | undefined;
   let admin: { listener: RunningListener; url: string } | undefined;
-  let reloader: Reloader;
+  let reloader: Reloader | undefined;
   let watcher: FileWatcher | undefined;
   const pools = new UpstreamPools({ onEvent: logPoolEvent });
   const accessLog = new AccessLogSetup(args);
   try {
     const initial = await load(args, undefined, worker !== undefined);
     await accessLog.apply(initial.plan.accessLog);
-    // Every sink of the traffic records, in one place (the metrics add theirs here). A log that
-    // is off at startup makes no records; turning it on then takes a restart.
-    const sinks = accessLog.on ? [accessLog.observer] : [];
-    accessLog.detached = !accessLog.on;
+    const metrics = new Metrics({
+      plan: () => reloader?.current.plan ?? initial.plan,
+      accessLogDropped: () => accessLog.dropped(),
+    });
     const running = await startGateway(initial.plan, {
       adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),
       clients: new UpstreamClients((tls, protocol, connection) =>
@@ -131,7 +132,9 @@ async function run(args: ParsedArgs): Promise<number> {
       ),
       pools,
       onError: (err) => log.error(err.message),
-      observer: sinks.length > 0 ? observers(sinks) : undefined,
+      // Every sink of the traffic records, in one place. The access log's stays attached when
+      // it is off (it then does nothing), so a reload can turn it on.
+      observer: observers([metrics, accessLog.observer]),
     });
     gateway = running;
     // SIGHUP, a changed file and POST /reload: the same files and flags, read again. A config
@@ -147,14 +150,22 @@ async function run(args: ParsedArgs): Promise<number> {
       listenerLines: (plan, only) => listenerLines(plan, runningFacts(running), only),
       what: file,
     });
+    reloader.onReloaded((result) => metrics.reloaded(result.ok));
     const r = reloader;
     // A worker's admin listener is its own, on an ephemeral loopback port the supervisor reads.
     const given = worker === undefined ? args.admin : "127.0.0.1:0";
     admin = await startAdminListener(given, initial.plan.admin, (where, adapterFor) =>
-      startAdmin(() => r.current.plan, where, adapterFor, pools, {
-        config: () => r.current.config,
-        reload: () => r.reload("api"),
-      }),
+      startAdmin(
+        () => r.current.plan,
+        where,
+        adapterFor,
+        pools,
+        {
+          config: () => r.current.config,
+          reload: () => r.reload("api"),
+        },
+        metrics,
+      ),
     );
     // --watch beats routes.yaml's settings.watch, which a reload may change. Each worker
     // watches for itself, so a change reaches every one of them.
@@ -176,7 +187,8 @@ async function run(args: ParsedArgs): Promise<number> {
     return code;
   }
 
-  process.on("SIGHUP", () => void reloader.reload("signal"));
+  const reloads = reloader!;
+  process.on("SIGHUP", () => void reloads.reload("signal"));
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -187,7 +199,7 @@ async function run(args: ParsedArgs): Promise<number> {
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
   watcher?.close();
-  await reloader.idle();
+  await reloads.idle();
   await Promise.all([gateway.close(), admin?.listener.close()]);
   await accessLog.close();
   log.info("stopped");
@@ -215,7 +227,6 @@ function totals(args: ParsedArgs, plan: Plan, workers: number, warnings: number,
 
 /** `portico run --workers N`: this process supervises N workers (workers.ts). */
 function superviseWorkers(args: ParsedArgs): Promise<number> {
-  const endpoints = [...ADMIN_ENDPOINTS, "/metrics"];
   return supervise({
     count: args.workers,
     load: () => load(args),
@@ -224,7 +235,7 @@ function superviseWorkers(args: ParsedArgs): Promise<number> {
       startAdminListener(args.admin, plan.admin, (where, adapterFor) => serveAdmin(app, where, adapterFor)),
     summary: (plan, first, adminUrl, warnings) => {
       logLines(listenerLines(plan, first.listeners));
-      logLines(closingLines(totals(args, plan, args.workers, warnings, adminUrl), endpoints));
+      logLines(closingLines(totals(args, plan, args.workers, warnings, adminUrl), ADMIN_ENDPOINTS));
     },
   });
 }

@@ -169,6 +169,8 @@ function listenerEvents(name: string, o: TrafficObserver): ListenerEvents {
       if (rec) o.request(rec);
     },
     streamEnd: (r) => o.connection({ listener: name, ...r }),
+    requestStarted: o.requestStarted && (() => o.requestStarted!(name)),
+    requestEnded: o.requestEnded && (() => o.requestEnded!(name)),
   };
 }
 

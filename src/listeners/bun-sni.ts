@@ -36,7 +36,7 @@ export const startBunSni: StartListener = async (spec) => {
   // Bun.serve cannot write trailers nor hand over an upgraded connection: a plain listener that
   // needs either is node's throughout.
   if (tls === undefined) return spec.trailers || spec.upgrades ? startNodeHttp2(spec) : startBunServe(spec);
-  const tracker = new ConnectionTracker("requests");
+  const tracker = new ConnectionTracker("requests", spec.events);
   const facts: PipeFacts = new Map();
   const inner: BunServer[] = [];
   const h1: NetServer[] = [];
@@ -67,7 +67,7 @@ export const startBunSni: StartListener = async (spec) => {
           : pipeToLoopback(socket, h1Port, name ?? "", facts),
     });
   }
-  return serveFront(spec, sniFrontServer(tls, targets), tracker, async () => {
+  return serveFront(spec, sniFrontServer(tls, targets, spec.events), tracker, async () => {
     for (const s of h1) s.close();
     await stopBun(inner);
   });
@@ -89,6 +89,12 @@ function innerServer(spec: HttpListenerSpec, policy: TlsPolicy, index: number, f
     const f = ip ? facts.get(ip.port) : undefined;
     // Only connections the front piped here are served: anything else bypassed SNI checks.
     if (!f) return new Response(null, { status: 421 });
+    // Bun.serve tells nothing of its handshakes: the first request on a connection shows one
+    // completed (one that failed inside Bun.serve is not seen).
+    if (f.served === undefined) {
+      f.served = true;
+      spec.events?.handshake?.("ok");
+    }
     return spec.handler(req, {
       remoteAddress: f.remoteAddress,
       protocol: f.h2 ? "HTTP/2" : "HTTP/1.1",

@@ -17,7 +17,7 @@ import { startNodeHttp2 } from "./node-http2.ts";
 export const startNodeHttp2Pipe: StartListener = async (spec) => {
   const tls = spec.tls;
   if (!tls) return startNodeHttp2(spec); // plain HTTP keeps its connections alive as is
-  const tracker = new ConnectionTracker("requests");
+  const tracker = new ConnectionTracker("requests", spec.events);
   const facts: PipeFacts = new Map();
   const inner: Http2SecureServer[] = [];
   const targets: SniTarget[] = [];
@@ -32,7 +32,7 @@ export const startNodeHttp2Pipe: StartListener = async (spec) => {
     const port = await listen(server as unknown as NetServer, where);
     targets.push({ emit: (socket, serverName) => pipeToLoopback(socket, port, serverName ?? "", facts) });
   }
-  return serveFront(spec, sniFrontServer(tls, targets), tracker, async () => {
+  return serveFront(spec, sniFrontServer(tls, targets, spec.events), tracker, async () => {
     for (const s of inner) s.close();
   });
 };

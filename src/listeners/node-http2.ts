@@ -9,12 +9,13 @@ import { sniFrontServer } from "./_shared/sni-front.ts";
 import type { StartListener } from "./_shared/types.ts";
 
 export const startNodeHttp2: StartListener = async (spec) => {
-  const tracker = new ConnectionTracker("requests");
+  const tracker = new ConnectionTracker("requests", spec.events);
   const tls = spec.tls;
   const front = tls
     ? sniFrontServer(
         tls,
         tls.policies.map((policy, index) => http2Target(spec, tracker, policy, index)),
+        spec.events,
       )
     : plainServer(spec, tracker);
   return serveFront(spec, front, tracker);

@@ -126,6 +126,9 @@ export interface TrafficObserver {
   /** A client connection to `listener` was accepted / closed (any kind of listener). */
   connectionOpened(listener: string): void;
   connectionClosed(listener: string): void;
+  /** An HTTP request (an HTTP/2 stream) on `listener` began / ended (the requests-active gauge). */
+  requestStarted?(listener: string): void;
+  requestEnded?(listener: string): void;
 }
 
 /** Hands every record to each sink, in order. */
@@ -145,6 +148,12 @@ export function observers(sinks: TrafficObserver[]): TrafficObserver {
     },
     connectionClosed: (l) => {
       for (const s of sinks) s.connectionClosed(l);
+    },
+    requestStarted: (l) => {
+      for (const s of sinks) s.requestStarted?.(l);
+    },
+    requestEnded: (l) => {
+      for (const s of sinks) s.requestEnded?.(l);
     },
   };
 }

@@ -37,7 +37,7 @@ ${bookCredentials}
 
   test("its URL is printed at startup", () => {
     expect(p.output()).toContain(
-      `admin on http://127.0.0.1:${admin} (/healthz, /certs, /upstreams, /config, POST /reload)`,
+      `admin on http://127.0.0.1:${admin} (/healthz, /certs, /upstreams, /metrics, /config, POST /reload)`,
     );
   });
 

@@ -63,7 +63,7 @@ describe("startup summary, text", () => {
   test("the admin URL with its endpoints, then the counts", () => {
     const out = s.p.output();
     expect(out).toContain(
-      `admin on http://127.0.0.1:${s.admin} (/healthz, /certs, /upstreams, /config, POST /reload)\n`,
+      `admin on http://127.0.0.1:${s.admin} (/healthz, /certs, /upstreams, /metrics, /config, POST /reload)\n`,
     );
     expect(out).toContain(`serving ${s.file}: 3 listeners, 1 worker, 1 warning\n`);
     expect(out.indexOf("listener db")).toBeLessThan(out.indexOf(" serving "));
@@ -115,7 +115,7 @@ describe("startup summary, --log-format json", () => {
     const admin = `http://127.0.0.1:${s.admin}`;
     expect(lines.find((l) => l.endpoints)).toMatchObject({
       admin,
-      endpoints: ["/healthz", "/certs", "/upstreams", "/config", "POST /reload"],
+      endpoints: ["/healthz", "/certs", "/upstreams", "/metrics", "/config", "POST /reload"],
     });
     expect(lines.at(-1)).toMatchObject({ listeners: 3, workers: 1, warnings: 1, admin, files: [s.file] });
   });

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { availableParallelism } from "node:os";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { aggregateMetrics, type WorkerMetrics } from "../../src/admin/aggregate-metrics.ts";
+import { aggregateMetrics, type WorkerMetrics } from "../../src/admin/metrics-routes.ts";
 import { parseArgs } from "../../src/cli/args.ts";
 import { CONTROL_TOKEN_ENV, CONTROL_URL_ENV, WORKER_ENV } from "../../src/cli/control.ts";
 import { supervise, type SupervisorDeps } from "../../src/cli/workers.ts";

@@ -12,12 +12,19 @@
 // outcome the same on every path: no HTTP response at all, as Envoy gives.
 
 import type { TLSSocket } from "node:tls";
-import type { TlsPolicy } from "./types.ts";
+import type { HandshakeOutcome } from "../../observe/records.ts";
+import type { ListenerEvents, TlsPolicy } from "./types.ts";
 
 const kVerdict = Symbol.for("portico.client-cert-verdict");
-const ADMITTED = "";
 
-type Tagged = { [kVerdict]?: string };
+/** Why a certificate is refused, and the handshake outcome that reason counts as. */
+interface Verdict {
+  reason: string;
+  outcome: HandshakeOutcome;
+}
+const ADMITTED: Verdict = { reason: "", outcome: "ok" };
+
+type Tagged = { [kVerdict]?: Verdict };
 
 /** Whether this policy needs the guard at all (plain SIMPLE and MUTUAL do not). */
 export function needsGuard(policy: TlsPolicy): boolean {
@@ -25,29 +32,50 @@ export function needsGuard(policy: TlsPolicy): boolean {
 }
 
 /** Why the connection's client certificate is refused, or undefined; computed once per connection. */
-export function refusal(socket: TLSSocket & Tagged, policy: TlsPolicy): string | undefined {
+export function refusal(socket: TLSSocket, policy: TlsPolicy): string | undefined {
+  const verdict = verdictOf(socket, policy);
+  return verdict === ADMITTED ? undefined : verdict.reason;
+}
+
+function verdictOf(socket: TLSSocket & Tagged, policy: TlsPolicy): Verdict {
   let verdict = socket[kVerdict];
   if (verdict === undefined) {
-    verdict = judge(socket, policy) ?? ADMITTED;
+    verdict = judge(socket, policy);
     socket[kVerdict] = verdict;
   }
-  return verdict === ADMITTED ? undefined : verdict;
+  return verdict;
 }
 
-function judge(socket: TLSSocket, policy: TlsPolicy): string | undefined {
+function judge(socket: TLSSocket, policy: TlsPolicy): Verdict {
   const cert = socket.getPeerCertificate(false);
-  if (!cert || !cert.raw) return policy.requireClientCert ? "no client certificate" : undefined;
-  if (!socket.authorized) return `client certificate not trusted (${String(socket.authorizationError)})`;
-  return policy.checkClientCert?.(new Uint8Array(cert.raw));
+  if (!cert || !cert.raw)
+    return policy.requireClientCert
+      ? { reason: "no client certificate", outcome: "client_cert_missing" }
+      : ADMITTED;
+  if (!socket.authorized)
+    return {
+      reason: `client certificate not trusted (${String(socket.authorizationError)})`,
+      outcome: "client_cert_untrusted",
+    };
+  const reason = policy.checkClientCert?.(new Uint8Array(cert.raw));
+  return reason === undefined ? ADMITTED : { reason, outcome: "client_cert_rejected" };
 }
 
-/** Installs the check on a TLS server: a refused connection is destroyed right after its handshake. */
+/**
+ * Installs the check on a TLS server: a refused connection is destroyed right after its
+ * handshake. Each handshake that gets this far is reported: "ok", or the refusal's outcome.
+ */
 export function guardClientCert(
   server: { on(event: "secureConnection", listener: (socket: TLSSocket) => void): unknown },
   policy: TlsPolicy,
+  events?: ListenerEvents,
 ): void {
-  if (!needsGuard(policy)) return;
+  const guard = needsGuard(policy);
+  const report = events?.handshake;
+  if (!guard && report === undefined) return;
   server.on("secureConnection", (socket) => {
-    if (refusal(socket, policy) !== undefined) socket.destroy();
+    const outcome = guard ? verdictOf(socket, policy).outcome : "ok";
+    events?.handshake?.(outcome);
+    if (outcome !== "ok") socket.destroy();
   });
 }

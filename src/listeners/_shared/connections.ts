@@ -4,7 +4,7 @@
 import type { Server as NetServer, Socket } from "node:net";
 import { listenError } from "./listen-error.ts";
 import { netSharing } from "./port-sharing.ts";
-import type { ListenerSpec, RunningListener } from "./types.ts";
+import type { ListenerEvents, ListenerSpec, RunningListener } from "./types.ts";
 
 /** On shutdown, what is in flight gets this long to finish before connections are cut. */
 export const DRAIN_MS = 2_000;
@@ -20,7 +20,11 @@ export class ConnectionTracker {
   private inFlight = 0;
   private idle: (() => void) | undefined;
 
-  constructor(private readonly waitFor: "requests" | "sockets") {}
+  /** `events`: told of each request's begin and end ("requests" trackers only). */
+  constructor(
+    private readonly waitFor: "requests" | "sockets",
+    private readonly events?: ListenerEvents,
+  ) {}
 
   add(socket: Socket): void {
     this.sockets.add(socket);
@@ -32,8 +36,10 @@ export class ConnectionTracker {
   }
   begin(): void {
     this.inFlight++;
+    if (this.waitFor === "requests") this.events?.requestStarted?.();
   }
   end(): void {
+    if (this.waitFor === "requests") this.events?.requestEnded?.();
     if (--this.inFlight === 0) this.idle?.();
   }
   async drain(ms = DRAIN_MS): Promise<void> {
@@ -73,7 +79,15 @@ export async function serveFront(
   tracker: ConnectionTracker,
   closeInner: () => Promise<unknown> = async () => {},
 ): Promise<RunningListener> {
-  front.on("connection", (socket: Socket) => tracker.add(socket));
+  const events = spec.events;
+  const opened = events?.connectionOpened;
+  const closed = events?.connectionClosed;
+  front.on("connection", (socket: Socket) => {
+    tracker.add(socket);
+    if (opened === undefined) return;
+    opened();
+    if (closed) socket.once("close", closed);
+  });
   const port = await listen(front, spec);
   return {
     name: spec.name,

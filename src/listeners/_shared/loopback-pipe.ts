@@ -11,6 +11,8 @@ export interface PipedClient {
   serverName: string;
   /** The ClientHello offered h2 (an inner server that speaks h2 then chose it). */
   h2: boolean;
+  /** The inner server has served a request on it (bun-sni counts its handshake then). */
+  served?: true;
 }
 
 /** The front's facts about each piped connection, keyed by the pipe's local port. */

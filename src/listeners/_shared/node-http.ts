@@ -28,6 +28,7 @@ import { guardClientCert, needsGuard, refusal } from "./client-cert-guard.ts";
 import type { ConnectionTracker } from "./connections.ts";
 import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
 import { internalError } from "./internal-error.ts";
+import { handshakeFailure } from "./handshake-failure.ts";
 import { connectListener, upgradeListener } from "./node-upgrade.ts";
 import { answeredWith, countBytes, reportEnd } from "./response-end.ts";
 import type { SniTarget } from "./sni-front.ts";
@@ -100,7 +101,8 @@ export function h1SecureServer(
       (req) => piped(req.socket),
     ),
   );
-  server.on("tlsClientError", (_err, socket) => socket.destroy());
+  guardClientCert(server, policy, spec.events);
+  onTlsClientError(server, spec);
   return server;
 }
 
@@ -153,15 +155,25 @@ export function secureServer(
     },
     listener,
   );
-  guardClientCert(server, policy);
+  guardClientCert(server, policy, spec.events);
   server.on("upgrade", upgradeListener(spec, tracker, "https", info, admit));
   if (spec.upgrades) server.on("connect", connectListener(spec, tracker, info, admit));
   server.setTimeout(IDLE_TIMEOUT_MS);
-  // Failed handshakes (no client certificate, untrusted CA, garbage) are the client's problem:
-  // the connection is closed and nothing else is affected.
-  server.on("tlsClientError", (_err, socket) => socket.destroy());
+  onTlsClientError(server, spec);
   server.on("sessionError", () => {});
   return server;
+}
+
+/**
+ * Failed handshakes (no client certificate, untrusted CA, garbage) are the client's problem:
+ * the connection is closed, the reason counted, and nothing else is affected.
+ */
+function onTlsClientError(server: HttpsServer | Http2SecureServer, spec: HttpListenerSpec): void {
+  const events = spec.events;
+  server.on("tlsClientError", (err: Error, socket: TLSSocket) => {
+    socket.destroy();
+    events?.handshake?.(handshakeFailure(err, socket));
+  });
 }
 
 function bridge(

@@ -7,7 +7,8 @@
 
 import { createServer, type Server, type Socket } from "node:net";
 import { MAX_CLIENT_HELLO, parseClientHello } from "../../tls/client-hello.ts";
-import type { TlsListenerSpec } from "./types.ts";
+import type { HandshakeOutcome } from "../../observe/records.ts";
+import type { ListenerEvents, TlsListenerSpec } from "./types.ts";
 
 /** A client that has not finished its ClientHello by then is dropped. */
 export const CLIENT_HELLO_TIMEOUT_MS = 10_000;
@@ -20,28 +21,43 @@ export interface SniTarget {
 
 export type SniDecision = (serverName: string | undefined) => SniTarget | undefined;
 
-export function dispatchBySni(socket: Socket, decide: SniDecision): void {
+/**
+ * `refused` hears why a connection was dropped before its ClientHello reached a target: no or
+ * an unknown SNI, or "protocol" for bytes that are not a ClientHello (garbage, too large, cut
+ * short by the client, stalled). A connection closed before sending any byte is not counted:
+ * load balancers' TCP checks do that.
+ */
+export function dispatchBySni(
+  socket: Socket,
+  decide: SniDecision,
+  refused?: (outcome: HandshakeOutcome) => void,
+): void {
   let buffered: Buffer | undefined;
-  const onError = () => socket.destroy();
-  const onTimeout = () => socket.destroy();
+  const drop = () => {
+    if (buffered !== undefined) refused?.("protocol");
+    socket.destroy();
+  };
   const onData = (chunk: Buffer) => {
     buffered = buffered === undefined ? chunk : Buffer.concat([buffered, chunk]);
     const hello = parseClientHello(buffered);
     if (hello.kind === "incomplete") {
-      if (buffered.length > MAX_CLIENT_HELLO) socket.destroy();
+      if (buffered.length > MAX_CLIENT_HELLO) drop();
       return;
     }
     socket.removeListener("data", onData);
-    socket.removeListener("error", onError);
-    socket.removeListener("timeout", onTimeout);
+    socket.removeListener("error", drop);
+    socket.removeListener("end", drop);
+    socket.removeListener("timeout", drop);
     socket.setTimeout(0);
     if (hello.kind === "invalid") {
+      refused?.("protocol");
       socket.destroy();
       return;
     }
     const target = decide(hello.serverName);
     if (target === undefined) {
       // Istio/Envoy end the handshake for a name no server lists; so do we (curl sees exit 35).
+      refused?.(hello.serverName === undefined ? "no_sni" : "unknown_sni");
       socket.destroy();
       return;
     }
@@ -51,19 +67,20 @@ export function dispatchBySni(socket: Socket, decide: SniDecision): void {
   };
   socket.setNoDelay(true);
   socket.setTimeout(CLIENT_HELLO_TIMEOUT_MS);
-  socket.on("timeout", onTimeout);
-  socket.on("error", onError);
+  socket.on("timeout", drop);
+  socket.on("error", drop);
+  socket.on("end", drop);
   socket.on("data", onData);
 }
 
 /** A plain TCP server that reads each ClientHello and passes the connection to its policy's target. */
-export function sniFrontServer(tls: TlsListenerSpec, targets: SniTarget[]): Server {
+export function sniFrontServer(tls: TlsListenerSpec, targets: SniTarget[], events?: ListenerEvents): Server {
   const front = createServer({ noDelay: true });
-  front.on("connection", (socket) => {
-    dispatchBySni(socket, (name) => {
-      const i = tls.selectPolicy(name);
-      return i === undefined ? undefined : targets[i];
-    });
-  });
+  const refused = events?.handshake && ((outcome: HandshakeOutcome) => events.handshake!(outcome));
+  const decide = (name: string | undefined) => {
+    const i = tls.selectPolicy(name);
+    return i === undefined ? undefined : targets[i];
+  };
+  front.on("connection", (socket) => dispatchBySni(socket, decide, refused));
   return front;
 }

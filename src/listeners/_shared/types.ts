@@ -124,6 +124,9 @@ export interface ListenerEvents {
   /** A client connection was accepted / closed (the active-connections gauge). */
   connectionOpened?(): void;
   connectionClosed?(): void;
+  /** An HTTP request (an HTTP/2 stream) began / ended (the requests-active gauge). */
+  requestStarted?(): void;
+  requestEnded?(): void;
   /**
    * The response the handler returned has ended: every body byte written (`clientClosed`
    * false), or the client went away first. Called once per response the handler returned.

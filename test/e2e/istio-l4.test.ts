@@ -74,7 +74,7 @@ describe("gateway-tcp.yaml + echo-vs.yaml", () => {
 
   test("a TCP listener on the mapped port, served by node-tcp, routed to the echo service", () => {
     expect(p.output()).toContain(
-      `listener echo-tcp-gateway-31400 on 127.0.0.1:${port} TCP [node-tcp]: tcp-echo-service 127.0.0.1:${echo.port}`,
+      `listener echo-tcp-gateway-31400 on 127.0.0.1:${port} TCP [node-tcp]: to tcp-echo-service 127.0.0.1:${echo.port}`,
     );
   });
 
@@ -123,7 +123,8 @@ describe("sni/passthrough-sni-gateway-both.yaml + passthrough-sni-vs-1.yaml + pa
       );
     }
     expect(p.output()).toContain(
-      `listener sni-passthrough-gateway-31400 on 127.0.0.1:${port} TLS [node-tcp]: passthrough by SNI`,
+      `listener sni-passthrough-gateway-31400 on 127.0.0.1:${port} TLS [node-tcp]: ` +
+        "simple-sni-1.istioinaction.io,simple-sni-2.istioinaction.io (passthrough by SNI)",
     );
   });
 

@@ -1,5 +1,5 @@
 // The admin listener's app: loopback by default, separate from traffic. Small on purpose; other
-// modules mount their routes on it (certificates now, metrics and config later).
+// modules mount their routes on it (certificates, upstreams, metrics, config, reload).
 import { Hono } from "hono";
 
 export type AdminApp = Hono;

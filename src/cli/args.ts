@@ -72,7 +72,8 @@ Options:
   --bind ADDR         address for listeners made from Gateways (default 0.0.0.0)
   --credentials DIR   folders DIR/<credentialName>/ with tls.crt, tls.key [, ca.crt] for
                       credentialName (default ./certs when it exists)
-  --admin ADDR:PORT   admin listener (/healthz, /certs, /upstreams); default ${DEFAULT_ADMIN}; "off"
+  --admin ADDR:PORT   admin listener (/healthz, /ready, /certs, /upstreams, /metrics, /config,
+                      POST /reload); default ${DEFAULT_ADMIN}; "off"
   --allow-expired     start even with expired or not-yet-valid certificates (warns)
   --warn-days N       warn about certificates that expire within N days (default ${DEFAULT_WARN_DAYS})
   --adapter NAME      listener implementation: auto (default: the fastest one of this runtime
@@ -87,7 +88,6 @@ Options:
   --workers N|auto    serve with N worker processes sharing the listening ports (default 1;
                       auto: one per available core)
   --log-format FMT    lifecycle lines on stderr as text (default) or json
-
   --watch BOOL        reload when a loaded file changes (routes.yaml, Istio documents,
                       credentials); default true; --watch=false turns it off
 

@@ -28,6 +28,7 @@ import { configFromDocument } from "../routes-yaml/parse.ts";
 import { parseServiceUrl } from "../service-url.ts";
 import { checkL4Routes } from "../tcp-route.ts";
 import type { FieldPath } from "../yaml-locate.ts";
+import { TOO_DEEP, tooDeepLine } from "../yaml-depth.ts";
 
 /** The files of one credential folder (`tls.crt`, `tls.key`, and a CA if one was found). */
 export interface CredentialFiles {
@@ -86,6 +87,11 @@ export function composeConfig(
         for (const e of doc.errors) {
           issues.push(fileIssue(file, lineCounter.linePos(e.pos[0]).line, yamlMessage(e)));
         }
+        continue;
+      }
+      const deep = tooDeepLine(doc, lineCounter);
+      if (deep > 0) {
+        issues.push(fileIssue(file, deep, TOO_DEEP));
         continue;
       }
       let raw: unknown;

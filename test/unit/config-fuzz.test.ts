@@ -1,0 +1,118 @@
+// The config fuzzer (test/fuzz/) with a fixed seed and a bounded number of cases: mutated
+// routes.yaml and Istio files through what `portico validate` runs must each end in a plan or a
+// ConfigError naming file and line or field, in bounded time and memory. Below it, the minimal
+// inputs of what the fuzzer found, each once a crash, a hang or a vague message.
+// Longer runs: `npm run fuzz` (scripts/fuzz-config.ts).
+import { describe, expect, test } from "bun:test";
+import { composeConfig } from "../../src/config/sources/compose.ts";
+import { configErrors, routesYamlErrors } from "../helpers/config-errors.ts";
+import { type Finding, fuzz } from "../fuzz/run.ts";
+
+describe("config fuzzing, seed 20261130", () => {
+  test("400 mutated configurations: each a plan or a ConfigError naming file and field", async () => {
+    const findings: Finding[] = [];
+    const summary = await fuzz({
+      seed: 20261130,
+      cases: 400,
+      cliEvery: 200,
+      onFinding: (f) => findings.push(f),
+    });
+    const shown = findings.map((f) => `case ${f.index} [${f.mutations.join(", ")}]: ${f.finding}`);
+    expect(shown).toEqual([]);
+    expect(summary.cases).toBe(400);
+    // Both ends are reached: some cases still load, most are refused, two go through the CLI.
+    expect(summary.plans).toBeGreaterThan(20);
+    expect(summary.configErrors).toBeGreaterThan(250);
+    expect(summary.cliCases).toBe(2);
+  }, 60_000);
+});
+
+/** Milliseconds `fn` takes. */
+function timed(fn: () => void): number {
+  const started = performance.now();
+  fn();
+  return performance.now() - started;
+}
+
+describe("what the fuzzer found", () => {
+  test("a null body of a direct response: its type is refused, no TypeError", () => {
+    const text = `listeners: [{ port: 80, protocol: HTTP }]
+routes: [{ hosts: ["*"], http: [{ directResponse: { status: 204, body: null } }] }]`;
+    expect(routesYamlErrors(text)).toEqual([
+      "routes.yaml:2: routes[0].http[0].directResponse.body: expected a string, or a mapping with string or bytes, got an empty value",
+    ]);
+  });
+
+  test("a 2 MB value where a name is expected: no quadratic did-you-mean", () => {
+    // editDistance against every option allocated a row per character: seconds and hundreds of MB.
+    let lines: string[] = [];
+    const ms = timed(() => {
+      lines = routesYamlErrors(`listeners: [{ port: 80, protocol: HTTP${"S".repeat(2_000_000)} }]`);
+    });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toStartWith(
+      'routes.yaml:1: listeners[0].protocol: expected HTTP or HTTPS or TCP or TLS, got "HTTPSSSS',
+    );
+    expect(lines[0]!.length).toBeLessThan(200);
+    expect(ms).toBeLessThan(500);
+  });
+
+  test("a billion-laughs alias bomb is refused at the line of its first alias", () => {
+    const bomb = [
+      "listeners: [{ port: 80, protocol: HTTP }]",
+      'a0: &a0 ["lol"]',
+      ...Array.from(
+        { length: 8 },
+        (_, l) => `a${l + 1}: &a${l + 1} [${Array(10).fill(`*a${l}`).join(", ")}]`,
+      ),
+    ].join("\n");
+    expect(routesYamlErrors(bomb)).toEqual([
+      "routes.yaml:3: invalid YAML: Excessive alias count indicates a resource exhaustion attack",
+    ]);
+    // In an Istio file too, where the document's kind cannot be read.
+    const istio = `kind: Gateway\nmetadata: { name: gw }\n${bomb.split("\n").slice(1).join("\n")}`;
+    expect(configErrors(() => composeConfig(["gw.yaml"], [{ file: "gw.yaml", text: istio }]))).toEqual([
+      "gw.yaml:4: invalid YAML: Excessive alias count indicates a resource exhaustion attack",
+    ]);
+  });
+
+  test("nesting a thousand deep is refused at once, with its line, on every way in", () => {
+    const deep = (n: number) => `${"[".repeat(n)}1${"]".repeat(n)}`;
+    let lines: string[] = [];
+    const ms = timed(() => {
+      lines = routesYamlErrors(
+        `listeners: [{ port: 80, protocol: HTTP }]\nroutes:\n  - hosts: ${deep(5000)}\n`,
+      );
+    });
+    expect(lines).toEqual([
+      "routes.yaml:3: nested more than 64 levels deep; no configuration needs that many",
+    ]);
+    expect(ms).toBeLessThan(1000);
+    const vs = `kind: VirtualService\nmetadata: { name: vs }\nspec:\n  hosts: ${deep(100)}\n`;
+    expect(configErrors(() => composeConfig(["vs.yaml"], [{ file: "vs.yaml", text: vs }]))).toEqual([
+      "vs.yaml:4: nested more than 64 levels deep; no configuration needs that many",
+    ]);
+    // Deeper still, the yaml package's parser overflows its stack and says so; so does Portico.
+    expect(routesYamlErrors(`listeners: ${deep(30_000)}\n`)).toEqual([
+      "routes.yaml:1: invalid YAML: nested more than 64 levels deep; no configuration needs that many",
+    ]);
+    // 60 levels are read, and refused for what they hold.
+    expect(routesYamlErrors(`listeners: ${deep(59)}\n`)).toEqual([
+      "routes.yaml:1: listeners[0]: expected a mapping with port and protocol, got a list",
+    ]);
+  });
+
+  test("a thousand-deep block with a hundred aliases: refused for its depth, in well under a second", () => {
+    // yaml's toJS and Alias.resolve walk the document with its `visit`, which copies the path
+    // at each level: that took ten seconds here.
+    const nested = Array.from({ length: 1000 }, (_, i) => `${" ".repeat(i)}- `).join("\n");
+    const aliases = Array.from({ length: 120 }, (_, i) => `k${i}: *x`).join("\n");
+    const text = `listeners: &x [{ port: 80, protocol: HTTP }]\n${aliases}\nextra:\n${nested}x\n`;
+    let lines: string[] = [];
+    const ms = timed(() => {
+      lines = configErrors(() => composeConfig(["r.yaml"], [{ file: "r.yaml", text }]));
+    });
+    expect(lines).toEqual(["r.yaml:186: nested more than 64 levels deep; no configuration needs that many"]);
+    expect(ms).toBeLessThan(1000);
+  });
+});

@@ -6,7 +6,7 @@
 
 import type { Document, LineCounter, YAMLError } from "yaml";
 import { ConfigError, type ConfigIssue, type Severity, type Source } from "../util/errors.ts";
-import { TOO_DEEP } from "./yaml-depth.ts";
+import { TOO_DEEP } from "./yaml-bounds.ts";
 import { formatPath, locateLine, type FieldPath } from "./yaml-locate.ts";
 
 /** What a builder needs: locate a path of the document, and report a problem there. */

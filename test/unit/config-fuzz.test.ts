@@ -57,22 +57,27 @@ routes: [{ hosts: ["*"], http: [{ directResponse: { status: 204, body: null } }]
     expect(ms).toBeLessThan(500);
   });
 
-  test("a billion-laughs alias bomb is refused at the line of its first alias", () => {
-    const bomb = [
-      "listeners: [{ port: 80, protocol: HTTP }]",
-      'a0: &a0 ["lol"]',
-      ...Array.from(
-        { length: 8 },
-        (_, l) => `a${l + 1}: &a${l + 1} [${Array(10).fill(`*a${l}`).join(", ")}]`,
-      ),
-    ].join("\n");
-    expect(routesYamlErrors(bomb)).toEqual([
-      "routes.yaml:3: invalid YAML: Excessive alias count indicates a resource exhaustion attack",
-    ]);
+  test("a billion-laughs alias bomb is refused before it is expanded, at the line of its first alias", () => {
+    const bomb = (levels: number) =>
+      [
+        "listeners: [{ port: 80, protocol: HTTP }]",
+        'a0: &a0 ["lol"]',
+        ...Array.from(
+          { length: levels },
+          (_, l) => `a${l + 1}: &a${l + 1} [${Array(10).fill(`*a${l}`).join(", ")}]`,
+        ),
+      ].join("\n");
+    const BOMB =
+      'aliases expand to more than 10000 values; refused as a resource exhaustion attack ("billion laughs")';
+    expect(routesYamlErrors(bomb(8))).toEqual([`routes.yaml:3: ${BOMB}`]);
     // In an Istio file too, where the document's kind cannot be read.
-    const istio = `kind: Gateway\nmetadata: { name: gw }\n${bomb.split("\n").slice(1).join("\n")}`;
+    const istio = `kind: Gateway\nmetadata: { name: gw }\n${bomb(8).split("\n").slice(1).join("\n")}`;
     expect(configErrors(() => composeConfig(["gw.yaml"], [{ file: "gw.yaml", text: istio }]))).toEqual([
-      "gw.yaml:4: invalid YAML: Excessive alias count indicates a resource exhaustion attack",
+      `gw.yaml:4: ${BOMB}`,
+    ]);
+    // A smaller one is left to the yaml package's own bound (maxAliasCount), with its line too.
+    expect(routesYamlErrors(bomb(2))).toEqual([
+      "routes.yaml:3: invalid YAML: Excessive alias count indicates a resource exhaustion attack",
     ]);
   });
 
@@ -93,7 +98,8 @@ routes: [{ hosts: ["*"], http: [{ directResponse: { status: 204, body: null } }]
       "vs.yaml:4: nested more than 64 levels deep; no configuration needs that many",
     ]);
     // Deeper still, the yaml package's parser overflows its stack and says so; so does Portico.
-    expect(routesYamlErrors(`listeners: ${deep(30_000)}\n`)).toEqual([
+    // (Once or twice: where it overflows depends on how deep the stack already was.)
+    expect([...new Set(routesYamlErrors(`listeners: ${deep(30_000)}\n`))]).toEqual([
       "routes.yaml:1: invalid YAML: nested more than 64 levels deep; no configuration needs that many",
     ]);
     // 60 levels are read, and refused for what they hold.

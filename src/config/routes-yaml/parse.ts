@@ -28,7 +28,7 @@ import { serviceTls } from "../upstream-tls.ts";
 import { buildEndpointService, buildServicePolicy, checkCredential } from "./pool-service.ts";
 import { unknownName } from "../suggest.ts";
 import { buildPassthroughServers, buildTcpRoute, buildTlsRoute, checkL4Routes } from "../tcp-route.ts";
-import { TOO_DEEP, tooDeepLine } from "../yaml-depth.ts";
+import { ALIAS_BOMB, TOO_DEEP, aliasBombLine, tooDeepLine } from "../yaml-bounds.ts";
 import { ConfigSchema, type RawConfig, type RawListener, type RawVirtualHost } from "./schema.ts";
 
 /** Parses routes.yaml text. Pure: `file` only names the source and anchors relative paths. */
@@ -54,6 +54,8 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
   }
   const deep = tooDeepLine(doc, lineCounter);
   if (deep > 0) throw new ConfigError([whole(deep, TOO_DEEP)]);
+  const bomb = aliasBombLine(doc, lineCounter);
+  if (bomb > 0) throw new ConfigError([whole(bomb, ALIAS_BOMB)]);
   let raw: unknown;
   try {
     raw = doc.toJS();

@@ -28,7 +28,7 @@ import { configFromDocument } from "../routes-yaml/parse.ts";
 import { parseServiceUrl } from "../service-url.ts";
 import { checkL4Routes } from "../tcp-route.ts";
 import type { FieldPath } from "../yaml-locate.ts";
-import { TOO_DEEP, tooDeepLine } from "../yaml-depth.ts";
+import { ALIAS_BOMB, TOO_DEEP, aliasBombLine, tooDeepLine } from "../yaml-bounds.ts";
 
 /** The files of one credential folder (`tls.crt`, `tls.key`, and a CA if one was found). */
 export interface CredentialFiles {
@@ -90,8 +90,9 @@ export function composeConfig(
         continue;
       }
       const deep = tooDeepLine(doc, lineCounter);
-      if (deep > 0) {
-        issues.push(fileIssue(file, deep, TOO_DEEP));
+      const bomb = deep > 0 ? 0 : aliasBombLine(doc, lineCounter);
+      if (deep > 0 || bomb > 0) {
+        issues.push(deep > 0 ? fileIssue(file, deep, TOO_DEEP) : fileIssue(file, bomb, ALIAS_BOMB));
         continue;
       }
       let raw: unknown;

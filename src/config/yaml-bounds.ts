@@ -66,3 +66,27 @@ export function aliasBombLine(doc: Document, lineCounter: LineCounter): number {
   size(doc.contents);
   return expansion > MAX_ALIAS_EXPANSION ? lineCounter.linePos(firstAlias).line : 0;
 }
+
+/**
+ * The line of the first alias without an anchor before it, or else of the first alias: where
+ * to point when the yaml package's toJS refuses the aliases. One walk with an explicit stack,
+ * not `Alias.resolve` per alias (a walk of the whole document each).
+ */
+export function aliasLine(doc: Document, lineCounter: LineCounter): number {
+  const anchors = new Map<string, number>(); // name → offset of its first definition
+  const aliases: { source: string; at: number }[] = [];
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isPair(node)) stack.push(node.value, node.key);
+    if (!isNode(node)) continue;
+    const at = node.range?.[0] ?? 0;
+    if (isAlias(node)) aliases.push({ source: node.source, at });
+    else if (node.anchor && !anchors.has(node.anchor)) anchors.set(node.anchor, at);
+    if (isCollection(node)) for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);
+  }
+  if (aliases.length === 0) return 0;
+  aliases.sort((a, b) => a.at - b.at);
+  const unresolved = aliases.find((a) => !((anchors.get(a.source) ?? Number.POSITIVE_INFINITY) < a.at));
+  return lineCounter.linePos((unresolved ?? aliases[0]!).at).line;
+}

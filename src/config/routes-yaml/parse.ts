@@ -4,7 +4,7 @@
 
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
-import { LineCounter, isAlias, isCollection, isNode, isPair, parseDocument, type Document } from "yaml";
+import { LineCounter, parseDocument, type Document } from "yaml";
 import { ConfigError, fileIssue } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { parseDuration } from "../duration.ts";
@@ -28,7 +28,7 @@ import { serviceTls } from "../upstream-tls.ts";
 import { buildEndpointService, buildServicePolicy, checkCredential } from "./pool-service.ts";
 import { unknownName } from "../suggest.ts";
 import { buildPassthroughServers, buildTcpRoute, buildTlsRoute, checkL4Routes } from "../tcp-route.ts";
-import { ALIAS_BOMB, TOO_DEEP, aliasBombLine, tooDeepLine } from "../yaml-bounds.ts";
+import { ALIAS_BOMB, TOO_DEEP, aliasBombLine, aliasLine, tooDeepLine } from "../yaml-bounds.ts";
 import { ConfigSchema, type RawConfig, type RawListener, type RawVirtualHost } from "./schema.ts";
 
 /** Parses routes.yaml text. Pure: `file` only names the source and anchors relative paths. */
@@ -107,30 +107,6 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
 
   if (ctx.failed) throw ctx.error();
   return { files: [file], listeners, credentials: credentials!, services: services!, routes, settings };
-}
-
-/**
- * The line of the first alias without an anchor before it, or else of the first alias. One walk
- * with an explicit stack: `Alias.resolve` and `visit` copy the path at every level, which costs
- * seconds on a document nested a thousand deep with a hundred aliases.
- */
-function aliasLine(doc: Document, lineCounter: LineCounter): number {
-  const anchors = new Map<string, number>(); // name → offset of its first definition
-  const aliases: { source: string; at: number }[] = [];
-  const stack: unknown[] = [doc.contents];
-  while (stack.length > 0) {
-    const node = stack.pop();
-    if (isPair(node)) stack.push(node.value, node.key);
-    if (!isNode(node)) continue;
-    const at = node.range?.[0] ?? 0;
-    if (isAlias(node)) aliases.push({ source: node.source, at });
-    else if (node.anchor && !anchors.has(node.anchor)) anchors.set(node.anchor, at);
-    if (isCollection(node)) for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);
-  }
-  if (aliases.length === 0) return 0;
-  aliases.sort((a, b) => a.at - b.at);
-  const unresolved = aliases.find((a) => !((anchors.get(a.source) ?? Number.POSITIVE_INFINITY) < a.at));
-  return lineCounter.linePos((unresolved ?? aliases[0]!).at).line;
 }
 
 type RawCredential = NonNullable<RawConfig["credentials"]>[string];

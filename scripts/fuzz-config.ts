@@ -8,11 +8,19 @@
 //
 // Knobs: FUZZ_SEED (default: the time), FUZZ_CASES (default 1,000,000), FUZZ_SECONDS (default
 // 600), FUZZ_FIRST (first case number, default 0), FUZZ_BOUND_MS (per case, default 2000, plus
-// 1.5 s per MB of input), FUZZ_CLI_EVERY (default 500; 0 turns it off), FUZZ_RUNTIME (the
-// runtime of that command: bun, deno or node), FUZZ_OUT (default fuzz-findings/).
+// 1.5 s per MB of input), FUZZ_HANG_SECONDS (a case still running after this long is a hang,
+// default 30), FUZZ_CLI_EVERY (default 500; 0 turns it off), FUZZ_RUNTIME (the runtime of that
+// command: bun, deno or node), FUZZ_OUT (default fuzz-findings/).
+//
+// The cases run in a child process and this one watches it: a case that never ends (an endless
+// loop cannot be interrupted from inside) is killed, saved as a finding, and the run goes on
+// from the next case in a new child.
+import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Finding, type FuzzSummary, fuzz } from "../test/fuzz/run.ts";
+import { createInterface } from "node:readline";
+import { loadCorpus } from "../test/fuzz/corpus.ts";
+import { type Finding, type FuzzSummary, fuzz, makeCase } from "../test/fuzz/run.ts";
 import { RUNTIMES, type Runtime } from "./runtimes.ts";
 
 const env = (name: string, fallback: number) => {
@@ -22,43 +30,141 @@ const env = (name: string, fallback: number) => {
   return n;
 };
 const seed = env("FUZZ_SEED", Date.now() % 2 ** 31);
+const cases = env("FUZZ_CASES", 1_000_000);
+const seconds = env("FUZZ_SECONDS", 600);
+const first = env("FUZZ_FIRST", 0);
 const runtime = (process.env.FUZZ_RUNTIME ?? "bun") as Runtime;
 if (!RUNTIMES.includes(runtime)) throw new Error(`FUZZ_RUNTIME must be one of ${RUNTIMES.join(", ")}`);
+
+if (process.env.FUZZ_CHILD === "1") {
+  // The child: runs the cases, one line per event for the parent.
+  const say = (kind: string, data: unknown) => process.stdout.write(`${kind} ${JSON.stringify(data)}\n`);
+  const summary = await fuzz({
+    seed,
+    cases,
+    seconds,
+    first,
+    boundMs: env("FUZZ_BOUND_MS", 2000),
+    cliEvery: env("FUZZ_CLI_EVERY", 500),
+    cliRuntime: runtime,
+    onStart: (i) => say("start", i),
+    onFinding: (f) => say("finding", { index: f.index, finding: f.finding }),
+    onProgress: (s) => say("progress", s),
+    // Often: the counts of a child killed on a hang are the last ones it sent.
+    progressEvery: 20,
+  });
+  say("done", summary);
+  process.exit(0);
+}
+
 const out = resolve(process.env.FUZZ_OUT ?? "fuzz-findings");
+const hangMs = env("FUZZ_HANG_SECONDS", 30) * 1000;
+const corpus = loadCorpus();
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
-/** Saves the case's files and what was wrong; the folder is named by seed and case number. */
-function save(f: Finding): string {
+/** Saves case `index` (made again: cases are deterministic) and what was wrong with it. */
+function save(index: number, finding: string): string {
+  const c = makeCase(corpus, seed, index);
+  const f: Finding = {
+    seed,
+    index,
+    finding,
+    corpusEntry: c.entry.files.map((x) => x.name).join(" + "),
+    mutations: c.mutations,
+    files: c.files,
+  };
   const dir = join(out, `seed-${f.seed}-case-${f.index}`);
   mkdirSync(dir, { recursive: true });
   for (const file of f.files) writeFileSync(join(dir, file.name), file.bytes);
   const reproduce = `FUZZ_SEED=${f.seed} FUZZ_FIRST=${f.index} FUZZ_CASES=1 npm run fuzz`;
   const text = `${f.finding}\n\ncorpus entry: ${f.corpusEntry}\nmutations: ${f.mutations.join(", ")}\nreproduce: ${reproduce}\n`;
   writeFileSync(join(dir, "finding.txt"), text);
+  process.stdout.write(`FINDING seed ${seed} case ${index} (${dir}):\n  ${finding.replace(/\n/g, "\n  ")}\n`);
   return dir;
 }
 
-const line = (s: FuzzSummary) =>
-  `${s.cases} cases in ${s.seconds.toFixed(0)} s (${(s.cases / s.seconds).toFixed(0)}/s): ${s.plans} plans, ` +
+const total: FuzzSummary = {
+  cases: 0,
+  plans: 0,
+  configErrors: 0,
+  findings: 0,
+  cliCases: 0,
+  seconds: 0,
+  slowestMs: 0,
+  rssStart: 0,
+  rssMax: 0,
+  rssEnd: 0,
+};
+const line = (s: FuzzSummary, secs: number) =>
+  `${s.cases} cases in ${secs.toFixed(0)} s (${(s.cases / secs).toFixed(0)}/s): ${s.plans} plans, ` +
   `${s.configErrors} config errors, ${s.findings} findings, ${s.cliCases} via the CLI; slowest ` +
   `${s.slowestMs.toFixed(0)} ms; RSS ${mib(s.rssStart)} at start, max ${mib(s.rssMax)}`;
 
+/** One child from case `from`; resolves with the case it hung on, or undefined when it finished. */
+function runChild(from: number, count: number, secs: number): Promise<number | undefined> {
+  const child = spawn(process.execPath, [import.meta.filename], {
+    env: {
+      ...process.env,
+      FUZZ_CHILD: "1",
+      FUZZ_SEED: String(seed),
+      FUZZ_FIRST: String(from),
+      FUZZ_CASES: String(count),
+      FUZZ_SECONDS: String(secs),
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const base = { ...total };
+  let current = from;
+  let lastStart = Date.now();
+  return new Promise((resolvePromise) => {
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastStart < hangMs) return;
+      clearInterval(watchdog);
+      child.kill("SIGKILL");
+      resolvePromise(current);
+    }, 1000);
+    const merge = (s: FuzzSummary) => {
+      for (const k of ["cases", "plans", "configErrors", "findings", "cliCases"] as const)
+        total[k] = base[k] + s[k];
+      total.slowestMs = Math.max(base.slowestMs, s.slowestMs);
+      total.rssMax = Math.max(base.rssMax, s.rssMax);
+      total.rssStart ||= s.rssStart;
+      total.rssEnd = s.rssEnd;
+    };
+    createInterface({ input: child.stdout! }).on("line", (text) => {
+      const space = text.indexOf(" ");
+      const [kind, data] = [text.slice(0, space), JSON.parse(text.slice(space + 1))];
+      if (kind === "start") {
+        current = data;
+        lastStart = Date.now();
+      } else if (kind === "finding") save(data.index, data.finding);
+      else if (kind === "progress" || kind === "done") {
+        const before = total.cases;
+        merge(data);
+        if (kind === "progress" && Math.floor(total.cases / 500) > Math.floor(before / 500))
+          process.stdout.write(`${line(total, (performance.now() - started) / 1000)}\n`);
+      }
+    });
+    child.on("exit", () => {
+      clearInterval(watchdog);
+      resolvePromise(undefined);
+    });
+  });
+}
+
 process.stdout.write(`fuzzing the config with seed ${seed}\n`);
-const summary = await fuzz({
-  seed,
-  cases: env("FUZZ_CASES", 1_000_000),
-  seconds: env("FUZZ_SECONDS", 600),
-  first: env("FUZZ_FIRST", 0),
-  boundMs: env("FUZZ_BOUND_MS", 2000),
-  cliEvery: env("FUZZ_CLI_EVERY", 500),
-  cliRuntime: runtime,
-  onFinding: (f) => {
-    const dir = save(f);
-    process.stdout.write(
-      `FINDING seed ${f.seed} case ${f.index} (${dir}):\n  ${f.finding.replace(/\n/g, "\n  ")}\n`,
-    );
-  },
-  onProgress: (s) => process.stdout.write(`${line(s)}\n`),
-});
-process.stdout.write(`done: ${line(summary)}, ${mib(summary.rssEnd)} at the end\n`);
-process.exit(summary.findings > 0 ? 1 : 0);
+const started = performance.now();
+let from = first;
+for (;;) {
+  const left = seconds - (performance.now() - started) / 1000;
+  const hung = await runChild(from, first + cases - from, Math.max(0, left));
+  if (hung === undefined) break;
+  total.cases++;
+  total.findings++;
+  save(hung, `still running after ${hangMs / 1000} s: killed`);
+  from = hung + 1;
+  if (from >= first + cases || left <= hangMs / 1000) break;
+}
+const secs = (performance.now() - started) / 1000;
+process.stdout.write(`done: ${line(total, secs)}, ${mib(total.rssEnd)} at the end\n`);
+process.exit(total.findings > 0 ? 1 : 0);

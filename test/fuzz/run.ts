@@ -21,10 +21,14 @@ export interface FuzzOptions {
   /** Cases to skip (resuming, or reproducing one case: first = n, cases = 1). */
   first?: number;
   onFinding?: (f: Finding) => void;
+  /** Before each case: a watchdog in another process can name the case that never ended. */
+  onStart?: (index: number) => void;
   /** Every n-th case is also run through `portico validate` as a child process (0: none). */
   cliEvery?: number;
   cliRuntime?: Runtime;
   onProgress?: (s: FuzzSummary) => void;
+  /** Cases between two onProgress calls (default 500). */
+  progressEvery?: number;
 }
 
 export interface Finding {
@@ -87,6 +91,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzSummary> {
   try {
     const first = opts.first ?? 0;
     for (let i = first; i < first + opts.cases && performance.now() < deadline; i++) {
+      opts.onStart?.(i);
       const c = makeCase(corpus, opts.seed, i);
       const paths = writeCase(folder.dir, c.files);
       const rssBefore = process.memoryUsage.rss();
@@ -119,7 +124,8 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzSummary> {
           files: c.files,
         });
       }
-      if (s.cases % 500 === 0) opts.onProgress?.({ ...s, seconds: (performance.now() - started) / 1000 });
+      if (s.cases % (opts.progressEvery ?? 500) === 0)
+        opts.onProgress?.({ ...s, seconds: (performance.now() - started) / 1000 });
     }
   } finally {
     folder.remove();

@@ -4,9 +4,13 @@
 // inputs of what the fuzzer found, each once a crash, a hang or a vague message.
 // Longer runs: `npm run fuzz` (scripts/fuzz-config.ts).
 import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { porticoCommand } from "../../scripts/runtimes.ts";
 import { composeConfig } from "../../src/config/sources/compose.ts";
 import { configErrors, routesYamlErrors } from "../helpers/config-errors.ts";
 import { type Finding, fuzz } from "../fuzz/run.ts";
+import { writeConfig } from "../helpers/portico.ts";
+import { yaml } from "../helpers/yaml.ts";
 
 describe("config fuzzing, seed 20261130", () => {
   test("400 mutated configurations: each a plan or a ConfigError naming file and field", async () => {
@@ -41,6 +45,33 @@ routes: [{ hosts: ["*"], http: [{ directResponse: { status: 204, body: null } }]
     expect(routesYamlErrors(text)).toEqual([
       "routes.yaml:2: routes[0].http[0].directResponse.body: expected a string, or a mapping with string or bytes, got an empty value",
     ]);
+  });
+
+  test("a Maglev table size of 1e400: refused, where the prime check once looped for ever", () => {
+    // Infinity failed the integer check, and the pipe still ran isPrime on it. A child process,
+    // so that a regression fails the test instead of hanging the suite.
+    const file = writeConfig(
+      yaml`
+      apiVersion: networking.istio.io/v1
+      kind: DestinationRule
+      metadata: { name: webapp }
+      spec:
+        host: webapp
+        trafficPolicy:
+          loadBalancer:
+            consistentHash: { httpCookie: { name: user }, maglev: { tableSize: 1e400 } }
+    `,
+      "dr.yaml",
+    );
+    const args = ["validate", "-c", file, "--service", "webapp=http://127.0.0.1:9080"];
+    const [cmd, ...rest] = porticoCommand("bun", args);
+    const r = spawnSync(cmd!, rest, { encoding: "utf8", timeout: 10_000 });
+    expect(r.stderr).toBe(
+      "portico: invalid configuration:\n" +
+        `  ${file}:8: spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize: ` +
+        "expected a prime number up to 5000011, such as 65537, got Infinity\n",
+    );
+    expect(r.status).toBe(1);
   });
 
   test("a 2 MB value where a name is expected: no quadratic did-you-mean", () => {

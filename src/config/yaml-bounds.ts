@@ -5,7 +5,7 @@
 // and `Alias.resolve`, which walk the whole document, copying the path at every level, once
 // per alias. The yaml package's own bound (maxAliasCount, 100) refuses a "billion laughs" only
 // after those walks.
-import { isAlias, isCollection, isNode, isPair, type Document, type LineCounter } from "yaml";
+import { isAlias, isCollection, isNode, isPair, isScalar, type Document, type LineCounter } from "yaml";
 
 /** Far beyond any Portico or Istio document (a VirtualService header match is 8 levels deep). */
 export const MAX_YAML_DEPTH = 64;
@@ -68,24 +68,29 @@ export function aliasBombLine(doc: Document, lineCounter: LineCounter): number {
 }
 
 /**
- * The line of the first alias without an anchor before it, or else of the first alias: where
- * to point when the yaml package's toJS refuses the aliases. One walk with an explicit stack,
- * not `Alias.resolve` per alias (a walk of the whole document each).
+ * The line of the first alias without an anchor before it, or else of the first alias, or else
+ * of the first merge key (`<<`, YAML 1.1): where to point when the yaml package's toJS refuses
+ * the aliases or a merge. One walk with an explicit stack, not `Alias.resolve` per alias (a walk
+ * of the whole document each).
  */
 export function aliasLine(doc: Document, lineCounter: LineCounter): number {
   const anchors = new Map<string, number>(); // name → offset of its first definition
   const aliases: { source: string; at: number }[] = [];
+  let firstMerge: number | undefined;
   const stack: unknown[] = [doc.contents];
   while (stack.length > 0) {
     const node = stack.pop();
-    if (isPair(node)) stack.push(node.value, node.key);
+    if (isPair(node)) {
+      stack.push(node.value, node.key);
+      if (isScalar(node.key) && node.key.source === "<<") firstMerge ??= node.key.range?.[0];
+    }
     if (!isNode(node)) continue;
     const at = node.range?.[0] ?? 0;
     if (isAlias(node)) aliases.push({ source: node.source, at });
     else if (node.anchor && !anchors.has(node.anchor)) anchors.set(node.anchor, at);
     if (isCollection(node)) for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);
   }
-  if (aliases.length === 0) return 0;
+  if (aliases.length === 0) return firstMerge === undefined ? 0 : lineCounter.linePos(firstMerge).line;
   aliases.sort((a, b) => a.at - b.at);
   const unresolved = aliases.find((a) => !((anchors.get(a.source) ?? Number.POSITIVE_INFINITY) < a.at));
   return lineCounter.linePos((unresolved ?? aliases[0]!).at).line;

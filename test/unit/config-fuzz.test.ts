@@ -112,6 +112,13 @@ routes: [{ hosts: ["*"], http: [{ directResponse: { status: 204, body: null } }]
     ]);
   });
 
+  test("a YAML 1.1 merge of something not a mapping: refused at the line of its <<", () => {
+    const text = "%YAML 1.1\n---\nlisteners: [{ port: 80, protocol: HTTP }]\nx:\n  <<: 5\n";
+    expect(routesYamlErrors(text)).toEqual([
+      "routes.yaml:5: invalid YAML: Merge sources must be maps or map aliases",
+    ]);
+  });
+
   test("nesting a thousand deep is refused at once, with its line, on every way in", () => {
     const deep = (n: number) => `${"[".repeat(n)}1${"]".repeat(n)}`;
     let lines: string[] = [];

@@ -28,12 +28,15 @@ export function tooDeepLine(doc: Document, lineCounter: LineCounter): number {
 
 export const TOO_DEEP = `nested more than ${MAX_YAML_DEPTH} levels deep; no configuration needs that many`;
 
-/** Values that aliases may add to a document; far beyond reusing an anchor in a few places. */
+/**
+ * Values that aliases may add to a document; far beyond reusing an anchor in a few places. Once
+ * this holds, toJS may run without the yaml package's own count (TO_JS).
+ */
 export const MAX_ALIAS_EXPANSION = 10_000;
 
 export const ALIAS_BOMB =
-  `aliases expand to more than ${MAX_ALIAS_EXPANSION} values; refused as a resource exhaustion attack ` +
-  `("billion laughs")`;
+  `aliases expand to more than ${MAX_ALIAS_EXPANSION} values, or into themselves; refused as a ` +
+  `resource exhaustion attack ("billion laughs")`;
 
 /**
  * The 1-based line of the first alias when the aliases expand to more than MAX_ALIAS_EXPANSION
@@ -48,7 +51,9 @@ export function aliasBombLine(doc: Document, lineCounter: LineCounter): number {
     if (isPair(node)) return size(node.key) + size(node.value);
     if (isAlias(node)) {
       if (firstAlias < 0) firstAlias = node.range?.[0] ?? 0;
-      const n = sizes.get(anchors.get(node.source)) ?? 1; // an enclosing anchor: yaml's problem
+      const target = anchors.get(node.source);
+      // An alias inside the node its anchor names would expand for ever (yaml makes a cycle).
+      const n = target === undefined ? 1 : (sizes.get(target) ?? Number.POSITIVE_INFINITY);
       expansion += n;
       return n;
     }
@@ -95,3 +100,10 @@ export function aliasLine(doc: Document, lineCounter: LineCounter): number {
   const unresolved = aliases.find((a) => !((anchors.get(a.source) ?? Number.POSITIVE_INFINITY) < a.at));
   return lineCounter.linePos((unresolved ?? aliases[0]!).at).line;
 }
+
+/**
+ * toJS options for a document aliasBombLine accepted: the yaml package's maxAliasCount walks the
+ * whole document once per alias nested in an anchor before it refuses anything (seconds on a
+ * large file); the expansion is already bounded.
+ */
+export const TO_JS = { maxAliasCount: -1 } as const;

@@ -194,7 +194,9 @@ const TREE_MUTATIONS: Record<string, (rng: Rng, all: Slot[], root: unknown) => v
   },
   setNull: (rng, all) => set(pick(rng, all), null),
   manyItems: (rng, all) => {
-    const lists = all.filter((s) => Array.isArray(get(s)) && (get(s) as unknown[]).length > 0);
+    // Short lists only: a thousand copies of a thousand items is megabytes, slow and no new path.
+    const short = (v: unknown) => Array.isArray(v) && v.length > 0 && v.length <= 20;
+    const lists = all.filter((s) => short(get(s)));
     if (!lists.length) return;
     const s = pick(rng, lists);
     const list = get(s) as unknown[];

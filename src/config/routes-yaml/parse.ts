@@ -28,7 +28,7 @@ import { serviceTls } from "../upstream-tls.ts";
 import { buildEndpointService, buildServicePolicy, checkCredential } from "./pool-service.ts";
 import { unknownName } from "../suggest.ts";
 import { buildPassthroughServers, buildTcpRoute, buildTlsRoute, checkL4Routes } from "../tcp-route.ts";
-import { ALIAS_BOMB, TOO_DEEP, aliasBombLine, aliasLine, tooDeepLine } from "../yaml-bounds.ts";
+import { ALIAS_BOMB, TOO_DEEP, TO_JS, aliasBombLine, aliasLine, tooDeepLine } from "../yaml-bounds.ts";
 import { ConfigSchema, type RawConfig, type RawListener, type RawVirtualHost } from "./schema.ts";
 
 /** Parses routes.yaml text. Pure: `file` only names the source and anchors relative paths. */
@@ -58,7 +58,7 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
   if (bomb > 0) throw new ConfigError([whole(bomb, ALIAS_BOMB)]);
   let raw: unknown;
   try {
-    raw = doc.toJS();
+    raw = doc.toJS(TO_JS);
   } catch (error) {
     // toJS throws on an alias whose anchor is missing (the parser only warns), and on aliases
     // that expand too far ("billion laughs": the yaml package's maxAliasCount, 100).

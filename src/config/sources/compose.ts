@@ -28,7 +28,7 @@ import { configFromDocument } from "../routes-yaml/parse.ts";
 import { parseServiceUrl } from "../service-url.ts";
 import { checkL4Routes } from "../tcp-route.ts";
 import type { FieldPath } from "../yaml-locate.ts";
-import { ALIAS_BOMB, TOO_DEEP, aliasBombLine, tooDeepLine } from "../yaml-bounds.ts";
+import { ALIAS_BOMB, TOO_DEEP, TO_JS, aliasBombLine, tooDeepLine } from "../yaml-bounds.ts";
 
 /** The files of one credential folder (`tls.crt`, `tls.key`, and a CA if one was found). */
 export interface CredentialFiles {
@@ -97,7 +97,7 @@ export function composeConfig(
       }
       let raw: unknown;
       try {
-        raw = doc.toJS();
+        raw = doc.toJS(TO_JS);
       } catch {
         raw = {}; // an alias without its anchor: routes.yaml's parser reports it with its line
       }

@@ -94,6 +94,7 @@ const total: FuzzSummary = {
   rssStart: 0,
   rssMax: 0,
   rssEnd: 0,
+  rssWorst: { index: -1, grewBy: 0, bytes: 0 },
 };
 const line = (s: FuzzSummary, secs: number) =>
   `${s.cases} cases in ${secs.toFixed(0)} s (${(s.cases / secs).toFixed(0)}/s): ${s.plans} plans, ` +
@@ -130,6 +131,7 @@ function runChild(from: number, count: number, secs: number): Promise<number | u
       total.rssMax = Math.max(base.rssMax, s.rssMax);
       total.rssStart ||= s.rssStart;
       total.rssEnd = s.rssEnd;
+      if (s.rssWorst.grewBy > total.rssWorst.grewBy) total.rssWorst = s.rssWorst;
     };
     createInterface({ input: child.stdout! }).on("line", (text) => {
       const space = text.indexOf(" ");
@@ -166,5 +168,9 @@ for (;;) {
   if (from >= first + cases || left <= hangMs / 1000) break;
 }
 const secs = (performance.now() - started) / 1000;
-process.stdout.write(`done: ${line(total, secs)}, ${mib(total.rssEnd)} at the end\n`);
+const worst = total.rssWorst;
+process.stdout.write(
+  `done: ${line(total, secs)}, ${mib(total.rssEnd)} at the end; case ${worst.index} grew it most: ` +
+    `by ${mib(worst.grewBy)}, on ${(worst.bytes / 1e6).toFixed(1)} MB of input\n`,
+);
 process.exit(total.findings > 0 ? 1 : 0);

@@ -155,7 +155,8 @@ function nest(rng: Rng, value: unknown, depth: number): unknown {
   return v;
 }
 
-const TREE_MUTATIONS: Record<string, (rng: Rng, all: Slot[], root: unknown) => void> = {
+type TreeMutation = (rng: Rng, all: Slot[], root: unknown, textLength: number) => void;
+const TREE_MUTATIONS: Record<string, TreeMutation> = {
   swapType: (rng, all) => {
     const s = pick(rng, all);
     set(s, randomValue(rng, get(s)));
@@ -193,7 +194,7 @@ const TREE_MUTATIONS: Record<string, (rng: Rng, all: Slot[], root: unknown) => v
     if (m && typeof m === "object") m[pick(rng, KEYS)] = randomScalar(rng);
   },
   setNull: (rng, all) => set(pick(rng, all), null),
-  manyItems: (rng, all) => {
+  manyItems: (rng, all, _root, textLength) => {
     // Short lists only: a thousand copies of a thousand items is megabytes, slow and no new path.
     const short = (v: unknown) => Array.isArray(v) && v.length > 0 && v.length <= 20;
     const lists = all.filter((s) => short(get(s)));
@@ -202,7 +203,10 @@ const TREE_MUTATIONS: Record<string, (rng: Rng, all: Slot[], root: unknown) => v
     const list = get(s) as unknown[];
     set(
       s,
-      Array.from({ length: int(rng, 1000) + 100 }, (_, i) => structuredClone(list[i % list.length])),
+      // At most about 1 MB more: cases of many megabytes only measure the yaml package's speed.
+      Array.from({ length: Math.min(int(rng, 1000) + 100, Math.ceil(1e6 / (textLength + 1))) }, (_, i) =>
+        structuredClone(list[i % list.length]),
+      ),
     );
   },
   moveValue: (rng, all) => set(pick(rng, all), structuredClone(get(pick(rng, all)))),
@@ -228,7 +232,7 @@ function mutateTree(rng: Rng, text: string, names: string[]): string {
     rng,
     Object.keys(TREE_MUTATIONS).filter((m) => m !== "manyItems" || text.length < 20_000),
   );
-  TREE_MUTATIONS[name]!(rng, all, root);
+  TREE_MUTATIONS[name]!(rng, all, root, text.length);
   names.push(name);
   return values.map((v) => stringify(v, { aliasDuplicateObjects: false })).join("---\n");
 }

@@ -52,6 +52,8 @@ export interface FuzzSummary {
   rssStart: number;
   rssMax: number;
   rssEnd: number;
+  /** The case that grew the resident set most, by how much, and its input's size. */
+  rssWorst: { index: number; grewBy: number; bytes: number };
 }
 
 /** The random source of case `index` of run `seed`. */
@@ -87,6 +89,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzSummary> {
     rssStart: process.memoryUsage.rss(),
     rssMax: 0,
     rssEnd: 0,
+    rssWorst: { index: -1, grewBy: 0, bytes: 0 },
   };
   try {
     const first = opts.first ?? 0;
@@ -113,6 +116,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzSummary> {
       s.cases++;
       s.slowestMs = Math.max(s.slowestMs, v.ms);
       s.rssMax = Math.max(s.rssMax, rss);
+      if (rss - rssBefore > s.rssWorst.grewBy) s.rssWorst = { index: i, grewBy: rss - rssBefore, bytes };
       if (v.outcome === "plan") s.plans++;
       else if (v.outcome === "config-error") s.configErrors++;
       else {

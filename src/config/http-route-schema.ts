@@ -18,6 +18,7 @@ import {
   got,
   headerValue,
   headerValueScalar,
+  isMapping,
   integer,
   list,
   mapping,
@@ -262,9 +263,9 @@ const DirectResponseSchema = v.pipe(
     contentType: v.optional(headerValue),
   }),
   rule((d, add) => {
-    const body = d.body as string | { string?: string; bytes?: string } | undefined;
-    const empty =
-      body === undefined || body === "" || (typeof body === "object" && !body.string && !body.bytes);
+    // The shape of body is checked by its own schema; here it may be anything (null, a list).
+    const body = d.body;
+    const empty = body == null || body === "" || (isMapping(body) && !body.string && !body.bytes);
     if (typeof d.status === "number" && NULL_BODY_STATUS.has(d.status) && !empty)
       add(["body"], `a ${d.status} response has no body`);
   }),

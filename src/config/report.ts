@@ -6,6 +6,7 @@
 
 import type { Document, LineCounter, YAMLError } from "yaml";
 import { ConfigError, type ConfigIssue, type Severity, type Source } from "../util/errors.ts";
+import { TOO_DEEP } from "./yaml-bounds.ts";
 import { formatPath, locateLine, type FieldPath } from "./yaml-locate.ts";
 
 /** What a builder needs: locate a path of the document, and report a problem there. */
@@ -62,6 +63,8 @@ export function yamlMessage(error: YAMLError): string {
   if (error.code === "MULTIPLE_DOCS") {
     return "invalid YAML: expected one document, found several separated by ---";
   }
+  // The yaml package's parser recurses per level and reports its own stack overflow as an error.
+  if (error.message.startsWith("Maximum call stack size exceeded")) return `invalid YAML: ${TOO_DEEP}`;
   const hint = error.code === "BAD_ALIAS" ? '; quote "*" when it means a wildcard host' : "";
   return `invalid YAML: ${error.message}${hint}`;
 }

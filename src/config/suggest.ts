@@ -32,6 +32,9 @@ export function suggest(name: string, candidates: Iterable<string>): string | un
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
+    // The distance is at least the difference in length: a name far longer than every candidate
+    // (a fuzzer's 400 kB value) never reaches the quadratic editDistance.
+    if (Math.abs(candidate.length - wanted.length) > limit) continue;
     const distance = editDistance(wanted, candidate.toLowerCase());
     if (distance <= limit && distance < wanted.length && distance < bestDistance) {
       best = candidate;

@@ -41,8 +41,10 @@ const tableSize = v.pipe(
   v.check(isPrime, (issue) => `expected ${TABLE_SIZE}, got ${describeValue(issue.input)}`),
 );
 function isPrime(n: number): boolean {
+  // Called even when the integer check before it failed: Infinity would loop for ever.
+  if (!Number.isInteger(n) || n < 2 || n > 5_000_011) return false;
   for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
-  return n >= 2;
+  return true;
 }
 // Envoy's RingHash: minimum_ring_size at most 8M.
 const ringSize = integer("an integer 1..8388608", 1, 8_388_608);

@@ -4,7 +4,7 @@
 
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
-import { LineCounter, parseDocument, visit, type Document } from "yaml";
+import { LineCounter, parseDocument, type Document } from "yaml";
 import { ConfigError, fileIssue } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { parseDuration } from "../duration.ts";
@@ -28,6 +28,7 @@ import { serviceTls } from "../upstream-tls.ts";
 import { buildEndpointService, buildServicePolicy, checkCredential } from "./pool-service.ts";
 import { unknownName } from "../suggest.ts";
 import { buildPassthroughServers, buildTcpRoute, buildTlsRoute, checkL4Routes } from "../tcp-route.ts";
+import { ALIAS_BOMB, TOO_DEEP, TO_JS, aliasBombLine, aliasLine, tooDeepLine } from "../yaml-bounds.ts";
 import { ConfigSchema, type RawConfig, type RawListener, type RawVirtualHost } from "./schema.ts";
 
 /** Parses routes.yaml text. Pure: `file` only names the source and anchors relative paths. */
@@ -51,14 +52,17 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
       doc.errors.map((error) => whole(lineCounter.linePos(error.pos[0]).line, yamlMessage(error))),
     );
   }
+  const deep = tooDeepLine(doc, lineCounter);
+  if (deep > 0) throw new ConfigError([whole(deep, TOO_DEEP)]);
+  const bomb = aliasBombLine(doc, lineCounter);
+  if (bomb > 0) throw new ConfigError([whole(bomb, ALIAS_BOMB)]);
   let raw: unknown;
   try {
-    raw = doc.toJS();
+    raw = doc.toJS(TO_JS);
   } catch (error) {
-    // toJS throws on an alias whose anchor is missing; the parser only warns.
-    throw new ConfigError([
-      whole(unresolvedAliasLine(doc, lineCounter), `invalid YAML: ${(error as Error).message}`),
-    ]);
+    // toJS throws on an alias whose anchor is missing (the parser only warns), and on aliases
+    // that expand too far ("billion laughs": the yaml package's maxAliasCount, 100).
+    throw new ConfigError([whole(aliasLine(doc, lineCounter), `invalid YAML: ${(error as Error).message}`)]);
   }
   if (raw === null || raw === undefined) {
     throw new ConfigError([whole(0, "the file is empty; expected listeners, services, routes")]);
@@ -112,18 +116,6 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
 
   if (ctx.failed) throw ctx.error();
   return { files: [file], listeners, credentials: credentials!, services: services!, routes, settings };
-}
-
-function unresolvedAliasLine(doc: Document, lineCounter: LineCounter): number {
-  let line = 0;
-  visit(doc, {
-    Alias(_key, alias) {
-      if (alias.resolve(doc) || !alias.range) return;
-      line = lineCounter.linePos(alias.range[0]).line;
-      return visit.BREAK;
-    },
-  });
-  return line;
 }
 
 type RawCredential = NonNullable<RawConfig["credentials"]>[string];

@@ -37,6 +37,7 @@ import { configFromDocument } from "../routes-yaml/parse.ts";
 import { parseServiceUrl } from "../service-url.ts";
 import { checkL4Routes } from "../tcp-route.ts";
 import type { FieldPath } from "../yaml-locate.ts";
+import { ALIAS_BOMB, TOO_DEEP, TO_JS, aliasBombLine, tooDeepLine } from "../yaml-bounds.ts";
 
 /** The files of one credential folder (`tls.crt`, `tls.key`, and a CA if one was found). */
 export interface CredentialFiles {
@@ -99,9 +100,15 @@ export function composeConfig(
         }
         continue;
       }
+      const deep = tooDeepLine(doc, lineCounter);
+      const bomb = deep > 0 ? 0 : aliasBombLine(doc, lineCounter);
+      if (deep > 0 || bomb > 0) {
+        issues.push(deep > 0 ? fileIssue(file, deep, TOO_DEEP) : fileIssue(file, bomb, ALIAS_BOMB));
+        continue;
+      }
       let raw: unknown;
       try {
-        raw = doc.toJS();
+        raw = doc.toJS(TO_JS);
       } catch {
         raw = {}; // an alias without its anchor: routes.yaml's parser reports it with its line
       }

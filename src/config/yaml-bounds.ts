@@ -1,0 +1,109 @@
+// Bounds on the shape of a YAML document, checked before it is turned into data: how deep it
+// nests, and how far its aliases expand. No configuration is more than a dozen levels deep or
+// repeats an anchor thousands of times; a document that does (a mistake, or a hostile file)
+// would otherwise overflow the stack in the yaml package's toJS, or cost seconds in its `visit`
+// and `Alias.resolve`, which walk the whole document, copying the path at every level, once
+// per alias. The yaml package's own bound (maxAliasCount, 100) refuses a "billion laughs" only
+// after those walks.
+import { isAlias, isCollection, isNode, isPair, isScalar, type Document, type LineCounter } from "yaml";
+
+/** Far beyond any Portico or Istio document (a VirtualService header match is 8 levels deep). */
+export const MAX_YAML_DEPTH = 64;
+
+/** The 1-based line of the first collection nested deeper than MAX_YAML_DEPTH; 0 when none is. */
+export function tooDeepLine(doc: Document, lineCounter: LineCounter): number {
+  // An explicit stack: a recursive walk would overflow on the very documents it looks for.
+  const stack: [unknown, number][] = [[doc.contents, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (isPair(node)) {
+      stack.push([node.value, depth], [node.key, depth]);
+    } else if (isCollection(node)) {
+      if (depth > MAX_YAML_DEPTH) return lineCounter.linePos(node.range?.[0] ?? 0).line;
+      for (const item of node.items) stack.push([item, depth + 1]);
+    }
+  }
+  return 0;
+}
+
+export const TOO_DEEP = `nested more than ${MAX_YAML_DEPTH} levels deep; no configuration needs that many`;
+
+/**
+ * Values that aliases may add to a document; far beyond reusing an anchor in a few places. Once
+ * this holds, toJS may run without the yaml package's own count (TO_JS).
+ */
+export const MAX_ALIAS_EXPANSION = 10_000;
+
+export const ALIAS_BOMB =
+  `aliases expand to more than ${MAX_ALIAS_EXPANSION} values, or into themselves; refused as a ` +
+  `resource exhaustion attack ("billion laughs")`;
+
+/**
+ * The 1-based line of the first alias when the aliases expand to more than MAX_ALIAS_EXPANSION
+ * values; 0 when they don't. Recursive: call it on a document tooDeepLine accepted.
+ */
+export function aliasBombLine(doc: Document, lineCounter: LineCounter): number {
+  const anchors = new Map<string, unknown>(); // the last node with each anchor, as yaml resolves
+  const sizes = new Map<unknown, number>();
+  let expansion = 0;
+  let firstAlias = -1;
+  const size = (node: unknown): number => {
+    if (isPair(node)) return size(node.key) + size(node.value);
+    if (isAlias(node)) {
+      if (firstAlias < 0) firstAlias = node.range?.[0] ?? 0;
+      const target = anchors.get(node.source);
+      // An alias inside the node its anchor names would expand for ever (yaml makes a cycle).
+      const n = target === undefined ? 1 : (sizes.get(target) ?? Number.POSITIVE_INFINITY);
+      expansion += n;
+      return n;
+    }
+    if (!isNode(node)) return 0;
+    if (node.anchor) anchors.set(node.anchor, node);
+    let n = 1;
+    if (isCollection(node))
+      for (const item of node.items) {
+        n += size(item);
+        if (expansion > MAX_ALIAS_EXPANSION) return n;
+      }
+    sizes.set(node, n);
+    return n;
+  };
+  size(doc.contents);
+  return expansion > MAX_ALIAS_EXPANSION ? lineCounter.linePos(firstAlias).line : 0;
+}
+
+/**
+ * The line of the first alias without an anchor before it, or else of the first alias, or else
+ * of the first merge key (`<<`, YAML 1.1): where to point when the yaml package's toJS refuses
+ * the aliases or a merge. One walk with an explicit stack, not `Alias.resolve` per alias (a walk
+ * of the whole document each).
+ */
+export function aliasLine(doc: Document, lineCounter: LineCounter): number {
+  const anchors = new Map<string, number>(); // name → offset of its first definition
+  const aliases: { source: string; at: number }[] = [];
+  let firstMerge: number | undefined;
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isPair(node)) {
+      stack.push(node.value, node.key);
+      if (isScalar(node.key) && node.key.source === "<<") firstMerge ??= node.key.range?.[0];
+    }
+    if (!isNode(node)) continue;
+    const at = node.range?.[0] ?? 0;
+    if (isAlias(node)) aliases.push({ source: node.source, at });
+    else if (node.anchor && !anchors.has(node.anchor)) anchors.set(node.anchor, at);
+    if (isCollection(node)) for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);
+  }
+  if (aliases.length === 0) return firstMerge === undefined ? 0 : lineCounter.linePos(firstMerge).line;
+  aliases.sort((a, b) => a.at - b.at);
+  const unresolved = aliases.find((a) => !((anchors.get(a.source) ?? Number.POSITIVE_INFINITY) < a.at));
+  return lineCounter.linePos((unresolved ?? aliases[0]!).at).line;
+}
+
+/**
+ * toJS options for a document aliasBombLine accepted: the yaml package's maxAliasCount walks the
+ * whole document once per alias nested in an anchor before it refuses anything (seconds on a
+ * large file); the expansion is already bounded.
+ */
+export const TO_JS = { maxAliasCount: -1 } as const;

@@ -58,13 +58,34 @@ export class DocumentReporter implements Reporter {
   }
 }
 
+/** The YAML parser's errors of one document as issues, each line and message once. */
+export function yamlIssues(
+  errors: readonly YAMLError[],
+  issue: (line: number, message: string) => ConfigIssue,
+  lineOf: (pos: number) => number,
+): ConfigIssue[] {
+  const seen = new Set<string>();
+  const out: ConfigIssue[] = [];
+  for (const e of errors) {
+    const line = lineOf(e.pos[0]);
+    const message = yamlMessage(e);
+    const key = `${line}\n${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(issue(line, message));
+  }
+  return out;
+}
+
 /** The YAML parser's own errors, with a hint where the usual mistake is known. */
 export function yamlMessage(error: YAMLError): string {
   if (error.code === "MULTIPLE_DOCS") {
     return "invalid YAML: expected one document, found several separated by ---";
   }
-  // The yaml package's parser recurses per level and reports its own stack overflow as an error.
-  if (error.message.startsWith("Maximum call stack size exceeded")) return `invalid YAML: ${TOO_DEEP}`;
+  // The yaml package's parser recurses per level and reports its own stack overflow as an error
+  // (once or more, depending on how deep the stack already was): the same words as the depth
+  // check that catches shallower documents, so a reader sees one message whichever fired.
+  if (error.message.startsWith("Maximum call stack size exceeded")) return TOO_DEEP;
   const hint = error.code === "BAD_ALIAS" ? '; quote "*" when it means a wildcard host' : "";
   return `invalid YAML: ${error.message}${hint}`;
 }

@@ -140,10 +140,10 @@ routes: [{ hosts: ["*"], http: [{ directResponse: { status: 204, body: null } }]
     expect(configErrors(() => composeConfig(["vs.yaml"], [{ file: "vs.yaml", text: vs }]))).toEqual([
       "vs.yaml:4: nested more than 64 levels deep; no configuration needs that many",
     ]);
-    // Deeper still, the yaml package's parser overflows its stack and says so; so does Portico.
-    // (Once or twice: where it overflows depends on how deep the stack already was.)
-    expect([...new Set(routesYamlErrors(`listeners: ${deep(30_000)}\n`))]).toEqual([
-      "routes.yaml:1: invalid YAML: nested more than 64 levels deep; no configuration needs that many",
+    // Deeper still, the yaml package's parser overflows its stack (where depends on how deep
+    // the stack already was); the words are the same, once.
+    expect(routesYamlErrors(`listeners: ${deep(30_000)}\n`)).toEqual([
+      "routes.yaml:1: nested more than 64 levels deep; no configuration needs that many",
     ]);
     // 60 levels are read, and refused for what they hold.
     expect(routesYamlErrors(`listeners: ${deep(59)}\n`)).toEqual([

@@ -20,7 +20,7 @@ import type {
   TlsServerConfig,
   VirtualHostConfig,
 } from "../model.ts";
-import { DocumentReporter, yamlMessage } from "../report.ts";
+import { DocumentReporter, yamlIssues } from "../report.ts";
 import { serverTls } from "../server-tls.ts";
 import { checkSubsets } from "../subset-checks.ts";
 import { parseServiceUrl } from "../service-url.ts";
@@ -48,9 +48,7 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
   const whole = (line: number, message: string) => fileIssue(file, line, message);
 
   if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((error) => whole(lineCounter.linePos(error.pos[0]).line, yamlMessage(error))),
-    );
+    throw new ConfigError(yamlIssues(doc.errors, whole, (pos) => lineCounter.linePos(pos).line));
   }
   const deep = tooDeepLine(doc, lineCounter);
   if (deep > 0) throw new ConfigError([whole(deep, TOO_DEEP)]);

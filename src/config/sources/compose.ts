@@ -32,7 +32,7 @@ import type {
   ServiceConfig,
   VirtualHostConfig,
 } from "../model.ts";
-import { DocumentReporter, yamlMessage } from "../report.ts";
+import { DocumentReporter, yamlIssues } from "../report.ts";
 import { configFromDocument } from "../routes-yaml/parse.ts";
 import { parseServiceUrl } from "../service-url.ts";
 import { checkL4Routes } from "../tcp-route.ts";
@@ -95,9 +95,8 @@ export function composeConfig(
     if (!Array.isArray(all)) continue; // an empty file: nothing to add
     for (const doc of all) {
       if (doc.errors.length > 0) {
-        for (const e of doc.errors) {
-          issues.push(fileIssue(file, lineCounter.linePos(e.pos[0]).line, yamlMessage(e)));
-        }
+        const at = (line: number, message: string) => fileIssue(file, line, message);
+        issues.push(...yamlIssues(doc.errors, at, (pos) => lineCounter.linePos(pos).line));
         continue;
       }
       const deep = tooDeepLine(doc, lineCounter);

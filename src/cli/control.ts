@@ -1,11 +1,10 @@
 // The private channel between the supervisor of `portico run --workers N` and its workers: the
 // supervisor listens on an ephemeral loopback port and each worker, once its listeners and its
 // own admin listener are up, POSTs what it bound there. Workers are started two ways (node:cluster
-// on Node, child_process.spawn on Bun and Deno: worker-process.ts), and a loopback HTTP endpoint
-// (node:http and fetch) behaves the same under all of them, with no runtime's IPC to rely on.
-// Signals do the rest (SIGHUP, SIGTERM), and the
-// supervisor reads each worker's admin listener over HTTP. A random token, passed in the
-// environment, keeps other local processes from posting.
+// on Node and Bun, child_process.spawn on Deno: worker-process.ts), and a loopback HTTP endpoint
+// (node:http and fetch) behaves the same under both, with no runtime's IPC to rely on. Signals
+// do the rest (SIGHUP, SIGTERM), and the supervisor reads each worker's admin listener over
+// HTTP. A random token, passed in the environment, keeps other local processes from posting.
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage } from "node:http";
 

@@ -59,7 +59,7 @@ export function createListenerHandler(
     // A HEAD answer has no body, whichever route made it (Hono's app.fetch did the same here).
     if (req.method === "HEAD") res = new Response(null, res);
     // RFC 9112 §9.6: a server that closes after this response because the client asked
-    // (`Connection: close`) sends `close` too; Bun.serve and node:http close without saying so.
+    // (`Connection: close`) sends `close` too. node:http does; Bun.serve closed without saying so.
     // (Only HTTP/1.x requests carry a Connection header: RFC 9113 §8.2.2 forbids it in h2.)
     if (asksClose(req) && !tunnelOf(res)) res.headers.set("connection", "close");
     if (rec) awaitEnd(res, rec, tunnelOf(res) ? 101 : res.status);

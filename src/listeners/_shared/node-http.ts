@@ -172,7 +172,7 @@ export function secureServer(
  * HTTP/1.x requests the parser refuses (bare CR or LF, bad framing, NUL, obs-fold, ...): Envoy
  * answers one it cannot parse with 400 and one too big with 431, then closes. Without this
  * listener node:http writes its own 400 and destroys the socket at once, which over TLS lost the
- * answer (seen on Deno and Node: test/e2e/hostile-http1.test.ts).
+ * answer to requests with a body (Deno and Node: test/e2e/hostile-http1.test.ts).
  */
 function refuseUnparsed(server: HttpServer | HttpsServer | Http2SecureServer): void {
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {

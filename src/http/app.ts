@@ -21,7 +21,9 @@ import { hostOnly } from "../util/host-table.ts";
 import { normalizeTarget } from "../util/path-normalize.ts";
 import { errorResponse } from "./error-status.ts";
 import { grpcLocalReply, isGrpc } from "./grpc.ts";
+import { connectionListed } from "./hop-by-hop.ts";
 import { awaitEnd, flagError, flagged, matchedPattern, newRecord } from "./request-record.ts";
+import { refusal } from "./request-refusal.ts";
 import { empty, isOwnResponse } from "./responses.ts";
 import { serveRoute } from "./serve-route.ts";
 
@@ -56,6 +58,10 @@ export function createListenerHandler(
     if (res.status !== 200 && isGrpc(req) && isOwnResponse(res)) res = await grpcLocalReply(res);
     // A HEAD answer has no body, whichever route made it (Hono's app.fetch did the same here).
     if (req.method === "HEAD") res = new Response(null, res);
+    // RFC 9112 §9.6: a server that closes after this response because the client asked
+    // (`Connection: close`) sends `close` too. node:http does; Bun.serve closed without saying so.
+    // (Only HTTP/1.x requests carry a Connection header: RFC 9113 §8.2.2 forbids it in h2.)
+    if (asksClose(req) && !tunnelOf(res)) res.headers.set("connection", "close");
     if (rec) awaitEnd(res, rec, tunnelOf(res) ? 101 : res.status);
     return res;
   };
@@ -83,8 +89,12 @@ async function handle(
     rec.authority = authority;
     rec.path = raw;
   }
+  // Envoy's DPE: the request was refused before routing (downstream protocol error). A client
+  // that framed or addressed one request wrongly may frame the next one wrongly too: HTTP/1.1
+  // connections are closed after the refusal, as Envoy closes them after a protocol error.
+  const refused = refusal(req, authority);
+  if (refused) return flagged(rec, "DPE", empty(refused, serverHeader, closing(conn)));
   const pathAndQuery = raw.includes("#") ? undefined : normalizeTarget(raw, listener.pathNormalization);
-  // Envoy's DPE: the request was refused before routing (downstream protocol error).
   if (pathAndQuery === undefined) return flagged(rec, "DPE", empty(400, serverHeader));
   const scheme = listener.kind;
   const host = hostOnly(authority);
@@ -142,6 +152,17 @@ function misdirected(listener: HttpsListenerPlan, host: string, conn: Connection
   return (
     (byHost !== undefined && byHost.mode !== "SIMPLE") || (bySni !== undefined && bySni.mode !== "SIMPLE")
   );
+}
+
+/** `connection: close` for a response on an HTTP/1.x connection (h2 has no such header). */
+function closing(conn: ConnectionInfo): Record<string, string> | undefined {
+  const h2 = conn.protocol === "HTTP/2" || (conn.protocol === undefined && conn.tls?.alpn === "h2");
+  return h2 ? undefined : { connection: "close" };
+}
+
+function asksClose(req: Request): boolean {
+  const connection = req.headers.get("connection");
+  return connection !== null && connectionListed(connection)?.has("close") === true;
 }
 
 /** Splits "scheme://authority/path?query" without building a URL object on the hot path. */

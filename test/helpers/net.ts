@@ -1,6 +1,7 @@
 // Loopback-only helpers for tests: free ports, bounded waiting, raw exchanges, listening ports.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { connect, createServer } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 
 /** A TCP port that was free on 127.0.0.1 a moment ago (the OS picks it). */
 export async function freePort(): Promise<number> {
@@ -34,9 +35,10 @@ export interface Exchange {
 }
 
 /**
- * Connects to 127.0.0.1:`port`, sends `payload`, half-closes (unless `halfClose: false`), and
- * collects what comes back until the other side ends the connection, `bytes` arrived, or
- * `timeoutMs` (default 5 s) passed.
+ * Connects to 127.0.0.1:`port` (over TLS with `tls`, any certificate accepted, HTTP/1.1 by ALPN),
+ * sends `payload`, half-closes (unless `halfClose: false`), and collects what comes back until
+ * the other side ends the connection, `bytes` arrived, `until` says enough came, or `timeoutMs`
+ * (default 5 s) passed.
  */
 export function exchange(
   port: number,
@@ -46,19 +48,31 @@ export function exchange(
     timeoutMs?: number;
     /** resolve once this many bytes arrived */
     bytes?: number;
+    /** resolve ("bytes") once this returns true for everything received so far */
+    until?: (data: Buffer) => boolean;
+    /** TLS with this SNI ("" sends none) */
+    tls?: { servername: string };
   } = {},
 ): Promise<Exchange> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const start = Date.now();
-    const sock = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
+    const sock = opts.tls
+      ? tlsConnect({
+          host: "127.0.0.1",
+          port,
+          rejectUnauthorized: false,
+          ALPNProtocols: ["http/1.1"],
+          ...(opts.tls.servername ? { servername: opts.tls.servername } : {}),
+        })
+      : connect({ host: "127.0.0.1", port, allowHalfOpen: true });
     const done = (how: string) => {
       clearTimeout(timer);
       sock.destroy();
       resolve({ data: Buffer.concat(chunks), how, ms: Date.now() - start });
     };
     const timer = setTimeout(() => done("timeout"), opts.timeoutMs ?? 5_000);
-    sock.on("connect", () => {
+    sock.on(opts.tls ? "secureConnect" : "connect", () => {
       sock.write(payload);
       if (opts.halfClose !== false) sock.end();
     });
@@ -67,6 +81,7 @@ export function exchange(
       chunks.push(d);
       received += d.length;
       if (opts.bytes !== undefined && received >= opts.bytes) done("bytes");
+      else if (opts.until?.(Buffer.concat(chunks))) done("bytes");
     });
     sock.on("end", () => done("end"));
     sock.on("error", (e: NodeJS.ErrnoException) => done(e.code ?? "error"));

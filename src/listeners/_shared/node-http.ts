@@ -8,7 +8,7 @@
 import type { Socket } from "node:net";
 import {
   createServer as createHttpServer,
-  type IncomingMessage,
+  IncomingMessage,
   type Server as HttpServer,
   type ServerResponse,
 } from "node:http";
@@ -47,13 +47,8 @@ const RAW_TARGET = Symbol("portico.rawTarget");
 export function plainServer(spec: HttpListenerSpec, tracker: ConnectionTracker): HttpServer {
   const listener = bridge(spec, tracker, (incoming) => plainConnectionInfo(incoming.socket));
   const server = createHttpServer({ keepAliveTimeout: IDLE_TIMEOUT_MS, requestTimeout: 60_000 }, listener);
-  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
-    // Envoy answers a request it cannot parse with 400 and one too big with 431, then closes.
-    if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
-    const status =
-      err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
-    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-  });
+  refuseUnparsed(server);
+  server.on("connect", refuseConnect);
   server.on(
     "upgrade",
     upgradeListener(spec, tracker, "http", (req) => plainConnectionInfo(req.socket)),
@@ -103,6 +98,8 @@ export function h1SecureServer(
   );
   guardClientCert(server, policy, spec.events);
   onTlsClientError(server, spec);
+  refuseUnparsed(server);
+  server.on("connect", refuseConnect);
   return server;
 }
 
@@ -157,11 +154,64 @@ export function secureServer(
   );
   guardClientCert(server, policy, spec.events);
   server.on("upgrade", upgradeListener(spec, tracker, "https", info, admit));
-  if (spec.upgrades) server.on("connect", connectListener(spec, tracker, info, admit));
+  // HTTP/1.1 CONNECTs (allowHTTP1) arrive here too, with the socket instead of a response.
+  const h2Connect = spec.upgrades ? connectListener(spec, tracker, info, admit) : undefined;
+  server.on("connect", (req: Http2ServerRequest, socketOrRes: unknown) => {
+    if (req.httpVersionMajor === 1) return refuseConnect(req, socketOrRes as Socket);
+    if (h2Connect) return h2Connect(req);
+    req.stream.respond({ ":status": 405 }, { endStream: true });
+  });
+  refuseUnparsed(server);
   server.setTimeout(IDLE_TIMEOUT_MS);
   onTlsClientError(server, spec);
   server.on("sessionError", () => {});
   return server;
+}
+
+/**
+ * HTTP/1.x requests the parser refuses (bare CR or LF, bad framing, NUL, obs-fold, ...): Envoy
+ * answers one it cannot parse with 400 and one too big with 431, then closes. Without this
+ * listener node:http writes its own 400 and destroys the socket at once, which over TLS lost the
+ * answer to requests with a body (Deno and Node: test/e2e/hostile-http1.test.ts).
+ */
+function refuseUnparsed(server: HttpServer | HttpsServer | Http2SecureServer): void {
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
+    const status =
+      err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  });
+}
+
+/**
+ * An HTTP/1.1 CONNECT: node:http hands it over as a tunnel request and, with no listener,
+ * destroys the connection without a word. No route allows a tunnel: 405, as app.ts answers on
+ * the adapters that pass CONNECT to the handler (request-refusal.ts).
+ */
+function refuseConnect(_req: unknown, socket: Socket): void {
+  socket.end("HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+}
+
+/** Marks a connection whose framing was refused: nothing more is served on it. */
+const REFUSED = Symbol("portico.refusedFraming");
+
+/**
+ * RFC 9112 §6.1: chunked is the only transfer coding a proxy can frame a request by without
+ * decoding it, and Envoy refuses any other (with 501). llhttp accepts "gzip, chunked" and would
+ * hand over a body still gzipped but no longer labelled. Bun.serve refuses such a request itself
+ * and h2 has no Transfer-Encoding, so the check is node:http's alone. It runs as the request
+ * arrives, before llhttp reads on: a request pipelined behind the refused one (a smuggling
+ * attempt, for a parser that framed the first one differently) is never served, the connection
+ * closes after the 400.
+ */
+function refusedFraming(incoming: IncomingMessage, outgoing: ServerResponse): boolean {
+  const socket = incoming.socket as Socket & { [REFUSED]?: true };
+  if (socket[REFUSED]) return true;
+  const te = incoming.headers["transfer-encoding"];
+  if (te === undefined || te.toLowerCase() === "chunked") return false;
+  socket[REFUSED] = true;
+  outgoing.writeHead(400, { connection: "close", "content-length": "0" }).end();
+  return true;
 }
 
 /**
@@ -204,11 +254,18 @@ function bridge(
     {
       // Keep the runtime's own Request/Response: the upstream client passes them to fetch.
       overrideGlobalObjects: false,
-      errorHandler: (err) => internalError(spec, err),
+      // @hono/node-server refuses a request it cannot build a URL for (a Host WHATWG URL reads
+      // differently, a target that is not origin-form or http(s) absolute-form, "*") with a
+      // RequestError before the handler runs: the client's mistake, a 400 as app.ts answers.
+      errorHandler: (err) =>
+        (err as Error).name === "RequestError"
+          ? new Response(null, { status: 400, headers: { "content-length": "0" } })
+          : internalError(spec, err),
     },
   );
   return (incoming: IncomingMessage | Http2ServerRequest, outgoing: ServerResponse | Http2ServerResponse) => {
     if (admit && !admit(incoming as unknown as Incoming)) return void incoming.socket.destroy();
+    if (incoming instanceof IncomingMessage && refusedFraming(incoming, outgoing as ServerResponse)) return;
     // @hono/node-server refuses a backslash in the path (a 500), where Envoy reads it as "/"
     // (BASE) or forwards it (NONE): it gets a Request it accepts, the handler the raw target.
     const target = incoming.url;

@@ -84,8 +84,12 @@ export function createNodeClient(
       if (r.signal.aborted) return onAbort();
       r.signal.addEventListener("abort", onAbort, { once: true });
       req.once("close", () => r.signal.removeEventListener("abort", onAbort));
-      if (r.body) Readable.fromWeb(r.body as unknown as import("node:stream/web").ReadableStream).pipe(req);
-      else req.end();
+      if (!r.body) return void req.end();
+      const source = Readable.fromWeb(r.body as unknown as import("node:stream/web").ReadableStream);
+      // A client that goes away mid-body errors the source: unhandled, that error ended the
+      // process on Node (found by an empty DATA flood cut off with GOAWAY, hostile-h2.test.ts).
+      source.on("error", (err) => req.destroy(err));
+      source.pipe(req);
     });
 }
 

@@ -97,6 +97,7 @@ class Peer:
             self.flush()
             if self.goaway is not None:
                 return
+            deadline = 0  # then only what is already here
 
     def stopped(self):
         return self.closed or self.goaway is not None
@@ -307,7 +308,7 @@ def main():
     p.add_argument("--cert")
     p.add_argument("--key")
     p.add_argument("--count", type=int, default=10000)
-    p.add_argument("--linger", type=float, default=1.0, help="seconds to wait for a GOAWAY after")
+    p.add_argument("--linger", type=float, default=0.5, help="seconds to wait for a GOAWAY after")
     args = p.parse_args()
     if args.attack == "normal":
         print(json.dumps({"after": normal_request(args)}))

@@ -317,7 +317,9 @@ def main():
     peer = Peer(args, validate=args.attack not in BAD_REQUESTS)
     sent = ATTACKS[args.attack](peer, args.count)
     if args.attack not in BAD_REQUESTS:
-        deadline = time.monotonic() + args.linger
+        # A rapid reset's streams are slow to serve: the GOAWAY may come well after the last frame.
+        linger = args.linger * (4 if args.attack == "rapid-reset" else 1)
+        deadline = time.monotonic() + linger
         while not peer.stopped() and time.monotonic() < deadline:
             peer.pump(0.1)
     ms = round((time.monotonic() - start) * 1000)

@@ -15,7 +15,6 @@ import { constants, type Http2Session, type ServerHttp2Stream } from "node:http2
  *   them in this one budget (Node's and Bun's default is 1000).
  * - maxSessionRejectedStreams: streams refused (over SETTINGS_MAX_CONCURRENT_STREAMS) before
  *   GOAWAY, Node's default, set so Bun's and Deno's agree.
- * - maxOutstandingPings / maxOutstandingSettings: our own unacknowledged PING and SETTINGS.
  * - maxHeaderListPairs: 128 header fields per block (Node's default); the header list's size is
  *   bounded by maxHeaderSize (64 KiB), nghttp2's own limit for a header block.
  * - maxSessionMemory: MiB a session may hold in nghttp2 (Node's default, 10).
@@ -23,8 +22,6 @@ import { constants, type Http2Session, type ServerHttp2Stream } from "node:http2
 export const H2_SERVER_LIMITS = {
   maxSessionInvalidFrames: 1000,
   maxSessionRejectedStreams: 100,
-  maxOutstandingPings: 10,
-  maxOutstandingSettings: 10,
   maxHeaderListPairs: 128,
   maxSessionMemory: 10,
 } as const;

@@ -9,10 +9,7 @@ import { type H2Verdict, h2Hostile } from "../helpers/h2-hostile.ts";
 import { freePorts } from "../helpers/net.ts";
 import { RUNTIME, startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
 import { EchoUpstream } from "../helpers/upstreams.ts";
-import {
-  CONTROL_FRAMES_PER_WINDOW,
-  PREMATURE_RESET_MIN_STREAMS,
-} from "../../src/listeners/_shared/h2-guard.ts";
+import { CONTROL_FRAMES_PER_WINDOW } from "../../src/listeners/_shared/h2-guard.ts";
 
 const MTLS_HOST = "mtls.istioinaction.io";
 
@@ -24,6 +21,7 @@ const ADAPTERS: Record<typeof RUNTIME, string[]> = {
 };
 
 const PROTOCOL_ERROR = 1;
+const RAPID_RESET_BURST = 1000;
 /** RFC 9113 §8.1.1 asks for a stream error; only the offending client's connection is lost. */
 const DENO_MALFORMED = "Deno's node:http2 closes the whole connection on a malformed request";
 
@@ -168,10 +166,12 @@ for (const adapter of ADAPTERS[RUNTIME]) {
           // show what the server served.
           if (attack !== "rapid-reset") expect(v.sent).toBeLessThan(FLOOD);
           // Each SETTINGS or PING acknowledged is work the flood bought.
-          // (nghttp2 acknowledges the frames of the read that crossed the budget before the GOAWAY.)
-          expect(v.acks).toBeLessThanOrEqual(CONTROL_FRAMES_PER_WINDOW + 100);
+          // (nghttp2 acknowledges the rest of the read that crossed the budget, up to ~150 frames
+          // here, before the GOAWAY; unbounded, all 10,000 are.)
+          expect(v.acks).toBeLessThanOrEqual(CONTROL_FRAMES_PER_WINDOW * 1.5);
           // Each stream of a rapid reset that reached the handler may have cost an upstream request.
-          expect(echo.count - before).toBeLessThanOrEqual(2 * PREMATURE_RESET_MIN_STREAMS);
+          // nghttp2's stream reset rate limit allows a burst of 1000 (h2-guard.ts).
+          expect(echo.count - before).toBeLessThanOrEqual(RAPID_RESET_BURST);
           expect(v.after).toBe(200);
         });
       }

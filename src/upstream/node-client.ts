@@ -84,18 +84,18 @@ export function createNodeClient(
       if (r.signal.aborted) return onAbort();
       r.signal.addEventListener("abort", onAbort, { once: true });
       req.once("close", () => r.signal.removeEventListener("abort", onAbort));
-      if (r.body) {
-        const body = Readable.fromWeb(r.body as unknown as import("node:stream/web").ReadableStream);
-        // A request body that fails (the client's chunked framing turned out bad after the head
-        // was forwarded, or the client left mid-body) aborts the upstream request. `pipe` does not
-        // pass errors on: unhandled, this one ended the process on Node and Deno
-        // (test/e2e/hostile-http1.test.ts, "a chunk-size line ends in a bare LF").
-        body.once("error", (err) => {
-          req.reusedSocket = false;
-          req.destroy(err);
-        });
-        body.pipe(req);
-      } else req.end();
+      if (!r.body) return void req.end();
+      const body = Readable.fromWeb(r.body as unknown as import("node:stream/web").ReadableStream);
+      // A request body that fails (the client's chunked framing turned out bad after the head was
+      // forwarded, or the client left mid-body: a GOAWAY) aborts the upstream request. `pipe`
+      // does not pass errors on: unhandled, this one ended the process on Node and Deno
+      // (hostile-http1.test.ts, "a chunk-size line ends in a bare LF"; hostile-h2.test.ts, the
+      // empty DATA flood). Not reused: Deno would replay the request on another socket.
+      body.once("error", (err) => {
+        req.reusedSocket = false;
+        req.destroy(err);
+      });
+      body.pipe(req);
     });
 }
 

@@ -29,6 +29,7 @@ import type { ConnectionTracker } from "./connections.ts";
 import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
 import { internalError } from "./internal-error.ts";
 import { handshakeFailure } from "./handshake-failure.ts";
+import { guardSession, H2_SERVER_LIMITS } from "./h2-guard.ts";
 import { connectListener, upgradeListener } from "./node-upgrade.ts";
 import { answeredWith, countBytes, reportEnd } from "./response-end.ts";
 import type { SniTarget } from "./sni-front.ts";
@@ -147,6 +148,7 @@ export function secureServer(
       ...(policy.maxVersion ? { maxVersion: policy.maxVersion } : {}),
       ...(policy.ciphers ? { ciphers: policy.ciphers } : {}),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      ...H2_SERVER_LIMITS,
       // RFC 8441: h2 clients may open WebSockets with extended CONNECT (node-upgrade.ts).
       ...(spec.upgrades ? { settings: { enableConnectProtocol: true } } : {}),
     },
@@ -165,6 +167,7 @@ export function secureServer(
   server.setTimeout(IDLE_TIMEOUT_MS);
   onTlsClientError(server, spec);
   server.on("sessionError", () => {});
+  server.on("session", guardSession);
   return server;
 }
 

@@ -127,6 +127,11 @@ function compileListener(
     hosts,
     vhosts: table,
     clientCerts: compileCertForwarding(l.clientCerts, []),
+    trust: {
+      numTrustedProxies: l.numTrustedProxies ?? config.settings.numTrustedProxies ?? 0,
+      preserveExternalRequestId:
+        l.preserveExternalRequestId ?? config.settings.preserveExternalRequestId ?? false,
+    },
     // An httpsRedirect listener answers every request with a 301, upgrades included.
     upgrades: upgrades && !(l.protocol === "HTTP" && l.httpsRedirect),
     pathNormalization: config.settings.pathNormalization,

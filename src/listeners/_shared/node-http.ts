@@ -5,6 +5,8 @@
 // node-http2, node-http2-pipe and bun-sni (for its client-certificate policies) all build their
 // servers here.
 
+import { DEFAULT_TLS12_CIPHERS } from "../../tls/server-defaults.ts";
+import { rotateTicketKeys, ticketKeyOptions } from "../../tls/ticket-keys.ts";
 import type { Socket } from "node:net";
 import {
   createServer as createHttpServer,
@@ -81,6 +83,8 @@ export function h1SecureServer(
       cert: policy.certPem,
       ALPNProtocols: ["http/1.1"],
       minVersion: spec.tls!.minVersion,
+      ciphers: policy.ciphers ?? DEFAULT_TLS12_CIPHERS,
+      ...ticketKeyOptions(),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       keepAliveTimeout: IDLE_TIMEOUT_MS,
     },
@@ -103,6 +107,7 @@ export function h1SecureServer(
   );
   guardClientCert(server, policy, spec.events);
   onTlsClientError(server, spec);
+  rotateTicketKeys(server);
   return server;
 }
 
@@ -148,7 +153,8 @@ export function secureServer(
       ALPNProtocols: ["h2", "http/1.1"],
       minVersion: policy.minVersion ?? spec.tls!.minVersion,
       ...(policy.maxVersion ? { maxVersion: policy.maxVersion } : {}),
-      ...(policy.ciphers ? { ciphers: policy.ciphers } : {}),
+      ciphers: policy.ciphers ?? DEFAULT_TLS12_CIPHERS,
+      ...ticketKeyOptions(),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       // RFC 8441: h2 clients may open WebSockets with extended CONNECT (node-upgrade.ts).
       ...(spec.upgrades ? { settings: { enableConnectProtocol: true } } : {}),
@@ -160,6 +166,7 @@ export function secureServer(
   if (spec.upgrades) server.on("connect", connectListener(spec, tracker, info, admit));
   server.setTimeout(IDLE_TIMEOUT_MS);
   onTlsClientError(server, spec);
+  rotateTicketKeys(server);
   server.on("sessionError", () => {});
   return server;
 }

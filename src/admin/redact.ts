@@ -4,6 +4,8 @@
 // but their PEM text is summarised too: it would hide nothing useful and a base64 body is a
 // base64 body. Over-redacting is the safe side: a redacted value never leaves a byte of it.
 
+import { mayBeKeyMaterial } from "../util/key-material.ts";
+
 export const REDACTED = "[redacted]";
 
 /** Fields whose string value is secret unless it is a file path (the key's location is shown). */
@@ -20,10 +22,6 @@ const SECRET_FIELDS = new Set([
   "hmacEncoded",
 ]);
 
-/** A run of base64 long enough to be part of a key or certificate body (not a name or a path). */
-const BASE64_RUN = /[A-Za-z0-9+/]{40,}={0,2}/;
-const HEX = /^[0-9a-fA-F:]+$/;
-
 /** A string, redacted as a whole when any part of it may be key material. */
 export function redactText(s: string): string {
   if (/PRIVATE KEY/i.test(s)) return REDACTED;
@@ -31,12 +29,7 @@ export function redactText(s: string): string {
     const blocks = s.match(/-----BEGIN ([A-Z0-9 ]+)-----/g) ?? [];
     return `[PEM: ${blocks.map((b) => b.slice(11, -5)).join(", ")}]`;
   }
-  for (const m of s.matchAll(new RegExp(BASE64_RUN, "g"))) {
-    // Hex digests (certificate and SPKI hashes, fingerprints) are public and useful, and a long
-    // path of words (/etc/portico/credentials/...) is no key: random base64 has every class.
-    if (!HEX.test(m[0]) && /[0-9]/.test(m[0]) && /[A-Z]/.test(m[0]) && /[a-z]/.test(m[0])) return REDACTED;
-  }
-  return s;
+  return mayBeKeyMaterial(s) ? REDACTED : s;
 }
 
 /** A key field may show a file path or a description (one line, no base64 run), never a blob. */

@@ -12,6 +12,7 @@ import type { UpstreamPools } from "../upstream/pools.ts";
 import type { Config } from "../config/model.ts";
 import { mountConfig } from "./config-routes.ts";
 import { mountReload, type ReloadOutcome } from "./reload-route.ts";
+import { requireToken } from "./token.ts";
 
 /** What the admin API shows and does beyond the plan: the configuration, and reloading it. */
 export interface AdminControl {
@@ -26,6 +27,7 @@ export async function startAdmin(
   pools?: UpstreamPools,
   control?: AdminControl,
   metrics?: Metrics,
+  token?: string,
 ): Promise<RunningListener> {
   const app = createAdminApp();
   mountCerts(app, plan);
@@ -35,21 +37,23 @@ export async function startAdmin(
     mountConfig(app, control.config);
     mountReload(app, control.reload);
   }
-  return serveAdmin(app, where, adapterFor);
+  return serveAdmin(app, where, adapterFor, token);
 }
 
-/** Serves `app` as the admin listener at `where`. */
+/** Serves `app` as the admin listener at `where`, behind `token` when there is one (token.ts). */
 export function serveAdmin(
   app: AdminApp,
   where: AdminAddress,
   adapterFor: (spec: HttpListenerSpec) => { start: StartListener },
+  token?: string,
 ): Promise<RunningListener> {
+  const serve = (req: Request) => app.fetch(req);
   const spec: HttpListenerSpec = {
     kind: "http",
     name: "admin",
     address: where.address,
     port: where.port,
-    handler: (req) => app.fetch(req),
+    handler: token === undefined ? serve : requireToken(serve, token),
   };
   return adapterFor(spec).start(spec);
 }

@@ -73,7 +73,9 @@ Options:
   --credentials DIR   folders DIR/<credentialName>/ with tls.crt, tls.key [, ca.crt] for
                       credentialName (default ./certs when it exists)
   --admin ADDR:PORT   admin listener (/healthz, /ready, /certs, /upstreams, /metrics, /config,
-                      POST /reload); default ${DEFAULT_ADMIN}; "off"
+                      POST /reload); default ${DEFAULT_ADMIN}; "off". Off loopback it needs
+                      PORTICO_ADMIN_TOKEN set, then asked as Authorization: Bearer (not by
+                      /healthz, /ready)
   --allow-expired     start even with expired or not-yet-valid certificates (warns)
   --warn-days N       warn about certificates that expire within N days (default ${DEFAULT_WARN_DAYS})
   --adapter NAME      listener implementation: auto (default: the fastest one of this runtime

@@ -6,6 +6,7 @@ import { FileReads, probe, recordReads } from "../util/file-reads.ts";
 import { startGateway, type Gateway } from "../gateway/start-gateway.ts";
 import type { HttpListenerSpec, RunningListener, StartListener } from "../listeners/_shared/types.ts";
 import { serveAdmin, startAdmin } from "../admin/start.ts";
+import { adminToken, checkAdminExposure } from "../admin/token.ts";
 import { parseAdminAddress, type AdminAddress } from "../config/admin-address.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { DEFAULT_ADMIN } from "../config/defaults.ts";
@@ -154,7 +155,8 @@ async function run(args: ParsedArgs): Promise<number> {
     const r = reloader;
     // A worker's admin listener is its own, on an ephemeral loopback port the supervisor reads.
     const given = worker === undefined ? args.admin : "127.0.0.1:0";
-    admin = await startAdminListener(given, initial.plan.admin, (where, adapterFor) =>
+    const token = worker === undefined ? adminToken() : undefined;
+    admin = await startAdminListener(given, initial.plan.admin, token, (where, adapterFor) =>
       startAdmin(
         () => r.current.plan,
         where,
@@ -165,6 +167,7 @@ async function run(args: ParsedArgs): Promise<number> {
           reload: () => r.reload("api"),
         },
         metrics,
+        token,
       ),
     );
     // --watch beats routes.yaml's settings.watch, which a reload may change. Each worker
@@ -232,7 +235,9 @@ function superviseWorkers(args: ParsedArgs): Promise<number> {
     load: () => load(args),
     fatal: reportFatal,
     startAdmin: (app: AdminApp, plan: Plan) =>
-      startAdminListener(args.admin, plan.admin, (where, adapterFor) => serveAdmin(app, where, adapterFor)),
+      startAdminListener(args.admin, plan.admin, adminToken(), (where, adapterFor) =>
+        serveAdmin(app, where, adapterFor, adminToken()),
+      ),
     summary: (plan, first, adminUrl, warnings) => {
       logLines(listenerLines(plan, first.listeners));
       logLines(closingLines(totals(args, plan, args.workers, warnings, adminUrl), ADMIN_ENDPOINTS));
@@ -262,12 +267,14 @@ function reportFatal(err: unknown): number {
 async function startAdminListener(
   flag: string | undefined,
   configured: string | undefined,
+  token: string | undefined,
   start: (where: AdminAddress, adapterFor: AdminAdapterFor) => Promise<RunningListener>,
 ): Promise<{ listener: RunningListener; url: string } | undefined> {
   // --admin beats routes.yaml's settings.admin, which beats the default.
   const given = flag ?? configured;
   const where = parseAdminAddress(given ?? DEFAULT_ADMIN);
   if (where === "off" || where === undefined) return undefined;
+  checkAdminExposure(where, token, flag !== undefined ? "--admin" : "settings.admin");
   try {
     const adapterFor = (spec: HttpListenerSpec) => selectAdapter(spec, currentRuntime(), "auto");
     const listener = await start(where, adapterFor);

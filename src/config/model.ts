@@ -67,6 +67,8 @@ export interface HttpListenerConfig {
   hosts: string[];
   httpsRedirect: boolean;
   clientCerts?: ClientCertForwarding;
+  numTrustedProxies?: number;
+  preserveExternalRequestId?: boolean;
   source: Source;
 }
 
@@ -77,6 +79,13 @@ export interface HttpsListenerConfig {
   port: number;
   servers: TlsServerConfig[];
   clientCerts?: ClientCertForwarding;
+  /**
+   * Proxies in front of the listener whose x-forwarded-for entries are believed (Istio's
+   * gatewayTopology.numTrustedProxies, Envoy's xff_num_trusted_hops); undefined: settings'.
+   */
+  numTrustedProxies?: number;
+  /** Keep a client's x-request-id (Envoy's preserve_external_request_id); undefined: settings'. */
+  preserveExternalRequestId?: boolean;
   source: Source;
 }
 
@@ -246,6 +255,10 @@ export interface Config {
     accessLog?: AccessLogSettings;
     /** settings.watch: reload when a loaded file changes; undefined: the default (on). */
     watch?: boolean;
+    /** Listeners' numTrustedProxies where they set none; undefined: 0, no client value believed. */
+    numTrustedProxies?: number;
+    /** Listeners' preserveExternalRequestId where they set none; undefined: false. */
+    preserveExternalRequestId?: boolean;
   };
 }
 

@@ -4,6 +4,7 @@
 // reports a schema's issues at the field path the value was found at.
 
 import * as v from "valibot";
+import { HIDDEN_KEY_TEXT, mayBeKeyMaterial } from "../util/key-material.ts";
 import { parseDuration } from "./duration.ts";
 import type { Reporter } from "./report.ts";
 import { didYouMean } from "./suggest.ts";
@@ -43,6 +44,7 @@ export function expecting<S extends object>(what: string, schema: S): S {
 export function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
   if (value === null) return "an empty value";
+  if (typeof value === "string" && mayBeKeyMaterial(value)) return HIDDEN_KEY_TEXT;
   if (typeof value === "string")
     return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   if (Array.isArray(value)) return value.length === 0 ? "an empty list" : "a list";

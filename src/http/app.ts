@@ -123,6 +123,7 @@ async function handle(
       (conn.tls && listener.kind === "https"
         ? listener.servers[conn.tls.serverIndex]?.clientCerts
         : undefined) ?? listener.clientCerts,
+    trust: listener.trust,
   };
   // First match wins, as in Istio; `entry` tells a rewrite which match entry it was.
   for (const route of vhost.routes) {

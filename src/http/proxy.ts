@@ -4,6 +4,7 @@
 import { UpstreamTimeoutError, UpstreamUnavailableError } from "../util/errors.ts";
 import type { RequestRecord } from "../observe/records.ts";
 import type { ProxyAction, RetryPlan, Upstream } from "../provision/plan.ts";
+import type { ForwardTrust } from "../provision/route-plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 import type { Ticket } from "../upstream/pool/circuit-breaker.ts";
 import type { UpstreamPools } from "../upstream/pools.ts";
@@ -19,6 +20,7 @@ import { backoffMs, classifyFailure, retriableFailure, retriableResponse, type T
 import { classifyError } from "../util/runtime-error.ts";
 import { pickWeighted } from "../util/random.ts";
 import { CLIENT_CERT_HEADERS } from "./xfcc.ts";
+import { EXTERNAL_STRIPPED, setForwardingHeaders } from "./forwarded.ts";
 
 export interface ForwardRequest {
   req: Request;
@@ -28,7 +30,12 @@ export interface ForwardRequest {
   authority: string;
   /** Path and query to send: as sent, or as the route rewrote it. */
   pathAndQuery: string;
+  /** The connection's peer address. */
   remoteAddress: string;
+  /** The client's address as far as `trust` lets it be known (forwarded.ts). */
+  clientAddress: string;
+  /** What the listener believes of the client's x-forwarded-* and x-request-id (forwarded.ts). */
+  trust: ForwardTrust;
   /** Envoy-format client certificate details, for mutual TLS connections. */
   xfcc: string | undefined;
   /** x-client-cert-* headers, when the listener asks for them and the client sent a certificate. */
@@ -72,7 +79,7 @@ export async function forward(
         pools.for(upstream.pool.spec),
         upstream.pool,
         req,
-        f.remoteAddress,
+        f.clientAddress,
         action.retry?.ignorePreviousHosts ?? true,
       )
     : upstream.origin;
@@ -294,7 +301,8 @@ export function requestHeaders(f: ForwardRequest, authority: string | undefined)
   const listed = connectionListed(src.get("connection"));
   const out = new Headers();
   for (const [name, value] of src) {
-    if (HOP_BY_HOP.has(name) || SANITIZED.has(name) || listed?.has(name)) {
+    const internal = EXTERNAL_STRIPPED.has(name);
+    if (HOP_BY_HOP.has(name) || SANITIZED.has(name) || internal || listed?.has(name)) {
       // "te: trailers" is the one TE value that may travel (RFC 9113 §8.2.2).
       if (name === "te" && value.trim().toLowerCase() === "trailers") out.set("te", "trailers");
       continue;
@@ -304,11 +312,8 @@ export function requestHeaders(f: ForwardRequest, authority: string | undefined)
   // Over h2 the authority arrives as a pseudo-header; upstreams get it as Host (Envoy keeps it),
   // unless the route rewrites it (rewrite.authority; x-forwarded-host keeps the original).
   out.set("host", authority ?? f.authority);
-  const xff = src.get("x-forwarded-for");
-  if (f.remoteAddress) out.set("x-forwarded-for", xff ? `${xff}, ${f.remoteAddress}` : f.remoteAddress);
-  out.set("x-forwarded-proto", f.scheme);
+  setForwardingHeaders(out, src, f.remoteAddress, f.clientAddress, f.scheme, f.trust);
   out.set("x-forwarded-host", f.authority);
-  if (!out.has("x-request-id")) out.set("x-request-id", crypto.randomUUID());
   if (f.xfcc !== undefined) out.set("x-forwarded-client-cert", f.xfcc);
   if (f.certHeaders) for (const [name, value] of f.certHeaders) out.set(name, value);
   return out;

@@ -17,6 +17,7 @@ import { flag, flagError } from "./request-record.ts";
 import { forwardUpgrade, isUpgrade, refuseUpgrade } from "./upgrade.ts";
 import { empty, ownResponse, plainText } from "./responses.ts";
 import { clientCertHeaders, xfccValue } from "./xfcc.ts";
+import { trustedClientAddress } from "./forwarded.ts";
 
 /**
  * A request on its way to the route that matched it: built once per routed request (beside the
@@ -95,6 +96,12 @@ function act(action: RouteAction, r: RouteRequest): Response | Promise<Response>
         authority: m.authority,
         pathAndQuery: action.rewritePath ? action.rewritePath(m, r.entry) : m.pathAndQuery,
         remoteAddress: conn.remoteAddress,
+        clientAddress: trustedClientAddress(
+          m.req.headers.get("x-forwarded-for"),
+          conn.remoteAddress,
+          m.trust.numTrustedProxies,
+        ),
+        trust: m.trust,
         xfcc: xfccValue(m.req.headers.get("x-forwarded-client-cert"), peer, m.clientCerts.xfcc),
         certHeaders: peer && m.clientCerts.headers ? clientCertHeaders(peer) : undefined,
         serverHeader,

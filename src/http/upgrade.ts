@@ -55,7 +55,7 @@ export async function forwardUpgrade(
   const upstream = pickWeighted(action);
   if (upstream === undefined) throw new UpstreamUnavailableError("no destination has a weight above 0");
   const tries = upstream.pool
-    ? new PoolTries(pools.for(upstream.pool.spec), upstream.pool, f.req, f.remoteAddress, true)
+    ? new PoolTries(pools.for(upstream.pool.spec), upstream.pool, f.req, f.clientAddress, true)
     : undefined;
   const headers = requestHeaders(f, action.authority);
   if (upstream.requestOps) applyHeaderOps(headers, upstream.requestOps);

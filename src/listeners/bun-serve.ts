@@ -3,6 +3,7 @@
 // the first certificate), verify client certificates per host, or show the peer certificate
 // (oven-sh/bun#14097, #37196), so select.ts only hands it listeners that need none of that.
 
+import { DEFAULT_TLS12_CIPHERS } from "../tls/server-defaults.ts";
 import type { TLSOptions } from "bun";
 import { serveBun, stopBun } from "./_shared/bun.ts";
 import type { StartListener, TlsListenerSpec } from "./_shared/types.ts";
@@ -23,7 +24,7 @@ function bunTls(tls: TlsListenerSpec): TLSOptions[] {
   return order.flatMap((i) => {
     const p = tls.policies[i]!;
     const names = p.hosts.filter((h) => h !== "*");
-    const base = { cert: p.certPem, key: p.keyPem, lowMemoryMode: false };
+    const base = { cert: p.certPem, key: p.keyPem, ciphers: DEFAULT_TLS12_CIPHERS, lowMemoryMode: false };
     if (i === tls.defaultPolicy) return [base, ...names.map((serverName) => ({ ...base, serverName }))];
     return names.map((serverName) => ({ ...base, serverName }));
   });

@@ -17,6 +17,7 @@
 // WebSocket on its own HTTP/1.1 connection), any other (HTTP/1.1 only, or no ALPN, as WebSocket
 // clients send) gets Bun's node:https on loopback, whose `upgrade` event gives the raw socket.
 
+import { DEFAULT_TLS12_CIPHERS } from "../tls/server-defaults.ts";
 import { serveBun, stopBun, type BunServer } from "./_shared/bun.ts";
 import { startBunServe } from "./bun-serve.ts";
 import { startNodeHttp2 } from "./node-http2.ts";
@@ -83,7 +84,12 @@ function needsHttp2(policy: TlsPolicy): boolean {
 }
 
 function innerServer(spec: HttpListenerSpec, policy: TlsPolicy, index: number, facts: PipeFacts): BunServer {
-  const tls = { cert: policy.certPem, key: policy.keyPem, lowMemoryMode: false };
+  const tls = {
+    cert: policy.certPem,
+    key: policy.keyPem,
+    ciphers: DEFAULT_TLS12_CIPHERS,
+    lowMemoryMode: false,
+  };
   return serveBun(spec, { address: "127.0.0.1", port: 0 }, tls, (req, srv) => {
     const ip = srv.requestIP(req);
     const f = ip ? facts.get(ip.port) : undefined;

@@ -15,10 +15,13 @@ import {
 import { pemDer } from "../certs/pem.ts";
 import { keyMatchesSpki, readPrivateKeyPem, type PrivateKeyDetails } from "../certs/private-key.ts";
 import type { CertificateSummary, CredentialPlan } from "./plan.ts";
-import { issueAt } from "./issues.ts";
+import { issueAt, warningAt } from "./issues.ts";
+import { exposedKeyWarning } from "./key-file-mode.ts";
 import { readText as readFileText } from "../util/file-reads.ts";
 
-export type CredentialResult = { ok: true; plan: CredentialPlan } | { ok: false; issues: ConfigIssue[] };
+export type CredentialResult =
+  | { ok: true; plan: CredentialPlan; warnings: ConfigIssue[] }
+  | { ok: false; issues: ConfigIssue[] };
 
 export async function provisionCredential(c: CredentialConfig): Promise<CredentialResult> {
   const issues: ConfigIssue[] = [];
@@ -76,8 +79,10 @@ export async function provisionCredential(c: CredentialConfig): Promise<Credenti
     return { ok: false, issues };
   }
   const summaries = chain.map(summarize);
+  const exposed = inline.key === undefined ? await exposedKeyWarning(c.key) : undefined;
   return {
     ok: true,
+    warnings: exposed ? [warningAt(c.source, exposed)] : [],
     plan: {
       name: c.name,
       certFile: c.cert,

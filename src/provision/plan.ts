@@ -5,7 +5,7 @@ import type { AccessLogSettings } from "../config/model.ts";
 import type { PathNormalization } from "../util/path-normalize.ts";
 import type { HostTable } from "../util/host-table.ts";
 import type { CertForwardingPlan } from "./cert-forwarding.ts";
-import type { PoolPlan, RoutePlan } from "./route-plan.ts";
+import type { ForwardTrust, PoolPlan, RoutePlan } from "./route-plan.ts";
 
 // The HTTP route types (RoutePlan, its actions, Upstream, MatchInput) are in route-plan.ts and
 // re-exported here, so the Plan can be imported from one module.
@@ -84,6 +84,8 @@ export interface HttpListenerBase extends ListenerBase {
   vhosts: HostTable<VirtualHostPlan>;
   /** What upstreams learn about client certificates (x-forwarded-client-cert and friends). */
   clientCerts: CertForwardingPlan;
+  /** numTrustedProxies and preserveExternalRequestId, from the listener or settings. */
+  trust: ForwardTrust;
   /** Some route may forward an Upgrade (WebSocket): the adapter must be able to tunnel bytes. */
   upgrades: boolean;
   /**

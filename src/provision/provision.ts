@@ -19,6 +19,7 @@ import type { UpstreamTls } from "../upstream/types.ts";
 import { HostTable } from "../util/host-table.ts";
 import { compileCertForwarding } from "./cert-forwarding.ts";
 import { certificateCovers, provisionCredential } from "./credentials.ts";
+import { exposedKeyWarning } from "./key-file-mode.ts";
 import { compileRoute } from "./compile-route.ts";
 import { issueAt, warningAt } from "./issues.ts";
 import { compilePools, isDirect, poolKey } from "./pools.ts";
@@ -63,11 +64,12 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
   for (const r of results) {
     if (r.ok) {
       credentials.set(r.plan.name, r.plan);
+      warnings.push(...r.warnings);
       judgeCredential(r.plan, config.credentials.get(r.plan.name)!.source, opts, issues, warnings);
     } else issues.push(...r.issues);
   }
 
-  const serviceTls = await provisionServiceTls(config, credentials, issues);
+  const serviceTls = await provisionServiceTls(config, credentials, issues, warnings);
   const pools = compilePools(config, serviceTls);
   const vhosts = config.routes.map((vh) => compileVirtualHost(vh, config, serviceTls, pools));
   const tlsExtras = await provisionServerTls(config, credentials, issues, warnings);
@@ -127,6 +129,11 @@ function compileListener(
     hosts,
     vhosts: table,
     clientCerts: compileCertForwarding(l.clientCerts, []),
+    trust: {
+      numTrustedProxies: l.numTrustedProxies ?? config.settings.numTrustedProxies ?? 0,
+      preserveExternalRequestId:
+        l.preserveExternalRequestId ?? config.settings.preserveExternalRequestId ?? false,
+    },
     // An httpsRedirect listener answers every request with a 301, upgrades included.
     upgrades: upgrades && !(l.protocol === "HTTP" && l.httpsRedirect),
     pathNormalization: config.settings.pathNormalization,
@@ -208,6 +215,7 @@ async function provisionServiceTls(
   config: Config,
   credentials: ReadonlyMap<string, CredentialPlan>,
   issues: ConfigIssue[],
+  warnings: ConfigIssue[],
 ): Promise<Map<string, UpstreamTls>> {
   const out = new Map<string, UpstreamTls>();
   const build = async (s: ServiceConfig, key: string, tls: UpstreamTlsConfig | undefined) => {
@@ -231,6 +239,8 @@ async function provisionServiceTls(
       read(tls.cert, "client certificate"),
       read(tls.key, "client key"),
     ]);
+    const exposed = key_ === undefined ? undefined : await exposedKeyWarning(tls.key!, "client key");
+    if (exposed) warnings.push(warningAt(s.source, exposed));
     // A credential's failure was reported when it was read (provisionCredential).
     const c = tls.credential === undefined ? undefined : credentials.get(tls.credential);
     const settings: UpstreamTls = {

@@ -24,6 +24,16 @@ export interface MatchInput {
   query?: URLSearchParams;
   /** What upstreams may learn of the client certificate on this listener (and TLS server). */
   clientCerts: CertForwardingPlan;
+  /** What the listener believes of the client's forwarding headers (http/forwarded.ts). */
+  trust: ForwardTrust;
+}
+
+/** How much of what a client sends about itself a listener believes (http/forwarded.ts). */
+export interface ForwardTrust {
+  /** Proxies in front of the listener that append to x-forwarded-for; 0: trust no client value. */
+  numTrustedProxies: number;
+  /** Keep a client's x-request-id (Envoy's preserve_external_request_id); false: replace it. */
+  preserveExternalRequestId: boolean;
 }
 
 /** Index of the first match entry the request satisfies, or -1. */

@@ -2,6 +2,8 @@
 // text, formatIssue) for configuration errors and warnings from config/, provision/ and the CLI.
 // Status-code mapping for request-time errors lives in one place: src/http/error-status.ts.
 
+import { HIDDEN_KEY_TEXT, mayBeKeyMaterial } from "./key-material.ts";
+
 export class PorticoError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -72,6 +74,9 @@ export function readFailureReason(err: unknown): string {
 
 /** `cannot read <what> <file>: <reason>`: "cannot read certificate tls.crt: no such file or folder". */
 export function cannotRead(file: string, err: unknown, what?: string): string {
+  // Key text pasted where a path belongs must not come back in the message.
+  if (mayBeKeyMaterial(file))
+    return `cannot read ${what ?? "file"}: expected a file path, got ${HIDDEN_KEY_TEXT}`;
   return `cannot read ${what ? `${what} ` : ""}${file}: ${readFailureReason(err)}`;
 }
 

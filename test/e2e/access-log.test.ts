@@ -57,7 +57,7 @@ async function lineFor(proc: PorticoProcess, pick: (l: Line) => boolean, ms = 3_
 // requestTarget whatwg: Bun.serve (bun-sni) takes the SIMPLE listener on Bun, so its
 // responseEnd (a counting body) is what the HTTP/2 test checks there.
 const routesYaml = () => `
-settings: { requestTarget: whatwg }
+settings: { requestTarget: whatwg, preserveExternalRequestId: true }
 listeners:
   - { name: web, address: 127.0.0.1, port: ${web}, protocol: HTTP }
   - name: mtls

@@ -332,7 +332,7 @@ describe("what is not a Gateway, VirtualService or Secret", () => {
     expect(r.stderr).toContain('Service "tcp-echo-service" ignored');
     // IstioOperator and Telemetry are read for the access log only (observe/access-log.ts).
     expect(r.stderr).toContain(
-      "control-plane-reduce-gw-config.yaml:6: spec.profile: ignored (only meshConfig.accessLogFile and accessLogEncoding are read)",
+      "control-plane-reduce-gw-config.yaml:6: spec.profile: ignored (only meshConfig.accessLogFile, accessLogEncoding and defaultConfig.gatewayTopology.numTrustedProxies are read)",
     );
     expect(r.stderr).toContain("spec.meshConfig.enablePrometheusMerge: ignored");
     expect(r.stderr).toContain('EnvoyFilter "ingressgateway-access-logging" ignored');

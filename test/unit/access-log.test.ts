@@ -226,7 +226,7 @@ spec:
     expect(op.accessLog).toEqual({ path: "stdout", format: "text" });
     expect(op.warnings.join("\n")).toContain("ignored: Portico writes its own fields");
     expect(op.warnings.join("\n")).toContain(
-      "ignored (only meshConfig.accessLogFile and accessLogEncoding are read)",
+      "ignored (only meshConfig.accessLogFile, accessLogEncoding and defaultConfig.gatewayTopology.numTrustedProxies are read)",
     );
     expect(compose(routes(), operator('{ accessLogFile: "" }')).accessLog).toEqual({ path: "off" });
     const cm = compose(

@@ -435,6 +435,7 @@ describe("rewrite: HTTPRewrite", () => {
       authority: "x",
       port: 8080,
       clientCerts: plan.listeners[0]!.clientCerts,
+      trust: { numTrustedProxies: 0, preserveExternalRequestId: false },
     };
     expect(route.action.kind === "proxy" && route.action.rewritePath!(m, route.match!(m))).toBe("//a?x");
   });

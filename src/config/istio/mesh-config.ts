@@ -1,5 +1,6 @@
-// Istio's MeshConfig, as far as the access log goes: `accessLogFile` ("" off, "/dev/stdout",
-// "/dev/stderr" or a file) and `accessLogEncoding` (TEXT or JSON), read from an IstioOperator
+// Istio's MeshConfig, as far as the access log and client trust go: `accessLogFile` ("" off,
+// "/dev/stdout", "/dev/stderr" or a file), `accessLogEncoding` (TEXT or JSON) and
+// `defaultConfig.gatewayTopology.numTrustedProxies` (ProxyConfig), read from an IstioOperator
 // (spec.meshConfig) or from the `istio` ConfigMap (data.mesh, MeshConfig as YAML text), the two
 // places Istio users set them (https://istio.io/latest/docs/tasks/observability/logs/access-log/,
 // "Enable Envoy's access logging"). Everything else in those documents is a notice: Portico is
@@ -12,10 +13,18 @@ import type { FieldPath } from "../yaml-locate.ts";
 import { isMapping } from "../schema-kit.ts";
 import type { IstioDoc } from "./document.ts";
 
-const READ = "only meshConfig.accessLogFile and accessLogEncoding are read";
+const READ =
+  "only meshConfig.accessLogFile, accessLogEncoding and " +
+  "defaultConfig.gatewayTopology.numTrustedProxies are read";
 
-/** The access-log settings an IstioOperator or `istio` ConfigMap gives; undefined: none. */
-export function meshAccessLog(doc: IstioDoc): AccessLogSettings | undefined {
+/** What Portico takes from a MeshConfig. */
+export interface MeshSettings {
+  accessLog?: AccessLogSettings;
+  numTrustedProxies?: number;
+}
+
+/** The settings an IstioOperator or `istio` ConfigMap gives; undefined: none. */
+export function meshSettings(doc: IstioDoc): MeshSettings | undefined {
   const spec = doc.raw.spec;
   if (doc.kind === "IstioOperator") {
     if (!isMapping(spec)) return void doc.ctx.report(["spec"], "an IstioOperator needs a spec mapping");
@@ -55,8 +64,9 @@ function readMeshConfig(
   ctx: Reporter,
   at: FieldPath,
   prefix: string,
-): AccessLogSettings | undefined {
+): MeshSettings | undefined {
   const out: AccessLogSettings = {};
+  let numTrustedProxies: number | undefined;
   // Inside data.mesh the message names the field; elsewhere the path already does.
   const here = (key: string): FieldPath => (prefix ? at : [...at, key]);
   const what = (key: string) => (prefix ? `${prefix}${key}: ` : "");
@@ -80,11 +90,51 @@ function readMeshConfig(
             "warning",
           );
         break;
+      case "defaultConfig":
+        numTrustedProxies = trustedProxies(value, ctx, here(key), `${prefix}${key}`);
+        break;
       default:
         ctx.report(here(key), `${what(key)}ignored (${READ})`, "warning");
     }
   }
-  return out.path === undefined && out.format === undefined ? undefined : out;
+  const accessLog = out.path === undefined && out.format === undefined ? undefined : out;
+  if (accessLog === undefined && numTrustedProxies === undefined) return undefined;
+  return {
+    ...(accessLog ? { accessLog } : {}),
+    ...(numTrustedProxies === undefined ? {} : { numTrustedProxies }),
+  };
+}
+
+/**
+ * ProxyConfig.gatewayTopology.numTrustedProxies, which Istio turns into the gateway's
+ * xff_num_trusted_hops (http/forwarded.ts); the rest of ProxyConfig is a notice. `name` is the
+ * field's dotted name, for messages inside data.mesh.
+ */
+function trustedProxies(value: unknown, ctx: Reporter, at: FieldPath, name: string): number | undefined {
+  const inMesh = name.startsWith("mesh.");
+  const where = (path: string[]): FieldPath => (inMesh ? at : [...at, ...path]);
+  const what = (path: string[]) => (inMesh ? `${[name, ...path].join(".")}: ` : "");
+  if (!isMapping(value)) return void ctx.report(where([]), `${what([])}expected a ProxyConfig mapping`);
+  let n: number | undefined;
+  for (const [key, v] of Object.entries(value)) {
+    if (key !== "gatewayTopology") {
+      ctx.report(where([key]), `${what([key])}ignored (${READ})`, "warning");
+      continue;
+    }
+    if (!isMapping(v)) {
+      ctx.report(where([key]), `${what([key])}expected a GatewayTopology mapping`);
+      continue;
+    }
+    for (const [k, t] of Object.entries(v)) {
+      if (k !== "numTrustedProxies") {
+        // forwardClientCertDetails lives per listener in routes.yaml (forwardClientCertDetails).
+        ctx.report(where([key, k]), `${what([key, k])}ignored (${READ})`, "warning");
+      } else if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t > 64) {
+        ctx.report(where([key, k]), `${what([key, k])}expected an integer 0..64`);
+      } else n = t;
+    }
+  }
+  return n;
 }
 
 /** Istio's accessLogFile: "" turns the log off; /dev/stdout and /dev/stderr are the streams. */

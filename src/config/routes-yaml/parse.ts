@@ -98,6 +98,12 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
               : rawSettings.accessLog,
         }),
     ...(rawSettings?.watch === undefined ? {} : { watch: rawSettings.watch }),
+    ...(rawSettings?.numTrustedProxies === undefined
+      ? {}
+      : { numTrustedProxies: rawSettings.numTrustedProxies }),
+    ...(rawSettings?.preserveExternalRequestId === undefined
+      ? {}
+      : { preserveExternalRequestId: rawSettings.preserveExternalRequestId }),
   };
   const credentials = bad.has("credentials")
     ? undefined
@@ -212,6 +218,12 @@ function buildListeners(
     if (sameName) ctx.report(listener.name === undefined ? at : [...at, "name"], sameName);
     const clash = portClash({ address, port: listener.port }, built);
     if (clash) ctx.report([...at, "port"], clash);
+    const trust = {
+      ...(listener.numTrustedProxies === undefined ? {} : { numTrustedProxies: listener.numTrustedProxies }),
+      ...(listener.preserveExternalRequestId === undefined
+        ? {}
+        : { preserveExternalRequestId: listener.preserveExternalRequestId }),
+    };
     const common = { name, address, port: listener.port, source: ctx.source(at) };
     // Unset: Istio's gateway defaults (provisioning applies them): replace any incoming XFCC
     // with Hash, Subject, URI and DNS.
@@ -233,6 +245,7 @@ function buildListeners(
         hosts,
         httpsRedirect: listener.httpsRedirect ?? false,
         ...(clientCerts ? { clientCerts } : {}),
+        ...trust,
       });
     } else if (listener.protocol === "TCP") {
       built.push({
@@ -252,7 +265,13 @@ function buildListeners(
       });
     } else {
       const servers = buildServers(listener, i, credentials, ctx, baseDir);
-      built.push({ protocol: "HTTPS", ...common, servers, ...(clientCerts ? { clientCerts } : {}) });
+      built.push({
+        protocol: "HTTPS",
+        ...common,
+        servers,
+        ...(clientCerts ? { clientCerts } : {}),
+        ...trust,
+      });
     }
   });
   return built;

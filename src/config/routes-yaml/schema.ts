@@ -78,6 +78,18 @@ const TlsSchema = mapping("a mapping with mode and credential", {
 
 const ServerSchema = mapping("a mapping with hosts and tls", { hosts, tls: TlsSchema });
 
+/**
+ * What a listener believes of a client's forwarding headers (http/forwarded.ts), per listener
+ * or in settings: Istio's gatewayTopology.numTrustedProxies and Envoy's
+ * preserve_external_request_id.
+ */
+function trustFields() {
+  return {
+    numTrustedProxies: v.optional(integer("an integer 0..64", 0, 64)),
+    preserveExternalRequestId: v.optional(expecting("true or false", v.boolean(got("true or false")))),
+  };
+}
+
 const ListenerSchema = v.pipe(
   mapping("a mapping with port and protocol", {
     name: v.optional(text("a non-empty listener name", 1)),
@@ -97,6 +109,7 @@ const ListenerSchema = v.pipe(
       ),
     ),
     clientCertHeaders: v.optional(expecting("true or false", v.boolean(got("true or false")))),
+    ...trustFields(),
   }),
   rule((listener, add) => {
     if (listener.protocol === "HTTPS" || listener.protocol === "TLS") {
@@ -120,7 +133,13 @@ const ListenerSchema = v.pipe(
     if (listener.protocol === "TCP" && "httpsRedirect" in listener)
       add(["httpsRedirect"], "only allowed on HTTP listeners");
     if (listener.protocol === "TCP" || listener.protocol === "TLS") {
-      for (const k of ["forwardClientCertDetails", "setCurrentClientCertDetails", "clientCertHeaders"]) {
+      for (const k of [
+        "forwardClientCertDetails",
+        "setCurrentClientCertDetails",
+        "clientCertHeaders",
+        "numTrustedProxies",
+        "preserveExternalRequestId",
+      ]) {
         if (k in listener) add([k], "only allowed on HTTP and HTTPS listeners: it sets request headers");
       }
     }
@@ -235,6 +254,7 @@ export const ConfigSchema = mapping("a mapping with listeners, services and rout
           ),
         ),
         accessLog: v.optional(AccessLogSchema),
+        ...trustFields(),
       },
     ),
   ),

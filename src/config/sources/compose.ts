@@ -8,7 +8,7 @@ import { LineCounter, parseAllDocuments } from "yaml";
 import { ConfigError, fileIssue, type ConfigIssue } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { translateGateway } from "../istio/gateway.ts";
-import { meshAccessLog } from "../istio/mesh-config.ts";
+import { meshSettings } from "../istio/mesh-config.ts";
 import { telemetryAccessLog, withTelemetry } from "../istio/telemetry.ts";
 import type { IstioDoc } from "../istio/document.ts";
 import { credentialFromSecrets, readSecret, type SecretMaterial } from "../istio/secret.ts";
@@ -197,14 +197,16 @@ function mergeNatives(natives: Config[], files: string[], issues: ConfigIssue[])
       c.settings.pathNormalization !== defaults.pathNormalization ||
       c.settings.requestTarget !== defaults.requestTarget ||
       c.settings.accessLog !== undefined ||
-      c.settings.watch !== undefined;
+      c.settings.watch !== undefined ||
+      c.settings.numTrustedProxies !== undefined ||
+      c.settings.preserveExternalRequestId !== undefined;
     if (natives.length === 1 || changed) merged.settings = c.settings;
   }
   return merged;
 }
 
 function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions): void {
-  applyMeshAccessLog(docs, config);
+  applyMeshSettings(docs, config);
   const secrets = new Map<string, SecretMaterial>();
   for (const d of docs.filter((d) => d.kind === "Secret")) {
     const s = readSecret(d);
@@ -293,19 +295,24 @@ function translateIstio(docs: IstioDoc[], config: Config, opts: SourceOptions): 
 
 /**
  * The access log from MeshConfig (IstioOperator, the istio ConfigMap) and Telemetry documents,
- * under what routes.yaml's settings.accessLog sets itself (which wins, field by field).
+ * under what routes.yaml's settings.accessLog sets itself (which wins, field by field); and
+ * MeshConfig's defaultConfig.gatewayTopology.numTrustedProxies under settings.numTrustedProxies.
  */
-function applyMeshAccessLog(docs: IstioDoc[], config: Config): void {
+function applyMeshSettings(docs: IstioDoc[], config: Config): void {
   let mesh: AccessLogSettings | undefined;
   let telemetry: AccessLogSettings | undefined;
+  let trusted: number | undefined;
   for (const d of docs) {
     if (d.kind === "IstioOperator" || d.kind === "ConfigMap") {
-      const m = meshAccessLog(d);
-      if (m) mesh = { ...mesh, ...m };
+      const m = meshSettings(d);
+      if (m?.accessLog) mesh = { ...mesh, ...m.accessLog };
+      if (m?.numTrustedProxies !== undefined) trusted = m.numTrustedProxies;
     } else if (d.kind === "Telemetry") telemetry = telemetryAccessLog(d) ?? telemetry;
   }
   const istio = withTelemetry(mesh, telemetry);
   if (istio) config.settings.accessLog = { ...istio, ...config.settings.accessLog };
+  // routes.yaml's settings.numTrustedProxies beats the mesh default, as its accessLog does.
+  if (trusted !== undefined) config.settings.numTrustedProxies ??= trusted;
 }
 
 /** Istio merges VirtualServices that share a host on one Gateway; Portico asks for one. */

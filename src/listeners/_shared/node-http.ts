@@ -5,6 +5,8 @@
 // node-http2, node-http2-pipe and bun-sni (for its client-certificate policies) all build their
 // servers here.
 
+import { DEFAULT_TLS12_CIPHERS } from "../../tls/server-defaults.ts";
+import { rotateTicketKeys, ticketKeyOptions } from "../../tls/ticket-keys.ts";
 import type { Socket } from "node:net";
 import {
   createServer as createHttpServer,
@@ -77,6 +79,8 @@ export function h1SecureServer(
       cert: policy.certPem,
       ALPNProtocols: ["http/1.1"],
       minVersion: spec.tls!.minVersion,
+      ciphers: policy.ciphers ?? DEFAULT_TLS12_CIPHERS,
+      ...ticketKeyOptions(),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       keepAliveTimeout: IDLE_TIMEOUT_MS,
     },
@@ -101,6 +105,7 @@ export function h1SecureServer(
   onTlsClientError(server, spec);
   refuseUnparsed(server);
   server.on("connect", refuseConnect);
+  rotateTicketKeys(server);
   return server;
 }
 
@@ -146,7 +151,8 @@ export function secureServer(
       ALPNProtocols: ["h2", "http/1.1"],
       minVersion: policy.minVersion ?? spec.tls!.minVersion,
       ...(policy.maxVersion ? { maxVersion: policy.maxVersion } : {}),
-      ...(policy.ciphers ? { ciphers: policy.ciphers } : {}),
+      ciphers: policy.ciphers ?? DEFAULT_TLS12_CIPHERS,
+      ...ticketKeyOptions(),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       ...H2_SERVER_LIMITS,
       // RFC 8441: h2 clients may open WebSockets with extended CONNECT (node-upgrade.ts).
@@ -166,6 +172,7 @@ export function secureServer(
   refuseUnparsed(server);
   server.setTimeout(IDLE_TIMEOUT_MS);
   onTlsClientError(server, spec);
+  rotateTicketKeys(server);
   server.on("sessionError", () => {});
   server.on("session", guardSession);
   return server;

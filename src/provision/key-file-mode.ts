@@ -1,0 +1,25 @@
+// A private key file that other users can read is a warning, at startup and on each reload, as
+// OpenSSH refuses such a key ("UNPROTECTED PRIVATE KEY FILE") and Envoy's docs ask for 0600/0400
+// secrets. A warning, not an error: a Kubernetes Secret volume mounts files 0644 unless its
+// defaultMode says otherwise. Windows has no such mode bits (ACLs), so nothing is said there.
+
+import { stat } from "node:fs/promises";
+
+/** Read permission for the group or for others. */
+const READABLE_BY_OTHERS = 0o044;
+
+/** The warning for `file`, or undefined when only its owner can read it (or it cannot be checked). */
+export async function exposedKeyWarning(file: string, what = "private key"): Promise<string | undefined> {
+  if (process.platform === "win32") return undefined;
+  let mode: number;
+  try {
+    mode = (await stat(file)).mode & 0o777;
+  } catch {
+    return undefined; // reading it is reported by whoever reads it
+  }
+  if ((mode & READABLE_BY_OTHERS) === 0) return undefined;
+  const who = [mode & 0o040 ? "its group" : "", mode & 0o004 ? "every user" : ""]
+    .filter(Boolean)
+    .join(" and ");
+  return `${what} ${file} is readable by ${who} (mode ${mode.toString(8).padStart(4, "0")}); chmod 600 it`;
+}

@@ -12,6 +12,8 @@
 # relative to its folder, /etc/portico). Mounted keys must be readable by uid 65534.
 FROM scratch
 COPY dist/rootfs/ /
+# The config and its keys belong to the user Portico runs as, so keys can be 0600.
+COPY --chown=65534:65534 dist/portico-etc/ /etc/portico/
 USER 65534:65534
 WORKDIR /etc/portico
 EXPOSE 8080 8443 9443

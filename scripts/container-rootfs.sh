@@ -6,8 +6,11 @@
 #   /etc/passwd, /etc/group      root and nobody (65534:65534), the user the image runs as
 #   /etc/nsswitch.conf           hosts from /etc/hosts, then DNS, for upstreams given by name
 #   /tmp                         mode 1777
-#   /etc/portico/routes.yaml     the bundled demo config and the gateway's certificates, as baked
-#   /etc/portico/certs/          defaults (mount over them: -v "$PWD/certs:/etc/portico/certs:ro")
+#
+# and dist/portico-etc/, copied to /etc/portico owned by the image's user (Dockerfile), so its
+# private keys can be 0600 (Portico warns about a key others can read):
+#   routes.yaml, certs/          the bundled demo config and the gateway's certificates, as baked
+#                                defaults (mount over them: -v "$PWD/certs:/etc/portico/certs:ro")
 #
 # No base image is needed (none can be pulled here), so the build context is this directory and
 # `.dockerignore` keeps everything else out of it.
@@ -27,8 +30,9 @@ if [ ! -x "$BIN" ]; then
   "$BUN" build.ts --only linux-x64 >&2
 fi
 
-rm -rf "$ROOTFS"
-mkdir -p "$ROOTFS"/{etc/portico,tmp}
+ETC=dist/portico-etc
+rm -rf "$ROOTFS" "$ETC"
+mkdir -p "$ROOTFS"/{etc/portico,tmp} "$ETC"
 install -m 0755 "$BIN" "$ROOTFS/portico"
 
 # Shared libraries: "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" and the loader
@@ -61,16 +65,17 @@ chmod 1777 "$ROOTFS/tmp"
 
 # The bundled config and the gateway's own certificates (certs/clients holds a client's key for
 # curl, not something the gateway needs). Credentials in routes.yaml are relative to its folder.
-cp routes.yaml "$ROOTFS/etc/portico/routes.yaml"
-mkdir -p "$ROOTFS/etc/portico/certs"
+cp routes.yaml "$ETC/routes.yaml"
+mkdir -p "$ETC/certs"
 # certs/generated (a set made by `portico certs gen`, with its CAs' keys) stays out too.
 for f in certs/*; do
   case "$(basename "$f")" in clients | generated) continue ;; esac
-  cp -R "$f" "$ROOTFS/etc/portico/certs/"
+  cp -R "$f" "$ETC/certs/"
 done
-# COPY makes everything root-owned: the image's user (65534) must be able to read it all.
-find "$ROOTFS/etc/portico" -type d -exec chmod 0755 {} +
-find "$ROOTFS/etc/portico" -type f -exec chmod 0644 {} +
+# The Dockerfile copies this folder owned by the image's user (65534): keys for it alone.
+find "$ETC" -type d -exec chmod 0755 {} +
+find "$ETC" -type f -exec chmod 0644 {} +
+find "$ETC" -type f \( -name '*.key' -o -name '*key.pem' \) -exec chmod 0600 {} +
 
 echo "container-rootfs: $ROOTFS assembled ($(du -sh "$ROOTFS" | cut -f1)):" >&2
 (cd "$ROOTFS" && find . -mindepth 1 \( -type f -o -type l \) -printf '  /%P %s\n' | sort) >&2

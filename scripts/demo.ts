@@ -1,6 +1,7 @@
 // `npm start`: the stand-in webapp and catalog services plus Portico on the bundled routes.yaml,
 // in one process, so the README's curl commands answer at once.
 import "reflect-metadata";
+import "./key-modes.ts";
 import { main } from "../src/cli/main.ts";
 import { startDemoUpstreams } from "./demo-upstreams.ts";
 

@@ -1,10 +1,10 @@
-// Test preload (bunfig.toml): the repository's demo private keys check out as 0644 (git keeps no
-// other mode), which Portico rightly warns about (src/provision/key-file-mode.ts). Tests that
-// count warnings want the keys as an operator should keep them: 0600, set here once per run.
+// The repository's demo private keys check out as 0644 (git keeps no other mode), which Portico
+// rightly warns about (src/provision/key-file-mode.ts). The test preload (bunfig.toml) and
+// `npm start` (demo.ts) set them as an operator should keep them, 0600, once per run.
 import { chmodSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-const ROOT = resolve(import.meta.dir, "../..");
+const ROOT = resolve(import.meta.dir, "..");
 const KEY = /(\.key|key\.pem)$/;
 
 function walk(dir: string, depth: number): void {

@@ -20,7 +20,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { loadCorpus } from "../test/fuzz/corpus.ts";
-import { type Finding, type FuzzSummary, fuzz, makeCase } from "../test/fuzz/run.ts";
+import { emptySummary, type Finding, type FuzzSummary, fuzz, makeCase } from "../test/fuzz/run.ts";
 import { RUNTIMES, type Runtime } from "./runtimes.ts";
 
 const env = (name: string, fallback: number) => {
@@ -83,19 +83,7 @@ function save(index: number, finding: string): string {
   return dir;
 }
 
-const total: FuzzSummary = {
-  cases: 0,
-  plans: 0,
-  configErrors: 0,
-  findings: 0,
-  cliCases: 0,
-  seconds: 0,
-  slowestMs: 0,
-  rssStart: 0,
-  rssMax: 0,
-  rssEnd: 0,
-  rssWorst: { index: -1, grewBy: 0, bytes: 0 },
-};
+const total: FuzzSummary = emptySummary();
 const line = (s: FuzzSummary, secs: number) =>
   `${s.cases} cases in ${secs.toFixed(0)} s (${(s.cases / secs).toFixed(0)}/s): ${s.plans} plans, ` +
   `${s.configErrors} config errors, ${s.findings} findings, ${s.cliCases} via the CLI; slowest ` +

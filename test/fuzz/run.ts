@@ -71,14 +71,9 @@ export function makeCase(corpus: Seed[], seed: number, index: number) {
   return { entry, ...mutate(rng, entry.files, otherText, count) };
 }
 
-export async function fuzz(opts: FuzzOptions): Promise<FuzzSummary> {
-  const corpus = loadCorpus();
-  const folder = caseFolder();
-  const boundMs = opts.boundMs ?? 2000;
-  const rssBound = opts.rssBoundBytes ?? 256 * 1024 * 1024;
-  const started = performance.now();
-  const deadline = opts.seconds === undefined ? Number.POSITIVE_INFINITY : started + opts.seconds * 1000;
-  const s: FuzzSummary = {
+/** A summary with nothing counted yet (one run's, or the total of several). */
+export function emptySummary(rssStart = 0): FuzzSummary {
+  return {
     cases: 0,
     plans: 0,
     configErrors: 0,
@@ -86,11 +81,21 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzSummary> {
     cliCases: 0,
     seconds: 0,
     slowestMs: 0,
-    rssStart: process.memoryUsage.rss(),
+    rssStart,
     rssMax: 0,
     rssEnd: 0,
     rssWorst: { index: -1, grewBy: 0, bytes: 0 },
   };
+}
+
+export async function fuzz(opts: FuzzOptions): Promise<FuzzSummary> {
+  const corpus = loadCorpus();
+  const folder = caseFolder();
+  const boundMs = opts.boundMs ?? 2000;
+  const rssBound = opts.rssBoundBytes ?? 256 * 1024 * 1024;
+  const started = performance.now();
+  const deadline = opts.seconds === undefined ? Number.POSITIVE_INFINITY : started + opts.seconds * 1000;
+  const s = emptySummary(process.memoryUsage.rss());
   try {
     const first = opts.first ?? 0;
     for (let i = first; i < first + opts.cases && performance.now() < deadline; i++) {

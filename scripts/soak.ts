@@ -4,7 +4,10 @@
 // and HTTP/2 floods (test/helpers/h2-hostile.py, python3-h2) are interleaved at a bounded rate.
 // Portico's RSS (/proc/<pid>/status VmRSS) is sampled every second. Exits non-zero when a valid
 // request failed, Portico died, or RSS grew: end > start × 1.5 + 30 MiB.
-// Knobs: SOAK_SECONDS (60), SOAK_RUNTIME (bun|deno|node), SOAK_CONCURRENCY (8). Not part of CI.
+// Knobs: SOAK_SECONDS (60), SOAK_RUNTIME (bun|deno|node), SOAK_CONCURRENCY (8), SOAK_H2_CHURN
+// (1: every tenth valid request opens and closes its own h2 session; default 0 on Deno, whose
+// node:http2 aborts when many h2 connections open and close at once, denoland/deno#36788).
+// Not part of CI.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
@@ -19,6 +22,7 @@ import { exchange, freePorts, sleep } from "../test/helpers/net.ts";
 import { parseExposition } from "../test/helpers/prom-text.ts";
 import { EchoUpstream } from "../test/helpers/upstreams.ts";
 import { yaml } from "../test/helpers/yaml.ts";
+import "./key-modes.ts";
 import { buildNodeBundle, porticoCommand, ROOT, RUNTIMES, type Runtime } from "./runtimes.ts";
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
@@ -33,6 +37,9 @@ const MiB = 1024 * 1024;
 const rssLimit = (start: number) => start * 1.5 + 30 * MiB;
 const WARMUP_MS = Math.min(5_000, SECONDS * 100);
 const REQUEST_TIMEOUT_MS = 10_000;
+const H2_CHURN = (process.env.SOAK_H2_CHURN ?? (RUNTIME === "deno" ? "0" : "1")) === "1";
+/** When the traffic stops: the end of the soak, or at once when Portico dies. */
+let until = Number.POSITIVE_INFINITY;
 
 const dir = mkdtempSync(join(tmpdir(), "portico-soak-"));
 const children = new Set<ChildProcess>();
@@ -185,7 +192,7 @@ function h2(session: ClientHttp2Session, marker: string): Promise<string | undef
   });
 }
 
-async function validWorker(id: number, https: number, http: number, until: number): Promise<void> {
+async function validWorker(id: number, https: number, http: number): Promise<void> {
   const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
   let session = h2Session(https);
@@ -207,6 +214,11 @@ async function validWorker(id: number, https: number, http: number, until: numbe
         count("h1 tls keep-alive", await h1(true, https, httpsAgent, marker));
         break;
       case 4: {
+        if (!H2_CHURN) {
+          if (session.closed || session.destroyed) session = h2Session(https);
+          count("h2 shared session", await h2(session, marker));
+          break;
+        }
         const fresh = h2Session(https);
         count("h2 new session", await h2(fresh, marker));
         fresh.close();
@@ -280,7 +292,7 @@ function unknownSni(port: number): Promise<string> {
   });
 }
 
-async function hostileLoop(https: number, http: number, until: number): Promise<void> {
+async function hostileLoop(https: number, http: number): Promise<void> {
   const raw = Object.entries(RAW_HTTP1);
   const floods = ["settings", "ping", "rapid-reset", "uppercase-name", "continuation"];
   const pending = new Set<Promise<unknown>>();
@@ -386,7 +398,8 @@ async function main(): Promise<number> {
   portico.proc.once("exit", (code, sig) => (died = `exited (${code ?? sig})`));
 
   const started = Date.now();
-  const until = started + SECONDS * 1_000;
+  until = started + SECONDS * 1_000;
+  portico.proc.once("exit", () => (until = Date.now()));
   const samples: { t: number; rss: number }[] = [];
   const sampler = setInterval(() => {
     const rss = rssOf(pid);
@@ -396,11 +409,11 @@ async function main(): Promise<number> {
 
   console.log(
     `soak: ${SECONDS} s on ${RUNTIME} (pid ${pid}), ${CONCURRENCY} valid clients, https :${https}, ` +
-      `http :${http}, admin :${admin}`,
+      `http :${http}, admin :${admin}, h2 session churn ${H2_CHURN ? "on" : "off"}`,
   );
-  const workers = Array.from({ length: CONCURRENCY }, (_, i) => validWorker(i, https, http, until));
+  const workers = Array.from({ length: CONCURRENCY }, (_, i) => validWorker(i, https, http));
   await sleep(WARMUP_MS);
-  const hostileRun = hostileLoop(https, http, until);
+  const hostileRun = hostileLoop(https, http);
   await Promise.all([...workers, hostileRun]);
   clearInterval(sampler);
   const endRss = rssOf(pid);
@@ -445,6 +458,9 @@ async function main(): Promise<number> {
     `\nRSS of portico: start ${fmt(start)} (after ${WARMUP_MS / 1000} s warm-up), middle ${fmt(middle)}, ` +
       `end ${fmt(end)}, max ${fmt(max)}; ${samples.length} samples`,
   );
+  const step = Math.max(1, Math.round(SECONDS / 12));
+  const curve = samples.filter((_, i) => i % step === 0).map((s) => (s.rss / MiB).toFixed(0));
+  console.log(`RSS every ${step} s (MiB): ${curve.join(" ")}`);
   console.log(
     `memory rule: end <= start × 1.5 + 30 MiB = ${fmt(start === undefined ? undefined : rssLimit(start))}: ` +
       (rssOk ? "ok" : "FAILED"),

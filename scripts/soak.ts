@@ -429,14 +429,17 @@ async function main(): Promise<number> {
   if (portico.proc.exitCode !== null || portico.proc.signalCode !== null) died ??= "exited";
 
   // ---- summary ----
+  // A garbage-collected heap breathes (Deno's swings by 200 MiB between collections), so each
+  // point is the median of five one-second samples around it, not one sample.
   const after = samples.filter((s) => s.t >= WARMUP_MS);
-  const start = after[0]?.rss;
-  const middle = after.reduce<{ t: number; rss: number } | undefined>(
-    (best, s) =>
-      !best || Math.abs(s.t - (SECONDS * 1000) / 2) < Math.abs(best.t - (SECONDS * 1000) / 2) ? s : best,
-    undefined,
-  )?.rss;
-  const end = after.at(-1)?.rss;
+  const median = (xs: { rss: number }[]) => {
+    const v = xs.map((x) => x.rss).sort((a, b) => a - b);
+    return v.length ? v[Math.floor(v.length / 2)] : undefined;
+  };
+  const mid = Math.floor(after.length / 2);
+  const start = median(after.slice(0, 5));
+  const middle = median(after.slice(Math.max(0, mid - 2), mid + 3));
+  const end = median(after.slice(-5));
   const max = Math.max(...samples.map((s) => s.rss));
   const okTotal = [...valid.values()].reduce((n, t) => n + t.ok, 0);
   const failedTotal = [...valid.values()].reduce((n, t) => n + t.failed, 0);
@@ -455,7 +458,7 @@ async function main(): Promise<number> {
     console.log(`  ${kind.padEnd(36)} ${String(h.runs).padStart(4)}  ${outs}`);
   }
   console.log(
-    `\nRSS of portico: start ${fmt(start)} (after ${WARMUP_MS / 1000} s warm-up), middle ${fmt(middle)}, ` +
+    `\nRSS of portico (medians of 5 s): start ${fmt(start)} (after ${WARMUP_MS / 1000} s warm-up), middle ${fmt(middle)}, ` +
       `end ${fmt(end)}, max ${fmt(max)}; ${samples.length} samples`,
   );
   const step = Math.max(1, Math.round(SECONDS / 12));

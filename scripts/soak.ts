@@ -1,0 +1,512 @@
+// `npm run soak`: Portico under mixed valid and hostile traffic for a while, on loopback only.
+// Valid h1 (keep-alive and new connections) and h2 requests over TLS plus plain h1 must all get
+// 200 with the upstream's echo; malformed HTTP/1.1, slowloris, unknown SNI, garbage ClientHellos
+// and HTTP/2 floods (test/helpers/h2-hostile.py, python3-h2) are interleaved at a bounded rate.
+// Portico's RSS (/proc/<pid>/status VmRSS) is sampled every second. Exits non-zero when a valid
+// request failed, Portico died, or RSS grew: end > start × 1.5 + 30 MiB.
+// Knobs: SOAK_SECONDS (60), SOAK_RUNTIME (bun|deno|node), SOAK_CONCURRENCY (8), SOAK_H2_CHURN
+// (1: every tenth valid request opens and closes its own h2 session; default 0 on Deno, whose
+// node:http2 aborts when many h2 connections open and close at once, denoland/deno#36788).
+// Not part of CI.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { connect as h2Connect, type ClientHttp2Session } from "node:http2";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
+import { book, bookCredentials, HOST_WEBAPP } from "../test/helpers/book.ts";
+import { h2Hostile } from "../test/helpers/h2-hostile.ts";
+import { exchange, freePorts, sleep } from "../test/helpers/net.ts";
+import { parseExposition } from "../test/helpers/prom-text.ts";
+import { EchoUpstream } from "../test/helpers/upstreams.ts";
+import { yaml } from "../test/helpers/yaml.ts";
+import "./key-modes.ts";
+import { buildNodeBundle, porticoCommand, ROOT, RUNTIMES, type Runtime } from "./runtimes.ts";
+
+const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
+const RUNTIME = (process.env.SOAK_RUNTIME ?? "bun") as Runtime;
+const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 8);
+if (!RUNTIMES.includes(RUNTIME)) throw new Error(`SOAK_RUNTIME must be ${RUNTIMES.join(", ")}`);
+if (!(SECONDS >= 10 && SECONDS <= 86_400)) throw new Error("SOAK_SECONDS must be 10..86400");
+if (!(CONCURRENCY >= 1 && CONCURRENCY <= 64)) throw new Error("SOAK_CONCURRENCY must be 1..64");
+
+const MiB = 1024 * 1024;
+/** The memory rule: growth within half the start plus 30 MiB (allocator and JIT noise). */
+const rssLimit = (start: number) => start * 1.5 + 30 * MiB;
+const WARMUP_MS = Math.min(5_000, SECONDS * 100);
+const REQUEST_TIMEOUT_MS = 10_000;
+const H2_CHURN = (process.env.SOAK_H2_CHURN ?? (RUNTIME === "deno" ? "0" : "1")) === "1";
+/** When the traffic stops: the end of the soak, or at once when Portico dies. */
+let until = Number.POSITIVE_INFINITY;
+
+const dir = mkdtempSync(join(tmpdir(), "portico-soak-"));
+const children = new Set<ChildProcess>();
+const cleanups: (() => unknown)[] = [];
+let cleaning: Promise<void> | undefined;
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    console.error(`\nsoak: ${sig}, stopping`);
+    void cleanup().then(() => process.exit(130));
+  });
+}
+
+// ---- Portico ---------------------------------------------------------------------------------
+
+async function startPortico(args: string[]): Promise<{ proc: ChildProcess; output: () => string }> {
+  const where = RUNTIME === "node" ? { nodeBundle: buildNodeBundle(join(dir, "portico.mjs")) } : {};
+  const [cmd, ...rest] = porticoCommand(RUNTIME, args, where);
+  const env = { ...process.env, DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1" };
+  const proc = spawn(cmd!, rest, { stdio: ["ignore", "pipe", "pipe"], cwd: ROOT, env });
+  children.add(proc);
+  let out = "";
+  const keep = (d: Buffer) => (out = (out + d).slice(-20_000));
+  proc.stdout!.on("data", keep);
+  proc.stderr!.on("data", keep);
+  cleanups.push(async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once("exit", r));
+    proc.kill("SIGTERM");
+    const t = setTimeout(() => proc.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(t);
+  });
+  const deadline = Date.now() + 30_000;
+  while (!/ serving /.test(out)) {
+    if (proc.exitCode !== null) throw new Error(`portico exited with ${proc.exitCode}:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`portico did not start in time:\n${out}`);
+    await sleep(25);
+  }
+  return { proc, output: () => out };
+}
+
+function rssOf(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- valid traffic ---------------------------------------------------------------------------
+
+interface Tally {
+  ok: number;
+  failed: number;
+  errors: Map<string, number>;
+}
+const valid = new Map<string, Tally>();
+function count(kind: string, error?: string) {
+  let t = valid.get(kind);
+  if (!t) valid.set(kind, (t = { ok: 0, failed: 0, errors: new Map() }));
+  if (error === undefined) t.ok++;
+  else {
+    t.failed++;
+    t.errors.set(error, (t.errors.get(error) ?? 0) + 1);
+  }
+}
+
+/** The echo upstream answers the request as JSON: the marker in the path must come back. */
+function check(status: number | undefined, body: string, marker: string): string | undefined {
+  if (status !== 200) return `status ${status}`;
+  if (!body.includes(marker)) return "body without the marker";
+  return undefined;
+}
+
+function h1(
+  tls: boolean,
+  port: number,
+  agent: HttpAgent | false,
+  marker: string,
+): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const opts = {
+      host: "127.0.0.1",
+      port,
+      path: `/soak/${marker}`,
+      headers: { host: HOST_WEBAPP },
+      agent,
+      timeout: REQUEST_TIMEOUT_MS,
+      ...(tls ? { servername: HOST_WEBAPP, ca: readFileSync(book.webappCaChain) } : {}),
+    };
+    const req = (tls ? httpsRequest : httpRequest)(opts, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve(check(res.statusCode, body, marker)));
+      res.on("error", (e) => resolve(`response ${e.message}`));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    req.end();
+  });
+}
+
+function h2Session(port: number): ClientHttp2Session {
+  const s = h2Connect(`https://127.0.0.1:${port}`, {
+    servername: HOST_WEBAPP,
+    ca: readFileSync(book.webappCaChain),
+  });
+  s.on("error", () => {});
+  return s;
+}
+
+function h2(session: ClientHttp2Session, marker: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let stream: ReturnType<ClientHttp2Session["request"]>;
+    try {
+      stream = session.request({ ":path": `/soak/${marker}`, ":authority": HOST_WEBAPP });
+    } catch (e) {
+      resolve(`request ${(e as Error).message}`);
+      return;
+    }
+    const timer = setTimeout(() => stream.close(), REQUEST_TIMEOUT_MS);
+    let status: number | undefined;
+    let body = "";
+    stream.setEncoding("utf8");
+    stream.on("response", (h) => (status = Number(h[":status"])));
+    stream.on("data", (d) => (body += d));
+    stream.on("end", () => {
+      clearTimeout(timer);
+      resolve(check(status, body, marker));
+    });
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve(e.code ?? e.message);
+    });
+    stream.on("close", () => {
+      clearTimeout(timer);
+      resolve(status === undefined ? `stream closed (${stream.rstCode})` : check(status, body, marker));
+    });
+  });
+}
+
+async function validWorker(id: number, https: number, http: number): Promise<void> {
+  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
+  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  let session = h2Session(https);
+  cleanups.push(() => {
+    httpsAgent.destroy();
+    httpAgent.destroy();
+    session.destroy();
+  });
+  for (let i = 0; Date.now() < until; i++) {
+    const marker = `w${id}-${i}`;
+    // Ten kinds in turn: mostly reused connections, some new ones, as real clients mix them.
+    switch (i % 10) {
+      case 0:
+        count("h1 tls new conn", await h1(true, https, false, marker));
+        break;
+      case 1:
+      case 2:
+      case 3:
+        count("h1 tls keep-alive", await h1(true, https, httpsAgent, marker));
+        break;
+      case 4: {
+        if (!H2_CHURN) {
+          if (session.closed || session.destroyed) session = h2Session(https);
+          count("h2 shared session", await h2(session, marker));
+          break;
+        }
+        const fresh = h2Session(https);
+        count("h2 new session", await h2(fresh, marker));
+        fresh.close();
+        break;
+      }
+      case 5:
+        count("h1 plain keep-alive", await h1(false, http, httpAgent, marker));
+        break;
+      default: {
+        if (session.closed || session.destroyed) session = h2Session(https);
+        count("h2 shared session", await h2(session, marker));
+      }
+    }
+  }
+  httpsAgent.destroy();
+  httpAgent.destroy();
+  session.close();
+}
+
+// ---- hostile traffic -------------------------------------------------------------------------
+
+const hostile = new Map<string, { runs: number; outcomes: Map<string, number> }>();
+function hostileDone(kind: string, outcome: string) {
+  let h = hostile.get(kind);
+  if (!h) hostile.set(kind, (h = { runs: 0, outcomes: new Map() }));
+  h.runs++;
+  h.outcomes.set(outcome, (h.outcomes.get(outcome) ?? 0) + 1);
+}
+/** The status line (or how the connection ended) of a raw exchange. */
+const firstLine = (data: Buffer, how: string) =>
+  data.length ? (data.toString("latin1").split("\r\n")[0] ?? "").slice(0, 40) : `closed (${how})`;
+
+const request = (lines: string[]) => `${lines.join("\r\n")}\r\n\r\n`;
+const RAW_HTTP1: Record<string, string> = {
+  "bare LF": `GET / HTTP/1.1\nHost: ${HOST_WEBAPP}\n\n`,
+  "CL+TE": request([
+    "POST / HTTP/1.1",
+    `Host: ${HOST_WEBAPP}`,
+    "Content-Length: 4",
+    "Transfer-Encoding: chunked",
+    "",
+    "0",
+  ]),
+  "invalid Host": request(["GET / HTTP/1.1", "Host: bad host/../x"]),
+  "two Hosts": request(["GET / HTTP/1.1", `Host: ${HOST_WEBAPP}`, "Host: other.example"]),
+  "space before colon": request(["GET / HTTP/1.1", `Host : ${HOST_WEBAPP}`]),
+};
+/** Bytes that look like a TLS record but are no ClientHello. */
+const GARBAGE_HELLO = Buffer.concat([
+  Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]),
+  Buffer.alloc(511, 0xee),
+]);
+
+function unknownSni(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = tlsConnect({
+      host: "127.0.0.1",
+      port,
+      servername: "nobody.example",
+      rejectUnauthorized: false,
+    });
+    const t = setTimeout(() => done("timeout"), 5_000);
+    const done = (how: string) => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(how);
+    };
+    s.on("secureConnect", () => done("handshake completed"));
+    s.on("error", (e: NodeJS.ErrnoException) => done(e.code ?? "error"));
+    s.on("close", () => done("closed"));
+  });
+}
+
+async function hostileLoop(https: number, http: number): Promise<void> {
+  const raw = Object.entries(RAW_HTTP1);
+  const floods = ["settings", "ping", "rapid-reset", "uppercase-name", "continuation"];
+  const pending = new Set<Promise<unknown>>();
+  const track = (p: Promise<unknown>) => {
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+  };
+  let lastFlood = 0;
+  let lastSlow = 0;
+  let flood = 0;
+  for (let i = 0; Date.now() < until; i++) {
+    // One cheap hostile exchange every 200 ms, an h2 flood every 5 s, a slowloris every 7 s.
+    const [name, bytes] = raw[i % raw.length]!;
+    const overTls = i % 2 === 1;
+    const kind = `h1 ${name} (${overTls ? "tls" : "plain"})`;
+    const x = await exchange(overTls ? https : http, bytes, {
+      timeoutMs: 3_000,
+      ...(overTls ? { tls: { servername: HOST_WEBAPP } } : {}),
+    });
+    hostileDone(kind, firstLine(x.data, x.how));
+    if (i % 3 === 0) hostileDone("unknown SNI", await unknownSni(https));
+    if (i % 3 === 1) {
+      const g = await exchange(https, GARBAGE_HELLO, { timeoutMs: 3_000 });
+      hostileDone("garbage ClientHello", g.data.length ? `${g.data.length} bytes back` : `closed (${g.how})`);
+    }
+    if (Date.now() - lastSlow > 7_000 && pending.size < 2) {
+      lastSlow = Date.now();
+      // Half a header, then silence; the client gives up after 3 s, as an attacker's socket would.
+      const half = `GET /slow HTTP/1.1\r\nHost: ${HOST_WEBAPP}\r\nX-Slow: `;
+      track(
+        exchange(http, half, { halfClose: false, timeoutMs: 3_000 }).then((s) =>
+          hostileDone("slowloris (abandoned at 3 s)", firstLine(s.data, s.how)),
+        ),
+      );
+    }
+    if (Date.now() - lastFlood > 5_000 && Date.now() + 5_000 < until) {
+      lastFlood = Date.now();
+      const attack = floods[flood++ % floods.length]!;
+      track(
+        h2Hostile(attack, { port: https, sni: HOST_WEBAPP, ca: book.webappCaChain }, 5_000)
+          .then((v) =>
+            hostileDone(
+              `h2 ${attack}`,
+              v.goaway !== null
+                ? `GOAWAY ${v.goaway}`
+                : v.closed
+                  ? "closed"
+                  : v.status.length
+                    ? `status ${v.status[0]}`
+                    : v.rst.length
+                      ? `RST ${v.rst[0]}`
+                      : "answered",
+            ),
+          )
+          .catch((e: Error) => hostileDone(`h2 ${attack}`, `client error ${e.message.slice(0, 60)}`)),
+      );
+    }
+    await sleep(200);
+  }
+  await Promise.all(pending);
+}
+
+// ---- main ------------------------------------------------------------------------------------
+
+const fmt = (b: number | undefined) => (b === undefined ? "-" : `${(b / MiB).toFixed(1)} MiB`);
+
+async function main(): Promise<number> {
+  const echo = await new EchoUpstream().start();
+  cleanups.push(() => echo.stop());
+  const [https, http, admin] = (await freePorts(3)) as [number, number, number];
+  const config = join(dir, "routes.yaml");
+  writeFileSync(
+    config,
+    yaml`
+      listeners:
+        - name: https
+          address: 127.0.0.1
+          port: ${https}
+          protocol: HTTPS
+          servers:
+            - hosts: [${HOST_WEBAPP}]
+              tls: { mode: SIMPLE, credential: webapp-credential }
+        - { name: http, address: 127.0.0.1, port: ${http}, protocol: HTTP, hosts: [${HOST_WEBAPP}] }
+      services:
+        echo: http://127.0.0.1:${echo.port}
+      routes:
+        - hosts: [${HOST_WEBAPP}]
+          http:
+            - route: [{ destination: echo }]
+    ` + bookCredentials,
+  );
+  const portico = await startPortico([
+    "run",
+    "-c",
+    config,
+    "--admin",
+    `127.0.0.1:${admin}`,
+    "--access-log",
+    join(dir, "access.log"),
+  ]);
+  const pid = portico.proc.pid!;
+  let died: string | undefined;
+  portico.proc.once("exit", (code, sig) => (died = `exited (${code ?? sig})`));
+
+  const started = Date.now();
+  until = started + SECONDS * 1_000;
+  portico.proc.once("exit", () => (until = Date.now()));
+  const samples: { t: number; rss: number }[] = [];
+  const sampler = setInterval(() => {
+    const rss = rssOf(pid);
+    if (rss !== undefined) samples.push({ t: Date.now() - started, rss });
+  }, 1_000);
+  cleanups.push(() => clearInterval(sampler));
+
+  console.log(
+    `soak: ${SECONDS} s on ${RUNTIME} (pid ${pid}), ${CONCURRENCY} valid clients, https :${https}, ` +
+      `http :${http}, admin :${admin}, h2 session churn ${H2_CHURN ? "on" : "off"}`,
+  );
+  const workers = Array.from({ length: CONCURRENCY }, (_, i) => validWorker(i, https, http));
+  await sleep(WARMUP_MS);
+  const hostileRun = hostileLoop(https, http);
+  await Promise.all([...workers, hostileRun]);
+  clearInterval(sampler);
+  const endRss = rssOf(pid);
+  if (endRss !== undefined) samples.push({ t: Date.now() - started, rss: endRss });
+
+  let metrics = "";
+  try {
+    metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+  } catch (e) {
+    metrics = "";
+    console.log(`metrics scrape failed: ${(e as Error).message}`);
+  }
+  if (portico.proc.exitCode !== null || portico.proc.signalCode !== null) died ??= "exited";
+
+  // ---- summary ----
+  // A garbage-collected heap breathes (Deno's swings by 200 MiB between collections), so each
+  // point is the median of five one-second samples around it, not one sample.
+  const after = samples.filter((s) => s.t >= WARMUP_MS);
+  const median = (xs: { rss: number }[]) => {
+    const v = xs.map((x) => x.rss).sort((a, b) => a - b);
+    return v.length ? v[Math.floor(v.length / 2)] : undefined;
+  };
+  const mid = Math.floor(after.length / 2);
+  const start = median(after.slice(0, 5));
+  const middle = median(after.slice(Math.max(0, mid - 2), mid + 3));
+  const end = median(after.slice(-5));
+  const max = Math.max(...samples.map((s) => s.rss));
+  const okTotal = [...valid.values()].reduce((n, t) => n + t.ok, 0);
+  const failedTotal = [...valid.values()].reduce((n, t) => n + t.failed, 0);
+  const rssOk = start !== undefined && end !== undefined && end <= rssLimit(start);
+
+  console.log("\nvalid requests               ok  failed  errors");
+  for (const [kind, t] of [...valid].sort()) {
+    const errs = [...t.errors].map(([e, n]) => `${e}×${n}`).join(", ");
+    console.log(`  ${kind.padEnd(24)} ${String(t.ok).padStart(6)}  ${String(t.failed).padStart(6)}  ${errs}`);
+  }
+  console.log(`  ${"total".padEnd(24)} ${String(okTotal).padStart(6)}  ${String(failedTotal).padStart(6)}`);
+  console.log(`  (${(okTotal / SECONDS).toFixed(0)} req/s over ${SECONDS} s)`);
+  console.log("\nhostile                               runs  outcomes");
+  for (const [kind, h] of [...hostile].sort()) {
+    const outs = [...h.outcomes].map(([o, n]) => `${o}×${n}`).join(", ");
+    console.log(`  ${kind.padEnd(36)} ${String(h.runs).padStart(4)}  ${outs}`);
+  }
+  console.log(
+    `\nRSS of portico (medians of 5 s): start ${fmt(start)} (after ${WARMUP_MS / 1000} s warm-up), middle ${fmt(middle)}, ` +
+      `end ${fmt(end)}, max ${fmt(max)}; ${samples.length} samples`,
+  );
+  const step = Math.max(1, Math.round(SECONDS / 12));
+  const curve = samples.filter((_, i) => i % step === 0).map((s) => (s.rss / MiB).toFixed(0));
+  console.log(`RSS every ${step} s (MiB): ${curve.join(" ")}`);
+  console.log(
+    `memory rule: end <= start × 1.5 + 30 MiB = ${fmt(start === undefined ? undefined : rssLimit(start))}: ` +
+      (rssOk ? "ok" : "FAILED"),
+  );
+
+  if (metrics) {
+    try {
+      const { samples: ms } = parseExposition(metrics);
+      const byClass = new Map<string, number>();
+      for (const s of ms.filter((s) => s.name === "portico_http_requests_total")) {
+        const cls = s.labels.code_class ?? "?";
+        byClass.set(cls, (byClass.get(cls) ?? 0) + s.value);
+      }
+      const reasons = new Map<string, number>();
+      for (const s of ms.filter((s) => s.name === "portico_tls_handshake_failures_total")) {
+        const r = s.labels.reason ?? "?";
+        reasons.set(r, (reasons.get(r) ?? 0) + s.value);
+      }
+      const line = (m: Map<string, number>) => [...m].map(([k, v]) => `${k}=${v}`).join(" ") || "(none)";
+      console.log(
+        `metrics: portico_http_requests_total by code_class: ${line(byClass)} (valid ok here: ${okTotal})`,
+      );
+      console.log(`metrics: portico_tls_handshake_failures_total by reason: ${line(reasons)}`);
+    } catch (e) {
+      console.log(`metrics unreadable: ${(e as Error).message}`);
+    }
+  }
+
+  const failures: string[] = [];
+  if (failedTotal > 0) failures.push(`${failedTotal} valid requests failed`);
+  if (okTotal === 0) failures.push("no valid request succeeded");
+  if (!rssOk) failures.push("RSS grew past the rule");
+  if (died) failures.push(`portico ${died}:\n${portico.output().slice(-2_000)}`);
+  console.log(failures.length ? `\nSOAK FAILED: ${failures.join("; ")}` : "\nSOAK PASSED");
+  return failures.length ? 1 : 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (e) {
+  console.error(`soak: ${(e as Error).stack ?? e}`);
+} finally {
+  await cleanup();
+}
+process.exit(code);

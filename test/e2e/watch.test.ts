@@ -233,7 +233,14 @@ describe("--watch=false and settings.watch: false", () => {
     try {
       writeFileSync(file, routesYaml("v2", http, https, secret, off));
       await reloads(p, 1);
-      expect(p.output()).toContain("no longer watching files for changes (settings.watch: false)");
+      // Logged by the watcher once it has seen the reload's result, just after "reloaded:".
+      const stopped = "no longer watching files for changes (settings.watch: false)";
+      const out = await until(
+        async () => p.output(),
+        (o) => o.includes(stopped),
+        4_000,
+      );
+      expect(out).toContain(stopped);
       expect((await get(http, true)).body).toBe("v2");
       writeFileSync(file, routesYaml("v3", http, https, secret, off));
       await sleep(1_500);

@@ -22,7 +22,7 @@ import { normalizeTarget } from "../util/path-normalize.ts";
 import { errorResponse } from "./error-status.ts";
 import { grpcLocalReply, isGrpc } from "./grpc.ts";
 import { connectionListed } from "./hop-by-hop.ts";
-import { awaitEnd, flagError, flagged, matchedPattern, newRecord } from "./request-record.ts";
+import { awaitEnd, flagError, flagged, newRecord } from "./request-record.ts";
 import { refusal } from "./request-refusal.ts";
 import { empty, isOwnResponse } from "./responses.ts";
 import { serveRoute } from "./serve-route.ts";
@@ -109,6 +109,7 @@ async function handle(
 
   const vhost = listener.vhosts.match(host);
   if (!vhost) return flagged(rec, "NR", empty(404, serverHeader));
+  if (rec) rec.vhost = listener.vhosts.pattern(host);
   const q = pathAndQuery.indexOf("?");
   const m: MatchInput = {
     path: q < 0 ? pathAndQuery : pathAndQuery.slice(0, q),
@@ -129,14 +130,10 @@ async function handle(
   for (const route of vhost.routes) {
     const entry = route.match === null ? -1 : route.match(m);
     if (route.match === null || entry >= 0) {
-      if (rec) {
-        rec.route = route.name;
-        rec.vhost = matchedPattern(vhost.hosts, host);
-      }
+      if (rec) rec.route = route.name;
       return serveRoute(route, { m, entry, conn, serverHeader, clients, pools, rec });
     }
   }
-  if (rec) rec.vhost = matchedPattern(vhost.hosts, host);
   return flagged(rec, "NR", empty(404, serverHeader));
 }
 

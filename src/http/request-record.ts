@@ -112,15 +112,3 @@ export function endRecord(res: Response, end: ResponseEnd): RequestRecord | unde
   rec.durationMs = Date.now() - rec.startTime;
   return rec;
 }
-
-/** The configured host pattern of `hosts` that `host` matched (exact, then the longest wildcard). */
-export function matchedPattern(hosts: readonly string[], host: string): string | undefined {
-  if (hosts.includes(host)) return host;
-  let best: string | undefined;
-  for (const h of hosts) {
-    if (h === "*") best ??= h;
-    else if (h.startsWith("*") && host.endsWith(h.slice(1)) && (best === undefined || h.length > best.length))
-      best = h;
-  }
-  return best;
-}

@@ -31,11 +31,25 @@ export class HostTable<T> {
   match(host: string): T | undefined {
     const hit = this.exact.get(host);
     if (hit !== undefined) return hit;
-    for (const w of this.wildcards) {
-      // "*.example.com" matches "a.example.com" and "a.b.example.com", never "example.com".
-      if (host.length > w.suffix.length && host.endsWith(w.suffix)) return w.value;
-    }
-    return this.any;
+    return this.wildcard(host)?.value ?? this.any;
+  }
+
+  /**
+   * The pattern `match(host)` goes by ("a.example.com", "*.example.com" or "*"), undefined when
+   * none matches: a bounded name for the host (metric labels), unlike the host itself.
+   */
+  pattern(host: string): string | undefined {
+    if (this.exact.has(host)) return host;
+    const w = this.wildcard(host);
+    if (w !== undefined) return `*${w.suffix}`;
+    return this.any === undefined ? undefined : "*";
+  }
+
+  /** The longest wildcard that matches `host`. */
+  private wildcard(host: string): { suffix: string; value: T } | undefined {
+    // "*.example.com" matches "a.example.com" and "a.b.example.com", never "example.com".
+    for (const w of this.wildcards) if (host.length > w.suffix.length && host.endsWith(w.suffix)) return w;
+    return undefined;
   }
 
   /** For comparing two tables (a reload keeps a listener whose tables did not change). */

@@ -11,7 +11,8 @@ import { composeConfig } from "../../src/config/sources/compose.ts";
 import { connectionText, requestJson, requestText } from "../../src/observe/access-log.ts";
 import { chunks, openLogWriter, PIPE_BUF } from "../../src/observe/log-writer.ts";
 import type { ConnectionRecord, RequestRecord } from "../../src/observe/records.ts";
-import { flagError, matchedPattern, newRecord } from "../../src/http/request-record.ts";
+import { flagError, newRecord } from "../../src/http/request-record.ts";
+import { HostTable } from "../../src/util/host-table.ts";
 import {
   type ConfigIssue,
   NoHealthyUpstreamError,
@@ -117,6 +118,11 @@ describe("flags and fields of a request record", () => {
   });
 
   test("the virtual host as configured: exact name, else the longest wildcard, else *", () => {
+    const matchedPattern = (hosts: string[], host: string) => {
+      const table = new HostTable<true>();
+      for (const h of hosts) table.add(h, true);
+      return table.pattern(host);
+    };
     expect(matchedPattern(["*", "*.a.test", "*.test", "x.a.test"], "x.a.test")).toBe("x.a.test");
     expect(matchedPattern(["*", "*.test", "*.a.test"], "y.a.test")).toBe("*.a.test");
     expect(matchedPattern(["*", "*.test"], "other.example")).toBe("*");

@@ -5,6 +5,7 @@
 // they started or restarted.
 import type { Plan } from "../provision/plan.ts";
 import { daysLeft } from "../util/days.ts";
+import { hostPort } from "../util/host-table.ts";
 import { log } from "./log.ts";
 
 /** What runs for a listener of the plan: the port bound (port 0 binds another) and the adapter. */
@@ -101,10 +102,6 @@ export function closingLines(t: Totals, adminEndpoints: string[]): SummaryLine[]
 
 export function logLines(lines: SummaryLine[]): void {
   for (const l of lines) log.info(l.msg, l.fields);
-}
-
-export function hostPort(address: string, port: number): string {
-  return `${address.includes(":") ? `[${address}]` : address}:${port}`;
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -104,3 +104,8 @@ export function portStart(authority: string): number {
   const close = authority.indexOf("]:");
   return close < 0 ? -1 : close + 1;
 }
+
+/** "address:port", with an IPv6 address in brackets ("[::1]:80"). */
+export function hostPort(address: string, port: number): string {
+  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+}

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hashKeyFor, readCookie, setCookieValue } from "../../src/upstream/pool/hash-key.ts";
-import { endpointKey, Pool } from "../../src/upstream/pool/pool.ts";
+import { Pool } from "../../src/upstream/pool/pool.ts";
+import { hostPort } from "../../src/util/host-table.ts";
 import { outlierDetection, poolSpec, selectEndpoints } from "../../src/upstream/pool/types.ts";
 import { seededRandom } from "../helpers/seeded-random.ts";
 
@@ -81,8 +82,8 @@ describe("hash keys", () => {
 
 describe("Pool", () => {
   test("endpoint keys bracket IPv6", () => {
-    expect(endpointKey("::1", 80)).toBe("[::1]:80");
-    expect(endpointKey("10.0.0.1", 80)).toBe("10.0.0.1:80");
+    expect(hostPort("::1", 80)).toBe("[::1]:80");
+    expect(hostPort("10.0.0.1", 80)).toBe("10.0.0.1:80");
   });
 
   test("begin/end count tries in flight; LEAST_REQUEST sees them", () => {

@@ -10,6 +10,7 @@
 //   pool.begin(e); ...send to e.key...; pool.end(e, status | "connect-failure" | ...);
 //   ticket.release();
 import { pickWeighted } from "../../util/random.ts";
+import { hostPort } from "../../util/host-table.ts";
 import { type Balanced, type Balancer, createBalancer } from "./balancers.ts";
 import {
   type AdmitOptions,
@@ -52,12 +53,8 @@ class PoolEndpoint implements Endpoint {
     public labels: Readonly<Record<string, string>>,
     readonly hostname: string | undefined,
   ) {
-    this.key = endpointKey(address, port);
+    this.key = hostPort(address, port);
   }
-}
-
-export function endpointKey(address: string, port: number): string {
-  return address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 export type Health = "healthy" | "ejected" | "failing-check";
@@ -334,7 +331,7 @@ export class Pool {
     if (this.closed) return;
     const next = new Map<string, PoolEndpoint>();
     for (const s of specs) {
-      const key = endpointKey(s.address, s.port);
+      const key = hostPort(s.address, s.port);
       if (next.has(key)) continue;
       let e = this.endpoints.get(key);
       if (e) {

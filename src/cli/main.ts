@@ -122,6 +122,11 @@ async function run(args: ParsedArgs): Promise<number> {
   const accessLog = new AccessLogSetup(args);
   try {
     const initial = await load(args, undefined, worker !== undefined);
+    // A worker's admin listener is its own, on an ephemeral loopback port the supervisor reads.
+    const adminAt = adminPlace(worker === undefined ? args.admin : "127.0.0.1:0", initial.plan.admin);
+    const token = worker === undefined ? adminToken() : undefined;
+    // Refused before any listener binds.
+    if (adminAt.where) checkAdminExposure(adminAt.where, token, adminAt.field);
     await accessLog.apply(initial.plan.accessLog);
     const metrics = new Metrics({
       plan: () => reloader?.current.plan ?? initial.plan,
@@ -154,10 +159,7 @@ async function run(args: ParsedArgs): Promise<number> {
     });
     reloader.onReloaded((result) => metrics.reloaded(result.ok));
     const r = reloader;
-    // A worker's admin listener is its own, on an ephemeral loopback port the supervisor reads.
-    const given = worker === undefined ? args.admin : "127.0.0.1:0";
-    const token = worker === undefined ? adminToken() : undefined;
-    admin = await startAdminListener(given, initial.plan.admin, token, (where, adapterFor) =>
+    admin = await startAdminListener(adminAt, token, (where, adapterFor) =>
       startAdmin(
         () => r.current.plan,
         where,
@@ -231,13 +233,20 @@ function totals(args: ParsedArgs, plan: Plan, workers: number, warnings: number,
 
 /** `portico run --workers N`: this process supervises N workers (workers.ts). */
 function superviseWorkers(args: ParsedArgs): Promise<number> {
+  const token = adminToken();
   return supervise({
     count: args.workers,
-    load: () => load(args),
+    // An exposed admin address is refused with the configuration, before any worker starts.
+    load: async () => {
+      const loaded = await load(args);
+      const at = adminPlace(args.admin, loaded.plan.admin);
+      if (at.where) checkAdminExposure(at.where, token, at.field);
+      return loaded;
+    },
     fatal: reportFatal,
     startAdmin: (app: AdminApp, plan: Plan) =>
-      startAdminListener(args.admin, plan.admin, adminToken(), (where, adapterFor) =>
-        serveAdmin(app, where, adapterFor, adminToken()),
+      startAdminListener(adminPlace(args.admin, plan.admin), token, (where, adapterFor) =>
+        serveAdmin(app, where, adapterFor, token),
       ),
     summary: (plan, first, adminUrl, warnings) => {
       logLines(listenerLines(plan, first.listeners));
@@ -260,28 +269,42 @@ function reportFatal(err: unknown): number {
   throw err;
 }
 
+/** Where the admin listener goes, and which field said so. */
+interface AdminPlace {
+  where: AdminAddress | undefined;
+  /** Given by --admin or settings.admin (not the default). */
+  given: boolean;
+  field: "--admin" | "settings.admin";
+}
+
+/** --admin beats routes.yaml's settings.admin, which beats the default; "off": undefined. */
+function adminPlace(flag: string | undefined, configured: string | undefined): AdminPlace {
+  const parsed = parseAdminAddress(flag ?? configured ?? DEFAULT_ADMIN);
+  return {
+    where: parsed === "off" ? undefined : parsed,
+    given: (flag ?? configured) !== undefined,
+    field: flag !== undefined ? "--admin" : "settings.admin",
+  };
+}
+
 /**
  * The admin listener is a convenience: when its default port is taken (another Portico on the
  * machine), traffic is served anyway and the log says so. A port given explicitly must work.
  * It is started once; a reload does not move it.
  */
 async function startAdminListener(
-  flag: string | undefined,
-  configured: string | undefined,
+  place: AdminPlace,
   token: string | undefined,
   start: (where: AdminAddress, adapterFor: AdminAdapterFor) => Promise<RunningListener>,
 ): Promise<{ listener: RunningListener; url: string } | undefined> {
-  // --admin beats routes.yaml's settings.admin, which beats the default.
-  const given = flag ?? configured;
-  const where = parseAdminAddress(given ?? DEFAULT_ADMIN);
-  if (where === "off" || where === undefined) return undefined;
-  checkAdminExposure(where, token, flag !== undefined ? "--admin" : "settings.admin");
+  const where = place.where;
+  if (where === undefined) return undefined;
   try {
     const adapterFor = (spec: HttpListenerSpec) => selectAdapter(spec, currentRuntime(), "auto");
     const listener = await start(where, adapterFor);
     return { listener, url: `http://${hostPort(where.address, listener.port)}` };
   } catch (err) {
-    if (given !== undefined) throw err;
+    if (place.given) throw err;
     log.warn(`admin listener not started: ${(err as Error).message}; use --admin ADDR:PORT or --admin off`);
     return undefined;
   }

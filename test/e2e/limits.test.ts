@@ -120,8 +120,6 @@ const statusOf = (d: Buffer): number | "closed" => {
   const m = /^HTTP\/1\.[01] (\d{3}) /.exec(d.toString("latin1"));
   return m ? Number(m[1]) : "closed";
 };
-const statuses = (d: Buffer) =>
-  [...d.toString("latin1").matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
 const get = (path: string, headers = "") => `GET ${path} HTTP/1.1\r\nHost: ${H}\r\n${headers}\r\n`;
 const fields = (n: number) => Array.from({ length: n }, (_, i) => `x-f${i}: v\r\n`).join("");
 const seenPath = (m: string) => echo.seen.filter((s) => s.url.includes(m));
@@ -334,7 +332,12 @@ for (const adapter of ADAPTERS[RUNTIME]) {
         expect(await fresh()).toBe(200);
       });
 
-      test(`${via}: idleTimeout closes a kept-alive connection`, async () => {
+      // Deno's node:http2 closes an HTTP/1.1 connection handed over in process after one response
+      // (docs/runtimes.md, "HTTP/1.1 keep-alive"): why Deno runs node-http2-pipe.
+      const closesAfterOne = RUNTIME === "deno" && adapter === "node-http2" && via === "tls";
+      const keptAlive = closesAfterOne ? test.failing : test;
+
+      keptAlive(`${via}: idleTimeout closes a kept-alive connection`, async () => {
         const r = await send(get(`/c/idle/${crypto.randomUUID()}`), 8_000, false);
         expect(statusOf(r.data)).toBe(200);
         expect(r.how).not.toBe("timeout");
@@ -343,17 +346,20 @@ for (const adapter of ADAPTERS[RUNTIME]) {
         expect(await fresh()).toBe(200);
       });
 
-      test(`${via}: maxRequestsPerConnection: the 3rd response says connection: close, then closes`, async () => {
-        const r = await oneByOne(via, ports[via], 4);
-        if (bun) {
-          expect(r.heads.map(statusOf)).toEqual([200, 200, 200, 200]);
-        } else {
-          expect(r.heads.map(statusOf)).toEqual([200, 200, 200]);
-          expect(r.heads[2]!.toString("latin1")).toMatch(/\r\nconnection: close\r\n/i);
-          expect(r.closed).toBe(true);
-        }
-        expect(await fresh()).toBe(200);
-      });
+      keptAlive(
+        `${via}: maxRequestsPerConnection: the 3rd response says connection: close, then closes`,
+        async () => {
+          const r = await oneByOne(via, ports[via], 4);
+          if (bun) {
+            expect(r.heads.map(statusOf)).toEqual([200, 200, 200, 200]);
+          } else {
+            expect(r.heads.map(statusOf)).toEqual([200, 200, 200]);
+            expect(r.heads[2]!.toString("latin1")).toMatch(/\r\nconnection: close\r\n/i);
+            expect(r.closed).toBe(true);
+          }
+          expect(await fresh()).toBe(200);
+        },
+      );
     }
 
     test(`maxConnections ${LIMITS.maxConnections}: one more is closed at once; after one closes, a new one is served`, async () => {

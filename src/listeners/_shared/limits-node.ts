@@ -43,8 +43,9 @@ type Limited = HttpServer & {
 
 /**
  * Limits set on a server once it exists: the HTTP/1.1 parser's header size and keep-alive idle
- * time also for node:http2's HTTP/1.1 side (which reads them from the server), one header more than the limit kept so that
- * `tooManyHeaders` can see it was passed, the header timer, and the idle timer of HTTP/2 sessions.
+ * time, also for node:http2's HTTP/1.1 side (which reads them from the server); one header more
+ * than the limit kept, so that `admitRequest` sees it was passed; the idle timer of TLS
+ * connections; the header timer.
  */
 export function limitServer(
   server: unknown,

@@ -202,6 +202,9 @@ export function secureServer(
  */
 function refuseUnparsed(server: HttpServer | HttpsServer | Http2SecureServer): void {
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    // Node reports the rest of an oversized head again (over TLS, a second record): the first
+    // answer stands, and is not cut by destroying the socket under it.
+    if (socket.writableEnded && err.code !== "ECONNRESET") return;
     if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
     const status =
       err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";

@@ -451,6 +451,25 @@ for (const adapter of ADAPTERS[RUNTIME]) {
         again.close();
       });
 
+      test(`a header block over maxRequestHeadersKb is refused${bun ? " (Bun.serve: its own limit)" : ""}`, async () => {
+        const s = await h2(ports.tls);
+        s.on("error", () => {});
+        try {
+          const m = crypto.randomUUID();
+          const small = await h2request(s, `/c/${m}/small`, { headers: { "x-big": "a".repeat(3 * 1024) } });
+          expect(small.status).toBe(200);
+          const r = await h2request(s, `/c/${m}/big`, { headers: { "x-big": "a".repeat(6 * 1024) } });
+          if (process.env.LIMITS_LOG) console.log(`${adapter} h2 6 KiB header: ${r.status}`);
+          if (!bun) expect(r.status === 431 || r.status === "reset").toBe(true);
+          if (!bun) expect(seenPath(`${m}/big`)).toHaveLength(0);
+        } finally {
+          s.destroy();
+        }
+        const again = await h2(ports.tls);
+        expect((await h2request(again, "/c/h2-fresh")).status).toBe(200);
+        again.close();
+      });
+
       test(`too many header fields → 431${bun ? " (not on Bun.serve)" : ""}`, async () => {
         const s = await h2(ports.tls);
         try {

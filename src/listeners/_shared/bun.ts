@@ -11,6 +11,7 @@ import { listenError } from "./listen-error.ts";
 import { bunReusePort } from "./port-sharing.ts";
 import type { HttpListenerSpec } from "./types.ts";
 import { DEFAULT_LIMITS } from "../../config/limits.ts";
+import { countingHeaders } from "./limits-bun.ts";
 
 export type BunServer = Server<undefined>;
 
@@ -22,9 +23,10 @@ export function serveBun(
 ): BunServer {
   const hook = spec.events?.responseEnd;
   const limits = spec.limits ?? DEFAULT_LIMITS;
+  const counted = countingHeaders(fetch, limits.maxRequestHeaders);
   const serve = hook
-    ? async (req: Request, server: BunServer) => withResponseEnd(await fetch(req, server), hook)
-    : fetch;
+    ? async (req: Request, server: BunServer) => withResponseEnd(await counted(req, server), hook)
+    : counted;
   try {
     return Bun.serve({
       hostname: where.address,

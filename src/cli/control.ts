@@ -18,7 +18,7 @@ export interface WorkerReport {
   pid: number;
   /** The worker's own admin listener, on 127.0.0.1. */
   adminPort: number;
-  listeners: { name: string; port: number; adapter: string }[];
+  listeners: { name: string; port: number; adapter: string; unenforced?: string[] }[];
 }
 
 export interface ControlServer {

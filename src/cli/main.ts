@@ -216,7 +216,12 @@ async function run(args: ParsedArgs): Promise<number> {
 
 /** What each running listener bound, for the summary and a worker's report. */
 function runningFacts(gateway: Gateway): RunningFact[] {
-  return gateway.listeners.map((r) => ({ name: r.name, port: r.port, adapter: gateway.adapterOf(r) }));
+  return gateway.listeners.map((r) => ({
+    name: r.name,
+    port: r.port,
+    adapter: gateway.adapterOf(r),
+    ...(r.unenforced?.length ? { unenforced: r.unenforced } : {}),
+  }));
 }
 
 function totals(args: ParsedArgs, plan: Plan, workers: number, warnings: number, admin?: string) {

@@ -13,6 +13,8 @@ export interface RunningFact {
   name: string;
   port: number;
   adapter: string;
+  /** Limits the adapter cannot enforce for this listener (RunningListener.unenforced). */
+  unenforced?: string[];
 }
 
 export interface SummaryLine {
@@ -64,6 +66,13 @@ export function listenerLines(
       msg: `listener ${l.name} on ${hostPort(l.address, port)} ${kind} [${adapter}]: ${what}`,
       fields,
     });
+    // Said once per listener, so that a limit nobody enforces is never a surprise (limits.ts).
+    if (r?.unenforced?.length) {
+      lines.push({
+        msg: `listener ${l.name} [${adapter}]: cannot enforce ${r.unenforced.join(", ")}`,
+        fields: { listener: l.name, adapter, unenforced: r.unenforced },
+      });
+    }
   }
   return lines;
 }

@@ -119,6 +119,7 @@ export function buildHttpRoute(
   }
   if (route.websocket === false) built.websocket = false;
   if (route.idleTimeout !== undefined) built.idleTimeoutMs = parseDuration(route.idleTimeout)!;
+  if (route.maxRequestBodyBytes !== undefined) built.maxRequestBodyBytes = route.maxRequestBodyBytes;
   if (route.retries) built.retries = buildRetries(route.retries);
   if (route.fault) built.fault = buildFault(route.fault);
   const mirrors = buildMirrors(route, at, lookup, ctx);

@@ -433,6 +433,10 @@ export const HttpRouteSchema = v.pipe(
       // upgrade_configs switch and RouteAction.idle_timeout, for upgraded (WebSocket) connections.
       websocket: v.optional(boolean()),
       idleTimeout: v.optional(duration),
+      // The listener's limits.maxRequestBodyBytes for this route (config/limits.ts); 0: none.
+      maxRequestBodyBytes: v.optional(
+        integer("an integer number of bytes, 0 for no limit", 0, Number.MAX_SAFE_INTEGER),
+      ),
     },
     {
       delegate: "VirtualService delegation is not supported; write the routes inline",

@@ -6,6 +6,7 @@
 import type { PathNormalization } from "../util/path-normalize.ts";
 import type { Source } from "../util/errors.ts";
 import type { RequestTargetMode } from "./defaults.ts";
+import type { LimitsConfig } from "./limits.ts";
 import type {
   EndpointConfig,
   Resolution,
@@ -17,6 +18,7 @@ import type { DestinationConfig, HttpRouteConfig } from "./route-model.ts";
 export type { Source } from "../util/errors.ts";
 export type * from "./pool-model.ts";
 export type * from "./route-model.ts";
+export type { LimitsConfig } from "./limits.ts";
 
 export type TlsMode = "SIMPLE" | "MUTUAL" | "OPTIONAL_MUTUAL";
 
@@ -69,6 +71,8 @@ export interface HttpListenerConfig {
   clientCerts?: ClientCertForwarding;
   numTrustedProxies?: number;
   preserveExternalRequestId?: boolean;
+  /** The listener's own `limits:` (limits.ts); fields it leaves out are settings'. */
+  limits?: LimitsConfig;
   source: Source;
 }
 
@@ -86,6 +90,8 @@ export interface HttpsListenerConfig {
   numTrustedProxies?: number;
   /** Keep a client's x-request-id (Envoy's preserve_external_request_id); undefined: settings'. */
   preserveExternalRequestId?: boolean;
+  /** The listener's own `limits:` (limits.ts); fields it leaves out are settings'. */
+  limits?: LimitsConfig;
   source: Source;
 }
 
@@ -97,6 +103,8 @@ export interface TcpListenerConfig {
   port: number;
   /** The Gateway server's hosts; TCP has no name to match, so they only document intent ("*"). */
   hosts: string[];
+  /** maxConnections and idleTimeout of the listener's `limits:`. */
+  limits?: LimitsConfig;
   source: Source;
 }
 
@@ -114,6 +122,8 @@ export interface TlsPassthroughListenerConfig {
   address: string;
   port: number;
   servers: TlsPassthroughServerConfig[];
+  /** maxConnections and idleTimeout of the listener's `limits:`. */
+  limits?: LimitsConfig;
   source: Source;
 }
 
@@ -259,6 +269,8 @@ export interface Config {
     numTrustedProxies?: number;
     /** Listeners' preserveExternalRequestId where they set none; undefined: false. */
     preserveExternalRequestId?: boolean;
+    /** settings.limits: every listener's limits where its own block sets none (limits.ts). */
+    limits?: LimitsConfig;
   };
 }
 

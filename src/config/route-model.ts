@@ -167,5 +167,7 @@ export interface HttpRouteConfig {
   websocket?: false;
   /** Milliseconds an upgraded connection may carry no byte either way before both sides close. */
   idleTimeoutMs?: number;
+  /** routes.yaml only: the request body limit for this route, replacing the listener's; 0: none. */
+  maxRequestBodyBytes?: number;
   source: Source;
 }

@@ -90,10 +90,16 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
         trailers: l.trailers,
         upgrades: l.upgrades,
         rawTarget: l.exactTarget,
+        limits: { ...l.limits, maxRequestBodyBytes: l.bodyCeiling },
       };
       return { key: keyOf(l), ref, ...(await startOn(spec)) };
     }
-    const spec: StreamListenerSpec = { kind: "stream", ...where, ...streamListenerSpec(l, deps.pools) };
+    const spec: StreamListenerSpec = {
+      kind: "stream",
+      ...where,
+      ...streamListenerSpec(l, deps.pools),
+      limits: l.limits,
+    };
     return { key: keyOf(l), ...(await startOn(spec)) };
   };
   const all = (p: Plan) => [...p.listeners, ...p.streamListeners];
@@ -188,7 +194,9 @@ function keyOf(l: ListenerPlan | StreamListenerPlan): string {
   const http = l.kind === "http" || l.kind === "https";
   const upgrades = "upgrades" in l ? `|${l.upgrades}` : "";
   const raw = "exactTarget" in l && l.exactTarget ? "|raw" : "";
-  const base = `${l.kind}|${l.address}|${l.port}|${http && l.trailers}${upgrades}${raw}`;
+  // Limits are socket and server options: a change restarts the listener.
+  const limits = JSON.stringify(l.limits) + ("bodyCeiling" in l ? `|${l.bodyCeiling}` : "");
+  const base = `${l.kind}|${l.address}|${l.port}|${http && l.trailers}${upgrades}${raw}|${limits}`;
   if (l.kind === "http") return base;
   const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
   if (l.kind === "https") {

@@ -22,6 +22,7 @@ import { normalizeTarget } from "../util/path-normalize.ts";
 import { errorResponse } from "./error-status.ts";
 import { grpcLocalReply, isGrpc } from "./grpc.ts";
 import { connectionListed } from "./hop-by-hop.ts";
+import { declaredTooLarge, payloadTooLarge } from "./body-limit.ts";
 import { awaitEnd, flagError, flagged, newRecord } from "./request-record.ts";
 import { refusal } from "./request-refusal.ts";
 import { empty, isOwnResponse } from "./responses.ts";
@@ -61,7 +62,9 @@ export function createListenerHandler(
     // RFC 9112 §9.6: a server that closes after this response because the client asked
     // (`Connection: close`) sends `close` too. node:http does; Bun.serve closed without saying so.
     // (Only HTTP/1.x requests carry a Connection header: RFC 9113 §8.2.2 forbids it in h2.)
-    if (asksClose(req) && !tunnelOf(res)) res.headers.set("connection", "close");
+    // A 413 leaves the rest of the body unread (body-limit.ts): the connection cannot carry on.
+    if ((asksClose(req) || (res.status === 413 && isOwnResponse(res) && closing(conn))) && !tunnelOf(res))
+      res.headers.set("connection", "close");
     if (rec) awaitEnd(res, rec, tunnelOf(res) ? 101 : res.status);
     return res;
   };
@@ -131,7 +134,11 @@ async function handle(
     const entry = route.match === null ? -1 : route.match(m);
     if (route.match === null || entry >= 0) {
       if (rec) rec.route = route.name;
-      return serveRoute(route, { m, entry, conn, serverHeader, clients, pools, rec });
+      // The route's own body limit, else the listener's (0 and undefined: none).
+      const maxBody = route.maxRequestBodyBytes ?? listener.limits.maxRequestBodyBytes;
+      if (maxBody && req.body !== null && declaredTooLarge(req, maxBody))
+        return payloadTooLarge(serverHeader);
+      return serveRoute(route, { m, entry, conn, serverHeader, clients, pools, rec, maxBody });
     }
   }
   return flagged(rec, "NR", empty(404, serverHeader));

@@ -1,7 +1,7 @@
 // Forwards one request to an upstream and streams the answer back, with the headers an Envoy
 // ingress adds (docs/architecture.md, "An HTTP request, step by step").
 
-import { UpstreamTimeoutError, UpstreamUnavailableError } from "../util/errors.ts";
+import { RequestBodyTooLargeError, UpstreamTimeoutError, UpstreamUnavailableError } from "../util/errors.ts";
 import type { RequestRecord } from "../observe/records.ts";
 import type { ProxyAction, RetryPlan, Upstream } from "../provision/plan.ts";
 import type { ForwardTrust } from "../provision/route-plan.ts";
@@ -15,6 +15,7 @@ import { HOP_BY_HOP, connectionListed } from "./hop-by-hop.ts";
 import { shadow } from "./mirror.ts";
 import { failureOutcome, PoolTries, releasedAfterBody } from "./pool-tries.ts";
 import { bodyStream, replayable } from "./replay.ts";
+import { LimitedBody } from "./body-limit.ts";
 import { flag, upstreamTried } from "./request-record.ts";
 import { backoffMs, classifyFailure, retriableFailure, retriableResponse, type TryFailure } from "./retry.ts";
 import { classifyError } from "../util/runtime-error.ts";
@@ -43,6 +44,8 @@ export interface ForwardRequest {
   serverHeader: string;
   /** The request's access-log record, when traffic is observed. */
   rec?: RequestRecord | undefined;
+  /** Request body limit (body-limit.ts); a declared length was checked already. 0/undefined: none. */
+  maxBody?: number | undefined;
 }
 
 /**
@@ -109,9 +112,16 @@ export async function forward(
       rec,
     );
   } else {
-    const stream = body === undefined ? req.body : bodyStream(body);
+    // A body without a declared length is counted as it streams (body-limit.ts).
+    const limited =
+      f.maxBody && body === undefined && req.body !== null && !req.headers.has("content-length")
+        ? new LimitedBody(req.body, f.maxBody)
+        : undefined;
+    const stream = body === undefined ? (limited?.stream ?? req.body) : bodyStream(body);
     const send = { client, method: req.method, headers, service: upstream.service, rec };
     const a = await sendTry(send, target, undefined, f.pathAndQuery, stream, req.signal, action.timeoutMs);
+    if (a.failure !== undefined && limited?.exceeded)
+      throw new RequestBodyTooLargeError(`request body over ${f.maxBody} bytes`, { cause: a.error });
     if (a.failure !== undefined) throw failureError(a, upstream.service, action.timeoutMs);
     done = a;
   }

@@ -33,6 +33,8 @@ export interface RouteRequest {
   pools: UpstreamPools;
   /** The request's access-log record, when traffic is observed (request-record.ts). */
   rec: RequestRecord | undefined;
+  /** The request body limit in bytes (the route's or the listener's); 0 or undefined: none. */
+  maxBody: number | undefined;
 }
 
 export function serveRoute(route: RoutePlan, r: RouteRequest): Response | Promise<Response> {
@@ -106,6 +108,7 @@ function act(action: RouteAction, r: RouteRequest): Response | Promise<Response>
         certHeaders: peer && m.clientCerts.headers ? clientCertHeaders(peer) : undefined,
         serverHeader,
         rec: r.rec,
+        maxBody: r.maxBody,
       };
       return upgrade && conn.upgrade
         ? forwardUpgrade(action, f, r.pools)

@@ -6,6 +6,7 @@
 import { DEFAULT_TLS12_CIPHERS } from "../tls/server-defaults.ts";
 import type { TLSOptions } from "bun";
 import { serveBun, stopBun } from "./_shared/bun.ts";
+import { bunServeCannot } from "./_shared/limits-bun.ts";
 import type { StartListener, TlsListenerSpec } from "./_shared/types.ts";
 
 export const startBunServe: StartListener = async (spec) => {
@@ -13,7 +14,12 @@ export const startBunServe: StartListener = async (spec) => {
   const server = serveBun(spec, spec, tls, (req, srv) =>
     spec.handler(req, { remoteAddress: srv.requestIP(req)?.address ?? "" }),
   );
-  return { name: spec.name, port: server.port ?? spec.port, close: () => stopBun([server]) };
+  return {
+    name: spec.name,
+    port: server.port ?? spec.port,
+    unenforced: bunServeCannot(spec, false),
+    close: () => stopBun([server]),
+  };
 };
 
 /** The "*" server goes first: Bun uses the first entry for any name no entry lists. */

@@ -26,6 +26,7 @@ import type { TLSSocket } from "node:tls";
 import { ConnectionTracker, listen, serveFront } from "./_shared/connections.ts";
 import { pipeToLoopback, type PipeFacts } from "./_shared/loopback-pipe.ts";
 import { policyNeeds } from "./_shared/needs.ts";
+import { bunServeCannot } from "./_shared/limits-bun.ts";
 import { h1SecureServer, http2Target } from "./_shared/node-http.ts";
 import { sniFrontServer, type SniTarget } from "./_shared/sni-front.ts";
 import type { HttpListenerSpec, StartListener, TlsPolicy } from "./_shared/types.ts";
@@ -68,10 +69,12 @@ export const startBunSni: StartListener = async (spec) => {
           : pipeToLoopback(socket, h1Port, name ?? "", facts),
     });
   }
-  return serveFront(spec, sniFrontServer(tls, targets, spec.events), tracker, async () => {
+  const running = await serveFront(spec, sniFrontServer(tls, targets, spec.events), tracker, async () => {
     for (const s of h1) s.close();
     await stopBun(inner);
   });
+  // h2 clients of SIMPLE policies (and, without upgrades, HTTP/1.1 ones) are Bun.serve's.
+  return inner.length > 0 ? { ...running, unenforced: bunServeCannot(spec, true) } : running;
 };
 
 /**

@@ -10,14 +10,13 @@
 // way round), an error or reset on one side closes both.
 
 import { connect, createServer, type Socket } from "node:net";
+import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from "../config/limits.ts";
 import { ConnectionTracker, serveFront } from "./_shared/connections.ts";
 import { normalizeAddress } from "./_shared/connection-info.ts";
 import { dispatchBySni } from "./_shared/sni-front.ts";
 import type { StartListener, StreamBackend, StreamEnd, StreamListenerSpec } from "./_shared/types.ts";
 
 const CONNECT_TIMEOUT_MS = 10_000;
-/** No byte either way for this long closes the connection (Envoy's default idle_timeout). */
-const IDLE_TIMEOUT_MS = 3_600_000;
 
 export const startNodeTcp: StartListener<StreamListenerSpec> = async (spec) => {
   // Both sides of every forwarded connection are tracked: shutdown waits for them to close.
@@ -112,8 +111,10 @@ function forward(
     clearTimeout(connectTimer);
     connected = true;
     report(true);
-    // Every byte either way passes through `client`, so its inactivity timer is the idle timer.
-    client.setTimeout(IDLE_TIMEOUT_MS, closeBoth);
+    // Every byte either way passes through `client`, so its inactivity timer is the idle timer
+    // (limits.idleTimeout; Envoy tcp_proxy's default idle_timeout is 1 h).
+    const idle = spec.limits ? spec.limits.idleTimeoutMs : DEFAULT_STREAM_IDLE_TIMEOUT_MS;
+    if (idle !== undefined) client.setTimeout(idle, closeBoth);
     // pipe() passes backpressure and, with allowHalfOpen, turns each side's FIN into end().
     client.pipe(upstream);
     upstream.pipe(client);

@@ -56,6 +56,7 @@ export function compileRoute(
   if (fault) plan.fault = fault;
   const responseOps = ops(r.headers?.response);
   if (responseOps) plan.responseOps = responseOps;
+  if (r.maxRequestBodyBytes !== undefined) plan.maxRequestBodyBytes = r.maxRequestBodyBytes;
   return plan;
 }
 

@@ -1,6 +1,7 @@
 // The provisioned, immutable runtime form of the configuration: certificates read and parsed,
 // matchers compiled, lookups indexed. The request path reads only these objects.
 
+import type { ListenerLimits, StreamLimits } from "../config/limits.ts";
 import type { AccessLogSettings } from "../config/model.ts";
 import type { PathNormalization } from "../util/path-normalize.ts";
 import type { HostTable } from "../util/host-table.ts";
@@ -100,6 +101,13 @@ export interface HttpListenerBase extends ListenerBase {
    * default) or pathNormalization NONE. Only adapters that expose the raw target can serve it.
    */
   exactTarget: boolean;
+  /** The listener's limits, its own over settings' over the defaults (config/limits.ts). */
+  limits: ListenerLimits;
+  /**
+   * The largest request body any route of the listener admits (its routes' maxRequestBodyBytes
+   * and the listener's); undefined: some route admits any size. What Bun.serve is told.
+   */
+  bodyCeiling: number | undefined;
 }
 
 export interface HttpListenerPlan extends HttpListenerBase {
@@ -143,6 +151,7 @@ export interface StreamRoutePlan {
 /** `protocol: TCP`: every connection goes to the first tcp route that matches the port. */
 export interface TcpListenerPlan extends ListenerBase {
   kind: "tcp";
+  limits: StreamLimits;
   /** Undefined when no route matches: connections are closed. */
   route: StreamRoutePlan | undefined;
 }
@@ -150,6 +159,7 @@ export interface TcpListenerPlan extends ListenerBase {
 /** `protocol: TLS` with PASSTHROUGH servers: the ClientHello's SNI picks a tls route. */
 export interface TlsPassthroughListenerPlan extends ListenerBase {
   kind: "tls-passthrough";
+  limits: StreamLimits;
   /** SNI names the Gateway servers accept (exact, "*.suffix", "*"); others are refused. */
   hosts: HostTable<true>;
   /**

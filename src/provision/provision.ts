@@ -1,6 +1,7 @@
 // Config (plain data) → Plan (runtime objects). Does the file I/O and x509 parsing, compiles
 // matchers and indexes hosts, and reports every problem at once as a ConfigError.
 
+import { resolveLimits } from "../config/limits.ts";
 import { isIP } from "node:net";
 import type {
   Config,
@@ -122,6 +123,7 @@ function compileListener(
     for (const h of vh.hosts) table.add(h, vh);
     upgrades ||= vh.routes.some((r) => r.action.kind === "proxy" && r.action.upgrades);
   });
+  const limits = resolveLimits(l.limits, config.settings.limits);
   const common: Omit<HttpListenerBase, "trailers"> = {
     name: l.name,
     address: l.address,
@@ -138,6 +140,8 @@ function compileListener(
     upgrades: upgrades && !(l.protocol === "HTTP" && l.httpsRedirect),
     pathNormalization: config.settings.pathNormalization,
     exactTarget: config.settings.requestTarget === "exact" || config.settings.pathNormalization === "NONE",
+    limits,
+    bodyCeiling: bodyCeiling(limits.maxRequestBodyBytes, table),
   };
 
   if (l.protocol === "HTTP") {
@@ -181,6 +185,18 @@ function compileListener(
   });
   const anyMutual = servers.some((s) => s.mode !== "SIMPLE");
   return { kind: "https", ...common, trailers: reachesHttp2(hosts, table), servers, serverByHost, anyMutual };
+}
+
+/** The largest body a route of the listener admits; undefined when one admits any (limits.ts). */
+function bodyCeiling(listener: number | undefined, vhosts: HostTable<VirtualHostPlan>): number | undefined {
+  if (listener === undefined) return undefined;
+  let ceiling = listener;
+  for (const vh of vhosts.values())
+    for (const r of vh.routes) {
+      if (r.maxRequestBodyBytes === 0) return undefined;
+      if (r.maxRequestBodyBytes !== undefined) ceiling = Math.max(ceiling, r.maxRequestBodyBytes);
+    }
+  return ceiling;
 }
 
 /**

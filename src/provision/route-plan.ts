@@ -174,4 +174,6 @@ export interface RoutePlan {
   fault?: FaultPlan;
   /** Route-level response header operations, for every response of the route. */
   responseOps?: HeaderOps;
+  /** The route's own request body limit, replacing the listener's; 0: none. Absent: the listener's. */
+  maxRequestBodyBytes?: number;
 }

@@ -2,6 +2,7 @@
 // routes that can reach it, and reports routes that reach no listener. Runs for routes.yaml and
 // Istio documents alike (the loader checks only what one file can show).
 
+import { resolveStreamLimits } from "../config/limits.ts";
 import type {
   Config,
   DestinationConfig,
@@ -68,7 +69,8 @@ function tcpListener(
       `TCP listener "${l.name}" has no tcp route for port ${l.port}; ` + "its connections will be closed";
     warnings.push(warningAt(l.source, message));
   }
-  return { kind: "tcp", name: l.name, address: l.address, port: l.port, route };
+  const limits = resolveStreamLimits(l.limits, config.settings.limits);
+  return { kind: "tcp", name: l.name, address: l.address, port: l.port, limits, route };
 }
 
 function passthroughListener(
@@ -113,7 +115,16 @@ function passthroughListener(
       warnings.push(warningAt(s.source, message));
     }
   }
-  return { kind: "tls-passthrough", name: l.name, address: l.address, port: l.port, hosts, routeBySni };
+  const limits = resolveStreamLimits(l.limits, config.settings.limits);
+  return {
+    kind: "tls-passthrough",
+    name: l.name,
+    address: l.address,
+    port: l.port,
+    limits,
+    hosts,
+    routeBySni,
+  };
 }
 
 /** Two host patterns share a name ("*.a.com" and "b.a.com", "*" and anything). */

@@ -85,6 +85,9 @@ export function unreadableFile(file: string, err: unknown): ConfigIssue {
   return fileIssue(file, 0, `cannot read: ${readFailureReason(err)}`);
 }
 
+/** A request body passed its limit while streaming (http/body-limit.ts). Mapped to 413. */
+export class RequestBodyTooLargeError extends PorticoError {}
+
 /** A listener could not be started (port in use, permission denied, ...). */
 export class ListenError extends PorticoError {}
 

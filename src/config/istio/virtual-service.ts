@@ -99,20 +99,22 @@ export function translateVirtualService(
 }
 
 /**
- * The HTTPRoute fields routes.yaml adds (`websocket`, `idleTimeout`) are not Istio's: a
- * VirtualService that names one is refused, not silently given a meaning Istio does not have.
- * Istio has no per-route upgrade switch; upgrades are on, as in Istio.
+ * The HTTPRoute fields routes.yaml adds (`websocket`, `idleTimeout`, `maxRequestBodyBytes`) are
+ * not Istio's: a VirtualService that names one is refused, not silently given a meaning Istio
+ * does not have. Istio has no per-route upgrade switch (upgrades are on, as in Istio) nor body
+ * limit (its listeners take settings.limits).
  */
 function porticoOnly(raw: unknown, at: FieldPath, ctx: Reporter): boolean {
   if (typeof raw !== "object" || raw === null) return false;
   let found = false;
-  for (const k of ["websocket", "idleTimeout"]) {
+  for (const k of ["websocket", "idleTimeout", "maxRequestBodyBytes"]) {
     if (!(k in raw)) continue;
     found = true;
-    ctx.report(
-      [...at, k],
-      "is a routes.yaml field, not an Istio HTTPRoute field; Istio routes allow upgrades",
-    );
+    const why =
+      k === "maxRequestBodyBytes"
+        ? "Istio listeners take the body limit of routes.yaml settings.limits"
+        : "Istio routes allow upgrades";
+    ctx.report([...at, k], `is a routes.yaml field, not an Istio HTTPRoute field; ${why}`);
   }
   return found;
 }

@@ -30,6 +30,7 @@ import { unknownName } from "../suggest.ts";
 import { buildPassthroughServers, buildTcpRoute, buildTlsRoute, checkL4Routes } from "../tcp-route.ts";
 import { ALIAS_BOMB, TOO_DEEP, TO_JS, aliasBombLine, aliasLine, tooDeepLine } from "../yaml-bounds.ts";
 import { ConfigSchema, type RawConfig, type RawListener, type RawVirtualHost } from "./schema.ts";
+import { limitsConfig } from "../limits.ts";
 
 /** Parses routes.yaml text. Pure: `file` only names the source and anchors relative paths. */
 export function parseConfig(text: string, file: string): Config {
@@ -104,6 +105,7 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
     ...(rawSettings?.preserveExternalRequestId === undefined
       ? {}
       : { preserveExternalRequestId: rawSettings.preserveExternalRequestId }),
+    ...(rawSettings?.limits === undefined ? {} : { limits: limitsConfig(rawSettings.limits) }),
   };
   const credentials = bad.has("credentials")
     ? undefined
@@ -224,7 +226,13 @@ function buildListeners(
         ? {}
         : { preserveExternalRequestId: listener.preserveExternalRequestId }),
     };
-    const common = { name, address, port: listener.port, source: ctx.source(at) };
+    const common = {
+      name,
+      address,
+      port: listener.port,
+      ...(listener.limits === undefined ? {} : { limits: limitsConfig(listener.limits) }),
+      source: ctx.source(at),
+    };
     // Unset: Istio's gateway defaults (provisioning applies them): replace any incoming XFCC
     // with Hash, Subject, URI and DNS.
     const set =

@@ -30,6 +30,7 @@ import { PATH_NORMALIZATIONS } from "../../util/path-normalize.ts";
 import { REQUEST_TARGET_MODES } from "../defaults.ts";
 import { ServiceTlsSchema } from "../upstream-tls.ts";
 import { poolServiceFields, poolServiceIssues } from "./pool-service.ts";
+import { LimitsSchema, STREAM_LIMITS } from "../limits.ts";
 
 const ADMIN = 'the admin listener address, ADDR:PORT such as 127.0.0.1:15000, or "off"';
 
@@ -110,6 +111,7 @@ const ListenerSchema = v.pipe(
     ),
     clientCertHeaders: v.optional(expecting("true or false", v.boolean(got("true or false")))),
     ...trustFields(),
+    limits: v.optional(LimitsSchema),
   }),
   rule((listener, add) => {
     if (listener.protocol === "HTTPS" || listener.protocol === "TLS") {
@@ -141,6 +143,17 @@ const ListenerSchema = v.pipe(
         "preserveExternalRequestId",
       ]) {
         if (k in listener) add([k], "only allowed on HTTP and HTTPS listeners: it sets request headers");
+      }
+      const limits = listener.limits;
+      if (limits !== null && typeof limits === "object") {
+        for (const k of Object.keys(limits)) {
+          if (!(STREAM_LIMITS as readonly string[]).includes(k))
+            add(
+              ["limits", k],
+              `only allowed on HTTP and HTTPS listeners; a ${listener.protocol} listener takes ` +
+                `${STREAM_LIMITS.join(" and ")}`,
+            );
+        }
       }
     }
     if (Array.isArray(listener.servers)) {
@@ -237,7 +250,8 @@ const VirtualHostSchema = v.pipe(
 export const ConfigSchema = mapping("a mapping with listeners, services and routes", {
   settings: v.optional(
     mapping(
-      "a mapping with timeout, serverHeader, admin, pathNormalization, requestTarget, watch and accessLog",
+      "a mapping with timeout, serverHeader, admin, pathNormalization, requestTarget, watch, " +
+        "accessLog and limits",
       {
         timeout: v.optional(duration),
         serverHeader: v.optional(headerValue),
@@ -255,6 +269,8 @@ export const ConfigSchema = mapping("a mapping with listeners, services and rout
         ),
         accessLog: v.optional(AccessLogSchema),
         ...trustFields(),
+        // Defaults of every listener's limits (limits.ts); a listener's own block overrides them.
+        limits: v.optional(LimitsSchema),
       },
     ),
   ),

@@ -199,7 +199,8 @@ function mergeNatives(natives: Config[], files: string[], issues: ConfigIssue[])
       c.settings.accessLog !== undefined ||
       c.settings.watch !== undefined ||
       c.settings.numTrustedProxies !== undefined ||
-      c.settings.preserveExternalRequestId !== undefined;
+      c.settings.preserveExternalRequestId !== undefined ||
+      c.settings.limits !== undefined;
     if (natives.length === 1 || changed) merged.settings = c.settings;
   }
   return merged;

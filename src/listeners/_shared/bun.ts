@@ -10,6 +10,8 @@ import { internalError } from "./internal-error.ts";
 import { listenError } from "./listen-error.ts";
 import { bunReusePort } from "./port-sharing.ts";
 import type { HttpListenerSpec } from "./types.ts";
+import { DEFAULT_LIMITS } from "../../config/limits.ts";
+import { countingHeaders } from "./limits-bun.ts";
 
 export type BunServer = Server<undefined>;
 
@@ -20,24 +22,35 @@ export function serveBun(
   fetch: (req: Request, server: BunServer) => Response | Promise<Response>,
 ): BunServer {
   const hook = spec.events?.responseEnd;
+  const limits = spec.limits ?? DEFAULT_LIMITS;
+  const counted = countingHeaders(fetch, limits.maxRequestHeaders);
   const serve = hook
-    ? async (req: Request, server: BunServer) => withResponseEnd(await fetch(req, server), hook)
-    : fetch;
+    ? async (req: Request, server: BunServer) => withResponseEnd(await counted(req, server), hook)
+    : counted;
   try {
     return Bun.serve({
       hostname: where.address,
       port: where.port,
       reusePort: bunReusePort(where.port),
       ...(tls ? { tls, http2: true } : {}),
-      // Bun's maximum; Envoy's default idle timeout is longer, but 255 s is what Bun allows.
-      idleTimeout: 255,
-      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+      idleTimeout: bunIdleTimeout(limits.idleTimeoutMs),
+      // The largest body any route admits; each route's own limit is app.ts's (body-limit.ts).
+      maxRequestBodySize: limits.maxRequestBodyBytes ?? Number.MAX_SAFE_INTEGER,
       fetch: serve,
       error: (err) => internalError(spec, err),
     });
   } catch (err) {
     throw listenError({ ...spec, ...where }, err);
   }
+}
+
+/**
+ * Bun.serve's idleTimeout is whole seconds, at most 255: a longer limit closes idle connections
+ * at 255 s, sooner than asked (0: never).
+ */
+export const BUN_MAX_IDLE_S = 255;
+function bunIdleTimeout(ms: number | undefined): number {
+  return ms === undefined ? 0 : Math.min(BUN_MAX_IDLE_S, Math.max(1, Math.ceil(ms / 1000)));
 }
 
 /** Lets requests in flight finish for DRAIN_MS, then cuts what is left. */

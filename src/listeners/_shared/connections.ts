@@ -82,7 +82,15 @@ export async function serveFront(
   const events = spec.events;
   const opened = events?.connectionOpened;
   const closed = events?.connectionClosed;
+  // limits.maxConnections: a connection over the cap is closed at once, never queued.
+  const max = spec.limits?.maxConnections;
+  let open = 0;
   front.on("connection", (socket: Socket) => {
+    if (max !== undefined) {
+      if (open >= max) return void socket.destroy();
+      open++;
+      socket.once("close", () => open--);
+    }
     tracker.add(socket);
     if (opened === undefined) return;
     opened();

@@ -32,14 +32,21 @@ import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
 import { internalError } from "./internal-error.ts";
 import { handshakeFailure } from "./handshake-failure.ts";
 import { guardSession, H2_SERVER_LIMITS } from "./h2-guard.ts";
+import {
+  admitRequest,
+  countRequest,
+  h1Options,
+  h2Settings,
+  limitServer,
+  limitsOf,
+  refuseHeaders,
+} from "./limits-node.ts";
 import { connectListener, upgradeListener } from "./node-upgrade.ts";
 import { answeredWith, countBytes, reportEnd } from "./response-end.ts";
 import type { SniTarget } from "./sni-front.ts";
 import type { ConnectionInfo, HttpListenerSpec, TlsPolicy } from "./types.ts";
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
-/** Idle keep-alive connections are closed after this long, as Envoy's idle_timeout does. */
-const IDLE_TIMEOUT_MS = 300_000;
 
 type Incoming = { socket: Socket & { remoteAddress?: string }; url?: string; [RAW_TARGET]?: string };
 type Outgoing = ServerResponse | Http2ServerResponse;
@@ -49,7 +56,9 @@ const RAW_TARGET = Symbol("portico.rawTarget");
 
 export function plainServer(spec: HttpListenerSpec, tracker: ConnectionTracker): HttpServer {
   const listener = bridge(spec, tracker, (incoming) => plainConnectionInfo(incoming.socket));
-  const server = createHttpServer({ keepAliveTimeout: IDLE_TIMEOUT_MS, requestTimeout: 60_000 }, listener);
+  const limits = limitsOf(spec);
+  const server = createHttpServer({ ...h1Options(limits), requestTimeout: 60_000 }, listener);
+  limitServer(server, limits, "connection");
   refuseUnparsed(server);
   server.on("connect", refuseConnect);
   server.on(
@@ -82,7 +91,7 @@ export function h1SecureServer(
       ciphers: policy.ciphers ?? DEFAULT_TLS12_CIPHERS,
       ...ticketKeyOptions(),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-      keepAliveTimeout: IDLE_TIMEOUT_MS,
+      ...h1Options(limitsOf(spec)),
     },
     bridge(
       spec,
@@ -101,6 +110,7 @@ export function h1SecureServer(
       (req) => piped(req.socket),
     ),
   );
+  limitServer(server, limitsOf(spec), "secureConnection");
   guardClientCert(server, policy, spec.events);
   onTlsClientError(server, spec);
   refuseUnparsed(server);
@@ -139,6 +149,7 @@ export function secureServer(
     ? (req: Req) => refusal(req.socket as TLSSocket, policy) === undefined
     : undefined;
   const listener = bridge(spec, tracker, info, admit);
+  const limits = limitsOf(spec);
   const server = createSecureServer(
     {
       key: policy.keyPem,
@@ -155,8 +166,11 @@ export function secureServer(
       ...ticketKeyOptions(),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       ...H2_SERVER_LIMITS,
-      // RFC 8441: h2 clients may open WebSockets with extended CONNECT (node-upgrade.ts).
-      ...(spec.upgrades ? { settings: { enableConnectProtocol: true } } : {}),
+      settings: {
+        ...h2Settings(limits),
+        // RFC 8441: h2 clients may open WebSockets with extended CONNECT (node-upgrade.ts).
+        ...(spec.upgrades ? { enableConnectProtocol: true } : {}),
+      },
     },
     listener,
   );
@@ -170,7 +184,9 @@ export function secureServer(
     req.stream.respond({ ":status": 405 }, { endStream: true });
   });
   refuseUnparsed(server);
-  server.setTimeout(IDLE_TIMEOUT_MS);
+  // Idle connections are closed after this long, as Envoy's idle_timeout does (0: never).
+  server.setTimeout(limits.idleTimeoutMs ?? 0);
+  limitServer(server, limits, "secureConnection");
   onTlsClientError(server, spec);
   rotateTicketKeys(server);
   server.on("sessionError", () => {});
@@ -186,6 +202,9 @@ export function secureServer(
  */
 function refuseUnparsed(server: HttpServer | HttpsServer | Http2SecureServer): void {
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    // Node reports the rest of an oversized head again (over TLS, a second record): the first
+    // answer stands, and is not cut by destroying the socket under it.
+    if (socket.writableEnded && err.code !== "ECONNRESET") return;
     if (!socket.writable || err.code === "ECONNRESET") return void socket.destroy();
     const status =
       err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
@@ -244,6 +263,8 @@ function bridge(
   admit?: (incoming: Incoming) => boolean,
 ) {
   const responseEnd = spec.events?.responseEnd;
+  const limits = limitsOf(spec);
+  const perConnection = limits.maxRequestsPerConnection;
   const onRequest = getRequestListener(
     async (req, env) => {
       const { incoming, outgoing } = env as { incoming: Incoming; outgoing: Outgoing };
@@ -275,7 +296,10 @@ function bridge(
   );
   return (incoming: IncomingMessage | Http2ServerRequest, outgoing: ServerResponse | Http2ServerResponse) => {
     if (admit && !admit(incoming as unknown as Incoming)) return void incoming.socket.destroy();
-    if (incoming instanceof IncomingMessage && refusedFraming(incoming, outgoing as ServerResponse)) return;
+    const h1 = incoming instanceof IncomingMessage;
+    if (h1 && refusedFraming(incoming, outgoing as ServerResponse)) return;
+    if (admitRequest(incoming, limits) !== "ok") return refuseHeaders(outgoing, !h1);
+    if (perConnection !== undefined) countRequest(incoming, outgoing, perConnection);
     // @hono/node-server refuses a backslash in the path (a 500), where Envoy reads it as "/"
     // (BASE) or forwards it (NONE): it gets a Request it accepts, the handler the raw target.
     const target = incoming.url;

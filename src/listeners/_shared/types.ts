@@ -3,6 +3,7 @@
 // listener a backend chooser. It lives in _shared/ with the adapters' toolkit so that imports go
 // one way: select.ts → adapters → _shared/, and the core → _shared/types.ts.
 
+import type { ListenerLimits, StreamLimits } from "../../config/limits.ts";
 import type { ConnectionRecord, HandshakeOutcome } from "../../observe/records.ts";
 
 /** The client certificate a TLS handshake verified, as the handler needs it. */
@@ -178,11 +179,19 @@ export interface HttpListenerSpec extends ListenerBase {
   upgrades?: boolean;
   /** The handler must get the raw request-target (`target`), not only a parsed URL. */
   rawTarget?: boolean;
+  /**
+   * Connection and header limits the adapter enforces (config/limits.ts; the body limit is the
+   * handler's, except that Bun.serve is told `maxRequestBodyBytes`: the largest any route
+   * admits). Absent: the defaults.
+   */
+  limits?: ListenerLimits;
 }
 
 /** A TCP or TLS-passthrough listener: no HTTP inside, so no handler. */
 export interface StreamListenerSpec extends ListenerBase, StreamRouting {
   kind: "stream";
+  /** Absent: no connection cap, Envoy tcp_proxy's 1 h idle timeout. */
+  limits?: StreamLimits;
 }
 
 export type ListenerSpec = HttpListenerSpec | StreamListenerSpec;
@@ -191,6 +200,11 @@ export interface RunningListener {
   readonly name: string;
   /** The port actually bound (useful with port 0). */
   readonly port: number;
+  /**
+   * Limits (config/limits.ts field names) this adapter cannot enforce for this listener, said once
+   * at startup; absent or empty: every limit is enforced.
+   */
+  readonly unenforced?: string[];
   close(): Promise<void>;
 }
 

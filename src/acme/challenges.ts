@@ -1,0 +1,66 @@
+// Answers the CA's validation requests while an order is pending:
+// - http-01 (RFC 8555 §8.3): GET /.well-known/acme-challenge/<token> on a plain HTTP listener,
+//   answered before redirects and routes (http/app.ts asks `httpAnswer`). Tokens are also
+//   written to the data directory, so an instance sharing it answers for another one's order.
+// - tls-alpn-01 (RFC 8737): a ClientHello offering ALPN "acme-tls/1" for a pending name is piped
+//   by the SNI front to a loopback node:tls server that presents the validation certificate and
+//   selects acme-tls/1 (one small server per name being validated; gone when it is done).
+
+import { createServer, type Server } from "node:tls";
+import { ACME_TLS_ALPN } from "./certificates.ts";
+import type { AcmeStorage } from "./storage.ts";
+
+export const HTTP01_PREFIX = "/.well-known/acme-challenge/";
+
+export class ChallengeResponder {
+  private readonly tokens = new Map<string, string>();
+  private readonly alpn = new Map<string, { server: Server; port: number }>();
+
+  constructor(private readonly storage?: AcmeStorage) {}
+
+  /** The key authorization for an http-01 request path, or undefined (then 404). */
+  async httpAnswer(path: string): Promise<string | undefined> {
+    const token = path.slice(HTTP01_PREFIX.length);
+    if (!/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
+    return this.tokens.get(token) ?? (await this.storage?.readHttpToken(token));
+  }
+
+  async addHttpToken(token: string, keyAuthorization: string): Promise<void> {
+    this.tokens.set(token, keyAuthorization);
+    await this.storage?.writeHttpToken(token, keyAuthorization);
+  }
+
+  async removeHttpToken(token: string): Promise<void> {
+    this.tokens.delete(token);
+    await this.storage?.removeHttpToken(token);
+  }
+
+  /** The loopback port answering tls-alpn-01 for `name`, if it is being validated. */
+  tlsAlpnPort(name: string | undefined): number | undefined {
+    return name === undefined ? undefined : this.alpn.get(name.toLowerCase())?.port;
+  }
+
+  async addTlsAlpn(name: string, cert: { certPem: string; keyPem: string }): Promise<void> {
+    await this.removeTlsAlpn(name);
+    const server = createServer({ cert: cert.certPem, key: cert.keyPem, ALPNProtocols: [ACME_TLS_ALPN] });
+    // The validator closes after the handshake; nothing is read or written.
+    server.on("secureConnection", (s) => s.end());
+    server.on("tlsClientError", () => {});
+    const port = await new Promise<number>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port));
+    });
+    this.alpn.set(name.toLowerCase(), { server, port });
+  }
+
+  async removeTlsAlpn(name: string): Promise<void> {
+    const old = this.alpn.get(name.toLowerCase());
+    if (!old) return;
+    this.alpn.delete(name.toLowerCase());
+    await new Promise<void>((r) => old.server.close(() => r()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.alpn.keys()].map((n) => this.removeTlsAlpn(n)));
+  }
+}

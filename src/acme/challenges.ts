@@ -4,17 +4,17 @@
 //   written to the data directory, so an instance sharing it answers for another one's order.
 // - tls-alpn-01 (RFC 8737): a ClientHello offering ALPN "acme-tls/1" for a pending name is piped
 //   by the SNI front to a loopback node:tls server that presents the validation certificate and
-//   selects acme-tls/1 (one small server per name being validated; gone when it is done).
+//   selects acme-tls/1 (one small server per name being validated, listeners/_shared/
+//   acme-alpn-server.ts; gone when it is done).
 
-import { createServer, type Server } from "node:tls";
-import { ACME_TLS_ALPN } from "./certificates.ts";
+import { listenAcmeAlpn, type AlpnServer } from "../listeners/_shared/acme-alpn-server.ts";
 import type { AcmeStorage } from "./storage.ts";
 
 export const HTTP01_PREFIX = "/.well-known/acme-challenge/";
 
 export class ChallengeResponder {
   private readonly tokens = new Map<string, string>();
-  private readonly alpn = new Map<string, { server: Server; port: number }>();
+  private readonly alpn = new Map<string, AlpnServer>();
 
   constructor(private readonly storage?: AcmeStorage) {}
 
@@ -42,22 +42,14 @@ export class ChallengeResponder {
 
   async addTlsAlpn(name: string, cert: { certPem: string; keyPem: string }): Promise<void> {
     await this.removeTlsAlpn(name);
-    const server = createServer({ cert: cert.certPem, key: cert.keyPem, ALPNProtocols: [ACME_TLS_ALPN] });
-    // The validator closes after the handshake; nothing is read or written.
-    server.on("secureConnection", (s) => s.end());
-    server.on("tlsClientError", () => {});
-    const port = await new Promise<number>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port));
-    });
-    this.alpn.set(name.toLowerCase(), { server, port });
+    this.alpn.set(name.toLowerCase(), await listenAcmeAlpn(cert.certPem, cert.keyPem));
   }
 
   async removeTlsAlpn(name: string): Promise<void> {
     const old = this.alpn.get(name.toLowerCase());
     if (!old) return;
     this.alpn.delete(name.toLowerCase());
-    await new Promise<void>((r) => old.server.close(() => r()));
+    await old.close();
   }
 
   async close(): Promise<void> {

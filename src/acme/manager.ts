@@ -9,6 +9,7 @@
 import type { KeyKind } from "../certs/generate.ts";
 import { keyAndCsr, leafFacts, validationCertificate, type LeafFacts } from "./certificates.ts";
 import type { ChallengeResponder } from "./challenges.ts";
+import { acmeAlpnUnsupported } from "../listeners/_shared/acme-alpn-server.ts";
 import { AcmeClient, type Authorization, type Order } from "./client.ts";
 import { AcmeError, AcmeProblemError } from "./errors.ts";
 import { newAccountKey } from "./jws.ts";
@@ -101,6 +102,11 @@ export class AcmeManager {
 
   constructor(private readonly deps: ManagerDeps) {}
 
+  /** The challenge answers the listeners give (provisioning puts it on their plans). */
+  get responder(): ChallengeResponder {
+    return this.deps.responder;
+  }
+
   private now(): number {
     return this.deps.now?.() ?? Date.now();
   }
@@ -177,6 +183,7 @@ export class AcmeManager {
   close(): void {
     this.closed = true;
     for (const e of this.entries.values()) clearTimeout(e.timer);
+    void this.deps.responder.close();
   }
 
   /** A stored, unexpired certificate for exactly these names is used as it is. */
@@ -386,7 +393,8 @@ export class AcmeManager {
       throw new AcmeError(
         `${name}: no challenge Portico can answer (the CA offers ` +
           `${authz.challenges.map((c) => c.type).join(", ")}; Portico can answer ${prefs.join(", ") || "none"}: ` +
-          "http-01 needs a plain HTTP listener, tls-alpn-01 an HTTPS listener serving the name)",
+          "http-01 needs a plain HTTP listener, tls-alpn-01 an HTTPS listener serving the name" +
+          `${acmeAlpnUnsupported() ? `; ${acmeAlpnUnsupported()}` : ""})`,
       );
     const keyAuth = await client.keyAuthorization(challenge.token);
     const { responder, log } = this.deps;

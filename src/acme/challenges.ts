@@ -7,8 +7,16 @@
 //   selects acme-tls/1 (one small server per name being validated, listeners/_shared/
 //   acme-alpn-server.ts; gone when it is done).
 
-import { listenAcmeAlpn, type AlpnServer } from "../listeners/_shared/acme-alpn-server.ts";
 import type { AcmeStorage } from "./storage.ts";
+
+/** A loopback TLS server presenting a validation certificate with ALPN acme-tls/1. */
+export interface AlpnServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Starts one (runtime-specific: src/listeners/_shared/acme-alpn-server.ts). */
+export type ListenAlpn = (certPem: string, keyPem: string) => Promise<AlpnServer>;
 
 export const HTTP01_PREFIX = "/.well-known/acme-challenge/";
 
@@ -16,7 +24,10 @@ export class ChallengeResponder {
   private readonly tokens = new Map<string, string>();
   private readonly alpn = new Map<string, AlpnServer>();
 
-  constructor(private readonly storage?: AcmeStorage) {}
+  constructor(
+    private readonly listenAlpn?: ListenAlpn,
+    private readonly storage?: AcmeStorage,
+  ) {}
 
   /** The key authorization for an http-01 request path, or undefined (then 404). */
   async httpAnswer(path: string): Promise<string | undefined> {
@@ -42,7 +53,8 @@ export class ChallengeResponder {
 
   async addTlsAlpn(name: string, cert: { certPem: string; keyPem: string }): Promise<void> {
     await this.removeTlsAlpn(name);
-    this.alpn.set(name.toLowerCase(), await listenAcmeAlpn(cert.certPem, cert.keyPem));
+    if (!this.listenAlpn) throw new Error("tls-alpn-01 cannot be answered here");
+    this.alpn.set(name.toLowerCase(), await this.listenAlpn(cert.certPem, cert.keyPem));
   }
 
   async removeTlsAlpn(name: string): Promise<void> {

@@ -9,7 +9,6 @@
 import type { KeyKind } from "../certs/generate.ts";
 import { keyAndCsr, leafFacts, validationCertificate, type LeafFacts } from "./certificates.ts";
 import type { ChallengeResponder } from "./challenges.ts";
-import { acmeAlpnUnsupported } from "../listeners/_shared/acme-alpn-server.ts";
 import { AcmeClient, type Authorization, type Order } from "./client.ts";
 import { AcmeError, AcmeProblemError } from "./errors.ts";
 import { newAccountKey } from "./jws.ts";
@@ -57,6 +56,8 @@ export interface ManagerDeps {
   /** Which challenge kinds Portico can answer now (listeners that exist), in order of preference. */
   available(): ChallengeType[];
   onChange(credential: string): void;
+  /** Why this runtime cannot answer tls-alpn-01, when it cannot (said in the error). */
+  alpnUnsupported?: string;
   log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
   now?: () => number;
 }
@@ -211,12 +212,18 @@ export class AcmeManager {
     this.arm(e, Math.max(0, this.renewAt(e) - this.now()));
   }
 
+  /**
+   * 2/3 of the lifetime, or `renewBefore` ahead of expiry; but never in the first tenth of the
+   * lifetime, so a renewBefore longer than the CA's lifetime (short-lived certificates) cannot
+   * turn into ordering again and again (the CA's duplicate-certificate limits).
+   */
   private renewAt(e: Entry): number {
     const f = e.facts!;
+    const start = f.notBefore.getTime();
+    const life = f.notAfter.getTime() - start;
     const before = e.spec.renewBeforeMs;
-    if (before !== undefined) return f.notAfter.getTime() - before;
-    const life = f.notAfter.getTime() - f.notBefore.getTime();
-    return f.notBefore.getTime() + (life * 2) / 3;
+    if (before === undefined) return start + (life * 2) / 3;
+    return Math.max(f.notAfter.getTime() - before, start + life / 10);
   }
 
   private arm(e: Entry, delay: number): void {
@@ -392,9 +399,10 @@ export class AcmeManager {
     if (!challenge)
       throw new AcmeError(
         `${name}: no challenge Portico can answer (the CA offers ` +
-          `${authz.challenges.map((c) => c.type).join(", ")}; Portico can answer ${prefs.join(", ") || "none"}: ` +
+          `${authz.challenges.map((c) => c.type).join(", ")}; ` +
+          `Portico can answer ${prefs.join(", ") || "none"}: ` +
           "http-01 needs a plain HTTP listener, tls-alpn-01 an HTTPS listener serving the name" +
-          `${acmeAlpnUnsupported() ? `; ${acmeAlpnUnsupported()}` : ""})`,
+          `${this.deps.alpnUnsupported ? `; ${this.deps.alpnUnsupported}` : ""})`,
       );
     const keyAuth = await client.keyAuthorization(challenge.token);
     const { responder, log } = this.deps;

@@ -36,7 +36,7 @@ import { AcmeManager, type ChallengeType } from "../acme/manager.ts";
 import { AcmeStorage } from "../acme/storage.ts";
 import { ChallengeResponder } from "../acme/challenges.ts";
 import { dataDirOf } from "../acme/data-dir.ts";
-import { acmeAlpnUnsupported } from "../listeners/_shared/acme-alpn-server.ts";
+import { acmeAlpnUnsupported, listenAcmeAlpn } from "../listeners/_shared/acme-alpn-server.ts";
 
 type AdminAdapterFor = (spec: HttpListenerSpec) => { start: StartListener };
 
@@ -249,7 +249,8 @@ function startAcme(
   const storage = new AcmeStorage(dataDirOf(args.dataDir));
   return new AcmeManager({
     storage,
-    responder: new ChallengeResponder(storage),
+    responder: new ChallengeResponder(listenAcmeAlpn, storage),
+    alpnUnsupported: acmeAlpnUnsupported(),
     available: () => {
       const p = plan();
       const out: ChallengeType[] = [];

@@ -5,6 +5,7 @@
 import * as v from "valibot";
 import { isIP } from "node:net";
 import { HttpRouteSchema } from "../http-route-schema.ts";
+import { parseDuration } from "../duration.ts";
 import {
   checked,
   describeValue,
@@ -19,7 +20,6 @@ import {
   mapping,
   namedMap,
   oneOf,
-  positiveDuration,
   rule,
   text,
 } from "../schema-kit.ts";
@@ -194,7 +194,14 @@ const AcmeSchema = mapping(
     ),
     challenges: v.optional(list("a list of http-01 and tls-alpn-01", oneOf(["http-01", "tls-alpn-01"]), 1)),
     keyType: v.optional(oneOf(["ec", "rsa"])),
-    renewBefore: v.optional(positiveDuration),
+    // Not bound by setTimeout's 24.8 days as other durations are: the manager re-arms long waits.
+    renewBefore: v.optional(
+      checked("a duration such as 720h", (value) =>
+        (parseDuration(value) ?? 0) > 0
+          ? undefined
+          : `expected a duration such as 720h, got ${describeValue(value)}`,
+      ),
+    ),
   },
 );
 const CredentialAcmeSchema = mapping("a mapping with acme", { acme: AcmeSchema });

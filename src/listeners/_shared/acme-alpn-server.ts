@@ -10,10 +10,7 @@
 import { createServer } from "node:tls";
 import { currentRuntime } from "../../util/runtime.ts";
 
-export interface AlpnServer {
-  port: number;
-  close(): Promise<void>;
-}
+import type { AlpnServer } from "../../acme/challenges.ts";
 
 const ACME_TLS_ALPN = "acme-tls/1";
 

@@ -276,6 +276,11 @@ export class AcmeManager {
     const release = await storage.tryLock(spec.directory, spec.names);
     if (!release) {
       // Another instance on this data directory is ordering: its result lands in the storage.
+      if (e.state !== "waiting-for-lock" && e.state !== "renewing")
+        this.deps.log.info(
+          `acme ${spec.name}: another instance is ordering ${spec.names.join(", ")} (a lock in ` +
+            `${storage.root}); waiting for its result`,
+        );
       e.state = e.cert ? "renewing" : "waiting-for-lock";
       if (await this.adoptStored(e)) return this.changed(e, "from the shared data directory");
       return this.arm(e, LOCK_POLL_MS);

@@ -260,10 +260,15 @@ routes:
       - directResponse: { status: 200, body: "shared" }
 `;
     const before = pebble.orders();
-    const [one, two] = await Promise.all([
-      start([], { http, https, admin }, shared, writeConfig(yaml(http, https))),
-      start([], { http: http2, https: https2, admin: admin2 }, shared, writeConfig(yaml(http2, https2))),
-    ]);
+    // The second starts once the first serves (so the first answers the CA whichever orders),
+    // which is while the first's order is under way: it finds the lock, or the result.
+    const one = await start([], { http, https, admin }, shared, writeConfig(yaml(http, https)));
+    const two = await start(
+      [],
+      { http: http2, https: https2, admin: admin2 },
+      shared,
+      writeConfig(yaml(http2, https2)),
+    );
     try {
       const got = /acme shared: certificate for shared\.test (issued by|from the shared data directory)/;
       await Promise.all([waitFor(one, got), waitFor(two, got)]);

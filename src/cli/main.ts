@@ -148,6 +148,7 @@ async function run(args: ParsedArgs): Promise<number> {
     const metrics = new Metrics({
       plan: () => reloader?.current.plan ?? initial.plan,
       accessLogDropped: () => accessLog.dropped(),
+      acme: () => acme.status(),
     });
     const running = await startGateway(initial.plan, {
       adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),

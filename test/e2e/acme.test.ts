@@ -149,6 +149,12 @@ describe("first issuance", () => {
     const problem = JSON.parse(by.get("refused")!.acme!.lastError!) as { type: string; detail: string };
     expect(problem.type).toBe("urn:ietf:params:acme:error:connection");
     expect(problem.detail).toContain("127.0.0.2");
+    const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    expect(metrics).toContain('portico_acme_pending{credential="refused"} 1');
+    expect(metrics).toContain('portico_acme_pending{credential="shop"} 0');
+    expect(metrics).toMatch(/portico_acme_next_renewal_timestamp_seconds\{credential="shop"\} \d{10}/);
+    expect(metrics).toMatch(/portico_acme_last_error_timestamp_seconds\{credential="refused"\} \d{10}/);
+    expect(metrics).toMatch(/portico_certificate_expiry_timestamp_seconds\{credential="shop"\} \d{10}/);
     // Owner-only files.
     const key = join(data, "acme");
     expect(statSync(key).mode & 0o777).toBe(0o700);

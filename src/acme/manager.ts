@@ -145,7 +145,7 @@ export class AcmeManager {
     return {
       certPem: e.cert.certPem,
       keyPem: e.cert.keyPem,
-      certPath: `${this.deps.storage.certDir(e.spec.directory, e.spec.names)}/cert.pem`,
+      certPath: `${this.deps.storage.certDir(e.spec.directory, e.spec.names)}/tls.crt`,
     };
   }
 
@@ -177,7 +177,7 @@ export class AcmeManager {
       lastError: e.lastError,
       lastErrorAt: e.lastErrorAt === undefined ? undefined : new Date(e.lastErrorAt).toISOString(),
       nextAttempt: !e.cert && e.nextAt !== undefined ? new Date(e.nextAt).toISOString() : undefined,
-      certPath: e.cert ? `${this.deps.storage.certDir(e.spec.directory, e.spec.names)}/cert.pem` : undefined,
+      certPath: e.cert ? `${this.deps.storage.certDir(e.spec.directory, e.spec.names)}/tls.crt` : undefined,
     }));
   }
 

@@ -1,8 +1,8 @@
 // What the ACME lifecycle keeps on disk, under the data directory (--data):
 //
 //   acme/<ca>/account.json                    the account key (JWK) and URL, made once
-//   acme/<ca>/certificates/<name>/cert.pem    the chain, leaf first
-//   acme/<ca>/certificates/<name>/key.pem     its private key (PKCS#8)
+//   acme/<ca>/certificates/<name>/tls.crt     the chain, leaf first
+//   acme/<ca>/certificates/<name>/tls.key     its private key (PKCS#8)
 //   acme/<ca>/certificates/<name>/meta.json   identifiers, when it was obtained, the ARI window
 //   acme/<ca>/locks/<name>.lock               who is ordering <name>, until when
 //   acme/challenges/http-01/<token>           key authorizations, so any instance can answer
@@ -10,8 +10,10 @@
 // Files are 0600 and folders 0700 (they hold private keys); every file is written to a temporary
 // name and renamed, so a reader (another instance on the same volume) never sees half a file.
 // <ca> is the directory URL's host, port and path; <name> the first host and a hash of all of them.
+// A certificate folder has a Kubernetes TLS secret's file names, so it is also a credential
+// folder for `portico certs inspect` and for routes.yaml `credentials: { NAME: DIR }`.
 
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
@@ -68,8 +70,8 @@ export class AcmeStorage {
     if (!meta) return undefined;
     try {
       const [certPem, keyPem] = await Promise.all([
-        readFile(join(dir, "cert.pem"), "utf8"),
-        readFile(join(dir, "key.pem"), "utf8"),
+        readFile(join(dir, "tls.crt"), "utf8"),
+        readFile(join(dir, "tls.key"), "utf8"),
       ]);
       return { certPem, keyPem, meta };
     } catch (err) {
@@ -81,9 +83,25 @@ export class AcmeStorage {
   /** Key first, then chain, then meta: a reader goes by meta.json, written last. */
   async writeCertificate(directoryUrl: string, c: StoredCertificate): Promise<void> {
     const dir = this.certDir(directoryUrl, c.meta.names);
-    await writePrivate(join(dir, "key.pem"), c.keyPem);
-    await writePrivate(join(dir, "cert.pem"), c.certPem);
+    await writePrivate(join(dir, "tls.key"), c.keyPem);
+    await writePrivate(join(dir, "tls.crt"), c.certPem);
     await writePrivate(join(dir, "meta.json"), JSON.stringify(c.meta, null, 2));
+  }
+
+  /** Every certificate folder under the data directory, with its meta and any lock on it. */
+  async listCertificates(): Promise<{ folder: string; meta?: CertificateMeta; lockedUntil?: string }[]> {
+    const out: { folder: string; meta?: CertificateMeta; lockedUntil?: string }[] = [];
+    const acme = join(this.root, "acme");
+    for (const ca of await names(acme)) {
+      if (ca === "challenges") continue;
+      for (const name of await names(join(acme, ca, "certificates"))) {
+        const folder = join(acme, ca, "certificates", name);
+        const meta = await readJson<CertificateMeta>(join(folder, "meta.json"));
+        const lock = await readJson<{ expires?: string }>(join(acme, ca, "locks", `${name}.lock`));
+        out.push({ folder, meta, ...(lock?.expires ? { lockedUntil: lock.expires } : {}) });
+      }
+    }
+    return out;
   }
 
   async writeHttpToken(token: string, keyAuthorization: string): Promise<void> {
@@ -134,6 +152,14 @@ export class AcmeStorage {
       }
     }
     return undefined;
+  }
+}
+
+async function names(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch {
+    return [];
   }
 }
 

@@ -45,7 +45,7 @@ export async function provisionAcmeCredentials(
       await provisionCredential({
         ...c,
         cert: m.certPath,
-        key: m.certPath.replace(/cert\.pem$/, "key.pem"),
+        key: m.certPath.replace(/tls\.crt$/, "tls.key"),
         inline: { cert: m.certPem, key: m.keyPem },
       }),
     );

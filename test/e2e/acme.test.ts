@@ -12,7 +12,13 @@ import { connect as tlsConnect } from "node:tls";
 import { curl } from "../helpers/curl.ts";
 import { freePorts, sleep } from "../helpers/net.ts";
 import { startPebble, type Pebble } from "../helpers/pebble.ts";
-import { RUNTIME, startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
+import {
+  RUNTIME,
+  runPortico,
+  startPorticoWith,
+  writeConfig,
+  type PorticoProcess,
+} from "../helpers/portico.ts";
 
 /** Deno's TLS servers cannot answer tls-alpn-01 (src/listeners/_shared/acme-alpn-server.ts). */
 const ALPN = RUNTIME !== "deno";
@@ -174,6 +180,14 @@ describe("restart", () => {
     await waitFor(p, /acme refused: refused\.test: .*next attempt in/);
     if (!ALPN) await waitFor(p, /acme alpn: .*Deno's TLS servers cannot/);
     expect(p.output()).not.toMatch(/acme shop: ordering/);
+    // What is stored, read without a running Portico.
+    const inspected = await runPortico(["certs", "inspect", "--data", data, "--json"]);
+    expect(inspected.code).toBe(0);
+    const stored = JSON.parse(inspected.stdout) as { acme: { names: string[]; directory: string } }[];
+    expect(stored.map((s) => s.acme.names.join(",")).sort()).toEqual(
+      ALPN ? ["a.test,b.test", "alpn.test"] : ["a.test,b.test"],
+    );
+    expect(stored[0]!.acme.directory).toBe(pebble.directory);
     expect(pebble.orders() - before).toBe(ALPN ? 1 : 2);
   }, 60_000);
 });

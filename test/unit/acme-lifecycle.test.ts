@@ -72,7 +72,7 @@ describe("storage", () => {
     await s.writeCertificate(dir, { certPem: "C", keyPem: "K", meta });
     const folder = s.certDir(dir, ["a.test"]);
     expect(statSync(folder).mode & 0o777).toBe(0o700);
-    expect(statSync(join(folder, "key.pem")).mode & 0o777).toBe(0o600);
+    expect(statSync(join(folder, "tls.key")).mode & 0o777).toBe(0o600);
     expect((await s.readCertificate(dir, ["a.test"]))?.keyPem).toBe("K");
   });
 

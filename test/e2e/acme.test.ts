@@ -1,7 +1,7 @@
 // Automatic HTTPS against a real ACME CA (Pebble): first issuance with http-01 and with
 // tls-alpn-01 in one Portico, the page over TLS trusting only Pebble's root, a name the CA
 // refuses (its validation cannot connect) shown with the CA's problem while the others are
-// served, restart without a new order, a forced renewal served to the next handshake with no
+// served, accounts made with External Account Binding, restart without a new order, a forced renewal served to the next handshake with no
 // failed request, and two instances on one data directory ordering once.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
@@ -19,6 +19,13 @@ import {
   writeConfig,
   type PorticoProcess,
 } from "../helpers/portico.ts";
+
+/** Pebble requires External Account Binding in this file: every account is made with it. */
+const EAB_KEY = {
+  kid: "portico-test",
+  hmacKey: Buffer.from("a MAC key the CA handed out, 32+b").toString("base64url"),
+};
+const EAB = `eab: { kid: ${EAB_KEY.kid}, hmacKey: ${EAB_KEY.hmacKey} }`;
 
 /** Deno's TLS servers cannot answer tls-alpn-01 (src/listeners/_shared/acme-alpn-server.ts). */
 const ALPN = RUNTIME !== "deno";
@@ -46,10 +53,10 @@ function config(pebble: Pebble, httpPort: number, httpsPort: number, extraHosts 
       - hosts: [refused.test]
         tls: { credential: refused }
 credentials:
-  shop: { acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}", email: ops@a.test } }
+  shop: { acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}", email: ops@a.test, ${EAB} } }
   alpn:
-    acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}", challenges: [tls-alpn-01] }
-  refused: { acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}" } }
+    acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}", challenges: [tls-alpn-01], ${EAB} }
+  refused: { acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}", ${EAB} } }
 routes:
   - hosts: ["*"]
     http:
@@ -108,7 +115,7 @@ beforeAll(async () => {
     number,
     number,
   ];
-  pebble = await startPebble({ httpPort: http, tlsPort: https });
+  pebble = await startPebble({ httpPort: http, tlsPort: https, eab: EAB_KEY });
   data = mkdtempSync(join(tmpdir(), "portico-acme-data-"));
   file = writeConfig(config(pebble, http, https));
   // Pebble's DNS sends refused.test to 127.0.0.2, where nothing listens: its validation fails.
@@ -273,7 +280,8 @@ describe("two instances on one data directory", () => {
       - hosts: [shared.test]
         tls: { credential: shared }
 credentials:
-  shared: { acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}", challenges: [http-01] } }
+  shared:
+    acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}", challenges: [http-01], ${EAB} }
 routes:
   - hosts: ["*"]
     http:

@@ -29,6 +29,8 @@ export async function startPebble(opts: {
   tlsPort: number;
   /** Seconds a certificate is valid (Pebble's certificateValidityPeriod). */
   validitySeconds?: number;
+  /** Require External Account Binding with this key (RFC 8555 §7.3.4); hmacKey base64url. */
+  eab?: { kid: string; hmacKey: string };
   env?: Record<string, string>;
 }): Promise<Pebble> {
   const dir = mkdtempSync(join(tmpdir(), "portico-pebble-"));
@@ -51,8 +53,9 @@ export async function startPebble(opts: {
     httpPort: opts.httpPort,
     tlsPort: opts.tlsPort,
     ocspResponderURL: "",
-    externalAccountBindingRequired: false,
+    externalAccountBindingRequired: opts.eab !== undefined,
   };
+  if (opts.eab) config.externalAccountMACKeys = { [opts.eab.kid]: opts.eab.hmacKey };
   if (opts.validitySeconds) config.certificateValidityPeriod = opts.validitySeconds;
   writeFileSync(join(dir, "pebble.json"), JSON.stringify({ pebble: config }));
   let out = "";

@@ -133,6 +133,7 @@ async function run(args: ParsedArgs): Promise<number> {
   // Certificates from ACME CAs: stored ones are read during the load; ordering starts once the
   // listeners that answer the challenges are up; a new certificate reloads (acme/manager.ts).
   const acme = startAcme(
+    worker !== undefined,
     args,
     () => reloader?.current.plan,
     (name) => void reloader?.reload("acme", name),
@@ -243,21 +244,28 @@ async function run(args: ParsedArgs): Promise<number> {
  * listener serves an ACME credential's host.
  */
 function startAcme(
+  inWorker: boolean,
   args: ParsedArgs,
   plan: () => Plan | undefined,
   changed: (credential: string) => void,
 ): AcmeManager {
   const storage = new AcmeStorage(dataDirOf(args.dataDir));
+  // Under --workers every worker runs this lifecycle on the shared data directory (the lock
+  // makes one of them order). http-01 tokens are in that directory, so any worker answers; a
+  // tls-alpn-01 handshake could reach a worker without the validation certificate, so not that.
+  const alpnUnsupported = inWorker
+    ? "with --workers, the CA's tls-alpn-01 handshake may reach a worker that is not validating"
+    : acmeAlpnUnsupported();
   return new AcmeManager({
     storage,
     responder: new ChallengeResponder(listenAcmeAlpn, storage),
-    alpnUnsupported: acmeAlpnUnsupported(),
+    alpnUnsupported,
     available: () => {
       const p = plan();
       const out: ChallengeType[] = [];
       if (p?.listeners.some((l) => l.kind === "http")) out.push("http-01");
       const tls = p?.listeners.some((l) => l.kind === "https" && l.acmeTlsAlpn !== undefined);
-      if (tls && acmeAlpnUnsupported() === undefined) out.push("tls-alpn-01");
+      if (tls && alpnUnsupported === undefined) out.push("tls-alpn-01");
       return out;
     },
     onChange: changed,

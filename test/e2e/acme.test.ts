@@ -314,3 +314,43 @@ routes:
     }
   }, 60_000);
 });
+
+describe("--workers", () => {
+  test("every worker runs the lifecycle on the data directory: one orders, all serve", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "portico-acme-workers-"));
+    const yaml = `listeners:
+  - { name: web, address: 127.0.0.1, port: ${http}, protocol: HTTP }
+  - name: tls
+    address: 127.0.0.1
+    port: ${https}
+    protocol: HTTPS
+    servers:
+      - hosts: [workers.test]
+        tls: { credential: w }
+credentials:
+  w: { acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}", ${EAB} } }
+routes:
+  - hosts: ["*"]
+    http:
+      - directResponse: { status: 200, body: "workers" }
+`;
+    const before = pebble.orders();
+    const w = await startPorticoWith(
+      ["run", "-c", writeConfig(yaml), "--data", dir, "--admin", `127.0.0.1:${admin}`, "--workers", "2"],
+      { timeoutMs: 30_000 },
+    );
+    try {
+      // Each worker reloads once it has the certificate (the orderer, or the one that waited).
+      await waitFor(w, /\[worker \d\] reloaded: /, 2);
+      expect(pebble.orders() - before).toBe(1);
+      expect((w.output().match(/acme w: certificate for workers\.test issued by/g) ?? []).length).toBe(1);
+      for (let i = 0; i < 4; i++) {
+        const r = await get("workers.test");
+        expect(r.exitCode).toBe(0);
+        expect(r.body).toBe("workers");
+      }
+    } finally {
+      await w.stop();
+    }
+  }, 60_000);
+});

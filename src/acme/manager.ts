@@ -369,6 +369,14 @@ export class AcmeManager {
     const client = await this.client(spec);
     const dir = await client.getDirectory();
     const replaces = dir.renewalInfo ? e.facts?.certId : undefined;
+    // Nothing to answer with: say so without spending an order of the CA's rate limits.
+    if (this.answerable(spec).length === 0)
+      throw new AcmeError(
+        `no challenge Portico can answer for ${spec.names.join(", ")} (wanted ` +
+          `${(spec.challenges ?? CHALLENGE_TYPES).join(", ")}: http-01 needs a plain HTTP listener, ` +
+          `tls-alpn-01 an HTTPS listener serving the names` +
+          `${this.deps.alpnUnsupported ? `; ${this.deps.alpnUnsupported}` : ""})`,
+      );
     let order = await client.newOrder(spec.names, replaces);
     const used = new Set<string>();
     await Promise.all(order.authorizations.map((url) => this.authorize(client, url, spec, used)));
@@ -393,11 +401,17 @@ export class AcmeManager {
     };
   }
 
+  /** The challenge kinds to try, in order: the credential's choice among what can be answered. */
+  private answerable(spec: AcmeCredentialSpec): ChallengeType[] {
+    const available = this.deps.available();
+    return (spec.challenges ?? available).filter((t) => available.includes(t));
+  }
+
   private async authorize(client: AcmeClient, url: string, spec: AcmeCredentialSpec, used: Set<string>) {
     const { authz } = await client.getAuthorization(url);
     if (authz.status === "valid") return;
     const name = authz.identifier.value;
-    const prefs = (spec.challenges ?? this.deps.available()).filter((t) => this.deps.available().includes(t));
+    const prefs = this.answerable(spec);
     const challenge = prefs
       .map((t) => authz.challenges.find((c) => c.type === t))
       .find((c) => c !== undefined);

@@ -133,7 +133,8 @@ describe("first issuance", () => {
     // The listener started at once; the names wait for their certificates.
     await waitFor(p, /acme shop: certificate for a\.test, b\.test issued by/);
     if (ALPN) await waitFor(p, /acme alpn: certificate for alpn\.test issued by/);
-    else await waitFor(p, /acme alpn: .*Deno's TLS servers cannot/);
+    else
+      await waitFor(p, /acme alpn: alpn\.test: no challenge Portico can answer .*Deno's TLS servers cannot/);
     await waitFor(p, /acme refused: refused\.test: .*next attempt in/);
     const out = p.output();
     expect(out).toMatch(/acme shop: validating a\.test with http-01/);
@@ -195,7 +196,8 @@ describe("restart", () => {
       ALPN ? ["a.test,b.test", "alpn.test"] : ["a.test,b.test"],
     );
     expect(stored[0]!.acme.directory).toBe(pebble.directory);
-    expect(pebble.orders() - before).toBe(ALPN ? 1 : 2);
+    // (On Deno the tls-alpn-01-only credential fails before ordering: nothing could answer.)
+    expect(pebble.orders() - before).toBe(1);
   }, 60_000);
 });
 

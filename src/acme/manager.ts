@@ -58,7 +58,12 @@ export interface ManagerDeps {
   onChange(credential: string): void;
   /** Why this runtime cannot answer tls-alpn-01, when it cannot (said in the error). */
   alpnUnsupported?: string;
-  log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
+  /** `fields` go into --log-format json lines (the CA's problem document among them). */
+  log: {
+    info(msg: string): void;
+    warn(msg: string): void;
+    error(msg: string, fields?: Record<string, unknown>): void;
+  };
   now?: () => number;
 }
 
@@ -132,7 +137,11 @@ export class AcmeManager {
       }
       if (old) clearTimeout(old.timer);
       const e: Entry = { spec, key, state: "pending", attempts: 0, running: false };
-      await this.adoptStored(e);
+      if (await this.adoptStored(e))
+        this.deps.log.info(
+          `acme ${spec.name}: using the stored certificate for ${spec.names.join(", ")} ` +
+            `(valid until ${e.facts!.notAfter.toISOString()})`,
+        );
       this.entries.set(spec.name, e);
       if (this.started) this.schedule(e);
     }
@@ -315,6 +324,12 @@ export class AcmeManager {
       log.error(
         `acme ${spec.name}: ${spec.names.join(", ")}: ${(err as Error).message}; ` +
           `next attempt in ${Math.round(wait / 1000)} s`,
+        {
+          credential: spec.name,
+          names: spec.names,
+          problem: e.lastError,
+          retryInSeconds: Math.round(wait / 1000),
+        },
       );
       this.arm(e, wait);
     } finally {

@@ -269,7 +269,7 @@ function startAcme(
       return out;
     },
     onChange: changed,
-    log: { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) },
+    log: { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m, f) => log.error(m, f) },
   });
 }
 

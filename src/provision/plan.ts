@@ -130,6 +130,8 @@ export interface HttpsListenerPlan extends HttpListenerBase {
   anyMutual: boolean;
   /** ACME tls-alpn-01 answers, ahead of the SNI table; absent when no server's credential is ACME. */
   acmeTlsAlpn?: AcmeResponder;
+  /** Hosts of servers whose ACME credential has no certificate yet: refused as an unknown SNI. */
+  acmePending?: string[];
 }
 
 export type ListenerPlan = HttpListenerPlan | HttpsListenerPlan;

@@ -29,6 +29,7 @@ import { provisionServerTls, type ServerTlsExtras } from "./tls-settings.ts";
 import type {
   AcmeResponder,
   CredentialPlan,
+  HttpsListenerPlan,
   HttpListenerBase,
   ListenerPlan,
   Plan,
@@ -173,9 +174,13 @@ function compileListener(
 
   const servers: TlsServerPlan[] = [];
   const serverByHost = new HostTable<TlsServerPlan>();
+  const acmePending: string[] = [];
   l.servers.forEach((s) => {
     const credential = credentials.get(s.credential);
-    if (!credential) return; // its own issue was reported when the credential failed
+    // An ACME credential without its certificate yet (provision/acme.ts); any other missing
+    // credential had its own issue reported when it failed.
+    if (!credential && config.credentials.get(s.credential)?.acme) acmePending.push(...s.hosts);
+    if (!credential) return;
     if (s.mode !== "SIMPLE" && credential.caPem === undefined) {
       const fix = `add ca.crt to ${dirOf(credential.certFile)}, or \`ca:\` to the credential`;
       const problem =
@@ -205,7 +210,16 @@ function compileListener(
     }
   });
   const anyMutual = servers.some((s) => s.mode !== "SIMPLE");
-  return { kind: "https", ...common, trailers: reachesHttp2(hosts, table), servers, serverByHost, anyMutual };
+  const plan: HttpsListenerPlan = {
+    kind: "https",
+    ...common,
+    trailers: reachesHttp2(hosts, table),
+    servers,
+    serverByHost,
+    anyMutual,
+  };
+  if (acmePending.length > 0) plan.acmePending = acmePending;
+  return plan;
 }
 
 /**

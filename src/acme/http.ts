@@ -53,13 +53,3 @@ export function retryAfterMs(a: HttpAnswer, now = Date.now()): number | undefine
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
-
-/** The `Link: <url>;rel="up"` targets of an answer (RFC 8288), e.g. alternate chains. */
-export function links(a: HttpAnswer, rel: string): string[] {
-  const raw = a.headers.link;
-  const all = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
-  const out: string[] = [];
-  for (const line of all)
-    for (const m of line.matchAll(/<([^>]*)>\s*;\s*rel="?([^";,]+)"?/g)) if (m[2] === rel) out.push(m[1]!);
-  return out;
-}

@@ -147,10 +147,13 @@ export class AcmeManager {
     }
   }
 
-  /** The certificate and key of a credential, when it has one (else its names are pending). */
+  /** The certificate and key of a credential, when it has a valid one (else its names are pending). */
   material(name: string): { certPem: string; keyPem: string; certPath: string } | undefined {
     const e = this.entries.get(name);
     if (!e?.cert) return undefined;
+    // Renewal kept failing until expiry: the names are pending again (refused like an unknown
+    // SNI) rather than served expired, and the configuration still loads.
+    if (e.facts && e.facts.notAfter.getTime() <= this.now()) return undefined;
     return {
       certPem: e.cert.certPem,
       keyPem: e.cert.keyPem,

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { leafFacts, validationCertificate, ACME_IDENTIFIER_OID } from "../../src/acme/certificates.ts";
 import { defaultDataDir } from "../../src/acme/data-dir.ts";
+import { retryAfterMs } from "../../src/acme/http.ts";
 import { AcmeStorage, caSlug, certSlug } from "../../src/acme/storage.ts";
 import { generateCa, generateLeaf, loadSigningCa } from "../../src/certs/generate.ts";
 import { AuthorityKeyIdentifierExtension, X509Certificate } from "../../src/certs/x509.ts";
@@ -83,5 +84,17 @@ describe("storage", () => {
       expect(defaultDataDir({ XDG_DATA_HOME: "/x/data" })).toBe("/x/data/portico");
       expect(defaultDataDir({})).toMatch(/\/\.local\/share\/portico$/);
     }
+  });
+});
+
+describe("Retry-After", () => {
+  test("seconds or an HTTP date (RFC 9110 §10.2.3), as milliseconds from now", () => {
+    const answer = (v: string | undefined) => ({ status: 429, headers: { "retry-after": v }, body: "" });
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    expect(retryAfterMs(answer("120"), now)).toBe(120_000);
+    expect(retryAfterMs(answer("Thu, 01 Jan 2026 01:00:00 GMT"), now)).toBe(3_600_000);
+    expect(retryAfterMs(answer("Wed, 31 Dec 2025 23:00:00 GMT"), now)).toBe(0);
+    expect(retryAfterMs(answer(undefined), now)).toBeUndefined();
+    expect(retryAfterMs(answer("soon"), now)).toBeUndefined();
   });
 });

@@ -2,22 +2,53 @@
 // healthy: subject, issuer, SANs, expiry, fingerprint, chain status, the client CA for MUTUAL.
 import type { CertificateSummary, CredentialPlan, Plan } from "../provision/plan.ts";
 import type { AdminApp } from "./app.ts";
+import type { AcmeStatus } from "../acme/manager.ts";
 import { daysLeft } from "../util/days.ts";
 
-export function mountCerts(app: AdminApp, plan: () => Plan, now: () => Date = () => new Date()): void {
-  app.get("/certs", (c) => c.json(plan().credentials.map((cred) => describe(cred, plan(), now()))));
+/** The ACME lifecycle as the admin API sees it: each credential's state; a renewal on demand. */
+export interface AcmeView {
+  status(): AcmeStatus[];
+  renewNow(name: string): boolean;
+}
+
+export function mountCerts(
+  app: AdminApp,
+  plan: () => Plan,
+  acme?: AcmeView,
+  now: () => Date = () => new Date(),
+): void {
+  // ACME credentials still waiting for their first certificate have no plan yet: they are
+  // listed too, with why they wait (the CA's problem document, verbatim).
+  const all = () => {
+    const states = new Map((acme?.status() ?? []).map((s) => [s.credential, s]));
+    const loaded = plan().credentials.map((cred) =>
+      withAcme(describe(cred, plan(), now()), states.get(cred.name)),
+    );
+    const pending = [...states.values()]
+      .filter((s) => !plan().credentials.some((c) => c.name === s.credential))
+      .map((s) => ({ name: s.credential, pending: true, acme: s }));
+    return [...loaded, ...pending];
+  };
+  app.get("/certs", (c) => c.json(all()));
   app.get("/certs/:name", (c) => {
-    const cred = plan().credentials.find((x) => x.name === c.req.param("name"));
-    if (!cred)
+    const found = all().find((x) => x.name === c.req.param("name"));
+    if (!found)
       return c.json(
-        {
-          error: `no credential named "${c.req.param("name")}"`,
-          known: plan().credentials.map((x) => x.name),
-        },
+        { error: `no credential named "${c.req.param("name")}"`, known: all().map((x) => x.name) },
         404,
       );
-    return c.json(describe(cred, plan(), now()));
+    return c.json(found);
   });
+  if (acme)
+    app.post("/certs/:name/renew", (c) => {
+      const name = c.req.param("name");
+      if (!acme.renewNow(name)) return c.json({ error: `no ACME credential named "${name}"` }, 404);
+      return c.json({ renewing: name }, 202);
+    });
+}
+
+function withAcme<T extends object>(d: T, s: AcmeStatus | undefined): T & { acme?: AcmeStatus } {
+  return s === undefined ? d : { ...d, acme: s };
 }
 
 function describe(cred: CredentialPlan, plan: Plan, now: Date) {

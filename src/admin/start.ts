@@ -4,7 +4,7 @@ import type { HttpListenerSpec, RunningListener, StartListener } from "../listen
 import type { AdminAddress } from "../config/admin-address.ts";
 import type { Plan } from "../provision/plan.ts";
 import { createAdminApp, type AdminApp } from "./app.ts";
-import { mountCerts } from "./certs-routes.ts";
+import { mountCerts, type AcmeView } from "./certs-routes.ts";
 import { mountMetrics } from "./metrics-routes.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import { mountUpstreams } from "./upstreams-routes.ts";
@@ -18,6 +18,7 @@ import { requireToken } from "./token.ts";
 export interface AdminControl {
   config: () => Config;
   reload: () => Promise<ReloadOutcome>;
+  acme?: AcmeView;
 }
 
 export async function startAdmin(
@@ -30,7 +31,7 @@ export async function startAdmin(
   token?: string,
 ): Promise<RunningListener> {
   const app = createAdminApp();
-  mountCerts(app, plan);
+  mountCerts(app, plan, control?.acme);
   if (pools) mountUpstreams(app, plan, pools);
   if (metrics) mountMetrics(app, metrics);
   if (control) {

@@ -185,7 +185,7 @@ export async function generateKeyPair(kind: KeyKind): Promise<CryptoKeyPair> {
 }
 
 /** SHA-256 with RSA and P-256, SHA-384 with P-384, SHA-512 with P-521 (the usual pairings, RFC 5480 §4). */
-function signingAlgorithm(alg: KeyAlgorithm): Algorithm | EcdsaParams {
+export function signingAlgorithm(alg: KeyAlgorithm): Algorithm | EcdsaParams {
   if (alg.name === "ECDSA") {
     const curve = (alg as EcKeyAlgorithm).namedCurve;
     return {
@@ -209,7 +209,7 @@ function validity(v: Validity, defaultDays: number): { notBefore: Date; notAfter
 }
 
 /** 16 random bytes, first bit clear so the INTEGER stays positive and 16 bytes long (RFC 5280 §4.1.2.2). */
-function randomSerial(): string {
+export function randomSerial(): string {
   const b = crypto.getRandomValues(new Uint8Array(16));
   b[0] = (b[0]! & 0x7f) | 0x40;
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
@@ -233,6 +233,6 @@ function sanFor(name: string, usage: "server" | "client"): JsonGeneralName | und
   throw new GenerateError(`"${name}" is neither a host name nor an IP address`);
 }
 
-async function pkcs8Pem(key: CryptoKey): Promise<string> {
+export async function pkcs8Pem(key: CryptoKey): Promise<string> {
   return toPem("PRIVATE KEY", await crypto.subtle.exportKey("pkcs8", key));
 }

@@ -41,6 +41,8 @@ export interface ParsedArgs {
   workers: number;
   /** --log-format text|json: lifecycle lines on stderr. */
   logFormat: LogFormat;
+  /** --data DIR: where ACME accounts and certificates are kept (undefined: acme/data-dir.ts). */
+  dataDir: string | undefined;
 }
 
 const ADAPTER_NAMES = ["auto", ...ADAPTERS.map((a) => a.name)];
@@ -90,6 +92,9 @@ Options:
   --workers N|auto    serve with N worker processes sharing the listening ports (default 1;
                       auto: one per available core)
   --log-format FMT    lifecycle lines on stderr as text (default) or json
+  --data DIR          where ACME accounts, certificates and locks are kept (default
+                      /var/lib/portico for root, else $XDG_DATA_HOME/portico or
+                      ~/.local/share/portico); instances may share it
   --watch BOOL        reload when a loaded file changes (routes.yaml, Istio documents,
                       credentials); default true; --watch=false turns it off
 
@@ -116,6 +121,7 @@ const FLAGS: Record<string, FlagSpec> = {
   "--watch": { value: true, repeatable: true, missing: WATCH_CHOICE },
   "--workers": { value: true, repeatable: true, missing: WORKERS_CHOICE },
   "--log-format": { value: true, repeatable: true, missing: LOG_FORMAT_CHOICE },
+  "--data": { value: true, repeatable: true, missing: "needs a folder" },
 };
 
 export function parseArgs(argv: string[]): ParsedArgs {
@@ -128,6 +134,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
   let admin: string | undefined;
   let allowExpired = false;
   let warnDays = DEFAULT_WARN_DAYS;
+  let dataDir: string | undefined;
   let pathNormalization: PathNormalization | undefined;
   let accessLog: string | undefined;
   let accessLogFormat: "json" | "text" | undefined;
@@ -221,6 +228,10 @@ export function parseArgs(argv: string[]): ParsedArgs {
         if (v !== "text" && v !== "json") throw new UsageError(`--log-format ${LOG_FORMAT_CHOICE}`);
         logFormat = v;
         break;
+      case "--data":
+        if (v === "") throw new UsageError("--data needs a folder");
+        dataDir = v;
+        break;
     }
   }
   return {
@@ -240,5 +251,6 @@ export function parseArgs(argv: string[]): ParsedArgs {
     watch,
     workers,
     logFormat,
+    dataDir,
   };
 }

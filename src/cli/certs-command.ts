@@ -23,12 +23,14 @@ import { opensslTime } from "../certs/openssl-text.ts";
 import { renderText, reportJson } from "../certs/render.ts";
 import { UsageError, cannotRead } from "../util/errors.ts";
 import { flagsAndPositionals, parseFlags, type FlagSpec } from "./flags.ts";
+import { AcmeStorage } from "../acme/storage.ts";
 
 export const CERTS_USAGE = `portico certs — inspect and generate TLS certificates (no openssl needed)
 
 Usage:
   portico certs inspect [--ca FILE] [--json] PATH...
   portico certs inspect --connect HOST:PORT [--servername NAME] [--cacert FILE] [--json]
+  portico certs inspect --data DIR [--json]
   portico certs gen ca --out DIR [--name NAME] [--days N] [--rsa]
   portico certs gen server --ca DIR --out DIR [--days N] [--rsa] HOST...
   portico certs gen client --ca DIR --out DIR [--days N] [--rsa] NAME...
@@ -46,6 +48,8 @@ inspect
   --connect HOST:PORT  inspect what a TLS server presents (port 443 when omitted)
   --servername NAME    with --connect: the SNI to send (default HOST, none for an IP address)
   --cacert FILE        with --connect: verify the presented chain against FILE (same as --ca)
+  --data DIR           inspect every certificate Portico obtained by ACME into DIR (run's
+                       --data), each with its names, CA, when it was obtained and any lock
   --json               print a JSON array, one object per PATH (or server)
   Exit status 0; 1 when a file cannot be read or parsed, a private key does not match its
   certificate, a chain does not verify or a server cannot be reached; 2 for a usage error.
@@ -120,6 +124,7 @@ const INSPECT_FLAGS: Record<string, FlagSpec> = {
   "--cacert": { value: true },
   "--connect": { value: true },
   "--servername": { value: true },
+  "--data": { value: true },
   "--json": {},
 };
 const GEN_FLAGS: Record<string, FlagSpec> = {
@@ -147,8 +152,8 @@ async function inspect(args: Parsed, io: CertsIo): Promise<number> {
   const connect = args.flags.get("--connect");
   if (connect === undefined && args.flags.has("--servername"))
     throw new UsageError("--servername goes with --connect");
-  if (connect === undefined && args.positional.length === 0)
-    throw new UsageError("inspect needs a file or folder, or --connect HOST:PORT");
+  if (connect === undefined && args.positional.length === 0 && !args.flags.has("--data"))
+    throw new UsageError("inspect needs a file or folder, --connect HOST:PORT or --data DIR");
   if (connect !== undefined && args.positional.length > 0)
     throw new UsageError("give files or --connect, not both");
 
@@ -163,6 +168,12 @@ async function inspect(args: Parsed, io: CertsIo): Promise<number> {
     ca = loaded;
   }
 
+  const data = args.flags.get("--data");
+  if (data !== undefined) {
+    if (connect !== undefined || args.positional.length > 0)
+      throw new UsageError("give --data alone, without files or --connect");
+    return inspectData(data, json, { now, ca }, io);
+  }
   if (connect !== undefined) {
     const target = parseHostPort(connect);
     const servername = args.flags.get("--servername");
@@ -198,6 +209,51 @@ async function inspect(args: Parsed, io: CertsIo): Promise<number> {
 
   if (json) io.out(`${JSON.stringify(reports.map(reportJson), null, 2)}\n`);
   else io.out(reports.map(renderText).join("\n"));
+  return reports.every((r) => r.ok) ? 0 : 1;
+}
+
+/** `--data DIR`: the ACME certificate folders, each inspected as a credential folder. */
+async function inspectData(
+  dir: string,
+  json: boolean,
+  opts: Parameters<typeof inspectSource>[1],
+  io: CertsIo,
+): Promise<number> {
+  const stored = await new AcmeStorage(dir).listCertificates();
+  if (stored.length === 0) {
+    io.err(
+      `portico certs: no ACME certificates in ${dir} (expected ${join(dir, "acme")}/<ca>/certificates/)\n`,
+    );
+    return 1;
+  }
+  const reports: (InspectReport & { acme?: unknown })[] = [];
+  for (const s of stored)
+    for (const src of await readSource(s.folder))
+      reports.push({ ...(await inspectSource(src, opts)), acme: { ...s.meta, lockedUntil: s.lockedUntil } });
+  if (json)
+    io.out(
+      `${JSON.stringify(
+        reports.map((r) => ({ ...(reportJson(r) as object), acme: r.acme })),
+        null,
+        2,
+      )}\n`,
+    );
+  else
+    io.out(
+      reports
+        .map((r) => {
+          const a = r.acme as {
+            names?: string[];
+            directory?: string;
+            obtainedAt?: string;
+            lockedUntil?: string;
+          };
+          const lock = a.lockedUntil ? `; being ordered (locked until ${a.lockedUntil})` : "";
+          const head = `ACME: ${a.names?.join(", ")} from ${a.directory}, obtained ${a.obtainedAt}${lock}\n`;
+          return head + renderText(r);
+        })
+        .join("\n"),
+    );
   return reports.every((r) => r.ok) ? 0 : 1;
 }
 

@@ -32,6 +32,11 @@ import { hostPort } from "../util/host-table.ts";
 import { supervise } from "./workers.ts";
 import { watchSupervisor } from "./worker-process.ts";
 import type { AdminApp } from "../admin/app.ts";
+import { AcmeManager, type ChallengeType } from "../acme/manager.ts";
+import { AcmeStorage } from "../acme/storage.ts";
+import { ChallengeResponder } from "../acme/challenges.ts";
+import { dataDirOf } from "../acme/data-dir.ts";
+import { acmeAlpnUnsupported, listenAcmeAlpn } from "../listeners/_shared/acme-alpn-server.ts";
 
 type AdminAdapterFor = (spec: HttpListenerSpec) => { start: StartListener };
 
@@ -74,11 +79,12 @@ function load(
   args: ParsedArgs,
   reads = new FileReads(),
   quiet = false,
+  acme?: AcmeManager,
 ): Promise<Loaded & { warnings: number }> {
-  return recordReads(reads, async () => ({ ...(await loadConfig(args, quiet)), reads }));
+  return recordReads(reads, async () => ({ ...(await loadConfig(args, quiet, acme)), reads }));
 }
 
-async function loadConfig(args: ParsedArgs, quiet: boolean) {
+async function loadConfig(args: ParsedArgs, quiet: boolean, acme: AcmeManager | undefined) {
   const credentialDirs = args.credentialDirs.length ? args.credentialDirs : probe("certs") ? ["certs"] : [];
   const config = await loadSources(args.configFiles, {
     services: args.services,
@@ -91,7 +97,11 @@ async function loadConfig(args: ParsedArgs, quiet: boolean) {
   });
   // --path-normalization beats routes.yaml's settings.pathNormalization, which beats BASE.
   if (args.pathNormalization) config.settings.pathNormalization = args.pathNormalization;
-  const provisioned = await provision(config, { allowExpired: args.allowExpired, warnDays: args.warnDays });
+  const provisioned = await provision(config, {
+    allowExpired: args.allowExpired,
+    warnDays: args.warnDays,
+    acme,
+  });
   if (!quiet) for (const w of provisioned.warnings) log.warn(formatIssue(w));
   return { config, plan: provisioned.plan, warnings: provisioned.warnings.length };
 }
@@ -120,8 +130,16 @@ async function run(args: ParsedArgs): Promise<number> {
   let watcher: FileWatcher | undefined;
   const pools = new UpstreamPools({ onEvent: logPoolEvent });
   const accessLog = new AccessLogSetup(args);
+  // Certificates from ACME CAs: stored ones are read during the load; ordering starts once the
+  // listeners that answer the challenges are up; a new certificate reloads (acme/manager.ts).
+  const acme = startAcme(
+    worker !== undefined,
+    args,
+    () => reloader?.current.plan,
+    (name) => void reloader?.reload("acme", name),
+  );
   try {
-    const initial = await load(args, undefined, worker !== undefined);
+    const initial = await load(args, undefined, worker !== undefined, acme);
     // A worker's admin listener is its own, on an ephemeral loopback port the supervisor reads.
     const adminAt = adminPlace(worker === undefined ? args.admin : "127.0.0.1:0", initial.plan.admin);
     const token = worker === undefined ? adminToken() : undefined;
@@ -131,6 +149,7 @@ async function run(args: ParsedArgs): Promise<number> {
     const metrics = new Metrics({
       plan: () => reloader?.current.plan ?? initial.plan,
       accessLogDropped: () => accessLog.dropped(),
+      acme: () => acme.status(),
     });
     const running = await startGateway(initial.plan, {
       adapterFor: (spec) => selectAdapter(spec, currentRuntime(), args.adapter),
@@ -148,7 +167,7 @@ async function run(args: ParsedArgs): Promise<number> {
     // that does not load changes nothing; one that does is applied listener by listener.
     reloader = new Reloader({
       initial,
-      load: (reads) => load(args, reads),
+      load: (reads) => load(args, reads, undefined, acme),
       apply: async (plan) => {
         const report = await running.apply(plan);
         await accessLog.apply(plan.accessLog);
@@ -168,6 +187,7 @@ async function run(args: ParsedArgs): Promise<number> {
         {
           config: () => r.current.config,
           reload: () => r.reload("api"),
+          acme,
         },
         metrics,
         token,
@@ -176,6 +196,7 @@ async function run(args: ParsedArgs): Promise<number> {
     // --watch beats routes.yaml's settings.watch, which a reload may change. Each worker
     // watches for itself, so a change reaches every one of them.
     watcher = watchWhileWanted(r, () => args.watch ?? r.current.config.settings.watch ?? true);
+    acme.start();
     const facts = runningFacts(running);
     if (worker !== undefined) {
       await reportReady({ worker, pid: process.pid, adminPort: admin!.listener.port, listeners: facts });
@@ -186,6 +207,7 @@ async function run(args: ParsedArgs): Promise<number> {
     }
   } catch (err) {
     // Listeners already started must not keep the process alive after a fatal error.
+    acme.close();
     await gateway?.close();
     const code = reportFatal(err);
     // A worker's channel to its supervisor (node:cluster's IPC) would keep it alive.
@@ -205,6 +227,7 @@ async function run(args: ParsedArgs): Promise<number> {
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
   watcher?.close();
+  acme.close();
   await reloads.idle();
   await Promise.all([gateway.close(), admin?.listener.close()]);
   await accessLog.close();
@@ -212,6 +235,42 @@ async function run(args: ParsedArgs): Promise<number> {
   // Pooled keep-alive connections to upstreams would hold the event loop open for a while;
   // everything worth finishing has finished.
   process.exit(0);
+}
+
+/**
+ * The ACME lifecycle of this process, on the data directory. It does nothing (and touches no
+ * disk) unless a credential is ACME. Challenge kinds follow the listeners: http-01 when a plain
+ * HTTP listener exists (preferred: it works behind any TLS setup), tls-alpn-01 when an HTTPS
+ * listener serves an ACME credential's host.
+ */
+function startAcme(
+  inWorker: boolean,
+  args: ParsedArgs,
+  plan: () => Plan | undefined,
+  changed: (credential: string) => void,
+): AcmeManager {
+  const storage = new AcmeStorage(dataDirOf(args.dataDir));
+  // Under --workers every worker runs this lifecycle on the shared data directory (the lock
+  // makes one of them order). http-01 tokens are in that directory, so any worker answers; a
+  // tls-alpn-01 handshake could reach a worker without the validation certificate, so not that.
+  const alpnUnsupported = inWorker
+    ? "with --workers, the CA's tls-alpn-01 handshake may reach a worker that is not validating"
+    : acmeAlpnUnsupported();
+  return new AcmeManager({
+    storage,
+    responder: new ChallengeResponder(listenAcmeAlpn, storage),
+    alpnUnsupported,
+    available: () => {
+      const p = plan();
+      const out: ChallengeType[] = [];
+      if (p?.listeners.some((l) => l.kind === "http")) out.push("http-01");
+      const tls = p?.listeners.some((l) => l.kind === "https" && l.acmeTlsAlpn !== undefined);
+      if (tls && alpnUnsupported === undefined) out.push("tls-alpn-01");
+      return out;
+    },
+    onChange: changed,
+    log: { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m, f) => log.error(m, f) },
+  });
 }
 
 /** What each running listener bound, for the summary and a worker's report. */

@@ -11,7 +11,7 @@ import { FileReads } from "../util/file-reads.ts";
 import { log } from "./log.ts";
 import type { SummaryLine } from "./summary.ts";
 
-export type ReloadTrigger = "signal" | "watch" | "api";
+export type ReloadTrigger = "signal" | "watch" | "api" | "acme";
 
 /** ApplyReport with the errors as text, as the log and the admin API print it. */
 export interface ReloadReport {
@@ -56,6 +56,7 @@ const STARTS: Record<ReloadTrigger, string> = {
   signal: "SIGHUP",
   watch: "file change",
   api: "POST /reload",
+  acme: "ACME certificate",
 };
 
 export class Reloader {

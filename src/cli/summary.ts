@@ -49,6 +49,10 @@ export function listenerLines(
       what = servers
         .map((s) => `${s.hosts.join(",")} (${s.mode}, ${s.credential}, ${s.daysLeft} days left)`)
         .join("; ");
+      if (l.acmePending?.length) {
+        fields.acmePending = l.acmePending;
+        what += `${what ? "; " : ""}${l.acmePending.join(",")} (waiting for an ACME certificate)`;
+      }
     } else if (l.kind === "http") {
       fields.hosts = l.hosts.patterns();
       if (l.httpsRedirectPort !== undefined) fields.redirectPort = l.httpsRedirectPort;

@@ -150,7 +150,25 @@ export interface CredentialConfig {
    * the same role. The file fields then hold a description of where the text came from.
    */
   inline?: { cert?: string; key?: string; ca?: string };
+  /**
+   * An ACME credential (routes.yaml `credentials.NAME.acme`): Portico obtains and renews the
+   * certificate (src/acme/); `cert` and `key` then only describe where it is kept.
+   */
+  acme?: AcmeSettings;
   source: Source;
+}
+
+/** routes.yaml `credentials.NAME.acme`, resolved: the directory is a URL, the bundle a path. */
+export interface AcmeSettings {
+  directory: string;
+  email?: string;
+  /** Absolute path of the PEM bundle the directory's HTTPS certificate must chain to. */
+  caBundle?: string;
+  eab?: { kid: string; hmacKey: string };
+  challenges?: ("http-01" | "tls-alpn-01")[];
+  keyType: "ec" | "rsa";
+  /** Renew this long before expiry instead of at 2/3 of the lifetime or the CA's ARI window. */
+  renewBeforeMs?: number;
 }
 
 /**

@@ -202,7 +202,8 @@ function keyOf(l: ListenerPlan | StreamListenerPlan): string {
   if (l.kind === "https") {
     const spec = tlsSpec(l);
     const policies = JSON.stringify(spec.policies, replacer);
-    return `${base}|${policies}|${spec.defaultPolicy}|${JSON.stringify(l.serverByHost)}`;
+    const acme = l.acmeTlsAlpn ? "|acme" : "";
+    return `${base}|${policies}|${spec.defaultPolicy}|${JSON.stringify(l.serverByHost)}${acme}`;
   }
   return `${base}|${JSON.stringify(l, replacer)}`;
 }
@@ -226,5 +227,6 @@ function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {
     selectPolicy: (name) => l.serverByHost.match(name ?? "")?.index,
     defaultPolicy: l.servers.find((s) => s.hosts.includes("*"))?.index,
     minVersion: "TLSv1.2",
+    acmeTlsAlpn: l.acmeTlsAlpn,
   };
 }

@@ -14,7 +14,8 @@
 import type { ConnectionInfo, RequestHandler } from "../listeners/_shared/types.ts";
 import { tunnelOf } from "../listeners/_shared/tunnel.ts";
 import type { RequestRecord, TrafficObserver } from "../observe/records.ts";
-import type { HttpsListenerPlan, ListenerPlan, MatchInput } from "../provision/plan.ts";
+import type { AcmeResponder, HttpsListenerPlan, ListenerPlan, MatchInput } from "../provision/plan.ts";
+import { HTTP01_PREFIX } from "../acme/challenges.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 import { UpstreamPools } from "../upstream/pools.ts";
 import { hostOnly } from "../util/host-table.ts";
@@ -25,13 +26,19 @@ import { connectionListed } from "./hop-by-hop.ts";
 import { declaredTooLarge, payloadTooLarge } from "./body-limit.ts";
 import { awaitEnd, flagError, flagged, newRecord } from "./request-record.ts";
 import { refusal } from "./request-refusal.ts";
-import { empty, isOwnResponse } from "./responses.ts";
+import { empty, isOwnResponse, ownResponse } from "./responses.ts";
 import { serveRoute } from "./serve-route.ts";
 
 export interface ListenerRef {
   /** Swapped whole on reload; requests in flight keep the plan they started with. */
   current: ListenerPlan;
   serverHeader: string;
+}
+
+async function acmeHttp01(responder: AcmeResponder, path: string, serverHeader: string): Promise<Response> {
+  const answer = await responder.httpAnswer(path);
+  if (answer === undefined) return empty(404, serverHeader);
+  return ownResponse(200, answer, serverHeader, { "content-type": "application/octet-stream" });
 }
 
 /**
@@ -101,6 +108,9 @@ async function handle(
   if (pathAndQuery === undefined) return flagged(rec, "DPE", empty(400, serverHeader));
   const scheme = listener.kind;
   const host = hostOnly(authority);
+  // RFC 8555 §8.3: the CA's GET for an http-01 token, on any Host, before redirects and routes.
+  if (listener.kind === "http" && listener.acmeHttp01 !== undefined && pathAndQuery.startsWith(HTTP01_PREFIX))
+    return acmeHttp01(listener.acmeHttp01, pathAndQuery, serverHeader);
 
   if (!listener.hosts.match(host)) return flagged(rec, "NR", empty(404, serverHeader));
   if (listener.kind === "https" && listener.anyMutual && misdirected(listener, host, conn))

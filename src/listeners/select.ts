@@ -47,6 +47,7 @@ export const ADAPTERS: Adapter[] = [
       "trailers",
       "websocket",
       "rawTarget",
+      "acmeTlsAlpn",
     ],
     start: startBunServe,
   },

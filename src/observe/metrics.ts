@@ -15,6 +15,7 @@
 // service (configured), code class, method (the standard ones, anything else "OTHER"),
 // response flag and handshake reason (closed sets). No path, client address or Host header.
 
+import type { AcmeStatus } from "../acme/manager.ts";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Plan } from "../provision/plan.ts";
 import { daysLeft } from "../util/days.ts";
@@ -47,6 +48,8 @@ export function codeClass(status: number): string {
 export interface MetricsOptions {
   /** The plan being served, read at each scrape (certificate expiry). */
   plan?: () => Plan | undefined;
+  /** The ACME credentials' states, read at each scrape (acme/manager.ts). */
+  acme?: () => AcmeStatus[];
   /** Access-log lines dropped so far because its buffer was full (log-writer.ts). */
   accessLogDropped?: () => number;
   /** process_* and nodejs_* metrics (prom-client's default collectors); default on. */
@@ -249,6 +252,34 @@ export class Metrics implements TrafficObserver {
           const first = creds.reduce((a, b) => (b.leaf.notAfter < a.leaf.notAfter ? b : a));
           this.set({ credential: first.name }, daysLeft(first.leaf.notAfter, now()));
         },
+      );
+    }
+    const acme = options.acme;
+    if (acme) {
+      // Expiry is portico_certificate_expiry_timestamp_seconds, as for any loaded credential.
+      const perCredential = (name: string, help: string, value: (s: AcmeStatus) => number | undefined) =>
+        gauge(name, help, ["credential"], "min", function (this: Gauge) {
+          this.reset();
+          for (const s of acme()) {
+            const v = value(s);
+            if (v !== undefined) this.set({ credential: s.credential }, v);
+          }
+        });
+      const seconds = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso) / 1000);
+      perCredential(
+        "portico_acme_pending",
+        "1 while an ACME credential has no certificate yet (its names refuse handshakes), else 0.",
+        (s) => (s.notAfter === undefined ? 1 : 0),
+      );
+      perCredential(
+        "portico_acme_next_renewal_timestamp_seconds",
+        "When an ACME credential's certificate is due for renewal, Unix seconds.",
+        (s) => seconds(s.nextRenewal),
+      );
+      perCredential(
+        "portico_acme_last_error_timestamp_seconds",
+        "When the last order of an ACME credential failed, Unix seconds; 0 after a success.",
+        (s) => seconds(s.lastErrorAt) ?? 0,
       );
     }
     const dropped = options.accessLogDropped;

@@ -110,10 +110,20 @@ export interface HttpListenerBase extends ListenerBase {
   bodyCeiling: number | undefined;
 }
 
+/** Answers ACME validation requests (src/acme/challenges.ts); on listeners only when ACME is used. */
+export interface AcmeResponder {
+  /** http-01: the key authorization for `/.well-known/acme-challenge/<token>`, or undefined. */
+  httpAnswer(path: string): Promise<string | undefined>;
+  /** tls-alpn-01: the loopback port presenting the validation certificate for `name`, if pending. */
+  tlsAlpnPort(name: string | undefined): number | undefined;
+}
+
 export interface HttpListenerPlan extends HttpListenerBase {
   kind: "http";
   /** When set, every accepted request is answered with a 301 to https on this port. */
   httpsRedirectPort: number | undefined;
+  /** ACME http-01 answers, ahead of redirects and routes; absent when no credential is ACME. */
+  acmeHttp01?: AcmeResponder;
 }
 
 export interface HttpsListenerPlan extends HttpListenerBase {
@@ -126,6 +136,10 @@ export interface HttpsListenerPlan extends HttpListenerBase {
    * SNI.
    */
   anyMutual: boolean;
+  /** ACME tls-alpn-01 answers, ahead of the SNI table; absent when no server's credential is ACME. */
+  acmeTlsAlpn?: AcmeResponder;
+  /** Hosts of servers whose ACME credential has no certificate yet: refused as an unknown SNI. */
+  acmePending?: string[];
 }
 
 export type ListenerPlan = HttpListenerPlan | HttpsListenerPlan;

@@ -20,6 +20,7 @@ import type { UpstreamTls } from "../upstream/types.ts";
 import { HostTable } from "../util/host-table.ts";
 import { compileCertForwarding } from "./cert-forwarding.ts";
 import { certificateCovers, provisionCredential } from "./credentials.ts";
+import { provisionAcmeCredentials, type AcmeSource } from "./acme.ts";
 import { exposedKeyWarning } from "./key-file-mode.ts";
 import { compileRoute } from "./compile-route.ts";
 import { issueAt, warningAt } from "./issues.ts";
@@ -27,7 +28,9 @@ import { compilePools, isDirect, poolKey } from "./pools.ts";
 import { compileStreamListeners } from "./tcp.ts";
 import { provisionServerTls, type ServerTlsExtras } from "./tls-settings.ts";
 import type {
+  AcmeResponder,
   CredentialPlan,
+  HttpsListenerPlan,
   HttpListenerBase,
   ListenerPlan,
   Plan,
@@ -51,6 +54,8 @@ export interface ProvisionOptions {
   allowExpired?: boolean;
   /** Warn about certificates that expire within this many days (default DEFAULT_WARN_DAYS). */
   warnDays?: number;
+  /** The running ACME lifecycle: its certificates, and the challenge answers for the listeners. */
+  acme?: AcmeSource & { responder: AcmeResponder };
 }
 
 export async function provision(config: Config, opts: ProvisionOptions = {}): Promise<Provisioned> {
@@ -59,9 +64,11 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
 
   const credentials = new Map<string, CredentialPlan>();
   const used = usedCredentials(config);
-  const results = await Promise.all(
-    [...config.credentials.values()].filter((c) => used.has(c.name)).map(provisionCredential),
-  );
+  const files = [...config.credentials.values()].filter((c) => used.has(c.name) && c.acme === undefined);
+  const results = [
+    ...(await Promise.all(files.map(provisionCredential))),
+    ...(await provisionAcmeCredentials(config, used, opts.acme, issues)),
+  ];
   for (const r of results) {
     if (r.ok) {
       credentials.set(r.plan.name, r.plan);
@@ -78,7 +85,7 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
   for (const l of config.listeners) {
     if (l.protocol === "TCP" || l.protocol === "TLS") continue; // streamListeners (tcp.ts)
     const plan = compileListener(l, config, credentials, vhosts, issues, warnings, tlsExtras);
-    if (plan) listeners.push(plan);
+    if (plan) listeners.push(withAcme(plan, l, config, opts.acme?.responder));
   }
   const streamListeners = compileStreamListeners(config, pools, issues, warnings);
   if (issues.length > 0) throw new ConfigError(issues);
@@ -92,6 +99,25 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
   if (config.settings.admin !== undefined) plan.admin = config.settings.admin;
   if (config.settings.accessLog !== undefined) plan.accessLog = config.settings.accessLog;
   return { plan, warnings };
+}
+
+/**
+ * Challenge answers: http-01 on every plain HTTP listener, tls-alpn-01 on the HTTPS listeners
+ * with a server on an ACME credential; none when no credential is ACME (nothing on the hot path).
+ */
+function withAcme(
+  plan: ListenerPlan,
+  l: ListenerConfig,
+  config: Config,
+  responder: AcmeResponder | undefined,
+): ListenerPlan {
+  if (responder === undefined) return plan;
+  const acme = (name: string) => config.credentials.get(name)?.acme !== undefined;
+  if (plan.kind === "http") {
+    if ([...config.credentials.values()].some((c) => c.acme !== undefined)) plan.acmeHttp01 = responder;
+  } else if (l.protocol === "HTTPS" && l.servers.some((s) => acme(s.credential)))
+    plan.acmeTlsAlpn = responder;
+  return plan;
 }
 
 function usedCredentials(config: Config): Set<string> {
@@ -152,9 +178,13 @@ function compileListener(
 
   const servers: TlsServerPlan[] = [];
   const serverByHost = new HostTable<TlsServerPlan>();
+  const acmePending: string[] = [];
   l.servers.forEach((s) => {
     const credential = credentials.get(s.credential);
-    if (!credential) return; // its own issue was reported when the credential failed
+    // An ACME credential without its certificate yet (provision/acme.ts); any other missing
+    // credential had its own issue reported when it failed.
+    if (!credential && config.credentials.get(s.credential)?.acme) acmePending.push(...s.hosts);
+    if (!credential) return;
     if (s.mode !== "SIMPLE" && credential.caPem === undefined) {
       const fix = `add ca.crt to ${dirOf(credential.certFile)}, or \`ca:\` to the credential`;
       const problem =
@@ -184,7 +214,16 @@ function compileListener(
     }
   });
   const anyMutual = servers.some((s) => s.mode !== "SIMPLE");
-  return { kind: "https", ...common, trailers: reachesHttp2(hosts, table), servers, serverByHost, anyMutual };
+  const plan: HttpsListenerPlan = {
+    kind: "https",
+    ...common,
+    trailers: reachesHttp2(hosts, table),
+    servers,
+    serverByHost,
+    anyMutual,
+  };
+  if (acmePending.length > 0) plan.acmePending = acmePending;
+  return plan;
 }
 
 /** The largest body a route of the listener admits; undefined when one admits any (limits.ts). */

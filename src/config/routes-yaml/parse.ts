@@ -5,7 +5,7 @@
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { LineCounter, parseDocument, type Document } from "yaml";
-import { ConfigError, fileIssue } from "../../util/errors.ts";
+import { ConfigError, fileIssue, type Source } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { parseDuration } from "../duration.ts";
 import { buildHttpRoute } from "../http-route-build.ts";
@@ -13,6 +13,7 @@ import { hostsOncePerPort, nameClash, portClash } from "../listener-checks.ts";
 import type {
   ClientCertForwarding,
   Config,
+  AcmeSettings,
   CredentialConfig,
   ListenerConfig,
   ServiceConfig,
@@ -29,7 +30,13 @@ import { buildEndpointService, buildServicePolicy, checkCredential } from "./poo
 import { unknownName } from "../suggest.ts";
 import { buildPassthroughServers, buildTcpRoute, buildTlsRoute, checkL4Routes } from "../tcp-route.ts";
 import { ALIAS_BOMB, TOO_DEEP, TO_JS, aliasBombLine, aliasLine, tooDeepLine } from "../yaml-bounds.ts";
-import { ConfigSchema, type RawConfig, type RawListener, type RawVirtualHost } from "./schema.ts";
+import {
+  ACME_DIRECTORIES,
+  ConfigSchema,
+  type RawConfig,
+  type RawListener,
+  type RawVirtualHost,
+} from "./schema.ts";
 import { limitsConfig } from "../limits.ts";
 
 /** Parses routes.yaml text. Pure: `file` only names the source and anchors relative paths. */
@@ -139,6 +146,8 @@ function buildCredentials(raw: Record<string, RawCredential>, baseDir: string, c
         ca: resolve(dir, "ca.crt"),
       };
       credentials.set(name, { name, ...files, caOptional: true, source });
+    } else if ("acme" in value) {
+      credentials.set(name, acmeCredential(name, value.acme as RawAcme, baseDir, source));
     } else {
       const ca = value.ca === undefined ? {} : { ca: resolve(baseDir, value.ca) };
       const files = { cert: resolve(baseDir, value.cert), key: resolve(baseDir, value.key), ...ca };
@@ -146,6 +155,23 @@ function buildCredentials(raw: Record<string, RawCredential>, baseDir: string, c
     }
   }
   return credentials;
+}
+
+type RawAcme = Extract<RawCredential, { acme: unknown }>["acme"];
+
+/** The certificate lives in the data directory (src/acme/storage.ts); `cert`/`key` say so. */
+function acmeCredential(name: string, raw: RawAcme, baseDir: string, source: Source): CredentialConfig {
+  const acme: AcmeSettings = {
+    directory: ACME_DIRECTORIES[raw.directory] ?? raw.directory,
+    keyType: raw.keyType ?? "ec",
+  };
+  if (raw.email !== undefined) acme.email = raw.email;
+  if (raw.caBundle !== undefined) acme.caBundle = resolve(baseDir, raw.caBundle);
+  if (raw.eab !== undefined) acme.eab = { kid: raw.eab.kid, hmacKey: raw.eab.hmacKey };
+  if (raw.challenges !== undefined) acme.challenges = [...new Set(raw.challenges)];
+  if (raw.renewBefore !== undefined) acme.renewBeforeMs = parseDuration(raw.renewBefore)!;
+  const where = `ACME certificate of credential "${name}"`;
+  return { name, cert: where, key: where, caOptional: false, acme, source };
 }
 
 function buildServices(

@@ -5,6 +5,7 @@
 import * as v from "valibot";
 import { isIP } from "node:net";
 import { HttpRouteSchema } from "../http-route-schema.ts";
+import { parseDuration } from "../duration.ts";
 import {
   checked,
   describeValue,
@@ -14,6 +15,7 @@ import {
   headerValue,
   host,
   integer,
+  isMapping,
   list,
   mapping,
   namedMap,
@@ -173,8 +175,55 @@ const CredentialFilesSchema = mapping("a folder path or a mapping with cert, key
   key: path,
   ca: v.optional(path),
 });
+/** Directory names a person can remember; anything else is the directory's https:// URL. */
+export const ACME_DIRECTORIES: Record<string, string> = {
+  letsencrypt: "https://acme-v02.api.letsencrypt.org/directory",
+  "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+};
+const ACME_DIRECTORY = `${Object.keys(ACME_DIRECTORIES).join(", ")} or an https:// URL`;
+const AcmeSchema = mapping(
+  "a mapping with directory and optional email, caBundle, eab, challenges, keyType, renewBefore",
+  {
+    directory: checked(ACME_DIRECTORY, (value) =>
+      value in ACME_DIRECTORIES || /^https:\/\/[^\s/]+/.test(value)
+        ? undefined
+        : `expected ${ACME_DIRECTORY}, got ${describeValue(value)}`,
+    ),
+    email: v.optional(
+      checked("an email address", (value) =>
+        /^[^@\s]+@[^@\s]+$/.test(value)
+          ? undefined
+          : `expected an email address, got ${describeValue(value)}`,
+      ),
+    ),
+    caBundle: v.optional(path),
+    eab: v.optional(
+      mapping("a mapping with kid and hmacKey (base64url, as the CA gave it)", {
+        kid: text("the key identifier the CA gave", 1),
+        hmacKey: checked("the base64url HMAC key the CA gave", (value) =>
+          /^[A-Za-z0-9_-]+=*$/.test(value) ? undefined : "expected the base64url HMAC key the CA gave",
+        ),
+      }),
+    ),
+    challenges: v.optional(list("a list of http-01 and tls-alpn-01", oneOf(["http-01", "tls-alpn-01"]), 1)),
+    keyType: v.optional(oneOf(["ec", "rsa"])),
+    // Not bound by setTimeout's 24.8 days as other durations are: the manager re-arms long waits.
+    renewBefore: v.optional(
+      checked("a duration such as 720h", (value) =>
+        (parseDuration(value) ?? 0) > 0
+          ? undefined
+          : `expected a duration such as 720h, got ${describeValue(value)}`,
+      ),
+    ),
+  },
+);
+const CredentialAcmeSchema = mapping("a mapping with acme", { acme: AcmeSchema });
 const CredentialSchema = v.lazy((input) =>
-  typeof input === "string" ? text("a folder holding tls.crt and tls.key", 1) : CredentialFilesSchema,
+  typeof input === "string"
+    ? text("a folder holding tls.crt and tls.key", 1)
+    : isMapping(input) && "acme" in input
+      ? CredentialAcmeSchema
+      : CredentialFilesSchema,
 );
 
 // Istio's port protocol names, in any case: HTTP2 and GRPC both mean HTTP/2 to the upstream (h2c

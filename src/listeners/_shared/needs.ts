@@ -22,6 +22,8 @@ export interface ListenerNeeds {
   websocket: boolean;
   /** The handler must see the request-target exactly as sent (HttpListenerSpec.rawTarget). */
   rawTarget: boolean;
+  /** ACME tls-alpn-01: validation handshakes are told apart by their ClientHello (the SNI front). */
+  acmeTlsAlpn: boolean;
 }
 
 export const NEED_WORDS: Record<keyof ListenerNeeds, string> = {
@@ -37,6 +39,7 @@ export const NEED_WORDS: Record<keyof ListenerNeeds, string> = {
   rawTarget:
     "the request-target exactly as sent (settings.requestTarget exact, the default, or " +
     "pathNormalization NONE)",
+  acmeTlsAlpn: "answering ACME tls-alpn-01 challenges (an ACME credential on the listener)",
 };
 
 /** What one TLS policy asks beyond a certificate: each of these needs node:http2 on Bun. */
@@ -69,6 +72,7 @@ export function needsOf(spec: HttpListenerSpec): ListenerNeeds {
     trailers: spec.trailers === true,
     websocket: spec.upgrades === true,
     rawTarget: spec.rawTarget === true,
+    acmeTlsAlpn: tls?.acmeTlsAlpn !== undefined,
   };
   for (const p of tls?.policies ?? []) {
     for (const [k, v] of Object.entries(policyNeeds(p)) as [keyof PolicyNeeds, boolean][]) needs[k] ||= v;

@@ -9,6 +9,10 @@ import { createServer, type Server, type Socket } from "node:net";
 import { MAX_CLIENT_HELLO, parseClientHello } from "../../tls/client-hello.ts";
 import type { HandshakeOutcome } from "../../observe/records.ts";
 import type { ListenerEvents, TlsListenerSpec } from "./types.ts";
+import { pipeToLoopback, type PipeFacts } from "./loopback-pipe.ts";
+
+/** RFC 8737 §6.2. */
+const ACME_TLS_ALPN = "acme-tls/1";
 
 /** A client that has not finished its ClientHello by then is dropped. */
 export const CLIENT_HELLO_TIMEOUT_MS = 10_000;
@@ -19,7 +23,7 @@ export interface SniTarget {
   emit(socket: Socket, serverName: string | undefined, alpn: string[]): void;
 }
 
-export type SniDecision = (serverName: string | undefined) => SniTarget | undefined;
+export type SniDecision = (serverName: string | undefined, alpn: string[]) => SniTarget | undefined;
 
 /**
  * `refused` hears why a connection was dropped before its ClientHello reached a target: no or
@@ -54,7 +58,7 @@ export function dispatchBySni(
       socket.destroy();
       return;
     }
-    const target = decide(hello.serverName);
+    const target = decide(hello.serverName, hello.alpn);
     if (target === undefined) {
       // Istio/Envoy end the handshake for a name no server lists; so do we (curl sees exit 35).
       refused?.(hello.serverName === undefined ? "no_sni" : "unknown_sni");
@@ -77,10 +81,28 @@ export function dispatchBySni(
 export function sniFrontServer(tls: TlsListenerSpec, targets: SniTarget[], events?: ListenerEvents): Server {
   const front = createServer({ noDelay: true });
   const refused = events?.handshake && ((outcome: HandshakeOutcome) => events.handshake!(outcome));
-  const decide = (name: string | undefined) => {
+  const acme = tls.acmeTlsAlpn && acmeTarget(tls.acmeTlsAlpn);
+  const decide = (name: string | undefined, alpn: string[]) => {
+    if (acme !== undefined && alpn.includes(ACME_TLS_ALPN)) {
+      const t = acme(name);
+      if (t !== undefined) return t;
+    }
     const i = tls.selectPolicy(name);
     return i === undefined ? undefined : targets[i];
   };
   front.on("connection", (socket) => dispatchBySni(socket, decide, refused));
   return front;
+}
+
+/**
+ * tls-alpn-01: the CA's validation handshake for a pending name goes to the loopback server that
+ * presents the validation certificate (src/acme/challenges.ts); any other name is not its business.
+ */
+function acmeTarget(acme: NonNullable<TlsListenerSpec["acmeTlsAlpn"]>) {
+  const facts: PipeFacts = new Map();
+  return (name: string | undefined): SniTarget | undefined => {
+    const port = acme.tlsAlpnPort(name);
+    if (port === undefined) return undefined;
+    return { emit: (socket) => pipeToLoopback(socket, port, name ?? "", facts) };
+  };
 }

@@ -90,6 +90,11 @@ export interface TlsListenerSpec {
    */
   defaultPolicy: number | undefined;
   minVersion: "TLSv1.2" | "TLSv1.3";
+  /**
+   * ACME tls-alpn-01 (RFC 8737): a ClientHello offering ALPN "acme-tls/1" for a name being
+   * validated goes, before any policy, to the loopback port this returns (the SNI front pipes it).
+   */
+  acmeTlsAlpn?: { tlsAlpnPort(name: string | undefined): number | undefined };
 }
 
 /** Where a forwarded TCP connection goes. */

@@ -1,0 +1,492 @@
+// The lifecycle of ACME credentials: a stored certificate is used at startup without asking the
+// CA; a missing one is ordered at once; a held one is renewed at the CA's ARI window (RFC 9773)
+// when the directory offers renewalInfo, else at two thirds of its lifetime (Let's Encrypt's
+// advice, and what Caddy does); failures back off, never sooner than the CA's Retry-After.
+// Each credential runs on its own, so one the CA refuses never holds back the others.
+// A new certificate is announced through `onChange`; the CLI then reloads, which provisions it
+// like any other credential and hands it to the listeners (gateway apply).
+
+import type { KeyKind } from "../certs/generate.ts";
+import { keyAndCsr, leafFacts, validationCertificate, type LeafFacts } from "./certificates.ts";
+import type { ChallengeResponder } from "./challenges.ts";
+import { AcmeClient, type Authorization, type Order } from "./client.ts";
+import { AcmeError, AcmeProblemError } from "./errors.ts";
+import { newAccountKey } from "./jws.ts";
+import type { AcmeStorage, StoredCertificate } from "./storage.ts";
+
+export type ChallengeType = "http-01" | "tls-alpn-01";
+export const CHALLENGE_TYPES: ChallengeType[] = ["http-01", "tls-alpn-01"];
+
+/** One ACME credential as provisioning hands it over: its names are the hosts that use it. */
+export interface AcmeCredentialSpec {
+  name: string;
+  directory: string;
+  email?: string;
+  /** PEM text of the bundle the directory's HTTPS is verified with. */
+  caPem?: string;
+  eab?: { kid: string; hmacKey: string };
+  /** The order of preference; undefined: chosen from the listeners that exist. */
+  challenges?: ChallengeType[];
+  keyType: KeyKind;
+  /** Renew this long before notAfter instead of at 2/3 of the lifetime (and without ARI). */
+  renewBeforeMs?: number;
+  names: string[];
+}
+
+export interface AcmeStatus {
+  credential: string;
+  names: string[];
+  directory: string;
+  state: "valid" | "pending" | "renewing" | "waiting-for-lock";
+  issuer?: string;
+  notBefore?: string;
+  notAfter?: string;
+  nextRenewal?: string;
+  challenge?: string;
+  /** The CA's problem document verbatim, or the error's message. */
+  lastError?: string;
+  lastErrorAt?: string;
+  nextAttempt?: string;
+  certPath?: string;
+}
+
+export interface ManagerDeps {
+  storage: AcmeStorage;
+  responder: ChallengeResponder;
+  /** Which challenge kinds Portico can answer now (listeners that exist), in order of preference. */
+  available(): ChallengeType[];
+  onChange(credential: string): void;
+  /** Why this runtime cannot answer tls-alpn-01, when it cannot (said in the error). */
+  alpnUnsupported?: string;
+  /** `fields` go into --log-format json lines (the CA's problem document among them). */
+  log: {
+    info(msg: string): void;
+    warn(msg: string): void;
+    error(msg: string, fields?: Record<string, unknown>): void;
+  };
+  now?: () => number;
+}
+
+/** After a failure, the n-th retry waits this long at least (and at least the CA's Retry-After). */
+export const BACKOFF_MS = [
+  60_000,
+  120_000,
+  300_000,
+  600_000,
+  1_800_000,
+  3_600_000,
+  3 * 3_600_000,
+  6 * 3_600_000,
+];
+/** How long to wait for a CA's validation or issuance before the attempt fails. */
+const POLL_LIMIT_MS = 120_000;
+/** Another instance holds the lock: look at the storage again this often. */
+const LOCK_POLL_MS = 1_000;
+/** setTimeout's limit is 24.8 days; a later renewal is looked at again after a day. */
+const MAX_TIMER_MS = 86_400_000;
+
+interface Entry {
+  spec: AcmeCredentialSpec;
+  key: string;
+  cert?: StoredCertificate;
+  facts?: LeafFacts;
+  state: AcmeStatus["state"];
+  lastError?: string;
+  lastErrorAt?: number;
+  attempts: number;
+  nextAt?: number;
+  timer?: ReturnType<typeof setTimeout>;
+  running: boolean;
+  challenge?: string;
+}
+
+export class AcmeManager {
+  private readonly entries = new Map<string, Entry>();
+  private readonly clients = new Map<string, Promise<AcmeClient>>();
+  private started = false;
+  private closed = false;
+
+  constructor(private readonly deps: ManagerDeps) {}
+
+  /** The challenge answers the listeners give (provisioning puts it on their plans). */
+  get responder(): ChallengeResponder {
+    return this.deps.responder;
+  }
+
+  private now(): number {
+    return this.deps.now?.() ?? Date.now();
+  }
+
+  /**
+   * Takes the ACME credentials of a (re)loaded configuration: a new or changed one (other names,
+   * CA or key type) reads its stored certificate; one no longer configured is forgotten.
+   */
+  async sync(specs: AcmeCredentialSpec[]): Promise<void> {
+    const wanted = new Set(specs.map((s) => s.name));
+    for (const [name, e] of this.entries)
+      if (!wanted.has(name)) {
+        clearTimeout(e.timer);
+        this.entries.delete(name);
+      }
+    for (const spec of specs) {
+      const key = `${spec.directory}|${spec.keyType}|${[...spec.names].sort().join(",")}`;
+      const old = this.entries.get(spec.name);
+      if (old && old.key === key) {
+        old.spec = spec;
+        continue;
+      }
+      if (old) clearTimeout(old.timer);
+      const e: Entry = { spec, key, state: "pending", attempts: 0, running: false };
+      if (await this.adoptStored(e))
+        this.deps.log.info(
+          `acme ${spec.name}: using the stored certificate for ${spec.names.join(", ")} ` +
+            `(valid until ${e.facts!.notAfter.toISOString()})`,
+        );
+      this.entries.set(spec.name, e);
+      if (this.started) this.schedule(e);
+    }
+  }
+
+  /** The certificate and key of a credential, when it has a valid one (else its names are pending). */
+  material(name: string): { certPem: string; keyPem: string; certPath: string } | undefined {
+    const e = this.entries.get(name);
+    if (!e?.cert) return undefined;
+    // Renewal kept failing until expiry: the names are pending again (refused like an unknown
+    // SNI) rather than served expired, and the configuration still loads.
+    if (e.facts && e.facts.notAfter.getTime() <= this.now()) return undefined;
+    return {
+      certPem: e.cert.certPem,
+      keyPem: e.cert.keyPem,
+      certPath: `${this.deps.storage.certDir(e.spec.directory, e.spec.names)}/tls.crt`,
+    };
+  }
+
+  /** Starts ordering and renewal timers (after the listeners are up, so challenges can be answered). */
+  start(): void {
+    this.started = true;
+    for (const e of this.entries.values()) this.schedule(e);
+  }
+
+  /** Renews a credential now (admin and tests), whatever its schedule. */
+  renewNow(name: string): boolean {
+    const e = this.entries.get(name);
+    if (!e) return false;
+    this.arm(e, 0);
+    return true;
+  }
+
+  status(): AcmeStatus[] {
+    return [...this.entries.values()].map((e) => ({
+      credential: e.spec.name,
+      names: e.spec.names,
+      directory: e.spec.directory,
+      state: e.state,
+      issuer: e.facts?.issuer,
+      notBefore: e.facts?.notBefore.toISOString(),
+      notAfter: e.facts?.notAfter.toISOString(),
+      nextRenewal: e.cert && e.nextAt !== undefined ? new Date(e.nextAt).toISOString() : undefined,
+      challenge: e.challenge ?? e.cert?.meta.challenge,
+      lastError: e.lastError,
+      lastErrorAt: e.lastErrorAt === undefined ? undefined : new Date(e.lastErrorAt).toISOString(),
+      nextAttempt: !e.cert && e.nextAt !== undefined ? new Date(e.nextAt).toISOString() : undefined,
+      certPath: e.cert ? `${this.deps.storage.certDir(e.spec.directory, e.spec.names)}/tls.crt` : undefined,
+    }));
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const e of this.entries.values()) clearTimeout(e.timer);
+    void this.deps.responder.close();
+  }
+
+  /** A stored, unexpired certificate for exactly these names is used as it is. */
+  private async adoptStored(e: Entry): Promise<boolean> {
+    const stored = await this.deps.storage
+      .readCertificate(e.spec.directory, e.spec.names)
+      .catch(() => undefined);
+    if (!stored) return false;
+    let facts: LeafFacts;
+    try {
+      facts = leafFacts(stored.certPem);
+    } catch {
+      return false;
+    }
+    if (facts.notAfter.getTime() <= this.now()) return false;
+    if (e.cert && e.cert.meta.obtainedAt === stored.meta.obtainedAt) return false;
+    e.cert = stored;
+    e.facts = facts;
+    e.state = "valid";
+    return true;
+  }
+
+  private schedule(e: Entry): void {
+    if (!e.cert) return this.arm(e, 0);
+    this.arm(e, Math.max(0, this.renewAt(e) - this.now()));
+  }
+
+  /**
+   * 2/3 of the lifetime, or `renewBefore` ahead of expiry; but never in the first tenth of the
+   * lifetime, so a renewBefore longer than the CA's lifetime (short-lived certificates) cannot
+   * turn into ordering again and again (the CA's duplicate-certificate limits).
+   */
+  private renewAt(e: Entry): number {
+    const f = e.facts!;
+    const start = f.notBefore.getTime();
+    const life = f.notAfter.getTime() - start;
+    const before = e.spec.renewBeforeMs;
+    if (before === undefined) return start + (life * 2) / 3;
+    return Math.max(f.notAfter.getTime() - before, start + life / 10);
+  }
+
+  private arm(e: Entry, delay: number): void {
+    clearTimeout(e.timer);
+    if (this.closed) return;
+    e.nextAt = this.now() + delay;
+    e.timer = setTimeout(() => void this.due(e), Math.min(delay, MAX_TIMER_MS));
+    e.timer.unref?.();
+  }
+
+  private async due(e: Entry): Promise<void> {
+    if (this.closed || this.entries.get(e.spec.name) !== e || e.running) return;
+    if (e.cert && e.nextAt! > this.now()) return this.arm(e, e.nextAt! - this.now()); // a long wait, re-armed
+    e.running = true;
+    try {
+      if (e.cert && e.spec.renewBeforeMs === undefined && (await this.ariSaysWait(e))) return;
+      await this.obtain(e);
+    } finally {
+      e.running = false;
+    }
+  }
+
+  /**
+   * RFC 9773 §4.2: when the CA publishes a window, renew at a random moment inside it; before it,
+   * wait (and ask again when the CA's Retry-After says). False: renew now.
+   */
+  private async ariSaysWait(e: Entry): Promise<boolean> {
+    if (!e.facts?.certId) return false;
+    try {
+      const client = await this.client(e.spec);
+      const info = await client.renewalInfo(e.facts.certId);
+      if (!info) return false;
+      const now = this.now();
+      if (info.end.getTime() <= now) return false;
+      const at = info.start.getTime() + Math.random() * (info.end.getTime() - info.start.getTime());
+      if (at <= now) return false;
+      const again = info.retryAfterMs ?? 6 * 3_600_000;
+      this.arm(e, Math.min(at - now, again));
+      return true;
+    } catch (err) {
+      // No window known: fall back to the fixed schedule, which brought us here.
+      this.deps.log.warn(`acme ${e.spec.name}: renewal information unavailable: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  private async obtain(e: Entry): Promise<void> {
+    const { storage, log } = this.deps;
+    const { spec } = e;
+    const release = await storage.tryLock(spec.directory, spec.names);
+    if (!release) {
+      // Another instance on this data directory is ordering: its result lands in the storage.
+      if (e.state !== "waiting-for-lock" && e.state !== "renewing")
+        this.deps.log.info(
+          `acme ${spec.name}: another instance is ordering ${spec.names.join(", ")} (a lock in ` +
+            `${storage.root}); waiting for its result`,
+        );
+      e.state = e.cert ? "renewing" : "waiting-for-lock";
+      if (await this.adoptStored(e)) return this.changed(e, "from the shared data directory");
+      return this.arm(e, LOCK_POLL_MS);
+    }
+    try {
+      // It may have finished between our last look and the lock.
+      const prior = e.cert?.meta.obtainedAt;
+      if ((await this.adoptStored(e)) && prior !== e.cert?.meta.obtainedAt && this.renewAt(e) > this.now())
+        return this.changed(e, "from the shared data directory");
+      e.state = e.cert ? "renewing" : "pending";
+      log.info(
+        `acme ${spec.name}: ordering a certificate for ${spec.names.join(", ")} from ${spec.directory}`,
+      );
+      const stored = await this.order(e);
+      await storage.writeCertificate(spec.directory, stored);
+      e.cert = stored;
+      e.facts = leafFacts(stored.certPem);
+      e.lastError = undefined;
+      e.lastErrorAt = undefined;
+      e.attempts = 0;
+      e.state = "valid";
+      this.changed(e, `issued by ${e.facts.issuer}, valid until ${e.facts.notAfter.toISOString()}`);
+    } catch (err) {
+      e.attempts++;
+      const wait = Math.max(
+        BACKOFF_MS[Math.min(e.attempts - 1, BACKOFF_MS.length - 1)]!,
+        err instanceof AcmeProblemError ? (err.retryAfterMs ?? 0) : 0,
+      );
+      e.lastError = err instanceof AcmeProblemError ? err.problem : (err as Error).message;
+      e.lastErrorAt = this.now();
+      e.state = e.cert ? "valid" : "pending";
+      log.error(
+        `acme ${spec.name}: ${spec.names.join(", ")}: ${(err as Error).message}; ` +
+          `next attempt in ${Math.round(wait / 1000)} s`,
+        {
+          credential: spec.name,
+          names: spec.names,
+          problem: e.lastError,
+          retryInSeconds: Math.round(wait / 1000),
+        },
+      );
+      this.arm(e, wait);
+    } finally {
+      await release().catch(() => undefined);
+    }
+  }
+
+  private changed(e: Entry, how: string): void {
+    e.state = "valid";
+    this.deps.log.info(`acme ${e.spec.name}: certificate for ${e.spec.names.join(", ")} ${how}`);
+    this.schedule(e);
+    this.deps.onChange(e.spec.name);
+  }
+
+  private client(spec: AcmeCredentialSpec): Promise<AcmeClient> {
+    const key = `${spec.directory}|${spec.caPem ?? ""}`;
+    let c = this.clients.get(key);
+    if (!c) {
+      c = this.makeClient(spec);
+      this.clients.set(key, c);
+      c.catch(() => this.clients.delete(key));
+    }
+    return c;
+  }
+
+  /** The account is made once per CA and data directory, and its key and URL kept. */
+  private async makeClient(spec: AcmeCredentialSpec): Promise<AcmeClient> {
+    const { storage } = this.deps;
+    const stored = await storage.readAccount(spec.directory);
+    let keys: CryptoKeyPair;
+    if (stored) {
+      const { d: _d, ...pub } = stored.jwk;
+      const alg = { name: "ECDSA", namedCurve: "P-256" };
+      keys = {
+        privateKey: await crypto.subtle.importKey("jwk", stored.jwk, alg, true, ["sign"]),
+        publicKey: await crypto.subtle.importKey("jwk", { ...pub, key_ops: ["verify"] }, alg, true, [
+          "verify",
+        ]),
+      };
+    } else keys = await newAccountKey();
+    const client = new AcmeClient(spec.directory, keys, spec.caPem);
+    const url = await client.account({ email: spec.email, eab: spec.eab }, stored?.url);
+    if (!stored) {
+      const jwk = (await crypto.subtle.exportKey("jwk", keys.privateKey)) as JsonWebKey;
+      await storage.writeAccount(spec.directory, { url, jwk, email: spec.email });
+    }
+    return client;
+  }
+
+  private async order(e: Entry): Promise<StoredCertificate> {
+    const { spec } = e;
+    const client = await this.client(spec);
+    const dir = await client.getDirectory();
+    const replaces = dir.renewalInfo ? e.facts?.certId : undefined;
+    // Nothing to answer with: say so without spending an order of the CA's rate limits.
+    if (this.answerable(spec).length === 0)
+      throw new AcmeError(
+        `no challenge Portico can answer for ${spec.names.join(", ")} (wanted ` +
+          `${(spec.challenges ?? CHALLENGE_TYPES).join(", ")}: http-01 needs a plain HTTP listener, ` +
+          `tls-alpn-01 an HTTPS listener serving the names` +
+          `${this.deps.alpnUnsupported ? `; ${this.deps.alpnUnsupported}` : ""})`,
+      );
+    let order = await client.newOrder(spec.names, replaces);
+    const used = new Set<string>();
+    await Promise.all(order.authorizations.map((url) => this.authorize(client, url, spec, used)));
+    order = await this.waitOrder(client, order, ["ready", "valid"]);
+    const { keyPem, csrDer } = await keyAndCsr(spec.names, spec.keyType);
+    if (order.status === "ready") order = await client.finalize(order, csrDer);
+    order = await this.waitOrder(client, order, ["valid"]);
+    if (!order.certificate) throw new AcmeError(`order ${order.url} is valid but has no certificate URL`);
+    const certPem = await client.certificate(order.certificate);
+    const facts = leafFacts(certPem);
+    e.challenge = [...used].join(", ");
+    return {
+      certPem,
+      keyPem,
+      meta: {
+        names: spec.names,
+        directory: spec.directory,
+        obtainedAt: new Date(this.now()).toISOString(),
+        notAfter: facts.notAfter.toISOString(),
+        challenge: e.challenge || undefined,
+      },
+    };
+  }
+
+  /** The challenge kinds to try, in order: the credential's choice among what can be answered. */
+  private answerable(spec: AcmeCredentialSpec): ChallengeType[] {
+    const available = this.deps.available();
+    return (spec.challenges ?? available).filter((t) => available.includes(t));
+  }
+
+  private async authorize(client: AcmeClient, url: string, spec: AcmeCredentialSpec, used: Set<string>) {
+    const { authz } = await client.getAuthorization(url);
+    if (authz.status === "valid") return;
+    const name = authz.identifier.value;
+    const prefs = this.answerable(spec);
+    const challenge = prefs
+      .map((t) => authz.challenges.find((c) => c.type === t))
+      .find((c) => c !== undefined);
+    if (!challenge)
+      throw new AcmeError(
+        `${name}: no challenge Portico can answer (the CA offers ` +
+          `${authz.challenges.map((c) => c.type).join(", ")}; ` +
+          `Portico can answer ${prefs.join(", ") || "none"}: ` +
+          "http-01 needs a plain HTTP listener, tls-alpn-01 an HTTPS listener serving the name" +
+          `${this.deps.alpnUnsupported ? `; ${this.deps.alpnUnsupported}` : ""})`,
+      );
+    const keyAuth = await client.keyAuthorization(challenge.token);
+    const { responder, log } = this.deps;
+    log.info(`acme ${spec.name}: validating ${name} with ${challenge.type}`);
+    used.add(challenge.type);
+    if (challenge.type === "http-01") await responder.addHttpToken(challenge.token, keyAuth);
+    else await responder.addTlsAlpn(name, await validationCertificate(name, keyAuth));
+    try {
+      await client.respond(challenge);
+      const done = await this.poll(async () => {
+        const r = await client.getAuthorization(url);
+        return { value: r.authz, done: r.authz.status !== "pending", retryAfterMs: r.retryAfterMs };
+      });
+      if (done.status !== "valid") throw refused(name, done);
+    } finally {
+      if (challenge.type === "http-01") await responder.removeHttpToken(challenge.token);
+      else await responder.removeTlsAlpn(name);
+    }
+  }
+
+  private waitOrder(client: AcmeClient, order: Order, want: string[]): Promise<Order> {
+    if (want.includes(order.status)) return Promise.resolve(order);
+    return this.poll(async () => {
+      const o = await client.getOrder(order.url);
+      if (o.status === "invalid")
+        throw new AcmeProblemError(`order ${order.url} is invalid`, JSON.stringify(o.error ?? o), 200);
+      return { value: o, done: want.includes(o.status) };
+    });
+  }
+
+  /** Polls every second, or as the CA's Retry-After says (RFC 8555 §7.5.1), up to POLL_LIMIT_MS. */
+  private async poll<T>(step: () => Promise<{ value: T; done: boolean; retryAfterMs?: number }>): Promise<T> {
+    const until = Date.now() + POLL_LIMIT_MS;
+    for (;;) {
+      const r = await step();
+      if (r.done) return r.value;
+      if (Date.now() > until || this.closed) throw new AcmeError("the CA did not finish within 120 s");
+      await new Promise((res) => setTimeout(res, Math.min(Math.max(r.retryAfterMs ?? 1000, 250), 10_000)));
+    }
+  }
+}
+
+/** The challenge's error (RFC 8555 §7.1.5) is the CA's reason, kept verbatim. */
+function refused(name: string, authz: Authorization): AcmeProblemError {
+  const failed = authz.challenges.find((c) => c.error !== undefined);
+  const problem = JSON.stringify(failed?.error ?? authz);
+  const detail =
+    (failed?.error as { detail?: string } | undefined)?.detail ?? `authorization ${authz.status}`;
+  return new AcmeProblemError(`${name}: the CA refused: ${detail}`, problem, 200);
+}

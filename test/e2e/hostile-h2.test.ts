@@ -157,6 +157,35 @@ for (const adapter of ADAPTERS[RUNTIME]) {
       return portico?.stop();
     });
 
+    if (MUTUAL_TOO(adapter))
+      test("a session from the SIMPLE host does not resume on the MUTUAL host (no client certificate)", async () => {
+        const session = join(mkdtempSync(join(tmpdir(), "portico-sess-")), "session.pem");
+        const get = (sni: string, args: string[]) =>
+          new Promise<string>((resolve) => {
+            const p = spawn("openssl", [
+              "s_client",
+              "-connect",
+              `127.0.0.1:${port}`,
+              "-servername",
+              sni,
+              "-ign_eof",
+              ...args,
+            ]);
+            let out = "";
+            p.stdout.on("data", (d) => (out += d));
+            p.stderr.on("data", () => {});
+            p.on("close", () => resolve(out));
+            p.stdin.end(`GET / HTTP/1.1\r\nhost: ${sni}\r\nconnection: close\r\n\r\n`);
+          });
+        for (const version of ["-tls1_3", "-tls1_2"]) {
+          const first = await get(HOST_WEBAPP, [version, "-sess_out", session]);
+          expect(first).toContain("HTTP/1.1 200");
+          const again = await get(MTLS_HOST, [version, "-sess_in", session]);
+          expect(again).not.toMatch(/^Reused, /m);
+          expect(again).not.toContain("HTTP/1.1 200");
+        }
+      });
+
     for (const mode of MUTUAL_TOO(adapter) ? (["SIMPLE", "MUTUAL"] as const) : (["SIMPLE"] as const)) {
       const target = () =>
         mode === "SIMPLE"

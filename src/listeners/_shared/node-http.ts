@@ -81,7 +81,7 @@ export function h1SecureServer(
       ALPNProtocols: ["http/1.1"],
       minVersion: spec.tls!.minVersion,
       ciphers: policy.ciphers ?? DEFAULT_TLS12_CIPHERS,
-      ...ticketKeyOptions(),
+      ...ticketKeyOptions(policy),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       keepAliveTimeout: IDLE_TIMEOUT_MS,
     },
@@ -161,7 +161,7 @@ export function secureServer(
       minVersion: policy.minVersion ?? spec.tls!.minVersion,
       ...(policy.maxVersion ? { maxVersion: policy.maxVersion } : {}),
       ciphers: policy.ciphers ?? DEFAULT_TLS12_CIPHERS,
-      ...ticketKeyOptions(),
+      ...ticketKeyOptions(policy),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       ...H2_SERVER_LIMITS,
       // RFC 8441: h2 clients may open WebSockets with extended CONNECT (node-upgrade.ts).

@@ -32,6 +32,11 @@ export function pipeToLoopback(
   budget?: TrafficBudget,
 ): void {
   const remoteAddress = normalizeAddress(socket.remoteAddress);
+  // A client may send its request and half-close at once (printf ... | nc -N, the soak script):
+  // its FIN goes on to the inner server (relay), whose answer must still reach it. Without
+  // this, node:net ends our side as the FIN arrives and the answer was lost (Deno,
+  // node-http2-pipe: a 400 or a 200 seen as a bare close). The inner server's close ends it.
+  socket.allowHalfOpen = true;
   const up = connect({ host: "127.0.0.1", port, noDelay: true });
   let localPort = 0;
   up.once("connect", () => {

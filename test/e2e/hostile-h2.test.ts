@@ -16,6 +16,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CONTROL_FRAMES_PER_WINDOW } from "../../src/listeners/_shared/h2-guard.ts";
+import { UNBOUNDED_H2_FLOODS } from "../../src/listeners/bun-serve.ts";
 
 const MTLS_HOST = "mtls.istioinaction.io";
 
@@ -155,6 +156,11 @@ for (const adapter of ADAPTERS[RUNTIME]) {
     afterAll(() => {
       if (process.env.H2_VERBOSE) console.log(portico?.output().slice(-3000));
       return portico?.stop();
+    });
+
+    test(`the startup ${adapter === "bun-serve" ? "says" : "does not say"} that HTTP/2 floods are not bounded`, () => {
+      const said = portico!.output().includes(`listener web: ${UNBOUNDED_H2_FLOODS}`);
+      expect(said).toBe(adapter === "bun-serve");
     });
 
     if (MUTUAL_TOO(adapter))

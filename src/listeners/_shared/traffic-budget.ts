@@ -141,12 +141,15 @@ function watch(budget: TrafficBudget): void {
 
 function sampleAll(): void {
   const now = Date.now();
-  for (const b of watched) b.sample(now);
-}
-
-/** Connections being watched (tests and the soak script read it). */
-export function watchedConnections(): number {
-  return watched.size;
+  for (const b of watched) {
+    // A counter or a cut that throws (a runtime's socket torn down under it) must not take the
+    // shared interval, or the process, with it.
+    try {
+      b.sample(now);
+    } catch {
+      b.stop();
+    }
+  }
 }
 
 /**

@@ -3,14 +3,18 @@
 // own admin listener are up, POSTs what it bound there. Workers are started two ways (node:cluster
 // on Node and Bun, child_process.spawn on Deno: worker-process.ts), and a loopback HTTP endpoint
 // (node:http and fetch) behaves the same under both, with no runtime's IPC to rely on. Signals
-// do the rest (SIGHUP, SIGTERM), and the supervisor reads each worker's admin listener over
-// HTTP. A random token, passed in the environment, keeps other local processes from posting.
+// do the rest (SIGHUP, SIGTERM, and ROTATE_SIGNAL after which a worker GETs the shared
+// session-ticket key: ticket-key-sharing.ts), and the supervisor reads each worker's admin
+// listener over HTTP. A random token, passed in the environment, keeps other local processes
+// from posting or reading.
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage } from "node:http";
+import { PorticoError } from "../util/errors.ts";
 
 export const CONTROL_URL_ENV = "PORTICO_CONTROL";
 export const CONTROL_TOKEN_ENV = "PORTICO_CONTROL_TOKEN";
 export const WORKER_ENV = "PORTICO_WORKER";
+const TICKET_KEY_PATH = "/ticket-key";
 
 /** What a worker bound, as its listeners' summary and the supervisor's admin need it. */
 export interface WorkerReport {
@@ -27,10 +31,22 @@ export interface ControlServer {
   close(): void;
 }
 
-export async function startControl(onReport: (r: WorkerReport) => void): Promise<ControlServer> {
+/** `ticketKey`: the shared session-ticket key (hex) workers fetch from TICKET_KEY_PATH. */
+export async function startControl(
+  onReport: (r: WorkerReport) => void,
+  ticketKey?: () => string,
+): Promise<ControlServer> {
   const token = randomBytes(16).toString("hex");
   const server = createServer(async (req, res) => {
-    if (req.method !== "POST" || req.url !== "/ready" || req.headers.authorization !== `Bearer ${token}`) {
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      res.writeHead(403).end();
+      return;
+    }
+    if (req.method === "GET" && req.url === TICKET_KEY_PATH && ticketKey) {
+      res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" }).end(ticketKey());
+      return;
+    }
+    if (req.method !== "POST" || req.url !== "/ready") {
       res.writeHead(403).end();
       return;
     }
@@ -82,4 +98,15 @@ export async function reportReady(report: WorkerReport): Promise<void> {
   });
   await res.body?.cancel();
   if (res.status !== 204) throw new Error(`the supervisor refused worker ${report.worker}'s report`);
+}
+
+/** The supervisor's current session-ticket key (hex), over the control channel. */
+export async function fetchTicketKey(): Promise<string> {
+  const url = process.env[CONTROL_URL_ENV];
+  const token = process.env[CONTROL_TOKEN_ENV];
+  if (!url || !token) throw new PorticoError("no control channel to the supervisor");
+  const res = await fetch(new URL(TICKET_KEY_PATH, url), { headers: { authorization: `Bearer ${token}` } });
+  const text = await res.text();
+  if (res.status !== 200) throw new PorticoError(`the supervisor answered ${res.status} for the ticket key`);
+  return text;
 }

@@ -26,7 +26,8 @@ import { log, setLogFormat } from "./log.ts";
 import { observers } from "../observe/records.ts";
 import { type Loaded, Reloader } from "./reload.ts";
 import { type FileWatcher, watchWhileWanted } from "./watch.ts";
-import { reportReady, workerIndex } from "./control.ts";
+import { fetchTicketKey, reportReady, workerIndex } from "./control.ts";
+import { followTicketKeys } from "./ticket-key-sharing.ts";
 import { closingLines, listenerLines, logLines, type RunningFact } from "./summary.ts";
 import { hostPort } from "../util/host-table.ts";
 import { supervise } from "./workers.ts";
@@ -199,6 +200,7 @@ async function run(args: ParsedArgs): Promise<number> {
     acme.start();
     const facts = runningFacts(running);
     if (worker !== undefined) {
+      followTicketKeys(fetchTicketKey);
       await reportReady({ worker, pid: process.pid, adminPort: admin!.listener.port, listeners: facts });
       watchSupervisor();
     } else {

@@ -3,6 +3,7 @@
 // hosts (per TLS server: mode, credential, days until its certificate expires), the admin
 // listener, then one closing line with the counts. Reloads print the lines of the listeners
 // they started or restarted.
+import { UNBOUNDED_H2_FLOODS } from "../listeners/bun-serve.ts";
 import type { Plan } from "../provision/plan.ts";
 import { daysLeft } from "../util/days.ts";
 import { hostPort } from "../util/host-table.ts";
@@ -77,6 +78,11 @@ export function listenerLines(
         fields: { listener: l.name, adapter, unenforced: r.unenforced },
       });
     }
+    if (l.kind === "https" && adapter === "bun-serve")
+      lines.push({
+        msg: `listener ${l.name}: ${UNBOUNDED_H2_FLOODS}`,
+        fields: { listener: l.name, note: UNBOUNDED_H2_FLOODS },
+      });
   }
   return lines;
 }

@@ -11,6 +11,7 @@ import { mountSupervisor } from "../admin/supervisor-routes.ts";
 import type { Plan } from "../provision/plan.ts";
 import { startControl, WORKER_ENV, type WorkerReport } from "./control.ts";
 import { log } from "./log.ts";
+import { ROTATE_SIGNAL, SharedTicketKey } from "./ticket-key-sharing.ts";
 import { startWorkerProcess, type WorkerProcess } from "./worker-process.ts";
 
 /** A worker that exits within this long of starting counts as a quick crash. */
@@ -56,18 +57,29 @@ export async function supervise(deps: SupervisorDeps): Promise<number> {
   let settle: ((outcome: string | undefined) => void) | undefined;
   const allReady = () => slots.length === deps.count && slots.every((s) => s.report !== undefined);
 
-  const control = await startControl((report) => {
-    const slot = slots[report.worker];
-    // A report from a process already replaced is stale.
-    if (!slot || (slot.proc.pid !== undefined && slot.proc.pid !== report.pid)) return;
-    const restarted = slot.report === undefined && settle === undefined;
-    slot.report = report;
-    if (restarted) log.info(`worker ${slot.index} serving again (pid ${report.pid})`);
-    if (allReady()) settle?.(undefined);
+  // Signalled only once a worker serves: it listens for the signal from before its report.
+  const ticketKey = new SharedTicketKey(() => {
+    for (const s of slots) if (s.report) s.proc.kill(ROTATE_SIGNAL);
   });
+  const control = await startControl(
+    (report) => {
+      const slot = slots[report.worker];
+      // A report from a process already replaced is stale.
+      if (!slot || (slot.proc.pid !== undefined && slot.proc.pid !== report.pid)) return;
+      const restarted = slot.report === undefined && settle === undefined;
+      slot.report = report;
+      if (restarted) log.info(`worker ${slot.index} serving again (pid ${report.pid})`);
+      if (allReady()) settle?.(undefined);
+    },
+    () => ticketKey.hex,
+  );
 
   const spawn = (index: number, quickCrashes = 0): Slot => {
-    const proc = (deps.startWorker ?? startWorkerProcess)({ ...control.env, [WORKER_ENV]: String(index) });
+    const proc = (deps.startWorker ?? startWorkerProcess)({
+      ...control.env,
+      ...ticketKey.env(),
+      [WORKER_ENV]: String(index),
+    });
     const slot: Slot = { index, proc, startedAt: Date.now(), report: undefined, quickCrashes };
     slots[index] = slot;
     void proc.exited.then((how) => exited(slot, how));
@@ -118,6 +130,7 @@ export async function supervise(deps: SupervisorDeps): Promise<number> {
     await all;
     clearTimeout(timer);
     await admin?.listener.close();
+    ticketKey.stop();
     control.close();
     done(code);
   };

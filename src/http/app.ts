@@ -54,7 +54,9 @@ export function createListenerHandler(
 ): RequestHandler {
   const observed = observer !== undefined;
   return async (req, conn, target) => {
-    const rec = observed ? newRecord(ref.current.name, req, conn) : undefined;
+    const rec = observed
+      ? newRecord(ref.current.name, req, conn, ref.current.trust.numTrustedProxies)
+      : undefined;
     let res: Response;
     try {
       res = await handle(ref, req, conn, clients, pools, target, rec);

@@ -4,6 +4,7 @@
 
 import type { ConnectionInfo, ResponseEnd } from "../listeners/_shared/types.ts";
 import type { RequestRecord, ResponseFlag } from "../observe/records.ts";
+import { trustedClientAddress } from "./forwarded.ts";
 import { peerIdentity } from "./xfcc.ts";
 import {
   NoHealthyUpstreamError,
@@ -16,7 +17,14 @@ import { classifyError } from "../util/runtime-error.ts";
 /** Records waiting for their response to end, keyed by the Response the handler returned. */
 const pending = new WeakMap<Response, RequestRecord>();
 
-export function newRecord(listener: string, req: Request, conn: ConnectionInfo): RequestRecord {
+/** `trustedHops`: the listener's numTrustedProxies, which names the client the log shows. */
+export function newRecord(
+  listener: string,
+  req: Request,
+  conn: ConnectionInfo,
+  trustedHops: number,
+): RequestRecord {
+  const forwardedFor = req.headers.get("x-forwarded-for");
   const tls = conn.tls;
   const peer = tls?.peer ? peerIdentity(tls.peer) : undefined;
   const length = req.headers.get("content-length");
@@ -45,9 +53,10 @@ export function newRecord(listener: string, req: Request, conn: ConnectionInfo):
     vhost: undefined,
     peerSubject: peer?.subject,
     peerUriSan: peer?.uriSan,
-    remoteAddress: conn.remoteAddress,
+    remoteAddress: trustedClientAddress(forwardedFor, conn.remoteAddress, trustedHops),
+    directRemoteAddress: conn.remoteAddress,
     userAgent: req.headers.get("user-agent") ?? undefined,
-    forwardedFor: req.headers.get("x-forwarded-for") ?? undefined,
+    forwardedFor: forwardedFor ?? undefined,
   };
 }
 

@@ -29,6 +29,7 @@ import { policyNeeds } from "./_shared/needs.ts";
 import { bunServeCannot } from "./_shared/limits-bun.ts";
 import { h1SecureServer, http2Target } from "./_shared/node-http.ts";
 import { sniFrontServer, type SniTarget } from "./_shared/sni-front.ts";
+import { pipedBudget } from "./_shared/traffic-budget.ts";
 import type { HttpListenerSpec, StartListener, TlsPolicy } from "./_shared/types.ts";
 
 export const startBunSni: StartListener = async (spec) => {
@@ -54,7 +55,10 @@ export const startBunSni: StartListener = async (spec) => {
     const bunPort = server.port!;
     if (!spec.upgrades) {
       targets.push({
-        emit: (socket, name, alpn) => pipeToLoopback(socket, bunPort, name ?? "", facts, alpn.includes("h2")),
+        emit: (socket, name, alpn) =>
+          alpn.includes("h2")
+            ? pipeToLoopback(socket, bunPort, name ?? "", facts, true, pipedBudget(socket))
+            : pipeToLoopback(socket, bunPort, name ?? "", facts),
       });
       continue;
     }
@@ -65,7 +69,7 @@ export const startBunSni: StartListener = async (spec) => {
     targets.push({
       emit: (socket, name, alpn) =>
         alpn.includes("h2")
-          ? pipeToLoopback(socket, bunPort, name ?? "", facts, true)
+          ? pipeToLoopback(socket, bunPort, name ?? "", facts, true, pipedBudget(socket))
           : pipeToLoopback(socket, h1Port, name ?? "", facts),
     });
   }
@@ -98,6 +102,9 @@ function innerServer(spec: HttpListenerSpec, policy: TlsPolicy, index: number, f
     const f = ip ? facts.get(ip.port) : undefined;
     // Only connections the front piped here are served: anything else bypassed SNI checks.
     if (!f) return new Response(null, { status: 421 });
+    // Bun.serve shows no HTTP/2 frame: the front budgets the connection's bytes against its
+    // requests (traffic-budget.ts). A body without Content-Length is not credited.
+    f.budget?.stream(Number(req.headers.get("content-length")) || 0);
     // Bun.serve tells nothing of its handshakes: the first request on a connection shows one
     // completed (one that failed inside Bun.serve is not seen).
     if (f.served === undefined) {

@@ -22,8 +22,9 @@ export const startNodeHttp2Pipe: StartListener = async (spec) => {
   const inner: Http2SecureServer[] = [];
   const targets: SniTarget[] = [];
   const piped = (socket: TLSSocket) => facts.get(socket.remotePort ?? 0)?.remoteAddress;
+  const client = (socket: TLSSocket) => facts.get(socket.remotePort ?? 0)?.client;
   for (const [index, policy] of tls.policies.entries()) {
-    const server = secureServer(spec, tracker, policy, index, piped);
+    const server = secureServer(spec, tracker, policy, index, piped, client);
     // Without this, Nagle's algorithm meets the client's delayed ACK on every HTTP/1.1
     // response: ~40 ms each, 1.1k req/s for 50 connections (measured with npm run bench).
     server.on("connection", (socket: Socket) => socket.setNoDelay(true));

@@ -12,7 +12,11 @@
 //   "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"
 // Portico appends, like Istio's longer default does: %UPSTREAM_CLUSTER%
 // %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%, then listener=, vhost=,
-// retries=, peer_subject="", peer_uri_san= and worker= (when set). A TCP line has "- - -" for
+// retries=, peer_subject="", peer_uri_san=, downstream_direct_remote_address= and worker= (when
+// set). DOWNSTREAM_REMOTE_ADDRESS is the client x-forwarded-for names when the listener trusts
+// proxies (numTrustedProxies), DOWNSTREAM_DIRECT_REMOTE_ADDRESS always the connection's peer
+// (Envoy's docs: configuration/observability/access_log/usage). Envoy prints both with the
+// port; Portico has printed addresses without it, and keeps to that. A TCP line has "- - -" for
 // method, path and protocol and 0 for the code, as Envoy's tcp_proxy log does.
 
 import type { LogWriter } from "./log-writer.ts";
@@ -67,6 +71,7 @@ export function requestJson(r: RequestRecord, worker?: string): string {
     upstream_host: r.upstreamHost ?? null,
     upstream_cluster: r.upstreamService ?? null,
     downstream_remote_address: r.remoteAddress,
+    downstream_direct_remote_address: r.directRemoteAddress,
     requested_server_name: r.sni ?? null,
     route_name: r.route ?? null,
     listener: r.listener,
@@ -89,6 +94,7 @@ export function connectionJson(r: ConnectionRecord, worker?: string): string {
     upstream_host: r.upstreamHost ?? null,
     upstream_cluster: r.upstreamService ?? null,
     downstream_remote_address: r.remoteAddress,
+    downstream_direct_remote_address: r.remoteAddress,
     requested_server_name: r.sni ?? null,
     listener: r.listener,
     ...(worker === undefined ? {} : { worker }),
@@ -112,7 +118,8 @@ export function requestText(r: RequestRecord, worker?: string): string {
     `${v(r.upstreamServiceTimeMs)} ${q(r.forwardedFor)} ${q(r.userAgent)} ${q(r.requestId)} ` +
     `${q(r.authority)} ${q(r.upstreamHost)} ${v(r.upstreamService)} ${v(r.remoteAddress)} ` +
     `${v(r.sni)} ${v(r.route)} listener=${r.listener} vhost=${v(r.vhost)} retries=${r.retries} ` +
-    `peer_subject=${q(r.peerSubject)} peer_uri_san=${v(r.peerUriSan)}` +
+    `peer_subject=${q(r.peerSubject)} peer_uri_san=${v(r.peerUriSan)} ` +
+    `downstream_direct_remote_address=${v(r.directRemoteAddress)}` +
     (worker === undefined ? "" : ` worker=${worker}`)
   );
 }

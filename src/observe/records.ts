@@ -74,8 +74,14 @@ export interface RequestRecord {
   /** The verified client certificate's subject (RFC 4514) and URI SAN, when there is one. */
   peerSubject: string | undefined;
   peerUriSan: string | undefined;
-  /** The client's address. */
+  /**
+   * The client's address as Envoy's %DOWNSTREAM_REMOTE_ADDRESS% gives it: the address
+   * x-forwarded-for names for the listener's numTrustedProxies (xff_num_trusted_hops), else the
+   * connection's peer (http/forwarded.ts).
+   */
   remoteAddress: string;
+  /** The connection's peer, always (%DOWNSTREAM_DIRECT_REMOTE_ADDRESS%). */
+  directRemoteAddress: string;
   /** User-Agent and X-Forwarded-For as received (Envoy's default log line shows both). */
   userAgent?: string | undefined;
   forwardedFor?: string | undefined;

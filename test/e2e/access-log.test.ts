@@ -17,7 +17,7 @@ import { RUNTIME, startPorticoWith, writeConfig, type PorticoProcess } from "../
 import { EchoUpstream, TcpEchoServer } from "../helpers/upstreams.ts";
 
 type Line = Record<string, unknown>;
-type Ports = [number, number, number, number, number, number, number];
+type Ports = [number, number, number, number, number, number, number, number];
 
 const pki = new TestPki();
 const server = pki.issue("server", "app.test", ["DNS:app.test", "DNS:pass.test"], "serverAuth");
@@ -33,6 +33,8 @@ let echo: TcpEchoServer;
 let tlsBackend: HttpsServer;
 let p: PorticoProcess;
 let web: number, mtls: number, simple: number, tcp: number, tcpDown: number, pass: number, closed: number;
+/** A listener behind one trusted proxy (numTrustedProxies: 1). */
+let trusted: number;
 
 /** The JSON access-log lines Portico printed so far. */
 function lines(proc: PorticoProcess): Line[] {
@@ -60,6 +62,7 @@ const routesYaml = () => `
 settings: { requestTarget: whatwg, preserveExternalRequestId: true }
 listeners:
   - { name: web, address: 127.0.0.1, port: ${web}, protocol: HTTP }
+  - { name: trusted, address: 127.0.0.1, port: ${trusted}, protocol: HTTP, numTrustedProxies: 1 }
   - name: mtls
     address: 127.0.0.1
     port: ${mtls}
@@ -134,7 +137,7 @@ beforeAll(async () => {
     s.end("backend\n"),
   );
   await new Promise<void>((r) => tlsBackend.listen(0, "127.0.0.1", r));
-  [web, mtls, simple, tcp, tcpDown, pass, closed] = (await freePorts(7)) as Ports;
+  [web, mtls, simple, tcp, tcpDown, pass, closed, trusted] = (await freePorts(8)) as Ports;
   p = await startPorticoWith(["run", "-c", writeConfig(routesYaml()), "--admin", "off"]);
 });
 
@@ -175,6 +178,30 @@ describe("one JSON line per HTTP request", () => {
     expect(l.upstream_service_time).toBeNumber();
     expect(l.duration).toBeNumber();
     expect(Date.parse(l.start_time as string)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  test("the client address: x-forwarded-for's trusted entry behind a trusted proxy; the peer as the direct address", async () => {
+    const xff = ["-H", "x-forwarded-for: 203.0.113.9, 198.51.100.2"];
+    await curl([
+      `http://127.0.0.1:${trusted}/app/t`,
+      "-H",
+      "host: app.test",
+      "-H",
+      "x-request-id: rid-xff",
+      ...xff,
+    ]);
+    expect(await lineFor(p, (l) => l.request_id === "rid-xff")).toMatchObject({
+      listener: "trusted",
+      downstream_remote_address: "198.51.100.2",
+      downstream_direct_remote_address: "127.0.0.1",
+      x_forwarded_for: "203.0.113.9, 198.51.100.2",
+    });
+    // Without trust, the client's own header names nobody.
+    await get("/app/u", ["-H", "x-request-id: rid-untrusted", ...xff]);
+    expect(await lineFor(p, (l) => l.request_id === "rid-untrusted")).toMatchObject({
+      downstream_remote_address: "127.0.0.1",
+      downstream_direct_remote_address: "127.0.0.1",
+    });
   });
 
   test("retries: counted; URX when they run out", async () => {
@@ -402,7 +429,7 @@ routes:
       new RegExp(
         String.raw`^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] "GET /text\?a=1 HTTP/1.1" 200 - 0 2 \d+ - "-" "ua/2" "-" ` +
           String.raw`"127.0.0.1:${port}" "-" - 127.0.0.1 - direct listener=web vhost=\* retries=0 ` +
-          String.raw`peer_subject="-" peer_uri_san=-\n$`,
+          String.raw`peer_subject="-" peer_uri_san=- downstream_direct_remote_address=127.0.0.1\n$`,
       ),
     );
     expect(statSync(log).mode & 0o777).toBe(0o640);

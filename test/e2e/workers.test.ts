@@ -2,14 +2,23 @@
 // (node:cluster on Node and Bun, SO_REUSEPORT on Deno), one admin listener, SIGHUP and SIGTERM
 // reaching every worker, a dead worker restarted.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { get as httpGet } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { HOST_WEBAPP, bookCredentials } from "../helpers/book.ts";
 import { curl } from "../helpers/curl.ts";
 import { freePorts, sleep } from "../helpers/net.ts";
-import { runPortico, startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
+import {
+  RUNTIME,
+  runPortico,
+  startPorticoWith,
+  writeConfig,
+  type PorticoProcess,
+} from "../helpers/portico.ts";
 
 const config = (http: number, https: number, body: string) => `listeners:
   - { name: web, address: 127.0.0.1, port: ${http}, protocol: HTTP }
@@ -26,6 +35,23 @@ routes:
       - directResponse: { status: 200, body: { string: "${body}" } }
 ${bookCredentials}
 `;
+
+/**
+ * One GET over a new TLS connection with openssl s_client (`args`: -sess_out or -sess_in): which
+ * worker answered, and whether the handshake resumed a session ("Reused").
+ */
+function tlsGet(port: number, args: string[]): { worker: string; reused: boolean } {
+  const r = spawnSync(
+    "openssl",
+    ["s_client", "-connect", `127.0.0.1:${port}`, "-servername", HOST_WEBAPP, "-ign_eof", ...args],
+    { input: `GET / HTTP/1.1\r\nhost: ${HOST_WEBAPP}\r\nconnection: close\r\n\r\n`, timeout: 10_000 },
+  );
+  const out = r.stdout.toString();
+  return {
+    worker: /x-portico-worker: (\d+)/i.exec(out)?.[1] ?? "?",
+    reused: /^Reused, /m.test(out),
+  };
+}
 
 interface Answer {
   worker: string | undefined;
@@ -132,6 +158,26 @@ describe("portico run --workers 2", () => {
   test("HTTPS on new connections is served by both workers (each worker's loopback servers are its own)", async () => {
     expect(await seenFrom(https, ["0", "1"], "one", true, 100)).toEqual(["0", "1"]);
   });
+
+  test(RUNTIME === "node"
+    ? "a session ticket issued by one worker resumes on the other (the supervisor's shared key)"
+    : `a session ticket resumes on the worker that issued it only (${RUNTIME} cannot share ticket keys)`, () => {
+    const dir = mkdtempSync(join(tmpdir(), "portico-tickets-"));
+    const session = join(dir, "session.pem");
+    // The ticket's issuer, then resumptions until both workers have answered one (bounded).
+    const first = tlsGet(https, ["-sess_out", session]);
+    expect(first.reused).toBe(false);
+    const seen = new Map<string, boolean[]>();
+    for (let i = 0; i < 40 && seen.size < 2; i++) {
+      const r = tlsGet(https, ["-sess_in", session]);
+      seen.set(r.worker, [...(seen.get(r.worker) ?? []), r.reused]);
+    }
+    expect([...seen.keys()].sort()).toEqual(["0", "1"]);
+    const other = first.worker === "0" ? "1" : "0";
+    expect(seen.get(first.worker)!.every(Boolean)).toBe(true);
+    if (RUNTIME === "node") expect(seen.get(other)!.every(Boolean)).toBe(true);
+    else expect(seen.get(other)!.some(Boolean)).toBe(false);
+  }, 30_000);
 
   test("the supervisor's admin answers /healthz, /ready and the workers' /certs", async () => {
     expect((await curl([`http://127.0.0.1:${admin}/healthz`])).body).toBe("ok\n");

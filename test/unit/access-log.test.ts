@@ -44,6 +44,7 @@ const record = (over: Partial<RequestRecord> = {}): RequestRecord => ({
   peerSubject: 'CN=a "b"',
   peerUriSan: "spiffe://x/y",
   remoteAddress: "192.0.2.1",
+  directRemoteAddress: "10.1.1.1",
   userAgent: "curl/8",
   forwardedFor: undefined,
   ...over,
@@ -54,7 +55,7 @@ describe("lines", () => {
     expect(requestText(record())).toBe(
       '[2026-11-30T12:00:00.123Z] "GET /a?b=1 HTTP/2" 503 UF,URX 0 91 12 - "-" "curl/8" "rid" ' +
         '"app.test" "10.0.0.1:8080" app 192.0.2.1 app.test r1 listener=https vhost=*.test retries=2 ' +
-        'peer_subject="CN=a \\"b\\"" peer_uri_san=spiffe://x/y',
+        'peer_subject="CN=a \\"b\\"" peer_uri_san=spiffe://x/y downstream_direct_remote_address=10.1.1.1',
     );
     expect(requestText(record({ flags: [] }), "1")).toContain(" 503 - 0 91 ");
     expect(requestText(record(), "1")).toEndWith(" worker=1");
@@ -102,7 +103,7 @@ describe("lines", () => {
 
 describe("flags and fields of a request record", () => {
   const flagsOf = (err: unknown) => {
-    const rec = newRecord("l", new Request("http://a.test/"), { remoteAddress: "" });
+    const rec = newRecord("l", new Request("http://a.test/"), { remoteAddress: "" }, 0);
     flagError(rec, err);
     return rec.flags.join(",");
   };
@@ -132,10 +133,29 @@ describe("flags and fields of a request record", () => {
   test("HTTP/2 from ALPN unless the adapter says; the declared body length", () => {
     const req = new Request("http://a.test/", { method: "POST", body: "abc" });
     const tls = { serverName: "a.test", serverIndex: 0, alpn: "h2", peer: undefined };
-    const rec = newRecord("l", req, { remoteAddress: "", tls });
+    const rec = newRecord("l", req, { remoteAddress: "", tls }, 0);
     expect(rec.protocol).toBe("HTTP/2");
     expect(rec.sni).toBe("a.test");
-    expect(newRecord("l", req, { remoteAddress: "", tls, protocol: "HTTP/1.1" }).protocol).toBe("HTTP/1.1");
+    expect(newRecord("l", req, { remoteAddress: "", tls, protocol: "HTTP/1.1" }, 0).protocol).toBe(
+      "HTTP/1.1",
+    );
+  });
+
+  test("the client address: x-forwarded-for's trusted entry when the listener trusts proxies, else the peer", () => {
+    const req = new Request("http://a.test/", {
+      headers: { "x-forwarded-for": "203.0.113.9, 198.51.100.2" },
+    });
+    const peer = { remoteAddress: "10.0.0.5" };
+    expect(newRecord("l", req, peer, 0)).toMatchObject({
+      remoteAddress: "10.0.0.5",
+      directRemoteAddress: "10.0.0.5",
+    });
+    expect(newRecord("l", req, peer, 1)).toMatchObject({
+      remoteAddress: "198.51.100.2",
+      directRemoteAddress: "10.0.0.5",
+    });
+    expect(newRecord("l", req, peer, 2).remoteAddress).toBe("203.0.113.9");
+    expect(newRecord("l", req, peer, 3).remoteAddress).toBe("10.0.0.5");
   });
 });
 

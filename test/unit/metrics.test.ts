@@ -33,6 +33,7 @@ function request(over: Partial<RequestRecord> = {}): RequestRecord {
     peerSubject: undefined,
     peerUriSan: undefined,
     remoteAddress: "192.0.2.7",
+    directRemoteAddress: "192.0.2.7",
     ...over,
   };
 }

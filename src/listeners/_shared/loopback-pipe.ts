@@ -5,6 +5,7 @@
 // connection after its first response.
 import { connect, type Socket } from "node:net";
 import { normalizeAddress } from "./connection-info.ts";
+import type { TrafficBudget } from "./traffic-budget.ts";
 
 export interface PipedClient {
   remoteAddress: string;
@@ -13,6 +14,10 @@ export interface PipedClient {
   h2: boolean;
   /** The inner server has served a request on it (bun-sni counts its handshake then). */
   served?: true;
+  /** The client's own socket, which counts its bytes (traffic-budget.ts). */
+  client: Socket;
+  /** Held to a traffic budget by the front (bun-sni's Bun.serve, which shows no session). */
+  budget?: TrafficBudget;
 }
 
 /** The front's facts about each piped connection, keyed by the pipe's local port. */
@@ -24,18 +29,25 @@ export function pipeToLoopback(
   serverName: string,
   facts: PipeFacts,
   h2 = false,
+  budget?: TrafficBudget,
 ): void {
   const remoteAddress = normalizeAddress(socket.remoteAddress);
+  // A client may send its request and half-close at once (printf ... | nc -N, the soak script):
+  // its FIN goes on to the inner server (relay), whose answer must still reach it. Without
+  // this, node:net ends our side as the FIN arrives and the answer was lost (Deno,
+  // node-http2-pipe: a 400 or a 200 seen as a bare close). The inner server's close ends it.
+  socket.allowHalfOpen = true;
   const up = connect({ host: "127.0.0.1", port, noDelay: true });
   let localPort = 0;
   up.once("connect", () => {
     localPort = up.localPort ?? 0;
-    facts.set(localPort, { remoteAddress, serverName, h2 });
+    facts.set(localPort, { remoteAddress, serverName, h2, client: socket, budget });
     // The ClientHello was unshifted back into `socket`, so it flows first.
     relay(socket, up);
     relay(up, socket);
   });
   const forget = () => {
+    budget?.stop();
     if (localPort) facts.delete(localPort);
   };
   const teardown = () => {

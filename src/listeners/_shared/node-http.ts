@@ -41,6 +41,7 @@ import {
   limitsOf,
   refuseHeaders,
 } from "./limits-node.ts";
+import { HandedOver } from "./traffic-budget.ts";
 import { connectListener, upgradeListener } from "./node-upgrade.ts";
 import { answeredWith, countBytes, reportEnd } from "./response-end.ts";
 import type { SniTarget } from "./sni-front.ts";
@@ -89,7 +90,7 @@ export function h1SecureServer(
       ALPNProtocols: ["http/1.1"],
       minVersion: spec.tls!.minVersion,
       ciphers: policy.ciphers ?? DEFAULT_TLS12_CIPHERS,
-      ...ticketKeyOptions(),
+      ...ticketKeyOptions(policy),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       ...h1Options(limitsOf(spec)),
     },
@@ -126,13 +127,20 @@ export function http2Target(
   policy: TlsPolicy,
   index: number,
 ): SniTarget {
-  const server = secureServer(spec, tracker, policy, index);
-  return { emit: (socket) => server.emit("connection", socket) };
+  const handed = new HandedOver();
+  const server = secureServer(spec, tracker, policy, index, undefined, (tls) => handed.find(tls));
+  return {
+    emit: (socket) => {
+      handed.add(socket);
+      server.emit("connection", socket);
+    },
+  };
 }
 
 /**
  * The node:http2 secure server (HTTP/1.1 allowed) of one TLS policy. `remoteAddress` names the
- * client when connections arrive piped over loopback (the socket's peer is then the pipe).
+ * client when connections arrive piped over loopback (the socket's peer is then the pipe);
+ * `clientSocket` finds the socket the client's own bytes arrive on (h2-guard.ts budgets them).
  */
 export function secureServer(
   spec: HttpListenerSpec,
@@ -140,6 +148,7 @@ export function secureServer(
   policy: TlsPolicy,
   index: number,
   remoteAddress?: (socket: TLSSocket) => string | undefined,
+  clientSocket?: (socket: TLSSocket) => Socket | undefined,
 ): Http2SecureServer {
   const askCert = policy.requireClientCert || policy.requestClientCert === true;
   // One view of the connection for requests, upgrades and extended CONNECTs alike.
@@ -163,7 +172,7 @@ export function secureServer(
       minVersion: policy.minVersion ?? spec.tls!.minVersion,
       ...(policy.maxVersion ? { maxVersion: policy.maxVersion } : {}),
       ciphers: policy.ciphers ?? DEFAULT_TLS12_CIPHERS,
-      ...ticketKeyOptions(),
+      ...ticketKeyOptions(policy),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       ...H2_SERVER_LIMITS,
       settings: {
@@ -190,7 +199,7 @@ export function secureServer(
   onTlsClientError(server, spec);
   rotateTicketKeys(server);
   server.on("sessionError", () => {});
-  server.on("session", guardSession);
+  server.on("session", (session) => guardSession(session, clientSocket?.(session.socket as TLSSocket)));
   return server;
 }
 

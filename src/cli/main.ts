@@ -13,6 +13,7 @@ import { DEFAULT_ADMIN } from "../config/defaults.ts";
 import { selectAdapter } from "../listeners/select.ts";
 import type { Plan } from "../provision/plan.ts";
 import { provision } from "../provision/provision.ts";
+import { CredentialCache } from "../provision/credentials.ts";
 import { createUpstreamClient } from "../upstream/client.ts";
 import { UpstreamClients } from "../upstream/clients.ts";
 import { type PoolEvent, UpstreamPools } from "../upstream/pools.ts";
@@ -74,11 +75,12 @@ function load(
   args: ParsedArgs,
   reads = new FileReads(),
   quiet = false,
+  credentials?: CredentialCache,
 ): Promise<Loaded & { warnings: number }> {
-  return recordReads(reads, async () => ({ ...(await loadConfig(args, quiet)), reads }));
+  return recordReads(reads, async () => ({ ...(await loadConfig(args, quiet, credentials)), reads }));
 }
 
-async function loadConfig(args: ParsedArgs, quiet: boolean) {
+async function loadConfig(args: ParsedArgs, quiet: boolean, credentials: CredentialCache | undefined) {
   const credentialDirs = args.credentialDirs.length ? args.credentialDirs : probe("certs") ? ["certs"] : [];
   const config = await loadSources(args.configFiles, {
     services: args.services,
@@ -91,9 +93,18 @@ async function loadConfig(args: ParsedArgs, quiet: boolean) {
   });
   // --path-normalization beats routes.yaml's settings.pathNormalization, which beats BASE.
   if (args.pathNormalization) config.settings.pathNormalization = args.pathNormalization;
-  const provisioned = await provision(config, { allowExpired: args.allowExpired, warnDays: args.warnDays });
+  const provisioned = await provision(config, {
+    allowExpired: args.allowExpired,
+    warnDays: args.warnDays,
+    credentials,
+  });
   if (!quiet) for (const w of provisioned.warnings) log.warn(formatIssue(w));
-  return { config, plan: provisioned.plan, warnings: provisioned.warnings.length };
+  return {
+    config,
+    plan: provisioned.plan,
+    warnings: provisioned.warnings.length,
+    credentials: credentials?.lastLoad,
+  };
 }
 
 async function validate(args: ParsedArgs): Promise<number> {
@@ -120,8 +131,10 @@ async function run(args: ParsedArgs): Promise<number> {
   let watcher: FileWatcher | undefined;
   const pools = new UpstreamPools({ onEvent: logPoolEvent });
   const accessLog = new AccessLogSetup(args);
+  // Shared by every load of this process, so a reload parses only the credentials that changed.
+  const credentials = new CredentialCache();
   try {
-    const initial = await load(args, undefined, worker !== undefined);
+    const initial = await load(args, undefined, worker !== undefined, credentials);
     // A worker's admin listener is its own, on an ephemeral loopback port the supervisor reads.
     const adminAt = adminPlace(worker === undefined ? args.admin : "127.0.0.1:0", initial.plan.admin);
     const token = worker === undefined ? adminToken() : undefined;
@@ -148,7 +161,7 @@ async function run(args: ParsedArgs): Promise<number> {
     // that does not load changes nothing; one that does is applied listener by listener.
     reloader = new Reloader({
       initial,
-      load: (reads) => load(args, reads),
+      load: (reads) => load(args, reads, false, credentials),
       apply: async (plan) => {
         const report = await running.apply(plan);
         await accessLog.apply(plan.accessLog);

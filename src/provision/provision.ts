@@ -18,7 +18,7 @@ import { readText } from "../util/file-reads.ts";
 import type { UpstreamTls } from "../upstream/types.ts";
 import { HostTable } from "../util/host-table.ts";
 import { compileCertForwarding } from "./cert-forwarding.ts";
-import { certificateCovers, provisionCredential } from "./credentials.ts";
+import { type CredentialCache, certificateCovers, provisionCredential } from "./credentials.ts";
 import { exposedKeyWarning } from "./key-file-mode.ts";
 import { compileRoute } from "./compile-route.ts";
 import { issueAt, warningAt } from "./issues.ts";
@@ -50,6 +50,8 @@ export interface ProvisionOptions {
   allowExpired?: boolean;
   /** Warn about certificates that expire within this many days (default DEFAULT_WARN_DAYS). */
   warnDays?: number;
+  /** Credentials parsed by earlier loads (a reload's), reused when their PEM text is the same. */
+  credentials?: CredentialCache;
 }
 
 export async function provision(config: Config, opts: ProvisionOptions = {}): Promise<Provisioned> {
@@ -59,8 +61,11 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
   const credentials = new Map<string, CredentialPlan>();
   const used = usedCredentials(config);
   const results = await Promise.all(
-    [...config.credentials.values()].filter((c) => used.has(c.name)).map(provisionCredential),
+    [...config.credentials.values()]
+      .filter((c) => used.has(c.name))
+      .map((c) => provisionCredential(c, opts.credentials)),
   );
+  opts.credentials?.sweep();
   for (const r of results) {
     if (r.ok) {
       credentials.set(r.plan.name, r.plan);
@@ -172,7 +177,7 @@ function compileListener(
     for (const h of s.hosts) {
       hosts.add(h, true);
       serverByHost.add(h, plan);
-      if (!h.includes("*") && !certificateCovers(credential.certPem, h)) {
+      if (!h.includes("*") && !certificateCovers(credential, h)) {
         const cert = `certificate of "${credential.name}" (${credential.leaf.subject})`;
         const message = `${cert} does not cover host "${h}"; clients that verify the name will refuse it`;
         warnings.push(warningAt(s.source, message));

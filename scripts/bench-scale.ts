@@ -373,7 +373,16 @@ async function measure(o: Options, n: number, nodeBundle: string | undefined): P
     writeFileSync(join(dir, `h0.${ext}`), readFileSync(join(CERTS, `h0.${ext}`)));
   const port = await freePort();
   const file = writeConfig(dir, n, port, "one");
-  const args = ["run", "-c", file, "--access-log", "off", ...(o.adapter ? ["--adapter", o.adapter] : [])];
+  const args = [
+    "run",
+    "-c",
+    file,
+    "--access-log",
+    "off",
+    "--watch",
+    "false",
+    ...(o.adapter ? ["--adapter", o.adapter] : []),
+  ];
   const t = performance.now();
   const p = new Portico(porticoCommand(o.runtime, args, { nodeBundle }));
   try {

@@ -5,6 +5,7 @@
 
 import { join } from "node:path";
 import { LineCounter, parseAllDocuments } from "yaml";
+import { UNIQUE_KEYS_LATER, addDuplicateKeyErrors } from "../yaml-unique-keys.ts";
 import { ConfigError, fileIssue, type ConfigIssue } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { translateGateway } from "../istio/gateway.ts";
@@ -91,9 +92,10 @@ export function composeConfig(
 
   for (const { file, text } of texts) {
     const lineCounter = new LineCounter();
-    const all = parseAllDocuments(text, { lineCounter, prettyErrors: false });
+    const all = parseAllDocuments(text, { lineCounter, prettyErrors: false, ...UNIQUE_KEYS_LATER });
     if (!Array.isArray(all)) continue; // an empty file: nothing to add
     for (const doc of all) {
+      addDuplicateKeyErrors(doc);
       if (doc.errors.length > 0) {
         const at = (line: number, message: string) => fileIssue(file, line, message);
         issues.push(...yamlIssues(doc.errors, at, (pos) => lineCounter.linePos(pos).line));

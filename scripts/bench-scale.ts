@@ -2,7 +2,8 @@
 //
 // For each N (default 10, 1000, 10000), one Portico process on a config of N hosts
 // (h<i>.scale.test, credential c<i>, one listener on 127.0.0.1, one catch-all route answering
-// 200 directly) reports:
+// 200 directly; `portico run --access-log off --watch false`, so that only the benchmark's SIGHUPs
+// reload) reports:
 //   startup     spawn of the process → its "serving" line (ms)
 //   RSS         VmRSS of the process (the one that owns the sockets), 1 s after "serving" (MiB)
 //   fds         entries of /proc/PID/fd before any traffic, and with K TLS client connections open
@@ -29,8 +30,9 @@
 //   --nginx                 also start nginx on the same certificates
 //   --skip-reload           startup, RSS, fds and lookup only
 // Certificates (one EC P-256 CA, one EC leaf per host, src/certs/generate.ts) are made once and
-// cached under .bench/scale-certs/ (h<i>.crt/.key; more are added when a larger N asks for them).
-// Output: a Markdown table on stdout.
+// cached under .bench/scale-certs/ (h<i>.crt/.key, keys 0600; more are added when a larger N asks
+// for them; 10,000 take about 25 s). Output: a Markdown table on stdout, then each reload's own
+// "reloaded:" line (what it did, credentials parsed, its duration as Portico measured it).
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
@@ -90,6 +92,14 @@ function parseFlags(argv: string[]): Options {
 const CERTS = join(ROOT, ".bench/scale-certs");
 const host = (i: number) => `h${i}.scale.test`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The Portico or nginx running now, stopped if the benchmark is interrupted. */
+const running = new Set<ChildProcess>();
+for (const signal of ["SIGINT", "SIGTERM"] as const)
+  process.once(signal, () => {
+    for (const c of running) c.kill("SIGKILL");
+    process.exit(130);
+  });
 
 /** The CA and at least `n` leaves (plus one spare, "rot", for the rotation), made once. */
 async function ensureCerts(n: number): Promise<void> {
@@ -179,7 +189,9 @@ class Portico {
     this.proc = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"], cwd: ROOT });
     this.proc.stdout!.on("data", (d) => (this.out += d));
     this.proc.stderr!.on("data", (d) => (this.out += d));
+    running.add(this.proc);
     this.exited = new Promise((r) => this.proc.once("exit", () => r()));
+    void this.exited.then(() => running.delete(this.proc));
   }
   async waitFor(re: RegExp, count: number, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -331,6 +343,7 @@ async function nginxFigures(n: number): Promise<{ startup: number; rss: number }
   );
   const t = performance.now();
   const proc = spawn("nginx", ["-p", dir, "-c", join(dir, "nginx.conf")], { stdio: "ignore" });
+  running.add(proc);
   try {
     const deadline = Date.now() + 120_000;
     for (;;) {

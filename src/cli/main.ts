@@ -22,7 +22,7 @@ import { VERSION, runtimeName } from "./version.ts";
 import { USAGE, parseArgs, type ParsedArgs } from "./args.ts";
 import { AccessLogSetup } from "./access-log-setup.ts";
 import { certsCommand } from "./certs-command.ts";
-import { loadSources } from "./config-files.ts";
+import { ComposeCache, loadSources } from "./config-files.ts";
 import { log, setLogFormat } from "./log.ts";
 import { observers } from "../observe/records.ts";
 import { type Loaded, Reloader } from "./reload.ts";
@@ -75,35 +75,45 @@ function load(
   args: ParsedArgs,
   reads = new FileReads(),
   quiet = false,
-  credentials?: CredentialCache,
+  caches?: LoadCaches,
 ): Promise<Loaded & { warnings: number }> {
-  return recordReads(reads, async () => ({ ...(await loadConfig(args, quiet, credentials)), reads }));
+  return recordReads(reads, async () => ({ ...(await loadConfig(args, quiet, caches)), reads }));
 }
 
-async function loadConfig(args: ParsedArgs, quiet: boolean, credentials: CredentialCache | undefined) {
+/** What a reload may reuse from the loads before it: the composed config, parsed credentials. */
+interface LoadCaches {
+  config: ComposeCache;
+  credentials: CredentialCache;
+}
+
+async function loadConfig(args: ParsedArgs, quiet: boolean, caches: LoadCaches | undefined) {
   const credentialDirs = args.credentialDirs.length ? args.credentialDirs : probe("certs") ? ["certs"] : [];
-  const config = await loadSources(args.configFiles, {
-    services: args.services,
-    portMap: args.portMap,
-    bindAddress: args.bindAddress,
-    credentialDirs,
-    warn: (issue) => {
-      if (!quiet) log.info(formatIssue(issue));
+  const config = await loadSources(
+    args.configFiles,
+    {
+      services: args.services,
+      portMap: args.portMap,
+      bindAddress: args.bindAddress,
+      credentialDirs,
+      warn: (issue) => {
+        if (!quiet) log.info(formatIssue(issue));
+      },
     },
-  });
+    caches?.config,
+  );
   // --path-normalization beats routes.yaml's settings.pathNormalization, which beats BASE.
   if (args.pathNormalization) config.settings.pathNormalization = args.pathNormalization;
   const provisioned = await provision(config, {
     allowExpired: args.allowExpired,
     warnDays: args.warnDays,
-    credentials,
+    credentials: caches?.credentials,
   });
   if (!quiet) for (const w of provisioned.warnings) log.warn(formatIssue(w));
   return {
     config,
     plan: provisioned.plan,
     warnings: provisioned.warnings.length,
-    credentials: credentials?.lastLoad,
+    credentials: caches?.credentials.lastLoad,
   };
 }
 
@@ -131,10 +141,10 @@ async function run(args: ParsedArgs): Promise<number> {
   let watcher: FileWatcher | undefined;
   const pools = new UpstreamPools({ onEvent: logPoolEvent });
   const accessLog = new AccessLogSetup(args);
-  // Shared by every load of this process, so a reload parses only the credentials that changed.
-  const credentials = new CredentialCache();
+  // Shared by every load of this process, so a reload parses only what changed.
+  const caches: LoadCaches = { config: new ComposeCache(), credentials: new CredentialCache() };
   try {
-    const initial = await load(args, undefined, worker !== undefined, credentials);
+    const initial = await load(args, undefined, worker !== undefined, caches);
     // A worker's admin listener is its own, on an ephemeral loopback port the supervisor reads.
     const adminAt = adminPlace(worker === undefined ? args.admin : "127.0.0.1:0", initial.plan.admin);
     const token = worker === undefined ? adminToken() : undefined;
@@ -161,7 +171,7 @@ async function run(args: ParsedArgs): Promise<number> {
     // that does not load changes nothing; one that does is applied listener by listener.
     reloader = new Reloader({
       initial,
-      load: (reads) => load(args, reads, false, credentials),
+      load: (reads) => load(args, reads, false, caches),
       apply: async (plan) => {
         const report = await running.apply(plan);
         await accessLog.apply(plan.accessLog);

@@ -17,6 +17,7 @@ import { ConfigError, cannotRead, type ConfigIssue } from "../util/errors.ts";
 import { readText } from "../util/file-reads.ts";
 import type { UpstreamTls } from "../upstream/types.ts";
 import { HostTable } from "../util/host-table.ts";
+import { mapBounded } from "../util/map-bounded.ts";
 import { compileCertForwarding } from "./cert-forwarding.ts";
 import { type CredentialCache, certificateCovers, provisionCredential } from "./credentials.ts";
 import { exposedKeyWarning } from "./key-file-mode.ts";
@@ -54,16 +55,18 @@ export interface ProvisionOptions {
   credentials?: CredentialCache;
 }
 
+/** Credentials read at once: enough to keep the disk busy, few enough to let requests through. */
+const CREDENTIALS_AT_ONCE = 32;
+
 export async function provision(config: Config, opts: ProvisionOptions = {}): Promise<Provisioned> {
   const issues: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
 
   const credentials = new Map<string, CredentialPlan>();
   const used = usedCredentials(config);
-  const results = await Promise.all(
-    [...config.credentials.values()]
-      .filter((c) => used.has(c.name))
-      .map((c) => provisionCredential(c, opts.credentials)),
+  const wanted = [...config.credentials.values()].filter((c) => used.has(c.name));
+  const results = await mapBounded(wanted, CREDENTIALS_AT_ONCE, (c) =>
+    provisionCredential(c, opts.credentials),
   );
   opts.credentials?.sweep();
   for (const r of results) {

@@ -11,6 +11,7 @@ import {
   type SourceOptions,
   type SourceText,
 } from "../config/sources/compose.ts";
+import { parseYamlSliced } from "../config/yaml-documents.ts";
 import { type ConfigIssue, unreadableFile } from "../util/errors.ts";
 import { listDir, probe, readText } from "../util/file-reads.ts";
 
@@ -79,9 +80,11 @@ export async function loadSources(
     found.set(name, JSON.stringify(files));
     return files;
   };
+  // Parsed in slices: on a reload, requests keep being served while a large file is parsed.
+  const parsed = await Promise.all(texts.map(async (t) => ({ ...t, parsed: await parseYamlSliced(t.text) })));
   const config = composeConfig(
     files,
-    texts,
+    parsed,
     {
       ...rest,
       credentialFolders: { dirs, find },

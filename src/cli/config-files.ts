@@ -11,6 +11,7 @@ import {
   type SourceOptions,
   type SourceText,
 } from "../config/sources/compose.ts";
+import { parseYamlSliced } from "../config/yaml-documents.ts";
 import { type ConfigIssue, unreadableFile } from "../util/errors.ts";
 import { listDir, probe, readText } from "../util/file-reads.ts";
 
@@ -19,9 +20,31 @@ export interface ConfigFileOptions extends Omit<SourceOptions, "credentialFolder
   credentialDirs?: string[];
 }
 
+/**
+ * The last Config composed, and everything it was composed from: the files' text, the options,
+ * what the credential folders held, the warnings. Parsing and checking the YAML is the one long
+ * piece of work a load cannot await through (seconds with 10,000 hosts): a reload whose files
+ * all read the same reuses the Config instead (provisioning still runs, so certificates and key
+ * files are judged again).
+ */
+export class ComposeCache {
+  last?: {
+    key: string;
+    texts: SourceText[];
+    config: Config;
+    /** Each credential folder looked for, and what was found. */
+    found: Map<string, string>;
+    warnings: ConfigIssue[];
+  };
+}
+
 /** Reads every `-c` path (a file, or a folder of .yaml files) into one Config. */
-export async function loadSources(paths: string[], opts: ConfigFileOptions = {}): Promise<Config> {
-  const { credentialDirs, ...rest } = opts;
+export async function loadSources(
+  paths: string[],
+  opts: ConfigFileOptions = {},
+  cache?: ComposeCache,
+): Promise<Config> {
+  const { credentialDirs, warn, ...rest } = opts;
   const issues: ConfigIssue[] = [];
   const files = await expand(paths, issues);
   const texts: SourceText[] = [];
@@ -33,8 +56,51 @@ export async function loadSources(paths: string[], opts: ConfigFileOptions = {})
     }
   }
   const dirs = (credentialDirs ?? []).map((d) => resolve(d));
-  const credentialFolders = { dirs, find: (name: string) => findCredential(dirs, name) };
-  return composeConfig(files, texts, { ...rest, credentialFolders }, issues);
+  const key = JSON.stringify([
+    files,
+    [...(rest.services ?? [])],
+    [...(rest.portMap ?? [])],
+    rest.bindAddress,
+    dirs,
+  ]);
+  const last = cache?.last;
+  // The same text and options; the folders still hold what they held (asked again, so the
+  // watcher records the same probes as a full load would).
+  if (last && issues.length === 0 && last.key === key && sameTexts(last.texts, texts)) {
+    const still = [...last.found].every(([name, was]) => JSON.stringify(findCredential(dirs, name)) === was);
+    if (still) {
+      for (const w of last.warnings) warn?.(w);
+      return last.config;
+    }
+  }
+  const found = new Map<string, string>();
+  const warnings: ConfigIssue[] = [];
+  const find = (name: string) => {
+    const files = findCredential(dirs, name);
+    found.set(name, JSON.stringify(files));
+    return files;
+  };
+  // Parsed in slices: on a reload, requests keep being served while a large file is parsed.
+  const parsed = await Promise.all(texts.map(async (t) => ({ ...t, parsed: await parseYamlSliced(t.text) })));
+  const config = composeConfig(
+    files,
+    parsed,
+    {
+      ...rest,
+      credentialFolders: { dirs, find },
+      warn: (w) => {
+        warnings.push(w);
+        warn?.(w);
+      },
+    },
+    issues,
+  );
+  if (cache) cache.last = { key, texts, config, found, warnings };
+  return config;
+}
+
+function sameTexts(a: SourceText[], b: SourceText[]): boolean {
+  return a.length === b.length && a.every((t, i) => t.file === b[i]!.file && t.text === b[i]!.text);
 }
 
 async function expand(paths: string[], issues: ConfigIssue[]): Promise<string[]> {

@@ -13,6 +13,7 @@ import { DEFAULT_ADMIN } from "../config/defaults.ts";
 import { selectAdapter } from "../listeners/select.ts";
 import type { Plan } from "../provision/plan.ts";
 import { provision } from "../provision/provision.ts";
+import { CredentialCache } from "../provision/credentials.ts";
 import { createUpstreamClient } from "../upstream/client.ts";
 import { UpstreamClients } from "../upstream/clients.ts";
 import { type PoolEvent, UpstreamPools } from "../upstream/pools.ts";
@@ -21,7 +22,7 @@ import { VERSION, runtimeName } from "./version.ts";
 import { USAGE, parseArgs, type ParsedArgs } from "./args.ts";
 import { AccessLogSetup } from "./access-log-setup.ts";
 import { certsCommand } from "./certs-command.ts";
-import { loadSources } from "./config-files.ts";
+import { ComposeCache, loadSources } from "./config-files.ts";
 import { log, setLogFormat } from "./log.ts";
 import { observers } from "../observe/records.ts";
 import { type Loaded, Reloader } from "./reload.ts";
@@ -81,30 +82,52 @@ function load(
   reads = new FileReads(),
   quiet = false,
   acme?: AcmeManager,
+  caches?: LoadCaches,
 ): Promise<Loaded & { warnings: number }> {
-  return recordReads(reads, async () => ({ ...(await loadConfig(args, quiet, acme)), reads }));
+  return recordReads(reads, async () => ({ ...(await loadConfig(args, quiet, acme, caches)), reads }));
 }
 
-async function loadConfig(args: ParsedArgs, quiet: boolean, acme: AcmeManager | undefined) {
+/** What a reload may reuse from the loads before it: the composed config, parsed credentials. */
+interface LoadCaches {
+  config: ComposeCache;
+  credentials: CredentialCache;
+}
+
+async function loadConfig(
+  args: ParsedArgs,
+  quiet: boolean,
+  acme: AcmeManager | undefined,
+  caches: LoadCaches | undefined,
+) {
   const credentialDirs = args.credentialDirs.length ? args.credentialDirs : probe("certs") ? ["certs"] : [];
-  const config = await loadSources(args.configFiles, {
-    services: args.services,
-    portMap: args.portMap,
-    bindAddress: args.bindAddress,
-    credentialDirs,
-    warn: (issue) => {
-      if (!quiet) log.info(formatIssue(issue));
+  const config = await loadSources(
+    args.configFiles,
+    {
+      services: args.services,
+      portMap: args.portMap,
+      bindAddress: args.bindAddress,
+      credentialDirs,
+      warn: (issue) => {
+        if (!quiet) log.info(formatIssue(issue));
+      },
     },
-  });
+    caches?.config,
+  );
   // --path-normalization beats routes.yaml's settings.pathNormalization, which beats BASE.
   if (args.pathNormalization) config.settings.pathNormalization = args.pathNormalization;
   const provisioned = await provision(config, {
     allowExpired: args.allowExpired,
     warnDays: args.warnDays,
     acme,
+    credentials: caches?.credentials,
   });
   if (!quiet) for (const w of provisioned.warnings) log.warn(formatIssue(w));
-  return { config, plan: provisioned.plan, warnings: provisioned.warnings.length };
+  return {
+    config,
+    plan: provisioned.plan,
+    warnings: provisioned.warnings.length,
+    credentials: caches?.credentials.lastLoad,
+  };
 }
 
 async function validate(args: ParsedArgs): Promise<number> {
@@ -139,8 +162,10 @@ async function run(args: ParsedArgs): Promise<number> {
     () => reloader?.current.plan,
     (name) => void reloader?.reload("acme", name),
   );
+  // Shared by every load of this process, so a reload parses only what changed.
+  const caches: LoadCaches = { config: new ComposeCache(), credentials: new CredentialCache() };
   try {
-    const initial = await load(args, undefined, worker !== undefined, acme);
+    const initial = await load(args, undefined, worker !== undefined, acme, caches);
     // A worker's admin listener is its own, on an ephemeral loopback port the supervisor reads.
     const adminAt = adminPlace(worker === undefined ? args.admin : "127.0.0.1:0", initial.plan.admin);
     const token = worker === undefined ? adminToken() : undefined;
@@ -168,7 +193,7 @@ async function run(args: ParsedArgs): Promise<number> {
     // that does not load changes nothing; one that does is applied listener by listener.
     reloader = new Reloader({
       initial,
-      load: (reads) => load(args, reads, undefined, acme),
+      load: (reads) => load(args, reads, false, acme, caches),
       apply: async (plan) => {
         const report = await running.apply(plan);
         await accessLog.apply(plan.accessLog);

@@ -20,6 +20,10 @@ export interface ReloadReport {
   started: string[];
   stopped: string[];
   failed: { name: string; error: string }[];
+  /** Credentials whose PEM text changed (parsed) and those a load before had parsed already. */
+  credentials?: { parsed: number; reused: number };
+  /** From the trigger to the new plan serving, in milliseconds. */
+  ms: number;
 }
 
 export interface ReloadResult {
@@ -38,13 +42,15 @@ export interface Loaded {
   config: Config;
   plan: Plan;
   reads: FileReads;
+  /** How many credentials the load parsed, and how many it found parsed already. */
+  credentials?: { parsed: number; reused: number };
 }
 
 export interface ReloaderDeps {
   /** The initial load, already serving. */
   initial: Loaded;
   /** Loads the same files and flags again, noting every file read in `reads`. */
-  load(reads: FileReads): Promise<{ config: Config; plan: Plan }>;
+  load(reads: FileReads): Promise<Omit<Loaded, "reads">>;
   apply(plan: Plan): Promise<ApplyReport>;
   /** The log lines of the listeners named (started or restarted ones). */
   listenerLines(plan: Plan, names: Set<string>): SummaryLine[];
@@ -92,6 +98,7 @@ export class Reloader {
   }
 
   private async run(trigger: ReloadTrigger, cause: string | undefined): Promise<ReloadResult> {
+    const started = performance.now();
     const lines: string[] = [];
     const info = (msg: string, fields?: Record<string, unknown>) => {
       lines.push(msg);
@@ -103,7 +110,7 @@ export class Reloader {
     };
     info(`${STARTS[trigger]}: reloading ${this.deps.what}${cause ? ` (${cause} changed)` : ""}`, { trigger });
     const reads = new FileReads();
-    let next: { config: Config; plan: Plan };
+    let next: Omit<Loaded, "reads">;
     try {
       next = await this.deps.load(reads);
     } catch (err) {
@@ -128,19 +135,25 @@ export class Reloader {
       error(detail, { trigger, ok: false, error: detail });
       return this.done({ ok: false, trigger, error: detail, lines });
     }
-    this.current = next;
+    this.current = { config: next.config, plan: next.plan };
     this.reads = reads;
     this.generation++;
     const report: ReloadReport = {
       ...applied,
       failed: applied.failed.map((f) => ({ name: f.name, error: f.error.message })),
+      ms: Math.round(performance.now() - started),
     };
+    if (next.credentials) report.credentials = next.credentials;
+    const creds = next.credentials
+      ? `; credentials: ${next.credentials.parsed} parsed, ${next.credentials.reused} unchanged`
+      : "";
     for (const l of this.deps.listenerLines(next.plan, new Set([...report.started, ...report.restarted])))
       info(l.msg, l.fields);
     for (const f of report.failed) error(`listener ${f.name} could not start: ${f.error}`);
     info(
       `reloaded: ${report.updated.length} updated in place, ${report.restarted.length} restarted, ` +
-        `${report.started.length} started, ${report.stopped.length} stopped, ${report.failed.length} failed`,
+        `${report.started.length} started, ${report.stopped.length} stopped, ${report.failed.length} failed` +
+        `${creds}; ${report.ms} ms`,
       { trigger, ok: true, generation: this.generation, ...report },
     );
     return this.done({ ok: true, trigger, report, lines });

@@ -81,14 +81,11 @@ export function watchFiles(
   }
   const check = async () => {
     if (closed || busy) return;
-    const changed = firstChange(reads());
-    if (changed === undefined) {
-      arm(); // a missing folder that now exists gets its own watch
-      return;
-    }
     busy = true;
     try {
-      await reload(changed);
+      const changed = await firstChange(reads());
+      // Unchanged: only arm() below, so that a missing folder that now exists gets its own watch.
+      if (changed !== undefined && !closed) await reload(changed);
     } finally {
       busy = false;
       if (!closed) {

@@ -1,6 +1,16 @@
 // Maps a field path back to the line it was written on, so messages can say `routes.yaml:7`.
 
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from "yaml";
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  type Document,
+  type LineCounter,
+  type Node,
+  type Pair,
+  type YAMLMap,
+} from "yaml";
 
 export type FieldPath = readonly (string | number)[];
 
@@ -26,7 +36,7 @@ export function locateLine(doc: Document, lineCounter: LineCounter, path: FieldP
   for (const key of path) {
     if (isAlias(node)) node = node.resolve(doc);
     if (isMap(node)) {
-      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(key));
+      const pair = pairByKey(node).get(String(key));
       if (!pair) break;
       line = lineOf(pair.key, lineCounter) || line;
       node = pair.value;
@@ -39,6 +49,26 @@ export function locateLine(doc: Document, lineCounter: LineCounter, path: FieldP
     }
   }
   return line;
+}
+
+/**
+ * A mapping's pairs by scalar key, the first of equal keys winning (as a search from the top
+ * finds it), made once per mapping: every credential, service and route asks for its own line,
+ * and a search of the mapping for each would be quadratic in its size.
+ */
+const indexes = new WeakMap<YAMLMap, Map<string, Pair>>();
+function pairByKey(map: YAMLMap): Map<string, Pair> {
+  let index = indexes.get(map);
+  if (index === undefined) {
+    index = new Map();
+    for (const item of map.items) {
+      if (!isScalar(item.key)) continue;
+      const k = String(item.key.value);
+      if (!index.has(k)) index.set(k, item as Pair);
+    }
+    indexes.set(map, index);
+  }
+  return index;
 }
 
 function lineOf(node: unknown, lineCounter: LineCounter): number {

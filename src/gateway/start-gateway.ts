@@ -61,6 +61,9 @@ interface Entry {
   ref?: ListenerRef;
   running: RunningListener;
   adapter: string;
+  /** As configured (port 0 included), to tell a move from a restart in place. */
+  address: string;
+  port: number;
 }
 
 export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gateway> {
@@ -92,7 +95,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
         rawTarget: l.exactTarget,
         limits: { ...l.limits, maxRequestBodyBytes: l.bodyCeiling },
       };
-      return { key: keyOf(l), ref, ...(await startOn(spec)) };
+      return { key: keyOf(l), ref, address: l.address, port: l.port, ...(await startOn(spec)) };
     }
     const spec: StreamListenerSpec = {
       kind: "stream",
@@ -100,7 +103,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
       ...streamListenerSpec(l, deps.pools),
       limits: l.limits,
     };
-    return { key: keyOf(l), ...(await startOn(spec)) };
+    return { key: keyOf(l), address: l.address, port: l.port, ...(await startOn(spec)) };
   };
   const all = (p: Plan) => [...p.listeners, ...p.streamListeners];
   const specs = (p: Plan) => [...p.pools.values()].map((pool) => pool.spec);
@@ -116,6 +119,26 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
     await Promise.all(listeners.map((s) => s.close()));
     throw err;
   }
+
+  /**
+   * A listener that moves to another address or port binds the new socket before the old one
+   * closes, so that clients told the new port find it open. Only when it stays on the same
+   * address and port (or the new bind fails, e.g. because another listener still holds that
+   * port, or a wildcard address overlaps the old one) does the old socket close first: without
+   * SO_REUSEPORT (Node has none) the port cannot be bound twice, and with it the kernel would
+   * share new connections between the old and the new settings.
+   */
+  const restart = async (old: Entry, l: ListenerPlan | StreamListenerPlan, serverHeader: string) => {
+    if (old.address !== l.address || old.port !== l.port) {
+      const started = await start(l, serverHeader).catch(() => undefined);
+      if (started) {
+        await old.running.close();
+        return started;
+      }
+    }
+    await old.running.close();
+    return start(l, serverHeader);
+  };
 
   const apply = async (next: Plan): Promise<ApplyReport> => {
     const report: ApplyReport = { updated: [], restarted: [], started: [], stopped: [], failed: [] };
@@ -139,9 +162,11 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
         report.updated.push(l.name);
         continue;
       }
-      if (old) await old.running.close();
       try {
-        entries.set(l.name, await start(l, next.serverHeader));
+        entries.set(
+          l.name,
+          old ? await restart(old, l, next.serverHeader) : await start(l, next.serverHeader),
+        );
         (old ? report.restarted : report.started).push(l.name);
       } catch (error) {
         entries.delete(l.name);
@@ -201,9 +226,21 @@ function keyOf(l: ListenerPlan | StreamListenerPlan): string {
   const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
   if (l.kind === "https") {
     const spec = tlsSpec(l);
-    const policies = JSON.stringify(spec.policies, replacer);
+    // With thousands of servers this runs on every reload: the PEM text goes in by its digest and
+    // the SNI table by pattern → server index, so building and comparing the key stays cheap.
+    const policies = JSON.stringify(
+      spec.policies.map((p, i) => ({
+        ...p,
+        certPem: undefined,
+        keyPem: undefined,
+        caPem: p.caPem === undefined ? undefined : l.servers[i]!.credential.digest,
+        pem: l.servers[i]!.credential.digest,
+        checkClientCert: p.checkClientCert && `fn#${++uniq}`,
+      })),
+    );
+    const byHost = l.serverByHost.values().map((s) => s.index);
     const acme = l.acmeTlsAlpn ? "|acme" : "";
-    return `${base}|${policies}|${spec.defaultPolicy}|${JSON.stringify(l.serverByHost)}${acme}`;
+    return `${base}|${policies}|${spec.defaultPolicy}|${l.serverByHost.patterns()}|${byHost}${acme}`;
   }
   return `${base}|${JSON.stringify(l, replacer)}`;
 }

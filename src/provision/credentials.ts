@@ -6,15 +6,12 @@
 import type { CredentialConfig } from "../config/model.ts";
 import { cannotRead, type ConfigIssue } from "../util/errors.ts";
 import { chainOrderProblems } from "../certs/chain.ts";
-import {
-  certificateCoversHost,
-  describeCertificate,
-  readCertificate,
-  type CertificateInfo,
-} from "../certs/describe.ts";
+import { createHash } from "node:crypto";
+import { certificateCoversHost, describeCertificate, type CertificateInfo } from "../certs/describe.ts";
 import { pemDer } from "../certs/pem.ts";
 import { keyMatchesSpki, readPrivateKeyPem, type PrivateKeyDetails } from "../certs/private-key.ts";
-import type { CertificateSummary, CredentialPlan } from "./plan.ts";
+import type { CertificateSummary, CredentialFacts, CredentialPlan } from "./plan.ts";
+import { quickCredential } from "./credential-quick.ts";
 import { issueAt, warningAt } from "./issues.ts";
 import { exposedKeyWarning } from "./key-file-mode.ts";
 import { readText as readFileText } from "../util/file-reads.ts";
@@ -23,7 +20,10 @@ export type CredentialResult =
   | { ok: true; plan: CredentialPlan; warnings: ConfigIssue[] }
   | { ok: false; issues: ConfigIssue[] };
 
-export async function provisionCredential(c: CredentialConfig): Promise<CredentialResult> {
+export async function provisionCredential(
+  c: CredentialConfig,
+  cache?: CredentialCache,
+): Promise<CredentialResult> {
   const issues: ConfigIssue[] = [];
   const fail = (message: string) => issues.push(issueAt(c.source, message));
 
@@ -35,50 +35,16 @@ export async function provisionCredential(c: CredentialConfig): Promise<Credenti
     caPem = c.caOptional ? await readOptional(c.ca, fail) : await readText(c.ca, "CA bundle", fail);
   if (certPem === undefined || keyPem === undefined || issues.length > 0) return { ok: false, issues };
 
-  let blocks: Uint8Array[];
-  let leaf: CertificateInfo;
-  try {
-    blocks = pemDer(certPem, "CERTIFICATE");
-    if (blocks.length === 0) {
-      fail(`${c.cert}: no PEM certificate found (expected "-----BEGIN CERTIFICATE-----")`);
-      return { ok: false, issues };
-    }
-    leaf = await describeCertificate(blocks[0]!);
-  } catch (err) {
-    fail(`${c.cert}: cannot parse certificate: ${(err as Error).message}`);
-    return { ok: false, issues };
+  // Same PEM text as a load before: its facts are already known (a reload re-parses only what changed).
+  const digest = contentDigest(certPem, keyPem, caPem);
+  let parsed = cache?.get(digest);
+  if (parsed === undefined) {
+    const fresh =
+      quickCredential(certPem, keyPem, caPem) ?? (await parseCredential(c, certPem, keyPem, caPem, fail));
+    if (fresh === undefined) return { ok: false, issues };
+    parsed = fresh;
+    cache?.set(digest, parsed);
   }
-
-  let key: PrivateKeyDetails;
-  try {
-    key = await readPrivateKeyPem(keyPem);
-  } catch (err) {
-    fail(
-      `${c.key}: cannot read private key (expected PEM, PKCS#1, PKCS#8 or SEC1, unencrypted): ` +
-        `${(err as Error).message}`,
-    );
-    return { ok: false, issues };
-  }
-  if (!(await keyMatchesSpki(key, leaf.spki))) {
-    fail(`private key ${c.key} does not match certificate ${c.cert} (their public keys differ)`);
-    return { ok: false, issues };
-  }
-
-  let chain: CertificateInfo[];
-  let caCerts: CertificateInfo[];
-  try {
-    const caBlocks = caPem === undefined ? [] : pemDer(caPem, "CERTIFICATE");
-    if (caPem !== undefined && caBlocks.length === 0) {
-      fail(`${c.ca}: no PEM certificate found in the CA bundle`);
-      return { ok: false, issues };
-    }
-    chain = [leaf, ...(await Promise.all(blocks.slice(1).map(describeCertificate)))];
-    caCerts = await Promise.all(caBlocks.map(describeCertificate));
-  } catch (err) {
-    fail(`cannot parse a certificate of ${c.cert}${c.ca ? ` or ${c.ca}` : ""}: ${(err as Error).message}`);
-    return { ok: false, issues };
-  }
-  const summaries = chain.map(summarize);
   const exposed = inline.key === undefined ? await exposedKeyWarning(c.key) : undefined;
   return {
     ok: true,
@@ -91,21 +57,132 @@ export async function provisionCredential(c: CredentialConfig): Promise<Credenti
       certPem,
       keyPem,
       caPem,
-      leaf: summaries[0]!,
-      chain: summaries,
-      chainProblems: await chainOrderProblems(chain),
-      anchoredAt: chain[chain.length - 1]!.x509.issuer,
-      clientCa: caCerts.map(summarize),
+      digest,
+      ...parsed,
     },
   };
 }
 
 /**
- * Whether the certificate is valid for `host`, as a client checks it (SAN DNS names, or the CN
- * when there is no SAN; see certificateCoversHost). `certPem` is a provisioned credential's.
+ * Parsed credentials by the SHA-256 of their PEM text, kept from one load to the next, so that
+ * a reload that changes nothing, or only routes, parses no certificate again: x509 parsing and
+ * the key check are most of a load's cost with thousands of credentials. Entries a load did not
+ * use are dropped at the end of the next load (`sweep`), so rotated certificates do not pile up.
  */
-export function certificateCovers(certPem: string, host: string): boolean {
-  return certificateCoversHost(readCertificate(pemDer(certPem, "CERTIFICATE")[0]!), host);
+export class CredentialCache {
+  private last = new Map<string, CredentialFacts>();
+  private next = new Map<string, CredentialFacts>();
+  /** Credentials parsed (not found here) since the last sweep. */
+  parsed = 0;
+  /** Credentials found here since the last sweep. */
+  reused = 0;
+  /** The counts of the last load, as `sweep` ended it. */
+  lastLoad = { parsed: 0, reused: 0 };
+
+  get(digest: string): CredentialFacts | undefined {
+    const hit = this.next.get(digest) ?? this.last.get(digest);
+    if (hit !== undefined) {
+      this.next.set(digest, hit);
+      this.reused++;
+    }
+    return hit;
+  }
+
+  set(digest: string, parsed: CredentialFacts): void {
+    this.next.set(digest, parsed);
+    this.parsed++;
+  }
+
+  /** Ends a load: what it did not use goes; the counts start again. */
+  sweep(): void {
+    this.lastLoad = { parsed: this.parsed, reused: this.reused };
+    this.last = this.next;
+    this.next = new Map();
+    this.parsed = 0;
+    this.reused = 0;
+  }
+}
+
+function contentDigest(certPem: string, keyPem: string, caPem: string | undefined): string {
+  // NUL cannot occur in PEM text, so the three parts cannot run into each other.
+  return createHash("sha256")
+    .update(certPem)
+    .update("\0")
+    .update(keyPem)
+    .update("\0")
+    .update(caPem ?? "\0absent")
+    .digest("hex");
+}
+
+/** The thorough reading: every certificate and key `portico certs` reads, and what is wrong, said. */
+export async function parseCredential(
+  c: CredentialConfig,
+  certPem: string,
+  keyPem: string,
+  caPem: string | undefined,
+  fail: (message: string) => void,
+): Promise<CredentialFacts | undefined> {
+  let blocks: Uint8Array[];
+  let leaf: CertificateInfo;
+  try {
+    blocks = pemDer(certPem, "CERTIFICATE");
+    if (blocks.length === 0) {
+      fail(`${c.cert}: no PEM certificate found (expected "-----BEGIN CERTIFICATE-----")`);
+      return undefined;
+    }
+    leaf = await describeCertificate(blocks[0]!);
+  } catch (err) {
+    fail(`${c.cert}: cannot parse certificate: ${(err as Error).message}`);
+    return undefined;
+  }
+
+  let key: PrivateKeyDetails;
+  try {
+    key = await readPrivateKeyPem(keyPem);
+  } catch (err) {
+    fail(
+      `${c.key}: cannot read private key (expected PEM, PKCS#1, PKCS#8 or SEC1, unencrypted): ` +
+        `${(err as Error).message}`,
+    );
+    return undefined;
+  }
+  if (!(await keyMatchesSpki(key, leaf.spki))) {
+    fail(`private key ${c.key} does not match certificate ${c.cert} (their public keys differ)`);
+    return undefined;
+  }
+
+  let chain: CertificateInfo[];
+  let caCerts: CertificateInfo[];
+  try {
+    const caBlocks = caPem === undefined ? [] : pemDer(caPem, "CERTIFICATE");
+    if (caPem !== undefined && caBlocks.length === 0) {
+      fail(`${c.ca}: no PEM certificate found in the CA bundle`);
+      return undefined;
+    }
+    chain = [leaf, ...(await Promise.all(blocks.slice(1).map(describeCertificate)))];
+    caCerts = await Promise.all(caBlocks.map(describeCertificate));
+  } catch (err) {
+    fail(`cannot parse a certificate of ${c.cert}${c.ca ? ` or ${c.ca}` : ""}: ${(err as Error).message}`);
+    return undefined;
+  }
+  const summaries = chain.map(summarize);
+  return {
+    leaf: summaries[0]!,
+    chain: summaries,
+    chainProblems: await chainOrderProblems(chain),
+    anchoredAt: chain[chain.length - 1]!.x509.issuer,
+    clientCa: caCerts.map(summarize),
+    leafNames: { subjectAltNames: leaf.subjectAltNames, commonNames: leaf.commonNames },
+  };
+}
+
+/**
+ * Whether the credential's certificate is valid for `host`, as a client checks it (SAN DNS
+ * names, or the CN when there is no SAN; see certificateCoversHost), from the names read when
+ * it was parsed.
+ */
+export function certificateCovers(c: CredentialPlan, host: string): boolean {
+  return certificateCoversHost(c.leafNames, host);
 }
 
 /** Startup messages and the admin API print names as the parsed certificate does: `CN=a, O=b`. */

@@ -33,6 +33,8 @@ export interface CredentialPlan {
   certPem: string;
   keyPem: string;
   caPem?: string;
+  /** SHA-256 of the certificate, key and CA PEM text: equal digests, the same credential. */
+  digest: string;
   leaf: CertificateSummary;
   /** Every certificate of the certificate file, leaf first. */
   chain: CertificateSummary[];
@@ -42,7 +44,15 @@ export interface CredentialPlan {
   anchoredAt: string;
   /** Trust anchors for client certificates (ca.crt), when there are any. */
   clientCa: CertificateSummary[];
+  /** The leaf's names as OpenSSL prints them, for checking which hosts it covers. */
+  leafNames: { subjectAltNames: string[]; commonNames: string[] };
 }
+
+/** What a credential's PEM text says, read and checked: the part of a CredentialPlan a reload can keep. */
+export type CredentialFacts = Omit<
+  CredentialPlan,
+  "name" | "certFile" | "keyFile" | "caFile" | "certPem" | "keyPem" | "caPem" | "digest"
+>;
 
 export type TlsMode = "SIMPLE" | "MUTUAL" | "OPTIONAL_MUTUAL";
 

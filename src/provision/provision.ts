@@ -18,8 +18,9 @@ import { ConfigError, cannotRead, type ConfigIssue } from "../util/errors.ts";
 import { readText } from "../util/file-reads.ts";
 import type { UpstreamTls } from "../upstream/types.ts";
 import { HostTable } from "../util/host-table.ts";
+import { mapBounded } from "../util/map-bounded.ts";
 import { compileCertForwarding } from "./cert-forwarding.ts";
-import { certificateCovers, provisionCredential } from "./credentials.ts";
+import { type CredentialCache, certificateCovers, provisionCredential } from "./credentials.ts";
 import { provisionAcmeCredentials, type AcmeSource } from "./acme.ts";
 import { exposedKeyWarning } from "./key-file-mode.ts";
 import { compileRoute } from "./compile-route.ts";
@@ -56,7 +57,12 @@ export interface ProvisionOptions {
   warnDays?: number;
   /** The running ACME lifecycle: its certificates, and the challenge answers for the listeners. */
   acme?: AcmeSource & { responder: AcmeResponder };
+  /** Credentials parsed by earlier loads (a reload's), reused when their PEM text is the same. */
+  credentials?: CredentialCache;
 }
+
+/** Credentials read at once: enough to keep the disk busy, few enough to let requests through. */
+const CREDENTIALS_AT_ONCE = 32;
 
 export async function provision(config: Config, opts: ProvisionOptions = {}): Promise<Provisioned> {
   const issues: ConfigIssue[] = [];
@@ -66,9 +72,10 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
   const used = usedCredentials(config);
   const files = [...config.credentials.values()].filter((c) => used.has(c.name) && c.acme === undefined);
   const results = [
-    ...(await Promise.all(files.map(provisionCredential))),
+    ...(await mapBounded(files, CREDENTIALS_AT_ONCE, (c) => provisionCredential(c, opts.credentials))),
     ...(await provisionAcmeCredentials(config, used, opts.acme, issues)),
   ];
+  opts.credentials?.sweep();
   for (const r of results) {
     if (r.ok) {
       credentials.set(r.plan.name, r.plan);
@@ -206,7 +213,7 @@ function compileListener(
     for (const h of s.hosts) {
       hosts.add(h, true);
       serverByHost.add(h, plan);
-      if (!h.includes("*") && !certificateCovers(credential.certPem, h)) {
+      if (!h.includes("*") && !certificateCovers(credential, h)) {
         const cert = `certificate of "${credential.name}" (${credential.leaf.subject})`;
         const message = `${cert} does not cover host "${h}"; clients that verify the name will refuse it`;
         warnings.push(warningAt(s.source, message));

@@ -10,8 +10,8 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { readFile, readdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readFile, readdir, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 
 /** How a path was consulted: its content read, its listing read, or only its existence probed. */
@@ -89,26 +89,36 @@ export function probe(path: string): boolean {
   return yes;
 }
 
-/** What `path` holds now, digested as it was when it was recorded. Symlinks are followed. */
-export function digestNow(path: string, { kind, names }: FileRead): string {
+/**
+ * What `path` holds now, digested as it was when it was recorded. Symlinks are followed.
+ * Asynchronous, so that the watcher's poll over thousands of certificate files never holds the
+ * event loop.
+ */
+export async function digestNow(path: string, { kind, names }: FileRead): Promise<string> {
   try {
-    if (kind === "probe") return existsSync(path) ? "yes" : "no";
+    if (kind === "probe") return (await exists(path)) ? "yes" : "no";
     if (kind === "dir")
       return sha256(
-        readdirSync(path)
+        (await readdir(path))
           .filter((n) => names?.test(n) ?? true)
           .sort()
           .join("\n"),
       );
-    if (!statSync(path).isFile()) return ABSENT;
-    return sha256(readFileSync(path));
+    if (!(await stat(path)).isFile()) return ABSENT;
+    return sha256(await readFile(path));
   } catch {
     return ABSENT;
   }
 }
 
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
+
 /** The first recorded path whose content is no longer what the load read, or undefined. */
-export function firstChange(reads: FileReads): string | undefined {
-  for (const [path, r] of reads.paths) if (digestNow(path, r) !== r.digest) return path;
+export async function firstChange(reads: FileReads): Promise<string | undefined> {
+  for (const [path, r] of reads.paths) if ((await digestNow(path, r)) !== r.digest) return path;
   return undefined;
 }

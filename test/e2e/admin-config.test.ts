@@ -119,10 +119,14 @@ describe("admin: GET /config and POST /reload", () => {
       started: [],
       stopped: [],
       failed: [],
+      // The credential's files did not change: what was parsed at startup serves again.
+      credentials: { parsed: 0, reused: 2 },
+      ms: expect.any(Number),
     });
     expect(body.lines[0]).toBe(`POST /reload: reloading ${file}`);
     expect(body.lines.at(-1)).toBe(
-      "reloaded: 0 updated in place, 1 restarted, 0 started, 0 stopped, 0 failed",
+      "reloaded: 0 updated in place, 1 restarted, 0 started, 0 stopped, 0 failed; " +
+        `credentials: 0 parsed, 2 unchanged; ${body.report.ms} ms`,
     );
     for (const line of body.lines) expect(p.output()).toContain(line);
     const config = await (await fetch(url("/config"))).json();

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { loadSources } from "../../src/cli/config-files.ts";
+import { ComposeCache, loadSources } from "../../src/cli/config-files.ts";
 import { parseConfig } from "../../src/config/routes-yaml/parse.ts";
 import { ConfigError } from "../../src/util/errors.ts";
 import { yaml } from "../helpers/yaml.ts";
@@ -269,6 +269,42 @@ describe("parseConfig: errors name file, line and field", () => {
       const file = join(dir, "routes.yaml");
       await Bun.write(file, HTTP_LISTENER);
       expect((await loadSources([file])).files).toEqual([file]);
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+
+  test("ComposeCache: the same files and credential folders give the Config composed before", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "portico-config-"));
+    try {
+      const file = join(dir, "routes.yaml");
+      const creds = join(dir, "creds");
+      const gateway = (host: string) =>
+        "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: { name: gw }\nspec:\n" +
+        "  servers:\n    - port: { number: 443, name: https, protocol: HTTPS }\n" +
+        `      hosts: [${host}]\n      tls: { mode: SIMPLE, credentialName: c }\n` +
+        "---\nkind: Sidecar\nmetadata: { name: s }\n";
+      await Bun.write(file, gateway("a.test"));
+      await Bun.write(join(creds, "c", "tls.crt"), "x");
+      const cache = new ComposeCache();
+      const warnings: string[] = [];
+      const load = () =>
+        loadSources([file], { credentialDirs: [creds], warn: (w) => warnings.push(w.message) }, cache);
+      const first = await load();
+      expect(await load()).toBe(first);
+      // What a full load warned about is said again.
+      expect(warnings.length).toBe(2);
+      expect(warnings[1]).toBe(warnings[0]!);
+      expect(warnings[0]).toContain("Sidecar");
+      // A credential folder that gains a CA: composed again, and the CA is in it.
+      await Bun.write(join(creds, "c", "ca.crt"), "x");
+      const withCa = await load();
+      expect(withCa).not.toBe(first);
+      expect([...withCa.credentials.values()][0]!.ca).toBe(join(creds, "c", "ca.crt"));
+      expect(await load()).toBe(withCa);
+      // An edited file: composed again.
+      await Bun.write(file, gateway("b.test"));
+      expect(await load()).not.toBe(withCa);
     } finally {
       await rm(dir, { recursive: true });
     }

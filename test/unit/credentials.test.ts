@@ -6,7 +6,13 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { CredentialConfig } from "../../src/config/model.ts";
-import { certificateCovers, provisionCredential } from "../../src/provision/credentials.ts";
+import { quickCredential } from "../../src/provision/credential-quick.ts";
+import {
+  CredentialCache,
+  certificateCovers,
+  parseCredential,
+  provisionCredential,
+} from "../../src/provision/credentials.ts";
 import { book } from "../helpers/book.ts";
 import { openssl } from "../helpers/pki.ts";
 
@@ -283,13 +289,100 @@ describe("provisionCredential: the key file", () => {
 });
 
 describe("certificateCovers", () => {
-  test("the CN when there is no SAN; SAN DNS names otherwise", () => {
-    const webapp = readFileSync(webappCert, "utf8");
+  test("the CN when there is no SAN; SAN DNS names otherwise", async () => {
+    const plan = async (files: { cert: string; key: string }) => {
+      const r = await provisionCredential(cred(files));
+      if (!r.ok) throw new Error(JSON.stringify(r.issues));
+      return r.plan;
+    };
+    const webapp = await plan({ cert: webappCert, key: webappKey });
     expect(certificateCovers(webapp, "webapp.istioinaction.io")).toBe(true);
     expect(certificateCovers(webapp, "WEBAPP.istioinaction.io")).toBe(true);
     expect(certificateCovers(webapp, "catalog.istioinaction.io")).toBe(false);
-    const san = readFileSync(join(dir, "ec-sec1.crt"), "utf8");
+    const san = await plan({ cert: join(dir, "ec-sec1.crt"), key: join(dir, "ec-sec1.key") });
     expect(certificateCovers(san, "ec-sec1.test")).toBe(true);
     expect(certificateCovers(san, "x.ec-sec1.test")).toBe(false);
+  });
+});
+
+describe("CredentialCache: a load parses only the credentials whose PEM text changed", () => {
+  test("same files: reused; a rotated certificate: parsed; an unused entry: dropped", async () => {
+    const cache = new CredentialCache();
+    const a = { cert: join(dir, "cache-a.crt"), key: join(dir, "cache-a.key") };
+    copyFileSync(webappCert, a.cert);
+    copyFileSync(webappKey, a.key);
+    const b = { cert: join(dir, "ec-sec1.crt"), key: join(dir, "ec-sec1.key") };
+    const load = async () => {
+      const rs = await Promise.all([
+        provisionCredential(cred(a), cache),
+        provisionCredential(cred(b), cache),
+      ]);
+      cache.sweep();
+      for (const r of rs) if (!r.ok) throw new Error(JSON.stringify(r.issues));
+      return rs.map((r) => (r.ok ? r.plan : undefined));
+    };
+    const [first] = await load();
+    expect(cache.lastLoad).toEqual({ parsed: 2, reused: 0 });
+    const [again] = await load();
+    expect(cache.lastLoad).toEqual({ parsed: 0, reused: 2 });
+    expect(again!.leaf).toBe(first!.leaf);
+    // A new certificate for the same key in the same file: parsed, and what it says is new.
+    copyFileSync(join(dir, "ec-sec1.key"), join(dir, "cache-c.key"));
+    copyFileSync(selfSign("cache-c"), a.cert);
+    copyFileSync(join(dir, "cache-c.key"), a.key);
+    const [rotated] = await load();
+    expect(cache.lastLoad).toEqual({ parsed: 1, reused: 1 });
+    expect(rotated!.leaf.dnsNames).toEqual(["cache-c.test"]);
+    // The webapp entry went unused for a whole load: gone, so going back parses it again.
+    copyFileSync(webappCert, a.cert);
+    copyFileSync(webappKey, a.key);
+    await load();
+    expect(cache.lastLoad).toEqual({ parsed: 1, reused: 1 });
+  });
+
+  test("a key that does not match is refused on every load, never cached", async () => {
+    const cache = new CredentialCache();
+    const bad = cred({ cert: webappCert, key: catalogKey });
+    for (let i = 0; i < 2; i++) {
+      expect((await provisionCredential(bad, cache)).ok).toBe(false);
+      cache.sweep();
+      expect(cache.lastLoad).toEqual({ parsed: 0, reused: 0 });
+    }
+  });
+});
+
+describe("quickCredential (node:crypto) says what the thorough reading says, or leaves it to it", () => {
+  const text = (f: string) => readFileSync(f, "utf8");
+  const thorough = async (cert: string, key: string, ca?: string) => {
+    const issues: string[] = [];
+    const facts = await parseCredential(cred({ cert, key }), cert, key, ca, (m) => issues.push(m));
+    expect(issues).toEqual([]);
+    return facts;
+  };
+
+  test("the usual credentials: RSA and EC leaves, SEC1 and PKCS#8 keys, a leaf with its chain", async () => {
+    const rsa = selfSign("rsa-pkcs8");
+    const cases: [string, string][] = [
+      [text(webappCert), text(webappKey)],
+      [text(join(dir, "ec-sec1.crt")), text(join(dir, "ec-sec1.key"))],
+      [text(join(dir, "ec-sec1.crt")), text(join(dir, "ec-pkcs8.key"))],
+      [text(rsa), text(join(dir, "rsa-pkcs1.key"))],
+      [text(webappCert) + text(book.webappIntermediateCert), text(webappKey)],
+    ];
+    for (const [cert, key] of cases) {
+      const quick = quickCredential(cert, key, undefined);
+      expect(quick).toBeDefined();
+      expect(quick).toEqual(await thorough(cert, key));
+    }
+  });
+
+  test("anything wrong or unusual is left to the thorough reading", () => {
+    const webapp = text(webappCert);
+    // A key that is not the certificate's, a chain out of order, a client CA, no certificate.
+    expect(quickCredential(webapp, text(catalogKey), undefined)).toBeUndefined();
+    const reversed = text(book.webappIntermediateCert) + webapp;
+    expect(quickCredential(reversed, text(webappKey), undefined)).toBeUndefined();
+    expect(quickCredential(webapp, text(webappKey), text(webappCaChain))).toBeUndefined();
+    expect(quickCredential(text(webappKey), text(webappKey), undefined)).toBeUndefined();
   });
 });

@@ -73,10 +73,17 @@ describe("Reloader", () => {
     const { r } = reloader(async () => {});
     const result = await r.reload("signal");
     expect(result.ok).toBe(true);
-    expect(result.report).toEqual({ updated: ["web"], restarted: [], started: [], stopped: [], failed: [] });
+    expect(result.report).toEqual({
+      updated: ["web"],
+      restarted: [],
+      started: [],
+      stopped: [],
+      failed: [],
+      ms: expect.any(Number),
+    });
     expect(result.lines).toEqual([
       "SIGHUP: reloading routes.yaml",
-      "reloaded: 1 updated in place, 0 restarted, 0 started, 0 stopped, 0 failed",
+      `reloaded: 1 updated in place, 0 restarted, 0 started, 0 stopped, 0 failed; ${result.report!.ms} ms`,
     ]);
   });
 });

@@ -151,9 +151,9 @@ describe("FileReads", () => {
       await readText(f);
     });
     expect([...reads.paths.keys()]).toEqual([f]);
-    expect(firstChange(reads)).toBeUndefined();
+    expect(await firstChange(reads)).toBeUndefined();
     writeFileSync(f, "2");
-    expect(firstChange(reads)).toBe(f);
+    expect(await firstChange(reads)).toBe(f);
     rmSync(dir, { recursive: true });
   });
 });

@@ -5,6 +5,7 @@
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
 import { LineCounter, parseDocument, type Document } from "yaml";
+import { UNIQUE_KEYS_LATER, addDuplicateKeyErrors } from "../yaml-unique-keys.ts";
 import { ConfigError, fileIssue, type Source } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { parseDuration } from "../duration.ts";
@@ -42,7 +43,8 @@ import { limitsConfig } from "../limits.ts";
 /** Parses routes.yaml text. Pure: `file` only names the source and anchors relative paths. */
 export function parseConfig(text: string, file: string): Config {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, ...UNIQUE_KEYS_LATER });
+  addDuplicateKeyErrors(doc);
   const config = configFromDocument(doc, lineCounter, file);
   // Alone, routes.yaml must define every subset its routes name (with Istio documents, the
   // composition checks once DestinationRules are read: sources/compose.ts).

@@ -4,7 +4,7 @@
 // the files and looks into credential folders (src/cli/config-files.ts).
 
 import { join } from "node:path";
-import { LineCounter, parseAllDocuments } from "yaml";
+import { type ParsedText, parseYaml } from "../yaml-documents.ts";
 import { ConfigError, fileIssue, type ConfigIssue } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { translateGateway } from "../istio/gateway.ts";
@@ -66,6 +66,8 @@ export interface SourceOptions {
 export interface SourceText {
   file: string;
   text: string;
+  /** The text already parsed (parseYamlSliced, on a reload); otherwise parsed here. */
+  parsed?: ParsedText;
 }
 
 const KINDS = ["Gateway", "VirtualService", "DestinationRule", "ServiceEntry", "WorkloadEntry", "Secret"];
@@ -89,10 +91,8 @@ export function composeConfig(
   const docs: IstioDoc[] = [];
   const reporters: DocumentReporter[] = [];
 
-  for (const { file, text } of texts) {
-    const lineCounter = new LineCounter();
-    const all = parseAllDocuments(text, { lineCounter, prettyErrors: false });
-    if (!Array.isArray(all)) continue; // an empty file: nothing to add
+  for (const { file, text, parsed } of texts) {
+    const { docs: all, lineCounter } = parsed ?? parseYaml(text);
     for (const doc of all) {
       if (doc.errors.length > 0) {
         const at = (line: number, message: string) => fileIssue(file, line, message);

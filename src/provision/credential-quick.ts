@@ -1,0 +1,89 @@
+// The usual credential (a leaf, perhaps its intermediates, an unencrypted RSA, EC or Ed25519 key
+// that matches, names in plain ASCII) read with node:crypto, whose X509Certificate and
+// createPrivateKey are native on Bun, Deno and Node: tens of microseconds per credential on
+// Bun, where the pure-TypeScript reading of `portico certs` (src/certs/) takes milliseconds,
+// which 10,000 hosts turn into most of a startup. Anything unusual, and anything wrong, is
+// left to that reading (undefined here), which knows how to say what is wrong; so for every
+// credential this accepts, both readings agree (test/unit/credentials.test.ts checks).
+
+import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
+import { pemDer } from "../certs/pem.ts";
+import type { CertificateSummary, CredentialFacts } from "./plan.ts";
+
+/** Key types the Web Crypto reading (certs/private-key.ts) imports too. */
+const KEY_TYPES = new Set(["rsa", "ed25519"]);
+const EC_CURVES = new Set(["prime256v1", "secp384r1", "secp521r1"]);
+/**
+ * Attributes printed under the same short name by node:crypto (OpenSSL) and @peculiar/x509's
+ * Name.toString, with values that neither escapes (none of RFC 4514 section 2.4's specials).
+ */
+const PLAIN_ATTRIBUTE = /^(CN|O|OU|C|L|ST)=[\w.*@-]([\w .*@-]*[\w.*@-])?$/;
+const PLAIN_SAN = /^(DNS:[\x21-\x7e]+|URI:[\x21-\x7e]+|email:[\x21-\x7e]+|IP Address:\d+\.\d+\.\d+\.\d+)$/;
+
+/** What `parseCredential` (credentials.ts) finds, when the credential is the usual kind and fine. */
+export function quickCredential(
+  certPem: string,
+  keyPem: string,
+  caPem: string | undefined,
+): CredentialFacts | undefined {
+  // Client CAs are for MUTUAL servers, a few at most: the thorough reading keeps its messages.
+  if (caPem !== undefined) return undefined;
+  try {
+    const chain = pemDer(certPem, "CERTIFICATE").map((der) => new X509Certificate(der));
+    if (chain.length === 0) return undefined;
+    for (let i = 0; i + 1 < chain.length; i++)
+      if (!chain[i]!.checkIssued(chain[i + 1]!) || !chain[i]!.verify(chain[i + 1]!.publicKey))
+        return undefined;
+    const key = createPrivateKey(keyPem);
+    if (!usableKey(key) || !chain[0]!.checkPrivateKey(key)) return undefined;
+    const summaries: CertificateSummary[] = [];
+    let leafSans: string[] = [];
+    let leafCns: string[] = [];
+    for (const [i, x] of chain.entries()) {
+      const subject = plainName(x.subject);
+      const issuer = plainName(x.issuer);
+      const sans = x.subjectAltName === undefined ? [] : x.subjectAltName.split(", ");
+      const notBefore = new Date(x.validFrom);
+      const notAfter = new Date(x.validTo);
+      if (subject === undefined || issuer === undefined || !sans.every((s) => PLAIN_SAN.test(s)))
+        return undefined;
+      if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) return undefined;
+      if (i === 0) {
+        leafSans = sans;
+        leafCns = subject.filter((a) => a.startsWith("CN=")).map((a) => a.slice(3));
+      }
+      const names = (prefix: string) =>
+        sans.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
+      summaries.push({
+        subject: subject.join(", "),
+        issuer: issuer.join(", "),
+        notBefore,
+        notAfter,
+        sha256: x.fingerprint256.replaceAll(":", "").toLowerCase(),
+        dnsNames: names("DNS:"),
+        uriNames: names("URI:"),
+      });
+    }
+    return {
+      leaf: summaries[0]!,
+      chain: summaries,
+      chainProblems: [],
+      anchoredAt: summaries.at(-1)!.issuer,
+      clientCa: [],
+      leafNames: { subjectAltNames: leafSans, commonNames: leafCns },
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function usableKey(k: KeyObject): boolean {
+  if (k.asymmetricKeyType === "ec") return EC_CURVES.has(k.asymmetricKeyDetails?.namedCurve ?? "");
+  return KEY_TYPES.has(k.asymmetricKeyType ?? "");
+}
+
+/** node:crypto prints one attribute a line; undefined when one is not plainly comparable. */
+function plainName(printed: string): string[] | undefined {
+  const attributes = printed.split("\n");
+  return attributes.every((a) => PLAIN_ATTRIBUTE.test(a)) ? attributes : undefined;
+}

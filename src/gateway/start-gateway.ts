@@ -55,8 +55,10 @@ export interface Gateway {
 }
 
 interface Entry {
-  /** Equal keys: the listener's sockets and TLS would be set up identically. */
+  /** Equal keys: the listener's sockets and TLS policies would be set up identically. */
   key: string;
+  /** Equal too: the same credentials and client-certificate checks. */
+  tlsKey: string;
   /** HTTP(S) listeners: swapped to the new plan on reload. */
   ref?: ListenerRef;
   running: RunningListener;
@@ -91,10 +93,10 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
         upgrades: l.upgrades,
         rawTarget: l.exactTarget,
       };
-      return { key: keyOf(l), ref, ...(await startOn(spec)) };
+      return { key: keyOf(l), tlsKey: tlsKeyOf(l), ref, ...(await startOn(spec)) };
     }
     const spec: StreamListenerSpec = { kind: "stream", ...where, ...streamListenerSpec(l, deps.pools) };
-    return { key: keyOf(l), ...(await startOn(spec)) };
+    return { key: keyOf(l), tlsKey: "", ...(await startOn(spec)) };
   };
   const all = (p: Plan) => [...p.listeners, ...p.streamListeners];
   const specs = (p: Plan) => [...p.pools.values()].map((pool) => pool.spec);
@@ -125,7 +127,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
     }
     for (const l of all(next)) {
       const old = entries.get(l.name);
-      if (old && old.key === keyOf(l)) {
+      if (old && old.key === keyOf(l) && (await sameOrUpdatedTls(old, l))) {
         if (old.ref && (l.kind === "http" || l.kind === "https")) {
           old.ref.current = l;
           old.ref.serverHeader = next.serverHeader;
@@ -157,6 +159,19 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
   };
 }
 
+/**
+ * Same policies: unchanged credentials keep the listener as it is, new ones are handed to the
+ * running listener (a renewed certificate is served from the next handshake, no connection
+ * refused); false when the listener cannot take them and must restart.
+ */
+async function sameOrUpdatedTls(old: Entry, l: ListenerPlan | StreamListenerPlan): Promise<boolean> {
+  const tlsKey = tlsKeyOf(l);
+  if (old.tlsKey === tlsKey) return true;
+  if (l.kind !== "https" || !(await old.running.updateTls?.(tlsSpec(l)).catch(() => false))) return false;
+  old.tlsKey = tlsKey;
+  return true;
+}
+
 /** The adapter's events of one listener, labelled with its name for the observer. */
 function listenerEvents(name: string, o: TrafficObserver): ListenerEvents {
   return {
@@ -179,8 +194,8 @@ let uniq = 0;
 /**
  * Everything that decides how a listener's sockets are set up. Routes are not in it for
  * HTTP(S) listeners (they are swapped in place); for TCP and passthrough listeners the routes
- * are part of the adapter's spec, so they are. A compiled client-certificate check cannot be
- * compared, so a listener with one always restarts: conservative, never stale.
+ * are part of the adapter's spec, so they are. For HTTPS listeners, the TLS policies but not
+ * their credentials (tlsKeyOf).
  */
 function keyOf(l: ListenerPlan | StreamListenerPlan): string {
   // Whether routes need trailers or forward upgrades, and whether the path goes out as sent
@@ -193,10 +208,30 @@ function keyOf(l: ListenerPlan | StreamListenerPlan): string {
   const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
   if (l.kind === "https") {
     const spec = tlsSpec(l);
-    const policies = JSON.stringify(spec.policies, replacer);
-    return `${base}|${policies}|${spec.defaultPolicy}|${JSON.stringify(l.serverByHost)}`;
+    const policies = JSON.stringify(
+      spec.policies.map(({ certPem, keyPem, caPem, checkClientCert, ...shape }) => shape),
+    );
+    const hosts = JSON.stringify([l.serverByHost.patterns(), l.serverByHost.values().map((s) => s.index)]);
+    return `${base}|${policies}|${spec.defaultPolicy}|${hosts}`;
   }
   return `${base}|${JSON.stringify(l, replacer)}`;
+}
+
+/**
+ * The credentials and client-certificate checks of an HTTPS listener, which an adapter may take
+ * on the running listener (RunningListener.updateTls). A compiled check cannot be compared, so a
+ * listener with one always hands it over: conservative, never stale.
+ */
+function tlsKeyOf(l: ListenerPlan | StreamListenerPlan): string {
+  if (l.kind !== "https") return "";
+  const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
+  // As tlsSpec hands them over: a SIMPLE server has no CA and no check.
+  const creds = l.servers.map((s) =>
+    s.mode === "SIMPLE"
+      ? [s.credential.certPem, s.credential.keyPem]
+      : [s.credential.certPem, s.credential.keyPem, s.credential.caPem, s.clientCertCheck],
+  );
+  return JSON.stringify(creds, replacer);
 }
 
 function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {

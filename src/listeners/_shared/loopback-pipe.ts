@@ -11,6 +11,8 @@ export interface PipedClient {
   serverName: string;
   /** The ClientHello offered h2 (an inner server that speaks h2 then chose it). */
   h2: boolean;
+  /** The policy the front chose (bun-sni: one Bun.serve serves several). */
+  policy: number;
   /** The inner server has served a request on it (bun-sni counts its handshake then). */
   served?: true;
 }
@@ -24,13 +26,14 @@ export function pipeToLoopback(
   serverName: string,
   facts: PipeFacts,
   h2 = false,
+  policy = 0,
 ): void {
   const remoteAddress = normalizeAddress(socket.remoteAddress);
   const up = connect({ host: "127.0.0.1", port, noDelay: true });
   let localPort = 0;
   up.once("connect", () => {
     localPort = up.localPort ?? 0;
-    facts.set(localPort, { remoteAddress, serverName, h2 });
+    facts.set(localPort, { remoteAddress, serverName, h2, policy });
     // The ClientHello was unshifted back into `socket`, so it flows first.
     relay(socket, up);
     relay(up, socket);

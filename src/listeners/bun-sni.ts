@@ -32,7 +32,7 @@ import type { TLSOptions } from "bun";
 import { bunTls, serveBun, stopBun, type BunServer } from "./_shared/bun.ts";
 import { startBunServe } from "./bun-serve.ts";
 import { startNodeHttp2 } from "./node-http2.ts";
-import { ConnectionTracker, serveFront } from "./_shared/connections.ts";
+import { ConnectionTracker, Retired, serveFront } from "./_shared/connections.ts";
 import { Http2Servers } from "./_shared/http2-servers.ts";
 import { pipeToLoopback, type PipeFacts } from "./_shared/loopback-pipe.ts";
 import { policyNeeds } from "./_shared/needs.ts";
@@ -67,15 +67,16 @@ export const startBunSni: StartListener = async (spec) => {
     tls,
     targets: tls.policies.map((p, i) => (onBun(p) ? piped(i) : inProcess(i))),
   };
-  const running = await serveFront(spec, sniFrontServer(routes, spec.events), tracker, () => bun.stop());
+  const retired = new Retired(stopBun);
+  const stop = () => Promise.all([bun.stop(), retired.stopAll()]);
+  const running = await serveFront(spec, sniFrontServer(routes, spec.events), tracker, stop);
   return {
     ...running,
     updateTls: async (next) => {
       const update = http2.update(next);
-      const retired = bun.update(next);
+      retired.add(bun.update(next));
       update.commit();
       routes.tls = next;
-      void stopBun(retired);
       return true;
     },
   };

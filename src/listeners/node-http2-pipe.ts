@@ -7,7 +7,7 @@
 import type { Http2SecureServer } from "node:http2";
 import type { Server as NetServer, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { ConnectionTracker, listen, serveFront } from "./_shared/connections.ts";
+import { ConnectionTracker, listen, Retired, serveFront } from "./_shared/connections.ts";
 import { Http2Servers } from "./_shared/http2-servers.ts";
 import { pipeToLoopback, type PipeFacts } from "./_shared/loopback-pipe.ts";
 import { sniFrontServer, type SniRoutes } from "./_shared/sni-front.ts";
@@ -34,22 +34,27 @@ export const startNodeHttp2Pipe: StartListener = async (spec) => {
         pipeToLoopback(socket, ports.get(servers.byPolicy[i]!)!, serverName ?? "", facts),
     })),
   };
+  const close = async (list: Http2SecureServer[]) => {
+    for (const s of list) {
+      s.close();
+      ports.delete(s);
+    }
+  };
+  const retired = new Retired(close);
   const running = await serveFront(spec, sniFrontServer(routes, spec.events), tracker, async () => {
-    for (const s of ports.keys()) s.close();
+    await retired.stopAll();
+    await close([...ports.keys()]);
   });
   return {
     ...running,
-    // A replaced server listens before the front points at it, then stops accepting; the
-    // connections it has stay until they end (or the listener closes).
+    // A replaced server listens before the front points at it, and stops accepting a while
+    // later; the connections it has stay until they end (or the listener closes).
     updateTls: async (next) => {
       const update = servers.update(next);
       await listenAll(spec, update.fresh, ports);
       update.commit();
       routes.tls = next;
-      for (const s of update.retired) {
-        s.close();
-        ports.delete(s);
-      }
+      retired.add(update.retired);
       return true;
     },
   };

@@ -12,6 +12,7 @@
 // running server: tls.Server#setSecureContext).
 
 import { createSecureContext, type SecureContext, type SecureContextOptions } from "node:tls";
+import { normalizeServerName } from "../../tls/client-hello.ts";
 import type { TlsListenerSpec, TlsPolicy } from "./types.ts";
 
 /** Handshake settings every member shares (versions, ciphers): they belong to the group. */
@@ -41,7 +42,7 @@ export class SniContexts {
 
   /** For createSecureServer: picks the context of the policy the name selects. */
   readonly SNICallback = (name: string | undefined, cb: (err: Error | null, ctx?: SecureContext) => void) => {
-    const i = name ? this.tls.selectPolicy(normalize(name)) : undefined;
+    const i = name ? this.tls.selectPolicy(normalizeServerName(name)) : undefined;
     try {
       cb(null, i !== undefined && this.isMember.has(i) ? this.contextOf(i) : undefined);
     } catch (err) {
@@ -53,7 +54,9 @@ export class SniContexts {
   /** The policy a handshake's SNI selected (the default member without SNI). */
   policyOf(servername: unknown): number {
     const i =
-      typeof servername === "string" && servername ? this.tls.selectPolicy(normalize(servername)) : undefined;
+      typeof servername === "string" && servername
+        ? this.tls.selectPolicy(normalizeServerName(servername))
+        : undefined;
     return i !== undefined && this.isMember.has(i) ? i : this.members[0]!;
   }
 
@@ -93,10 +96,4 @@ export class SniContexts {
 
 function keyOf(p: TlsPolicy): string {
   return `${p.certPem}\0${p.keyPem}`;
-}
-
-/** As client-hello.ts reads a name: lower case, no trailing dot (HostTable keys are so). */
-function normalize(name: string): string {
-  const lower = /[A-Z]/.test(name) ? name.toLowerCase() : name;
-  return lower.endsWith(".") ? lower.slice(0, -1) : lower;
 }

@@ -167,6 +167,14 @@ for (const adapter of ADAPTERS[RUNTIME]) {
         req.end();
       });
 
+    test("one inner server for the SIMPLE hosts: listening sockets do not follow the host count", () => {
+      // bun-sni: one Bun.serve on loopback for both SIMPLE hosts (MUTUAL is node:http2 in
+      // process); node-http2-pipe: one loopback node:http2 server for both SIMPLE hosts and one
+      // for the MUTUAL host; node-http2: inner servers take connections in process.
+      const inner = { "bun-sni": 1, "node-http2-pipe": 2, "node-http2": 0 }[adapter]!;
+      expect(listeningSockets(p.proc.pid!).size).toBe(1 + inner);
+    });
+
     test("a routes-only reload leaves the sockets alone: same listening socket, same keep-alive connection", async () => {
       const before = await get();
       expect(before.body).toBe("one");

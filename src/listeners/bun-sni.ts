@@ -29,6 +29,7 @@
 // old one stops.
 
 import type { TLSOptions } from "bun";
+import { createHash } from "node:crypto";
 import { bunTls, serveBun, stopBun, type BunServer } from "./_shared/bun.ts";
 import { startBunServe } from "./bun-serve.ts";
 import { startNodeHttp2 } from "./node-http2.ts";
@@ -95,7 +96,8 @@ function needsHttp2(policy: TlsPolicy): boolean {
 class BunServers {
   /** Policy index → the loopback port of its Bun.serve; read per connection, replaced whole. */
   portOf: number[] = [];
-  private groups: { members: number[]; entries: string; server: BunServer }[] = [];
+  /** `digest`: of the group's `tls` entries (PEM text: megabytes for thousands of hosts). */
+  private groups: { members: number[]; digest: string; server: BunServer }[] = [];
 
   constructor(
     private readonly spec: HttpListenerSpec,
@@ -118,7 +120,7 @@ class BunServers {
     const retired: BunServer[] = [];
     this.groups = this.groups.map((g) => {
       const next = entriesOf(tls, g.members);
-      if (JSON.stringify(next) === g.entries) return g;
+      if (digestOf(next) === g.digest) return g;
       retired.push(g.server);
       return this.serve(tls, g.members, next);
     });
@@ -131,7 +133,7 @@ class BunServers {
   }
 
   private serve(tls: TlsListenerSpec, members: number[], entries = entriesOf(tls, members)) {
-    return { members, entries: JSON.stringify(entries), server: innerServer(this.spec, entries, this.facts) };
+    return { members, digest: digestOf(entries), server: innerServer(this.spec, entries, this.facts) };
   }
 
   private index(): void {
@@ -145,6 +147,10 @@ class BunServers {
 function entriesOf(tls: TlsListenerSpec, members: number[]): TLSOptions[] {
   if (members.length === 1) return bunTls(tls, members, members[0]).slice(0, 1);
   return bunTls(tls, members, members.includes(tls.defaultPolicy ?? -1) ? tls.defaultPolicy : undefined);
+}
+
+function digestOf(entries: TLSOptions[]): string {
+  return createHash("sha256").update(JSON.stringify(entries)).digest("base64");
 }
 
 function innerServer(spec: HttpListenerSpec, tls: TLSOptions[], facts: PipeFacts): BunServer {

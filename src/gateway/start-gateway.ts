@@ -55,8 +55,10 @@ export interface Gateway {
 }
 
 interface Entry {
-  /** Equal keys: the listener's sockets and TLS would be set up identically. */
+  /** Equal keys: the listener's sockets and TLS policies would be set up identically. */
   key: string;
+  /** Equal too: the same credentials and client-certificate checks. */
+  tlsKey: string;
   /** HTTP(S) listeners: swapped to the new plan on reload. */
   ref?: ListenerRef;
   running: RunningListener;
@@ -95,7 +97,14 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
         rawTarget: l.exactTarget,
         limits: { ...l.limits, maxRequestBodyBytes: l.bodyCeiling },
       };
-      return { key: keyOf(l), ref, address: l.address, port: l.port, ...(await startOn(spec)) };
+      return {
+        key: keyOf(l),
+        tlsKey: tlsKeyOf(l),
+        ref,
+        address: l.address,
+        port: l.port,
+        ...(await startOn(spec)),
+      };
     }
     const spec: StreamListenerSpec = {
       kind: "stream",
@@ -103,7 +112,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
       ...streamListenerSpec(l, deps.pools),
       limits: l.limits,
     };
-    return { key: keyOf(l), address: l.address, port: l.port, ...(await startOn(spec)) };
+    return { key: keyOf(l), tlsKey: "", address: l.address, port: l.port, ...(await startOn(spec)) };
   };
   const all = (p: Plan) => [...p.listeners, ...p.streamListeners];
   const specs = (p: Plan) => [...p.pools.values()].map((pool) => pool.spec);
@@ -154,7 +163,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
     }
     for (const l of all(next)) {
       const old = entries.get(l.name);
-      if (old && old.key === keyOf(l)) {
+      if (old && old.key === keyOf(l) && (await sameOrUpdatedTls(old, l))) {
         if (old.ref && (l.kind === "http" || l.kind === "https")) {
           old.ref.current = l;
           old.ref.serverHeader = next.serverHeader;
@@ -188,6 +197,19 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
   };
 }
 
+/**
+ * Same policies: unchanged credentials keep the listener as it is, new ones are handed to the
+ * running listener (a renewed certificate is served from the next handshake, no connection
+ * refused); false when the listener cannot take them and must restart.
+ */
+async function sameOrUpdatedTls(old: Entry, l: ListenerPlan | StreamListenerPlan): Promise<boolean> {
+  const tlsKey = tlsKeyOf(l);
+  if (old.tlsKey === tlsKey) return true;
+  if (l.kind !== "https" || !(await old.running.updateTls?.(tlsSpec(l)).catch(() => false))) return false;
+  old.tlsKey = tlsKey;
+  return true;
+}
+
 /** The adapter's events of one listener, labelled with its name for the observer. */
 function listenerEvents(name: string, o: TrafficObserver): ListenerEvents {
   return {
@@ -210,8 +232,8 @@ let uniq = 0;
 /**
  * Everything that decides how a listener's sockets are set up. Routes are not in it for
  * HTTP(S) listeners (they are swapped in place); for TCP and passthrough listeners the routes
- * are part of the adapter's spec, so they are. A compiled client-certificate check cannot be
- * compared, so a listener with one always restarts: conservative, never stale.
+ * are part of the adapter's spec, so they are. For HTTPS listeners, the TLS policies but not
+ * their credentials (tlsKeyOf).
  */
 function keyOf(l: ListenerPlan | StreamListenerPlan): string {
   // Whether routes need trailers or forward upgrades, and whether the path goes out as sent
@@ -226,23 +248,31 @@ function keyOf(l: ListenerPlan | StreamListenerPlan): string {
   const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
   if (l.kind === "https") {
     const spec = tlsSpec(l);
-    // With thousands of servers this runs on every reload: the PEM text goes in by its digest and
-    // the SNI table by pattern → server index, so building and comparing the key stays cheap.
     const policies = JSON.stringify(
-      spec.policies.map((p, i) => ({
-        ...p,
-        certPem: undefined,
-        keyPem: undefined,
-        caPem: p.caPem === undefined ? undefined : l.servers[i]!.credential.digest,
-        pem: l.servers[i]!.credential.digest,
-        checkClientCert: p.checkClientCert && `fn#${++uniq}`,
-      })),
+      spec.policies.map(({ certPem, keyPem, caPem, checkClientCert, ...shape }) => shape),
     );
-    const byHost = l.serverByHost.values().map((s) => s.index);
+    const hosts = JSON.stringify([l.serverByHost.patterns(), l.serverByHost.values().map((s) => s.index)]);
     const acme = l.acmeTlsAlpn ? "|acme" : "";
-    return `${base}|${policies}|${spec.defaultPolicy}|${l.serverByHost.patterns()}|${byHost}${acme}`;
+    return `${base}|${policies}|${spec.defaultPolicy}|${hosts}${acme}`;
   }
   return `${base}|${JSON.stringify(l, replacer)}`;
+}
+
+/**
+ * The credentials and client-certificate checks of an HTTPS listener, which an adapter may take
+ * on the running listener (RunningListener.updateTls). A compiled check cannot be compared, so a
+ * listener with one always hands it over: conservative, never stale.
+ */
+function tlsKeyOf(l: ListenerPlan | StreamListenerPlan): string {
+  if (l.kind !== "https") return "";
+  const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
+  // As tlsSpec hands them over: a SIMPLE server has no CA and no check.
+  // A credential by its digest (certificate, key and CA text): with thousands of servers this
+  // runs on every reload, and the PEM text would be megabytes.
+  const creds = l.servers.map((s) =>
+    s.mode === "SIMPLE" ? [s.credential.digest] : [s.credential.digest, s.clientCertCheck],
+  );
+  return JSON.stringify(creds, replacer);
 }
 
 function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {

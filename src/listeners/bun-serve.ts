@@ -3,11 +3,9 @@
 // the first certificate), verify client certificates per host, or show the peer certificate
 // (oven-sh/bun#14097, #37196), so select.ts only hands it listeners that need none of that.
 
-import { DEFAULT_TLS12_CIPHERS } from "../tls/server-defaults.ts";
-import type { TLSOptions } from "bun";
-import { serveBun, stopBun } from "./_shared/bun.ts";
+import { bunTls, serveBun, stopBun } from "./_shared/bun.ts";
 import { bunServeCannot } from "./_shared/limits-bun.ts";
-import type { StartListener, TlsListenerSpec } from "./_shared/types.ts";
+import type { StartListener } from "./_shared/types.ts";
 
 /**
  * Said at startup for a TLS listener this adapter serves. Bun.serve answers every SETTINGS, PING,
@@ -21,7 +19,13 @@ export const UNBOUNDED_H2_FLOODS =
   "(Bun.serve shows no frame); --adapter bun-sni bounds them";
 
 export const startBunServe: StartListener = async (spec) => {
-  const tls = spec.tls ? bunTls(spec.tls) : undefined;
+  const tls =
+    spec.tls &&
+    bunTls(
+      spec.tls,
+      spec.tls.policies.map((_, i) => i),
+      spec.tls.defaultPolicy,
+    );
   const server = serveBun(spec, spec, tls, (req, srv) =>
     spec.handler(req, { remoteAddress: srv.requestIP(req)?.address ?? "" }),
   );
@@ -32,17 +36,3 @@ export const startBunServe: StartListener = async (spec) => {
     close: () => stopBun([server]),
   };
 };
-
-/** The "*" server goes first: Bun uses the first entry for any name no entry lists. */
-function bunTls(tls: TlsListenerSpec): TLSOptions[] {
-  const order = tls.policies.map((_, i) => i);
-  if (tls.defaultPolicy !== undefined)
-    order.sort((a, b) => (a === tls.defaultPolicy ? -1 : b === tls.defaultPolicy ? 1 : 0));
-  return order.flatMap((i) => {
-    const p = tls.policies[i]!;
-    const names = p.hosts.filter((h) => h !== "*");
-    const base = { cert: p.certPem, key: p.keyPem, ciphers: DEFAULT_TLS12_CIPHERS, lowMemoryMode: false };
-    if (i === tls.defaultPolicy) return [base, ...names.map((serverName) => ({ ...base, serverName }))];
-    return names.map((serverName) => ({ ...base, serverName }));
-  });
-}

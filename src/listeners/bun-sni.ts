@@ -1,9 +1,9 @@
 // The bun-sni adapter, Bun's fastest exact TLS path: the node:net front reads each ClientHello
 // (so an unknown SNI is refused, as Istio does), then pipes SIMPLE connections to a Bun.serve TLS
-// server of that policy on a loopback port, and hands the other policies to node:http2 in
-// process (Bun.serve cannot show the client certificate, which x-forwarded-client-cert needs:
-// oven-sh/bun#14097). Measured here against node:http2 alone: about 1.7x the requests per
-// second (docs/runtimes.md, "Listener adapters").
+// server on a loopback port, and hands the other policies to node:http2 in process (Bun.serve
+// cannot show the client certificate, which x-forwarded-client-cert needs: oven-sh/bun#14097).
+// Measured here against node:http2 alone: about 1.7x the requests per second (docs/runtimes.md,
+// "Listener adapters").
 //
 // WebSocket: Bun.serve cannot give a request's connection away. Its server.upgrade() ends in
 // message-level ServerWebSockets that answer pings themselves, so a relay through it would not
@@ -15,22 +15,32 @@
 // ClientHello's ALPN: a client offering h2 gets Bun.serve (h2 WebSockets would need
 // SETTINGS_ENABLE_CONNECT_PROTOCOL, which Bun.serve cannot send; browsers then open a
 // WebSocket on its own HTTP/1.1 connection), any other (HTTP/1.1 only, or no ALPN, as WebSocket
-// clients send) gets Bun's node:https on loopback, whose `upgrade` event gives the raw socket.
+// clients send) gets node:http2 in process (HTTP/1.1 allowed), whose `upgrade` event gives the
+// raw socket. (That was one node:https per policy on loopback; node:https on Bun cannot choose a
+// certificate by SNI, oven-sh/bun#14395, so one could not serve many hosts.)
+//
+// Hosts at scale: one Bun.serve serves every SIMPLE policy whose names are exact (and the "*"
+// server), its `tls` entries chosen by SNI. The front has already refused names no policy
+// lists, and Bun matches an exact name as the front does (case, trailing dot). A policy with a
+// wildcard name gets a Bun.serve of its own, because Bun's "*.example.com" matches one label
+// only (bunTls). So the listener's file descriptors do not grow with its host count.
+// Bun.serve's reload() does not change certificates (checked on Bun 1.4.5: the old one is
+// still served), so new credentials get a new Bun.serve, which the front points at before the
+// old one stops.
 
-import { DEFAULT_TLS12_CIPHERS } from "../tls/server-defaults.ts";
-import { serveBun, stopBun, type BunServer } from "./_shared/bun.ts";
+import type { TLSOptions } from "bun";
+import { createHash } from "node:crypto";
+import { bunTls, serveBun, stopBun, type BunServer } from "./_shared/bun.ts";
 import { startBunServe } from "./bun-serve.ts";
 import { startNodeHttp2 } from "./node-http2.ts";
-import type { Server as NetServer } from "node:net";
-import type { TLSSocket } from "node:tls";
-import { ConnectionTracker, listen, serveFront } from "./_shared/connections.ts";
+import { ConnectionTracker, Retired, serveFront } from "./_shared/connections.ts";
+import { Http2Servers } from "./_shared/http2-servers.ts";
 import { pipeToLoopback, type PipeFacts } from "./_shared/loopback-pipe.ts";
 import { policyNeeds } from "./_shared/needs.ts";
 import { bunServeCannot } from "./_shared/limits-bun.ts";
-import { h1SecureServer, http2Target } from "./_shared/node-http.ts";
-import { sniFrontServer, type SniTarget } from "./_shared/sni-front.ts";
-import { pipedBudget } from "./_shared/traffic-budget.ts";
-import type { HttpListenerSpec, StartListener, TlsPolicy } from "./_shared/types.ts";
+import { sniFrontServer, type SniRoutes, type SniTarget } from "./_shared/sni-front.ts";
+import { HandedOver, pipedBudget } from "./_shared/traffic-budget.ts";
+import type { HttpListenerSpec, StartListener, TlsListenerSpec, TlsPolicy } from "./_shared/types.ts";
 
 export const startBunSni: StartListener = async (spec) => {
   // Without TLS there is no ClientHello to read: a plain listener is Bun.serve's, as bun-serve
@@ -41,44 +51,45 @@ export const startBunSni: StartListener = async (spec) => {
   if (tls === undefined) return spec.trailers || spec.upgrades ? startNodeHttp2(spec) : startBunServe(spec);
   const tracker = new ConnectionTracker("requests", spec.events);
   const facts: PipeFacts = new Map();
-  const inner: BunServer[] = [];
-  const h1: NetServer[] = [];
-  const piped = (socket: TLSSocket) => facts.get(socket.remotePort ?? 0)?.remoteAddress;
-  const targets: SniTarget[] = [];
-  for (const [index, policy] of tls.policies.entries()) {
-    if (spec.trailers || needsHttp2(policy)) {
-      targets.push(http2Target(spec, tracker, policy, index));
-      continue;
-    }
-    const server = innerServer(spec, policy, index, facts);
-    inner.push(server);
-    const bunPort = server.port!;
-    if (!spec.upgrades) {
-      targets.push({
-        emit: (socket, name, alpn) =>
-          alpn.includes("h2")
-            ? pipeToLoopback(socket, bunPort, name ?? "", facts, true, pipedBudget(socket))
-            : pipeToLoopback(socket, bunPort, name ?? "", facts),
-      });
-      continue;
-    }
-    const https = h1SecureServer(spec, tracker, policy, index, piped) as unknown as NetServer;
-    h1.push(https);
-    const where = { ...spec, name: `${spec.name} (inner)`, address: "127.0.0.1", port: 0 };
-    const h1Port = await listen(https, where);
-    targets.push({
-      emit: (socket, name, alpn) =>
-        alpn.includes("h2")
-          ? pipeToLoopback(socket, bunPort, name ?? "", facts, true, pipedBudget(socket))
-          : pipeToLoopback(socket, h1Port, name ?? "", facts),
-    });
-  }
-  const running = await serveFront(spec, sniFrontServer(tls, targets, spec.events), tracker, async () => {
-    for (const s of h1) s.close();
-    await stopBun(inner);
+  const onBun = (p: TlsPolicy) => !spec.trailers && !needsHttp2(p);
+  // The raw socket each TLS socket was made from counts the client's bytes (traffic-budget.ts).
+  const handed = new HandedOver();
+  const http2 = new Http2Servers(spec, tracker, undefined, (tls) => handed.find(tls));
+  http2.start(tls, (p) => !onBun(p) || spec.upgrades === true);
+  const bun = new BunServers(spec, facts);
+  bun.start(tls, onBun);
+  const inProcess = (i: number, socket: Parameters<SniTarget["emit"]>[0]) => {
+    handed.add(socket);
+    http2.byPolicy[i]!.emit("connection", socket);
+  };
+  const piped = (i: number): SniTarget => ({
+    emit: (socket, name, alpn) => {
+      const h2 = alpn.includes("h2");
+      if (spec.upgrades && !h2) return inProcess(i, socket);
+      // Bun.serve shows no HTTP/2 frame: its h2 connections are held to a byte budget.
+      pipeToLoopback(socket, bun.portOf[i]!, name ?? "", facts, h2, i, h2 ? pipedBudget(socket) : undefined);
+    },
   });
+  const routes: SniRoutes = {
+    tls,
+    targets: tls.policies.map((p, i) => (onBun(p) ? piped(i) : { emit: (socket) => inProcess(i, socket) })),
+  };
+  const retired = new Retired(stopBun);
+  const stop = () => Promise.all([bun.stop(), retired.stopAll()]);
+  const running = await serveFront(spec, sniFrontServer(routes, spec.events), tracker, stop);
   // h2 clients of SIMPLE policies (and, without upgrades, HTTP/1.1 ones) are Bun.serve's.
-  return inner.length > 0 ? { ...running, unenforced: bunServeCannot(spec, true) } : running;
+  const unenforced = tls.policies.some(onBun) ? bunServeCannot(spec, true) : undefined;
+  return {
+    ...running,
+    ...(unenforced ? { unenforced } : {}),
+    updateTls: async (next) => {
+      const update = http2.update(next);
+      retired.add(bun.update(next));
+      update.commit();
+      routes.tls = next;
+      return true;
+    },
+  };
 };
 
 /**
@@ -90,13 +101,68 @@ function needsHttp2(policy: TlsPolicy): boolean {
   return Object.values(policyNeeds(policy)).some(Boolean);
 }
 
-function innerServer(spec: HttpListenerSpec, policy: TlsPolicy, index: number, facts: PipeFacts): BunServer {
-  const tls = {
-    cert: policy.certPem,
-    key: policy.keyPem,
-    ciphers: DEFAULT_TLS12_CIPHERS,
-    lowMemoryMode: false,
-  };
+/** The loopback Bun.serve servers: one for the exact names, one per policy with a wildcard. */
+class BunServers {
+  /** Policy index → the loopback port of its Bun.serve; read per connection, replaced whole. */
+  portOf: number[] = [];
+  /** `digest`: of the group's `tls` entries (PEM text: megabytes for thousands of hosts). */
+  private groups: { members: number[]; digest: string; server: BunServer }[] = [];
+
+  constructor(
+    private readonly spec: HttpListenerSpec,
+    private readonly facts: PipeFacts,
+  ) {}
+
+  start(tls: TlsListenerSpec, include: (policy: TlsPolicy) => boolean): void {
+    const shared: number[] = [];
+    for (const [i, p] of tls.policies.entries()) {
+      if (!include(p)) continue;
+      if (p.hosts.some((h) => h.startsWith("*."))) this.groups.push(this.serve(tls, [i]));
+      else shared.push(i);
+    }
+    if (shared.length > 0) this.groups.push(this.serve(tls, shared));
+    this.index();
+  }
+
+  /** New credentials, same policies: a group whose entries changed gets a new server; returns the old. */
+  update(tls: TlsListenerSpec): BunServer[] {
+    const retired: BunServer[] = [];
+    this.groups = this.groups.map((g) => {
+      const next = entriesOf(tls, g.members);
+      if (digestOf(next) === g.digest) return g;
+      retired.push(g.server);
+      return this.serve(tls, g.members, next);
+    });
+    this.index();
+    return retired;
+  }
+
+  stop(): Promise<void> {
+    return stopBun(this.groups.map((g) => g.server));
+  }
+
+  private serve(tls: TlsListenerSpec, members: number[], entries = entriesOf(tls, members)) {
+    return { members, digest: digestOf(entries), server: innerServer(this.spec, entries, this.facts) };
+  }
+
+  private index(): void {
+    const portOf: number[] = [];
+    for (const g of this.groups) for (const i of g.members) portOf[i] = g.server.port!;
+    this.portOf = portOf;
+  }
+}
+
+/** A server of one policy answers every name with its certificate; a shared one chooses by name. */
+function entriesOf(tls: TlsListenerSpec, members: number[]): TLSOptions[] {
+  if (members.length === 1) return bunTls(tls, members, members[0]).slice(0, 1);
+  return bunTls(tls, members, members.includes(tls.defaultPolicy ?? -1) ? tls.defaultPolicy : undefined);
+}
+
+function digestOf(entries: TLSOptions[]): string {
+  return createHash("sha256").update(JSON.stringify(entries)).digest("base64");
+}
+
+function innerServer(spec: HttpListenerSpec, tls: TLSOptions[], facts: PipeFacts): BunServer {
   return serveBun(spec, { address: "127.0.0.1", port: 0 }, tls, (req, srv) => {
     const ip = srv.requestIP(req);
     const f = ip ? facts.get(ip.port) : undefined;
@@ -114,7 +180,7 @@ function innerServer(spec: HttpListenerSpec, policy: TlsPolicy, index: number, f
     return spec.handler(req, {
       remoteAddress: f.remoteAddress,
       protocol: f.h2 ? "HTTP/2" : "HTTP/1.1",
-      tls: { serverName: f.serverName, serverIndex: index, alpn: "", peer: undefined },
+      tls: { serverName: f.serverName, serverIndex: f.policy, alpn: "", peer: undefined },
     });
   });
 }

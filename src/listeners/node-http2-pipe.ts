@@ -7,11 +7,11 @@
 import type { Http2SecureServer } from "node:http2";
 import type { Server as NetServer, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { ConnectionTracker, listen, serveFront } from "./_shared/connections.ts";
+import { ConnectionTracker, listen, Retired, serveFront } from "./_shared/connections.ts";
+import { Http2Servers } from "./_shared/http2-servers.ts";
 import { pipeToLoopback, type PipeFacts } from "./_shared/loopback-pipe.ts";
-import { secureServer } from "./_shared/node-http.ts";
-import { sniFrontServer, type SniTarget } from "./_shared/sni-front.ts";
-import type { StartListener } from "./_shared/types.ts";
+import { sniFrontServer, type SniRoutes } from "./_shared/sni-front.ts";
+import type { HttpListenerSpec, StartListener } from "./_shared/types.ts";
 import { startNodeHttp2 } from "./node-http2.ts";
 
 export const startNodeHttp2Pipe: StartListener = async (spec) => {
@@ -19,21 +19,58 @@ export const startNodeHttp2Pipe: StartListener = async (spec) => {
   if (!tls) return startNodeHttp2(spec); // plain HTTP keeps its connections alive as is
   const tracker = new ConnectionTracker("requests", spec.events);
   const facts: PipeFacts = new Map();
-  const inner: Http2SecureServer[] = [];
-  const targets: SniTarget[] = [];
   const piped = (socket: TLSSocket) => facts.get(socket.remotePort ?? 0)?.remoteAddress;
   const client = (socket: TLSSocket) => facts.get(socket.remotePort ?? 0)?.client;
-  for (const [index, policy] of tls.policies.entries()) {
-    const server = secureServer(spec, tracker, policy, index, piped, client);
+  const servers = new Http2Servers(spec, tracker, piped, client);
+  const ports = new Map<Http2SecureServer, number>();
+  await listenAll(
+    spec,
+    servers.start(tls, () => true),
+    ports,
+  );
+  const routes: SniRoutes = {
+    tls,
+    targets: tls.policies.map((_, i) => ({
+      emit: (socket, serverName) =>
+        pipeToLoopback(socket, ports.get(servers.byPolicy[i]!)!, serverName ?? "", facts),
+    })),
+  };
+  const close = async (list: Http2SecureServer[]) => {
+    for (const s of list) {
+      s.close();
+      ports.delete(s);
+    }
+  };
+  const retired = new Retired(close);
+  const running = await serveFront(spec, sniFrontServer(routes, spec.events), tracker, async () => {
+    await retired.stopAll();
+    await close([...ports.keys()]);
+  });
+  return {
+    ...running,
+    // A replaced server listens before the front points at it, and stops accepting a while
+    // later; the connections it has stay until they end (or the listener closes).
+    updateTls: async (next) => {
+      const update = servers.update(next);
+      await listenAll(spec, update.fresh, ports);
+      update.commit();
+      routes.tls = next;
+      retired.add(update.retired);
+      return true;
+    },
+  };
+};
+
+async function listenAll(
+  spec: HttpListenerSpec,
+  servers: Http2SecureServer[],
+  ports: Map<Http2SecureServer, number>,
+) {
+  const where = { ...spec, name: `${spec.name} (inner)`, address: "127.0.0.1", port: 0 };
+  for (const server of servers) {
     // Without this, Nagle's algorithm meets the client's delayed ACK on every HTTP/1.1
     // response: ~40 ms each, 1.1k req/s for 50 connections (measured with npm run bench).
     server.on("connection", (socket: Socket) => socket.setNoDelay(true));
-    inner.push(server);
-    const where = { ...spec, name: `${spec.name} (inner)`, address: "127.0.0.1", port: 0 };
-    const port = await listen(server as unknown as NetServer, where);
-    targets.push({ emit: (socket, serverName) => pipeToLoopback(socket, port, serverName ?? "", facts) });
+    ports.set(server, await listen(server as unknown as NetServer, where));
   }
-  return serveFront(spec, sniFrontServer(tls, targets, spec.events), tracker, async () => {
-    for (const s of inner) s.close();
-  });
-};
+}

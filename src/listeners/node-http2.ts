@@ -1,22 +1,42 @@
 // The node-http2 adapter: node:http for plain HTTP; for TLS, a node:net front that reads each
 // ClientHello and hands the connection, in process, to the node:http2 secure server of the
-// policy its SNI selects. It runs unchanged on Bun, Deno and Node and honours every need
-// (docs/runtimes.md, "Listener adapters"), so it is the fallback on every runtime.
+// policy its SNI selects (SIMPLE policies share one: http2-servers.ts). It runs unchanged on Bun,
+// Deno and Node and honours every need (docs/runtimes.md, "Listener adapters"), so it is the
+// fallback on every runtime.
 
 import { ConnectionTracker, serveFront } from "./_shared/connections.ts";
-import { http2Target, plainServer } from "./_shared/node-http.ts";
-import { sniFrontServer } from "./_shared/sni-front.ts";
+import { Http2Servers } from "./_shared/http2-servers.ts";
+import { plainServer } from "./_shared/node-http.ts";
+import { sniFrontServer, type SniRoutes } from "./_shared/sni-front.ts";
+import { HandedOver } from "./_shared/traffic-budget.ts";
 import type { StartListener } from "./_shared/types.ts";
 
 export const startNodeHttp2: StartListener = async (spec) => {
   const tracker = new ConnectionTracker("requests", spec.events);
   const tls = spec.tls;
-  const front = tls
-    ? sniFrontServer(
-        tls,
-        tls.policies.map((policy, index) => http2Target(spec, tracker, policy, index)),
-        spec.events,
-      )
-    : plainServer(spec, tracker);
-  return serveFront(spec, front, tracker);
+  if (!tls) return serveFront(spec, plainServer(spec, tracker), tracker);
+  // The raw socket each TLS socket was made from counts the client's bytes (traffic-budget.ts).
+  const handed = new HandedOver();
+  const servers = new Http2Servers(spec, tracker, undefined, (tls) => handed.find(tls));
+  servers.start(tls, () => true);
+  const routes: SniRoutes = {
+    tls,
+    targets: tls.policies.map((_, i) => ({
+      emit: (socket) => {
+        handed.add(socket);
+        servers.byPolicy[i]!.emit("connection", socket);
+      },
+    })),
+  };
+  const running = await serveFront(spec, sniFrontServer(routes, spec.events), tracker);
+  return {
+    ...running,
+    // Servers handed connections in process hold no socket of their own: a replaced one keeps
+    // serving the connections it has, and nothing needs closing.
+    updateTls: async (next) => {
+      servers.update(next).commit();
+      routes.tls = next;
+      return true;
+    },
+  };
 };

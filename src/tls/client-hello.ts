@@ -109,7 +109,7 @@ function readServerName(r: Reader): string | undefined {
         if (c < 0x21 || c > 0x7e) return undefined;
         name += String.fromCharCode(c);
       }
-      return name.toLowerCase().replace(/\.$/, "");
+      return normalizeServerName(name);
     }
     r.skip(len);
   }
@@ -157,4 +157,10 @@ class Reader {
     this.pos = this.buf.length;
     return 0;
   }
+}
+
+/** An SNI as host tables key it: lower case, without a trailing dot. */
+export function normalizeServerName(name: string): string {
+  const lower = /[A-Z]/.test(name) ? name.toLowerCase() : name;
+  return lower.endsWith(".") ? lower.slice(0, -1) : lower;
 }

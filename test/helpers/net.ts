@@ -94,6 +94,14 @@ export function exchange(
  * file descriptors that /proc/net/tcp{,6} lists in state LISTEN. Linux only.
  */
 export function listeningPorts(pid: number): number[] {
+  return [...new Set(listeningSockets(pid).keys())].sort((a, b) => a - b);
+}
+
+/**
+ * Port → inode of the listening socket, for process `pid`: the same inode after a reload means
+ * the same socket (never closed and bound again).
+ */
+export function listeningSockets(pid: number): Map<number, string> {
   const inodes = new Set<string>();
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     try {
@@ -103,13 +111,14 @@ export function listeningPorts(pid: number): number[] {
       // closed while we looked
     }
   }
-  const ports = new Set<number>();
+  const sockets = new Map<number, string>();
   for (const table of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
     for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
       const f = line.trim().split(/\s+/);
       // local_address is HEXIP:HEXPORT, st 0A is LISTEN, inode is the tenth column.
-      if (f.length > 9 && f[3] === "0A" && inodes.has(f[9]!)) ports.add(parseInt(f[1]!.split(":")[1]!, 16));
+      if (f.length > 9 && f[3] === "0A" && inodes.has(f[9]!))
+        sockets.set(parseInt(f[1]!.split(":")[1]!, 16), f[9]!);
     }
   }
-  return [...ports].sort((a, b) => a - b);
+  return sockets;
 }

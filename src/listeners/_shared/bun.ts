@@ -9,7 +9,8 @@ import { DRAIN_MS } from "./connections.ts";
 import { internalError } from "./internal-error.ts";
 import { listenError } from "./listen-error.ts";
 import { bunReusePort } from "./port-sharing.ts";
-import type { HttpListenerSpec } from "./types.ts";
+import { DEFAULT_TLS12_CIPHERS } from "../../tls/server-defaults.ts";
+import type { HttpListenerSpec, TlsListenerSpec } from "./types.ts";
 import { DEFAULT_LIMITS } from "../../config/limits.ts";
 import { countingHeaders } from "./limits-bun.ts";
 
@@ -57,4 +58,22 @@ function bunIdleTimeout(ms: number | undefined): number {
 export async function stopBun(servers: BunServer[]): Promise<void> {
   await within(Promise.all(servers.map((s) => s.stop(false))), DRAIN_MS);
   await Promise.all(servers.map((s) => s.stop(true)));
+}
+
+/**
+ * Bun.serve's `tls` entries for the policies `members`, one per server name. Bun answers a name
+ * no entry lists with the **first** entry, so the policy of such names (`fallback`, the "*"
+ * server) comes first, without a serverName. Bun matches names without regard to case or a
+ * trailing dot, and "*.example.com" only one label deep ("a.b.example.com" gets the first
+ * entry), where Istio's wildcard takes any depth (util/host-table.ts): checked on Bun 1.4.5.
+ */
+export function bunTls(tls: TlsListenerSpec, members: number[], fallback: number | undefined): TLSOptions[] {
+  const order = fallback === undefined ? members : [fallback, ...members.filter((i) => i !== fallback)];
+  return order.flatMap((i) => {
+    const p = tls.policies[i]!;
+    const names = p.hosts.filter((h) => h !== "*");
+    const base = { cert: p.certPem, key: p.keyPem, ciphers: DEFAULT_TLS12_CIPHERS, lowMemoryMode: false };
+    const named = names.map((serverName) => ({ ...base, serverName }));
+    return i === fallback ? [base, ...named] : named;
+  });
 }

@@ -16,7 +16,8 @@ export function plainConnectionInfo(socket: { remoteAddress?: string } & Tagged)
 /** `remoteAddress` overrides the socket's own peer, for connections piped over loopback. */
 export function tlsConnectionInfo(
   socket: TLSSocket & Tagged,
-  serverIndex: number,
+  /** A function when the server terminates several policies (sni-contexts.ts). */
+  serverIndex: number | ((socket: TLSSocket) => number),
   wantPeer: boolean,
   remoteAddress?: (socket: TLSSocket) => string | undefined,
 ): ConnectionInfo {
@@ -26,7 +27,7 @@ export function tlsConnectionInfo(
       remoteAddress: remoteAddress?.(socket) ?? normalizeAddress(socket.remoteAddress),
       tls: {
         serverName: typeof socket.servername === "string" ? socket.servername.toLowerCase() : "",
-        serverIndex,
+        serverIndex: typeof serverIndex === "number" ? serverIndex : serverIndex(socket),
         alpn: socket.alpnProtocol || "http/1.1",
         peer: wantPeer ? peerCertificate(socket) : undefined,
       },

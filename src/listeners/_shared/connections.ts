@@ -107,3 +107,33 @@ export async function serveFront(
     },
   };
 }
+
+/**
+ * How long an inner server that updateTls replaced keeps its loopback port: a pipe the front
+ * connected just before the swap still lands there and completes its handshake and first
+ * request (Bun.serve's stop closes idle connections, a handshake in progress among them).
+ */
+export const RETIRE_AFTER_MS = 10_000;
+
+/** Inner servers a listener replaced: each set is stopped RETIRE_AFTER_MS later, or with the listener. */
+export class Retired<S> {
+  private readonly servers = new Set<S>();
+
+  constructor(private readonly stop: (servers: S[]) => Promise<unknown>) {}
+
+  add(servers: S[]): void {
+    if (servers.length === 0) return;
+    for (const s of servers) this.servers.add(s);
+    setTimeout(() => void this.stopNow(servers), RETIRE_AFTER_MS).unref?.();
+  }
+
+  /** With the listener: every server still waiting. */
+  stopAll(): Promise<unknown> {
+    return this.stopNow([...this.servers]);
+  }
+
+  private stopNow(servers: S[]): Promise<unknown> {
+    const left = servers.filter((s) => this.servers.delete(s));
+    return left.length === 0 ? Promise.resolve() : this.stop(left);
+  }
+}

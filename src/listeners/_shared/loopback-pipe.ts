@@ -12,6 +12,8 @@ export interface PipedClient {
   serverName: string;
   /** The ClientHello offered h2 (an inner server that speaks h2 then chose it). */
   h2: boolean;
+  /** The policy the front chose (bun-sni: one Bun.serve serves several). */
+  policy: number;
   /** The inner server has served a request on it (bun-sni counts its handshake then). */
   served?: true;
   /** The client's own socket, which counts its bytes (traffic-budget.ts). */
@@ -29,6 +31,7 @@ export function pipeToLoopback(
   serverName: string,
   facts: PipeFacts,
   h2 = false,
+  policy = 0,
   budget?: TrafficBudget,
 ): void {
   const remoteAddress = normalizeAddress(socket.remoteAddress);
@@ -41,7 +44,7 @@ export function pipeToLoopback(
   let localPort = 0;
   up.once("connect", () => {
     localPort = up.localPort ?? 0;
-    facts.set(localPort, { remoteAddress, serverName, h2, client: socket, budget });
+    facts.set(localPort, { remoteAddress, serverName, h2, policy, client: socket, budget });
     // The ClientHello was unshifted back into `socket`, so it flows first.
     relay(socket, up);
     relay(up, socket);

@@ -14,7 +14,6 @@ import {
   type Server as HttpServer,
   type ServerResponse,
 } from "node:http";
-import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import {
   createSecureServer,
   type Http2SecureServer,
@@ -41,10 +40,9 @@ import {
   limitsOf,
   refuseHeaders,
 } from "./limits-node.ts";
-import { HandedOver } from "./traffic-budget.ts";
 import { connectListener, upgradeListener } from "./node-upgrade.ts";
 import { answeredWith, countBytes, reportEnd } from "./response-end.ts";
-import type { SniTarget } from "./sni-front.ts";
+import type { GroupOptions, SniContexts } from "./sni-contexts.ts";
 import type { ConnectionInfo, HttpListenerSpec, TlsPolicy } from "./types.ts";
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -70,74 +68,6 @@ export function plainServer(spec: HttpListenerSpec, tracker: ConnectionTracker):
 }
 
 /**
- * An HTTP/1.1-only node:https server for a SIMPLE policy whose connections arrive piped over
- * loopback (bun-sni, for clients that do not offer h2: they may ask for a WebSocket upgrade,
- * which Bun.serve cannot hand over). Connections the front did not pipe are destroyed.
- */
-export function h1SecureServer(
-  spec: HttpListenerSpec,
-  tracker: ConnectionTracker,
-  policy: TlsPolicy,
-  index: number,
-  remoteAddress: (socket: TLSSocket) => string | undefined,
-): HttpsServer {
-  const info = (socket: Socket) => tlsConnectionInfo(socket as TLSSocket, index, false, remoteAddress);
-  const piped = (socket: Socket) => remoteAddress(socket as TLSSocket) !== undefined;
-  const server = createHttpsServer(
-    {
-      key: policy.keyPem,
-      cert: policy.certPem,
-      ALPNProtocols: ["http/1.1"],
-      minVersion: spec.tls!.minVersion,
-      ciphers: policy.ciphers ?? DEFAULT_TLS12_CIPHERS,
-      ...ticketKeyOptions(policy),
-      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-      ...h1Options(limitsOf(spec)),
-    },
-    bridge(
-      spec,
-      tracker,
-      (incoming) => info(incoming.socket),
-      (incoming) => piped(incoming.socket),
-    ),
-  );
-  server.on(
-    "upgrade",
-    upgradeListener(
-      spec,
-      tracker,
-      "https",
-      (req) => info(req.socket),
-      (req) => piped(req.socket),
-    ),
-  );
-  limitServer(server, limitsOf(spec), "secureConnection");
-  guardClientCert(server, policy, spec.events);
-  onTlsClientError(server, spec);
-  refuseUnparsed(server);
-  server.on("connect", refuseConnect);
-  rotateTicketKeys(server);
-  return server;
-}
-
-/** Hands a connection to the node:http2 secure server of one policy, in process. */
-export function http2Target(
-  spec: HttpListenerSpec,
-  tracker: ConnectionTracker,
-  policy: TlsPolicy,
-  index: number,
-): SniTarget {
-  const handed = new HandedOver();
-  const server = secureServer(spec, tracker, policy, index, undefined, (tls) => handed.find(tls));
-  return {
-    emit: (socket) => {
-      handed.add(socket);
-      server.emit("connection", socket);
-    },
-  };
-}
-
-/**
  * The node:http2 secure server (HTTP/1.1 allowed) of one TLS policy. `remoteAddress` names the
  * client when connections arrive piped over loopback (the socket's peer is then the pipe);
  * `clientSocket` finds the socket the client's own bytes arrive on (h2-guard.ts budgets them).
@@ -148,12 +78,15 @@ export function secureServer(
   policy: TlsPolicy,
   index: number,
   remoteAddress?: (socket: TLSSocket) => string | undefined,
+  /** Several SIMPLE policies share this server: each handshake's SNI picks the certificate. */
+  sni?: SniContexts,
   clientSocket?: (socket: TLSSocket) => Socket | undefined,
 ): Http2SecureServer {
   const askCert = policy.requireClientCert || policy.requestClientCert === true;
+  const serverIndex = sni ? (socket: TLSSocket) => sni.policyOf(socket.servername) : index;
   // One view of the connection for requests, upgrades and extended CONNECTs alike.
   type Req = { socket: unknown };
-  const info = (req: Req) => tlsConnectionInfo(req.socket as TLSSocket, index, askCert, remoteAddress);
+  const info = (req: Req) => tlsConnectionInfo(req.socket as TLSSocket, serverIndex, askCert, remoteAddress);
   const admit = needsGuard(policy)
     ? (req: Req) => refusal(req.socket as TLSSocket, policy) === undefined
     : undefined;
@@ -161,18 +94,13 @@ export function secureServer(
   const limits = limitsOf(spec);
   const server = createSecureServer(
     {
-      key: policy.keyPem,
-      cert: policy.certPem,
-      ca: policy.caPem,
+      ...contextOptions(spec, policy),
+      ...(sni ? { SNICallback: sni.SNICallback } : {}),
       requestCert: askCert,
       // OPTIONAL_MUTUAL: an untrusted certificate is refused by the guard, a missing one admitted.
       rejectUnauthorized: policy.requireClientCert,
       allowHTTP1: true,
       ALPNProtocols: ["h2", "http/1.1"],
-      minVersion: policy.minVersion ?? spec.tls!.minVersion,
-      ...(policy.maxVersion ? { maxVersion: policy.maxVersion } : {}),
-      ciphers: policy.ciphers ?? DEFAULT_TLS12_CIPHERS,
-      ...ticketKeyOptions(policy),
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       ...H2_SERVER_LIMITS,
       settings: {
@@ -204,12 +132,35 @@ export function secureServer(
 }
 
 /**
+ * The credentials and handshake settings of a policy's server: at creation, and again for
+ * setSecureContext, which resets every field it is not given.
+ */
+export function contextOptions(spec: HttpListenerSpec, policy: TlsPolicy) {
+  return {
+    key: policy.keyPem,
+    cert: policy.certPem,
+    ca: policy.caPem,
+    ...groupOptions(spec, policy),
+    ...ticketKeyOptions(policy),
+  };
+}
+
+/** What every policy sharing a server has in common (sni-contexts.ts). */
+export function groupOptions(spec: HttpListenerSpec, policy: TlsPolicy): GroupOptions {
+  return {
+    minVersion: policy.minVersion ?? spec.tls!.minVersion,
+    ...(policy.maxVersion ? { maxVersion: policy.maxVersion } : {}),
+    ciphers: policy.ciphers ?? DEFAULT_TLS12_CIPHERS,
+  };
+}
+
+/**
  * HTTP/1.x requests the parser refuses (bare CR or LF, bad framing, NUL, obs-fold, ...): Envoy
  * answers one it cannot parse with 400 and one too big with 431, then closes. Without this
  * listener node:http writes its own 400 and destroys the socket at once, which over TLS lost the
  * answer to requests with a body (Deno and Node: test/e2e/hostile-http1.test.ts).
  */
-function refuseUnparsed(server: HttpServer | HttpsServer | Http2SecureServer): void {
+function refuseUnparsed(server: HttpServer | Http2SecureServer): void {
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
     // Node reports the rest of an oversized head again (over TLS, a second record): the first
     // answer stands, and is not cut by destroying the socket under it.
@@ -256,7 +207,7 @@ function refusedFraming(incoming: IncomingMessage, outgoing: ServerResponse): bo
  * Failed handshakes (no client certificate, untrusted CA, garbage) are the client's problem:
  * the connection is closed, the reason counted, and nothing else is affected.
  */
-function onTlsClientError(server: HttpsServer | Http2SecureServer, spec: HttpListenerSpec): void {
+function onTlsClientError(server: Http2SecureServer, spec: HttpListenerSpec): void {
   const events = spec.events;
   server.on("tlsClientError", (err: Error, socket: TLSSocket) => {
     socket.destroy();

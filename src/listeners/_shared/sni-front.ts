@@ -77,18 +77,27 @@ export function dispatchBySni(
   socket.on("data", onData);
 }
 
+/**
+ * What the front consults for each connection: policy `i`'s connections go to `targets[i]`. An
+ * adapter that takes new credentials in place (updateTls) sets `tls` to the new table.
+ */
+export interface SniRoutes {
+  tls: TlsListenerSpec;
+  targets: SniTarget[];
+}
+
 /** A plain TCP server that reads each ClientHello and passes the connection to its policy's target. */
-export function sniFrontServer(tls: TlsListenerSpec, targets: SniTarget[], events?: ListenerEvents): Server {
+export function sniFrontServer(routes: SniRoutes, events?: ListenerEvents): Server {
   const front = createServer({ noDelay: true });
   const refused = events?.handshake && ((outcome: HandshakeOutcome) => events.handshake!(outcome));
-  const acme = tls.acmeTlsAlpn && acmeTarget(tls.acmeTlsAlpn);
+  const acme = routes.tls.acmeTlsAlpn && acmeTarget(routes.tls.acmeTlsAlpn);
   const decide = (name: string | undefined, alpn: string[]) => {
     if (acme !== undefined && alpn.includes(ACME_TLS_ALPN)) {
       const t = acme(name);
       if (t !== undefined) return t;
     }
-    const i = tls.selectPolicy(name);
-    return i === undefined ? undefined : targets[i];
+    const i = routes.tls.selectPolicy(name);
+    return i === undefined ? undefined : routes.targets[i];
   };
   front.on("connection", (socket) => dispatchBySni(socket, decide, refused));
   return front;

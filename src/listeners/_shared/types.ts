@@ -211,6 +211,12 @@ export interface RunningListener {
    */
   readonly unenforced?: string[];
   close(): Promise<void>;
+  /**
+   * Serves `tls` from the next handshake on, without touching a socket: the same policies (hosts,
+   * modes, versions, ciphers, in the same order) with new credentials or client-certificate
+   * checks. False: this listener cannot, and must be restarted. Absent: never can.
+   */
+  updateTls?(tls: TlsListenerSpec): Promise<boolean>;
 }
 
 /** An adapter: binds a listener of its kind and serves it until closed. */

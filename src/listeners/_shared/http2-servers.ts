@@ -1,0 +1,140 @@
+// The node:http2 secure servers behind an SNI front (node-http2, node-http2-pipe, bun-sni): one
+// per group of policies that can share a handshake setup, not one per policy, so that a
+// listener with thousands of SIMPLE hosts holds a handful of servers (and, piped, a handful of
+// loopback ports) whatever its host count.
+//
+// Which policies share: SIMPLE policies with the same protocol versions and cipher suites,
+// their certificates chosen by SNI (sni-contexts.ts). A policy that asks for a client
+// certificate keeps a server of its own: requestCert and rejectUnauthorized belong to the
+// server, not to the context SNICallback returns, and only a server of its own lets a MUTUAL
+// host and a SIMPLE host share a port exactly (docs/runtimes.md, "node:tls, node:https and
+// node:http2").
+
+import type { Http2SecureServer } from "node:http2";
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+import type { ConnectionTracker } from "./connections.ts";
+import { contextOptions, groupOptions, secureServer } from "./node-http.ts";
+import { SniContexts } from "./sni-contexts.ts";
+import type { HttpListenerSpec, TlsListenerSpec, TlsPolicy } from "./types.ts";
+
+interface Group {
+  server: Http2SecureServer;
+  /** Shared servers only. */
+  sni?: SniContexts;
+  /** Own servers only: the policy's index. */
+  own?: number;
+}
+
+/** What an update changed: `fresh` servers must be made reachable before `commit()`. */
+export interface Http2Update {
+  fresh: Http2SecureServer[];
+  retired: Http2SecureServer[];
+  commit(): void;
+}
+
+export class Http2Servers {
+  /** Policy index → the server that terminates it; read per connection, replaced whole. */
+  byPolicy: (Http2SecureServer | undefined)[] = [];
+  private groups: Group[] = [];
+
+  constructor(
+    private readonly spec: HttpListenerSpec,
+    private readonly tracker: ConnectionTracker,
+    /** The client, when connections arrive piped over loopback. */
+    private readonly remoteAddress?: (socket: TLSSocket) => string | undefined,
+    /** The socket the client's own bytes arrive on, for the traffic budget (h2-guard.ts). */
+    private readonly clientSocket?: (socket: TLSSocket) => Socket | undefined,
+  ) {}
+
+  /** Builds the servers of the policies `include` picks; returns them. */
+  start(tls: TlsListenerSpec, include: (policy: TlsPolicy) => boolean): Http2SecureServer[] {
+    const members = new Map<string, number[]>();
+    for (const [i, p] of tls.policies.entries()) {
+      if (!include(p)) continue;
+      const key = ownServer(p) ? `own ${i}` : `shared ${p.minVersion} ${p.maxVersion} ${p.ciphers}`;
+      const list = members.get(key) ?? members.set(key, []).get(key)!;
+      // The default policy's certificate is the server's own: it answers handshakes without SNI.
+      if (i === tls.defaultPolicy) list.unshift(i);
+      else list.push(i);
+    }
+    for (const [key, list] of members) {
+      if (key.startsWith("own")) this.groups.push(this.own(tls, list[0]!));
+      else {
+        const sni = new SniContexts(list, tls, groupOptions(this.spec, tls.policies[list[0]!]!));
+        const server = secureServer(
+          this.spec,
+          this.tracker,
+          sni.defaultPolicy,
+          list[0]!,
+          this.remoteAddress,
+          sni,
+          this.clientSocket,
+        );
+        this.groups.push({ server, sni });
+      }
+    }
+    this.byPolicy = this.index();
+    return this.groups.map((g) => g.server);
+  }
+
+  /**
+   * New credentials for the same policies: a shared server takes them in place, for its next
+   * handshakes; a server of its own (client certificates: its CA and compiled check come with
+   * the policy) is replaced by a new one, which takes the connections from `commit()` on while
+   * the old one keeps those it has.
+   */
+  update(tls: TlsListenerSpec): Http2Update {
+    const fresh: Http2SecureServer[] = [];
+    const retired: Http2SecureServer[] = [];
+    const groups = this.groups.map((g): Group => {
+      if (g.sni === undefined) {
+        const next = this.own(tls, g.own!);
+        fresh.push(next.server);
+        retired.push(g.server);
+        return next;
+      }
+      const before = g.sni.defaultPolicy;
+      g.sni.update(tls);
+      const after = g.sni.defaultPolicy;
+      if (before.certPem !== after.certPem || before.keyPem !== after.keyPem)
+        g.server.setSecureContext(contextOptions(this.spec, after));
+      return g;
+    });
+    return {
+      fresh,
+      retired,
+      commit: () => {
+        this.groups = groups;
+        this.byPolicy = this.index();
+      },
+    };
+  }
+
+  private own(tls: TlsListenerSpec, i: number): Group {
+    const server = secureServer(
+      this.spec,
+      this.tracker,
+      tls.policies[i]!,
+      i,
+      this.remoteAddress,
+      undefined,
+      this.clientSocket,
+    );
+    return { server, own: i };
+  }
+
+  private index(): (Http2SecureServer | undefined)[] {
+    const byPolicy: (Http2SecureServer | undefined)[] = [];
+    for (const g of this.groups) {
+      if (g.own !== undefined) byPolicy[g.own] = g.server;
+      else for (const i of g.sni!.members) byPolicy[i] = g.server;
+    }
+    return byPolicy;
+  }
+}
+
+/** A policy that asks for a client certificate, or checks one, needs a server of its own. */
+function ownServer(p: TlsPolicy): boolean {
+  return p.requireClientCert || p.requestClientCert === true || p.checkClientCert !== undefined;
+}

@@ -182,7 +182,7 @@ for (const adapter of ADAPTERS[RUNTIME]) {
       expect(socket).toBeDefined();
       await Bun.write(file, config(port, "two", adapter));
       const { log } = await reload(p, 1);
-      expect(log).toBe("reloaded: 1 updated in place, 0 restarted, 0 started, 0 stopped, 0 failed");
+      expect(log).toStartWith("reloaded: 1 updated in place, 0 restarted, 0 started, 0 stopped, 0 failed;");
       const after = await get();
       expect(after.body).toBe("two");
       // Deno's node:http2 closes an HTTP/1.1 connection handed over in process after its first
@@ -214,7 +214,9 @@ for (const adapter of ADAPTERS[RUNTIME]) {
       }
       const results = await Promise.all(attempts);
       while (reloaded === undefined && performance.now() - start < 20_000) await sleep(20);
-      expect(reloaded?.log).toBe("reloaded: 1 updated in place, 0 restarted, 0 started, 0 stopped, 0 failed");
+      expect(reloaded?.log).toStartWith(
+        "reloaded: 1 updated in place, 0 restarted, 0 started, 0 stopped, 0 failed;",
+      );
       const failed = results.filter((r) => !r.ok);
       expect(failed).toEqual([]);
       expect(results.length).toBeGreaterThan(60);

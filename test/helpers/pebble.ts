@@ -18,6 +18,8 @@ export interface Pebble {
   rootFile: string;
   /** Makes Pebble's DNS answer `host` with `address` (pebble-challtestsrv's management API). */
   addA(host: string, address: string): Promise<void>;
+  /** Forgets the addresses added for `host` (add-a appends): it resolves to 127.0.0.1 again. */
+  clearA(host: string): Promise<void>;
   /** Orders Pebble has received so far (POSTs to newOrder in its log). */
   orders(): number;
   output(): string;
@@ -124,6 +126,13 @@ export async function startPebble(opts: {
         body: JSON.stringify({ host, addresses: [address] }),
       });
       if (!res.ok) throw new Error(`add-a ${host}: ${res.status}`);
+    },
+    clearA: async (host) => {
+      const res = await fetch(`http://127.0.0.1:${challMgmt}/clear-a`, {
+        method: "POST",
+        body: JSON.stringify({ host }),
+      });
+      if (!res.ok) throw new Error(`clear-a ${host}: ${res.status}`);
     },
     orders: () => (out.match(/POST \/order-plz/g) ?? []).length,
     output: () => out,

@@ -330,8 +330,9 @@ export class AcmeManager {
 
   /**
    * RFC 9773 §4.2-4.3: asks the CA for its window; a renewal time is chosen inside it (at once
-   * when its end has passed), and kept until the CA changes the window. A CA without
-   * renewalInfo is not asked again; an error keeps the last schedule and asks again later.
+   * when its end has passed), and kept until the CA changes the window. A directory without
+   * renewalInfo ends the polling (the 2/3 schedule stays); an error keeps the last schedule
+   * and asks again later.
    */
   private async pollAri(e: Entry): Promise<void> {
     if (this.closed || this.entries.get(e.spec.name) !== e) return;
@@ -463,7 +464,7 @@ export class AcmeManager {
       const wait = this.backoff(e, [err as Error]);
       e.lastError = problemOf(err as Error);
       e.lastErrorAt = this.now();
-      e.state = e.cert ? "valid" : "pending";
+      e.state = this.material(spec.name) ? "valid" : "pending"; // an expired one is not served
       log.error(
         `acme ${spec.name}: ${spec.names.join(", ")}: ${(err as Error).message}; ` +
           `next attempt in ${Math.round(wait / 1000)} s`,

@@ -216,6 +216,7 @@ describe("expiry without a reload", () => {
     await until(() => changes.length > 0, 5_000);
     expect(changes).toEqual(["shop"]);
     expect(manager.material("shop")).toBeUndefined();
+    expect(manager.status()[0]!.state).toBe("pending");
     expect(logs.join("\n")).toMatch(/acme shop: the certificate for a\.test expired at .* without a renewal/);
   }, 15_000);
 });

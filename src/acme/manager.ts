@@ -357,7 +357,8 @@ export class AcmeManager {
         e.ari = { ...window, at: ariRenewalTime(window, this.now()) };
         this.deps.log.info(
           `acme ${e.spec.name}: the CA's renewal window is ${info.start.toISOString()} to ` +
-            `${info.end.toISOString()}; renewing at ${new Date(e.ari.at).toISOString()}`,
+            `${info.end.toISOString()}; renewing at ${new Date(e.ari.at).toISOString()}` +
+            (info.explanationUrl ? ` (the CA explains: ${info.explanationUrl})` : ""),
         );
         if (!e.running) this.schedule(e);
       }

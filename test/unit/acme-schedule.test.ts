@@ -61,6 +61,7 @@ async function fakeCa(window?: { start: Date; end: Date }, retryAfter?: number):
       return res.end(
         JSON.stringify({
           suggestedWindow: { start: window!.start.toISOString(), end: window!.end.toISOString() },
+          explanationURL: `${base}/why`,
         }),
       );
     }
@@ -172,7 +173,9 @@ describe("ACME Renewal Information (RFC 9773 §4.3)", () => {
     // Asked at start, not at the 2/3 mark (60 days away), and ordered at once.
     await until(() => ca.orders > 0);
     expect(ca.ariRequests).toEqual([facts.certId!]);
-    expect(logs.join("\n")).toMatch(/renewal window is .*; renewing at/);
+    expect(logs.join("\n")).toMatch(
+      /renewal window is .*; renewing at .* \(the CA explains: https:.*\/why\)/,
+    );
     expect(logs.join("\n")).toMatch(/acme shop: a\.test: .*no orders here; next attempt in 60 s/);
   }, 15_000);
 

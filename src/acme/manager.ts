@@ -459,8 +459,9 @@ export class AcmeManager {
           );
       }
       const f = e.facts!;
-      if (cert) this.changed(e, `issued by ${f.issuer}, valid until ${f.notAfter.toISOString()}`);
-      else this.schedule(e);
+      if (cert) return this.changed(e, `issued by ${f.issuer}, valid until ${f.notAfter.toISOString()}`);
+      e.state = this.material(spec.name) ? "valid" : "pending";
+      this.schedule(e);
     } catch (err) {
       const wait = this.backoff(e, [err as Error]);
       e.lastError = problemOf(err as Error);

@@ -241,8 +241,13 @@ describe("restart", () => {
     // refused.test again, and mixed's bad.test (its stored certificate covers good.test, which is
     // served meanwhile and not ordered again). (On Deno the tls-alpn-01-only credential fails
     // before ordering: nothing could answer.)
-    await waitFor(p, /acme mixed: bad\.test: .*next attempt in/);
+    await waitFor(p, /acme mixed: bad\.test: .*still not in the certificate, next attempt in/);
     expect((await get("good.test")).exitCode).toBe(0);
+    const mixed = (await (await fetch(`http://127.0.0.1:${admin}/certs/mixed`)).json()) as {
+      acme: { state: string; pendingNames?: { name: string }[] };
+    };
+    expect(mixed.acme.state).toBe("valid");
+    expect(mixed.acme.pendingNames?.map((n) => n.name)).toEqual(["bad.test"]);
     expect(pebble.orders() - before).toBe(2);
   }, 60_000);
 });

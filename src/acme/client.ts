@@ -46,6 +46,8 @@ export interface RenewalInfo {
   end: Date;
   /** When to ask again (the CA's Retry-After). */
   retryAfterMs?: number;
+  /** A page where the CA says why (e.g. a revocation); for the operator. */
+  explanationUrl?: string;
 }
 
 export interface AccountOptions {
@@ -153,8 +155,16 @@ export class AcmeClient {
     const url = `${dir.renewalInfo.replace(/\/$/, "")}/${certId}`;
     const a = await httpsRequest(url, { method: "GET", ca: this.ca });
     if (a.status !== 200) throw problem(`GET ${url}`, a);
-    const w = (JSON.parse(a.body) as { suggestedWindow: { start: string; end: string } }).suggestedWindow;
-    return { start: new Date(w.start), end: new Date(w.end), retryAfterMs: retryAfterMs(a) };
+    const doc = JSON.parse(a.body) as {
+      suggestedWindow: { start: string; end: string };
+      explanationURL?: string;
+    };
+    const w = doc.suggestedWindow;
+    const start = new Date(w.start);
+    const end = new Date(w.end);
+    if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || end < start)
+      throw new AcmeError(`GET ${url}: no valid suggestedWindow in ${a.body.slice(0, 200)}`);
+    return { start, end, retryAfterMs: retryAfterMs(a), explanationUrl: doc.explanationURL };
   }
 
   private async nonce(): Promise<string> {

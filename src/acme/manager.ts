@@ -4,8 +4,12 @@
 // advice, and what Caddy does); failures back off, never sooner than the CA's Retry-After.
 // Each credential runs on its own, so one the CA refuses never holds back the others.
 // A new certificate is announced through `onChange`; the CLI then reloads, which provisions it
-// like any other credential and hands it to the listeners (gateway apply).
+// like any other credential and hands it to the listeners (gateway apply). So is an expiry: a
+// certificate whose renewals kept failing stops being served at its notAfter, without a reload.
+// Inside one credential, names whose authorization fails are ordered without (the others get
+// their certificate) and retried on the backoff schedule, the way certbot and Caddy behave.
 
+import { clearTimeout, setTimeout } from "node:timers";
 import type { KeyKind } from "../certs/generate.ts";
 import { keyAndCsr, leafFacts, validationCertificate, type LeafFacts } from "./certificates.ts";
 import type { ChallengeResponder } from "./challenges.ts";
@@ -48,6 +52,11 @@ export interface AcmeStatus {
   lastErrorAt?: string;
   nextAttempt?: string;
   certPath?: string;
+  /** Names whose validation failed: not in the certificate, refused at the handshake until retried. */
+  pendingNames?: { name: string; lastError: string; lastErrorAt: string }[];
+  /** RFC 9773: the CA's last suggested window, and when it is asked again. */
+  renewalWindow?: { start: string; end: string };
+  nextRenewalInfo?: string;
 }
 
 export interface ManagerDeps {
@@ -84,6 +93,26 @@ const POLL_LIMIT_MS = 120_000;
 const LOCK_POLL_MS = 1_000;
 /** setTimeout's limit is 24.8 days; a later renewal is looked at again after a day. */
 const MAX_TIMER_MS = 86_400_000;
+/**
+ * RFC 9773 §4.3: renewalInfo is polled while a certificate is held, as often as the CA's
+ * Retry-After says, clamped (the RFC suggests at least daily; faster than hourly only loads the
+ * CA); without Retry-After, every 6 hours (the RFC's example, and certbot's/lego's default).
+ */
+export const ARI_POLL_MS = { min: 3_600_000, max: 86_400_000, default: 6 * 3_600_000 };
+
+/** When to ask renewalInfo again, from the CA's Retry-After (RFC 9773 §4.3). */
+export function ariPollDelayMs(retryAfterMs: number | undefined): number {
+  return Math.min(Math.max(retryAfterMs ?? ARI_POLL_MS.default, ARI_POLL_MS.min), ARI_POLL_MS.max);
+}
+
+/**
+ * RFC 9773 §4.2: a uniformly random moment inside the suggested window; `now` when the window's
+ * end has passed (the CA wants the certificate replaced at once, e.g. after a revocation).
+ */
+export function ariRenewalTime(window: { start: number; end: number }, now: number, random = Math.random()) {
+  if (window.end <= now) return now;
+  return Math.max(now, window.start + random * (window.end - window.start));
+}
 
 interface Entry {
   spec: AcmeCredentialSpec;
@@ -98,6 +127,15 @@ interface Entry {
   timer?: ReturnType<typeof setTimeout>;
   running: boolean;
   challenge?: string;
+  /** Names whose last validation failed (not in `cert`), with the CA's problem. */
+  failed: Map<string, { problem: string; at: number }>;
+  /** After a failure, no attempt before this (backoff, Retry-After). */
+  retryAt?: number;
+  /** The CA's renewal window (RFC 9773) and the moment chosen inside it. */
+  ari?: { start: number; end: number; at: number };
+  ariTimer?: ReturnType<typeof setTimeout>;
+  ariNextAt?: number;
+  expiryTimer?: ReturnType<typeof setTimeout>;
 }
 
 export class AcmeManager {
@@ -125,7 +163,7 @@ export class AcmeManager {
     const wanted = new Set(specs.map((s) => s.name));
     for (const [name, e] of this.entries)
       if (!wanted.has(name)) {
-        clearTimeout(e.timer);
+        stopTimers(e);
         this.entries.delete(name);
       }
     for (const spec of specs) {
@@ -135,11 +173,11 @@ export class AcmeManager {
         old.spec = spec;
         continue;
       }
-      if (old) clearTimeout(old.timer);
-      const e: Entry = { spec, key, state: "pending", attempts: 0, running: false };
+      if (old) stopTimers(old);
+      const e: Entry = { spec, key, state: "pending", attempts: 0, running: false, failed: new Map() };
       if (await this.adoptStored(e))
         this.deps.log.info(
-          `acme ${spec.name}: using the stored certificate for ${spec.names.join(", ")} ` +
+          `acme ${spec.name}: using the stored certificate for ${e.cert!.meta.names.join(", ")} ` +
             `(valid until ${e.facts!.notAfter.toISOString()})`,
         );
       this.entries.set(spec.name, e);
@@ -188,14 +226,30 @@ export class AcmeManager {
       challenge: e.challenge ?? e.cert?.meta.challenge,
       lastError: e.lastError,
       lastErrorAt: e.lastErrorAt === undefined ? undefined : new Date(e.lastErrorAt).toISOString(),
-      nextAttempt: !e.cert && e.nextAt !== undefined ? new Date(e.nextAt).toISOString() : undefined,
+      nextAttempt:
+        (!e.cert || e.failed.size > 0) && e.nextAt !== undefined
+          ? new Date(e.nextAt).toISOString()
+          : undefined,
       certPath: e.cert ? `${this.deps.storage.certDir(e.spec.directory, e.spec.names)}/tls.crt` : undefined,
+      pendingNames:
+        e.failed.size > 0
+          ? [...e.failed].map(([name, f]) => ({
+              name,
+              lastError: f.problem,
+              lastErrorAt: new Date(f.at).toISOString(),
+            }))
+          : undefined,
+      renewalWindow: e.ari && {
+        start: new Date(e.ari.start).toISOString(),
+        end: new Date(e.ari.end).toISOString(),
+      },
+      nextRenewalInfo: e.ariNextAt === undefined ? undefined : new Date(e.ariNextAt).toISOString(),
     }));
   }
 
   close(): void {
     this.closed = true;
-    for (const e of this.entries.values()) clearTimeout(e.timer);
+    for (const e of this.entries.values()) stopTimers(e);
     void this.deps.responder.close();
   }
 
@@ -213,15 +267,105 @@ export class AcmeManager {
     }
     if (facts.notAfter.getTime() <= this.now()) return false;
     if (e.cert && e.cert.meta.obtainedAt === stored.meta.obtainedAt) return false;
-    e.cert = stored;
-    e.facts = facts;
-    e.state = "valid";
+    this.held(e, stored, facts);
     return true;
   }
 
+  /** A certificate is held: the names it lacks wait with their reasons; its expiry is watched. */
+  private held(e: Entry, cert: StoredCertificate, facts: LeafFacts): void {
+    if (e.cert?.certPem !== cert.certPem) e.ari = undefined;
+    e.cert = cert;
+    e.facts = facts;
+    e.state = "valid";
+    const covered = new Set(cert.meta.names);
+    for (const name of [...e.failed.keys()]) if (covered.has(name)) e.failed.delete(name);
+    for (const p of cert.meta.pending ?? [])
+      if (!covered.has(p.name) && !e.failed.has(p.name))
+        e.failed.set(p.name, { problem: p.problem, at: Date.parse(p.at) });
+    this.watchExpiry(e);
+  }
+
+  /**
+   * At notAfter the certificate stops being served (material() returns nothing): the manager
+   * announces it like a new certificate, so the reload that follows makes its names pending at
+   * once rather than at whatever reload comes next.
+   */
+  private watchExpiry(e: Entry): void {
+    clearTimeout(e.expiryTimer);
+    if (this.closed || !e.facts) return;
+    const at = e.facts.notAfter.getTime();
+    const fire = () => {
+      if (this.closed || this.entries.get(e.spec.name) !== e || e.facts?.notAfter.getTime() !== at) return;
+      const left = at - this.now();
+      if (left > 0) return void (e.expiryTimer = unrefTimer(fire, Math.min(left, MAX_TIMER_MS)));
+      e.state = "pending";
+      this.deps.log.error(
+        `acme ${e.spec.name}: the certificate for ${e.cert!.meta.names.join(", ")} expired at ` +
+          `${new Date(at).toISOString()} without a renewal: the names are pending until one succeeds`,
+        { credential: e.spec.name, names: e.cert!.meta.names, problem: e.lastError },
+      );
+      this.deps.onChange(e.spec.name);
+    };
+    e.expiryTimer = unrefTimer(fire, Math.min(Math.max(0, at - this.now()), MAX_TIMER_MS));
+  }
+
+  /**
+   * The next attempt: at once without a certificate or with names still missing from it, else
+   * at the renewal time; never before the backoff of the last failure. A held certificate's
+   * renewalInfo is polled too (RFC 9773 §4.3), so a CA asking for early renewal is heard.
+   */
   private schedule(e: Entry): void {
-    if (!e.cert) return this.arm(e, 0);
-    this.arm(e, Math.max(0, this.renewAt(e) - this.now()));
+    const now = this.now();
+    const target = !e.cert || e.failed.size > 0 ? now : this.renewAt(e);
+    this.arm(e, Math.max(0, target - now, (e.retryAt ?? 0) - now));
+    if (e.cert && e.spec.renewBeforeMs === undefined && e.ariTimer === undefined) this.armAri(e, 0);
+  }
+
+  private armAri(e: Entry, delay: number): void {
+    clearTimeout(e.ariTimer);
+    if (this.closed) return;
+    e.ariNextAt = this.now() + delay;
+    e.ariTimer = unrefTimer(() => void this.pollAri(e), Math.min(delay, MAX_TIMER_MS));
+  }
+
+  /**
+   * RFC 9773 §4.2-4.3: asks the CA for its window; a renewal time is chosen inside it (at once
+   * when its end has passed), and kept until the CA changes the window. A directory without
+   * renewalInfo ends the polling (the 2/3 schedule stays); an error keeps the last schedule
+   * and asks again later.
+   */
+  private async pollAri(e: Entry): Promise<void> {
+    if (this.closed || this.entries.get(e.spec.name) !== e) return;
+    const certId = e.facts?.certId;
+    if (!e.cert || !certId || e.spec.renewBeforeMs !== undefined) {
+      e.ariTimer = undefined;
+      e.ariNextAt = undefined;
+      return;
+    }
+    let retryAfter: number | undefined;
+    try {
+      const info = await (await this.client(e.spec)).renewalInfo(certId);
+      if (this.entries.get(e.spec.name) !== e || e.facts?.certId !== certId) return;
+      if (!info) {
+        e.ariTimer = undefined;
+        e.ariNextAt = undefined;
+        return;
+      }
+      retryAfter = info.retryAfterMs;
+      const window = { start: info.start.getTime(), end: info.end.getTime() };
+      if (e.ari?.start !== window.start || e.ari.end !== window.end) {
+        e.ari = { ...window, at: ariRenewalTime(window, this.now()) };
+        this.deps.log.info(
+          `acme ${e.spec.name}: the CA's renewal window is ${info.start.toISOString()} to ` +
+            `${info.end.toISOString()}; renewing at ${new Date(e.ari.at).toISOString()}` +
+            (info.explanationUrl ? ` (the CA explains: ${info.explanationUrl})` : ""),
+        );
+        if (!e.running) this.schedule(e);
+      }
+    } catch (err) {
+      this.deps.log.warn(`acme ${e.spec.name}: renewal information unavailable: ${(err as Error).message}`);
+    }
+    this.armAri(e, ariPollDelayMs(retryAfter));
   }
 
   /**
@@ -234,7 +378,7 @@ export class AcmeManager {
     const start = f.notBefore.getTime();
     const life = f.notAfter.getTime() - start;
     const before = e.spec.renewBeforeMs;
-    if (before === undefined) return start + (life * 2) / 3;
+    if (before === undefined) return e.ari?.at ?? start + (life * 2) / 3;
     return Math.max(f.notAfter.getTime() - before, start + life / 10);
   }
 
@@ -242,8 +386,7 @@ export class AcmeManager {
     clearTimeout(e.timer);
     if (this.closed) return;
     e.nextAt = this.now() + delay;
-    e.timer = setTimeout(() => void this.due(e), Math.min(delay, MAX_TIMER_MS));
-    e.timer.unref?.();
+    e.timer = unrefTimer(() => void this.due(e), Math.min(delay, MAX_TIMER_MS));
   }
 
   private async due(e: Entry): Promise<void> {
@@ -251,34 +394,9 @@ export class AcmeManager {
     if (e.cert && e.nextAt! > this.now()) return this.arm(e, e.nextAt! - this.now()); // a long wait, re-armed
     e.running = true;
     try {
-      if (e.cert && e.spec.renewBeforeMs === undefined && (await this.ariSaysWait(e))) return;
       await this.obtain(e);
     } finally {
       e.running = false;
-    }
-  }
-
-  /**
-   * RFC 9773 §4.2: when the CA publishes a window, renew at a random moment inside it; before it,
-   * wait (and ask again when the CA's Retry-After says). False: renew now.
-   */
-  private async ariSaysWait(e: Entry): Promise<boolean> {
-    if (!e.facts?.certId) return false;
-    try {
-      const client = await this.client(e.spec);
-      const info = await client.renewalInfo(e.facts.certId);
-      if (!info) return false;
-      const now = this.now();
-      if (info.end.getTime() <= now) return false;
-      const at = info.start.getTime() + Math.random() * (info.end.getTime() - info.start.getTime());
-      if (at <= now) return false;
-      const again = info.retryAfterMs ?? 6 * 3_600_000;
-      this.arm(e, Math.min(at - now, again));
-      return true;
-    } catch (err) {
-      // No window known: fall back to the fixed schedule, which brought us here.
-      this.deps.log.warn(`acme ${e.spec.name}: renewal information unavailable: ${(err as Error).message}`);
-      return false;
     }
   }
 
@@ -294,36 +412,61 @@ export class AcmeManager {
             `${storage.root}); waiting for its result`,
         );
       e.state = e.cert ? "renewing" : "waiting-for-lock";
-      if (await this.adoptStored(e)) return this.changed(e, "from the shared data directory");
+      if (await this.adoptStored(e)) return this.fromShared(e);
       return this.arm(e, LOCK_POLL_MS);
     }
     try {
       // It may have finished between our last look and the lock.
       const prior = e.cert?.meta.obtainedAt;
       if ((await this.adoptStored(e)) && prior !== e.cert?.meta.obtainedAt && this.renewAt(e) > this.now())
-        return this.changed(e, "from the shared data directory");
+        return this.fromShared(e);
       e.state = e.cert ? "renewing" : "pending";
       log.info(
         `acme ${spec.name}: ordering a certificate for ${spec.names.join(", ")} from ${spec.directory}`,
       );
-      const stored = await this.order(e);
-      await storage.writeCertificate(spec.directory, stored);
-      e.cert = stored;
-      e.facts = leafFacts(stored.certPem);
-      e.lastError = undefined;
-      e.lastErrorAt = undefined;
-      e.attempts = 0;
-      e.state = "valid";
-      this.changed(e, `issued by ${e.facts.issuer}, valid until ${e.facts.notAfter.toISOString()}`);
+      const { cert, failed } = await this.order(e);
+      const now = this.now();
+      for (const [name, err] of failed) e.failed.set(name, { problem: problemOf(err), at: now });
+      if (cert) {
+        cert.meta.pending = [...e.failed]
+          .filter(([name]) => !cert.meta.names.includes(name))
+          .map(([name, f]) => ({ name, problem: f.problem, at: new Date(f.at).toISOString() }));
+        await storage.writeCertificate(spec.directory, cert, spec.names);
+        this.held(e, cert, leafFacts(cert.certPem));
+      }
+      if (failed.size === 0) {
+        e.lastError = undefined;
+        e.lastErrorAt = undefined;
+        e.attempts = 0;
+        e.retryAt = undefined;
+      } else {
+        // Some names failed their validation: the others are served; the next attempt (after
+        // the backoff) orders all the names again, so one success covers them all.
+        const wait = this.backoff(e, [...failed.values()]);
+        e.lastError = problemOf([...failed.values()][0]!);
+        e.lastErrorAt = now;
+        const left = cert ? "ordered without it" : "still not in the certificate";
+        for (const [name, err] of failed)
+          log.error(
+            `acme ${spec.name}: ${name}: ${err.message}; ${left}, ` +
+              `next attempt in ${Math.round(wait / 1000)} s`,
+            {
+              credential: spec.name,
+              names: [name],
+              problem: problemOf(err),
+              retryInSeconds: Math.round(wait / 1000),
+            },
+          );
+      }
+      const f = e.facts!;
+      if (cert) return this.changed(e, `issued by ${f.issuer}, valid until ${f.notAfter.toISOString()}`);
+      e.state = this.material(spec.name) ? "valid" : "pending";
+      this.schedule(e);
     } catch (err) {
-      e.attempts++;
-      const wait = Math.max(
-        BACKOFF_MS[Math.min(e.attempts - 1, BACKOFF_MS.length - 1)]!,
-        err instanceof AcmeProblemError ? (err.retryAfterMs ?? 0) : 0,
-      );
-      e.lastError = err instanceof AcmeProblemError ? err.problem : (err as Error).message;
+      const wait = this.backoff(e, [err as Error]);
+      e.lastError = problemOf(err as Error);
       e.lastErrorAt = this.now();
-      e.state = e.cert ? "valid" : "pending";
+      e.state = this.material(spec.name) ? "valid" : "pending"; // an expired one is not served
       log.error(
         `acme ${spec.name}: ${spec.names.join(", ")}: ${(err as Error).message}; ` +
           `next attempt in ${Math.round(wait / 1000)} s`,
@@ -334,15 +477,32 @@ export class AcmeManager {
           retryInSeconds: Math.round(wait / 1000),
         },
       );
-      this.arm(e, wait);
+      this.schedule(e);
     } finally {
       await release().catch(() => undefined);
     }
   }
 
+  /** The n-th failure in a row waits BACKOFF_MS[n], and at least the CA's Retry-After. */
+  private backoff(e: Entry, errors: Error[]): number {
+    e.attempts++;
+    const wait = Math.max(
+      BACKOFF_MS[Math.min(e.attempts - 1, BACKOFF_MS.length - 1)]!,
+      ...errors.map((err) => (err instanceof AcmeProblemError ? (err.retryAfterMs ?? 0) : 0)),
+    );
+    e.retryAt = this.now() + wait;
+    return wait;
+  }
+
+  /** Another instance's certificate; names it lacks are retried here after a first backoff. */
+  private fromShared(e: Entry): void {
+    if (e.failed.size > 0) e.retryAt = Math.max(e.retryAt ?? 0, this.now() + BACKOFF_MS[0]!);
+    this.changed(e, "from the shared data directory");
+  }
+
   private changed(e: Entry, how: string): void {
     e.state = "valid";
-    this.deps.log.info(`acme ${e.spec.name}: certificate for ${e.spec.names.join(", ")} ${how}`);
+    this.deps.log.info(`acme ${e.spec.name}: certificate for ${e.cert!.meta.names.join(", ")} ${how}`);
     this.schedule(e);
     this.deps.onChange(e.spec.name);
   }
@@ -382,7 +542,13 @@ export class AcmeManager {
     return client;
   }
 
-  private async order(e: Entry): Promise<StoredCertificate> {
+  /**
+   * One order for all the names; when some authorizations fail, the order is invalid (RFC 8555
+   * §7.1.6), so the names that validated are ordered again alone (their authorizations are valid
+   * now, and CAs reuse them) unless the certificate held already covers them and is not due.
+   * `failed`: each refused name with its error. Throws when no name validated.
+   */
+  private async order(e: Entry): Promise<{ cert?: StoredCertificate; failed: Map<string, Error> }> {
     const { spec } = e;
     const client = await this.client(spec);
     const dir = await client.getDirectory();
@@ -395,28 +561,56 @@ export class AcmeManager {
           `tls-alpn-01 an HTTPS listener serving the names` +
           `${this.deps.alpnUnsupported ? `; ${this.deps.alpnUnsupported}` : ""})`,
       );
-    let order = await client.newOrder(spec.names, replaces);
     const used = new Set<string>();
-    await Promise.all(order.authorizations.map((url) => this.authorize(client, url, spec, used)));
+    let names = spec.names;
+    let order = await client.newOrder(names, replaces);
+    const failed = await this.authorizeAll(client, order, spec, used);
+    if (failed.size > 0) {
+      const good = names.filter((n) => !failed.has(n));
+      if (good.length === 0) throw [...failed.values()][0]!;
+      const covered = new Set(e.cert?.meta.names ?? []);
+      if (e.cert && good.every((n) => covered.has(n)) && this.renewAt(e) > this.now()) return { failed };
+      names = good;
+      order = await client.newOrder(names, replaces);
+      const again = await this.authorizeAll(client, order, spec, used);
+      if (again.size > 0) throw [...again.values()][0]!;
+    }
     order = await this.waitOrder(client, order, ["ready", "valid"]);
-    const { keyPem, csrDer } = await keyAndCsr(spec.names, spec.keyType);
+    const { keyPem, csrDer } = await keyAndCsr(names, spec.keyType);
     if (order.status === "ready") order = await client.finalize(order, csrDer);
     order = await this.waitOrder(client, order, ["valid"]);
     if (!order.certificate) throw new AcmeError(`order ${order.url} is valid but has no certificate URL`);
     const certPem = await client.certificate(order.certificate);
     const facts = leafFacts(certPem);
     e.challenge = [...used].join(", ");
-    return {
+    const cert: StoredCertificate = {
       certPem,
       keyPem,
       meta: {
-        names: spec.names,
+        names,
         directory: spec.directory,
         obtainedAt: new Date(this.now()).toISOString(),
         notAfter: facts.notAfter.toISOString(),
         challenge: e.challenge || undefined,
       },
     };
+    return { cert, failed };
+  }
+
+  /** Every authorization of the order, at once; the names that failed, with why. */
+  private async authorizeAll(client: AcmeClient, order: Order, spec: AcmeCredentialSpec, used: Set<string>) {
+    const failed = new Map<string, Error>();
+    await Promise.all(
+      order.authorizations.map(async (url) => {
+        const { authz } = await client.getAuthorization(url);
+        try {
+          await this.authorize(client, url, authz, spec, used);
+        } catch (err) {
+          failed.set(authz.identifier.value, err as Error);
+        }
+      }),
+    );
+    return failed;
   }
 
   /** The challenge kinds to try, in order: the credential's choice among what can be answered. */
@@ -425,8 +619,13 @@ export class AcmeManager {
     return (spec.challenges ?? available).filter((t) => available.includes(t));
   }
 
-  private async authorize(client: AcmeClient, url: string, spec: AcmeCredentialSpec, used: Set<string>) {
-    const { authz } = await client.getAuthorization(url);
+  private async authorize(
+    client: AcmeClient,
+    url: string,
+    authz: Authorization,
+    spec: AcmeCredentialSpec,
+    used: Set<string>,
+  ) {
     if (authz.status === "valid") return;
     const name = authz.identifier.value;
     const prefs = this.answerable(spec);
@@ -489,4 +688,21 @@ function refused(name: string, authz: Authorization): AcmeProblemError {
   const detail =
     (failed?.error as { detail?: string } | undefined)?.detail ?? `authorization ${authz.status}`;
   return new AcmeProblemError(`${name}: the CA refused: ${detail}`, problem, 200);
+}
+
+/** What the log and `/certs` show: the CA's problem document verbatim, else the message. */
+function problemOf(err: Error): string {
+  return err instanceof AcmeProblemError ? err.problem : err.message;
+}
+
+function unrefTimer(fn: () => void, ms: number): ReturnType<typeof setTimeout> {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return t;
+}
+
+function stopTimers(e: Entry): void {
+  clearTimeout(e.timer);
+  clearTimeout(e.ariTimer);
+  clearTimeout(e.expiryTimer);
 }

@@ -37,6 +37,8 @@ export interface CertificateMeta {
   notAfter: string;
   /** The challenge that validated it ("http-01", "tls-alpn-01"). */
   challenge?: string;
+  /** The credential's names left out because their validation failed, with the CA's problem. */
+  pending?: { name: string; problem: string; at: string }[];
 }
 
 const FILE_MODE = 0o600;
@@ -81,8 +83,9 @@ export class AcmeStorage {
   }
 
   /** Key first, then chain, then meta: a reader goes by meta.json, written last. */
-  async writeCertificate(directoryUrl: string, c: StoredCertificate): Promise<void> {
-    const dir = this.certDir(directoryUrl, c.meta.names);
+  /** `folder`: the credential's names (its folder), when the certificate covers only some. */
+  async writeCertificate(directoryUrl: string, c: StoredCertificate, folder = c.meta.names): Promise<void> {
+    const dir = this.certDir(directoryUrl, folder);
     await writePrivate(join(dir, "tls.key"), c.keyPem);
     await writePrivate(join(dir, "tls.crt"), c.certPem);
     await writePrivate(join(dir, "meta.json"), JSON.stringify(c.meta, null, 2));

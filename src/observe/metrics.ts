@@ -266,10 +266,17 @@ export class Metrics implements TrafficObserver {
           }
         });
       const seconds = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso) / 1000);
+      const served = (s: AcmeStatus) => s.notAfter !== undefined && Date.parse(s.notAfter) > Date.now();
       perCredential(
         "portico_acme_pending",
-        "1 while an ACME credential has no certificate yet (its names refuse handshakes), else 0.",
-        (s) => (s.notAfter === undefined ? 1 : 0),
+        "1 while an ACME credential has no valid certificate (its names refuse handshakes), else 0.",
+        (s) => (served(s) ? 0 : 1),
+      );
+      perCredential(
+        "portico_acme_pending_names",
+        "Names of an ACME credential that refuse handshakes: all without a valid certificate, " +
+          "else those the CA refused (left out of the certificate until they validate).",
+        (s) => (served(s) ? (s.pendingNames?.length ?? 0) : s.names.length),
       );
       perCredential(
         "portico_acme_next_renewal_timestamp_seconds",

@@ -3,7 +3,9 @@
 // §7.1.3 and Let's Encrypt's policy). A credential whose certificate is there (src/acme/,
 // through `AcmeSource`) is read like any other, from the PEM text; one still pending yields no
 // CredentialPlan, so its servers are left out of the listener's SNI table and their names are
-// refused as an unknown SNI is, until the certificate arrives and a reload brings it in.
+// refused as an unknown SNI is, until the certificate arrives and a reload brings it in. A
+// certificate may cover only some of the names (the CA refused the others): provision.ts serves
+// those and keeps the rest pending, host by host.
 
 import type { AcmeCredentialSpec } from "../acme/manager.ts";
 import type { Config, CredentialConfig } from "../config/model.ts";

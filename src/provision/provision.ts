@@ -200,17 +200,26 @@ function compileListener(
       issues.push(issueAt(s.source, `${problem} (${fix})`));
       return;
     }
+    // An ACME certificate may cover only some of its hosts (the CA refused the others,
+    // src/acme/manager.ts): those wait like a credential without a certificate, refused at the
+    // handshake, while the covered ones are served.
+    let served = s.hosts;
+    if (config.credentials.get(s.credential)?.acme) {
+      served = s.hosts.filter((h) => certificateCovers(credential, h));
+      acmePending.push(...s.hosts.filter((h) => !served.includes(h)));
+      if (served.length === 0) return;
+    }
     const clientCerts = compileCertForwarding(l.clientCerts, credential.leaf.uriNames);
     const plan: TlsServerPlan = {
       index: servers.length,
-      hosts: s.hosts,
+      hosts: served,
       mode: s.mode,
       credential,
       clientCerts,
       ...tlsExtras.get(s),
     };
     servers.push(plan);
-    for (const h of s.hosts) {
+    for (const h of served) {
       hosts.add(h, true);
       serverByHost.add(h, plan);
       if (!h.includes("*") && !certificateCovers(credential, h)) {

@@ -1,7 +1,8 @@
 // Automatic HTTPS against a real ACME CA (Pebble): first issuance with http-01 and with
 // tls-alpn-01 in one Portico, the page over TLS trusting only Pebble's root, a name the CA
 // refuses (its validation cannot connect) shown with the CA's problem while the others are
-// served, accounts made with External Account Binding, restart without a new order, a forced renewal served to the next handshake with no
+// served (also inside one credential: its certificate covers the names that validated, and a
+// name that validates later joins it), accounts made with External Account Binding, restart without a new order, a forced renewal served to the next handshake with no
 // failed request, and two instances on one data directory ordering once.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
@@ -52,11 +53,14 @@ function config(pebble: Pebble, httpPort: number, httpsPort: number, extraHosts 
         tls: { credential: alpn }
       - hosts: [refused.test]
         tls: { credential: refused }
+      - hosts: [good.test, bad.test]
+        tls: { credential: mixed }
 credentials:
   shop: { acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}", email: ops@a.test, ${EAB} } }
   alpn:
     acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}", challenges: [tls-alpn-01], ${EAB} }
   refused: { acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}", ${EAB} } }
+  mixed: { acme: { directory: "${pebble.directory}", caBundle: "${pebble.caFile}", ${EAB} } }
 routes:
   - hosts: ["*"]
     http:
@@ -91,6 +95,16 @@ function get(host: string, port = https) {
   ]);
 }
 
+/** `get`, again until it succeeds (bounded): once the reload that brings the certificate is done. */
+async function getServed(host: string, port = https) {
+  let r = await get(host, port);
+  for (let i = 0; i < 100 && r.exitCode !== 0; i++) {
+    await sleep(50);
+    r = await get(host, port);
+  }
+  return r;
+}
+
 /** The serial of the certificate a handshake for `host` gets (a fresh connection each time). */
 function servedSerial(host: string, port = https): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -120,6 +134,8 @@ beforeAll(async () => {
   file = writeConfig(config(pebble, http, https));
   // Pebble's DNS sends refused.test to 127.0.0.2, where nothing listens: its validation fails.
   await pebble.addA("refused.test", "127.0.0.2");
+  // One name of a two-name credential is refused the same way: the other must still be served.
+  await pebble.addA("bad.test", "127.0.0.2");
 });
 
 afterAll(async () => {
@@ -139,12 +155,14 @@ describe("first issuance", () => {
     const out = p.output();
     expect(out).toMatch(/acme shop: validating a\.test with http-01/);
     // The startup line says which names wait.
-    expect(out).toMatch(/listener tls on .*refused\.test \(waiting for an ACME certificate\)/);
+    expect(out).toMatch(
+      /listener tls on .*refused\.test,good\.test,bad\.test \(waiting for an ACME certificate\)/,
+    );
     if (ALPN) expect(out).toMatch(/acme alpn: validating alpn\.test with tls-alpn-01/);
-    // The certificates reach the listener through a reload.
-    await waitFor(p, /reloaded: /, ALPN ? 2 : 1);
+    // The certificates reach the listener through a reload (one per credential, or fewer).
+    await waitFor(p, /reloaded: /);
     for (const host of ALPN ? ["a.test", "b.test", "alpn.test"] : ["a.test", "b.test"]) {
-      const r = await get(host);
+      const r = await getServed(host);
       expect(r.exitCode).toBe(0);
       expect(r.body).toBe("hello over acme");
     }
@@ -165,9 +183,30 @@ describe("first issuance", () => {
     const problem = JSON.parse(by.get("refused")!.acme!.lastError!) as { type: string; detail: string };
     expect(problem.type).toBe("urn:ietf:params:acme:error:connection");
     expect(problem.detail).toContain("127.0.0.2");
+    // Inside one credential: the name that validated is served, the refused one waits with its error.
+    await waitFor(p, /acme mixed: certificate for good\.test issued by/);
+    expect(p.output()).toMatch(/acme mixed: bad\.test: .*ordered without it, next attempt in/);
+    const good = await getServed("good.test");
+    expect(good.exitCode).toBe(0);
+    expect(good.body).toBe("hello over acme");
+    expect((await get("bad.test")).exitCode).toBe(35);
+    const mixed = (await (await fetch(`http://127.0.0.1:${admin}/certs/mixed`)).json()) as {
+      pending?: boolean;
+      acme: { state: string; nextAttempt?: string; pendingNames?: { name: string; lastError: string }[] };
+    };
+    expect(mixed.pending).toBeUndefined();
+    expect(mixed.acme.state).toBe("valid");
+    expect(mixed.acme.nextAttempt).toBeDefined();
+    expect(mixed.acme.pendingNames?.map((n) => n.name)).toEqual(["bad.test"]);
+    const badProblem = JSON.parse(mixed.acme.pendingNames![0]!.lastError) as { type: string; detail: string };
+    expect(badProblem.type).toBe("urn:ietf:params:acme:error:connection");
     const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
     expect(metrics).toContain('portico_acme_pending{credential="refused"} 1');
     expect(metrics).toContain('portico_acme_pending{credential="shop"} 0');
+    expect(metrics).toContain('portico_acme_pending{credential="mixed"} 0');
+    expect(metrics).toContain('portico_acme_pending_names{credential="mixed"} 1');
+    expect(metrics).toContain('portico_acme_pending_names{credential="refused"} 1');
+    expect(metrics).toContain('portico_acme_pending_names{credential="shop"} 0');
     expect(metrics).toMatch(/portico_acme_next_renewal_timestamp_seconds\{credential="shop"\} \d{10}/);
     expect(metrics).toMatch(/portico_acme_last_error_timestamp_seconds\{credential="refused"\} \d{10}/);
     expect(metrics).toMatch(/portico_certificate_expiry_timestamp_seconds\{credential="shop"\} \d{10}/);
@@ -196,11 +235,38 @@ describe("restart", () => {
     expect(inspected.code).toBe(0);
     const stored = JSON.parse(inspected.stdout) as { acme: { names: string[]; directory: string } }[];
     expect(stored.map((s) => s.acme.names.join(",")).sort()).toEqual(
-      ALPN ? ["a.test,b.test", "alpn.test"] : ["a.test,b.test"],
+      ALPN ? ["a.test,b.test", "alpn.test", "good.test"] : ["a.test,b.test", "good.test"],
     );
     expect(stored[0]!.acme.directory).toBe(pebble.directory);
-    // (On Deno the tls-alpn-01-only credential fails before ordering: nothing could answer.)
-    expect(pebble.orders() - before).toBe(1);
+    // refused.test again, and mixed's bad.test (its stored certificate covers good.test, which is
+    // served meanwhile and not ordered again). (On Deno the tls-alpn-01-only credential fails
+    // before ordering: nothing could answer.)
+    await waitFor(p, /acme mixed: bad\.test: .*still not in the certificate, next attempt in/);
+    expect((await get("good.test")).exitCode).toBe(0);
+    const mixed = (await (await fetch(`http://127.0.0.1:${admin}/certs/mixed`)).json()) as {
+      acme: { state: string; pendingNames?: { name: string }[] };
+    };
+    expect(mixed.acme.state).toBe("valid");
+    expect(mixed.acme.pendingNames?.map((n) => n.name)).toEqual(["bad.test"]);
+    expect(pebble.orders() - before).toBe(2);
+  }, 60_000);
+});
+
+describe("a name that validates later", () => {
+  test("joins the credential's certificate on the next attempt, and is served", async () => {
+    // bad.test now resolves where Portico answers http-01; the renew endpoint skips the backoff.
+    await pebble.clearA("bad.test");
+    const res = await fetch(`http://127.0.0.1:${admin}/certs/mixed/renew`, { method: "POST" });
+    expect(res.status).toBe(202);
+    await waitFor(p!, /acme mixed: certificate for bad\.test, good\.test issued by/);
+    const bad = await getServed("bad.test");
+    expect(bad.exitCode).toBe(0);
+    expect((await get("good.test")).exitCode).toBe(0);
+    const mixed = (await (await fetch(`http://127.0.0.1:${admin}/certs/mixed`)).json()) as {
+      acme: { pendingNames?: unknown[]; lastError?: string };
+    };
+    expect(mixed.acme.pendingNames).toBeUndefined();
+    expect(mixed.acme.lastError).toBeUndefined();
   }, 60_000);
 });
 
@@ -312,11 +378,7 @@ routes:
       expect(issued.length).toBe(1);
       for (const port of [https, https2]) {
         // Served once that instance's reload (if it needed one) is done: bounded.
-        let r = await get("shared.test", port);
-        for (let i = 0; i < 100 && r.exitCode !== 0; i++) {
-          await sleep(50);
-          r = await get("shared.test", port);
-        }
+        const r = await getServed("shared.test", port);
         expect(r.exitCode).toBe(0);
         expect(r.body).toBe("shared");
       }

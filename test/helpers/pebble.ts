@@ -2,6 +2,7 @@
 // its own HTTPS certificate made with Portico's generator, its challenges validated against
 // Portico's ports (`httpPort`, `tlsPort`), every name resolved to 127.0.0.1 by
 // pebble-challtestsrv's DNS, validation without Pebble's random sleeps (PEBBLE_VA_NOSLEEP).
+import { connect } from "node:net";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
@@ -18,6 +19,8 @@ export interface Pebble {
   rootFile: string;
   /** Makes Pebble's DNS answer `host` with `address` (pebble-challtestsrv's management API). */
   addA(host: string, address: string): Promise<void>;
+  /** Forgets the addresses added for `host` (add-a appends): it resolves to 127.0.0.1 again. */
+  clearA(host: string): Promise<void>;
   /** Orders Pebble has received so far (POSTs to newOrder in its log). */
   orders(): number;
   output(): string;
@@ -104,7 +107,13 @@ export async function startPebble(opts: {
     ...opts.env,
   });
   const deadline = Date.now() + 15_000;
-  while (!/ACME directory available/.test(out)) {
+  // Pebble says when its directory is up, but its management listener (the root, fetched next)
+  // and the challenge server's (add-a) may come up later: they are waited for by connecting.
+  while (
+    !/ACME directory available/.test(out) ||
+    !(await accepts(mgmtPort!)) ||
+    !(await accepts(challMgmt!))
+  ) {
     if (Date.now() > deadline || procs.some((p) => p.exitCode !== null)) {
       await stop();
       throw new Error(`pebble did not start:\n${out}`);
@@ -125,6 +134,13 @@ export async function startPebble(opts: {
       });
       if (!res.ok) throw new Error(`add-a ${host}: ${res.status}`);
     },
+    clearA: async (host) => {
+      const res = await fetch(`http://127.0.0.1:${challMgmt}/clear-a`, {
+        method: "POST",
+        body: JSON.stringify({ host }),
+      });
+      if (!res.ok) throw new Error(`clear-a ${host}: ${res.status}`);
+    },
     orders: () => (out.match(/POST \/order-plz/g) ?? []).length,
     output: () => out,
     stop,
@@ -140,5 +156,16 @@ function get(url: string, ca: string): Promise<string> {
     })
       .on("error", reject)
       .end();
+  });
+}
+
+/** Whether something accepts TCP connections on the loopback port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: "127.0.0.1", port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on("error", () => resolve(false));
   });
 }

@@ -17,9 +17,9 @@ export const HOP_BY_HOP = new Set([
 
 /**
  * The parsed values of the Connection headers seen last. Nearly every message carries one of a
- * few values ("keep-alive", "close", "Upgrade"), and a CPU profile of h2 through Portico on Bun
- * had this parse (a Set per response from Bun's fetch, which always says keep-alive) at 4 % of
- * the samples. Bounded: a client that sends a new value each time only refills it.
+ * few values ("keep-alive", "close", "Upgrade"; Bun's fetch says keep-alive on every response),
+ * so a lookup (2 ns) replaces a split and a new Set per message (70 ns). Bounded: a client that
+ * sends a new value each time only refills it.
  */
 const parsed = new Map<string, ReadonlySet<string> | undefined>();
 const PARSED_MAX = 64;

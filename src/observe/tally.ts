@@ -4,10 +4,9 @@
 // even through a child from labels(): in CPU profiles of H1, h2 and mTLS h2 through Portico on
 // Bun (bun --cpu-prof, node-http2 adapter) prom-client took 4-5 % of the samples, and the
 // metrics of one request cost 6.1 us in process (0.2 us now). Here a series is looked up once
-// per label set and kept
-// by the caller; an update is one addition; the exposition is unchanged (same metric names,
-// types, labels and aggregators) because each metric's `collect` hook, which prom-client runs
-// before every scrape (text and JSON alike), moves the tallies into it.
+// per label set and kept by the caller; an update is one addition; the exposition is unchanged
+// (same metric names, types, labels and aggregators) because each metric's `collect` hook,
+// which prom-client runs before every scrape (text and JSON alike), moves the tallies into it.
 import { Counter, Gauge, type LabelValues, type Registry } from "prom-client";
 
 /** One counter series: what was counted since the last scrape. */

@@ -294,21 +294,7 @@ export class Metrics implements TrafficObserver {
     const route = r.route ?? "";
     const cls = codeClass(r.status);
     const method = METHODS.has(r.method) ? r.method : "OTHER";
-    // One Map lookup per request instead of prom-client hashing four label objects.
-    const key = `${r.listener}\n${vhost}\n${route}\n${cls}\n${method}`;
-    let s = this.requestSeries.get(key);
-    if (s === undefined) {
-      const labels = { listener: r.listener, vhost, route, code_class: cls };
-      // Without the method: one series of these per method would be the same series.
-      const k = `${r.listener}\n${vhost}\n${route}\n${cls}`;
-      s = {
-        requests: this.requests.series(key, { ...labels, method }),
-        duration: this.requestDuration.child(k, labels),
-        received: this.requestBytes.series(k, labels),
-        sent: this.responseBytes.series(k, labels),
-      };
-      this.requestSeries.set(key, s);
-    }
+    const s = this.seriesOf(r.listener, vhost, route, cls, method);
     s.requests.pending++;
     s.duration.observe(r.durationMs / 1000);
     if (r.bytesReceived > 0) s.received.pending += r.bytesReceived;
@@ -319,6 +305,38 @@ export class Metrics implements TrafficObserver {
       if (r.retries > 0) u.retries.pending += r.retries;
       if (r.flags.length > 0) this.countFlags(r.listener, r.flags, u);
     }
+  }
+
+  /** The last request's series: under steady traffic the next request nearly always has the same. */
+  private last: { labels: readonly string[]; series: RequestSeries } | undefined;
+
+  private seriesOf(
+    listener: string,
+    vhost: string,
+    route: string,
+    cls: string,
+    method: string,
+  ): RequestSeries {
+    const l = this.last?.labels;
+    if (l && l[0] === listener && l[1] === vhost && l[2] === route && l[3] === cls && l[4] === method)
+      return this.last!.series;
+    // One Map lookup per label set instead of prom-client hashing four label objects.
+    const key = `${listener}\n${vhost}\n${route}\n${cls}\n${method}`;
+    let s = this.requestSeries.get(key);
+    if (s === undefined) {
+      const labels = { listener, vhost, route, code_class: cls };
+      // Without the method: one series of these per method would be the same series.
+      const k = `${listener}\n${vhost}\n${route}\n${cls}`;
+      s = {
+        requests: this.requests.series(key, { ...labels, method }),
+        duration: this.requestDuration.child(k, labels),
+        received: this.requestBytes.series(k, labels),
+        sent: this.responseBytes.series(k, labels),
+      };
+      this.requestSeries.set(key, s);
+    }
+    this.last = { labels: [listener, vhost, route, cls, method], series: s };
+    return s;
   }
 
   connection(r: ConnectionRecord): void {

@@ -62,6 +62,8 @@ routes:
 YAML
 
 # shellcheck disable=SC2086 # PORTICO_ARGS is a list of words
-if [[ -n "${PORTICO_BINARY:-}" ]]; then exec "$PORTICO_BINARY" run -c "$RUNDIR/routes.yaml" ${PORTICO_ARGS:-}; fi
+if [[ -n "${PORTICO_BINARY:-}" ]]; then
+  exec "$PORTICO_BINARY" run -c "$RUNDIR/routes.yaml" ${PORTICO_ARGS:-}
+fi
 # shellcheck disable=SC2086
 exec "$BUN" "$REPO/src/main.ts" run -c "$RUNDIR/routes.yaml" ${PORTICO_ARGS:-}

@@ -4,6 +4,14 @@
 #
 #   ../shared/bench/bench.sh --candidate "portico=$PWD/scripts/bench-candidate.sh"
 #
+# PORTICO_BINARY=dist/portico-linux-x64 (absolute path) runs that compiled binary instead of
+# Bun on the sources:
+#
+#   --candidate "portico-binary=PORTICO_BINARY=$PWD/dist/portico-linux-x64 $PWD/scripts/bench-candidate.sh"
+#
+# PORTICO_ARGS adds arguments to `portico run` (word-split), e.g. PORTICO_ARGS="--admin off" when
+# the admin port 15000 is taken on the machine.
+#
 # Follows the harness's "Candidate contract": runs in $RUNDIR with env PORT,
 # MTLS_PORT, HTTP_PORT, UPSTREAM, CERT (leaf+CA chain), KEY, CA, SERVER_NAME; renders
 # $RUNDIR/routes.yaml and execs Portico in the foreground (bench.sh stops it with SIGTERM).
@@ -53,4 +61,9 @@ routes:
       - route: [{ destination: upstream }]
 YAML
 
-exec "$BUN" "$REPO/src/main.ts" run -c "$RUNDIR/routes.yaml"
+# shellcheck disable=SC2086 # PORTICO_ARGS is a list of words
+if [[ -n "${PORTICO_BINARY:-}" ]]; then
+  exec "$PORTICO_BINARY" run -c "$RUNDIR/routes.yaml" ${PORTICO_ARGS:-}
+fi
+# shellcheck disable=SC2086
+exec "$BUN" "$REPO/src/main.ts" run -c "$RUNDIR/routes.yaml" ${PORTICO_ARGS:-}

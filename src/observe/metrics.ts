@@ -16,9 +16,10 @@
 // response flag and handshake reason (closed sets). No path, client address or Host header.
 
 import type { AcmeStatus } from "../acme/manager.ts";
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { Plan } from "../provision/plan.ts";
 import { daysLeft } from "../util/days.ts";
+import { type HistogramSeries, LeanHistogram } from "./lean-histogram.ts";
 import type {
   ConnectionRecord,
   HandshakeOutcome,
@@ -26,6 +27,7 @@ import type {
   ResponseFlag,
   TrafficObserver,
 } from "./records.ts";
+import { type Level, LevelGauge, type Tally, TalliedCounter } from "./tally.ts";
 
 /**
  * Seconds. From 0.5 ms (a direct response or redirect) to 60 s (past the 15 s default route
@@ -57,24 +59,28 @@ export interface MetricsOptions {
   now?: () => Date;
 }
 
-type Child = { inc(v?: number): void };
-type HistChild = { observe(v: number): void };
-
-/** The prom-client children of one request label set, looked up once and kept. */
+/** The series of one request label set, looked up once and kept (tally.ts: why not prom-client's). */
 interface RequestSeries {
-  requests: Child;
-  duration: HistChild;
-  received: Child;
-  sent: Child;
+  requests: Tally;
+  duration: HistogramSeries;
+  received: Tally;
+  sent: Tally;
 }
 
 interface ServiceSeries {
-  serviceTime: HistChild;
-  connectFailures: Child;
-  timeouts: Child;
-  resets: Child;
-  retries: Child;
-  overflow: Child;
+  serviceTime: HistogramSeries;
+  connectFailures: Tally;
+  timeouts: Tally;
+  resets: Tally;
+  retries: Tally;
+  overflow: Tally;
+}
+
+/** Per listener: the series touched on every connection and request. */
+interface ListenerSeries {
+  connectionsTotal: Tally;
+  connectionsActive: Level;
+  requestsActive: Level;
 }
 
 export class Metrics implements TrafficObserver {
@@ -82,21 +88,22 @@ export class Metrics implements TrafficObserver {
   private gen = 1;
   private readonly requestSeries = new Map<string, RequestSeries>();
   private readonly serviceSeries = new Map<string, ServiceSeries>();
+  private readonly listenerSeries = new Map<string, ListenerSeries>();
 
-  private readonly requests: Counter;
-  private readonly requestDuration: Histogram;
-  private readonly requestBytes: Counter;
-  private readonly responseBytes: Counter;
-  private readonly serviceTime: Histogram;
-  private readonly connectFailures: Counter;
-  private readonly timeouts: Counter;
-  private readonly resets: Counter;
-  private readonly retries: Counter;
-  private readonly overflow: Counter;
+  private readonly requests: TalliedCounter;
+  private readonly requestDuration: LeanHistogram;
+  private readonly requestBytes: TalliedCounter;
+  private readonly responseBytes: TalliedCounter;
+  private readonly serviceTime: LeanHistogram;
+  private readonly connectFailures: TalliedCounter;
+  private readonly timeouts: TalliedCounter;
+  private readonly resets: TalliedCounter;
+  private readonly retries: TalliedCounter;
+  private readonly overflow: TalliedCounter;
   private readonly flags: Counter;
-  private readonly connectionsActive: Gauge;
-  private readonly connectionsTotal: Counter;
-  private readonly requestsActive: Gauge;
+  private readonly connectionsActive: LevelGauge;
+  private readonly connectionsTotal: TalliedCounter;
+  private readonly requestsActive: LevelGauge;
   private readonly tcpConnections: Counter;
   private readonly tcpReceived: Counter;
   private readonly tcpSent: Counter;
@@ -120,22 +127,25 @@ export class Metrics implements TrafficObserver {
       aggregator: "sum" | "min" | "max" | "first" = "sum",
       collect?: () => void,
     ) => new Gauge({ name, help, labelNames, registers, aggregator, collect });
-    const histogram = (name: string, help: string, labelNames: string[]) =>
-      new Histogram({ name, help, labelNames, registers, buckets: DURATION_BUCKETS });
+    const histogram = (name: string, help: string) =>
+      new LeanHistogram(name, help, DURATION_BUCKETS, this.registry);
+    const tallied = (name: string, help: string, labelNames: string[]) =>
+      new TalliedCounter({ name, help, labelNames, registers });
+    const level = (name: string, help: string, labelNames: string[]) =>
+      new LevelGauge({ name, help, labelNames, registers, aggregator: "sum" });
 
     const http = ["listener", "vhost", "route", "code_class"];
-    this.requests = counter("portico_http_requests_total", "HTTP requests answered.", [...http, "method"]);
+    this.requests = tallied("portico_http_requests_total", "HTTP requests answered.", [...http, "method"]);
     this.requestDuration = histogram(
       "portico_http_request_duration_seconds",
       "From the request's arrival to the last byte of its response.",
-      http,
     );
-    this.requestBytes = counter(
+    this.requestBytes = tallied(
       "portico_http_request_body_bytes_total",
       "Request body bytes received from clients.",
       http,
     );
-    this.responseBytes = counter(
+    this.responseBytes = tallied(
       "portico_http_response_body_bytes_total",
       "Response body bytes sent to clients.",
       http,
@@ -143,25 +153,24 @@ export class Metrics implements TrafficObserver {
     this.serviceTime = histogram(
       "portico_upstream_service_time_seconds",
       "From sending a request upstream to its response headers (the last try).",
-      ["service"],
     );
-    this.connectFailures = counter(
+    this.connectFailures = tallied(
       "portico_upstream_connect_failures_total",
       "Requests and TCP connections that could not connect upstream (response flag UF).",
       ["service"],
     );
-    this.timeouts = counter(
+    this.timeouts = tallied(
       "portico_upstream_timeouts_total",
       "Requests whose upstream did not answer in time (response flag UT).",
       ["service"],
     );
-    this.resets = counter(
+    this.resets = tallied(
       "portico_upstream_resets_total",
       "Requests whose upstream connection closed or reset before the response was complete (UC).",
       ["service"],
     );
-    this.retries = counter("portico_upstream_retries_total", "Tries after the first.", ["service"]);
-    this.overflow = counter(
+    this.retries = tallied("portico_upstream_retries_total", "Tries after the first.", ["service"]);
+    this.overflow = tallied(
       "portico_upstream_overflow_total",
       "Requests refused by circuit breaking (response flag UO).",
       ["service"],
@@ -171,13 +180,13 @@ export class Metrics implements TrafficObserver {
       "Requests and TCP connections by Envoy response flag (NR, UF, UT, UC, DC, URX, UO, ...).",
       ["listener", "flag"],
     );
-    this.connectionsActive = gauge("portico_downstream_connections_active", "Client connections open now.", [
+    this.connectionsActive = level("portico_downstream_connections_active", "Client connections open now.", [
       "listener",
     ]);
-    this.connectionsTotal = counter("portico_downstream_connections_total", "Client connections accepted.", [
+    this.connectionsTotal = tallied("portico_downstream_connections_total", "Client connections accepted.", [
       "listener",
     ]);
-    this.requestsActive = gauge(
+    this.requestsActive = level(
       "portico_http_requests_active",
       "HTTP requests (HTTP/2 streams included) in flight now.",
       ["listener"],
@@ -323,29 +332,49 @@ export class Metrics implements TrafficObserver {
     const route = r.route ?? "";
     const cls = codeClass(r.status);
     const method = METHODS.has(r.method) ? r.method : "OTHER";
-    // One Map lookup per request instead of prom-client hashing four label objects.
-    const key = `${r.listener}\n${vhost}\n${route}\n${cls}\n${method}`;
-    let s = this.requestSeries.get(key);
-    if (s === undefined) {
-      const labels = { listener: r.listener, vhost, route, code_class: cls };
-      s = {
-        requests: this.requests.labels({ ...labels, method }),
-        duration: this.requestDuration.labels(labels),
-        received: this.requestBytes.labels(labels),
-        sent: this.responseBytes.labels(labels),
-      };
-      this.requestSeries.set(key, s);
-    }
-    s.requests.inc();
+    const s = this.seriesOf(r.listener, vhost, route, cls, method);
+    s.requests.pending++;
     s.duration.observe(r.durationMs / 1000);
-    if (r.bytesReceived > 0) s.received.inc(r.bytesReceived);
-    if (r.bytesSent > 0) s.sent.inc(r.bytesSent);
+    if (r.bytesReceived > 0) s.received.pending += r.bytesReceived;
+    if (r.bytesSent > 0) s.sent.pending += r.bytesSent;
     if (r.upstreamServiceTimeMs !== undefined || r.retries > 0 || r.flags.length > 0) {
       const u = this.service(r.upstreamService ?? "");
       if (r.upstreamServiceTimeMs !== undefined) u.serviceTime.observe(r.upstreamServiceTimeMs / 1000);
-      if (r.retries > 0) u.retries.inc(r.retries);
+      if (r.retries > 0) u.retries.pending += r.retries;
       if (r.flags.length > 0) this.countFlags(r.listener, r.flags, u);
     }
+  }
+
+  /** The last request's series: under steady traffic the next request nearly always has the same. */
+  private last: { labels: readonly string[]; series: RequestSeries } | undefined;
+
+  private seriesOf(
+    listener: string,
+    vhost: string,
+    route: string,
+    cls: string,
+    method: string,
+  ): RequestSeries {
+    const l = this.last?.labels;
+    if (l && l[0] === listener && l[1] === vhost && l[2] === route && l[3] === cls && l[4] === method)
+      return this.last!.series;
+    // One Map lookup per label set instead of prom-client hashing four label objects.
+    const key = `${listener}\n${vhost}\n${route}\n${cls}\n${method}`;
+    let s = this.requestSeries.get(key);
+    if (s === undefined) {
+      const labels = { listener, vhost, route, code_class: cls };
+      // Without the method: one series of these per method would be the same series.
+      const k = `${listener}\n${vhost}\n${route}\n${cls}`;
+      s = {
+        requests: this.requests.series(key, { ...labels, method }),
+        duration: this.requestDuration.child(k, labels),
+        received: this.requestBytes.series(k, labels),
+        sent: this.responseBytes.series(k, labels),
+      };
+      this.requestSeries.set(key, s);
+    }
+    this.last = { labels: [listener, vhost, route, cls, method], series: s };
+    return s;
   }
 
   connection(r: ConnectionRecord): void {
@@ -362,29 +391,44 @@ export class Metrics implements TrafficObserver {
   }
 
   connectionOpened(listener: string): void {
-    this.connectionsTotal.inc({ listener });
-    this.connectionsActive.inc({ listener });
+    const l = this.listener(listener);
+    l.connectionsTotal.pending++;
+    l.connectionsActive.value++;
   }
 
   connectionClosed(listener: string): void {
-    this.connectionsActive.dec({ listener });
+    this.listener(listener).connectionsActive.value--;
   }
 
   requestStarted(listener: string): void {
-    this.requestsActive.inc({ listener });
+    this.listener(listener).requestsActive.value++;
   }
 
   requestEnded(listener: string): void {
-    this.requestsActive.dec({ listener });
+    this.listener(listener).requestsActive.value--;
+  }
+
+  private listener(listener: string): ListenerSeries {
+    let l = this.listenerSeries.get(listener);
+    if (l === undefined) {
+      const labels = { listener };
+      l = {
+        connectionsTotal: this.connectionsTotal.series(listener, labels),
+        connectionsActive: this.connectionsActive.series(listener, labels),
+        requestsActive: this.requestsActive.series(listener, labels),
+      };
+      this.listenerSeries.set(listener, l);
+    }
+    return l;
   }
 
   private countFlags(listener: string, flags: ResponseFlag[], u: ServiceSeries): void {
     for (const flag of flags) {
       this.flags.inc({ listener, flag });
-      if (flag === "UF") u.connectFailures.inc();
-      else if (flag === "UT") u.timeouts.inc();
-      else if (flag === "UC") u.resets.inc();
-      else if (flag === "UO") u.overflow.inc();
+      if (flag === "UF") u.connectFailures.pending++;
+      else if (flag === "UT") u.timeouts.pending++;
+      else if (flag === "UC") u.resets.pending++;
+      else if (flag === "UO") u.overflow.pending++;
     }
   }
 
@@ -393,12 +437,12 @@ export class Metrics implements TrafficObserver {
     if (u === undefined) {
       const l = { service };
       u = {
-        serviceTime: this.serviceTime.labels(l),
-        connectFailures: this.connectFailures.labels(l),
-        timeouts: this.timeouts.labels(l),
-        resets: this.resets.labels(l),
-        retries: this.retries.labels(l),
-        overflow: this.overflow.labels(l),
+        serviceTime: this.serviceTime.child(service, l),
+        connectFailures: this.connectFailures.series(service, l),
+        timeouts: this.timeouts.series(service, l),
+        resets: this.resets.series(service, l),
+        retries: this.retries.series(service, l),
+        overflow: this.overflow.series(service, l),
       };
       this.serviceSeries.set(service, u);
     }

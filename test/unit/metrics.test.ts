@@ -83,6 +83,25 @@ describe("Metrics", () => {
     expect(sampleValue(e, "portico_upstream_service_time_seconds_count", { service: "shop" })).toBe(3);
   });
 
+  test("counts kept between scrapes: each scrape, text or JSON, shows every count once", async () => {
+    const m = new Metrics({ processMetrics: false });
+    const ok = { listener: "https", vhost: "*.example.com", route: "items", code_class: "2xx" };
+    const total = (e: Awaited<ReturnType<typeof scrape>>) =>
+      sampleValue(e, "portico_http_requests_total", { ...ok, method: "GET" });
+    m.request(request());
+    m.requestStarted("https");
+    expect(total(await scrape(m))).toBe(1);
+    m.request(request());
+    m.request(request());
+    await m.registry.getMetricsAsJSON();
+    const e = await scrape(m);
+    expect(total(e)).toBe(3);
+    expect(sampleValue(e, "portico_http_request_duration_seconds_count", ok)).toBe(3);
+    expect(sampleValue(e, "portico_http_requests_active", { listener: "https" })).toBe(1);
+    m.requestEnded("https");
+    expect(sampleValue(await scrape(m), "portico_http_requests_active", { listener: "https" })).toBe(0);
+  });
+
   test("labels never carry the path, the Host header or the client's address", async () => {
     const m = new Metrics({ processMetrics: false });
     m.request(request());

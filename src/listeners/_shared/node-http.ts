@@ -270,15 +270,25 @@ function bridge(
     tracker.begin();
     if (responseEnd) countBytes(outgoing);
     // Bun's node:http2 does not always emit "close" on a finished response; either event ends it.
-    let done = false;
-    const end = (closed: boolean) => {
-      if (done) return;
-      done = true;
-      tracker.end();
-      if (responseEnd) reportEnd(outgoing, closed, responseEnd);
-    };
-    outgoing.once("finish", () => end(false));
-    outgoing.once("close", () => end(true));
+    // Listeners shared by every response of the listener (the emitter is `this`), not closures.
+    outgoing.on("finish", onFinish);
+    outgoing.on("close", onClose);
     return onRequest(incoming, outgoing);
   };
+  function ended(out: Ending, closed: boolean): void {
+    if (out[ENDED]) return;
+    out[ENDED] = true;
+    tracker.end();
+    if (responseEnd) reportEnd(out as unknown as ServerResponse, closed, responseEnd);
+  }
+  function onFinish(this: Ending): void {
+    ended(this, false);
+  }
+  function onClose(this: Ending): void {
+    ended(this, true);
+  }
 }
+
+/** Set once a response's end (finish or close, whichever came first) has been counted. */
+const ENDED = Symbol("portico.ended");
+type Ending = { [ENDED]?: true };

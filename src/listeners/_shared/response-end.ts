@@ -13,9 +13,18 @@ const kCount = Symbol("portico.bytesSent");
 const kResponse = Symbol("portico.response");
 
 interface Counted {
-  /** `closedEarly`: the response closed before the handler answered (the client left). */
-  [kCount]: { bytes: number; inEnd: boolean; closedEarly: boolean };
+  [kCount]: Count;
   [kResponse]?: Response;
+  write: (...args: unknown[]) => boolean;
+  end: (...args: unknown[]) => unknown;
+}
+
+interface Count {
+  bytes: number;
+  inEnd: boolean;
+  /** The response closed before the handler answered (the client left). */
+  closedEarly: boolean;
+  /** The response's own write and end, which the counting ones call. */
   write: (...args: unknown[]) => boolean;
   end: (...args: unknown[]) => unknown;
 }
@@ -25,27 +34,33 @@ function size(chunk: unknown): number {
   return (chunk as Uint8Array | null | undefined)?.byteLength ?? 0;
 }
 
-/** Counts what is written to `out` from now on. */
+/**
+ * Counts what is written to `out` from now on: write and end are replaced by two functions
+ * shared by every response (the count lives on the response), not by closures per response.
+ */
 export function countBytes(out: Outgoing): void {
   const o = out as unknown as Counted;
-  const count = { bytes: 0, inEnd: false, closedEarly: false };
-  o[kCount] = count;
-  const write = o.write;
-  const end = o.end;
-  // Http2ServerResponse.end(chunk) writes the chunk with this.write: counted once, in end.
-  o.write = function (this: unknown, ...args: unknown[]) {
-    if (!count.inEnd) count.bytes += size(args[0]);
-    return write.apply(this, args);
-  };
-  o.end = function (this: unknown, ...args: unknown[]) {
-    if (typeof args[0] !== "function") count.bytes += size(args[0]);
-    count.inEnd = true;
-    try {
-      return end.apply(this, args);
-    } finally {
-      count.inEnd = false;
-    }
-  };
+  o[kCount] = { bytes: 0, inEnd: false, closedEarly: false, write: o.write, end: o.end };
+  o.write = countedWrite;
+  o.end = countedEnd;
+}
+
+// Http2ServerResponse.end(chunk) writes the chunk with this.write: counted once, in end.
+function countedWrite(this: Counted, ...args: unknown[]): boolean {
+  const count = this[kCount];
+  if (!count.inEnd) count.bytes += size(args[0]);
+  return count.write.apply(this, args);
+}
+
+function countedEnd(this: Counted, ...args: unknown[]): unknown {
+  const count = this[kCount];
+  if (typeof args[0] !== "function") count.bytes += size(args[0]);
+  count.inEnd = true;
+  try {
+    return count.end.apply(this, args);
+  } finally {
+    count.inEnd = false;
+  }
 }
 
 /**

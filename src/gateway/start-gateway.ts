@@ -6,6 +6,7 @@
 import { withWorkerHeader } from "./worker-header.ts";
 import { createListenerHandler, type ListenerRef } from "../http/app.ts";
 import { endRecord } from "../http/request-record.ts";
+import { keyKind } from "../tls/key-kind.ts";
 import type {
   HttpListenerSpec,
   ListenerEvents,
@@ -249,7 +250,11 @@ function keyOf(l: ListenerPlan | StreamListenerPlan): string {
   if (l.kind === "https") {
     const spec = tlsSpec(l);
     const policies = JSON.stringify(
-      spec.policies.map(({ certPem, keyPem, caPem, checkClientCert, ...shape }) => shape),
+      // A key of another kind may need another inner server (tls/key-kind.ts): a restart.
+      spec.policies.map(({ certPem, keyPem, caPem, checkClientCert, ...shape }) => ({
+        ...shape,
+        key: keyKind(keyPem),
+      })),
     );
     const hosts = JSON.stringify([l.serverByHost.patterns(), l.serverByHost.values().map((s) => s.index)]);
     const acme = l.acmeTlsAlpn ? "|acme" : "";

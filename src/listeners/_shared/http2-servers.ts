@@ -16,6 +16,7 @@ import type { TLSSocket } from "node:tls";
 import type { ConnectionTracker } from "./connections.ts";
 import { contextOptions, groupOptions, secureServer } from "./node-http.ts";
 import { SniContexts } from "./sni-contexts.ts";
+import { keyKind } from "../../tls/key-kind.ts";
 import type { HttpListenerSpec, TlsListenerSpec, TlsPolicy } from "./types.ts";
 
 interface Group {
@@ -52,7 +53,10 @@ export class Http2Servers {
     const members = new Map<string, number[]>();
     for (const [i, p] of tls.policies.entries()) {
       if (!include(p)) continue;
-      const key = ownServer(p) ? `own ${i}` : `shared ${p.minVersion} ${p.maxVersion} ${p.ciphers}`;
+      // One key kind per shared server: Node 20 keeps serving an EC server's own certificate
+      // when SNICallback picks an RSA one (tls/key-kind.ts).
+      const shared = `shared ${p.minVersion} ${p.maxVersion} ${p.ciphers} ${keyKind(p.keyPem)}`;
+      const key = ownServer(p) ? `own ${i}` : shared;
       const list = members.get(key) ?? members.set(key, []).get(key)!;
       // The default policy's certificate is the server's own: it answers handshakes without SNI.
       if (i === tls.defaultPolicy) list.unshift(i);

@@ -2,11 +2,16 @@
 // Valid h1 (keep-alive and new connections) and h2 requests over TLS plus plain h1 must all get
 // 200 with the upstream's echo; malformed HTTP/1.1, slowloris, unknown SNI, garbage ClientHellos
 // and HTTP/2 floods (test/helpers/h2-hostile.py, python3-h2) are interleaved at a bounded rate.
-// Portico's RSS (/proc/<pid>/status VmRSS) is sampled every second. Exits non-zero when a valid
-// request failed, Portico died, or RSS grew: end > start × 1.5 + 30 MiB.
+// Portico's RSS (/proc/<pid>/status VmRSS) is sampled every second, its JS heap (heapUsed from
+// the admin /metrics) every 2 s. Exits non-zero when a valid request failed, Portico died, or,
+// after the memory warm-up, RSS grew (end > start × 1.5 + 30 MiB) or the heap's floor did (last
+// third > first third × 1.2 + 8 MiB; see heapFloorLimit).
 // Knobs: SOAK_SECONDS (60), SOAK_RUNTIME (bun|deno|node), SOAK_CONCURRENCY (8), SOAK_H2_CHURN
 // (1: every tenth valid request opens and closes its own h2 session; default 0 on Deno, whose
-// node:http2 aborts when many h2 connections open and close at once, denoland/deno#36788).
+// node:http2 aborts when many h2 connections open and close at once, denoland/deno#36788),
+// SOAK_WARMUP_SECONDS (memory is judged after it; 20, at most a quarter of the run),
+// SOAK_NODE_FLAGS (flags for the node executable, e.g. --inspect=127.0.0.1:9229 to take a
+// sampling heap profile; Node 20 crashed taking full heap snapshots under this load).
 // Not part of CI.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -33,10 +38,28 @@ if (!(SECONDS >= 10 && SECONDS <= 86_400)) throw new Error("SOAK_SECONDS must be
 if (!(CONCURRENCY >= 1 && CONCURRENCY <= 64)) throw new Error("SOAK_CONCURRENCY must be 1..64");
 
 const MiB = 1024 * 1024;
-/** The memory rule: growth within half the start plus 30 MiB (allocator and JIT noise). */
+/** RSS: growth within half the start plus 30 MiB (allocator and JIT noise); catches the gross. */
 const rssLimit = (start: number) => start * 1.5 + 30 * MiB;
+/**
+ * The JS heap's floor (the least heapUsed sampled, i.e. what survived the collections) in the
+ * last third of the run against the first third: a fifth more plus 8 MiB. Retention of a few KB
+ * per request or connection passes that within a minute or two (2 KB per request, injected once
+ * on purpose, failed a 120 s run on Node); the heap breathing between collections does not, since
+ * the floor of each third is taken across many collections.
+ */
+const heapFloorLimit = (start: number) => start * 1.2 + 8 * MiB;
+/** Hostile traffic starts after this (the valid clients have connected). */
 const WARMUP_MS = Math.min(5_000, SECONDS * 100);
+/**
+ * Memory is judged from this on: before it, each runtime's heap and allocator are still sizing
+ * themselves to the load (Node's RSS climbs for ~20 s from ~95 MiB, then holds), which is no leak.
+ */
+const MEMORY_WARMUP_MS = Number(process.env.SOAK_WARMUP_SECONDS ?? Math.min(20, SECONDS / 4)) * 1_000;
+if (!(MEMORY_WARMUP_MS >= 0 && MEMORY_WARMUP_MS <= SECONDS * 500)) {
+  throw new Error("SOAK_WARMUP_SECONDS must be 0..SOAK_SECONDS/2");
+}
 const REQUEST_TIMEOUT_MS = 10_000;
+const NODE_FLAGS = (process.env.SOAK_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 const H2_CHURN = (process.env.SOAK_H2_CHURN ?? (RUNTIME === "deno" ? "0" : "1")) === "1";
 /** When the traffic stops: the end of the soak, or at once when Portico dies. */
 let until = Number.POSITIVE_INFINITY;
@@ -66,6 +89,8 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 async function startPortico(args: string[]): Promise<{ proc: ChildProcess; output: () => string }> {
   const where = RUNTIME === "node" ? { nodeBundle: buildNodeBundle(join(dir, "portico.mjs")) } : {};
   const [cmd, ...rest] = porticoCommand(RUNTIME, args, where);
+  // Flags for the node executable itself (say --heapsnapshot-signal=SIGUSR2 to look inside).
+  if (RUNTIME === "node") rest.unshift(...NODE_FLAGS);
   const env = { ...process.env, DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1" };
   const proc = spawn(cmd!, rest, { stdio: ["ignore", "pipe", "pipe"], cwd: ROOT, env });
   children.add(proc);
@@ -88,6 +113,28 @@ async function startPortico(args: string[]): Promise<{ proc: ChildProcess; outpu
     await sleep(25);
   }
   return { proc, output: () => out };
+}
+
+interface HeapSample {
+  t: number;
+  used: number;
+  total: number;
+  external: number;
+}
+/** The JS heap as prom-client's default metrics report it (process.memoryUsage()). */
+async function heapOf(admin: number): Promise<Omit<HeapSample, "t"> | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} ([0-9.e+]+)`, "m").exec(text)?.[1]);
+    const h = {
+      used: value("nodejs_heap_size_used_bytes"),
+      total: value("nodejs_heap_size_total_bytes"),
+      external: value("nodejs_external_memory_bytes"),
+    };
+    return Number.isFinite(h.used) ? h : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function rssOf(pid: number): number | undefined {
@@ -401,11 +448,28 @@ async function main(): Promise<number> {
   until = started + SECONDS * 1_000;
   portico.proc.once("exit", () => (until = Date.now()));
   const samples: { t: number; rss: number }[] = [];
+  const heaps: HeapSample[] = [];
   const sampler = setInterval(() => {
     const rss = rssOf(pid);
     if (rss !== undefined) samples.push({ t: Date.now() - started, rss });
   }, 1_000);
   cleanups.push(() => clearInterval(sampler));
+  // The JS heap beside RSS: RSS alone cannot tell a leak (live objects growing) from an
+  // allocator or heap that is still sizing itself. Every 2 s, from the admin /metrics.
+  const heapSampler = setInterval(() => {
+    const t = Date.now() - started;
+    void heapOf(admin).then((h) => h && heaps.push({ t, ...h }));
+  }, 2_000);
+  cleanups.push(() => clearInterval(heapSampler));
+  const progressEvery = Math.max(10, Math.round(SECONDS / 12)) * 1_000;
+  const progress = setInterval(() => {
+    const h = heaps.at(-1);
+    console.log(
+      `  t=${Math.round((Date.now() - started) / 1_000)} s rss ${fmt(samples.at(-1)?.rss)}` +
+        (h ? ` heap used ${fmt(h.used)} of ${fmt(h.total)}, external ${fmt(h.external)}` : ""),
+    );
+  }, progressEvery);
+  cleanups.push(() => clearInterval(progress));
 
   console.log(
     `soak: ${SECONDS} s on ${RUNTIME} (pid ${pid}), ${CONCURRENCY} valid clients, https :${https}, ` +
@@ -416,6 +480,8 @@ async function main(): Promise<number> {
   const hostileRun = hostileLoop(https, http);
   await Promise.all([...workers, hostileRun]);
   clearInterval(sampler);
+  clearInterval(heapSampler);
+  clearInterval(progress);
   const endRss = rssOf(pid);
   if (endRss !== undefined) samples.push({ t: Date.now() - started, rss: endRss });
 
@@ -431,7 +497,7 @@ async function main(): Promise<number> {
   // ---- summary ----
   // A garbage-collected heap breathes (Deno's swings by 200 MiB between collections), so each
   // point is the median of five one-second samples around it, not one sample.
-  const after = samples.filter((s) => s.t >= WARMUP_MS);
+  const after = samples.filter((s) => s.t >= MEMORY_WARMUP_MS);
   const median = (xs: { rss: number }[]) => {
     const v = xs.map((x) => x.rss).sort((a, b) => a - b);
     return v.length ? v[Math.floor(v.length / 2)] : undefined;
@@ -458,15 +524,42 @@ async function main(): Promise<number> {
     console.log(`  ${kind.padEnd(36)} ${String(h.runs).padStart(4)}  ${outs}`);
   }
   console.log(
-    `\nRSS of portico (medians of 5 s): start ${fmt(start)} (after ${WARMUP_MS / 1000} s warm-up), middle ${fmt(middle)}, ` +
+    `\nRSS of portico (medians of 5 s): start ${fmt(start)} (after ${MEMORY_WARMUP_MS / 1000} s warm-up), ` +
+      `middle ${fmt(middle)}, ` +
       `end ${fmt(end)}, max ${fmt(max)}; ${samples.length} samples`,
+  );
+  // The heap's floor per third of the run after the warm-up: what survives collections.
+  const heapFloor = (from: number, to: number) => {
+    const v = heaps.filter((h) => h.t >= from && h.t < to).map((h) => h.used);
+    return v.length ? Math.min(...v) : undefined;
+  };
+  const lastT = samples.at(-1)?.t ?? SECONDS * 1_000;
+  const third = (lastT - MEMORY_WARMUP_MS) / 3;
+  const [heapStart, heapMiddle, heapEnd] = [0, 1, 2].map((i) =>
+    heapFloor(MEMORY_WARMUP_MS + i * third, MEMORY_WARMUP_MS + (i + 1) * third + 1),
+  );
+  // Bun, Deno and Node all report heapUsed; without samples (a scrape failing) only RSS judges.
+  const heapOk = heapStart === undefined || heapEnd === undefined || heapEnd <= heapFloorLimit(heapStart);
+  console.log(
+    `JS heap used (floor of each third after the warm-up): start ${fmt(heapStart)}, ` +
+      `middle ${fmt(heapMiddle)}, end ${fmt(heapEnd)}; ${heaps.length} samples`,
   );
   const step = Math.max(1, Math.round(SECONDS / 12));
   const curve = samples.filter((_, i) => i % step === 0).map((s) => (s.rss / MiB).toFixed(0));
   console.log(`RSS every ${step} s (MiB): ${curve.join(" ")}`);
+  const heapStep = Math.max(1, Math.round(heaps.length / 12));
+  const heapCurve = heaps.filter((_, i) => i % heapStep === 0);
   console.log(
-    `memory rule: end <= start × 1.5 + 30 MiB = ${fmt(start === undefined ? undefined : rssLimit(start))}: ` +
+    `JS heap used / total every ${heapStep * 2} s (MiB): ` +
+      heapCurve.map((h) => `${(h.used / MiB).toFixed(0)}/${(h.total / MiB).toFixed(0)}`).join(" "),
+  );
+  console.log(
+    `RSS rule: end <= start × 1.5 + 30 MiB = ${fmt(start === undefined ? undefined : rssLimit(start))}: ` +
       (rssOk ? "ok" : "FAILED"),
+  );
+  console.log(
+    `heap rule: end floor <= start floor × 1.2 + 8 MiB = ` +
+      `${fmt(heapStart === undefined ? undefined : heapFloorLimit(heapStart))}: ${heapOk ? "ok" : "FAILED"}`,
   );
 
   if (metrics) {
@@ -496,6 +589,7 @@ async function main(): Promise<number> {
   if (failedTotal > 0) failures.push(`${failedTotal} valid requests failed`);
   if (okTotal === 0) failures.push("no valid request succeeded");
   if (!rssOk) failures.push("RSS grew past the rule");
+  if (!heapOk) failures.push("the JS heap's floor grew past the rule");
   if (died) failures.push(`portico ${died}:\n${portico.output().slice(-2_000)}`);
   console.log(failures.length ? `\nSOAK FAILED: ${failures.join("; ")}` : "\nSOAK PASSED");
   return failures.length ? 1 : 0;

@@ -31,6 +31,7 @@ import { plainConnectionInfo, tlsConnectionInfo } from "./connection-info.ts";
 import { internalError } from "./internal-error.ts";
 import { handshakeFailure } from "./handshake-failure.ts";
 import { guardSession, H2_SERVER_LIMITS } from "./h2-guard.ts";
+import { clearTimerOnDestroy } from "./h2-session-timer.ts";
 import {
   admitRequest,
   countRequest,
@@ -127,7 +128,10 @@ export function secureServer(
   onTlsClientError(server, spec);
   rotateTicketKeys(server);
   server.on("sessionError", () => {});
-  server.on("session", (session) => guardSession(session, clientSocket?.(session.socket as TLSSocket)));
+  server.on("session", (session) => {
+    clearTimerOnDestroy(session);
+    guardSession(session, clientSocket?.(session.socket as TLSSocket));
+  });
   return server;
 }
 

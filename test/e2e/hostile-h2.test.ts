@@ -242,9 +242,10 @@ for (const adapter of ADAPTERS[RUNTIME]) {
           // show what the server served.
           if (attack !== "rapid-reset") expect(v.sent).toBeLessThan(FLOOD);
           // Each SETTINGS or PING acknowledged is work the flood bought.
-          // (nghttp2 acknowledges the rest of the read that crossed the budget, up to ~150 frames
-          // here, before the GOAWAY; unbounded, all 10,000 are.)
-          expect(v.acks).toBeLessThanOrEqual(CONTROL_FRAMES_PER_WINDOW * 1.5);
+          // nghttp2 acknowledges the rest of the socket read that crossed the budget before the
+          // GOAWAY: ~150 frames on a quiet machine, up to ~750 seen on a loaded one, where the
+          // client gets further ahead of the server's reads. Unbounded, all 10,000 are.
+          expect(v.acks).toBeLessThanOrEqual(CONTROL_FRAMES_PER_WINDOW * 2.5);
           // Each stream of a rapid reset that reached the handler may have cost an upstream request.
           // nghttp2's stream reset rate limit allows a burst of 1000 (h2-guard.ts).
           expect(echo.count - before).toBeLessThanOrEqual(RAPID_RESET_BURST);

@@ -9,7 +9,7 @@
 // Inside one credential, names whose authorization fails are ordered without (the others get
 // their certificate) and retried on the backoff schedule, the way certbot and Caddy behave.
 
-import { clearTimeout, setTimeout } from "node:timers";
+import { later, type Later } from "../util/timers.ts";
 import type { KeyKind } from "../certs/generate.ts";
 import { keyAndCsr, leafFacts, validationCertificate, type LeafFacts } from "./certificates.ts";
 import type { ChallengeResponder } from "./challenges.ts";
@@ -124,7 +124,7 @@ interface Entry {
   lastErrorAt?: number;
   attempts: number;
   nextAt?: number;
-  timer?: ReturnType<typeof setTimeout>;
+  timer?: Later;
   running: boolean;
   challenge?: string;
   /** Names whose last validation failed (not in `cert`), with the CA's problem. */
@@ -133,9 +133,9 @@ interface Entry {
   retryAt?: number;
   /** The CA's renewal window (RFC 9773) and the moment chosen inside it. */
   ari?: { start: number; end: number; at: number };
-  ariTimer?: ReturnType<typeof setTimeout>;
+  ariTimer?: Later;
   ariNextAt?: number;
-  expiryTimer?: ReturnType<typeof setTimeout>;
+  expiryTimer?: Later;
 }
 
 export class AcmeManager {
@@ -291,13 +291,13 @@ export class AcmeManager {
    * once rather than at whatever reload comes next.
    */
   private watchExpiry(e: Entry): void {
-    clearTimeout(e.expiryTimer);
+    e.expiryTimer?.cancel();
     if (this.closed || !e.facts) return;
     const at = e.facts.notAfter.getTime();
     const fire = () => {
       if (this.closed || this.entries.get(e.spec.name) !== e || e.facts?.notAfter.getTime() !== at) return;
       const left = at - this.now();
-      if (left > 0) return void (e.expiryTimer = unrefTimer(fire, Math.min(left, MAX_TIMER_MS)));
+      if (left > 0) return void (e.expiryTimer = later(Math.min(left, MAX_TIMER_MS), fire));
       e.state = "pending";
       this.deps.log.error(
         `acme ${e.spec.name}: the certificate for ${e.cert!.meta.names.join(", ")} expired at ` +
@@ -306,7 +306,7 @@ export class AcmeManager {
       );
       this.deps.onChange(e.spec.name);
     };
-    e.expiryTimer = unrefTimer(fire, Math.min(Math.max(0, at - this.now()), MAX_TIMER_MS));
+    e.expiryTimer = later(Math.min(Math.max(0, at - this.now()), MAX_TIMER_MS), fire);
   }
 
   /**
@@ -322,10 +322,10 @@ export class AcmeManager {
   }
 
   private armAri(e: Entry, delay: number): void {
-    clearTimeout(e.ariTimer);
+    e.ariTimer?.cancel();
     if (this.closed) return;
     e.ariNextAt = this.now() + delay;
-    e.ariTimer = unrefTimer(() => void this.pollAri(e), Math.min(delay, MAX_TIMER_MS));
+    e.ariTimer = later(Math.min(delay, MAX_TIMER_MS), () => void this.pollAri(e));
   }
 
   /**
@@ -383,10 +383,10 @@ export class AcmeManager {
   }
 
   private arm(e: Entry, delay: number): void {
-    clearTimeout(e.timer);
+    e.timer?.cancel();
     if (this.closed) return;
     e.nextAt = this.now() + delay;
-    e.timer = unrefTimer(() => void this.due(e), Math.min(delay, MAX_TIMER_MS));
+    e.timer = later(Math.min(delay, MAX_TIMER_MS), () => void this.due(e));
   }
 
   private async due(e: Entry): Promise<void> {
@@ -695,14 +695,8 @@ function problemOf(err: Error): string {
   return err instanceof AcmeProblemError ? err.problem : err.message;
 }
 
-function unrefTimer(fn: () => void, ms: number): ReturnType<typeof setTimeout> {
-  const t = setTimeout(fn, ms);
-  t.unref();
-  return t;
-}
-
 function stopTimers(e: Entry): void {
-  clearTimeout(e.timer);
-  clearTimeout(e.ariTimer);
-  clearTimeout(e.expiryTimer);
+  e.timer?.cancel();
+  e.ariTimer?.cancel();
+  e.expiryTimer?.cancel();
 }

@@ -5,7 +5,7 @@
 // is reported, as Envoy keeps a STRICT_DNS cluster's hosts when a refresh fails.
 import { lookup as systemLookup } from "node:dns/promises";
 import { PorticoError } from "../../util/errors.ts";
-import { type Later, later } from "./timers.ts";
+import { type Later, later } from "../../util/timers.ts";
 import type { EndpointSpec, Resolution } from "./types.ts";
 
 /** A name could not be resolved; `cause` is the resolver's error. */

@@ -8,7 +8,7 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
-import { type Later, later } from "./timers.ts";
+import { type Later, later } from "../../util/timers.ts";
 import type { HealthCheckSpec } from "./types.ts";
 
 export type ProbeResult = { ok: true } | { ok: false; network: boolean; reason: string };

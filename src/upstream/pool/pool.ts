@@ -25,7 +25,7 @@ import { type HashKey, hashKeyFor } from "./hash-key.ts";
 import { HealthChecker, HealthCheckState, type ProbeResult, type probe } from "./health-check.ts";
 import type { Outcome } from "./outcome.ts";
 import { type EjectionReason, OutlierDetector } from "./outlier.ts";
-import { type Later, later } from "./timers.ts";
+import { type Later, later } from "../../util/timers.ts";
 import type { EndpointSpec, PoolSpec } from "./types.ts";
 
 /** One endpoint as the proxy sees it: where to send the try. The same object while it stays. */

@@ -3,8 +3,46 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 
-/** A TCP port that was free on 127.0.0.1 a moment ago (the OS picks it). */
+/**
+ * The low end of the kernel's ephemeral range (outgoing connections and `listen(0)` take their
+ * ports from there). Ports handed to tests come from below it: a port the OS picked for
+ * `listen(0)` can be taken a moment later as the local port of some other test's outgoing
+ * connection, and the Portico started on it then fails with "the port is in use".
+ */
+const EPHEMERAL_LOW = (() => {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 2048 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+})();
+
+/** Ports already handed out by this process: never handed out twice. */
+const handedOut = new Set<number>();
+
+const bindable = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+
+/**
+ * A TCP port that was free on 127.0.0.1 a moment ago, below the ephemeral range (so no outgoing
+ * connection takes it meanwhile), and not handed out before by this process.
+ */
 export async function freePort(): Promise<number> {
+  const low = Math.max(1024, EPHEMERAL_LOW - 12_000);
+  for (let i = 0; i < 200; i++) {
+    const port = low + Math.floor(Math.random() * (EPHEMERAL_LOW - low));
+    if (handedOut.has(port)) continue;
+    if (await bindable(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  // A crowded range: fall back to the OS's pick.
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once("error", reject);

@@ -26,8 +26,6 @@ export function quickCredential(
   keyPem: string,
   caPem: string | undefined,
 ): CredentialFacts | undefined {
-  // Client CAs are for MUTUAL servers, a few at most: the thorough reading keeps its messages.
-  if (caPem !== undefined) return undefined;
   try {
     const chain = pemDer(certPem, "CERTIFICATE").map((der) => new X509Certificate(der));
     if (chain.length === 0) return undefined;
@@ -36,45 +34,56 @@ export function quickCredential(
         return undefined;
     const key = createPrivateKey(keyPem);
     if (!usableKey(key) || !chain[0]!.checkPrivateKey(key)) return undefined;
-    const summaries: CertificateSummary[] = [];
-    let leafSans: string[] = [];
-    let leafCns: string[] = [];
-    for (const [i, x] of chain.entries()) {
-      const subject = plainName(x.subject);
-      const issuer = plainName(x.issuer);
-      const sans = x.subjectAltName === undefined ? [] : x.subjectAltName.split(", ");
-      const notBefore = new Date(x.validFrom);
-      const notAfter = new Date(x.validTo);
-      if (subject === undefined || issuer === undefined || !sans.every((s) => PLAIN_SAN.test(s)))
-        return undefined;
-      if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) return undefined;
-      if (i === 0) {
-        leafSans = sans;
-        leafCns = subject.filter((a) => a.startsWith("CN=")).map((a) => a.slice(3));
-      }
-      const names = (prefix: string) =>
-        sans.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
-      summaries.push({
-        subject: subject.join(", "),
-        issuer: issuer.join(", "),
-        notBefore,
-        notAfter,
-        sha256: x.fingerprint256.replaceAll(":", "").toLowerCase(),
-        dnsNames: names("DNS:"),
-        uriNames: names("URI:"),
-      });
-    }
+    // A MUTUAL server's client CAs: summarized as the thorough reading does, nothing more checked.
+    const cas =
+      caPem === undefined ? [] : pemDer(caPem, "CERTIFICATE").map((der) => new X509Certificate(der));
+    if (caPem !== undefined && cas.length === 0) return undefined;
+    const summaries = chain.map(summary);
+    const clientCa = cas.map(summary);
+    if (!summaries.every(isDefined) || !clientCa.every(isDefined)) return undefined;
+    const leaf = chain[0]!;
+    const leafSans = leaf.subjectAltName === undefined ? [] : leaf.subjectAltName.split(", ");
+    const leafCns = plainName(leaf.subject)!
+      .filter((a) => a.startsWith("CN="))
+      .map((a) => a.slice(3));
     return {
       leaf: summaries[0]!,
       chain: summaries,
       chainProblems: [],
       anchoredAt: summaries.at(-1)!.issuer,
-      clientCa: [],
+      clientCa,
       leafNames: { subjectAltNames: leafSans, commonNames: leafCns },
     };
   } catch {
     return undefined;
   }
+}
+
+/** One certificate as the startup messages and the admin API show it; undefined when unusual. */
+function summary(x: X509Certificate): CertificateSummary | undefined {
+  const subject = plainName(x.subject);
+  const issuer = plainName(x.issuer);
+  const sans = x.subjectAltName === undefined ? [] : x.subjectAltName.split(", ");
+  const notBefore = new Date(x.validFrom);
+  const notAfter = new Date(x.validTo);
+  if (subject === undefined || issuer === undefined || !sans.every((s) => PLAIN_SAN.test(s)))
+    return undefined;
+  if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) return undefined;
+  const names = (prefix: string) =>
+    sans.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
+  return {
+    subject: subject.join(", "),
+    issuer: issuer.join(", "),
+    notBefore,
+    notAfter,
+    sha256: x.fingerprint256.replaceAll(":", "").toLowerCase(),
+    dnsNames: names("DNS:"),
+    uriNames: names("URI:"),
+  };
+}
+
+function isDefined<T>(v: T | undefined): v is T {
+  return v !== undefined;
 }
 
 function usableKey(k: KeyObject): boolean {

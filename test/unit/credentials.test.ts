@@ -360,29 +360,33 @@ describe("quickCredential (node:crypto) says what the thorough reading says, or 
     return facts;
   };
 
-  test("the usual credentials: RSA and EC leaves, SEC1 and PKCS#8 keys, a leaf with its chain", async () => {
+  test("the usual credentials: RSA and EC leaves, SEC1 and PKCS#8 keys, a leaf with its chain, client CAs", async () => {
     const rsa = selfSign("rsa-pkcs8");
-    const cases: [string, string][] = [
+    const cases: [string, string, string?][] = [
       [text(webappCert), text(webappKey)],
       [text(join(dir, "ec-sec1.crt")), text(join(dir, "ec-sec1.key"))],
       [text(join(dir, "ec-sec1.crt")), text(join(dir, "ec-pkcs8.key"))],
       [text(rsa), text(join(dir, "rsa-pkcs1.key"))],
       [text(webappCert) + text(book.webappIntermediateCert), text(webappKey)],
+      // A MUTUAL server's: a bundle of two client CAs, and one.
+      [text(webappCert), text(webappKey), text(webappCaChain)],
+      [text(webappCert), text(webappKey), text(book.webappIntermediateCert)],
     ];
-    for (const [cert, key] of cases) {
-      const quick = quickCredential(cert, key, undefined);
+    for (const [cert, key, ca] of cases) {
+      const quick = quickCredential(cert, key, ca);
       expect(quick).toBeDefined();
-      expect(quick).toEqual(await thorough(cert, key));
+      expect(quick).toEqual(await thorough(cert, key, ca));
     }
   });
 
   test("anything wrong or unusual is left to the thorough reading", () => {
     const webapp = text(webappCert);
-    // A key that is not the certificate's, a chain out of order, a client CA, no certificate.
+    // A key that is not the certificate's, a chain out of order, a CA bundle without a
+    // certificate, no certificate.
     expect(quickCredential(webapp, text(catalogKey), undefined)).toBeUndefined();
     const reversed = text(book.webappIntermediateCert) + webapp;
     expect(quickCredential(reversed, text(webappKey), undefined)).toBeUndefined();
-    expect(quickCredential(webapp, text(webappKey), text(webappCaChain))).toBeUndefined();
+    expect(quickCredential(webapp, text(webappKey), text(webappKey))).toBeUndefined();
     expect(quickCredential(text(webappKey), text(webappKey), undefined)).toBeUndefined();
   });
 });

@@ -1,7 +1,12 @@
 // GET /metrics: the Prometheus text exposition (format 0.0.4) of the Metrics registry, and
 // GET /metrics?format=json: the same as prom-client's JSON, which the --workers supervisor
 // fetches from each worker and merges with aggregateMetrics.
-import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, Registry } from "prom-client";
+import {
+  AggregatorRegistry,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from "../observe/prom-client.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import type { AdminApp } from "./app.ts";
 

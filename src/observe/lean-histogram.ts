@@ -6,7 +6,7 @@
 // answers: per series cumulative `_bucket` samples labelled `le` (the bounds, then "+Inf"),
 // `_sum` and `_count`, aggregator "sum", so text exposition and the --workers JSON merge are
 // unchanged.
-import type { LabelValues, MetricObjectWithValues, MetricValueWithName, Registry } from "prom-client";
+import type { LabelValues, MetricObjectWithValues, MetricValueWithName, Registry } from "./prom-client.ts";
 
 export class HistogramSeries {
   /** Observations per bucket (not cumulative); an observation above the last bound is in none. */

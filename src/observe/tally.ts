@@ -7,7 +7,7 @@
 // per label set and kept by the caller; an update is one addition; the exposition is unchanged
 // (same metric names, types, labels and aggregators) because each metric's `collect` hook,
 // which prom-client runs before every scrape (text and JSON alike), moves the tallies into it.
-import { Counter, Gauge, type LabelValues, type Registry } from "prom-client";
+import { Counter, Gauge, type LabelValues, type Registry } from "./prom-client.ts";
 
 /** One counter series: what was counted since the last scrape. */
 export class Tally {

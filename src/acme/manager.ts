@@ -11,12 +11,18 @@
 
 import { later, type Later } from "../util/timers.ts";
 import type { KeyKind } from "../certs/generate.ts";
-import { keyAndCsr, leafFacts, validationCertificate, type LeafFacts } from "./certificates.ts";
+import type { LeafFacts } from "./certificates.ts";
 import type { ChallengeResponder } from "./challenges.ts";
 import { AcmeClient, type Authorization, type Order } from "./client.ts";
 import { AcmeError, AcmeProblemError } from "./errors.ts";
 import { newAccountKey } from "./jws.ts";
 import type { AcmeStorage, StoredCertificate } from "./storage.ts";
+
+/**
+ * Keys, CSRs and certificate facts (the X.509 stack, certs/x509-loader.ts): loaded when a
+ * certificate is first adopted or ordered, not by every startup.
+ */
+const certificates = () => import("./certificates.ts");
 
 export type ChallengeType = "http-01" | "tls-alpn-01";
 export const CHALLENGE_TYPES: ChallengeType[] = ["http-01", "tls-alpn-01"];
@@ -261,7 +267,7 @@ export class AcmeManager {
     if (!stored) return false;
     let facts: LeafFacts;
     try {
-      facts = leafFacts(stored.certPem);
+      facts = (await certificates()).leafFacts(stored.certPem);
     } catch {
       return false;
     }
@@ -432,7 +438,7 @@ export class AcmeManager {
           .filter(([name]) => !cert.meta.names.includes(name))
           .map(([name, f]) => ({ name, problem: f.problem, at: new Date(f.at).toISOString() }));
         await storage.writeCertificate(spec.directory, cert, spec.names);
-        this.held(e, cert, leafFacts(cert.certPem));
+        this.held(e, cert, (await certificates()).leafFacts(cert.certPem));
       }
       if (failed.size === 0) {
         e.lastError = undefined;
@@ -576,6 +582,7 @@ export class AcmeManager {
       if (again.size > 0) throw [...again.values()][0]!;
     }
     order = await this.waitOrder(client, order, ["ready", "valid"]);
+    const { keyAndCsr, leafFacts } = await certificates();
     const { keyPem, csrDer } = await keyAndCsr(names, spec.keyType);
     if (order.status === "ready") order = await client.finalize(order, csrDer);
     order = await this.waitOrder(client, order, ["valid"]);
@@ -645,7 +652,7 @@ export class AcmeManager {
     log.info(`acme ${spec.name}: validating ${name} with ${challenge.type}`);
     used.add(challenge.type);
     if (challenge.type === "http-01") await responder.addHttpToken(challenge.token, keyAuth);
-    else await responder.addTlsAlpn(name, await validationCertificate(name, keyAuth));
+    else await responder.addTlsAlpn(name, await (await certificates()).validationCertificate(name, keyAuth));
     try {
       await client.respond(challenge);
       const done = await this.poll(async () => {

@@ -27,12 +27,12 @@ import {
   colonHex,
   extendedKeyUsageName,
   onelineName,
-  opensslIp,
   opensslSerial,
 } from "./openssl-text.ts";
 import { bitLength } from "./private-key.ts";
 import { toArrayBuffer } from "./pem.ts";
 import { PorticoError } from "../util/errors.ts";
+import { opensslIp } from "./host-names.ts";
 
 export interface PublicKeyInfo {
   /** OpenSSL's name of the key algorithm: rsaEncryption, id-ecPublicKey, ED25519. */
@@ -208,29 +208,4 @@ export function nameKey(name: Name): string {
         .join("+"),
     )
     .join(",");
-}
-
-/**
- * Whether the certificate is valid for `host`: a SAN IP address for an IP, a SAN DNS name
- * (a `*.` wildcard covers one label) for a name, or the CN when there is no DNS name at all,
- * as OpenSSL's X509_check_host does.
- */
-export function certificateCoversHost(
-  cert: Pick<CertificateInfo, "subjectAltNames" | "commonNames">,
-  host: string,
-): boolean {
-  const h = host.toLowerCase().replace(/\.$/, "");
-  const isIp = /^[0-9.]+$/.test(h) || h.includes(":");
-  if (isIp) {
-    const want = opensslIp(h.replace(/^\[|\]$/g, ""));
-    return cert.subjectAltNames.some((n) => n === `IP Address:${want}`);
-  }
-  const dns = cert.subjectAltNames.filter((n) => n.startsWith("DNS:")).map((n) => n.slice(4).toLowerCase());
-  const names = dns.length > 0 ? dns : cert.commonNames.map((n) => n.toLowerCase());
-  return names.some((pattern) => {
-    if (pattern === h) return true;
-    if (!pattern.startsWith("*.")) return false;
-    const dot = h.indexOf(".");
-    return dot > 0 && h.slice(dot + 1) === pattern.slice(2);
-  });
 }

@@ -3,7 +3,8 @@
 // is. The result is a plain report that render.ts prints as text or JSON.
 
 import { checkChain, signedBy, type ChainCheck, type LabeledCertificate } from "./chain.ts";
-import { certificateCoversHost, type CertificateInfo } from "./describe.ts";
+import type { CertificateInfo } from "./describe.ts";
+import { certificateCoversHost } from "./host-names.ts";
 import type { LoadedPart, LoadedSource, SourceKind } from "./read-source.ts";
 import { keyMatchesSpki, type PrivateKeyDetails } from "./private-key.ts";
 import { DAY_MS, daysLeft } from "../util/days.ts";

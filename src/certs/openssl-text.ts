@@ -316,13 +316,3 @@ const EKU_LN: Record<string, string> = {
 export function extendedKeyUsageName(oid: string): string {
   return EKU_LN[oid] ?? oid;
 }
-
-/** IPv6 as OpenSSL 3.0 prints it in a SAN: eight uppercase hex groups, nothing compressed. */
-export function opensslIp(text: string): string {
-  if (!text.includes(":")) return text;
-  const [left = "", right] = text.split("::");
-  const l = left ? left.split(":") : [];
-  const r = right ? right.split(":") : [];
-  const groups = right === undefined ? l : [...l, ...Array(8 - l.length - r.length).fill("0"), ...r];
-  return groups.map((g) => parseInt(g, 16).toString(16).toUpperCase()).join(":");
-}

@@ -9,6 +9,14 @@ export interface PemBlock {
   headers?: Record<string, string>;
 }
 
+/** The PEM labels of a private key: PKCS#8, PKCS#1, SEC1 and encrypted PKCS#8. */
+export const PRIVATE_KEY_LABELS = [
+  "PRIVATE KEY",
+  "RSA PRIVATE KEY",
+  "EC PRIVATE KEY",
+  "ENCRYPTED PRIVATE KEY",
+];
+
 const PEM_RE = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 
 /**

@@ -9,7 +9,15 @@ import { PrivateKeyInfo, PrivateKey } from "@peculiar/asn1-pkcs8";
 import { ECParameters, ECPrivateKey, id_ecPublicKey } from "@peculiar/asn1-ecc";
 import { RSAPublicKey, id_RSASSA_PSS, id_rsaEncryption } from "@peculiar/asn1-rsa";
 import { CURVES } from "./openssl-text.ts";
-import { base64ToBytes, bytesEqual, looksLikeDer, pemBlocks, toArrayBuffer, type PemBlock } from "./pem.ts";
+import {
+  PRIVATE_KEY_LABELS,
+  base64ToBytes,
+  bytesEqual,
+  looksLikeDer,
+  pemBlocks,
+  toArrayBuffer,
+  type PemBlock,
+} from "./pem.ts";
 import { PorticoError } from "../util/errors.ts";
 
 export type KeyFormat = "PKCS#8" | "PKCS#1" | "SEC1";
@@ -32,13 +40,6 @@ export interface PrivateKeyDetails {
 }
 
 export class KeyError extends PorticoError {}
-
-export const PRIVATE_KEY_LABELS = [
-  "PRIVATE KEY",
-  "RSA PRIVATE KEY",
-  "EC PRIVATE KEY",
-  "ENCRYPTED PRIVATE KEY",
-];
 
 const ED = { "1.3.101.112": "Ed25519", "1.3.101.113": "Ed448" } as Record<string, string>;
 

@@ -7,13 +7,8 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { describeCertificate, type CertificateInfo } from "./describe.ts";
-import { base64ToBytes, isPem, looksLikeDer, pemBlocks } from "./pem.ts";
-import {
-  PRIVATE_KEY_LABELS,
-  readDerPrivateKey,
-  readPrivateKey,
-  type PrivateKeyDetails,
-} from "./private-key.ts";
+import { PRIVATE_KEY_LABELS, base64ToBytes, isPem, looksLikeDer, pemBlocks } from "./pem.ts";
+import { readDerPrivateKey, readPrivateKey, type PrivateKeyDetails } from "./private-key.ts";
 import { CA_KEYS, CERT_KEYS, KEY_KEYS } from "./secret-keys.ts";
 import { cannotRead } from "../util/errors.ts";
 

@@ -21,7 +21,6 @@ import { currentRuntime } from "../util/runtime.ts";
 import { VERSION, runtimeName } from "./version.ts";
 import { USAGE, parseArgs, type ParsedArgs } from "./args.ts";
 import { AccessLogSetup } from "./access-log-setup.ts";
-import { certsCommand } from "./certs-command.ts";
 import { ComposeCache, loadSources } from "./config-files.ts";
 import { log, setLogFormat } from "./log.ts";
 import { observers } from "../observe/records.ts";
@@ -44,7 +43,8 @@ type AdminAdapterFor = (spec: HttpListenerSpec) => { start: StartListener };
 
 export async function main(argv: string[]): Promise<number> {
   // `certs` has its own sub-commands and options (src/cli/certs-command.ts).
-  if (argv[0] === "certs") return certsCommand(argv.slice(1));
+  // (Imported here only: it needs the X.509 stack, which `run` does not load; certs/x509-loader.ts.)
+  if (argv[0] === "certs") return (await import("./certs-command.ts")).certsCommand(argv.slice(1));
   let args;
   try {
     args = parseArgs(argv);

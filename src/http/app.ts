@@ -24,6 +24,7 @@ import { errorResponse } from "./error-status.ts";
 import { grpcLocalReply, isGrpc } from "./grpc.ts";
 import { connectionListed } from "./hop-by-hop.ts";
 import { declaredTooLarge, payloadTooLarge } from "./body-limit.ts";
+import { loadX509, x509Loaded } from "../certs/x509-loader.ts";
 import { awaitEnd, flagError, flagged, newRecord } from "./request-record.ts";
 import { refusal } from "./request-refusal.ts";
 import { empty, isOwnResponse, ownResponse } from "./responses.ts";
@@ -54,6 +55,9 @@ export function createListenerHandler(
 ): RequestHandler {
   const observed = observer !== undefined;
   return async (req, conn, target) => {
+    // A client certificate is parsed (XFCC, the access log) by the X.509 stack, loaded once, by
+    // the first request that carries one (certs/x509-loader.ts).
+    if (conn.tls?.peer !== undefined && !x509Loaded()) await loadX509();
     const rec = observed
       ? newRecord(ref.current.name, req, conn, ref.current.trust.numTrustedProxies)
       : undefined;

@@ -3,7 +3,8 @@
 // forward_client_cert_details / set_current_client_cert_details). Elements are separated by
 // ",", keys inside one element by ";", in Envoy's order: By, Hash, Cert, Chain, Subject, URI, DNS.
 
-import { X509Certificate, SubjectAlternativeNameExtension } from "../certs/x509.ts";
+import type { X509Certificate } from "../certs/x509.ts";
+import { x509 } from "../certs/x509-loader.ts";
 import { toPem } from "../certs/pem.ts";
 import type { PeerCertificate } from "../listeners/_shared/types.ts";
 import type { XfccPolicy } from "../provision/cert-forwarding.ts";
@@ -55,8 +56,8 @@ const plainCache = new WeakMap<PeerCertificate, [string, string][]>();
 export function clientCertHeaders(peer: PeerCertificate): [string, string][] {
   let headers = plainCache.get(peer);
   if (!headers) {
-    const cert = new X509Certificate(peer.der);
-    const names = cert.getExtension(SubjectAlternativeNameExtension)?.names.items ?? [];
+    const cert = new (x509().X509Certificate)(peer.der);
+    const names = cert.getExtension(x509().SubjectAlternativeNameExtension)?.names.items ?? [];
     const sans = names
       .filter((n) => n.type === "dns" || n.type === "url" || n.type === "ip" || n.type === "email")
       .map((n) => `${n.type === "url" ? "URI" : n.type.toUpperCase()}:${n.value}`);
@@ -71,7 +72,7 @@ export function clientCertHeaders(peer: PeerCertificate): [string, string][] {
 }
 
 function buildElement(peer: PeerCertificate, policy: XfccPolicy): string {
-  const cert = new X509Certificate(peer.der);
+  const cert = new (x509().X509Certificate)(peer.der);
   const parts = policy.by.map((u) => `By=${u}`);
   parts.push(`Hash=${peer.sha256}`);
   const d = policy.details;
@@ -79,7 +80,7 @@ function buildElement(peer: PeerCertificate, policy: XfccPolicy): string {
   if (d.has("chain"))
     parts.push(`Chain="${encodeURIComponent((peer.chain ?? [peer.der]).map(pem).join(""))}"`);
   if (d.has("subject")) parts.push(`Subject=${quote(rfc2253(cert))}`);
-  const names = cert.getExtension(SubjectAlternativeNameExtension)?.names.items ?? [];
+  const names = cert.getExtension(x509().SubjectAlternativeNameExtension)?.names.items ?? [];
   if (d.has("uri")) {
     const uris = names.filter((n) => n.type === "url").map((n) => n.value);
     // Envoy always writes the URI key when it is asked for, empty if there is none.
@@ -133,8 +134,8 @@ const identityCache = new WeakMap<PeerCertificate, { subject: string; uriSan: st
 export function peerIdentity(peer: PeerCertificate): { subject: string; uriSan: string | undefined } {
   let id = identityCache.get(peer);
   if (!id) {
-    const cert = new X509Certificate(peer.der);
-    const names = cert.getExtension(SubjectAlternativeNameExtension)?.names.items ?? [];
+    const cert = new (x509().X509Certificate)(peer.der);
+    const names = cert.getExtension(x509().SubjectAlternativeNameExtension)?.names.items ?? [];
     id = { subject: rfc2253(cert), uriSan: names.find((n) => n.type === "url")?.value };
     identityCache.set(peer, id);
   }

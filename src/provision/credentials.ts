@@ -7,9 +7,10 @@ import type { CredentialConfig } from "../config/model.ts";
 import { cannotRead, type ConfigIssue } from "../util/errors.ts";
 import { chainOrderProblems } from "../certs/chain.ts";
 import { createHash } from "node:crypto";
-import { certificateCoversHost, describeCertificate, type CertificateInfo } from "../certs/describe.ts";
+import type { CertificateInfo } from "../certs/describe.ts";
+import { certificateCoversHost } from "../certs/host-names.ts";
 import { pemDer } from "../certs/pem.ts";
-import { keyMatchesSpki, readPrivateKeyPem, type PrivateKeyDetails } from "../certs/private-key.ts";
+import type { PrivateKeyDetails } from "../certs/private-key.ts";
 import type { CertificateSummary, CredentialFacts, CredentialPlan } from "./plan.ts";
 import { quickCredential } from "./credential-quick.ts";
 import { issueAt, warningAt } from "./issues.ts";
@@ -122,6 +123,11 @@ export async function parseCredential(
   caPem: string | undefined,
   fail: (message: string) => void,
 ): Promise<CredentialFacts | undefined> {
+  // The X.509 stack (certs/x509-loader.ts): only a credential quickCredential leaves to this.
+  const [{ describeCertificate }, { keyMatchesSpki, readPrivateKeyPem }] = await Promise.all([
+    import("../certs/describe.ts"),
+    import("../certs/private-key.ts"),
+  ]);
   let blocks: Uint8Array[];
   let leaf: CertificateInfo;
   try {

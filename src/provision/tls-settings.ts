@@ -4,7 +4,8 @@
 
 import { readBytes } from "../util/file-reads.ts";
 import { getCiphers } from "node:tls";
-import { X509Certificate, X509Crl } from "../certs/x509.ts";
+import type { X509Crl } from "../certs/x509.ts";
+import { loadX509 } from "../certs/x509-loader.ts";
 import type { Config, TlsServerConfig } from "../config/model.ts";
 import { cannotRead, type ConfigIssue } from "../util/errors.ts";
 import { compileClientCertCheck, serialKey } from "../tls/client-cert-check.ts";
@@ -93,7 +94,11 @@ async function serverExtras(
     certSha256: s.verifyCertificateHash,
     revoked,
   });
-  if (check) extras.clientCertCheck = check;
+  if (check) {
+    // The check parses each client certificate at its handshake, synchronously.
+    await loadX509();
+    extras.clientCertCheck = check;
+  }
   return extras;
 }
 
@@ -131,6 +136,7 @@ async function readCrl(
     fail(`${file}: no CRL found (expected "-----BEGIN X509 CRL-----" or DER)`);
     return undefined;
   }
+  const { X509Certificate, X509Crl } = await loadX509();
   const cas = pemDer(credential.caPem ?? "", "CERTIFICATE").map((d) => new X509Certificate(toArrayBuffer(d)));
   const revoked = new Map<string, Set<string>>();
   for (const block of blocks) {

@@ -9,7 +9,8 @@
 // Pure: the listener adapter calls the compiled check once per connection, after the handshake.
 
 import { createHash } from "node:crypto";
-import { SubjectAlternativeNameExtension, X509Certificate } from "../certs/x509.ts";
+import type { X509Certificate } from "../certs/x509.ts";
+import { x509 } from "../certs/x509-loader.ts";
 
 export interface ClientCertPolicy {
   subjectAltNames?: string[];
@@ -35,7 +36,7 @@ export function compileClientCertCheck(policy: ClientCertPolicy): ClientCertChec
   return (der) => {
     let cert: X509Certificate;
     try {
-      cert = new X509Certificate(der);
+      cert = new (x509().X509Certificate)(der);
     } catch (err) {
       return `unreadable client certificate: ${(err as Error).message}`;
     }
@@ -66,7 +67,7 @@ export function compileClientCertCheck(policy: ClientCertPolicy): ClientCertChec
 
 /** Every SAN value, of the kinds Envoy's SAN matchers look at. */
 export function subjectAltNames(cert: X509Certificate): string[] {
-  const san = cert.getExtension(SubjectAlternativeNameExtension);
+  const san = cert.getExtension(x509().SubjectAlternativeNameExtension);
   if (!san) return [];
   return san.names.items
     .filter((n) => n.type === "dns" || n.type === "url" || n.type === "email" || n.type === "ip")

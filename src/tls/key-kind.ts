@@ -8,8 +8,7 @@
 // Node too). So certificates share one server only when their keys are of one kind
 // (http2-servers.ts), and a change of kind restarts the listener (gateway/start-gateway.ts).
 
-import { pemBlocks } from "../certs/pem.ts";
-import { PRIVATE_KEY_LABELS } from "../certs/private-key.ts";
+import { PRIVATE_KEY_LABELS, pemBlocks } from "../certs/pem.ts";
 
 const OIDS: [hex: string, kind: string][] = [
   ["2a864886f70d01010a", "rsa-pss"],

@@ -4,10 +4,14 @@ import "reflect-metadata";
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
+import { loadX509 } from "../../src/certs/x509-loader.ts";
 import { xfccValue } from "../../src/http/xfcc.ts";
 import type { PeerCertificate } from "../../src/listeners/_shared/types.ts";
 import { DEFAULT_XFCC, type XfccPolicy } from "../../src/provision/cert-forwarding.ts";
 import { book } from "../helpers/book.ts";
+
+// The HTTP handler loads it before the first request with a client certificate (app.ts).
+await loadX509();
 
 const clientPem = readFileSync(book.webappClientCert, "utf8");
 const intermediatePem = readFileSync(book.webappIntermediateCert, "utf8");

@@ -1,7 +1,7 @@
 // The pure-TypeScript X.509 stack (@peculiar/x509 and its ASN.1 schemas), loaded when first
 // needed: the bundled configuration never needs it to start (its credentials are read with
 // node:crypto, provision/credential-quick.ts), and importing it costs the compiled binary about
-// 2.5 MiB of idle RSS on Bun 1.4.5 (docs/runtimes.md, "Start-up and idle memory").
+// 1 MiB of idle RSS on Bun 1.4.5 (docs/runtimes.md, "Start-up and idle memory").
 //
 // Code that parses certificates synchronously (a client certificate on the request path, a
 // compiled client-certificate check at the handshake) calls x509(); whatever starts such code

@@ -1,5 +1,5 @@
 // What a start with the bundled routes.yaml loads: not the pure-TypeScript X.509 stack, whose
-// import alone is about 2.5 MiB of the compiled binary's idle RSS (src/certs/x509-loader.ts).
+// import alone is about 1 MiB of the compiled binary's idle RSS (src/certs/x509-loader.ts).
 // Each case runs in a fresh process, since this test runner has loaded everything already.
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";

@@ -6,7 +6,7 @@ import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../config/model.ts";
 import {
-  composeConfig,
+  composeConfigSliced,
   type CredentialFiles,
   type SourceOptions,
   type SourceText,
@@ -82,7 +82,7 @@ export async function loadSources(
   };
   // Parsed in slices: on a reload, requests keep being served while a large file is parsed.
   const parsed = await Promise.all(texts.map(async (t) => ({ ...t, parsed: await parseYamlSliced(t.text) })));
-  const config = composeConfig(
+  const config = await composeConfigSliced(
     files,
     parsed,
     {

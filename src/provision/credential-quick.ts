@@ -8,7 +8,7 @@
 
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import { pemDer } from "../certs/pem.ts";
-import type { CertificateSummary, CredentialFacts } from "./plan.ts";
+import type { CertificateSummary, ParsedFacts } from "./plan.ts";
 
 /** Key types the Web Crypto reading (certs/private-key.ts) imports too. */
 const KEY_TYPES = new Set(["rsa", "ed25519"]);
@@ -25,7 +25,7 @@ export function quickCredential(
   certPem: string,
   keyPem: string,
   caPem: string | undefined,
-): CredentialFacts | undefined {
+): ParsedFacts | undefined {
   // Client CAs are for MUTUAL servers, a few at most: the thorough reading keeps its messages.
   if (caPem !== undefined) return undefined;
   try {

@@ -10,7 +10,8 @@ import { createHash } from "node:crypto";
 import { certificateCoversHost, describeCertificate, type CertificateInfo } from "../certs/describe.ts";
 import { pemDer } from "../certs/pem.ts";
 import { keyMatchesSpki, readPrivateKeyPem, type PrivateKeyDetails } from "../certs/private-key.ts";
-import type { CertificateSummary, CredentialFacts, CredentialPlan } from "./plan.ts";
+import type { CertificateSummary, CredentialFacts, CredentialPlan, ParsedFacts } from "./plan.ts";
+import { keyKind } from "../tls/key-kind.ts";
 import { quickCredential } from "./credential-quick.ts";
 import { issueAt, warningAt } from "./issues.ts";
 import { exposedKeyWarning } from "./key-file-mode.ts";
@@ -42,7 +43,7 @@ export async function provisionCredential(
     const fresh =
       quickCredential(certPem, keyPem, caPem) ?? (await parseCredential(c, certPem, keyPem, caPem, fail));
     if (fresh === undefined) return { ok: false, issues };
-    parsed = fresh;
+    parsed = { ...fresh, keyKind: keyKind(keyPem) };
     cache?.set(digest, parsed);
   }
   const exposed = inline.key === undefined ? await exposedKeyWarning(c.key) : undefined;
@@ -121,7 +122,7 @@ export async function parseCredential(
   keyPem: string,
   caPem: string | undefined,
   fail: (message: string) => void,
-): Promise<CredentialFacts | undefined> {
+): Promise<ParsedFacts | undefined> {
   let blocks: Uint8Array[];
   let leaf: CertificateInfo;
   try {

@@ -4,7 +4,7 @@
 
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
-import { LineCounter, parseDocument, type Document } from "yaml";
+import { LineCounter, parseDocument, type Document, isMap, isNode, isScalar, type Pair } from "yaml";
 import { UNIQUE_KEYS_LATER, addDuplicateKeyErrors } from "../yaml-unique-keys.ts";
 import { ConfigError, fileIssue, type Source } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
@@ -33,7 +33,8 @@ import { buildPassthroughServers, buildTcpRoute, buildTlsRoute, checkL4Routes } 
 import { ALIAS_BOMB, TOO_DEEP, TO_JS, aliasBombLine, aliasLine, tooDeepLine } from "../yaml-bounds.ts";
 import {
   ACME_DIRECTORIES,
-  ConfigSchema,
+  configSchemaKeeping,
+  isConfigSection,
   type RawConfig,
   type RawListener,
   type RawVirtualHost,
@@ -52,6 +53,43 @@ export function parseConfig(text: string, file: string): Config {
   const errors = checkSubsets(config).filter((issue) => issue.severity === "error");
   if (errors.length > 0) throw new ConfigError(errors);
   return config;
+}
+
+/**
+ * The validated output of each top-level entry (a section) by its node: a reload keeps the nodes
+ * of unchanged entries (YamlReuse, yaml-documents.ts), and their sections are neither converted
+ * nor validated again (with 10,000 hosts, tens of milliseconds each, in one call). Only sections
+ * without issues are kept; the schema does not relate one section to another.
+ */
+const validated = new WeakMap<Pair, unknown>();
+
+/** The top-level entries by name; empty when a key is not a plain name (then nothing is kept). */
+function topLevelPairs(doc: Document): Map<string, Pair> {
+  const out = new Map<string, Pair>();
+  if (!isMap(doc.contents)) return out;
+  for (const pair of doc.contents.items) {
+    if (!isScalar(pair.key) || typeof pair.key.value !== "string" || out.has(pair.key.value))
+      return new Map();
+    out.set(pair.key.value, pair);
+  }
+  return out;
+}
+
+/**
+ * The data of a routes.yaml document (no `kind`), as toJS gives it but entry by entry, pausing
+ * between them; an entry whose section was validated before (`validated`) is left null, as its
+ * output is known. Undefined when the document is not such a mapping of plain names: then
+ * toJS, whole.
+ */
+export function* nativeData(doc: Document): Steps<Record<string, unknown> | undefined> {
+  const pairs = topLevelPairs(doc);
+  if (pairs.size === 0 || pairs.has("kind") || pairs.has("__proto__") || pairs.has("<<")) return undefined;
+  const data: Record<string, unknown> = {};
+  for (const [key, pair] of pairs) {
+    data[key] = validated.has(pair) ? null : isNode(pair.value) ? pair.value.toJS(doc, TO_JS) : pair.value;
+    yield;
+  }
+  return data;
 }
 
 /** The native config in one parsed YAML document (one of several in a file, see sources/compose.ts). */
@@ -95,7 +133,10 @@ export function* configSteps(
 
   const ctx = new DocumentReporter(file, doc, lineCounter);
   yield;
-  const result = v.safeParse(ConfigSchema, raw);
+  const sections = topLevelPairs(doc);
+  const keep = new Map<string, unknown>();
+  for (const [key, pair] of sections) if (validated.has(pair)) keep.set(key, validated.get(pair));
+  const result = v.safeParse(configSchemaKeeping(keep), raw);
   yield;
   for (const issue of result.issues ?? []) {
     const path = (issue.path ?? []).map((item) => item.key as string | number);
@@ -106,6 +147,9 @@ export function* configSteps(
   // A section with no schema issue is fully valid even when another section is not, so the
   // cross-reference checks can still run on it and report everything in one go.
   const bad = new Set(result.issues?.map((issue) => issue.path?.[0]?.key));
+  for (const [key, pair] of sections)
+    if (!bad.has(key) && isConfigSection(key))
+      validated.set(pair, (result.output as Record<string, unknown>)[key]);
   const section = <K extends keyof RawConfig>(key: K): RawConfig[K] | undefined =>
     bad.has(key) ? undefined : (result.output as RawConfig)[key];
   const baseDir = dirname(resolve(file));

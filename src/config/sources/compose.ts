@@ -33,7 +33,7 @@ import type {
   VirtualHostConfig,
 } from "../model.ts";
 import { DocumentReporter, yamlIssues } from "../report.ts";
-import { configSteps } from "../routes-yaml/parse.ts";
+import { configSteps, nativeData } from "../routes-yaml/parse.ts";
 import { parseServiceUrl } from "../service-url.ts";
 import { checkL4Routes } from "../tcp-route.ts";
 import type { FieldPath } from "../yaml-locate.ts";
@@ -132,14 +132,17 @@ function* composeSteps(
         continue;
       }
       yield;
-      let raw: unknown;
+      // Without aliases, a routes.yaml document is converted entry by entry, skipping the
+      // entries a load before validated (routes-yaml/parse.ts).
+      let raw: unknown = aliases === false ? yield* nativeData(doc) : undefined;
       let converted = true;
-      try {
-        raw = doc.toJS(TO_JS);
-      } catch {
-        raw = {}; // an alias without its anchor: routes.yaml's parser reports it with its line
-        converted = false;
-      }
+      if (raw === undefined)
+        try {
+          raw = doc.toJS(TO_JS);
+        } catch {
+          raw = {}; // an alias without its anchor: routes.yaml's parser reports it with its line
+          converted = false;
+        }
       if (raw === null || raw === undefined) continue;
       const mappingKind = typeof raw === "object" && !Array.isArray(raw);
       const kind = mappingKind ? (raw as { kind?: unknown }).kind : undefined;

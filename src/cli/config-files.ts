@@ -6,12 +6,12 @@ import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../config/model.ts";
 import {
-  composeConfig,
+  composeConfigSliced,
   type CredentialFiles,
   type SourceOptions,
   type SourceText,
 } from "../config/sources/compose.ts";
-import { parseYamlSliced } from "../config/yaml-documents.ts";
+import { parseYamlSliced, YamlReuse } from "../config/yaml-documents.ts";
 import { type ConfigIssue, unreadableFile } from "../util/errors.ts";
 import { listDir, probe, readText } from "../util/file-reads.ts";
 
@@ -36,6 +36,8 @@ export class ComposeCache {
     found: Map<string, string>;
     warnings: ConfigIssue[];
   };
+  /** Each file's top-level entries from its last parse, composed again only when they changed. */
+  readonly yaml = new Map<string, YamlReuse>();
 }
 
 /** Reads every `-c` path (a file, or a folder of .yaml files) into one Config. */
@@ -81,8 +83,17 @@ export async function loadSources(
     return files;
   };
   // Parsed in slices: on a reload, requests keep being served while a large file is parsed.
-  const parsed = await Promise.all(texts.map(async (t) => ({ ...t, parsed: await parseYamlSliced(t.text) })));
-  const config = composeConfig(
+  const reuse = (file: string) => {
+    if (!cache) return undefined;
+    const r = cache.yaml.get(file) ?? new YamlReuse();
+    cache.yaml.set(file, r);
+    return r;
+  };
+  const parsed = await Promise.all(
+    texts.map(async (t) => ({ ...t, parsed: await parseYamlSliced(t.text, reuse(t.file)) })),
+  );
+  if (cache) for (const file of cache.yaml.keys()) if (!files.includes(file)) cache.yaml.delete(file);
+  const config = await composeConfigSliced(
     files,
     parsed,
     {

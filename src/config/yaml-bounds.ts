@@ -6,15 +6,23 @@
 // per alias. The yaml package's own bound (maxAliasCount, 100) refuses a "billion laughs" only
 // after those walks.
 import { isAlias, isCollection, isNode, isPair, isScalar, type Document, type LineCounter } from "yaml";
+import { runAtOnce, type Steps } from "../util/slices.ts";
 
 /** Far beyond any Portico or Istio document (a VirtualService header match is 8 levels deep). */
 export const MAX_YAML_DEPTH = 64;
 
 /** The 1-based line of the first collection nested deeper than MAX_YAML_DEPTH; 0 when none is. */
 export function tooDeepLine(doc: Document, lineCounter: LineCounter): number {
+  return runAtOnce(tooDeepSteps(doc, lineCounter));
+}
+
+/** tooDeepLine, pausing (`yield`) every few thousand nodes (util/slices.ts). */
+export function* tooDeepSteps(doc: Document, lineCounter: LineCounter): Steps<number> {
   // An explicit stack: a recursive walk would overflow on the very documents it looks for.
   const stack: [unknown, number][] = [[doc.contents, 1]];
+  let n = 0;
   while (stack.length > 0) {
+    if ((++n & 4095) === 0) yield;
     const [node, depth] = stack.pop()!;
     if (isPair(node)) {
       stack.push([node.value, depth], [node.key, depth]);

@@ -9,15 +9,20 @@ import { type Document, YAMLParseError, isCollection, isMap, isPair, isScalar } 
 /** Parse options that leave the key check to `addDuplicateKeyErrors`. */
 export const UNIQUE_KEYS_LATER = { uniqueKeys: false } as const;
 
-/** Adds a DUPLICATE_KEY error, as the yaml package words it, for each repeated key of each mapping. */
-export function addDuplicateKeyErrors(doc: Document): void {
+/**
+ * Adds a DUPLICATE_KEY error, as the yaml package words it, for each repeated key of each mapping.
+ * `checked`: pairs checked already (taken from an earlier parse without errors,
+ * yaml-documents.ts), whose insides are not walked again; their keys still count.
+ */
+export function addDuplicateKeyErrors(doc: Document, checked?: ReadonlySet<unknown>): void {
   const found: YAMLParseError[] = [];
   // An explicit stack: tooDeepLine (yaml-bounds.ts) refuses deep documents only after this.
   const stack: unknown[] = [doc.contents];
   while (stack.length > 0) {
     const node = stack.pop();
-    if (isPair(node)) stack.push(node.value, node.key);
-    else if (isCollection(node)) {
+    if (isPair(node)) {
+      if (!checked?.has(node)) stack.push(node.value, node.key);
+    } else if (isCollection(node)) {
       if (isMap(node)) {
         const seen = new Set<unknown>();
         for (const pair of node.items) {

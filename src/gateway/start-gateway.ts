@@ -6,7 +6,6 @@
 import { withWorkerHeader } from "./worker-header.ts";
 import { createListenerHandler, type ListenerRef } from "../http/app.ts";
 import { endRecord } from "../http/request-record.ts";
-import { keyKind } from "../tls/key-kind.ts";
 import type {
   HttpListenerSpec,
   ListenerEvents,
@@ -21,6 +20,7 @@ import type { TrafficObserver } from "../observe/records.ts";
 import { streamListenerSpec } from "../tcp/route.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 import type { UpstreamPools } from "../upstream/pools.ts";
+import { Slices } from "../util/slices.ts";
 
 export interface GatewayDeps {
   /** Chooses the adapter for each listener (see listeners/select.ts). */
@@ -55,11 +55,15 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-interface Entry {
+/** What apply compares to tell an update in place from a restart (keyOf, tlsKeyOf). */
+interface Keys {
   /** Equal keys: the listener's sockets and TLS policies would be set up identically. */
   key: string;
   /** Equal too: the same credentials and client-certificate checks. */
   tlsKey: string;
+}
+
+interface Entry extends Keys {
   /** HTTP(S) listeners: swapped to the new plan on reload. */
   ref?: ListenerRef;
   running: RunningListener;
@@ -77,7 +81,12 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
     const adapter = deps.adapterFor(spec);
     return { running: await adapter.start(spec), adapter: adapter.name };
   };
-  const start = async (l: ListenerPlan | StreamListenerPlan, serverHeader: string): Promise<Entry> => {
+  const start = async (
+    l: ListenerPlan | StreamListenerPlan,
+    serverHeader: string,
+    keys?: Keys,
+  ): Promise<Entry> => {
+    const { key, tlsKey } = keys ?? (await keysOf(l, new Slices()));
     const where = {
       name: l.name,
       address: l.address,
@@ -99,8 +108,8 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
         limits: { ...l.limits, maxRequestBodyBytes: l.bodyCeiling },
       };
       return {
-        key: keyOf(l),
-        tlsKey: tlsKeyOf(l),
+        key,
+        tlsKey,
         ref,
         address: l.address,
         port: l.port,
@@ -113,7 +122,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
       ...streamListenerSpec(l, deps.pools),
       limits: l.limits,
     };
-    return { key: keyOf(l), tlsKey: "", address: l.address, port: l.port, ...(await startOn(spec)) };
+    return { key, tlsKey, address: l.address, port: l.port, ...(await startOn(spec)) };
   };
   const all = (p: Plan) => [...p.listeners, ...p.streamListeners];
   const specs = (p: Plan) => [...p.pools.values()].map((pool) => pool.spec);
@@ -138,20 +147,30 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
    * SO_REUSEPORT (Node has none) the port cannot be bound twice, and with it the kernel would
    * share new connections between the old and the new settings.
    */
-  const restart = async (old: Entry, l: ListenerPlan | StreamListenerPlan, serverHeader: string) => {
+  const restart = async (
+    old: Entry,
+    l: ListenerPlan | StreamListenerPlan,
+    serverHeader: string,
+    keys: Keys,
+  ) => {
     if (old.address !== l.address || old.port !== l.port) {
-      const started = await start(l, serverHeader).catch(() => undefined);
+      const started = await start(l, serverHeader, keys).catch(() => undefined);
       if (started) {
         await old.running.close();
         return started;
       }
     }
     await old.running.close();
-    return start(l, serverHeader);
+    return start(l, serverHeader, keys);
   };
 
   const apply = async (next: Plan): Promise<ApplyReport> => {
     const report: ApplyReport = { updated: [], restarted: [], started: [], stopped: [], failed: [] };
+    // The keys first, in slices (thousands of servers); the swap below then runs without
+    // pauses of its own, so listeners change plan together (but for TLS updates and restarts).
+    const slices = new Slices();
+    const keys = new Map<string, Keys>();
+    for (const l of all(next)) keys.set(l.name, await keysOf(l, slices));
     // Pools first: endpoints that stay keep their state; the new routes find the new pools.
     deps.pools.apply(specs(next));
     const wanted = new Set(all(next).map((l) => l.name));
@@ -164,7 +183,8 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
     }
     for (const l of all(next)) {
       const old = entries.get(l.name);
-      if (old && old.key === keyOf(l) && (await sameOrUpdatedTls(old, l))) {
+      const k = keys.get(l.name)!;
+      if (old && old.key === k.key && (await sameOrUpdatedTls(old, l, k.tlsKey))) {
         if (old.ref && (l.kind === "http" || l.kind === "https")) {
           old.ref.current = l;
           old.ref.serverHeader = next.serverHeader;
@@ -175,7 +195,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
       try {
         entries.set(
           l.name,
-          old ? await restart(old, l, next.serverHeader) : await start(l, next.serverHeader),
+          old ? await restart(old, l, next.serverHeader, k) : await start(l, next.serverHeader, k),
         );
         (old ? report.restarted : report.started).push(l.name);
       } catch (error) {
@@ -203,8 +223,11 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
  * running listener (a renewed certificate is served from the next handshake, no connection
  * refused); false when the listener cannot take them and must restart.
  */
-async function sameOrUpdatedTls(old: Entry, l: ListenerPlan | StreamListenerPlan): Promise<boolean> {
-  const tlsKey = tlsKeyOf(l);
+async function sameOrUpdatedTls(
+  old: Entry,
+  l: ListenerPlan | StreamListenerPlan,
+  tlsKey: string,
+): Promise<boolean> {
   if (old.tlsKey === tlsKey) return true;
   if (l.kind !== "https" || !(await old.running.updateTls?.(tlsSpec(l)).catch(() => false))) return false;
   old.tlsKey = tlsKey;
@@ -231,12 +254,19 @@ function listenerEvents(name: string, o: TrafficObserver): ListenerEvents {
 let uniq = 0;
 
 /**
- * Everything that decides how a listener's sockets are set up. Routes are not in it for
+ * `key`: everything that decides how a listener's sockets are set up. Routes are not in it for
  * HTTP(S) listeners (they are swapped in place); for TCP and passthrough listeners the routes
  * are part of the adapter's spec, so they are. For HTTPS listeners, the TLS policies but not
- * their credentials (tlsKeyOf).
+ * their credentials.
+ *
+ * `tlsKey`: the credentials and client-certificate checks of an HTTPS listener, which an adapter
+ * may take on the running listener (RunningListener.updateTls). A compiled check cannot be
+ * compared, so a listener with one always hands it over: conservative, never stale.
+ *
+ * Both are built on every reload for every server (thousands), so server by server with pauses,
+ * and a credential by its digest and key kind, never its PEM text (megabytes).
  */
-function keyOf(l: ListenerPlan | StreamListenerPlan): string {
+async function keysOf(l: ListenerPlan | StreamListenerPlan, slices: Slices): Promise<Keys> {
   // Whether routes need trailers or forward upgrades, and whether the path goes out as sent
   // (exactTarget), can change the adapter, so they are part of the key.
   const http = l.kind === "http" || l.kind === "https";
@@ -245,39 +275,38 @@ function keyOf(l: ListenerPlan | StreamListenerPlan): string {
   // Limits are socket and server options: a change restarts the listener.
   const limits = JSON.stringify(l.limits) + ("bodyCeiling" in l ? `|${l.bodyCeiling}` : "");
   const base = `${l.kind}|${l.address}|${l.port}|${http && l.trailers}${upgrades}${raw}|${limits}`;
-  if (l.kind === "http") return base;
-  const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
-  if (l.kind === "https") {
-    const spec = tlsSpec(l);
-    const policies = JSON.stringify(
-      // A key of another kind may need another inner server (tls/key-kind.ts): a restart.
-      spec.policies.map(({ certPem, keyPem, caPem, checkClientCert, ...shape }) => ({
-        ...shape,
-        key: keyKind(keyPem),
-      })),
-    );
-    const hosts = JSON.stringify([l.serverByHost.patterns(), l.serverByHost.values().map((s) => s.index)]);
-    const acme = l.acmeTlsAlpn ? "|acme" : "";
-    return `${base}|${policies}|${spec.defaultPolicy}|${hosts}${acme}`;
+  if (l.kind === "http") return { key: base, tlsKey: "" };
+  if (l.kind !== "https") {
+    const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
+    return { key: `${base}|${JSON.stringify(l, replacer)}`, tlsKey: "" };
   }
-  return `${base}|${JSON.stringify(l, replacer)}`;
-}
-
-/**
- * The credentials and client-certificate checks of an HTTPS listener, which an adapter may take
- * on the running listener (RunningListener.updateTls). A compiled check cannot be compared, so a
- * listener with one always hands it over: conservative, never stale.
- */
-function tlsKeyOf(l: ListenerPlan | StreamListenerPlan): string {
-  if (l.kind !== "https") return "";
-  const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
-  // As tlsSpec hands them over: a SIMPLE server has no CA and no check.
-  // A credential by its digest (certificate, key and CA text): with thousands of servers this
-  // runs on every reload, and the PEM text would be megabytes.
-  const creds = l.servers.map((s) =>
-    s.mode === "SIMPLE" ? [s.credential.digest] : [s.credential.digest, s.clientCertCheck],
-  );
-  return JSON.stringify(creds, replacer);
+  const policies: string[] = [];
+  const creds: string[] = [];
+  for (const s of l.servers) {
+    // The policy as tlsSpec hands it over, without its credential; a key of another kind may
+    // need another inner server (tls/key-kind.ts): a restart.
+    const { hosts, minVersion, maxVersion, ciphers } = s;
+    const [requireClientCert, requestClientCert] = [s.mode === "MUTUAL", s.mode === "OPTIONAL_MUTUAL"];
+    const shape = { hosts, requireClientCert, requestClientCert, minVersion, maxVersion, ciphers };
+    policies.push(JSON.stringify({ ...shape, key: s.credential.keyKind }));
+    // As tlsSpec hands them over: a SIMPLE server has no CA and no check.
+    const check = s.mode === "SIMPLE" || s.clientCertCheck === undefined ? "" : `|fn#${++uniq}`;
+    creds.push(`${s.credential.digest}${check}`);
+    await slices.pause();
+  }
+  const patterns = l.serverByHost.patterns();
+  const servers = l.serverByHost.values();
+  const hosts: string[] = [];
+  for (let i = 0; i < patterns.length; i++) {
+    hosts.push(`${patterns[i]}=${servers[i]!.index}`);
+    if ((i & 1023) === 1023) await slices.pause();
+  }
+  const defaultPolicy = l.servers.find((s) => s.hosts.includes("*"))?.index;
+  const acme = l.acmeTlsAlpn ? "|acme" : "";
+  return {
+    key: `${base}|${policies.join(",")}|${defaultPolicy}|${hosts.join(",")}${acme}`,
+    tlsKey: creds.join(","),
+  };
 }
 
 function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {

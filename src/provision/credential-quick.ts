@@ -8,7 +8,7 @@
 
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import { pemDer } from "../certs/pem.ts";
-import type { CertificateSummary, CredentialFacts } from "./plan.ts";
+import type { CertificateSummary, ParsedFacts } from "./plan.ts";
 
 /** Key types the Web Crypto reading (certs/private-key.ts) imports too. */
 const KEY_TYPES = new Set(["rsa", "ed25519"]);
@@ -25,7 +25,7 @@ export function quickCredential(
   certPem: string,
   keyPem: string,
   caPem: string | undefined,
-): CredentialFacts | undefined {
+): ParsedFacts | undefined {
   try {
     const chain = pemDer(certPem, "CERTIFICATE").map((der) => new X509Certificate(der));
     if (chain.length === 0) return undefined;

@@ -11,7 +11,8 @@ import type { CertificateInfo } from "../certs/describe.ts";
 import { certificateCoversHost } from "../certs/host-names.ts";
 import { pemDer } from "../certs/pem.ts";
 import type { PrivateKeyDetails } from "../certs/private-key.ts";
-import type { CertificateSummary, CredentialFacts, CredentialPlan } from "./plan.ts";
+import type { CertificateSummary, CredentialFacts, CredentialPlan, ParsedFacts } from "./plan.ts";
+import { keyKind } from "../tls/key-kind.ts";
 import { quickCredential } from "./credential-quick.ts";
 import { issueAt, warningAt } from "./issues.ts";
 import { exposedKeyWarning } from "./key-file-mode.ts";
@@ -43,7 +44,7 @@ export async function provisionCredential(
     const fresh =
       quickCredential(certPem, keyPem, caPem) ?? (await parseCredential(c, certPem, keyPem, caPem, fail));
     if (fresh === undefined) return { ok: false, issues };
-    parsed = fresh;
+    parsed = { ...fresh, keyKind: keyKind(keyPem) };
     cache?.set(digest, parsed);
   }
   const exposed = inline.key === undefined ? await exposedKeyWarning(c.key) : undefined;
@@ -122,7 +123,7 @@ export async function parseCredential(
   keyPem: string,
   caPem: string | undefined,
   fail: (message: string) => void,
-): Promise<CredentialFacts | undefined> {
+): Promise<ParsedFacts | undefined> {
   // The X.509 stack (certs/x509-loader.ts): only a credential quickCredential leaves to this.
   const [{ describeCertificate }, { keyMatchesSpki, readPrivateKeyPem }] = await Promise.all([
     import("../certs/describe.ts"),

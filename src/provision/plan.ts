@@ -46,6 +46,11 @@ export interface CredentialPlan {
   clientCa: CertificateSummary[];
   /** The leaf's names as OpenSSL prints them, for checking which hosts it covers. */
   leafNames: { subjectAltNames: string[]; commonNames: string[] };
+  /**
+   * The private key's kind (tls/key-kind.ts), found once per key text: the gateway compares it
+   * on every reload (a new kind may need another inner server), for every server.
+   */
+  keyKind: string;
 }
 
 /** What a credential's PEM text says, read and checked: the part of a CredentialPlan a reload can keep. */
@@ -53,6 +58,9 @@ export type CredentialFacts = Omit<
   CredentialPlan,
   "name" | "certFile" | "keyFile" | "caFile" | "certPem" | "keyPem" | "caPem" | "digest"
 >;
+
+/** What reading the PEM text finds; the key's kind is added from the key text alone. */
+export type ParsedFacts = Omit<CredentialFacts, "keyKind">;
 
 export type TlsMode = "SIMPLE" | "MUTUAL" | "OPTIONAL_MUTUAL";
 

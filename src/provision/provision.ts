@@ -19,6 +19,7 @@ import { readText } from "../util/file-reads.ts";
 import type { UpstreamTls } from "../upstream/types.ts";
 import { HostTable } from "../util/host-table.ts";
 import { mapBounded } from "../util/map-bounded.ts";
+import { Slices } from "../util/slices.ts";
 import { compileCertForwarding } from "./cert-forwarding.ts";
 import { type CredentialCache, certificateCovers, provisionCredential } from "./credentials.ts";
 import { provisionAcmeCredentials, type AcmeSource } from "./acme.ts";
@@ -67,6 +68,9 @@ const CREDENTIALS_AT_ONCE = 32;
 export async function provision(config: Config, opts: ProvisionOptions = {}): Promise<Provisioned> {
   const issues: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
+  // A reload runs this under traffic: the loops over servers and credentials pause every few
+  // milliseconds (util/slices.ts).
+  const slices = new Slices();
 
   const credentials = new Map<string, CredentialPlan>();
   const used = usedCredentials(config);
@@ -82,16 +86,17 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
       warnings.push(...r.warnings);
       judgeCredential(r.plan, config.credentials.get(r.plan.name)!.source, opts, issues, warnings);
     } else issues.push(...r.issues);
+    await slices.pause();
   }
 
   const serviceTls = await provisionServiceTls(config, credentials, issues, warnings);
   const pools = compilePools(config, serviceTls);
   const vhosts = config.routes.map((vh) => compileVirtualHost(vh, config, serviceTls, pools));
-  const tlsExtras = await provisionServerTls(config, credentials, issues, warnings);
+  const tlsExtras = await provisionServerTls(config, credentials, issues, warnings, slices);
   const listeners: ListenerPlan[] = [];
   for (const l of config.listeners) {
     if (l.protocol === "TCP" || l.protocol === "TLS") continue; // streamListeners (tcp.ts)
-    const plan = compileListener(l, config, credentials, vhosts, issues, warnings, tlsExtras);
+    const plan = await compileListener(l, config, credentials, vhosts, issues, warnings, tlsExtras, slices);
     if (plan) listeners.push(withAcme(plan, l, config, opts.acme?.responder));
   }
   const streamListeners = compileStreamListeners(config, pools, issues, warnings);
@@ -137,7 +142,7 @@ function usedCredentials(config: Config): Set<string> {
   return names;
 }
 
-function compileListener(
+async function compileListener(
   l: ListenerConfig,
   config: Config,
   credentials: Map<string, CredentialPlan>,
@@ -145,7 +150,8 @@ function compileListener(
   issues: ConfigIssue[],
   warnings: ConfigIssue[],
   tlsExtras: Map<TlsServerConfig, ServerTlsExtras>,
-): ListenerPlan | undefined {
+  slices: Slices,
+): Promise<ListenerPlan | undefined> {
   if (l.protocol !== "HTTP" && l.protocol !== "HTTPS") return undefined; // TCP and TLS: provision/tcp.ts
   const hosts = new HostTable<true>();
   const table = new HostTable<VirtualHostPlan>();
@@ -186,19 +192,20 @@ function compileListener(
   const servers: TlsServerPlan[] = [];
   const serverByHost = new HostTable<TlsServerPlan>();
   const acmePending: string[] = [];
-  l.servers.forEach((s) => {
+  for (const s of l.servers) {
+    await slices.pause();
     const credential = credentials.get(s.credential);
     // An ACME credential without its certificate yet (provision/acme.ts); any other missing
     // credential had its own issue reported when it failed.
     if (!credential && config.credentials.get(s.credential)?.acme) acmePending.push(...s.hosts);
-    if (!credential) return;
+    if (!credential) continue;
     if (s.mode !== "SIMPLE" && credential.caPem === undefined) {
       const fix = `add ca.crt to ${dirOf(credential.certFile)}, or \`ca:\` to the credential`;
       const problem =
         `mode ${s.mode} needs a CA to verify client certificates, ` +
         `but credential "${s.credential}" has none`;
       issues.push(issueAt(s.source, `${problem} (${fix})`));
-      return;
+      continue;
     }
     // An ACME certificate may cover only some of its hosts (the CA refused the others,
     // src/acme/manager.ts): those wait like a credential without a certificate, refused at the
@@ -207,7 +214,7 @@ function compileListener(
     if (config.credentials.get(s.credential)?.acme) {
       served = s.hosts.filter((h) => certificateCovers(credential, h));
       acmePending.push(...s.hosts.filter((h) => !served.includes(h)));
-      if (served.length === 0) return;
+      if (served.length === 0) continue;
     }
     const clientCerts = compileCertForwarding(l.clientCerts, credential.leaf.uriNames);
     const plan: TlsServerPlan = {
@@ -228,7 +235,7 @@ function compileListener(
         warnings.push(warningAt(s.source, message));
       }
     }
-  });
+  }
   const anyMutual = servers.some((s) => s.mode !== "SIMPLE");
   const plan: HttpsListenerPlan = {
     kind: "https",

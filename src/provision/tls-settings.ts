@@ -11,6 +11,7 @@ import { cannotRead, type ConfigIssue } from "../util/errors.ts";
 import { compileClientCertCheck, serialKey } from "../tls/client-cert-check.ts";
 import { pemDer, toArrayBuffer } from "../certs/pem.ts";
 import { issueAt, warningAt } from "./issues.ts";
+import { Slices } from "../util/slices.ts";
 import type { CredentialPlan, TlsServerPlan } from "./plan.ts";
 
 export type ServerTlsExtras = Pick<
@@ -26,11 +27,13 @@ export async function provisionServerTls(
   credentials: Map<string, CredentialPlan>,
   issues: ConfigIssue[],
   warnings: ConfigIssue[],
+  slices = new Slices(),
 ): Promise<Map<TlsServerConfig, ServerTlsExtras>> {
   const out = new Map<TlsServerConfig, ServerTlsExtras>();
   for (const l of config.listeners) {
     if (l.protocol !== "HTTPS") continue;
     for (const s of l.servers) {
+      await slices.pause();
       const credential = credentials.get(s.credential);
       if (!credential) continue; // its own issue was reported
       const extras = await serverExtras(s, credential, issues, warnings);

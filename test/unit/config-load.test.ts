@@ -310,6 +310,56 @@ describe("parseConfig: errors name file, line and field", () => {
     }
   });
 
+  test("a reload of edited routes.yaml gives what a load from scratch gives, errors included", async () => {
+    // Unchanged top-level entries keep their nodes and validated sections (yaml-documents.ts,
+    // routes-yaml/parse.ts); whatever is edited, the result must be the fresh load's.
+    const dir = await mkdtemp(join(tmpdir(), "portico-config-"));
+    try {
+      const file = join(dir, "routes.yaml");
+      const parts = [
+        "settings:\n  timeout: 5s\n  accessLog: { path: /dev/stdout }",
+        "listeners:\n  - port: 8443\n    protocol: HTTPS\n    servers:\n" +
+          "      - { hosts: [a.test], tls: { credential: a } }\n      - { hosts: [b.test], tls: { credential: b } }",
+        "credentials:\n  a: { cert: a.crt, key: a.key }\n  b: { cert: b.crt, key: b.key }",
+        "services:\n  web: http://127.0.0.1:9000",
+        "routes:\n  - hosts: [a.test]\n    http:\n      - route: [{ destination: web }]\n" +
+          '  - hosts: ["*"]\n    http:\n      - directResponse: { status: 200, body: "one" }',
+      ];
+      const edits: string[][] = [
+        parts,
+        parts.with(4, parts[4]!.replace("one", "two")),
+        parts.with(4, parts[4]!.replace("status: 200", "status: 99")),
+        parts,
+        parts.with(1, parts[1]!.replace("credential: b", "credential: c")),
+        parts,
+        parts.with(2, "credentials:\n  a: { cert: a.crt, key: a.key }"),
+        parts.with(2, `${parts[2]}\n  d: { cert: 1 }`),
+        // the section with an issue unchanged, another edited: still reported
+        parts.with(2, `${parts[2]}\n  d: { cert: 1 }`).with(4, parts[4]!.replace("one", "three")),
+        parts,
+        parts.with(3, "services:\n  web: http://127.0.0.1:9001"),
+        parts.with(4, `${parts[4]}\n        headers: { x: 1 }`),
+        [...parts, "zzz: 1"],
+        parts.with(0, "settings:\n  timeout: 5s\n  accessLog: { path: /dev/stderr }"),
+      ];
+      const outcome = async (cache?: ComposeCache) => {
+        try {
+          return await loadSources([file], {}, cache);
+        } catch (err) {
+          if (err instanceof ConfigError) return err.issues.map((i) => `${i.line}: ${i.message}`);
+          throw err;
+        }
+      };
+      const cache = new ComposeCache();
+      for (const [i, edit] of edits.entries()) {
+        await Bun.write(file, `${edit.join("\n")}\n`);
+        expect({ i, got: await outcome(cache) }).toEqual({ i, got: await outcome() });
+      }
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+
   test("unknown field, with a suggestion", () => {
     const text = yaml`
       listeners:

@@ -4,7 +4,7 @@
 
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
-import { LineCounter, parseDocument, type Document } from "yaml";
+import { LineCounter, parseDocument, type Document, isMap, isNode, isScalar, type Pair } from "yaml";
 import { UNIQUE_KEYS_LATER, addDuplicateKeyErrors } from "../yaml-unique-keys.ts";
 import { ConfigError, fileIssue, type Source } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
@@ -33,12 +33,14 @@ import { buildPassthroughServers, buildTcpRoute, buildTlsRoute, checkL4Routes } 
 import { ALIAS_BOMB, TOO_DEEP, TO_JS, aliasBombLine, aliasLine, tooDeepLine } from "../yaml-bounds.ts";
 import {
   ACME_DIRECTORIES,
-  ConfigSchema,
+  configSchemaKeeping,
+  isConfigSection,
   type RawConfig,
   type RawListener,
   type RawVirtualHost,
 } from "./schema.ts";
 import { limitsConfig } from "../limits.ts";
+import { runAtOnce, type Steps } from "../../util/slices.ts";
 
 /** Parses routes.yaml text. Pure: `file` only names the source and anchors relative paths. */
 export function parseConfig(text: string, file: string): Config {
@@ -53,31 +55,89 @@ export function parseConfig(text: string, file: string): Config {
   return config;
 }
 
+/**
+ * The validated output of each top-level entry (a section) by its node: a reload keeps the nodes
+ * of unchanged entries (YamlReuse, yaml-documents.ts), and their sections are neither converted
+ * nor validated again (with 10,000 hosts, tens of milliseconds each, in one call). Only sections
+ * without issues are kept; the schema does not relate one section to another.
+ */
+const validated = new WeakMap<Pair, unknown>();
+
+/** The top-level entries by name; empty when a key is not a plain name (then nothing is kept). */
+function topLevelPairs(doc: Document): Map<string, Pair> {
+  const out = new Map<string, Pair>();
+  if (!isMap(doc.contents)) return out;
+  for (const pair of doc.contents.items) {
+    if (!isScalar(pair.key) || typeof pair.key.value !== "string" || out.has(pair.key.value))
+      return new Map();
+    out.set(pair.key.value, pair);
+  }
+  return out;
+}
+
+/**
+ * The data of a routes.yaml document (no `kind`), as toJS gives it but entry by entry, pausing
+ * between them; an entry whose section was validated before (`validated`) is left null, as its
+ * output is known. Undefined when the document is not such a mapping of plain names: then
+ * toJS, whole.
+ */
+export function* nativeData(doc: Document): Steps<Record<string, unknown> | undefined> {
+  const pairs = topLevelPairs(doc);
+  if (pairs.size === 0 || pairs.has("kind") || pairs.has("__proto__") || pairs.has("<<")) return undefined;
+  const data: Record<string, unknown> = {};
+  for (const [key, pair] of pairs) {
+    data[key] = validated.has(pair) ? null : isNode(pair.value) ? pair.value.toJS(doc, TO_JS) : pair.value;
+    yield;
+  }
+  return data;
+}
+
 /** The native config in one parsed YAML document (one of several in a file, see sources/compose.ts). */
 export function configFromDocument(doc: Document, lineCounter: LineCounter, file: string): Config {
-  const whole = (line: number, message: string) => fileIssue(file, line, message);
+  return runAtOnce(configSteps(doc, lineCounter, file));
+}
 
-  if (doc.errors.length > 0) {
-    throw new ConfigError(yamlIssues(doc.errors, whole, (pos) => lineCounter.linePos(pos).line));
-  }
-  const deep = tooDeepLine(doc, lineCounter);
-  if (deep > 0) throw new ConfigError([whole(deep, TOO_DEEP)]);
-  const bomb = aliasBombLine(doc, lineCounter);
-  if (bomb > 0) throw new ConfigError([whole(bomb, ALIAS_BOMB)]);
-  let raw: unknown;
-  try {
-    raw = doc.toJS(TO_JS);
-  } catch (error) {
-    // toJS throws on an alias whose anchor is missing (the parser only warns), and on aliases
-    // that expand too far ("billion laughs": the yaml package's maxAliasCount, 100).
-    throw new ConfigError([whole(aliasLine(doc, lineCounter), `invalid YAML: ${(error as Error).message}`)]);
+/**
+ * configFromDocument, pausing (`yield`) between sections and entries (util/slices.ts).
+ * `checked`: the document's data, when the caller has already found no YAML error, checked its
+ * bounds and turned it into data (sources/compose.ts does, to read `kind`): done once, not twice.
+ */
+export function* configSteps(
+  doc: Document,
+  lineCounter: LineCounter,
+  file: string,
+  checked?: { raw: unknown },
+): Steps<Config> {
+  const whole = (line: number, message: string) => fileIssue(file, line, message);
+  let raw: unknown = checked?.raw;
+  if (checked === undefined) {
+    if (doc.errors.length > 0) {
+      throw new ConfigError(yamlIssues(doc.errors, whole, (pos) => lineCounter.linePos(pos).line));
+    }
+    const deep = tooDeepLine(doc, lineCounter);
+    if (deep > 0) throw new ConfigError([whole(deep, TOO_DEEP)]);
+    const bomb = aliasBombLine(doc, lineCounter);
+    if (bomb > 0) throw new ConfigError([whole(bomb, ALIAS_BOMB)]);
+    try {
+      raw = doc.toJS(TO_JS);
+    } catch (error) {
+      // toJS throws on an alias whose anchor is missing (the parser only warns), and on aliases
+      // that expand too far ("billion laughs": the yaml package's maxAliasCount, 100).
+      const message = `invalid YAML: ${(error as Error).message}`;
+      throw new ConfigError([whole(aliasLine(doc, lineCounter), message)]);
+    }
   }
   if (raw === null || raw === undefined) {
     throw new ConfigError([whole(0, "the file is empty; expected listeners, services, routes")]);
   }
 
   const ctx = new DocumentReporter(file, doc, lineCounter);
-  const result = v.safeParse(ConfigSchema, raw);
+  yield;
+  const sections = topLevelPairs(doc);
+  const keep = new Map<string, unknown>();
+  for (const [key, pair] of sections) if (validated.has(pair)) keep.set(key, validated.get(pair));
+  const result = v.safeParse(configSchemaKeeping(keep), raw);
+  yield;
   for (const issue of result.issues ?? []) {
     const path = (issue.path ?? []).map((item) => item.key as string | number);
     ctx.report(path, issue.message);
@@ -87,6 +147,9 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
   // A section with no schema issue is fully valid even when another section is not, so the
   // cross-reference checks can still run on it and report everything in one go.
   const bad = new Set(result.issues?.map((issue) => issue.path?.[0]?.key));
+  for (const [key, pair] of sections)
+    if (!bad.has(key) && isConfigSection(key))
+      validated.set(pair, (result.output as Record<string, unknown>)[key]);
   const section = <K extends keyof RawConfig>(key: K): RawConfig[K] | undefined =>
     bad.has(key) ? undefined : (result.output as RawConfig)[key];
   const baseDir = dirname(resolve(file));
@@ -118,12 +181,12 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
   };
   const credentials = bad.has("credentials")
     ? undefined
-    : buildCredentials(section("credentials") ?? {}, baseDir, ctx);
+    : yield* buildCredentials(section("credentials") ?? {}, baseDir, ctx);
   const services = bad.has("services")
     ? undefined
-    : buildServices(section("services") ?? {}, baseDir, credentials, ctx);
-  const listeners = buildListeners(section("listeners") ?? [], credentials, ctx, baseDir);
-  const routes = buildRoutes(section("routes") ?? [], services, settings.timeoutMs, ctx);
+    : yield* buildServices(section("services") ?? {}, baseDir, credentials, ctx);
+  const listeners = yield* buildListeners(section("listeners") ?? [], credentials, ctx, baseDir);
+  const routes = yield* buildRoutes(section("routes") ?? [], services, settings.timeoutMs, ctx);
   checkL4Routes(
     routes.map((entry, i) => ({ entry, at: ["routes", i], ctx })),
     services,
@@ -135,9 +198,14 @@ export function configFromDocument(doc: Document, lineCounter: LineCounter, file
 
 type RawCredential = NonNullable<RawConfig["credentials"]>[string];
 
-function buildCredentials(raw: Record<string, RawCredential>, baseDir: string, ctx: DocumentReporter) {
+function* buildCredentials(
+  raw: Record<string, RawCredential>,
+  baseDir: string,
+  ctx: DocumentReporter,
+): Steps<Map<string, CredentialConfig>> {
   const credentials = new Map<string, CredentialConfig>();
   for (const [name, value] of Object.entries(raw)) {
+    yield;
     const source = ctx.source(["credentials", name]);
     if (typeof value === "string") {
       // The layout of a Kubernetes TLS secret, where ca.crt is optional.
@@ -176,14 +244,15 @@ function acmeCredential(name: string, raw: RawAcme, baseDir: string, source: Sou
   return { name, cert: where, key: where, caOptional: false, acme, source };
 }
 
-function buildServices(
+function* buildServices(
   raw: RawConfig["services"] & object,
   baseDir: string,
   credentials: Map<string, CredentialConfig> | undefined,
   ctx: DocumentReporter,
-) {
+): Steps<Map<string, ServiceConfig>> {
   const services = new Map<string, ServiceConfig>();
   for (const [name, value] of Object.entries(raw)) {
+    yield;
     const at = ["services", name];
     const source = ctx.source(at);
     const named = typeof value === "string" ? undefined : value.protocol?.toUpperCase();
@@ -233,14 +302,14 @@ function addPool(
   if (subsets && endpoints) service.subsets = subsets;
 }
 
-function buildListeners(
+function* buildListeners(
   raw: RawListener[],
   credentials: Map<string, CredentialConfig> | undefined,
   ctx: DocumentReporter,
   baseDir: string,
-): ListenerConfig[] {
+): Steps<ListenerConfig[]> {
   const built: ListenerConfig[] = [];
-  raw.forEach((listener, i) => {
+  for (const [i, listener] of raw.entries()) {
     const at = ["listeners", i] as const;
     const name = listener.name ?? `${listener.protocol.toLowerCase()}-${listener.port}`;
     const address = listener.address ?? DEFAULT_ADDRESS;
@@ -300,7 +369,7 @@ function buildListeners(
         servers: buildPassthroughServers(servers, listener.port, ctx),
       });
     } else {
-      const servers = buildServers(listener, i, credentials, ctx, baseDir);
+      const servers = yield* buildServers(listener, i, credentials, ctx, baseDir);
       built.push({
         protocol: "HTTPS",
         ...common,
@@ -309,24 +378,26 @@ function buildListeners(
         ...trust,
       });
     }
-  });
+  }
   return built;
 }
 
-function buildServers(
+function* buildServers(
   listener: RawListener,
   index: number,
   credentials: Map<string, CredentialConfig> | undefined,
   ctx: DocumentReporter,
   baseDir: string,
-): TlsServerConfig[] {
+): Steps<TlsServerConfig[]> {
   const servers = listener.servers ?? [];
   const placed = servers.map((server, j) => ({
     hosts: server.hosts,
     at: ["listeners", index, "servers", j],
   }));
   const allHosts = hostsOncePerPort(placed, listener.port, ctx, "host", "served");
-  return servers.map((server, j) => {
+  const built: TlsServerConfig[] = [];
+  for (const [j, server] of servers.entries()) {
+    yield;
     const at = ["listeners", index, "servers", j] as const;
     const hosts = allHosts[j]!;
     // PASSTHROUGH on an HTTPS listener was reported by the schema (server-tls.ts).
@@ -346,18 +417,21 @@ function buildServers(
         `"${credentialName}"`;
       ctx.report([...at, "tls", "mode"], message);
     }
-    return { hosts, mode, credential: credentialName, ...tls.settings, source: ctx.source(at) };
-  });
+    built.push({ hosts, mode, credential: credentialName, ...tls.settings, source: ctx.source(at) });
+  }
+  return built;
 }
 
-function buildRoutes(
+function* buildRoutes(
   raw: RawVirtualHost[],
   services: Map<string, ServiceConfig> | undefined,
   defaultTimeoutMs: number,
   ctx: DocumentReporter,
-): VirtualHostConfig[] {
+): Steps<VirtualHostConfig[]> {
   const routedBy = new Map<string, number>();
-  return raw.map((entry, i) => {
+  const out: VirtualHostConfig[] = [];
+  for (const [i, entry] of raw.entries()) {
+    yield;
     const hosts = entry.hosts.map((host, k) => {
       const lower = host.toLowerCase();
       // Only HTTP routes are chosen by host; tcp and tls routes by port and SNI (tcp-route.ts).
@@ -378,6 +452,7 @@ function buildRoutes(
     const owner = { names: hosts, owner: "this entry's" };
     if (entry.tls)
       built.tls = entry.tls.map((route, j) => buildTlsRoute(route, [...at, "tls", j], owner, lookup, ctx));
-    return built;
-  });
+    out.push(built);
+  }
+  return out;
 }

@@ -296,7 +296,9 @@ const VirtualHostSchema = v.pipe(
   }),
 );
 
-export const ConfigSchema = mapping("a mapping with listeners, services and routes", {
+const CONFIG = "a mapping with listeners, services and routes";
+
+const CONFIG_ENTRIES = {
   settings: v.optional(
     mapping(
       "a mapping with timeout, serverHeader, admin, pathNormalization, requestTarget, watch, " +
@@ -327,7 +329,28 @@ export const ConfigSchema = mapping("a mapping with listeners, services and rout
   credentials: v.optional(namedMap("a mapping of credential names to folders or files", CredentialSchema)),
   services: v.optional(namedMap("a mapping of service names to URLs", ServiceSchema)),
   routes: v.optional(list("a list of route entries, each with hosts and http", VirtualHostSchema)),
-});
+};
+
+export const ConfigSchema = mapping(CONFIG, CONFIG_ENTRIES);
+
+/** Whether `key` is a section of routes.yaml. */
+export const isConfigSection = (key: string) => Object.hasOwn(CONFIG_ENTRIES, key);
+
+/**
+ * ConfigSchema with some sections validated already: each is given its output as it is (a
+ * reload's unchanged top-level entries, routes-yaml/parse.ts). The sections are independent in
+ * the schema (cross-references are checked by the builders), so the others validate as before.
+ */
+export function configSchemaKeeping(outputs: ReadonlyMap<string, unknown>): typeof ConfigSchema {
+  if (outputs.size === 0) return ConfigSchema;
+  const entries: v.ObjectEntries = { ...CONFIG_ENTRIES };
+  for (const [key, output] of outputs)
+    entries[key] = v.pipe(
+      v.unknown(),
+      v.transform(() => output),
+    );
+  return mapping(CONFIG, entries) as unknown as typeof ConfigSchema;
+}
 
 export type RawConfig = v.InferOutput<typeof ConfigSchema>;
 export type RawListener = RawConfig["listeners"][number];

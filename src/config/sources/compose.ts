@@ -33,11 +33,12 @@ import type {
   VirtualHostConfig,
 } from "../model.ts";
 import { DocumentReporter, yamlIssues } from "../report.ts";
-import { configFromDocument } from "../routes-yaml/parse.ts";
+import { configSteps, nativeData } from "../routes-yaml/parse.ts";
 import { parseServiceUrl } from "../service-url.ts";
 import { checkL4Routes } from "../tcp-route.ts";
 import type { FieldPath } from "../yaml-locate.ts";
-import { ALIAS_BOMB, TOO_DEEP, TO_JS, aliasBombLine, tooDeepLine } from "../yaml-bounds.ts";
+import { ALIAS_BOMB, TOO_DEEP, TO_JS, aliasBombLine, tooDeepSteps } from "../yaml-bounds.ts";
+import { runAtOnce, runSliced, type Steps } from "../../util/slices.ts";
 
 /** The files of one credential folder (`tls.crt`, `tls.key`, and a CA if one was found). */
 export interface CredentialFiles {
@@ -85,6 +86,28 @@ export function composeConfig(
   opts: SourceOptions = {},
   earlier: ConfigIssue[] = [],
 ): Config {
+  return runAtOnce(composeSteps(files, texts, opts, earlier));
+}
+
+/**
+ * composeConfig with the event loop let through every few milliseconds (util/slices.ts): a
+ * reload composes under traffic, and 10,000 hosts took hundreds of milliseconds in one go.
+ */
+export function composeConfigSliced(
+  files: string[],
+  texts: SourceText[],
+  opts: SourceOptions = {},
+  earlier: ConfigIssue[] = [],
+): Promise<Config> {
+  return runSliced(composeSteps(files, texts, opts, earlier));
+}
+
+function* composeSteps(
+  files: string[],
+  texts: SourceText[],
+  opts: SourceOptions,
+  earlier: ConfigIssue[],
+): Steps<Config> {
   const warn = opts.warn ?? (() => {});
   const issues: ConfigIssue[] = [...earlier];
   const natives: Config[] = [];
@@ -92,31 +115,41 @@ export function composeConfig(
   const reporters: DocumentReporter[] = [];
 
   for (const { file, text, parsed } of texts) {
-    const { docs: all, lineCounter } = parsed ?? parseYaml(text);
+    const { docs: all, lineCounter, aliases } = parsed ?? parseYaml(text);
     for (const doc of all) {
+      yield;
       if (doc.errors.length > 0) {
         const at = (line: number, message: string) => fileIssue(file, line, message);
         issues.push(...yamlIssues(doc.errors, at, (pos) => lineCounter.linePos(pos).line));
         continue;
       }
-      const deep = tooDeepLine(doc, lineCounter);
-      const bomb = deep > 0 ? 0 : aliasBombLine(doc, lineCounter);
+      const deep = yield* tooDeepSteps(doc, lineCounter);
+      yield;
+      // Without a single alias nothing can expand (the walk is tens of milliseconds at 10,000 hosts).
+      const bomb = deep > 0 || aliases === false ? 0 : aliasBombLine(doc, lineCounter);
       if (deep > 0 || bomb > 0) {
         issues.push(deep > 0 ? fileIssue(file, deep, TOO_DEEP) : fileIssue(file, bomb, ALIAS_BOMB));
         continue;
       }
-      let raw: unknown;
-      try {
-        raw = doc.toJS(TO_JS);
-      } catch {
-        raw = {}; // an alias without its anchor: routes.yaml's parser reports it with its line
-      }
+      yield;
+      // Without aliases, a routes.yaml document is converted entry by entry, skipping the
+      // entries a load before validated (routes-yaml/parse.ts).
+      let raw: unknown = aliases === false ? yield* nativeData(doc) : undefined;
+      let converted = true;
+      if (raw === undefined)
+        try {
+          raw = doc.toJS(TO_JS);
+        } catch {
+          raw = {}; // an alias without its anchor: routes.yaml's parser reports it with its line
+          converted = false;
+        }
       if (raw === null || raw === undefined) continue;
       const mappingKind = typeof raw === "object" && !Array.isArray(raw);
       const kind = mappingKind ? (raw as { kind?: unknown }).kind : undefined;
       if (kind === undefined) {
         try {
-          natives.push(configFromDocument(doc, lineCounter, file));
+          // Checked and converted above: not again (unless toJS failed, to report it).
+          natives.push(yield* configSteps(doc, lineCounter, file, converted ? { raw } : undefined));
         } catch (err) {
           if (err instanceof ConfigError) issues.push(...err.issues);
           else throw err;

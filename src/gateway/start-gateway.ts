@@ -55,7 +55,7 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-/** What apply compares to tell an update in place from a restart (keyOf, tlsKeyOf). */
+/** What apply compares to tell an update in place from a restart (keysOf). */
 interface Keys {
   /** Equal keys: the listener's sockets and TLS policies would be set up identically. */
   key: string;

@@ -4,19 +4,22 @@
 // host's and a MUTUAL host's certificates, and not one fails. A reload that changes only routes
 // leaves the listener's sockets alone: the same listening socket, and an open keep-alive
 // connection gets the new routes. MUTUAL and SIMPLE hosts share the port and stay exact after the
-// swap (the MUTUAL host still refuses a client without a certificate).
+// swap (the MUTUAL host still refuses a client without a certificate). bun-serve (Bun only)
+// cannot serve a MUTUAL host: its listener has the two SIMPLE hosts, the stream alternates
+// between the one whose certificate changes and the one whose certificate stays, and the swap
+// binds a new listening socket on the port before the old one closes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import { copyFileSync, readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { connect as h2connect } from "node:http2";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import { freePorts, listeningSockets, sleep } from "../helpers/net.ts";
+import { freePorts, listeningOn, listeningSockets, sleep } from "../helpers/net.ts";
 import { TestPki, type Pem } from "../helpers/pki.ts";
 import { RUNTIME, startPorticoWith, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
 
 const ADAPTERS: Record<typeof RUNTIME, string[]> = {
-  bun: ["bun-sni", "node-http2"],
+  bun: ["bun-sni", "node-http2", "bun-serve"],
   deno: ["node-http2-pipe", "node-http2"],
   node: ["node-http2"],
 };
@@ -49,8 +52,12 @@ const live = {
 const install = (to: Pem, from: Pem) => (copyFileSync(from.crt, to.crt), copyFileSync(from.key, to.key));
 
 function config(port: number, body: string, adapter: string): string {
-  // bun-sni serves only listeners that accept WHATWG-parsed targets (docs/runtimes.md).
-  const settings = adapter === "bun-sni" ? "settings: { requestTarget: whatwg }\n" : "";
+  // The Bun.serve adapters serve only listeners that accept WHATWG-parsed targets
+  // (docs/runtimes.md); bun-serve has no client certificates, so no MUTUAL host, and answers an
+  // unknown name with a certificate, so B's server is also the "*" one.
+  const settings = adapter.startsWith("bun-") ? "settings: { requestTarget: whatwg }\n" : "";
+  const direct = adapter === "bun-serve";
+  const mutual = direct ? "" : `\n      - { hosts: [${M}], tls: { mode: MUTUAL, credential: m } }`;
   return `${settings}listeners:
   - name: tls
     address: 127.0.0.1
@@ -58,8 +65,7 @@ function config(port: number, body: string, adapter: string): string {
     protocol: HTTPS
     servers:
       - { hosts: [${A}], tls: { credential: a } }
-      - { hosts: [${B}], tls: { credential: b } }
-      - { hosts: [${M}], tls: { mode: MUTUAL, credential: m } }
+      - { hosts: [${B}${direct ? ', "*"' : ""}], tls: { credential: b } }${mutual}
 credentials:
   a: { cert: ${live.a.crt}, key: ${live.a.key} }
   b: { cert: ${b.crt}, key: ${b.key} }
@@ -134,6 +140,8 @@ async function reload(p: PorticoProcess, n: number): Promise<{ log: string; at: 
 }
 
 for (const adapter of ADAPTERS[RUNTIME]) {
+  // bun-serve is Bun.serve on the port itself: no MUTUAL host, and a swap binds a new socket.
+  const direct = adapter === "bun-serve";
   describe(`${adapter} on ${RUNTIME}`, () => {
     let p: PorticoProcess;
     let port: number;
@@ -171,7 +179,7 @@ for (const adapter of ADAPTERS[RUNTIME]) {
       // bun-sni: one Bun.serve on loopback for both SIMPLE hosts (MUTUAL is node:http2 in
       // process); node-http2-pipe: one loopback node:http2 server for both SIMPLE hosts and one
       // for the MUTUAL host; node-http2: inner servers take connections in process.
-      const inner = { "bun-sni": 1, "node-http2-pipe": 2, "node-http2": 0 }[adapter]!;
+      const inner = { "bun-sni": 1, "node-http2-pipe": 2, "node-http2": 0, "bun-serve": 0 }[adapter]!;
       expect(listeningSockets(p.proc.pid!).size).toBe(1 + inner);
     });
 
@@ -198,12 +206,13 @@ for (const adapter of ADAPTERS[RUNTIME]) {
       let reloaded: { log: string; at: number } | undefined;
       const start = performance.now();
       for (let i = 0; performance.now() - start < 3_000; i++) {
-        // Hosts in turn: SIMPLE over HTTP/1.1, the MUTUAL host with a client certificate, SIMPLE over h2.
+        // Hosts in turn: SIMPLE over HTTP/1.1, the MUTUAL host with a client certificate (on
+        // bun-serve, the SIMPLE host whose certificate stays), SIMPLE over h2.
         const kind = i % 3;
-        const host = kind === 1 ? M : A;
+        const host = kind === 1 ? (direct ? B : M) : A;
         const h2 = kind === 2 && WITH_H2;
         attempts.push(
-          attempt(port, host, h2, kind === 1 ? clientPem : undefined).then((r) => ({ ...r, host })),
+          attempt(port, host, h2, host === M ? clientPem : undefined).then((r) => ({ ...r, host })),
         );
         if (i === 50) {
           install(live.a, a2);
@@ -221,19 +230,46 @@ for (const adapter of ADAPTERS[RUNTIME]) {
       expect(failed).toEqual([]);
       expect(results.length).toBeGreaterThan(60);
       const expected = (r: { host: string }, fresh: boolean) =>
-        r.host === A ? fingerprint(fresh ? a2 : a1) : fingerprint(fresh ? m2 : m1);
+        r.host === A
+          ? fingerprint(fresh ? a2 : a1)
+          : r.host === B
+            ? fingerprint(b)
+            : fingerprint(fresh ? m2 : m1);
       for (const r of results) expect([expected(r, false), expected(r, true)]).toContain(r.fingerprint!);
       const after = results.filter((r) => r.at > reloaded!.at);
       expect(after.length).toBeGreaterThan(0);
       for (const r of after) expect(r.fingerprint).toBe(expected(r, true));
-      expect(listeningSockets(p.proc.pid!).get(port)).toBe(socket!);
+      // bun-serve's new socket was bound before the old one closed, which is gone.
+      const sockets = listeningOn(p.proc.pid!, port);
+      expect(sockets.length).toBe(1);
+      if (direct) expect(sockets[0]).not.toBe(socket!);
+      else expect(sockets[0]).toBe(socket!);
     }, 30_000);
 
-    test("after the swap the hosts stay exact: the MUTUAL host refuses a client without a certificate", async () => {
-      expect((await attempt(port, B, false)).fingerprint).toBe(fingerprint(b));
-      expect((await attempt(port, M, false, clientPem)).fingerprint).toBe(fingerprint(m2));
-      const refused = await attempt(port, M, false);
-      expect(refused.ok).toBe(false);
-    });
+    if (direct)
+      test("after the swap each name keeps its certificate: B's (the \"*\" server's) for a name no server lists", async () => {
+        expect((await attempt(port, A, false)).fingerprint).toBe(fingerprint(a2));
+        expect((await attempt(port, B, true)).fingerprint).toBe(fingerprint(b));
+        // B's certificate does not name it: the chain is checked, not the name.
+        const other = await new Promise<string>((resolve, reject) => {
+          const name = "other.rot.test";
+          const s = tlsConnect(
+            { host: "127.0.0.1", port, servername: name, ca, checkServerIdentity: () => undefined },
+            () => {
+              resolve(s.getPeerCertificate().fingerprint256);
+              s.destroy();
+            },
+          );
+          s.on("error", reject);
+        });
+        expect(other).toBe(fingerprint(b));
+      });
+    else
+      test("after the swap the hosts stay exact: the MUTUAL host refuses a client without a certificate", async () => {
+        expect((await attempt(port, B, false)).fingerprint).toBe(fingerprint(b));
+        expect((await attempt(port, M, false, clientPem)).fingerprint).toBe(fingerprint(m2));
+        const refused = await attempt(port, M, false);
+        expect(refused.ok).toBe(false);
+      });
   });
 }

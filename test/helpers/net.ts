@@ -140,6 +140,18 @@ export function listeningPorts(pid: number): number[] {
  * the same socket (never closed and bound again).
  */
 export function listeningSockets(pid: number): Map<number, string> {
+  return new Map(listening(pid));
+}
+
+/** Every listening socket of `pid` on `port` (more than one: bound with SO_REUSEPORT). */
+export function listeningOn(pid: number, port: number): string[] {
+  return listening(pid)
+    .filter(([p]) => p === port)
+    .map(([, inode]) => inode);
+}
+
+/** [port, inode] of each listening TCP socket the process holds. */
+function listening(pid: number): [number, string][] {
   const inodes = new Set<string>();
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     try {
@@ -149,13 +161,13 @@ export function listeningSockets(pid: number): Map<number, string> {
       // closed while we looked
     }
   }
-  const sockets = new Map<number, string>();
+  const sockets: [number, string][] = [];
   for (const table of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
     for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
       const f = line.trim().split(/\s+/);
       // local_address is HEXIP:HEXPORT, st 0A is LISTEN, inode is the tenth column.
       if (f.length > 9 && f[3] === "0A" && inodes.has(f[9]!))
-        sockets.set(parseInt(f[1]!.split(":")[1]!, 16), f[9]!);
+        sockets.push([parseInt(f[1]!.split(":")[1]!, 16), f[9]!]);
     }
   }
   return sockets;

@@ -16,9 +16,13 @@ import { countingHeaders } from "./limits-bun.ts";
 
 export type BunServer = Server<undefined>;
 
+/**
+ * `reusePort`: bind with SO_REUSEPORT even outside workers, so that a second server can take the
+ * port before this one closes (bun-serve's certificate swap, port-sharing.ts).
+ */
 export function serveBun(
   spec: HttpListenerSpec,
-  where: { address: string; port: number },
+  where: { address: string; port: number; reusePort?: boolean },
   tls: TLSOptions | TLSOptions[] | undefined,
   fetch: (req: Request, server: BunServer) => Response | Promise<Response>,
 ): BunServer {
@@ -32,7 +36,7 @@ export function serveBun(
     return Bun.serve({
       hostname: where.address,
       port: where.port,
-      reusePort: bunReusePort(where.port),
+      reusePort: where.reusePort === true || bunReusePort(where.port),
       ...(tls ? { tls, http2: true } : {}),
       idleTimeout: bunIdleTimeout(limits.idleTimeoutMs),
       // The largest body any route admits; each route's own limit is app.ts's (body-limit.ts).

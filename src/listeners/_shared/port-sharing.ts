@@ -10,8 +10,14 @@
 // Port 0 is private to the process: a worker's admin listener and the loopback servers behind
 // an SNI front must not be shared (`exclusive` keeps node:cluster from routing them through the
 // primary). Outside workers nothing is shared, so a second Portico on a taken port still fails
-// with "the port is in use".
+// with "the port is in use". One exception, on Linux: bun-serve binds its TLS port with
+// SO_REUSEPORT so that a certificate swap can bind the new Bun.serve before the old one closes
+// (Bun.serve's reload() keeps the old certificates); `claimPort` first binds the port without
+// it, so a port another process holds still fails.
+import { createServer } from "node:net";
 import { currentRuntime } from "../../util/runtime.ts";
+import { listenError } from "./listen-error.ts";
+import type { ListenerSpec } from "./types.ts";
 
 /** This process is worker `PORTICO_WORKER` of a supervisor (src/cli/workers.ts). */
 export function inWorker(): boolean {
@@ -30,4 +36,31 @@ export function netSharing(port: number): { reusePort?: true; exclusive?: true }
 /** Bun.serve's `reusePort` for `port`. */
 export function bunReusePort(port: number): boolean {
   return inWorker() && port !== 0;
+}
+
+/**
+ * Whether a Bun.serve on a public port can bind a successor beside itself: Linux's SO_REUSEPORT
+ * lets sockets of one user share a port and spreads new connections over them (socket(7)); other
+ * systems' SO_REUSEPORT is not that, so elsewhere a certificate change restarts the listener.
+ */
+export function canBindBeside(): boolean {
+  return process.platform === "linux";
+}
+
+/**
+ * The port `spec` asks for (port 0: one the kernel picks), checked free by binding it without
+ * SO_REUSEPORT, then released for a server that binds it with SO_REUSEPORT. Between the two a
+ * process that also sets SO_REUSEPORT could take the port unnoticed; any other holder fails the
+ * check, as a plain bind would. In a worker the port is shared on purpose: not checked.
+ */
+export function claimPort(spec: ListenerSpec): Promise<number> {
+  if (inWorker() && spec.port !== 0) return Promise.resolve(spec.port);
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", (err) => reject(listenError(spec, err)));
+    probe.listen({ host: spec.address, port: spec.port, exclusive: true }, () => {
+      const port = (probe.address() as { port: number }).port;
+      probe.close(() => resolve(port));
+    });
+  });
 }

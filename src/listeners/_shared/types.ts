@@ -212,9 +212,10 @@ export interface RunningListener {
   readonly unenforced?: string[];
   close(): Promise<void>;
   /**
-   * Serves `tls` from the next handshake on, without touching a socket: the same policies (hosts,
-   * modes, versions, ciphers, in the same order) with new credentials or client-certificate
-   * checks. False: this listener cannot, and must be restarted. Absent: never can.
+   * Serves `tls` from the next handshake on, without refusing a connection or cutting one: the
+   * same policies (hosts, modes, versions, ciphers, in the same order) with new credentials or
+   * client-certificate checks. (bun-serve binds a new listening socket beside the old one; the
+   * others keep theirs.) False: this listener cannot, and must be restarted. Absent: never can.
    */
   updateTls?(tls: TlsListenerSpec): Promise<boolean>;
 }

@@ -43,13 +43,29 @@ export interface ConnectionInfo {
 }
 
 /**
+ * What the handler reads of a request. A Web `Request` (Bun.serve) is one; node:http and
+ * node:http2 requests get a lighter object (node-bridge.ts) that builds no `Request`.
+ */
+export interface ProxyRequest {
+  readonly method: string;
+  /** Absolute: scheme, authority (Host or :authority), target. */
+  readonly url: string;
+  readonly headers: Headers;
+  /** Null when the request has no body. */
+  readonly body: ReadableStream<Uint8Array> | null;
+  /** Aborted when the client goes away before the response has ended. */
+  readonly signal: AbortSignal;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/**
  * `target` is the request-target exactly as the client sent it (HTTP/1.1 request line, h2
  * `:path`), when the adapter still has it: a Web Request's `url` went through WHATWG URL
  * parsing, which re-encodes the query (`'` → `%27`) and rewrites the path, so it is only the
  * fallback (Bun.serve gives nothing else: docs/runtimes.md).
  */
 export type RequestHandler = (
-  req: Request,
+  req: ProxyRequest,
   conn: ConnectionInfo,
   target?: string,
 ) => Response | Promise<Response>;

@@ -297,9 +297,12 @@ function bridge(
     if (req?.bodyPending) req.discardBody();
   }
   function onClose(this: Ending & Served & Outgoing): void {
-    // The client went away before the response ended: the handler's signal and body stop.
-    if (!this.writableFinished) {
-      this[REQUEST]?.abort();
+    // The client went away before the response ended: the handler's signal and body stop. Bun's
+    // node:http2 says writableFinished of a response whose stream the client reset; the request
+    // says aborted (as @hono/node-server checked).
+    const req = this[REQUEST];
+    if (req !== undefined && (!this.writableFinished || (req.incoming as { aborted?: boolean }).aborted)) {
+      req.abort();
       stopWriting(this);
     }
     ended(this, true);

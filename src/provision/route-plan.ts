@@ -6,7 +6,7 @@
 import type { PoolSpec } from "../upstream/pool/types.ts";
 import type { UpstreamProtocol, UpstreamTls } from "../upstream/types.ts";
 import type { CertForwardingPlan } from "./cert-forwarding.ts";
-import type { ProxyRequest } from "../listeners/_shared/types.ts";
+import type { ProxyRequest } from "../util/proxy-request.ts";
 
 /** What matchers may look at; one object per request, built once a virtual host is found. */
 export interface MatchInput {

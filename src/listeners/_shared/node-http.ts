@@ -1,9 +1,9 @@
 // node:http and node:http2 servers that hand requests to the listener's handler (node-request.ts
-// makes the request it reads, node-response.ts writes its Response). node:net + node:http2 secure servers are the one
-// combination that honours per-host client auth and shows the peer certificate to the handler
-// on Bun, Deno and Node alike (docs/runtimes.md, "node:tls, node:https and node:http2");
-// node-http2, node-http2-pipe and bun-sni (for its client-certificate policies) all build their
-// servers here.
+// makes the request it reads, node-response.ts writes its Response). node:net + node:http2 secure
+// servers are the one combination that honours per-host client auth and shows the peer
+// certificate to the handler on Bun, Deno and Node alike (docs/runtimes.md, "node:tls,
+// node:https and node:http2"); node-http2, node-http2-pipe and bun-sni (for its
+// client-certificate policies) all build their servers here.
 
 import { DEFAULT_TLS12_CIPHERS } from "../../tls/server-defaults.ts";
 import { rotateTicketKeys, ticketKeyOptions } from "../../tls/ticket-keys.ts";

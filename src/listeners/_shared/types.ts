@@ -5,6 +5,9 @@
 
 import type { ListenerLimits, StreamLimits } from "../../config/limits.ts";
 import type { ConnectionRecord, HandshakeOutcome } from "../../observe/records.ts";
+import type { ProxyRequest } from "../../util/proxy-request.ts";
+
+export type { ProxyRequest };
 
 /** The client certificate a TLS handshake verified, as the handler needs it. */
 export interface PeerCertificate {
@@ -40,22 +43,6 @@ export interface ConnectionInfo {
     /** Verified client certificate, when the policy asked for one. */
     peer: PeerCertificate | undefined;
   };
-}
-
-/**
- * What the handler reads of a request. A Web `Request` (Bun.serve) is one; node:http and
- * node:http2 requests get a lighter object (node-bridge.ts) that builds no `Request`.
- */
-export interface ProxyRequest {
-  readonly method: string;
-  /** Absolute: scheme, authority (Host or :authority), target. */
-  readonly url: string;
-  readonly headers: Headers;
-  /** Null when the request has no body. */
-  readonly body: ReadableStream<Uint8Array> | null;
-  /** Aborted when the client goes away before the response has ended. */
-  readonly signal: AbortSignal;
-  arrayBuffer(): Promise<ArrayBuffer>;
 }
 
 /**

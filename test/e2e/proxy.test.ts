@@ -14,7 +14,7 @@ import { WEBAPP_BODY, startDemoUpstreams, type DemoUpstreams } from "../../scrip
 import { HOST_CATALOG, HOST_WEBAPP, book } from "../helpers/book.ts";
 import { curl } from "../helpers/curl.ts";
 import { exchange, freePorts, sleep } from "../helpers/net.ts";
-import { startPortico, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
+import { RUNTIME, startPortico, writeConfig, type PorticoProcess } from "../helpers/portico.ts";
 import { EchoUpstream } from "../helpers/upstreams.ts";
 
 /** Per-run certificates in the key formats the book does not use: EC (SEC1, PKCS#8), RSA PKCS#8. */
@@ -56,11 +56,26 @@ function makeCert(dir: string, name: string, host: string, keyArgs: string[], pk
  * two set-cookie fields, an endless body (whose end says the client went away), a body that dies.
  */
 const bridgeEnds = new Set<string>();
+/** When /bridge/sink began reading its request body. */
+let bridgeSinkReading = 0;
+const SINK_PAUSE_MS = 800;
 const bridgeUpstream = createServer((req: IncomingMessage, res: ServerResponse) => {
   const url = new URL(req.url!, "http://x");
   if (url.pathname === "/bridge/cookies") {
     res.writeHead(200, { "set-cookie": ["a=1; Path=/", "b=2; Path=/"], "content-length": "5" });
     return void res.end(req.method === "HEAD" ? undefined : "hello");
+  }
+  if (url.pathname === "/bridge/sink") {
+    // Reads nothing for SINK_PAUSE_MS, then counts the upload.
+    let n = 0;
+    req.pause();
+    setTimeout(() => {
+      bridgeSinkReading = Date.now();
+      req.on("data", (d: Buffer) => (n += d.length));
+      req.on("end", () => res.end(String(n)));
+      req.resume();
+    }, SINK_PAUSE_MS);
+    return;
   }
   const chunk = Buffer.alloc(16 * 1024, 120);
   const sized = url.searchParams.has("sized") ? { "content-length": String(4 * chunk.length) } : {};
@@ -542,6 +557,65 @@ function ask(path: string, h2: boolean, method = "GET", stopAfter?: number): Pro
     }
   });
 }
+
+/**
+ * Where the upload is held whole before the upstream reads, under the bridge (the same with
+ * @hono/node-server): Bun's and Deno's node:http2 servers read a paused request's socket on
+ * (a bare createSecureServer whose handler pauses its request takes 40 MiB at once).
+ */
+const UPLOAD_BUFFERED: Partial<Record<string, string>> = {
+  bun: "Bun's node:http2 server reads a paused request on",
+  deno: "Deno's node:http2 server reads a paused request on",
+};
+
+test.skipIf(UPLOAD_BUFFERED[RUNTIME] !== undefined)(
+  `an upload to an upstream that does not read waits for it: the body is not buffered whole${UPLOAD_BUFFERED[RUNTIME] ? ` — skipped: ${UPLOAD_BUFFERED[RUNTIME]}` : ""}`,
+  async () => {
+    // More than every socket buffer on the way (client, Portico, upstream: a few MiB each) holds.
+    const size = 40 * 1024 * 1024;
+    const piece = Buffer.alloc(1024 * 1024, 7);
+    const sent = await new Promise<{ status: number; body: string; allWritten: number }>(
+      (resolve, reject) => {
+        let allWritten = 0;
+        const r = httpsRequest(
+          {
+            ca: readFileSync(book.webappCaChain),
+            servername: HOST_WEBAPP,
+            host: "127.0.0.1",
+            port: https,
+            path: "/bridge/sink",
+            method: "POST",
+            agent: false,
+            headers: { host: `${HOST_WEBAPP}:${https}`, "content-length": String(size) },
+          },
+          (res) => {
+            let body = "";
+            res.on("data", (d) => (body += d));
+            res.on("end", () => resolve({ status: res.statusCode!, body, allWritten }));
+          },
+        );
+        r.on("error", reject);
+        r.setTimeout(20_000, () => r.destroy(new Error("timed out")));
+        let i = 0;
+        const more = () => {
+          while (i < size / piece.length) {
+            i++;
+            const last = i === size / piece.length;
+            const ok = r.write(piece, last ? () => (allWritten = Date.now()) : undefined);
+            if (last) return void r.end();
+            if (!ok) return void r.once("drain", more);
+          }
+        };
+        more();
+      },
+    );
+    expect(sent.status).toBe(200);
+    expect(Number(sent.body)).toBe(size);
+    // Backpressure: the client could not hand over its last byte before the upstream read.
+    expect(sent.allWritten).toBeGreaterThan(bridgeSinkReading);
+  },
+  30_000,
+);
 
 describe("responses written on node:http and node:http2 (node-response.ts)", () => {
   for (const h2 of [false, true]) {

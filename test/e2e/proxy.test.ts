@@ -401,6 +401,20 @@ describe("errors map to status codes", () => {
     expect(r.status).toBe(418);
     expect(r.body).toBe("short and stout\n");
     expect(r.headers.get("content-type")).toBe("text/plain");
+    // With its length, as Envoy's local replies (not chunked), over TLS too (node:http2 on Bun).
+    expect(r.headers.get("content-length")).toBe("16");
+    for (const v of ["--http1.1", "--http2"]) {
+      const t = await curl([
+        v,
+        tlsUrl(HOST_WEBAPP, "/direct/teapot"),
+        "--cacert",
+        book.webappCaChain,
+        ...resolveTo(HOST_WEBAPP),
+      ]);
+      expect(t.status).toBe(418);
+      expect(t.headers.get("content-length")).toBe("16");
+      expect(t.headers.has("transfer-encoding")).toBe(false);
+    }
   });
 
   test("regex matches are full matches", async () => {

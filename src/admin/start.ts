@@ -1,6 +1,12 @@
 // Starts the admin app on its own plain-HTTP listener, through the same adapter selection as
 // traffic listeners.
-import type { HttpListenerSpec, RunningListener, StartListener } from "../listeners/_shared/types.ts";
+import type {
+  HttpListenerSpec,
+  ProxyRequest,
+  RunningListener,
+  StartListener,
+} from "../listeners/_shared/types.ts";
+import { webRequest } from "../listeners/_shared/web-request.ts";
 import type { AdminAddress } from "../config/admin-address.ts";
 import type { Plan } from "../provision/plan.ts";
 import { createAdminApp, type AdminApp } from "./app.ts";
@@ -48,7 +54,7 @@ export function serveAdmin(
   adapterFor: (spec: HttpListenerSpec) => { start: StartListener },
   token?: string,
 ): Promise<RunningListener> {
-  const serve = (req: Request) => app.fetch(req);
+  const serve = (req: ProxyRequest) => app.fetch(webRequest(req));
   const spec: HttpListenerSpec = {
     kind: "http",
     name: "admin",

@@ -10,6 +10,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
 import type { AdminAddress } from "../config/admin-address.ts";
 import { PorticoError } from "../util/errors.ts";
+import type { ProxyRequest } from "../listeners/_shared/types.ts";
 
 export const ADMIN_TOKEN_ENV = "PORTICO_ADMIN_TOKEN";
 
@@ -43,9 +44,9 @@ export function checkAdminExposure(where: AdminAddress, token: string | undefine
 
 /** `handler` behind the token: 401 without the right `Authorization: Bearer`, except OPEN paths. */
 export function requireToken(
-  handler: (req: Request) => Response | Promise<Response>,
+  handler: (req: ProxyRequest) => Response | Promise<Response>,
   token: string,
-): (req: Request) => Response | Promise<Response> {
+): (req: ProxyRequest) => Response | Promise<Response> {
   const want = digest(token);
   return (req) => {
     if (OPEN.has(pathOf(req.url))) return handler(req);

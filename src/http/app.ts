@@ -11,7 +11,7 @@
 // the difference. A layer that does no work and costs a little is dropped; Hono stays for the
 // admin API (admin/app.ts), where it routes.
 
-import type { ConnectionInfo, RequestHandler } from "../listeners/_shared/types.ts";
+import type { ConnectionInfo, ProxyRequest, RequestHandler } from "../listeners/_shared/types.ts";
 import { tunnelOf } from "../listeners/_shared/tunnel.ts";
 import type { RequestRecord, TrafficObserver } from "../observe/records.ts";
 import type { AcmeResponder, HttpsListenerPlan, ListenerPlan, MatchInput } from "../provision/plan.ts";
@@ -85,7 +85,7 @@ export function createListenerHandler(
 
 async function handle(
   ref: ListenerRef,
-  req: Request,
+  req: ProxyRequest,
   conn: ConnectionInfo,
   clients: UpstreamClients,
   pools: UpstreamPools,
@@ -181,7 +181,7 @@ function closing(conn: ConnectionInfo): Record<string, string> | undefined {
   return h2 ? undefined : { connection: "close" };
 }
 
-function asksClose(req: Request): boolean {
+function asksClose(req: ProxyRequest): boolean {
   const connection = req.headers.get("connection");
   return connection !== null && connectionListed(connection)?.has("close") === true;
 }

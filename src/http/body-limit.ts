@@ -6,12 +6,13 @@
 // Only requests whose route has a limit pay for any of this.
 
 import { ownResponse } from "./responses.ts";
+import type { ProxyRequest } from "../listeners/_shared/types.ts";
 
 /** Envoy's local reply body for 413. */
 const TOO_LARGE = "Payload Too Large";
 
 /** The request declares a body longer than `max` bytes. */
-export function declaredTooLarge(req: Request, max: number): boolean {
+export function declaredTooLarge(req: ProxyRequest, max: number): boolean {
   const length = req.headers.get("content-length");
   return length !== null && Number(length) > max;
 }

@@ -5,16 +5,17 @@
 
 import type { CorsPlan } from "../provision/route-plan.ts";
 import { empty } from "./responses.ts";
+import type { ProxyRequest } from "../listeners/_shared/types.ts";
 
 /** OPTIONS with an Origin and a non-empty Access-Control-Request-Method. */
-export function isPreflight(req: Request): boolean {
+export function isPreflight(req: ProxyRequest): boolean {
   return req.method === "OPTIONS" && !!req.headers.get("access-control-request-method");
 }
 
 /** The 200 answer to a preflight; `origin` is null when it is not allowed (unmatchedPreflights: IGNORE). */
 export function preflightResponse(
   cors: CorsPlan,
-  req: Request,
+  req: ProxyRequest,
   origin: string | null,
   serverHeader: string,
 ): Response {

@@ -1,8 +1,10 @@
 // gRPC at the proxy: which requests are gRPC, their deadline (grpc-timeout), and the
 // trailers-only error Envoy sends when it answers a gRPC request itself.
 
+import type { ProxyRequest } from "../listeners/_shared/types.ts";
+
 /** gRPC and its variants (application/grpc+proto, application/grpc+json, ...), not gRPC-Web. */
-export function isGrpc(req: Request): boolean {
+export function isGrpc(req: ProxyRequest): boolean {
   const type = req.headers.get("content-type");
   return type !== null && /^application\/grpc(\+|;|$)/i.test(type);
 }
@@ -14,7 +16,7 @@ const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1
  * timeout, so grpc-timeout applies, capped by the route timeout (0: uncapped), and a request
  * without one gets the route timeout. Returns ms, 0 for none.
  */
-export function grpcTimeoutMs(req: Request, routeTimeoutMs: number): number {
+export function grpcTimeoutMs(req: ProxyRequest, routeTimeoutMs: number): number {
   const m = /^(\d{1,8})([HMSmun])$/.exec(req.headers.get("grpc-timeout") ?? "");
   if (!m) return routeTimeoutMs;
   const ms = Math.max(1, Math.ceil(Number(m[1]) * UNIT_MS[m[2]!]!));

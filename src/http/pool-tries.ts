@@ -9,6 +9,7 @@ import type { Endpoint, Pool } from "../upstream/pool/pool.ts";
 import { NoHealthyUpstreamError, UpstreamOverflowError } from "../util/errors.ts";
 import { attachTrailers, trailersOf } from "../util/trailers.ts";
 import type { TryFailure } from "./retry.ts";
+import type { ProxyRequest } from "../listeners/_shared/types.ts";
 
 /** One admitted try on one endpoint. */
 export interface PoolTry {
@@ -38,7 +39,7 @@ export class PoolTries {
   constructor(
     private readonly pool: Pool,
     private readonly plan: PoolPlan,
-    req: Request,
+    req: ProxyRequest,
     clientIp: string,
     /** Istio's retryIgnorePreviousHosts (true without retries: there is no earlier try anyway). */
     private readonly ignorePreviousHosts: boolean,

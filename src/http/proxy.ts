@@ -22,9 +22,10 @@ import { classifyError } from "../util/runtime-error.ts";
 import { pickWeighted } from "../util/random.ts";
 import { CLIENT_CERT_HEADERS } from "./xfcc.ts";
 import { EXTERNAL_STRIPPED, setForwardingHeaders } from "./forwarded.ts";
+import type { ProxyRequest } from "../listeners/_shared/types.ts";
 
 export interface ForwardRequest {
-  req: Request;
+  req: ProxyRequest;
   /** "http" or "https": what the client used to reach us. */
   scheme: string;
   /** Host[:port] as the client sent it. */
@@ -260,7 +261,7 @@ async function withRetries(
   client: UpstreamClient,
   target: Target,
   pathAndQuery: string,
-  req: Request,
+  req: ProxyRequest,
   headers: Headers,
   body: Uint8Array<ArrayBuffer> | null,
   rec: RequestRecord | undefined,

@@ -2,7 +2,7 @@
 // and completed by the adapter's responseEnd event. Only made when a traffic observer is
 // configured: without one the request path carries `undefined` and does no record work.
 
-import type { ConnectionInfo, ResponseEnd } from "../listeners/_shared/types.ts";
+import type { ConnectionInfo, ProxyRequest, ResponseEnd } from "../listeners/_shared/types.ts";
 import type { RequestRecord, ResponseFlag } from "../observe/records.ts";
 import { trustedClientAddress } from "./forwarded.ts";
 import { peerIdentity } from "./xfcc.ts";
@@ -20,7 +20,7 @@ const pending = new WeakMap<Response, RequestRecord>();
 /** `trustedHops`: the listener's numTrustedProxies, which names the client the log shows. */
 export function newRecord(
   listener: string,
-  req: Request,
+  req: ProxyRequest,
   conn: ConnectionInfo,
   trustedHops: number,
 ): RequestRecord {

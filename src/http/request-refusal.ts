@@ -4,12 +4,13 @@
 // every adapter's Request shows.
 
 import { validAuthority } from "./authority.ts";
+import type { ProxyRequest } from "../listeners/_shared/types.ts";
 
 /**
  * The status to refuse the request with, or undefined. `authority`: the one the request is
  * routed and forwarded by (an absolute-form target's, else Host or :authority).
  */
-export function refusal(req: Request, authority: string): 400 | 405 | undefined {
+export function refusal(req: ProxyRequest, authority: string): 400 | 405 | undefined {
   // A tunnel to anywhere: no route allows one (Istio's VirtualService has no CONNECT match; Envoy
   // answers 404 without a connect_matcher route). 405, as h2 CONNECT gets (node-upgrade.ts).
   if (req.method === "CONNECT") return 405;

@@ -10,6 +10,11 @@ export function ownResponse(
   headers: Record<string, string>,
 ): Response {
   if (serverHeader) headers.server = serverHeader;
+  // A body known whole is sent with its length, as Envoy's local replies are (and Bun.serve does
+  // by itself); the node:http / node:http2 bridge writes the headers it is given.
+  // (RFC 9110 §8.6: never on a 204 or 304.)
+  if (typeof body === "string" && status !== 204 && status !== 304 && headers["content-length"] === undefined)
+    headers["content-length"] = String(Buffer.byteLength(body));
   const res = new Response(body, { status, headers });
   own.add(res);
   return res;

@@ -3,7 +3,7 @@
 // redirect, or proxy with rewrite, header operations, retries, mirrors) → the route's response
 // header operations and CORS headers. A route without these features goes straight to its action.
 
-import type { ConnectionInfo } from "../listeners/_shared/types.ts";
+import type { ConnectionInfo, ProxyRequest } from "../listeners/_shared/types.ts";
 import type { RequestRecord } from "../observe/records.ts";
 import type { FaultPlan, MatchInput, RouteAction, RoutePlan } from "../provision/route-plan.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
@@ -47,7 +47,7 @@ export function serveRoute(route: RoutePlan, r: RouteRequest): Response | Promis
 /** The route's CORS, fault and response header policies around `run`, the route's action. */
 async function withPolicies(
   route: RoutePlan,
-  req: Request,
+  req: ProxyRequest,
   serverHeader: string,
   rec: RequestRecord | undefined,
   run: () => Response | Promise<Response>,

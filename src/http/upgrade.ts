@@ -24,9 +24,10 @@ import { failureOutcome, PoolTries, type PoolTry } from "./pool-tries.ts";
 import { upstreamTried } from "./request-record.ts";
 import { empty } from "./responses.ts";
 import { classifyFailure } from "./retry.ts";
+import type { ProxyRequest } from "../listeners/_shared/types.ts";
 
 /** `Connection: upgrade` with an `Upgrade` header (RFC 9110 §7.8). */
-export function isUpgrade(req: Request): boolean {
+export function isUpgrade(req: ProxyRequest): boolean {
   if (!req.headers.has("upgrade")) return false;
   return connectionListed(req.headers.get("connection"))?.has("upgrade") ?? false;
 }

@@ -6,6 +6,7 @@
 import type { PoolSpec } from "../upstream/pool/types.ts";
 import type { UpstreamProtocol, UpstreamTls } from "../upstream/types.ts";
 import type { CertForwardingPlan } from "./cert-forwarding.ts";
+import type { ProxyRequest } from "../util/proxy-request.ts";
 
 /** What matchers may look at; one object per request, built once a virtual host is found. */
 export interface MatchInput {
@@ -13,7 +14,7 @@ export interface MatchInput {
   path: string;
   /** The path and query as sent. */
   pathAndQuery: string;
-  req: Request;
+  req: ProxyRequest;
   /** What the client used to reach the listener. */
   scheme: "http" | "https";
   /** Host[:port] as the client sent it. */

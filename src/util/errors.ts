@@ -88,6 +88,9 @@ export function unreadableFile(file: string, err: unknown): ConfigIssue {
 /** A request body passed its limit while streaming (http/body-limit.ts). Mapped to 413. */
 export class RequestBodyTooLargeError extends PorticoError {}
 
+/** The client went away before its request body ended (the body stream errors with it). */
+export class ClientGoneError extends PorticoError {}
+
 /** A listener could not be started (port in use, permission denied, ...). */
 export class ListenError extends PorticoError {}
 

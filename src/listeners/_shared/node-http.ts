@@ -1,9 +1,9 @@
-// node:http and node:http2 servers that hand requests to the listener's handler (through
-// @hono/node-server's Request/Response bridge). node:net + node:http2 secure servers are the one
-// combination that honours per-host client auth and shows the peer certificate to the handler
-// on Bun, Deno and Node alike (docs/runtimes.md, "node:tls, node:https and node:http2");
-// node-http2, node-http2-pipe and bun-sni (for its client-certificate policies) all build their
-// servers here.
+// node:http and node:http2 servers that hand requests to the listener's handler (node-request.ts
+// makes the request it reads, node-response.ts writes its Response). node:net + node:http2 secure
+// servers are the one combination that honours per-host client auth and shows the peer
+// certificate to the handler on Bun, Deno and Node alike (docs/runtimes.md, "node:tls,
+// node:https and node:http2"); node-http2, node-http2-pipe and bun-sni (for its
+// client-certificate policies) all build their servers here.
 
 import { DEFAULT_TLS12_CIPHERS } from "../../tls/server-defaults.ts";
 import { rotateTicketKeys, ticketKeyOptions } from "../../tls/ticket-keys.ts";
@@ -14,15 +14,10 @@ import {
   type Server as HttpServer,
   type ServerResponse,
 } from "node:http";
-import {
-  createSecureServer,
-  type Http2SecureServer,
-  type Http2ServerRequest,
-  type Http2ServerResponse,
-} from "node:http2";
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest } from "node:http2";
 import type { TLSSocket } from "node:tls";
-import { getRequestListener } from "@hono/node-server";
-import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import { type NodeIncoming, NodeRequest, UnaddressableRequest } from "./node-request.ts";
+import { type NodeOutgoing, stopWriting, writeResponse } from "./node-response.ts";
 import { trailersOnly, writeWithTrailers } from "./write-trailers.ts";
 import { trailersOf } from "../../util/trailers.ts";
 import { guardClientCert, needsGuard, refusal } from "./client-cert-guard.ts";
@@ -48,11 +43,8 @@ import type { ConnectionInfo, HttpListenerSpec, TlsPolicy } from "./types.ts";
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
-type Incoming = { socket: Socket & { remoteAddress?: string }; url?: string; [RAW_TARGET]?: string };
-type Outgoing = ServerResponse | Http2ServerResponse;
-
-/** The target as received, when `url` had to be changed for @hono/node-server (see bridge). */
-const RAW_TARGET = Symbol("portico.rawTarget");
+type Incoming = { socket: Socket & { remoteAddress?: string }; url?: string };
+type Outgoing = NodeOutgoing;
 
 export function plainServer(spec: HttpListenerSpec, tracker: ConnectionTracker): HttpServer {
   const listener = bridge(spec, tracker, (incoming) => plainConnectionInfo(incoming.socket));
@@ -229,66 +221,90 @@ function bridge(
   const responseEnd = spec.events?.responseEnd;
   const limits = limitsOf(spec);
   const perConnection = limits.maxRequestsPerConnection;
-  const onRequest = getRequestListener(
-    async (req, env) => {
-      const { incoming, outgoing } = env as { incoming: Incoming; outgoing: Outgoing };
-      // IncomingMessage.url (HTTP/1.1) and Http2ServerRequest.url (:path) are the raw target.
-      const res = await spec.handler(req, connInfo(incoming), incoming[RAW_TARGET] ?? incoming.url);
-      if (responseEnd) answeredWith(outgoing, res, responseEnd);
-      // A Response cannot carry trailers, and the bridge would invent a content-length for a
-      // short body: a response whose upstream may send trailers is written here instead.
-      const trailers = trailersOf(res);
-      // Awaited: the bridge cuts a request body still unread when the response ends, and a
-      // bidirectional stream's request body ends only just before its response does.
-      if (trailers) await writeWithTrailers(res, trailers, outgoing);
-      else if (!trailersOnly(res, outgoing)) return res;
-      // A trailers-only answer is one HEADERS frame, already sent: the response may never "finish".
-      else if (responseEnd) reportEnd(outgoing, false, responseEnd);
-      return RESPONSE_ALREADY_SENT;
-    },
-    {
-      // Keep the runtime's own Request/Response: the upstream client passes them to fetch.
-      overrideGlobalObjects: false,
-      // @hono/node-server refuses a request it cannot build a URL for (a Host WHATWG URL reads
-      // differently, a target that is not origin-form or http(s) absolute-form, "*") with a
-      // RequestError before the handler runs: the client's mistake, a 400 as app.ts answers.
-      errorHandler: (err) =>
-        (err as Error).name === "RequestError"
-          ? new Response(null, { status: 400, headers: { "content-length": "0" } })
-          : internalError(spec, err),
-    },
-  );
-  return (incoming: IncomingMessage | Http2ServerRequest, outgoing: ServerResponse | Http2ServerResponse) => {
+  return (incoming: NodeIncoming, outgoing: Outgoing) => {
     if (admit && !admit(incoming as unknown as Incoming)) return void incoming.socket.destroy();
     const h1 = incoming instanceof IncomingMessage;
     if (h1 && refusedFraming(incoming, outgoing as ServerResponse)) return;
     if (admitRequest(incoming, limits) !== "ok") return refuseHeaders(outgoing, !h1);
     if (perConnection !== undefined) countRequest(incoming, outgoing, perConnection);
-    // @hono/node-server refuses a backslash in the path (a 500), where Envoy reads it as "/"
-    // (BASE) or forwards it (NONE): it gets a Request it accepts, the handler the raw target.
+    // IncomingMessage.url (HTTP/1.1) and Http2ServerRequest.url (:path) are the raw target. A
+    // backslash is read as "/" in the URL (Envoy reads it so with BASE normalisation, or forwards
+    // it with NONE): the handler gets the raw target as well.
     const target = incoming.url;
-    if (target?.includes("\\")) {
-      (incoming as unknown as Incoming)[RAW_TARGET] = target;
-      incoming.url = target.replaceAll("\\", "/");
-    }
+    if (target?.includes("\\")) incoming.url = target.replaceAll("\\", "/");
     tracker.begin();
     if (responseEnd) countBytes(outgoing);
     // Bun's node:http2 does not always emit "close" on a finished response; either event ends it.
     // Listeners shared by every response of the listener (the emitter is `this`), not closures.
     outgoing.on("finish", onFinish);
     outgoing.on("close", onClose);
-    return onRequest(incoming, outgoing);
+    void serve(incoming, outgoing, !h1, target);
   };
+
+  async function serve(incoming: NodeIncoming, outgoing: Outgoing, h2: boolean, target: string | undefined) {
+    try {
+      await answer(incoming, outgoing, h2, target);
+    } catch (err) {
+      failed(outgoing, err);
+    }
+  }
+
+  async function answer(incoming: NodeIncoming, outgoing: Outgoing, h2: boolean, target: string | undefined) {
+    let req: NodeRequest;
+    try {
+      req = new NodeRequest(incoming, h2);
+    } catch (err) {
+      if (!(err instanceof UnaddressableRequest)) throw err;
+      // A target and Host (:authority) that make no URL (a Host WHATWG URL reads differently, a
+      // target that is not origin-form or http(s) absolute-form, "*"): the client's mistake, a
+      // 400 as app.ts answers.
+      return void (outgoing as ServerResponse).writeHead(400, { "content-length": "0" }).end();
+    }
+    (outgoing as Served)[REQUEST] = req;
+    let res: Response;
+    try {
+      res = await spec.handler(req, connInfo(incoming as unknown as Incoming), target);
+    } catch (err) {
+      return writeResponse(internalError(spec, err), outgoing);
+    }
+    if (responseEnd) answeredWith(outgoing, res, responseEnd);
+    // A Response cannot carry trailers: a response whose upstream may send trailers is written
+    // by write-trailers.ts instead.
+    const trailers = trailersOf(res);
+    if (trailers) await writeWithTrailers(res, trailers, outgoing);
+    else if (!trailersOnly(res, outgoing)) await writeResponse(res, outgoing);
+    // A trailers-only answer is one HEADERS frame, already sent: the response may never "finish".
+    else if (responseEnd) reportEnd(outgoing, false, responseEnd);
+  }
+
+  /** Writing the response threw (a header node refuses): a 500 if nothing was sent, else a cut. */
+  function failed(out: Outgoing, err: unknown): void {
+    spec.onError?.(err as Error);
+    if (out.headersSent || out.destroyed) return void out.destroy();
+    (out as ServerResponse).writeHead(500, { "content-length": "0" }).end();
+  }
+
   function ended(out: Ending, closed: boolean): void {
     if (out[ENDED]) return;
     out[ENDED] = true;
     tracker.end();
     if (responseEnd) reportEnd(out as unknown as ServerResponse, closed, responseEnd);
   }
-  function onFinish(this: Ending): void {
+  function onFinish(this: Ending & Served): void {
     ended(this, false);
+    // A body the response did not wait for is not left half-read (node-request.ts).
+    const req = this[REQUEST];
+    if (req?.bodyPending) req.discardBody();
   }
-  function onClose(this: Ending): void {
+  function onClose(this: Ending & Served & Outgoing): void {
+    // The client went away before the response ended: the handler's signal and body stop. Bun's
+    // node:http2 says writableFinished of a response whose stream the client reset; the request
+    // says aborted (as @hono/node-server checked).
+    const req = this[REQUEST];
+    if (req !== undefined && (!this.writableFinished || (req.incoming as { aborted?: boolean }).aborted)) {
+      req.abort();
+      stopWriting(this);
+    }
     ended(this, true);
   }
 }
@@ -296,3 +312,7 @@ function bridge(
 /** Set once a response's end (finish or close, whichever came first) has been counted. */
 const ENDED = Symbol("portico.ended");
 type Ending = { [ENDED]?: true };
+
+/** The request a response answers. */
+const REQUEST = Symbol("portico.request");
+type Served = { [REQUEST]?: NodeRequest };

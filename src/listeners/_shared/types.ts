@@ -5,6 +5,9 @@
 
 import type { ListenerLimits, StreamLimits } from "../../config/limits.ts";
 import type { ConnectionRecord, HandshakeOutcome } from "../../observe/records.ts";
+import type { ProxyRequest } from "../../util/proxy-request.ts";
+
+export type { ProxyRequest };
 
 /** The client certificate a TLS handshake verified, as the handler needs it. */
 export interface PeerCertificate {
@@ -49,7 +52,7 @@ export interface ConnectionInfo {
  * fallback (Bun.serve gives nothing else: docs/runtimes.md).
  */
 export type RequestHandler = (
-  req: Request,
+  req: ProxyRequest,
   conn: ConnectionInfo,
   target?: string,
 ) => Response | Promise<Response>;

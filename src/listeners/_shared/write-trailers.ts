@@ -2,8 +2,9 @@
 // node:http2 compatibility response: headers as they are (no content-length invented), the body
 // with backpressure, then the trailers (HTTP/2 trailing HEADERS, or an HTTP/1.1 chunked trailer).
 
-import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
+import { plainHeaders } from "./node-response.ts";
 
 export async function writeWithTrailers(
   res: Response,
@@ -19,7 +20,7 @@ export async function writeWithTrailers(
   };
   out.once("close", onClose);
   try {
-    (out as ServerResponse).writeHead(res.status, plain(res.headers));
+    (out as ServerResponse).writeHead(res.status, plainHeaders(res.headers));
     for (;;) {
       const { done, value } = await reader.read();
       if (done || closed) break;
@@ -33,7 +34,7 @@ export async function writeWithTrailers(
     }
     if (closed) return;
     const t = await trailers;
-    if (t) out.addTrailers(plain(t));
+    if (t) out.addTrailers(plainHeaders(t));
     out.end();
   } catch (err) {
     // The upstream reset mid-body: the client's stream is reset too, never ended as if complete.
@@ -50,14 +51,6 @@ export async function writeWithTrailers(
  */
 export function trailersOnly(res: Response, out: ServerResponse | Http2ServerResponse): boolean {
   if (res.body !== null || !res.headers.has("grpc-status") || !("stream" in out)) return false;
-  out.stream.respond({ ":status": res.status, ...plain(res.headers) }, { endStream: true });
+  out.stream.respond({ ":status": res.status, ...plainHeaders(res.headers) }, { endStream: true });
   return true;
-}
-
-function plain(h: Headers): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of h) if (name !== "set-cookie") out[name] = value;
-  const cookies = h.getSetCookie();
-  if (cookies.length > 0) out["set-cookie"] = cookies;
-  return out;
 }

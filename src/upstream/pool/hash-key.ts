@@ -13,7 +13,13 @@ export interface HashKey {
 }
 
 /** The key for `request` under `policy`; `clientIp` is the downstream address. */
-export function hashKeyFor(policy: ConsistentHashKey, request: Request, clientIp: string): HashKey {
+/** What a hash key reads of a request (a Web Request, or the listeners' ProxyRequest). */
+export interface KeyedRequest {
+  readonly url: string;
+  readonly headers: Headers;
+}
+
+export function hashKeyFor(policy: ConsistentHashKey, request: KeyedRequest, clientIp: string): HashKey {
   if ("header" in policy) return { key: request.headers.get(policy.header) ?? undefined };
   if ("sourceIp" in policy) return { key: clientIp };
   if ("queryParameter" in policy) {

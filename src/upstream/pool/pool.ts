@@ -21,7 +21,7 @@ import {
 } from "./circuit-breaker.ts";
 import { type DnsResolutionError, DnsResolver, type DnsStatus, type Lookup } from "./dns.ts";
 import { xxHash64 } from "./hash.ts";
-import { type HashKey, hashKeyFor } from "./hash-key.ts";
+import { type HashKey, hashKeyFor, type KeyedRequest } from "./hash-key.ts";
 import { HealthChecker, HealthCheckState, type ProbeResult, type probe } from "./health-check.ts";
 import type { Outcome } from "./outcome.ts";
 import { type EjectionReason, OutlierDetector } from "./outlier.ts";
@@ -153,7 +153,7 @@ export class Pool {
   }
 
   /** The hash key of `request` for a consistent-hash pool (none for the other policies). */
-  hashKey(request: Request, clientIp: string): HashKey {
+  hashKey(request: KeyedRequest, clientIp: string): HashKey {
     const lb = this.spec.loadBalancer;
     return lb.kind === "CONSISTENT_HASH" ? hashKeyFor(lb.key, request, clientIp) : {};
   }

@@ -10,7 +10,10 @@
 #   --candidate "portico-binary=PORTICO_BINARY=$PWD/dist/portico-linux-x64 $PWD/scripts/bench-candidate.sh"
 #
 # PORTICO_ARGS adds arguments to `portico run` (word-split), e.g. PORTICO_ARGS="--admin off" when
-# the admin port 15000 is taken on the machine.
+# the admin port 15000 is taken on the machine. Portico runs with `--access-log off` by default
+# here: the harness runs its peers without access logs (nginx `access_log off`, caddy's log at
+# WARN, haproxy without a log target), so that is the like-for-like row. PORTICO_ACCESS_LOG=on
+# keeps Portico's default log (JSON lines on stdout).
 #
 # Follows the harness's "Candidate contract": runs in $RUNDIR with env PORT,
 # MTLS_PORT, HTTP_PORT, UPSTREAM, CERT (leaf+CA chain), KEY, CA, SERVER_NAME; renders
@@ -61,9 +64,12 @@ routes:
       - route: [{ destination: upstream }]
 YAML
 
-# shellcheck disable=SC2086 # PORTICO_ARGS is a list of words
+LOG_ARGS="--access-log off"
+[[ "${PORTICO_ACCESS_LOG:-off}" == on ]] && LOG_ARGS=""
+
+# shellcheck disable=SC2086 # PORTICO_ARGS and LOG_ARGS are lists of words
 if [[ -n "${PORTICO_BINARY:-}" ]]; then
-  exec "$PORTICO_BINARY" run -c "$RUNDIR/routes.yaml" ${PORTICO_ARGS:-}
+  exec "$PORTICO_BINARY" run -c "$RUNDIR/routes.yaml" $LOG_ARGS ${PORTICO_ARGS:-}
 fi
 # shellcheck disable=SC2086
-exec "$BUN" "$REPO/src/main.ts" run -c "$RUNDIR/routes.yaml" ${PORTICO_ARGS:-}
+exec "$BUN" "$REPO/src/main.ts" run -c "$RUNDIR/routes.yaml" $LOG_ARGS ${PORTICO_ARGS:-}

@@ -34,7 +34,7 @@ export async function writeResponse(res: Response, out: NodeOutgoing): Promise<v
     let result = await nowOrLater(next);
     if (result === undefined) {
       // The body is slow to start (a stream of events): the client gets the head at once.
-      if ("flushHeaders" in out && !process.env.NOFLUSH) out.flushHeaders();
+      if ("flushHeaders" in out) out.flushHeaders();
       result = await next;
     }
     while (!result.done) {

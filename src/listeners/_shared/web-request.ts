@@ -1,6 +1,6 @@
 // A Web Request for a handler that needs the whole Fetch API (the admin's Hono app): the one
 // Bun.serve passed, or one built from the lighter request node:http and node:http2 servers pass
-// (node-bridge.ts). The proxy's own handler reads only what ProxyRequest has, and builds none.
+// (node-request.ts). The proxy's own handler reads only what ProxyRequest has, and builds none.
 
 import type { ProxyRequest } from "./types.ts";
 

@@ -11,10 +11,11 @@
 //   lookup      in-process: one SNI lookup plus one virtual-host lookup (HostTable.match, what
 //               bun-sni's front and http/app.ts do per connection / request) with N exact hosts,
 //               ns per pair; independent of Portico's process
-//   reload      SIGHUP → the "reloaded:" line (ms), for a reload that changes nothing and one that
-//               changes only a route's body; meanwhile one keep-alive HTTPS client sends requests
-//               back to back, and "stall" is its longest request (ms): how long the event loop
-//               was blocked
+//   reload      SIGHUP → the "reloaded:" line (ms), and Portico's CPU time meanwhile (utime+stime,
+//               ms, requests served meanwhile included), for a reload that changes nothing and
+//               one that changes only a route's body; meanwhile one keep-alive HTTPS client sends
+//               requests back to back, and "stall" is its longest request (ms): how long the
+//               event loop was blocked
 //   rotation    one host's certificate file replaced, then SIGHUP; from the signal until 2.5 s
 //               after "reloaded:", one client opens new TLS connections back to back (a request
 //               on each) and the keep-alive client keeps going: "refused" counts the new
@@ -262,9 +263,11 @@ async function timedReload(p: Portico, port: number, n: number, nth: number, lin
   ka.longest = 0;
   if (nc) nc.longest = 0;
   const t = performance.now();
+  const cpu0 = cpuMs(p.proc.pid!);
   p.proc.kill("SIGHUP");
   await p.waitFor(/reloaded: |reload refused/, nth, 120_000);
   const took = performance.now() - t;
+  const cpu = cpuMs(p.proc.pid!) - cpu0;
   const line = p.out.match(/reloaded: [^\n]*|reload refused[^\n]*/g)!.at(-1)!;
   await sleep(linger);
   ka.stop = true;
@@ -272,12 +275,21 @@ async function timedReload(p: Portico, port: number, n: number, nth: number, lin
   await Promise.all([ka.finished, nc?.finished]);
   return {
     ms: ms(took),
+    cpu,
     stall: ms(Math.max(ka.longest, nc?.longest ?? 0)),
     refused: nc?.failed ?? 0,
     attempts: nc?.done ?? 0,
     failedKa: ka.failed,
     line: line.replace(/^reloaded: /, ""),
   };
+}
+
+/** utime + stime of a process (ms, in clock ticks of 10 ms): a reload's CPU, requests served meanwhile included. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8")
+    .replace(/^.*\) /, "")
+    .split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Opens k TLS connections to k hosts, one request each, and keeps them open. */
@@ -449,14 +461,15 @@ async function main() {
     process.stderr.write(`${JSON.stringify(row)}\n`);
     rows.push(row);
   }
-  const r = (x: Awaited<ReturnType<typeof timedReload>> | undefined) => (x ? `${x.ms} / ${x.stall}` : "n/a");
+  const r = (x: Awaited<ReturnType<typeof timedReload>> | undefined) =>
+    x ? `${x.ms} / ${x.cpu} / ${x.stall}` : "n/a";
   console.log(
     `\nbench:scale, Portico on ${o.runtime}${o.adapter ? ` (--adapter ${o.adapter})` : ""}, ` +
       `${new Date().toISOString()}, K=${o.connections}\n`,
   );
   console.log(
-    "| hosts | startup ms | RSS MiB | fds idle | fds with K conns | lookup ns | no-change reload ms / stall ms " +
-      "| routes reload ms / stall ms | rotation ms / stall ms | rotation refused |" +
+    "| hosts | startup ms | RSS MiB | fds idle | fds with K conns | lookup ns | no-change reload ms / CPU ms / stall ms " +
+      "| routes reload ms / CPU ms / stall ms | rotation ms / CPU ms / stall ms | rotation refused |" +
       (o.nginx ? " nginx startup ms | nginx RSS MiB |" : ""),
   );
   console.log(`|${"---:|".repeat(o.nginx ? 12 : 10)}`);

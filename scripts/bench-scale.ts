@@ -20,6 +20,8 @@
 //               after "reloaded:", one client opens new TLS connections back to back (a request
 //               on each) and the keep-alive client keeps going: "refused" counts the new
 //               connections that failed, "stall" is the longest request of either
+//   idle        the same without traffic: a reload that changes nothing, and one that puts host
+//               0's first certificate back (SIGHUP → "reloaded:", ms / CPU ms): the reload's own cost
 //   nginx       (--nginx) nginx on the same certificates, one worker: startup (spawn → port
 //               accepts) and RSS of master + worker, for the ratio
 //
@@ -284,6 +286,16 @@ async function timedReload(p: Portico, port: number, n: number, nth: number, lin
   };
 }
 
+/** SIGHUP → "reloaded:" with no traffic: the reload's own time and CPU. */
+async function idleReload(p: Portico, nth: number) {
+  await sleep(300);
+  const t = performance.now();
+  const cpu0 = cpuMs(p.proc.pid!);
+  p.proc.kill("SIGHUP");
+  await p.waitFor(/reloaded: |reload refused/, nth, 120_000);
+  return { ms: ms(performance.now() - t), cpu: cpuMs(p.proc.pid!) - cpu0 };
+}
+
 /** utime + stime of a process (ms, in clock ticks of 10 ms): a reload's CPU, requests served meanwhile included. */
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8")
@@ -389,6 +401,8 @@ interface Row {
   noChange?: Awaited<ReturnType<typeof timedReload>>;
   routes?: Awaited<ReturnType<typeof timedReload>>;
   rotation?: Awaited<ReturnType<typeof timedReload>>;
+  idle?: Awaited<ReturnType<typeof idleReload>>;
+  idleRotation?: Awaited<ReturnType<typeof idleReload>>;
   nginx?: { startup: number; rss: number };
 }
 
@@ -429,11 +443,15 @@ async function measure(o: Options, n: number, nodeBundle: string | undefined): P
     await sleep(300);
     if (o.reload) {
       row.noChange = await timedReload(p, port, n, 1, 300, false);
+      row.idle = await idleReload(p, 2);
       writeConfig(dir, n, port, "two");
-      row.routes = await timedReload(p, port, n, 2, 300, false);
+      row.routes = await timedReload(p, port, n, 3, 300, false);
       for (const ext of ["crt", "key"])
         writeFileSync(join(dir, `h0.${ext}`), readFileSync(join(CERTS, `rot.${ext}`)));
-      row.rotation = await timedReload(p, port, n, 3, 2500, true);
+      row.rotation = await timedReload(p, port, n, 4, 2500, true);
+      for (const ext of ["crt", "key"])
+        writeFileSync(join(dir, `h0.${ext}`), readFileSync(join(CERTS, `h0.${ext}`)));
+      row.idleRotation = await idleReload(p, 5);
     }
     return row;
   } finally {
@@ -463,21 +481,24 @@ async function main() {
   }
   const r = (x: Awaited<ReturnType<typeof timedReload>> | undefined) =>
     x ? `${x.ms} / ${x.cpu} / ${x.stall}` : "n/a";
+  const idle = (x: Awaited<ReturnType<typeof idleReload>> | undefined) => (x ? `${x.ms} / ${x.cpu}` : "n/a");
   console.log(
     `\nbench:scale, Portico on ${o.runtime}${o.adapter ? ` (--adapter ${o.adapter})` : ""}, ` +
       `${new Date().toISOString()}, K=${o.connections}\n`,
   );
   console.log(
     "| hosts | startup ms | RSS MiB | fds idle | fds with K conns | lookup ns | no-change reload ms / CPU ms / stall ms " +
-      "| routes reload ms / CPU ms / stall ms | rotation ms / CPU ms / stall ms | rotation refused |" +
+      "| routes reload ms / CPU ms / stall ms | rotation ms / CPU ms / stall ms | rotation refused " +
+      "| idle no-change ms / CPU ms | idle rotation ms / CPU ms |" +
       (o.nginx ? " nginx startup ms | nginx RSS MiB |" : ""),
   );
-  console.log(`|${"---:|".repeat(o.nginx ? 12 : 10)}`);
+  console.log(`|${"---:|".repeat(o.nginx ? 14 : 12)}`);
   for (const x of rows) {
     const ng = o.nginx ? ` ${x.nginx?.startup ?? "n/a"} | ${x.nginx?.rss ?? "n/a"} |` : "";
     console.log(
       `| ${x.n} | ${x.startup} | ${x.rss} | ${x.fdsIdle} | ${x.fdsBusy} | ${x.lookup} | ${r(x.noChange)} ` +
-        `| ${r(x.routes)} | ${r(x.rotation)} | ${x.rotation ? `${x.rotation.refused} of ${x.rotation.attempts}` : "n/a"} |${ng}`,
+        `| ${r(x.routes)} | ${r(x.rotation)} | ${x.rotation ? `${x.rotation.refused} of ${x.rotation.attempts}` : "n/a"} ` +
+        `| ${idle(x.idle)} | ${idle(x.idleRotation)} |${ng}`,
     );
   }
   for (const x of rows)

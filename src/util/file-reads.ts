@@ -173,19 +173,42 @@ export async function recordReads<T>(reads: FileReads, fn: () => Promise<T>, mem
 const sha256 = (bytes: Uint8Array | string) => createHash("sha256").update(bytes).digest("hex");
 const ABSENT = "absent";
 
+/**
+ * A stat of `path` for the current load: its mode noted (`fileMode`), and what the memo knows of
+ * it when its stamp is unchanged. Synchronous, so that an unchanged file costs no await.
+ */
+function recall(
+  ctx: Recorder | undefined,
+  abs: string,
+  as: "text" | "bytes",
+): { stats?: BigIntStats; known?: Known } {
+  if (ctx === undefined) return {};
+  const stats = statFile(abs);
+  if (stats === undefined) return {};
+  ctx.modes.set(abs, Number(stats.mode));
+  const known = ctx.memo?.get(abs, stats, as);
+  if (known) ctx.reads.noteAt(abs, { kind: "file", digest: known.digest, stamp: known.stamp });
+  return { stats, known };
+}
+
 /** The file's content as `as`, from the memo when its settled stamp is the one it was read with. */
-async function readKnown(path: string, as: "text" | "bytes"): Promise<string | Buffer> {
+function readKnown(path: string, as: "text" | "bytes"): Promise<string | Buffer> {
   const ctx = recorder.getStore();
   const abs = resolve(path);
   // The stat is taken before the read: a write between them changes what the next stat sees.
   const startMs = Date.now();
-  const stats = ctx ? statFile(abs) : undefined;
-  if (stats) ctx?.modes.set(abs, Number(stats.mode));
-  const known = stats && ctx?.memo?.get(abs, stats, as);
-  if (known) {
-    ctx?.reads.noteAt(abs, { kind: "file", digest: known.digest, stamp: known.stamp });
-    return known.value;
-  }
+  const { stats, known } = recall(ctx, abs, as);
+  return known ? Promise.resolve(known.value) : readAgain(ctx, path, abs, as, stats, startMs);
+}
+
+async function readAgain(
+  ctx: Recorder | undefined,
+  path: string,
+  abs: string,
+  as: "text" | "bytes",
+  stats: BigIntStats | undefined,
+  startMs: number,
+): Promise<string | Buffer> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -215,12 +238,12 @@ export async function fileMode(path: string): Promise<number | undefined> {
   }
 }
 
-export async function readBytes(path: string): Promise<Buffer> {
-  return (await readKnown(path, "bytes")) as Buffer;
+export function readBytes(path: string): Promise<Buffer> {
+  return readKnown(path, "bytes") as Promise<Buffer>;
 }
 
-export async function readText(path: string): Promise<string> {
-  return (await readKnown(path, "text")) as string;
+export function readText(path: string): Promise<string> {
+  return readKnown(path, "text") as Promise<string>;
 }
 
 /** A folder's entries matching `names`, sorted (digested: a file added or removed is a change). */

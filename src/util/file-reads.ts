@@ -83,6 +83,9 @@ export class FileMemo {
   reused = 0;
   read = 0;
 
+  /** `settleMs`: SETTLE_MS; a test may ask for less. */
+  constructor(readonly settleMs = SETTLE_MS) {}
+
   /** What `abs` held, if its metadata is still as `now` says and it was read `as` asked now. */
   get(abs: string, now: BigIntStats, as: "text" | "bytes"): Known | undefined {
     const hit = this.next.get(abs) ?? this.last.get(abs);
@@ -95,11 +98,14 @@ export class FileMemo {
 
   set(abs: string, known: Known): void {
     this.next.set(abs, known);
-    this.read++;
   }
+
+  /** The counts of the last load, as `sweep` ended it. */
+  lastLoad = { read: 0, reused: 0 };
 
   /** Ends a load: files it did not read are forgotten. */
   sweep(): void {
+    this.lastLoad = { read: this.read, reused: this.reused };
     this.last = this.next;
     this.next = new Map();
     this.reused = 0;
@@ -121,10 +127,10 @@ export const SETTLE_MS = 2_000;
  */
 export type Stamp = Pick<BigIntStats, "dev" | "ino" | "size" | "mtimeNs" | "ctimeNs">;
 
-/** `s`'s stamp if its last change was at least SETTLE_MS before `readStartMs` (Date.now()). */
-function settledStamp(s: BigIntStats, readStartMs: number): Stamp | undefined {
+/** `s`'s stamp if its last change was at least `settleMs` before `readStartMs` (Date.now()). */
+function settledStamp(s: BigIntStats, readStartMs: number, settleMs: number): Stamp | undefined {
   const changed = s.mtimeNs > s.ctimeNs ? s.mtimeNs : s.ctimeNs;
-  if (changed >= BigInt(readStartMs - SETTLE_MS) * 1_000_000n) return undefined;
+  if (changed >= BigInt(readStartMs - settleMs) * 1_000_000n) return undefined;
   return { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs };
 }
 
@@ -218,8 +224,9 @@ async function readAgain(
   }
   const digest = sha256(bytes);
   const value = as === "text" ? bytes.toString("utf8") : bytes;
-  const stamp = stats && settledStamp(stats, startMs);
+  const stamp = stats && settledStamp(stats, startMs, ctx?.memo?.settleMs ?? SETTLE_MS);
   ctx?.reads.noteAt(abs, stamp ? { kind: "file", digest, stamp } : { kind: "file", digest });
+  if (ctx?.memo) ctx.memo.read++;
   if (stamp) ctx?.memo?.set(abs, { stamp, digest, value });
   return value;
 }

@@ -2,7 +2,8 @@
 // next reload, whether it was rewritten right after the load that read it or after reloads that
 // found it unchanged and did not read it again (src/util/file-reads.ts's FileMemo): file
 // metadata decides what is read again, and a rewrite that leaves size and mtime as they were
-// (a coarse clock, here simulated by putting the mtime back) must still be seen.
+// (a coarse clock, here simulated by putting the mtime back to the nanosecond) must still be
+// seen.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import { readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
@@ -26,17 +27,24 @@ const [key1, key2] = sameSize(readFileSync(one.key, "utf8"), readFileSync(two.ke
 const fp = (pem: string) => new X509Certificate(pem).fingerprint256;
 const live = { crt: `${pki.dir}/live.crt`, key: `${pki.dir}/live.key` };
 
-/** Rewrites the live files in place (same inode, same size) and puts their mtimes back. */
-function rewrite(crt: string, key: string): void {
+/** The live files' mtime: a whole second, so that utimes can put it back to the nanosecond. */
+const MTIME = Math.floor(Date.now() / 1000) - 10;
+
+/** Writes the live files in place and puts their mtime back: only their ctime tells. */
+function install(crt: string, key: string): void {
   for (const [file, text] of [
     [live.crt, crt],
     [live.key, key],
   ] as const) {
-    const before = statSync(file);
-    writeFileSync(file, text);
-    expect(statSync(file).size).toBe(before.size);
-    expect(statSync(file).ino).toBe(before.ino);
-    utimesSync(file, before.atime, before.mtime);
+    const before = statSync(file, { bigint: true, throwIfNoEntry: false });
+    writeFileSync(file, text, { mode: 0o600 });
+    utimesSync(file, MTIME, MTIME);
+    if (before === undefined) continue;
+    expect(statSync(file, { bigint: true })).toMatchObject({
+      ino: before.ino,
+      size: before.size,
+      mtimeNs: before.mtimeNs,
+    });
   }
 }
 
@@ -65,8 +73,7 @@ function served(): Promise<string> {
 }
 
 beforeAll(async () => {
-  writeFileSync(live.crt, crt1);
-  writeFileSync(live.key, key1, { mode: 0o600 });
+  install(crt1, key1);
   port = await freePort();
   const file = writeConfig(`listeners:
   - name: tls
@@ -92,7 +99,7 @@ afterAll(async () => {
 describe("a certificate rewritten in place with one of the same size", () => {
   test("right after the load that read it: the next reload serves it", async () => {
     expect(await served()).toBe(fp(crt1));
-    rewrite(crt2, key2);
+    install(crt2, key2);
     await reload();
     expect(await served()).toBe(fp(crt2));
   });
@@ -103,7 +110,7 @@ describe("a certificate rewritten in place with one of the same size", () => {
     await reload();
     await reload();
     expect(await served()).toBe(fp(crt2));
-    rewrite(crt1, key1);
+    install(crt1, key1);
     await reload();
     expect(await served()).toBe(fp(crt1));
   });

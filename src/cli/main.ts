@@ -77,18 +77,20 @@ const ADMIN_ENDPOINTS = ["/healthz", "/certs", "/upstreams", "/metrics", "/confi
  * Reads and provisions the configuration, noting in `reads` every file it consults (the
  * watcher's list). `quiet`: warnings are counted, not logged (a worker's supervisor logged them).
  */
-function load(
+async function load(
   args: ParsedArgs,
   reads = new FileReads(),
   quiet = false,
   acme?: AcmeManager,
   caches?: LoadCaches,
 ): Promise<Loaded & { warnings: number }> {
-  return recordReads(
+  const loaded = await recordReads(
     reads,
     async () => ({ ...(await loadConfig(args, quiet, acme, caches)), reads }),
     caches?.files,
   );
+  // Counted when the load ended (recordReads swept the memo).
+  return caches ? { ...loaded, files: caches.files.lastLoad } : loaded;
 }
 
 /**

@@ -277,12 +277,10 @@ export function probe(path: string): boolean {
  * Asynchronous, so that the watcher's poll over thousands of certificate files never holds the
  * event loop. A file whose settled stamp is still the one it was read with is not read again.
  */
-export async function digestNow(path: string, { kind, names, digest, stamp }: FileRead): Promise<string> {
+export async function digestNow(path: string, read: FileRead): Promise<string> {
+  const { kind, names, digest } = read;
   try {
-    if (kind === "file" && stamp !== undefined) {
-      const stats = statFile(path);
-      if (stats && sameStamp(stamp, stats)) return digest;
-    }
+    if (stampStill(path, read)) return digest;
     if (kind === "probe") return (await exists(path)) ? "yes" : "no";
     if (kind === "dir")
       return sha256(
@@ -309,8 +307,16 @@ export async function firstChange(reads: FileReads): Promise<string | undefined>
   // Unchanged files cost a stat each, without an await of their own: pause between slices.
   const slices = new Slices();
   for (const [path, r] of reads.paths) {
-    if ((await digestNow(path, r)) !== r.digest) return path;
-    await slices.pause();
+    if (!stampStill(path, r) && (await digestNow(path, r)) !== r.digest) return path;
+    const wait = slices.pause();
+    if (wait) await wait;
   }
   return undefined;
+}
+
+/** A file read with a settled stamp whose stamp is still the same: its content is what was read. */
+function stampStill(path: string, { kind, stamp }: FileRead): boolean {
+  if (kind !== "file" || stamp === undefined) return false;
+  const stats = statFile(path);
+  return stats !== undefined && sameStamp(stamp, stats);
 }

@@ -11,14 +11,17 @@
 //   lookup      in-process: one SNI lookup plus one virtual-host lookup (HostTable.match, what
 //               bun-sni's front and http/app.ts do per connection / request) with N exact hosts,
 //               ns per pair; independent of Portico's process
-//   reload      SIGHUP → the "reloaded:" line (ms), for a reload that changes nothing and one that
-//               changes only a route's body; meanwhile one keep-alive HTTPS client sends requests
-//               back to back, and "stall" is its longest request (ms): how long the event loop
-//               was blocked
+//   reload      SIGHUP → the "reloaded:" line (ms), and Portico's CPU time meanwhile (utime+stime,
+//               ms, requests served meanwhile included), for a reload that changes nothing and
+//               one that changes only a route's body; meanwhile one keep-alive HTTPS client sends
+//               requests back to back, and "stall" is its longest request (ms): how long the
+//               event loop was blocked
 //   rotation    one host's certificate file replaced, then SIGHUP; from the signal until 2.5 s
 //               after "reloaded:", one client opens new TLS connections back to back (a request
 //               on each) and the keep-alive client keeps going: "refused" counts the new
 //               connections that failed, "stall" is the longest request of either
+//   idle        the same without traffic: a reload that changes nothing, and one that puts host
+//               0's first certificate back (SIGHUP → "reloaded:", ms / CPU ms): the reload's own cost
 //   nginx       (--nginx) nginx on the same certificates, one worker: startup (spawn → port
 //               accepts) and RSS of master + worker, for the ratio
 //
@@ -262,9 +265,11 @@ async function timedReload(p: Portico, port: number, n: number, nth: number, lin
   ka.longest = 0;
   if (nc) nc.longest = 0;
   const t = performance.now();
+  const cpu0 = cpuMs(p.proc.pid!);
   p.proc.kill("SIGHUP");
   await p.waitFor(/reloaded: |reload refused/, nth, 120_000);
   const took = performance.now() - t;
+  const cpu = cpuMs(p.proc.pid!) - cpu0;
   const line = p.out.match(/reloaded: [^\n]*|reload refused[^\n]*/g)!.at(-1)!;
   await sleep(linger);
   ka.stop = true;
@@ -272,12 +277,31 @@ async function timedReload(p: Portico, port: number, n: number, nth: number, lin
   await Promise.all([ka.finished, nc?.finished]);
   return {
     ms: ms(took),
+    cpu,
     stall: ms(Math.max(ka.longest, nc?.longest ?? 0)),
     refused: nc?.failed ?? 0,
     attempts: nc?.done ?? 0,
     failedKa: ka.failed,
     line: line.replace(/^reloaded: /, ""),
   };
+}
+
+/** SIGHUP → "reloaded:" with no traffic: the reload's own time and CPU. */
+async function idleReload(p: Portico, nth: number) {
+  await sleep(300);
+  const t = performance.now();
+  const cpu0 = cpuMs(p.proc.pid!);
+  p.proc.kill("SIGHUP");
+  await p.waitFor(/reloaded: |reload refused/, nth, 120_000);
+  return { ms: ms(performance.now() - t), cpu: cpuMs(p.proc.pid!) - cpu0 };
+}
+
+/** utime + stime of a process (ms, in clock ticks of 10 ms): a reload's CPU, requests served meanwhile included. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8")
+    .replace(/^.*\) /, "")
+    .split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Opens k TLS connections to k hosts, one request each, and keeps them open. */
@@ -377,6 +401,8 @@ interface Row {
   noChange?: Awaited<ReturnType<typeof timedReload>>;
   routes?: Awaited<ReturnType<typeof timedReload>>;
   rotation?: Awaited<ReturnType<typeof timedReload>>;
+  idle?: Awaited<ReturnType<typeof idleReload>>;
+  idleRotation?: Awaited<ReturnType<typeof idleReload>>;
   nginx?: { startup: number; rss: number };
 }
 
@@ -417,11 +443,15 @@ async function measure(o: Options, n: number, nodeBundle: string | undefined): P
     await sleep(300);
     if (o.reload) {
       row.noChange = await timedReload(p, port, n, 1, 300, false);
+      row.idle = await idleReload(p, 2);
       writeConfig(dir, n, port, "two");
-      row.routes = await timedReload(p, port, n, 2, 300, false);
+      row.routes = await timedReload(p, port, n, 3, 300, false);
       for (const ext of ["crt", "key"])
         writeFileSync(join(dir, `h0.${ext}`), readFileSync(join(CERTS, `rot.${ext}`)));
-      row.rotation = await timedReload(p, port, n, 3, 2500, true);
+      row.rotation = await timedReload(p, port, n, 4, 2500, true);
+      for (const ext of ["crt", "key"])
+        writeFileSync(join(dir, `h0.${ext}`), readFileSync(join(CERTS, `h0.${ext}`)));
+      row.idleRotation = await idleReload(p, 5);
     }
     return row;
   } finally {
@@ -449,22 +479,26 @@ async function main() {
     process.stderr.write(`${JSON.stringify(row)}\n`);
     rows.push(row);
   }
-  const r = (x: Awaited<ReturnType<typeof timedReload>> | undefined) => (x ? `${x.ms} / ${x.stall}` : "n/a");
+  const r = (x: Awaited<ReturnType<typeof timedReload>> | undefined) =>
+    x ? `${x.ms} / ${x.cpu} / ${x.stall}` : "n/a";
+  const idle = (x: Awaited<ReturnType<typeof idleReload>> | undefined) => (x ? `${x.ms} / ${x.cpu}` : "n/a");
   console.log(
     `\nbench:scale, Portico on ${o.runtime}${o.adapter ? ` (--adapter ${o.adapter})` : ""}, ` +
       `${new Date().toISOString()}, K=${o.connections}\n`,
   );
   console.log(
-    "| hosts | startup ms | RSS MiB | fds idle | fds with K conns | lookup ns | no-change reload ms / stall ms " +
-      "| routes reload ms / stall ms | rotation ms / stall ms | rotation refused |" +
+    "| hosts | startup ms | RSS MiB | fds idle | fds with K conns | lookup ns | no-change reload ms / CPU ms / stall ms " +
+      "| routes reload ms / CPU ms / stall ms | rotation ms / CPU ms / stall ms | rotation refused " +
+      "| idle no-change ms / CPU ms | idle rotation ms / CPU ms |" +
       (o.nginx ? " nginx startup ms | nginx RSS MiB |" : ""),
   );
-  console.log(`|${"---:|".repeat(o.nginx ? 12 : 10)}`);
+  console.log(`|${"---:|".repeat(o.nginx ? 14 : 12)}`);
   for (const x of rows) {
     const ng = o.nginx ? ` ${x.nginx?.startup ?? "n/a"} | ${x.nginx?.rss ?? "n/a"} |` : "";
     console.log(
       `| ${x.n} | ${x.startup} | ${x.rss} | ${x.fdsIdle} | ${x.fdsBusy} | ${x.lookup} | ${r(x.noChange)} ` +
-        `| ${r(x.routes)} | ${r(x.rotation)} | ${x.rotation ? `${x.rotation.refused} of ${x.rotation.attempts}` : "n/a"} |${ng}`,
+        `| ${r(x.routes)} | ${r(x.rotation)} | ${x.rotation ? `${x.rotation.refused} of ${x.rotation.attempts}` : "n/a"} ` +
+        `| ${idle(x.idle)} | ${idle(x.idleRotation)} |${ng}`,
     );
   }
   for (const x of rows)

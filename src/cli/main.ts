@@ -2,7 +2,7 @@
 // listener adapter and the upstream client.
 
 import { ConfigError, PorticoError, UsageError, formatIssue } from "../util/errors.ts";
-import { FileReads, probe, recordReads } from "../util/file-reads.ts";
+import { FileMemo, FileReads, probe, recordReads } from "../util/file-reads.ts";
 import { startGateway, type Gateway } from "../gateway/start-gateway.ts";
 import type { HttpListenerSpec, RunningListener, StartListener } from "../listeners/_shared/types.ts";
 import { serveAdmin, startAdmin } from "../admin/start.ts";
@@ -77,18 +77,28 @@ const ADMIN_ENDPOINTS = ["/healthz", "/certs", "/upstreams", "/metrics", "/confi
  * Reads and provisions the configuration, noting in `reads` every file it consults (the
  * watcher's list). `quiet`: warnings are counted, not logged (a worker's supervisor logged them).
  */
-function load(
+async function load(
   args: ParsedArgs,
   reads = new FileReads(),
   quiet = false,
   acme?: AcmeManager,
   caches?: LoadCaches,
 ): Promise<Loaded & { warnings: number }> {
-  return recordReads(reads, async () => ({ ...(await loadConfig(args, quiet, acme, caches)), reads }));
+  const loaded = await recordReads(
+    reads,
+    async () => ({ ...(await loadConfig(args, quiet, acme, caches)), reads }),
+    caches?.files,
+  );
+  // Counted when the load ended (recordReads swept the memo).
+  return caches ? { ...loaded, files: caches.files.lastLoad } : loaded;
 }
 
-/** What a reload may reuse from the loads before it: the composed config, parsed credentials. */
+/**
+ * What a reload may reuse from the loads before it: the files unchanged since (not read again),
+ * the composed config, parsed credentials.
+ */
 interface LoadCaches {
+  files: FileMemo;
   config: ComposeCache;
   credentials: CredentialCache;
 }
@@ -163,7 +173,11 @@ async function run(args: ParsedArgs): Promise<number> {
     (name) => void reloader?.reload("acme", name),
   );
   // Shared by every load of this process, so a reload parses only what changed.
-  const caches: LoadCaches = { config: new ComposeCache(), credentials: new CredentialCache() };
+  const caches: LoadCaches = {
+    files: new FileMemo(),
+    config: new ComposeCache(),
+    credentials: new CredentialCache(),
+  };
   try {
     const initial = await load(args, undefined, worker !== undefined, acme, caches);
     // A worker's admin listener is its own, on an ephemeral loopback port the supervisor reads.

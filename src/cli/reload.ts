@@ -22,6 +22,8 @@ export interface ReloadReport {
   failed: { name: string; error: string }[];
   /** Credentials whose PEM text changed (parsed) and those a load before had parsed already. */
   credentials?: { parsed: number; reused: number };
+  /** Files read, and files whose metadata said they were unchanged since the last load (not read). */
+  files?: { read: number; reused: number };
   /** From the trigger to the new plan serving, in milliseconds. */
   ms: number;
 }
@@ -44,6 +46,8 @@ export interface Loaded {
   reads: FileReads;
   /** How many credentials the load parsed, and how many it found parsed already. */
   credentials?: { parsed: number; reused: number };
+  /** How many files the load read, and how many it found unchanged (util/file-reads.ts's FileMemo). */
+  files?: { read: number; reused: number };
 }
 
 export interface ReloaderDeps {
@@ -144,16 +148,18 @@ export class Reloader {
       ms: Math.round(performance.now() - started),
     };
     if (next.credentials) report.credentials = next.credentials;
+    if (next.files) report.files = next.files;
     const creds = next.credentials
       ? `; credentials: ${next.credentials.parsed} parsed, ${next.credentials.reused} unchanged`
       : "";
+    const files = next.files ? `; files: ${next.files.read} read, ${next.files.reused} unchanged` : "";
     for (const l of this.deps.listenerLines(next.plan, new Set([...report.started, ...report.restarted])))
       info(l.msg, l.fields);
     for (const f of report.failed) error(`listener ${f.name} could not start: ${f.error}`);
     info(
       `reloaded: ${report.updated.length} updated in place, ${report.restarted.length} restarted, ` +
         `${report.started.length} started, ${report.stopped.length} stopped, ${report.failed.length} failed` +
-        `${creds}; ${report.ms} ms`,
+        `${creds}${files}; ${report.ms} ms`,
       { trigger, ok: true, generation: this.generation, ...report },
     );
     return this.done({ ok: true, trigger, report, lines });

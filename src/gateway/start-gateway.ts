@@ -285,10 +285,7 @@ async function keysOf(l: ListenerPlan | StreamListenerPlan, slices: Slices): Pro
   for (const s of l.servers) {
     // The policy as tlsSpec hands it over, without its credential; a key of another kind may
     // need another inner server (tls/key-kind.ts): a restart.
-    const { hosts, minVersion, maxVersion, ciphers } = s;
-    const [requireClientCert, requestClientCert] = [s.mode === "MUTUAL", s.mode === "OPTIONAL_MUTUAL"];
-    const shape = { hosts, requireClientCert, requestClientCert, minVersion, maxVersion, ciphers };
-    policies.push(JSON.stringify({ ...shape, key: s.credential.keyKind }));
+    policies.push(policyKey(s));
     // As tlsSpec hands them over: a SIMPLE server has no CA and no check.
     const check = s.mode === "SIMPLE" || s.clientCertCheck === undefined ? "" : `|fn#${++uniq}`;
     creds.push(`${s.credential.digest}${check}`);
@@ -307,6 +304,46 @@ async function keysOf(l: ListenerPlan | StreamListenerPlan, slices: Slices): Pro
     key: `${base}|${policies.join(",")}|${defaultPolicy}|${hosts.join(",")}${acme}`,
     tlsKey: creds.join(","),
   };
+}
+
+/**
+ * A server's policy part of `key`, kept by its hosts array: a reload that reuses the Config, or
+ * the routes.yaml section (docs/architecture.md, "Reload"), hands over the same array, and then
+ * the JSON of 10,000 policies is not made again. The other fields are compared each time.
+ */
+const policyKeys = new WeakMap<readonly string[], PolicyShape & { json: string }>();
+
+type PolicyShape = Pick<
+  HttpsListenerPlan["servers"][number],
+  "mode" | "minVersion" | "maxVersion" | "ciphers"
+> & {
+  keyKind: string;
+};
+
+function policyKey(s: HttpsListenerPlan["servers"][number]): string {
+  const now: PolicyShape = {
+    mode: s.mode,
+    minVersion: s.minVersion,
+    maxVersion: s.maxVersion,
+    ciphers: s.ciphers,
+    keyKind: s.credential.keyKind,
+  };
+  const was = policyKeys.get(s.hosts);
+  if (
+    was !== undefined &&
+    was.mode === now.mode &&
+    was.minVersion === now.minVersion &&
+    was.maxVersion === now.maxVersion &&
+    was.ciphers === now.ciphers &&
+    was.keyKind === now.keyKind
+  )
+    return was.json;
+  const { hosts, minVersion, maxVersion, ciphers } = s;
+  const [requireClientCert, requestClientCert] = [s.mode === "MUTUAL", s.mode === "OPTIONAL_MUTUAL"];
+  const shape = { hosts, requireClientCert, requestClientCert, minVersion, maxVersion, ciphers };
+  const json = JSON.stringify({ ...shape, key: now.keyKind });
+  policyKeys.set(s.hosts, { ...now, json });
+  return json;
 }
 
 function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {

@@ -3,7 +3,7 @@
 // secrets. A warning, not an error: a Kubernetes Secret volume mounts files 0644 unless its
 // defaultMode says otherwise. Windows has no such mode bits (ACLs), so nothing is said there.
 
-import { stat } from "node:fs/promises";
+import { fileMode } from "../util/file-reads.ts";
 
 /** Read permission for the group or for others. */
 const READABLE_BY_OTHERS = 0o044;
@@ -11,12 +11,10 @@ const READABLE_BY_OTHERS = 0o044;
 /** The warning for `file`, or undefined when only its owner can read it (or it cannot be checked). */
 export async function exposedKeyWarning(file: string, what = "private key"): Promise<string | undefined> {
   if (process.platform === "win32") return undefined;
-  let mode: number;
-  try {
-    mode = (await stat(file)).mode & 0o777;
-  } catch {
-    return undefined; // reading it is reported by whoever reads it
-  }
+  // The mode the key's read saw (no second stat of 10,000 key files on a reload).
+  const seen = await fileMode(file);
+  if (seen === undefined) return undefined; // reading it is reported by whoever reads it
+  const mode = seen & 0o777;
   if ((mode & READABLE_BY_OTHERS) === 0) return undefined;
   const who = [mode & 0o040 ? "its group" : "", mode & 0o004 ? "every user" : ""]
     .filter(Boolean)

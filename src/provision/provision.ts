@@ -76,7 +76,12 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
   const used = usedCredentials(config);
   const files = [...config.credentials.values()].filter((c) => used.has(c.name) && c.acme === undefined);
   const results = [
-    ...(await mapBounded(files, CREDENTIALS_AT_ONCE, (c) => provisionCredential(c, opts.credentials))),
+    // Unchanged files are not read again (util/file-reads.ts), so a credential may take no I/O
+    // at all: pause between them.
+    ...(await mapBounded(files, CREDENTIALS_AT_ONCE, async (c) => {
+      await slices.pause();
+      return provisionCredential(c, opts.credentials);
+    })),
     ...(await provisionAcmeCredentials(config, used, opts.acme, issues)),
   ];
   opts.credentials?.sweep();

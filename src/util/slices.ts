@@ -16,20 +16,26 @@ export type Steps<T> = Generator<void, T, void>;
 
 export class Slices {
   private since = performance.now();
+  private waiting: Promise<void> | undefined;
 
   /**
    * Undefined (nothing to await) while the current slice has time left; otherwise a promise that
    * resolves once timers and I/O have run (setImmediate: after the poll phase), starting a new
-   * slice.
+   * slice. Loops running side by side (mapBounded's workers) share one pause and then one slice:
+   * with a pause each, every one of their immediates started a slice of its own, and 32 workers
+   * held the event loop for 32 slices in a row.
    */
   pause(): Promise<void> | undefined {
+    if (this.waiting !== undefined) return this.waiting;
     if (performance.now() - this.since < SLICE_MS) return undefined;
-    return new Promise<void>((resolve) =>
+    this.waiting = new Promise<void>((resolve) =>
       setImmediate(() => {
         this.since = performance.now();
+        this.waiting = undefined;
         resolve();
       }),
     );
+    return this.waiting;
   }
 }
 

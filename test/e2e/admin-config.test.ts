@@ -121,12 +121,14 @@ describe("admin: GET /config and POST /reload", () => {
       failed: [],
       // The credential's files did not change: what was parsed at startup serves again.
       credentials: { parsed: 0, reused: 2 },
+      files: { read: expect.any(Number), reused: expect.any(Number) },
       ms: expect.any(Number),
     });
+    const { read, reused } = body.report.files;
     expect(body.lines[0]).toBe(`POST /reload: reloading ${file}`);
     expect(body.lines.at(-1)).toBe(
       "reloaded: 0 updated in place, 1 restarted, 0 started, 0 stopped, 0 failed; " +
-        `credentials: 0 parsed, 2 unchanged; ${body.report.ms} ms`,
+        `credentials: 0 parsed, 2 unchanged; files: ${read} read, ${reused} unchanged; ${body.report.ms} ms`,
     );
     for (const line of body.lines) expect(p.output()).toContain(line);
     const config = await (await fetch(url("/config"))).json();

@@ -1,12 +1,12 @@
 // One mechanism records every file a load reads: the -c folder and its files, credential files,
 // a CRL, upstream TLS files, an Istio document, and the credential folder of its credentialName.
 import { expect, test } from "bun:test";
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadSources } from "../../src/cli/config-files.ts";
 import { provision } from "../../src/provision/provision.ts";
-import { FileReads, recordReads } from "../../src/util/file-reads.ts";
+import { FileMemo, FileReads, firstChange, readText, recordReads } from "../../src/util/file-reads.ts";
 import { TestPki } from "../helpers/pki.ts";
 
 test("a load records every path it consulted, each with what it found", async () => {
@@ -79,4 +79,36 @@ spec:
   expect(reads.paths.get(join(creds, "k", "ca.crt"))).toEqual({ kind: "probe", digest: "no" });
   expect(kinds[join(conf, "notes.txt")]).toBeUndefined();
   expect([...reads.paths].filter(([, r]) => r.digest === "absent")).toEqual([]);
+});
+
+test("a file unchanged since the last load is not read again; one rewritten in place is", async () => {
+  const file = join(mkdtempSync(join(tmpdir(), "portico-memo-")), "a.pem");
+  // A whole second, so that utimes can put it back to the nanosecond.
+  const mtime = Math.floor(Date.now() / 1000) - 10;
+  writeFileSync(file, "one\n");
+  utimesSync(file, mtime, mtime);
+  const load = async (memo: FileMemo) => {
+    const reads = new FileReads();
+    const text = await recordReads(reads, () => readText(file), memo);
+    return { text, reads, ...memo.lastLoad };
+  };
+  // Changed less than settleMs before it was read: read again each time.
+  const wary = new FileMemo(60_000);
+  expect(await load(wary)).toMatchObject({ text: "one\n", read: 1, reused: 0 });
+  expect(await load(wary)).toMatchObject({ text: "one\n", read: 1, reused: 0 });
+
+  const memo = new FileMemo(20);
+  await Bun.sleep(40);
+  const first = await load(memo);
+  expect(first).toMatchObject({ text: "one\n", read: 1, reused: 0 });
+  const second = await load(memo);
+  expect(second).toMatchObject({ text: "one\n", read: 0, reused: 1 });
+  expect(await firstChange(second.reads)).toBeUndefined();
+  // The same size, the mtime put back (as a coarse clock would leave it): ctime still differs.
+  const before = statSync(file, { bigint: true });
+  writeFileSync(file, "two\n");
+  utimesSync(file, mtime, mtime);
+  expect(statSync(file, { bigint: true })).toMatchObject({ mtimeNs: before.mtimeNs, size: before.size });
+  expect(await firstChange(second.reads)).toBe(file);
+  expect(await load(memo)).toMatchObject({ text: "two\n", read: 1, reused: 0 });
 });

@@ -143,6 +143,11 @@ function alive(child: Started): boolean {
   return child.proc.exitCode === null && child.proc.signalCode === null;
 }
 
+/** How a child that is no longer alive ended: its exit code or the signal that killed it. */
+function howEnded(child: Started): string {
+  return child.proc.signalCode ? `killed by ${child.proc.signalCode}` : `exit code ${child.proc.exitCode}`;
+}
+
 /** SIGTERM to the process group, SIGKILL after 5 s. */
 async function stop(child: Started): Promise<void> {
   started.delete(child);
@@ -825,7 +830,7 @@ async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResu
     if ((await h2Probe(`${rt.name}-grpc-probe`, ctx.hostsFile, grpcUrl, [], ctx.grpc.args)) !== 20)
       result.notes.push("the gRPC probe through Portico did not succeed 20/20, gRPC not measured");
     else result.grpc = await h2load(`${rt.name}-grpc`, ctx.hostsFile, grpcUrl, ctx.rawDir, [], ctx.grpc.args);
-    if (!alive(portico)) fail(`Portico (${rt.name}) exited during the measurement`);
+    if (!alive(portico)) fail(`Portico (${rt.name}) exited during the measurement (${howEnded(portico)})`);
   } catch (err) {
     if (stopping || !(err instanceof BenchError)) throw err;
     showLog();

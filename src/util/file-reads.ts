@@ -275,12 +275,10 @@ export function probe(path: string): boolean {
 /**
  * What `path` holds now, digested as it was when it was recorded. Symlinks are followed.
  * Asynchronous, so that the watcher's poll over thousands of certificate files never holds the
- * event loop. A file whose settled stamp is still the one it was read with is not read again.
+ * event loop. (firstChange has already asked whether a settled stamp still holds.)
  */
-export async function digestNow(path: string, read: FileRead): Promise<string> {
-  const { kind, names, digest } = read;
+export async function digestNow(path: string, { kind, names }: FileRead): Promise<string> {
   try {
-    if (stampStill(path, read)) return digest;
     if (kind === "probe") return (await exists(path)) ? "yes" : "no";
     if (kind === "dir")
       return sha256(
@@ -302,7 +300,10 @@ const exists = (path: string) =>
     () => false,
   );
 
-/** The first recorded path whose content is no longer what the load read, or undefined. */
+/**
+ * The first recorded path whose content is no longer what the load read, or undefined. A file
+ * whose settled stamp is still the one it was read with is not read again.
+ */
 export async function firstChange(reads: FileReads): Promise<string | undefined> {
   // Unchanged files cost a stat each, without an await of their own: pause between slices.
   const slices = new Slices();

@@ -298,7 +298,7 @@ async function keysOf(l: ListenerPlan | StreamListenerPlan, slices: Slices): Pro
     hosts.push(`${patterns[i]}=${servers[i]!.index}`);
     if ((i & 1023) === 1023) await slices.pause();
   }
-  const defaultPolicy = l.servers.find((s) => s.hosts.includes("*"))?.index;
+  const defaultPolicy = defaultPolicyOf(l);
   const acme = l.acmeTlsAlpn ? "|acme" : "";
   return {
     key: `${base}|${policies.join(",")}|${defaultPolicy}|${hosts.join(",")}${acme}`,
@@ -346,12 +346,18 @@ function policyKey(s: HttpsListenerPlan["servers"][number]): string {
   return json;
 }
 
+/** The server for handshakes without SNI: one that lists "*", as in Istio (else none). */
+function defaultPolicyOf(l: HttpsListenerPlan): number | undefined {
+  return l.servers.find((s) => s.hosts.includes("*"))?.index;
+}
+
 function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {
   return {
     policies: l.servers.map((s) => ({
       hosts: s.hosts,
       certPem: s.credential.certPem,
       keyPem: s.credential.keyPem,
+      keyKind: s.credential.keyKind,
       caPem: s.mode === "SIMPLE" ? undefined : s.credential.caPem,
       requireClientCert: s.mode === "MUTUAL",
       requestClientCert: s.mode === "OPTIONAL_MUTUAL",
@@ -363,7 +369,7 @@ function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {
     })),
     // No SNI matches only a server that lists "*", as in Istio; anything else is refused.
     selectPolicy: (name) => l.serverByHost.match(name ?? "")?.index,
-    defaultPolicy: l.servers.find((s) => s.hosts.includes("*"))?.index,
+    defaultPolicy: defaultPolicyOf(l),
     minVersion: "TLSv1.2",
     acmeTlsAlpn: l.acmeTlsAlpn,
   };

@@ -55,7 +55,8 @@ export class Http2Servers {
       if (!include(p)) continue;
       // One key kind per shared server: Node 20 keeps serving an EC server's own certificate
       // when SNICallback picks an RSA one (tls/key-kind.ts).
-      const shared = `shared ${p.minVersion} ${p.maxVersion} ${p.ciphers} ${keyKind(p.keyPem)}`;
+      const kind = p.keyKind ?? keyKind(p.keyPem);
+      const shared = `shared ${p.minVersion} ${p.maxVersion} ${p.ciphers} ${kind}`;
       const key = ownServer(p) ? `own ${i}` : shared;
       const list = members.get(key) ?? members.set(key, []).get(key)!;
       // The default policy's certificate is the server's own: it answers handshakes without SNI.

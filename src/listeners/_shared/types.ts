@@ -63,6 +63,8 @@ export interface TlsPolicy {
   hosts: string[];
   certPem: string;
   keyPem: string;
+  /** The private key's kind (tls/key-kind.ts), when the plan knows it already; else read from keyPem. */
+  keyKind?: string;
   /** Trust anchors for client certificates; required when `requireClientCert` or `requestClientCert`. */
   caPem?: string;
   requireClientCert: boolean;

@@ -18,7 +18,7 @@ import { createSecureServer, type Http2SecureServer, type Http2ServerRequest } f
 import type { TLSSocket } from "node:tls";
 import { type NodeIncoming, NodeRequest, UnaddressableRequest } from "./node-request.ts";
 import { type NodeOutgoing, stopWriting, writeResponse } from "./node-response.ts";
-import { trailersOnly } from "./write-trailers.ts";
+import { trailersOnly, writeWithTrailers } from "./write-trailers.ts";
 import { trailersOf } from "../../util/trailers.ts";
 import { guardClientCert, needsGuard, refusal } from "./client-cert-guard.ts";
 import type { ConnectionTracker } from "./connections.ts";
@@ -268,10 +268,11 @@ function bridge(
       return writeResponse(internalError(spec, err), outgoing);
     }
     if (responseEnd) answeredWith(outgoing, res, responseEnd);
-    // A Response cannot carry trailers: those of a response whose upstream may send them come
-    // on the side (util/trailers.ts), and node-response.ts writes them after the body.
+    // A Response cannot carry trailers: a response whose upstream may send trailers is written
+    // by write-trailers.ts instead.
     const trailers = trailersOf(res);
-    if (trailers || !trailersOnly(res, outgoing)) await writeResponse(res, outgoing, trailers);
+    if (trailers) await writeWithTrailers(res, trailers, outgoing);
+    else if (!trailersOnly(res, outgoing)) await writeResponse(res, outgoing);
     // A trailers-only answer is one HEADERS frame, already sent: the response may never "finish".
     else if (responseEnd) reportEnd(outgoing, false, responseEnd);
   }

@@ -1,6 +1,6 @@
 // Writes the handler's Response on a node:http ServerResponse or node:http2 compatibility
 // response: the status and headers as they are (every set-cookie kept, no content-length or
-// content-type invented), then the body with backpressure, then its trailers if it has any. The client going away cancels the
+// content-type invented), then the body with backpressure. The client going away cancels the
 // body (which cancels the upstream read); a body that fails midway destroys the response, so the
 // client sees a reset or a truncation, never a clean end.
 
@@ -17,16 +17,8 @@ type Writing = NodeOutgoing & {
   [DRAINED]?: () => void;
 };
 
-/**
- * Writes `res` on `out`; resolves once the body has been handed to `out` (or given up).
- * `trailers` (util/trailers.ts: a Response cannot carry them) follow the body: h2 trailing
- * HEADERS, or an HTTP/1.1 chunked trailer.
- */
-export async function writeResponse(
-  res: Response,
-  out: NodeOutgoing,
-  trailers?: Promise<Headers | undefined>,
-): Promise<void> {
+/** Writes `res` on `out`; resolves once the body has been handed to `out` (or given up). */
+export async function writeResponse(res: Response, out: NodeOutgoing): Promise<void> {
   const body = res.body;
   const o = out as Writing;
   if (o.destroyed) {
@@ -52,7 +44,7 @@ export async function writeResponse(
       result = await nowOrLater(next);
       // The last chunk goes with the end: one write (one TLS record, one DATA frame with END_STREAM).
       if (result?.done) {
-        if (o[READER] !== undefined) await finish(o, trailers, chunk);
+        if (o[READER] !== undefined) out.end(chunk);
         return;
       }
       if (!(out as ServerResponse).write(chunk) && o[READER] !== undefined) {
@@ -63,24 +55,13 @@ export async function writeResponse(
       }
       if (result === undefined) result = await next;
     }
-    if (o[READER] !== undefined) await finish(o, trailers);
+    if (o[READER] !== undefined) out.end();
   } catch (err) {
     // The body failed midway (an upstream reset): the client's response is cut, not ended.
     if (o[READER] !== undefined) out.destroy(err instanceof Error ? err : new Error(String(err)));
   } finally {
     o[READER] = undefined;
   }
-}
-
-/** Ends `out` after the body, with `last` (its last chunk) and the trailers when there are. */
-async function finish(o: Writing, trailers?: Promise<Headers | undefined>, last?: Uint8Array): Promise<void> {
-  if (trailers) {
-    const t = await trailers;
-    if (o[READER] === undefined) return; // the client went away meanwhile
-    if (t) o.addTrailers(plainHeaders(t));
-  }
-  if (last === undefined) o.end();
-  else o.end(last);
 }
 
 /**

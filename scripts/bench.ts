@@ -24,6 +24,8 @@
 //            direct: the same h2load to the gRPC server itself
 //   idle RSS VmRSS of the runtime process (the one that owns the listening socket) 1 s after Portico
 //            logged "serving", before any request
+//   RSS after H2  its VmRSS 1 s after the H2 test ended; peak RSS: its VmHWM (the highest VmRSS
+//            since it started) after the last test
 //   WS       sequential WebSocket echo round trips of 32 bytes (scripts/bench-ws.ts; direct: ws://
 //            to the echo upstream; portico: wss:// to the HTTPS listener), round trips/s
 //   adapter  the listener adapter Portico logged for each listener ("[bun-sni]", "[node-http2]", ...)
@@ -686,9 +688,9 @@ function runtimePid(child: Started, port: number): { pid: number; exe: string } 
   return undefined;
 }
 
-function vmRssMiB(pid: number): number | undefined {
+function vmRssMiB(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number | undefined {
   try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) / 1024 : undefined;
   } catch {
     return undefined;
@@ -703,6 +705,9 @@ interface RuntimeResult {
   /** Adapter per listener name, from Portico's startup log. */
   adapters: Record<string, string>;
   rssMiB?: number;
+  /** VmRSS 1 s after the H2 test, and VmHWM after the last test. */
+  rssAfterH2MiB?: number;
+  peakRssMiB?: number;
   h1?: H1Result;
   h2?: H2Result;
   mtls?: H2Result;
@@ -796,6 +801,10 @@ async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResu
     await warmUp(ctx.hostsFile, url, true);
     result.h1 = await wrk(`${rt.name}-h1`, ctx.hostsFile, url, ctx.rawDir);
     result.h2 = await h2load(`${rt.name}-h2`, ctx.hostsFile, url, ctx.rawDir);
+    if (owner) {
+      await sleep(1000);
+      result.rssAfterH2MiB = vmRssMiB(owner.pid);
+    }
     result.ws = await wsRoundTrips(`wss://${HOST}:${httpsPort}/ws-echo`, DURATION);
     log(`${rt.name}-ws: ${fmt(result.ws, 0)} round trips/s`);
 
@@ -831,6 +840,7 @@ async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResu
       result.notes.push("the gRPC probe through Portico did not succeed 20/20, gRPC not measured");
     else result.grpc = await h2load(`${rt.name}-grpc`, ctx.hostsFile, grpcUrl, ctx.rawDir, [], ctx.grpc.args);
     if (!alive(portico)) fail(`Portico (${rt.name}) exited during the measurement (${howEnded(portico)})`);
+    if (owner) result.peakRssMiB = vmRssMiB(owner.pid, "VmHWM");
   } catch (err) {
     if (stopping || !(err instanceof BenchError)) throw err;
     showLog();
@@ -870,12 +880,13 @@ function table(
       `workers ${WORKERS}, access log ${ACCESS_LOG})`,
     "",
     "| target | version | adapter (https / mTLS / gRPC) | H1 req/s | H1 p99 ms | H2 req/s | mTLS H2 req/s " +
-      "| H2→h1 upstream | H2→h2c upstream | gRPC unary req/s | WS rt/s | idle RSS MiB |",
-    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    `| direct (${upstream.kind}) | - | - | ${fmt(direct.h1.rps, 0)} | ${fmt(direct.h1.p99ms, 2)} | ${direct.h2 ? fmt(direct.h2.rps, 0) : "n/a"} | n/a | n/a | n/a | ${fmt(direct.grpc?.rps, 0)} | ${fmt(direct.ws, 0)} | n/a |`,
+      "| H2→h1 upstream | H2→h2c upstream | gRPC unary req/s | WS rt/s | idle RSS MiB " +
+      "| RSS after H2 MiB | peak RSS MiB |",
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    `| direct (${upstream.kind}) | - | - | ${fmt(direct.h1.rps, 0)} | ${fmt(direct.h1.p99ms, 2)} | ${direct.h2 ? fmt(direct.h2.rps, 0) : "n/a"} | n/a | n/a | n/a | ${fmt(direct.grpc?.rps, 0)} | ${fmt(direct.ws, 0)} | n/a | n/a | n/a |`,
     ...results.map(
       (r) =>
-        `| portico ${r.name} | ${r.version ?? "n/a"} | ${adapters(r)} | ${fmt(r.h1?.rps, 0)} | ${fmt(r.h1?.p99ms, 2)} | ${fmt(r.h2?.rps, 0)} | ${fmt(r.mtls?.rps, 0)} | ${fmt(r.viaH1?.rps, 0)} | ${fmt(r.viaH2c?.rps, 0)} | ${fmt(r.grpc?.rps, 0)} | ${fmt(r.ws, 0)} | ${fmt(r.rssMiB, 1)} |`,
+        `| portico ${r.name} | ${r.version ?? "n/a"} | ${adapters(r)} | ${fmt(r.h1?.rps, 0)} | ${fmt(r.h1?.p99ms, 2)} | ${fmt(r.h2?.rps, 0)} | ${fmt(r.mtls?.rps, 0)} | ${fmt(r.viaH1?.rps, 0)} | ${fmt(r.viaH2c?.rps, 0)} | ${fmt(r.grpc?.rps, 0)} | ${fmt(r.ws, 0)} | ${fmt(r.rssMiB, 1)} | ${fmt(r.rssAfterH2MiB, 1)} | ${fmt(r.peakRssMiB, 1)} |`,
     ),
     "",
     "H1 = `wrk -t1 -c50 --latency` keep-alive (direct: plain HTTP; portico: HTTP/1.1 over TLS); " +
@@ -886,7 +897,8 @@ function table(
       "gRPC unary = h2load POSTing one gRPC frame to a @grpc/grpc-js echo over h2c (direct: to it); " +
       "WS = sequential WebSocket echo round trips of 32 bytes (direct: ws://; portico: wss://), " +
       "client and echo upstream in the bench process; " +
-      "idle RSS = VmRSS of the runtime process 1 s after startup, before any request. " +
+      "idle RSS = VmRSS of the runtime process 1 s after startup, before any request; " +
+      "RSS after H2 = its VmRSS 1 s after the H2 test; peak RSS = its VmHWM after the last test. " +
       "Runtimes run one after the other on a shared machine: compare within a run, not across runs.",
   ];
   if (upstream.kind === "bun")

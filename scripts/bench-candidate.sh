@@ -15,6 +15,12 @@
 # WARN, haproxy without a log target), so that is the like-for-like row. PORTICO_ACCESS_LOG=on
 # keeps Portico's default log (JSON lines on stdout).
 #
+# PORTICO_REQUEST_TARGET=whatwg renders `settings.requestTarget: whatwg` and `websocket: false` on
+# the route: the opt-in that lets Bun serve SIMPLE hosts with Bun.serve (`bun-sni`) instead of
+# node:http2 (README, "The request target"), to measure what it buys:
+#
+#   --candidate "portico-whatwg=PORTICO_REQUEST_TARGET=whatwg $PWD/scripts/bench-candidate.sh"
+#
 # Follows the harness's "Candidate contract": runs in $RUNDIR with env PORT,
 # MTLS_PORT, HTTP_PORT, UPSTREAM, CERT (leaf+CA chain), KEY, CA, SERVER_NAME; renders
 # $RUNDIR/routes.yaml and execs Portico in the foreground (bench.sh stops it with SIGTERM).
@@ -27,8 +33,16 @@ BUN="$REPO/node_modules/.bin/bun"
 
 # The $PORT listener is listed first: the HTTP listener redirects to the first HTTPS listener
 # that serves the host, and bench.sh expects 301 -> https://$SERVER_NAME:$PORT$uri.
+SETTINGS=""
+ROUTE_EXTRA=""
+if [[ "${PORTICO_REQUEST_TARGET:-exact}" == whatwg ]]; then
+  SETTINGS="settings: { requestTarget: whatwg }"
+  ROUTE_EXTRA=", websocket: false"
+fi
+
 cat > "$RUNDIR/routes.yaml" <<YAML
 # rendered by $REPO/scripts/bench-candidate.sh
+$SETTINGS
 listeners:
   - name: https
     address: 127.0.0.1
@@ -61,7 +75,7 @@ services:
 routes:
   - hosts: [$SERVER_NAME]
     http:
-      - route: [{ destination: upstream }]
+      - { route: [{ destination: upstream }]$ROUTE_EXTRA }
 YAML
 
 LOG_ARGS="--access-log off"

@@ -5,6 +5,7 @@ import { resolveLimits } from "../config/limits.ts";
 import { isIP } from "node:net";
 import type {
   Config,
+  CredentialConfig,
   ListenerConfig,
   ServiceConfig,
   Source,
@@ -21,7 +22,13 @@ import { HostTable } from "../util/host-table.ts";
 import { mapBounded } from "../util/map-bounded.ts";
 import { Slices } from "../util/slices.ts";
 import { compileCertForwarding } from "./cert-forwarding.ts";
-import { type CredentialCache, certificateCovers, provisionCredential } from "./credentials.ts";
+import {
+  type CredentialCache,
+  type CredentialResult,
+  certificateCovers,
+  knownCredential,
+  provisionCredential,
+} from "./credentials.ts";
 import { provisionAcmeCredentials, type AcmeSource } from "./acme.ts";
 import { exposedKeyWarning } from "./key-file-mode.ts";
 import { compileRoute } from "./compile-route.ts";
@@ -73,15 +80,24 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
   const slices = new Slices();
 
   const credentials = new Map<string, CredentialPlan>();
-  const used = usedCredentials(config);
-  const files = [...config.credentials.values()].filter((c) => used.has(c.name) && c.acme === undefined);
+  const used = await usedCredentials(config, slices);
+  // Credentials whose files are unchanged and whose text was parsed before are taken at once
+  // (knownCredential); only the others are read, a few at a time.
+  const fromFiles: (CredentialResult | undefined)[] = [];
+  const toRead: { at: number; c: CredentialConfig }[] = [];
+  for (const c of config.credentials.values()) {
+    if (!used.has(c.name) || c.acme !== undefined) continue;
+    const known = opts.credentials && knownCredential(c, opts.credentials);
+    if (known === undefined) toRead.push({ at: fromFiles.length, c });
+    fromFiles.push(known);
+    await slices.pause();
+  }
+  await mapBounded(toRead, CREDENTIALS_AT_ONCE, async ({ at, c }) => {
+    await slices.pause();
+    fromFiles[at] = await provisionCredential(c, opts.credentials);
+  });
   const results = [
-    // Unchanged files are not read again (util/file-reads.ts), so a credential may take no I/O
-    // at all: pause between them.
-    ...(await mapBounded(files, CREDENTIALS_AT_ONCE, async (c) => {
-      await slices.pause();
-      return provisionCredential(c, opts.credentials);
-    })),
+    ...(fromFiles as CredentialResult[]),
     ...(await provisionAcmeCredentials(config, used, opts.acme, issues)),
   ];
   opts.credentials?.sweep();
@@ -137,10 +153,15 @@ function withAcme(
   return plan;
 }
 
-function usedCredentials(config: Config): Set<string> {
+async function usedCredentials(config: Config, slices: Slices): Promise<Set<string>> {
   const names = new Set<string>();
-  for (const l of config.listeners)
-    if (l.protocol === "HTTPS") for (const s of l.servers) names.add(s.credential);
+  for (const l of config.listeners) {
+    if (l.protocol !== "HTTPS") continue;
+    for (const s of l.servers) {
+      names.add(s.credential);
+      await slices.pause();
+    }
+  }
   for (const s of config.services.values())
     for (const tls of [s.tls, ...(s.subsets ?? []).map((sub) => sub.trafficPolicy?.tls)])
       if (tls?.credential !== undefined) names.add(tls.credential);

@@ -103,7 +103,7 @@ interface Lexed {
  */
 async function lexFrom(text: string, at: number, lineStarts: number[], slices: Slices): Promise<Lexed> {
   const lineCounter = new LineCounter();
-  lineCounter.lineStarts.push(...lineStarts);
+  lineCounter.lineStarts = lineStarts;
   const parser = new Parser(lineCounter.addNewLine);
   // Parser.parse announces the first line itself before lexing.
   if (at === 0) lineCounter.addNewLine(0);
@@ -150,12 +150,7 @@ async function lexTail(text: string, reuse: YamlReuse, slices: Slices): Promise<
   // entry before it held, in the new text as in the last.
   if (at === undefined || at > same || at === 0 || text[at - 1] !== "\n" || !/[\w"']/.test(text[at] ?? ""))
     return undefined;
-  const tail = await lexFrom(
-    text,
-    at,
-    cst.lineStarts.filter((s) => s <= at),
-    slices,
-  );
+  const tail = await lexFrom(text, at, cst.lineStarts.slice(0, linesUpTo(cst.lineStarts, at)), slices);
   const map = singleMapping(tail.tokens);
   const doc = tail.tokens.find((t): t is CST.Document => t.type === "document");
   if (map === undefined || doc === undefined || map.indent !== cst.map.indent) return undefined;
@@ -169,6 +164,17 @@ async function lexTail(text: string, reuse: YamlReuse, slices: Slices): Promise<
   const tokens: CST.Token[] = [{ ...doc, offset: cst.doc.offset, start: cst.doc.start, value: joined }];
   const keys = [...cst.keys.slice(0, k), ...map.items.map(keyAt)];
   return { tokens, lineCounter: tail.lineCounter, marks: tail.marks, starts, keys, from: at };
+}
+
+/** How many of the ascending `starts` are at or before `at`. */
+function linesUpTo(starts: number[], at: number): number {
+  let [low, high] = [0, starts.length];
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (starts[mid]! <= at) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
 
 /** How many characters two texts share from the start, compared in blocks. */

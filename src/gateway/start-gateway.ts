@@ -286,7 +286,10 @@ async function keysOf(l: ListenerPlan | StreamListenerPlan, slices: Slices): Pro
   // one piece (docs/architecture.md, "Reload").
   const key = createHash("sha256").update(base);
   const tlsKey = createHash("sha256");
+  // defaultPolicyOf, found in this loop (it pauses) rather than by a search of its own.
+  let defaultPolicy: number | undefined;
   for (const s of l.servers) {
+    if (defaultPolicy === undefined && s.hosts.includes("*")) defaultPolicy = s.index;
     // The policy as tlsSpec hands it over, without its credential; a key of another kind may
     // need another inner server (tls/key-kind.ts): a restart.
     key.update(`\n${policyKey(s)}`);
@@ -302,7 +305,7 @@ async function keysOf(l: ListenerPlan | StreamListenerPlan, slices: Slices): Pro
     key.update(`\n${patterns[i]}=${servers[i]!.index}`);
     await slices.pause();
   }
-  key.update(`\n${defaultPolicyOf(l)}${l.acmeTlsAlpn ? "|acme" : ""}`);
+  key.update(`\n${defaultPolicy}${l.acmeTlsAlpn ? "|acme" : ""}`);
   return { key: key.digest("hex"), tlsKey: tlsKey.digest("hex") };
 }
 

@@ -85,7 +85,10 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
   // (knownCredential); only the others are read, a few at a time.
   const fromFiles: (CredentialResult | undefined)[] = [];
   const toRead: { at: number; c: CredentialConfig }[] = [];
+  // Whether any credential is ACME, found here rather than by a loop of its own (withAcme).
+  let anyAcme = false;
   for (const c of config.credentials.values()) {
+    anyAcme ||= c.acme !== undefined;
     if (!used.has(c.name) || c.acme !== undefined) continue;
     const known = opts.credentials && knownCredential(c, opts.credentials);
     if (known === undefined) toRead.push({ at: fromFiles.length, c });
@@ -118,7 +121,7 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
   for (const l of config.listeners) {
     if (l.protocol === "TCP" || l.protocol === "TLS") continue; // streamListeners (tcp.ts)
     const plan = await compileListener(l, config, credentials, vhosts, issues, warnings, tlsExtras, slices);
-    if (plan) listeners.push(withAcme(plan, l, config, opts.acme?.responder));
+    if (plan) listeners.push(anyAcme ? withAcme(plan, l, config, opts.acme?.responder) : plan);
   }
   const streamListeners = compileStreamListeners(config, pools, issues, warnings);
   if (issues.length > 0) throw new ConfigError(issues);
@@ -136,7 +139,8 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
 
 /**
  * Challenge answers: http-01 on every plain HTTP listener, tls-alpn-01 on the HTTPS listeners
- * with a server on an ACME credential; none when no credential is ACME (nothing on the hot path).
+ * with a server on an ACME credential; not called when no credential is ACME (nothing on the hot
+ * path, and no loop over every server of a reload).
  */
 function withAcme(
   plan: ListenerPlan,
@@ -147,7 +151,7 @@ function withAcme(
   if (responder === undefined) return plan;
   const acme = (name: string) => config.credentials.get(name)?.acme !== undefined;
   if (plan.kind === "http") {
-    if ([...config.credentials.values()].some((c) => c.acme !== undefined)) plan.acmeHttp01 = responder;
+    plan.acmeHttp01 = responder;
   } else if (l.protocol === "HTTPS" && l.servers.some((s) => acme(s.credential)))
     plan.acmeTlsAlpn = responder;
   return plan;
@@ -218,6 +222,8 @@ async function compileListener(
   const servers: TlsServerPlan[] = [];
   const serverByHost = new HostTable<TlsServerPlan>();
   const acmePending: string[] = [];
+  // Found in this loop, which pauses, rather than by another over thousands of servers.
+  let anyMutual = false;
   for (const s of l.servers) {
     await slices.pause();
     const credential = credentials.get(s.credential);
@@ -252,6 +258,7 @@ async function compileListener(
       ...tlsExtras.get(s),
     };
     servers.push(plan);
+    anyMutual ||= s.mode !== "SIMPLE";
     for (const h of served) {
       hosts.add(h, true);
       serverByHost.add(h, plan);
@@ -262,7 +269,6 @@ async function compileListener(
       }
     }
   }
-  const anyMutual = servers.some((s) => s.mode !== "SIMPLE");
   const plan: HttpsListenerPlan = {
     kind: "https",
     ...common,

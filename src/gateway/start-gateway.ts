@@ -21,6 +21,7 @@ import { streamListenerSpec } from "../tcp/route.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 import type { UpstreamPools } from "../upstream/pools.ts";
 import { Slices } from "../util/slices.ts";
+import { createHash } from "node:crypto";
 
 export interface GatewayDeps {
   /** Chooses the adapter for each listener (see listeners/select.ts). */
@@ -280,30 +281,32 @@ async function keysOf(l: ListenerPlan | StreamListenerPlan, slices: Slices): Pro
     const replacer = (_k: string, v: unknown) => (typeof v === "function" ? `fn#${++uniq}` : v);
     return { key: `${base}|${JSON.stringify(l, replacer)}`, tlsKey: "" };
   }
-  const policies: string[] = [];
-  const creds: string[] = [];
+  // Hashed as they are made, not joined: the joined strings ran to megabytes with 10,000 servers,
+  // and joining them and comparing them with the running ones held the event loop for ~10 ms in
+  // one piece (docs/architecture.md, "Reload").
+  const key = createHash("sha256").update(base);
+  const tlsKey = createHash("sha256");
+  // defaultPolicyOf, found in this loop (it pauses) rather than by a search of its own.
+  let defaultPolicy: number | undefined;
   for (const s of l.servers) {
+    if (defaultPolicy === undefined && s.hosts.includes("*")) defaultPolicy = s.index;
     // The policy as tlsSpec hands it over, without its credential; a key of another kind may
     // need another inner server (tls/key-kind.ts): a restart.
-    policies.push(policyKey(s));
+    key.update(`\n${policyKey(s)}`);
     // As tlsSpec hands them over: a SIMPLE server has no CA and no check.
     const check = s.mode === "SIMPLE" || s.clientCertCheck === undefined ? "" : `|fn#${++uniq}`;
-    creds.push(`${s.credential.digest}${check}`);
+    tlsKey.update(`\n${s.credential.digest}${check}`);
     await slices.pause();
   }
+  key.update("\nhosts");
   const patterns = l.serverByHost.patterns();
   const servers = l.serverByHost.values();
-  const hosts: string[] = [];
   for (let i = 0; i < patterns.length; i++) {
-    hosts.push(`${patterns[i]}=${servers[i]!.index}`);
-    if ((i & 1023) === 1023) await slices.pause();
+    key.update(`\n${patterns[i]}=${servers[i]!.index}`);
+    await slices.pause();
   }
-  const defaultPolicy = defaultPolicyOf(l);
-  const acme = l.acmeTlsAlpn ? "|acme" : "";
-  return {
-    key: `${base}|${policies.join(",")}|${defaultPolicy}|${hosts.join(",")}${acme}`,
-    tlsKey: creds.join(","),
-  };
+  key.update(`\n${defaultPolicy}${l.acmeTlsAlpn ? "|acme" : ""}`);
+  return { key: key.digest("hex"), tlsKey: tlsKey.digest("hex") };
 }
 
 /**

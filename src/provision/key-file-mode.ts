@@ -13,7 +13,12 @@ export async function exposedKeyWarning(file: string, what = "private key"): Pro
   if (process.platform === "win32") return undefined;
   // The mode the key's read saw (no second stat of 10,000 key files on a reload).
   const seen = await fileMode(file);
-  if (seen === undefined) return undefined; // reading it is reported by whoever reads it
+  return seen === undefined ? undefined : modeWarning(file, seen, what); // unreadable: its read says so
+}
+
+/** exposedKeyWarning for a file whose mode is known. */
+export function modeWarning(file: string, seen: number, what = "private key"): string | undefined {
+  if (process.platform === "win32") return undefined;
   const mode = seen & 0o777;
   if ((mode & READABLE_BY_OTHERS) === 0) return undefined;
   const who = [mode & 0o040 ? "its group" : "", mode & 0o004 ? "every user" : ""]

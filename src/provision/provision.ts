@@ -5,6 +5,7 @@ import { resolveLimits } from "../config/limits.ts";
 import { isIP } from "node:net";
 import type {
   Config,
+  CredentialConfig,
   ListenerConfig,
   ServiceConfig,
   Source,
@@ -21,7 +22,13 @@ import { HostTable } from "../util/host-table.ts";
 import { mapBounded } from "../util/map-bounded.ts";
 import { Slices } from "../util/slices.ts";
 import { compileCertForwarding } from "./cert-forwarding.ts";
-import { type CredentialCache, certificateCovers, provisionCredential } from "./credentials.ts";
+import {
+  type CredentialCache,
+  type CredentialResult,
+  certificateCovers,
+  knownCredential,
+  provisionCredential,
+} from "./credentials.ts";
 import { provisionAcmeCredentials, type AcmeSource } from "./acme.ts";
 import { exposedKeyWarning } from "./key-file-mode.ts";
 import { compileRoute } from "./compile-route.ts";
@@ -73,15 +80,27 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
   const slices = new Slices();
 
   const credentials = new Map<string, CredentialPlan>();
-  const used = usedCredentials(config);
-  const files = [...config.credentials.values()].filter((c) => used.has(c.name) && c.acme === undefined);
+  const used = await usedCredentials(config, slices);
+  // Credentials whose files are unchanged and whose text was parsed before are taken at once
+  // (knownCredential); only the others are read, a few at a time.
+  const fromFiles: (CredentialResult | undefined)[] = [];
+  const toRead: { at: number; c: CredentialConfig }[] = [];
+  // Whether any credential is ACME, found here rather than by a loop of its own (withAcme).
+  let anyAcme = false;
+  for (const c of config.credentials.values()) {
+    anyAcme ||= c.acme !== undefined;
+    if (!used.has(c.name) || c.acme !== undefined) continue;
+    const known = opts.credentials && knownCredential(c, opts.credentials);
+    if (known === undefined) toRead.push({ at: fromFiles.length, c });
+    fromFiles.push(known);
+    await slices.pause();
+  }
+  await mapBounded(toRead, CREDENTIALS_AT_ONCE, async ({ at, c }) => {
+    await slices.pause();
+    fromFiles[at] = await provisionCredential(c, opts.credentials);
+  });
   const results = [
-    // Unchanged files are not read again (util/file-reads.ts), so a credential may take no I/O
-    // at all: pause between them.
-    ...(await mapBounded(files, CREDENTIALS_AT_ONCE, async (c) => {
-      await slices.pause();
-      return provisionCredential(c, opts.credentials);
-    })),
+    ...(fromFiles as CredentialResult[]),
     ...(await provisionAcmeCredentials(config, used, opts.acme, issues)),
   ];
   opts.credentials?.sweep();
@@ -102,7 +121,7 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
   for (const l of config.listeners) {
     if (l.protocol === "TCP" || l.protocol === "TLS") continue; // streamListeners (tcp.ts)
     const plan = await compileListener(l, config, credentials, vhosts, issues, warnings, tlsExtras, slices);
-    if (plan) listeners.push(withAcme(plan, l, config, opts.acme?.responder));
+    if (plan) listeners.push(anyAcme ? withAcme(plan, l, config, opts.acme?.responder) : plan);
   }
   const streamListeners = compileStreamListeners(config, pools, issues, warnings);
   if (issues.length > 0) throw new ConfigError(issues);
@@ -120,7 +139,8 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
 
 /**
  * Challenge answers: http-01 on every plain HTTP listener, tls-alpn-01 on the HTTPS listeners
- * with a server on an ACME credential; none when no credential is ACME (nothing on the hot path).
+ * with a server on an ACME credential; not called when no credential is ACME (nothing on the hot
+ * path, and no loop over every server of a reload).
  */
 function withAcme(
   plan: ListenerPlan,
@@ -131,16 +151,21 @@ function withAcme(
   if (responder === undefined) return plan;
   const acme = (name: string) => config.credentials.get(name)?.acme !== undefined;
   if (plan.kind === "http") {
-    if ([...config.credentials.values()].some((c) => c.acme !== undefined)) plan.acmeHttp01 = responder;
+    plan.acmeHttp01 = responder;
   } else if (l.protocol === "HTTPS" && l.servers.some((s) => acme(s.credential)))
     plan.acmeTlsAlpn = responder;
   return plan;
 }
 
-function usedCredentials(config: Config): Set<string> {
+async function usedCredentials(config: Config, slices: Slices): Promise<Set<string>> {
   const names = new Set<string>();
-  for (const l of config.listeners)
-    if (l.protocol === "HTTPS") for (const s of l.servers) names.add(s.credential);
+  for (const l of config.listeners) {
+    if (l.protocol !== "HTTPS") continue;
+    for (const s of l.servers) {
+      names.add(s.credential);
+      await slices.pause();
+    }
+  }
   for (const s of config.services.values())
     for (const tls of [s.tls, ...(s.subsets ?? []).map((sub) => sub.trafficPolicy?.tls)])
       if (tls?.credential !== undefined) names.add(tls.credential);
@@ -197,6 +222,8 @@ async function compileListener(
   const servers: TlsServerPlan[] = [];
   const serverByHost = new HostTable<TlsServerPlan>();
   const acmePending: string[] = [];
+  // Found in this loop, which pauses, rather than by another over thousands of servers.
+  let anyMutual = false;
   for (const s of l.servers) {
     await slices.pause();
     const credential = credentials.get(s.credential);
@@ -231,6 +258,7 @@ async function compileListener(
       ...tlsExtras.get(s),
     };
     servers.push(plan);
+    anyMutual ||= s.mode !== "SIMPLE";
     for (const h of served) {
       hosts.add(h, true);
       serverByHost.add(h, plan);
@@ -241,7 +269,6 @@ async function compileListener(
       }
     }
   }
-  const anyMutual = servers.some((s) => s.mode !== "SIMPLE");
   const plan: HttpsListenerPlan = {
     kind: "https",
     ...common,

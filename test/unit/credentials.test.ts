@@ -2,7 +2,15 @@ import "reflect-metadata";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { X509Certificate as NodeX509 } from "node:crypto";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { CredentialConfig } from "../../src/config/model.ts";
@@ -10,9 +18,11 @@ import { quickCredential } from "../../src/provision/credential-quick.ts";
 import {
   CredentialCache,
   certificateCovers,
+  knownCredential,
   parseCredential,
   provisionCredential,
 } from "../../src/provision/credentials.ts";
+import { FileMemo, FileReads, recordReads } from "../../src/util/file-reads.ts";
 import { book } from "../helpers/book.ts";
 import { openssl } from "../helpers/pki.ts";
 
@@ -348,6 +358,33 @@ describe("CredentialCache: a load parses only the credentials whose PEM text cha
       cache.sweep();
       expect(cache.lastLoad).toEqual({ parsed: 0, reused: 0 });
     }
+  });
+});
+
+describe("knownCredential: a reload's unchanged credential, without awaiting anything", () => {
+  test("what provisionCredential gives, the exposed key included; undefined once a file changed", async () => {
+    const a = { cert: join(dir, "known-a.crt"), key: join(dir, "known-a.key") };
+    copyFileSync(webappCert, a.cert);
+    copyFileSync(webappKey, a.key);
+    chmodSync(a.key, 0o644);
+    const cache = new CredentialCache();
+    const memo = new FileMemo(20);
+    await Bun.sleep(40);
+    const load = <T>(fn: () => T) =>
+      recordReads(new FileReads(), async () => fn(), memo).finally(() => cache.sweep());
+    // The first load reads and parses; nothing is known yet.
+    expect(await load(() => knownCredential(cred(a), cache))).toBeUndefined();
+    const first = await load(() => provisionCredential(cred(a), cache));
+    const known = await load(() => knownCredential(cred(a), cache));
+    expect(memo.lastLoad).toMatchObject({ read: 0, reused: 2 });
+    expect(cache.lastLoad).toEqual({ parsed: 0, reused: 1 });
+    expect(known).toEqual(first);
+    expect(known!.ok && known!.warnings.map((w) => w.message)).toEqual([
+      expect.stringContaining("is readable by its group and every user (mode 0644)"),
+    ]);
+    // A rotated key file: read (and parsed) by provisionCredential, not known.
+    copyFileSync(join(dir, "ec-sec1.key"), a.key);
+    expect(await load(() => knownCredential(cred(a), cache))).toBeUndefined();
   });
 });
 

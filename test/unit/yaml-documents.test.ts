@@ -77,3 +77,41 @@ describe("parseYamlSliced with YamlReuse (a reload's)", () => {
     }
   });
 });
+
+describe("parseYamlSliced lexes only from the first changed entry", () => {
+  const creds = Array.from({ length: 50 }, (_, i) => `  c${i}: { cert: /a/${i}.crt, key: /a/${i}.key }`);
+  const base = `settings:\n  admin: off\ncredentials:\n${creds.join("\n")}\n`;
+  const routes = (body: string) => `routes:\n  - directResponse: { status: 200, body: "${body}" }\n`;
+  // Each text follows the one before; `from`: where lexing must start (0: the whole text).
+  const steps: [string, string, (t: string) => number][] = [
+    ["the first parse", `${base}${routes("one")}`, () => 0],
+    ["a route's body", `${base}${routes("two")}`, (t) => t.indexOf("routes:")],
+    ["a new entry between two", `${base}extra: 1\n${routes("two")}`, (t) => t.indexOf("extra:")],
+    ["the first entry", `settings:\n  admin: on\n${base.slice(23)}extra: 1\n${routes("two")}`, () => 0],
+    // A line that does not start a key where the changed entry starts: the whole text.
+    ["a comment before a changed entry", `${base}# x\nextra: 2\n${routes("two")}`, () => 0],
+    ["that entry again", `${base}# x\nextra: 3\n${routes("two")}`, (t) => t.indexOf("extra:")],
+    // Each of these continues the entry before the change: the whole text again.
+    ["a compact sequence", `a:\n- 1\nb: 2\n`, () => 0],
+    ["an item of it", `a:\n- 1\n- 2\nb: 2\n`, () => 0],
+    ["a kept block scalar", `a: |+\n  x\nb: 1\n`, () => 0],
+    ["a blank line it keeps", `a: |+\n  x\n\nb: 1\n`, () => 0],
+    ["a plain scalar", `a: x\nb: 1\n`, () => 0],
+    ["its next line", `a: x\n  y\nb: 1\n`, () => 0],
+    ["a changed entry that does not parse", `a: x\n  y\nb: [\n`, () => 0],
+    ["fixed", `a: x\n  y\nb: [1]\n`, () => 0],
+    ["a duplicate of a kept key", `a: x\n  y\nb: [1]\na: 2\n`, (t) => t.indexOf("a: 2")],
+  ];
+
+  test("each step gives what a parse from scratch gives", async () => {
+    const reuse = new YamlReuse();
+    for (const [name, t, from] of steps) {
+      const got = await parseYamlSliced(t, reuse);
+      expect({ name, parsed: summary(got), from: got.lexedFrom }).toEqual({
+        name,
+        parsed: summary(parseYaml(t)),
+        from: from(t),
+      });
+    }
+  });
+});

@@ -41,14 +41,17 @@ for (let i = 0; i < Number(count); i++) {
     });
   });
 }
-// Let the server side see each connection end, then collect.
-for (let i = 0; i < 100 && closed < sessions; i++) {
+// Let the server side see each connection end, then collect. Both waits are bounded but generous:
+// on a loaded machine the last closes and finalizers can take seconds to run, while a session the
+// bug keeps stays alive for the 300 s idle timeout, so waiting longer cannot hide it.
+for (let i = 0; i < 250 && closed < sessions; i++) {
   await new Promise((r) => setTimeout(r, 20));
 }
-// A full collection: gc() on V8 (node, deno), Bun.gc(true) on JavaScriptCore.
+// A full collection: gc() on V8 (node, deno), Bun.gc(true) on JavaScriptCore. Finalizers run in
+// a later task, so collect and wait in rounds until every session is accounted for.
 const collect = globalThis.gc ?? (() => globalThis.Bun.gc(true));
-for (let i = 0; i < 5; i++) {
-  await new Promise((r) => setTimeout(r, 10));
+for (let i = 0; i < 40 && collected < sessions; i++) {
+  await new Promise((r) => setTimeout(r, i < 5 ? 10 : 100));
   collect();
 }
 await new Promise((r) => setTimeout(r, 50));

@@ -26,13 +26,14 @@ export class ConnectionTracker {
     private readonly events?: ListenerEvents,
   ) {}
 
+  /** A socket accepted; the caller calls `remove` when it closes (one close listener for all). */
   add(socket: Socket): void {
     this.sockets.add(socket);
     if (this.waitFor === "sockets") this.begin();
-    socket.once("close", () => {
-      this.sockets.delete(socket);
-      if (this.waitFor === "sockets") this.end();
-    });
+  }
+  remove(socket: Socket): void {
+    if (!this.sockets.delete(socket)) return;
+    if (this.waitFor === "sockets") this.end();
   }
   begin(): void {
     this.inFlight++;
@@ -85,16 +86,21 @@ export async function serveFront(
   // limits.maxConnections: a connection over the cap is closed at once, never queued.
   const max = spec.limits?.maxConnections;
   let open = 0;
+  // One close listener, shared by every socket of the listener: what each connection costs
+  // bounds the handshakes per second (docs/runtimes.md, "Where a request's CPU goes").
+  function onClose(this: Socket): void {
+    if (max !== undefined) open--;
+    tracker.remove(this);
+    closed?.();
+  }
   front.on("connection", (socket: Socket) => {
     if (max !== undefined) {
       if (open >= max) return void socket.destroy();
       open++;
-      socket.once("close", () => open--);
     }
     tracker.add(socket);
-    if (opened === undefined) return;
-    opened();
-    if (closed) socket.once("close", closed);
+    opened?.();
+    socket.on("close", onClose);
   });
   const port = await listen(front, spec);
   return {

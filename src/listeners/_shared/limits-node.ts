@@ -60,8 +60,13 @@ export function limitServer(
   const idle = limits.idleTimeoutMs;
   // Bun's node:http2 keeps an HTTP/1.1 connection open past both; the socket's own inactivity
   // timer closes it everywhere (an upgrade turns it off: node-upgrade.ts).
+  // One listener per server and shared functions, no closure per connection (handshakes per
+  // second are bound by what each connection costs: docs/runtimes.md, "Where a request's CPU goes").
   if (idle !== undefined && event === "secureConnection")
-    s.on(event, (socket: Socket) => socket.setTimeout(idle, () => socket.destroy()));
+    s.on(event, (socket: Socket) => {
+      socket.setTimeout(idle);
+      socket.on("timeout", destroySelf);
+    });
   const ms = limits.requestHeadersTimeoutMs;
   if (ms === undefined) return;
   s.on(event, (socket: Socket) => armHeadersTimer(socket, ms));
@@ -75,9 +80,20 @@ const HEADERS_TIMER = Symbol("portico.headersTimer");
 type Timed = Socket & { [HEADERS_TIMER]?: ReturnType<typeof setTimeout> };
 
 function armHeadersTimer(socket: Timed, ms: number): void {
-  const timer = setTimeout(() => socket.destroy(), ms);
-  socket[HEADERS_TIMER] = timer;
-  socket.once("close", () => clearTimeout(timer));
+  socket[HEADERS_TIMER] = setTimeout(destroy, ms, socket);
+  socket.on("close", disarmSelf);
+}
+
+function destroy(socket: Socket): void {
+  socket.destroy();
+}
+
+function destroySelf(this: Socket): void {
+  this.destroy();
+}
+
+function disarmSelf(this: Timed): void {
+  disarm(this);
 }
 
 function disarm(socket: Timed): void {

@@ -88,7 +88,9 @@ export function secureServer(
   const server = createSecureServer(
     {
       ...contextOptions(spec, policy),
-      ...(sni ? { SNICallback: sni.SNICallback } : {}),
+      // A group of one needs no choice: its policy's certificate is the server's own, and a
+      // callback per handshake (a call into JavaScript, a context switch) costs each connection.
+      ...(sni && sni.members.length > 1 ? { SNICallback: sni.SNICallback } : {}),
       requestCert: askCert,
       // OPTIONAL_MUTUAL: an untrusted certificate is refused by the guard, a missing one admitted.
       rejectUnauthorized: policy.requireClientCert,

@@ -36,45 +36,62 @@ export function dispatchBySni(
   decide: SniDecision,
   refused?: (outcome: HandshakeOutcome) => void,
 ): void {
-  let buffered: Buffer | undefined;
-  const drop = () => {
-    if (buffered !== undefined) refused?.("protocol");
-    socket.destroy();
-  };
-  const onData = (chunk: Buffer) => {
-    buffered = buffered === undefined ? chunk : Buffer.concat([buffered, chunk]);
-    const hello = parseClientHello(buffered);
-    if (hello.kind === "incomplete") {
-      if (buffered.length > MAX_CLIENT_HELLO) drop();
-      return;
-    }
-    socket.removeListener("data", onData);
-    socket.removeListener("error", drop);
-    socket.removeListener("end", drop);
-    socket.removeListener("timeout", drop);
-    socket.setTimeout(0);
-    if (hello.kind === "invalid") {
-      refused?.("protocol");
-      socket.destroy();
-      return;
-    }
-    const target = decide(hello.serverName, hello.alpn);
-    if (target === undefined) {
-      // Istio/Envoy end the handshake for a name no server lists; so do we (curl sees exit 35).
-      refused?.(hello.serverName === undefined ? "no_sni" : "unknown_sni");
-      socket.destroy();
-      return;
-    }
-    socket.pause();
-    socket.unshift(buffered);
-    target.emit(socket, hello.serverName, hello.alpn);
-  };
+  // State on the socket and listeners shared by every connection, no closure each: what each
+  // connection costs bounds the handshakes per second (docs/runtimes.md, "Where a request's CPU
+  // goes").
+  (socket as Reading)[HELLO] = { buffered: undefined, decide, refused };
   socket.setNoDelay(true);
   socket.setTimeout(CLIENT_HELLO_TIMEOUT_MS);
   socket.on("timeout", drop);
   socket.on("error", drop);
   socket.on("end", drop);
   socket.on("data", onData);
+}
+
+const HELLO = Symbol("portico.clientHello");
+interface HelloState {
+  buffered: Buffer | undefined;
+  decide: SniDecision;
+  refused: ((outcome: HandshakeOutcome) => void) | undefined;
+}
+type Reading = Socket & { [HELLO]?: HelloState };
+
+function drop(this: Reading): void {
+  const state = this[HELLO];
+  if (state?.buffered !== undefined) state.refused?.("protocol");
+  this.destroy();
+}
+
+function onData(this: Reading, chunk: Buffer): void {
+  const state = this[HELLO]!;
+  const buffered = state.buffered === undefined ? chunk : Buffer.concat([state.buffered, chunk]);
+  state.buffered = buffered;
+  const hello = parseClientHello(buffered);
+  if (hello.kind === "incomplete") {
+    if (buffered.length > MAX_CLIENT_HELLO) drop.call(this);
+    return;
+  }
+  this[HELLO] = undefined;
+  this.removeListener("data", onData);
+  this.removeListener("error", drop);
+  this.removeListener("end", drop);
+  this.removeListener("timeout", drop);
+  this.setTimeout(0);
+  if (hello.kind === "invalid") {
+    state.refused?.("protocol");
+    this.destroy();
+    return;
+  }
+  const target = state.decide(hello.serverName, hello.alpn);
+  if (target === undefined) {
+    // Istio/Envoy end the handshake for a name no server lists; so do we (curl sees exit 35).
+    state.refused?.(hello.serverName === undefined ? "no_sni" : "unknown_sni");
+    this.destroy();
+    return;
+  }
+  this.pause();
+  this.unshift(buffered);
+  target.emit(this, hello.serverName, hello.alpn);
 }
 
 /**

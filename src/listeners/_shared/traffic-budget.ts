@@ -161,6 +161,16 @@ export function pipedBudget(client: Socket): TrafficBudget {
   return new TrafficBudget(client, client, () => client.destroy());
 }
 
+const PORT = Symbol("portico.handedOverPort");
+type Handed = Socket & { [PORT]?: number };
+
+function forgetIn(byPort: Map<number, Socket>) {
+  return function (this: Handed): void {
+    const port = this[PORT];
+    if (port !== undefined && byPort.get(port) === this) byPort.delete(port);
+  };
+}
+
 /**
  * The front's sockets handed in process to a TLS server (node-http2), found again from the
  * TLS socket that wraps one: it reports the same peer. A TLS socket's own bytesRead is 0 on
@@ -168,14 +178,15 @@ export function pipedBudget(client: Socket): TrafficBudget {
  */
 export class HandedOver {
   private readonly byPort = new Map<number, Socket>();
+  /** One close listener for every socket handed over, not a closure each. */
+  private readonly onClose = forgetIn(this.byPort);
 
   add(socket: Socket): void {
     const port = socket.remotePort;
     if (port === undefined) return;
     this.byPort.set(port, socket);
-    socket.once("close", () => {
-      if (this.byPort.get(port) === socket) this.byPort.delete(port);
-    });
+    (socket as Handed)[PORT] = port;
+    socket.on("close", this.onClose);
   }
 
   find(tls: TLSSocket): Socket | undefined {

@@ -799,13 +799,23 @@ async function benchRuntime(rt: Runtime, ctx: BenchContext): Promise<RuntimeResu
 
     const url = `https://${HOST}:${httpsPort}${PATH}`;
     await warmUp(ctx.hostsFile, url, true);
+    // A runtime that dies under load (Deno: docs/runtimes.md) ends its row with how it ended,
+    // not the whole bench with the next client's connection error.
+    const stillUp = (after: string) => {
+      if (!alive(portico)) fail(`Portico (${rt.name}) exited during ${after} (${howEnded(portico)})`);
+    };
     result.h1 = await wrk(`${rt.name}-h1`, ctx.hostsFile, url, ctx.rawDir);
+    stillUp("the H1 test");
     result.h2 = await h2load(`${rt.name}-h2`, ctx.hostsFile, url, ctx.rawDir);
+    stillUp("the H2 test");
     if (owner) {
       await sleep(1000);
       result.rssAfterH2MiB = vmRssMiB(owner.pid);
     }
-    result.ws = await wsRoundTrips(`wss://${HOST}:${httpsPort}/ws-echo`, DURATION);
+    result.ws = await wsRoundTrips(`wss://${HOST}:${httpsPort}/ws-echo`, DURATION).catch((err) => {
+      stillUp("the WebSocket test");
+      throw err;
+    });
     log(`${rt.name}-ws: ${fmt(result.ws, 0)} round trips/s`);
 
     if (ctx.shim) {

@@ -16,7 +16,7 @@
 // response flag and handshake reason (closed sets). No path, client address or Host header.
 
 import type { AcmeStatus } from "../acme/manager.ts";
-import { collectDefaultMetrics, Counter, Gauge, Registry } from "./prom-client.ts";
+import { collectProcessMetrics, Counter, Gauge, Registry } from "./prom-client.ts";
 import type { Plan } from "../provision/plan.ts";
 import { daysLeft } from "../util/days.ts";
 import { type HistogramSeries, LeanHistogram } from "./lean-histogram.ts";
@@ -310,7 +310,7 @@ export class Metrics implements TrafficObserver {
         },
       );
     }
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics !== false) collectProcessMetrics(this.registry);
   }
 
   /** The configuration generation: 1 at start, one more per successful reload. */

@@ -8,9 +8,10 @@ declare module "prom-client/lib/counter.js" {
   const Counter: typeof import("prom-client").Counter;
   export default Counter;
 }
-declare module "prom-client/lib/defaultMetrics.js" {
-  const collectDefaultMetrics: typeof import("prom-client").collectDefaultMetrics;
-  export default collectDefaultMetrics;
+// Each default process metric: registers its gauges or counters (collectProcessMetrics).
+declare module "prom-client/lib/metrics/*.js" {
+  const metric: (registry: import("prom-client").Registry, config: object) => void;
+  export default metric;
 }
 declare module "prom-client/lib/gauge.js" {
   const Gauge: typeof import("prom-client").Gauge;

@@ -258,3 +258,20 @@ describe("aggregateMetrics", () => {
     expect(e.types.get("portico_http_request_duration_seconds")).toBe("histogram");
   });
 });
+
+describe("process metrics", () => {
+  // prom-client's default set, but on Bun without nodejs_heap_space_size_*: there each scrape's
+  // v8.getHeapSpaceStatistics() walks the whole heap (150-390 ms at 200-600 MiB), holding every
+  // request; prom-client itself skips that metric only where the call throws.
+  test("the process and heap-size metrics, and no heap-space metrics on Bun", async () => {
+    const m = new Metrics();
+    const e = await scrape(m);
+    for (const name of [
+      "process_cpu_seconds_total",
+      "process_resident_memory_bytes",
+      "nodejs_heap_size_used_bytes",
+    ])
+      expect(e.types.has(name)).toBe(true);
+    expect(e.types.has("nodejs_heap_space_size_used_bytes")).toBe(false);
+  });
+});

@@ -286,10 +286,10 @@ async function keysOf(l: ListenerPlan | StreamListenerPlan, slices: Slices): Pro
   // one piece (docs/architecture.md, "Reload").
   const key = createHash("sha256").update(base);
   const tlsKey = createHash("sha256");
-  // defaultPolicyOf, found in this loop (it pauses) rather than by a search of its own.
+  // defaultPolicyOf's answer, found in this loop (it pauses) rather than by a search of its own.
   let defaultPolicy: number | undefined;
   for (const s of l.servers) {
-    if (defaultPolicy === undefined && s.hosts.includes("*")) defaultPolicy = s.index;
+    if (defaultPolicy === undefined && isDefaultServer(s)) defaultPolicy = s.index;
     // The policy as tlsSpec hands it over, without its credential; a key of another kind may
     // need another inner server (tls/key-kind.ts): a restart.
     key.update(`\n${policyKey(s)}`);
@@ -349,9 +349,13 @@ function policyKey(s: HttpsListenerPlan["servers"][number]): string {
   return json;
 }
 
-/** The server for handshakes without SNI: one that lists "*", as in Istio (else none). */
+/** The server for handshakes without SNI: the first that lists "*", as in Istio (else none). */
 function defaultPolicyOf(l: HttpsListenerPlan): number | undefined {
-  return l.servers.find((s) => s.hosts.includes("*"))?.index;
+  return l.servers.find(isDefaultServer)?.index;
+}
+
+function isDefaultServer(s: HttpsListenerPlan["servers"][number]): boolean {
+  return s.hosts.includes("*");
 }
 
 function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {

@@ -13,7 +13,8 @@
 //               ns per pair; independent of Portico's process
 //   reload      SIGHUP → the "reloaded:" line (ms), and Portico's CPU time meanwhile (utime+stime,
 //               ms, requests served meanwhile included), for a reload that changes nothing and
-//               one that changes only a route's body; meanwhile one keep-alive HTTPS client sends
+//               one that changes only a route's body, and one that adds a host and its credential
+//               (what an operator does most); meanwhile one keep-alive HTTPS client sends
 //               requests back to back, and "stall" is its longest request (ms): how long the
 //               event loop was blocked
 //   rotation    one host's certificate file replaced, then SIGHUP; from the signal until 2.5 s
@@ -400,6 +401,7 @@ interface Row {
   lookup: number;
   noChange?: Awaited<ReturnType<typeof timedReload>>;
   routes?: Awaited<ReturnType<typeof timedReload>>;
+  addHost?: Awaited<ReturnType<typeof timedReload>>;
   rotation?: Awaited<ReturnType<typeof timedReload>>;
   idle?: Awaited<ReturnType<typeof idleReload>>;
   idleRotation?: Awaited<ReturnType<typeof idleReload>>;
@@ -446,12 +448,15 @@ async function measure(o: Options, n: number, nodeBundle: string | undefined): P
       row.idle = await idleReload(p, 2);
       writeConfig(dir, n, port, "two");
       row.routes = await timedReload(p, port, n, 3, 300, false);
+      // What an operator does most: one more host and its credential, the rest as it was.
+      writeConfig(dir, n + 1, port, "two");
+      row.addHost = await timedReload(p, port, n, 4, 300, false);
       for (const ext of ["crt", "key"])
         writeFileSync(join(dir, `h0.${ext}`), readFileSync(join(CERTS, `rot.${ext}`)));
-      row.rotation = await timedReload(p, port, n, 4, 2500, true);
+      row.rotation = await timedReload(p, port, n, 5, 2500, true);
       for (const ext of ["crt", "key"])
         writeFileSync(join(dir, `h0.${ext}`), readFileSync(join(CERTS, `h0.${ext}`)));
-      row.idleRotation = await idleReload(p, 5);
+      row.idleRotation = await idleReload(p, 6);
     }
     return row;
   } finally {
@@ -462,7 +467,8 @@ async function measure(o: Options, n: number, nodeBundle: string | undefined): P
 
 async function main() {
   const o = parseFlags(process.argv.slice(2));
-  await ensureCerts(Math.max(...o.hosts));
+  // One more than the largest N: the "add a host" reload adds host N.
+  await ensureCerts(Math.max(...o.hosts) + 1);
   const nodeBundle =
     o.runtime === "node"
       ? buildNodeBundle(join(mkdtempSync(join(tmpdir(), "bench-scale-node-")), "p.mjs"))
@@ -488,23 +494,23 @@ async function main() {
   );
   console.log(
     "| hosts | startup ms | RSS MiB | fds idle | fds with K conns | lookup ns | no-change reload ms / CPU ms / stall ms " +
-      "| routes reload ms / CPU ms / stall ms | rotation ms / CPU ms / stall ms | rotation refused " +
+      "| routes reload ms / CPU ms / stall ms | add-host reload ms / CPU ms / stall ms | rotation ms / CPU ms / stall ms | rotation refused " +
       "| idle no-change ms / CPU ms | idle rotation ms / CPU ms |" +
       (o.nginx ? " nginx startup ms | nginx RSS MiB |" : ""),
   );
-  console.log(`|${"---:|".repeat(o.nginx ? 14 : 12)}`);
+  console.log(`|${"---:|".repeat(o.nginx ? 15 : 13)}`);
   for (const x of rows) {
     const ng = o.nginx ? ` ${x.nginx?.startup ?? "n/a"} | ${x.nginx?.rss ?? "n/a"} |` : "";
     console.log(
       `| ${x.n} | ${x.startup} | ${x.rss} | ${x.fdsIdle} | ${x.fdsBusy} | ${x.lookup} | ${r(x.noChange)} ` +
-        `| ${r(x.routes)} | ${r(x.rotation)} | ${x.rotation ? `${x.rotation.refused} of ${x.rotation.attempts}` : "n/a"} ` +
+        `| ${r(x.routes)} | ${r(x.addHost)} | ${r(x.rotation)} | ${x.rotation ? `${x.rotation.refused} of ${x.rotation.attempts}` : "n/a"} ` +
         `| ${idle(x.idle)} | ${idle(x.idleRotation)} |${ng}`,
     );
   }
   for (const x of rows)
     if (x.rotation)
       console.log(
-        `N=${x.n}: no-change: ${x.noChange?.line}; routes: ${x.routes?.line}; rotation: ${x.rotation.line}`,
+        `N=${x.n}: no-change: ${x.noChange?.line}; routes: ${x.routes?.line}; add host: ${x.addHost?.line}; rotation: ${x.rotation.line}`,
       );
 }
 

@@ -6,6 +6,7 @@
 import { withWorkerHeader } from "./worker-header.ts";
 import { createListenerHandler, type ListenerRef } from "../http/app.ts";
 import { endRecord } from "../http/request-record.ts";
+import { addPolicyNeeds, tlsNeeds } from "../listeners/_shared/needs.ts";
 import type {
   HttpListenerSpec,
   ListenerEvents,
@@ -14,6 +15,7 @@ import type {
   StartListener,
   StreamListenerSpec,
   TlsListenerSpec,
+  TlsPolicy,
 } from "../listeners/_shared/types.ts";
 import type { HttpsListenerPlan, ListenerPlan, Plan, StreamListenerPlan } from "../provision/plan.ts";
 import type { TrafficObserver } from "../observe/records.ts";
@@ -60,8 +62,10 @@ export interface Gateway {
 interface Keys {
   /** Equal keys: the listener's sockets and TLS policies would be set up identically. */
   key: string;
-  /** Equal too: the same credentials and client-certificate checks. */
+  /** Equal too: the same TLS policies, credentials, client-certificate checks and server table. */
   tlsKey: string;
+  /** HTTPS: the listener's TLS as the adapters see it, made with the keys. */
+  tls?: TlsListenerSpec;
 }
 
 interface Entry extends Keys {
@@ -87,7 +91,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
     serverHeader: string,
     keys?: Keys,
   ): Promise<Entry> => {
-    const { key, tlsKey } = keys ?? (await keysOf(l, new Slices()));
+    const { key, tlsKey, tls } = keys ?? (await keysOf(l, new Slices()));
     const where = {
       name: l.name,
       address: l.address,
@@ -97,7 +101,6 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
     };
     if (l.kind === "http" || l.kind === "https") {
       const ref: ListenerRef = { current: l, serverHeader };
-      const tls = l.kind === "https" ? tlsSpec(l) : undefined;
       const spec: HttpListenerSpec = {
         kind: "http",
         ...where,
@@ -185,7 +188,7 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
     for (const l of all(next)) {
       const old = entries.get(l.name);
       const k = keys.get(l.name)!;
-      if (old && old.key === k.key && (await sameOrUpdatedTls(old, l, k.tlsKey))) {
+      if (old && old.key === k.key && (await sameOrUpdatedTls(old, k))) {
         if (old.ref && (l.kind === "http" || l.kind === "https")) {
           old.ref.current = l;
           old.ref.serverHeader = next.serverHeader;
@@ -220,18 +223,14 @@ export async function startGateway(plan: Plan, deps: GatewayDeps): Promise<Gatew
 }
 
 /**
- * Same policies: unchanged credentials keep the listener as it is, new ones are handed to the
- * running listener (a renewed certificate is served from the next handshake, no connection
- * refused); false when the listener cannot take them and must restart.
+ * Same needs: the same TLS keeps the listener as it is; another (hosts added or removed, a
+ * renewed certificate) is handed to the running listener, served from the next handshake with
+ * no connection refused; false when the listener cannot take it and must restart.
  */
-async function sameOrUpdatedTls(
-  old: Entry,
-  l: ListenerPlan | StreamListenerPlan,
-  tlsKey: string,
-): Promise<boolean> {
-  if (old.tlsKey === tlsKey) return true;
-  if (l.kind !== "https" || !(await old.running.updateTls?.(tlsSpec(l)).catch(() => false))) return false;
-  old.tlsKey = tlsKey;
+async function sameOrUpdatedTls(old: Entry, keys: Keys): Promise<boolean> {
+  if (old.tlsKey === keys.tlsKey) return true;
+  if (keys.tls === undefined || !(await old.running.updateTls?.(keys.tls).catch(() => false))) return false;
+  old.tlsKey = keys.tlsKey;
   return true;
 }
 
@@ -257,11 +256,14 @@ let uniq = 0;
 /**
  * `key`: everything that decides how a listener's sockets are set up. Routes are not in it for
  * HTTP(S) listeners (they are swapped in place); for TCP and passthrough listeners the routes
- * are part of the adapter's spec, so they are. For HTTPS listeners, the TLS policies but not
- * their credentials.
+ * are part of the adapter's spec, so they are. For HTTPS listeners, what the TLS policies need
+ * of the adapter (listeners/_shared/needs.ts: wildcards, client certificates, versions, ciphers,
+ * a "*" server or none, ACME tls-alpn-01), not the policies themselves: the same needs pick the
+ * same adapter.
  *
- * `tlsKey`: the credentials and client-certificate checks of an HTTPS listener, which an adapter
- * may take on the running listener (RunningListener.updateTls). A compiled check cannot be
+ * `tlsKey`: the policies of an HTTPS listener (hosts, modes, versions, ciphers, key kinds, in
+ * order), their credentials and client-certificate checks and the server table, which an
+ * adapter takes on the running listener (RunningListener.updateTls). A compiled check cannot be
  * compared, so a listener with one always hands it over: conservative, never stale.
  *
  * Both are built on every reload for every server (thousands), so server by server with pauses,
@@ -284,33 +286,39 @@ async function keysOf(l: ListenerPlan | StreamListenerPlan, slices: Slices): Pro
   // Hashed as they are made, not joined: the joined strings ran to megabytes with 10,000 servers,
   // and joining them and comparing them with the running ones held the event loop for ~10 ms in
   // one piece (docs/architecture.md, "Reload").
-  const key = createHash("sha256").update(base);
   const tlsKey = createHash("sha256");
-  // defaultPolicyOf's answer, found in this loop (it pauses) rather than by a search of its own.
+  // The server for handshakes without SNI, found in this loop (it pauses).
   let defaultPolicy: number | undefined;
+  const policies: TlsPolicy[] = [];
   for (const s of l.servers) {
     if (defaultPolicy === undefined && isDefaultServer(s)) defaultPolicy = s.index;
-    // The policy as tlsSpec hands it over, without its credential; a key of another kind may
-    // need another inner server (tls/key-kind.ts): a restart.
-    key.update(`\n${policyKey(s)}`);
-    // As tlsSpec hands them over: a SIMPLE server has no CA and no check.
+    policies.push(policyOf(s));
+    // The policy as tlsSpec hands it over; a SIMPLE server has no CA and no check.
     const check = s.mode === "SIMPLE" || s.clientCertCheck === undefined ? "" : `|fn#${++uniq}`;
-    tlsKey.update(`\n${s.credential.digest}${check}`);
+    tlsKey.update(`\n${policyKey(s)}|${s.credential.digest}${check}`);
     await slices.pause();
   }
-  key.update("\nhosts");
+  tlsKey.update("\nhosts");
   const patterns = l.serverByHost.patterns();
   const servers = l.serverByHost.values();
   for (let i = 0; i < patterns.length; i++) {
-    key.update(`\n${patterns[i]}=${servers[i]!.index}`);
+    tlsKey.update(`\n${patterns[i]}=${servers[i]!.index}`);
     await slices.pause();
   }
-  key.update(`\n${defaultPolicy}${l.acmeTlsAlpn ? "|acme" : ""}`);
-  return { key: key.digest("hex"), tlsKey: tlsKey.digest("hex") };
+  tlsKey.update(`\n${defaultPolicy}`);
+  const tls = tlsSpec(l, policies, defaultPolicy);
+  // What the listener asks of the adapter: the same needs pick the same adapter, which then
+  // takes any change of policies in place (RunningListener.updateTls).
+  const needs = tlsNeeds(tls);
+  for (const p of policies) {
+    addPolicyNeeds(needs, p);
+    await slices.pause();
+  }
+  return { key: `${base}|${JSON.stringify(needs)}`, tlsKey: tlsKey.digest("hex"), tls };
 }
 
 /**
- * A server's policy part of `key`, kept by its hosts array: a reload that reuses the Config, or
+ * A server's policy part of `tlsKey`, kept by its hosts array: a reload that reuses the Config, or
  * the routes.yaml section (docs/architecture.md, "Reload"), hands over the same array, and then
  * the JSON of 10,000 policies is not made again. The other fields are compared each time.
  */
@@ -349,34 +357,42 @@ function policyKey(s: HttpsListenerPlan["servers"][number]): string {
   return json;
 }
 
-/** The server for handshakes without SNI: the first that lists "*", as in Istio (else none). */
-function defaultPolicyOf(l: HttpsListenerPlan): number | undefined {
-  return l.servers.find(isDefaultServer)?.index;
-}
-
 function isDefaultServer(s: HttpsListenerPlan["servers"][number]): boolean {
   return s.hosts.includes("*");
 }
 
-function tlsSpec(l: HttpsListenerPlan): TlsListenerSpec {
+/** A server as the adapters see it. */
+function policyOf(s: HttpsListenerPlan["servers"][number]): TlsPolicy {
   return {
-    policies: l.servers.map((s) => ({
-      hosts: s.hosts,
-      certPem: s.credential.certPem,
-      keyPem: s.credential.keyPem,
-      keyKind: s.credential.keyKind,
-      caPem: s.mode === "SIMPLE" ? undefined : s.credential.caPem,
-      requireClientCert: s.mode === "MUTUAL",
-      requestClientCert: s.mode === "OPTIONAL_MUTUAL",
-      // A SIMPLE server never asks for a certificate, so there is nothing to check.
-      checkClientCert: s.mode === "SIMPLE" ? undefined : s.clientCertCheck,
-      minVersion: s.minVersion,
-      maxVersion: s.maxVersion,
-      ciphers: s.ciphers,
-    })),
-    // No SNI matches only a server that lists "*", as in Istio; anything else is refused.
+    hosts: s.hosts,
+    certPem: s.credential.certPem,
+    keyPem: s.credential.keyPem,
+    keyKind: s.credential.keyKind,
+    caPem: s.mode === "SIMPLE" ? undefined : s.credential.caPem,
+    requireClientCert: s.mode === "MUTUAL",
+    requestClientCert: s.mode === "OPTIONAL_MUTUAL",
+    // A SIMPLE server never asks for a certificate, so there is nothing to check.
+    checkClientCert: s.mode === "SIMPLE" ? undefined : s.clientCertCheck,
+    minVersion: s.minVersion,
+    maxVersion: s.maxVersion,
+    ciphers: s.ciphers,
+  };
+}
+
+/**
+ * The listener's TLS as the adapters see it. `defaultPolicy`: the server for handshakes without
+ * SNI, the first that lists "*", as in Istio (else none: they are refused, as is any name no
+ * server lists).
+ */
+function tlsSpec(
+  l: HttpsListenerPlan,
+  policies: TlsPolicy[],
+  defaultPolicy: number | undefined,
+): TlsListenerSpec {
+  return {
+    policies,
     selectPolicy: (name) => l.serverByHost.match(name ?? "")?.index,
-    defaultPolicy: defaultPolicyOf(l),
+    defaultPolicy,
     minVersion: "TLSv1.2",
     acmeTlsAlpn: l.acmeTlsAlpn,
   };

@@ -11,10 +11,16 @@
 // the difference. A layer that does no work and costs a little is dropped; Hono stays for the
 // admin API (admin/app.ts), where it routes.
 
-import type { ConnectionInfo, ProxyRequest, RequestHandler } from "../listeners/_shared/types.ts";
+import type { ConnectionInfo, ProxyRequest, RequestHandler, TlsPolicy } from "../listeners/_shared/types.ts";
 import { tunnelOf } from "../listeners/_shared/tunnel.ts";
 import type { RequestRecord, TrafficObserver } from "../observe/records.ts";
-import type { AcmeResponder, HttpsListenerPlan, ListenerPlan, MatchInput } from "../provision/plan.ts";
+import type {
+  AcmeResponder,
+  HttpsListenerPlan,
+  ListenerPlan,
+  MatchInput,
+  TlsServerPlan,
+} from "../provision/plan.ts";
 import { HTTP01_PREFIX } from "../acme/challenges.ts";
 import type { UpstreamClients } from "../upstream/clients.ts";
 import { UpstreamPools } from "../upstream/pools.ts";
@@ -140,9 +146,8 @@ async function handle(
     query: undefined,
     // A TLS server's own policy carries By= for its certificate.
     clientCerts:
-      (conn.tls && listener.kind === "https"
-        ? listener.servers[conn.tls.serverIndex]?.clientCerts
-        : undefined) ?? listener.clientCerts,
+      (listener.kind === "https" ? handshakeServer(listener, conn)?.clientCerts : undefined) ??
+      listener.clientCerts,
     trust: listener.trust,
   };
   // First match wins, as in Istio; `entry` tells a rewrite which match entry it was.
@@ -167,12 +172,39 @@ async function handle(
  */
 function misdirected(listener: HttpsListenerPlan, host: string, conn: ConnectionInfo): boolean {
   const byHost = listener.serverByHost.match(host);
-  const bySni = conn.tls ? listener.servers.find((s) => s.index === conn.tls!.serverIndex) : undefined;
-  if (byHost === bySni) return false;
+  const bySni = handshakeServer(listener, conn);
+  if (byHost === bySni && bySni !== undefined) return false;
+  // A server that a reload removed or changed still asked what its policy says.
+  const policy = conn.tls?.policy;
+  const sniMode = bySni?.mode ?? (policy ? modeOf(policy) : "SIMPLE");
   // OPTIONAL_MUTUAL asks for a certificate too: its verified identity must not reach another host.
-  return (
-    (byHost !== undefined && byHost.mode !== "SIMPLE") || (bySni !== undefined && bySni.mode !== "SIMPLE")
-  );
+  return (byHost !== undefined && byHost.mode !== "SIMPLE") || sniMode !== "SIMPLE";
+}
+
+/**
+ * The server of `listener` (the plan now) that the connection was handshaken under. A reload
+ * may have added or removed servers in place since (RunningListener.updateTls), so the index it
+ * had then is checked against its policy: the same hosts and mode, else the server is looked
+ * up by its first host; undefined when the plan no longer has it.
+ */
+function handshakeServer(listener: HttpsListenerPlan, conn: ConnectionInfo): TlsServerPlan | undefined {
+  const t = conn.tls;
+  if (t === undefined) return undefined;
+  const s = listener.servers[t.serverIndex];
+  const p = t.policy;
+  if (p === undefined || (s !== undefined && samePolicy(s, p))) return s;
+  const moved = p.hosts[0] === undefined ? undefined : listener.serverByHost.match(p.hosts[0]);
+  return moved !== undefined && samePolicy(moved, p) ? moved : undefined;
+}
+
+function samePolicy(s: TlsServerPlan, p: TlsPolicy): boolean {
+  if (s.mode !== modeOf(p)) return false;
+  if (s.hosts === p.hosts) return true;
+  return s.hosts.length === p.hosts.length && s.hosts.every((h, i) => h === p.hosts[i]);
+}
+
+function modeOf(p: TlsPolicy): TlsServerPlan["mode"] {
+  return p.requireClientCert ? "MUTUAL" : p.requestClientCert ? "OPTIONAL_MUTUAL" : "SIMPLE";
 }
 
 /** `connection: close` for a response on an HTTP/1.x connection (h2 has no such header). */

@@ -62,18 +62,20 @@ export const startBunSni: StartListener = async (spec) => {
     handed.add(socket);
     http2.byPolicy[i]!.emit("connection", socket);
   };
-  const piped = (i: number): SniTarget => ({
+  const piped = (index: number, policy: TlsPolicy): SniTarget => ({
     emit: (socket, name, alpn) => {
       const h2 = alpn.includes("h2");
-      if (spec.upgrades && !h2) return inProcess(i, socket);
+      if (spec.upgrades && !h2) return inProcess(index, socket);
       // Bun.serve shows no HTTP/2 frame: its h2 connections are held to a byte budget.
-      pipeToLoopback(socket, bun.portOf[i]!, name ?? "", facts, h2, i, h2 ? pipedBudget(socket) : undefined);
+      const budget = h2 ? pipedBudget(socket) : undefined;
+      pipeToLoopback(socket, bun.portOf[index]!, name ?? "", facts, h2, { index, policy }, budget);
     },
   });
-  const routes: SniRoutes = {
-    tls,
-    targets: tls.policies.map((p, i) => (onBun(p) ? piped(i) : { emit: (socket) => inProcess(i, socket) })),
-  };
+  const targetsOf = (t: TlsListenerSpec) =>
+    t.policies.map(
+      (p, i): SniTarget => (onBun(p) ? piped(i, p) : { emit: (socket) => inProcess(i, socket) }),
+    );
+  const routes: SniRoutes = { tls, targets: targetsOf(tls) };
   const retired = new Retired(stopBun);
   const stop = () => Promise.all([bun.stop(), retired.stopAll()]);
   const running = await serveFront(spec, sniFrontServer(routes, spec.events), tracker, stop);
@@ -83,10 +85,14 @@ export const startBunSni: StartListener = async (spec) => {
     ...running,
     ...(unenforced ? { unenforced } : {}),
     updateTls: async (next) => {
+      // Whether Bun.serve serves any policy decides what the listener said it cannot enforce.
+      if (next.policies.some(onBun) !== tls.policies.some(onBun)) return false;
       const update = http2.update(next);
-      retired.add(bun.update(next));
+      const targets = targetsOf(next);
+      retired.add(bun.update(next, onBun));
       update.commit();
       routes.tls = next;
+      routes.targets = targets;
       return true;
     },
   };
@@ -114,27 +120,26 @@ class BunServers {
   ) {}
 
   start(tls: TlsListenerSpec, include: (policy: TlsPolicy) => boolean): void {
-    const shared: number[] = [];
-    for (const [i, p] of tls.policies.entries()) {
-      if (!include(p)) continue;
-      if (p.hosts.some((h) => h.startsWith("*."))) this.groups.push(this.serve(tls, [i]));
-      else shared.push(i);
-    }
-    if (shared.length > 0) this.groups.push(this.serve(tls, shared));
+    for (const members of membersOf(tls, include)) this.groups.push(this.serve(tls, members));
     this.index();
   }
 
-  /** New credentials, same policies: a group whose entries changed gets a new server; returns the old. */
-  update(tls: TlsListenerSpec): BunServer[] {
-    const retired: BunServer[] = [];
-    this.groups = this.groups.map((g) => {
-      const next = entriesOf(tls, g.members);
-      if (digestOf(next) === g.digest) return g;
-      retired.push(g.server);
-      return this.serve(tls, g.members, next);
+  /**
+   * A new table: a group whose `tls` entries read the same keeps its server (its members may
+   * have moved), any other gets a new one; returns the servers no group kept.
+   */
+  update(tls: TlsListenerSpec, include: (policy: TlsPolicy) => boolean): BunServer[] {
+    const kept = new Map(this.groups.map((g) => [g.digest, g]));
+    this.groups = membersOf(tls, include).map((members) => {
+      const entries = entriesOf(tls, members);
+      const digest = digestOf(entries);
+      const g = kept.get(digest);
+      if (g === undefined) return this.serve(tls, members, entries);
+      kept.delete(digest);
+      return { ...g, members };
     });
     this.index();
-    return retired;
+    return [...kept.values()].map((g) => g.server);
   }
 
   stop(): Promise<void> {
@@ -150,6 +155,19 @@ class BunServers {
     for (const g of this.groups) for (const i of g.members) portOf[i] = g.server.port!;
     this.portOf = portOf;
   }
+}
+
+/** The exact-name policies `include` picks in one group, each policy with a wildcard alone. */
+function membersOf(tls: TlsListenerSpec, include: (policy: TlsPolicy) => boolean): number[][] {
+  const groups: number[][] = [];
+  const shared: number[] = [];
+  for (const [i, p] of tls.policies.entries()) {
+    if (!include(p)) continue;
+    if (p.hosts.some((h) => h.startsWith("*."))) groups.push([i]);
+    else shared.push(i);
+  }
+  if (shared.length > 0) groups.push(shared);
+  return groups;
 }
 
 /** A server of one policy answers every name with its certificate; a shared one chooses by name. */
@@ -180,7 +198,13 @@ function innerServer(spec: HttpListenerSpec, tls: TLSOptions[], facts: PipeFacts
     return spec.handler(req, {
       remoteAddress: f.remoteAddress,
       protocol: f.h2 ? "HTTP/2" : "HTTP/1.1",
-      tls: { serverName: f.serverName, serverIndex: f.policy, alpn: "", peer: undefined },
+      tls: {
+        serverName: f.serverName,
+        serverIndex: f.server?.index ?? 0,
+        policy: f.server?.policy,
+        alpn: "",
+        peer: undefined,
+      },
     });
   });
 }

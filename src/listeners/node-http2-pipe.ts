@@ -11,7 +11,7 @@ import { ConnectionTracker, listen, Retired, serveFront } from "./_shared/connec
 import { Http2Servers } from "./_shared/http2-servers.ts";
 import { pipeToLoopback, type PipeFacts } from "./_shared/loopback-pipe.ts";
 import { sniFrontServer, type SniRoutes } from "./_shared/sni-front.ts";
-import type { HttpListenerSpec, StartListener } from "./_shared/types.ts";
+import type { HttpListenerSpec, StartListener, TlsListenerSpec } from "./_shared/types.ts";
 import { startNodeHttp2 } from "./node-http2.ts";
 
 export const startNodeHttp2Pipe: StartListener = async (spec) => {
@@ -28,13 +28,12 @@ export const startNodeHttp2Pipe: StartListener = async (spec) => {
     servers.start(tls, () => true),
     ports,
   );
-  const routes: SniRoutes = {
-    tls,
-    targets: tls.policies.map((_, i) => ({
-      emit: (socket, serverName) =>
+  const targetsOf = (t: TlsListenerSpec) =>
+    t.policies.map((_, i) => ({
+      emit: (socket: Socket, serverName: string | undefined) =>
         pipeToLoopback(socket, ports.get(servers.byPolicy[i]!)!, serverName ?? "", facts),
-    })),
-  };
+    }));
+  const routes: SniRoutes = { tls, targets: targetsOf(tls) };
   const close = async (list: Http2SecureServer[]) => {
     for (const s of list) {
       s.close();
@@ -55,6 +54,7 @@ export const startNodeHttp2Pipe: StartListener = async (spec) => {
       await listenAll(spec, update.fresh, ports);
       update.commit();
       routes.tls = next;
+      routes.targets = targetsOf(next);
       retired.add(update.retired);
       return true;
     },

@@ -9,7 +9,8 @@ import { Http2Servers } from "./_shared/http2-servers.ts";
 import { plainServer } from "./_shared/node-http.ts";
 import { sniFrontServer, type SniRoutes } from "./_shared/sni-front.ts";
 import { HandedOver } from "./_shared/traffic-budget.ts";
-import type { StartListener } from "./_shared/types.ts";
+import type { StartListener, TlsListenerSpec } from "./_shared/types.ts";
+import type { Socket } from "node:net";
 
 export const startNodeHttp2: StartListener = async (spec) => {
   const tracker = new ConnectionTracker("requests", spec.events);
@@ -19,23 +20,24 @@ export const startNodeHttp2: StartListener = async (spec) => {
   const handed = new HandedOver();
   const servers = new Http2Servers(spec, tracker, undefined, (tls) => handed.find(tls));
   servers.start(tls, () => true);
-  const routes: SniRoutes = {
-    tls,
-    targets: tls.policies.map((_, i) => ({
-      emit: (socket) => {
+  const targetsOf = (t: TlsListenerSpec) =>
+    t.policies.map((_, i) => ({
+      emit: (socket: Socket) => {
         handed.add(socket);
         servers.byPolicy[i]!.emit("connection", socket);
       },
-    })),
-  };
+    }));
+  const routes: SniRoutes = { tls, targets: targetsOf(tls) };
   const running = await serveFront(spec, sniFrontServer(routes, spec.events), tracker);
   return {
     ...running,
     // Servers handed connections in process hold no socket of their own: a replaced one keeps
     // serving the connections it has, and nothing needs closing.
     updateTls: async (next) => {
+      const targets = targetsOf(next);
       servers.update(next).commit();
       routes.tls = next;
+      routes.targets = targets;
       return true;
     },
   };

@@ -31,6 +31,7 @@ const WITH_H2 = RUNTIME !== "deno";
 const A = "a.rot.test";
 const B = "b.rot.test";
 const M = "m.rot.test";
+const N = "n.rot.test";
 
 const pki = new TestPki("Rotation Test CA");
 const issue = (name: string, host: string) => pki.issue(name, host, [`DNS:${host}`], "serverAuth");
@@ -39,6 +40,7 @@ const a2 = issue("a2", A);
 const m1 = issue("m1", M);
 const m2 = issue("m2", M);
 const b = issue("b", B);
+const n = issue("n", N);
 const client = pki.issue("client", "client", ["DNS:client.test"], "clientAuth");
 const ca = readFileSync(pki.ca.crt);
 const clientPem = { cert: readFileSync(client.crt), key: readFileSync(client.key) };
@@ -51,25 +53,36 @@ const live = {
 };
 const install = (to: Pem, from: Pem) => (copyFileSync(from.crt, to.crt), copyFileSync(from.key, to.key));
 
-function config(port: number, body: string, adapter: string): string {
+/**
+ * `servers`: "first" as the tests start; "added": N's server added before the others (every
+ * index moves); "reordered": the MUTUAL host's server where A's was, N's last.
+ */
+function config(port: number, body: string, adapter: string, servers = "first"): string {
   // The Bun.serve adapters serve only listeners that accept WHATWG-parsed targets
   // (docs/runtimes.md); bun-serve has no client certificates, so no MUTUAL host, and answers an
   // unknown name with a certificate, so B's server is also the "*" one.
   const settings = adapter.startsWith("bun-") ? "settings: { requestTarget: whatwg }\n" : "";
   const direct = adapter === "bun-serve";
-  const mutual = direct ? "" : `\n      - { hosts: [${M}], tls: { mode: MUTUAL, credential: m } }`;
+  const entry = {
+    a: `{ hosts: [${A}], tls: { credential: a } }`,
+    b: `{ hosts: [${B}${direct ? ', "*"' : ""}], tls: { credential: b } }`,
+    m: direct ? "" : `{ hosts: [${M}], tls: { mode: MUTUAL, credential: m } }`,
+    n: `{ hosts: [${N}], tls: { credential: n } }`,
+  };
+  const order = { first: "abm", added: "nabm", reordered: "mabn" }[servers]!;
+  const list = [...order].map((k) => entry[k as keyof typeof entry]).filter((e) => e !== "");
   return `${settings}listeners:
   - name: tls
     address: 127.0.0.1
     port: ${port}
     protocol: HTTPS
     servers:
-      - { hosts: [${A}], tls: { credential: a } }
-      - { hosts: [${B}${direct ? ', "*"' : ""}], tls: { credential: b } }${mutual}
+${list.map((e) => `      - ${e}`).join("\n")}
 credentials:
   a: { cert: ${live.a.crt}, key: ${live.a.key} }
   b: { cert: ${b.crt}, key: ${b.key} }
   m: { cert: ${live.m.crt}, key: ${live.m.key}, ca: ${pki.ca.crt} }
+  n: { cert: ${n.crt}, key: ${n.key} }
 routes:
   - hosts: ["*"]
     http:
@@ -270,6 +283,102 @@ for (const adapter of ADAPTERS[RUNTIME]) {
         expect((await attempt(port, M, false, clientPem)).fingerprint).toBe(fingerprint(m2));
         const refused = await attempt(port, M, false);
         expect(refused.ok).toBe(false);
+      });
+
+    test("a host added before the others under a steady stream: in place, none refused, the keep-alive connection kept", async () => {
+      const before = await get();
+      const socket = listeningSockets(p.proc.pid!).get(port);
+      const attempts: Promise<Attempt & { host: string }>[] = [];
+      let reloaded: { log: string; at: number } | undefined;
+      const start = performance.now();
+      for (let i = 0; performance.now() - start < 2_000; i++) {
+        const kind = i % 3;
+        const host = kind === 1 ? (direct ? B : M) : A;
+        const h2 = kind === 2 && WITH_H2;
+        attempts.push(
+          attempt(port, host, h2, host === M ? clientPem : undefined).then((r) => ({ ...r, host })),
+        );
+        if (i === 30) {
+          await Bun.write(file, config(port, "three", adapter, "added"));
+          void reload(p, 3).then((r) => (reloaded = r));
+        }
+        await sleep(20);
+      }
+      const results = await Promise.all(attempts);
+      while (reloaded === undefined && performance.now() - start < 20_000) await sleep(20);
+      expect(reloaded?.log).toStartWith(
+        "reloaded: 1 updated in place, 0 restarted, 0 started, 0 stopped, 0 failed;",
+      );
+      expect(results.filter((r) => !r.ok)).toEqual([]);
+      expect(results.length).toBeGreaterThan(40);
+      const added = await attempt(port, N, WITH_H2);
+      expect(added.ok).toBe(true);
+      expect(added.fingerprint).toBe(fingerprint(n));
+      const after = await get();
+      expect(after.body).toBe("three");
+      // bun-serve binds a new socket beside the old one (as for a certificate), whose stop(false)
+      // closes idle keep-alive connections; Deno's node:http2 closes a handed-over HTTP/1.1
+      // connection after each response.
+      const keeps = !direct && !(RUNTIME === "deno" && adapter === "node-http2");
+      if (keeps) expect(after.localPort).toBe(before.localPort);
+      const sockets = listeningOn(p.proc.pid!, port);
+      expect(sockets.length).toBe(1);
+      if (!direct) expect(sockets[0]).toBe(socket!);
+    }, 30_000);
+
+    if (!direct)
+      test("servers reordered in place: an open connection keeps the server it was handshaken under", async () => {
+        // A connection handshaken with A (SIMPLE, no client certificate); then the MUTUAL host's
+        // server takes A's place in the list. Asking for M on that connection must not pass as
+        // M's (it never showed a certificate): 421, while A is still answered on it.
+        const keep = new Agent({ keepAlive: true, maxSockets: 1 });
+        const ask = (host: string) =>
+          new Promise<{ status: number; localPort: number }>((resolve, reject) => {
+            const req = request(
+              { host: "127.0.0.1", port, servername: A, ca, path: "/", agent: keep, headers: { host } },
+              (res) => {
+                const localPort = res.socket.localPort ?? 0;
+                res.resume();
+                res.on("end", () => resolve({ status: res.statusCode!, localPort }));
+              },
+            );
+            req.on("error", reject);
+            req.end();
+          });
+        const session = WITH_H2 ? h2connect(`https://127.0.0.1:${port}`, { servername: A, ca }) : undefined;
+        const askH2 = (host: string) =>
+          new Promise<number>((resolve, reject) => {
+            const req = session!.request({ ":path": "/", ":authority": host });
+            req.on("response", (h) => {
+              req.resume();
+              req.on("end", () => resolve(Number(h[":status"])));
+            });
+            req.on("error", reject);
+            req.end();
+          });
+        try {
+          const first = await ask(A);
+          expect(first.status).toBe(200);
+          if (session) expect(await askH2(A)).toBe(200);
+          await Bun.write(file, config(port, "four", adapter, "reordered"));
+          const { log } = await reload(p, 4);
+          expect(log).toStartWith(
+            "reloaded: 1 updated in place, 0 restarted, 0 started, 0 stopped, 0 failed;",
+          );
+          const misdirected = await ask(M);
+          expect(misdirected.status).toBe(421);
+          if (session) expect(await askH2(M)).toBe(421);
+          // Deno's node:http2 closes a handed-over HTTP/1.1 connection after each response.
+          if (!(RUNTIME === "deno" && adapter === "node-http2")) {
+            const again = await ask(A);
+            expect(again.status).toBe(200);
+            expect(again.localPort).toBe(first.localPort);
+          }
+          if (session) expect(await askH2(A)).toBe(200);
+        } finally {
+          keep.destroy();
+          session?.close();
+        }
       });
   });
 }

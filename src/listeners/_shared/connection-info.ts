@@ -3,7 +3,13 @@
 // writes pass through it to the real TLSSocket, so a symbol property works for h1 and h2 alike.
 
 import type { TLSSocket } from "node:tls";
-import type { ConnectionInfo, PeerCertificate } from "./types.ts";
+import type { ConnectionInfo, PeerCertificate, TlsPolicy } from "./types.ts";
+
+/** The policy a TLS connection was handshaken under, and its index in that spec. */
+export interface ServerOf {
+  index: number;
+  policy: TlsPolicy;
+}
 
 const kConn = Symbol.for("portico.connection-info");
 
@@ -17,17 +23,19 @@ export function plainConnectionInfo(socket: { remoteAddress?: string } & Tagged)
 export function tlsConnectionInfo(
   socket: TLSSocket & Tagged,
   /** A function when the server terminates several policies (sni-contexts.ts). */
-  serverIndex: number | ((socket: TLSSocket) => number),
+  server: ServerOf | ((socket: TLSSocket) => ServerOf),
   wantPeer: boolean,
   remoteAddress?: (socket: TLSSocket) => string | undefined,
 ): ConnectionInfo {
   let info = socket[kConn];
   if (info === undefined) {
+    const { index, policy } = typeof server === "function" ? server(socket) : server;
     info = {
       remoteAddress: remoteAddress?.(socket) ?? normalizeAddress(socket.remoteAddress),
       tls: {
         serverName: typeof socket.servername === "string" ? socket.servername.toLowerCase() : "",
-        serverIndex: typeof serverIndex === "number" ? serverIndex : serverIndex(socket),
+        serverIndex: index,
+        policy,
         alpn: socket.alpnProtocol || "http/1.1",
         peer: wantPeer ? peerCertificate(socket) : undefined,
       },

@@ -21,8 +21,10 @@ import type { HttpListenerSpec, TlsListenerSpec, TlsPolicy } from "./types.ts";
 
 interface Group {
   server: Http2SecureServer;
-  /** Shared servers only. */
+  /** Shared servers only: their grouping key, and whether they were made with an SNICallback. */
   sni?: SniContexts;
+  shared?: string;
+  callback?: boolean;
   /** Own servers only: the policy's index. */
   own?: number;
 }
@@ -38,6 +40,7 @@ export class Http2Servers {
   /** Policy index → the server that terminates it; read per connection, replaced whole. */
   byPolicy: (Http2SecureServer | undefined)[] = [];
   private groups: Group[] = [];
+  private include: (policy: TlsPolicy) => boolean = () => true;
 
   constructor(
     private readonly spec: HttpListenerSpec,
@@ -48,72 +51,78 @@ export class Http2Servers {
     private readonly clientSocket?: (socket: TLSSocket) => Socket | undefined,
   ) {}
 
-  /** Builds the servers of the policies `include` picks; returns them. */
+  /** Builds the servers of the policies `include` picks (now and at every update); returns them. */
   start(tls: TlsListenerSpec, include: (policy: TlsPolicy) => boolean): Http2SecureServer[] {
-    const members = new Map<string, number[]>();
-    for (const [i, p] of tls.policies.entries()) {
-      if (!include(p)) continue;
-      // One key kind per shared server: Node 20 keeps serving an EC server's own certificate
-      // when SNICallback picks an RSA one (tls/key-kind.ts).
-      const kind = p.keyKind ?? keyKind(p.keyPem);
-      const shared = `shared ${p.minVersion} ${p.maxVersion} ${p.ciphers} ${kind}`;
-      const key = ownServer(p) ? `own ${i}` : shared;
-      const list = members.get(key) ?? members.set(key, []).get(key)!;
-      // The default policy's certificate is the server's own: it answers handshakes without SNI.
-      if (i === tls.defaultPolicy) list.unshift(i);
-      else list.push(i);
-    }
-    for (const [key, list] of members) {
-      if (key.startsWith("own")) this.groups.push(this.own(tls, list[0]!));
-      else {
-        const sni = new SniContexts(list, tls, groupOptions(this.spec, tls.policies[list[0]!]!));
-        const server = secureServer(
-          this.spec,
-          this.tracker,
-          sni.defaultPolicy,
-          list[0]!,
-          this.remoteAddress,
-          sni,
-          this.clientSocket,
-        );
-        this.groups.push({ server, sni });
-      }
+    this.include = include;
+    for (const [key, list] of membersOf(tls, include)) {
+      this.groups.push(key.startsWith("own") ? this.own(tls, list[0]!) : this.shared(tls, key, list));
     }
     this.byPolicy = this.index();
     return this.groups.map((g) => g.server);
   }
 
   /**
-   * New credentials for the same policies: a shared server takes them in place, for its next
-   * handshakes; a server of its own (client certificates: its CA and compiled check come with
-   * the policy) is replaced by a new one, which takes the connections from `commit()` on while
-   * the old one keeps those it has.
+   * A new table (policies added, removed or moved, credentials renewed). A shared server whose
+   * group is still there takes its members' certificates in place, for its next handshakes
+   * (setSecureContext when its own, the default member's, changed); a group that is new gets a
+   * new server, one that is gone retires, as does a shared server made for one member (it has no
+   * SNICallback) that now has several. A server of its own (client certificates: its CA and
+   * compiled check come with the policy) is always replaced. New servers take connections from
+   * `commit()` on; retired ones keep those they have.
    */
   update(tls: TlsListenerSpec): Http2Update {
     const fresh: Http2SecureServer[] = [];
     const retired: Http2SecureServer[] = [];
-    const groups = this.groups.map((g): Group => {
-      if (g.sni === undefined) {
-        const next = this.own(tls, g.own!);
-        fresh.push(next.server);
-        retired.push(g.server);
-        return next;
+    const kept = new Map<string, Group>();
+    for (const g of this.groups) {
+      if (g.shared !== undefined) kept.set(g.shared, g);
+      else retired.push(g.server);
+    }
+    const groups: Group[] = [];
+    const updates: (() => void)[] = [];
+    for (const [key, list] of membersOf(tls, this.include)) {
+      const g = kept.get(key);
+      if (g !== undefined && (g.callback || list.length === 1)) {
+        kept.delete(key);
+        const before = g.sni!.defaultPolicy;
+        const after = tls.policies[list[0]!]!;
+        // Applied at commit, with the front's table: until then the old table is the server's.
+        updates.push(() => {
+          g.sni!.update(tls, list);
+          if (before.certPem !== after.certPem || before.keyPem !== after.keyPem)
+            g.server.setSecureContext(contextOptions(this.spec, after));
+        });
+        groups.push(g);
+        continue;
       }
-      const before = g.sni.defaultPolicy;
-      g.sni.update(tls);
-      const after = g.sni.defaultPolicy;
-      if (before.certPem !== after.certPem || before.keyPem !== after.keyPem)
-        g.server.setSecureContext(contextOptions(this.spec, after));
-      return g;
-    });
+      const next = key.startsWith("own") ? this.own(tls, list[0]!) : this.shared(tls, key, list);
+      fresh.push(next.server);
+      groups.push(next);
+    }
+    for (const g of kept.values()) retired.push(g.server);
     return {
       fresh,
       retired,
       commit: () => {
+        for (const u of updates) u();
         this.groups = groups;
         this.byPolicy = this.index();
       },
     };
+  }
+
+  private shared(tls: TlsListenerSpec, key: string, list: number[]): Group {
+    const sni = new SniContexts(list, tls, groupOptions(this.spec, tls.policies[list[0]!]!));
+    const server = secureServer(
+      this.spec,
+      this.tracker,
+      sni.defaultPolicy,
+      list[0]!,
+      this.remoteAddress,
+      sni,
+      this.clientSocket,
+    );
+    return { server, sni, shared: key, callback: list.length > 1 };
   }
 
   private own(tls: TlsListenerSpec, i: number): Group {
@@ -137,6 +146,27 @@ export class Http2Servers {
     }
     return byPolicy;
   }
+}
+
+/**
+ * The policies `include` picks, grouped: SIMPLE ones by versions, ciphers and key kind ("shared
+ * ..."), each of the others alone ("own i"); the default policy first in its group.
+ */
+function membersOf(tls: TlsListenerSpec, include: (policy: TlsPolicy) => boolean): Map<string, number[]> {
+  const members = new Map<string, number[]>();
+  for (const [i, p] of tls.policies.entries()) {
+    if (!include(p)) continue;
+    // One key kind per shared server: Node 20 keeps serving an EC server's own certificate
+    // when SNICallback picks an RSA one (tls/key-kind.ts).
+    const kind = p.keyKind ?? keyKind(p.keyPem);
+    const shared = `shared ${p.minVersion} ${p.maxVersion} ${p.ciphers} ${kind}`;
+    const key = ownServer(p) ? `own ${i}` : shared;
+    const list = members.get(key) ?? members.set(key, []).get(key)!;
+    // The default policy's certificate is the server's own: it answers handshakes without SNI.
+    if (i === tls.defaultPolicy) list.unshift(i);
+    else list.push(i);
+  }
+  return members;
 }
 
 /** A policy that asks for a client certificate, or checks one, needs a server of its own. */

@@ -4,7 +4,7 @@
 // Bun.serve (bun-sni), and node:http2 on Deno, which closes a handed-over HTTP/1.1
 // connection after its first response.
 import { connect, type Socket } from "node:net";
-import { normalizeAddress } from "./connection-info.ts";
+import { normalizeAddress, type ServerOf } from "./connection-info.ts";
 import type { TrafficBudget } from "./traffic-budget.ts";
 
 export interface PipedClient {
@@ -13,7 +13,7 @@ export interface PipedClient {
   /** The ClientHello offered h2 (an inner server that speaks h2 then chose it). */
   h2: boolean;
   /** The policy the front chose (bun-sni: one Bun.serve serves several). */
-  policy: number;
+  server?: ServerOf;
   /** The inner server has served a request on it (bun-sni counts its handshake then). */
   served?: true;
   /** The client's own socket, which counts its bytes (traffic-budget.ts). */
@@ -31,7 +31,7 @@ export function pipeToLoopback(
   serverName: string,
   facts: PipeFacts,
   h2 = false,
-  policy = 0,
+  server?: ServerOf,
   budget?: TrafficBudget,
 ): void {
   const remoteAddress = normalizeAddress(socket.remoteAddress);
@@ -44,7 +44,7 @@ export function pipeToLoopback(
   let localPort = 0;
   up.once("connect", () => {
     localPort = up.localPort ?? 0;
-    facts.set(localPort, { remoteAddress, serverName, h2, policy, client: socket, budget });
+    facts.set(localPort, { remoteAddress, serverName, h2, server, client: socket, budget });
     // The ClientHello was unshifted back into `socket`, so it flows first.
     relay(socket, up);
     relay(up, socket);

@@ -1,6 +1,6 @@
 // What a listener asks of the runtime's TLS and HTTP APIs. Adapters declare which needs they
 // honour; selection (select.ts) takes the fastest adapter that honours all of them.
-import type { HttpListenerSpec, TlsPolicy } from "./types.ts";
+import type { HttpListenerSpec, TlsListenerSpec, TlsPolicy } from "./types.ts";
 
 export interface ListenerNeeds {
   tls: boolean;
@@ -62,20 +62,38 @@ export function policyNeeds(p: TlsPolicy): PolicyNeeds {
 export function needsOf(spec: HttpListenerSpec): ListenerNeeds {
   const tls = spec.tls;
   const needs: ListenerNeeds = {
+    ...tlsNeeds(tls),
+    trailers: spec.trailers === true,
+    websocket: spec.upgrades === true,
+    rawTarget: spec.rawTarget === true,
+  };
+  for (const p of tls?.policies ?? []) addPolicyNeeds(needs, p);
+  return needs;
+}
+
+/** A listener's needs before its policies are added (addPolicyNeeds); none that routes make. */
+export function tlsNeeds(tls: Omit<TlsListenerSpec, "policies"> | undefined): ListenerNeeds {
+  return {
     tls: tls !== undefined,
     strictSni: tls !== undefined && tls.defaultPolicy === undefined,
-    wildcardSni: tls?.policies.some((p) => p.hosts.some((h) => h.startsWith("*."))) ?? false,
+    wildcardSni: false,
     clientAuth: false,
     peerCertificate: false,
     tlsVersions: false,
     cipherSuites: false,
-    trailers: spec.trailers === true,
-    websocket: spec.upgrades === true,
-    rawTarget: spec.rawTarget === true,
+    trailers: false,
+    websocket: false,
+    rawTarget: false,
     acmeTlsAlpn: tls?.acmeTlsAlpn !== undefined,
   };
-  for (const p of tls?.policies ?? []) {
-    for (const [k, v] of Object.entries(policyNeeds(p)) as [keyof PolicyNeeds, boolean][]) needs[k] ||= v;
-  }
-  return needs;
+}
+
+/** Adds what one policy asks: needsOf's loop, which the gateway also runs, in slices, for its keys. */
+export function addPolicyNeeds(needs: ListenerNeeds, p: TlsPolicy): void {
+  needs.wildcardSni ||= p.hosts.some((h) => h.startsWith("*."));
+  const more = policyNeeds(p);
+  needs.clientAuth ||= more.clientAuth;
+  needs.peerCertificate ||= more.peerCertificate;
+  needs.tlsVersions ||= more.tlsVersions;
+  needs.cipherSuites ||= more.cipherSuites;
 }

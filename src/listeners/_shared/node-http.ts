@@ -76,10 +76,10 @@ export function secureServer(
   clientSocket?: (socket: TLSSocket) => Socket | undefined,
 ): Http2SecureServer {
   const askCert = policy.requireClientCert || policy.requestClientCert === true;
-  const serverIndex = sni ? (socket: TLSSocket) => sni.policyOf(socket.servername) : index;
+  const serverOf = sni ? (socket: TLSSocket) => sni.serverOf(socket.servername) : { index, policy };
   // One view of the connection for requests, upgrades and extended CONNECTs alike.
   type Req = { socket: unknown };
-  const info = (req: Req) => tlsConnectionInfo(req.socket as TLSSocket, serverIndex, askCert, remoteAddress);
+  const info = (req: Req) => tlsConnectionInfo(req.socket as TLSSocket, serverOf, askCert, remoteAddress);
   const admit = needsGuard(policy)
     ? (req: Req) => refusal(req.socket as TLSSocket, policy) === undefined
     : undefined;

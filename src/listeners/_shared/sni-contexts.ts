@@ -13,6 +13,7 @@
 
 import { createSecureContext, type SecureContext, type SecureContextOptions } from "node:tls";
 import { normalizeServerName } from "../../tls/client-hello.ts";
+import type { ServerOf } from "./connection-info.ts";
 import type { TlsListenerSpec, TlsPolicy } from "./types.ts";
 
 /** Handshake settings every member shares (versions, ciphers): they belong to the group. */
@@ -20,7 +21,9 @@ export type GroupOptions = Pick<SecureContextOptions, "minVersion" | "maxVersion
 
 export class SniContexts {
   private tls: TlsListenerSpec;
-  private readonly isMember: Set<number>;
+  /** Indices of the policies this server terminates, the server's default first. */
+  private list: readonly number[];
+  private isMember: Set<number>;
   /**
    * Policy index → its context, built at the name's first handshake: building one costs ~3.5 ms
    * on Node 20 and ~1.4 ms on Deno (2,000 took 7 s and 2.7 s here; 170 ms on Bun), so building
@@ -31,13 +34,17 @@ export class SniContexts {
   private built = new Map<string, SecureContext>();
 
   constructor(
-    /** Indices of the policies this server terminates, the server's default first. */
-    readonly members: readonly number[],
+    members: readonly number[],
     tls: TlsListenerSpec,
     private readonly options: GroupOptions,
   ) {
     this.tls = tls;
+    this.list = members;
     this.isMember = new Set(members);
+  }
+
+  get members(): readonly number[] {
+    return this.list;
   }
 
   /** For createSecureServer: picks the context of the policy the name selects. */
@@ -51,28 +58,29 @@ export class SniContexts {
     }
   };
 
-  /** The policy a handshake's SNI selected (the default member without SNI). */
-  policyOf(servername: unknown): number {
+  /** The policy a handshake's SNI selected (the default member without SNI), in the table now. */
+  serverOf(servername: unknown): ServerOf {
     const i =
       typeof servername === "string" && servername
         ? this.tls.selectPolicy(normalizeServerName(servername))
         : undefined;
-    return i !== undefined && this.isMember.has(i) ? i : this.members[0]!;
+    const index = i !== undefined && this.isMember.has(i) ? i : this.list[0]!;
+    return { index, policy: this.tls.policies[index]! };
   }
 
   /** The policy whose certificate the server itself holds (handshakes without SNI). */
   get defaultPolicy(): TlsPolicy {
-    return this.tls.policies[this.members[0]!]!;
+    return this.tls.policies[this.list[0]!]!;
   }
 
   /**
-   * Takes the certificates of `tls`, whose policies are the same as before but for their
-   * credentials (apply() in gateway/start-gateway.ts only calls for such a change). Contexts
-   * still in use are kept; the others are built at their next handshake.
+   * Takes the table of `tls`, in which this server terminates `members` (policies added,
+   * removed or moved, credentials renewed: apply() in gateway/start-gateway.ts). Contexts whose
+   * certificate and key are still in use are kept; the others are built at their next handshake.
    */
-  update(tls: TlsListenerSpec): void {
+  update(tls: TlsListenerSpec, members: readonly number[]): void {
     const built = new Map<string, SecureContext>();
-    for (const i of this.members) {
+    for (const i of members) {
       const key = keyOf(tls.policies[i]!);
       const ctx = this.built.get(key);
       if (ctx !== undefined) built.set(key, ctx);
@@ -80,6 +88,8 @@ export class SniContexts {
     this.built = built;
     this.contexts = new Map();
     this.tls = tls;
+    this.list = members;
+    this.isMember = new Set(members);
   }
 
   private contextOf(i: number): SecureContext {

@@ -36,8 +36,14 @@ export interface ConnectionInfo {
   tls?: {
     /** The SNI the handshake was selected by (lower-case). */
     serverName: string;
-    /** Index of the TLS server entry (policy) that terminated the connection. */
+    /** Index of the TLS server entry (policy) that terminated the connection, in its spec then. */
     serverIndex: number;
+    /**
+     * That policy itself, as it was: a reload that adds or removes servers applies in place
+     * (RunningListener.updateTls), so indices move under open connections, and the handler
+     * finds the connection's server in the current plan by what it is (http/app.ts).
+     */
+    policy?: TlsPolicy;
     /** "h2" or "http/1.1". */
     alpn: string;
     /** Verified client certificate, when the policy asked for one. */
@@ -217,10 +223,12 @@ export interface RunningListener {
   readonly unenforced?: string[];
   close(): Promise<void>;
   /**
-   * Serves `tls` from the next handshake on, without refusing a connection or cutting one: the
-   * same policies (hosts, modes, versions, ciphers, in the same order) with new credentials or
-   * client-certificate checks. (bun-serve binds a new listening socket beside the old one; the
-   * others keep theirs.) False: this listener cannot, and must be restarted. Absent: never can.
+   * Serves `tls` from the next handshake on, without refusing a connection or cutting one:
+   * policies added, removed or reordered, new credentials or client-certificate checks, a new
+   * server table. The caller only asks when the listener's needs (needs.ts) are the same, so
+   * the adapter chosen for it would be the same. (bun-serve binds a new listening socket beside
+   * the old one; the others keep theirs.) Connections already open keep the policy they were
+   * handshaken under. False: this listener cannot, and must be restarted. Absent: never can.
    */
   updateTls?(tls: TlsListenerSpec): Promise<boolean>;
 }

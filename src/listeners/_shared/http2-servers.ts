@@ -25,8 +25,9 @@ interface Group {
   sni?: SniContexts;
   shared?: string;
   callback?: boolean;
-  /** Own servers only: the policy's index. */
+  /** Own servers only: the policy's index, and the policy the server was made for. */
   own?: number;
+  policy?: TlsPolicy;
 }
 
 /** What an update changed: `fresh` servers must be made reachable before `commit()`. */
@@ -67,20 +68,33 @@ export class Http2Servers {
    * (setSecureContext when its own, the default member's, changed); a group that is new gets a
    * new server, one that is gone retires, as does a shared server made for one member (it has no
    * SNICallback) that now has several. A server of its own (client certificates: its CA and
-   * compiled check come with the policy) is always replaced. New servers take connections from
-   * `commit()` on; retired ones keep those they have.
+   * compiled check come with the policy) is kept when its policy reads the same, else replaced.
+   * New servers take connections from `commit()` on; retired ones keep those they have.
    */
   update(tls: TlsListenerSpec): Http2Update {
     const fresh: Http2SecureServer[] = [];
     const retired: Http2SecureServer[] = [];
     const kept = new Map<string, Group>();
+    // Own servers by their hosts (a host belongs to one server of a listener).
+    const owned = new Map<string, Group>();
     for (const g of this.groups) {
       if (g.shared !== undefined) kept.set(g.shared, g);
-      else retired.push(g.server);
+      else owned.set(g.policy!.hosts.join(" "), g);
     }
     const groups: Group[] = [];
     const updates: (() => void)[] = [];
     for (const [key, list] of membersOf(tls, this.include)) {
+      if (key.startsWith("own")) {
+        const p = tls.policies[list[0]!]!;
+        const g = owned.get(p.hosts.join(" "));
+        // The same policy (a compiled check compares by identity: a reload compiles a new one)
+        // keeps its server; its connections name the policy it was made for (connection-info.ts).
+        if (g !== undefined && samePolicy(g.policy!, p)) {
+          owned.delete(p.hosts.join(" "));
+          groups.push({ ...g, own: list[0]! });
+          continue;
+        }
+      }
       const g = kept.get(key);
       if (g !== undefined && (g.callback || list.length === 1)) {
         kept.delete(key);
@@ -99,7 +113,7 @@ export class Http2Servers {
       fresh.push(next.server);
       groups.push(next);
     }
-    for (const g of kept.values()) retired.push(g.server);
+    for (const g of [...kept.values(), ...owned.values()]) retired.push(g.server);
     return {
       fresh,
       retired,
@@ -135,7 +149,7 @@ export class Http2Servers {
       undefined,
       this.clientSocket,
     );
-    return { server, own: i };
+    return { server, own: i, policy: tls.policies[i]! };
   }
 
   private index(): (Http2SecureServer | undefined)[] {
@@ -167,6 +181,23 @@ function membersOf(tls: TlsListenerSpec, include: (policy: TlsPolicy) => boolean
     else list.push(i);
   }
   return members;
+}
+
+/** Everything a server of its own is made from. */
+function samePolicy(a: TlsPolicy, b: TlsPolicy): boolean {
+  return (
+    a.certPem === b.certPem &&
+    a.keyPem === b.keyPem &&
+    a.caPem === b.caPem &&
+    a.requireClientCert === b.requireClientCert &&
+    a.requestClientCert === b.requestClientCert &&
+    a.checkClientCert === b.checkClientCert &&
+    a.minVersion === b.minVersion &&
+    a.maxVersion === b.maxVersion &&
+    a.ciphers === b.ciphers &&
+    a.hosts.length === b.hosts.length &&
+    a.hosts.every((h, i) => h === b.hosts[i])
+  );
 }
 
 /** A policy that asks for a client certificate, or checks one, needs a server of its own. */

@@ -30,8 +30,13 @@ export class SniContexts {
    * them all up front would make startup grow with the host count.
    */
   private contexts = new Map<number, SecureContext>();
-  /** The same contexts by certificate and key, kept across updates for what did not change. */
-  private built = new Map<string, SecureContext>();
+  /**
+   * The same contexts by certificate, then key, kept across updates for what did not change.
+   * Keyed by the PEM strings themselves, which an unchanged file hands over as the same string
+   * (util/file-reads.ts), whose hash the engine keeps: a key made by joining them was a new
+   * string of kilobytes for each of 10,000 members on every update, hashed again.
+   */
+  private built = new Map<string, Map<string, SecureContext>>();
 
   constructor(
     members: readonly number[],
@@ -79,11 +84,11 @@ export class SniContexts {
    * certificate and key are still in use are kept; the others are built at their next handshake.
    */
   update(tls: TlsListenerSpec, members: readonly number[]): void {
-    const built = new Map<string, SecureContext>();
+    const built = new Map<string, Map<string, SecureContext>>();
     for (const i of members) {
-      const key = keyOf(tls.policies[i]!);
-      const ctx = this.built.get(key);
-      if (ctx !== undefined) built.set(key, ctx);
+      const p = tls.policies[i]!;
+      const ctx = this.built.get(p.certPem)?.get(p.keyPem);
+      if (ctx !== undefined) remember(built, p, ctx);
     }
     this.built = built;
     this.contexts = new Map();
@@ -96,14 +101,17 @@ export class SniContexts {
     let ctx = this.contexts.get(i);
     if (ctx !== undefined) return ctx;
     const p = this.tls.policies[i]!;
-    const key = keyOf(p);
-    ctx = this.built.get(key) ?? createSecureContext({ cert: p.certPem, key: p.keyPem, ...this.options });
-    this.built.set(key, ctx);
+    ctx = this.built.get(p.certPem)?.get(p.keyPem);
+    if (ctx === undefined) {
+      ctx = createSecureContext({ cert: p.certPem, key: p.keyPem, ...this.options });
+      remember(this.built, p, ctx);
+    }
     this.contexts.set(i, ctx);
     return ctx;
   }
 }
 
-function keyOf(p: TlsPolicy): string {
-  return `${p.certPem}\0${p.keyPem}`;
+function remember(built: Map<string, Map<string, SecureContext>>, p: TlsPolicy, ctx: SecureContext): void {
+  const byKey = built.get(p.certPem) ?? built.set(p.certPem, new Map()).get(p.certPem)!;
+  byKey.set(p.keyPem, ctx);
 }

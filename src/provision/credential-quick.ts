@@ -6,7 +6,7 @@
 // left to that reading (undefined here), which knows how to say what is wrong; so for every
 // credential this accepts, both readings agree (test/unit/credentials.test.ts checks).
 
-import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
+import { X509Certificate, createHash, createPrivateKey, type KeyObject } from "node:crypto";
 import { pemDer } from "../certs/pem.ts";
 import type { CertificateSummary, CredentialFacts } from "./plan.ts";
 
@@ -40,7 +40,8 @@ export function quickCredential(
   caPem: string | undefined,
 ): CredentialFacts | undefined {
   try {
-    const chain = pemDer(certPem, "CERTIFICATE").map((der) => new X509Certificate(der));
+    const ders = pemDer(certPem, "CERTIFICATE");
+    const chain = ders.map((der) => new X509Certificate(der));
     if (chain.length === 0) return undefined;
     for (let i = 0; i + 1 < chain.length; i++)
       if (!chain[i]!.checkIssued(chain[i + 1]!) || !chain[i]!.verify(chain[i + 1]!.publicKey))
@@ -49,11 +50,10 @@ export function quickCredential(
     const kind = kindOf(key);
     if (kind === undefined || !chain[0]!.checkPrivateKey(key)) return undefined;
     // A MUTUAL server's client CAs: summarized as the thorough reading does, nothing more checked.
-    const cas =
-      caPem === undefined ? [] : pemDer(caPem, "CERTIFICATE").map((der) => new X509Certificate(der));
-    if (caPem !== undefined && cas.length === 0) return undefined;
-    const summaries = chain.map(summary);
-    const clientCa = cas.map(summary);
+    const caDers = caPem === undefined ? [] : pemDer(caPem, "CERTIFICATE");
+    if (caPem !== undefined && caDers.length === 0) return undefined;
+    const summaries = chain.map((x, i) => summary(x, ders[i]!));
+    const clientCa = caDers.map((der) => summary(new X509Certificate(der), der));
     if (!summaries.every(isDefined) || !clientCa.every(isDefined)) return undefined;
     const leaf = chain[0]!;
     const leafSans = leaf.subjectAltName === undefined ? [] : leaf.subjectAltName.split(", ");
@@ -74,8 +74,12 @@ export function quickCredential(
   }
 }
 
-/** One certificate as the startup messages and the admin API show it; undefined when unusual. */
-function summary(x: X509Certificate): CertificateSummary | undefined {
+/**
+ * One certificate (`der`, read as `x`) as the startup messages and the admin API show it;
+ * undefined when unusual. The fingerprint is hashed from the DER at hand: the same SHA-256 as
+ * x.fingerprint256, at a fifth of its cost on Bun.
+ */
+function summary(x: X509Certificate, der: Uint8Array): CertificateSummary | undefined {
   const subject = plainName(x.subject);
   const issuer = plainName(x.issuer);
   const sans = x.subjectAltName === undefined ? [] : x.subjectAltName.split(", ");
@@ -91,7 +95,7 @@ function summary(x: X509Certificate): CertificateSummary | undefined {
     issuer: issuer.join(", "),
     notBefore,
     notAfter,
-    sha256: x.fingerprint256.replaceAll(":", "").toLowerCase(),
+    sha256: createHash("sha256").update(der).digest("hex"),
     dnsNames: names("DNS:"),
     uriNames: names("URI:"),
   };

@@ -4,7 +4,8 @@
 // (h<i>.scale.test, credential c<i>, one listener on 127.0.0.1, one catch-all route answering
 // 200 directly; `portico run --access-log off --watch false`, so that only the benchmark's SIGHUPs
 // reload) reports:
-//   startup     spawn of the process → its "serving" line (ms)
+//   startup     spawn of the process → its "serving" line (ms), and the process's CPU time then
+//               (utime+stime, ms): what startup costs when other work shares the cores
 //   RSS         VmRSS of the process (the one that owns the sockets), 1 s after "serving" (MiB)
 //   fds         entries of /proc/PID/fd before any traffic, and with K TLS client connections open
 //               (each did one keep-alive request, to K different hosts)
@@ -395,6 +396,7 @@ async function nginxFigures(n: number): Promise<{ startup: number; rss: number }
 interface Row {
   n: number;
   startup: number;
+  startupCpu: number;
   rss: number;
   fdsIdle: number;
   fdsBusy: number;
@@ -429,11 +431,13 @@ async function measure(o: Options, n: number, nodeBundle: string | undefined): P
   try {
     await p.waitFor(/ serving /, 1, 300_000);
     const startup = performance.now() - t;
+    const startupCpu = cpuMs(p.proc.pid!);
     await sleep(1000);
     const pid = p.proc.pid!;
     const row: Row = {
       n,
       startup: ms(startup),
+      startupCpu,
       rss: mib(rssKiB(pid)),
       fdsIdle: fds(pid),
       fdsBusy: 0,
@@ -493,16 +497,16 @@ async function main() {
       `${new Date().toISOString()}, K=${o.connections}\n`,
   );
   console.log(
-    "| hosts | startup ms | RSS MiB | fds idle | fds with K conns | lookup ns | no-change reload ms / CPU ms / stall ms " +
+    "| hosts | startup ms | startup CPU ms | RSS MiB | fds idle | fds with K conns | lookup ns | no-change reload ms / CPU ms / stall ms " +
       "| routes reload ms / CPU ms / stall ms | add-host reload ms / CPU ms / stall ms | rotation ms / CPU ms / stall ms | rotation refused " +
       "| idle no-change ms / CPU ms | idle rotation ms / CPU ms |" +
       (o.nginx ? " nginx startup ms | nginx RSS MiB |" : ""),
   );
-  console.log(`|${"---:|".repeat(o.nginx ? 15 : 13)}`);
+  console.log(`|${"---:|".repeat(o.nginx ? 16 : 14)}`);
   for (const x of rows) {
     const ng = o.nginx ? ` ${x.nginx?.startup ?? "n/a"} | ${x.nginx?.rss ?? "n/a"} |` : "";
     console.log(
-      `| ${x.n} | ${x.startup} | ${x.rss} | ${x.fdsIdle} | ${x.fdsBusy} | ${x.lookup} | ${r(x.noChange)} ` +
+      `| ${x.n} | ${x.startup} | ${x.startupCpu} | ${x.rss} | ${x.fdsIdle} | ${x.fdsBusy} | ${x.lookup} | ${r(x.noChange)} ` +
         `| ${r(x.routes)} | ${r(x.addHost)} | ${r(x.rotation)} | ${x.rotation ? `${x.rotation.refused} of ${x.rotation.attempts}` : "n/a"} ` +
         `| ${idle(x.idle)} | ${idle(x.idleRotation)} |${ng}`,
     );

@@ -213,7 +213,7 @@ async function run(args: ParsedArgs): Promise<number> {
         await accessLog.apply(plan.accessLog);
         return report;
       },
-      listenerLines: (plan, only) => listenerLines(plan, runningFacts(running), only),
+      listenerLines: (plan, only) => listenerLines(plan, runningFacts(running), only, admin?.url),
       what: file,
     });
     reloader.onReloaded((result) => metrics.reloaded(result.ok));
@@ -243,7 +243,7 @@ async function run(args: ParsedArgs): Promise<number> {
       await reportReady({ worker, pid: process.pid, adminPort: admin!.listener.port, listeners: facts });
       watchSupervisor();
     } else {
-      logLines(listenerLines(initial.plan, facts));
+      logLines(listenerLines(initial.plan, facts, undefined, admin?.url));
       logLines(closingLines(totals(args, initial.plan, 1, initial.warnings, admin?.url), ADMIN_ENDPOINTS));
     }
   } catch (err) {
@@ -354,7 +354,7 @@ function superviseWorkers(args: ParsedArgs): Promise<number> {
         serveAdmin(app, where, adapterFor, token),
       ),
     summary: (plan, first, adminUrl, warnings) => {
-      logLines(listenerLines(plan, first.listeners));
+      logLines(listenerLines(plan, first.listeners, undefined, adminUrl));
       logLines(closingLines(totals(args, plan, args.workers, warnings, adminUrl), ADMIN_ENDPOINTS));
     },
   });

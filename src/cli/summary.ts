@@ -2,7 +2,9 @@
 // line per listener with where it listens, what it is, which adapter serves it and for which
 // hosts (per TLS server: mode, credential, days until its certificate expires), the admin
 // listener, then one closing line with the counts. Reloads print the lines of the listeners
-// they started or restarted.
+// they started or restarted. A listener's servers (or hosts) are listed up to SUMMARY_ITEMS, then
+// counted: with 10,000 hosts the line was 600 KB, which no person reads and some log pipelines
+// cut; the admin API lists them all.
 import { UNBOUNDED_H2_FLOODS } from "../listeners/bun-serve.ts";
 import type { Plan } from "../provision/plan.ts";
 import { daysLeft } from "../util/days.ts";
@@ -23,11 +25,18 @@ export interface SummaryLine {
   fields: Record<string, unknown>;
 }
 
-/** Listener lines, in plan order; only the listeners in `only` when given. */
+/** Servers (an HTTPS listener's) or hosts (an HTTP or passthrough listener's) a line lists. */
+export const SUMMARY_ITEMS = 10;
+
+/**
+ * Listener lines, in plan order; only the listeners in `only` when given. `admin`: the admin
+ * listener's URL when one runs, which the line of a long listener points to.
+ */
 export function listenerLines(
   plan: Plan,
   running: RunningFact[],
   only?: Set<string>,
+  admin?: string,
   now = new Date(),
 ): SummaryLine[] {
   const lines: SummaryLine[] = [];
@@ -40,7 +49,7 @@ export function listenerLines(
     const fields: Record<string, unknown> = { listener: l.name, address: l.address, port, kind, adapter };
     let what: string;
     if (l.kind === "https") {
-      const servers = l.servers.map((s) => ({
+      const servers = l.servers.slice(0, SUMMARY_ITEMS).map((s) => ({
         hosts: s.hosts,
         mode: s.mode,
         credential: s.credential.name,
@@ -50,22 +59,33 @@ export function listenerLines(
       what = servers
         .map((s) => `${s.hosts.join(",")} (${s.mode}, ${s.credential}, ${s.daysLeft} days left)`)
         .join("; ");
+      const more = l.servers.length - servers.length;
+      if (more > 0) {
+        // The one fact of the rest a person needs now: how soon the first of them expires.
+        let fewest = Number.POSITIVE_INFINITY;
+        for (const s of l.servers.slice(SUMMARY_ITEMS))
+          fewest = Math.min(fewest, daysLeft(s.credential.leaf.notAfter, now));
+        fields.moreServers = more;
+        fields.moreServersFewestDaysLeft = fewest;
+        what +=
+          `; and ${plural(more, "more server")} (their soonest certificate expires in ${fewest} days; ` +
+          `${allOfThem(admin, "/certs", "every credential and its hosts")})`;
+      }
       if (l.acmePending?.length) {
         fields.acmePending = l.acmePending;
         what += `${what ? "; " : ""}${l.acmePending.join(",")} (waiting for an ACME certificate)`;
       }
     } else if (l.kind === "http") {
-      fields.hosts = l.hosts.patterns();
+      const hosts = cappedHosts(l.hosts.patterns(), fields, admin);
       if (l.httpsRedirectPort !== undefined) fields.redirectPort = l.httpsRedirectPort;
       const redirect = l.httpsRedirectPort !== undefined ? " (redirect to https)" : "";
-      what = `${l.hosts.patterns().join(",")}${redirect}`;
+      what = `${hosts}${redirect}`;
     } else if (l.kind === "tcp") {
       const upstreams = l.route?.upstreams.map((u) => `${u.service} ${u.host}:${u.port}`) ?? [];
       fields.upstreams = upstreams;
       what = upstreams.length ? `to ${upstreams.join(", ")}` : "no route";
     } else {
-      fields.hosts = l.hosts.patterns();
-      what = `${l.hosts.patterns().join(",")} (passthrough by SNI)`;
+      what = `${cappedHosts(l.hosts.patterns(), fields, admin)} (passthrough by SNI)`;
     }
     lines.push({
       msg: `listener ${l.name} on ${hostPort(l.address, port)} ${kind} [${adapter}]: ${what}`,
@@ -85,6 +105,24 @@ export function listenerLines(
       });
   }
   return lines;
+}
+
+/** Where the whole list is: the admin API's `path`, on this admin listener or once one runs. */
+function allOfThem(admin: string | undefined, path: string, what: string): string {
+  return admin === undefined
+    ? `the admin listener, when on, lists ${what}: GET ${path}`
+    : `GET ${admin}${path} lists ${what}`;
+}
+
+/** Up to SUMMARY_ITEMS host patterns into `fields.hosts` (the rest counted), and as text. */
+function cappedHosts(patterns: string[], fields: Record<string, unknown>, admin: string | undefined): string {
+  const shown = patterns.slice(0, SUMMARY_ITEMS);
+  fields.hosts = shown;
+  const more = patterns.length - shown.length;
+  if (more === 0) return shown.join(",");
+  fields.moreHosts = more;
+  const where = allOfThem(admin, "/config", "the listeners and their hosts");
+  return `${shown.join(",")} and ${more} more (${where})`;
 }
 
 export interface Totals {

@@ -9,10 +9,10 @@ import { fileMode } from "../util/file-reads.ts";
 const READABLE_BY_OTHERS = 0o044;
 
 /** The warning for `file`, or undefined when only its owner can read it (or it cannot be checked). */
-export async function exposedKeyWarning(file: string, what = "private key"): Promise<string | undefined> {
+export function exposedKeyWarning(file: string, what = "private key"): string | undefined {
   if (process.platform === "win32") return undefined;
-  // The mode the key's read saw (no second stat of 10,000 key files on a reload).
-  const seen = await fileMode(file);
+  // The mode the key's read saw (no second stat of 10,000 key files).
+  const seen = fileMode(file);
   return seen === undefined ? undefined : modeWarning(file, seen, what); // unreadable: its read says so
 }
 

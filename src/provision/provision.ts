@@ -26,8 +26,9 @@ import {
   type CredentialCache,
   type CredentialResult,
   certificateCovers,
-  knownCredential,
-  provisionCredential,
+  credentialNow,
+  type PemTexts,
+  thoroughly,
 } from "./credentials.ts";
 import { provisionAcmeCredentials, type AcmeSource } from "./acme.ts";
 import { exposedKeyWarning } from "./key-file-mode.ts";
@@ -69,7 +70,7 @@ export interface ProvisionOptions {
   credentials?: CredentialCache;
 }
 
-/** Credentials read at once: enough to keep the disk busy, few enough to let requests through. */
+/** Credentials the thorough (asynchronous) reading works on at once: few enough to let requests through. */
 const CREDENTIALS_AT_ONCE = 32;
 
 export async function provision(config: Config, opts: ProvisionOptions = {}): Promise<Provisioned> {
@@ -81,23 +82,24 @@ export async function provision(config: Config, opts: ProvisionOptions = {}): Pr
 
   const credentials = new Map<string, CredentialPlan>();
   const used = await usedCredentials(config, slices);
-  // Credentials whose files are unchanged and whose text was parsed before are taken at once
-  // (knownCredential); only the others are read, a few at a time.
+  // The usual credential is read and judged without an await (credentialNow); only an unusual
+  // or faulty one is left to the thorough reading, a few at a time.
   const fromFiles: (CredentialResult | undefined)[] = [];
-  const toRead: { at: number; c: CredentialConfig }[] = [];
+  const thorough: { at: number; c: CredentialConfig; texts: PemTexts }[] = [];
   // Whether any credential is ACME, found here rather than by a loop of its own (withAcme).
   let anyAcme = false;
   for (const c of config.credentials.values()) {
     anyAcme ||= c.acme !== undefined;
     if (!used.has(c.name) || c.acme !== undefined) continue;
-    const known = opts.credentials && knownCredential(c, opts.credentials);
-    if (known === undefined) toRead.push({ at: fromFiles.length, c });
-    fromFiles.push(known);
-    await slices.pause();
+    const now = credentialNow(c, opts.credentials);
+    if ("texts" in now) thorough.push({ at: fromFiles.length, c, texts: now.texts });
+    fromFiles.push("done" in now ? now.done : undefined);
+    const wait = slices.pause();
+    if (wait) await wait;
   }
-  await mapBounded(toRead, CREDENTIALS_AT_ONCE, async ({ at, c }) => {
+  await mapBounded(thorough, CREDENTIALS_AT_ONCE, async ({ at, c, texts }) => {
     await slices.pause();
-    fromFiles[at] = await provisionCredential(c, opts.credentials);
+    fromFiles[at] = await thoroughly(c, texts, opts.credentials);
   });
   const results = [
     ...(fromFiles as CredentialResult[]),
@@ -349,7 +351,7 @@ async function provisionServiceTls(
       read(tls.cert, "client certificate"),
       read(tls.key, "client key"),
     ]);
-    const exposed = key_ === undefined ? undefined : await exposedKeyWarning(tls.key!, "client key");
+    const exposed = key_ === undefined ? undefined : exposedKeyWarning(tls.key!, "client key");
     if (exposed) warnings.push(warningAt(s.source, exposed));
     // A credential's failure was reported when it was read (provisionCredential).
     const c = tls.credential === undefined ? undefined : credentials.get(tls.credential);

@@ -14,7 +14,7 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash } from "node:crypto";
-import { type BigIntStats, existsSync, statSync } from "node:fs";
+import { type BigIntStats, existsSync, readFileSync, statSync } from "node:fs";
 import { readFile, readdir, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { Slices } from "./slices.ts";
@@ -222,6 +222,18 @@ async function readAgain(
     ctx?.reads.noteAt(abs, { kind: "file", digest: ABSENT });
     throw err;
   }
+  return noteRead(ctx, abs, bytes, as, stats, startMs);
+}
+
+/** What a read found, noted for the watcher and kept in the memo; the content as `as`. */
+function noteRead(
+  ctx: Recorder | undefined,
+  abs: string,
+  bytes: Buffer,
+  as: "text" | "bytes",
+  stats: BigIntStats | undefined,
+  startMs: number,
+): string | Buffer {
   const digest = sha256(bytes);
   const value = as === "text" ? bytes.toString("utf8") : bytes;
   const stamp = stats && settledStamp(stats, startMs, ctx?.memo?.settleMs ?? SETTLE_MS);
@@ -232,33 +244,43 @@ async function readAgain(
 }
 
 /**
+ * readText, synchronously: for the small files a load reads by the thousand (certificates and
+ * keys), between which its loop pauses (util/slices.ts). An asynchronous read cost about 34 µs
+ * of CPU on Bun against 12 µs, and a promise chain per credential besides (measured here,
+ * docs/architecture.md, "Startup"); the stat before it was synchronous already.
+ */
+export function readTextNow(path: string): string {
+  const ctx = recorder.getStore();
+  const abs = resolve(path);
+  const startMs = Date.now();
+  const { stats, known } = recall(ctx, abs, "text");
+  if (known) return known.value as string;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    ctx?.reads.noteAt(abs, { kind: "file", digest: ABSENT });
+    throw err;
+  }
+  return noteRead(ctx, abs, bytes, "text", stats, startMs) as string;
+}
+
+/**
  * The permission bits of `path`: as the read of it in this load saw them, or from a stat now.
  * Undefined when it cannot be stat'ed.
  */
-export async function fileMode(path: string): Promise<number | undefined> {
+export function fileMode(path: string): number | undefined {
   const seen = seenMode(path);
   if (seen !== undefined) return seen;
   try {
-    return (await stat(path)).mode;
+    return statSync(path).mode;
   } catch {
     return undefined;
   }
 }
 
-/**
- * What readText would give without reading: the memo's text of `path` when its settled stamp is
- * unchanged since the last load, noted as readText notes it; undefined when it must be read.
- * Synchronous, so a reload takes thousands of unchanged files in a plain sliced loop instead of
- * a promise chain per file (docs/architecture.md, "Reload").
- */
-export function knownText(path: string): string | undefined {
-  const ctx = recorder.getStore();
-  if (ctx?.memo === undefined) return undefined;
-  return recall(ctx, resolve(path), "text").known?.value as string | undefined;
-}
-
 /** The permission bits the read of `path` in this load saw (fileMode without a stat). */
-export function seenMode(path: string): number | undefined {
+function seenMode(path: string): number | undefined {
   return recorder.getStore()?.modes.get(resolve(path));
 }
 

@@ -18,10 +18,11 @@ import { quickCredential } from "../../src/provision/credential-quick.ts";
 import {
   CredentialCache,
   certificateCovers,
-  knownCredential,
+  credentialNow,
   parseCredential,
   provisionCredential,
 } from "../../src/provision/credentials.ts";
+import { keyKind } from "../../src/tls/key-kind.ts";
 import { FileMemo, FileReads, recordReads } from "../../src/util/file-reads.ts";
 import { book } from "../helpers/book.ts";
 import { openssl } from "../helpers/pki.ts";
@@ -115,7 +116,10 @@ beforeAll(() => {
     "-out",
     join(dir, "rsa-pss.key"),
   ]);
-  for (const n of ["ec-sec1", "rsa-pkcs8", "rsa-pss"]) selfSign(n);
+  // Ed25519 and EC P-384, the other kinds quickCredential names itself.
+  openssl(["genpkey", "-algorithm", "ED25519", "-out", join(dir, "ed25519.key")]);
+  openssl(["ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", join(dir, "ec-p384.key")]);
+  for (const n of ["ec-sec1", "rsa-pkcs8", "rsa-pss", "ed25519", "ec-p384"]) selfSign(n);
 }, 30_000);
 
 afterAll(() => {
@@ -361,8 +365,8 @@ describe("CredentialCache: a load parses only the credentials whose PEM text cha
   });
 });
 
-describe("knownCredential: a reload's unchanged credential, without awaiting anything", () => {
-  test("what provisionCredential gives, the exposed key included; undefined once a file changed", async () => {
+describe("credentialNow: the usual credential, without awaiting anything", () => {
+  test("what provisionCredential gives, the exposed key included; unchanged files not read again", async () => {
     const a = { cert: join(dir, "known-a.crt"), key: join(dir, "known-a.key") };
     copyFileSync(webappCert, a.cert);
     copyFileSync(webappKey, a.key);
@@ -372,19 +376,26 @@ describe("knownCredential: a reload's unchanged credential, without awaiting any
     await Bun.sleep(40);
     const load = <T>(fn: () => T) =>
       recordReads(new FileReads(), async () => fn(), memo).finally(() => cache.sweep());
-    // The first load reads and parses; nothing is known yet.
-    expect(await load(() => knownCredential(cred(a), cache))).toBeUndefined();
+    const done = (now: ReturnType<typeof credentialNow>) => ("done" in now ? now.done : undefined);
+    // The first load reads and parses.
     const first = await load(() => provisionCredential(cred(a), cache));
-    const known = await load(() => knownCredential(cred(a), cache));
+    expect(memo.lastLoad).toMatchObject({ read: 2, reused: 0 });
+    expect(cache.lastLoad).toEqual({ parsed: 1, reused: 0 });
+    // The next finds both files unchanged: neither read nor parsed again.
+    const known = await load(() => done(credentialNow(cred(a), cache)));
     expect(memo.lastLoad).toMatchObject({ read: 0, reused: 2 });
     expect(cache.lastLoad).toEqual({ parsed: 0, reused: 1 });
     expect(known).toEqual(first);
     expect(known!.ok && known!.warnings.map((w) => w.message)).toEqual([
       expect.stringContaining("is readable by its group and every user (mode 0644)"),
     ]);
-    // A rotated key file: read (and parsed) by provisionCredential, not known.
+    // A key file that no longer matches the certificate: read again, and left to the thorough
+    // reading (which says what is wrong).
     copyFileSync(join(dir, "ec-sec1.key"), a.key);
-    expect(await load(() => knownCredential(cred(a), cache))).toBeUndefined();
+    const now = await load(() => credentialNow(cred(a), cache));
+    expect(memo.lastLoad).toMatchObject({ read: 1, reused: 1 });
+    expect("texts" in now).toBe(true);
+    expect((await load(() => provisionCredential(cred(a), cache))).ok).toBe(false);
   });
 });
 
@@ -404,6 +415,8 @@ describe("quickCredential (node:crypto) says what the thorough reading says, or 
       [text(join(dir, "ec-sec1.crt")), text(join(dir, "ec-sec1.key"))],
       [text(join(dir, "ec-sec1.crt")), text(join(dir, "ec-pkcs8.key"))],
       [text(rsa), text(join(dir, "rsa-pkcs1.key"))],
+      [text(join(dir, "ed25519.crt")), text(join(dir, "ed25519.key"))],
+      [text(join(dir, "ec-p384.crt")), text(join(dir, "ec-p384.key"))],
       [text(webappCert) + text(book.webappIntermediateCert), text(webappKey)],
       // A MUTUAL server's: a bundle of two client CAs, and one.
       [text(webappCert), text(webappKey), text(webappCaChain)],
@@ -412,7 +425,8 @@ describe("quickCredential (node:crypto) says what the thorough reading says, or 
     for (const [cert, key, ca] of cases) {
       const quick = quickCredential(cert, key, ca);
       expect(quick).toBeDefined();
-      expect(quick).toEqual(await thorough(cert, key, ca));
+      // The key's kind as key-kind.ts reads it from the PEM, for the thorough reading.
+      expect(quick).toEqual({ ...(await thorough(cert, key, ca))!, keyKind: keyKind(key) });
     }
   });
 

@@ -125,7 +125,7 @@ export function mapping<const E extends v.ObjectEntries>(
         }),
       ),
     ),
-    { entries },
+    { entries: Object.entries(entries) as [string, v.GenericSchema][] },
   );
 }
 
@@ -191,7 +191,7 @@ export const aheadChunk = { entries: 256 };
 
 interface Shape {
   /** A mapping's fields. */
-  entries?: v.ObjectEntries;
+  entries?: [string, v.GenericSchema][];
   /** A list's or named map's: its entries' schema, its own schema, and its output in chunks. */
   item?: v.GenericSchema;
   inner?: v.GenericSchema;
@@ -230,7 +230,7 @@ export function* validateAhead(schema: unknown, value: unknown): Steps<void> {
   const shape = s === undefined ? undefined : shapes.get(s);
   if (shape?.entries !== undefined) {
     if (Array.isArray(value)) return;
-    for (const [key, entry] of Object.entries(shape.entries))
+    for (const [key, entry] of shape.entries)
       if (Object.hasOwn(value, key)) yield* validateAhead(entry, (value as Record<string, unknown>)[key]);
     return;
   }

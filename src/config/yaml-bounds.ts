@@ -15,6 +15,7 @@ import {
   isSeq,
   type Document,
   type LineCounter,
+  type Node,
 } from "yaml";
 import { runAtOnce, type Steps } from "../util/slices.ts";
 
@@ -136,18 +137,22 @@ const TO_JS_PIECE_CHARS = 2048;
  * `__proto__` and `<<` (which toJS treats apart); then the object is the one toJS gives.
  */
 export function* toJsSteps(node: unknown, doc: Document): Steps<unknown> {
-  if (!isNode(node)) return node;
-  const range = node.range;
-  if (!range || range[1] - range[0] < TO_JS_PIECE_CHARS) return node.toJS(doc, TO_JS);
+  if (small(node)) return isNode(node) ? node.toJS(doc, TO_JS) : node;
   if (isSeq(node)) {
     const out: unknown[] = [];
+    let since = 0;
     for (const item of node.items) {
-      out.push(yield* toJsSteps(item, doc));
-      yield;
+      if (!small(item)) out.push(yield* toJsSteps(item, doc));
+      else out.push(isNode(item) ? item.toJS(doc, TO_JS) : item);
+      since += size(item);
+      if (since >= TO_JS_PIECE_CHARS) {
+        since = 0;
+        yield;
+      }
     }
     return out;
   }
-  if (!isMap(node)) return node.toJS(doc, TO_JS);
+  if (!isMap(node)) return (node as Node).toJS(doc, TO_JS);
   const keys = new Set<string>();
   for (const pair of node.items) {
     const key = isScalar(pair.key) ? pair.key.value : undefined;
@@ -156,9 +161,31 @@ export function* toJsSteps(node: unknown, doc: Document): Steps<unknown> {
     keys.add(key);
   }
   const out: Record<string, unknown> = {};
+  let since = 0;
   for (const pair of node.items) {
-    out[(pair.key as { value: string }).value] = yield* toJsSteps(pair.value, doc);
-    yield;
+    const value = pair.value;
+    out[(pair.key as { value: string }).value] = small(value)
+      ? isNode(value)
+        ? value.toJS(doc, TO_JS)
+        : value
+      : yield* toJsSteps(value, doc);
+    since += size(value);
+    if (since >= TO_JS_PIECE_CHARS) {
+      since = 0;
+      yield;
+    }
   }
   return out;
+}
+
+/** Converted in one toJS call: not a node, or shorter than TO_JS_PIECE_CHARS in the source. */
+function small(node: unknown): boolean {
+  const range = isNode(node) ? node.range : undefined;
+  return !range || range[1] - range[0] < TO_JS_PIECE_CHARS;
+}
+
+/** A node's length in the source, and a little for the conversion of any item. */
+function size(node: unknown): number {
+  const range = isNode(node) ? node.range : undefined;
+  return 16 + (range ? range[1] - range[0] : 0);
 }

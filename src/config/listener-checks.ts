@@ -5,6 +5,7 @@
 
 import type { ListenerConfig } from "./model.ts";
 import { placeOf, type Reporter } from "./report.ts";
+import { runAtOnce, type Steps } from "../util/slices.ts";
 import { formatPath, type FieldPath } from "./yaml-locate.ts";
 
 /** Addresses that bind every interface, so they clash with any other address on the port. */
@@ -43,18 +44,35 @@ export function hostsOncePerPort(
   noun: "host" | "SNI host",
   verb: "served" | "passed through",
 ): string[][] {
-  const servedBy = new Map<string, string>();
-  return servers.map(({ hosts, at }) =>
-    hosts.map((host, k) => {
-      const lower = host.toLowerCase();
-      const previous = servedBy.get(lower);
-      if (!previous) servedBy.set(lower, formatPath(at));
-      else
-        ctx.report(
-          [...at, "hosts", k],
-          `${noun} "${lower}" is already ${verb} on port ${port} by ${previous}`,
-        );
-      return lower;
-    }),
-  );
+  return runAtOnce(hostsOncePerPortSteps(servers, port, ctx, noun, verb));
+}
+
+/** hostsOncePerPort, pausing (`yield`) between servers (10,000 on one port, on a reload). */
+export function* hostsOncePerPortSteps(
+  servers: { hosts: string[]; at: FieldPath }[],
+  port: number,
+  ctx: Reporter,
+  noun: "host" | "SNI host",
+  verb: "served" | "passed through",
+): Steps<string[][]> {
+  // Where each host was first served; the path is written out only for a message.
+  const servedBy = new Map<string, FieldPath>();
+  const out: string[][] = [];
+  for (const { hosts, at } of servers) {
+    out.push(
+      hosts.map((host, k) => {
+        const lower = host.toLowerCase();
+        const previous = servedBy.get(lower);
+        if (!previous) servedBy.set(lower, at);
+        else
+          ctx.report(
+            [...at, "hosts", k],
+            `${noun} "${lower}" is already ${verb} on port ${port} by ${formatPath(previous)}`,
+          );
+        return lower;
+      }),
+    );
+    yield;
+  }
+  return out;
 }

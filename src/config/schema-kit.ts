@@ -5,6 +5,7 @@
 
 import * as v from "valibot";
 import { HIDDEN_KEY_TEXT, mayBeKeyMaterial } from "../util/key-material.ts";
+import type { Steps } from "../util/slices.ts";
 import { parseDuration } from "./duration.ts";
 import type { Reporter } from "./report.ts";
 import { didYouMean } from "./suggest.ts";
@@ -104,37 +105,149 @@ export function mapping<const E extends v.ObjectEntries>(
     const wanted = expectations.get(entries[key] as object);
     return wanted ? `required field is missing; expected ${wanted}` : "required field is missing";
   };
-  return expecting(
-    what,
-    v.pipe(
-      v.custom<Record<string, unknown>>(isMapping, got(what)),
-      v.looseObject(entries, missing),
-      rule((value, add) => {
-        for (const key of Object.keys(value)) {
-          if (known.includes(key)) continue;
-          const reason = unsupported[key];
-          if (reason !== undefined) {
-            add([key], unsupportedField(key, reason));
-            continue;
+  return walkable(
+    expecting(
+      what,
+      v.pipe(
+        v.custom<Record<string, unknown>>(isMapping, got(what)),
+        v.looseObject(entries, missing),
+        rule((value, add) => {
+          for (const key of Object.keys(value)) {
+            if (known.includes(key)) continue;
+            const reason = unsupported[key];
+            if (reason !== undefined) {
+              add([key], unsupportedField(key, reason));
+              continue;
+            }
+            const hint = didYouMean(key, known) || `; expected one of: ${known.join(", ")}`;
+            add([key], `unknown field ${JSON.stringify(key)}${hint}`);
           }
-          const hint = didYouMean(key, known) || `; expected one of: ${known.join(", ")}`;
-          add([key], `unknown field ${JSON.stringify(key)}${hint}`);
-        }
-      }),
+        }),
+      ),
     ),
+    { entries: Object.entries(entries) as [string, v.GenericSchema][] },
   );
 }
 
 /** A YAML mapping from free-form names to values of one kind. */
 export function namedMap<S extends v.GenericSchema>(what: string, item: S) {
-  return expecting(
-    what,
-    v.pipe(v.custom<Record<string, unknown>>(isMapping, got(what)), v.record(v.string(), item)),
+  const inner = v.pipe(
+    v.custom<Record<string, unknown>>(isMapping, got(what)),
+    v.record(v.string(), ahead(item)),
   );
+  const part = v.record(v.string(), ahead(item));
+  // As valibot's record: own keys in for-in order, without the three it skips.
+  const whole = function* (value: unknown): Steps<unknown> {
+    if (!isMapping(value)) return undefined;
+    const keys: string[] = [];
+    for (const key in value) if (Object.hasOwn(value, key)) keys.push(key);
+    if (keys.some((key) => key === "__proto__" || key === "prototype" || key === "constructor"))
+      return undefined;
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < keys.length; i += aheadChunk.entries) {
+      const chunk: Record<string, unknown> = {};
+      for (const key of keys.slice(i, i + aheadChunk.entries)) chunk[key] = value[key];
+      const result = v.safeParse(part, chunk);
+      if (!result.success) return undefined;
+      for (const key of keys.slice(i, i + aheadChunk.entries)) out[key] = result.output[key];
+      yield;
+    }
+    return out;
+  };
+  return expecting(what, walkable(ahead(inner), { item, inner, whole }));
 }
 
 export function list<S extends v.GenericSchema>(what: string, item: S, min = 0) {
-  return expecting(what, v.pipe(v.array(item, got(what)), v.minLength(min, got(what))));
+  const inner = v.pipe(v.array(ahead(item), got(what)), v.minLength(min, got(what)));
+  const part = v.array(ahead(item));
+  const whole = function* (value: unknown): Steps<unknown> {
+    if (!Array.isArray(value) || value.length < min) return undefined;
+    const out: unknown[] = [];
+    for (let i = 0; i < value.length; i += aheadChunk.entries) {
+      const result = v.safeParse(part, value.slice(i, i + aheadChunk.entries));
+      if (!result.success) return undefined;
+      out.push(...result.output);
+      yield;
+    }
+    return out;
+  };
+  return expecting(what, walkable(ahead(inner), { item, inner, whole }));
+}
+
+/*
+ * Validating a large section in slices. valibot validates in one synchronous call: at 10,000
+ * hosts, a reload's changed `listeners:` and `credentials:` took 90 ms of it. `validateAhead`
+ * walks a value with its schema (through mappings, lists and named maps), deepest first, and
+ * validates each entry of a list or named map that is a mapping or list, then a large list or
+ * named map itself in chunks of entries, pausing between them; the schema's own call takes each
+ * value validated so without an issue as it is (`ahead`). An entry's output depends only on the
+ * entry (valibot's item schemas see nothing else) and a list's or named map's only on its
+ * entries, so the output is the same; a value with issues is validated again in place, so the
+ * issues and their paths are the same.
+ */
+
+/** Entries validated in one call when a list or named map is validated ahead (tests: a few). */
+export const aheadChunk = { entries: 256 };
+
+interface Shape {
+  /** A mapping's fields. */
+  entries?: [string, v.GenericSchema][];
+  /** A list's or named map's: its entries' schema, its own schema, and its output in chunks. */
+  item?: v.GenericSchema;
+  inner?: v.GenericSchema;
+  whole?: (value: unknown) => Steps<unknown>;
+}
+const shapes = new WeakMap<object, Shape>();
+const validatedAhead = new WeakMap<object, { schema: v.GenericSchema; output: unknown }>();
+
+function walkable<S extends object>(schema: S, shape: Shape): S {
+  shapes.set(schema, shape);
+  return schema;
+}
+
+/** `schema`, taking a value validateAhead validated with it as its output. */
+function ahead<S extends v.GenericSchema>(schema: S): S {
+  const run: S["~run"] = (dataset, config) => {
+    const value = dataset.value;
+    const known = typeof value === "object" && value !== null ? validatedAhead.get(value) : undefined;
+    if (known?.schema === schema) return { typed: true, value: known.output } as ReturnType<S["~run"]>;
+    return schema["~run"](dataset, config);
+  };
+  return Object.create(schema, { "~run": { value: run } }) as S;
+}
+
+/** See above: validates the lists and named maps in `value`, pausing between entries. */
+export function* validateAhead(schema: unknown, value: unknown): Steps<void> {
+  if (typeof value !== "object" || value === null) return;
+  // Through optional values, pipes (to their first schema) and lazy schemas (to the one chosen).
+  let s = schema as { type?: string; wrapped?: unknown; pipe?: unknown[]; getter?: (x: unknown) => unknown };
+  for (let i = 0; i < 16 && s !== undefined && !shapes.has(s); i++) {
+    if (s.type === "optional" || s.type === "nullish" || s.type === "nullable") s = s.wrapped as typeof s;
+    else if (s.type === "lazy" && s.getter) s = s.getter(value) as typeof s;
+    else if (Array.isArray(s.pipe)) s = s.pipe[0] as typeof s;
+    else break;
+  }
+  const shape = s === undefined ? undefined : shapes.get(s);
+  if (shape?.entries !== undefined) {
+    if (Array.isArray(value)) return;
+    for (const [key, entry] of shape.entries)
+      if (Object.hasOwn(value, key)) yield* validateAhead(entry, (value as Record<string, unknown>)[key]);
+    return;
+  }
+  const item = shape?.item;
+  if (item === undefined) return;
+  const entries = Array.isArray(value) ? value : isMapping(value) ? Object.values(value) : [];
+  for (const entry of entries) {
+    if (typeof entry !== "object" || entry === null) continue;
+    yield* validateAhead(item, entry);
+    const result = v.safeParse(item, entry);
+    if (result.success) validatedAhead.set(entry, { schema: item, output: result.output });
+    yield;
+  }
+  if (entries.length > aheadChunk.entries && shape!.whole && shape!.inner) {
+    const output = yield* shape!.whole(value);
+    if (output !== undefined) validatedAhead.set(value, { schema: shape!.inner, output });
+  }
 }
 
 export function text(what: string, min = 0) {

@@ -4,7 +4,6 @@
 // them, for a reload under traffic: the yaml package lexes and parses 10,000 hosts' worth of
 // routes.yaml in seconds, all of it synchronous in parseAllDocuments.
 import {
-  Composer,
   type CST,
   type Document,
   Lexer,
@@ -16,8 +15,9 @@ import {
   isMap,
   parseAllDocuments,
 } from "yaml";
-import { Slices } from "../util/slices.ts";
-import { UNIQUE_KEYS_LATER, addDuplicateKeyErrors } from "./yaml-unique-keys.ts";
+import { Slices, runSliced, type Steps } from "../util/slices.ts";
+import { composeSliced, composeTokens, itemStart } from "./yaml-compose-sliced.ts";
+import { UNIQUE_KEYS_LATER, addDuplicateKeyErrors, duplicateKeySteps } from "./yaml-unique-keys.ts";
 
 export interface ParsedText {
   docs: Document[];
@@ -51,6 +51,8 @@ export class YamlReuse {
   last?: { text: string; parsed: ParsedText };
   /** The text before the first entry. */
   prefix?: string;
+  /** The last document's comment before its content (from the comments before the document). */
+  commentBefore?: string | null;
   entries = new Map<number, { text: string; pair: Pair }>();
   /**
    * Of the last text's syntax tree, what lexing from its first changed entry needs: the document
@@ -202,11 +204,11 @@ async function composeLexed(
   const { tokens, lineCounter, marks } = lexed;
   const plain = !marks && reuse !== undefined ? singleMapping(tokens) : undefined;
   const starts = plain && (lexed.starts ?? plain.items.map(itemStart));
-  const partial = plain && composeChanged(text, tokens, plain, starts!, reuse!);
+  const partial =
+    plain && (await runSliced(composeChanged(text, tokens, plain, starts!, reuse!, lexed.from), slices));
   if (tailOnly && !partial) return undefined;
-  const docs = partial ? partial.docs : compose(tokens);
-  await slices.pause();
-  for (const doc of docs) addDuplicateKeyErrors(doc, partial ? partial.kept : undefined);
+  const docs = partial ? partial.docs : await runSliced(composeWhole(tokens, text.length, marks), slices);
+  for (const doc of docs) await runSliced(duplicateKeySteps(doc, partial ? partial.kept : undefined), slices);
   const parsed = { docs, lineCounter, aliases: marks, lexedFrom: lexed.from };
   if (reuse) {
     const clean = docs.every((d) => d.errors.length === 0);
@@ -229,12 +231,13 @@ async function composeLexed(
   return parsed;
 }
 
-function compose(tokens: CST.Token[]): Document[] {
-  const composer = new Composer(OPTIONS);
-  const docs: Document[] = [];
-  for (const token of tokens) for (const doc of composer.next(token)) docs.push(doc);
-  for (const doc of composer.end(false, -1)) docs.push(doc);
-  return docs;
+/**
+ * The documents of a syntax tree, in pieces when it is one large block collection without marks
+ * (yaml-compose-sliced.ts); in one call otherwise, or when a piece has an error or warning.
+ */
+function* composeWhole(tokens: CST.Token[], end: number, marks: boolean): Steps<Document[]> {
+  const docs = marks ? undefined : yield* composeSliced(tokens, end, OPTIONS);
+  return docs ?? composeTokens(tokens, OPTIONS);
 }
 
 /** The document's top-level block mapping, when the file is that one document (and comments). */
@@ -245,11 +248,6 @@ function singleMapping(tokens: CST.Token[]): CST.BlockMap | undefined {
     else if (t.type !== "comment" && t.type !== "newline" && t.type !== "space") return undefined;
   }
   return map !== undefined && map.items.length > 0 ? map : undefined;
-}
-
-/** Where a top-level entry starts: its first token (a comment or blank line before its key). */
-function itemStart(item: CST.BlockMap["items"][number]): number {
-  return (item.start[0] ?? item.key ?? item.sep?.[0] ?? item.value)?.offset ?? 0;
 }
 
 /** Where a top-level entry's key is. */
@@ -267,13 +265,14 @@ function spans(text: string, starts: number[]): { at: number; text: string }[] {
  * parse; undefined when nothing can be reused or the changed entries alone compose with any
  * error or warning (then the whole document is composed, as without reuse).
  */
-function composeChanged(
+function* composeChanged(
   text: string,
   tokens: CST.Token[],
   map: CST.BlockMap,
   starts: number[],
   reuse: YamlReuse,
-): { docs: Document[]; kept: Set<Pair> } | undefined {
+  lexedFrom: number,
+): Steps<{ docs: Document[]; kept: Set<Pair> } | undefined> {
   const at = spans(text, starts);
   if (reuse.prefix !== text.slice(0, at[0]!.at)) return undefined;
   const kept: Pair[] = [];
@@ -289,11 +288,31 @@ function composeChanged(
     // checks from the end of the entry before (an implicit key at most 1024 characters before
     // its `:`).
     const alone = { ...map, offset: at[i]!.at, items: [item] };
-    const docs = compose(tokens.map((t) => (t.type === "document" ? { ...t, value: alone } : t)));
+    // The comments before the document go to the first entry's key (or to the document): not
+    // to a later entry's.
+    const from = i === 0 ? 0 : tokens.findIndex((t) => t.type === "document");
+    const aloneTokens = tokens.slice(from).map((t) => (t.type === "document" ? { ...t, value: alone } : t));
+    // In pieces (an entry of 10,000 servers took 100–450 ms in one call).
+    const end = at[i + 1]?.at ?? text.length;
+    const docs = (yield* composeSliced(aloneTokens, end, OPTIONS)) ?? composeTokens(aloneTokens, OPTIONS);
     const d = docs[0];
     if (docs.length !== 1 || d!.errors.length > 0 || d!.warnings.length > 0 || !isMap(d!.contents))
       return undefined;
-    fresh.push(...(d!.contents.items as Pair[]));
+    const pairs = d!.contents.items as Pair[];
+    // Lexed from its key on (lexTail): the comments and blank lines before the key, the same text
+    // as in the last parse, gave its key what they give it now.
+    if (at[i]!.at < lexedFrom && lexedFrom < (at[i + 1]?.at ?? text.length)) {
+      const before = reuse.entries.get(at[i]!.at)?.pair.key as Node | null | undefined;
+      const key = pairs[0]?.key as Node | null | undefined;
+      if (!before || !key) return undefined;
+      if (before.commentBefore) key.commentBefore = before.commentBefore;
+      if (before.spaceBefore) key.spaceBefore = true;
+    }
+    fresh.push(...pairs);
+    if (doc === undefined && i > 0) {
+      // The first entry is kept, and with it the comment before the document where it went.
+      d!.commentBefore = reuse.commentBefore ?? null;
+    }
     doc ??= d;
   }
   if (kept.length === 0 || doc === undefined) return undefined;
@@ -312,6 +331,7 @@ function remember(text: string, map: CST.BlockMap, starts: number[], doc: Docume
   const pairs = isMap(doc.contents) ? (doc.contents.items as Pair[]) : [];
   reuse.entries.clear();
   reuse.prefix = text.slice(0, at[0]!.at);
+  reuse.commentBefore = doc.commentBefore;
   let p = 0;
   map.items.forEach((item, i) => {
     if (item.sep === undefined) return;

@@ -5,6 +5,7 @@
 // same errors into the document here, with the same equality (the same node, or scalars whose
 // values are ===) and the same message and position.
 import { type Document, YAMLParseError, isCollection, isMap, isPair, isScalar } from "yaml";
+import { runAtOnce, type Steps } from "../util/slices.ts";
 
 /** Parse options that leave the key check to `addDuplicateKeyErrors`. */
 export const UNIQUE_KEYS_LATER = { uniqueKeys: false } as const;
@@ -15,10 +16,17 @@ export const UNIQUE_KEYS_LATER = { uniqueKeys: false } as const;
  * yaml-documents.ts), whose insides are not walked again; their keys still count.
  */
 export function addDuplicateKeyErrors(doc: Document, checked?: ReadonlySet<unknown>): void {
+  runAtOnce(duplicateKeySteps(doc, checked));
+}
+
+/** addDuplicateKeyErrors, pausing (`yield`) every few hundred nodes (util/slices.ts). */
+export function* duplicateKeySteps(doc: Document, checked?: ReadonlySet<unknown>): Steps<void> {
   const found: YAMLParseError[] = [];
   // An explicit stack: tooDeepLine (yaml-bounds.ts) refuses deep documents only after this.
   const stack: unknown[] = [doc.contents];
+  let n = 0;
   while (stack.length > 0) {
+    if ((++n & 255) === 0) yield;
     const node = stack.pop();
     if (isPair(node)) {
       if (!checked?.has(node)) stack.push(node.value, node.key);
@@ -26,6 +34,7 @@ export function addDuplicateKeyErrors(doc: Document, checked?: ReadonlySet<unkno
       if (isMap(node)) {
         const seen = new Set<unknown>();
         for (const pair of node.items) {
+          if ((++n & 255) === 0) yield;
           const key = isScalar(pair.key) ? pair.key.value : pair.key;
           if (!seen.has(key)) seen.add(key);
           else {

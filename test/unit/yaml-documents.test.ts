@@ -3,6 +3,8 @@
 import { describe, expect, test } from "bun:test";
 import { isMap, type Node, type YAMLMap } from "yaml";
 import { type ParsedText, parseYaml, parseYamlSliced, YamlReuse } from "../../src/config/yaml-documents.ts";
+import { pieces } from "../../src/config/yaml-compose-sliced.ts";
+import { dump } from "../helpers/yaml-dump.ts";
 
 const summary = ({ docs, lineCounter }: ReturnType<typeof parseYaml>) =>
   docs.map((d) => ({
@@ -10,6 +12,9 @@ const summary = ({ docs, lineCounter }: ReturnType<typeof parseYaml>) =>
     errors: d.errors.map((e) => [e.code, e.pos[0], lineCounter.linePos(e.pos[0]).line]),
     warnings: d.warnings.map((w) => w.code),
     end: d.range,
+    comments: [d.commentBefore, d.comment],
+    // every node, with its range and comments (composed in pieces or kept from the parse before)
+    tree: dump(d.contents),
     // where each top-level entry and its value are, as error lines are found from them
     at: isMap(d.contents)
       ? d.contents.items.map((p) => [(p.key as Node)?.range, (p.value as Node)?.range])
@@ -110,6 +115,10 @@ describe("parseYamlSliced lexes only from the first changed entry", () => {
     ["a changed entry that does not parse", `a: x\n  y\nb: [\n`, () => 0],
     ["fixed", `a: x\n  y\nb: [1]\n`, () => 0],
     ["a duplicate of a kept key", `a: x\n  y\nb: [1]\na: 2\n`, (t) => t.indexOf("a: 2")],
+    // The comment before the document and the one (and blank line) before the changed key go
+    // where a parse from scratch puts them, though neither is lexed or composed again.
+    ["comments and blank lines", `# top\n\nsettings:\n  a: 1\n\n# about b\nb: 1\n`, () => 0],
+    ["the entry after them", `# top\n\nsettings:\n  a: 1\n\n# about b\nb: 2\n`, (t) => t.indexOf("b: 2")],
   ];
 
   test("each step gives what a parse from scratch gives", async () => {
@@ -178,7 +187,18 @@ describe("parseYamlSliced with YamlReuse against random edits", () => {
     "*",
   ];
 
-  test("300 edits, each parse equal to one from scratch", async () => {
+  for (const chars of [undefined, 8])
+    test(`300 edits, each parse equal to one from scratch${chars ? `, composed in pieces of ${chars} characters` : ""}`, async () => {
+      const saved = pieces.chars;
+      pieces.chars = chars ?? saved;
+      try {
+        await edits();
+      } finally {
+        pieces.chars = saved;
+      }
+    }, 60_000);
+
+  async function edits() {
     let seed = 13;
     const random = (n: number) => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -221,5 +241,5 @@ describe("parseYamlSliced with YamlReuse against random edits", () => {
     }
     // The edits must have taken the incremental path often enough for the comparison to matter.
     expect(reused).toBeGreaterThan(40);
-  });
+  }
 });

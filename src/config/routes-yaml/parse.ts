@@ -4,13 +4,14 @@
 
 import { dirname, resolve } from "node:path";
 import * as v from "valibot";
-import { LineCounter, parseDocument, type Document, isMap, isNode, isScalar, type Pair } from "yaml";
+import { LineCounter, parseDocument, type Document, isMap, isScalar, type Pair } from "yaml";
 import { UNIQUE_KEYS_LATER, addDuplicateKeyErrors } from "../yaml-unique-keys.ts";
 import { ConfigError, fileIssue, type Source } from "../../util/errors.ts";
 import { DEFAULT_ADDRESS, defaultSettings } from "../defaults.ts";
 import { parseDuration } from "../duration.ts";
 import { buildHttpRoute } from "../http-route-build.ts";
-import { hostsOncePerPort, nameClash, portClash } from "../listener-checks.ts";
+import { hostsOncePerPortSteps, nameClash, portClash } from "../listener-checks.ts";
+import type { FieldPath } from "../yaml-locate.ts";
 import type {
   ClientCertForwarding,
   Config,
@@ -30,11 +31,20 @@ import { serviceTls } from "../upstream-tls.ts";
 import { buildEndpointService, buildServicePolicy, checkCredential } from "./pool-service.ts";
 import { unknownName } from "../suggest.ts";
 import { buildPassthroughServers, buildTcpRoute, buildTlsRoute, checkL4Routes } from "../tcp-route.ts";
-import { ALIAS_BOMB, TOO_DEEP, TO_JS, aliasBombLine, aliasLine, tooDeepLine } from "../yaml-bounds.ts";
+import {
+  ALIAS_BOMB,
+  TOO_DEEP,
+  TO_JS,
+  aliasBombLine,
+  aliasLine,
+  toJsSteps,
+  tooDeepLine,
+} from "../yaml-bounds.ts";
 import {
   ACME_DIRECTORIES,
   configSchemaKeeping,
   isConfigSection,
+  validateSectionAhead,
   type RawConfig,
   type RawListener,
   type RawVirtualHost,
@@ -86,7 +96,7 @@ export function* nativeData(doc: Document): Steps<Record<string, unknown> | unde
   if (pairs.size === 0 || pairs.has("kind") || pairs.has("__proto__") || pairs.has("<<")) return undefined;
   const data: Record<string, unknown> = {};
   for (const [key, pair] of pairs) {
-    data[key] = validated.has(pair) ? null : isNode(pair.value) ? pair.value.toJS(doc, TO_JS) : pair.value;
+    data[key] = validated.has(pair) ? null : yield* toJsSteps(pair.value, doc);
     yield;
   }
   return data;
@@ -136,6 +146,10 @@ export function* configSteps(
   const sections = topLevelPairs(doc);
   const keep = new Map<string, unknown>();
   for (const [key, pair] of sections) if (validated.has(pair)) keep.set(key, validated.get(pair));
+  // Large sections entry by entry first: safeParse is one synchronous call.
+  if (typeof raw === "object" && !Array.isArray(raw))
+    for (const [key] of sections)
+      if (!keep.has(key)) yield* validateSectionAhead(key, (raw as Record<string, unknown>)[key]);
   const result = v.safeParse(configSchemaKeeping(keep), raw);
   yield;
   for (const issue of result.issues ?? []) {
@@ -390,11 +404,12 @@ function* buildServers(
   baseDir: string,
 ): Steps<TlsServerConfig[]> {
   const servers = listener.servers ?? [];
-  const placed = servers.map((server, j) => ({
-    hosts: server.hosts,
-    at: ["listeners", index, "servers", j],
-  }));
-  const allHosts = hostsOncePerPort(placed, listener.port, ctx, "host", "served");
+  const placed: { hosts: string[]; at: FieldPath }[] = [];
+  for (const [j, server] of servers.entries()) {
+    placed.push({ hosts: server.hosts, at: ["listeners", index, "servers", j] });
+    if ((j & 255) === 255) yield;
+  }
+  const allHosts = yield* hostsOncePerPortSteps(placed, listener.port, ctx, "host", "served");
   const built: TlsServerConfig[] = [];
   for (const [j, server] of servers.entries()) {
     yield;

@@ -22,7 +22,9 @@ import {
   oneOf,
   rule,
   text,
+  validateAhead,
 } from "../schema-kit.ts";
+import type { Steps } from "../../util/slices.ts";
 import { serverTlsIssues, sharedServerTlsFields } from "../server-tls.ts";
 import { parseAdminAddress } from "../admin-address.ts";
 import { HTTP3_REFUSED, parseServiceUrl } from "../service-url.ts";
@@ -332,6 +334,11 @@ const CONFIG_ENTRIES = {
 };
 
 export const ConfigSchema = mapping(CONFIG, CONFIG_ENTRIES);
+
+/** Validates the large lists and named maps of one section entry by entry (schema-kit.ts). */
+export function* validateSectionAhead(key: string, value: unknown): Steps<void> {
+  if (isConfigSection(key)) yield* validateAhead(CONFIG_ENTRIES[key as keyof typeof CONFIG_ENTRIES], value);
+}
 
 /** Whether `key` is a section of routes.yaml. */
 export const isConfigSection = (key: string) => Object.hasOwn(CONFIG_ENTRIES, key);

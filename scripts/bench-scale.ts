@@ -17,7 +17,9 @@
 //               one that changes only a route's body, and one that adds a host and its credential
 //               (what an operator does most); meanwhile one keep-alive HTTPS client sends
 //               requests back to back, and "stall" is its longest request (ms): how long the
-//               event loop was blocked
+//               event loop was blocked; "stall without reload" is the same stream's longest
+//               request over 2.5 s with no reload, the floor that the process, its garbage
+//               collector and the client on the same cores already give
 //   rotation    one host's certificate file replaced, then SIGHUP; from the signal until 2.5 s
 //               after "reloaded:", one client opens new TLS connections back to back (a request
 //               on each) and the keep-alive client keeps going: "refused" counts the new
@@ -288,6 +290,21 @@ async function timedReload(p: Portico, port: number, n: number, nth: number, lin
   };
 }
 
+/**
+ * The keep-alive stream's longest request over 2.5 s with no reload (as long as the longest
+ * reload window): what the process, the garbage collector and the client already cost, so that
+ * a reload's stall can be told from it.
+ */
+async function quietStall(port: number, n: number): Promise<number> {
+  const ka = stream(port, false, n);
+  await sleep(200);
+  ka.longest = 0;
+  await sleep(2500);
+  ka.stop = true;
+  await ka.finished;
+  return ms(ka.longest);
+}
+
 /** SIGHUP → "reloaded:" with no traffic: the reload's own time and CPU. */
 async function idleReload(p: Portico, nth: number) {
   await sleep(300);
@@ -401,6 +418,8 @@ interface Row {
   fdsIdle: number;
   fdsBusy: number;
   lookup: number;
+  /** The longest request of the same stream over 2.5 s without a reload: the stall's floor. */
+  quiet?: number;
   noChange?: Awaited<ReturnType<typeof timedReload>>;
   routes?: Awaited<ReturnType<typeof timedReload>>;
   addHost?: Awaited<ReturnType<typeof timedReload>>;
@@ -448,6 +467,7 @@ async function measure(o: Options, n: number, nodeBundle: string | undefined): P
     for (const s of sockets) s.destroy();
     await sleep(300);
     if (o.reload) {
+      row.quiet = await quietStall(port, n);
       row.noChange = await timedReload(p, port, n, 1, 300, false);
       row.idle = await idleReload(p, 2);
       writeConfig(dir, n, port, "two");
@@ -497,16 +517,17 @@ async function main() {
       `${new Date().toISOString()}, K=${o.connections}\n`,
   );
   console.log(
-    "| hosts | startup ms | startup CPU ms | RSS MiB | fds idle | fds with K conns | lookup ns | no-change reload ms / CPU ms / stall ms " +
+    "| hosts | startup ms | startup CPU ms | RSS MiB | fds idle | fds with K conns | lookup ns | stall without reload ms " +
+      "| no-change reload ms / CPU ms / stall ms " +
       "| routes reload ms / CPU ms / stall ms | add-host reload ms / CPU ms / stall ms | rotation ms / CPU ms / stall ms | rotation refused " +
       "| idle no-change ms / CPU ms | idle rotation ms / CPU ms |" +
       (o.nginx ? " nginx startup ms | nginx RSS MiB |" : ""),
   );
-  console.log(`|${"---:|".repeat(o.nginx ? 16 : 14)}`);
+  console.log(`|${"---:|".repeat(o.nginx ? 17 : 15)}`);
   for (const x of rows) {
     const ng = o.nginx ? ` ${x.nginx?.startup ?? "n/a"} | ${x.nginx?.rss ?? "n/a"} |` : "";
     console.log(
-      `| ${x.n} | ${x.startup} | ${x.startupCpu} | ${x.rss} | ${x.fdsIdle} | ${x.fdsBusy} | ${x.lookup} | ${r(x.noChange)} ` +
+      `| ${x.n} | ${x.startup} | ${x.startupCpu} | ${x.rss} | ${x.fdsIdle} | ${x.fdsBusy} | ${x.lookup} | ${x.quiet ?? "n/a"} | ${r(x.noChange)} ` +
         `| ${r(x.routes)} | ${r(x.addHost)} | ${r(x.rotation)} | ${x.rotation ? `${x.rotation.refused} of ${x.rotation.attempts}` : "n/a"} ` +
         `| ${idle(x.idle)} | ${idle(x.idleRotation)} |${ng}`,
     );

@@ -188,6 +188,35 @@ for (const adapter of ADAPTERS[RUNTIME]) {
         req.end();
       });
 
+    /**
+     * New connections every 20 ms for `ms`, one request each; `change` runs (not awaited: the
+     * stream goes on) after the `at`-th. Hosts in turn: SIMPLE over HTTP/1.1, the MUTUAL host
+     * with a client certificate (on bun-serve, the SIMPLE host whose certificate stays), SIMPLE
+     * over h2. Waits (bounded) for the reload `change` returns.
+     */
+    const streamAcross = async (
+      ms: number,
+      at: number,
+      change: () => Promise<{ log: string; at: number }>,
+    ) => {
+      const attempts: Promise<Attempt & { host: string }>[] = [];
+      let reloaded: { log: string; at: number } | undefined;
+      const start = performance.now();
+      for (let i = 0; performance.now() - start < ms; i++) {
+        const kind = i % 3;
+        const host = kind === 1 ? (direct ? B : M) : A;
+        const h2 = kind === 2 && WITH_H2;
+        attempts.push(
+          attempt(port, host, h2, host === M ? clientPem : undefined).then((r) => ({ ...r, host })),
+        );
+        if (i === at) void change().then((r) => (reloaded = r));
+        await sleep(20);
+      }
+      const results = await Promise.all(attempts);
+      while (reloaded === undefined && performance.now() - start < 20_000) await sleep(20);
+      return { results, reloaded };
+    };
+
     test("one inner server for the SIMPLE hosts: listening sockets do not follow the host count", () => {
       // bun-sni: one Bun.serve on loopback for both SIMPLE hosts (MUTUAL is node:http2 in
       // process); node-http2-pipe: one loopback node:http2 server for both SIMPLE hosts and one
@@ -215,27 +244,11 @@ for (const adapter of ADAPTERS[RUNTIME]) {
     test("new certificates under a steady stream of new connections: none refused, the next handshakes see them", async () => {
       expect((await attempt(port, A, false)).fingerprint).toBe(fingerprint(a1));
       const socket = listeningSockets(p.proc.pid!).get(port);
-      const attempts: Promise<Attempt & { host: string }>[] = [];
-      let reloaded: { log: string; at: number } | undefined;
-      const start = performance.now();
-      for (let i = 0; performance.now() - start < 3_000; i++) {
-        // Hosts in turn: SIMPLE over HTTP/1.1, the MUTUAL host with a client certificate (on
-        // bun-serve, the SIMPLE host whose certificate stays), SIMPLE over h2.
-        const kind = i % 3;
-        const host = kind === 1 ? (direct ? B : M) : A;
-        const h2 = kind === 2 && WITH_H2;
-        attempts.push(
-          attempt(port, host, h2, host === M ? clientPem : undefined).then((r) => ({ ...r, host })),
-        );
-        if (i === 50) {
-          install(live.a, a2);
-          install(live.m, m2);
-          void reload(p, 2).then((r) => (reloaded = r));
-        }
-        await sleep(20);
-      }
-      const results = await Promise.all(attempts);
-      while (reloaded === undefined && performance.now() - start < 20_000) await sleep(20);
+      const { results, reloaded } = await streamAcross(3_000, 50, async () => {
+        install(live.a, a2);
+        install(live.m, m2);
+        return reload(p, 2);
+      });
       expect(reloaded?.log).toStartWith(
         "reloaded: 1 updated in place, 0 restarted, 0 started, 0 stopped, 0 failed;",
       );
@@ -288,24 +301,10 @@ for (const adapter of ADAPTERS[RUNTIME]) {
     test("a host added before the others under a steady stream: in place, none refused, the keep-alive connection kept", async () => {
       const before = await get();
       const socket = listeningSockets(p.proc.pid!).get(port);
-      const attempts: Promise<Attempt & { host: string }>[] = [];
-      let reloaded: { log: string; at: number } | undefined;
-      const start = performance.now();
-      for (let i = 0; performance.now() - start < 2_000; i++) {
-        const kind = i % 3;
-        const host = kind === 1 ? (direct ? B : M) : A;
-        const h2 = kind === 2 && WITH_H2;
-        attempts.push(
-          attempt(port, host, h2, host === M ? clientPem : undefined).then((r) => ({ ...r, host })),
-        );
-        if (i === 30) {
-          await Bun.write(file, config(port, "three", adapter, "added"));
-          void reload(p, 3).then((r) => (reloaded = r));
-        }
-        await sleep(20);
-      }
-      const results = await Promise.all(attempts);
-      while (reloaded === undefined && performance.now() - start < 20_000) await sleep(20);
+      const { results, reloaded } = await streamAcross(2_000, 30, async () => {
+        await Bun.write(file, config(port, "three", adapter, "added"));
+        return reload(p, 3);
+      });
       expect(reloaded?.log).toStartWith(
         "reloaded: 1 updated in place, 0 restarted, 0 started, 0 stopped, 0 failed;",
       );

@@ -1,6 +1,7 @@
 // Composing a document in pieces (a reload's, yaml-compose-sliced.ts) gives the nodes one compose
 // gives: every node's value, range, comments and blank-line marks, and the document's range and
 // comments; a document with any error or warning is left to one compose.
+import { randomEdit, seededRandom } from "../helpers/random-edits.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { type Document, Parser } from "yaml";
 import { composeSliced, composeTokens, pieces } from "../../src/config/yaml-compose-sliced.ts";
@@ -95,42 +96,13 @@ describe("composeSliced", () => {
 
   test("300 random edits, each composed in pieces equal to one compose", () => {
     pieces.chars = 8;
-    let seed = 7;
-    const random = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
+    const random = seededRandom(7);
     const alphabet = ["a", "0", " ", " ", ":", "-", "\n", "#", '"', "|", "{", "}", "[", "]", ","];
     let sliced = 0;
     for (let step = 0; step < 300; step++) {
       let text = nested;
-      for (let e = 0; e <= random(3); e++) {
-        const lines = text.split("\n");
-        const line = random(lines.length);
-        const at = random(2)
-          ? random(text.length + 1)
-          : lines.slice(0, line).join("\n").length + (line ? 1 : 0);
-        switch (random(5)) {
-          case 0:
-            text = text.slice(0, at) + alphabet[random(alphabet.length)] + text.slice(at + 1);
-            break;
-          case 1:
-            text = text.slice(0, at) + alphabet[random(alphabet.length)] + text.slice(at);
-            break;
-          case 2:
-            text = [
-              ...lines.slice(0, line),
-              `${" ".repeat(random(8))}# note ${step}`,
-              ...lines.slice(line),
-            ].join("\n");
-            break;
-          case 3:
-            text = [...lines.slice(0, line), "", ...lines.slice(line)].join("\n");
-            break;
-          default:
-            text = [...lines.slice(0, line), ...lines.slice(line + 1)].join("\n");
-        }
-      }
+      for (let e = 0; e <= random(3); e++)
+        text = randomEdit(text, random, alphabet, [() => `${" ".repeat(random(8))}# note ${step}`, () => ""]);
       if (compare(text) === "sliced") sliced++;
     }
     // Enough of them composed in pieces for the comparison to matter.

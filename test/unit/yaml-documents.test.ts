@@ -1,5 +1,6 @@
 // The sliced parse (a reload's) yields the documents, errors and lines of the one-piece parse, also
 // when it reuses the unchanged top-level entries of the parse before.
+import { randomEdit, seededRandom } from "../helpers/random-edits.ts";
 import { describe, expect, test } from "bun:test";
 import { isMap, type Node, type YAMLMap } from "yaml";
 import { type ParsedText, parseYaml, parseYamlSliced, YamlReuse } from "../../src/config/yaml-documents.ts";
@@ -199,11 +200,7 @@ describe("parseYamlSliced with YamlReuse against random edits", () => {
     }, 60_000);
 
   async function edits() {
-    let seed = 13;
-    const random = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
+    const random = seededRandom(13);
     const reuse = new YamlReuse();
     const clean = `${base}\n`;
     let reused = 0;
@@ -215,27 +212,9 @@ describe("parseYamlSliced with YamlReuse against random edits", () => {
     for (let step = 0; step < 300; step++) {
       // One or two edits of the clean text, then the clean text again (a fix saved after a typo).
       let text = clean;
-      for (let e = 0; e <= random(2); e++) {
-        const lines = text.split("\n");
-        const line = random(lines.length);
-        // Half the character edits at a line's start, where a top-level entry's key is.
-        const at = random(2)
-          ? random(text.length + 1)
-          : lines.slice(0, line).join("\n").length + (line ? 1 : 0);
-        switch (random(4)) {
-          case 0:
-            text = text.slice(0, at) + alphabet[random(alphabet.length)] + text.slice(at + 1);
-            break;
-          case 1:
-            text = text.slice(0, at) + alphabet[random(alphabet.length)] + text.slice(at);
-            break;
-          case 2:
-            text = [...lines.slice(0, line), `k${step}: ${step}`, ...lines.slice(line)].join("\n");
-            break;
-          default:
-            text = [...lines.slice(0, line), ...lines.slice(line + 1)].join("\n");
-        }
-      }
+      // Half the character edits at a line's start, where a top-level entry's key is.
+      for (let e = 0; e <= random(2); e++)
+        text = randomEdit(text, random, alphabet, [() => `k${step}: ${step}`]);
       await check(step, text);
       await check(step, clean);
     }

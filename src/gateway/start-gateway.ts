@@ -287,12 +287,15 @@ async function keysOf(l: ListenerPlan | StreamListenerPlan, slices: Slices): Pro
   // and joining them and comparing them with the running ones held the event loop for ~10 ms in
   // one piece (docs/architecture.md, "Reload").
   const tlsKey = createHash("sha256");
-  // The server for handshakes without SNI, found in this loop (it pauses).
-  let defaultPolicy: number | undefined;
   const policies: TlsPolicy[] = [];
+  const tls = tlsSpec(l, policies);
+  // What the listener asks of the adapter: the same needs pick the same adapter, which then
+  // takes any change of policies in place (RunningListener.updateTls).
+  const needs = tlsNeeds(tls);
   for (const s of l.servers) {
-    if (defaultPolicy === undefined && isDefaultServer(s)) defaultPolicy = s.index;
-    policies.push(policyOf(s));
+    const p = policyOf(s);
+    policies.push(p);
+    addPolicyNeeds(needs, p);
     // The policy as tlsSpec hands it over; a SIMPLE server has no CA and no check.
     const check = s.mode === "SIMPLE" || s.clientCertCheck === undefined ? "" : `|fn#${++uniq}`;
     tlsKey.update(`\n${policyKey(s)}|${s.credential.digest}${check}`);
@@ -305,15 +308,7 @@ async function keysOf(l: ListenerPlan | StreamListenerPlan, slices: Slices): Pro
     tlsKey.update(`\n${patterns[i]}=${servers[i]!.index}`);
     await slices.pause();
   }
-  tlsKey.update(`\n${defaultPolicy}`);
-  const tls = tlsSpec(l, policies, defaultPolicy);
-  // What the listener asks of the adapter: the same needs pick the same adapter, which then
-  // takes any change of policies in place (RunningListener.updateTls).
-  const needs = tlsNeeds(tls);
-  for (const p of policies) {
-    addPolicyNeeds(needs, p);
-    await slices.pause();
-  }
+  tlsKey.update(`\n${tls.defaultPolicy}`);
   return { key: `${base}|${JSON.stringify(needs)}`, tlsKey: tlsKey.digest("hex"), tls };
 }
 
@@ -357,10 +352,6 @@ function policyKey(s: HttpsListenerPlan["servers"][number]): string {
   return json;
 }
 
-function isDefaultServer(s: HttpsListenerPlan["servers"][number]): boolean {
-  return s.hosts.includes("*");
-}
-
 /** A server as the adapters see it. */
 function policyOf(s: HttpsListenerPlan["servers"][number]): TlsPolicy {
   return {
@@ -380,19 +371,16 @@ function policyOf(s: HttpsListenerPlan["servers"][number]): TlsPolicy {
 }
 
 /**
- * The listener's TLS as the adapters see it. `defaultPolicy`: the server for handshakes without
- * SNI, the first that lists "*", as in Istio (else none: they are refused, as is any name no
- * server lists).
+ * The listener's TLS as the adapters see it, its `policies` filled by the caller. A handshake
+ * without SNI matches only a server that lists "*", as in Istio (the table's catch-all); without
+ * one such handshakes are refused, as is any name no server lists.
  */
-function tlsSpec(
-  l: HttpsListenerPlan,
-  policies: TlsPolicy[],
-  defaultPolicy: number | undefined,
-): TlsListenerSpec {
+function tlsSpec(l: HttpsListenerPlan, policies: TlsPolicy[]): TlsListenerSpec {
+  const selectPolicy = (name: string | undefined) => l.serverByHost.match(name ?? "")?.index;
   return {
     policies,
-    selectPolicy: (name) => l.serverByHost.match(name ?? "")?.index,
-    defaultPolicy,
+    selectPolicy,
+    defaultPolicy: selectPolicy(undefined),
     minVersion: "TLSv1.2",
     acmeTlsAlpn: l.acmeTlsAlpn,
   };

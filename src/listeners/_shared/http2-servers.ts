@@ -15,6 +15,7 @@ import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { ConnectionTracker } from "./connections.ts";
 import { contextOptions, groupOptions, secureServer } from "./node-http.ts";
+import { policyNeeds } from "./needs.ts";
 import { SniContexts } from "./sni-contexts.ts";
 import { keyKind } from "../../tls/key-kind.ts";
 import type { HttpListenerSpec, TlsListenerSpec, TlsPolicy } from "./types.ts";
@@ -86,11 +87,12 @@ export class Http2Servers {
     for (const [key, list] of membersOf(tls, this.include)) {
       if (key.startsWith("own")) {
         const p = tls.policies[list[0]!]!;
-        const g = owned.get(p.hosts.join(" "));
+        const hosts = p.hosts.join(" ");
+        const g = owned.get(hosts);
         // The same policy (a compiled check compares by identity: a reload compiles a new one)
         // keeps its server; its connections name the policy it was made for (connection-info.ts).
         if (g !== undefined && samePolicy(g.policy!, p)) {
-          owned.delete(p.hosts.join(" "));
+          owned.delete(hosts);
           groups.push({ ...g, own: list[0]! });
           continue;
         }
@@ -202,5 +204,5 @@ function samePolicy(a: TlsPolicy, b: TlsPolicy): boolean {
 
 /** A policy that asks for a client certificate, or checks one, needs a server of its own. */
 function ownServer(p: TlsPolicy): boolean {
-  return p.requireClientCert || p.requestClientCert === true || p.checkClientCert !== undefined;
+  return policyNeeds(p).clientAuth;
 }

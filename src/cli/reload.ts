@@ -1,7 +1,8 @@
-// One reload path for SIGHUP, the file watcher and `POST /reload`: load the same files and
+// One reload path for SIGHUP, the file watcher, `POST /reload` and ACME: load the same files and
 // flags again, and either apply the result listener by listener (Gateway.apply) or, when it does
 // not load, change nothing and say why. Reloads run one after another, never overlapping: a
-// second request waits for the first and then loads what is on the disk by then.
+// request made while one runs waits for it, then a reload loads what is on the disk by then.
+// Requests made while that next reload waits to start join it (docs/architecture.md, "Reload").
 
 import type { Config } from "../config/model.ts";
 import type { ApplyReport } from "../gateway/start-gateway.ts";
@@ -78,6 +79,13 @@ export class Reloader {
   generation = 1;
   private readonly listeners: ((r: ReloadResult) => void)[] = [];
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * The reload queued behind the running one, not started yet: it has read nothing, so it
+   * serves every request made until it starts. With 1,000 ACME credentials ordered at first
+   * start, each certificate asked for a reload of its own, and each reload provisions every
+   * credential: a thousand full reloads in a row instead of a few.
+   */
+  private next: { q: Queued; result: Promise<ReloadResult> } | undefined;
 
   constructor(private readonly deps: ReloaderDeps) {
     this.current = { config: deps.initial.config, plan: deps.initial.plan };
@@ -89,11 +97,31 @@ export class Reloader {
     this.listeners.push(fn);
   }
 
-  /** Queues a reload behind any running one; `cause` (a changed file) goes into the first line. */
+  /**
+   * Queues a reload behind any running one, or joins the one queued already; `cause` (a changed
+   * file, a credential) goes into the first line.
+   */
   reload(trigger: ReloadTrigger, cause?: string): Promise<ReloadResult> {
-    const run = this.queue.then(() => this.run(trigger, cause));
-    this.queue = run.catch(() => undefined);
-    return run;
+    const queued = this.next;
+    if (queued !== undefined) {
+      const { q } = queued;
+      if (!q.triggers.includes(trigger)) q.triggers.push(trigger);
+      if (cause !== undefined) q.causes.add(cause);
+      q.requests++;
+      return queued.result;
+    }
+    const q: Queued = {
+      triggers: [trigger],
+      causes: new Set(cause === undefined ? [] : [cause]),
+      requests: 1,
+    };
+    const result = this.queue.then(() => {
+      if (this.next?.q === q) this.next = undefined;
+      return this.run(q);
+    });
+    this.next = { q, result };
+    this.queue = result.catch(() => undefined);
+    return result;
   }
 
   /** Resolves when no reload is running or queued. */
@@ -101,7 +129,8 @@ export class Reloader {
     return this.queue.then(() => undefined);
   }
 
-  private async run(trigger: ReloadTrigger, cause: string | undefined): Promise<ReloadResult> {
+  private async run(q: Queued): Promise<ReloadResult> {
+    const trigger = q.triggers[0]!;
     const started = performance.now();
     const lines: string[] = [];
     const info = (msg: string, fields?: Record<string, unknown>) => {
@@ -112,7 +141,8 @@ export class Reloader {
       lines.push(msg);
       log.error(msg, fields);
     };
-    info(`${STARTS[trigger]}: reloading ${this.deps.what}${cause ? ` (${cause} changed)` : ""}`, { trigger });
+    const joined = q.requests > 1 ? { requests: q.requests, triggers: q.triggers } : {};
+    info(`${startLine(q)}: reloading ${this.deps.what}${changedNote(q.causes)}`, { trigger, ...joined });
     const reads = new FileReads();
     let next: Omit<Loaded, "reads">;
     try {
@@ -175,4 +205,30 @@ export class Reloader {
     }
     return r;
   }
+}
+
+/** A reload waiting to start, and every request it answers. */
+interface Queued {
+  /** What asked for it, first asker first (ReloadResult.trigger is the first). */
+  triggers: ReloadTrigger[];
+  /** Changed files or credentials, in the order they were named. */
+  causes: Set<string>;
+  requests: number;
+}
+
+/** "SIGHUP", or "SIGHUP, file change (3 requests)" for a reload that several asked for. */
+function startLine(q: Queued): string {
+  const who = q.triggers.map((t) => STARTS[t]).join(", ");
+  return q.requests > 1 ? `${who} (${q.requests} requests)` : who;
+}
+
+/** Causes named in the first line, at most this many (1,000 ACME credentials can join one). */
+const CAUSES_SHOWN = 5;
+
+/** " (a, b changed)", " (a, b, c, d, e and 995 more changed)", or nothing. */
+function changedNote(causes: Set<string>): string {
+  if (causes.size === 0) return "";
+  const shown = [...causes].slice(0, CAUSES_SHOWN).join(", ");
+  const more = causes.size > CAUSES_SHOWN ? ` and ${causes.size - CAUSES_SHOWN} more` : "";
+  return ` (${shown}${more} changed)`;
 }

@@ -154,6 +154,28 @@ describe("admin: GET /config and POST /reload", () => {
     expect(JSON.stringify(config)).not.toContain("folder3.test");
   });
 
+  test("POST /reload asked for 12 times at once: the requests made while one runs share the next", async () => {
+    writeFileSync(file, istio("folder2.test"));
+    const reloads = () => (p.output().match(/reloaded: /g) ?? []).length;
+    const before = reloads();
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        const res = await fetch(url("/reload"), { method: "POST" });
+        return { status: res.status, body: (await res.json()) as { ok: boolean; lines: string[] } };
+      }),
+    );
+    for (const a of answers) expect(a).toMatchObject({ status: 200, body: { ok: true } });
+    const ran = reloads() - before;
+    expect(ran).toBeGreaterThanOrEqual(1);
+    expect(ran).toBeLessThan(12);
+    // Those that joined say so, and got the answer of the reload they joined.
+    const joined = answers.filter((a) =>
+      /^POST \/reload \(\d+ requests\): reloading /.test(a.body.lines[0]!),
+    );
+    expect(joined.length).toBeGreaterThanOrEqual(2);
+    for (const a of joined) expect(a.body.lines.at(-1)).toStartWith("reloaded: ");
+  });
+
   test("GET /reload is 405", async () => {
     const res = await fetch(url("/reload"));
     expect(res.status).toBe(405);

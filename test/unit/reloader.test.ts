@@ -1,5 +1,5 @@
-// The Reloader: one reload at a time, a refused config changes nothing, the result is what the
-// log printed.
+// The Reloader: one reload at a time, requests made while one waits to start share it, a refused
+// config changes nothing, the result is what the log printed.
 import { describe, expect, test } from "bun:test";
 import type { Config } from "../../src/config/model.ts";
 import type { ApplyReport } from "../../src/gateway/start-gateway.ts";
@@ -32,20 +32,68 @@ function reloader(load: (n: number) => Promise<void>) {
 }
 
 describe("Reloader", () => {
-  test("reloads asked for together run one after another, in order", async () => {
+  test("reloads asked for while one runs wait for it, then one reload answers them all", async () => {
     let running = 0;
     let most = 0;
-    const { r } = reloader(async () => {
+    let runs = 0;
+    const { r, seen } = reloader(async () => {
+      runs++;
       most = Math.max(most, ++running);
       await sleep(20);
       running--;
     });
-    const results = await Promise.all([r.reload("signal"), r.reload("watch", "/x.yaml"), r.reload("api")]);
+    const first = r.reload("signal");
+    await sleep(5); // the first has started: it read the disk before the requests below
+    const later = [
+      r.reload("watch", "/x.yaml"),
+      r.reload("api"),
+      r.reload("acme", "c1"),
+      r.reload("acme", "c1"),
+    ];
+    const results = await Promise.all([first, ...later]);
     expect(most).toBe(1);
-    expect(results.map((x) => x.trigger)).toEqual(["signal", "watch", "api"]);
-    expect(results[1]!.lines[0]).toBe("file change: reloading routes.yaml (/x.yaml changed)");
-    expect(r.generation).toBe(4);
-    expect((r.current.plan as unknown as { n: number }).n).toBe(4);
+    expect(runs).toBe(2);
+    expect(seen).toHaveLength(2);
+    expect(results[0]!.trigger).toBe("signal");
+    // The four later requests share one result: the reload that started after all of them.
+    for (const x of results.slice(2)) expect(x).toBe(results[1]!);
+    expect(results[1]!.trigger).toBe("watch");
+    expect(results[1]!.lines[0]).toBe(
+      "file change, POST /reload, ACME certificate (4 requests): reloading routes.yaml (/x.yaml, c1 changed)",
+    );
+    expect(r.generation).toBe(3);
+    expect((r.current.plan as unknown as { n: number }).n).toBe(3);
+  });
+
+  test("a request made after the queued reload started queues another", async () => {
+    let runs = 0;
+    const { r } = reloader(async () => {
+      runs++;
+      await sleep(20);
+    });
+    const a = r.reload("signal");
+    await sleep(5);
+    const b = r.reload("signal");
+    await sleep(30); // a has ended, b is running
+    const c = r.reload("api");
+    const [ra, rb, rc] = await Promise.all([a, b, c]);
+    expect(runs).toBe(3);
+    expect(new Set([ra, rb, rc]).size).toBe(3);
+    expect(rc!.lines[0]).toBe("POST /reload: reloading routes.yaml");
+  });
+
+  test("the first line names at most five causes", async () => {
+    const { r } = reloader(async () => {
+      await sleep(20);
+    });
+    const first = r.reload("signal");
+    await sleep(5);
+    const joined = Array.from({ length: 8 }, (_, i) => r.reload("acme", `c${i}`));
+    await first;
+    const result = await joined[0]!;
+    expect(result.lines[0]).toBe(
+      "ACME certificate (8 requests): reloading routes.yaml (c0, c1, c2, c3, c4 and 3 more changed)",
+    );
   });
 
   test("a refused config keeps the current one; the result carries the formatted issues", async () => {

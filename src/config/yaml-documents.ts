@@ -12,7 +12,10 @@ import {
   type Pair,
   Parser,
   type YAMLMap,
+  isCollection,
   isMap,
+  isNode,
+  isPair,
   parseAllDocuments,
 } from "yaml";
 import { Slices, runSliced, type Steps } from "../util/slices.ts";
@@ -26,6 +29,8 @@ export interface ParsedText {
   aliases?: boolean;
   /** Where lexing started (parseYamlSliced): past 0 when the entries before were kept. */
   lexedFrom?: number;
+  /** Where it stopped, when the entries after were kept, moved (parseYamlSliced). */
+  lexedTo?: number;
 }
 
 const OPTIONS = { prettyErrors: false, ...UNIQUE_KEYS_LATER } as const;
@@ -40,7 +45,8 @@ export function parseYaml(text: string): ParsedText {
 /**
  * What parseYamlSliced keeps of one file's last parse: the top-level entries of its mapping,
  * each with its offset and source text. An entry whose text and offset are the same in the next
- * parse is taken as it is instead of being composed again: with 10,000 hosts, composing the
+ * parse (or whose text is, after the last change, moved by it) is taken as it is instead of
+ * being composed again: with 10,000 hosts, composing the
  * `listeners:` and `credentials:` entries took hundreds of milliseconds of one synchronous call,
  * for a reload that changed a route. Only for a file of one document with no anchor, alias,
  * tag, explicit key or directive (their meaning can reach across entries), and only from a parse
@@ -53,6 +59,9 @@ export class YamlReuse {
   prefix?: string;
   /** The last document's comment before its content (from the comments before the document). */
   commentBefore?: string | null;
+  /** The last document's comment after its content, and its range: the end of the file's. */
+  comment?: string | null;
+  range?: [number, number, number];
   entries = new Map<number, { text: string; pair: Pair }>();
   /**
    * Of the last text's syntax tree, what lexing from its first changed entry needs: the document
@@ -97,13 +106,24 @@ interface Lexed {
   keys?: (number | undefined)[];
   /** The offset lexing started at. */
   from: number;
+  /**
+   * The entries from index `from` on were not lexed: the last parse's, the same text moved by
+   * `delta` characters (an edit before them changed the length).
+   */
+  moved?: { from: number; delta: number };
 }
 
 /**
  * Lexes and parses `text` from `at` (a line start), the line starts before it given: tokens and
  * lines carry their offsets in the whole text.
  */
-async function lexFrom(text: string, at: number, lineStarts: number[], slices: Slices): Promise<Lexed> {
+async function lexFrom(
+  text: string,
+  at: number,
+  lineStarts: number[],
+  slices: Slices,
+  end = text.length,
+): Promise<Lexed> {
   const lineCounter = new LineCounter();
   lineCounter.lineStarts = lineStarts;
   const parser = new Parser(lineCounter.addNewLine);
@@ -115,7 +135,8 @@ async function lexFrom(text: string, at: number, lineStarts: number[], slices: S
   // start with one of these; quoted ones start with their quote).
   let marks = false;
   let n = 0;
-  for (const lexeme of new Lexer().lex(at === 0 ? text : text.slice(at), false)) {
+  const part = at === 0 && end === text.length ? text : text.slice(at, end);
+  for (const lexeme of new Lexer().lex(part, false)) {
     const c = lexeme[0];
     if (c === "&" || c === "*" || c === "!" || c === "?" || c === "%") marks = true;
     for (const token of parser.next(lexeme)) tokens.push(token);
@@ -128,11 +149,13 @@ async function lexFrom(text: string, at: number, lineStarts: number[], slices: S
 
 /**
  * The syntax tree of `text` with the top-level entries before its first change taken from the
- * last parse (YamlReuse.cst) and only the rest lexed: with 10,000 hosts, lexing the whole file
- * again was most of a reload that changed a route. Undefined when the last parse cannot be used
- * so: the change is in the first entry, or the text from the first changed entry on does not
- * start with a key at the start of a line (then it could continue the entry before it: a
- * compact sequence, a kept block scalar's blank lines).
+ * last parse (YamlReuse.cst), and those after its last change too, moved by the change of
+ * length: only the entries between are lexed. With 10,000 hosts, lexing the whole file again was
+ * most of a reload that changed a route, and an edit near the top (a setting) moved every entry
+ * after it. Undefined when the last parse cannot be used so: nothing before or after the change
+ * is whole entries, or the text at either edge of the lexed part does not start with a key at
+ * the start of a line (then it could continue the entry before it: a compact sequence, a kept
+ * block scalar's blank lines).
  */
 async function lexTail(text: string, reuse: YamlReuse, slices: Slices): Promise<Lexed | undefined> {
   const last = reuse.last?.text;
@@ -143,29 +166,101 @@ async function lexTail(text: string, reuse: YamlReuse, slices: Slices): Promise<
   // The entries wholly before the first change, each kept from the last parse.
   let k = 0;
   while (k < cst.starts.length && ends[k]! <= same) k++;
-  if (k === 0) return undefined;
   for (let i = 0; i < k; i++) if (reuse.entries.get(cst.starts[i]!) === undefined) return undefined;
+  const moved = movedEntries(last, text, same, k, cst, reuse);
+  if (k === 0 && moved === undefined) return undefined;
   // The changed entry from its key on (what comes before it, blank lines or comments, is the
-  // same), or what follows the last entry.
-  const at = k === cst.starts.length ? last.length : cst.keys[k];
+  // same), or what follows the last entry; from the start of the text when the first changed.
+  const at = k === 0 ? 0 : k === cst.starts.length ? last.length : cst.keys[k];
   // Up to `at` the text is the same; the key there, at the start of a line, ends whatever the
   // entry before it held, in the new text as in the last.
-  if (at === undefined || at > same || at === 0 || text[at - 1] !== "\n" || !/[\w"']/.test(text[at] ?? ""))
-    return undefined;
-  const tail = await lexFrom(text, at, cst.lineStarts.slice(0, linesUpTo(cst.lineStarts, at)), slices);
+  if (at === undefined || at > same || (k > 0 && !keyAtLineStart(text, at))) return undefined;
+  const end = moved ? cst.starts[moved.from]! + moved.delta : text.length;
+  if (end <= at) return undefined;
+  const lineStarts = cst.lineStarts.slice(0, linesUpTo(cst.lineStarts, at));
+  const tail = await lexFrom(text, at, k === 0 ? [] : lineStarts, slices, end);
   const map = singleMapping(tail.tokens);
   const doc = tail.tokens.find((t): t is CST.Document => t.type === "document");
   if (map === undefined || doc === undefined || map.indent !== cst.map.indent) return undefined;
+  // The kept and moved entries are found by their text (composeChanged), never composed from these.
+  const stand = () => ({ start: [], key: null, sep: [] });
+  const after = moved ? cst.starts.length - moved.from : 0;
+  const shift = (xs: (number | undefined)[]) =>
+    moved ? xs.slice(moved.from).map((x) => (x === undefined ? x : x + moved.delta)) : [];
   const joined: CST.BlockMap = {
     ...map,
-    offset: cst.map.offset,
-    // The kept entries are found by their text (composeChanged), never composed from these.
-    items: [...cst.starts.slice(0, k).map(() => ({ start: [], key: null, sep: [] })), ...map.items],
+    offset: k === 0 ? map.offset : cst.map.offset,
+    items: [...cst.starts.slice(0, k).map(stand), ...map.items, ...Array.from({ length: after }, stand)],
   };
-  const starts = [...cst.starts.slice(0, k), cst.starts[k] ?? at, ...map.items.slice(1).map(itemStart)];
-  const tokens: CST.Token[] = [{ ...doc, offset: cst.doc.offset, start: cst.doc.start, value: joined }];
-  const keys = [...cst.keys.slice(0, k), ...map.items.map(keyAt)];
-  return { tokens, lineCounter: tail.lineCounter, marks: tail.marks, starts, keys, from: at };
+  const starts = [
+    ...cst.starts.slice(0, k),
+    ...(k === 0 ? [] : [cst.starts[k] ?? at]),
+    ...map.items.slice(k === 0 ? 0 : 1).map(itemStart),
+    ...(shift(cst.starts) as number[]),
+  ];
+  const value =
+    k === 0
+      ? { ...doc, value: joined }
+      : { ...doc, offset: cst.doc.offset, start: cst.doc.start, value: joined };
+  const keys = [...cst.keys.slice(0, k), ...map.items.map(keyAt), ...shift(cst.keys)];
+  if (moved) {
+    // The moved entries' lines, where lexing stopped.
+    const lines = tail.lineCounter.lineStarts;
+    for (const l of cst.lineStarts.slice(linesUpTo(cst.lineStarts, cst.starts[moved.from]! - 1)))
+      if (l + moved.delta > (lines.at(-1) ?? -1)) lines.push(l + moved.delta);
+  }
+  const from = k + map.items.length;
+  return {
+    // From the start, the comments before the document too.
+    tokens: k === 0 ? tail.tokens.map((t) => (t === doc ? value : t)) : [value],
+    lineCounter: tail.lineCounter,
+    marks: tail.marks,
+    starts,
+    keys,
+    from: at,
+    ...(moved ? { moved: { from, delta: moved.delta } } : {}),
+  };
+}
+
+/**
+ * The line before `at` is blank or only a comment: the key at `at` takes those as its
+ * `spaceBefore` and `commentBefore`, which a moved key, kept from the last parse, would not.
+ */
+function bareLineBefore(text: string, at: number): boolean {
+  const line = text.slice(text.lastIndexOf("\n", at - 2) + 1, at - 1);
+  return /^\s*(#|$)/.test(line);
+}
+
+/** A key at the start of a line: it ends whatever the entry before it held. */
+function keyAtLineStart(text: string, at: number): boolean {
+  return at > 0 && text[at - 1] === "\n" && /[\w"']/.test(text[at] ?? "");
+}
+
+/**
+ * The last parse's entries that the change left whole after it, only moved: the first of them
+ * (its index in the last parse) and how far they moved. Undefined when there are none, or the
+ * first does not start with its key at the start of a line in both texts.
+ */
+function movedEntries(
+  last: string,
+  text: string,
+  same: number,
+  k: number,
+  cst: NonNullable<YamlReuse["cst"]>,
+  reuse: YamlReuse,
+): { from: number; delta: number } | undefined {
+  const delta = text.length - last.length;
+  // The common end, not reaching into the common start of either text.
+  const tail = commonSuffix(last, text, Math.min(last.length, text.length) - same);
+  let m = k + 1;
+  while (m < cst.starts.length && cst.starts[m]! < last.length - tail) m++;
+  if (m >= cst.starts.length) return undefined;
+  const at = cst.starts[m]!;
+  const edge = (t: string, key: number) => keyAtLineStart(t, key) && !bareLineBefore(t, key);
+  if (cst.keys[m] !== at || !edge(last, at) || !edge(text, at + delta)) return undefined;
+  for (let i = m; i < cst.starts.length; i++)
+    if (reuse.entries.get(cst.starts[i]!) === undefined) return undefined;
+  return { from: m, delta };
 }
 
 /** How many of the ascending `starts` are at or before `at`. */
@@ -189,6 +284,19 @@ function commonPrefix(a: string, b: string): number {
   return i;
 }
 
+/** How many characters two texts share at their end, at most `most`, compared in blocks. */
+function commonSuffix(a: string, b: string, most: number): number {
+  const n = Math.min(a.length, b.length, most);
+  let i = 0;
+  for (let step = 65536; step >= 1; step >>= 4)
+    while (
+      i + step <= n &&
+      a.slice(a.length - i - step, a.length - i) === b.slice(b.length - i - step, b.length - i)
+    )
+      i += step;
+  return i;
+}
+
 /**
  * The documents of lexed text, composing only the top-level entries that changed when it can.
  * `tailOnly`: the tree has entries kept from the last parse; undefined when the changed entries
@@ -205,11 +313,13 @@ async function composeLexed(
   const plain = !marks && reuse !== undefined ? singleMapping(tokens) : undefined;
   const starts = plain && (lexed.starts ?? plain.items.map(itemStart));
   const partial =
-    plain && (await runSliced(composeChanged(text, tokens, plain, starts!, reuse!, lexed.from), slices));
+    plain &&
+    (await runSliced(composeChanged(text, tokens, plain, starts!, reuse!, lexed.from, lexed.moved), slices));
   if (tailOnly && !partial) return undefined;
   const docs = partial ? partial.docs : await runSliced(composeWhole(tokens, text.length, marks), slices);
   for (const doc of docs) await runSliced(duplicateKeySteps(doc, partial ? partial.kept : undefined), slices);
-  const parsed = { docs, lineCounter, aliases: marks, lexedFrom: lexed.from };
+  const parsed: ParsedText = { docs, lineCounter, aliases: marks, lexedFrom: lexed.from };
+  if (partial && lexed.moved) parsed.lexedTo = lexed.starts![lexed.moved.from];
   if (reuse) {
     const clean = docs.every((d) => d.errors.length === 0);
     reuse.last = clean ? { text, parsed } : undefined;
@@ -272,14 +382,20 @@ function* composeChanged(
   starts: number[],
   reuse: YamlReuse,
   lexedFrom: number,
+  moved?: Lexed["moved"],
 ): Steps<{ docs: Document[]; kept: Set<Pair> } | undefined> {
   const at = spans(text, starts);
   if (reuse.prefix !== text.slice(0, at[0]!.at)) return undefined;
   const kept: Pair[] = [];
   const fresh: Pair[] = [];
+  const shifted: Pair[] = [];
   let doc: Document | undefined;
+  let ending: Document | undefined;
   for (const [i, item] of map.items.entries()) {
-    const last = reuse.entries.get(at[i]!.at);
+    const move = moved !== undefined && i >= moved.from;
+    const last = reuse.entries.get(move ? at[i]!.at - moved.delta : at[i]!.at);
+    if (move && last?.text !== at[i]!.text) return undefined;
+    if (move && moved.delta !== 0) shifted.push(last!.pair);
     if (last !== undefined && last.text === at[i]!.text) {
       kept.push(last.pair);
       continue;
@@ -314,15 +430,43 @@ function* composeChanged(
       d!.commentBefore = reuse.commentBefore ?? null;
     }
     doc ??= d;
+    if (i === map.items.length - 1) ending = d;
   }
   if (kept.length === 0 || doc === undefined) return undefined;
+  // Only now, when the result is certain: the last parse's nodes take their new places.
+  for (const pair of shifted) yield* shiftSteps(pair, moved!.delta);
   const root = doc.contents as YAMLMap;
   const start = (p: Pair) => (p.key as Node | null)?.range?.[0] ?? (p.value as Node | null)?.range?.[0] ?? 0;
   root.items = [...fresh, ...kept].sort((a, b) => start(a) - start(b));
   const end = (root.items.at(-1)!.value as Node | null)?.range?.[2] ?? root.range![2];
   root.range = [map.offset, end, end];
-  if (doc.range) doc.range = [doc.range[0], end, Math.max(doc.range[2], end)];
+  // What follows the last entry (comments) ends the document: composed with the last entry when
+  // that was composed, else the last parse's, moved as that entry was.
+  if (ending !== undefined) {
+    doc.comment = ending.comment;
+    if (doc.range) doc.range = [doc.range[0], end, Math.max(ending.range?.[2] ?? end, end)];
+  } else {
+    const delta = moved?.delta ?? 0;
+    doc.comment = reuse.comment ?? null;
+    if (doc.range && reuse.range) doc.range = [doc.range[0], reuse.range[1] + delta, reuse.range[2] + delta];
+  }
   return { docs: [doc], kept: new Set(kept) };
+}
+
+/** Moves every node under `pair` by `delta` characters, pausing now and then. */
+function* shiftSteps(pair: Pair, delta: number): Steps<void> {
+  const stack: unknown[] = [pair.key, pair.value];
+  let n = 0;
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isPair(node)) stack.push(node.key, node.value);
+    else if (isNode(node)) {
+      const r = node.range;
+      if (r) node.range = [r[0] + delta, r[1] + delta, r[2] + delta];
+      if (isCollection(node)) for (const item of node.items) stack.push(item);
+    }
+    if ((++n & 1023) === 0) yield;
+  }
 }
 
 /** Each top-level entry with its pair, for the next parse (an entry without `:` makes none). */
@@ -332,6 +476,8 @@ function remember(text: string, map: CST.BlockMap, starts: number[], doc: Docume
   reuse.entries.clear();
   reuse.prefix = text.slice(0, at[0]!.at);
   reuse.commentBefore = doc.commentBefore;
+  reuse.comment = doc.comment;
+  reuse.range = doc.range ? [...doc.range] : undefined;
   let p = 0;
   map.items.forEach((item, i) => {
     if (item.sep === undefined) return;

@@ -135,6 +135,48 @@ describe("parseYamlSliced lexes only from the first changed entry", () => {
   });
 });
 
+describe("parseYamlSliced keeps the entries after a change, moved", () => {
+  const creds = Array.from({ length: 50 }, (_, i) => `  c${i}: { cert: /a/${i}.crt, key: /a/${i}.key }`);
+  const rest = `credentials:\n${creds.join("\n")}\nroutes:\n  - directResponse: { status: 200 }\n# the end\n`;
+  // Each text follows the one before; `to`: where lexing must stop (undefined: at the end).
+  const steps: [string, string, (t: string) => number | undefined][] = [
+    ["the first parse", `settings:\n  admin: off\n${rest}`, () => undefined],
+    [
+      "the first entry, longer",
+      `settings:\n  admin: 127.0.0.1:15000\n${rest}`,
+      (t) => t.indexOf("credentials:"),
+    ],
+    ["shorter again", `settings:\n  admin: off\n${rest}`, (t) => t.indexOf("credentials:")],
+    ["an entry added before", `x: 1\nsettings:\n  admin: off\n${rest}`, (t) => t.indexOf("credentials:")],
+    // The line before the moved key is blank, or a comment: lexed to the end.
+    ["a blank line before it", `x: 1\nsettings:\n  admin: off\n\n${rest}`, () => undefined],
+    ["a comment before it", `x: 1\nsettings:\n  admin: off\n# c\n${rest}`, () => undefined],
+    [
+      "a change in the middle",
+      `x: 1\nsettings:\n  admin: off\n# c\n${rest.replace("c7:", "c77:")}`,
+      (t) => t.indexOf("routes:"),
+    ],
+  ];
+
+  test("each step gives what a parse from scratch gives, and the moved entries are the same nodes", async () => {
+    const reuse = new YamlReuse();
+    let before: ParsedText | undefined;
+    for (const [name, t, to] of steps) {
+      const got = await parseYamlSliced(t, reuse);
+      expect({ name, parsed: summary(got), to: got.lexedTo }).toEqual({
+        name,
+        parsed: summary(parseYaml(t)),
+        to: to(t),
+      });
+      if (got.lexedTo !== undefined) {
+        const last = (p: ParsedText) => (p.docs[0]!.contents as YAMLMap).items.at(-1);
+        expect(last(got)).toBe(last(before!));
+      }
+      before = got;
+    }
+  });
+});
+
 describe("parseYamlSliced with YamlReuse against random edits", () => {
   // A reload sees whatever an editor saved: random one-character edits, line inserts and deletes
   // (seeded, so a failure repeats) of a routes.yaml-like text, each parsed with the reuse of the
@@ -155,6 +197,22 @@ describe("parseYamlSliced with YamlReuse against random edits", () => {
     "  # a comment",
     "  api:",
     "    url: http://127.0.0.1:9081",
+    // Where a moved entry's key takes what the lines before it hold: a kept block scalar's
+    // blank line, a comment, a plain scalar's next line, a compact sequence, a flow collection.
+    "keep: |+",
+    "  x",
+    "",
+    "# about plain",
+    "plain: a",
+    "  b",
+    "",
+    "folded: >-",
+    "  y",
+    "seq:",
+    "- 1",
+    "- 2",
+    "flow: { a: [1,",
+    "  2] }",
     "routes:",
     '  - hosts: ["*"]',
     "    http:",
@@ -186,6 +244,8 @@ describe("parseYamlSliced with YamlReuse against random edits", () => {
     ",",
     "&",
     "*",
+    "+",
+    ">",
   ];
 
   for (const chars of [undefined, 8])
@@ -204,9 +264,11 @@ describe("parseYamlSliced with YamlReuse against random edits", () => {
     const reuse = new YamlReuse();
     const clean = `${base}\n`;
     let reused = 0;
+    let moved = 0;
     const check = async (step: number, text: string) => {
       const got = await parseYamlSliced(text, reuse);
       if ((got.lexedFrom ?? 0) > 0) reused++;
+      if (got.lexedTo !== undefined) moved++;
       expect({ step, text, parsed: summary(got) }).toEqual({ step, text, parsed: summary(parseYaml(text)) });
     };
     for (let step = 0; step < 300; step++) {
@@ -220,5 +282,7 @@ describe("parseYamlSliced with YamlReuse against random edits", () => {
     }
     // The edits must have taken the incremental path often enough for the comparison to matter.
     expect(reused).toBeGreaterThan(40);
+    // And the entries after a change, kept and moved, often enough too.
+    expect(moved).toBeGreaterThan(30);
   }
 });

@@ -13,9 +13,10 @@
 //               bun-sni's front and http/app.ts do per connection / request) with N exact hosts,
 //               ns per pair; independent of Portico's process
 //   reload      SIGHUP → the "reloaded:" line (ms), and Portico's CPU time meanwhile (utime+stime,
-//               ms, requests served meanwhile included), for a reload that changes nothing and
-//               one that changes only a route's body, and one that adds a host and its credential
-//               (what an operator does most); meanwhile one keep-alive HTTPS client sends
+//               ms, requests served meanwhile included), for a reload that changes nothing,
+//               one that changes only a route's body, one that adds a line to `settings:` (the
+//               first entry: every entry after it moves), and one that adds a host and its
+//               credential (what an operator does most); meanwhile one keep-alive HTTPS client sends
 //               requests back to back, and "stall" is its longest request (ms): how long the
 //               event loop was blocked; "stall without reload" is the same stream's longest
 //               request over 2.5 s with no reload, the floor that the process, its garbage
@@ -24,6 +25,7 @@
 //               after "reloaded:", one client opens new TLS connections back to back (a request
 //               on each) and the keep-alive client keeps going: "refused" counts the new
 //               connections that failed, "stall" is the longest request of either
+//   memory      VmRSS right after the reloads above, and the process's peak (VmHWM) (MiB)
 //   idle        the same without traffic: a reload that changes nothing, and one that puts host
 //               0's first certificate back (SIGHUP → "reloaded:", ms / CPU ms): the reload's own cost
 //   nginx       (--nginx) nginx on the same certificates, one worker: startup (spawn → port
@@ -151,10 +153,11 @@ function freePort(): Promise<number> {
 }
 
 /** routes.yaml of n hosts; host 0's files are copies in `dir`, so a rotation touches only them. */
-function writeConfig(dir: string, n: number, port: number, body: string): string {
+function writeConfig(dir: string, n: number, port: number, body: string, serverHeader?: string): string {
   const lines = [
     "settings:",
     "  admin: off",
+    ...(serverHeader ? [`  serverHeader: ${serverHeader}`] : []),
     "listeners:",
     `  - name: tls`,
     `    address: 127.0.0.1`,
@@ -182,8 +185,9 @@ function writeConfig(dir: string, n: number, port: number, body: string): string
 const ms = (x: number) => Math.round(x);
 const mib = (kib: number) => Math.round(kib / 1024);
 
-function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+/** VmRSS, or with `field` another figure of /proc/PID/status in kB (VmHWM: the peak RSS). */
+function rssKiB(pid: number, field = "VmRSS"): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) : Number.NaN;
 }
 const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
@@ -422,10 +426,14 @@ interface Row {
   quiet?: number;
   noChange?: Awaited<ReturnType<typeof timedReload>>;
   routes?: Awaited<ReturnType<typeof timedReload>>;
+  settings?: Awaited<ReturnType<typeof timedReload>>;
   addHost?: Awaited<ReturnType<typeof timedReload>>;
   rotation?: Awaited<ReturnType<typeof timedReload>>;
   idle?: Awaited<ReturnType<typeof idleReload>>;
   idleRotation?: Awaited<ReturnType<typeof idleReload>>;
+  /** VmRSS right after the reloads, and the process's peak (VmHWM), MiB. */
+  rssAfterReloads?: number;
+  peakRss?: number;
   nginx?: { startup: number; rss: number };
 }
 
@@ -472,15 +480,20 @@ async function measure(o: Options, n: number, nodeBundle: string | undefined): P
       row.idle = await idleReload(p, 2);
       writeConfig(dir, n, port, "two");
       row.routes = await timedReload(p, port, n, 3, 300, false);
+      // A line added to `settings:`, the first entry: every entry after it moves.
+      writeConfig(dir, n, port, "two", "scale");
+      row.settings = await timedReload(p, port, n, 4, 300, false);
       // What an operator does most: one more host and its credential, the rest as it was.
-      writeConfig(dir, n + 1, port, "two");
-      row.addHost = await timedReload(p, port, n, 4, 300, false);
+      writeConfig(dir, n + 1, port, "two", "scale");
+      row.addHost = await timedReload(p, port, n, 5, 300, false);
       for (const ext of ["crt", "key"])
         writeFileSync(join(dir, `h0.${ext}`), readFileSync(join(CERTS, `rot.${ext}`)));
-      row.rotation = await timedReload(p, port, n, 5, 2500, true);
+      row.rotation = await timedReload(p, port, n, 6, 2500, true);
       for (const ext of ["crt", "key"])
         writeFileSync(join(dir, `h0.${ext}`), readFileSync(join(CERTS, `h0.${ext}`)));
-      row.idleRotation = await idleReload(p, 6);
+      row.idleRotation = await idleReload(p, 7);
+      row.rssAfterReloads = mib(rssKiB(pid));
+      row.peakRss = mib(rssKiB(pid, "VmHWM"));
     }
     return row;
   } finally {
@@ -519,23 +532,26 @@ async function main() {
   console.log(
     "| hosts | startup ms | startup CPU ms | RSS MiB | fds idle | fds with K conns | lookup ns | stall without reload ms " +
       "| no-change reload ms / CPU ms / stall ms " +
-      "| routes reload ms / CPU ms / stall ms | add-host reload ms / CPU ms / stall ms | rotation ms / CPU ms / stall ms | rotation refused " +
-      "| idle no-change ms / CPU ms | idle rotation ms / CPU ms |" +
+      "| routes reload ms / CPU ms / stall ms | settings reload ms / CPU ms / stall ms " +
+      "| add-host reload ms / CPU ms / stall ms | rotation ms / CPU ms / stall ms | rotation refused " +
+      "| idle no-change ms / CPU ms | idle rotation ms / CPU ms | RSS after the reloads / peak MiB |" +
       (o.nginx ? " nginx startup ms | nginx RSS MiB |" : ""),
   );
-  console.log(`|${"---:|".repeat(o.nginx ? 17 : 15)}`);
+  console.log(`|${"---:|".repeat(o.nginx ? 19 : 17)}`);
   for (const x of rows) {
     const ng = o.nginx ? ` ${x.nginx?.startup ?? "n/a"} | ${x.nginx?.rss ?? "n/a"} |` : "";
     console.log(
       `| ${x.n} | ${x.startup} | ${x.startupCpu} | ${x.rss} | ${x.fdsIdle} | ${x.fdsBusy} | ${x.lookup} | ${x.quiet ?? "n/a"} | ${r(x.noChange)} ` +
-        `| ${r(x.routes)} | ${r(x.addHost)} | ${r(x.rotation)} | ${x.rotation ? `${x.rotation.refused} of ${x.rotation.attempts}` : "n/a"} ` +
-        `| ${idle(x.idle)} | ${idle(x.idleRotation)} |${ng}`,
+        `| ${r(x.routes)} | ${r(x.settings)} | ${r(x.addHost)} | ${r(x.rotation)} ` +
+        `| ${x.rotation ? `${x.rotation.refused} of ${x.rotation.attempts}` : "n/a"} ` +
+        `| ${idle(x.idle)} | ${idle(x.idleRotation)} | ${x.rssAfterReloads ?? "n/a"} / ${x.peakRss ?? "n/a"} |${ng}`,
     );
   }
   for (const x of rows)
     if (x.rotation)
       console.log(
-        `N=${x.n}: no-change: ${x.noChange?.line}; routes: ${x.routes?.line}; add host: ${x.addHost?.line}; rotation: ${x.rotation.line}`,
+        `N=${x.n}: no-change: ${x.noChange?.line}; routes: ${x.routes?.line}; settings: ${x.settings?.line}; ` +
+          `add host: ${x.addHost?.line}; rotation: ${x.rotation.line}`,
       );
 }
 

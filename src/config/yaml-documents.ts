@@ -166,6 +166,10 @@ async function lexTail(text: string, reuse: YamlReuse, slices: Slices): Promise<
   // The entries wholly before the first change, each kept from the last parse.
   let k = 0;
   while (k < cst.starts.length && ends[k]! <= same) k++;
+  // Text added right after entry k - 1 that does not start a key (a line more in `settings:`)
+  // belongs to that entry: it changed too.
+  const boundary = k === cst.starts.length ? last.length : cst.keys[k];
+  if (k > 0 && boundary === same && !keyAtLineStart(text, same)) k--;
   for (let i = 0; i < k; i++) if (reuse.entries.get(cst.starts[i]!) === undefined) return undefined;
   const moved = movedEntries(last, text, same, k, cst, reuse);
   if (k === 0 && moved === undefined) return undefined;

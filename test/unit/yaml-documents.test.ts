@@ -146,6 +146,12 @@ describe("parseYamlSliced keeps the entries after a change, moved", () => {
       `settings:\n  admin: 127.0.0.1:15000\n${rest}`,
       (t) => t.indexOf("credentials:"),
     ],
+    // A line added at the end of an entry, right before the next key: that entry changed.
+    [
+      "a line more in it",
+      `settings:\n  admin: 127.0.0.1:15000\n  serverHeader: x\n${rest}`,
+      (t) => t.indexOf("credentials:"),
+    ],
     ["shorter again", `settings:\n  admin: off\n${rest}`, (t) => t.indexOf("credentials:")],
     ["an entry added before", `x: 1\nsettings:\n  admin: off\n${rest}`, (t) => t.indexOf("credentials:")],
     // The line before the moved key is blank, or a comment: lexed to the end.

@@ -20,7 +20,8 @@
 //               requests back to back, and "stall" is its longest request (ms): how long the
 //               event loop was blocked; "stall without reload" is the same stream's longest
 //               request over 2.5 s with no reload, the floor that the process, its garbage
-//               collector and the client on the same cores already give
+//               collector and the client on the same cores already give; and the same with the
+//               rotation's second client opening new TLS connections meanwhile (its floor)
 //   rotation    one host's certificate file replaced, then SIGHUP; from the signal until 2.5 s
 //               after "reloaded:", one client opens new TLS connections back to back (a request
 //               on each) and the keep-alive client keeps going: "refused" counts the new
@@ -299,14 +300,17 @@ async function timedReload(p: Portico, port: number, n: number, nth: number, lin
  * reload window): what the process, the garbage collector and the client already cost, so that
  * a reload's stall can be told from it.
  */
-async function quietStall(port: number, n: number): Promise<number> {
+async function quietStall(port: number, n: number, fresh: boolean): Promise<number> {
   const ka = stream(port, false, n);
+  const nc = fresh ? stream(port, true, n) : undefined;
   await sleep(200);
   ka.longest = 0;
+  if (nc) nc.longest = 0;
   await sleep(2500);
   ka.stop = true;
-  await ka.finished;
-  return ms(ka.longest);
+  if (nc) nc.stop = true;
+  await Promise.all([ka.finished, nc?.finished]);
+  return ms(Math.max(ka.longest, nc?.longest ?? 0));
 }
 
 /** SIGHUP → "reloaded:" with no traffic: the reload's own time and CPU. */
@@ -424,6 +428,8 @@ interface Row {
   lookup: number;
   /** The longest request of the same stream over 2.5 s without a reload: the stall's floor. */
   quiet?: number;
+  /** The same with the rotation's second client opening new connections meanwhile. */
+  quietFresh?: number;
   noChange?: Awaited<ReturnType<typeof timedReload>>;
   routes?: Awaited<ReturnType<typeof timedReload>>;
   settings?: Awaited<ReturnType<typeof timedReload>>;
@@ -475,7 +481,8 @@ async function measure(o: Options, n: number, nodeBundle: string | undefined): P
     for (const s of sockets) s.destroy();
     await sleep(300);
     if (o.reload) {
-      row.quiet = await quietStall(port, n);
+      row.quiet = await quietStall(port, n, false);
+      row.quietFresh = await quietStall(port, n, true);
       row.noChange = await timedReload(p, port, n, 1, 300, false);
       row.idle = await idleReload(p, 2);
       writeConfig(dir, n, port, "two");
@@ -530,7 +537,8 @@ async function main() {
       `${new Date().toISOString()}, K=${o.connections}\n`,
   );
   console.log(
-    "| hosts | startup ms | startup CPU ms | RSS MiB | fds idle | fds with K conns | lookup ns | stall without reload ms " +
+    "| hosts | startup ms | startup CPU ms | RSS MiB | fds idle | fds with K conns | lookup ns " +
+      "| stall without reload ms (keep-alive / with new connections) " +
       "| no-change reload ms / CPU ms / stall ms " +
       "| routes reload ms / CPU ms / stall ms | settings reload ms / CPU ms / stall ms " +
       "| add-host reload ms / CPU ms / stall ms | rotation ms / CPU ms / stall ms | rotation refused " +
@@ -541,7 +549,7 @@ async function main() {
   for (const x of rows) {
     const ng = o.nginx ? ` ${x.nginx?.startup ?? "n/a"} | ${x.nginx?.rss ?? "n/a"} |` : "";
     console.log(
-      `| ${x.n} | ${x.startup} | ${x.startupCpu} | ${x.rss} | ${x.fdsIdle} | ${x.fdsBusy} | ${x.lookup} | ${x.quiet ?? "n/a"} | ${r(x.noChange)} ` +
+      `| ${x.n} | ${x.startup} | ${x.startupCpu} | ${x.rss} | ${x.fdsIdle} | ${x.fdsBusy} | ${x.lookup} | ${x.quiet ?? "n/a"} / ${x.quietFresh ?? "n/a"} | ${r(x.noChange)} ` +
         `| ${r(x.routes)} | ${r(x.settings)} | ${r(x.addHost)} | ${r(x.rotation)} ` +
         `| ${x.rotation ? `${x.rotation.refused} of ${x.rotation.attempts}` : "n/a"} ` +
         `| ${idle(x.idle)} | ${idle(x.idleRotation)} | ${x.rssAfterReloads ?? "n/a"} / ${x.peakRss ?? "n/a"} |${ng}`,

@@ -11,7 +11,10 @@
 // node:http2 aborts when many h2 connections open and close at once, denoland/deno#36788),
 // SOAK_WARMUP_SECONDS (memory is judged after it; 20, at most a quarter of the run),
 // SOAK_NODE_FLAGS (flags for the node executable, e.g. --inspect=127.0.0.1:9229 to take a
-// sampling heap profile; Node 20 crashed taking full heap snapshots under this load).
+// sampling heap profile; Node 20 crashed taking full heap snapshots under this load),
+// SOAK_RELOAD_SECONDS (3; 0: none): every so often routes.yaml gains or loses a second host with
+// its credential and route, and Portico reloads it, by SIGHUP and POST /reload in turn; every
+// reload must apply, and the valid requests and memory rules above hold across them.
 // Not part of CI.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -21,7 +24,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
-import { book, bookCredentials, HOST_WEBAPP } from "../test/helpers/book.ts";
+import { book, bookCredentials, HOST_CATALOG, HOST_WEBAPP } from "../test/helpers/book.ts";
 import { h2Hostile } from "../test/helpers/h2-hostile.ts";
 import { exchange, freePorts, sleep } from "../test/helpers/net.ts";
 import { parseExposition } from "../test/helpers/prom-text.ts";
@@ -61,6 +64,8 @@ if (!(MEMORY_WARMUP_MS >= 0 && MEMORY_WARMUP_MS <= SECONDS * 500)) {
 const REQUEST_TIMEOUT_MS = 10_000;
 const NODE_FLAGS = (process.env.SOAK_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 const H2_CHURN = (process.env.SOAK_H2_CHURN ?? (RUNTIME === "deno" ? "0" : "1")) === "1";
+const RELOAD_SECONDS = Number(process.env.SOAK_RELOAD_SECONDS ?? 3);
+if (!(RELOAD_SECONDS >= 0 && RELOAD_SECONDS <= 3_600)) throw new Error("SOAK_RELOAD_SECONDS must be 0..3600");
 /** When the traffic stops: the end of the soak, or at once when Portico dies. */
 let until = Number.POSITIVE_INFINITY;
 
@@ -402,6 +407,80 @@ async function hostileLoop(https: number, http: number): Promise<void> {
   await Promise.all(pending);
 }
 
+// ---- reloads ---------------------------------------------------------------------------------
+
+/** routes.yaml: the webapp host, and with `extra` the catalog host too (its server and route). */
+function soakConfig(https: number, http: number, echo: number, extra: boolean): string {
+  const server = extra
+    ? `\n            - hosts: [${HOST_CATALOG}]\n              tls: { mode: SIMPLE, credential: catalog-credential }`
+    : "";
+  const route = extra
+    ? `\n        - hosts: [${HOST_CATALOG}]\n          http:\n            - directResponse: { status: 200, body: extra }`
+    : "";
+  return (
+    yaml`
+      listeners:
+        - name: https
+          address: 127.0.0.1
+          port: ${https}
+          protocol: HTTPS
+          servers:
+            - hosts: [${HOST_WEBAPP}]
+              tls: { mode: SIMPLE, credential: webapp-credential }${server}
+        - { name: http, address: 127.0.0.1, port: ${http}, protocol: HTTP, hosts: [${HOST_WEBAPP}] }
+      services:
+        echo: http://127.0.0.1:${echo}
+      routes:
+        - hosts: [${HOST_WEBAPP}]
+          http:
+            - route: [{ destination: echo }]${route}
+    ` + bookCredentials
+  );
+}
+
+const reloads = { applied: 0, refused: 0, asked: 0, problems: [] as string[] };
+const refused = (problem: string) => {
+  reloads.refused++;
+  reloads.problems.push(problem);
+};
+
+/** Every RELOAD_SECONDS: the second host in or out, then SIGHUP or POST /reload in turn. */
+async function reloadLoop(
+  write: (extra: boolean) => void,
+  pid: number,
+  admin: number,
+  output: () => string,
+): Promise<void> {
+  const seen = (re: RegExp) => (output().match(re) ?? []).length;
+  for (let i = 1; Date.now() + RELOAD_SECONDS * 1_000 < until; i++) {
+    await sleep(RELOAD_SECONDS * 1_000);
+    write(i % 2 === 1);
+    reloads.asked++;
+    if (i % 2 === 1) {
+      // The log keeps its last 20 KB: count the lines as they come, not at the end.
+      const before = seen(/reloaded: |reload refused/g);
+      process.kill(pid, "SIGHUP");
+      const deadline = Date.now() + 30_000;
+      while (seen(/reloaded: |reload refused/g) === before && Date.now() < deadline) await sleep(50);
+      const line =
+        output()
+          .match(/(reloaded: |reload refused)[^\n]*/g)
+          ?.at(-1) ?? "no answer in 30 s";
+      if (line.startsWith("reloaded: ") && seen(/reloaded: |reload refused/g) > before) reloads.applied++;
+      else refused(`SIGHUP: ${line}`);
+    } else {
+      try {
+        const res = await fetch(`http://127.0.0.1:${admin}/reload`, { method: "POST" });
+        const body = (await res.json()) as { ok: boolean; error?: string };
+        if (res.status === 200 && body.ok) reloads.applied++;
+        else refused(`POST /reload: ${res.status} ${body.error ?? ""}`);
+      } catch (e) {
+        refused(`POST /reload: ${(e as Error).message}`);
+      }
+    }
+  }
+}
+
 // ---- main ------------------------------------------------------------------------------------
 
 const fmt = (b: number | undefined) => (b === undefined ? "-" : `${(b / MiB).toFixed(1)} MiB`);
@@ -411,26 +490,8 @@ async function main(): Promise<number> {
   cleanups.push(() => echo.stop());
   const [https, http, admin] = (await freePorts(3)) as [number, number, number];
   const config = join(dir, "routes.yaml");
-  writeFileSync(
-    config,
-    yaml`
-      listeners:
-        - name: https
-          address: 127.0.0.1
-          port: ${https}
-          protocol: HTTPS
-          servers:
-            - hosts: [${HOST_WEBAPP}]
-              tls: { mode: SIMPLE, credential: webapp-credential }
-        - { name: http, address: 127.0.0.1, port: ${http}, protocol: HTTP, hosts: [${HOST_WEBAPP}] }
-      services:
-        echo: http://127.0.0.1:${echo.port}
-      routes:
-        - hosts: [${HOST_WEBAPP}]
-          http:
-            - route: [{ destination: echo }]
-    ` + bookCredentials,
-  );
+  const write = (extra: boolean) => writeFileSync(config, soakConfig(https, http, echo.port, extra));
+  write(false);
   const portico = await startPortico([
     "run",
     "-c",
@@ -478,7 +539,8 @@ async function main(): Promise<number> {
   const workers = Array.from({ length: CONCURRENCY }, (_, i) => validWorker(i, https, http));
   await sleep(WARMUP_MS);
   const hostileRun = hostileLoop(https, http);
-  await Promise.all([...workers, hostileRun]);
+  const reloadRun = RELOAD_SECONDS > 0 ? reloadLoop(write, pid, admin, portico.output) : undefined;
+  await Promise.all([...workers, hostileRun, reloadRun]);
   clearInterval(sampler);
   clearInterval(heapSampler);
   clearInterval(progress);
@@ -523,6 +585,12 @@ async function main(): Promise<number> {
     const outs = [...h.outcomes].map(([o, n]) => `${o}×${n}`).join(", ");
     console.log(`  ${kind.padEnd(36)} ${String(h.runs).padStart(4)}  ${outs}`);
   }
+  if (RELOAD_SECONDS > 0)
+    console.log(
+      `\nreloads (every ${RELOAD_SECONDS} s, a host added or removed): ${reloads.asked} asked, ` +
+        `${reloads.applied} applied, ${reloads.refused} not` +
+        (reloads.problems.length ? ` (${reloads.problems.slice(0, 3).join("; ")})` : ""),
+    );
   console.log(
     `\nRSS of portico (medians of 5 s): start ${fmt(start)} (after ${MEMORY_WARMUP_MS / 1000} s warm-up), ` +
       `middle ${fmt(middle)}, ` +
@@ -588,6 +656,8 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   if (failedTotal > 0) failures.push(`${failedTotal} valid requests failed`);
   if (okTotal === 0) failures.push("no valid request succeeded");
+  if (reloads.refused > 0) failures.push(`${reloads.refused} reloads did not apply`);
+  if (RELOAD_SECONDS > 0 && reloads.applied === 0) failures.push("no reload applied");
   if (!rssOk) failures.push("RSS grew past the rule");
   if (!heapOk) failures.push("the JS heap's floor grew past the rule");
   if (died) failures.push(`portico ${died}:\n${portico.output().slice(-2_000)}`);

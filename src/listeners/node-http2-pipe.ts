@@ -9,6 +9,7 @@ import type { Server as NetServer, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { ConnectionTracker, listen, Retired, serveFront } from "./_shared/connections.ts";
 import { Http2Servers } from "./_shared/http2-servers.ts";
+import { draining } from "./_shared/node-http.ts";
 import { pipeToLoopback, type PipeFacts } from "./_shared/loopback-pipe.ts";
 import { sniFrontServer, type SniRoutes } from "./_shared/sni-front.ts";
 import type { HttpListenerSpec, StartListener, TlsListenerSpec } from "./_shared/types.ts";
@@ -23,10 +24,12 @@ export const startNodeHttp2Pipe: StartListener = async (spec) => {
   const client = (socket: TLSSocket) => facts.get(socket.remotePort ?? 0)?.client;
   const servers = new Http2Servers(spec, tracker, piped, client);
   const ports = new Map<Http2SecureServer, number>();
+  const open = new Map<Http2SecureServer, Set<Socket>>();
   await listenAll(
     spec,
     servers.start(tls, () => true),
     ports,
+    open,
   );
   const targetsOf = (t: TlsListenerSpec) =>
     t.policies.map((_, i) => ({
@@ -38,39 +41,66 @@ export const startNodeHttp2Pipe: StartListener = async (spec) => {
     for (const s of list) {
       s.close();
       ports.delete(s);
+      open.delete(s);
     }
   };
-  const retired = new Retired(close);
-  const running = await serveFront(spec, sniFrontServer(routes, spec.events), tracker, async () => {
-    await retired.stopAll();
-    await close([...ports.keys()]);
-  });
+  // A replaced server stops listening once its connections have ended (draining tells each to
+  // end after its next response), or RETIRED_DRAIN_MS on. Closing it before closed its idle
+  // HTTP/1.1 connections under clients about to send on them (ECONNRESET, seen on Deno).
+  const closeWhenIdle = (s: Http2SecureServer) => {
+    const until = Date.now() + RETIRED_DRAIN_MS;
+    const check = () => {
+      if (!ports.has(s)) return; // the listener closed
+      if ((open.get(s)?.size ?? 0) === 0 || Date.now() >= until) return void close([s]);
+      setTimeout(check, 1_000).unref?.();
+    };
+    check();
+  };
+  const retired = new Retired<Http2SecureServer>(async (list) => list.forEach(closeWhenIdle));
+  // Every server, retired ones too: they are all in `ports` until closed.
+  const running = await serveFront(spec, sniFrontServer(routes, spec.events), tracker, () =>
+    close([...ports.keys()]),
+  );
   return {
     ...running,
     // A replaced server listens before the front points at it, and stops accepting a while
     // later; the connections it has stay until they end (or the listener closes).
     updateTls: async (next) => {
       const update = servers.update(next);
-      await listenAll(spec, update.fresh, ports);
+      await listenAll(spec, update.fresh, ports, open);
       update.commit();
       routes.tls = next;
       routes.targets = targetsOf(next);
+      for (const s of update.retired) draining.add(s);
       retired.add(update.retired);
       return true;
     },
   };
 };
 
+/**
+ * How long a replaced server waits for its connections to end before it closes them: Envoy's
+ * default drain time (`--drain-time-s`, 600 s) for a listener it replaced.
+ */
+export const RETIRED_DRAIN_MS = 600_000;
+
 async function listenAll(
   spec: HttpListenerSpec,
   servers: Http2SecureServer[],
   ports: Map<Http2SecureServer, number>,
+  open: Map<Http2SecureServer, Set<Socket>>,
 ) {
   const where = { ...spec, name: `${spec.name} (inner)`, address: "127.0.0.1", port: 0 };
   for (const server of servers) {
-    // Without this, Nagle's algorithm meets the client's delayed ACK on every HTTP/1.1
-    // response: ~40 ms each, 1.1k req/s for 50 connections (measured with npm run bench).
-    server.on("connection", (socket: Socket) => socket.setNoDelay(true));
+    const sockets = new Set<Socket>();
+    open.set(server, sockets);
+    server.on("connection", (socket: Socket) => {
+      // Without this, Nagle's algorithm meets the client's delayed ACK on every HTTP/1.1
+      // response: ~40 ms each, 1.1k req/s for 50 connections (measured with npm run bench).
+      socket.setNoDelay(true);
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+    });
     ports.set(server, await listen(server as unknown as NetServer, where));
   }
 }

@@ -141,10 +141,21 @@ export function countRequest(
   const n = (holder[REQUESTS] ?? 0) + 1;
   holder[REQUESTS] = n;
   if (n < max) return;
+  // GOAWAY once, when the count is reached.
+  if (!session || n === max) closeAfter(incoming, outgoing);
+}
+
+/**
+ * The connection ends after this response, without a race with the client's next request:
+ * HTTP/1.1 says `connection: close` on it; HTTP/2 sends GOAWAY now, so streams already open
+ * finish and no new one is accepted (RFC 9113 §6.8).
+ */
+export function closeAfter(
+  incoming: { socket: unknown; stream?: { session?: Http2Session } },
+  outgoing: ServerResponse | Http2ServerResponse,
+): void {
+  const session = (incoming as Http2ServerRequest).stream?.session;
   if (session) {
-    // GOAWAY now: streams already open finish, no new one is accepted (RFC 9113 §6.8).
-    if (n === max) session.close();
-    return;
-  }
-  (outgoing as ServerResponse).setHeader("connection", "close");
+    if (!session.closed) session.close();
+  } else (outgoing as ServerResponse).setHeader("connection", "close");
 }

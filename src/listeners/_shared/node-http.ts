@@ -29,6 +29,7 @@ import { guardSession, H2_SERVER_LIMITS } from "./h2-guard.ts";
 import { clearTimerOnDestroy } from "./h2-session-timer.ts";
 import {
   admitRequest,
+  closeAfter,
   countRequest,
   h1Options,
   h2Settings,
@@ -65,6 +66,13 @@ export function plainServer(spec: HttpListenerSpec, tracker: ConnectionTracker):
  * client when connections arrive piped over loopback (the socket's peer is then the pipe);
  * `clientSocket` finds the socket the client's own bytes arrive on (h2-guard.ts budgets them).
  */
+/**
+ * Secure servers an update replaced that still listen for the connections they hold (a loopback
+ * server behind the pipe, node-http2-pipe.ts): each of those connections ends after its next
+ * response, so its client moves to the new server without racing a close.
+ */
+export const draining = new WeakSet<Http2SecureServer>();
+
 export function secureServer(
   spec: HttpListenerSpec,
   tracker: ConnectionTracker,
@@ -83,7 +91,7 @@ export function secureServer(
   const admit = needsGuard(policy)
     ? (req: Req) => refusal(req.socket as TLSSocket, policy) === undefined
     : undefined;
-  const listener = bridge(spec, tracker, info, admit);
+  const listener = bridge(spec, tracker, info, admit, () => draining.has(server));
   const limits = limitsOf(spec);
   const server = createSecureServer(
     {
@@ -219,6 +227,8 @@ function bridge(
   connInfo: (incoming: Incoming) => ConnectionInfo,
   /** False: the connection must not be served (client-cert-guard.ts); it is destroyed. */
   admit?: (incoming: Incoming) => boolean,
+  /** True once the server is retired (`draining`): each connection ends after its next response. */
+  retiring?: () => boolean,
 ) {
   const responseEnd = spec.events?.responseEnd;
   const limits = limitsOf(spec);
@@ -229,6 +239,7 @@ function bridge(
     if (h1 && refusedFraming(incoming, outgoing as ServerResponse)) return;
     if (admitRequest(incoming, limits) !== "ok") return refuseHeaders(outgoing, !h1);
     if (perConnection !== undefined) countRequest(incoming, outgoing, perConnection);
+    if (retiring?.()) closeAfter(incoming, outgoing);
     // IncomingMessage.url (HTTP/1.1) and Http2ServerRequest.url (:path) are the raw target. A
     // backslash is read as "/" in the URL (Envoy reads it so with BASE normalisation, or forwards
     // it with NONE): the handler gets the raw target as well.

@@ -12,7 +12,7 @@
 // certificate. The old server finishes what is in flight (retired like bun-sni's inner servers).
 
 import type { TLSOptions } from "bun";
-import { bunTls, serveBun, stopBun, type BunServer } from "./_shared/bun.ts";
+import { bunTls, retiring, serveBun, stopBun, type BunServer } from "./_shared/bun.ts";
 import { Retired } from "./_shared/connections.ts";
 import { bunServeCannot } from "./_shared/limits-bun.ts";
 import { canBindBeside, claimPort } from "./_shared/port-sharing.ts";
@@ -56,6 +56,7 @@ export const startBunServe: StartListener = async (spec) => {
         const fresh = serve(next);
         const old = server;
         server = fresh;
+        retiring.add(old);
         const steering = steerToNewest(where.port);
         let timer: ReturnType<typeof setTimeout> | undefined;
         const close = () => {

@@ -30,7 +30,7 @@
 
 import type { TLSOptions } from "bun";
 import { createHash } from "node:crypto";
-import { bunTls, serveBun, stopBun, type BunServer } from "./_shared/bun.ts";
+import { bunTls, retiring, serveBun, stopBun, type BunServer } from "./_shared/bun.ts";
 import { startBunServe } from "./bun-serve.ts";
 import { startNodeHttp2 } from "./node-http2.ts";
 import { ConnectionTracker, Retired, serveFront } from "./_shared/connections.ts";
@@ -89,7 +89,9 @@ export const startBunSni: StartListener = async (spec) => {
       if (next.policies.some(onBun) !== tls.policies.some(onBun)) return false;
       const update = http2.update(next);
       const targets = targetsOf(next);
-      retired.add(bun.update(next, onBun));
+      const replaced = bun.update(next, onBun);
+      for (const server of replaced) retiring.add(server);
+      retired.add(replaced);
       update.commit();
       routes.tls = next;
       routes.targets = targets;

@@ -315,10 +315,11 @@ for (const adapter of ADAPTERS[RUNTIME]) {
       expect(added.fingerprint).toBe(fingerprint(n));
       const after = await get();
       expect(after.body).toBe("three");
-      // bun-serve binds a new socket beside the old one (as for a certificate), whose stop(false)
-      // closes idle keep-alive connections; Deno's node:http2 closes a handed-over HTTP/1.1
-      // connection after each response.
-      const keeps = !direct && !(RUNTIME === "deno" && adapter === "node-http2");
+      // bun-serve binds a new socket beside the old one (as for a certificate), and bun-sni's
+      // inner Bun.serve is replaced when its certificates change: the connections of the old one
+      // end after their next response (`connection: close`; keepalive-reload.test.ts). Deno's
+      // node:http2 closes a handed-over HTTP/1.1 connection after each response.
+      const keeps = !direct && adapter !== "bun-sni" && !(RUNTIME === "deno" && adapter === "node-http2");
       if (keeps) expect(after.localPort).toBe(before.localPort);
       const sockets = listeningOn(p.proc.pid!, port);
       expect(sockets.length).toBe(1);
@@ -367,11 +368,12 @@ for (const adapter of ADAPTERS[RUNTIME]) {
           const misdirected = await ask(M);
           expect(misdirected.status).toBe(421);
           if (session) expect(await askH2(M)).toBe(421);
-          // Deno's node:http2 closes a handed-over HTTP/1.1 connection after each response.
+          // Deno's node:http2 closes a handed-over HTTP/1.1 connection after each response;
+          // bun-sni's replaced inner Bun.serve ended this one after the 421 (connection: close).
           if (!(RUNTIME === "deno" && adapter === "node-http2")) {
             const again = await ask(A);
             expect(again.status).toBe(200);
-            expect(again.localPort).toBe(first.localPort);
+            if (adapter !== "bun-sni") expect(again.localPort).toBe(first.localPort);
           }
           if (session) expect(await askH2(A)).toBe(200);
         } finally {

@@ -17,6 +17,14 @@ import { countingHeaders } from "./limits-bun.ts";
 export type BunServer = Server<undefined>;
 
 /**
+ * Bun.serve servers an update replaced, still serving the connections they hold until they stop
+ * (bun-sni's inner servers, bun-serve's old one): each HTTP/1.1 connection ends after its next
+ * response (`connection: close`, which Bun.serve honours and leaves out of h2 responses), so its
+ * client moves to the new server without racing the stop, which closes idle connections.
+ */
+export const retiring = new WeakSet<BunServer>();
+
+/**
  * `reusePort`: bind with SO_REUSEPORT even outside workers, so that a second server can take the
  * port before this one closes (bun-serve's certificate swap, port-sharing.ts).
  */
@@ -29,9 +37,11 @@ export function serveBun(
   const hook = spec.events?.responseEnd;
   const limits = spec.limits ?? DEFAULT_LIMITS;
   const counted = countingHeaders(fetch, limits.maxRequestHeaders);
-  const serve = hook
+  const served = hook
     ? async (req: Request, server: BunServer) => withResponseEnd(await counted(req, server), hook)
     : counted;
+  const serve = (req: Request, server: BunServer) =>
+    retiring.has(server) ? lastOnConnection(served(req, server)) : served(req, server);
   try {
     return Bun.serve({
       hostname: where.address,
@@ -46,6 +56,19 @@ export function serveBun(
     });
   } catch (err) {
     throw listenError({ ...spec, ...where }, err);
+  }
+}
+
+/** The response with `connection: close` (a copy when its headers cannot change). */
+async function lastOnConnection(pending: Response | Promise<Response>): Promise<Response> {
+  const res = await pending;
+  try {
+    res.headers.set("connection", "close");
+    return res;
+  } catch {
+    const headers = new Headers(res.headers);
+    headers.set("connection", "close");
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
   }
 }
 

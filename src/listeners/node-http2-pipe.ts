@@ -9,7 +9,7 @@ import type { Server as NetServer, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { ConnectionTracker, listen, Retired, serveFront } from "./_shared/connections.ts";
 import { Http2Servers } from "./_shared/http2-servers.ts";
-import { draining } from "./_shared/node-http.ts";
+import { retiring } from "./_shared/node-http.ts";
 import { pipeToLoopback, type PipeFacts } from "./_shared/loopback-pipe.ts";
 import { sniFrontServer, type SniRoutes } from "./_shared/sni-front.ts";
 import type { HttpListenerSpec, StartListener, TlsListenerSpec } from "./_shared/types.ts";
@@ -44,7 +44,7 @@ export const startNodeHttp2Pipe: StartListener = async (spec) => {
       open.delete(s);
     }
   };
-  // A replaced server stops listening once its connections have ended (draining tells each to
+  // A replaced server stops listening once its connections have ended (`retiring` tells each to
   // end after its next response), or RETIRED_DRAIN_MS on. Closing it before closed its idle
   // HTTP/1.1 connections under clients about to send on them (ECONNRESET, seen on Deno).
   const closeWhenIdle = (s: Http2SecureServer) => {
@@ -63,15 +63,15 @@ export const startNodeHttp2Pipe: StartListener = async (spec) => {
   );
   return {
     ...running,
-    // A replaced server listens before the front points at it, and stops accepting a while
-    // later; the connections it has stay until they end (or the listener closes).
+    // A new server listens before the front points at it; a replaced one ends each of its
+    // connections after their next response and closes once they have (or the listener closes).
     updateTls: async (next) => {
       const update = servers.update(next);
       await listenAll(spec, update.fresh, ports, open);
       update.commit();
       routes.tls = next;
       routes.targets = targetsOf(next);
-      for (const s of update.retired) draining.add(s);
+      for (const s of update.retired) retiring.add(s);
       retired.add(update.retired);
       return true;
     },

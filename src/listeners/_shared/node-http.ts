@@ -62,17 +62,17 @@ export function plainServer(spec: HttpListenerSpec, tracker: ConnectionTracker):
 }
 
 /**
- * The node:http2 secure server (HTTP/1.1 allowed) of one TLS policy. `remoteAddress` names the
- * client when connections arrive piped over loopback (the socket's peer is then the pipe);
- * `clientSocket` finds the socket the client's own bytes arrive on (h2-guard.ts budgets them).
- */
-/**
  * Secure servers an update replaced that still listen for the connections they hold (a loopback
  * server behind the pipe, node-http2-pipe.ts): each of those connections ends after its next
  * response, so its client moves to the new server without racing a close.
  */
-export const draining = new WeakSet<Http2SecureServer>();
+export const retiring = new WeakSet<Http2SecureServer>();
 
+/**
+ * The node:http2 secure server (HTTP/1.1 allowed) of one TLS policy. `remoteAddress` names the
+ * client when connections arrive piped over loopback (the socket's peer is then the pipe);
+ * `clientSocket` finds the socket the client's own bytes arrive on (h2-guard.ts budgets them).
+ */
 export function secureServer(
   spec: HttpListenerSpec,
   tracker: ConnectionTracker,
@@ -91,7 +91,7 @@ export function secureServer(
   const admit = needsGuard(policy)
     ? (req: Req) => refusal(req.socket as TLSSocket, policy) === undefined
     : undefined;
-  const listener = bridge(spec, tracker, info, admit, () => draining.has(server));
+  const listener = bridge(spec, tracker, info, admit, () => retiring.has(server));
   const limits = limitsOf(spec);
   const server = createSecureServer(
     {
@@ -227,7 +227,7 @@ function bridge(
   connInfo: (incoming: Incoming) => ConnectionInfo,
   /** False: the connection must not be served (client-cert-guard.ts); it is destroyed. */
   admit?: (incoming: Incoming) => boolean,
-  /** True once the server is retired (`draining`): each connection ends after its next response. */
+  /** True once an update replaced the server (`retiring`): each connection ends after its next response. */
   retiring?: () => boolean,
 ) {
   const responseEnd = spec.events?.responseEnd;

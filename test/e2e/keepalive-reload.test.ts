@@ -8,7 +8,9 @@
 // `npm run soak` with reloads on Deno, and here four of four clients on Deno and on bun-sni. Now
 // its connections end after their next response (`connection: close`) first. Four clients send
 // back to back until after that stop; not one request may fail. In-process servers (node-http2)
-// are never stopped: there the stream is short.
+// are never stopped: there the stream is short. And on every adapter with client certificates: a
+// reload that replaces a MUTUAL host's client CA ends the open connection after one more answer,
+// and a new handshake with the old CA's client certificate is refused.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
@@ -23,6 +25,12 @@ const pki = new TestPki("Keep-alive Test CA");
 const a = pki.issue("a", A, [`DNS:${A}`], "serverAuth");
 const b = pki.issue("b", B, [`DNS:${B}`], "serverAuth");
 const ca = readFileSync(pki.ca.crt);
+// A MUTUAL host whose client CA a reload replaces: clients of the old CA are refused from then on.
+const M = "m.keep.test";
+const m = pki.issue("m", M, [`DNS:${M}`], "serverAuth");
+const oldClients = new TestPki("Old Client CA");
+const newClients = new TestPki("New Client CA");
+const client = oldClients.issue("client", "client", ["DNS:client.keep.test"], "clientAuth");
 
 const ADAPTERS: Record<typeof RUNTIME, string[]> = {
   bun: ["node-http2", "bun-sni", "bun-serve"],
@@ -121,5 +129,102 @@ for (const adapter of ADAPTERS[RUNTIME])
       expect(answered).toBeGreaterThan(100);
       // The new server serves both hosts.
       expect(await get(port, B, false)).toBe("200 ok");
+    }, 30_000);
+  });
+
+// A connection keeps the policy it was handshaken under; when a reload replaces its server (here:
+// the MUTUAL host's client CA), the connection ends after its next response, so the client
+// handshakes again under the new policy instead of keeping the old one for as long as it keeps
+// the connection. bun-serve has no client certificates.
+for (const adapter of ADAPTERS[RUNTIME].filter((a) => a !== "bun-serve"))
+  describe(`a connection whose server a reload replaced: ${adapter} on ${RUNTIME}`, () => {
+    let p: PorticoProcess;
+    let port: number;
+    let file: string;
+    const mutual = (
+      clientCa: string,
+    ) => `${adapter.startsWith("bun-") ? "settings: { requestTarget: whatwg }\n" : ""}listeners:
+  - name: tls
+    address: 127.0.0.1
+    port: ${port}
+    protocol: HTTPS
+    servers:
+      - { hosts: [${M}], tls: { mode: MUTUAL, credential: m } }
+credentials:
+  m: { cert: ${m.crt}, key: ${m.key}, ca: ${clientCa} }
+routes:
+  - hosts: ["*"]
+    http:
+      - directResponse: { status: 200, body: "ok" }
+`;
+    beforeAll(async () => {
+      [port] = await freePorts(1);
+      file = writeConfig(mutual(oldClients.ca.crt));
+      p = await startPorticoWith([
+        "run",
+        "-c",
+        file,
+        "--admin",
+        "off",
+        "--watch=false",
+        "--adapter",
+        adapter,
+      ]);
+    });
+    afterAll(() => p?.stop());
+
+    test("a client CA replaced: the open connection answers once more and ends; a new one is refused", async () => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      // A second client that offers no session to resume: a full handshake.
+      const fresh = new Agent({ keepAlive: false, maxCachedSessions: 0 });
+      const ask = (via = agent) =>
+        new Promise<{ status: number; connection?: string; localPort: number } | string>((resolve) => {
+          const req = request(
+            {
+              host: "127.0.0.1",
+              port,
+              servername: M,
+              ca,
+              cert: readFileSync(client.crt),
+              key: readFileSync(client.key),
+              path: "/",
+              agent: via,
+              headers: { host: M },
+              timeout: 5_000,
+            },
+            (res) => {
+              const localPort = res.socket.localPort ?? 0;
+              res.resume();
+              res.on("end", () =>
+                resolve({ status: res.statusCode!, connection: res.headers.connection, localPort }),
+              );
+            },
+          );
+          req.on("timeout", () => req.destroy(new Error("timeout")));
+          req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+          req.end();
+        });
+      try {
+        const first = await ask();
+        expect(first).toMatchObject({ status: 200 });
+        await Bun.write(file, mutual(newClients.ca.crt));
+        p.proc.kill("SIGHUP");
+        const deadline = performance.now() + 15_000;
+        while (!/reloaded: |reload refused/.test(p.output()) && performance.now() < deadline) await sleep(20);
+        expect(p.output()).toMatch(/reloaded: 1 updated in place, 0 restarted/);
+        // The same connection, handshaken under the old CA: one more answer, which ends it.
+        const last = await ask();
+        expect(last).toMatchObject({ status: 200, connection: "close" });
+        expect((last as { localPort: number }).localPort).toBe((first as { localPort: number }).localPort);
+        // A full handshake with the old CA's client certificate is refused.
+        expect(typeof (await ask(fresh))).toBe("string");
+        // So is resuming the old connection's session, except on Deno, whose TLS (rustls) keeps
+        // one session store for the whole process and resumes a session made under the old CA
+        // without verifying the certificate again (docs/runtimes.md, "Client certificates").
+        if (RUNTIME !== "deno") expect(typeof (await ask())).toBe("string");
+      } finally {
+        agent.destroy();
+        fresh.destroy();
+      }
     }, 30_000);
   });

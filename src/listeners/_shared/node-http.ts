@@ -62,9 +62,10 @@ export function plainServer(spec: HttpListenerSpec, tracker: ConnectionTracker):
 }
 
 /**
- * Secure servers an update replaced that still listen for the connections they hold (a loopback
- * server behind the pipe, node-http2-pipe.ts): each of those connections ends after its next
- * response, so its client moves to the new server without racing a close.
+ * Secure servers an update replaced, still serving the connections they hold: each of those
+ * connections ends after its next response, so its client moves to the new server (and its
+ * policy) without racing a close (node-http2-pipe.ts stops a replaced loopback server once they
+ * have; in process there is nothing to stop).
  */
 export const retiring = new WeakSet<Http2SecureServer>();
 

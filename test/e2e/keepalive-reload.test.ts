@@ -5,12 +5,14 @@
 // replaced server that listens (node-http2-pipe on loopback, bun-sni's inner Bun.serve, bun-serve
 // beside the new one) was stopped a while later (RETIRE_AFTER_MS; bun-serve: 1 s), which closed
 // its idle HTTP/1.1 connections under clients about to send on them: ECONNRESET, seen in
-// `npm run soak` with reloads on Deno, and here four of four clients on Deno and on bun-sni. Now
+// `npm run soak` with reloads on Deno, and here four of four clients on Deno, bun-sni and
+// bun-serve. Now
 // its connections end after their next response (`connection: close`) first. Four clients send
 // back to back until after that stop; not one request may fail. In-process servers (node-http2)
 // are never stopped: there the stream is short. And on every adapter with client certificates: a
 // reload that replaces a MUTUAL host's client CA ends the open connection after one more answer,
-// and a new handshake with the old CA's client certificate is refused.
+// and a full handshake with the old CA's client certificate is refused (a resumed one too,
+// except on Deno).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:https";

@@ -87,6 +87,18 @@ function get(port: number, host: string, agent: Agent | false): Promise<string> 
   });
 }
 
+/** Portico on `file` with `adapter`, nothing else listening, no watcher (SIGHUP reloads). */
+const start = (file: string, adapter: string) =>
+  startPorticoWith(["run", "-c", file, "--admin", "off", "--watch=false", "--adapter", adapter]);
+
+/** SIGHUP, and the reload applied in place (bounded wait). */
+async function reloadInPlace(p: PorticoProcess): Promise<void> {
+  p.proc.kill("SIGHUP");
+  const deadline = performance.now() + 15_000;
+  while (!/reloaded: |reload refused/.test(p.output()) && performance.now() < deadline) await sleep(20);
+  expect(p.output()).toMatch(/reloaded: 1 updated in place, 0 restarted/);
+}
+
 for (const adapter of ADAPTERS[RUNTIME])
   describe(`keep-alive clients across a reload that replaces their server: ${adapter} on ${RUNTIME}`, () => {
     let p: PorticoProcess;
@@ -95,16 +107,7 @@ for (const adapter of ADAPTERS[RUNTIME])
     beforeAll(async () => {
       [port] = await freePorts(1);
       file = writeConfig(config(port!, adapter, false));
-      p = await startPorticoWith([
-        "run",
-        "-c",
-        file,
-        "--admin",
-        "off",
-        "--watch=false",
-        "--adapter",
-        adapter,
-      ]);
+      p = await start(file, adapter);
     });
     afterAll(() => p?.stop());
 
@@ -123,9 +126,7 @@ for (const adapter of ADAPTERS[RUNTIME])
       });
       await sleep(500);
       await Bun.write(file, config(port, adapter, true));
-      p.proc.kill("SIGHUP");
-      while (!/reloaded: |reload refused/.test(p.output()) && performance.now() < until) await sleep(20);
-      expect(p.output()).toMatch(/reloaded: 1 updated in place, 0 restarted/);
+      await reloadInPlace(p);
       await Promise.all(clients);
       expect(failures).toEqual([]);
       expect(answered).toBeGreaterThan(100);
@@ -162,16 +163,7 @@ routes:
     beforeAll(async () => {
       [port] = await freePorts(1);
       file = writeConfig(mutual(oldClients.ca.crt));
-      p = await startPorticoWith([
-        "run",
-        "-c",
-        file,
-        "--admin",
-        "off",
-        "--watch=false",
-        "--adapter",
-        adapter,
-      ]);
+      p = await start(file, adapter);
     });
     afterAll(() => p?.stop());
 
@@ -210,10 +202,7 @@ routes:
         const first = await ask();
         expect(first).toMatchObject({ status: 200 });
         await Bun.write(file, mutual(newClients.ca.crt));
-        p.proc.kill("SIGHUP");
-        const deadline = performance.now() + 15_000;
-        while (!/reloaded: |reload refused/.test(p.output()) && performance.now() < deadline) await sleep(20);
-        expect(p.output()).toMatch(/reloaded: 1 updated in place, 0 restarted/);
+        await reloadInPlace(p);
         // The same connection, handshaken under the old CA: one more answer, which ends it.
         const last = await ask();
         expect(last).toMatchObject({ status: 200, connection: "close" });

@@ -35,7 +35,6 @@ import { startBunServe } from "./bun-serve.ts";
 import { startNodeHttp2 } from "./node-http2.ts";
 import { ConnectionTracker, Retired, serveFront } from "./_shared/connections.ts";
 import { Http2Servers } from "./_shared/http2-servers.ts";
-import { retiring as retiringNode } from "./_shared/node-http.ts";
 import { pipeToLoopback, type PipeFacts } from "./_shared/loopback-pipe.ts";
 import { policyNeeds } from "./_shared/needs.ts";
 import { bunServeCannot } from "./_shared/limits-bun.ts";
@@ -89,11 +88,8 @@ export const startBunSni: StartListener = async (spec) => {
       // Whether Bun.serve serves any policy decides what the listener said it cannot enforce.
       if (next.policies.some(onBun) !== tls.policies.some(onBun)) return false;
       const update = http2.update(next);
-      for (const s of update.retired) retiringNode.add(s);
       const targets = targetsOf(next);
-      const replaced = bun.update(next, onBun);
-      for (const server of replaced) retiring.add(server);
-      retired.add(replaced);
+      retired.add(bun.update(next, onBun));
       update.commit();
       routes.tls = next;
       routes.targets = targets;
@@ -143,7 +139,10 @@ class BunServers {
       return { ...g, members };
     });
     this.index();
-    return [...kept.values()].map((g) => g.server);
+    const replaced = [...kept.values()].map((g) => g.server);
+    // Their connections end after their next response, before the servers stop (`retiring`).
+    for (const server of replaced) retiring.add(server);
+    return replaced;
   }
 
   stop(): Promise<void> {

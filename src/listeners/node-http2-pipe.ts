@@ -9,7 +9,6 @@ import type { Server as NetServer, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { ConnectionTracker, listen, Retired, serveFront } from "./_shared/connections.ts";
 import { Http2Servers } from "./_shared/http2-servers.ts";
-import { retiring } from "./_shared/node-http.ts";
 import { pipeToLoopback, type PipeFacts } from "./_shared/loopback-pipe.ts";
 import { sniFrontServer, type SniRoutes } from "./_shared/sni-front.ts";
 import type { HttpListenerSpec, StartListener, TlsListenerSpec } from "./_shared/types.ts";
@@ -44,8 +43,8 @@ export const startNodeHttp2Pipe: StartListener = async (spec) => {
       open.delete(s);
     }
   };
-  // A replaced server stops listening once its connections have ended (`retiring` tells each to
-  // end after its next response), or RETIRED_DRAIN_MS on. Closing it before closed its idle
+  // A replaced server stops listening once its connections have ended (Http2Servers tells each
+  // to end after its next response), or RETIRED_DRAIN_MS on. Closing it before closed its idle
   // HTTP/1.1 connections under clients about to send on them (ECONNRESET, seen on Deno).
   const closeWhenIdle = (s: Http2SecureServer) => {
     const until = Date.now() + RETIRED_DRAIN_MS;
@@ -71,7 +70,6 @@ export const startNodeHttp2Pipe: StartListener = async (spec) => {
       update.commit();
       routes.tls = next;
       routes.targets = targetsOf(next);
-      for (const s of update.retired) retiring.add(s);
       retired.add(update.retired);
       return true;
     },

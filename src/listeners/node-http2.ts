@@ -6,7 +6,7 @@
 
 import { ConnectionTracker, serveFront } from "./_shared/connections.ts";
 import { Http2Servers } from "./_shared/http2-servers.ts";
-import { plainServer, retiring } from "./_shared/node-http.ts";
+import { plainServer } from "./_shared/node-http.ts";
 import { sniFrontServer, type SniRoutes } from "./_shared/sni-front.ts";
 import { HandedOver } from "./_shared/traffic-budget.ts";
 import type { StartListener, TlsListenerSpec } from "./_shared/types.ts";
@@ -31,15 +31,11 @@ export const startNodeHttp2: StartListener = async (spec) => {
   const running = await serveFront(spec, sniFrontServer(routes, spec.events), tracker);
   return {
     ...running,
-    // Servers handed connections in process hold no socket of their own: nothing needs closing.
-    // A replaced one ends each connection it has after its next response (`retiring`), so that
-    // the client handshakes again under the new policy (a client CA removed, say) rather than
-    // keep the old one for as long as it keeps the connection.
+    // Servers handed connections in process hold no socket of their own: nothing needs closing
+    // (a replaced one ends each of its connections after their next response: Http2Servers).
     updateTls: async (next) => {
       const targets = targetsOf(next);
-      const update = servers.update(next);
-      for (const s of update.retired) retiring.add(s);
-      update.commit();
+      servers.update(next).commit();
       routes.tls = next;
       routes.targets = targets;
       return true;

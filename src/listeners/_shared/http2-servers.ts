@@ -14,7 +14,7 @@ import type { Http2SecureServer } from "node:http2";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { ConnectionTracker } from "./connections.ts";
-import { contextOptions, groupOptions, secureServer } from "./node-http.ts";
+import { contextOptions, groupOptions, retiring, secureServer } from "./node-http.ts";
 import { policyNeeds } from "./needs.ts";
 import { SniContexts } from "./sni-contexts.ts";
 import { keyKind } from "../../tls/key-kind.ts";
@@ -70,7 +70,9 @@ export class Http2Servers {
    * new server, one that is gone retires, as does a shared server made for one member (it has no
    * SNICallback) that now has several. A server of its own (client certificates: its CA and
    * compiled check come with the policy) is kept when its policy reads the same, else replaced.
-   * New servers take connections from `commit()` on; retired ones keep those they have.
+   * New servers take connections from `commit()` on; retired ones keep those they have, each
+   * ending after its next response (`retiring`), so its client handshakes again under the new
+   * policy.
    */
   update(tls: TlsListenerSpec): Http2Update {
     const fresh: Http2SecureServer[] = [];
@@ -120,6 +122,7 @@ export class Http2Servers {
       fresh,
       retired,
       commit: () => {
+        for (const s of retired) retiring.add(s);
         for (const u of updates) u();
         this.groups = groups;
         this.byPolicy = this.index();
